@@ -1,0 +1,340 @@
+"""The `citizendata` command line: a thin layer over the library (Workspace and Client)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from citizendata.errors import BadInput, CitizenDataError
+
+__all__ = ["app", "main"]
+
+T = TypeVar("T")
+
+app = typer.Typer(name="citizendata", no_args_is_help=True, add_completion=False,
+                  help="Citizen data from collection to official statistics.")
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and API tokens.", no_args_is_help=True)
+projects_app = typer.Typer(help="Projects (citizen data initiatives).", no_args_is_help=True)
+forms_app = typer.Typer(help="XLSForms and their versions.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(projects_app, name="projects")
+app.add_typer(forms_app, name="forms")
+
+console = Console()
+err_console = Console(stderr=True)
+
+WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", envvar="CITIZENDATA_WORKSPACE",
+                                            help="Workspace folder.")]
+AsOpt = Annotated[str | None, typer.Option("--as", envvar="CITIZENDATA_USER",
+                                           help="Act as this user (default: the first admin).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+DEFAULT_WS = Path("citizendata-workspace")
+
+
+def _open(workspace: Path) -> Any:
+    from citizendata.workspace import Workspace
+
+    return Workspace.open(workspace)
+
+
+def _client(workspace: Path, as_user: str | None) -> Any:
+    ws = _open(workspace)
+    if as_user is None:
+        as_user = _first_admin(ws)
+    return ws.as_user(as_user)
+
+
+def _first_admin(ws: Any) -> str:
+    from sqlalchemy import select
+
+    from citizendata.store.models import User
+
+    with ws.transaction() as db:
+        name = db.scalar(select(User.username).where(User.is_admin.is_(True)).order_by(User.id))
+    if name is None:
+        raise BadInput("workspace.missing", "This workspace has no administrator yet.",
+                       fix="Run 'citizendata init' first.")
+    return str(name)
+
+
+def _report(exc: CitizenDataError, as_json: bool) -> None:
+    if as_json:
+        err_console.print_json(json.dumps(exc.to_dict(), default=str))
+        return
+    err_console.print(f"[bold red]error[/] [bold]{exc.code}[/]: {exc.message}", highlight=False)
+    if exc.where is not None and exc.where.to_dict():
+        err_console.print(f"  where: {exc.where}", highlight=False)
+    if exc.problems:
+        table = Table("code", "where", "problem", "fix", title=f"{len(exc.problems)} problem(s)")
+        for p in exc.problems[:200]:
+            table.add_row(p.code, str(p.where or ""), p.message, p.fix or "")
+        err_console.print(table)
+    if exc.fix:
+        err_console.print(f"  fix: {exc.fix}", highlight=False)
+
+
+def _guard(fn: Callable[[], T], as_json: bool = False) -> T:
+    try:
+        return fn()
+    except CitizenDataError as exc:
+        _report(exc, as_json)
+        raise typer.Exit(2 if exc.http_status < 500 else 1) from None
+
+
+def _password(value: str | None, env: str = "CITIZENDATA_PASSWORD") -> str:
+    if value:
+        return value
+    if os.environ.get(env):
+        return os.environ[env]
+    if not sys.stdin.isatty():
+        raise BadInput("input.invalid", f"No password given; pass --password or set {env}.")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+# -- workspace and database ------------------------------------------------------------
+@app.command()
+def init(workspace: WorkspaceOpt = DEFAULT_WS,
+         admin: Annotated[str, typer.Option(help="The first administrator's user name.")] = "admin",
+         password: Annotated[str | None, typer.Option(help="Their password (or prompt).")] = None
+         ) -> None:
+    """Create a workspace (database migrated) and its first administrator."""
+    def go() -> None:
+        ws = _open(workspace)
+        if ws.has_users():
+            console.print(f"Workspace {workspace} already initialised.")
+            return
+        ws.create_admin(admin, _password(password))
+        console.print(f"Workspace [bold]{workspace}[/] ready; administrator [bold]{admin}[/].")
+    _guard(go)
+
+
+@db_app.command("upgrade")
+def db_upgrade(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Apply the database migrations (also done automatically on start)."""
+    def go() -> None:
+        from citizendata.config import get_settings
+        from citizendata.store.engine import make_engine
+        from citizendata.store.migrate import upgrade
+
+        settings = get_settings(workspace=workspace)
+        if settings.is_sqlite:
+            workspace.mkdir(parents=True, exist_ok=True)
+        rev = upgrade(make_engine(settings.resolved_database_url))
+        console.print(f"Database at revision [bold]{rev}[/].")
+    _guard(go)
+
+
+@db_app.command("current")
+def db_current(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Show the database's migration revision and the newest one shipped."""
+    from citizendata.config import get_settings
+    from citizendata.store.engine import make_engine
+    from citizendata.store.migrate import current_revision, head_revision
+
+    settings = get_settings(workspace=workspace)
+    rev = current_revision(make_engine(settings.resolved_database_url))
+    console.print(f"current: {rev}   newest: {head_revision()}")
+
+
+# -- users ---------------------------------------------------------------------------------
+@users_app.command("add")
+def users_add(username: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None,
+              password: Annotated[str | None, typer.Option()] = None,
+              admin: Annotated[bool, typer.Option("--admin")] = False,
+              display_name: Annotated[str | None, typer.Option()] = None) -> None:
+    """Create a user (acting as an administrator)."""
+    def go() -> None:
+        me = _client(workspace, as_user)
+        me.create_user(username, _password(password), display_name=display_name, is_admin=admin)
+        console.print(f"User [bold]{username}[/] created.")
+    _guard(go)
+
+
+@users_app.command("token")
+def users_token(username: str, name: Annotated[str, typer.Option(help="A label.")] = "cli",
+                workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Create an API token for a user (printed once)."""
+    def go() -> None:
+        token = _open(workspace).as_user(username).create_token(name)
+        console.print(token, highlight=False)
+    _guard(go)
+
+
+# -- projects -------------------------------------------------------------------------------
+@projects_app.command("create")
+def projects_create(spec: Annotated[Path, typer.Argument(help="Project spec, YAML or JSON.")],
+                    workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
+    """Create a project from its spec file; you become its owner."""
+    def go() -> None:
+        info = _client(workspace, as_user).create_project(spec)
+        verdict = "meets" if info.meets_citizen_data_threshold else "does NOT meet"
+        console.print(f"Project [bold]{info.slug}[/] created; it {verdict} the citizen-data "
+                      "threshold (design or collection at level 4–5).")
+    _guard(go)
+
+
+@projects_app.command("list")
+def projects_list(workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None,
+                  as_json: JsonOpt = False) -> None:
+    """List your projects."""
+    def go() -> None:
+        items = _client(workspace, as_user).projects()
+        if as_json:
+            console.print_json(json.dumps([{"slug": p.slug, "name": p.name, "role": p.role}
+                                           for p in items]))
+            return
+        table = Table("slug", "name", "your role", "citizen data")
+        for p in items:
+            table.add_row(p.slug, p.name, p.role or "",
+                          "yes" if p.meets_citizen_data_threshold else "no")
+        console.print(table)
+    _guard(go, as_json)
+
+
+@projects_app.command("add-member")
+def projects_add_member(project: str, username: str, role: str,
+                        workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
+    """Give a user a role (owner, manager, collector, validator, analyst, viewer)."""
+    _guard(lambda: console.print(
+        _client(workspace, as_user).add_member(project, username, role)))
+
+
+# -- forms ------------------------------------------------------------------------------------
+@forms_app.command("add")
+def forms_add(project: str, file: Path, workspace: WorkspaceOpt = DEFAULT_WS,
+              as_user: AsOpt = None) -> None:
+    """Upload an XLSForm: a new form, or a new version of an existing one."""
+    def go() -> None:
+        v = _client(workspace, as_user).add_form(project, file)
+        console.print(f"Form [bold]{v.form_id}[/] version [bold]{v.version}[/] "
+                      f"({len(v.schema.fields)} fields).")
+        for w in v.warnings:
+            console.print(f"  [yellow]warning[/] {w}", highlight=False)
+    _guard(go)
+
+
+@forms_app.command("list")
+def forms_list(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
+    """List a project's forms, versions and submission counts."""
+    def go() -> None:
+        table = Table("form id", "title", "versions", "submissions")
+        for f in _client(workspace, as_user).forms(project):
+            table.add_row(f.form_id, f.title, ", ".join(f.versions), str(f.submissions))
+        console.print(table)
+    _guard(go)
+
+
+# -- intake and export -------------------------------------------------------------------------
+def _spinner() -> Progress:
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                    console=err_console, transient=True)
+
+
+@app.command("import")
+def import_(project: str, form_id: str, file: Path, workspace: WorkspaceOpt = DEFAULT_WS,
+            as_user: AsOpt = None, as_json: JsonOpt = False) -> None:
+    """Import a CSV/XLSX export (KoboToolbox, ODK Central or plain); all or nothing."""
+    def go() -> None:
+        me = _client(workspace, as_user)
+        with _spinner() as bar:
+            task = bar.add_task(f"importing {file.name}")
+            result = me.import_file(project, form_id, file,
+                                    progress=lambda m: bar.update(task, description=m))
+        if as_json:
+            console.print_json(json.dumps(result.to_dict()))
+        else:
+            console.print(f"Imported [bold]{result.created}[/] new submission(s); "
+                          f"{result.duplicates} already stored (identical resends).")
+    _guard(go, as_json)
+
+
+@app.command()
+def submit(project: str, form_id: str, file: Path, workspace: WorkspaceOpt = DEFAULT_WS,
+           as_user: AsOpt = None) -> None:
+    """Submit a JSON file of one submission or an array of them."""
+    def go() -> None:
+        result = _client(workspace, as_user).submit(project, form_id, file.read_bytes())
+        console.print(f"{result.created} created, {result.duplicates} duplicate(s).")
+    _guard(go)
+
+
+@app.command()
+def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
+           out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
+           include_personal: Annotated[bool, typer.Option(
+               help="Keep fields tagged personal (needs a role that may see them).")] = False,
+           as_user: AsOpt = None) -> None:
+    """Write a typed Parquet snapshot of a form's submissions (all versions)."""
+    def go() -> None:
+        me = _client(workspace, as_user)
+        total = me.form(project, form_id).submissions
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+                "{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
+                console=err_console, transient=True) as bar:
+            task = bar.add_task("snapshot", total=total)
+            info = me.snapshot(project, form_id, out, include_personal=include_personal,
+                               progress=lambda n: bar.advance(task, n))
+        table = Table("table", "rows", "columns", "file")
+        for name, t in info.tables.items():
+            table.add_row(name, f"{t.rows:,}", str(len(t.columns)), str(t.file))
+        console.print(table)
+    _guard(go)
+
+
+# -- server and demo ---------------------------------------------------------------------------
+@app.command()
+def serve(workspace: WorkspaceOpt = DEFAULT_WS,
+          host: Annotated[str | None, typer.Option()] = None,
+          port: Annotated[int | None, typer.Option()] = None) -> None:
+    """Run the web server (API, OpenRosa endpoints, pages)."""
+    _guard(lambda: _serve(_open(workspace), host, port))
+
+
+def _serve(ws: Any, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from citizendata.server.app import create_app
+
+    app_ = create_app(ws)
+    uvicorn.run(app_, host=host or ws.settings.host, port=port or ws.settings.port,
+                log_level="warning", access_log=False)
+
+
+@app.command()
+def demo(workspace: WorkspaceOpt = Path("citizendata-demo"),
+         no_serve: Annotated[bool, typer.Option("--no-serve", help="Build and exit.")] = False,
+         n: Annotated[int, typer.Option(help="Number of submissions.")] = 5000,
+         fresh: Annotated[bool, typer.Option(help="Delete the workspace first.")] = False,
+         host: Annotated[str | None, typer.Option()] = None,
+         port: Annotated[int | None, typer.Option()] = None) -> None:
+    """Build the Kenya maternal-health demo workspace, then serve it."""
+    from citizendata.demo import build_demo
+
+    def go() -> None:
+        ws, summary = build_demo(workspace, n=n, fresh=fresh, console=err_console)
+        console.print(summary)
+        if not no_serve:
+            h, p = host or ws.settings.host, port or ws.settings.port
+            console.print(f"\nServing on [bold]http://{h}:{p}/[/]  (Ctrl-C to stop)")
+            _serve(ws, h, p)
+    _guard(go)
+
+
+def main() -> None:
+    """Entry point of the `citizendata` command."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

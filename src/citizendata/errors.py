@@ -1,0 +1,317 @@
+"""The coded error catalogue shared by the library, the CLI and the API.
+
+Every error has a stable ``code`` (never renamed once released), says *where*
+(file, sheet, row, column, field, position), *which rule* failed and *how to fix
+it*. Several problems found in one input travel together in ``problems`` so a
+user sees all of them at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+__all__ = [
+    "CATALOGUE",
+    "BadInput",
+    "CitizenDataError",
+    "Conflict",
+    "ErrorSpec",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "Problem",
+    "ServerMisconfigured",
+    "Unauthenticated",
+    "UnsupportedMediaType",
+    "Where",
+]
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where a problem is: any subset of file, sheet, row, column, field, position."""
+
+    file: str | None = None
+    sheet: str | None = None
+    row: int | None = None
+    column: str | None = None
+    field: str | None = None
+    position: int | None = None
+    instance_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Only the parts that are set."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def __str__(self) -> str:
+        parts = [f"{k} {v!r}" if isinstance(v, str) else f"{k} {v}" for k, v in self.to_dict().items()]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in an input; many of them may make up one error."""
+
+    code: str
+    message: str
+    where: Where | None = None
+    rule: str | None = None
+    fix: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.where is not None:
+            out["where"] = self.where.to_dict()
+        if self.rule:
+            out["rule"] = self.rule
+        if self.fix:
+            out["fix"] = self.fix
+        return out
+
+    def __str__(self) -> str:
+        loc = f" [{self.where}]" if self.where and self.where.to_dict() else ""
+        fix = f" Fix: {self.fix}" if self.fix else ""
+        return f"{self.code}{loc}: {self.message}{fix}"
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    """A catalogue entry: the stable code, its class, a title and the default fix."""
+
+    code: str
+    kind: str
+    title: str
+    fix: str = ""
+
+
+# The catalogue: stable codes. Add new codes, never rename or reuse old ones.
+_SPECS: tuple[ErrorSpec, ...] = (
+    # authentication and permissions
+    ErrorSpec("auth.unauthenticated", "Unauthenticated", "Authentication required",
+              "Log in, or send an API token as 'Authorization: Bearer <token>'."),
+    ErrorSpec("auth.invalid_credentials", "Unauthenticated", "Wrong user name or password",
+              "Check the user name and password."),
+    ErrorSpec("auth.invalid_token", "Unauthenticated", "The API token is unknown or revoked",
+              "Create a new token with 'citizendata users token'."),
+    ErrorSpec("auth.forbidden", "Forbidden", "Your role does not allow this",
+              "Ask a project owner or manager for a role that allows it."),
+    ErrorSpec("auth.not_admin", "Forbidden", "Only a site administrator can do this",
+              "Ask a site administrator."),
+    # not found
+    ErrorSpec("not_found.project", "NotFound", "No such project",
+              "Check the project's slug; you may not be a member of it."),
+    ErrorSpec("not_found.form", "NotFound", "No such form", "Check the form id."),
+    ErrorSpec("not_found.form_version", "NotFound", "No such form version",
+              "List the form's versions."),
+    ErrorSpec("not_found.submission", "NotFound", "No such submission", "Check the instance id."),
+    ErrorSpec("not_found.user", "NotFound", "No such user", "Check the user name."),
+    ErrorSpec("not_found.organisation", "NotFound", "No such organisation",
+              "Create the organisation first."),
+    ErrorSpec("not_found.route", "NotFound", "No such page or endpoint", "Check the URL."),
+    ErrorSpec("not_found.scenario", "NotFound", "No such scenario",
+              "Use one of the names in citizendata.scenarios.SCENARIOS."),
+    # conflicts
+    ErrorSpec("conflict.submission", "Conflict",
+              "A different submission with this instance id already exists",
+              "Give the edited submission a new instance id (ODK: deprecatedID + new instanceID); "
+              "nothing was overwritten."),
+    ErrorSpec("conflict.exists", "Conflict", "It already exists", "Choose another name or slug."),
+    ErrorSpec("conflict.form_version", "Conflict",
+              "This form version already exists with different content",
+              "Change the 'version' in the XLSForm settings sheet."),
+    # forms
+    ErrorSpec("form.not_xlsform", "BadInput", "The file is not an XLSForm",
+              "Upload an .xlsx or .xls workbook with 'survey' and 'choices' sheets."),
+    ErrorSpec("form.invalid", "BadInput", "The XLSForm is invalid",
+              "Correct the sheet and row named in the message."),
+    ErrorSpec("form.unsupported", "BadInput", "The XLSForm uses a feature citizendata does not support",
+              "Remove or replace the named feature."),
+    ErrorSpec("form.project_mismatch", "BadInput", "The form id belongs to another form",
+              "Keep form_id the same across versions of one form."),
+    # intake
+    ErrorSpec("intake.invalid_json", "BadInput", "The request body is not valid JSON",
+              "Send a JSON object, or a JSON array of objects."),
+    ErrorSpec("intake.invalid_submission", "BadInput", "The submission is not well formed",
+              "Send a JSON object of field values with an instance id."),
+    ErrorSpec("intake.missing_instance_id", "BadInput", "The submission has no instance id",
+              "Give every submission an instance id ('meta/instanceID' or 'instance_id')."),
+    ErrorSpec("intake.duplicate_instance_id", "BadInput", "The same instance id appears twice in one batch",
+              "Give every submission in a batch its own instance id."),
+    ErrorSpec("intake.batch_too_large", "PayloadTooLarge", "Too many submissions in one request",
+              "Send at most 10,000 submissions per request, or use bulk import."),
+    ErrorSpec("intake.payload_too_large", "PayloadTooLarge", "The request body is too large",
+              "Send a smaller request, or split it."),
+    ErrorSpec("intake.unsupported_media_type", "UnsupportedMediaType", "Wrong content type",
+              "Send the content type named in the message."),
+    ErrorSpec("intake.invalid_xml", "BadInput", "The submission XML is not well formed",
+              "Send the XForm instance as produced by ODK Collect or Enketo."),
+    ErrorSpec("intake.form_mismatch", "BadInput", "The submission is for another form",
+              "Submit to the form whose id matches the instance's root element."),
+    ErrorSpec("intake.unknown_field", "BadInput", "The submission has a field the form does not have",
+              "Remove the field, or add it to the form in a new version."),
+    ErrorSpec("intake.bad_timestamp", "BadInput", "A timestamp could not be read",
+              "Use ISO 8601, for example 2026-03-01T10:15:00+03:00."),
+    # tabular import
+    ErrorSpec("import.not_a_table", "BadInput", "The file is not a table",
+              "Upload a CSV (comma, semicolon or tab separated) or an XLSX workbook."),
+    ErrorSpec("import.encoding", "BadInput", "The file's text encoding could not be read",
+              "Save the file as UTF-8."),
+    ErrorSpec("import.no_instance_id_column", "BadInput", "No instance id column",
+              "Keep the '_uuid' (KoboToolbox), 'meta-instanceID'/'KEY' (ODK Central) or "
+              "'instance_id' column."),
+    ErrorSpec("import.unknown_column", "BadInput", "A column is not a field of the form",
+              "Remove the column or rename it to the form field's name or path."),
+    ErrorSpec("import.duplicate_column", "BadInput", "Two columns have the same name",
+              "Keep one of them."),
+    ErrorSpec("import.duplicate_instance_id", "BadInput", "An instance id appears twice in the file",
+              "Keep one row per instance id."),
+    ErrorSpec("import.missing_instance_id", "BadInput", "A row has no instance id",
+              "Fill the instance id, or remove the row."),
+    ErrorSpec("import.ragged_row", "BadInput", "A row has a different number of cells than the header",
+              "Check the delimiter and quoting of that row."),
+    ErrorSpec("import.orphan_repeat_row", "BadInput", "A repeat row points to no parent row",
+              "Check the parent index/key of that row."),
+    ErrorSpec("import.structure", "BadInput", "The file has structural problems; nothing was imported",
+              "Fix every problem listed, then import the file again."),
+    # configuration, workspace, storage
+    ErrorSpec("config.unsafe", "ServerMisconfigured", "Unsafe setting in production mode",
+              "Set the named setting to a safe value."),
+    ErrorSpec("config.invalid", "ServerMisconfigured", "A setting is invalid", "Correct the setting."),
+    ErrorSpec("workspace.missing", "BadInput", "No workspace here", "Run 'citizendata init' first."),
+    ErrorSpec("db.unavailable", "ServerMisconfigured", "The database cannot be reached",
+              "Check CITIZENDATA_DATABASE_URL and that the server is running."),
+    ErrorSpec("input.invalid", "BadInput", "Invalid value", "Correct the value named in the message."),
+    ErrorSpec("snapshot.empty", "BadInput", "No submissions to snapshot",
+              "Import or receive submissions first."),
+    ErrorSpec("internal", "CitizenDataError", "Internal error",
+              "Report this with the request id; no data was changed."),
+)
+
+CATALOGUE: Mapping[str, ErrorSpec] = {spec.code: spec for spec in _SPECS}
+
+
+class CitizenDataError(Exception):
+    """Base of every error citizendata raises on purpose."""
+
+    http_status: ClassVar[int] = 500
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        where: Where | None = None,
+        rule: str | None = None,
+        fix: str | None = None,
+        problems: Iterable[Problem] = (),
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        spec = CATALOGUE.get(code)
+        if spec is None:
+            raise ValueError(f"error code {code!r} is not in the catalogue")
+        if spec.kind != type(self).__name__:
+            raise ValueError(f"error code {code!r} belongs to {spec.kind}, not {type(self).__name__}")
+        self.code = code
+        self.message = message
+        self.where = where
+        self.rule = rule
+        self.fix = fix if fix is not None else spec.fix
+        self.problems: list[Problem] = list(problems)
+        self.details: dict[str, Any] = dict(details or {})
+        super().__init__(str(self))
+
+    @property
+    def title(self) -> str:
+        """The catalogue's title for this code."""
+        return CATALOGUE[self.code].title
+
+    def to_dict(self) -> dict[str, Any]:
+        """The one JSON error shape used by the API and `--json` CLI output."""
+        body: dict[str, Any] = {
+            "code": self.code,
+            "title": self.title,
+            "message": self.message,
+            "status": self.http_status,
+        }
+        if self.where is not None and self.where.to_dict():
+            body["where"] = self.where.to_dict()
+        if self.rule:
+            body["rule"] = self.rule
+        if self.fix:
+            body["fix"] = self.fix
+        if self.problems:
+            body["problems"] = [p.to_dict() for p in self.problems]
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+    def __str__(self) -> str:
+        loc = f" [{self.where}]" if self.where is not None and self.where.to_dict() else ""
+        return f"{self.code}{loc}: {self.message}"
+
+
+class BadInput(CitizenDataError):
+    """The input cannot be accepted as it is."""
+
+    http_status = 422
+
+
+class Unauthenticated(CitizenDataError):
+    """Nobody is logged in, or the credentials are wrong."""
+
+    http_status = 401
+
+
+class Forbidden(CitizenDataError):
+    """The actor is known but its role does not allow the action."""
+
+    http_status = 403
+
+
+class NotFound(CitizenDataError):
+    """The object does not exist, or the actor may not know that it exists."""
+
+    http_status = 404
+
+
+class Conflict(CitizenDataError):
+    """The request conflicts with what is stored; nothing was changed."""
+
+    http_status = 409
+
+
+class PayloadTooLarge(CitizenDataError):
+    """The request is over a size limit."""
+
+    http_status = 413
+
+
+class UnsupportedMediaType(CitizenDataError):
+    """The request's content type is not the one expected."""
+
+    http_status = 415
+
+
+class ServerMisconfigured(CitizenDataError):
+    """A setting or the environment is wrong."""
+
+    http_status = 500
+
+
+def problems_error(
+    problems: list[Problem], *, file: str | None = None, code: str = "import.structure"
+) -> BadInput:
+    """One error that carries every problem found in a file."""
+    n = len(problems)
+    name = f" in {file}" if file else ""
+    return BadInput(
+        code,
+        f"{n} problem{'s' if n != 1 else ''} found{name}; nothing was imported. "
+        + "; ".join(str(p) for p in problems[:5])
+        + (" …" if n > 5 else ""),
+        where=Where(file=file) if file else None,
+        problems=problems,
+    )

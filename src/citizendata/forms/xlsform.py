@@ -1,0 +1,600 @@
+"""Read an XLSForm into a FormSchema and an XForm, through pyxform.
+
+This is the only module that knows pyxform and its internal JSON dictionary;
+everything else uses :class:`~citizendata.forms.schema.FormSchema`.
+
+Personal data tagging (``Field.personal``), in this order:
+
+1. a ``personal`` column on the survey row decides when it is set: yes/true/1 tags the
+   field, no/false/0 explicitly un-tags it;
+2. a ``sensitive`` column set to yes/true/1 tags the field;
+3. otherwise these types are personal by default: free ``text`` (no appearance un-tags it,
+   because phone numbers and names are often typed into text questions with the
+   ``numbers`` appearance), exact positions (``geopoint``, ``geotrace``, ``geoshape``,
+   ``start-geopoint``), contact and device identifiers (``phonenumber``, ``email``,
+   ``username``, ``deviceid``, ``subscriberid``, ``simserial``) and recordings that can
+   show or voice a person (``image``, ``audio``, ``video``, ``background-audio``, ``file``).
+
+``meta/instanceID`` (added by pyxform, typed ``text`` here) is never personal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
+
+from defusedxml import ElementTree as SafeET
+from pyxform.errors import PyXFormError, PyXFormReadError
+from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
+from pyxform.xls2json_backends import DefinitionData, get_xlsform
+from pyxform.xls2xform import convert
+
+from citizendata.errors import BadInput, Problem, Where
+from citizendata.forms.schema import STORAGE_TYPES, Choice, Field, FormSchema, Group
+
+__all__ = ["ParsedForm", "merge_schemas", "parse_xlsform"]
+
+_XF = "{http://www.w3.org/2002/xforms}"
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = bytes.fromhex("D0CF11E0A1B11AE1")
+_TEXT_TYPES = {".csv", ".md"}
+_WORKBOOK_TYPES = {".xlsx", ".xlsm", ".xls"}
+
+_TRUE = {"yes", "true", "true()", "1", "y"}
+_FALSE = {"no", "false", "false()", "0", "n"}
+
+PERSONAL_TYPES = frozenset(
+    {"text", "geopoint", "geotrace", "geoshape", "start-geopoint", "phonenumber", "email",
+     "username", "deviceid", "subscriberid", "simserial", "image", "audio", "video",
+     "background-audio", "file"}
+)
+
+# pyxform keeps many historical aliases as the element type; name them as XLSForm does today.
+_TYPE_ALIASES = {
+    "select one": "select_one",
+    "select all that apply": "select_multiple",
+    "int": "integer",
+    "string": "text",
+    "dateTime": "datetime",
+    "location": "geopoint",
+    "gps": "geopoint",
+    "photo": "image",
+    "imei": "deviceid",
+    "device id": "deviceid",
+    "subscriber id": "subscriberid",
+    "sim id": "simserial",
+    "get sim id": "simserial",
+    "get phone number": "phonenumber",
+    "get start time": "start",
+    "get end time": "end",
+    "end time": "end",
+    "get today": "today",
+}
+_BIND_TYPES = {"int": "integer", "string": "text", "dateTime": "datetime", "binary": "file"}
+# Elements that make no node in the instance (secondary instances only).
+_NO_NODE_TYPES = {"xml-external", "csv-external"}
+_CONTAINER_RE = re.compile(r"^(begin|end)[ _](group|repeat|loop|lgroup|looped group)\b", re.I)
+_EXPRESSION_KEYS = (
+    ("calculation", ("bind", "calculate")),
+    ("relevant", ("bind", "relevant")),
+    ("constraint", ("bind", "constraint")),
+    ("required", ("bind", "required")),
+    ("default", ("default",)),
+    ("choice_filter", ("choice_filter",)),
+    ("repeat_count", ("control", "jr:count")),
+    ("trigger", ("trigger",)),
+)
+_OPENPYXL_NOISE = "openpyxl"  # module whose UserWarnings about workbook styling we ignore
+
+
+@dataclass(frozen=True)
+class ParsedForm:
+    """An XLSForm read and converted: its schema, its XForm and where it came from."""
+
+    schema: FormSchema
+    xform_xml: str
+    form_id: str
+    version: str
+    title: str
+    warnings: tuple[str, ...]
+    sha256: str  # of the uploaded file's bytes
+    version_defaulted: bool = False  # True when 'version' was absent and sha256[:12] was used
+
+
+@dataclass(frozen=True)
+class _Row:
+    """One survey sheet row: its number (None when unknown) and its cells by lower-cased header."""
+
+    number: int | None
+    cells: Mapping[str, Any]
+
+
+@dataclass
+class _RowIndex:
+    """Survey rows by path and by unique name, so schema items can name their row."""
+
+    by_path: dict[str, _Row] = dataclasses.field(default_factory=dict)
+    by_name: dict[str, _Row | None] = dataclasses.field(default_factory=dict)
+    by_type: dict[str, _Row] = dataclasses.field(default_factory=dict)
+
+    def find(self, path: str, name: str) -> _Row | None:
+        """The row of an item: by path, else by name when the name is unique."""
+        return self.by_path.get(path) or self.by_name.get(name)
+
+
+# -- entry points ----------------------------------------------------------------------
+
+
+def parse_xlsform(data: bytes, filename: str = "form.xlsx") -> ParsedForm:
+    """Read an XLSForm (.xlsx, .xls, or pyxform's .csv/.md text forms) into a ParsedForm.
+
+    The version is the settings sheet's ``version``; when absent it defaults to the first
+    12 hex characters of the file's sha256 and is written into the XForm, so devices send
+    it back. The form id is ``form_id``/``id_string``, else the file name's stem. Raises
+    BadInput ``form.not_xlsform``, ``form.invalid`` or ``form.unsupported``.
+    """
+    sha = hashlib.sha256(data).hexdigest()
+    file_type = _file_type(data, filename)
+    book = _read_book(data, file_type, filename)
+    rows = _index_rows(book, numbered=file_type in _WORKBOOK_TYPES)
+    version_defaulted = _ensure_version(book, sha[:12])
+    result_warnings: list[str] = []
+    book_dict = {f.name: getattr(book, f.name) for f in dataclasses.fields(book)}
+    book_dict["fallback_form_name"] = book.fallback_form_name or PurePath(filename).stem or None
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=_OPENPYXL_NOISE)
+            result = convert(xlsform=book_dict, warnings=result_warnings)
+    except PyXFormError as exc:
+        raise _invalid(exc, filename, rows) from exc
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        # pyxform sometimes fails on odd input without its own error class.
+        raise BadInput("form.invalid", f"pyxform could not convert the form: {exc!r}",
+                       where=Where(file=filename)) from exc
+    pyx: dict[str, Any] = result._pyxform or {}
+    root, xml_id, xml_version, languages = _instance_facts(result.xform)
+    default_language = _default_language(pyx, languages)
+    builder = _SchemaBuilder(pyx, rows, filename, default_language)
+    builder.walk(pyx.get("children", []), prefix="", repeat=None)
+    problems = builder.problems + _unsupported_sheets(book, filename)
+    if problems:
+        raise _unsupported(problems, filename)
+    form_id = xml_id or str(pyx.get("id_string") or root)
+    version = xml_version or str(pyx.get("version") or sha[:12])
+    title = str(pyx.get("title") or form_id)
+    schema = FormSchema(
+        form_id=form_id,
+        version=version,
+        title=title,
+        root=root,
+        fields=tuple(builder.fields),
+        groups=tuple(builder.groups),
+        default_language=default_language,
+        languages=languages,
+        warnings=tuple(result_warnings),
+    )
+    return ParsedForm(schema=schema, xform_xml=result.xform, form_id=form_id, version=version,
+                      title=title, warnings=tuple(result_warnings), sha256=sha,
+                      version_defaulted=version_defaulted)
+
+
+def merge_schemas(schemas: Sequence[FormSchema]) -> FormSchema:
+    """The union of several versions of one form, ordered oldest to newest (the last is newest).
+
+    Fields and groups of the newest version come first, in their order, then those found
+    only in older versions (newer before older); where a path exists in several versions
+    the newest definition wins. Identity (form id, version, title, root) is the newest's.
+    """
+    if not schemas:
+        raise ValueError("merge_schemas needs at least one schema")
+    newest_first = list(reversed(schemas))
+    fields: dict[str, Field] = {}
+    groups: dict[str, Group] = {}
+    for schema in newest_first:
+        for g in schema.groups:
+            if g.path not in groups and g.path not in fields:
+                groups[g.path] = g
+        for f in schema.fields:
+            if f.path not in fields and f.path not in groups:
+                fields[f.path] = f
+    languages: list[str] = []
+    for schema in newest_first:
+        languages.extend(lang for lang in schema.languages if lang not in languages)
+    newest = newest_first[0]
+    return dataclasses.replace(
+        newest,
+        fields=tuple(fields.values()),
+        groups=tuple(groups.values()),
+        languages=tuple(languages),
+    )
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def _not_xlsform(filename: str, why: str) -> BadInput:
+    """The one error for files that are not XLSForms at all."""
+    return BadInput("form.not_xlsform", f"{filename} is not an XLSForm: {why}",
+                    where=Where(file=filename))
+
+
+def _file_type(data: bytes, filename: str) -> str:
+    """The pyxform file type, from the bytes first and the file name's extension second."""
+    ext = PurePath(filename).suffix.lower()
+    if data.startswith(_ZIP_MAGIC):
+        return ".xlsm" if ext == ".xlsm" else ".xlsx"
+    if data.startswith(_OLE_MAGIC):
+        return ".xls"
+    if ext in _TEXT_TYPES:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _not_xlsform(filename, "the text is not UTF-8") from exc
+        return ext
+    raise _not_xlsform(filename, "it is neither an .xlsx nor an .xls workbook")
+
+
+def _read_book(data: bytes, file_type: str, filename: str) -> DefinitionData:
+    """The workbook's sheets as pyxform reads them."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=_OPENPYXL_NOISE)
+            book = get_xlsform(xlsform=data, file_type=file_type)
+    except PyXFormReadError as exc:
+        raise _not_xlsform(filename, str(exc)) from exc
+    except PyXFormError as exc:
+        if "not recognized as a supported type" in str(exc):
+            raise _not_xlsform(filename, "the workbook could not be read") from exc
+        raise _invalid(exc, filename, _RowIndex()) from exc
+    except Exception as exc:  # a damaged zip or OLE file fails in many ways
+        raise _not_xlsform(filename, f"the workbook could not be read ({exc})") from exc
+    if book.survey is None:
+        raise _not_xlsform(filename, "it has no 'survey' sheet")
+    return book
+
+
+def _index_rows(book: DefinitionData, *, numbered: bool) -> _RowIndex:
+    """Map survey paths and names to rows (row 2 is the first after the header)."""
+    index = _RowIndex()
+    stack: list[str] = []
+    for number, raw in enumerate(book.survey or (), start=2):
+        cells = {str(k).strip().lower(): v for k, v in raw.items() if v is not None}
+        kind = str(cells.get("type", "")).strip()
+        if not kind or _flag(cells.get("disabled")):
+            continue
+        row = _Row(number if numbered else None, cells)
+        index.by_type.setdefault(kind, row)
+        name = str(cells.get("name", "")).strip()
+        container = _CONTAINER_RE.match(kind)
+        if container and container.group(1).lower() == "end":
+            if stack:
+                stack.pop()
+            continue
+        if container:
+            stack.append(name)
+        if not name:
+            continue
+        path = "/".join([*stack, name]) if not container else "/".join(stack)
+        index.by_path.setdefault(path, row)
+        index.by_name[name] = None if name in index.by_name else row
+    return index
+
+
+def _ensure_version(book: DefinitionData, default: str) -> bool:
+    """Write the default version into the settings when the form has none; True if written."""
+    settings = list(book.settings or [])
+    first = dict(settings[0]) if settings else {}
+    if str(first.get("version") or "").strip():
+        return False
+    first["version"] = default
+    book.settings = [first, *settings[1:]]
+    header = dict(book.settings_header[0]) if book.settings_header else {}
+    header.setdefault("version", None)
+    book.settings_header = [header]
+    return True
+
+
+def _instance_facts(xform: str) -> tuple[str, str | None, str | None, tuple[str, ...]]:
+    """The primary instance's root name, id and version, and the itext languages."""
+    doc = SafeET.fromstring(xform.encode("utf-8"))
+    model = doc.find(f".//{_XF}model")
+    if model is None:
+        raise BadInput("form.invalid", "pyxform produced an XForm without a model")
+    primary = next((i for i in model.findall(f"{_XF}instance") if "id" not in i.attrib), None)
+    root_el = next(iter(primary), None) if primary is not None else None
+    if root_el is None:
+        raise BadInput("form.invalid", "pyxform produced an XForm without a primary instance")
+    root = root_el.tag.rsplit("}", 1)[-1]
+    langs = tuple(
+        lang for t in model.findall(f"{_XF}itext/{_XF}translation")
+        if (lang := t.get("lang")) and lang != "default"
+    )
+    return root, root_el.get("id"), root_el.get("version"), langs
+
+
+def _default_language(pyx: Mapping[str, Any], languages: tuple[str, ...]) -> str | None:
+    """The settings' default language, else the first named language (Collect's choice)."""
+    lang = pyx.get("default_language")
+    if lang and lang != "default":
+        return str(lang)
+    if languages and not _uses_unnamed_language(pyx.get("children", [])):
+        return languages[0]
+    return None
+
+
+def _uses_unnamed_language(children: Sequence[Mapping[str, Any]]) -> bool:
+    """True if any label is given without a language (a plain 'label' column)."""
+    for child in children:
+        label = child.get("label")
+        if isinstance(label, str) or (isinstance(label, Mapping) and "default" in label):
+            return True
+        if _uses_unnamed_language(child.get("children", [])):
+            return True
+    return False
+
+
+# -- building the schema -----------------------------------------------------------------
+
+
+class _SchemaBuilder:
+    """Walks pyxform's element tree into Fields and Groups, noting unsupported features."""
+
+    def __init__(self, pyx: Mapping[str, Any], rows: _RowIndex, filename: str,
+                 language: str | None) -> None:
+        self.choice_lists: Mapping[str, Any] = pyx.get("choices") or {}
+        self.rows = rows
+        self.filename = filename
+        self.language = language
+        self.fields: list[Field] = []
+        self.groups: list[Group] = []
+        self.problems: list[Problem] = []
+
+    def walk(self, children: Sequence[Mapping[str, Any]], prefix: str, repeat: str | None) -> None:
+        """Add every element below one container, in document order."""
+        for el in children:
+            kind = str(el.get("type", ""))
+            name = str(el.get("name", ""))
+            if kind in _NO_NODE_TYPES or not name:
+                continue
+            path = f"{prefix}{name}"
+            row = self.rows.find(path, name)
+            self._check_supported(el, kind, path, row)
+            if kind in ("group", "repeat", "loop"):
+                self.groups.append(self._group(el, name, path, repeat, row))
+                inner = path if kind == "repeat" else repeat
+                self.walk(el.get("children", []), prefix=f"{path}/", repeat=inner)
+            else:
+                self.fields.append(self._field(el, name, path, repeat, row))
+
+    def _group(self, el: Mapping[str, Any], name: str, path: str, parent_repeat: str | None,
+               row: _Row | None) -> Group:
+        """A group or repeat."""
+        bind, control = el.get("bind") or {}, el.get("control") or {}
+        count = control.get("jr:count")
+        return Group(
+            name=name,
+            path=path,
+            repeat=el.get("type") == "repeat",
+            label=self._text(el.get("label")),
+            relevant=_opt(bind.get("relevant")),
+            repeat_count=_opt(count),
+            parent_repeat=parent_repeat,
+            row=row.number if row else None,
+        )
+
+    def _field(self, el: Mapping[str, Any], name: str, path: str, repeat: str | None,
+               row: _Row | None) -> Field:
+        """A question, calculation or metadata item."""
+        bind, control = el.get("bind") or {}, el.get("control") or {}
+        kind = _normal_type(el)
+        list_name = _opt(el.get("list_name"))
+        if kind.endswith("_from_file"):
+            list_name = _opt(el.get("itemset"))
+        if path == "meta/instanceID":
+            kind = "text"  # pyxform calls it a calculate; it holds the submission's uuid
+        raw_params = el.get("parameters") or {}
+        return Field(
+            name=name,
+            path=path,
+            type=kind,
+            label=self._text(el.get("label")),
+            list_name=list_name,
+            choices=self._choices(el, list_name, kind),
+            required=_flag(bind.get("required")) is True,
+            required_message=self._text(bind.get("jr:requiredMsg")),
+            relevant=_opt(bind.get("relevant")),
+            constraint=_opt(bind.get("constraint")),
+            constraint_message=self._text(bind.get("jr:constraintMsg")),
+            calculation=_opt(bind.get("calculate")),
+            default=_opt(el.get("default")),
+            appearance=_opt(control.get("appearance")),
+            repeat=repeat,
+            row=row.number if row else None,
+            parameters=tuple((str(k), str(v)) for k, v in raw_params.items()),
+            personal=path != "meta/instanceID" and _is_personal(kind, row),
+        )
+
+    def _choices(self, el: Mapping[str, Any], list_name: str | None, kind: str) -> tuple[Choice, ...]:
+        """The answer options of a select question (none for selects from files)."""
+        if kind.endswith("_from_file"):
+            return ()
+        options = el.get("choices")
+        if options is None and list_name:
+            options = self.choice_lists.get(list_name)
+        return tuple(
+            Choice(name=str(c.get("name")), label=self._text(c.get("label")))
+            for c in options or () if c.get("name") is not None
+        )
+
+    def _text(self, value: Any) -> str | None:
+        """A label or message in the default language (or the first one given)."""
+        if isinstance(value, Mapping):
+            for key in (self.language, "default"):
+                if key in value and value[key] not in (None, ""):
+                    return str(value[key])
+            first = next((v for v in value.values() if isinstance(v, str) and v), None)
+            return first
+        return _opt(value)
+
+    def _check_supported(self, el: Mapping[str, Any], kind: str, path: str,
+                         row: _Row | None) -> None:
+        """Note features that need external data files citizendata cannot serve yet."""
+        def add(feature: str, column: str | None, why: str) -> None:
+            where = Where(file=self.filename, sheet="survey", row=row.number if row else None,
+                          column=column, field=path)
+            at = f"row {row.number}" if row and row.number else f"'{path}'"
+            self.problems.append(Problem(
+                code="form.unsupported",
+                message=f"{feature} ({at}, '{path}') is not supported: {why}",
+                where=where,
+                fix=f"Remove {feature} from '{path}' or replace it with a choice list "
+                    "or expression that needs no external file.",
+            ))
+
+        if kind == "select one external":
+            add("select_one_external", "type", "it needs the external_choices sheet")
+        if kind == "loop":
+            add("begin loop", "type", "loops over a choice list are not supported")
+        appearance = str((el.get("control") or {}).get("appearance") or "")
+        if "search(" in appearance:
+            add("search()", "appearance", "it needs an external CSV file")
+        for column, keys in _EXPRESSION_KEYS:
+            if "pulldata(" in str(_dig(el, keys) or ""):
+                add("pulldata()", column, "it needs an external CSV file")
+
+
+def _unsupported_sheets(book: DefinitionData, filename: str) -> list[Problem]:
+    """Problems for whole sheets citizendata cannot use yet."""
+    out: list[Problem] = []
+    for sheet, rows, why in (
+        ("external_choices", book.external_choices, "external choice lists need a CSV file"),
+        ("entities", book.entities, "ODK entities are not supported"),
+    ):
+        if rows:
+            out.append(Problem(
+                code="form.unsupported",
+                message=f"the '{sheet}' sheet is not supported: {why}",
+                where=Where(file=filename, sheet=sheet),
+                fix=f"Remove the '{sheet}' sheet.",
+            ))
+    return out
+
+
+def _unsupported(problems: list[Problem], filename: str) -> BadInput:
+    """One error carrying every unsupported feature of the form."""
+    n = len(problems)
+    listed = "; ".join(p.message for p in problems[:5]) + (" …" if n > 5 else "")
+    return BadInput(
+        "form.unsupported",
+        f"The XLSForm uses {n} unsupported feature{'s' if n != 1 else ''}: {listed}",
+        where=Where(file=filename),
+        problems=problems,
+    )
+
+
+_ROW_RE = re.compile(r"\[row\s*:\s*(\d+)\]")
+_SHEET_RES = (
+    re.compile(r"'(survey|choices|settings|external_choices|entities|osm)' sheet", re.I),
+    re.compile(r"sheet:?\s*'(\w+)'", re.I),
+)
+_COLUMN_RE = re.compile(r"the '([^']+)' (?:value|column)")
+_UNKNOWN_TYPE_RE = re.compile(r"Unknown question type '([^']*)'")
+
+
+def _invalid(exc: PyXFormError, filename: str, rows: _RowIndex) -> BadInput:
+    """pyxform's error as form.invalid, with its sheet, row and column read from it."""
+    msg = str(exc)
+    ctx = getattr(exc, "context", None) or {}
+    row = ctx.get("row")
+    if row is None and (m := _ROW_RE.search(msg)):
+        row = int(m.group(1))
+    sheet = ctx.get("sheet")
+    for pattern in _SHEET_RES:
+        if sheet is None and (m := pattern.search(msg)):
+            sheet = m.group(1).lower()
+    column = ctx.get("column")
+    if column is None and (m := _COLUMN_RE.search(msg)):
+        column = m.group(1)
+    if row is None and (m := _UNKNOWN_TYPE_RE.search(msg)):
+        # pyxform does not say where an unknown type is; find the row ourselves.
+        found = rows.by_type.get(m.group(1))
+        row = found.number if found else None
+        column = column or "type"
+    if row is not None and sheet is None:
+        sheet = "survey"
+    where = Where(file=filename, sheet=sheet, row=int(row) if row is not None else None,
+                  column=str(column) if column else None)
+    return BadInput("form.invalid", msg, where=where)
+
+
+# -- small helpers -----------------------------------------------------------------------
+
+
+def _normal_type(el: Mapping[str, Any]) -> str:
+    """The XLSForm type name of a pyxform element (select_one, integer, start, ...)."""
+    kind = str(el.get("type", ""))
+    if kind in ("select one", "select all that apply"):
+        base = _TYPE_ALIASES[kind]
+        itemset = str(el.get("itemset") or "")
+        if not el.get("list_name") and "." in itemset:
+            return f"{base}_from_file"
+        return base
+    if kind in STORAGE_TYPES:
+        return kind
+    if kind in _TYPE_ALIASES:
+        return _TYPE_ALIASES[kind]
+    spec = QUESTION_TYPE_DICT.get(kind) or {}
+    preload = (spec.get("bind") or {}).get("jr:preloadParams")
+    if preload in ("start", "end", "today"):
+        return str(preload)
+    bind_type = str((spec.get("bind") or {}).get("type") or "")
+    if bind_type:
+        return _BIND_TYPES.get(bind_type, bind_type)
+    return kind
+
+
+def _is_personal(kind: str, row: _Row | None) -> bool:
+    """The personal-data rule in the module docstring."""
+    cells = row.cells if row else {}
+    explicit = _flag(cells.get("personal"))
+    if explicit is not None:
+        return explicit
+    if _flag(cells.get("sensitive")) is True:
+        return True
+    return kind in PERSONAL_TYPES
+
+
+def _flag(value: Any) -> bool | None:
+    """yes/true/1 → True, no/false/0 → False, anything else (or nothing) → None."""
+    if value is None:
+        return None
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return None
+
+
+def _opt(value: Any) -> str | None:
+    """A non-empty string, or None."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _dig(el: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    """A nested value of a pyxform element, or None."""
+    cur: Any = el
+    for key in keys:
+        if not isinstance(cur, Mapping):
+            return None
+        cur = cur.get(key)
+    return cur

@@ -1,0 +1,748 @@
+"""Bulk import of CSV and XLSX files: KoboToolbox and ODK Central exports, or plain tables.
+
+The file is read into Arrow (all cells as text, empty cells as null), its columns
+are matched to the form, and DuckDB builds each row's nested payload as canonical
+JSON with its sha256 in one vectorised query. Every structural problem of the
+file is collected and raised together as ``import.structure``; nothing is
+imported from a file with problems.
+
+Not supported: ODK Central's separate repeat CSVs (files with PARENT_KEY); repeats
+are imported from KoboToolbox XLSX exports (one sheet per repeat).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import charset_normalizer
+import duckdb
+import numpy as np
+import openpyxl
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from citizendata.errors import BadInput, Problem, Where, problems_error
+from citizendata.forms.schema import Field, FormSchema
+from citizendata.ingest.payload import SchemaIndex, canonical_json, content_hash
+
+__all__ = ["OUTPUT_SCHEMA", "Layout", "TabularImport", "read_tabular"]
+
+Layout = Literal["kobo", "odk_central", "plain"]
+
+OUTPUT_SCHEMA = pa.schema([
+    ("row", pa.int64()),
+    ("instance_id", pa.string()),
+    ("payload", pa.string()),
+    ("content_hash", pa.string()),
+    ("collected_at", pa.timestamp("us", tz="UTC")),
+    ("form_version", pa.string()),
+    ("source_meta", pa.string()),
+])
+
+KOBO_META = frozenset({
+    "_id", "_uuid", "_submission_time", "_validation_status", "_notes", "_status", "_submitted_by",
+    "__version__", "_version_", "_tags", "_index", "_xform_id_string", "_attachments", "_geolocation",
+    "formhub/uuid", "meta/rootUuid", "meta/deprecatedID",
+})
+ODK_META = frozenset({
+    "SubmissionDate", "KEY", "SubmitterID", "SubmitterName", "AttachmentsPresent",
+    "AttachmentsExpected", "Status", "ReviewState", "DeviceID", "Edits", "FormVersion", "instanceID",
+    "UserAgent", "meta-deprecatedID", "meta-rootUuid",
+})
+# Items of meta/ kept as channel metadata rather than answers (see ingest.payload).
+_LIFTED_META = frozenset({"meta/deprecatedID", "meta/rootUuid"})
+_GEO_TYPES = frozenset({"geopoint", "start-geopoint"})
+_ODK_GEO_PARTS = ("Latitude", "Longitude", "Altitude", "Accuracy")
+_KOBO_GEO = re.compile(r"^_(?P<base>.+)_(latitude|longitude|altitude|precision)$")
+_TRUE = ("1", "true", "yes")
+# DuckDB writes \u escapes of control characters in upper case, Python in lower case.
+_UPPER_ESCAPE = r"\\u00[01][A-F]"
+_MAX_LISTED = 1000
+
+
+@dataclass(frozen=True)
+class TabularImport:
+    """An imported file: one row per submission, ready for the idempotent insert."""
+
+    layout: Layout
+    table: pa.Table
+    n_rows: int
+    file: str = ""
+
+
+@dataclass
+class Sheet:
+    """One table read from a file: header names and text columns c0..cN."""
+
+    file: str
+    name: str | None
+    headers: list[str]
+    table: pa.Table  # columns c0..cN (text) and `row` (int64, header is row 1)
+
+    def where(self, column: str | None = None, row: int | None = None) -> Where:
+        """A location in this sheet."""
+        return Where(file=self.file, sheet=self.name, column=column, row=row)
+
+
+@dataclass
+class Plan:
+    """What each column of a sheet means."""
+
+    leaves: dict[str, str] = field(default_factory=dict)  # payload path -> SQL expression
+    id_col: str | None = None
+    kobo_uuid_col: str | None = None
+    version_col: str | None = None
+    time_col: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)  # source_meta key -> column
+    index_col: str | None = None
+    parent_col: str | None = None
+    geo: dict[str, dict[int, str]] = field(default_factory=dict)  # path -> part -> column
+    choices: dict[str, tuple[Field, dict[str, str]]] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # payload path -> header
+    clashes: list[tuple[str, str]] = field(default_factory=list)  # (header, earlier header)
+
+    def leaf(self, path: str, expr: str, header: str) -> None:
+        """Set the expression of a payload path, noting two columns for one path."""
+        if path in self.sources:
+            self.clashes.append((header, self.sources[path]))
+            return
+        self.sources[path] = header
+        self.leaves[path] = expr
+
+
+def column_letter(i: int) -> str:
+    """The spreadsheet letter of the 0-based column i (0 -> A, 26 -> AA)."""
+    s = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        s = chr(65 + r) + s
+    return s
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def detect_layout(headers: list[str]) -> Layout:
+    """KoboToolbox, ODK Central or plain, from the header names."""
+    names = {h.strip() for h in headers}
+    if names & {"SubmissionDate", "meta-instanceID", "KEY"}:
+        return "odk_central"
+    if names & {"_uuid", "_submission_time", "_id", "__version__", "_index"}:
+        return "kobo"
+    return "plain"
+
+
+# -- reading -------------------------------------------------------------------
+
+def _not_a_table(file: str, why: str) -> BadInput:
+    problem = Problem("import.not_a_table", f"{file} is not a table: {why}", where=Where(file=file))
+    return BadInput("import.structure", f"1 problem found in {file}; nothing was imported. {problem}",
+                    where=Where(file=file), problems=[problem])
+
+
+def _looks_binary(sample: bytes) -> bool:
+    """Many control bytes: an image, a PDF, a zip, not text."""
+    controls = sum(1 for b in sample if b < 9 or 13 < b < 32)
+    return controls > max(2, len(sample) // 100)
+
+
+def decode_text(data: bytes, file: str) -> bytes:
+    """The file as UTF-8 bytes: UTF-8 (with or without BOM), UTF-16, or a detected 8-bit encoding."""
+    if not data.strip():
+        raise _not_a_table(file, "it is empty")
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            raise _not_a_table(file, "it claims to be UTF-16 but is not") from None
+    try:
+        data.decode("utf-8")
+        return data
+    except UnicodeDecodeError:
+        pass
+    sample = data[: 1 << 16]
+    odd_nuls = sample[1::2].count(0)
+    if odd_nuls > len(sample) // 4 or sample[0::2].count(0) > len(sample) // 4:
+        codec = "utf-16-le" if odd_nuls > len(sample) // 4 else "utf-16-be"
+        try:
+            return data.decode(codec).encode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    if _looks_binary(sample):
+        raise _not_a_table(file, "it holds binary data, not text")
+    results = list(charset_normalizer.from_bytes(sample))
+    if not results:
+        raise BadInput("import.encoding", f"The text encoding of {file} could not be detected",
+                       where=Where(file=file))
+    best = results[0]
+    encoding = best.encoding
+    # Detection cannot tell cp1252 from its neighbours (cp1250, mac_latin2) on short samples;
+    # spreadsheets saved on Windows in Western Europe, Africa and the Americas are cp1252, so
+    # it wins whenever it reads the sample about as cleanly as the best guess.
+    if any("cp1252" in r.could_be_from_charset and r.chaos <= best.chaos + 0.1 for r in results):
+        encoding = "cp1252"
+    try:
+        return data.decode(encoding).encode("utf-8")
+    except (UnicodeDecodeError, LookupError):
+        raise BadInput("import.encoding", f"{file} is not readable as {encoding}",
+                       where=Where(file=file)) from None
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter among , ; tab | that splits the header into most columns consistently."""
+    best, best_score = ",", (False, False, 0)
+    truncated = len(sample) >= (1 << 16) - 4
+    for delimiter in (",", ";", "\t", "|"):
+        try:
+            rows = list(itertools.islice(csv.reader(io.StringIO(sample), delimiter=delimiter), 12))
+        except csv.Error:
+            continue
+        if truncated and len(rows) > 2:
+            rows = rows[:-1]
+        if not rows:
+            continue
+        n = len(rows[0])
+        body = [r for r in rows[1:] if r]
+        score = (n > 1, all(len(r) == n for r in body), n)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def _row_numbers(n: int) -> pa.Array:
+    return pa.array(np.arange(2, n + 2, dtype=np.int64))
+
+
+def read_csv_sheet(data: bytes, file: str, problems: list[Problem]) -> Sheet:
+    """A CSV file as a sheet of text columns; ragged rows are added to problems."""
+    text_bytes = decode_text(data, file)
+    sample = text_bytes[: 1 << 16].decode("utf-8", errors="ignore")
+    delimiter = sniff_delimiter(sample)
+    headers = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+    if not any(h.strip() for h in headers):
+        raise _not_a_table(file, "the first row holds no column names")
+    names = [f"c{i}" for i in range(len(headers))]
+    ragged: list[int] = []
+
+    def on_invalid(row: Any) -> str:
+        ragged.append(row.actual_columns)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(text_bytes),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                             invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=True,
+                null_values=[""], quoted_strings_can_be_null=True),
+        ).slice(1)  # the header is read as a row so that every column stays text
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise _not_a_table(file, str(exc).splitlines()[0]) from None
+    table = table.append_column("row", _row_numbers(table.num_rows))
+    sheet = Sheet(file, None, [h.strip() for h in headers], table)
+    if ragged:
+        # Only on the error path: find the rows as a spreadsheet numbers them.
+        reader = csv.reader(io.StringIO(text_bytes.decode("utf-8")), delimiter=delimiter)
+        for number, cells in enumerate(reader, start=1):
+            if cells and len(cells) != len(headers):
+                problems.append(Problem(
+                    "import.ragged_row",
+                    f"row {number} has {len(cells)} cells but the header has {len(headers)}",
+                    where=sheet.where(row=number)))
+    return sheet
+
+
+def _cell_text(cell: Any) -> str | None:
+    """A cell's value as the text a person sees: 12 not 12.0, dates in ISO 8601."""
+    v = cell.value
+    if v is None or v == "":
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e16 else repr(v)
+    if hasattr(v, "hour") and hasattr(v, "date"):  # datetime
+        fmt = str(getattr(cell, "number_format", "") or "").lower()
+        if (v.hour, v.minute, v.second, v.microsecond) == (0, 0, 0, 0) and "h" not in fmt:
+            return str(v.date().isoformat())
+        return str(v.isoformat())
+    if hasattr(v, "isoformat"):
+        return str(v.isoformat())
+    return str(v)
+
+
+def read_xlsx_sheets(data: bytes, file: str, problems: list[Problem]) -> list[Sheet]:
+    """Every worksheet of an XLSX workbook as a sheet of text columns."""
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        raise _not_a_table(file, f"it is not a readable XLSX workbook ({type(exc).__name__})") from None
+    sheets: list[Sheet] = []
+    try:
+        for ws in wb.worksheets:
+            sheets.append(_read_worksheet(ws, file, problems))
+    finally:
+        wb.close()
+    return sheets
+
+
+def _read_worksheet(ws: Any, file: str, problems: list[Problem]) -> Sheet:
+    """One worksheet; cells beyond the last named column are ragged rows."""
+    if hasattr(ws, "reset_dimensions"):
+        ws.reset_dimensions()  # some writers store wrong dimensions
+    rows = ws.iter_rows()
+    headers = [_cell_text(c) or "" for c in next(rows, ())]
+    while headers and not headers[-1].strip():
+        headers.pop()
+    n = len(headers)
+    cols: list[list[str | None]] = [[] for _ in range(n)]
+    numbers: list[int] = []
+    for number, cells in enumerate(rows, start=2):
+        values = [_cell_text(c) for c in cells]
+        if all(v is None for v in values):
+            continue
+        if any(v is not None for v in values[n:]):
+            problems.append(Problem("import.ragged_row", f"row {number} has values beyond the last named "
+                                    f"column {column_letter(n - 1) if n else 'A'}",
+                                    where=Where(file=file, sheet=ws.title, row=number)))
+        values += [None] * (n - len(values))
+        for i in range(n):
+            cols[i].append(values[i])
+        numbers.append(number)
+    arrays = {f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(cols)}
+    arrays["row"] = pa.array(numbers, pa.int64())
+    return Sheet(file, ws.title, [h.strip() for h in headers], pa.table(arrays))
+
+
+# -- matching columns to the form ---------------------------------------------------
+
+class Matcher:
+    """Resolves header names to fields for one layout."""
+
+    def __init__(self, index: SchemaIndex, layout: Layout) -> None:
+        self.index = index
+        self.layout = layout
+        self.dashed = {f.path.replace("/", "-"): f for f in index.schema.fields}
+
+    def field(self, header: str) -> Field | None:
+        """The field a header names (by path, unique name or ODK dashed path)."""
+        found = self.index.schema.find(header)
+        if found is None and self.layout == "odk_central":
+            found = self.dashed.get(header)
+        return found
+
+    def split(self, header: str, seps: str) -> tuple[Field, str] | None:
+        """(field, suffix) for a header `<field><sep><suffix>`, trying each separator."""
+        for sep in seps:
+            base, s, suffix = header.rpartition(sep)
+            if s and base:
+                f = self.field(base)
+                if f is not None:
+                    return f, suffix
+        return None
+
+    def kobo_geo(self, header: str) -> bool:
+        """True for Kobo's derived `_<geopoint>_latitude` style columns."""
+        m = _KOBO_GEO.match(header)
+        f = self.field(m.group("base")) if m else None
+        return f is not None and f.type in _GEO_TYPES
+
+
+def plan_columns(sheet: Sheet, index: SchemaIndex, layout: Layout, repeat: str | None,
+                 problems: list[Problem]) -> Plan:
+    """Give every column a role, reporting unknown and duplicate columns."""
+    plan = Plan()
+    match = Matcher(index, layout)
+    seen: dict[str, int] = {}
+    for i, header in enumerate(sheet.headers):
+        col = f"c{i}"
+        letter = column_letter(i)
+        if header == "" and sheet.table.column(col).null_count == sheet.table.num_rows:
+            continue
+        if header in seen:
+            problems.append(Problem(
+                "import.duplicate_column",
+                f"columns {column_letter(seen[header])} and {letter} are both named {header!r}",
+                where=sheet.where(column=header)))
+            continue
+        seen[header] = i
+        if not _assign(plan, header, col, match, repeat):
+            problems.append(_unknown_column(sheet, header, letter, match, repeat))
+    for header, earlier in plan.clashes:
+        problems.append(Problem(
+            "import.duplicate_column",
+            f"columns {earlier!r} and {header!r} are the same field",
+            where=sheet.where(column=header)))
+    _derived_leaves(plan)
+    if repeat is None and plan.id_col is None:
+        plan.id_col = plan.meta.get("KEY") if layout == "odk_central" else None
+    return plan
+
+
+def _unknown_column(sheet: Sheet, header: str, letter: str, match: Matcher,
+                    repeat: str | None) -> Problem:
+    f = match.field(header)
+    if f is not None and f.repeat != repeat:
+        place = f"repeat '{f.repeat}'" if f.repeat else "the main table"
+        msg = (f"column {letter} {header!r} is a field of {place}; import repeats from an "
+               "XLSX export with one sheet per repeat")
+    else:
+        msg = f"column {letter} {header!r} is not a field of form '{match.index.schema.form_id}'"
+    return Problem("import.unknown_column", msg, where=sheet.where(column=header))
+
+
+def _assign(plan: Plan, header: str, col: str, match: Matcher, repeat: str | None) -> bool:
+    """Record the role of one column in the plan; False when the column is unknown."""
+    layout = match.layout
+    if repeat is not None:
+        if header in ("_index", "_parent_index"):
+            setattr(plan, "index_col" if header == "_index" else "parent_col", col)
+            return True
+        if header.startswith("_") and match.field(header) is None:
+            return True  # Kobo's _submission__uuid, _parent_table_name: the parent's metadata
+    else:
+        if _assign_envelope(plan, header, col, layout):
+            return True
+        path = "meta/" + header[5:] if layout == "odk_central" and header.startswith("meta-") else header
+        if path in _LIFTED_META:
+            plan.meta[path] = col
+            return True
+        if path.startswith("meta/"):
+            plan.leaf(path, _q(col), header)
+            return True
+        if match.field(header) is None and _is_channel_meta(layout, header):
+            if layout == "kobo" and match.kobo_geo(header):
+                return True  # derived from the geopoint column
+            plan.meta[header] = col
+            if header == "_index":
+                plan.index_col = col
+            if header in ("__version__", "_version_", "FormVersion"):
+                plan.version_col = col
+            return True
+    f = match.field(header)
+    if f is not None:
+        if f.repeat != repeat:
+            return False
+        plan.leaf(_relative(f.path, repeat), _q(col), header)
+        return True
+    return _assign_derived(plan, header, col, match, repeat)
+
+
+def _is_channel_meta(layout: Layout, header: str) -> bool:
+    if layout == "kobo":
+        return header in KOBO_META or header.startswith("_")
+    return layout == "odk_central" and header in ODK_META
+
+
+def _assign_envelope(plan: Plan, header: str, col: str, layout: Layout) -> bool:
+    """Instance id, version and time columns of the main table."""
+    ids = {"kobo": ("meta/instanceID", "instanceID"),
+           "odk_central": ("meta-instanceID",),
+           "plain": ("instance_id", "instanceID", "meta/instanceID")}[layout]
+    if header in ids:
+        plan.id_col = plan.id_col or col
+        return True
+    if layout == "kobo" and header == "_uuid":
+        plan.kobo_uuid_col = col
+        plan.meta[header] = col
+        return True
+    if layout == "plain" and header in ("form_version", "collected_at"):
+        setattr(plan, "version_col" if header == "form_version" else "time_col", col)
+        return True
+    return False
+
+
+def _relative(path: str, repeat: str | None) -> str:
+    return path[len(repeat) + 1:] if repeat else path
+
+
+def _assign_derived(plan: Plan, header: str, col: str, match: Matcher, repeat: str | None) -> bool:
+    """Split geopoints (ODK) and expanded select_multiple choices (Kobo, ODK)."""
+    if match.layout == "odk_central":
+        hit = match.split(header, "-")
+        if hit and hit[0].type in _GEO_TYPES and hit[1] in _ODK_GEO_PARTS and hit[0].repeat == repeat:
+            plan.geo.setdefault(_relative(hit[0].path, repeat), {})[_ODK_GEO_PARTS.index(hit[1])] = col
+            return True
+    hit = match.split(header, "/-" if match.layout == "odk_central" else "/")
+    if (hit and hit[0].type == "select_multiple" and hit[0].repeat == repeat
+            and hit[1] in {c.name for c in hit[0].choices}):
+        plan.choices.setdefault(_relative(hit[0].path, repeat), (hit[0], {}))[1][hit[1]] = col
+        return True
+    return False
+
+
+def _all_null(cols: list[str]) -> str:
+    return " AND ".join(f"{c} IS NULL" for c in cols)
+
+
+def _derived_leaves(plan: Plan) -> None:
+    """Rebuild geopoints and select_multiple answers; a main column, if present, wins."""
+    for path, parts in plan.geo.items():
+        if path not in plan.leaves:
+            cols = [_q(parts[k]) for k in sorted(parts)]
+            # ODK writes a geopoint as "lat lon alt acc"
+            plan.leaves[path] = f"CASE WHEN {_all_null(cols)} THEN NULL ELSE concat_ws(' ', {', '.join(cols)}) END"
+    for path, (f, by_choice) in plan.choices.items():
+        if path in plan.leaves:
+            continue  # Kobo writes both; the main column is the answer as given
+        order = [c.name for c in f.choices if c.name in by_choice]
+        cols = [_q(by_choice[name]) for name in order]
+        picks = ", ".join(f"CASE WHEN lower(trim({_q(by_choice[name])})) IN {_TRUE} THEN {_lit(name)} END"
+                          for name in order)
+        plan.leaves[path] = f"CASE WHEN {_all_null(cols)} THEN NULL ELSE concat_ws(' ', {picks}) END"
+
+
+# -- building the payloads in DuckDB ------------------------------------------------
+
+def _json_sql(leaves: dict[str, str]) -> str:
+    """A json_object(...) expression nesting slash paths, keys in canonical (sorted) order."""
+    tree: dict[str, Any] = {}
+    for path, expr in leaves.items():
+        node = tree
+        *groups, last = path.split("/")
+        for g in groups:
+            node = node.setdefault(g, {})
+        node[last] = expr
+
+    def render(node: dict[str, Any]) -> str:
+        items = [f"{_lit(k)}, {render(v) if isinstance(v, dict) else v}" for k, v in sorted(node.items())]
+        return f"json_object({', '.join(items)})"
+
+    return render(tree)
+
+
+@dataclass
+class _Part:
+    """A sheet registered in DuckDB with its plan."""
+
+    name: str  # the DuckDB table name
+    sheet: Sheet
+    plan: Plan
+    repeat: str | None
+
+
+def _repeat_aggregates(con: duckdb.DuckDBPyConnection, parts: list[_Part], index: SchemaIndex,
+                       problems: list[Problem]) -> dict[str | None, dict[str, str]]:
+    """Aggregate each repeat sheet into a JSON list per parent row, innermost repeats first."""
+    joins: dict[str | None, dict[str, str]] = {}  # parent repeat -> {relative path: agg table}
+    by_repeat = {p.repeat: p for p in parts}
+    for group in reversed(index.schema.repeats):
+        part = by_repeat.get(group.path)
+        if part is None:
+            continue
+        parent = by_repeat.get(group.parent_repeat)
+        plan = part.plan
+        if plan.parent_col is None or plan.index_col is None:
+            problems.append(Problem("import.orphan_repeat_row",
+                                    f"sheet {part.sheet.name!r} needs the columns _index and _parent_index",
+                                    where=part.sheet.where()))
+            continue
+        if parent is None or parent.plan.index_col is None:
+            problems.append(Problem("import.orphan_repeat_row",
+                                    f"the sheet holding the parents of {part.sheet.name!r} has no _index column",
+                                    where=part.sheet.where()))
+            continue
+        leaves = dict(plan.leaves)
+        sql_from = f"{part.name} t"
+        for rel, agg in joins.get(group.path, {}).items():
+            leaves[rel] = f"{agg}.arr"
+            sql_from += f" LEFT JOIN {agg} ON {agg}.pidx = t.{_q(plan.index_col)}"
+        agg_name = f"agg_{part.name}"
+        con.execute(
+            f"CREATE TEMP TABLE {agg_name} AS SELECT t.{_q(plan.parent_col)} AS pidx, "
+            f"to_json(list({_json_sql(leaves)} ORDER BY TRY_CAST(t.{_q(plan.index_col)} AS BIGINT), t.row)) AS arr "
+            f"FROM {sql_from} GROUP BY 1")
+        orphans = con.execute(
+            f"SELECT row FROM {part.name} WHERE {_q(plan.parent_col)} IS NULL OR {_q(plan.parent_col)} "
+            f"NOT IN (SELECT {_q(parent.plan.index_col)} FROM {parent.name} "
+            f"WHERE {_q(parent.plan.index_col)} IS NOT NULL) ORDER BY row LIMIT {_MAX_LISTED}").fetchall()
+        for (row,) in orphans:
+            problems.append(Problem("import.orphan_repeat_row",
+                                    f"row {row} of sheet {part.sheet.name!r} points to no row of "
+                                    f"{parent.sheet.name!r}", where=part.sheet.where(row=row)))
+        rel = group.path[len(group.parent_repeat) + 1:] if group.parent_repeat else group.path
+        joins.setdefault(group.parent_repeat, {})[rel] = agg_name
+    return joins
+
+
+def _main_select(main: _Part, index: SchemaIndex, joins: dict[str, str]) -> str:
+    """The query giving one output row per row of the main sheet."""
+    plan = main.plan
+    leaves = dict(plan.leaves)
+    sql_from = f"{main.name} t"
+    for rel, agg in joins.items():
+        leaves[rel] = f"{agg}.arr"
+        sql_from += f" LEFT JOIN {agg} ON {agg}.pidx = t.{_q(plan.index_col or 'row')}"
+    if plan.id_col:
+        c = f"t.{_q(plan.id_col)}"
+        id_sql = f"CASE WHEN trim({c}) = '' THEN NULL ELSE {c} END"
+    elif plan.kobo_uuid_col:
+        c = f"t.{_q(plan.kobo_uuid_col)}"
+        # KoboToolbox's _uuid is the instanceID without its 'uuid:' prefix
+        id_sql = (f"CASE WHEN trim({c}) = '' THEN NULL WHEN starts_with({c}, 'uuid:') THEN {c} "
+                  f"ELSE 'uuid:' || {c} END")
+    else:
+        id_sql = "NULL::VARCHAR"
+    times = [f"TRY_CAST({leaves[p]} AS TIMESTAMPTZ)" for p in index.time_paths if p in leaves]
+    found = f"coalesce({', '.join(times)})" if times else "NULL::TIMESTAMPTZ"
+    bad_time = "false"
+    if plan.time_col:
+        c = f"t.{_q(plan.time_col)}"
+        found = f"CASE WHEN {c} IS NULL THEN {found} ELSE TRY_CAST({c} AS TIMESTAMPTZ) END"
+        bad_time = f"({c} IS NOT NULL AND TRY_CAST({c} AS TIMESTAMPTZ) IS NULL)"
+    version = f"t.{_q(plan.version_col)}" if plan.version_col else "NULL::VARCHAR"
+    meta = {k: f"t.{_q(c)}" for k, c in plan.meta.items()}
+    meta_sql = _json_sql_flat(meta)
+    return (f"SELECT t.row AS row, {id_sql} AS instance_id, {_json_sql(leaves)}::VARCHAR AS payload, "
+            f"{found} AS collected_at, {version} AS form_version, {meta_sql}::VARCHAR AS source_meta, "
+            f"{bad_time} AS bad_time FROM {sql_from}")
+
+
+def _json_sql_flat(items: dict[str, str]) -> str:
+    """A json_object with the given keys as they are (slashes kept), sorted."""
+    body = ", ".join(f"{_lit(k)}, {v}" for k, v in sorted(items.items()))
+    return f"json_object({body})"
+
+
+def _row_problems(con: duckdb.DuckDBPyConnection, main: _Part, problems: list[Problem]) -> None:
+    """Blank and duplicate instance ids, and unreadable collected_at, found by grouping in DuckDB."""
+    sheet, plan = main.sheet, main.plan
+    id_header = _header_of(sheet, plan.id_col or plan.kobo_uuid_col)
+    n_blank, blank_rows = con.execute(
+        f"SELECT count(*), list(row ORDER BY row)[1:{_MAX_LISTED}] FROM out WHERE instance_id IS NULL"
+    ).fetchone() or (0, [])
+    for row in blank_rows or []:
+        problems.append(Problem("import.missing_instance_id", f"row {row} has no instance id",
+                                where=sheet.where(column=id_header, row=row)))
+    _more(problems, n_blank, "rows have no instance id", sheet)
+    dups = con.execute(
+        "SELECT instance_id, list(row ORDER BY row), count(*) OVER () FROM out WHERE instance_id IS NOT NULL "
+        f"GROUP BY instance_id HAVING count(*) > 1 ORDER BY min(row) LIMIT {_MAX_LISTED}").fetchall()
+    for instance_id, rows, _ in dups:
+        problems.append(Problem(
+            "import.duplicate_instance_id",
+            f"instance id {instance_id!r} is in rows {', '.join(map(str, rows))}",
+            where=Where(file=sheet.file, sheet=sheet.name, column=id_header, row=rows[0],
+                        instance_id=instance_id)))
+    _more(problems, dups[0][2] if dups else 0, "instance ids appear more than once", sheet)
+    if plan.time_col:
+        bad = con.execute(f"SELECT row FROM out WHERE bad_time ORDER BY row LIMIT {_MAX_LISTED}").fetchall()
+        for (row,) in bad:
+            problems.append(Problem("intake.bad_timestamp", f"row {row}: collected_at is not ISO 8601",
+                                    where=sheet.where(column="collected_at", row=row)))
+
+
+def _more(problems: list[Problem], total: int, what: str, sheet: Sheet) -> None:
+    """One closing problem saying how many were not listed, so the list stays readable."""
+    if total > _MAX_LISTED:
+        code = problems[-1].code
+        problems.append(Problem(code, f"… and {total - _MAX_LISTED} more {what}", where=sheet.where()))
+
+
+def _header_of(sheet: Sheet, col: str | None) -> str | None:
+    return sheet.headers[int(col[1:])] if col else None
+
+
+def _canonicalise_escapes(con: duckdb.DuckDBPyConnection) -> None:
+    """Rewrite the rare payloads whose control-character escapes differ from Python's JSON."""
+    rows = con.execute("SELECT row, payload FROM out WHERE regexp_matches(payload, ?)",
+                       [_UPPER_ESCAPE]).fetchall()
+    if rows:
+        fixed = []
+        for row, text in rows:
+            payload = json.loads(text)
+            fixed.append((canonical_json(payload), content_hash(payload), row))
+        con.executemany("UPDATE out SET payload = ?, content_hash = ? WHERE row = ?", fixed)
+
+
+# -- the entry point -------------------------------------------------------------
+
+def _is_xlsx(data: bytes, filename: str) -> bool:
+    return data[:4] == b"PK\x03\x04" or filename.lower().endswith((".xlsx", ".xlsm"))
+
+
+def _match_sheets(sheets: list[Sheet], index: SchemaIndex) -> tuple[Sheet, dict[str, Sheet]]:
+    """The main sheet and the repeat sheets (Kobo names them after the repeat, cut to 31 characters)."""
+    names: dict[str, str] = {}
+    for g in index.schema.repeats:
+        for candidate in (g.name, g.name[:31], g.path, g.path[:31]):
+            names.setdefault(candidate, g.path)
+    main = next((s for s in sheets if (s.name or "") not in names), sheets[0])
+    repeats = {names[s.name]: s for s in sheets if s is not main and s.name in names}
+    return main, repeats
+
+
+def read_tabular(data: bytes, filename: str, schema: FormSchema) -> TabularImport:
+    """A CSV or XLSX export as one row per submission with canonical payload JSON and its hash."""
+    index = SchemaIndex(schema)
+    problems: list[Problem] = []
+    if _is_xlsx(data, filename):
+        sheets = read_xlsx_sheets(data, filename, problems)
+        if not sheets:
+            raise _not_a_table(filename, "the workbook has no sheets")
+        main_sheet, repeat_sheets = _match_sheets(sheets, index)
+    else:
+        if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+            raise _not_a_table(filename, "it is an old Excel .xls file; save it as .xlsx or CSV")
+        main_sheet, repeat_sheets = read_csv_sheet(data, filename, problems), {}
+    layout = detect_layout(main_sheet.headers)
+    n_before = len(problems)
+    main_plan = plan_columns(main_sheet, index, layout, None, problems)
+    recognised = main_plan.id_col or main_plan.kobo_uuid_col or main_plan.leaves
+    if len(main_sheet.headers) == 1 and not recognised:
+        raise _not_a_table(filename, "it has a single column and no recognisable header")
+    if len(problems) - n_before == len(main_sheet.headers) and not recognised and main_sheet.headers:
+        problems.insert(n_before, Problem("import.not_a_table", "no column of the file is a field of the "
+                                          "form", where=main_sheet.where()))
+    if not (main_plan.id_col or main_plan.kobo_uuid_col):
+        problems.append(Problem("import.no_instance_id_column",
+                                "the file has no instance id column ('_uuid', 'meta-instanceID', "
+                                "'instance_id' or 'instanceID')", where=main_sheet.where()))
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        main = _Part("src", main_sheet, main_plan, None)
+        parts = [main]
+        con.register("src", main_sheet.table)
+        for k, (path, sheet) in enumerate(repeat_sheets.items()):
+            part = _Part(f"rep{k}", sheet, plan_columns(sheet, index, layout, path, problems), path)
+            con.register(part.name, sheet.table)
+            parts.append(part)
+        joins = _repeat_aggregates(con, parts, index, problems)
+        con.execute(f"CREATE TEMP TABLE out AS SELECT *, sha256(payload) AS content_hash "
+                    f"FROM ({_main_select(main, index, joins.get(None, {}))})")
+        if main_plan.id_col or main_plan.kobo_uuid_col:
+            _row_problems(con, main, problems)
+        if problems:
+            raise problems_error(problems, file=filename)
+        _canonicalise_escapes(con)
+        # Without joins DuckDB keeps the file's row order; sorting a million rows costs seconds.
+        order = " ORDER BY row" if joins else ""
+        table = con.sql(
+            "SELECT row, instance_id, payload, content_hash, collected_at, form_version, source_meta "
+            f"FROM out{order}").to_arrow_table()
+    finally:
+        con.close()
+    table = table.cast(OUTPUT_SCHEMA)
+    return TabularImport(layout=layout, table=table, n_rows=table.num_rows, file=filename)

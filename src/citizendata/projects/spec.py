@@ -1,0 +1,160 @@
+"""The project spec: one reviewable text file (YAML or JSON) describing a citizen data initiative."""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from citizendata.errors import BadInput, Problem, Where
+
+__all__ = [
+    "STAGES",
+    "THRESHOLD_STAGES",
+    "EngagementEntry",
+    "IntegrationIntent",
+    "OrganisationRef",
+    "ProjectSpec",
+    "load_spec",
+]
+
+# Value-chain stages (Open Data Watch) with "design" added: the Copenhagen Framework's
+# threshold asks for engagement "at the minimum in the design and/or collection stages".
+STAGES: dict[str, str] = {
+    "design": "collection",
+    "identify": "collection",
+    "collect": "collection",
+    "process": "collection",
+    "analyse": "publication",
+    "release": "publication",
+    "disseminate": "publication",
+    "connect": "uptake",
+    "incentivise": "uptake",
+    "influence": "uptake",
+    "use": "impact",
+    "change": "impact",
+    "reuse": "impact",
+}
+THRESHOLD_STAGES = ("design", "collect")
+LEVEL_NAMES = {
+    1: "information",
+    2: "consultation",
+    3: "limited participation",
+    4: "shared decision-making",
+    5: "community-led",
+}
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
+
+
+class IntegrationIntent(StrEnum):
+    """What the initiative intends for its data with respect to official statistics."""
+
+    INTEGRATE = "integrate"
+    PUBLISH_ALONGSIDE = "publish_alongside"
+    STAND_ALONE = "stand_alone"
+
+
+class OrganisationRef(BaseModel):
+    """An organisation named in a spec; created if it does not exist yet."""
+
+    model_config = ConfigDict(extra="forbid")
+    slug: str
+    name: str
+    kind: str = "cso"
+    country: str | None = None
+    role: str | None = None  # for partners: cso, nso, government, academic, funder, other
+
+
+class EngagementEntry(BaseModel):
+    """Participation level 1–5 at one value-chain stage, with evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+    level: int = Field(ge=1, le=5)
+    evidence: str = ""
+
+
+class ProjectSpec(BaseModel):
+    """A citizen data initiative: who, why, on what terms, and how citizens are engaged."""
+
+    model_config = ConfigDict(extra="forbid")
+    slug: str
+    name: str
+    initiator: OrganisationRef
+    partners: list[OrganisationRef] = Field(default_factory=list)
+    purpose: str = ""
+    consent_basis: str = ""
+    data_sharing: str = ""
+    integration_intent: IntegrationIntent = IntegrationIntent.STAND_ALONE
+    country: str | None = None  # UN M49 code, e.g. "404" for Kenya
+    engagement: dict[str, EngagementEntry] = Field(default_factory=dict)
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, v: str) -> str:
+        if not _SLUG.match(v):
+            raise ValueError("use 3–100 lower-case letters, digits and hyphens, e.g. 'kenya-births'")
+        return v
+
+    @field_validator("engagement")
+    @classmethod
+    def _stages(cls, v: dict[str, EngagementEntry]) -> dict[str, EngagementEntry]:
+        unknown = sorted(set(v) - set(STAGES))
+        if unknown:
+            raise ValueError(f"unknown value-chain stage(s) {unknown}; use {list(STAGES)}")
+        return v
+
+    @property
+    def meets_citizen_data_threshold(self) -> bool:
+        """True when citizens are at level 4 or 5 in design or collection (Copenhagen Framework)."""
+        return any(
+            s in self.engagement and self.engagement[s].level >= 4 for s in THRESHOLD_STAGES
+        )
+
+    def to_yaml(self) -> str:
+        """The spec as reviewable YAML."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def _validation_problems(exc: ValidationError, file: str | None) -> list[Problem]:
+    return [
+        Problem(
+            "input.invalid",
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}",
+            where=Where(file=file, field=".".join(str(p) for p in e["loc"])),
+        )
+        for e in exc.errors()
+    ]
+
+
+def load_spec(source: str | Path | dict[str, Any], *, file: str | None = None) -> ProjectSpec:
+    """Read a spec from a YAML/JSON file, text or dict; every problem reported together."""
+    name = file
+    data: Any = source
+    if isinstance(source, Path):
+        name = name or source.name
+        data = source.read_text(encoding="utf-8")
+    if isinstance(data, str):
+        try:
+            data = json.loads(data) if data.lstrip().startswith("{") else yaml.safe_load(data)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise BadInput("input.invalid", f"The project spec cannot be read: {exc}",
+                           where=Where(file=name)) from exc
+    if not isinstance(data, dict):
+        raise BadInput("input.invalid", "The project spec must be a mapping of keys to values.",
+                       where=Where(file=name))
+    try:
+        return ProjectSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = _validation_problems(exc, name)
+        raise BadInput(
+            "input.invalid",
+            f"The project spec has {len(problems)} problem(s): "
+            + "; ".join(p.message for p in problems),
+            where=Where(file=name),
+            problems=problems,
+        ) from exc

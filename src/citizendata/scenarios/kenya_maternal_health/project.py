@@ -1,0 +1,92 @@
+"""The scenario's project description, official benchmark and demo users.
+
+The organisations are fictional or illustrative: the initiator does not exist, and
+the partners' roles are examples of how such an initiative could be set up.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["BENCHMARK", "DEMO_USERS", "ENGAGEMENT", "PROJECT", "VALUE_CHAIN"]
+
+# The Open Data Watch value chain: phase -> stages, in order.
+VALUE_CHAIN: dict[str, tuple[str, ...]] = {
+    "collection": ("identify", "collect", "process"),
+    "publication": ("analyse", "release", "disseminate"),
+    "uptake": ("connect", "incentivise", "influence"),
+    "impact": ("use", "change", "reuse"),
+}
+
+# Level of community engagement (1 information ... 5 community-led) at each stage.
+ENGAGEMENT: dict[str, int] = {
+    "identify": 5, "collect": 5, "process": 4,
+    "analyse": 3, "release": 4, "disseminate": 5,
+    "connect": 4, "incentivise": 2, "influence": 4,
+    "use": 4, "change": 3, "reuse": 3,
+}
+
+PROJECT: dict[str, Any] = {
+    "slug": "kenya-maternal-health",
+    "name": "Where our children are born: maternal health in pastoralist group ranches",
+    "country": "KE",
+    "ref_area": "404",
+    "initiator": {
+        "name": "Olkeri Pastoralist Women's Network",
+        "type": "indigenous women's organisation",
+        "fictional": True,
+    },
+    "partners": [
+        {"name": "County Department of Health (Kajiado, Narok, Samburu)", "role": "health facility "
+         "data and follow-up on findings", "illustrative": True},
+        {"name": "Kenya National Bureau of Statistics", "role": "NSO partner: census margins, "
+         "methods review, comparison with the national household survey", "illustrative": True},
+    ],
+    "purpose": "Show where births happen in Maasai and Samburu group ranches, who attends them "
+               "and how far women are from a maternity ward, so that the community can press "
+               "for services and the national figure on skilled birth attendance (SDG 3.1.2) "
+               "no longer hides pastoralist women, including women with disabilities.",
+    "topics": ["maternal health", "skilled birth attendance", "access to health services"],
+    "population_groups": ["women", "indigenous peoples", "persons with disabilities"],
+    "sdg_indicators": [{"indicator": "3.1.2", "series": "SH_STA_BRTC"}],
+    "consent_basis": "informed verbal consent recorded in the form",
+    "integration_intent": "publish_alongside",
+    "value_chain": {phase: list(stages) for phase, stages in VALUE_CHAIN.items()},
+    "engagement": dict(ENGAGEMENT),
+    "engagement_notes": {
+        "identify": "The network's members chose the questions and the wards.",
+        "collect": "Community health volunteers from the group ranches interview women.",
+        "analyse": "The NSO partner leads weighting; members review the results.",
+        "disseminate": "Results are read back at community meetings (barazas) first.",
+    },
+    "data_sharing": "Aggregates are public after community sign-off; microdata stay with the "
+                    "network and are shared with the NSO partner under a written agreement.",
+    "fictional": True,
+}
+
+BENCHMARK: dict[str, Any] = {
+    "indicator": "SH_STA_BRTC",
+    "sdg": "3.1.2",
+    "ref_area": "404",
+    "area": "Kenya (national)",
+    "value": 89.0,
+    "unit": "percent",
+    "proportion": 0.89,
+    "standard_error": None,
+    "ci95": None,
+    "year": 2022,
+    "source": "Kenya Demographic and Health Survey 2022 (KNBS, Ministry of Health and ICF)",
+    "note": "Rounded national figure (89%, up from 62% in the 2014 KDHS) as reported in "
+            "public summaries of the 2022 KDHS. The standard error, the exact table and the "
+            "reference period of births were not checked here: confirm them in the KDHS 2022 "
+            "final report before using this value beyond the demo.",
+    "verified_against_primary_source": False,
+}
+
+# Demo accounts for the example project only; never use these outside a local demo.
+DEMO_USERS: list[dict[str, str]] = [
+    {"username": "naserian", "password": "demo-owner-2026", "role": "owner"},
+    {"username": "lekishon", "password": "demo-collector-2026", "role": "collector"},
+    {"username": "nkoitoi", "password": "demo-validator-2026", "role": "validator"},
+    {"username": "wanjiru", "password": "demo-analyst-2026", "role": "analyst"},
+]

@@ -1,0 +1,81 @@
+"""The web application factory: JSON API, OpenRosa endpoints and a few HTML pages.
+
+Nothing is built at import time; ``create_app()`` opens the workspace from the
+environment unless one is passed in. Run it with
+``uvicorn --factory citizendata.server.app:create_app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from citizendata import __version__ as _version
+from citizendata.config import Settings
+from citizendata.server.errors import RequestContextMiddleware, install_error_handlers, templates
+from citizendata.server.middleware import BodySizeLimitMiddleware
+from citizendata.server.routers import api, html, openrosa
+from citizendata.workspace import Workspace
+
+__all__ = ["SESSION_COOKIE", "create_app"]
+
+SESSION_COOKIE = "citizendata_session"
+_STATIC_DIR = Path(__file__).parent / "static"
+
+
+def create_app(workspace: Workspace | None = None, settings: Settings | None = None) -> FastAPI:
+    """A FastAPI app serving one workspace (opened from the environment if not given)."""
+    if workspace is None:
+        workspace = Workspace(settings) if settings is not None else Workspace.open(None)
+    settings = settings or workspace.settings
+    settings.check_production()
+    # Swagger UI would load scripts from a CDN; /docs is rendered here from the schema instead
+    app = FastAPI(title="citizendata", version=_version, docs_url=None, redoc_url=None,
+                  description="Citizen data from collection to official statistics.")
+    app.state.workspace = workspace
+    app.state.settings = settings
+
+    install_error_handlers(app)
+    # added innermost first: the last one added wraps all the others
+    app.add_middleware(SessionMiddleware, secret_key=settings.session_secret(),
+                       session_cookie=SESSION_COOKIE, max_age=settings.session_max_age_s,
+                       same_site="lax", https_only=settings.mode == "production")
+    app.add_middleware(BodySizeLimitMiddleware, settings=settings)
+    app.add_middleware(RequestContextMiddleware)
+
+    app.include_router(api.router)
+    app.include_router(openrosa.router)
+    app.include_router(html.router)
+    app.mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> Response:
+        """The API reference, rendered on the server from the OpenAPI schema."""
+        return templates.TemplateResponse(request, "docs.html", _docs_context(app.openapi()))
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """Liveness probe."""
+        return {"status": "ok"}
+
+    return app
+
+
+def _docs_context(schema: dict[str, Any]) -> dict[str, Any]:
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            if method not in {"get", "post", "put", "patch", "delete", "head"}:
+                continue
+            body = op.get("requestBody", {}).get("content", {})
+            groups.setdefault((op.get("tags") or ["other"])[0], []).append({
+                "method": method, "path": path, "summary": op.get("summary", ""),
+                "description": op.get("description", ""),
+                "params": op.get("parameters", []), "body": list(body)})
+    return {"title": schema["info"]["title"], "version": schema["info"]["version"],
+            "groups": list(groups.items()), "user": None}

@@ -1,0 +1,206 @@
+"""One error shape for every response: library errors, bad requests, unknown routes, crashes.
+
+The library raises :class:`~citizendata.errors.CitizenDataError` subclasses; the
+single handler here turns each into ``err.to_dict()`` with ``err.http_status``,
+written as JSON (``/api``), OpenRosa XML (``/openrosa``) or an HTML page (browsers
+elsewhere). Request bodies never reach the logs: they may hold personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from citizendata.errors import (
+    BadInput,
+    CitizenDataError,
+    NotFound,
+    Problem,
+    Unauthenticated,
+    Where,
+)
+
+__all__ = [
+    "RequestContextMiddleware",
+    "error_response",
+    "install_error_handlers",
+    "internal_error",
+    "response_kind",
+    "templates",
+]
+
+log = logging.getLogger("citizendata.server")
+
+_TEMPLATES_DIR = Path(__file__).parent / "templates"
+templates = Jinja2Templates(directory=str(_TEMPLATES_DIR))
+
+ResponseKind = Literal["json", "openrosa", "html"]
+BASIC_CHALLENGE = 'Basic realm="citizendata"'
+
+
+def response_kind(request: Request) -> ResponseKind:
+    """How errors are written for this request: OpenRosa XML, JSON or an HTML page."""
+    path = request.url.path
+    if path == "/openrosa" or path.startswith("/openrosa/"):
+        return "openrosa"
+    if path.startswith("/api") or path == "/openapi.json":
+        return "json"
+    return "html" if "text/html" in request.headers.get("accept", "") else "json"
+
+
+def request_id(request: Request) -> str:
+    """The id given to this request by :class:`RequestContextMiddleware`."""
+    return str(request.scope.get("state", {}).get("request_id") or "-")
+
+
+def _openrosa_error(err: CitizenDataError, status: int) -> Response:
+    from citizendata.ingest.openrosa import OPENROSA_HEADERS, response_xml
+
+    headers = dict(OPENROSA_HEADERS)
+    if status == 401:
+        headers["WWW-Authenticate"] = BASIC_CHALLENGE
+    return Response(response_xml(f"{err.code}: {err.message}", nature="error"),
+                    status_code=status, media_type="text/xml; charset=utf-8", headers=headers)
+
+
+def _html_error(request: Request, err: CitizenDataError, status: int) -> Response:
+    if isinstance(err, Unauthenticated) and err.code == "auth.unauthenticated":
+        # browsers are sent to the login page and come back afterwards
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
+    body = err.to_dict()["error"]
+    body["status"] = status
+    return templates.TemplateResponse(
+        request, "error.html", {"error": body, "request_id": request_id(request),
+                                "user": request.scope.get("session", {}).get("username")},
+        status_code=status)
+
+
+def error_response(request: Request, err: CitizenDataError, *, status: int | None = None
+                   ) -> Response:
+    """The response for a library error, in the format the request expects."""
+    status = status or err.http_status
+    kind = response_kind(request)
+    if kind == "openrosa":
+        return _openrosa_error(err, status)
+    if kind == "html":
+        return _html_error(request, err, status)
+    body = err.to_dict()
+    body["error"]["status"] = status
+    headers = {"WWW-Authenticate": 'Bearer realm="citizendata"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def internal_error(request: Request) -> CitizenDataError:
+    """The error shown for an unexpected exception: only a request id, no details."""
+    rid = request_id(request)
+    return CitizenDataError("internal", f"Something went wrong on the server (request id {rid}).",
+                            details={"request_id": rid})
+
+
+def _validation_error(exc: RequestValidationError) -> BadInput:
+    problems = []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ())]
+        # "body"/"query"/"path" is where, the rest is the field; the input value is not echoed
+        field = ".".join(loc[1:]) if len(loc) > 1 else ".".join(loc)
+        problems.append(Problem("input.invalid", f"{field or 'body'}: {e.get('msg', 'invalid')}",
+                                where=Where(field=field or None)))
+    return BadInput("input.invalid",
+                    f"{len(problems)} invalid value(s): " + "; ".join(p.message for p in problems),
+                    problems=problems)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the one handler per exception family."""
+
+    async def on_library_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, CitizenDataError)
+        return error_response(request, exc)
+
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(request, _validation_error(exc))
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 404:
+            return error_response(request, NotFound(
+                "not_found.route", f"No page or endpoint at {request.url.path!r}."))
+        if exc.status_code == 405:
+            return error_response(request, NotFound(
+                "not_found.route",
+                f"{request.method} is not allowed on {request.url.path!r}."), status=405)
+        if exc.status_code == 401:
+            return error_response(request, Unauthenticated(
+                "auth.unauthenticated", "Log in or send an API token."))
+        # anything else starlette raises on its own (e.g. a bad multipart body)
+        return error_response(request, BadInput("input.invalid", str(exc.detail)),
+                              status=exc.status_code if exc.status_code >= 400 else 400)
+
+    app.add_exception_handler(CitizenDataError, on_library_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy",
+     b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+     b"object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+
+
+class RequestContextMiddleware:
+    """Gives each request an id, adds security headers, and turns crashes into 'internal'."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = uuid.uuid4().hex[:16]
+        state: MutableMapping[str, Any] = scope.setdefault("state", {})
+        state["request_id"] = rid
+        started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() not in {h for h, _ in SECURITY_HEADERS}]
+                headers.extend(SECURITY_HEADERS)
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as exc:
+            # the traceback and the route, never the body: bodies may hold personal data
+            log.error("request %s %s %s failed: %s", rid, scope.get("method"), scope.get("path"),
+                      type(exc).__name__, exc_info=exc)
+            if started:
+                raise
+            request = Request(scope)
+            await error_response(request, internal_error(request))(scope, receive,
+                                                                   send_with_headers)
+

@@ -1,0 +1,1 @@
+"""Routers: the JSON API, OpenRosa endpoints and HTML pages."""

@@ -1,0 +1,250 @@
+"""The JSON API under /api/v1: a thin layer over :class:`citizendata.workspace.Client`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.datastructures import UploadFile
+
+from citizendata.errors import BadInput, UnsupportedMediaType, Where
+from citizendata.server.deps import api_client, end_session, get_workspace, start_session
+from citizendata.server.serialize import (
+    form_dict,
+    member_dict,
+    project_dict,
+    user_dict,
+    version_dict,
+    xform,
+)
+from citizendata.services.intake import IntakeResult
+from citizendata.workspace import Client
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+_UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {"schema": {"type": "object", "properties": {
+                "file": {"type": "string", "format": "binary"}}, "required": ["file"]}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "required": True,
+    }
+}
+_SUBMIT_DOC: dict[str, Any] = {
+    "requestBody": {
+        "content": {"application/json": {"schema": {
+            "description": "One submission object, an array of them, or "
+                           "{\"submissions\": [...]} (at most 10,000)."}}},
+        "required": True,
+    }
+}
+
+
+class Credentials(BaseModel):
+    """A user name and password."""
+
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1000)
+
+
+class TokenRequest(BaseModel):
+    """A name for a new API token."""
+
+    name: str = Field(min_length=1, max_length=200)
+
+
+class MemberRequest(BaseModel):
+    """A user and the role to give them."""
+
+    username: str = Field(min_length=1, max_length=150)
+    role: str = Field(min_length=1, max_length=40)
+
+
+def _intake_response(result: IntakeResult) -> JSONResponse:
+    # 201 when anything was stored; 200 for an all-duplicate (idempotent) resend
+    return JSONResponse(result.to_dict(), status_code=201 if result.created else 200)
+
+
+async def _uploaded(request: Request, what: str) -> tuple[bytes, str]:
+    """The bytes and file name of an upload: a multipart 'file' part or a raw body."""
+    ctype = request.headers.get("content-type", "").lower()
+    if ctype.startswith("multipart/form-data"):
+        form = await request.form()
+        try:
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                raise BadInput("input.invalid", f"Send the {what} as the multipart part 'file'.",
+                               where=Where(field="file"))
+            return await part.read(), part.filename or "upload"
+        finally:
+            await form.close()
+    filename = request.query_params.get("filename")
+    if not filename:
+        raise BadInput("input.invalid",
+                       f"Send the {what} as multipart/form-data (part 'file'), or as the raw "
+                       "body with '?filename=NAME.xlsx'.", where=Where(field="filename"))
+    return await request.body(), filename
+
+
+# -- session and tokens --------------------------------------------------------------
+@router.post("/login", summary="Log in (sets the session cookie)")
+def login(creds: Credentials, request: Request) -> dict[str, Any]:
+    """Check a user name and password and start a session."""
+    client = get_workspace(request).login(creds.username, creds.password)
+    start_session(request, client)
+    return {"user": user_dict(client.actor)}
+
+
+@router.post("/logout", summary="Log out (ends the session)")
+def logout(request: Request) -> dict[str, Any]:
+    """End the session."""
+    end_session(request)
+    return {"ok": True}
+
+
+@router.get("/me", summary="The user making the request")
+def me(client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Who the credentials belong to."""
+    return {"user": user_dict(client.actor)}
+
+
+@router.post("/tokens", status_code=201, summary="Create an API token (shown once)")
+def create_token(body: TokenRequest, client: Client = Depends(api_client)) -> dict[str, Any]:
+    """A new API token for the caller; it is never shown again."""
+    return {"name": body.name, "token": client.create_token(body.name)}
+
+
+# -- projects ------------------------------------------------------------------------
+@router.get("/projects", summary="Your projects")
+def list_projects(client: Client = Depends(api_client)) -> dict[str, Any]:
+    """The projects the caller is a member of, with their role."""
+    return {"projects": [project_dict(p) for p in client.projects()]}
+
+
+@router.post("/projects", status_code=201, summary="Create a project from its spec")
+def create_project(spec: dict[str, Any] = Body(..., description="The project spec as JSON."),
+                   client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Create a project; the caller becomes its owner."""
+    return project_dict(client.create_project(spec))
+
+
+@router.get("/projects/{slug}", summary="One project and its engagement record")
+def get_project(slug: str, client: Client = Depends(api_client)) -> dict[str, Any]:
+    """A project the caller is a member of."""
+    out = project_dict(client.project(slug))
+    out["engagement"] = client.engagement(slug)
+    return out
+
+
+@router.get("/projects/{slug}/members", summary="The project's members")
+def list_members(slug: str, client: Client = Depends(api_client)) -> dict[str, Any]:
+    """The members and their roles."""
+    return {"members": [member_dict(m) for m in client.members(slug)]}
+
+
+@router.post("/projects/{slug}/members", summary="Give a user a role in the project")
+def add_member(slug: str, body: MemberRequest,
+               client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Add a member or change their role."""
+    return member_dict(client.add_member(slug, body.username, body.role))
+
+
+@router.get("/projects/{slug}/audit", summary="The project's audit log")
+def audit_log(slug: str, limit: int = Query(200, ge=1, le=10_000),
+              client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Audit events, newest first (owners and managers)."""
+    return {"events": client.audit_log(slug, limit=limit)}
+
+
+# -- forms ---------------------------------------------------------------------------
+@router.get("/projects/{slug}/forms", summary="The project's forms")
+def list_forms(slug: str, client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Forms with their versions and submission counts."""
+    return {"forms": [form_dict(f) for f in client.forms(slug)]}
+
+
+@router.post("/projects/{slug}/forms", status_code=201, openapi_extra=_UPLOAD_DOC,
+             summary="Upload an XLSForm (a new form or a new version)")
+async def add_form(slug: str, request: Request,
+                   client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Upload an XLSForm as multipart part 'file', or as the raw body with ?filename=."""
+    data, filename = await _uploaded(request, "XLSForm")
+    fv = await run_in_threadpool(client.add_form, slug, data, filename)
+    return version_dict(fv)
+
+
+@router.get("/projects/{slug}/forms/{form_id}", summary="One form and its versions")
+def get_form(slug: str, form_id: str, client: Client = Depends(api_client)) -> dict[str, Any]:
+    """A form with every version, oldest first."""
+    out = form_dict(client.form(slug, form_id))
+    out["version_details"] = [version_dict(v) for v in client.form_versions(slug, form_id)]
+    return out
+
+
+@router.get("/projects/{slug}/forms/{form_id}/versions/{version}/xform",
+            response_class=Response, summary="A form version's XForm XML",
+            responses={200: {"content": {"text/xml": {}}}})
+def get_xform(slug: str, form_id: str, version: str,
+              client: Client = Depends(api_client)) -> Response:
+    """The XForm XML of one version, as ODK Collect and Enketo read it."""
+    _, xml = xform(client, slug, form_id, version)
+    return Response(xml, media_type="text/xml; charset=utf-8")
+
+
+# -- submissions ---------------------------------------------------------------------
+def _is_json(content_type: str) -> bool:
+    mime = content_type.split(";", 1)[0].strip().lower()
+    return mime == "application/json" or (mime.startswith("application/") and
+                                          mime.endswith("+json"))
+
+
+@router.post("/projects/{slug}/forms/{form_id}/submissions", status_code=201,
+             openapi_extra=_SUBMIT_DOC,
+             summary="Submit one submission or a batch (JSON)")
+async def submit(slug: str, form_id: str, request: Request,
+                 client: Client = Depends(api_client)) -> JSONResponse:
+    """Store submissions; a resend of the same content is answered 200 with the same ids."""
+    ctype = request.headers.get("content-type", "")
+    if not _is_json(ctype):
+        raise UnsupportedMediaType(
+            "intake.unsupported_media_type",
+            f"Send submissions as 'Content-Type: application/json' (got {ctype or 'none'!r}).")
+    body = await request.body()
+    # raw bytes: the library reports invalid JSON with its line and column
+    result = await run_in_threadpool(client.submit, slug, form_id, body)
+    return _intake_response(result)
+
+
+@router.get("/projects/{slug}/forms/{form_id}/submissions", summary="A page of submissions")
+def list_submissions(slug: str, form_id: str, limit: int = Query(100, ge=1, le=1000),
+                     offset: int = Query(0, ge=0), review_status: str | None = None,
+                     client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Submissions newest first; personal fields withheld for roles without the right."""
+    total, rows = client.submissions(slug, form_id, limit=limit, offset=offset,
+                                     review_status=review_status)
+    return {"total": total, "limit": limit, "offset": offset, "submissions": rows}
+
+
+@router.get("/projects/{slug}/forms/{form_id}/submissions/{instance_id}",
+            summary="One submission")
+def get_submission(slug: str, form_id: str, instance_id: str,
+                   client: Client = Depends(api_client)) -> dict[str, Any]:
+    """One submission by its instance id."""
+    return client.submission(slug, form_id, instance_id)
+
+
+@router.post("/projects/{slug}/forms/{form_id}/import", openapi_extra=_UPLOAD_DOC,
+             status_code=201, summary="Import a CSV or XLSX export (all or nothing)")
+async def import_file(slug: str, form_id: str, request: Request,
+                      client: Client = Depends(api_client)) -> JSONResponse:
+    """Import a KoboToolbox, ODK Central or plain CSV/XLSX file of submissions."""
+    data, filename = await _uploaded(request, "CSV or XLSX file")
+    result = await run_in_threadpool(client.import_file, slug, form_id, data, filename)
+    return _intake_response(result)

@@ -1,0 +1,138 @@
+"""Server-rendered pages: log in, list projects, a project, a form's submissions. No JavaScript."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+
+from citizendata.errors import CitizenDataError, Forbidden
+from citizendata.server.deps import (
+    api_client,
+    csrf_ok,
+    csrf_token,
+    end_session,
+    get_workspace,
+    optional_client,
+    start_session,
+)
+from citizendata.server.errors import templates
+from citizendata.server.routers.openrosa import base_url
+from citizendata.server.serialize import form_dict, project_dict
+from citizendata.workspace import Client
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+LEVEL_NAMES = {1: "information", 2: "consultation", 3: "limited participation",
+               4: "shared decision-making", 5: "community-led"}
+
+
+def _page(request: Request, template: str, client: Client | None, status: int = 200,
+          **context: Any) -> Response:
+    context.update(user=client.actor.username if client else None,
+                   csrf=csrf_token(request))
+    return templates.TemplateResponse(request, template, context, status_code=status)
+
+
+def _safe_next(target: str | None) -> str:
+    # only local paths: never redirect a user to another site after login
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/projects"
+    return target
+
+
+@router.get("/")
+def home(request: Request) -> RedirectResponse:
+    """The projects page when logged in, else the login page."""
+    return RedirectResponse("/projects" if optional_client(request) else "/login",
+                            status_code=303)
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:  # noqa: A002
+    """The login form."""
+    return _page(request, "login.html", None, next=_safe_next(next), message=None)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Check the password, start a session and go where the user was going."""
+    form = await request.form()
+    target = _safe_next(str(form.get("next") or ""))
+    if not csrf_ok(request, form.get("csrf")):
+        raise Forbidden("auth.forbidden", "The login form has expired; reload it and try again.")
+    username, password = str(form.get("username") or ""), str(form.get("password") or "")
+    try:
+        client = await run_in_threadpool(get_workspace(request).login, username, password)
+    except CitizenDataError as err:
+        if err.http_status != 401:
+            raise
+        return _page(request, "login.html", None, status=401, next=target,
+                     message=err.message, username=username)
+    start_session(request, client)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.api_route("/logout", methods=["GET", "POST"])
+def logout(request: Request) -> RedirectResponse:
+    """End the session."""
+    end_session(request)
+    return RedirectResponse("/login", status_code=303)
+
+
+@router.get("/projects")
+def projects(request: Request, client: Client = Depends(api_client)) -> Response:
+    """The user's projects, with their role and the citizen-data threshold badge."""
+    return _page(request, "projects.html", client,
+                 projects=[project_dict(p) for p in client.projects()])
+
+
+@router.get("/projects/{slug}")
+def project(slug: str, request: Request, client: Client = Depends(api_client)) -> Response:
+    """A project: purpose, initiator, engagement record, forms and the ODK Collect URL."""
+    info = project_dict(client.project(slug))
+    engagement = client.engagement(slug)
+    stages = [{"stage": stage, "level": entry.get("level"),
+               "level_name": LEVEL_NAMES.get(entry.get("level") or 0, ""),
+               "evidence": entry.get("evidence", "")}
+              for stage, entry in engagement["stages"].items()]
+    return _page(request, "project.html", client, project=info, engagement=engagement,
+                 stages=stages, forms=[form_dict(f) for f in client.forms(slug)],
+                 openrosa_url=f"{base_url(request)}/openrosa/{quote(slug)}")
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, str]:
+    """Leaf values by path; a repeat shows how many entries it has."""
+    out: dict[str, str] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{prefix}/{key}" if prefix else str(key)
+            if isinstance(value, dict):
+                out.update(_flatten(value, path))
+            elif isinstance(value, list):
+                out[path] = f"{len(value)} entr{'y' if len(value) == 1 else 'ies'}"
+            else:
+                out[path] = "" if value is None else str(value)
+    return out
+
+
+@router.get("/projects/{slug}/forms/{form_id}")
+def form_page(slug: str, form_id: str, request: Request, page: int = Query(1, ge=1),
+              client: Client = Depends(api_client)) -> Response:
+    """A form's submissions, newest first, a page at a time."""
+    form = form_dict(client.form(slug, form_id))
+    total, rows = client.submissions(slug, form_id, limit=PAGE_SIZE,
+                                     offset=(page - 1) * PAGE_SIZE)
+    flat = [_flatten(r["data"]) for r in rows]
+    columns: list[str] = []
+    for f in flat:
+        columns.extend(c for c in f if c not in columns)
+    pages = max(1, -(-total // PAGE_SIZE))
+    return _page(request, "form.html", client, project_slug=slug, form=form, rows=rows,
+                 flat=flat, columns=columns, total=total, page=page, pages=pages)

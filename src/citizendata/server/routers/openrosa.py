@@ -1,0 +1,176 @@
+"""OpenRosa 1.0 endpoints, one server URL per project, so ODK Collect can submit directly.
+
+Configuring ODK Collect (v2023 or later)
+----------------------------------------
+1. A project owner or manager gives each enumerator an account and the ``collector``
+   role in the project (``citizendata users add`` then ``citizendata projects member``,
+   or ``POST /api/v1/projects/{slug}/members``). The collector role is enough to
+   download the project's forms and submit; it cannot read anyone's submissions.
+2. In ODK Collect: *Add project* → *Manually enter project details* (or *Project
+   settings* → *Server*), then set
+
+   - **Server URL**: ``https://HOST[:PORT]/openrosa/{slug}`` — the project's slug, as shown
+     on the project page (for example ``https://data.example.org/openrosa/kenya-maternal-health``);
+   - **Username** and **Password**: the enumerator's citizendata account.
+3. *Download form* lists the project's forms (newest version of each); *Send finalized
+   form* posts each filled form with its photos and other media.
+
+ODK Collect sends a password (HTTP Basic) only over HTTPS, so run the server behind a
+TLS reverse proxy (Caddy, nginx) and set ``CITIZENDATA_BASE_URL`` to the public https
+URL; form download links in the form list are built from it. HTTP Digest is not
+offered: passwords are stored only as argon2 hashes.
+
+What the endpoints answer
+-------------------------
+- ``GET  /openrosa/{slug}/formList`` — the OpenRosa xforms list (``?formID=`` filters).
+- ``GET  /openrosa/{slug}/forms/{form_id}/form.xml`` — the newest XForm of a form.
+- ``HEAD /openrosa/{slug}/submission`` — 204, with ``X-OpenRosa-Accept-Content-Length``.
+- ``POST /openrosa/{slug}/submission`` — multipart/form-data with ``xml_submission_file``
+  and optional media parts: 201 when stored, 202 for an identical resend (nothing
+  changes), 409 when the instance id was already used for different content.
+
+Every answer carries ``X-OpenRosa-Version: 1.0``; errors are OpenRosa response XML
+whose message starts with the stable error code (``intake.invalid_xml: …``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from starlette.datastructures import UploadFile
+
+from citizendata.errors import BadInput, UnsupportedMediaType
+from citizendata.forms.schema import FormSchema
+from citizendata.forms.xlsform import merge_schemas
+from citizendata.server.deps import get_settings, openrosa_client
+from citizendata.server.serialize import xform
+from citizendata.services.intake import IntakeResult, StoredAttachment
+from citizendata.workspace import Client
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/openrosa", tags=["openrosa"])
+
+_XML = "text/xml; charset=utf-8"
+XML_PART = "xml_submission_file"
+
+
+def _headers(extra: dict[str, str] | None = None) -> dict[str, str]:
+    from citizendata.ingest.openrosa import OPENROSA_HEADERS
+
+    return {**OPENROSA_HEADERS, **(extra or {})}
+
+
+def base_url(request: Request) -> str:
+    """The public URL of the server: CITIZENDATA_BASE_URL, else the URL the request used."""
+    configured = get_settings(request).base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
+@router.get("/{slug}/formList", response_class=Response, summary="OpenRosa form list")
+def form_list(slug: str, request: Request, formID: str | None = None,  # noqa: N803
+              client: Client = Depends(openrosa_client)) -> Response:
+    """The project's forms, newest version of each, as an OpenRosa xforms list."""
+    from citizendata.ingest.openrosa import FormListEntry, formlist_xml
+
+    base = base_url(request)
+    entries = []
+    for f in client.forms(slug):
+        if not f.versions or (formID is not None and f.form_id != formID):
+            continue
+        fv, xml = xform(client, slug, f.form_id)
+        entries.append(FormListEntry(
+            form_id=f.form_id, name=f.title, version=fv.version,
+            hash_md5=hashlib.md5(xml.encode("utf-8")).hexdigest(),
+            download_url=f"{base}/openrosa/{slug}/forms/{f.form_id}/form.xml",
+            manifest_url=None))
+    return Response(formlist_xml(entries, base), media_type=_XML, headers=_headers())
+
+
+@router.get("/{slug}/forms/{form_id}/form.xml", response_class=Response,
+            summary="A form's newest XForm")
+def form_xml(slug: str, form_id: str, client: Client = Depends(openrosa_client)) -> Response:
+    """The XForm XML ODK Collect downloads."""
+    _, xml = xform(client, slug, form_id)
+    return Response(xml, media_type=_XML, headers=_headers())
+
+
+@router.head("/{slug}/submission", status_code=204, response_class=Response,
+             summary="OpenRosa submission pre-flight")
+def submission_head(slug: str, request: Request,
+                    client: Client = Depends(openrosa_client)) -> Response:
+    """204 with the largest request the server accepts (checks the credentials too)."""
+    client.project(slug)
+    limit = str(get_settings(request).max_request_bytes)
+    return Response(status_code=204,
+                    headers=_headers({"X-OpenRosa-Accept-Content-Length": limit}))
+
+
+def _schema_lookup(client: Client, slug: str) -> object:
+    def schema_for(form_id: str, version: str | None) -> FormSchema:
+        versions = client.form_versions(slug, form_id)
+        for v in versions:
+            if v.version == version:
+                return v.schema
+        # an unknown version is reported by the library when storing; parse with the union
+        return merge_schemas([v.schema for v in versions])
+    return schema_for
+
+
+def _store(client: Client, slug: str, xml: bytes, media: list[StoredAttachment]
+           ) -> IntakeResult:
+    from citizendata.ingest.openrosa import parse_instance_xml
+
+    form_id, item = parse_instance_xml(xml, _schema_lookup(client, slug))  # type: ignore[arg-type]
+    attachments = [StoredAttachment(XML_PART, "text/xml", xml), *media]
+    return client.submit_items(slug, form_id, [item], channel="openrosa",
+                               attachments=[attachments])
+
+
+async def _parts(request: Request) -> tuple[bytes, list[StoredAttachment]]:
+    form = await request.form()
+    try:
+        xml_part = form.get(XML_PART)
+        if not isinstance(xml_part, UploadFile):
+            raise BadInput("intake.invalid_xml",
+                           f"The request has no '{XML_PART}' file part.",
+                           fix=f"Send the instance XML as the multipart file part '{XML_PART}'.")
+        xml = await xml_part.read()
+        media: dict[str, StoredAttachment] = {}
+        for key, value in form.multi_items():
+            if key == XML_PART or not isinstance(value, UploadFile):
+                continue
+            name = value.filename or key
+            # one attachment per name (ODK sends each media file once per name)
+            media.setdefault(name, StoredAttachment(
+                name, value.content_type or "application/octet-stream", await value.read()))
+        return xml, list(media.values())
+    finally:
+        await form.close()
+
+
+@router.post("/{slug}/submission", response_class=Response, status_code=201,
+             summary="OpenRosa submission (multipart, from ODK Collect or Enketo)")
+async def submission(slug: str, request: Request,
+                     client: Client = Depends(openrosa_client)) -> Response:
+    """Store one filled form and its media; identical resends are accepted without change."""
+    from citizendata.ingest.openrosa import response_xml
+
+    ctype = request.headers.get("content-type", "")
+    if not ctype.lower().startswith("multipart/form-data"):
+        raise UnsupportedMediaType(
+            "intake.unsupported_media_type",
+            f"Send the submission as multipart/form-data with a '{XML_PART}' part "
+            f"(got {ctype or 'none'!r}).")
+    xml, media = await _parts(request)
+    result = await run_in_threadpool(_store, client, slug, xml, media)
+    if result.created:
+        return Response(response_xml("Form received: thank you.", nature="submit_success"),
+                        status_code=201, media_type=_XML, headers=_headers())
+    return Response(
+        response_xml("Duplicate accepted: this form was already received, nothing changed.",
+                     nature="submit_success"),
+        status_code=202, media_type=_XML, headers=_headers())

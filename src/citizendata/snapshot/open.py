@@ -1,0 +1,87 @@
+"""Open a snapshot for analysis: its Parquet tables as Ibis tables on an in-memory DuckDB."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import ibis
+import pandas as pd
+
+from citizendata.errors import BadInput, NotFound, Where
+from citizendata.snapshot.build import SNAPSHOT_FILE, SnapshotInfo, _sha256
+
+__all__ = ["Snapshot", "open_snapshot"]
+
+
+class Snapshot:
+    """An opened snapshot: metadata in ``info``, tables through an Ibis DuckDB backend."""
+
+    def __init__(self, info: SnapshotInfo, con: Any) -> None:
+        self.info = info
+        self.con = con
+
+    @property
+    def tables(self) -> list[str]:
+        """The table names, main table first."""
+        return list(self.info.tables)
+
+    def resolve(self, name: str | None = None) -> str:
+        """The table name for None (main), a table name, a repeat path or a unique repeat name."""
+        if name is None:
+            return self.info.main
+        if name in self.info.tables:
+            return name
+        by_path = [t for t, ti in self.info.tables.items() if ti.repeat == name]
+        by_name = [
+            t for t, ti in self.info.tables.items()
+            if ti.repeat is not None and ti.repeat.rsplit("/", 1)[-1] == name
+        ]
+        found = by_path or (by_name if len(by_name) == 1 else [])
+        if not found:
+            raise NotFound(
+                "not_found.form",
+                f"The snapshot has no table {name!r}; it has {', '.join(self.tables)}.",
+                where=Where(field=name),
+                fix="Use a table name, a repeat group's path, or its name if it is unique.",
+            )
+        return found[0]
+
+    def table(self, name: str | None = None) -> ibis.Table:
+        """One table as an Ibis expression (None: the main table, one row per submission)."""
+        return self.con.table(self.resolve(name))
+
+    def categories(self, name: str | None = None) -> dict[str, list[str]]:
+        """The categorical columns of a table and their choices in form order."""
+        return dict(self.info.tables[self.resolve(name)].categories)
+
+    def to_pandas(self, name: str | None = None) -> pd.DataFrame:
+        """One table as a DataFrame, select_one columns as Categoricals in the form's order."""
+        # through Arrow: ibis 12's own pandas conversion warns under pandas 3
+        df = self.table(name).to_pyarrow().to_pandas()
+        for col, choices in self.categories(name).items():
+            df[col] = pd.Categorical(df[col], categories=choices)
+        return df
+
+
+def open_snapshot(path: Path, *, verify: bool = False) -> Snapshot:
+    """Open the snapshot in directory ``path``; with ``verify``, check every file's SHA-256."""
+    path = Path(path)
+    meta = path / SNAPSHOT_FILE
+    if not meta.is_file():
+        raise BadInput(
+            "input.invalid", f"{path} is not a snapshot: it has no {SNAPSHOT_FILE}.",
+            where=Where(file=str(path)), fix="Build the snapshot first, or give its directory.",
+        )
+    info = SnapshotInfo.from_dict(json.loads(meta.read_text(encoding="utf-8")), path)
+    con = ibis.duckdb.connect()
+    for name, table in info.tables.items():
+        file = path / table.file
+        if verify and _sha256(file) != table.sha256:
+            raise BadInput(
+                "input.invalid", f"{table.file} does not match the hash in {SNAPSHOT_FILE}.",
+                where=Where(file=str(file)), fix="Rebuild the snapshot; do not edit its files.",
+            )
+        con.read_parquet(file, table_name=name)
+    return Snapshot(info, con)

@@ -1,0 +1,314 @@
+"""The library API: a workspace (settings + database) and a client acting as one user.
+
+Everything the CLI and the web server do is a call on these two classes, so a
+statistician can do the same in a notebook::
+
+    ws = Workspace.open("my-workspace")
+    me = ws.login("amina", "a long password")
+    me.add_form("kenya-maternal-health", "form.xlsx")
+    me.import_file("kenya-maternal-health", "kenya_maternal_health", "export.csv")
+    t = me.table("kenya-maternal-health", "kenya_maternal_health")   # an Ibis table
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from citizendata.auth import Actor
+from citizendata.config import Settings, get_settings
+from citizendata.errors import BadInput, ServerMisconfigured, Where
+from citizendata.projects.spec import ProjectSpec, load_spec
+from citizendata.services import accounts, bulk, forms, intake, projects, snapshots, submissions
+from citizendata.services.access import project_for
+from citizendata.snapshot import Snapshot, SnapshotInfo, open_snapshot
+from citizendata.store.engine import make_engine, make_sessionmaker
+from citizendata.store.migrate import current_revision, head_revision, upgrade
+from citizendata.store.models import AuditEvent, User
+
+__all__ = ["Client", "Workspace"]
+
+T = TypeVar("T")
+
+
+class Workspace:
+    """Settings plus a migrated database; hands out clients that act as a user."""
+
+    def __init__(self, settings: Settings, *, bind: Engine | Connection | None = None,
+                 migrate: bool = True) -> None:
+        self.settings = settings
+        if settings.is_sqlite:
+            settings.workspace.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = (bind.engine if isinstance(bind, Connection) else bind) or \
+            make_engine(settings.resolved_database_url, pool_size=settings.db_pool_size)
+        if migrate:
+            try:
+                if current_revision(self.engine) != head_revision():
+                    upgrade(self.engine)
+            except OperationalError as exc:
+                raise ServerMisconfigured(
+                    "db.unavailable", f"The database cannot be reached: {exc.orig}") from exc
+        self._sessions: sessionmaker[Session]
+        if isinstance(bind, Connection):
+            # tests: every session joins the caller's transaction through a savepoint
+            self._sessions = sessionmaker(bind=bind, expire_on_commit=False,
+                                          join_transaction_mode="create_savepoint")
+        else:
+            self._sessions = make_sessionmaker(self.engine)
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, *, database_url: str | None = None,
+             **overrides: Any) -> Workspace:
+        """Open (and migrate) the workspace at ``path`` with settings from the environment."""
+        return cls(get_settings(workspace=Path(path) if path else None,
+                                database_url=database_url, **overrides))
+
+    # -- transactions -----------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        with self._sessions() as db, db.begin():
+            yield db
+
+    def run(self, fn: Callable[..., T], *args: Any, retry_integrity: bool = False,
+            **kwargs: Any) -> T:
+        """Call ``fn(db, *args)`` in a transaction (retried once after a lost insert race)."""
+        try:
+            with self.transaction() as db:
+                return fn(db, *args, **kwargs)
+        except IntegrityError:
+            if not retry_integrity:
+                raise
+            # a concurrent resend won the race; the retry sees it and answers as a duplicate
+            with self.transaction() as db:
+                return fn(db, *args, **kwargs)
+
+    # -- who acts ---------------------------------------------------------------
+    def has_users(self) -> bool:
+        """True once any user exists."""
+        with self.transaction() as db:
+            return db.scalar(select(User.id).limit(1)) is not None
+
+    def create_admin(self, username: str, password: str, *, display_name: str | None = None
+                     ) -> Client:
+        """Create the first administrator of an empty workspace and act as them."""
+        def go(db: Session) -> Actor:
+            first = db.scalar(select(User.id).limit(1)) is None
+            if not first:
+                raise BadInput("input.invalid", "This workspace already has users; an "
+                               "administrator must create new ones.")
+            accounts.create_user(db, None, username, password, display_name=display_name,
+                                 is_admin=True, bootstrap=True)
+            return accounts.actor_for(accounts.user_by_name(db, username))
+        return Client(self, self.run(go))
+
+    def login(self, username: str, password: str) -> Client:
+        """A client acting as the user whose password this is."""
+        return Client(self, self.run(accounts.authenticate, username, password))
+
+    def with_token(self, token: str) -> Client:
+        """A client acting as the owner of an API token."""
+        return Client(self, self.run(accounts.resolve_token, token))
+
+    def as_user(self, username: str) -> Client:
+        """A client acting as a user without a password: for local use by whoever holds the
+        workspace files (the CLI, a notebook); the server never calls this."""
+        return Client(self, self.run(lambda db: accounts.actor_for(accounts.user_by_name(db,
+                                                                                     username))))
+
+    def snapshot_dir(self, slug: str, form_id: str) -> Path:
+        """Where snapshots of a form are kept in this workspace."""
+        return self.settings.workspace / "snapshots" / slug / form_id
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.engine.dispose()
+
+
+def _read(source: str | Path | bytes, filename: str | None) -> tuple[bytes, str]:
+    if isinstance(source, bytes):
+        return source, filename or "upload"
+    path = Path(source)
+    if not path.exists():
+        raise BadInput("input.invalid", f"No file {str(path)!r}.", where=Where(file=str(path)))
+    return path.read_bytes(), filename or path.name
+
+
+class Client:
+    """One user's view of a workspace: every call is permission-checked for that user."""
+
+    def __init__(self, workspace: Workspace, actor: Actor) -> None:
+        self.workspace = workspace
+        self.actor = actor
+
+    def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self.workspace.run(fn, self.actor, *args, **kwargs)
+
+    # -- users and tokens ---------------------------------------------------------
+    def create_user(self, username: str, password: str, *, display_name: str | None = None,
+                    is_admin: bool = False) -> accounts.UserInfo:
+        """Create a user (administrators only)."""
+        return self._run(accounts.create_user, username, password, display_name=display_name,
+                         is_admin=is_admin)
+
+    def create_token(self, name: str) -> str:
+        """A new API token for this user; shown once."""
+        return self._run(accounts.create_token, name)
+
+    # -- projects -----------------------------------------------------------------
+    def create_project(self, spec: ProjectSpec | dict[str, Any] | str | Path
+                       ) -> projects.ProjectInfo:
+        """Create a project from a spec (object, dict, YAML/JSON text or file)."""
+        if not isinstance(spec, ProjectSpec):
+            spec = load_spec(Path(spec) if isinstance(spec, str) and Path(spec).exists()
+                             else spec)
+        return self._run(projects.create_project, spec)
+
+    def update_project(self, spec: ProjectSpec) -> projects.ProjectInfo:
+        """Replace a project's spec."""
+        return self._run(projects.update_project, spec)
+
+    def projects(self) -> list[projects.ProjectInfo]:
+        """The projects this user is a member of."""
+        return self._run(projects.list_projects)
+
+    def project(self, slug: str) -> projects.ProjectInfo:
+        """One project."""
+        return self._run(projects.get_project, slug)
+
+    def add_member(self, slug: str, username: str, role: str) -> projects.MemberInfo:
+        """Give a user a role in a project."""
+        return self._run(projects.add_member, slug, username, role)
+
+    def members(self, slug: str) -> list[projects.MemberInfo]:
+        """The members of a project."""
+        return self._run(projects.list_members, slug)
+
+    def engagement(self, slug: str) -> dict[str, Any]:
+        """The project's engagement record and citizen-data threshold verdict."""
+        return self._run(projects.engagement_record, slug)
+
+    # -- forms ----------------------------------------------------------------------
+    def add_form(self, slug: str, source: str | Path | bytes, filename: str | None = None
+                 ) -> forms.FormVersionInfo:
+        """Upload an XLSForm (a new form or a new version of one)."""
+        data, name = _read(source, filename)
+        return self._run(forms.add_form, slug, data, name)
+
+    def forms(self, slug: str) -> list[forms.FormInfo]:
+        """The forms of a project."""
+        return self._run(forms.list_forms, slug)
+
+    def form(self, slug: str, form_id: str) -> forms.FormInfo:
+        """One form."""
+        return self._run(forms.get_form, slug, form_id)
+
+    def form_versions(self, slug: str, form_id: str) -> list[forms.FormVersionInfo]:
+        """Every version of a form, oldest first."""
+        return self._run(forms.form_versions, slug, form_id)
+
+    # -- intake -----------------------------------------------------------------------
+    def submit(self, slug: str, form_id: str, body: bytes | str | dict[str, Any] | list[Any],
+               *, channel: str = "json") -> intake.IntakeResult:
+        """Submit one submission or a batch (≤ max_batch) as JSON."""
+        from citizendata.ingest.payload import parse_json_body
+
+        raw = body if isinstance(body, bytes) else (
+            body.encode() if isinstance(body, str) else _json_bytes(body))
+
+        def go(db: Session, actor: Actor) -> intake.IntakeResult:
+            schema = self._schema(db, actor, slug, form_id)
+            items = parse_json_body(raw, schema, max_batch=self.workspace.settings.max_batch)
+            return intake.store_submissions(db, actor, slug, form_id, items, channel=channel)
+        return self.workspace.run(go, self.actor, retry_integrity=True)
+
+    def submit_items(self, slug: str, form_id: str,
+                     items: Sequence[Any], *, channel: str = "json",
+                     attachments: Sequence[Sequence[intake.StoredAttachment]] = ()
+                     ) -> intake.IntakeResult:
+        """Store already-parsed submissions (used by the OpenRosa endpoint)."""
+        return self.workspace.run(intake.store_submissions, self.actor, slug, form_id, items,
+                                  channel=channel, attachments=attachments, retry_integrity=True)
+
+    def _schema(self, db: Session, actor: Actor, slug: str, form_id: str) -> Any:
+        from citizendata.auth import Action
+        from citizendata.services.access import form_in
+
+        project, _ = project_for(db, actor, slug, Action.SUBMISSION_CREATE)
+        return forms.merged_schema(db, form_in(db, project, form_id))
+
+    def import_file(self, slug: str, form_id: str, source: str | Path | bytes,
+                    filename: str | None = None,
+                    progress: Callable[[str], None] | None = None) -> intake.IntakeResult:
+        """Import a CSV or XLSX export (KoboToolbox, ODK Central or plain), all or nothing."""
+        from citizendata.ingest.tabular import read_tabular
+
+        data, name = _read(source, filename)
+        sha = hashlib.sha256(data).hexdigest()
+
+        def go(db: Session, actor: Actor) -> intake.IntakeResult:
+            schema = self._schema(db, actor, slug, form_id)
+            if progress:
+                progress("reading and checking the file")
+            tab = read_tabular(data, name, schema)
+            channel = "xlsx" if name.lower().endswith((".xlsx", ".xls")) else "csv"
+            return bulk.import_table(db, actor, slug, form_id, tab.table, channel=channel,
+                                     filename=name, sha256=sha, progress=progress)
+        return self.workspace.run(go, self.actor)
+
+    # -- reading ------------------------------------------------------------------------
+    def submissions(self, slug: str, form_id: str, *, limit: int = 100, offset: int = 0,
+                    review_status: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+        """A page of submissions, newest first, and the total."""
+        return self._run(submissions.list_submissions, slug, form_id, limit=limit,
+                         offset=offset, review_status=review_status)
+
+    def submission(self, slug: str, form_id: str, instance_id: str) -> dict[str, Any]:
+        """One submission."""
+        return self._run(submissions.get_submission, slug, form_id, instance_id)
+
+    def snapshot(self, slug: str, form_id: str, out_dir: str | Path | None = None, *,
+                 include_personal: bool = False, created_at: datetime | None = None,
+                 progress: Callable[[int], None] | None = None) -> SnapshotInfo:
+        """Freeze a form's submissions (all versions) into typed Parquet tables."""
+        out = Path(out_dir) if out_dir else self.workspace.snapshot_dir(slug, form_id) / "latest"
+        return self._run(snapshots.make_snapshot, slug, form_id, out, created_at=created_at,
+                         include_personal=include_personal, progress=progress)
+
+    def open_snapshot(self, slug: str, form_id: str, *, refresh: bool = True) -> Snapshot:
+        """The form's snapshot opened in DuckDB through Ibis (rebuilt first by default)."""
+        out = self.workspace.snapshot_dir(slug, form_id) / "latest"
+        if refresh or not (out / "snapshot.json").exists():
+            self.snapshot(slug, form_id, out)
+        return open_snapshot(out)
+
+    def table(self, slug: str, form_id: str, repeat: str | None = None) -> Any:
+        """A form's submissions as a typed Ibis table (a repeat group's table if named)."""
+        return self.open_snapshot(slug, form_id).table(repeat)
+
+    def audit_log(self, slug: str, *, limit: int = 200) -> list[dict[str, Any]]:
+        """The project's audit log, newest first (owners and managers)."""
+        from citizendata.auth import Action
+
+        def go(db: Session, actor: Actor) -> list[dict[str, Any]]:
+            project, _ = project_for(db, actor, slug, Action.AUDIT_VIEW)
+            rows = db.scalars(select(AuditEvent).where(AuditEvent.project_id == project.id)
+                              .order_by(AuditEvent.id.desc()).limit(limit))
+            return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+                     "object_type": e.object_type, "object_id": e.object_id,
+                     "details": e.details} for e in rows]
+        return self._run(go)
+
+
+def _json_bytes(obj: Any) -> bytes:
+    import json
+
+    return json.dumps(obj, ensure_ascii=False, default=str).encode()

@@ -1,0 +1,145 @@
+"""Shared fixtures: a workspace on SQLite and on PostgreSQL, each test in a rolled-back transaction."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from xlsform_builders import make_xlsform
+
+from citizendata.config import Settings
+from citizendata.store.engine import make_engine
+from citizendata.store.migrate import upgrade
+from citizendata.workspace import Client, Workspace
+
+PG_ADMIN_URL = os.environ.get("CITIZENDATA_TEST_POSTGRES_ADMIN_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_DB = os.environ.get("CITIZENDATA_TEST_POSTGRES_DB", "citizendata_test")
+_pg_skip_reason: list[str] = []
+
+
+def _pg_url() -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DB
+
+
+def _prepare_postgres() -> Engine | None:
+    """A migrated, empty test database on the local PostgreSQL, or None (with a reason)."""
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
+            c.execute(text(f'CREATE DATABASE "{PG_DB}"'))
+        admin.dispose()
+    except Exception as exc:
+        _pg_skip_reason.append(f"PostgreSQL not reachable at {PG_ADMIN_URL}: "
+                               f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        return None
+    engine = make_engine(_pg_url())
+    upgrade(engine)
+    return engine
+
+
+@pytest.fixture(scope="session")
+def engines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Engine | None]:
+    """One migrated engine per backend (None when PostgreSQL is absent)."""
+    sqlite_dir = tmp_path_factory.mktemp("sqlite")
+    sqlite = make_engine(f"sqlite:///{sqlite_dir / 'test.db'}")
+    upgrade(sqlite)
+    out: dict[str, Engine | None] = {"sqlite": sqlite, "postgresql": _prepare_postgres()}
+    yield out  # type: ignore[misc]
+    for e in out.values():
+        if e is not None:
+            e.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend under test."""
+    return str(request.param)
+
+
+@pytest.fixture
+def ws(backend: str, engines: dict[str, Engine | None], tmp_path: Path) -> Iterator[Workspace]:
+    """A workspace whose every change is rolled back after the test."""
+    engine = engines[backend]
+    if engine is None:
+        pytest.skip(_pg_skip_reason[0] if _pg_skip_reason else "PostgreSQL unavailable")
+    url = "sqlite:///unused" if backend == "sqlite" else _pg_url()
+    settings = Settings(workspace=tmp_path / "ws", database_url=url, mode="test")
+    conn = engine.connect()
+    trans = conn.begin()
+    try:
+        yield Workspace(settings, bind=conn, migrate=False)
+    finally:
+        trans.rollback()
+        conn.close()
+
+
+SURVEY = [
+    {"type": "start", "name": "start"},
+    {"type": "end", "name": "end"},
+    {"type": "text", "name": "respondent", "label": "Name"},
+    {"type": "integer", "name": "age", "label": "Age", "constraint": ". >= 15",
+     "constraint_message": "15 or older"},
+    {"type": "select_one yn", "name": "consent", "label": "Consent?", "required": "yes"},
+    {"type": "begin_group", "name": "location", "label": "Location"},
+    {"type": "select_one ward", "name": "ward", "label": "Ward"},
+    {"type": "geopoint", "name": "gps", "label": "GPS"},
+    {"type": "end_group"},
+    {"type": "integer", "name": "n_births", "label": "Births"},
+    {"type": "begin_repeat", "name": "births", "label": "Birth", "repeat_count": "${n_births}"},
+    {"type": "select_one place", "name": "place", "label": "Place"},
+    {"type": "select_multiple att", "name": "attendants", "label": "Attendants"},
+    {"type": "end_repeat"},
+]
+CHOICES = [
+    {"list_name": "yn", "name": "yes", "label": "Yes"},
+    {"list_name": "yn", "name": "no", "label": "No"},
+    {"list_name": "ward", "name": "magadi", "label": "Magadi"},
+    {"list_name": "ward", "name": "ewuaso", "label": "Ewuaso"},
+    {"list_name": "place", "name": "home", "label": "Home"},
+    {"list_name": "place", "name": "facility", "label": "Facility"},
+    {"list_name": "att", "name": "doctor", "label": "Doctor"},
+    {"list_name": "att", "name": "nurse", "label": "Nurse/midwife"},
+    {"list_name": "att", "name": "tba", "label": "Traditional birth attendant"},
+]
+
+
+def household_form(version: str = "1", extra: list[dict[str, Any]] | None = None) -> bytes:
+    """A small household form as an .xlsx (form id 'household')."""
+    return make_xlsform(SURVEY + (extra or []), CHOICES,
+                        {"form_id": "household", "version": version, "form_title": "Household"})
+
+
+SPEC = {
+    "slug": "test-project",
+    "name": "Test project",
+    "initiator": {"slug": "test-cso", "name": "Test CSO"},
+    "partners": [{"slug": "test-nso", "name": "Test NSO", "kind": "nso", "role": "nso"}],
+    "purpose": "Testing",
+    "consent_basis": "verbal",
+    "integration_intent": "publish_alongside",
+    "engagement": {"design": {"level": 5}, "collect": {"level": 4}, "analyse": {"level": 2}},
+}
+
+
+@pytest.fixture
+def owner(ws: Workspace) -> Client:
+    """An administrator who owns 'test-project' with the household form uploaded."""
+    me = ws.create_admin("owner", "owner-password")
+    me.create_project(SPEC)
+    me.add_form("test-project", household_form(), "household.xlsx")
+    return me
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say loudly when the PostgreSQL storage tests did not run, and why."""
+    if _pg_skip_reason:
+        terminalreporter.write_sep("!", "PostgreSQL storage tests were SKIPPED", red=True)
+        terminalreporter.write_line(_pg_skip_reason[0])
+        terminalreporter.write_line("Start PostgreSQL at 127.0.0.1:5432 or set "
+                                    "CITIZENDATA_TEST_POSTGRES_ADMIN_URL to run them.")

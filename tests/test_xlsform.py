@@ -1,0 +1,322 @@
+"""Reading XLSForms into form schemas, as a form designer would upload them."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from citizendata.errors import BadInput
+from citizendata.forms import Choice, FormSchema, merge_schemas, parse_xlsform
+from xlsform_builders import make_xlsform
+
+EN, SW = "label::English (en)", "label::Swahili (sw)"
+
+HOUSEHOLD_SURVEY = [
+    {"type": "start", "name": "start"},                                               # row 2
+    {"type": "text", "name": "respondent", EN: "Respondent's name", SW: "Jina",
+     "required": "yes", "required_message::English (en)": "Please give a name"},      # row 3
+    {"type": "begin_group", "name": "location", EN: "Location", SW: "Mahali"},        # row 4
+    {"type": "select_one wards", "name": "ward", EN: "Ward", SW: "Kata",
+     "required": "yes"},                                                              # row 5
+    {"type": "geopoint", "name": "gps", EN: "Position", SW: "Mahali pa GPS"},         # row 6
+    {"type": "end_group"},                                                            # row 7
+    {},                                                                               # row 8
+    {"type": "integer", "name": "births_count", EN: "Births in the last year",
+     SW: "Vizazi", "constraint": ". >= 0 and . < 20",
+     "constraint_message::English (en)": "Between 0 and 19",
+     "constraint_message::Swahili (sw)": "Kati ya 0 na 19"},                          # row 9
+    {"type": "begin_repeat", "name": "births", EN: "Birth", SW: "Kizazi",
+     "repeat_count": "${births_count}", "relevant": "${births_count} > 0"},           # row 10
+    {"type": "select_multiple places", "name": "place", EN: "Place of birth",
+     SW: "Mahali pa kuzaliwa", "appearance": "minimal"},                              # row 11
+    {"type": "date", "name": "born", EN: "Date of birth", SW: "Tarehe",
+     "relevant": "selected(${place}, 'home')"},                                       # row 12
+    {"type": "calculate", "name": "born_at_home",
+     "calculation": "if(selected(${place}, 'home'), 1, 0)"},                          # row 13
+    {"type": "end_repeat"},                                                           # row 14
+    {"type": "note", "name": "thanks", EN: "Thank you", SW: "Asante"},                # row 15
+]
+HOUSEHOLD_CHOICES = [
+    {"list_name": "wards", "name": "kibera", EN: "Kibera", SW: "Kibera"},
+    {"list_name": "wards", "name": "mathare", EN: "Mathare", SW: "Mathare"},
+    {"list_name": "places", "name": "home", EN: "At home", SW: "Nyumbani"},
+    {"list_name": "places", "name": "clinic", EN: "At a clinic", SW: "Kliniki"},
+]
+HOUSEHOLD_SETTINGS = {"form_title": "Household survey", "form_id": "household",
+                      "version": "2026031501", "default_language": "English (en)"}
+
+
+@pytest.fixture(scope="module")
+def household() -> bytes:
+    return make_xlsform(HOUSEHOLD_SURVEY, HOUSEHOLD_CHOICES, HOUSEHOLD_SETTINGS)
+
+
+def test_household_form_identity(household: bytes) -> None:
+    parsed = parse_xlsform(household, "household.xlsx")
+    assert (parsed.form_id, parsed.version, parsed.title) == (
+        "household", "2026031501", "Household survey")
+    assert parsed.sha256 == hashlib.sha256(household).hexdigest()
+    assert not parsed.version_defaulted
+    schema = parsed.schema
+    assert (schema.form_id, schema.version, schema.root) == ("household", "2026031501", "data")
+    assert '<data id="household" version="2026031501">' in parsed.xform_xml
+    assert schema.default_language == "English (en)"
+    assert schema.languages == ("English (en)", "Swahili (sw)")
+
+
+def test_household_paths_types_and_rows(household: bytes) -> None:
+    schema = parse_xlsform(household, "household.xlsx").schema
+    got = [(f.path, f.type, f.row, f.repeat) for f in schema.fields]
+    assert got == [
+        ("start", "start", 2, None),
+        ("respondent", "text", 3, None),
+        ("location/ward", "select_one", 5, None),
+        ("location/gps", "geopoint", 6, None),
+        ("births_count", "integer", 9, None),
+        ("births/place", "select_multiple", 11, "births"),
+        ("births/born", "date", 12, "births"),
+        ("births/born_at_home", "calculate", 13, "births"),
+        ("thanks", "note", 15, None),
+        ("meta/instanceID", "text", None, None),
+    ]
+    groups = [(g.path, g.repeat, g.row, g.repeat_count, g.relevant) for g in schema.groups]
+    assert groups == [
+        ("location", False, 4, None, None),
+        ("births", True, 10, "${births_count}", "${births_count} > 0"),
+        ("meta", False, None, None, None),
+    ]
+
+
+def test_household_question_details(household: bytes) -> None:
+    schema = parse_xlsform(household, "household.xlsx").schema
+    respondent = schema.field("respondent")
+    assert respondent.label == "Respondent's name"
+    assert respondent.required and respondent.required_message == "Please give a name"
+    ward = schema.field("location/ward")
+    assert ward.list_name == "wards"
+    assert ward.choices == (Choice("kibera", "Kibera"), Choice("mathare", "Mathare"))
+    count = schema.field("births_count")
+    assert count.constraint == ". >= 0 and . < 20"
+    assert count.constraint_message == "Between 0 and 19"
+    assert not count.required
+    place = schema.field("births/place")
+    assert place.appearance == "minimal" and [c.name for c in place.choices] == ["home", "clinic"]
+    assert schema.field("births/born").relevant == "selected(${place}, 'home')"
+    assert schema.field("births/born_at_home").calculation.startswith("if(selected(")
+    assert schema.find("born_at_home") is schema.field("births/born_at_home")
+
+
+def test_default_personal_data_tags(household: bytes) -> None:
+    schema = parse_xlsform(household, "household.xlsx").schema
+    personal = {f.path for f in schema.fields if f.personal}
+    assert personal == {"respondent", "location/gps"}
+
+
+def test_personal_and_sensitive_columns_override_the_defaults() -> None:
+    data = make_xlsform([
+        {"type": "text", "name": "village", "label": "Village", "personal": "no"},
+        {"type": "integer", "name": "age", "label": "Age", "sensitive": "yes"},
+        {"type": "select_one yn", "name": "hiv", "label": "HIV test?", "personal": "TRUE"},
+        {"type": "email", "name": "mail"},
+        {"type": "text", "name": "phone", "label": "Phone", "appearance": "numbers"},
+    ], [{"list_name": "yn", "name": "yes", "label": "Yes"}])
+    schema = parse_xlsform(data).schema
+    assert {f.name: f.personal for f in schema.fields} == {
+        "village": False, "age": True, "hiv": True, "mail": True, "phone": True,
+        "instanceID": False}
+
+
+def test_swahili_is_used_when_it_is_the_default_language() -> None:
+    data = make_xlsform(HOUSEHOLD_SURVEY, HOUSEHOLD_CHOICES,
+                        {**HOUSEHOLD_SETTINGS, "default_language": "Swahili (sw)"})
+    schema = parse_xlsform(data).schema
+    assert schema.default_language == "Swahili (sw)"
+    assert schema.field("location/ward").label == "Kata"
+    # The required message exists only in English, so the English text is the fallback.
+    assert schema.field("respondent").required_message == "Please give a name"
+
+
+def test_schema_round_trips_through_json(household: bytes) -> None:
+    schema = parse_xlsform(household, "household.xlsx").schema
+    again = FormSchema.from_dict(json.loads(json.dumps(schema.to_dict())))
+    assert again == schema
+    assert again.warnings == schema.warnings
+
+
+def test_pyxform_warnings_are_kept_not_raised() -> None:
+    data = make_xlsform([{"type": "integer", "name": "n", EN: "N", SW: "N",
+                          "constraint": ". > 0", "constraint_message::English (en)": "Positive"}])
+    parsed = parse_xlsform(data)
+    assert any("Swahili (sw)" in w for w in parsed.warnings)
+    assert parsed.schema.warnings == parsed.warnings
+
+
+def test_missing_version_defaults_to_the_file_hash_and_is_sent_to_devices() -> None:
+    data = make_xlsform([{"type": "text", "name": "a", "label": "A"}], settings={"form_id": "f"})
+    parsed = parse_xlsform(data)
+    assert parsed.version == hashlib.sha256(data).hexdigest()[:12]
+    assert parsed.version_defaulted and parsed.schema.version == parsed.version
+    assert f'version="{parsed.version}"' in parsed.xform_xml
+    assert parse_xlsform(data).version == parsed.version  # stable
+
+
+def test_form_id_defaults_to_the_file_name() -> None:
+    data = make_xlsform([{"type": "text", "name": "a", "label": "A"}])
+    parsed = parse_xlsform(data, "market_prices.xlsx")
+    assert parsed.form_id == "market_prices" and parsed.schema.root == "data"
+    assert parse_xlsform(make_xlsform([{"type": "text", "name": "a", "label": "A"}],
+                                      settings={"id_string": "prices"})).form_id == "prices"
+
+
+def test_csv_xlsform_is_accepted() -> None:
+    text = b"survey,,,\n,type,name,label\n,text,shop,Shop name\n,decimal,price,Price\n"
+    schema = parse_xlsform(text, "prices.csv").schema
+    assert [(f.path, f.type) for f in schema.fields] == [
+        ("shop", "text"), ("price", "decimal"), ("meta/instanceID", "text")]
+
+
+def test_select_from_file_is_kept_as_text() -> None:
+    data = make_xlsform([{"type": "select_one_from_file wards.csv", "name": "ward", "label": "W"}])
+    ward = parse_xlsform(data).schema.field("ward")
+    assert (ward.type, ward.list_name, ward.choices, ward.storage_type) == (
+        "select_one_from_file", "wards.csv", (), "text")
+
+
+@pytest.mark.parametrize("content, name", [
+    (b"type,name,label\n", "form.xlsx"),
+    (b"%PDF-1.7 not a workbook", "form.pdf"),
+    (b"PK\x03\x04 broken zip", "form.xlsx"),
+    (bytes.fromhex("D0CF11E0A1B11AE1") + bytes(600), "form.xls"),
+])
+def test_files_that_are_not_workbooks_are_refused(content: bytes, name: str) -> None:
+    with pytest.raises(BadInput) as err:
+        parse_xlsform(content, name)
+    assert err.value.code == "form.not_xlsform"
+    assert err.value.where is not None and err.value.where.file == name
+
+
+def test_a_zip_that_is_not_a_workbook_is_refused() -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("notes.txt", "hello")
+    with pytest.raises(BadInput) as err:
+        parse_xlsform(buf.getvalue(), "notes.xlsx")
+    assert err.value.code == "form.not_xlsform"
+
+
+def test_bad_type_names_its_row() -> None:
+    data = make_xlsform([
+        {"type": "text", "name": "a", "label": "A"},
+        {"type": "text", "name": "b", "label": "B"},
+        {"type": "integer", "name": "c", "label": "C"},
+        {"type": "interger", "name": "d", "label": "D"},   # row 5
+    ])
+    with pytest.raises(BadInput) as err:
+        parse_xlsform(data, "typo.xlsx")
+    e = err.value
+    assert e.code == "form.invalid" and "interger" in e.message
+    assert e.where is not None
+    assert (e.where.file, e.where.sheet, e.where.row, e.where.column) == (
+        "typo.xlsx", "survey", 5, "type")
+
+
+def test_unknown_choice_list_names_its_row() -> None:
+    data = make_xlsform(
+        [{"type": "text", "name": "a", "label": "A"},
+         {"type": "select_one colours", "name": "colour", "label": "Colour"}],
+        [{"list_name": "colors", "name": "red", "label": "Red"}])
+    with pytest.raises(BadInput) as err:
+        parse_xlsform(data)
+    e = err.value
+    assert e.code == "form.invalid" and "colours" in e.message
+    assert e.where is not None and (e.where.sheet, e.where.row) == ("survey", 3)
+
+
+def test_broken_reference_keeps_pyxform_message_and_column() -> None:
+    data = make_xlsform([{"type": "text", "name": "a", "label": "A", "relevant": "${nope} = 1"}])
+    with pytest.raises(BadInput) as err:
+        parse_xlsform(data)
+    e = err.value
+    assert e.code == "form.invalid" and "nope" in e.message
+    assert e.where is not None and (e.where.sheet, e.where.row, e.where.column) == (
+        "survey", 2, "relevant")
+
+
+def test_pulldata_and_search_are_reported_together() -> None:
+    data = make_xlsform(
+        [{"type": "text", "name": "hh_id", "label": "Household id"},
+         {"type": "calculate", "name": "head",
+          "calculation": "pulldata('households', 'head', 'id', ${hh_id})"},
+         {"type": "select_one wards", "name": "ward", "label": "Ward",
+          "appearance": "search('wards')"}],
+        [{"list_name": "wards", "name": "name_key", "label": "name"}])
+    with pytest.raises(BadInput) as err:
+        parse_xlsform(data, "lookup.xlsx")
+    e = err.value
+    assert e.code == "form.unsupported"
+    places = [(p.where.row, p.where.column, p.where.field) for p in e.problems if p.where]
+    assert places == [(3, "calculation", "head"), (4, "appearance", "ward")]
+    assert "pulldata()" in e.message and "search()" in e.message
+
+
+def test_entities_sheet_is_unsupported() -> None:
+    data = make_xlsform([{"type": "text", "name": "tree", "label": "Tree", "save_to": "species"}],
+                        extra_sheets={"entities": [{"dataset": "trees", "label": "${tree}"}]})
+    with pytest.raises(BadInput) as err:
+        parse_xlsform(data)
+    assert err.value.code == "form.unsupported"
+    assert [p.where.sheet for p in err.value.problems if p.where] == ["entities"]
+
+
+def _version(fields: list[tuple[str, str]], version: str) -> FormSchema:
+    rows = [{"type": t, "name": n, "label": label} for n, t, label in
+            ((n, t.split(":")[0], t.split(":")[-1]) for n, t in fields)]
+    data = make_xlsform(rows, settings={"form_id": "f", "version": version})
+    return parse_xlsform(data).schema
+
+
+def test_merge_keeps_newest_order_then_older_only_fields() -> None:
+    v1 = _version([("name", "text:Name"), ("age", "integer:Age"), ("old", "text:Old")], "1")
+    v2 = _version([("age", "decimal:Age in years"), ("name", "text:Name"),
+                   ("new", "integer:New")], "2")
+    merged = merge_schemas([v1, v2])
+    assert merged.version == "2"
+    assert [f.path for f in merged.fields] == ["age", "name", "new", "meta/instanceID", "old"]
+    assert merged.field("age").type == "decimal" and merged.field("age").label == "Age in years"
+    assert merged.field("old").row == 4  # kept as the older version defined it
+    assert merge_schemas([v2]) == v2
+
+
+_NAMES = st.sampled_from(["a", "b", "c", "d", "e"])
+_TYPES = st.sampled_from(["text", "integer", "decimal", "date", "geopoint", "note", "barcode"])
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(top=st.lists(st.tuples(_NAMES, _TYPES), max_size=4, unique_by=lambda t: t[0]),
+       inner=st.lists(st.tuples(_NAMES, _TYPES), min_size=1, max_size=3,
+                      unique_by=lambda t: t[0]),
+       repeat=st.booleans())
+def test_generated_forms_have_right_paths_rows_and_round_trip(
+        top: list[tuple[str, str]], inner: list[tuple[str, str]], repeat: bool) -> None:
+    kind = "repeat" if repeat else "group"
+    rows = [{"type": t, "name": f"q_{n}", "label": n} for n, t in top]
+    rows += [{"type": f"begin_{kind}", "name": "g", "label": "G"}]
+    rows += [{"type": t, "name": n, "label": n} for n, t in inner]
+    rows += [{"type": f"end_{kind}"}]
+    schema = parse_xlsform(make_xlsform(rows)).schema
+    expected: list[tuple[str, str, int, str | None]] = [
+        (f"q_{n}", t, i + 2, None) for i, (n, t) in enumerate(top)]
+    expected += [(f"g/{n}", t, len(top) + 3 + i, "g" if repeat else None)
+                 for i, (n, t) in enumerate(inner)]
+    got = [(f.path, f.type, f.row, f.repeat) for f in schema.fields if f.path != "meta/instanceID"]
+    assert got == expected
+    assert schema.field("meta/instanceID").type == "text"
+    first_group = schema.groups[0]
+    assert (first_group.path, first_group.repeat, first_group.row) == ("g", repeat, len(top) + 2)
+    assert FormSchema.from_dict(json.loads(json.dumps(schema.to_dict()))) == schema
