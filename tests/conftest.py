@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
-from xlsform_builders import make_xlsform
 
 from citizendata.config import Settings
 from citizendata.store.engine import make_engine
 from citizendata.store.migrate import upgrade
 from citizendata.workspace import Client, Workspace
+from xlsform_builders import make_xlsform
 
 PG_ADMIN_URL = os.environ.get("CITIZENDATA_TEST_POSTGRES_ADMIN_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -216,3 +216,22 @@ def test_control_characters_hash_like_python_json() -> None:
     export = 'instance_id,location/ward\nu1,"esc\x1b vt\x0b ok"\n'
     (row,) = rows_of(read_tabular(export.encode(), "ctl.csv", SCHEMA))  # rows_of checks the hash
     assert row["payload"] == {"location": {"ward": "esc\x1b vt\x0b ok"}}
+
+
+def test_xlsx_nested_repeats_nest_in_index_order() -> None:
+    schema = FormSchema(
+        form_id="vax", version="1", title="Vaccination", root="vax",
+        fields=(Field("hh", "hh", "text"), Field("name", "people/name", "text", repeat="people"),
+                Field("vax", "people/doses/vax", "text", repeat="people/doses")),
+        groups=(Group("people", "people", True),
+                Group("doses", "people/doses", True, parent_repeat="people")))
+    data = _xlsx({
+        "Vaccination": [["_uuid", "hh", "_index"], ["a", "H1", 1], ["b", "H2", 2]],
+        "people": [["people/name", "_index", "_parent_index"], ["Ann", 1, 1], ["Bob", 2, 1], ["Cy", 3, 2]],
+        "doses": [["people/doses/vax", "_index", "_parent_index"], ["bcg", 2, 2], ["polio", 1, 2],
+                  ["mmr", 3, 3]],
+    })
+    a, b = rows_of(read_tabular(data, "vax.xlsx", schema))
+    assert a["payload"]["people"] == [{"name": "Ann", "doses": None},
+                                      {"name": "Bob", "doses": [{"vax": "polio"}, {"vax": "bcg"}]}]
+    assert b["payload"]["people"] == [{"name": "Cy", "doses": [{"vax": "mmr"}]}]

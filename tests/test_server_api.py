@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +12,11 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
-from xlsform_builders import make_xlsform
 
 from citizendata.config import Settings
 from citizendata.server.app import create_app
 from citizendata.workspace import Client, Workspace
+from xlsform_builders import make_xlsform
 
 with warnings.catch_warnings():
     # starlette 1.x prefers httpx2 for its test client; httpx is what the project installs
@@ -43,17 +44,38 @@ SUBS = f"{BASE}/forms/water_point/submissions"
 ERROR_KEYS = {"code", "title", "message", "status"}
 
 
+USERS = {"amina": "owner", "otieno": "collector", "wanjiku": "analyst", "outsider": None}
+
+
 def _settings(tmp_path: Path, **kw: Any) -> Settings:
     return Settings(workspace=tmp_path / "ws", database_url=None, mode="test", **kw)
 
 
-@pytest.fixture
-def workspace(tmp_path: Path) -> Iterator[Workspace]:
-    """An empty SQLite workspace with one administrator, 'amina'."""
-    ws = Workspace(_settings(tmp_path))
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """Built once per module (password hashing is slow on purpose): a workspace where the
+    administrator amina owns 'mathare-water' with the water point form, otieno collects,
+    wanjiku analyses and 'outsider' belongs to no project; and each user's API token."""
+    root = tmp_path_factory.mktemp("template")
+    ws = Workspace(_settings(root))
     admin = ws.create_admin("amina", "amina-password")
-    for name in ("otieno", "wanjiku", "outsider"):
-        admin.create_user(name, f"{name}-password")
+    admin.create_project(SPEC)
+    admin.add_form("mathare-water", FORM, "water.xlsx")
+    for name, role in USERS.items():
+        if name != "amina":
+            admin.create_user(name, f"{name}-password")
+        if role and role != "owner":
+            admin.add_member("mathare-water", name, role)
+    tokens = {name: ws.login(name, f"{name}-password").create_token("tests") for name in USERS}
+    ws.close()
+    return root, tokens
+
+
+@pytest.fixture
+def workspace(template: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Workspace]:
+    """A fresh copy of the template workspace."""
+    shutil.copytree(template[0] / "ws", tmp_path / "ws")
+    ws = Workspace(_settings(tmp_path))
     yield ws
     ws.close()
 
@@ -65,27 +87,16 @@ def http(workspace: Workspace) -> Iterator[TestClient]:
         yield c
 
 
-def bearer(http: TestClient, username: str) -> dict[str, str]:
-    """Log in, create an API token, log out again; the token's header."""
-    r = http.post("/api/v1/login", json={"username": username, "password": f"{username}-password"})
-    assert r.status_code == 200, r.text
-    token = http.post("/api/v1/tokens", json={"name": "tests"}).json()["token"]
-    http.post("/api/v1/logout")
-    http.cookies.clear()
-    return {"Authorization": f"Bearer {token}"}
+@pytest.fixture
+def tokens(template: tuple[Path, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Each user's Authorization header."""
+    return {name: {"Authorization": f"Bearer {t}"} for name, t in template[1].items()}
 
 
 @pytest.fixture
-def owner(http: TestClient) -> dict[str, str]:
-    """Amina's token; she owns the project with the water point form and two members."""
-    h = bearer(http, "amina")
-    assert http.post("/api/v1/projects", json=SPEC, headers=h).status_code == 201
-    r = http.post(f"{BASE}/forms", files={"file": ("water.xlsx", FORM)}, headers=h)
-    assert r.status_code == 201, r.text
-    for user, role in (("otieno", "collector"), ("wanjiku", "analyst")):
-        r = http.post(f"{BASE}/members", json={"username": user, "role": role}, headers=h)
-        assert r.status_code == 200, r.text
-    return h
+def owner(tokens: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Amina's Authorization header."""
+    return tokens["amina"]
 
 
 def sub(iid: str, households: int = 12, respondent: str = "Achieng") -> dict[str, Any]:
@@ -105,7 +116,7 @@ def assert_error(r: Any, status: int, code: str) -> dict[str, Any]:
     assert r.status_code == status, r.text
     body = r.json()
     assert list(body) == ["error"]
-    assert ERROR_KEYS <= set(body["error"])
+    assert set(body["error"]) >= ERROR_KEYS
     assert body["error"]["code"] == code and body["error"]["status"] == status
     return dict(body["error"])
 
@@ -136,9 +147,13 @@ def test_no_credentials_is_401_with_exact_error_shape(http: TestClient) -> None:
 
 
 def test_create_and_list_projects(http: TestClient, owner: dict[str, str]) -> None:
+    spec = {**SPEC, "slug": "kibera-sanitation", "name": "Kibera sanitation",
+            "engagement": {"collect": {"level": 2}}}
+    created = post_json(http, "/api/v1/projects", spec, owner)
+    assert created.status_code == 201 and created.json()["role"] == "owner"
     projects = http.get("/api/v1/projects", headers=owner).json()["projects"]
     assert [(p["slug"], p["role"], p["meets_citizen_data_threshold"]) for p in projects] == [
-        ("mathare-water", "owner", True)]
+        ("kibera-sanitation", "owner", False), ("mathare-water", "owner", True)]
     one = http.get(BASE, headers=owner).json()
     assert one["engagement"]["initiator"] == "Mathare Youth Group"
     assert_error(post_json(http, "/api/v1/projects", SPEC, owner), 409, "conflict.exists")
@@ -153,8 +168,8 @@ def test_bad_project_spec_lists_every_problem(http: TestClient, owner: dict[str,
 
 
 def test_another_projects_existence_does_not_leak(http: TestClient,
-                                                  owner: dict[str, str]) -> None:
-    h = bearer(http, "outsider")
+                                                  tokens: dict[str, dict[str, str]]) -> None:
+    h = tokens["outsider"]
     hidden = assert_error(http.get(BASE, headers=h), 404, "not_found.project")
     absent = assert_error(http.get("/api/v1/projects/no-such-project", headers=h), 404,
                           "not_found.project")
@@ -163,8 +178,9 @@ def test_another_projects_existence_does_not_leak(http: TestClient,
     assert http.get("/api/v1/projects", headers=h).json() == {"projects": []}
 
 
-def test_collector_submits_but_cannot_read(http: TestClient, owner: dict[str, str]) -> None:
-    h = bearer(http, "otieno")
+def test_collector_submits_but_cannot_read(http: TestClient,
+                                           tokens: dict[str, dict[str, str]]) -> None:
+    h = tokens["otieno"]
     assert post_json(http, SUBS, sub("uuid:c1"), h).status_code == 201
     assert_error(http.get(SUBS, headers=h), 403, "auth.forbidden")
     assert_error(http.get(f"{SUBS}/uuid:c1", headers=h), 403, "auth.forbidden")
@@ -212,10 +228,10 @@ def test_wrong_content_type_is_415(http: TestClient, owner: dict[str, str]) -> N
     assert "application/json" in err["message"]
 
 
-def test_body_over_the_limit_is_413(workspace: Workspace, tmp_path: Path) -> None:
+def test_body_over_the_limit_is_413(workspace: Workspace, tmp_path: Path,
+                                    owner: dict[str, str]) -> None:
     app = create_app(workspace, settings=_settings(tmp_path, max_request_bytes=300))
-    token = workspace.login("amina", "amina-password").create_token("t")
-    h = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    h = {**owner, "Content-Type": "application/json"}
     big = json.dumps([sub(f"uuid:{i}") for i in range(20)]).encode()
     with TestClient(app) as c:
         err = assert_error(c.post(SUBS, content=big, headers=h), 413, "intake.payload_too_large")
@@ -263,38 +279,42 @@ def test_security_headers(http: TestClient) -> None:
     assert r.headers["content-security-policy"].startswith("default-src 'self'")
 
 
-def test_forms_versions_and_xform(http: TestClient, owner: dict[str, str]) -> None:
-    v2 = FORM.replace(b"", b"")  # same bytes: re-upload of the same version is accepted as is
-    raw = http.post(f"{BASE}/forms?filename=water.xlsx", content=v2,
+def test_forms_upload_versions_and_xform(http: TestClient, owner: dict[str, str]) -> None:
+    v2 = make_xlsform([{"type": "integer", "name": "households", "label": "Households"}],
+                      settings={"form_id": "water_point", "version": "2",
+                                "form_title": "Water point"})
+    up = http.post(f"{BASE}/forms", files={"file": ("water-v2.xlsx", v2)}, headers=owner)
+    assert up.status_code == 201 and up.json()["version"] == "2"
+    raw = http.post(f"{BASE}/forms?filename=water.xlsx", content=FORM,
                     headers={**owner, "Content-Type": "application/octet-stream"})
     assert raw.status_code == 201 and raw.json()["version"] == "1"
     forms = http.get(f"{BASE}/forms", headers=owner).json()["forms"]
     assert [(f["form_id"], f["versions"], f["submissions"]) for f in forms] == [
-        ("water_point", ["1"], 0)]
+        ("water_point", ["1", "2"], 0)]
     one = http.get(f"{BASE}/forms/water_point", headers=owner).json()
-    assert one["title"] == "Water point" and one["version_details"][0]["filename"] == "water.xlsx"
+    assert one["title"] == "Water point"
+    assert [v["filename"] for v in one["version_details"]] == ["water.xlsx", "water-v2.xlsx"]
     xml = http.get(f"{BASE}/forms/water_point/versions/1/xform", headers=owner)
     assert xml.headers["content-type"].startswith("text/xml")
     assert ElementTree.fromstring(xml.content).tag.endswith("html")
     assert_error(http.get(f"{BASE}/forms/water_point/versions/7/xform", headers=owner), 404,
                  "not_found.form_version")
-    no_file = http.post(f"{BASE}/forms", content=b"x", headers=owner)
-    assert_error(no_file, 422, "input.invalid")
+    assert_error(http.post(f"{BASE}/forms", content=b"x", headers=owner), 422, "input.invalid")
     not_xls = http.post(f"{BASE}/forms", files={"file": ("a.xlsx", b"not a workbook")},
                         headers=owner)
     assert_error(not_xls, 422, "form.not_xlsform")
 
 
-def test_list_page_filter_and_personal_fields_withheld(http: TestClient,
-                                                       owner: dict[str, str]) -> None:
+def test_list_page_filter_and_personal_fields_withheld(
+        http: TestClient, tokens: dict[str, dict[str, str]]) -> None:
+    owner = tokens["amina"]
     post_json(http, SUBS, [sub(f"uuid:{i}", i) for i in range(5)], owner)
     page = http.get(f"{SUBS}?limit=2&offset=1", headers=owner).json()
     assert page["total"] == 5 and [s["instance_id"] for s in page["submissions"]] == [
         "uuid:3", "uuid:2"]
     assert http.get(f"{SUBS}?review_status=approved", headers=owner).json()["total"] == 0
     assert http.get(f"{SUBS}/uuid:1", headers=owner).json()["data"]["respondent"] == "Achieng"
-    analyst = bearer(http, "wanjiku")
-    seen = http.get(f"{SUBS}/uuid:1", headers=analyst).json()["data"]
+    seen = http.get(f"{SUBS}/uuid:1", headers=tokens["wanjiku"]).json()["data"]
     assert seen["respondent"].startswith("[withheld") and seen["households"] == 1
 
 
@@ -312,9 +332,12 @@ def test_csv_import_then_resend_is_a_duplicate(http: TestClient, owner: dict[str
 
 
 def test_members_and_audit(http: TestClient, owner: dict[str, str]) -> None:
+    r = post_json(http, f"{BASE}/members", {"username": "outsider", "role": "viewer"}, owner)
+    assert r.json() == {"username": "outsider", "display_name": None, "role": "viewer"}
     members = http.get(f"{BASE}/members", headers=owner).json()["members"]
     assert {(m["username"], m["role"]) for m in members} == {
-        ("amina", "owner"), ("otieno", "collector"), ("wanjiku", "analyst")}
+        ("amina", "owner"), ("otieno", "collector"), ("wanjiku", "analyst"),
+        ("outsider", "viewer")}
     r = post_json(http, f"{BASE}/members", {"username": "otieno", "role": "chief"}, owner)
     assert_error(r, 422, "input.invalid")
     actions = [e["action"] for e in http.get(f"{BASE}/audit", headers=owner).json()["events"]]

@@ -6,7 +6,6 @@ import json
 
 import pytest
 from alembic.runtime.migration import MigrationContext
-from conftest import SPEC, household_form
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -14,6 +13,7 @@ from citizendata.errors import BadInput, Conflict, Forbidden, NotFound, Unauthen
 from citizendata.store.migrate import head_revision
 from citizendata.store.models import AuditEvent, Submission, User
 from citizendata.workspace import Client, Workspace
+from conftest import SPEC, household_form
 
 
 def sub(iid: str, age: str = "30", ward: str = "magadi", births: list[dict] | None = None
@@ -139,7 +139,7 @@ def test_batch_is_all_or_nothing(ws: Workspace, owner: Client) -> None:
         owner.submit("test-project", "household", batch)
     total, _ = owner.submissions("test-project", "household")
     assert total == 1
-    result = owner.submit("test-project", "household", batch[:2] + [sub("uuid:keep", age="40")])
+    result = owner.submit("test-project", "household", [*batch[:2], sub("uuid:keep", age="40")])
     assert (result.created, result.duplicates) == (2, 1)
 
 
@@ -241,3 +241,23 @@ def test_json_batch_limit(ws: Workspace, owner: Client) -> None:
     with pytest.raises(PayloadTooLarge):
         owner.submit("test-project", "household", [sub(f"uuid:{i}") for i in range(4)])
     assert json.loads(json.dumps(SPEC))["slug"] == "test-project"
+
+
+def test_migrations_match_the_models(ws: Workspace) -> None:
+    from alembic.autogenerate import compare_metadata
+
+    from citizendata.store.models import Base
+
+    with ws.transaction() as db:
+        diff = compare_metadata(MigrationContext.configure(db.connection()), Base.metadata)
+    assert diff == []
+
+
+def test_bulk_import_keeps_timestamps_and_versions(ws: Workspace, owner: Client) -> None:
+    csv = ("instance_id,respondent,age,end\n"
+           "uuid:t1,A,20,2026-03-01T10:15:00.000+03:00\n"
+           "uuid:t2,B,21,\n")
+    owner.import_file("test-project", "household", csv.encode(), "t.csv")
+    got = owner.submission("test-project", "household", "uuid:t1")
+    assert got["collected_at"] == "2026-03-01T07:15:00+00:00" and got["form_version"] == "1"
+    assert owner.submission("test-project", "household", "uuid:t2")["collected_at"] is None

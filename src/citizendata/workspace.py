@@ -27,7 +27,9 @@ from citizendata.auth import Actor
 from citizendata.config import Settings, get_settings
 from citizendata.errors import BadInput, ServerMisconfigured, Where
 from citizendata.projects.spec import ProjectSpec, load_spec
-from citizendata.services import accounts, bulk, forms, intake, projects, snapshots, submissions
+from citizendata.services import accounts, bulk, intake, snapshots, submissions
+from citizendata.services import forms as forms_svc
+from citizendata.services import projects as projects_svc
 from citizendata.services.access import project_for
 from citizendata.snapshot import Snapshot, SnapshotInfo, open_snapshot
 from citizendata.store.engine import make_engine, make_sessionmaker
@@ -165,55 +167,55 @@ class Client:
 
     # -- projects -----------------------------------------------------------------
     def create_project(self, spec: ProjectSpec | dict[str, Any] | str | Path
-                       ) -> projects.ProjectInfo:
+                       ) -> projects_svc.ProjectInfo:
         """Create a project from a spec (object, dict, YAML/JSON text or file)."""
         if not isinstance(spec, ProjectSpec):
             spec = load_spec(Path(spec) if isinstance(spec, str) and Path(spec).exists()
                              else spec)
-        return self._run(projects.create_project, spec)
+        return self._run(projects_svc.create_project, spec)
 
-    def update_project(self, spec: ProjectSpec) -> projects.ProjectInfo:
+    def update_project(self, spec: ProjectSpec) -> projects_svc.ProjectInfo:
         """Replace a project's spec."""
-        return self._run(projects.update_project, spec)
+        return self._run(projects_svc.update_project, spec)
 
-    def projects(self) -> list[projects.ProjectInfo]:
+    def projects(self) -> list[projects_svc.ProjectInfo]:
         """The projects this user is a member of."""
-        return self._run(projects.list_projects)
+        return self._run(projects_svc.list_projects)
 
-    def project(self, slug: str) -> projects.ProjectInfo:
+    def project(self, slug: str) -> projects_svc.ProjectInfo:
         """One project."""
-        return self._run(projects.get_project, slug)
+        return self._run(projects_svc.get_project, slug)
 
-    def add_member(self, slug: str, username: str, role: str) -> projects.MemberInfo:
+    def add_member(self, slug: str, username: str, role: str) -> projects_svc.MemberInfo:
         """Give a user a role in a project."""
-        return self._run(projects.add_member, slug, username, role)
+        return self._run(projects_svc.add_member, slug, username, role)
 
-    def members(self, slug: str) -> list[projects.MemberInfo]:
+    def members(self, slug: str) -> list[projects_svc.MemberInfo]:
         """The members of a project."""
-        return self._run(projects.list_members, slug)
+        return self._run(projects_svc.list_members, slug)
 
     def engagement(self, slug: str) -> dict[str, Any]:
         """The project's engagement record and citizen-data threshold verdict."""
-        return self._run(projects.engagement_record, slug)
+        return self._run(projects_svc.engagement_record, slug)
 
     # -- forms ----------------------------------------------------------------------
     def add_form(self, slug: str, source: str | Path | bytes, filename: str | None = None
-                 ) -> forms.FormVersionInfo:
+                 ) -> forms_svc.FormVersionInfo:
         """Upload an XLSForm (a new form or a new version of one)."""
         data, name = _read(source, filename)
-        return self._run(forms.add_form, slug, data, name)
+        return self._run(forms_svc.add_form, slug, data, name)
 
-    def forms(self, slug: str) -> list[forms.FormInfo]:
+    def forms(self, slug: str) -> list[forms_svc.FormInfo]:
         """The forms of a project."""
-        return self._run(forms.list_forms, slug)
+        return self._run(forms_svc.list_forms, slug)
 
-    def form(self, slug: str, form_id: str) -> forms.FormInfo:
+    def form(self, slug: str, form_id: str) -> forms_svc.FormInfo:
         """One form."""
-        return self._run(forms.get_form, slug, form_id)
+        return self._run(forms_svc.get_form, slug, form_id)
 
-    def form_versions(self, slug: str, form_id: str) -> list[forms.FormVersionInfo]:
+    def form_versions(self, slug: str, form_id: str) -> list[forms_svc.FormVersionInfo]:
         """Every version of a form, oldest first."""
-        return self._run(forms.form_versions, slug, form_id)
+        return self._run(forms_svc.form_versions, slug, form_id)
 
     # -- intake -----------------------------------------------------------------------
     def submit(self, slug: str, form_id: str, body: bytes | str | dict[str, Any] | list[Any],
@@ -243,7 +245,7 @@ class Client:
         from citizendata.services.access import form_in
 
         project, _ = project_for(db, actor, slug, Action.SUBMISSION_CREATE)
-        return forms.merged_schema(db, form_in(db, project, form_id))
+        return forms_svc.merged_schema(db, form_in(db, project, form_id))
 
     def import_file(self, slug: str, form_id: str, source: str | Path | bytes,
                     filename: str | None = None,

@@ -6,6 +6,9 @@ nested objects, repeats are lists of objects, leaf values are kept exactly as
 received. The instance id, the deprecated id and ``meta/rootUuid`` are lifted out of
 the payload into their own attributes, so the same answers give the same
 ``content_hash`` whichever channel brought them.
+
+In problems, ``Where.row`` is the 0-based index of the item in a batch (None for a
+single object); for invalid JSON it is the line and ``Where.position`` the column.
 """
 
 from __future__ import annotations

@@ -666,8 +666,8 @@ def _header_of(sheet: Sheet, col: str | None) -> str | None:
 
 def _canonicalise_escapes(con: duckdb.DuckDBPyConnection) -> None:
     """Rewrite the rare payloads whose control-character escapes differ from Python's JSON."""
-    rows = con.execute("SELECT row, payload FROM out WHERE regexp_matches(payload, ?)",
-                       [_UPPER_ESCAPE]).fetchall()
+    rows = con.execute("SELECT row, payload FROM out WHERE contains(payload, '\\u00') "
+                       "AND regexp_matches(payload, ?)", [_UPPER_ESCAPE]).fetchall()
     if rows:
         fixed = []
         for row, text in rows:

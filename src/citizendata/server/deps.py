@@ -23,8 +23,8 @@ from citizendata.store.models import User
 from citizendata.workspace import Client, Workspace
 
 __all__ = [
-    "SESSION_USER_ID",
     "SESSION_USERNAME",
+    "SESSION_USER_ID",
     "api_client",
     "csrf_token",
     "end_session",

@@ -1,9 +1,11 @@
-"""Bulk import of a whole table of submissions, set-based: stage, check, insert in one transaction.
+"""Bulk import of a whole table of submissions, set-based and all or nothing.
 
-The table comes from :func:`citizendata.ingest.tabular.read_tabular`. Rows are
-loaded into a temporary staging table (PostgreSQL ``COPY``, SQLite
-``executemany``), checked against what is stored with joins, and inserted with
-one ``INSERT … SELECT``; no Python loop touches the rows on the hot path.
+The table comes from :func:`citizendata.ingest.tabular.read_tabular`. Only the
+keys (row, instance id, content hash, stated version) go to a temporary staging
+table; resends and conflicts are found there with joins against what is stored;
+the new rows are then loaded straight into ``submissions`` (PostgreSQL ``COPY``,
+SQLite ``executemany``), in the same transaction. No Python loop touches the
+rows on the hot path.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from sqlalchemy import bindparam, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor
@@ -25,69 +27,73 @@ from citizendata.services.access import audit, project_for
 from citizendata.services.forms import version_row
 from citizendata.services.intake import IntakeResult, same_content
 from citizendata.store.engine import traits
-from citizendata.store.models import IntakeBatch, UTCDateTime, utcnow
+from citizendata.store.models import IntakeBatch, utcnow
 
 __all__ = ["STAGE_COLUMNS", "import_table"]
 
 STAGE_COLUMNS = ("row", "instance_id", "payload", "content_hash", "collected_at",
                  "form_version", "source_meta")
+_KEY_COLUMNS = ("row", "instance_id", "content_hash", "form_version")
+_INSERT_COLUMNS = ("project_id", "form_id", "form_version_id", "instance_id", "payload",
+                   "content_hash", "submitter_id", "collected_at", "received_at",
+                   "review_status", "channel", "batch_id", "source_meta")
 
-# Dialect differences as data: staging DDL, how JSON text becomes the JSON column.
+# Dialect differences as data.
 _STAGE_DDL = {
-    "postgresql": "CREATE TEMP TABLE _stage (row bigint, instance_id text, payload text, "
-                  "content_hash text, collected_at timestamptz, form_version text, "
-                  "source_meta text) ON COMMIT DROP",
-    "sqlite": "CREATE TEMP TABLE _stage (row INTEGER, instance_id TEXT, payload TEXT, "
-              "content_hash TEXT, collected_at TEXT, form_version TEXT, source_meta TEXT)",
+    "postgresql": "CREATE TEMP TABLE _stage (row bigint, instance_id text, content_hash text, "
+                  "form_version text)",
+    "sqlite": "CREATE TEMP TABLE _stage (row INTEGER, instance_id TEXT, content_hash TEXT, "
+              "form_version TEXT)",
 }
 _DROP_STAGE = {"postgresql": "DROP TABLE IF EXISTS pg_temp._stage",
                "sqlite": "DROP TABLE IF EXISTS temp._stage"}
-_AS_JSON = {"postgresql": "CAST({} AS JSONB)", "sqlite": "{}"}
+# how a UTC timestamp column is written for the loader: ISO text for COPY, SQLAlchemy's
+# naive-UTC text for SQLite
+_TS_FORMAT = {"postgresql": "%Y-%m-%dT%H:%M:%SZ", "sqlite": "%Y-%m-%d %H:%M:%S"}
 
 
-def _load_copy(db: Session, table: pa.Table) -> None:
+def _raw(db: Session) -> Any:
+    return db.connection().connection.driver_connection
+
+
+def _copy(db: Session, table: str, data: pa.Table) -> None:
     buf = io.BytesIO()
-    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False))
-    raw = db.connection().connection.driver_connection
-    cols = ", ".join(STAGE_COLUMNS)
-    with raw.cursor() as cur, cur.copy(f"COPY _stage ({cols}) FROM STDIN WITH (FORMAT csv)") as cp:
+    pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False))
+    cols = ", ".join(data.column_names)
+    with _raw(db).cursor() as cur, cur.copy(
+            f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as cp:
         view = buf.getbuffer()
         for start in range(0, len(view), 1 << 20):
             cp.write(view[start:start + (1 << 20)])
 
 
-def _load_executemany(db: Session, table: pa.Table) -> None:
-    # SQLite keeps timestamps as text in SQLAlchemy's format; convert the column in Arrow
-    ts = table.column("collected_at")
-    text_ts = pc.strftime(pc.cast(ts, pa.timestamp("us", tz="UTC")), format="%Y-%m-%d %H:%M:%S")
-    table = table.set_column(table.schema.get_field_index("collected_at"), "collected_at", text_ts)
-    cols = [table.column(c).to_pylist() for c in STAGE_COLUMNS]
-    raw = db.connection().connection.driver_connection
-    raw.executemany("INSERT INTO _stage VALUES (?, ?, ?, ?, ?, ?, ?)", zip(*cols, strict=True))
+def _executemany(db: Session, table: str, data: pa.Table) -> None:
+    cols = [data.column(c).to_pylist() for c in data.column_names]
+    marks = ", ".join("?" * len(cols))
+    _raw(db).executemany(f"INSERT INTO {table} ({', '.join(data.column_names)}) "
+                         f"VALUES ({marks})", zip(*cols, strict=True))
 
 
-_LOADERS: dict[str, Callable[[Session, pa.Table], None]] = {
-    "copy": _load_copy,
-    "executemany": _load_executemany,
+_LOADERS: dict[str, Callable[[Session, str, pa.Table], None]] = {
+    "copy": _copy,
+    "executemany": _executemany,
 }
 
 
-def _stage(db: Session, table: pa.Table) -> None:
-    dialect = traits(db.get_bind())  # type: ignore[arg-type]
-    drop = _DROP_STAGE[dialect.name]
-    if drop:
-        db.execute(text(drop))
-    db.execute(text(_STAGE_DDL[dialect.name]))
-    table = table.select(list(STAGE_COLUMNS))
-    table = table.set_column(
-        table.schema.get_field_index("collected_at"), "collected_at",
-        pc.cast(table.column("collected_at"), pa.timestamp("us", tz="UTC")))
-    _LOADERS[dialect.bulk_loader](db, table)
+def _load(db: Session, table: str, data: pa.Table) -> None:
+    _LOADERS[traits(db.get_bind()).bulk_loader](db, table, data)  # type: ignore[arg-type]
 
 
-def _check_versions(db: Session, form_id: int, filename: str | None) -> None:
-    known = {v for (v,) in db.execute(text("SELECT version FROM form_versions WHERE form_id = :f"),
-                                      {"f": form_id})}
+def _ts_text(col: pa.ChunkedArray, dialect: str) -> pa.ChunkedArray:
+    utc = pc.cast(col, pa.timestamp("us", tz="UTC"))
+    fmt = _TS_FORMAT[dialect]
+    # keep microseconds: strftime's %S already prints fractional seconds for timestamp[us]
+    return pc.strftime(utc, format=fmt)
+
+
+def _check_versions(db: Session, form_id: int, filename: str | None) -> dict[str, int]:
+    known = {v: i for v, i in db.execute(text(
+        "SELECT version, id FROM form_versions WHERE form_id = :f"), {"f": form_id})}
     stated = db.execute(text(
         "SELECT form_version, MIN(row) FROM _stage WHERE form_version IS NOT NULL "
         "GROUP BY form_version")).all()
@@ -98,22 +104,30 @@ def _check_versions(db: Session, form_id: int, filename: str | None) -> None:
     if problems:
         raise BadInput("import.structure", f"{len(problems)} unknown form version(s); nothing "
                        "was imported.", where=Where(file=filename), problems=problems)
+    return known
 
 
-def _check_conflicts(db: Session, form_id: int, payload_sql: str, filename: str | None) -> int:
-    """Raise on conflicting resends; return how many rows are already stored."""
-    dupes = db.execute(text(
-        "SELECT COUNT(*) FROM _stage st JOIN submissions ON submissions.form_id = :f "
-        "AND submissions.instance_id = st.instance_id"), {"f": form_id}).scalar_one()
-    if not dupes:
-        return 0
-    differing = db.execute(text(
-        f"SELECT st.row, st.instance_id, st.payload, {payload_sql} FROM _stage st "
-        "JOIN submissions ON submissions.form_id = :f AND submissions.instance_id = st.instance_id "
-        "WHERE submissions.content_hash <> st.content_hash ORDER BY st.row"), {"f": form_id}).all()
-    conflicts = [(r, iid) for r, iid, new, old in differing
-                 if not same_content(old, json.loads(new))]
+def _already_stored(db: Session, form_id: int, table: pa.Table, payload_sql: str,
+                    filename: str | None) -> pa.Array:
+    """Rows already stored with the same content; raise on a conflicting resend."""
+    join = ("FROM _stage st JOIN submissions ON submissions.form_id = :f "
+            "AND submissions.instance_id = st.instance_id")
+    rows = db.execute(text(f"SELECT st.row, submissions.content_hash = st.content_hash {join}"),
+                      {"f": form_id}).all()
+    if not rows:
+        return pa.array([], pa.int64())
+    differing = [r for r, same in rows if not same]
+    conflicts: list[tuple[int, str]] = []
+    if differing:
+        stored: dict[int, Any] = dict(db.execute(text(f"SELECT st.row, {payload_sql} {join} "
+                                      "WHERE submissions.content_hash <> st.content_hash"),
+                                 {"f": form_id}).all())
+        at = pc.index_in(pa.array(differing, pa.int64()), table.column("row"))
+        incoming = table.take(at).select(["row", "instance_id", "payload"]).to_pylist()
+        conflicts = [(r["row"], r["instance_id"]) for r in incoming
+                     if not same_content(stored[r["row"]], json.loads(r["payload"]))]
     if conflicts:
+        conflicts.sort()
         raise Conflict(
             "conflict.submission",
             f"{len(conflicts)} row(s) reuse an instance id already stored with different content; "
@@ -122,7 +136,34 @@ def _check_conflicts(db: Session, form_id: int, payload_sql: str, filename: str 
             details={"rows": [r for r, _ in conflicts[:1000]],
                      "instance_ids": [i for _, i in conflicts[:1000]]},
         )
-    return int(dupes)
+    return pa.array([r for r, _ in rows], pa.int64())
+
+
+def _new_rows(table: pa.Table, stored_rows: pa.Array, versions: dict[str, int], latest: int,
+              constants: dict[str, Any], dialect: str) -> pa.Table:
+    keep = pc.invert(pc.is_in(table.column("row"), value_set=stored_rows))
+    new = table.filter(keep)
+    n = new.num_rows
+    names = list(versions)
+    idx = pc.index_in(new.column("form_version"), value_set=pa.array(names, pa.string()))
+    version_ids = pc.fill_null(pc.take(pa.array([versions[v] for v in names], pa.int64()), idx),
+                               latest)
+    cols: dict[str, Any] = {
+        "project_id": pa.repeat(pa.scalar(constants["project_id"], pa.int64()), n),
+        "form_id": pa.repeat(pa.scalar(constants["form_id"], pa.int64()), n),
+        "form_version_id": version_ids,
+        "instance_id": new.column("instance_id"),
+        "payload": new.column("payload"),
+        "content_hash": new.column("content_hash"),
+        "submitter_id": pa.repeat(pa.scalar(constants["submitter_id"], pa.int64()), n),
+        "collected_at": _ts_text(new.column("collected_at"), dialect),
+        "received_at": pa.repeat(pa.scalar(constants["received_at"]), n),
+        "review_status": pa.repeat(pa.scalar("received"), n),
+        "channel": pa.repeat(pa.scalar(constants["channel"]), n),
+        "batch_id": pa.repeat(pa.scalar(constants["batch_id"], pa.int64()), n),
+        "source_meta": new.column("source_meta"),
+    }
+    return pa.table({c: cols[c] for c in _INSERT_COLUMNS})
 
 
 def import_table(
@@ -137,44 +178,36 @@ def import_table(
     sha256: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> IntakeResult:
-    """Store a staged table of submissions (columns STAGE_COLUMNS) all or nothing."""
+    """Store a table of submissions (columns STAGE_COLUMNS), all or nothing."""
     project, _ = project_for(db, actor, slug, Action.SUBMISSION_CREATE)
     form, latest = version_row(db, project, form_id, None)
     say = progress or (lambda _m: None)
     dialect = traits(db.get_bind())  # type: ignore[arg-type]
-    say("staging rows")
-    _stage(db, table)
-    _check_versions(db, form.id, filename)
+    say("staging keys")
+    db.execute(text(_DROP_STAGE[dialect.name]))
+    db.execute(text(_STAGE_DDL[dialect.name]))
+    _load(db, "_stage", table.select(list(_KEY_COLUMNS)))
+    versions = _check_versions(db, form.id, filename)
     say("checking for resends and conflicts")
-    n_dupes = _check_conflicts(db, form.id, dialect.payload_as_text, filename)
+    stored_rows = _already_stored(db, form.id, table, dialect.payload_as_text, filename)
+    db.execute(text(_DROP_STAGE[dialect.name]))
+    n_dupes = len(stored_rows)
     batch = IntakeBatch(project_id=project.id, form_id=form.id, channel=channel, filename=filename,
                         sha256=sha256, n_received=table.num_rows,
                         n_created=table.num_rows - n_dupes, n_duplicates=n_dupes,
                         actor_id=actor.user_id if actor else None)
     db.add(batch)
     db.flush()
-    as_json = _AS_JSON[dialect.name]
-    say("inserting")
-    params: dict[str, Any] = {"p": project.id, "f": form.id, "latest": latest.id,
-                              "u": actor.user_id if actor else None, "now": utcnow(),
-                              "channel": channel, "batch": batch.id}
-    stmt = text(
-        "INSERT INTO submissions (project_id, form_id, form_version_id, instance_id, payload, "
-        "content_hash, submitter_id, collected_at, received_at, review_status, channel, "
-        "batch_id, source_meta) "
-        f"SELECT :p, :f, COALESCE(fv.id, :latest), st.instance_id, {as_json.format('st.payload')}, "
-        "st.content_hash, :u, st.collected_at, :now, 'received', :channel, :batch, "
-        f"{as_json.format('st.source_meta')} FROM _stage st "
-        "LEFT JOIN form_versions fv ON fv.form_id = :f AND fv.version = st.form_version "
-        "WHERE NOT EXISTS (SELECT 1 FROM submissions s WHERE s.form_id = :f "
-        "AND s.instance_id = st.instance_id) ORDER BY st.row"
-    ).bindparams(bindparam("now", type_=UTCDateTime()))
-    created = db.execute(stmt, params).rowcount
-    drop = _DROP_STAGE[dialect.name]
-    if drop:
-        db.execute(text(drop))
+    now = utcnow().strftime(_TS_FORMAT[dialect.name].replace("%S", "%S.%f"))
+    constants = {"project_id": project.id, "form_id": form.id,
+                 "submitter_id": actor.user_id if actor else None, "received_at": now,
+                 "channel": channel, "batch_id": batch.id}
+    new = _new_rows(table, stored_rows, versions, latest.id, constants, dialect.name)
+    say(f"inserting {new.num_rows:,} rows")
+    if new.num_rows:
+        _load(db, "submissions", new)
     audit(db, actor, "intake.batch", "intake_batch", batch.id, project_id=project.id,
           details={"form_id": form_id, "channel": channel, "received": table.num_rows,
-                   "created": created, "duplicates": n_dupes, "filename": filename,
+                   "created": new.num_rows, "duplicates": n_dupes, "filename": filename,
                    "sha256": sha256})
-    return IntakeResult(form_id, batch.id, created, n_dupes)
+    return IntakeResult(form_id, batch.id, new.num_rows, n_dupes)

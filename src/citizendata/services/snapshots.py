@@ -41,7 +41,7 @@ def _batches_copy(db: Session, form_id: int, _batch_rows: int) -> Iterator[pa.Re
     sql = _SELECT.format(collected=_PG_TS.format("s.collected_at"),
                          received=_PG_TS.format("s.received_at"),
                          payload="s.payload::text", form_id=int(form_id))
-    raw = db.connection().connection.driver_connection
+    raw: Any = db.connection().connection.driver_connection
     with tempfile.TemporaryFile() as spool:
         with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as cp:
             for chunk in cp:
@@ -55,14 +55,13 @@ def _batches_copy(db: Session, form_id: int, _batch_rows: int) -> Iterator[pa.Re
                 column_types=BATCH_SCHEMA, strings_can_be_null=True,
                 quoted_strings_can_be_null=False),
         )
-        for batch in reader:
-            yield batch
+        yield from reader
 
 
 def _batches_fetch(db: Session, form_id: int, batch_rows: int) -> Iterator[pa.RecordBatch]:
     sql = _SELECT.format(collected="s.collected_at", received="s.received_at",
                          payload="s.payload", form_id=int(form_id))
-    raw = db.connection().connection.driver_connection
+    raw: Any = db.connection().connection.driver_connection
     cur = raw.execute(sql)
     while rows := cur.fetchmany(batch_rows):
         cols = list(zip(*rows, strict=True))

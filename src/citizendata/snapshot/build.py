@@ -26,7 +26,13 @@ import pyarrow.parquet as pq
 
 from citizendata.errors import BadInput
 from citizendata.forms.schema import FormSchema
-from citizendata.snapshot.layout import TablePlan, _access, json_structure, plan_tables, select_sql
+from citizendata.snapshot.layout import (
+    TablePlan,
+    json_structure,
+    member_sql,
+    plan_tables,
+    select_sql,
+)
 
 __all__ = ["SNAPSHOT_FILE", "SnapshotInfo", "TableInfo", "build_snapshot"]
 
@@ -68,10 +74,10 @@ class SnapshotInfo:
 
     path: Path
     form_id: str
-    name: str
     tables: dict[str, TableInfo]
     created_at: datetime
     schema_dict: dict[str, Any]
+    name: str = ""
     citizendata_version: str | None = None
 
     @property
@@ -193,11 +199,15 @@ class _Typer:
         """The typed rows of every table for one chunk of submissions."""
         con = self.con
         con.register("_batch", chunk)
-        structure = self.structure.replace("'", "''")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _r0 AS SELECT * EXCLUDE (payload), _id AS _submission_id, "
-            f"from_json(payload, '{structure}') AS _j FROM _batch"
-        )
+        parse = f"from_json(payload, '{self.structure.replace(chr(39), chr(39) * 2)}')"
+        create = ("CREATE OR REPLACE TEMP TABLE _r0 AS SELECT * EXCLUDE (payload), "
+                  "_id AS _submission_id, {} AS _j FROM _batch")
+        try:
+            con.execute(create.format(parse))
+        except duckdb.InvalidInputException:
+            # a malformed payload types as all-null rather than failing the snapshot;
+            # checking validity costs a second parse, so only chunks that need it pay
+            con.execute(create.format(f"CASE WHEN json_valid(payload) THEN {parse} END"))
         con.unregister("_batch")
         out: dict[str, pa.Table] = {}
         for plan in self.plans:
@@ -212,7 +222,7 @@ class _Typer:
     def _unnest(self, plan: TablePlan, target: str) -> None:
         """Materialise one repeat's items with ids, numbered on from earlier chunks."""
         parent = self.temp[plan.parent]
-        items = _access("par._j", plan.key)
+        items = member_sql("par._j", plan.key)
         # select-list unnest: a lateral join WITH ORDINALITY is ~50x slower in DuckDB 2.0
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT "

@@ -8,8 +8,9 @@ from typing import Any
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 
-from citizendata.errors import BadInput, NotFound, Where
+from citizendata.errors import BadInput, Where
 from citizendata.snapshot.build import SNAPSHOT_FILE, SnapshotInfo, _sha256
 
 __all__ = ["Snapshot", "open_snapshot"]
@@ -40,8 +41,8 @@ class Snapshot:
         ]
         found = by_path or (by_name if len(by_name) == 1 else [])
         if not found:
-            raise NotFound(
-                "not_found.form",
+            raise BadInput(
+                "input.invalid",
                 f"The snapshot has no table {name!r}; it has {', '.join(self.tables)}.",
                 where=Where(field=name),
                 fix="Use a table name, a repeat group's path, or its name if it is unique.",
@@ -58,8 +59,10 @@ class Snapshot:
 
     def to_pandas(self, name: str | None = None) -> pd.DataFrame:
         """One table as a DataFrame, select_one columns as Categoricals in the form's order."""
-        # through Arrow: ibis 12's own pandas conversion warns under pandas 3
-        df = self.table(name).to_pyarrow().to_pandas()
+        # through Arrow: ibis 12's own pandas conversion warns under pandas 3;
+        # nullable dtypes keep integers integral and booleans boolean despite gaps
+        nullable = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+        df = self.table(name).to_pyarrow().to_pandas(types_mapper=nullable.get)
         for col, choices in self.categories(name).items():
             df[col] = pd.Categorical(df[col], categories=choices)
         return df

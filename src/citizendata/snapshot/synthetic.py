@@ -96,17 +96,20 @@ def _value_strings(f: Field, n: int, rng: np.random.Generator) -> pa.Array:
         names = [c.name for c in f.choices]
         if kind == "categorical":
             return _blank(missing, _pick(names, rng.integers(0, len(names), n)))
-        picks = [_pick([None, name], (rng.random(n) < 0.35).astype(np.int8)) for name in names]
-        # null_handling="skip" drops all-null rows in pyarrow 26, so join with "" and tidy up
-        joined = pc.binary_join_element_wise(*picks, " ", null_handling="replace")
-        tidy = pc.utf8_trim_whitespace(pc.replace_substring_regex(joined, " +", " "))
-        return _blank(missing, tidy)
+        picks = [_pick(["", f"{name} "], (rng.random(n) < 0.35).astype(np.int8)) for name in names]
+        # (null_handling="skip" would drop all-null rows in pyarrow 26, so no nulls here)
+        joined = pc.binary_join_element_wise(*picks, "")
+        return _blank(missing, pc.utf8_rtrim_whitespace(joined))
     if kind == "date":
         days = pa.array(rng.integers(0, 365, n) + 20454, type=pa.int32())  # 2026-01-01 onwards
         return _blank(missing, pc.cast(pc.cast(days, pa.date32()), pa.string()))
     if kind == "datetime":
         secs = rng.integers(0, 365 * 86400, n) + _BASE_S
-        text = pc.strftime(pa.array(secs, type=pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%S.000+03:00")
+        # a cast to text is ~10x faster than strftime; it gives "2026-01-01 00:00:00"
+        plain = pc.cast(pa.array(secs, type=pa.timestamp("s")), pa.string())
+        text = pc.binary_join_element_wise(
+            pc.replace_substring(plain, " ", "T", max_replacements=1), ".000+03:00", ""
+        )
         return _blank(missing, text)
     if kind == "geopoint":
         parts = [

@@ -227,27 +227,32 @@ class IntakeBatch(Base):
 
 
 class Submission(Base):
-    """One received form instance, stored exactly as received."""
+    """One received form instance, stored exactly as received.
+
+    The reference columns carry no database foreign keys: PostgreSQL checks each one with
+    a per-row trigger, which halves bulk-load throughput (docs/performance.md). Nothing
+    they point to is ever deleted (form versions, users and batches are kept forever) and
+    every id is looked up in the same transaction that writes the row.
+    """
 
     __tablename__ = "submissions"
     __table_args__ = (
         UniqueConstraint("form_id", "instance_id"),
         Index("ix_submissions_form_id_id", "form_id", "id"),
-        Index("ix_submissions_project_status", "project_id", "review_status"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
-    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
-    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
+    project_id: Mapped[int] = mapped_column(Integer)
+    form_id: Mapped[int] = mapped_column(Integer)
+    form_version_id: Mapped[int] = mapped_column(Integer)
     instance_id: Mapped[str] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]] = mapped_column()
     content_hash: Mapped[str] = mapped_column(String(64))
-    submitter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    submitter_id: Mapped[int | None] = mapped_column(Integer)
     collected_at: Mapped[datetime | None] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     review_status: Mapped[str] = mapped_column(String(20), default="received")
     channel: Mapped[str] = mapped_column(String(20))
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("intake_batches.id"))
+    batch_id: Mapped[int | None] = mapped_column(Integer)
     deprecated_id: Mapped[str | None] = mapped_column(String(255))
     source_meta: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 

@@ -55,7 +55,7 @@ def home(request: Request) -> RedirectResponse:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str | None = None) -> Response:  # noqa: A002
+def login_form(request: Request, next: str | None = None) -> Response:
     """The login form."""
     return _page(request, "login.html", None, next=_safe_next(next), message=None)
 

@@ -3,8 +3,8 @@
 Configuring ODK Collect (v2023 or later)
 ----------------------------------------
 1. A project owner or manager gives each enumerator an account and the ``collector``
-   role in the project (``citizendata users add`` then ``citizendata projects member``,
-   or ``POST /api/v1/projects/{slug}/members``). The collector role is enough to
+   role in the project (``citizendata users add`` then ``citizendata projects add-member
+   SLUG USERNAME collector``, or ``POST /api/v1/projects/{slug}/members``). The collector role is enough to
    download the project's forms and submit; it cannot read anyone's submissions.
 2. In ODK Collect: *Add project* → *Manually enter project details* (or *Project
    settings* → *Server*), then set
@@ -71,7 +71,7 @@ def base_url(request: Request) -> str:
 
 
 @router.get("/{slug}/formList", response_class=Response, summary="OpenRosa form list")
-def form_list(slug: str, request: Request, formID: str | None = None,  # noqa: N803
+def form_list(slug: str, request: Request, formID: str | None = None,
               client: Client = Depends(openrosa_client)) -> Response:
     """The project's forms, newest version of each, as an OpenRosa xforms list."""
     from citizendata.ingest.openrosa import FormListEntry, formlist_xml

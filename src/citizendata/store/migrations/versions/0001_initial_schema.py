@@ -309,31 +309,11 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
-        sa.ForeignKeyConstraint(
-            ["batch_id"], ["intake_batches.id"], name=op.f("fk_submissions_batch_id_intake_batches")
-        ),
-        sa.ForeignKeyConstraint(
-            ["form_id"], ["forms.id"], name=op.f("fk_submissions_form_id_forms")
-        ),
-        sa.ForeignKeyConstraint(
-            ["form_version_id"],
-            ["form_versions.id"],
-            name=op.f("fk_submissions_form_version_id_form_versions"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["project_id"], ["projects.id"], name=op.f("fk_submissions_project_id_projects")
-        ),
-        sa.ForeignKeyConstraint(
-            ["submitter_id"], ["users.id"], name=op.f("fk_submissions_submitter_id_users")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_submissions")),
         sa.UniqueConstraint("form_id", "instance_id", name=op.f("uq_submissions_form_id")),
     )
     with op.batch_alter_table("submissions", schema=None) as batch_op:
         batch_op.create_index("ix_submissions_form_id_id", ["form_id", "id"], unique=False)
-        batch_op.create_index(
-            "ix_submissions_project_status", ["project_id", "review_status"], unique=False
-        )
 
     op.create_table(
         "attachments",
@@ -374,7 +354,6 @@ def downgrade() -> None:
 
     op.drop_table("attachments")
     with op.batch_alter_table("submissions", schema=None) as batch_op:
-        batch_op.drop_index("ix_submissions_project_status")
         batch_op.drop_index("ix_submissions_form_id_id")
 
     op.drop_table("submissions")
