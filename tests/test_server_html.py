@@ -105,7 +105,7 @@ def test_login_flow_then_projects_page(http: TestClient) -> None:
 def test_login_refuses_a_missing_csrf_token_and_a_wrong_password(http: TestClient) -> None:
     http.get("/login")
     forged = http.post("/login", data={"username": "njeri", "password": "njeri-password"})
-    assert forged.status_code == 403 and "auth.forbidden" in forged.text
+    assert forged.status_code == 403 and "auth.csrf" in forged.text
     token = csrf_of(http.get("/login").text)
     wrong = http.post("/login", data={"username": "njeri", "password": "guess-guess",
                                       "csrf": token})

@@ -98,6 +98,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Create a new token with 'citizendata users token'."),
     ErrorSpec("auth.forbidden", "Forbidden", "Your role does not allow this",
               "Ask a project owner or manager for a role that allows it."),
+    ErrorSpec("auth.csrf", "Forbidden", "The form has expired",
+              "Reload the page and submit the form again."),
     ErrorSpec("auth.not_admin", "Forbidden", "Only a site administrator can do this",
               "Ask a site administrator."),
     # not found

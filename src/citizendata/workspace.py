@@ -213,6 +213,11 @@ class Client:
         """One form."""
         return self._run(forms_svc.get_form, slug, form_id)
 
+    def xform(self, slug: str, form_id: str, version: str | None = None
+              ) -> tuple[forms_svc.FormVersionInfo, str]:
+        """A version's XForm XML (the newest when version is None), for ODK Collect and Enketo."""
+        return self._run(forms_svc.xform_for, slug, form_id, version)
+
     def form_versions(self, slug: str, form_id: str) -> list[forms_svc.FormVersionInfo]:
         """Every version of a form, oldest first."""
         return self._run(forms_svc.form_versions, slug, form_id)

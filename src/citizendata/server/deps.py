@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import secrets
+import threading
+import time
 from typing import Any
 
 from fastapi import Request
@@ -111,11 +114,58 @@ def api_client(request: Request) -> Client:
     return client
 
 
+class BasicCache:
+    """Recently verified Basic credentials, so each ODK Collect request does not pay for argon2.
+
+    Keyed by a salted SHA-256 of user name and password (the password is never kept);
+    entries live ``ttl`` seconds, so a changed password or a deactivated user takes
+    effect within that time.
+    """
+
+    def __init__(self, ttl: float = 300.0, size: int = 1024) -> None:
+        self.ttl, self.size = ttl, size
+        self._salt = secrets.token_bytes(16)
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Actor]] = {}
+
+    def _key(self, username: str, password: str) -> str:
+        return hashlib.sha256(self._salt + f"{username}\0{password}".encode()).hexdigest()
+
+    def get(self, username: str, password: str) -> Actor | None:
+        """The cached actor, if these credentials were verified recently."""
+        key = self._key(username, password)
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is None or hit[0] < time.monotonic():
+                self._entries.pop(key, None)
+                return None
+            return hit[1]
+
+    def put(self, username: str, password: str, actor: Actor) -> None:
+        """Remember verified credentials."""
+        with self._lock:
+            if len(self._entries) >= self.size:
+                self._entries.clear()
+            self._entries[self._key(username, password)] = (time.monotonic() + self.ttl, actor)
+
+
+def _basic_client(request: Request, username: str, password: str) -> Client:
+    ws = get_workspace(request)
+    cache: BasicCache | None = getattr(request.app.state, "basic_cache", None)
+    if cache is None:
+        cache = request.app.state.basic_cache = BasicCache()
+    actor = cache.get(username, password)
+    if actor is None:
+        actor = ws.login(username, password).actor
+        cache.put(username, password, actor)
+    return Client(ws, actor)
+
+
 def openrosa_client(request: Request) -> Client:
     """The Client for an OpenRosa request: Basic (as ODK Collect sends), Bearer or session."""
     basic = _basic(request)
     if basic is not None:
-        return get_workspace(request).login(*basic)
+        return _basic_client(request, *basic)
     client = optional_client(request)
     if client is None:
         raise Unauthenticated("auth.unauthenticated",

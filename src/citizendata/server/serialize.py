@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from citizendata.auth import Actor
-from citizendata.services import forms as form_service
 from citizendata.services.forms import FormInfo, FormVersionInfo
 from citizendata.services.projects import MemberInfo, ProjectInfo
 from citizendata.workspace import Client
@@ -52,7 +49,4 @@ def version_dict(v: FormVersionInfo, *, with_schema: bool = False) -> dict[str, 
 def xform(client: Client, slug: str, form_id: str, version: str | None = None
           ) -> tuple[FormVersionInfo, str]:
     """A version's XForm XML (newest when version is None), permission-checked by the library."""
-    def go(db: Session, actor: Actor) -> tuple[FormVersionInfo, str]:
-        return form_service.xform_for(db, actor, slug, form_id, version)
-
-    return client.workspace.run(go, client.actor)
+    return client.xform(slug, form_id, version)

@@ -152,9 +152,12 @@ def store_submissions(
         result = db.execute(insert(Submission).returning(Submission.id, Submission.instance_id,
                                                          sort_by_parameter_order=True), rows)
         new_ids = {iid: sid for sid, iid in result}
-    for i, it in new:
-        for att in attachments[i] if i < len(attachments) else ():
-            _add_attachment(db, new_ids[it.instance_id], att)
+    for i, it in enumerate(items):
+        sid = new_ids.get(it.instance_id) or existing[it.instance_id][0]
+        # ODK Collect splits big submissions over several identical posts, each with more
+        # media: keep every attachment name once
+        for att in _unseen(db, sid, attachments[i] if i < len(attachments) else ()):
+            _add_attachment(db, sid, att)
     ids = tuple(new_ids.get(it.instance_id) or existing[it.instance_id][0] for it in items)
     dup_ids = tuple(it.instance_id for it in items if it.instance_id in existing)
     if len(items) == 1 and new:
@@ -168,6 +171,14 @@ def store_submissions(
                        "sha256": sha256})
     return IntakeResult(form_id, batch_id, len(new), len(dup_ids), ids,
                         tuple(it.instance_id for it in items), dup_ids)
+
+
+def _unseen(db: Session, submission_id: int, atts: Sequence[StoredAttachment]
+            ) -> list[StoredAttachment]:
+    if not atts:
+        return []
+    have = set(db.scalars(select(Attachment.name).where(Attachment.submission_id == submission_id)))
+    return [a for a in atts if a.name not in have]
 
 
 def _add_attachment(db: Session, submission_id: int, att: StoredAttachment) -> None:

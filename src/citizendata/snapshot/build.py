@@ -199,30 +199,48 @@ class _Typer:
         """The typed rows of every table for one chunk of submissions."""
         con = self.con
         con.register("_batch", chunk)
-        parse = f"from_json(payload, '{self.structure.replace(chr(39), chr(39) * 2)}')"
-        create = ("CREATE OR REPLACE TEMP TABLE _r0 AS SELECT * EXCLUDE (payload), "
-                  "_id AS _submission_id, {} AS _j FROM _batch")
         try:
-            con.execute(create.format(parse))
+            out = {self.plans[0].name: self._main()}
+        finally:
+            con.unregister("_batch")
+        for plan in self.plans[1:]:
+            self._unnest(plan, self.temp[plan.repeat])
+            result = con.sql(select_sql(plan, self.temp[plan.repeat])).to_arrow_table()
+            out[plan.name] = _conform(result, plan)
+            self.offsets[plan.name] += result.num_rows
+        for plan in self.plans[1:]:
+            if plan.parent is None:
+                con.unregister(f"_top_{self.temp[plan.repeat]}")
+        return out
+
+    def _main(self) -> pa.Table:
+        """Parse the chunk's JSON once, type the main table, keep top-level repeats' items."""
+        main, con = self.plans[0], self.con
+        parse = f"from_json(payload, '{self.structure.replace(chr(39), chr(39) * 2)}')"
+        parsed = ("(SELECT * EXCLUDE (payload), _id AS _submission_id, {} AS _j FROM _batch)")
+        # the top-level repeats' items come back with the main rows: no parsed copy is stored
+        tops = [p for p in self.plans[1:] if p.parent is None]
+        extra = [f'{member_sql("_j", p.key)} AS "_items{i}"' for i, p in enumerate(tops)]
+        try:
+            result = con.sql(select_sql(main, parsed.format(parse), extra)).to_arrow_table()
         except duckdb.InvalidInputException:
             # a malformed payload types as all-null rather than failing the snapshot;
             # checking validity costs a second parse, so only chunks that need it pay
-            con.execute(create.format(f"CASE WHEN json_valid(payload) THEN {parse} END"))
-        con.unregister("_batch")
-        out: dict[str, pa.Table] = {}
-        for plan in self.plans:
-            source = self.temp[plan.repeat]
-            if plan.repeat is not None:
-                self._unnest(plan, source)
-            result = con.sql(select_sql(plan, source)).to_arrow_table()
-            out[plan.name] = _conform(result, plan)
-            self.offsets[plan.name] += result.num_rows
-        return out
+            guarded = parsed.format(f"CASE WHEN json_valid(payload) THEN {parse} END")
+            result = con.sql(select_sql(main, guarded, extra)).to_arrow_table()
+        for i, plan in enumerate(tops):
+            items = pa.table({"_id": result["_id"], "_submission_id": result["_id"],
+                              "_j": result[f"_items{i}"]})
+            con.register(f"_top_{self.temp[plan.repeat]}", items)
+        self.offsets[main.name] += result.num_rows
+        return _conform(result.select(range(len(main.columns))), main)
 
     def _unnest(self, plan: TablePlan, target: str) -> None:
         """Materialise one repeat's items with ids, numbered on from earlier chunks."""
-        parent = self.temp[plan.parent]
-        items = member_sql("par._j", plan.key)
+        if plan.parent is None:
+            parent, items = f"_top_{target}", "par._j"
+        else:
+            parent, items = self.temp[plan.parent], member_sql("par._j", plan.key)
         # select-list unnest: a lateral join WITH ORDINALITY is ~50x slower in DuckDB 2.0
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT "

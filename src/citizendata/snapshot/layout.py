@@ -8,6 +8,7 @@ by ``from_json``), so a whole batch is typed in one vectorised query.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -202,8 +203,8 @@ def _finish(columns: list[ColumnPlan], meta: tuple[tuple[str, pa.DataType], ...]
     ]
 
 
-def select_sql(plan: TablePlan, source: str) -> str:
-    """The query typing one table from ``source`` (which has ``_id`` and ``_j``)."""
+def select_sql(plan: TablePlan, source: str, extra: Sequence[str] = ()) -> str:
+    """The query typing one table from ``source`` (which has ``_id`` and ``_j``), plus ``extra``."""
     levels: dict[int, list[str]] = {}
     for c in plan.columns:
         for level, alias, sql in c.pre:
@@ -211,7 +212,7 @@ def select_sql(plan: TablePlan, source: str) -> str:
     relation = source
     for level in sorted(levels):
         relation = f"(SELECT *, {', '.join(levels[level])} FROM {relation})"
-    select = ", ".join(f'{c.sql} AS "{c.name}"' for c in plan.columns)
+    select = ", ".join([*(f'{c.sql} AS "{c.name}"' for c in plan.columns), *extra])
     return f"SELECT {select} FROM {relation} ORDER BY _id"
 
 

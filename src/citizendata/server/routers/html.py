@@ -66,7 +66,7 @@ async def login(request: Request) -> Response:
     form = await request.form()
     target = _safe_next(str(form.get("next") or ""))
     if not csrf_ok(request, form.get("csrf")):
-        raise Forbidden("auth.forbidden", "The login form has expired; reload it and try again.")
+        raise Forbidden("auth.csrf", "The login form has expired; reload it and try again.")
     username, password = str(form.get("username") or ""), str(form.get("password") or "")
     try:
         client = await run_in_threadpool(get_workspace(request).login, username, password)
