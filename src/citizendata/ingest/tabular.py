@@ -18,6 +18,7 @@ import io
 import itertools
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -159,6 +160,27 @@ def _looks_binary(sample: bytes) -> bool:
     return controls > max(2, len(sample) // 100)
 
 
+def _as_western(data: bytes) -> bytes | None:
+    """The text as UTF-8 if it reads cleanly as cp1252 with accented Latin letters, else None.
+
+    Statistical detection mistakes short cp1252 files (a few names with accents) for
+    CJK multi-byte encodings; cp1252 text has almost only Latin letters above ASCII,
+    while another encoding read as cp1252 shows punctuation and symbols there.
+    """
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError:
+        return None
+    sample = text[: 1 << 16]
+    high = [c for c in sample if ord(c) > 127]
+    if any(ord(c) < 32 and c not in "\t\r\n" for c in sample):
+        return None
+    latin = sum(1 for c in high if c.isalpha() and "LATIN" in unicodedata.name(c, ""))
+    if high and latin / len(high) >= 0.8:
+        return text.encode("utf-8")
+    return None
+
+
 def decode_text(data: bytes, file: str) -> bytes:
     """The file as UTF-8 bytes: UTF-8 (with or without BOM), UTF-16, or a detected 8-bit encoding."""
     if not data.strip():
@@ -185,6 +207,9 @@ def decode_text(data: bytes, file: str) -> bytes:
             pass
     if _looks_binary(sample):
         raise _not_a_table(file, "it holds binary data, not text")
+    western = _as_western(data)
+    if western is not None:
+        return western
     results = list(charset_normalizer.from_bytes(sample))
     if not results:
         raise BadInput("import.encoding", f"The text encoding of {file} could not be detected",

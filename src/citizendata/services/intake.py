@@ -3,27 +3,41 @@
 A resend with the same instance id and the same content is accepted once and
 answered with the existing id; the same instance id with other content is a
 conflict and nothing is written. A request or a file is all or nothing.
+
+Single submissions are the hot path of ODK Collect and JSON clients: the project,
+the caller's role, the form and its versions come from one query, and parsed form
+schemas are cached by the content hash of their XLSForms.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session
 
-from citizendata.auth import Action, Actor
-from citizendata.errors import BadInput, Conflict, Problem, Where
+from citizendata.auth import Action, Actor, check
+from citizendata.errors import BadInput, Conflict, NotFound, Problem, Where
+from citizendata.forms.schema import FormSchema
+from citizendata.forms.xlsform import merge_schemas
 from citizendata.ingest.payload import IncomingSubmission, content_hash
-from citizendata.services.access import audit, project_for
-from citizendata.services.forms import version_row
-from citizendata.store.models import Attachment, Form, FormVersion, IntakeBatch, Submission, utcnow
+from citizendata.services.access import require_actor
+from citizendata.store.models import (
+    Attachment,
+    AuditEvent,
+    FormVersion,
+    IntakeBatch,
+    Submission,
+    utcnow,
+)
 
-__all__ = ["IntakeResult", "StoredAttachment", "store_submissions"]
+__all__ = ["FormContext", "IntakeResult", "StoredAttachment", "form_context",
+           "store_submissions"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,66 @@ class IntakeResult:
                 "duplicates": self.duplicates, "ids": list(self.ids)}
 
 
+@dataclass(frozen=True)
+class FormContext:
+    """A form as one caller may use it: project, role, versions and the merged schema."""
+
+    project_id: int
+    slug: str
+    role: str
+    form_pk: int
+    form_id: str
+    versions: dict[str | None, int]  # version string → id; None → the newest
+    schema: FormSchema
+
+
+_CONTEXT_SQL = text(
+    "SELECT p.id, m.role, f.id, fv.id, fv.version, fv.sha256 FROM projects p "
+    "LEFT JOIN memberships m ON m.project_id = p.id AND m.user_id = :uid "
+    "LEFT JOIN forms f ON f.project_id = p.id AND f.xml_form_id = :form "
+    "LEFT JOIN form_versions fv ON fv.form_id = f.id "
+    "WHERE p.slug = :slug ORDER BY fv.id"
+)
+
+_AUDIT = cast(Table, AuditEvent.__table__)
+
+# Parsed, merged schemas keyed by the XLSForms' SHA-256s: the same files give the same schema.
+_SCHEMAS: dict[tuple[str, ...], FormSchema] = {}
+_SCHEMAS_LOCK = threading.Lock()
+
+
+def _merged(db: Session, version_ids: list[int], hashes: tuple[str, ...]) -> FormSchema:
+    with _SCHEMAS_LOCK:
+        hit = _SCHEMAS.get(hashes)
+    if hit is not None:
+        return hit
+    rows: dict[int, Any] = dict(db.execute(select(FormVersion.id, FormVersion.schema)
+                           .where(FormVersion.id.in_(version_ids))).all())
+    merged = merge_schemas([FormSchema.from_dict(rows[i]) for i in version_ids])
+    with _SCHEMAS_LOCK:
+        if len(_SCHEMAS) > 256:
+            _SCHEMAS.clear()
+        _SCHEMAS[hashes] = merged
+    return merged
+
+
+def form_context(db: Session, actor: Actor | None, slug: str, form_id: str,
+                 action: Action = Action.SUBMISSION_CREATE) -> FormContext:
+    """The form for a caller allowed ``action`` (404 for non-members, as everywhere)."""
+    actor = require_actor(actor)
+    rows = db.execute(_CONTEXT_SQL, {"uid": actor.user_id, "form": form_id, "slug": slug}).all()
+    role = rows[0][1] if rows else None
+    check(role, action, project_slug=slug)
+    if rows[0][2] is None:
+        raise NotFound("not_found.form", f"Project {slug!r} has no form {form_id!r}.")
+    if rows[0][3] is None:
+        raise NotFound("not_found.form_version", f"Form {form_id!r} has no version.")
+    versions: dict[str | None, int] = {r[4]: r[3] for r in rows}
+    versions[None] = rows[-1][3]
+    schema = _merged(db, [r[3] for r in rows], tuple(r[5] for r in rows))
+    return FormContext(rows[0][0], slug, str(role), rows[0][2], form_id, versions, schema)
+
+
 def same_content(stored: Any, incoming: dict[str, Any]) -> bool:
     """True if a stored payload equals an incoming one (JSON text or object)."""
     if isinstance(stored, str):
@@ -60,39 +134,50 @@ def same_content(stored: Any, incoming: dict[str, Any]) -> bool:
     return bool(stored == incoming)
 
 
-def resolve_versions(
-    db: Session, form: Form, items: Sequence[IncomingSubmission]
-) -> dict[str | None, int]:
-    """Map each stated form version (None = newest) to its id; unknown versions are problems."""
-    rows = db.execute(select(FormVersion.version, FormVersion.id)
-                      .where(FormVersion.form_id == form.id).order_by(FormVersion.id)).all()
-    known: dict[str | None, int] = {v: i for v, i in rows}
-    known[None] = rows[-1][1]
+def _check_versions(ctx: FormContext, items: Sequence[IncomingSubmission]) -> None:
+    known = [v for v in ctx.versions if v is not None]
     problems = [
         Problem("not_found.form_version",
-                f"Form {form.xml_form_id!r} has no version {it.form_version!r}.",
-                where=Where(instance_id=it.instance_id),
-                fix=f"Known versions: {[v for v, _ in rows]}.")
-        for it in items if it.form_version not in known
+                f"Form {ctx.form_id!r} has no version {it.form_version!r}.",
+                where=Where(instance_id=it.instance_id), fix=f"Known versions: {known}.")
+        for it in items if it.form_version not in ctx.versions
     ]
     if problems:
         raise BadInput("intake.invalid_submission",
                        f"{len(problems)} submission(s) name an unknown form version; "
                        "nothing was stored.", problems=problems)
-    return known
 
 
-def _existing(db: Session, form_id: int, instance_ids: list[str]) -> dict[str, tuple[int, str, Any]]:
-    out: dict[str, tuple[int, str, Any]] = {}
+def _existing(db: Session, form_pk: int, instance_ids: list[str]) -> dict[str, tuple[int, str]]:
+    out: dict[str, tuple[int, str]] = {}
     for start in range(0, len(instance_ids), 5000):
         chunk = instance_ids[start:start + 5000]
-        for iid, sid, h, payload in db.execute(
-            select(Submission.instance_id, Submission.id, Submission.content_hash,
-                   Submission.payload)
-            .where(Submission.form_id == form_id, Submission.instance_id.in_(chunk))
+        for iid, sid, h in db.execute(
+            select(Submission.instance_id, Submission.id, Submission.content_hash)
+            .where(Submission.form_id == form_pk, Submission.instance_id.in_(chunk))
         ):
-            out[iid] = (sid, h, payload)
+            out[iid] = (sid, h)
     return out
+
+
+def _conflicts(db: Session, items: Sequence[IncomingSubmission], hashes: list[str],
+               existing: dict[str, tuple[int, str]]) -> list[str]:
+    differing = {it.instance_id: it for it, h in zip(items, hashes, strict=True)
+                 if it.instance_id in existing and existing[it.instance_id][1] != h}
+    if not differing:
+        return []
+    stored: dict[int, Any] = dict(db.execute(select(Submission.id, Submission.payload).where(
+        Submission.id.in_([existing[i][0] for i in differing]))).all())
+    return [iid for iid, it in differing.items()
+            if not same_content(stored[existing[iid][0]], it.payload)]
+
+
+def _audit_row(actor: Actor | None, action: str, object_type: str, object_id: Any,
+               project_id: int, details: dict[str, Any]) -> dict[str, Any]:
+    return {"at": utcnow(), "actor_id": actor.user_id if actor else None,
+            "actor": actor.username if actor else "system", "action": action,
+            "project_id": project_id, "object_type": object_type, "object_id": str(object_id),
+            "details": details}
 
 
 def store_submissions(
@@ -106,18 +191,14 @@ def store_submissions(
     attachments: Sequence[Sequence[StoredAttachment]] = (),
     filename: str | None = None,
     sha256: str | None = None,
+    context: FormContext | None = None,
 ) -> IntakeResult:
     """Store submissions of one form; duplicates are answered with the existing ids."""
-    project, _ = project_for(db, actor, slug, Action.SUBMISSION_CREATE)
-    form, _latest = version_row(db, project, form_id, None)
-    versions = resolve_versions(db, form, items)
+    ctx = context or form_context(db, actor, slug, form_id)
+    _check_versions(ctx, items)
     hashes = [content_hash(it.payload) for it in items]
-    existing = _existing(db, form.id, [it.instance_id for it in items])
-    conflicts = [
-        it.instance_id for it, h in zip(items, hashes, strict=True)
-        if it.instance_id in existing and existing[it.instance_id][1] != h
-        and not same_content(existing[it.instance_id][2], it.payload)
-    ]
+    existing = _existing(db, ctx.form_pk, [it.instance_id for it in items])
+    conflicts = _conflicts(db, items, hashes, existing)
     if conflicts:
         raise Conflict(
             "conflict.submission",
@@ -129,7 +210,7 @@ def store_submissions(
     new = [(i, it) for i, it in enumerate(items) if it.instance_id not in existing]
     batch_id = None
     if len(items) > 1 or filename is not None:
-        batch = IntakeBatch(project_id=project.id, form_id=form.id, channel=channel,
+        batch = IntakeBatch(project_id=ctx.project_id, form_id=ctx.form_pk, channel=channel,
                             filename=filename, sha256=sha256, n_received=len(items),
                             n_created=len(new), n_duplicates=len(items) - len(new),
                             actor_id=actor.user_id if actor else None)
@@ -138,8 +219,8 @@ def store_submissions(
         batch_id = batch.id
     now = utcnow()
     rows = [
-        {"project_id": project.id, "form_id": form.id,
-         "form_version_id": versions[it.form_version], "instance_id": it.instance_id,
+        {"project_id": ctx.project_id, "form_id": ctx.form_pk,
+         "form_version_id": ctx.versions[it.form_version], "instance_id": it.instance_id,
          "payload": it.payload, "content_hash": hashes[i],
          "submitter_id": actor.user_id if actor else None, "collected_at": it.collected_at,
          "received_at": now, "review_status": "received", "channel": channel,
@@ -149,40 +230,40 @@ def store_submissions(
     ]
     new_ids: dict[str, int] = {}
     if rows:
-        result = db.execute(insert(Submission).returning(Submission.id, Submission.instance_id,
-                                                         sort_by_parameter_order=True), rows)
+        # Core insert on the table, not the ORM class: the hot path needs no unit of work
+        table = cast(Table, Submission.__table__)
+        result = db.execute(insert(table).returning(table.c.id, table.c.instance_id,
+                                                    sort_by_parameter_order=True), rows)
         new_ids = {iid: sid for sid, iid in result}
-    for i, it in enumerate(items):
-        sid = new_ids.get(it.instance_id) or existing[it.instance_id][0]
-        # ODK Collect splits big submissions over several identical posts, each with more
-        # media: keep every attachment name once
-        for att in _unseen(db, sid, attachments[i] if i < len(attachments) else ()):
-            _add_attachment(db, sid, att)
     ids = tuple(new_ids.get(it.instance_id) or existing[it.instance_id][0] for it in items)
+    if attachments:
+        _store_attachments(db, ids, attachments)
     dup_ids = tuple(it.instance_id for it in items if it.instance_id in existing)
     if len(items) == 1 and new:
-        audit(db, actor, "submission.create", "submission", ids[0], project_id=project.id,
-              details={"form_id": form_id, "channel": channel,
-                       "instance_id": items[0].instance_id})
+        db.execute(insert(_AUDIT), [_audit_row(
+            actor, "submission.create", "submission", ids[0], ctx.project_id,
+            {"form_id": form_id, "channel": channel, "instance_id": items[0].instance_id})])
     elif batch_id is not None:
-        audit(db, actor, "intake.batch", "intake_batch", batch_id, project_id=project.id,
-              details={"form_id": form_id, "channel": channel, "received": len(items),
-                       "created": len(new), "duplicates": len(dup_ids), "filename": filename,
-                       "sha256": sha256})
+        db.execute(insert(_AUDIT), [_audit_row(
+            actor, "intake.batch", "intake_batch", batch_id, ctx.project_id,
+            {"form_id": form_id, "channel": channel, "received": len(items),
+             "created": len(new), "duplicates": len(dup_ids), "filename": filename,
+             "sha256": sha256})])
     return IntakeResult(form_id, batch_id, len(new), len(dup_ids), ids,
                         tuple(it.instance_id for it in items), dup_ids)
 
 
-def _unseen(db: Session, submission_id: int, atts: Sequence[StoredAttachment]
-            ) -> list[StoredAttachment]:
-    if not atts:
-        return []
-    have = set(db.scalars(select(Attachment.name).where(Attachment.submission_id == submission_id)))
-    return [a for a in atts if a.name not in have]
-
-
-def _add_attachment(db: Session, submission_id: int, att: StoredAttachment) -> None:
-    db.add(Attachment(submission_id=submission_id, name=att.name,
-                      content_type=att.content_type, size=len(att.data),
-                      sha256=hashlib.sha256(att.data).hexdigest(), data=att.data))
-
+def _store_attachments(db: Session, ids: tuple[int, ...],
+                       attachments: Sequence[Sequence[StoredAttachment]]) -> None:
+    # ODK Collect splits big submissions over several identical posts, each with more
+    # media: keep every attachment name once
+    for sid, atts in zip(ids, attachments, strict=False):
+        if not atts:
+            continue
+        have = set(db.scalars(select(Attachment.name).where(Attachment.submission_id == sid)))
+        for att in atts:
+            if att.name in have:
+                continue
+            db.add(Attachment(submission_id=sid, name=att.name, content_type=att.content_type,
+                              size=len(att.data), sha256=hashlib.sha256(att.data).hexdigest(),
+                              data=att.data))

@@ -25,7 +25,7 @@ from citizendata.snapshot.synthetic import BATCH_SCHEMA
 from citizendata.store.engine import traits
 from citizendata.store.models import Submission
 
-__all__ = ["export_batches", "make_snapshot"]
+__all__ = ["audit_snapshot", "export_batches", "make_snapshot"]
 
 _SELECT = (
     "SELECT s.id, s.instance_id, fv.version, u.username, {collected}, {received}, "
@@ -125,8 +125,14 @@ def make_snapshot(
                 progress(b.num_rows)
             yield b
 
-    info = build_snapshot(counted(), schema, out_dir, created_at=created_at)
+    return build_snapshot(counted(), schema, out_dir, created_at=created_at)
+
+
+def audit_snapshot(db: Session, actor: Actor | None, slug: str, form_id: str,
+                   info: SnapshotInfo, include_personal: bool) -> None:
+    """Record a snapshot in the audit log (kept apart so the long read holds no write lock)."""
+    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
     audit(db, actor, "snapshot.create", "form", form_id, project_id=project.id,
-          details={"path": str(out_dir), "rows": n, "include_personal": include_personal,
+          details={"path": str(info.path), "rows": info.tables[info.main].rows,
+                   "include_personal": include_personal,
                    "tables": {k: v.sha256 for k, v in info.tables.items()}})
-    return info

@@ -60,10 +60,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # read-only work (execution option cd_read) must not take the write lock
+            read = conn.get_execution_options().get("cd_read", False)
+            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # no pre-ping: it costs a round trip per transaction on the intake hot path; stale
+    # connections are recycled hourly and a failed one is dropped from the pool on error
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
 
 
 def make_sessionmaker(bind: Any) -> sessionmaker[Session]:

@@ -36,6 +36,7 @@ whose message starts with the stable error code (``intake.invalid_xml: …``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -44,7 +45,6 @@ from starlette.datastructures import UploadFile
 
 from citizendata.errors import BadInput, UnsupportedMediaType
 from citizendata.forms.schema import FormSchema
-from citizendata.forms.xlsform import merge_schemas
 from citizendata.server.deps import get_settings, openrosa_client
 from citizendata.server.serialize import xform
 from citizendata.services.intake import IntakeResult, StoredAttachment
@@ -109,14 +109,12 @@ def submission_head(slug: str, request: Request,
                     headers=_headers({"X-OpenRosa-Accept-Content-Length": limit}))
 
 
-def _schema_lookup(client: Client, slug: str) -> object:
-    def schema_for(form_id: str, version: str | None) -> FormSchema:
-        versions = client.form_versions(slug, form_id)
-        for v in versions:
-            if v.version == version:
-                return v.schema
-        # an unknown version is reported by the library when storing; parse with the union
-        return merge_schemas([v.schema for v in versions])
+def _schema_lookup(client: Client, slug: str) -> Callable[[str, str | None], FormSchema]:
+    def schema_for(form_id: str, _version: str | None) -> FormSchema:
+        # the union over all versions parses any version's instance; the library then checks
+        # the stated version when storing
+        schema: FormSchema = client.form_schema(slug, form_id)
+        return schema
     return schema_for
 
 
@@ -124,7 +122,7 @@ def _store(client: Client, slug: str, xml: bytes, media: list[StoredAttachment]
            ) -> IntakeResult:
     from citizendata.ingest.openrosa import parse_instance_xml
 
-    form_id, item = parse_instance_xml(xml, _schema_lookup(client, slug))  # type: ignore[arg-type]
+    form_id, item = parse_instance_xml(xml, _schema_lookup(client, slug))
     attachments = [StoredAttachment(XML_PART, "text/xml", xml), *media]
     return client.submit_items(slug, form_id, [item], channel="openrosa",
                                attachments=[attachments])
