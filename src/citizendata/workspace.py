@@ -266,12 +266,13 @@ class Client:
         raw = body if isinstance(body, bytes) else (
             body.encode() if isinstance(body, str) else _json_bytes(body))
 
-        def go(db: Session, actor: Actor) -> intake.IntakeResult:
-            ctx = intake.form_context(db, actor, slug, form_id)
-            items = parse_json_body(raw, ctx.schema, max_batch=self.workspace.settings.max_batch)
-            return intake.store_submissions(db, actor, slug, form_id, items, channel=channel,
-                                            context=ctx)
-        return self._run(go, retry_integrity=True)
+        # parse outside the write transaction (the schema is cached); the store call checks
+        # the caller's role again inside it
+        schema = self._read(lambda db, actor: intake.form_context(db, actor, slug,
+                                                                  form_id).schema)
+        items = parse_json_body(raw, schema, max_batch=self.workspace.settings.max_batch)
+        return self._run(intake.store_submissions, slug, form_id, items, channel=channel,
+                         retry_integrity=True)
 
     def submit_items(self, slug: str, form_id: str,
                      items: Sequence[Any], *, channel: str = "json",
