@@ -261,3 +261,26 @@ def test_bulk_import_keeps_timestamps_and_versions(ws: Workspace, owner: Client)
     got = owner.submission("test-project", "household", "uuid:t1")
     assert got["collected_at"] == "2026-03-01T07:15:00+00:00" and got["form_version"] == "1"
     assert owner.submission("test-project", "household", "uuid:t2")["collected_at"] is None
+
+
+def test_personal_snapshot_needs_the_right_role(ws: Workspace, owner: Client) -> None:
+    owner.submit("test-project", "household", sub("uuid:ps"))
+    owner.create_user("ana", "analyst-password")
+    owner.add_member("test-project", "ana", "analyst")
+    ana = ws.login("ana", "analyst-password")
+    with pytest.raises(Forbidden):
+        ana.snapshot("test-project", "household", include_personal=True)
+    full = owner.open_snapshot("test-project", "household")
+    assert "respondent" not in full.to_pandas().columns  # default: personal left out
+    info = owner.snapshot("test-project", "household", include_personal=True)
+    cols = info.tables[info.main].columns
+    assert "respondent" in cols and "instanceID" not in cols
+
+
+def test_revoked_tokens_stop_working(ws: Workspace, owner: Client) -> None:
+    token = owner.create_token("phone")
+    assert ws.with_token(token).project("test-project").slug == "test-project"
+    assert owner.revoke_tokens("phone") == 1
+    with pytest.raises(Unauthenticated) as e:
+        ws.with_token(token).project("test-project")
+    assert e.value.code == "auth.invalid_token"

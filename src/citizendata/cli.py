@@ -171,6 +171,15 @@ def users_token(username: str, name: Annotated[str, typer.Option(help="A label."
     _guard(go)
 
 
+@users_app.command("revoke-tokens")
+def users_revoke_tokens(username: str, name: Annotated[str | None, typer.Option(
+        help="Only tokens with this label.")] = None,
+                        workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Revoke a user's API tokens."""
+    _guard(lambda: console.print(
+        f"{_open(workspace).as_user(username).revoke_tokens(name)} token(s) revoked."))
+
+
 # -- projects -------------------------------------------------------------------------------
 @projects_app.command("create")
 def projects_create(spec: Annotated[Path, typer.Argument(help="Project spec, YAML or JSON.")],
@@ -206,8 +215,10 @@ def projects_list(workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None,
 def projects_add_member(project: str, username: str, role: str,
                         workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
     """Give a user a role (owner, manager, collector, validator, analyst, viewer)."""
-    _guard(lambda: console.print(
-        _client(workspace, as_user).add_member(project, username, role)))
+    def go() -> None:
+        m = _client(workspace, as_user).add_member(project, username, role)
+        console.print(f"[bold]{m.username}[/] is now {m.role} in [bold]{project}[/].")
+    _guard(go)
 
 
 # -- forms ------------------------------------------------------------------------------------

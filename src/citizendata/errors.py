@@ -60,6 +60,11 @@ class Problem:
     rule: str | None = None
     fix: str | None = None
 
+    def __post_init__(self) -> None:
+        # a problem without its own fix gets the catalogue's advice for its code
+        if self.fix is None and self.code in CATALOGUE:
+            object.__setattr__(self, "fix", CATALOGUE[self.code].fix or None)
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
         out: dict[str, Any] = {"code": self.code, "message": self.message}

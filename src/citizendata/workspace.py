@@ -200,6 +200,10 @@ class Client:
         """A new API token for this user; shown once."""
         return self._run(accounts.create_token, name)
 
+    def revoke_tokens(self, name: str | None = None) -> int:
+        """Revoke this user's tokens (all, or those with a name); returns how many."""
+        return self._run(accounts.revoke_tokens, name)
+
     # -- projects -----------------------------------------------------------------
     def create_project(self, spec: ProjectSpec | dict[str, Any] | str | Path
                        ) -> projects_svc.ProjectInfo:

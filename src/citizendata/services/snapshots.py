@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, allowed
-from citizendata.errors import BadInput
+from citizendata.errors import BadInput, Forbidden
 from citizendata.forms.schema import FormSchema
 from citizendata.services.access import audit, form_in, project_for
 from citizendata.services.forms import merged_schema
@@ -90,11 +90,15 @@ def export_batches(db: Session, form_id: int, *, batch_rows: int = 50_000
     return reader(db, form_id, batch_rows)
 
 
-def analysis_schema(schema: FormSchema, role: str) -> FormSchema:
-    """The schema without personal fields, unless the role may see personal data."""
-    if allowed(role, Action.PERSONAL_DATA_VIEW):
-        return schema
-    return dataclasses.replace(schema, fields=tuple(f for f in schema.fields if not f.personal))
+# carried by the _instance_id metadata column (and source metadata), not by the payload
+_ENVELOPE_PATHS = frozenset({"meta/instanceID", "meta/deprecatedID", "meta/rootUuid"})
+
+
+def analysis_schema(schema: FormSchema, personal: bool) -> FormSchema:
+    """The schema as a snapshot sees it: no envelope fields, personal fields only if asked."""
+    return dataclasses.replace(schema, fields=tuple(
+        f for f in schema.fields
+        if f.path not in _ENVELOPE_PATHS and (personal or not f.personal)))
 
 
 def make_snapshot(
@@ -113,11 +117,11 @@ def make_snapshot(
                   .where(Submission.form_id == form.id)) or 0
     if n == 0:
         raise BadInput("snapshot.empty", f"Form {form_id!r} has no submissions yet.")
-    schema = merged_schema(db, form)
-    if not include_personal:
-        schema = analysis_schema(schema, "analyst")
-    else:
-        schema = analysis_schema(schema, role)
+    if include_personal and not allowed(role, Action.PERSONAL_DATA_VIEW):
+        raise Forbidden("auth.forbidden", f"Your role {role!r} may not see personal data; "
+                        "the snapshot can be made without it.",
+                        fix="Leave out include_personal (--include-personal).")
+    schema = analysis_schema(merged_schema(db, form), include_personal)
 
     def counted() -> Iterator[pa.RecordBatch]:
         for b in export_batches(db, form.id):
