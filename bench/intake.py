@@ -90,12 +90,12 @@ async def _drive(port: int, token: str, items: list[bytes], seconds: float, clie
     return time.perf_counter() - start, lat, len(errors)
 
 
-def _serve(path: Path, url: str | None, port: int) -> subprocess.Popen[bytes]:
+def _serve(path: Path, url: str | None, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     if url:
         env["CITIZENDATA_DATABASE_URL"] = url
     proc = subprocess.Popen([sys.executable, "-m", "citizendata.cli", "serve", "-w", str(path),
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                             "--port", str(port), "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     for _ in range(200):
         try:
@@ -117,14 +117,14 @@ def _library_rate(path: Path, url: str | None, items: list[bytes], n: int) -> fl
     return n / (time.perf_counter() - t0)
 
 
-def run_backend(name: str, url: str | None, bodies: list[bytes], seconds: float, clients: int
-                ) -> dict[str, Any]:
+def run_backend(name: str, url: str | None, bodies: list[bytes], seconds: float, clients: int,
+                workers: int) -> dict[str, Any]:
     """One backend: serve, drive over HTTP, then the in-process library baseline."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "ws"
         token = _setup(path, url)
         port = _free_port()
-        proc = _serve(path, url, port)
+        proc = _serve(path, url, port, workers)
         try:
             items = list(bodies)
             elapsed, lat, errors = asyncio.run(
@@ -137,7 +137,7 @@ def run_backend(name: str, url: str | None, bodies: list[bytes], seconds: float,
         lib = _library_rate(path, url, rest, len(rest)) if rest else float("nan")
     ms = np.array(lat) * 1000
     rate = (sent - errors) / elapsed
-    return {"backend": name, "clients": clients, "seconds": round(elapsed, 1),
+    return {"backend": name, "workers": workers, "clients": clients, "seconds": round(elapsed, 1),
             "submissions": sent - errors, "submissions_per_s": round(rate, 1),
             "p50_ms": round(float(np.percentile(ms, 50)), 1),
             "p99_ms": round(float(np.percentile(ms, 99)), 1), "errors": errors,
@@ -151,6 +151,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--pg-workers", type=int, default=2,
+                    help="server processes for PostgreSQL (SQLite always runs one)")
     args = ap.parse_args()
     n = int(args.seconds * 1500) + 2000
     data = generate(n)
@@ -163,10 +165,11 @@ def main() -> None:
             if url is None:
                 continue
         print(f"running {backend} for {args.seconds:.0f} s with {args.clients} clients …")
-        results.append(run_backend(backend, url, bodies, args.seconds, args.clients))
+        workers = args.pg_workers if backend == "postgresql" else 1
+        results.append(run_backend(backend, url, bodies, args.seconds, args.clients, workers))
         if url:
             drop_postgres("citizendata_bench_intake")
-    write_results("intake", results, ["backend", "submissions_per_s", "p50_ms", "p99_ms", "errors",
+    write_results("intake", results, ["backend", "workers", "submissions_per_s", "p50_ms", "p99_ms", "errors",
                                       "library_submissions_per_s", "ratio_http_to_library"],
                   "single-submission JSON intake over HTTP (8 clients)")
 

@@ -307,19 +307,28 @@ def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
 @app.command()
 def serve(workspace: WorkspaceOpt = DEFAULT_WS,
           host: Annotated[str | None, typer.Option()] = None,
-          port: Annotated[int | None, typer.Option()] = None) -> None:
+          port: Annotated[int | None, typer.Option()] = None,
+          workers: Annotated[int, typer.Option(
+              help="Server processes (for PostgreSQL; SQLite has one writer anyway).")] = 1
+          ) -> None:
     """Run the web server (API, OpenRosa endpoints, pages)."""
-    _guard(lambda: _serve(_open(workspace), host, port))
+    _guard(lambda: _serve(_open(workspace), host, port, workers))
 
 
-def _serve(ws: Any, host: str | None, port: int | None) -> None:
+def _serve(ws: Any, host: str | None, port: int | None, workers: int = 1) -> None:
     import uvicorn
 
+    h, p = host or ws.settings.host, port or ws.settings.port
+    if workers > 1:
+        # each worker process opens the workspace itself from the environment
+        os.environ["CITIZENDATA_WORKSPACE"] = str(ws.settings.workspace.resolve())
+        ws.close()
+        uvicorn.run("citizendata.server.app:create_app", factory=True, workers=workers,
+                    host=h, port=p, log_level="warning", access_log=False)
+        return
     from citizendata.server.app import create_app
 
-    app_ = create_app(ws)
-    uvicorn.run(app_, host=host or ws.settings.host, port=port or ws.settings.port,
-                log_level="warning", access_log=False)
+    uvicorn.run(create_app(ws), host=h, port=p, log_level="warning", access_log=False)
 
 
 @app.command()

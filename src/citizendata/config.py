@@ -69,7 +69,10 @@ class Settings(BaseSettings):
         self.workspace.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
         # written with owner-only permissions: the key signs every session
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another server worker wrote it first
+            return key_file.read_text().strip()
         with os.fdopen(fd, "w") as fh:
             fh.write(key)
         return key

@@ -75,6 +75,11 @@ class Workspace:
             if self.engine.dialect.name == "sqlite":
                 self._write_lock = threading.Lock()
 
+    @property
+    def writers_queue(self) -> bool:
+        """True when this process queues its writers (SQLite: one writer at a time)."""
+        return self._write_lock is not None
+
     @classmethod
     def open(cls, path: str | Path | None = None, *, database_url: str | None = None,
              **overrides: Any) -> Workspace:
@@ -270,13 +275,22 @@ class Client:
         raw = body if isinstance(body, bytes) else (
             body.encode() if isinstance(body, str) else _json_bytes(body))
 
-        # parse outside the write transaction (the schema is cached); the store call checks
-        # the caller's role again inside it
-        schema = self._read(lambda db, actor: intake.form_context(db, actor, slug,
-                                                                  form_id).schema)
-        items = parse_json_body(raw, schema, max_batch=self.workspace.settings.max_batch)
-        return self._run(intake.store_submissions, slug, form_id, items, channel=channel,
-                         retry_integrity=True)
+        limit = self.workspace.settings.max_batch
+        if self.workspace.writers_queue:
+            # one writer at a time: parse before taking the write lock (the schema is
+            # cached); storing checks the caller's role again inside the write
+            schema = self._read(lambda db, actor: intake.form_context(db, actor, slug,
+                                                                      form_id).schema)
+            items = parse_json_body(raw, schema, max_batch=limit)
+            return self._run(intake.store_submissions, slug, form_id, items, channel=channel,
+                             retry_integrity=True)
+
+        def go(db: Session, actor: Actor) -> intake.IntakeResult:
+            ctx = intake.form_context(db, actor, slug, form_id)
+            items = parse_json_body(raw, ctx.schema, max_batch=limit)
+            return intake.store_submissions(db, actor, slug, form_id, items, channel=channel,
+                                            context=ctx)
+        return self._run(go, retry_integrity=True)
 
     def submit_items(self, slug: str, form_id: str,
                      items: Sequence[Any], *, channel: str = "json",

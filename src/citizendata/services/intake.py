@@ -14,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, check
@@ -196,9 +198,20 @@ def store_submissions(
     """Store submissions of one form; duplicates are answered with the existing ids."""
     ctx = context or form_context(db, actor, slug, form_id)
     _check_versions(ctx, items)
-    hashes = [content_hash(it.payload) for it in items]
-    existing = _existing(db, ctx.form_pk, [it.instance_id for it in items])
-    conflicts = _conflicts(db, items, hashes, existing)
+    hashes = {it.instance_id: content_hash(it.payload) for it in items}
+    batch = None
+    if len(items) > 1 or filename is not None:
+        batch = IntakeBatch(project_id=ctx.project_id, form_id=ctx.form_pk, channel=channel,
+                            filename=filename, sha256=sha256, n_received=len(items),
+                            actor_id=actor.user_id if actor else None)
+        db.add(batch)
+        db.flush()
+    new_ids = _insert_new(db, ctx, actor, items, hashes, channel, batch.id if batch else None)
+    # resends: what the insert skipped is either identical (answered with its id) or a
+    # conflict (raised, and the transaction's rollback undoes the rows inserted above)
+    resent = [it for it in items if it.instance_id not in new_ids]
+    existing = _existing(db, ctx.form_pk, [it.instance_id for it in resent]) if resent else {}
+    conflicts = _conflicts(db, resent, [hashes[it.instance_id] for it in resent], existing)
     if conflicts:
         raise Conflict(
             "conflict.submission",
@@ -207,50 +220,56 @@ def store_submissions(
             where=Where(instance_id=conflicts[0]),
             details={"instance_ids": conflicts},
         )
-    new = [(i, it) for i, it in enumerate(items) if it.instance_id not in existing]
-    batch_id = None
-    if len(items) > 1 or filename is not None:
-        batch = IntakeBatch(project_id=ctx.project_id, form_id=ctx.form_pk, channel=channel,
-                            filename=filename, sha256=sha256, n_received=len(items),
-                            n_created=len(new), n_duplicates=len(items) - len(new),
-                            actor_id=actor.user_id if actor else None)
-        db.add(batch)
-        db.flush()
-        batch_id = batch.id
+    ids = tuple(new_ids.get(it.instance_id) or existing[it.instance_id][0] for it in items)
+    if attachments:
+        _store_attachments(db, ids, attachments)
+    dup_ids = tuple(it.instance_id for it in resent)
+    if batch is not None:
+        batch.n_created, batch.n_duplicates = len(new_ids), len(dup_ids)
+        db.execute(insert(_AUDIT), [_audit_row(
+            actor, "intake.batch", "intake_batch", batch.id, ctx.project_id,
+            {"form_id": form_id, "channel": channel, "received": len(items),
+             "created": len(new_ids), "duplicates": len(dup_ids), "filename": filename,
+             "sha256": sha256})])
+    elif new_ids:
+        db.execute(insert(_AUDIT), [_audit_row(
+            actor, "submission.create", "submission", ids[0], ctx.project_id,
+            {"form_id": form_id, "channel": channel, "instance_id": items[0].instance_id})])
+    return IntakeResult(form_id, batch.id if batch else None, len(new_ids), len(dup_ids), ids,
+                        tuple(it.instance_id for it in items), dup_ids)
+
+
+# INSERT … ON CONFLICT DO NOTHING, spelled by each dialect's own construct
+_INSERT_IGNORING: dict[str, Callable[[Table], Any]] = {
+    "postgresql": lambda t: pg_insert(t).on_conflict_do_nothing(
+        index_elements=["form_id", "instance_id"]),
+    "sqlite": lambda t: sqlite_insert(t).on_conflict_do_nothing(
+        index_elements=["form_id", "instance_id"]),
+}
+
+
+def _insert_new(db: Session, ctx: FormContext, actor: Actor | None,
+                items: Sequence[IncomingSubmission], hashes: dict[str, str], channel: str,
+                batch_id: int | None) -> dict[str, int]:
+    """Insert every submission whose instance id is new; returns instance id → new id."""
     now = utcnow()
     rows = [
         {"project_id": ctx.project_id, "form_id": ctx.form_pk,
          "form_version_id": ctx.versions[it.form_version], "instance_id": it.instance_id,
-         "payload": it.payload, "content_hash": hashes[i],
+         "payload": it.payload, "content_hash": hashes[it.instance_id],
          "submitter_id": actor.user_id if actor else None, "collected_at": it.collected_at,
          "received_at": now, "review_status": "received", "channel": channel,
          "batch_id": batch_id, "deprecated_id": it.deprecated_id,
          "source_meta": it.source_meta or None}
-        for i, it in new
+        for it in items
     ]
-    new_ids: dict[str, int] = {}
-    if rows:
-        # Core insert on the table, not the ORM class: the hot path needs no unit of work
-        table = cast(Table, Submission.__table__)
-        result = db.execute(insert(table).returning(table.c.id, table.c.instance_id,
-                                                    sort_by_parameter_order=True), rows)
-        new_ids = {iid: sid for sid, iid in result}
-    ids = tuple(new_ids.get(it.instance_id) or existing[it.instance_id][0] for it in items)
-    if attachments:
-        _store_attachments(db, ids, attachments)
-    dup_ids = tuple(it.instance_id for it in items if it.instance_id in existing)
-    if len(items) == 1 and new:
-        db.execute(insert(_AUDIT), [_audit_row(
-            actor, "submission.create", "submission", ids[0], ctx.project_id,
-            {"form_id": form_id, "channel": channel, "instance_id": items[0].instance_id})])
-    elif batch_id is not None:
-        db.execute(insert(_AUDIT), [_audit_row(
-            actor, "intake.batch", "intake_batch", batch_id, ctx.project_id,
-            {"form_id": form_id, "channel": channel, "received": len(items),
-             "created": len(new), "duplicates": len(dup_ids), "filename": filename,
-             "sha256": sha256})])
-    return IntakeResult(form_id, batch_id, len(new), len(dup_ids), ids,
-                        tuple(it.instance_id for it in items), dup_ids)
+    if not rows:
+        return {}
+    # Core insert on the table, not the ORM class: the hot path needs no unit of work
+    table = cast(Table, Submission.__table__)
+    stmt = _INSERT_IGNORING[db.get_bind().dialect.name](table)
+    result = db.execute(stmt.returning(table.c.id, table.c.instance_id), rows)
+    return {iid: sid for sid, iid in result}
 
 
 def _store_attachments(db: Session, ids: tuple[int, ...],
