@@ -151,8 +151,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--backends", default="sqlite,postgresql")
-    ap.add_argument("--pg-workers", type=int, default=2,
-                    help="server processes for PostgreSQL (SQLite always runs one)")
+    ap.add_argument("--pg-workers", type=int, default=2, help="server processes, PostgreSQL")
+    ap.add_argument("--sqlite-workers", type=int, default=1, help="server processes, SQLite")
     args = ap.parse_args()
     n = int(args.seconds * 1500) + 2000
     data = generate(n)
@@ -165,7 +165,7 @@ def main() -> None:
             if url is None:
                 continue
         print(f"running {backend} for {args.seconds:.0f} s with {args.clients} clients …")
-        workers = args.pg_workers if backend == "postgresql" else 1
+        workers = args.pg_workers if backend == "postgresql" else args.sqlite_workers
         results.append(run_backend(backend, url, bodies, args.seconds, args.clients, workers))
         if url:
             drop_postgres("citizendata_bench_intake")
