@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from citizendata.auth import Actor
 from citizendata.config import Settings
@@ -105,9 +106,13 @@ def optional_client(request: Request) -> Client | None:
     return None
 
 
-def api_client(request: Request) -> Client:
+async def api_client(request: Request) -> Client:
     """The Client for an API or HTML request; 401 without credentials."""
-    client = optional_client(request)
+    token = _bearer(request)
+    if token is not None:
+        # a token is checked lazily inside the call's own transaction: no thread hop here
+        return get_workspace(request).with_token(token)
+    client = await run_in_threadpool(optional_client, request)
     if client is None:
         raise Unauthenticated("auth.unauthenticated",
                               "Log in, or send an API token as 'Authorization: Bearer <token>'.")
