@@ -37,7 +37,7 @@ def raw_copy(ws: Workspace, table: pa.Table) -> float:
         ids = db.execute(text("SELECT p.id, f.id, fv.id FROM projects p JOIN forms f ON "
                               "f.project_id = p.id JOIN form_versions fv ON fv.form_id = f.id"
                               )).one()
-        db.execute(text("TRUNCATE submissions"))
+        db.execute(text("TRUNCATE submissions, attachments"))
     n = table.num_rows
     copy_table = pa.table({
         "project_id": pa.array([ids[0]] * n, pa.int64()),

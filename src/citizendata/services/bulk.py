@@ -57,14 +57,15 @@ def _raw(db: Session) -> Any:
 
 
 def _copy(db: Session, table: str, data: pa.Table) -> None:
-    buf = io.BytesIO()
-    pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False))
     cols = ", ".join(data.column_names)
+    options = pacsv.WriteOptions(include_header=False)
     with _raw(db).cursor() as cur, cur.copy(
             f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as cp:
-        view = buf.getbuffer()
-        for start in range(0, len(view), 1 << 20):
-            cp.write(view[start:start + (1 << 20)])
+        # CSV is written a slice at a time, so the server parses one while we write the next
+        for batch in data.to_batches(max_chunksize=50_000):
+            buf = io.BytesIO()
+            pacsv.write_csv(batch, buf, options)
+            cp.write(buf.getbuffer())
 
 
 def _executemany(db: Session, table: str, data: pa.Table) -> None:
@@ -91,20 +92,42 @@ def _ts_text(col: pa.ChunkedArray, dialect: str) -> pa.ChunkedArray:
     return pc.strftime(utc, format=fmt)
 
 
-def _check_versions(db: Session, form_id: int, filename: str | None) -> dict[str, int]:
+def _check_versions(db: Session, form_id: int, table: pa.Table,
+                    filename: str | None) -> dict[str, int]:
     known = {v: i for v, i in db.execute(text(
         "SELECT version, id FROM form_versions WHERE form_id = :f"), {"f": form_id})}
-    stated = db.execute(text(
-        "SELECT form_version, MIN(row) FROM _stage WHERE form_version IS NOT NULL "
-        "GROUP BY form_version")).all()
+    stated = table.select(["form_version", "row"]).filter(
+        pc.is_valid(table.column("form_version")))
+    unknown = pc.invert(pc.is_in(stated.column("form_version"),
+                                 value_set=pa.array(list(known), pa.string())))
+    first = stated.filter(unknown).group_by("form_version").aggregate([("row", "min")])
     problems = [Problem("not_found.form_version", f"The form has no version {v!r}.",
                         where=Where(file=filename, row=r, column="form version"),
                         fix=f"Known versions: {sorted(known)}.")
-                for v, r in stated if v not in known]
+                for v, r in zip(first.column("form_version").to_pylist(),
+                                first.column("row_min").to_pylist(), strict=True)]
     if problems:
         raise BadInput("import.structure", f"{len(problems)} unknown form version(s); nothing "
                        "was imported.", where=Where(file=filename), problems=problems)
     return known
+
+
+def _stored_rows(db: Session, form_id: int, table: pa.Table, payload_sql: str,
+                 filename: str | None) -> pa.Array:
+    """Rows of the file already stored (identical resends); conflicts raise."""
+    dialect = traits(db.get_bind())  # type: ignore[arg-type]
+    if db.execute(text("SELECT 1 FROM submissions WHERE form_id = :f LIMIT 1"),
+                  {"f": form_id}).first() is None:
+        # nothing stored for this form yet: no resend or conflict is possible, skip staging
+        # (a concurrent first import of the same ids fails on the unique index instead)
+        return pa.array([], pa.int64())
+    db.execute(text(_DROP_STAGE[dialect.name]))
+    db.execute(text(_STAGE_DDL[dialect.name]))
+    _load(db, "_stage", table.select(list(_KEY_COLUMNS)))
+    try:
+        return _already_stored(db, form_id, table, payload_sql, filename)
+    finally:
+        db.execute(text(_DROP_STAGE[dialect.name]))
 
 
 def _already_stored(db: Session, form_id: int, table: pa.Table, payload_sql: str,
@@ -183,14 +206,9 @@ def import_table(
     form, latest = version_row(db, project, form_id, None)
     say = progress or (lambda _m: None)
     dialect = traits(db.get_bind())  # type: ignore[arg-type]
-    say("staging keys")
-    db.execute(text(_DROP_STAGE[dialect.name]))
-    db.execute(text(_STAGE_DDL[dialect.name]))
-    _load(db, "_stage", table.select(list(_KEY_COLUMNS)))
-    versions = _check_versions(db, form.id, filename)
+    versions = _check_versions(db, form.id, table, filename)
     say("checking for resends and conflicts")
-    stored_rows = _already_stored(db, form.id, table, dialect.payload_as_text, filename)
-    db.execute(text(_DROP_STAGE[dialect.name]))
+    stored_rows = _stored_rows(db, form.id, table, dialect.payload_as_text, filename)
     n_dupes = len(stored_rows)
     batch = IntakeBatch(project_id=project.id, form_id=form.id, channel=channel, filename=filename,
                         sha256=sha256, n_received=table.num_rows,
@@ -205,7 +223,16 @@ def import_table(
     new = _new_rows(table, stored_rows, versions, latest.id, constants, dialect.name)
     say(f"inserting {new.num_rows:,} rows")
     if new.num_rows:
-        _load(db, "submissions", new)
+        integrity = db.get_bind().dialect.dbapi.IntegrityError  # type: ignore[union-attr]
+        try:
+            _load(db, "submissions", new)
+        except integrity:
+            # another import stored some of these instance ids meanwhile
+            raise Conflict("conflict.submission", "Another import stored some of these "
+                           "submissions at the same time; nothing from this file was imported.",
+                           where=Where(file=filename),
+                           fix="Import the file again: stored rows will count as resends."
+                           ) from None
     audit(db, actor, "intake.batch", "intake_batch", batch.id, project_id=project.id,
           details={"form_id": form_id, "channel": channel, "received": table.num_rows,
                    "created": new.num_rows, "duplicates": n_dupes, "filename": filename,

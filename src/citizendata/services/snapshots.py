@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import tempfile
+import os
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -38,24 +39,41 @@ _PG_TS = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 
 def _batches_copy(db: Session, form_id: int, _batch_rows: int) -> Iterator[pa.RecordBatch]:
+    # COPY streams into a pipe from a thread while Arrow parses the other end, so the
+    # database's JSON-to-text work and the typing of earlier batches overlap
     sql = _SELECT.format(collected=_PG_TS.format("s.collected_at"),
                          received=_PG_TS.format("s.received_at"),
                          payload="s.payload::text", form_id=int(form_id))
     raw: Any = db.connection().connection.driver_connection
-    with tempfile.TemporaryFile() as spool:
-        with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as cp:
-            for chunk in cp:
-                spool.write(chunk)
-        spool.seek(0)
-        reader = pacsv.open_csv(
-            spool,
-            read_options=pacsv.ReadOptions(column_names=BATCH_SCHEMA.names,
-                                           block_size=32 << 20),
-            convert_options=pacsv.ConvertOptions(
-                column_types=BATCH_SCHEMA, strings_can_be_null=True,
-                quoted_strings_can_be_null=False),
-        )
-        yield from reader
+    read_fd, write_fd = os.pipe()
+    failure: list[BaseException] = []
+
+    def produce() -> None:
+        try:
+            with os.fdopen(write_fd, "wb") as sink, raw.cursor() as cur, \
+                    cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as cp:
+                for chunk in cp:
+                    sink.write(chunk)
+        except BaseException as exc:  # handed to the reading side
+            failure.append(exc)
+
+    producer = threading.Thread(target=produce, name="snapshot-copy", daemon=True)
+    producer.start()
+    try:
+        with os.fdopen(read_fd, "rb") as source:
+            reader = pacsv.open_csv(
+                source,
+                read_options=pacsv.ReadOptions(column_names=BATCH_SCHEMA.names,
+                                               block_size=16 << 20),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=BATCH_SCHEMA, strings_can_be_null=True,
+                    quoted_strings_can_be_null=False),
+            )
+            yield from reader
+    finally:
+        producer.join()
+    if failure:
+        raise failure[0]
 
 
 def _batches_fetch(db: Session, form_id: int, batch_rows: int) -> Iterator[pa.RecordBatch]:
