@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from alembic.runtime.migration import MigrationContext
@@ -284,3 +285,38 @@ def test_revoked_tokens_stop_working(ws: Workspace, owner: Client) -> None:
     with pytest.raises(Unauthenticated) as e:
         ws.with_token(token).project("test-project")
     assert e.value.code == "auth.invalid_token"
+
+
+def test_try_submit_does_not_wait_for_a_busy_writer(tmp_path: Path) -> None:
+    ws = Workspace.open(tmp_path / "ws")
+    me = ws.create_admin("owner", "owner-password")
+    me.create_project(SPEC)
+    me.add_form("test-project", household_form(), "household.xlsx")
+    assert ws.single_writer
+    body = json.dumps(sub("uuid:busy")).encode()
+    with ws.transaction():  # another writer holds the database
+        assert me.try_submit("test-project", "household", body) is None
+    assert me.form("test-project", "household").submissions == 0
+    result = me.try_submit("test-project", "household", body)
+    assert result is not None and result.created == 1
+    # another process writing: SQLite's own lock, not ours
+    other = Workspace.open(tmp_path / "ws")
+    with other.transaction() as db:
+        db.execute(text("UPDATE users SET display_name = 'x'"))
+        assert me.try_submit("test-project", "household",
+                             json.dumps(sub("uuid:busy2")).encode()) is None
+    assert me.try_submit("test-project", "household",
+                         json.dumps(sub("uuid:busy2")).encode()) is not None
+    other.close()
+    ws.close()
+
+
+def test_a_resaved_workbook_is_the_same_version(owner: Client) -> None:
+    import time
+
+    first = household_form("1")
+    time.sleep(1.1)  # openpyxl stamps the save time into the file
+    again = household_form("1")
+    assert first != again
+    assert owner.add_form("test-project", again, "household.xlsx").version == "1"
+    assert owner.form("test-project", "household").versions == ("1",)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,9 +37,13 @@ from citizendata.store.engine import make_engine, make_sessionmaker
 from citizendata.store.migrate import current_revision, head_revision, upgrade
 from citizendata.store.models import AuditEvent, User
 
-__all__ = ["Client", "Workspace"]
+__all__ = ["Client", "Workspace", "WriterBusy"]
 
 T = TypeVar("T")
+
+
+class WriterBusy(Exception):
+    """Another writer holds the (SQLite) database and the caller asked not to wait."""
 
 
 class Workspace:
@@ -72,6 +76,9 @@ class Workspace:
         else:
             self._sessions = make_sessionmaker(self.engine)
             self._read_sessions = make_sessionmaker(self.engine.execution_options(cd_read=True))
+            # for callers that must not wait on another process's write (see try_submit)
+            self._nowait_sessions = make_sessionmaker(
+                self.engine.execution_options(cd_busy_ms=0))
             if self.engine.dialect.name == "sqlite":
                 self._write_lock = threading.Lock()
 
@@ -84,26 +91,52 @@ class Workspace:
 
     # -- transactions -----------------------------------------------------------
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
+    def transaction(self, *, write: bool = True, wait: bool = True) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        With ``wait=False`` a write raises :class:`WriterBusy` at once instead of queueing
+        behind another writer (only where writers are serialised, i.e. SQLite).
+        """
         if not write:
             with self._read_sessions() as db, db.begin():
                 yield db
             return
-        with self._write_lock or nullcontext(), self._sessions() as db, db.begin():
-            yield db
+        lock = self._write_lock
+        if lock is None:
+            with self._sessions() as db, db.begin():
+                yield db
+            return
+        if not lock.acquire(blocking=wait):
+            raise WriterBusy
+        try:
+            sessions = self._sessions if wait else self._nowait_sessions
+            try:
+                with sessions() as db, db.begin():
+                    yield db
+            except OperationalError as exc:
+                if wait or "locked" not in str(exc.orig):
+                    raise
+                raise WriterBusy from None  # another process is writing
+        finally:
+            lock.release()
+
+    @property
+    def single_writer(self) -> bool:
+        """True where writes are serialised (SQLite): a short write may run on the caller's
+        thread without losing parallelism."""
+        return self._write_lock is not None
 
     def run(self, fn: Callable[..., T], *args: Any, retry_integrity: bool = False,
-            write: bool = True, **kwargs: Any) -> T:
+            write: bool = True, wait: bool = True, **kwargs: Any) -> T:
         """Call ``fn(db, *args)`` in a transaction (retried once after a lost insert race)."""
         try:
-            with self.transaction(write=write) as db:
+            with self.transaction(write=write, wait=wait) as db:
                 return fn(db, *args, **kwargs)
         except IntegrityError:
             if not retry_integrity:
                 raise
             # a concurrent resend won the race; the retry sees it and answers as a duplicate
-            with self.transaction(write=write) as db:
+            with self.transaction(write=write, wait=wait) as db:
                 return fn(db, *args, **kwargs)
 
     # -- who acts ---------------------------------------------------------------
@@ -182,9 +215,9 @@ class Client:
         return self._actor
 
     def _run(self, fn: Callable[..., T], *args: Any, write: bool = True,
-             retry_integrity: bool = False, **kwargs: Any) -> T:
+             retry_integrity: bool = False, wait: bool = True, **kwargs: Any) -> T:
         return self.workspace.run(lambda db: fn(db, self._who(db), *args, **kwargs), write=write,
-                                  retry_integrity=retry_integrity)
+                                  retry_integrity=retry_integrity, wait=wait)
 
     def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return self._run(fn, *args, write=False, **kwargs)
@@ -262,8 +295,16 @@ class Client:
         return self._read(forms_svc.form_versions, slug, form_id)
 
     # -- intake -----------------------------------------------------------------------
+    def try_submit(self, slug: str, form_id: str, body: bytes, *, channel: str = "json"
+                   ) -> intake.IntakeResult | None:
+        """Like submit, but None at once if another writer holds the database (SQLite)."""
+        try:
+            return self.submit(slug, form_id, body, channel=channel, wait=False)
+        except WriterBusy:
+            return None
+
     def submit(self, slug: str, form_id: str, body: bytes | str | dict[str, Any] | list[Any],
-               *, channel: str = "json") -> intake.IntakeResult:
+               *, channel: str = "json", wait: bool = True) -> intake.IntakeResult:
         """Submit one submission or a batch (≤ max_batch) as JSON."""
         from citizendata.ingest.payload import parse_json_body
 
@@ -278,7 +319,7 @@ class Client:
             items = parse_json_body(raw, ctx.schema, max_batch=limit)
             return intake.store_submissions(db, actor, slug, form_id, items, channel=channel,
                                             context=ctx)
-        return self._run(go, retry_integrity=True)
+        return self._run(go, retry_integrity=True, wait=wait)
 
     def submit_items(self, slug: str, form_id: str,
                      items: Sequence[Any], *, channel: str = "json",

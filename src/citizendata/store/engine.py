@@ -61,8 +61,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         @event.listens_for(engine, "begin")
         def _begin(conn: Any) -> None:
             # read-only work (execution option cd_read) must not take the write lock
-            read = conn.get_execution_options().get("cd_read", False)
-            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+            options = conn.get_execution_options()
+            # per transaction, since pooled connections are shared by waiting and
+            # non-waiting callers
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(options.get('cd_busy_ms', 30000))}")
+            conn.exec_driver_sql("BEGIN" if options.get("cd_read", False) else "BEGIN IMMEDIATE")
 
         return engine
     # no pre-ping: it costs a round trip per transaction on the intake hot path; stale
