@@ -106,7 +106,8 @@ class ProjectSpec(BaseModel):
         unknown = sorted(set(v) - set(STAGES))
         if unknown:
             raise ValueError(f"unknown value-chain stage(s) {unknown}; use {list(STAGES)}")
-        return v
+        # value-chain order, whatever order the file used
+        return {stage: v[stage] for stage in STAGES if stage in v}
 
     @property
     def meets_citizen_data_threshold(self) -> bool:
