@@ -320,3 +320,16 @@ def test_a_resaved_workbook_is_the_same_version(owner: Client) -> None:
     assert first != again
     assert owner.add_form("test-project", again, "household.xlsx").version == "1"
     assert owner.form("test-project", "household").versions == ("1",)
+
+
+def test_password_guessing_is_throttled(ws: Workspace, owner: Client) -> None:
+    from citizendata.errors import TooManyRequests
+
+    owner.create_user("amina", "correct horse battery")
+    for _ in range(5):
+        with pytest.raises(Unauthenticated):
+            ws.login("amina", "guess-guess")
+    with pytest.raises(TooManyRequests) as e:
+        ws.login("amina", "correct horse battery")  # even the right password, for a while
+    assert e.value.code == "auth.too_many_attempts" and e.value.http_status == 429
+    assert ws.login("owner", "owner-password").actor.username == "owner"  # others unaffected

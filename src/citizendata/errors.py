@@ -23,6 +23,7 @@ __all__ = [
     "PayloadTooLarge",
     "Problem",
     "ServerMisconfigured",
+    "TooManyRequests",
     "Unauthenticated",
     "UnsupportedMediaType",
     "Where",
@@ -103,6 +104,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Create a new token with 'citizendata users token'."),
     ErrorSpec("auth.forbidden", "Forbidden", "Your role does not allow this",
               "Ask a project owner or manager for a role that allows it."),
+    ErrorSpec("auth.too_many_attempts", "TooManyRequests", "Too many failed log-ins",
+              "Wait the number of seconds given, then try again."),
     ErrorSpec("auth.csrf", "Forbidden", "The form has expired",
               "Reload the page and submit the form again."),
     ErrorSpec("auth.not_admin", "Forbidden", "Only a site administrator can do this",
@@ -300,6 +303,12 @@ class UnsupportedMediaType(CitizenDataError):
     """The request's content type is not the one expected."""
 
     http_status = 415
+
+
+class TooManyRequests(CitizenDataError):
+    """Too many attempts in a short time; try again later."""
+
+    http_status = 429
 
 
 class ServerMisconfigured(CitizenDataError):

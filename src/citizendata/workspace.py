@@ -24,9 +24,9 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from citizendata.auth import Action, Actor
+from citizendata.auth import Action, Actor, LoginThrottle
 from citizendata.config import Settings, get_settings
-from citizendata.errors import BadInput, ServerMisconfigured, Where
+from citizendata.errors import BadInput, ServerMisconfigured, Unauthenticated, Where
 from citizendata.projects.spec import ProjectSpec, load_spec
 from citizendata.services import accounts, bulk, intake, snapshots, submissions
 from citizendata.services import forms as forms_svc
@@ -63,6 +63,7 @@ class Workspace:
             except OperationalError as exc:
                 raise ServerMisconfigured(
                     "db.unavailable", f"The database cannot be reached: {exc.orig}") from exc
+        self.throttle = LoginThrottle()
         self._sessions: sessionmaker[Session]
         self._read_sessions: sessionmaker[Session]
         # SQLite has one writer at a time: queue this process's writers on a lock rather
@@ -159,8 +160,15 @@ class Workspace:
         return Client(self, self.run(go))
 
     def login(self, username: str, password: str) -> Client:
-        """A client acting as the user whose password this is."""
-        return Client(self, self.run(accounts.authenticate, username, password, write=False))
+        """A client acting as the user whose password this is (failures are throttled)."""
+        self.throttle.check(username)
+        try:
+            actor = self.run(accounts.authenticate, username, password, write=False)
+        except Unauthenticated:
+            self.throttle.failed(username)
+            raise
+        self.throttle.succeeded(username)
+        return Client(self, actor)
 
     def with_token(self, token: str) -> Client:
         """A client acting as the owner of an API token, checked inside each call's own

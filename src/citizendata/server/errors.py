@@ -99,8 +99,10 @@ def error_response(request: Request, err: CitizenDataError, *, status: int | Non
         return _html_error(request, err, status)
     body = err.to_dict()
     body["error"]["status"] = status
-    headers = {"WWW-Authenticate": 'Bearer realm="citizendata"'} if status == 401 else None
-    return JSONResponse(body, status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": 'Bearer realm="citizendata"'} if status == 401 else {}
+    if "retry_after_s" in err.details:
+        headers["Retry-After"] = str(err.details["retry_after_s"])
+    return JSONResponse(body, status_code=status, headers=headers or None)
 
 
 def internal_error(request: Request) -> CitizenDataError:
