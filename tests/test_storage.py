@@ -333,3 +333,12 @@ def test_password_guessing_is_throttled(ws: Workspace, owner: Client) -> None:
         ws.login("amina", "correct horse battery")  # even the right password, for a while
     assert e.value.code == "auth.too_many_attempts" and e.value.http_status == 429
     assert ws.login("owner", "owner-password").actor.username == "owner"  # others unaffected
+
+
+def test_database_errors_do_not_carry_answers(ws: Workspace, owner: Client) -> None:
+    # error messages end up in logs; the values bound into a statement must not be in them
+    with pytest.raises((IntegrityError, DBAPIError)) as e, ws.transaction() as db:
+        db.execute(text("INSERT INTO users (username, password_hash, is_admin, is_active, "
+                        "created_at) VALUES (:u, 'x', false, true, CURRENT_TIMESTAMP)"),
+                   {"u": "owner"})
+    assert "owner" not in str(e.value).split("[SQL:")[-1].replace("username", "")

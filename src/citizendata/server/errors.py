@@ -9,6 +9,7 @@ elsewhere). Request bodies never reach the logs: they may hold personal data.
 from __future__ import annotations
 
 import logging
+import traceback
 import uuid
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -197,9 +198,11 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_headers)
         except Exception as exc:
-            # the traceback and the route, never the body: bodies may hold personal data
-            log.error("request %s %s %s failed: %s", rid, scope.get("method"), scope.get("path"),
-                      type(exc).__name__, exc_info=exc)
+            # the route, the exception's type and where it was raised; never the body nor the
+            # message, which can quote values (e.g. a database's "Key (x)=(...)" detail)
+            log.error("request %s %s %s failed: %s\n%s", rid, scope.get("method"),
+                      scope.get("path"), type(exc).__name__,
+                      "".join(traceback.format_tb(exc.__traceback__)))
             if started:
                 raise
             request = Request(scope)

@@ -43,13 +43,18 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """An engine for a SQLAlchemy URL with the settings each backend needs."""
+    """An engine for a SQLAlchemy URL with the settings each backend needs.
+
+    Statement parameters are hidden from error messages: they hold answers about people,
+    and error messages end up in logs.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=pool_size,
             max_overflow=pool_size,
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; take control so that
@@ -70,7 +75,8 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         return engine
     # no pre-ping: it costs a round trip per transaction on the intake hot path; stale
     # connections are recycled hourly and a failed one is dropped from the pool on error
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600,
+                         hide_parameters=True)
 
 
 def make_sessionmaker(bind: Any) -> sessionmaker[Session]:
