@@ -320,3 +320,18 @@ def test_generated_forms_have_right_paths_rows_and_round_trip(
     first_group = schema.groups[0]
     assert (first_group.path, first_group.repeat, first_group.row) == ("g", repeat, len(top) + 2)
     assert FormSchema.from_dict(json.loads(json.dumps(schema.to_dict()))) == schema
+
+
+def test_conditional_required_and_choice_filter_are_kept() -> None:
+    parsed = parse_xlsform(make_xlsform(
+        [{"type": "select_one county", "name": "county", "label": "County"},
+         {"type": "select_one ward", "name": "ward", "label": "Ward",
+          "choice_filter": "county=${county}", "required": "${county} != ''"},
+         {"type": "text", "name": "note", "label": "Note", "required": "yes"}],
+        [{"list_name": "county", "name": "kajiado", "label": "Kajiado"},
+         {"list_name": "ward", "name": "magadi", "label": "Magadi", "county": "kajiado"}],
+        {"form_id": "cf", "version": "1"}), "cf.xlsx")
+    ward, note = parsed.schema.field("ward"), parsed.schema.field("note")
+    assert ward.choice_filter is not None and "county" in ward.choice_filter
+    assert ward.required_if is not None and not ward.required
+    assert note.required and note.required_if is None

@@ -83,6 +83,8 @@ class Field:
     choices: tuple[Choice, ...] = ()
     required: bool = False
     required_message: str | None = None
+    required_if: str | None = None  # an expression, when 'required' is not plain yes/no
+    choice_filter: str | None = None
     relevant: str | None = None
     constraint: str | None = None
     constraint_message: str | None = None

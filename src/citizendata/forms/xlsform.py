@@ -408,6 +408,8 @@ class _SchemaBuilder:
             choices=self._choices(el, list_name, kind),
             required=_flag(bind.get("required")) is True,
             required_message=self._text(bind.get("jr:requiredMsg")),
+            required_if=_expression(bind.get("required")),
+            choice_filter=_opt(el.get("choice_filter")),
             relevant=_opt(bind.get("relevant")),
             constraint=_opt(bind.get("constraint")),
             constraint_message=self._text(bind.get("jr:constraintMsg")),
@@ -580,6 +582,14 @@ def _flag(value: Any) -> bool | None:
     if text in _FALSE:
         return False
     return None
+
+
+def _expression(value: Any) -> str | None:
+    """A 'required' value that is an expression rather than yes/no (kept for validation)."""
+    text = _opt(value)
+    if text is None or _flag(text) is not None or text.strip() in ("true()", "false()"):
+        return None
+    return text
 
 
 def _opt(value: Any) -> str | None:
