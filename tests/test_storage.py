@@ -342,3 +342,32 @@ def test_database_errors_do_not_carry_answers(ws: Workspace, owner: Client) -> N
                         "created_at) VALUES (:u, 'x', false, true, CURRENT_TIMESTAMP)"),
                    {"u": "owner"})
     assert "owner" not in str(e.value).split("[SQL:")[-1].replace("username", "")
+
+
+def test_groups_and_repeats_must_have_their_shape(owner: Client) -> None:
+    for data in ({"location": "Magadi, next to Naserian's house"},
+                 {"births": "two, one at home"},
+                 {"births": [{"place": "home"}, "Naserian's sister"]},
+                 {"age": {"years": "30"}},
+                 {"meta": {"phone": "0712 345678"}}):
+        with pytest.raises(BadInput) as e:
+            owner.submit("test-project", "household", {"instance_id": "uuid:shape",
+                                                      "data": data})
+        assert e.value.code in {"intake.invalid_submission", "intake.unknown_field"}
+    assert owner.form("test-project", "household").submissions == 0
+
+
+def test_redaction_shows_only_known_non_personal_fields(owner: Client) -> None:
+    from citizendata.services.submissions import WITHHELD, redact
+
+    schema = owner.form_schema("test-project", "household")
+    stored = {"respondent": "Naserian", "age": "30", "odd": "Naserian's phone",
+              "location": {"ward": "magadi", "gps": "-1.9 36.3 0 0", "extra": "x"},
+              "births": [{"place": "home"}, "Naserian's sister"],
+              "meta": {"instanceName": "Naserian-30"}}
+    seen = redact(stored, schema)
+    assert seen["age"] == "30" and seen["location"]["ward"] == "magadi"
+    assert seen["births"][0] == {"place": "home"}
+    withheld = [seen["respondent"], seen["odd"], seen["location"]["gps"],
+                seen["location"]["extra"], seen["births"][1], seen["meta"]["instanceName"]]
+    assert withheld == [WITHHELD] * 6

@@ -335,3 +335,28 @@ def test_conditional_required_and_choice_filter_are_kept() -> None:
     assert ward.choice_filter is not None and "county" in ward.choice_filter
     assert ward.required_if is not None and not ward.required
     assert note.required and note.required_if is None
+
+
+def test_personal_groups_and_values_derived_from_personal_fields() -> None:
+    parsed = parse_xlsform(make_xlsform(
+        [{"type": "text", "name": "respondent", "label": "Name"},
+         {"type": "begin_group", "name": "contact", "label": "Contact", "personal": "yes"},
+         {"type": "integer", "name": "phone", "label": "Phone"},
+         {"type": "integer", "name": "rooms", "label": "Rooms", "personal": "no"},
+         {"type": "end_group"},
+         {"type": "calculate", "name": "initials", "calculation": "substr(${respondent}, 0, 2)"},
+         {"type": "calculate", "name": "tag", "calculation": "concat('x', ${initials})"},
+         {"type": "integer", "name": "age", "label": "Age"}],
+        None, {"form_id": "pp", "version": "1",
+               "instance_name": "concat(${respondent}, '-', ${age})"}), "pp.xlsx")
+    personal = {f.path for f in parsed.schema.fields if f.personal}
+    assert {"respondent", "contact/phone", "initials", "tag", "meta/instanceName"} <= personal
+    assert "contact/rooms" not in personal and "age" not in personal
+
+
+@pytest.mark.parametrize("form_id", ["../../etc/evil", "a b", "..", "x/y"])
+def test_form_ids_that_would_be_paths_are_refused(form_id: str) -> None:
+    with pytest.raises(BadInput) as e:
+        parse_xlsform(make_xlsform([{"type": "text", "name": "q", "label": "Q"}], None,
+                                   {"form_id": form_id, "version": "1"}), "f.xlsx")
+    assert e.value.code == "form.invalid"

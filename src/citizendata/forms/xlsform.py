@@ -13,7 +13,12 @@ Personal data tagging (``Field.personal``), in this order:
    ``numbers`` appearance), exact positions (``geopoint``, ``geotrace``, ``geoshape``,
    ``start-geopoint``), contact and device identifiers (``phonenumber``, ``email``,
    ``username``, ``deviceid``, ``subscriberid``, ``simserial``) and recordings that can
-   show or voice a person (``image``, ``audio``, ``video``, ``background-audio``, ``file``).
+   show or voice a person (``image``, ``audio``, ``video``, ``background-audio``, ``file``);
+4. every field inside a group or repeat tagged ``personal``/``sensitive`` is personal
+   unless its own row says ``personal: no``;
+5. a field computed from a personal one (its ``calculation`` or ``default`` refers to it
+   with ``${name}``, e.g. an ``instance_name`` built from the respondent's name) is
+   personal too.
 
 ``meta/instanceID`` (added by pyxform, typed ``text`` here) is never personal.
 """
@@ -25,7 +30,7 @@ import hashlib
 import re
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import Any
 
@@ -162,10 +167,17 @@ def parse_xlsform(data: bytes, filename: str = "form.xlsx") -> ParsedForm:
     default_language = _default_language(pyx, languages)
     builder = _SchemaBuilder(pyx, rows, filename, default_language)
     builder.walk(pyx.get("children", []), prefix="", repeat=None)
+    builder.tag_derived()
     problems = builder.problems + _unsupported_sheets(book, filename)
     if problems:
         raise _unsupported(problems, filename)
     form_id = xml_id or str(pyx.get("id_string") or root)
+    if not _FORM_ID.match(form_id):
+        # the form id names files and URLs: keep it a plain XML name
+        raise BadInput("form.invalid", f"The form id {form_id!r} is not allowed.",
+                       where=Where(file=filename, sheet="settings", column="form_id"),
+                       rule="form_id is an XML name: a letter or _, then letters, digits, _ . -",
+                       fix="Set form_id in the settings sheet, e.g. 'household_survey'.")
     version = xml_version or str(pyx.get("version") or sha[:12])
     title = str(pyx.get("title") or form_id)
     schema = FormSchema(
@@ -339,6 +351,10 @@ def _uses_unnamed_language(children: Sequence[Mapping[str, Any]]) -> bool:
     return False
 
 
+_FORM_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+
+
 # -- building the schema -----------------------------------------------------------------
 
 
@@ -355,8 +371,10 @@ class _SchemaBuilder:
         self.groups: list[Group] = []
         self.problems: list[Problem] = []
 
-    def walk(self, children: Sequence[Mapping[str, Any]], prefix: str, repeat: str | None) -> None:
-        """Add every element below one container, in document order."""
+    def walk(self, children: Sequence[Mapping[str, Any]], prefix: str, repeat: str | None,
+             personal: bool = False) -> None:
+        """Add every element below one container, in document order (``personal``: the
+        container is tagged personal, so its fields are unless they say otherwise)."""
         for el in children:
             kind = str(el.get("type", ""))
             name = str(el.get("name", ""))
@@ -368,9 +386,29 @@ class _SchemaBuilder:
             if kind in ("group", "repeat", "loop"):
                 self.groups.append(self._group(el, name, path, repeat, row))
                 inner = path if kind == "repeat" else repeat
-                self.walk(el.get("children", []), prefix=f"{path}/", repeat=inner)
+                tagged = personal or _is_personal("", row)
+                self.walk(el.get("children", []), prefix=f"{path}/", repeat=inner,
+                          personal=tagged)
             else:
-                self.fields.append(self._field(el, name, path, repeat, row))
+                field = self._field(el, name, path, repeat, row)
+                if personal and not field.personal and _explicit(row) is None:
+                    field = replace(field, personal=True)
+                self.fields.append(field)
+
+    def tag_derived(self) -> None:
+        """Tag as personal every field computed from a personal one (a calculate, a default,
+        the instance name), until nothing changes."""
+        changed = True
+        while changed:
+            personal = {f.name for f in self.fields if f.personal}
+            changed = False
+            for i, f in enumerate(self.fields):
+                if f.personal or f.path == "meta/instanceID":
+                    continue
+                refs = set(_REF.findall(" ".join(filter(None, (f.calculation, f.default)))))
+                if refs & personal:
+                    self.fields[i] = replace(f, personal=True)
+                    changed = True
 
     def _group(self, el: Mapping[str, Any], name: str, path: str, parent_repeat: str | None,
                row: _Row | None) -> Group:
@@ -559,6 +597,11 @@ def _normal_type(el: Mapping[str, Any]) -> str:
     if bind_type:
         return _BIND_TYPES.get(bind_type, bind_type)
     return kind
+
+
+def _explicit(row: _Row | None) -> bool | None:
+    """The row's own 'personal' flag, if it has one."""
+    return _flag((row.cells if row else {}).get("personal"))
 
 
 def _is_personal(kind: str, row: _Row | None) -> bool:

@@ -24,6 +24,7 @@ from citizendata.ingest.payload import (
     ROOT_UUID_PATH,
     IncomingSubmission,
     SchemaIndex,
+    misshapen_paths,
     pop_path,
     raise_problems,
     unknown_paths,
@@ -161,6 +162,11 @@ def parse_instance_xml(
     for path in unknown_paths(payload, index):
         problems.append(Problem("intake.unknown_field",
                                 f"<{path}> is not a field of form '{form_id}'", where=Where(field=path)))
+    for path in misshapen_paths(payload, index):
+        problems.append(Problem("intake.invalid_xml",
+                                f"<{path}> has the wrong shape for form '{form_id}' (a question "
+                                "with child elements, or a group with text)",
+                                where=Where(field=path)))
     if not isinstance(instance_id, str) or not instance_id.strip():
         problems.append(Problem("intake.missing_instance_id",
                                 "The instance has no meta/instanceID", where=Where(field=INSTANCE_ID_PATH)))

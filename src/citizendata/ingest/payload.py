@@ -80,6 +80,11 @@ def parse_timestamp(value: str) -> datetime:
     return dt.astimezone(UTC)
 
 
+# meta items ODK Collect, Enketo and KoboToolbox add whether or not the form declares them
+_CLIENT_META = frozenset({"meta", "meta/instanceID", "meta/deprecatedID", "meta/rootUuid",
+                          "meta/instanceName", "meta/audit"})
+
+
 class SchemaIndex:
     """Path lookups over a form schema, shared by the intake parsers."""
 
@@ -95,8 +100,8 @@ class SchemaIndex:
         )
 
     def is_known(self, path: str) -> bool:
-        """True for a field or group path, and for anything under meta/."""
-        return path in self.fields or path in self.groups or path == "meta" or path.startswith("meta/")
+        """True for a field or group path, and the meta items ODK clients add themselves."""
+        return path in self.fields or path in self.groups or path in _CLIENT_META
 
     def collected_at(self, payload: dict[str, Any]) -> datetime | None:
         """The first readable value of the form's `end`, then `start` field."""
@@ -192,17 +197,46 @@ def _merge(into: dict[str, Any], other: dict[str, Any], path: str, conflicts: li
 
 def unknown_paths(payload: dict[str, Any], index: SchemaIndex, prefix: str = "") -> list[str]:
     """Paths in a nested payload that are neither fields nor groups of the form."""
-    found: list[str] = []
+    return [p for p, known in _walk(payload, index, prefix) if not known]
+
+
+def misshapen_paths(payload: dict[str, Any], index: SchemaIndex, prefix: str = "") -> list[str]:
+    """Known paths whose value has the wrong shape: a group must be an object, a repeat a
+    list of objects, a field one value (a list only for select_multiple). Anything else
+    could slip past the form's checks and the personal-data rules."""
+    return [p for p, known in _walk(payload, index, prefix) if known]
+
+
+def _walk(payload: dict[str, Any], index: SchemaIndex, prefix: str) -> list[tuple[str, bool]]:
+    """(path, known) for every unknown path (known=False) and misshapen one (known=True)."""
+    found: list[tuple[str, bool]] = []
     for key, value in payload.items():
         path = f"{prefix}/{key}" if prefix else str(key)
         if not index.is_known(path):
-            found.append(path)
-        elif path in index.groups:
-            items = value if isinstance(value, list) else [value]
-            for item in items:
+            found.append((path, False))
+        elif path in index.repeats:
+            for item in value if isinstance(value, list) else [value]:
                 if isinstance(item, dict):
-                    found.extend(unknown_paths(item, index, path))
+                    found.extend(_walk(item, index, path))
+                elif item is not None:
+                    found.append((path, True))
+        elif path in index.groups or path == "meta":
+            if isinstance(value, dict):
+                found.extend(_walk(value, index, path))
+            elif value not in (None, ""):
+                found.append((path, True))
+        elif not _scalar_for(index.fields.get(path), value):
+            found.append((path, True))
     return found
+
+
+def _scalar_for(field: Field | None, value: Any) -> bool:
+    if isinstance(value, dict):
+        return False
+    if isinstance(value, list):
+        return bool(field and field.type.startswith("select_multiple")) and all(
+            isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value)
+    return True
 
 
 def _where(index: int | None, **kw: Any) -> Where:
@@ -306,6 +340,11 @@ def _parse_one(
     for path in unknown_paths(payload, index):
         problems.append(Problem("intake.unknown_field",
                                 f"{_item(idx)}'{path}' is not a field of form '{index.schema.form_id}'",
+                                where=_where(idx, field=path, instance_id=instance_id)))
+    for path in misshapen_paths(payload, index):
+        problems.append(Problem("intake.invalid_submission",
+                                f"{_item(idx)}'{path}' has the wrong shape: a group is an object, "
+                                "a repeat a list of objects, a field a single value",
                                 where=_where(idx, field=path, instance_id=instance_id)))
     if instance_id is None:
         problems.append(Problem("intake.missing_instance_id",

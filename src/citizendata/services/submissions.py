@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, allowed
 from citizendata.errors import NotFound
-from citizendata.forms.schema import FormSchema
+from citizendata.forms.schema import Field, FormSchema, Group
 from citizendata.services.access import form_in, project_for
 from citizendata.services.forms import merged_schema
 from citizendata.store.models import FormVersion, Submission, User
@@ -21,37 +19,44 @@ __all__ = ["WITHHELD", "get_submission", "list_submissions", "redact"]
 WITHHELD = "[withheld: personal data]"
 
 
-def personal_paths(schema: FormSchema) -> list[tuple[str, ...]]:
-    """Paths (as tuples) of the fields tagged personal."""
-    return [tuple(f.path.split("/")) for f in schema.fields if f.personal]
+def redact(payload: dict[str, Any], schema: FormSchema) -> dict[str, Any]:
+    """A copy of a payload showing only what a role without personal-data rights may see.
+
+    Built from an allow-list: a value is shown only where the form has a non-personal
+    field at that path; personal fields, and anything the form does not know, are
+    withheld (so nothing slips through under an unexpected key or shape).
+    """
+    fields = {f.path: f for f in schema.fields}
+    groups = {g.path: g for g in schema.groups}
+    return _redact_object(payload, "", fields, groups)
 
 
-def redact(payload: dict[str, Any], paths: Iterable[tuple[str, ...]]) -> dict[str, Any]:
-    """A copy of a payload with the values at the given paths withheld (through repeats too)."""
-    out = copy.deepcopy(payload)
-    for path in paths:
-        _withhold(out, path)
+def _redact_object(node: dict[str, Any], prefix: str, fields: dict[str, Field],
+                   groups: dict[str, Group]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        path = f"{prefix}/{key}" if prefix else str(key)
+        group = groups.get(path)
+        if group is not None and group.repeat and isinstance(value, list):
+            out[key] = [_redact_object(v, path, fields, groups) if isinstance(v, dict)
+                        else _withheld(v) for v in value]
+        elif (group is not None or path == "meta") and isinstance(value, dict):
+            out[key] = _redact_object(value, path, fields, groups)
+        elif path in fields and not fields[path].personal and not isinstance(value, dict):
+            out[key] = value
+        else:
+            out[key] = _withheld(value)
     return out
 
 
-def _withhold(node: Any, path: tuple[str, ...]) -> None:
-    if isinstance(node, list):
-        for item in node:
-            _withhold(item, path)
-        return
-    if not isinstance(node, dict) or path[0] not in node:
-        return
-    if len(path) == 1:
-        if node[path[0]] not in (None, ""):
-            node[path[0]] = WITHHELD
-        return
-    _withhold(node[path[0]], path[1:])
+def _withheld(value: Any) -> Any:
+    return value if value in (None, "") else WITHHELD
 
 
 def submission_dict(sub: Submission, version: str, submitter: str | None,
-                    paths: list[tuple[str, ...]] | None) -> dict[str, Any]:
-    """A submission as the API shows it; ``paths`` are withheld when given."""
-    payload = sub.payload if paths is None else redact(sub.payload, paths)
+                    schema: FormSchema | None) -> dict[str, Any]:
+    """A submission as the API shows it, redacted against ``schema`` when given."""
+    payload = sub.payload if schema is None else redact(sub.payload, schema)
     return {
         "id": sub.id,
         "instance_id": sub.instance_id,
@@ -80,8 +85,7 @@ def list_submissions(
     """A page of submissions (newest first) and the total count."""
     project, role = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
     form = form_in(db, project, form_id)
-    paths = None if allowed(role, Action.PERSONAL_DATA_VIEW) else personal_paths(
-        merged_schema(db, form))
+    schema = None if allowed(role, Action.PERSONAL_DATA_VIEW) else merged_schema(db, form)
     q = _query(form.id)
     count_q = select(func.count()).select_from(Submission).where(Submission.form_id == form.id)
     if review_status:
@@ -89,7 +93,7 @@ def list_submissions(
         count_q = count_q.where(Submission.review_status == review_status)
     total = db.scalar(count_q) or 0
     rows = db.execute(q.order_by(Submission.id.desc()).limit(limit).offset(offset)).all()
-    return total, [submission_dict(s, v, u, paths) for s, v, u in rows]
+    return total, [submission_dict(s, v, u, schema) for s, v, u in rows]
 
 
 def get_submission(db: Session, actor: Actor | None, slug: str, form_id: str,
@@ -101,6 +105,5 @@ def get_submission(db: Session, actor: Actor | None, slug: str, form_id: str,
     if row is None:
         raise NotFound("not_found.submission", f"Form {form_id!r} has no submission "
                        f"{instance_id!r}.")
-    paths = None if allowed(role, Action.PERSONAL_DATA_VIEW) else personal_paths(
-        merged_schema(db, form))
-    return submission_dict(row[0], row[1], row[2], paths)
+    schema = None if allowed(role, Action.PERSONAL_DATA_VIEW) else merged_schema(db, form)
+    return submission_dict(row[0], row[1], row[2], schema)
