@@ -355,3 +355,26 @@ def test_hidden_and_absent_projects_look_the_same(
                           "not_found.project")
         assert json.loads(json.dumps(hidden).replace(P, "SLUG")) == \
             json.loads(json.dumps(absent).replace("no-such-project", "SLUG"))
+
+
+@pytest.mark.parametrize("body", [
+    b'{"instance_id": "uuid:n1", "data": {"age": NaN}}',
+    b'{"instance_id": "uuid:n1", "data": {"age": Infinity}}',
+    b'{"instance_id": "uuid:n1", "data": {"age": 1e400}}',
+    b'{"instance_id": "uuid:n1", "data": {"respondent": "A\\u0000B"}}',
+    b'{"instance_id": "uuid:n1", "data": {"respondent": "\\ud800"}}',
+])
+def test_json_that_cannot_be_stored_exactly_is_refused(ws: Workspace, owner: Client,
+                                                       body: bytes) -> None:
+    with pytest.raises(BadInput) as e:
+        owner.submit("test-project", "household", body)
+    assert e.value.code == "intake.invalid_json"
+    assert owner.form("test-project", "household").submissions == 0
+
+
+def test_a_nul_in_a_csv_cell_is_refused_with_its_row(ws: Workspace, owner: Client) -> None:
+    csv = b"instance_id,respondent\nuuid:z1,Amina\nuuid:z2,Se\x00la\n"
+    with pytest.raises(BadInput) as e:
+        owner.import_file("test-project", "household", csv, "nul.csv")
+    assert e.value.problems[0].where is not None and e.value.problems[0].where.row == 3
+    assert owner.form("test-project", "household").submissions == 0

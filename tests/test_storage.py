@@ -371,3 +371,35 @@ def test_redaction_shows_only_known_non_personal_fields(owner: Client) -> None:
     withheld = [seen["respondent"], seen["odd"], seen["location"]["gps"],
                 seen["location"]["extra"], seen["births"][1], seen["meta"]["instanceName"]]
     assert withheld == [WITHHELD] * 6
+
+
+def test_reusing_a_snapshot_still_checks_who_asks(ws: Workspace, owner: Client) -> None:
+    owner.submit("test-project", "household", sub("uuid:snap"))
+    owner.snapshot("test-project", "household", include_personal=True)
+    owner.create_user("outsider", "outsider-password")
+    owner.create_user("ana", "analyst-password")
+    owner.add_member("test-project", "ana", "analyst")
+    outsider = ws.login("outsider", "outsider-password")
+    with pytest.raises(NotFound):
+        outsider.open_snapshot("test-project", "household", refresh=False)
+    ana = ws.login("ana", "analyst-password")
+    with pytest.raises(Forbidden):
+        ana.open_snapshot("test-project", "household", refresh=False, include_personal=True)
+    # the analyst's own snapshot is a different folder, without personal fields
+    seen = ana.open_snapshot("test-project", "household", refresh=False).to_pandas()
+    assert "respondent" not in seen.columns
+
+
+def test_a_resend_by_another_channel_is_recognised(owner: Client) -> None:
+    owner.submit("test-project", "household", {"instance_id": "uuid:x1", "data": {
+        "respondent": "Amina", "age": 25, "consent": "yes", "location": {"ward": "magadi"},
+        "n_births": 0}})
+    csv = ("instance_id,respondent,age,consent,location/ward,location/gps,n_births\n"
+           "uuid:x1,Amina,25,yes,magadi,,0\n")
+    result = owner.import_file("test-project", "household", csv.encode(), "again.csv")
+    assert (result.created, result.duplicates) == (0, 1)
+    stored = owner.submission("test-project", "household", "uuid:x1")["data"]
+    assert stored["age"] == 25  # kept exactly as first received
+    with pytest.raises(Conflict):
+        owner.import_file("test-project", "household", csv.replace(",25,", ",26,").encode(),
+                          "changed.csv")

@@ -181,9 +181,14 @@ class Workspace:
         return Client(self, self.run(lambda db: accounts.actor_for(
             accounts.user_by_name(db, username)), write=False))
 
-    def snapshot_dir(self, slug: str, form_id: str) -> Path:
-        """Where snapshots of a form are kept in this workspace."""
-        return self.settings.workspace / "snapshots" / slug / form_id
+    def snapshot_dir(self, slug: str, form_id: str, *, personal: bool = False) -> Path:
+        """Where a form's latest snapshot is kept in this workspace (with personal fields in
+        a folder of its own, so a snapshot without them is never mistaken for one with)."""
+        root = (self.settings.workspace / "snapshots").resolve()
+        out = (root / slug / form_id / ("latest-personal" if personal else "latest")).resolve()
+        if not out.is_relative_to(root):
+            raise BadInput("input.invalid", f"{slug!r}/{form_id!r} is not a folder name.")
+        return out
 
     def close(self) -> None:
         """Release database connections."""
@@ -376,17 +381,25 @@ class Client:
                  include_personal: bool = False, created_at: datetime | None = None,
                  progress: Callable[[int], None] | None = None) -> SnapshotInfo:
         """Freeze a form's submissions (all versions) into typed Parquet tables."""
-        out = Path(out_dir) if out_dir else self.workspace.snapshot_dir(slug, form_id) / "latest"
+        out = Path(out_dir) if out_dir else self.workspace.snapshot_dir(
+            slug, form_id, personal=include_personal)
         info = self._read(snapshots.make_snapshot, slug, form_id, out, created_at=created_at,
                           include_personal=include_personal, progress=progress)
         self._run(snapshots.audit_snapshot, slug, form_id, info, include_personal)
         return info
 
-    def open_snapshot(self, slug: str, form_id: str, *, refresh: bool = True) -> Snapshot:
-        """The form's snapshot opened in DuckDB through Ibis (rebuilt first by default)."""
-        out = self.workspace.snapshot_dir(slug, form_id) / "latest"
+    def open_snapshot(self, slug: str, form_id: str, *, refresh: bool = True,
+                      include_personal: bool = False) -> Snapshot:
+        """The form's snapshot opened in DuckDB through Ibis (rebuilt first by default).
+
+        The caller's right to export (and to see personal data, if asked) is checked even
+        when an existing snapshot is reused.
+        """
+        out = self.workspace.snapshot_dir(slug, form_id, personal=include_personal)
         if refresh or not (out / "snapshot.json").exists():
-            self.snapshot(slug, form_id, out)
+            self.snapshot(slug, form_id, out, include_personal=include_personal)
+        else:
+            self._read(snapshots.check_export, slug, form_id, include_personal)
         return open_snapshot(out)
 
     def table(self, slug: str, form_id: str, repeat: str | None = None) -> Any:

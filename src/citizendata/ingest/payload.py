@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -388,10 +389,25 @@ def parse_json_submission(obj: Any, schema: FormSchema, *, index: int | None = N
     return sub
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text} is too large to store")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def _load_json(body: bytes) -> Any:
-    """Decode a JSON body, turning a syntax error into intake.invalid_json with line and column."""
+    """Decode a JSON body, turning a syntax error into intake.invalid_json with line and column.
+
+    Only what can be stored exactly is accepted: no NaN/Infinity, no number beyond the
+    range of a double, no NUL character and no unpaired surrogate in a string.
+    """
     try:
-        return json.loads(body)
+        doc = json.loads(body, parse_float=_finite, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise BadInput("intake.invalid_json",
                        f"The body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
@@ -400,6 +416,20 @@ def _load_json(body: bytes) -> Any:
         raise BadInput("intake.invalid_json",
                        f"The body is not UTF-8 text (byte {exc.start})",
                        where=Where(position=exc.start)) from None
+    except ValueError as exc:
+        raise BadInput("intake.invalid_json", f"The body cannot be stored as it is: {exc}.",
+                       fix="Send finite numbers, and text without NUL characters.") from None
+    try:
+        text = json.dumps(doc, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput("intake.invalid_json", "The body has a lone UTF-16 surrogate (\\ud800-"
+                       "\\udfff) that is not part of a character.",
+                       fix="Send valid Unicode text.") from None
+    if "\\u0000" in text or "\x00" in text:
+        raise BadInput("intake.invalid_json", "The body has a NUL character in a text value.",
+                       fix="Remove the NUL characters (\\u0000).")
+    return doc
 
 
 def parse_json_body(body: bytes, schema: FormSchema, *, max_batch: int = 10_000) -> list[IncomingSubmission]:

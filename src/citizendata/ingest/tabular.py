@@ -181,6 +181,17 @@ def _as_western(data: bytes) -> bytes | None:
     return None
 
 
+def _no_nul(data: bytes, file: str) -> bytes:
+    """The text, unless it has a NUL character (no database stores one in text)."""
+    at = data.find(b"\x00")
+    if at < 0:
+        return data
+    raise problems_error([Problem("import.not_a_table", "A cell holds a NUL character, which "
+                                  "cannot be stored as text.",
+                                  where=Where(file=file, row=data.count(b"\n", 0, at) + 1),
+                                  fix="Remove the NUL characters from that row.")], file=file)
+
+
 def decode_text(data: bytes, file: str) -> bytes:
     """The file as UTF-8 bytes: UTF-8 (with or without BOM), UTF-16, or a detected 8-bit encoding."""
     if not data.strip():
@@ -189,12 +200,12 @@ def decode_text(data: bytes, file: str) -> bytes:
         data = data[len(codecs.BOM_UTF8):]
     elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return data.decode("utf-16").encode("utf-8")
+            return _no_nul(data.decode("utf-16").encode("utf-8"), file)
         except UnicodeDecodeError:
             raise _not_a_table(file, "it claims to be UTF-16 but is not") from None
     try:
         data.decode("utf-8")
-        return data
+        return _no_nul(data, file)
     except UnicodeDecodeError:
         pass
     sample = data[: 1 << 16]
@@ -202,14 +213,14 @@ def decode_text(data: bytes, file: str) -> bytes:
     if odd_nuls > len(sample) // 4 or sample[0::2].count(0) > len(sample) // 4:
         codec = "utf-16-le" if odd_nuls > len(sample) // 4 else "utf-16-be"
         try:
-            return data.decode(codec).encode("utf-8")
+            return _no_nul(data.decode(codec).encode("utf-8"), file)
         except UnicodeDecodeError:
             pass
     if _looks_binary(sample):
         raise _not_a_table(file, "it holds binary data, not text")
     western = _as_western(data)
     if western is not None:
-        return western
+        return _no_nul(western, file)
     results = list(charset_normalizer.from_bytes(sample))
     if not results:
         raise BadInput("import.encoding", f"The text encoding of {file} could not be detected",
@@ -222,7 +233,7 @@ def decode_text(data: bytes, file: str) -> bytes:
     if any("cp1252" in r.could_be_from_charset and r.chaos <= best.chaos + 0.1 for r in results):
         encoding = "cp1252"
     try:
-        return data.decode(encoding).encode("utf-8")
+        return _no_nul(data.decode(encoding).encode("utf-8"), file)
     except (UnicodeDecodeError, LookupError):
         raise BadInput("import.encoding", f"{file} is not readable as {encoding}",
                        where=Where(file=file)) from None

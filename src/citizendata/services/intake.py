@@ -130,10 +130,33 @@ def form_context(db: Session, actor: Actor | None, slug: str, form_id: str,
 
 
 def same_content(stored: Any, incoming: dict[str, Any]) -> bool:
-    """True if a stored payload equals an incoming one (JSON text or object)."""
+    """True if a stored payload holds the same answers as an incoming one.
+
+    Channels write the same answer differently: JSON may send the number 80 where CSV and
+    XML send the text "80", CSV leaves an empty cell where XML sends an empty element.
+    Both sides are compared in the XForm's text form, so a resend by another channel is
+    recognised; what is stored is never changed.
+    """
     if isinstance(stored, str):
         stored = json.loads(stored)
-    return bool(stored == incoming)
+    return bool(stored == incoming) or _lexical(stored) == _lexical(incoming)
+
+
+def _lexical(value: Any) -> Any:
+    """A payload in XForm text form: numbers and booleans as text, empty as None."""
+    if isinstance(value, dict):
+        return {k: v for k, v in ((k, _lexical(v)) for k, v in value.items()) if v is not None}
+    if isinstance(value, list):
+        if all(not isinstance(v, (dict, list)) for v in value):
+            return " ".join(str(_lexical(v)) for v in value) or None  # select_multiple
+        return [_lexical(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return str(value)
+    return None if value == "" else value
 
 
 def _check_versions(ctx: FormContext, items: Sequence[IncomingSubmission]) -> None:

@@ -17,7 +17,6 @@ from citizendata.services.accounts import ensure_organisation, user_by_name
 from citizendata.store.models import (
     EngagementStage,
     Membership,
-    Organisation,
     Project,
     ProjectPartner,
     User,
@@ -172,9 +171,9 @@ def engagement_record(db: Session, actor: Actor | None, slug: str) -> dict[str, 
     """The engagement record: level and evidence per stage, and the threshold verdict."""
     project, _ = project_for(db, actor, slug, Action.PROJECT_VIEW)
     spec = ProjectSpec.model_validate(project.spec)
-    initiator = db.get(Organisation, project.initiator_org_id) if project.initiator_org_id else None
     return {
-        "initiator": initiator.name if initiator else None,
+        # from the project's own spec: the shared organisation row may be someone else's
+        "initiator": spec.initiator.name,
         "stages": {k: v.model_dump() for k, v in spec.engagement.items()},
         "meets_citizen_data_threshold": spec.meets_citizen_data_threshold,
         "integration_intent": spec.integration_intent.value,

@@ -24,9 +24,9 @@ from citizendata.services.forms import merged_schema
 from citizendata.snapshot import SnapshotInfo, build_snapshot
 from citizendata.snapshot.synthetic import BATCH_SCHEMA
 from citizendata.store.engine import traits
-from citizendata.store.models import Submission
+from citizendata.store.models import Project, Submission
 
-__all__ = ["audit_snapshot", "export_batches", "make_snapshot"]
+__all__ = ["audit_snapshot", "check_export", "export_batches", "make_snapshot"]
 
 _SELECT = (
     "SELECT s.id, s.instance_id, fv.version, u.username, {collected}, {received}, "
@@ -119,6 +119,18 @@ def analysis_schema(schema: FormSchema, personal: bool) -> FormSchema:
         if f.path not in _ENVELOPE_PATHS and (personal or not f.personal)))
 
 
+def check_export(db: Session, actor: Actor | None, slug: str, form_id: str,
+                 include_personal: bool) -> tuple[Project, str]:
+    """The project and role, if the caller may export this form (with personal data if asked)."""
+    project, role = project_for(db, actor, slug, Action.DATA_EXPORT)
+    form_in(db, project, form_id)
+    if include_personal and not allowed(role, Action.PERSONAL_DATA_VIEW):
+        raise Forbidden("auth.forbidden", f"Your role {role!r} may not see personal data; "
+                        "the snapshot can be made without it.",
+                        fix="Leave out include_personal (--include-personal).")
+    return project, role
+
+
 def make_snapshot(
     db: Session, actor: Actor | None, slug: str, form_id: str, out_dir: Path, *,
     created_at: datetime | None = None, include_personal: bool = False,
@@ -129,16 +141,12 @@ def make_snapshot(
     Personal fields are left out unless ``include_personal`` is asked for by a role
     that may see personal data.
     """
-    project, role = project_for(db, actor, slug, Action.DATA_EXPORT)
+    project, _ = check_export(db, actor, slug, form_id, include_personal)
     form = form_in(db, project, form_id)
     n = db.scalar(select(func.count()).select_from(Submission)
                   .where(Submission.form_id == form.id)) or 0
     if n == 0:
         raise BadInput("snapshot.empty", f"Form {form_id!r} has no submissions yet.")
-    if include_personal and not allowed(role, Action.PERSONAL_DATA_VIEW):
-        raise Forbidden("auth.forbidden", f"Your role {role!r} may not see personal data; "
-                        "the snapshot can be made without it.",
-                        fix="Leave out include_personal (--include-personal).")
     schema = analysis_schema(merged_schema(db, form), include_personal)
 
     def counted() -> Iterator[pa.RecordBatch]:
