@@ -39,6 +39,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # a larger page cache and memory-mapped reads keep index pages of big forms in memory
+    cur.execute("PRAGMA cache_size=-65536")
+    cur.execute("PRAGMA mmap_size=268435456")
+    cur.execute("PRAGMA temp_store=MEMORY")
     cur.close()
 
 
@@ -67,9 +71,13 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         def _begin(conn: Any) -> None:
             # read-only work (execution option cd_read) must not take the write lock
             options = conn.get_execution_options()
-            # per transaction, since pooled connections are shared by waiting and
-            # non-waiting callers
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(options.get('cd_busy_ms', 30000))}")
+            # pooled connections are shared by waiting and non-waiting callers: set the
+            # busy timeout whenever it differs from what this connection has
+            busy = int(options.get("cd_busy_ms", 30000))
+            info = conn.connection.info
+            if info.get("cd_busy_ms", 30000) != busy:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={busy}")
+                info["cd_busy_ms"] = busy
             conn.exec_driver_sql("BEGIN" if options.get("cd_read", False) else "BEGIN IMMEDIATE")
 
         return engine
