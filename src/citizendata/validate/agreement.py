@@ -24,7 +24,7 @@ import numpy as np
 
 from citizendata.errors import BadInput
 
-__all__ = ["Kappa", "cohen_kappa", "fleiss_kappa", "fleiss_counts"]
+__all__ = ["Kappa", "cohen_kappa", "fleiss_counts", "fleiss_kappa"]
 
 _Z95 = 1.959963984540054
 
