@@ -403,3 +403,15 @@ def test_a_resend_by_another_channel_is_recognised(owner: Client) -> None:
     with pytest.raises(Conflict):
         owner.import_file("test-project", "household", csv.replace(",25,", ",26,").encode(),
                           "changed.csv")
+
+
+def test_exact_duplicates_under_new_instance_ids(ws: Workspace, owner: Client) -> None:
+    owner.submit("test-project", "household", [sub("uuid:d1", age="33"), sub("uuid:d2"),
+                                               sub("uuid:d3", age="33"), sub("uuid:d4")])
+    found = owner.exact_duplicates("test-project", "household")
+    assert [d.instance_ids for d in found] == [("uuid:d1", "uuid:d3"), ("uuid:d2", "uuid:d4")]
+    owner.create_user("collector", "collector-password")
+    owner.add_member("test-project", "collector", "collector")
+    with pytest.raises(Forbidden):
+        ws.login("collector", "collector-password").exact_duplicates("test-project",
+                                                                     "household")

@@ -28,7 +28,7 @@ from citizendata.auth import Action, Actor, LoginThrottle
 from citizendata.config import Settings, get_settings
 from citizendata.errors import BadInput, ServerMisconfigured, Unauthenticated, Where
 from citizendata.projects.spec import ProjectSpec, load_spec
-from citizendata.services import accounts, bulk, intake, snapshots, submissions
+from citizendata.services import accounts, bulk, duplicates, intake, snapshots, submissions
 from citizendata.services import forms as forms_svc
 from citizendata.services import projects as projects_svc
 from citizendata.services.access import project_for
@@ -405,6 +405,10 @@ class Client:
     def table(self, slug: str, form_id: str, repeat: str | None = None) -> Any:
         """A form's submissions as a typed Ibis table (a repeat group's table if named)."""
         return self.open_snapshot(slug, form_id).table(repeat)
+
+    def exact_duplicates(self, slug: str, form_id: str) -> list[duplicates.ExactDuplicate]:
+        """Groups of submissions with identical answers under different instance ids."""
+        return self._read(duplicates.exact_duplicates, slug, form_id)
 
     def audit_log(self, slug: str, *, limit: int = 200) -> list[dict[str, Any]]:
         """The project's audit log, newest first (owners and managers)."""
