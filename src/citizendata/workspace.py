@@ -28,7 +28,15 @@ from citizendata.auth import Action, Actor, LoginThrottle
 from citizendata.config import Settings, get_settings
 from citizendata.errors import BadInput, ServerMisconfigured, Unauthenticated, Where
 from citizendata.projects.spec import ProjectSpec, load_spec
-from citizendata.services import accounts, bulk, duplicates, intake, snapshots, submissions
+from citizendata.services import (
+    accounts,
+    bulk,
+    duplicates,
+    intake,
+    review,
+    snapshots,
+    submissions,
+)
 from citizendata.services import forms as forms_svc
 from citizendata.services import projects as projects_svc
 from citizendata.services.access import project_for
@@ -405,6 +413,31 @@ class Client:
     def table(self, slug: str, form_id: str, repeat: str | None = None) -> Any:
         """A form's submissions as a typed Ibis table (a repeat group's table if named)."""
         return self.open_snapshot(slug, form_id).table(repeat)
+
+    # -- review ----------------------------------------------------------------------------
+    def decide(self, slug: str, form_id: str, instance_ids: str | Sequence[str], status: str,
+               comment: str | None = None) -> int:
+        """Record your decision (has_issues, approved, rejected) on one or many submissions."""
+        ids = [instance_ids] if isinstance(instance_ids, str) else list(instance_ids)
+        return self._run(review.decide, slug, form_id, ids, status, comment)
+
+    def comment(self, slug: str, form_id: str, instance_id: str, text: str) -> None:
+        """Comment on a submission."""
+        self._run(review.comment, slug, form_id, instance_id, text)
+
+    def edit(self, slug: str, form_id: str, instance_id: str, changes: dict[str, Any],
+             reason: str) -> int:
+        """Change answers as a new version (the original is kept); returns the version."""
+        return self._run(review.edit, slug, form_id, instance_id, changes, reason)
+
+    def review_history(self, slug: str, form_id: str, instance_id: str
+                       ) -> list[review.ReviewEntry]:
+        """A submission's decisions, comments and edits, oldest first."""
+        return self._read(review.history, slug, form_id, instance_id)
+
+    def decisions(self, slug: str, form_id: str) -> list[tuple[str, str, str]]:
+        """Each validator's latest decision per submission (for validator agreement)."""
+        return self._read(review.decisions, slug, form_id)
 
     def exact_duplicates(self, slug: str, form_id: str) -> list[duplicates.ExactDuplicate]:
         """Groups of submissions with identical answers under different instance ids."""

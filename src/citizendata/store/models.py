@@ -38,7 +38,9 @@ __all__ = [
     "Organisation",
     "Project",
     "ProjectPartner",
+    "ReviewEvent",
     "Submission",
+    "SubmissionVersion",
     "User",
     "utcnow",
 ]
@@ -286,3 +288,40 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[str | None] = mapped_column(String(255))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ReviewEvent(Base):
+    """One reviewer action on a submission: a decision (with its status) or a comment.
+
+    Every validator's decision is kept, so agreement between validators can be measured;
+    the submission's ``review_status`` is the latest decision.
+    """
+
+    __tablename__ = "review_events"
+    __table_args__ = (Index("ix_review_events_submission", "submission_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    submission_id: Mapped[int] = mapped_column(BigId, ForeignKey("submissions.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # decision | comment
+    status: Mapped[str | None] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SubmissionVersion(Base):
+    """A reviewer's edit of a submission: the whole new payload and the diff from the one
+    before. The payload as received stays in ``submissions`` and is never changed."""
+
+    __tablename__ = "submission_versions"
+    __table_args__ = (UniqueConstraint("submission_id", "version"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    submission_id: Mapped[int] = mapped_column(BigId, ForeignKey("submissions.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)  # 2, 3, … (1 is the submission as received)
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    content_hash: Mapped[str] = mapped_column(String(64))
+    diff: Mapped[dict[str, Any]] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,176 @@
+"""The review workflow (ODK Central semantics): decisions, comments and edits kept as versions.
+
+Statuses: received → has_issues / approved / rejected, and edited after a reviewer's
+edit. Every decision of every validator is kept (for validator agreement); the
+submission's status is the latest one. An edit stores the whole new payload as a new
+version with its diff; the payload as received is never changed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from citizendata.auth import Action, Actor, allowed
+from citizendata.errors import BadInput, NotFound, Where
+from citizendata.ingest.payload import content_hash, get_path
+from citizendata.services.access import audit, form_in, project_for
+from citizendata.services.forms import merged_schema
+from citizendata.services.submissions import WITHHELD
+from citizendata.store.models import ReviewEvent, Submission, SubmissionVersion
+
+__all__ = ["DECISIONS", "ReviewEntry", "comment", "decide", "decisions", "edit", "history"]
+
+DECISIONS = ("has_issues", "approved", "rejected")
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    """One line of a submission's review history."""
+
+    at: datetime
+    actor: str
+    kind: str  # decision | comment | edit
+    status: str | None = None
+    comment: str | None = None
+    version: int | None = None
+    diff: tuple[dict[str, Any], ...] = ()
+
+
+def _submissions(db: Session, form_pk: int, instance_ids: Sequence[str]) -> list[Submission]:
+    found = list(db.scalars(select(Submission).where(Submission.form_id == form_pk,
+                                                     Submission.instance_id.in_(instance_ids))))
+    missing = sorted(set(instance_ids) - {s.instance_id for s in found})
+    if missing:
+        raise NotFound("not_found.submission", f"No submission(s) {', '.join(missing[:5])}.",
+                       where=Where(instance_id=missing[0]))
+    return found
+
+
+def decide(db: Session, actor: Actor | None, slug: str, form_id: str,
+           instance_ids: Sequence[str], status: str, comment: str | None = None) -> int:
+    """Record one validator's decision on one or many submissions; returns how many."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
+    assert actor is not None
+    if status not in DECISIONS:
+        raise BadInput("input.invalid", f"Unknown decision {status!r}.", where=Where(
+            field="status"), fix=f"Use one of {list(DECISIONS)}.")
+    subs = _submissions(db, form_in(db, project, form_id).id, instance_ids)
+    for sub in subs:
+        sub.review_status = status
+        db.add(ReviewEvent(submission_id=sub.id, kind="decision", status=status,
+                           comment=comment, actor_id=actor.user_id, actor=actor.username))
+    # instance ids and statuses only: comments may quote answers
+    audit(db, actor, "review.decide", "form", form_id, project_id=project.id,
+          details={"status": status, "count": len(subs),
+                   "instance_ids": [s.instance_id for s in subs][:1000]})
+    return len(subs)
+
+
+def comment(db: Session, actor: Actor | None, slug: str, form_id: str, instance_id: str,
+            text: str) -> None:
+    """Add a reviewer's comment to a submission."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
+    assert actor is not None
+    if not text.strip():
+        raise BadInput("input.invalid", "The comment is empty.", where=Where(field="comment"))
+    (sub,) = _submissions(db, form_in(db, project, form_id).id, [instance_id])
+    db.add(ReviewEvent(submission_id=sub.id, kind="comment", comment=text,
+                       actor_id=actor.user_id, actor=actor.username))
+    audit(db, actor, "review.comment", "submission", sub.id, project_id=project.id,
+          details={"instance_id": instance_id})
+
+
+def _current(db: Session, sub: Submission) -> tuple[int, dict[str, Any]]:
+    latest = db.scalars(select(SubmissionVersion).where(SubmissionVersion.submission_id == sub.id)
+                        .order_by(SubmissionVersion.version.desc()).limit(1)).first()
+    return (latest.version, latest.payload) if latest else (1, sub.payload)
+
+
+def _set_path(payload: dict[str, Any], path: str, value: Any) -> None:
+    node = payload
+    parts = path.split("/")
+    for part in parts[:-1]:
+        nxt = node.get(part)
+        if not isinstance(nxt, dict):
+            nxt = node[part] = {}
+        node = nxt
+    node[parts[-1]] = value
+
+
+def edit(db: Session, actor: Actor | None, slug: str, form_id: str, instance_id: str,
+         changes: dict[str, Any], reason: str) -> int:
+    """Change answers (top-level or group fields, by path) as a new version; returns it."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
+    assert actor is not None
+    form = form_in(db, project, form_id)
+    if not reason.strip():
+        raise BadInput("input.invalid", "Say why the answers are changed.",
+                       where=Where(field="reason"))
+    fields = {f.path: f for f in merged_schema(db, form).fields if f.repeat is None}
+    unknown = sorted(set(changes) - set(fields))
+    if unknown:
+        raise BadInput("input.invalid", f"Not fields outside repeats of form {form_id!r}: "
+                       f"{unknown}.", where=Where(field=unknown[0]),
+                       fix="Give field paths such as 'location/ward'.")
+    (sub,) = _submissions(db, form.id, [instance_id])
+    version, before = _current(db, sub)
+    after = copy.deepcopy(before)
+    diff = []
+    for path, value in sorted(changes.items()):
+        old = get_path(before, path)
+        if old != value:
+            _set_path(after, path, value)
+            diff.append({"path": path, "before": old, "after": value})
+    if not diff:
+        return version
+    db.add(SubmissionVersion(submission_id=sub.id, version=version + 1, payload=after,
+                             content_hash=content_hash(after), diff={"changes": diff},
+                             reason=reason, actor_id=actor.user_id, actor=actor.username))
+    sub.review_status = "edited"
+    audit(db, actor, "review.edit", "submission", sub.id, project_id=project.id,
+          details={"instance_id": instance_id, "version": version + 1,
+                   "paths": [d["path"] for d in diff]})
+    return version + 1
+
+
+def history(db: Session, actor: Actor | None, slug: str, form_id: str, instance_id: str
+            ) -> list[ReviewEntry]:
+    """A submission's decisions, comments and edits, oldest first."""
+    project, role = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    form = form_in(db, project, form_id)
+    (sub,) = _submissions(db, form.id, [instance_id])
+    personal = set() if allowed(role, Action.PERSONAL_DATA_VIEW) else {
+        f.path for f in merged_schema(db, form).fields if f.personal}
+    entries = [ReviewEntry(e.at, e.actor, e.kind, e.status, e.comment) for e in db.scalars(
+        select(ReviewEvent).where(ReviewEvent.submission_id == sub.id).order_by(ReviewEvent.id))]
+    for v in db.scalars(select(SubmissionVersion).where(SubmissionVersion.submission_id == sub.id)
+                        .order_by(SubmissionVersion.version)):
+        changes = tuple(
+            {**d, "before": WITHHELD, "after": WITHHELD} if d["path"] in personal else d
+            for d in v.diff.get("changes", []))
+        entries.append(ReviewEntry(v.at, v.actor, "edit", comment=v.reason, version=v.version,
+                                   diff=changes))
+    return sorted(entries, key=lambda e: e.at)
+
+
+def decisions(db: Session, actor: Actor | None, slug: str, form_id: str
+              ) -> list[tuple[str, str, str]]:
+    """Every validator's latest decision per submission: (instance id, validator, status)."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    form = form_in(db, project, form_id)
+    latest = (select(func.max(ReviewEvent.id))
+              .join(Submission, Submission.id == ReviewEvent.submission_id)
+              .where(Submission.form_id == form.id, ReviewEvent.kind == "decision")
+              .group_by(ReviewEvent.submission_id, ReviewEvent.actor_id))
+    rows = db.execute(select(Submission.instance_id, ReviewEvent.actor, ReviewEvent.status)
+                      .join(Submission, Submission.id == ReviewEvent.submission_id)
+                      .where(ReviewEvent.id.in_(latest))
+                      .order_by(Submission.instance_id, ReviewEvent.actor)).all()
+    return [(i, a, str(s)) for i, a, s in rows]
