@@ -94,3 +94,10 @@ def test_roles_and_bad_input(team: dict[str, Client]) -> None:
     kinds = [e.kind for e in team["ana"].review_history("test-project", "household",
                                                         "uuid:r0")]
     assert kinds == ["comment"]
+
+
+def test_analysis_sees_the_latest_edit(team: dict[str, Client]) -> None:
+    team["val1"].edit("test-project", "household", "uuid:r1", {"age": "41"}, reason="typo")
+    table = team["owner"].open_snapshot("test-project", "household").to_pandas()
+    ages = dict(zip(table["_instance_id"], table["age"], strict=True))
+    assert ages["uuid:r1"] == 41 and ages["uuid:r0"] == 30
