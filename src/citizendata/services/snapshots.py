@@ -34,8 +34,9 @@ _SELECT = (
     "JOIN form_versions fv ON fv.id = s.form_version_id "
     "LEFT JOIN users u ON u.id = s.submitter_id "
     # a reviewer's latest edit, if any, is what analysis sees; the original stays stored
-    "LEFT JOIN submission_versions sv ON sv.submission_id = s.id AND sv.version = "
-    "(SELECT MAX(x.version) FROM submission_versions x WHERE x.submission_id = s.id) "
+    "LEFT JOIN (SELECT x.submission_id, x.payload FROM submission_versions x JOIN "
+    "(SELECT submission_id, MAX(version) AS v FROM submission_versions GROUP BY submission_id) m "
+    "ON m.submission_id = x.submission_id AND m.v = x.version) sv ON sv.submission_id = s.id "
     "WHERE s.form_id = {form_id} ORDER BY s.id"
 )
 _PG_TS = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
