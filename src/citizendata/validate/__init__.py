@@ -1,0 +1,1 @@
+"""Validation of submissions: the XLSForm expression language and the checks built on it."""
