@@ -19,7 +19,7 @@ from citizendata import __version__ as _version
 from citizendata.config import Settings
 from citizendata.server.errors import RequestContextMiddleware, install_error_handlers, templates
 from citizendata.server.middleware import BodySizeLimitMiddleware
-from citizendata.server.routers import api, html, openrosa
+from citizendata.server.routers import api, html, openrosa, review
 from citizendata.workspace import Workspace
 
 __all__ = ["SESSION_COOKIE", "create_app"]
@@ -49,6 +49,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(api.router)
+    app.include_router(review.router)
     app.include_router(openrosa.router)
     app.include_router(html.router)
     app.mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static")
