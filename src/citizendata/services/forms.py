@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -139,10 +141,33 @@ def version_row(db: Session, project: Project, form_id: str, version: str | None
                    fix=f"Known versions: {[v.version for v in versions]}.")
 
 
+# Parsed, merged schemas keyed by the XLSForms' SHA-256s: the same files give the same
+# schema, so the cache can never be stale.
+_SCHEMAS: dict[tuple[str, ...], FormSchema] = {}
+_SCHEMAS_LOCK = threading.Lock()
+
+
+def merged_from(db: Session, version_ids: list[int], hashes: tuple[str, ...]) -> FormSchema:
+    """The merged schema of the given versions (oldest first), from the cache when possible."""
+    with _SCHEMAS_LOCK:
+        hit = _SCHEMAS.get(hashes)
+    if hit is not None:
+        return hit
+    rows: dict[int, Any] = dict(db.execute(select(FormVersion.id, FormVersion.schema)
+                                           .where(FormVersion.id.in_(version_ids))).all())
+    merged = merge_schemas([FormSchema.from_dict(rows[i]) for i in version_ids])
+    with _SCHEMAS_LOCK:
+        if len(_SCHEMAS) > 256:
+            _SCHEMAS.clear()
+        _SCHEMAS[hashes] = merged
+    return merged
+
+
 def merged_schema(db: Session, form: Form) -> FormSchema:
     """The union of fields over every version of a form, newest definitions first."""
-    schemas = [FormSchema.from_dict(v.schema) for v in _versions(db, form)]
-    return merge_schemas(schemas)
+    rows = db.execute(select(FormVersion.id, FormVersion.sha256)
+                      .where(FormVersion.form_id == form.id).order_by(FormVersion.id)).all()
+    return merged_from(db, [i for i, _ in rows], tuple(h for _, h in rows))
 
 
 def xform_for(db: Session, actor: Actor | None, slug: str, form_id: str,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -26,13 +25,12 @@ from sqlalchemy.orm import Session
 from citizendata.auth import Action, Actor, check
 from citizendata.errors import BadInput, Conflict, NotFound, Problem, Where
 from citizendata.forms.schema import FormSchema
-from citizendata.forms.xlsform import merge_schemas
 from citizendata.ingest.payload import IncomingSubmission, content_hash
 from citizendata.services.access import require_actor
+from citizendata.services.forms import merged_from
 from citizendata.store.models import (
     Attachment,
     AuditEvent,
-    FormVersion,
     IntakeBatch,
     Submission,
     utcnow,
@@ -92,26 +90,6 @@ _CONTEXT_SQL = text(
 
 _AUDIT = cast(Table, AuditEvent.__table__)
 
-# Parsed, merged schemas keyed by the XLSForms' SHA-256s: the same files give the same schema.
-_SCHEMAS: dict[tuple[str, ...], FormSchema] = {}
-_SCHEMAS_LOCK = threading.Lock()
-
-
-def _merged(db: Session, version_ids: list[int], hashes: tuple[str, ...]) -> FormSchema:
-    with _SCHEMAS_LOCK:
-        hit = _SCHEMAS.get(hashes)
-    if hit is not None:
-        return hit
-    rows: dict[int, Any] = dict(db.execute(select(FormVersion.id, FormVersion.schema)
-                           .where(FormVersion.id.in_(version_ids))).all())
-    merged = merge_schemas([FormSchema.from_dict(rows[i]) for i in version_ids])
-    with _SCHEMAS_LOCK:
-        if len(_SCHEMAS) > 256:
-            _SCHEMAS.clear()
-        _SCHEMAS[hashes] = merged
-    return merged
-
-
 def form_context(db: Session, actor: Actor | None, slug: str, form_id: str,
                  action: Action = Action.SUBMISSION_CREATE) -> FormContext:
     """The form for a caller allowed ``action`` (404 for non-members, as everywhere)."""
@@ -125,7 +103,7 @@ def form_context(db: Session, actor: Actor | None, slug: str, form_id: str,
         raise NotFound("not_found.form_version", f"Form {form_id!r} has no version.")
     versions: dict[str | None, int] = {r[4]: r[3] for r in rows}
     versions[None] = rows[-1][3]
-    schema = _merged(db, [r[3] for r in rows], tuple(r[5] for r in rows))
+    schema = merged_from(db, [r[3] for r in rows], tuple(r[5] for r in rows))
     return FormContext(rows[0][0], slug, str(role), rows[0][2], form_id, versions, schema)
 
 
