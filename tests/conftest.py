@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
 from citizendata.config import Settings
+from citizendata.server.app import create_app
 from citizendata.store.engine import make_engine
 from citizendata.store.migrate import upgrade
 from citizendata.workspace import Client, Workspace
@@ -134,6 +137,35 @@ def owner(ws: Workspace) -> Client:
     me.create_project(SPEC)
     me.add_form("test-project", household_form(), "household.xlsx")
     return me
+
+
+def file_settings(root: Path, **kw: Any) -> Settings:
+    """Settings for a workspace folder under ``root`` on its own SQLite file."""
+    return Settings(workspace=root / "ws", database_url=None, mode="test", **kw)
+
+
+# Server tests: each module builds a `template` workspace once (password hashing is slow
+# on purpose) as (folder, {user name: API token}); every test gets a fresh copy of it.
+@pytest.fixture
+def workspace(template: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Workspace]:
+    """A fresh copy of the module's template workspace."""
+    shutil.copytree(template[0] / "ws", tmp_path / "ws")
+    copy = Workspace(file_settings(tmp_path))
+    yield copy
+    copy.close()
+
+
+@pytest.fixture
+def http(workspace: Workspace) -> Iterator[TestClient]:
+    """A test client for the app serving the workspace."""
+    with TestClient(create_app(workspace)) as c:
+        yield c
+
+
+@pytest.fixture
+def tokens(template: tuple[Path, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Each template user's Authorization: Bearer header."""
+    return {name: {"Authorization": f"Bearer {t}"} for name, t in template[1].items()}
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +12,9 @@ from xml.etree import ElementTree
 
 import pytest
 
-from citizendata.config import Settings
 from citizendata.server.app import create_app
 from citizendata.workspace import Client, Workspace
+from conftest import file_settings
 from xlsform_builders import make_xlsform
 
 with warnings.catch_warnings():
@@ -47,17 +46,13 @@ ERROR_KEYS = {"code", "title", "message", "status"}
 USERS = {"amina": "owner", "otieno": "collector", "wanjiku": "analyst", "outsider": None}
 
 
-def _settings(tmp_path: Path, **kw: Any) -> Settings:
-    return Settings(workspace=tmp_path / "ws", database_url=None, mode="test", **kw)
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """Built once per module (password hashing is slow on purpose): a workspace where the
     administrator amina owns 'mathare-water' with the water point form, otieno collects,
     wanjiku analyses and 'outsider' belongs to no project; and each user's API token."""
     root = tmp_path_factory.mktemp("template")
-    ws = Workspace(_settings(root))
+    ws = Workspace(file_settings(root))
     admin = ws.create_admin("amina", "amina-password")
     admin.create_project(SPEC)
     admin.add_form("mathare-water", FORM, "water.xlsx")
@@ -69,28 +64,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     tokens = {name: ws.login(name, f"{name}-password").create_token("tests") for name in USERS}
     ws.close()
     return root, tokens
-
-
-@pytest.fixture
-def workspace(template: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Workspace]:
-    """A fresh copy of the template workspace."""
-    shutil.copytree(template[0] / "ws", tmp_path / "ws")
-    ws = Workspace(_settings(tmp_path))
-    yield ws
-    ws.close()
-
-
-@pytest.fixture
-def http(workspace: Workspace) -> Iterator[TestClient]:
-    """A test client for the app serving the workspace."""
-    with TestClient(create_app(workspace)) as c:
-        yield c
-
-
-@pytest.fixture
-def tokens(template: tuple[Path, dict[str, str]]) -> dict[str, dict[str, str]]:
-    """Each user's Authorization header."""
-    return {name: {"Authorization": f"Bearer {t}"} for name, t in template[1].items()}
 
 
 @pytest.fixture
@@ -230,7 +203,7 @@ def test_wrong_content_type_is_415(http: TestClient, owner: dict[str, str]) -> N
 
 def test_body_over_the_limit_is_413(workspace: Workspace, tmp_path: Path,
                                     owner: dict[str, str]) -> None:
-    app = create_app(workspace, settings=_settings(tmp_path, max_request_bytes=300))
+    app = create_app(workspace, settings=file_settings(tmp_path, max_request_bytes=300))
     h = {**owner, "Content-Type": "application/json"}
     big = json.dumps([sub(f"uuid:{i}") for i in range(20)]).encode()
     with TestClient(app) as c:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import shutil
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -14,10 +12,10 @@ from xml.etree import ElementTree
 import pytest
 from sqlalchemy import select
 
-from citizendata.config import Settings
 from citizendata.server.app import create_app
 from citizendata.store.models import Attachment, Submission
 from citizendata.workspace import Workspace
+from conftest import file_settings
 from xlsform_builders import make_xlsform
 
 with warnings.catch_warnings():
@@ -58,15 +56,11 @@ def instance(iid: str = "uuid:0b1c", road: str = "Oginga Odinga St",
             f"<meta><orx:instanceID>{iid}</orx:instanceID></meta></data>").encode()
 
 
-def _settings(root: Path, **kw: Any) -> Settings:
-    return Settings(workspace=root / "ws", database_url=None, mode="test", **kw)
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """Once per module: 'achieng' owns the project, 'otieno' collects, 'outsider' is not in it."""
     root = tmp_path_factory.mktemp("template")
-    ws = Workspace(_settings(root))
+    ws = Workspace(file_settings(root))
     admin = ws.create_admin("achieng", "achieng-password")
     admin.create_project(SPEC)
     admin.add_form("kisumu-roads", FORM, "road.xlsx")
@@ -77,28 +71,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
               for n in ("achieng", "otieno", "outsider")}
     ws.close()
     return root, tokens
-
-
-@pytest.fixture
-def workspace(template: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Workspace]:
-    """A fresh copy of the template workspace."""
-    shutil.copytree(template[0] / "ws", tmp_path / "ws")
-    ws = Workspace(_settings(tmp_path))
-    yield ws
-    ws.close()
-
-
-@pytest.fixture
-def http(workspace: Workspace) -> Iterator[TestClient]:
-    """A test client for the app."""
-    with TestClient(create_app(workspace)) as c:
-        yield c
-
-
-@pytest.fixture
-def tokens(template: tuple[Path, dict[str, str]]) -> dict[str, dict[str, str]]:
-    """Each user's Authorization: Bearer header."""
-    return {n: {"Authorization": f"Bearer {t}"} for n, t in template[1].items()}
 
 
 def basic(username: str, password: str | None = None) -> dict[str, str]:
@@ -230,7 +202,7 @@ def test_non_member_sees_no_project(http: TestClient, tokens: dict[str, dict[str
 
 def test_submission_over_the_limit_is_413_as_openrosa_xml(
         workspace: Workspace, tmp_path: Path, tokens: dict[str, dict[str, str]]) -> None:
-    app = create_app(workspace, settings=_settings(tmp_path, max_request_bytes=2000))
+    app = create_app(workspace, settings=file_settings(tmp_path, max_request_bytes=2000))
     with TestClient(app) as c:
         head = c.head(f"{OR}/submission", headers=tokens["otieno"])
         assert head.headers["x-openrosa-accept-content-length"] == "2000"
