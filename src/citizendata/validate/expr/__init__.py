@@ -7,10 +7,17 @@ expression over a table of raw texts. See docs/methods/expressions.md.
 """
 
 from citizendata.forms.schema import FormSchema
-from citizendata.validate.expr.compile import compile_expr, compile_truthy
+from citizendata.validate.expr.compile import (
+    compile_expr,
+    compile_number,
+    compile_text,
+    compile_truthy,
+)
 from citizendata.validate.expr.interpret import (
     Labels,
     evaluate,
+    evaluate_number,
+    evaluate_text,
     format_number,
     string_to_number,
     truthy,
@@ -40,8 +47,12 @@ __all__ = [
     "Unary",
     "choice_labels",
     "compile_expr",
+    "compile_number",
+    "compile_text",
     "compile_truthy",
     "evaluate",
+    "evaluate_number",
+    "evaluate_text",
     "field_refs",
     "format_number",
     "parse",

@@ -31,9 +31,15 @@ from citizendata.validate.expr.interpret import (
 )
 from citizendata.validate.expr.parser import Binary, Call, Kind, Lit, Node, Ref, Unary
 
-__all__ = ["compile_expr", "compile_truthy"]
+__all__ = [
+    "NUMBER_PREFIX", "compile_expr", "compile_number", "compile_text", "compile_truthy",
+    "full_match", "numeric_refs", "str_to_num", "with_numbers",
+]
 
-_STRIP_RE = r"^[ \t\r\n]+|[ \t\r\n]+$"
+_WS = " \t\r\n"
+_PADDED_NUMBER = f"[{_WS}]*{NUMBER_RE[1:-1]}[{_WS}]*"
+# a column holding a field's number, computed once (see with_numbers)
+NUMBER_PREFIX = "__num__"
 
 
 @ibis.udf.scalar.builtin(name="floor")
@@ -44,6 +50,16 @@ def _floor(x: float) -> float:  # type: ignore[empty-body]
 @ibis.udf.scalar.builtin(name="ceil")
 def _ceil(x: float) -> float:  # type: ignore[empty-body]
     """DuckDB's ceil() of a double, kept a double."""
+
+
+@ibis.udf.scalar.builtin(name="regexp_full_match")
+def full_match(s: str, pattern: str) -> bool:  # type: ignore[empty-body]
+    """DuckDB's whole-string regular expression match (faster than an anchored search)."""
+
+
+@ibis.udf.scalar.builtin(name="trim")
+def _trim(s: str, chars: str) -> str:  # type: ignore[empty-body]
+    """DuckDB's trim() of given characters at both ends."""
 
 
 def _null() -> ir.FloatingValue:
@@ -58,7 +74,7 @@ def _num_lit(x: float) -> ir.FloatingValue:
 
 def _strip(s: ir.StringValue) -> ir.StringValue:
     """Text without XPath white space at either end."""
-    return s.re_replace(_STRIP_RE, "")
+    return _trim(s, _WS)
 
 
 def _days(t: ir.StringValue) -> ir.FloatingValue:
@@ -70,8 +86,12 @@ def _days(t: ir.StringValue) -> ir.FloatingValue:
 
 def str_to_num(s: ir.StringValue) -> ir.FloatingValue:
     """XPath number() of text: a decimal number, else an ISO date's day number, else NULL."""
-    t = _strip(s)
-    return ibis.cases((t.re_search(NUMBER_RE), t.cast("float64")), else_=_days(t))
+    # the empty answer is settled first, and white space is stripped only where it
+    # matters: this conversion runs on every numeric field of every row
+    return ibis.cases((s == "", _null()),
+                      # DuckDB's cast skips surrounding white space itself (a trim is slow)
+                      (full_match(s, _PADDED_NUMBER), s.cast("float64")),
+                      else_=_days(_strip(s)))
 
 
 def _trunc(n: ir.FloatingValue) -> ir.FloatingValue:
@@ -145,6 +165,7 @@ class _Compiler:
                  labels: Labels | None) -> None:
         self.table, self.current, self.labels = table, current, labels
         self.today = float((today - EPOCH).days)
+        self.numeric_refs: set[str] = set()  # fields read as numbers (see with_numbers)
 
     def ref(self, node: Ref) -> ir.StringValue:
         """A field's raw text column; NULL read as ''."""
@@ -159,6 +180,9 @@ class _Compiler:
 
     def ev(self, node: Node) -> Any:
         """The compiled value of a node, of the node's kind."""
+        return self._ev(node)
+
+    def _ev(self, node: Node) -> Any:
         if isinstance(node, Lit):
             if node.kind == "num":
                 return _num_lit(float(node.value))
@@ -173,7 +197,13 @@ class _Compiler:
         return self.call(node)
 
     def num(self, node: Node) -> ir.FloatingValue:
-        """A node as a number."""
+        """A node as a number; a field's number is read from its cached column when present."""
+        if isinstance(node, Ref):
+            name = node.name if node.name is not None else self.current
+            if name is not None and NUMBER_PREFIX + name in self.table.columns:
+                return self.table[NUMBER_PREFIX + name]
+            if name is not None:
+                self.numeric_refs.add(name)
         return _to_num(self.ev(node), node.kind)
 
     def text(self, node: Node) -> ir.StringValue:
@@ -357,3 +387,34 @@ def compile_truthy(node: Node, table: ir.Table, *, current: str | None = None,
     compiler = _Compiler(table, current, today or date.today(), labels)
     return compiler.bool(node)
 
+
+
+def compile_text(node: Node, table: ir.Table, *, current: str | None = None,
+                 today: date | None = None, labels: Labels | None = None) -> ir.StringValue:
+    """Compile an expression to its XPath string value, as a form stores a calculation."""
+    return _Compiler(table, current, today or date.today(), labels).text(node)
+
+
+def compile_number(node: Node, table: ir.Table, *, current: str | None = None,
+                   today: date | None = None, labels: Labels | None = None) -> ir.FloatingValue:
+    """Compile an expression to its XPath number value (NULL for NaN)."""
+    return _Compiler(table, current, today or date.today(), labels).num(node)
+
+
+def numeric_refs(node: Node, table: ir.Table, *, current: str | None = None,
+                 labels: Labels | None = None) -> set[str]:
+    """The fields an expression reads as numbers (worth converting once, see with_numbers)."""
+    compiler = _Compiler(table, current, date(2000, 1, 1), labels)
+    compiler.ev(node)
+    return compiler.numeric_refs
+
+
+def with_numbers(table: ir.Table, names: set[str]) -> ir.Table:
+    """The table with each named field's XPath number added as a column, read by the compiler.
+
+    A field used in several places (relevance, constraints) is then converted from text
+    once per row instead of once per use; the caller materialises the result (e.g.
+    ``.cache()``) so the database does not inline the conversion back into every use.
+    """
+    return table.mutate(**{NUMBER_PREFIX + n: str_to_num(table[n].cast("string").fill_null(""))
+                           for n in sorted(names)})

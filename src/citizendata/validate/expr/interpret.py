@@ -20,7 +20,8 @@ from citizendata.errors import BadInput, Where
 from citizendata.validate.expr.parser import Binary, Call, Kind, Lit, Node, Ref, Unary
 
 __all__ = [
-    "Labels", "evaluate", "format_number", "string_to_number", "truthy",
+    "Labels", "evaluate", "evaluate_number", "evaluate_text", "format_number", "string_to_number",
+    "truthy",
 ]
 
 Labels = Mapping[str, Mapping[str, str]]  # field name -> choice name -> label
@@ -331,3 +332,15 @@ def evaluate(node: Node, row: Mapping[str, str | None], *, current: str | None =
     """Evaluate an expression against one row of raw texts: str, float, bool or date|None."""
     value = _Interpreter(row, current, today or date.today(), labels).ev(node)
     return _day_to_date(value) if node.kind == "date" else value
+
+
+def evaluate_text(node: Node, row: Mapping[str, str | None], *, current: str | None = None,
+                  today: date | None = None, labels: Labels | None = None) -> str:
+    """The XPath string value of an expression on one row, as a form stores a calculation."""
+    return to_str(_Interpreter(row, current, today or date.today(), labels).ev(node), node.kind)
+
+
+def evaluate_number(node: Node, row: Mapping[str, str | None], *, current: str | None = None,
+                    today: date | None = None, labels: Labels | None = None) -> float:
+    """The XPath number value of an expression on one row (NaN when not a number)."""
+    return to_num(_Interpreter(row, current, today or date.today(), labels).ev(node), node.kind)
