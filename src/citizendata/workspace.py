@@ -16,7 +16,7 @@ import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,6 +36,7 @@ from citizendata.services import (
     review,
     snapshots,
     submissions,
+    validation,
 )
 from citizendata.services import forms as forms_svc
 from citizendata.services import projects as projects_svc
@@ -410,9 +411,64 @@ class Client:
             self._read(snapshots.check_export, slug, form_id, include_personal)
         return open_snapshot(out)
 
-    def table(self, slug: str, form_id: str, repeat: str | None = None) -> Any:
-        """A form's submissions as a typed Ibis table (a repeat group's table if named)."""
-        return self.open_snapshot(slug, form_id).table(repeat)
+    def table(self, slug: str, form_id: str, repeat: str | None = None, *,
+              reviewed: bool = True) -> Any:
+        """A form's submissions as a typed Ibis table (a repeat group's table if named).
+
+        By default only the submissions the project lets into analysis: approved ones,
+        or all but rejected ones (project option ``validation.analytics``). Give
+        ``reviewed=False`` for every submission, whatever its review status.
+        """
+        snap = self.open_snapshot(slug, form_id)
+        table = snap.table(repeat)
+        if not reviewed:
+            return table
+        statuses = list(self._read(_analytic_statuses, slug))
+        main = snap.table()
+        keep = main.filter(main._review_status.isin(statuses)).select("_id")
+        if repeat is None:
+            return table.filter(table._review_status.isin(statuses))
+        return table.semi_join(keep, table._submission_id == keep._id)
+
+    # -- validation ------------------------------------------------------------------------
+    def validate(self, slug: str, form_id: str, *, today: date | None = None,
+                 progress: Callable[[int], None] | None = None) -> validation.ValidationReport:
+        """Check every submission of a form on the server and store the findings.
+
+        Submissions still 'received' that break an error-level rule move to 'has_issues'.
+        """
+        computed = self._read(validation.compute, slug, form_id, today=today,
+                              progress=progress)
+        return self._run(validation.store, slug, form_id, computed)
+
+    def findings(self, slug: str, form_id: str, *, instance_id: str | None = None,
+                 severity: str | None = None, kind: str | None = None,
+                 rule: str | None = None, limit: int = 500, offset: int = 0
+                 ) -> tuple[list[dict[str, Any]], int]:
+        """A page of the form's stored findings and their total."""
+        return self._read(validation.findings, slug, form_id, instance_id=instance_id,
+                          severity=severity, kind=kind, rule=rule, limit=limit, offset=offset)
+
+    def findings_summary(self, slug: str, form_id: str) -> list[dict[str, Any]]:
+        """Findings counted per rule."""
+        return self._read(validation.findings_summary, slug, form_id)
+
+    def review_queue(self, slug: str, form_id: str, *,
+                     statuses: Sequence[str] = ("has_issues", "received", "edited"),
+                     limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Submissions awaiting review, those with errors first."""
+        return self._read(validation.review_queue, slug, form_id, statuses=statuses,
+                          limit=limit, offset=offset)
+
+    def duplicate_pairs(self, slug: str, form_id: str, *, status: str | None = None
+                        ) -> list[duplicates.PairInfo]:
+        """Exact and probable duplicate pairs found by validation."""
+        return self._read(duplicates.duplicate_pairs, slug, form_id, status=status)
+
+    def decide_pair(self, slug: str, form_id: str, pair_id: int, action: str, *,
+                    keep: str | None = None) -> duplicates.PairInfo:
+        """Confirm, dismiss or merge a duplicate pair (a merge keeps both originals)."""
+        return self._run(duplicates.decide_pair, slug, form_id, pair_id, action, keep=keep)
 
     # -- review ----------------------------------------------------------------------------
     def decide(self, slug: str, form_id: str, instance_ids: str | Sequence[str], status: str,
@@ -453,6 +509,11 @@ class Client:
                      "object_type": e.object_type, "object_id": e.object_id,
                      "details": e.details} for e in rows]
         return self._read(go)
+
+
+def _analytic_statuses(db: Session, actor: Actor, slug: str) -> tuple[str, ...]:
+    project, _ = project_for(db, actor, slug, Action.PROJECT_VIEW)
+    return validation.analytic_statuses(project)
 
 
 def _json_bytes(obj: Any) -> bytes:

@@ -191,6 +191,15 @@ def parse_xlsform(data: bytes, filename: str = "form.xlsx") -> ParsedForm:
         languages=languages,
         warnings=tuple(result_warnings),
     )
+    # imported here: citizendata.validate reads citizendata.forms
+    from citizendata.validate.rules import form_rules
+
+    # expressions are checked now, not when data is validated; rules the server cannot
+    # re-check are named in the form's warnings
+    skipped = form_rules(schema, filename=filename).skipped
+    if skipped:
+        result_warnings.extend(skipped)
+        schema = dataclasses.replace(schema, warnings=tuple(result_warnings))
     return ParsedForm(schema=schema, xform_xml=result.xform, form_id=form_id, version=version,
                       title=title, warnings=tuple(result_warnings), sha256=sha,
                       version_defaulted=version_defaulted)

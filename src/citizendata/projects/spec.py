@@ -17,9 +17,13 @@ __all__ = [
     "STAGES",
     "THRESHOLD_STAGES",
     "EngagementEntry",
+    "FormValidationSpec",
     "IntegrationIntent",
+    "LimitSpec",
     "OrganisationRef",
+    "OutlierSpec",
     "ProjectSpec",
+    "ValidationSpec",
     "load_spec",
 ]
 
@@ -78,6 +82,44 @@ class EngagementEntry(BaseModel):
     evidence: str = ""
 
 
+class OutlierSpec(BaseModel):
+    """Robust z-score outliers of numeric questions, optionally within groups."""
+
+    model_config = ConfigDict(extra="forbid")
+    fields: list[str] = Field(default_factory=list)  # empty: every numeric question
+    by: list[str] = Field(default_factory=list)  # e.g. ["ward"]
+    threshold: float = Field(default=3.5, gt=0)
+
+
+class LimitSpec(BaseModel):
+    """A plausible range for a numeric question; values outside are flagged."""
+
+    model_config = ConfigDict(extra="forbid")
+    field: str
+    min: float | None = None
+    max: float | None = None
+    severity: str = Field(default="warning", pattern="^(warning|error)$")
+
+
+class FormValidationSpec(BaseModel):
+    """What the server checks on one form beyond the form's own rules."""
+
+    model_config = ConfigDict(extra="forbid")
+    outliers: OutlierSpec | None = Field(default_factory=OutlierSpec)
+    limits: list[LimitSpec] = Field(default_factory=list)
+    # probable duplicates: citizendata.validate.probable.DuplicateConfig.from_dict
+    duplicates: dict[str, Any] | None = None
+
+
+class ValidationSpec(BaseModel):
+    """Validation settings: which reviewed data analysis sees, and per-form checks."""
+
+    model_config = ConfigDict(extra="forbid")
+    # ODK Central-style review: only approved submissions, or all but rejected ones
+    analytics: str = Field(default="approved", pattern="^(approved|all_but_rejected)$")
+    forms: dict[str, FormValidationSpec] = Field(default_factory=dict)
+
+
 class ProjectSpec(BaseModel):
     """A citizen data initiative: who, why, on what terms, and how citizens are engaged."""
 
@@ -92,6 +134,7 @@ class ProjectSpec(BaseModel):
     integration_intent: IntegrationIntent = IntegrationIntent.STAND_ALONE
     country: str | None = None  # UN M49 code, e.g. "404" for Kenya
     engagement: dict[str, EngagementEntry] = Field(default_factory=dict)
+    validation: ValidationSpec = Field(default_factory=ValidationSpec)
 
     @field_validator("slug")
     @classmethod

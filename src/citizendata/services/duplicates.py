@@ -4,21 +4,25 @@ A resend with the same instance id never creates a second row (see intake); what
 left are copies that a phone or an import gave a new instance id, for example a form
 filled in twice from the same paper record. They are found set-based, by grouping on
 the content hash, and left for a reviewer to decide (probable duplicates, compared
-fuzzily, come with the review workflow).
+fuzzily, are found by validation runs: citizendata.services.validation). Reviewers
+confirm, dismiss or merge pairs; a merge keeps both submissions and rejects one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor
-from citizendata.services.access import form_in, project_for
-from citizendata.store.models import Submission
+from citizendata.errors import BadInput, NotFound, Where
+from citizendata.services.access import audit, form_in, project_for
+from citizendata.store.models import DuplicatePair, ReviewEvent, Submission
 
-__all__ = ["ExactDuplicate", "exact_duplicates"]
+__all__ = ["PAIR_ACTIONS", "ExactDuplicate", "PairInfo", "decide_pair", "duplicate_pairs",
+           "exact_duplicates"]
 
 
 @dataclass(frozen=True)
@@ -51,3 +55,74 @@ def exact_duplicates(db: Session, actor: Actor | None, slug: str, form_id: str
     found = [ExactDuplicate(h, tuple(s for s, _ in g), tuple(i for _, i in g))
              for h, g in groups.items()]
     return sorted(found, key=lambda d: d.submission_ids[0])
+
+
+PAIR_ACTIONS = {"confirm": "confirmed", "dismiss": "dismissed", "merge": "merged"}
+
+
+@dataclass(frozen=True)
+class PairInfo:
+    """A candidate duplicate pair as a reviewer sees it."""
+
+    id: int
+    instance_l: str
+    instance_r: str
+    method: str
+    probability: float
+    status: str
+    kept: str | None = None
+
+
+def duplicate_pairs(db: Session, actor: Actor | None, slug: str, form_id: str, *,
+                    status: str | None = None) -> list[PairInfo]:
+    """The form's exact and probable duplicate pairs, most likely first."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    form = form_in(db, project, form_id)
+    q = select(DuplicatePair).where(DuplicatePair.form_id == form.id)
+    if status is not None:
+        q = q.where(DuplicatePair.status == status)
+    pairs = list(db.scalars(q.order_by(DuplicatePair.probability.desc(), DuplicatePair.id)))
+    ids = {i for p in pairs for i in (p.submission_l, p.submission_r)}
+    iids = dict(db.execute(select(Submission.id, Submission.instance_id)
+                           .where(Submission.id.in_(ids))).all()) if ids else {}
+    return [PairInfo(p.id, iids.get(p.submission_l, "?"), iids.get(p.submission_r, "?"),
+                     p.method, p.probability, p.status,
+                     iids.get(p.kept) if p.kept is not None else None) for p in pairs]
+
+
+def decide_pair(db: Session, actor: Actor | None, slug: str, form_id: str, pair_id: int,
+                action: str, *, keep: str | None = None) -> PairInfo:
+    """Confirm, dismiss or merge a pair; a merge keeps both originals and rejects the other."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
+    assert actor is not None
+    form = form_in(db, project, form_id)
+    if action not in PAIR_ACTIONS:
+        raise BadInput("input.invalid", f"Unknown action {action!r}.", where=Where(
+            field="action"), fix=f"Use one of {sorted(PAIR_ACTIONS)}.")
+    pair = db.get(DuplicatePair, pair_id)
+    if pair is None or pair.form_id != form.id:
+        raise NotFound("not_found.duplicate_pair", f"Form {form_id!r} has no duplicate pair "
+                       f"{pair_id}.")
+    subs = {s.id: s for s in db.scalars(select(Submission).where(
+        Submission.id.in_([pair.submission_l, pair.submission_r])))}
+    left, right = subs[pair.submission_l], subs[pair.submission_r]
+    if action == "merge":
+        kept = left if keep in (None, left.instance_id) else right
+        if keep not in (None, left.instance_id, right.instance_id):
+            raise BadInput("input.invalid", f"{keep!r} is not in this pair.",
+                           where=Where(field="keep"),
+                           fix=f"Keep {left.instance_id!r} or {right.instance_id!r}.")
+        other = right if kept is left else left
+        other.review_status = "rejected"
+        db.add(ReviewEvent(submission_id=other.id, kind="decision", status="rejected",
+                           comment=f"duplicate of {kept.instance_id} (merged)",
+                           actor_id=actor.user_id, actor=actor.username))
+        pair.kept = kept.id
+    pair.status = PAIR_ACTIONS[action]
+    pair.decided_by = actor.username
+    pair.decided_at = datetime.now(UTC)
+    audit(db, actor, f"duplicates.{action}", "form", form_id, project_id=project.id,
+          details={"pair": pair.id, "instance_ids": [left.instance_id, right.instance_id]})
+    return PairInfo(pair.id, left.instance_id, right.instance_id, pair.method,
+                    pair.probability, pair.status,
+                    None if pair.kept is None else subs[pair.kept].instance_id)

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -325,3 +326,63 @@ class SubmissionVersion(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     actor: Mapped[str] = mapped_column(String(150))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ValidationRun(Base):
+    """One run of the server-side checks over a form: when, by whom, and what it found."""
+
+    __tablename__ = "validation_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"), index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(150))
+    submissions: Mapped[int] = mapped_column(Integer, default=0)
+    rules: Mapped[int] = mapped_column(Integer, default=0)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Finding(Base):
+    """One broken rule on one submission (or one repeat item of it), from the latest run.
+
+    A rerun replaces a form's findings; reviewers' decisions stay in review_events.
+    ``value`` is the answer as received, never kept for a personal field.
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (Index("ix_findings_form_submission", "form_id", "submission_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("validation_runs.id"), index=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    submission_id: Mapped[int] = mapped_column(BigId)
+    item: Mapped[str | None] = mapped_column(String(300))  # births[2] for a repeat item
+    rule: Mapped[str] = mapped_column(String(300))  # e.g. constraint:mother/age
+    kind: Mapped[str] = mapped_column(String(40))
+    field: Mapped[str] = mapped_column(String(300))
+    severity: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str] = mapped_column(Text)
+    value: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float)
+
+
+class DuplicatePair(Base):
+    """Two submissions that may report the same thing, and what a reviewer said about it.
+
+    Status: candidate → confirmed | dismissed | merged. Merging keeps both submissions:
+    the later one is rejected as a duplicate and points to the one kept.
+    """
+
+    __tablename__ = "duplicate_pairs"
+    __table_args__ = (UniqueConstraint("form_id", "submission_l", "submission_r"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"), index=True)
+    submission_l: Mapped[int] = mapped_column(BigId)
+    submission_r: Mapped[int] = mapped_column(BigId)
+    method: Mapped[str] = mapped_column(String(20))  # exact | probable
+    probability: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20), default="candidate")
+    kept: Mapped[int | None] = mapped_column(BigId)  # after a merge: the submission kept
+    decided_by: Mapped[str | None] = mapped_column(String(150))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -188,10 +188,14 @@ def _uses_today(node: Node) -> bool:
     return False
 
 
-def form_rules(schema: FormSchema, *, filename: str | None = None) -> RuleSet:
-    """The rules of a form version; BadInput listing every faulty expression if any."""
+def form_rules(schema: FormSchema, *, filename: str | None = None,
+               columns: dict[str, str] | None = None) -> RuleSet:
+    """The rules of a form version; BadInput listing every faulty expression if any.
+
+    ``columns`` maps field paths to table columns (default: ``column_names(schema)``).
+    """
     reader = _Reader(schema)
-    columns = column_names(schema)
+    columns = columns if columns is not None else column_names(schema)
     group_rel = {g.path: reader.parse(g.relevant, "relevant", g) for g in schema.groups}
 
     def enclosing_relevance(path: str) -> Node | None:

@@ -1,0 +1,377 @@
+"""Server-side validation of a form's submissions: machine findings stored per submission and rule.
+
+A run reads every submission (a reviewer's latest edit where there is one) into
+raw-text tables, checks each form version's rules (citizendata.validate.checks),
+flags outliers, exact and probable duplicates, then replaces the form's findings
+and moves received submissions with an error to ``has_issues``. The heavy part runs
+in a read transaction (``compute``); storing is a short write (``store``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import ibis
+import pyarrow as pa
+from sqlalchemy import case, delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from citizendata.auth import Action, Actor
+from citizendata.errors import BadInput, Where
+from citizendata.forms.schema import FormSchema
+from citizendata.projects.spec import FormValidationSpec, ProjectSpec
+from citizendata.services.access import audit, form_in, project_for
+from citizendata.services.forms import merged_schema
+from citizendata.services.snapshots import export_batches
+from citizendata.snapshot.synthetic import BATCH_SCHEMA
+from citizendata.store.models import (
+    DuplicatePair,
+    Finding,
+    FormVersion,
+    Project,
+    ReviewEvent,
+    Submission,
+    ValidationRun,
+)
+from citizendata.validate.checks import FINDING_COLUMNS, check_table
+from citizendata.validate.expr import choice_labels
+from citizendata.validate.extract import connect, raw_tables
+from citizendata.validate.outliers import HardLimit, hard_limit_findings, robust_z_findings
+from citizendata.validate.probable import DuplicateConfig, probable_duplicates
+from citizendata.validate.rules import column_names, form_rules
+
+__all__ = ["ANALYTIC_STATUSES", "Computed", "ValidationReport", "analytic_statuses", "compute",
+           "findings", "findings_summary", "review_queue", "store"]
+
+ANALYTIC_STATUSES = {
+    "approved": ("approved",),
+    "all_but_rejected": ("received", "has_issues", "approved", "edited"),
+}
+_NUMERIC = frozenset({"integer", "decimal", "range"})
+_STORED = (*FINDING_COLUMNS, "score")
+
+
+@dataclass
+class Computed:
+    """What a run found, before it is stored."""
+
+    form_id: str
+    submissions: int
+    rules: int
+    findings: pa.Table
+    pairs: list[tuple[int, int, str, float]]  # (id_l, id_r, method, probability)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of a validation run."""
+
+    run_id: int
+    form_id: str
+    submissions: int
+    rules: int
+    findings: int
+    by_kind: dict[str, int]
+    errors: int
+    warnings: int
+    submissions_with_errors: int
+    moved_to_has_issues: int
+    duplicate_pairs: int
+    skipped: tuple[str, ...]
+    seconds: float
+
+
+def project_spec(project: Project) -> ProjectSpec:
+    """The project's spec as stored."""
+    return ProjectSpec.model_validate(project.spec)
+
+
+def analytic_statuses(project: Project) -> tuple[str, ...]:
+    """The review statuses analysis sees: approved only (default) or all but rejected."""
+    return ANALYTIC_STATUSES[project_spec(project).validation.analytics]
+
+
+def _form_settings(project: Project, form_id: str) -> FormValidationSpec:
+    return project_spec(project).validation.forms.get(form_id) or FormValidationSpec()
+
+
+def compute(db: Session, actor: Actor | None, slug: str, form_id: str, *,
+            today: date | None = None, progress: Callable[[int], None] | None = None
+            ) -> Computed:
+    """Check every submission of a form; nothing is written."""
+    started = time.perf_counter()
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
+    form = form_in(db, project, form_id)
+    merged = merged_schema(db, form)
+    batches = []
+    for b in export_batches(db, form.id):
+        batches.append(b)
+        if progress:
+            progress(b.num_rows)
+    subs = pa.Table.from_batches(batches, schema=BATCH_SCHEMA)
+    if subs.num_rows == 0:
+        return Computed(form_id, 0, 0, _empty_findings(), [])
+    con = connect()
+    columns = column_names(merged)
+    tables = raw_tables(con, subs, merged, columns)
+    parts: list[pa.Table] = []
+    skipped: list[str] = []
+    n_rules = 0
+    present = set(subs.column("_form_version").to_pylist())
+    for fv in db.scalars(select(FormVersion).where(FormVersion.form_id == form.id)):
+        if fv.version not in present:
+            continue
+        schema = FormSchema.from_dict(fv.schema)
+        rules = form_rules(schema, columns=columns)
+        n_rules = max(n_rules, len(rules.rules))
+        skipped.extend(s for s in rules.skipped if s not in skipped)
+        for level, table in tables.items():
+            chosen = list(rules.for_table(level))
+            if chosen:
+                mine = table.filter(table._form_version == fv.version)
+                parts.append(con.to_pyarrow(check_table(mine, chosen, today=today,
+                                                        labels=choice_labels(schema))))
+    settings = _form_settings(project, form_id)
+    parts.extend(_outliers(con, tables[None], merged, columns, settings))
+    found = pa.concat_tables([_with_score(p) for p in parts]) if parts else _empty_findings()
+    pairs = _probable(con, tables[None], columns, settings)
+    return Computed(form_id, subs.num_rows, n_rules, found, pairs, skipped,
+                    time.perf_counter() - started)
+
+
+def _with_score(t: pa.Table) -> pa.Table:
+    if "score" not in t.column_names:
+        t = t.append_column("score", pa.nulls(t.num_rows, pa.float64()))
+    return t.select(list(_STORED)).cast(_empty_findings().schema)
+
+
+def _empty_findings() -> pa.Table:
+    return pa.table({"_id": pa.array([], pa.int64()), "_item": pa.array([], pa.string()),
+                     **{c: pa.array([], pa.string()) for c in FINDING_COLUMNS[2:]},
+                     "score": pa.array([], pa.float64())})
+
+
+def _outliers(con: Any, main: ibis.Table, schema: FormSchema, columns: dict[str, str],
+              settings: FormValidationSpec) -> list[pa.Table]:
+    by_name = {**{f.name: f for f in schema.fields}, **{f.path: f for f in schema.fields}}
+    out = []
+    if settings.outliers is not None:
+        wanted = settings.outliers.fields or [
+            f.path for f in schema.fields if f.repeat is None and f.type in _NUMERIC
+            and not f.personal]
+        fields = [by_name[n] for n in wanted if n in by_name and by_name[n].repeat is None]
+        unknown = [n for n in [*wanted, *settings.outliers.by] if n not in by_name]
+        if unknown:
+            raise BadInput("input.invalid", f"validation.forms.outliers names unknown fields "
+                           f"{unknown}.", where=Where(field=unknown[0]),
+                           fix="Use the form's field names.")
+        by = [columns[by_name[n].path] for n in settings.outliers.by]
+        cols = [columns[f.path] for f in fields]
+        if cols:
+            numeric = main.mutate(**{c: main[c].try_cast("float64") for c in cols})
+            hits = con.to_pyarrow(robust_z_findings(numeric, cols, by=by,
+                                                    threshold=settings.outliers.threshold))
+            out.append(_outlier_rows(hits, {columns[f.path]: f.path for f in fields},
+                                     "outlier"))
+    if settings.limits:
+        limits = [HardLimit(columns[by_name[lim.field].path], lim.min, lim.max, lim.severity)
+                  for lim in settings.limits if lim.field in by_name]
+        numeric = main.mutate(**{lim.field: main[lim.field].try_cast("float64")
+                                 for lim in limits})
+        hits = con.to_pyarrow(hard_limit_findings(numeric, limits))
+        out.append(_outlier_rows(hits, {columns[f.path]: f.path for f in schema.fields},
+                                 "limit"))
+    return out
+
+
+def _outlier_rows(hits: pa.Table, paths: dict[str, str], kind: str) -> pa.Table:
+    fields = [paths.get(c, c) for c in hits.column("field").to_pylist()]
+    values = hits.column("value").to_pylist()
+    return pa.table({
+        "_id": hits.column("_id").cast(pa.int64()),
+        "_item": pa.nulls(hits.num_rows, pa.string()),
+        "rule": pa.array([f"{kind}:{f}" for f in fields], pa.string()),
+        "kind": pa.array([kind] * hits.num_rows, pa.string()),
+        "field": pa.array(fields, pa.string()),
+        "severity": hits.column("severity").cast(pa.string()),
+        "message": hits.column("message").cast(pa.string()),
+        "value": pa.array([None if v is None else f"{v:g}" for v in values], pa.string()),
+        "score": hits.column("score").cast(pa.float64()),
+    })
+
+
+def _probable(con: Any, main: ibis.Table, columns: dict[str, str],
+              settings: FormValidationSpec) -> list[tuple[int, int, str, float]]:
+    if not settings.duplicates:
+        return []
+    config = DuplicateConfig.from_dict(settings.duplicates)
+    by_name = {**{p.split("/")[-1]: c for p, c in columns.items()}, **columns}
+    wanted = {c.field for c in config.comparisons} | {x for b in config.blocking for x in b}
+    missing = sorted(wanted - set(by_name))
+    if missing:
+        raise BadInput("input.invalid", f"validation duplicates compare unknown fields "
+                       f"{missing}.", where=Where(field=missing[0]),
+                       fix="Use the form's field names.")
+    table = con.to_pyarrow(main.select("_id", **{n: main[by_name[n]] for n in sorted(wanted)}))
+    pairs = probable_duplicates(table, config)
+    return [(int(a), int(b), "probable", float(p)) for a, b, p in zip(
+        pairs.column("id_l").to_pylist(), pairs.column("id_r").to_pylist(),
+        pairs.column("match_probability").to_pylist(), strict=True)]
+
+
+def _exact_pairs(db: Session, form_pk: int) -> list[tuple[int, int, str, float]]:
+    rows = db.execute(select(Submission.content_hash, Submission.id)
+                      .where(Submission.form_id == form_pk).order_by(Submission.id)).all()
+    first: dict[str, int] = {}
+    out = []
+    for h, sid in rows:
+        if h in first:
+            out.append((first[h], sid, "exact", 1.0))
+        else:
+            first[h] = sid
+    return out
+
+
+def store(db: Session, actor: Actor | None, slug: str, form_id: str, computed: Computed
+          ) -> ValidationReport:
+    """Replace the form's findings with a run's, record duplicate pairs, move error rows."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
+    assert actor is not None
+    form = form_in(db, project, form_id)
+    run = ValidationRun(form_id=form.id, actor_id=actor.user_id, actor=actor.username,
+                        submissions=computed.submissions, rules=computed.rules)
+    db.add(run)
+    db.flush()
+    pairs = _exact_pairs(db, form.id) + computed.pairs
+    extra = _pair_findings(db, form.id, pairs)
+    found = computed.findings.to_pylist() + extra
+    db.execute(delete(Finding).where(Finding.form_id == form.id))
+    rows = [{"run_id": run.id, "form_id": form.id, "submission_id": f["_id"], "item": f["_item"],
+             "rule": f["rule"], "kind": f["kind"], "field": f["field"],
+             "severity": f["severity"], "message": f["message"], "value": f["value"],
+             "score": f["score"]} for f in found]
+    for i in range(0, len(rows), 5000):
+        db.execute(insert(Finding), rows[i:i + 5000])
+    error_ids = sorted({f["_id"] for f in found if f["severity"] == "error"})
+    moved = _move_to_has_issues(db, actor, error_ids)
+    kinds = Counter(f["kind"] for f in found)
+    severities = Counter(f["severity"] for f in found)
+    run.finished_at = datetime.now(UTC)
+    run.summary = {"by_kind": dict(kinds), "errors": severities["error"],
+                   "warnings": severities["warning"], "moved_to_has_issues": moved,
+                   "skipped": computed.skipped, "duplicate_pairs": len(pairs)}
+    audit(db, actor, "validation.run", "form", form_id, project_id=project.id,
+          details={"run": run.id, "submissions": computed.submissions, "findings": len(found),
+                   "moved_to_has_issues": moved})
+    return ValidationReport(run.id, form_id, computed.submissions, computed.rules, len(found),
+                            dict(kinds), severities["error"], severities["warning"],
+                            len(error_ids), moved, len(pairs), tuple(computed.skipped),
+                            round(computed.seconds, 3))
+
+
+def _pair_findings(db: Session, form_pk: int, pairs: list[tuple[int, int, str, float]]
+                   ) -> list[dict[str, Any]]:
+    # keep reviewers' decisions on pairs already known; add the new ones
+    known = {(p.submission_l, p.submission_r): p for p in db.scalars(
+        select(DuplicatePair).where(DuplicatePair.form_id == form_pk))}
+    ids = {i for a, b, _, _ in pairs for i in (a, b)}
+    iids = dict(db.execute(select(Submission.id, Submission.instance_id)
+                           .where(Submission.id.in_(ids))).all()) if ids else {}
+    out = []
+    for a, b, method, p in pairs:
+        pair = known.get((a, b))
+        if pair is None:
+            db.add(DuplicatePair(form_id=form_pk, submission_l=a, submission_r=b, method=method,
+                                 probability=p))
+        elif pair.status in ("dismissed",):
+            continue
+        else:
+            pair.probability = p
+        what = "the same answers as" if method == "exact" else "possibly the same report as"
+        out.append({"_id": b, "_item": None, "rule": f"duplicate:{method}", "kind": "duplicate",
+                    "field": "", "severity": "warning", "score": p, "value": None,
+                    "message": f"{what} {iids.get(a, a)} (match probability {p:.2f}); "
+                               "a reviewer confirms, dismisses or merges"})
+    return out
+
+
+def _move_to_has_issues(db: Session, actor: Actor, ids: Sequence[int]) -> int:
+    moved = 0
+    for i in range(0, len(ids), 5000):
+        chunk = list(ids[i:i + 5000])
+        todo = list(db.scalars(select(Submission).where(
+            Submission.id.in_(chunk), Submission.review_status == "received")))
+        for sub in todo:
+            sub.review_status = "has_issues"
+            db.add(ReviewEvent(submission_id=sub.id, kind="auto", status="has_issues",
+                               comment="machine validation found errors",
+                               actor_id=actor.user_id, actor=actor.username))
+        moved += len(todo)
+    return moved
+
+
+def findings(db: Session, actor: Actor | None, slug: str, form_id: str, *,
+             instance_id: str | None = None, severity: str | None = None,
+             kind: str | None = None, rule: str | None = None, limit: int = 500,
+             offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """A page of the form's findings (oldest submission first) and their total."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    form = form_in(db, project, form_id)
+    q = (select(Finding, Submission.instance_id)
+         .join(Submission, Submission.id == Finding.submission_id)
+         .where(Finding.form_id == form.id))
+    for col, val in ((Submission.instance_id, instance_id), (Finding.severity, severity),
+                     (Finding.kind, kind), (Finding.rule, rule)):
+        if val is not None:
+            q = q.where(col == val)
+    total = db.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = db.execute(q.order_by(Finding.submission_id, Finding.id).limit(limit)
+                      .offset(offset)).all()
+    return [{"instance_id": iid, "item": f.item, "rule": f.rule, "kind": f.kind,
+             "field": f.field, "severity": f.severity, "message": f.message,
+             "value": f.value, "score": f.score} for f, iid in rows], total
+
+
+def findings_summary(db: Session, actor: Actor | None, slug: str, form_id: str
+                     ) -> list[dict[str, Any]]:
+    """Per rule: kind, severity, how many findings and submissions, one message."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    form = form_in(db, project, form_id)
+    rows = db.execute(
+        select(Finding.rule, Finding.kind, Finding.severity, func.count(),
+               func.count(func.distinct(Finding.submission_id)), func.min(Finding.message))
+        .where(Finding.form_id == form.id)
+        .group_by(Finding.rule, Finding.kind, Finding.severity)
+        .order_by(Finding.severity, func.count().desc(), Finding.rule)).all()
+    return [{"rule": r, "kind": k, "severity": s, "findings": n, "submissions": m,
+             "message": msg} for r, k, s, n, m, msg in rows]
+
+
+def review_queue(db: Session, actor: Actor | None, slug: str, form_id: str, *,
+                 statuses: Sequence[str] = ("has_issues", "received", "edited"),
+                 limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Submissions awaiting review, those with errors first, with their finding counts."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    form = form_in(db, project, form_id)
+    counts = (select(Finding.submission_id,
+                     func.sum(case((Finding.severity == "error", 1), else_=0)).label("errors"),
+                     func.sum(case((Finding.severity == "warning", 1), else_=0)).label("warnings"))
+              .where(Finding.form_id == form.id).group_by(Finding.submission_id).subquery())
+    base = (select(Submission.instance_id, Submission.review_status, Submission.received_at,
+                   func.coalesce(counts.c.errors, 0), func.coalesce(counts.c.warnings, 0))
+            .outerjoin(counts, counts.c.submission_id == Submission.id)
+            .where(Submission.form_id == form.id, Submission.review_status.in_(statuses)))
+    total = db.scalar(select(func.count()).select_from(base.subquery())) or 0
+    rows = db.execute(base.order_by(func.coalesce(counts.c.errors, 0).desc(),
+                                    func.coalesce(counts.c.warnings, 0).desc(), Submission.id)
+                      .limit(limit).offset(offset)).all()
+    return [{"instance_id": i, "review_status": s, "received_at": r.isoformat() if r else None,
+             "errors": int(e), "warnings": int(w)} for i, s, r, e, w in rows], total
+
