@@ -125,11 +125,11 @@ def test_same_seed_same_data_and_other_seed_differs() -> None:
     assert a.submissions != c.submissions
 
 
-@pytest.mark.parametrize("n", [20, 333])
+@pytest.mark.parametrize("n", [80, 333])
 def test_n_is_respected(n: int) -> None:
     d = kmh.generate(n, seed=3)
     assert len(d.submissions) == n
-    assert int(d.population["in_sample"].sum()) == n - 1  # plus the planted duplicate
+    assert int(d.population["in_sample"].sum()) == n - 2  # plus the two planted copies
     ids = [s["instance_id"] for s in d.submissions]
     assert len(set(ids)) == n and all(i.startswith("uuid:") for i in ids)
     assert all(s["data"]["meta"]["instanceID"] == s["instance_id"] for s in d.submissions)
@@ -195,7 +195,8 @@ def test_washington_group_answers_are_sane(data: kmh.ScenarioData) -> None:
     assert data.truth["disability3_prevalence"] == pytest.approx(prevalence)
     answers = pd.Series([v for s in data.submissions for v in s["data"].get("wg", {}).values()])
     share = answers.value_counts(normalize=True)
-    assert set(share.index) <= {"1", "2", "3", "4", "7", "9"}
+    # '' is the planted missing_required record
+    assert set(share.index) <= {"1", "2", "3", "4", "7", "9", ""} and answers.eq("").sum() == 1
     assert share["1"] > 0.75 and share["2"] > share["3"] > share["4"] > 0
     assert 0 < share.get("7", 0) + share.get("9", 0) < 0.05
 
@@ -280,10 +281,10 @@ def test_files_written_and_readable(tmp_path: Path) -> None:
 
 def test_example_script_writes_the_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     script = Path(__file__).parents[1] / "examples" / "kenya-maternal-health" / "generate.py"
-    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path), "--n", "40", "--seed", "1"])
+    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path), "--n", "80", "--seed", "1"])
     runpy.run_path(str(script), run_name="__main__")
     assert (tmp_path / "form.xlsx").read_bytes() == kmh.FORM_PATH.read_bytes()
-    assert len(json.loads((tmp_path / "submissions.json").read_text(encoding="utf-8"))) == 40
+    assert len(json.loads((tmp_path / "submissions.json").read_text(encoding="utf-8"))) == 80
 
 
 def test_project_meets_the_citizen_data_threshold() -> None:

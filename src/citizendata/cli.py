@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -300,6 +301,46 @@ def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
         for name, t in info.tables.items():
             table.add_row(name, f"{t.rows:,}", str(len(t.columns)), str(t.file))
         console.print(table)
+    _guard(go)
+
+
+@app.command()
+def validate(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
+             as_user: AsOpt = None, as_json: JsonOpt = False,
+             show: Annotated[int, typer.Option(
+                 help="Also list this many findings, errors first.")] = 0) -> None:
+    """Check every submission of a form on the server; store and summarise the findings."""
+    def go() -> None:
+        me = _client(workspace, as_user)
+        total = me.form(project, form_id).submissions
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+                "{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
+                console=err_console, transient=True) as bar:
+            task = bar.add_task("reading submissions", total=total)
+            report = me.validate(project, form_id, progress=lambda n: bar.advance(task, n))
+        summary = me.findings_summary(project, form_id)
+        if as_json:
+            console.print_json(data={"report": dataclasses.asdict(report), "rules": summary})
+            return
+        table = Table("rule", "kind", "severity", "findings", "submissions",
+                      title=f"{form_id}: {report.submissions:,} submissions, {report.rules} "
+                            f"rules, {report.findings:,} findings in {report.seconds:.1f} s")
+        for r in summary:
+            table.add_row(r["rule"], r["kind"], r["severity"], f"{r['findings']:,}",
+                          f"{r['submissions']:,}")
+        console.print(table)
+        console.print(f"{report.submissions_with_errors:,} submission(s) with errors; "
+                      f"{report.moved_to_has_issues:,} moved to has_issues; "
+                      f"{report.duplicate_pairs:,} duplicate pair(s) to review.")
+        for line in report.skipped:
+            console.print(f"[yellow]not checked:[/yellow] {line}")
+        if show:
+            rows, _ = me.findings(project, form_id, limit=show)
+            listing = Table("instance id", "item", "rule", "severity", "message")
+            for f in sorted(rows, key=lambda f: f["severity"] != "error"):
+                listing.add_row(f["instance_id"], f["item"] or "", f["rule"], f["severity"],
+                                f["message"])
+            console.print(listing)
     _guard(go)
 
 

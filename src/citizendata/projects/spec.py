@@ -89,6 +89,7 @@ class OutlierSpec(BaseModel):
     fields: list[str] = Field(default_factory=list)  # empty: every numeric question
     by: list[str] = Field(default_factory=list)  # e.g. ["ward"]
     threshold: float = Field(default=3.5, gt=0)
+    min_count: int = Field(default=20, ge=1)  # smaller groups get no score
 
 
 class LimitSpec(BaseModel):

@@ -139,7 +139,7 @@ def compute(db: Session, actor: Actor | None, slug: str, form_id: str, *,
                 parts.append(con.to_pyarrow(check_table(mine, chosen, today=today,
                                                         labels=choice_labels(schema))))
     settings = _form_settings(project, form_id)
-    parts.extend(_outliers(con, tables[None], merged, columns, settings))
+    parts.extend(_outliers(con, tables, merged, columns, settings))
     found = pa.concat_tables([_with_score(p) for p in parts]) if parts else _empty_findings()
     pairs = _probable(con, tables[None], columns, settings)
     return Computed(form_id, subs.num_rows, n_rules, found, pairs, skipped,
@@ -158,36 +158,37 @@ def _empty_findings() -> pa.Table:
                      "score": pa.array([], pa.float64())})
 
 
-def _outliers(con: Any, main: ibis.Table, schema: FormSchema, columns: dict[str, str],
-              settings: FormValidationSpec) -> list[pa.Table]:
+def _outliers(con: Any, tables: dict[str | None, ibis.Table], schema: FormSchema,
+              columns: dict[str, str], settings: FormValidationSpec) -> list[pa.Table]:
     by_name = {**{f.name: f for f in schema.fields}, **{f.path: f for f in schema.fields}}
+    wanted = ([] if settings.outliers is None else settings.outliers.fields or [
+        f.path for f in schema.fields if f.repeat is None and f.type in _NUMERIC
+        and not f.personal])
+    named = [*wanted, *(settings.outliers.by if settings.outliers else []),
+             *(lim.field for lim in settings.limits)]
+    unknown = [n for n in named if n not in by_name]
+    if unknown:
+        raise BadInput("input.invalid", f"The project's validation settings name unknown "
+                       f"fields {unknown}.", where=Where(field=unknown[0]),
+                       fix="Use the form's field names or paths.")
+    paths = {columns[f.path]: f.path for f in schema.fields}
     out = []
-    if settings.outliers is not None:
-        wanted = settings.outliers.fields or [
-            f.path for f in schema.fields if f.repeat is None and f.type in _NUMERIC
-            and not f.personal]
-        fields = [by_name[n] for n in wanted if n in by_name and by_name[n].repeat is None]
-        unknown = [n for n in [*wanted, *settings.outliers.by] if n not in by_name]
-        if unknown:
-            raise BadInput("input.invalid", f"validation.forms.outliers names unknown fields "
-                           f"{unknown}.", where=Where(field=unknown[0]),
-                           fix="Use the form's field names.")
-        by = [columns[by_name[n].path] for n in settings.outliers.by]
-        cols = [columns[f.path] for f in fields]
-        if cols:
-            numeric = main.mutate(**{c: main[c].try_cast("float64") for c in cols})
-            hits = con.to_pyarrow(robust_z_findings(numeric, cols, by=by,
-                                                    threshold=settings.outliers.threshold))
-            out.append(_outlier_rows(hits, {columns[f.path]: f.path for f in fields},
-                                     "outlier"))
-    if settings.limits:
+    # each repeat level is its own table; group columns may come from enclosing levels
+    for level, table in tables.items():
+        fields = [columns[by_name[n].path] for n in wanted if by_name[n].repeat == level]
         limits = [HardLimit(columns[by_name[lim.field].path], lim.min, lim.max, lim.severity)
-                  for lim in settings.limits if lim.field in by_name]
-        numeric = main.mutate(**{lim.field: main[lim.field].try_cast("float64")
-                                 for lim in limits})
-        hits = con.to_pyarrow(hard_limit_findings(numeric, limits))
-        out.append(_outlier_rows(hits, {columns[f.path]: f.path for f in schema.fields},
-                                 "limit"))
+                  for lim in settings.limits if by_name[lim.field].repeat == level]
+        numeric = table.mutate(**{c: table[c].try_cast("float64")
+                                  for c in {*fields, *(lim.field for lim in limits)}})
+        if fields and settings.outliers is not None:
+            by = [columns[by_name[n].path] for n in settings.outliers.by]
+            hits = con.to_pyarrow(robust_z_findings(
+                numeric, fields, by=by, keep=("_item",), threshold=settings.outliers.threshold,
+                min_count=settings.outliers.min_count))
+            out.append(_outlier_rows(hits, paths, "outlier"))
+        if limits:
+            hits = con.to_pyarrow(hard_limit_findings(numeric, limits, keep=("_item",)))
+            out.append(_outlier_rows(hits, paths, "limit"))
     return out
 
 
@@ -196,7 +197,7 @@ def _outlier_rows(hits: pa.Table, paths: dict[str, str], kind: str) -> pa.Table:
     values = hits.column("value").to_pylist()
     return pa.table({
         "_id": hits.column("_id").cast(pa.int64()),
-        "_item": pa.nulls(hits.num_rows, pa.string()),
+        "_item": hits.column("_item").cast(pa.string()),
         "rule": pa.array([f"{kind}:{f}" for f in fields], pa.string()),
         "kind": pa.array([kind] * hits.num_rows, pa.string()),
         "field": pa.array(fields, pa.string()),
@@ -251,6 +252,7 @@ def store(db: Session, actor: Actor | None, slug: str, form_id: str, computed: C
     db.flush()
     pairs = _exact_pairs(db, form.id) + computed.pairs
     extra = _pair_findings(db, form.id, pairs)
+    n_pairs = len(extra)  # distinct pairs, dismissed ones left out
     found = computed.findings.to_pylist() + extra
     db.execute(delete(Finding).where(Finding.form_id == form.id))
     rows = [{"run_id": run.id, "form_id": form.id, "submission_id": f["_id"], "item": f["_item"],
@@ -266,13 +268,13 @@ def store(db: Session, actor: Actor | None, slug: str, form_id: str, computed: C
     run.finished_at = datetime.now(UTC)
     run.summary = {"by_kind": dict(kinds), "errors": severities["error"],
                    "warnings": severities["warning"], "moved_to_has_issues": moved,
-                   "skipped": computed.skipped, "duplicate_pairs": len(pairs)}
+                   "skipped": computed.skipped, "duplicate_pairs": n_pairs}
     audit(db, actor, "validation.run", "form", form_id, project_id=project.id,
           details={"run": run.id, "submissions": computed.submissions, "findings": len(found),
                    "moved_to_has_issues": moved})
     return ValidationReport(run.id, form_id, computed.submissions, computed.rules, len(found),
                             dict(kinds), severities["error"], severities["warning"],
-                            len(error_ids), moved, len(pairs), tuple(computed.skipped),
+                            len(error_ids), moved, n_pairs, tuple(computed.skipped),
                             round(computed.seconds, 3))
 
 
@@ -285,7 +287,11 @@ def _pair_findings(db: Session, form_pk: int, pairs: list[tuple[int, int, str, f
     iids = dict(db.execute(select(Submission.id, Submission.instance_id)
                            .where(Submission.id.in_(ids))).all()) if ids else {}
     out = []
+    seen: set[tuple[int, int]] = set()
     for a, b, method, p in pairs:
+        if (a, b) in seen:  # an exact duplicate is also a probable one: reported once
+            continue
+        seen.add((a, b))
         pair = known.get((a, b))
         if pair is None:
             db.add(DuplicatePair(form_id=form_pk, submission_l=a, submission_r=b, method=method,

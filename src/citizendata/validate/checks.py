@@ -121,6 +121,9 @@ class _Flags:
         if kind == "constraint":
             ok = compile_truthy(rule.expr, self.t, current=rule.column, today=self.today,
                                 labels=self.labels)
+            if rule.storage_type in TYPE_PATTERNS:
+                # an answer of the wrong type is one finding (type), not two
+                answered = answered & _type_ok(v, rule.storage_type)
             return self.relevant(rule) & answered & ~ok
         if kind == "calculate":
             return self.relevant(rule) & self._calc_differs(rule, v)
@@ -253,7 +256,9 @@ def _broken_row(rule: Rule, row: Mapping[str, str | None], today: date,
         return bool(v) and v not in rule.choices
     assert rule.expr is not None
     if rule.kind == "constraint":
-        return relevant() and bool(v) and not truthy(evaluate(rule.expr, row, **kw))
+        typed = rule.storage_type not in TYPE_PATTERNS or _type_ok_row(v, rule.storage_type)
+        return (relevant() and bool(v) and typed
+                and not truthy(evaluate(rule.expr, row, **kw)))
     if rule.kind == "calculate":
         if not relevant():
             return False

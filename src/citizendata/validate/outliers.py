@@ -38,32 +38,43 @@ class HardLimit:
     severity: str = "warning"
 
 
-def robust_z(table: ir.Table, column: str, by: Sequence[str] = ()) -> ir.Table:
-    """The table with ``_robust_z`` for ``column`` (within groups ``by``); null where undefined."""
+def robust_z(table: ir.Table, column: str, by: Sequence[str] = (), *,
+             min_count: int = 1) -> ir.Table:
+    """The table with ``_robust_z`` for ``column`` (within groups ``by``); null where undefined.
+
+    Groups with fewer than ``min_count`` values get no score: a median and MAD of a
+    handful of values flag ordinary answers.
+    """
     win = ibis.window(group_by=list(by)) if by else ibis.window()
     x = table[column].cast("float64")
     step = table.mutate(_x=x)
     step = step.mutate(_median=step._x.median().over(win))
     step = step.mutate(_absdev=(step._x - step._median).abs())
     step = step.mutate(_mad=step._absdev.median().over(win),
-                       _meanad=step._absdev.mean().over(win))
+                       _meanad=step._absdev.mean().over(win), _n=step._x.count().over(win))
     z = ibis.cases(
+        (step._n < min_count, ibis.null("float64")),
         (step._mad > 0, _CONSISTENCY * (step._x - step._median) / step._mad),
         (step._meanad > 0, (step._x - step._median) / (_MEANAD_FACTOR * step._meanad)),
         else_=ibis.null("float64"),
     )
-    return step.mutate(_robust_z=z).drop("_x", "_median", "_absdev", "_mad", "_meanad")
+    return step.mutate(_robust_z=z).drop("_x", "_median", "_absdev", "_mad", "_meanad", "_n")
 
 
 def robust_z_findings(table: ir.Table, fields: Sequence[str], *, by: Sequence[str] = (),
-                      threshold: float = 3.5) -> ir.Table:
-    """One finding per value whose |robust z| exceeds ``threshold``, for each field."""
+                      threshold: float = 3.5, keep: Sequence[str] = (),
+                      min_count: int = 1) -> ir.Table:
+    """One finding per value whose |robust z| exceeds ``threshold``, for each field.
+
+    ``keep`` names extra columns carried into the findings (e.g. a repeat item's ``_item``).
+    """
     parts = []
     where = f" within {', '.join(by)}" if by else ""
     for field in fields:
-        scored = robust_z(table, field, by)
+        scored = robust_z(table, field, by, min_count=min_count)
         hit = scored.filter(scored._robust_z.abs() > threshold)
         parts.append(hit.select(
+            *keep,
             _id=hit._id,
             field=ibis.literal(field),
             value=hit[field].cast("float64"),
@@ -76,8 +87,9 @@ def robust_z_findings(table: ir.Table, fields: Sequence[str], *, by: Sequence[st
     return _union(parts)
 
 
-def hard_limit_findings(table: ir.Table, limits: Sequence[HardLimit]) -> ir.Table:
-    """One finding per value outside its configured range."""
+def hard_limit_findings(table: ir.Table, limits: Sequence[HardLimit], *,
+                        keep: Sequence[str] = ()) -> ir.Table:
+    """One finding per value outside its configured range (``keep``: extra columns carried)."""
     parts = []
     for lim in limits:
         x = table[lim.field].cast("float64")
@@ -90,6 +102,7 @@ def hard_limit_findings(table: ir.Table, limits: Sequence[HardLimit]) -> ir.Tabl
         span = f"[{'' if lim.minimum is None else f'{lim.minimum:g}'}, " \
                f"{'' if lim.maximum is None else f'{lim.maximum:g}'}]"
         parts.append(hit.select(
+            *keep,
             _id=hit._id,
             field=ibis.literal(lim.field),
             value=hit._v,

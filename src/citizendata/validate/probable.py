@@ -76,11 +76,11 @@ PRIOR_U: Mapping[str, tuple[float, ...]] = {
 
 _JW_THRESHOLDS = (0.92, 0.80)  # Winkler (1990) style cut-offs for names with a typo
 _SEED = 20260301  # fixed, so the same table always gives the same pairs
-_U_MAX_PAIRS = 2e6  # not splink's default 1e6, which logs a warning on every call
+_U_MAX_PAIRS = 3e5  # enough for stable u at these sizes; splink's default 1e6 logs a warning
 _U_PRIOR_PAIRS = 50.0
 _EM_MIN_PAIRS = 30  # fewer blocked pairs than this cannot inform EM
-_EM_MAX_PAIRS = 1e6
-_EM_MAX_ITERATIONS = 100
+_EM_MAX_PAIRS = 2e5  # a sample of blocked pairs is enough for m; EM runs on it each iteration
+_EM_MAX_ITERATIONS = 25  # splink's default; not converging by then means the fallback
 _EM_CONVERGENCE = 1e-4
 _M_FLOOR = 1e-3  # so one disagreeing field never vetoes a pair outright
 _PRIOR_MAX_ITERATIONS = 10_000

@@ -70,7 +70,7 @@ NAME = "kenya-maternal-health"
 INDICATOR = "SH_STA_BRTC"
 FORM_PATH: Path = Path(__file__).parent / "form.xlsx"
 DEFAULT_SEED = 20260301
-MIN_N = 20  # enough consenting women with births to plant every kind of bad record
+MIN_N = 80  # enough consenting women with births to plant every kind of bad record
 
 
 @dataclass
@@ -111,7 +111,7 @@ def generate(n: int = 5000, *, seed: int = DEFAULT_SEED,
     truth = compute_truth(women, births, seed=seed)
     margins = make_margins(np.random.default_rng(margin_seq), women)
     sample_rng = np.random.default_rng(sample_seq)
-    rows = draw_sample(sample_rng, women, n - 1)
+    rows = draw_sample(sample_rng, women, n - 2)  # plus two planted copies
     submissions, bad, iids = build_submissions(sample_rng, women, births, rows)
     instance = np.full(len(women), None, dtype=object)
     instance[rows] = iids

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BENCHMARK", "DEMO_USERS", "ENGAGEMENT", "PROJECT", "VALUE_CHAIN"]
+__all__ = ["BENCHMARK", "DEMO_USERS", "ENGAGEMENT", "PROJECT", "VALIDATION", "VALUE_CHAIN"]
 
 # The Open Data Watch value chain: phase -> stages, in order.
 VALUE_CHAIN: dict[str, tuple[str, ...]] = {
@@ -90,3 +90,26 @@ DEMO_USERS: list[dict[str, str]] = [
     {"username": "nkoitoi", "password": "demo-validator-2026", "role": "validator"},
     {"username": "wanjiru", "password": "demo-analyst-2026", "role": "analyst"},
 ]
+
+# Server-side checks beyond the form's own rules (citizendata.projects.spec.ValidationSpec).
+VALIDATION: dict[str, Any] = {
+    "analytics": "approved",
+    "forms": {
+        "kenya_maternal_health": {
+            # distances are compared within each county: Samburu's ranches are more remote
+            "outliers": {"fields": ["distance_km"], "by": ["county"], "threshold": 3.5},
+            "limits": [{"field": "travel_minutes", "min": 0, "max": 720}],
+            # the same woman entered twice: a paper form re-entered keeps the GPS point
+            "duplicates": {
+                "comparisons": [
+                    {"field": "gps", "method": "exact"},
+                    {"field": "age", "method": "number_within", "within": 1},
+                    {"field": "ethnicity", "method": "exact"},
+                    {"field": "births_count", "method": "exact"},
+                ],
+                "blocking": [["group_ranch"]],
+                "threshold": 0.8,
+            },
+        },
+    },
+}

@@ -35,6 +35,17 @@ BAD_RECORD_KINDS: dict[str, str] = {
     "duplicate_submission": "the same interview sent twice: identical answers, a new instance id",
     "text_in_integer": "births/travel_minutes is 'two hours', text in an integer field",
     "gps_outside_kenya": "location/gps has latitude and longitude swapped, a point far outside Kenya",
+    "missing_required": "wg/wg_seeing is empty although the woman consented (a required question)",
+    "answer_not_relevant": "births/place_other is answered although the birth was not at an "
+                           "'other' place (the question was not relevant)",
+    "calculate_mismatch": "births/skilled is '1' although no doctor or nurse-midwife attended "
+                          "(the form calculates 0)",
+    "distance_outlier": "births/distance_km is '280', within the form's 0–300 constraint but far "
+                        "beyond other births in the county (robust z-score)",
+    "travel_over_limit": "births/travel_minutes is '1300', over the project's plausible limit "
+                         "of 720 minutes (a configured hard limit)",
+    "probable_duplicate": "the same interview entered again by another volunteer: new instance "
+                          "id, other phone and times, age one year more",
 }
 
 
@@ -167,6 +178,10 @@ def _plant_bad(rng: np.random.Generator, subs: list[dict[str, Any]], s: pd.DataF
     yes = obs["consent"] == "yes"
     has_birth = yes & (s["births_count"].to_numpy() >= 1)
     taken: set[int] = set()
+    births_ok = has_birth & np.array([
+        bool(sub["data"].get("births")) and sub["data"]["births"][0]["skilled"] == "0"
+        and sub["data"]["births"][0]["place"] != "other" for sub in subs])
+    ages = np.array([int(a) if a else 0 for a in obs["age"]])
     picks = {
         "age_constraint": _pick(rng, yes & (obs["age"] != ""), taken),
         "unknown_choice": _pick(rng, yes, taken),
@@ -174,6 +189,12 @@ def _plant_bad(rng: np.random.Generator, subs: list[dict[str, Any]], s: pd.DataF
         "text_in_integer": _pick(rng, has_birth & (obs["travel_minutes"] != ""), taken),
         "gps_outside_kenya": _pick(rng, yes & (obs["gps"] != ""), taken),
         "duplicate_submission": _pick(rng, has_birth, taken),
+        "missing_required": _pick(rng, yes, taken),
+        "answer_not_relevant": _pick(rng, births_ok, taken),
+        "calculate_mismatch": _pick(rng, births_ok, taken),
+        "distance_outlier": _pick(rng, births_ok & (obs["distance_km"] != ""), taken),
+        "travel_over_limit": _pick(rng, births_ok & (obs["travel_minutes"] != ""), taken),
+        "probable_duplicate": _pick(rng, has_birth & (ages >= 15) & (ages <= 48), taken),
     }
     d = {k: subs[i]["data"] for k, i in picks.items()}
     d["age_constraint"]["respondent"]["age"] = "9"
@@ -182,16 +203,35 @@ def _plant_bad(rng: np.random.Generator, subs: list[dict[str, Any]], s: pd.DataF
     d["text_in_integer"]["births"][0]["travel_minutes"] = "two hours"
     lat, lon, alt, acc = d["gps_outside_kenya"]["location"]["gps"].split(" ")
     d["gps_outside_kenya"]["location"]["gps"] = f"{lon} {lat} {alt} {acc}"
+    d["missing_required"]["wg"]["wg_seeing"] = ""
+    d["answer_not_relevant"]["births"][0]["place_other"] = "at my sister's house"
+    d["calculate_mismatch"]["births"][0]["skilled"] = "1"
+    d["distance_outlier"]["births"][0]["distance_km"] = "280"
+    d["travel_over_limit"]["births"][0]["travel_minutes"] = "1300"
     original = subs[picks["duplicate_submission"]]
     dup = copy.deepcopy(original)
     dup["instance_id"] = "uuid:" + _uuids(rng, 1)[0]
     dup["data"]["meta"]["instanceID"] = dup["instance_id"]
     subs.append(dup)
+    again = copy.deepcopy(subs[picks["probable_duplicate"]])
+    again["instance_id"] = "uuid:" + _uuids(rng, 1)[0]
+    data = again["data"]
+    data["meta"]["instanceID"] = again["instance_id"]
+    data["respondent"]["age"] = str(int(data["respondent"]["age"]) + 1)
+    data["deviceid"] = "collect:" + _uuids(rng, 1)[0].replace("-", "")[:16]
+    data["start"], data["end"] = (t.replace("T0", "T1") for t in (data["start"], data["end"]))
+    data["meta"]["instanceName"] = data["meta"]["instanceName"].replace("T0", "T1")
+    subs.append(again)
+    planted = {**{k: subs[i]["instance_id"] for k, i in picks.items()},
+               "duplicate_submission": dup["instance_id"],
+               "probable_duplicate": again["instance_id"]}
     bad = []
     for kind, desc in BAD_RECORD_KINDS.items():
-        iid = dup["instance_id"] if kind == "duplicate_submission" else subs[picks[kind]]["instance_id"]
+        iid = planted[kind]
         if kind == "duplicate_submission":
             desc = f"{desc} (a copy of {original['instance_id']})"
+        if kind == "probable_duplicate":
+            desc = f"{desc} (of {subs[picks[kind]]['instance_id']})"
         bad.append({"instance_id": iid, "kind": kind, "description": desc})
     return bad
 
