@@ -44,6 +44,10 @@ def test_every_validators_decision_is_kept_for_agreement(team: dict[str, Client]
     assert by["val1"] == first and by["val2"] == second
     k = cohen_kappa(by["val1"], by["val2"])
     assert 0 < k.kappa < 1
+    summary = team["owner"].validator_agreement("test-project", "household")
+    (pair,) = summary["cohen"]
+    assert pair["validators"] == ["val1", "val2"] and pair["kappa"] == pytest.approx(k.kappa)
+    assert pair["n_subjects"] == 6 and summary["fleiss"] is None
     # the submission's status is the latest decision
     got = team["owner"].submission("test-project", "household", "uuid:r5")
     assert got["review_status"] == "approved"

@@ -495,6 +495,10 @@ class Client:
         """Each validator's latest decision per submission (for validator agreement)."""
         return self._read(review.decisions, slug, form_id)
 
+    def validator_agreement(self, slug: str, form_id: str) -> dict[str, Any]:
+        """Cohen's kappa per pair of validators and Fleiss' kappa for three or more."""
+        return self._read(review.agreement, slug, form_id)
+
     def exact_duplicates(self, slug: str, form_id: str) -> list[duplicates.ExactDuplicate]:
         """Groups of submissions with identical answers under different instance ids."""
         return self._read(duplicates.exact_duplicates, slug, form_id)

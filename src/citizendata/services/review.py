@@ -9,6 +9,8 @@ version with its diff; the payload as received is never changed.
 from __future__ import annotations
 
 import copy
+import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,8 +26,10 @@ from citizendata.services.access import audit, form_in, project_for
 from citizendata.services.forms import merged_schema
 from citizendata.services.submissions import WITHHELD
 from citizendata.store.models import ReviewEvent, Submission, SubmissionVersion
+from citizendata.validate.agreement import cohen_kappa, fleiss_counts, fleiss_kappa
 
-__all__ = ["DECISIONS", "ReviewEntry", "comment", "decide", "decisions", "edit", "history"]
+__all__ = ["DECISIONS", "ReviewEntry", "agreement", "comment", "decide", "decisions", "edit",
+           "history"]
 
 DECISIONS = ("has_issues", "approved", "rejected")
 
@@ -174,3 +178,34 @@ def decisions(db: Session, actor: Actor | None, slug: str, form_id: str
                       .where(ReviewEvent.id.in_(latest))
                       .order_by(Submission.instance_id, ReviewEvent.actor)).all()
     return [(i, a, str(s)) for i, a, s in rows]
+
+
+def agreement(db: Session, actor: Actor | None, slug: str, form_id: str
+              ) -> dict[str, Any]:
+    """Validator agreement on a form: Cohen's kappa per pair, Fleiss' kappa for three or more.
+
+    Cohen's kappa uses the submissions both validators decided on (at least two);
+    Fleiss' kappa uses the submissions decided by the most common number of validators
+    (three or more), since it needs the same number of ratings per submission.
+    """
+    rows = decisions(db, actor, slug, form_id)
+    by_sub: dict[str, dict[str, str]] = {}
+    for iid, who, status in rows:
+        by_sub.setdefault(iid, {})[who] = status
+    validators = sorted({w for _, w, _ in rows})
+    pairs = []
+    for i, a in enumerate(validators):
+        for b in validators[i + 1:]:
+            common = [s for s in by_sub.values() if a in s and b in s]
+            if len(common) >= 2:
+                k = cohen_kappa([s[a] for s in common], [s[b] for s in common])
+                pairs.append({"validators": [a, b], **dataclasses.asdict(k)})
+    out: dict[str, Any] = {"validators": validators, "submissions": len(by_sub),
+                           "cohen": pairs, "fleiss": None}
+    sizes = Counter(len(s) for s in by_sub.values() if len(s) >= 3)
+    if sizes:
+        m = sizes.most_common(1)[0][0]
+        chosen = [(iid, st) for iid, s in by_sub.items() if len(s) == m for st in s.values()]
+        if len({iid for iid, _ in chosen}) >= 2:
+            out["fleiss"] = dataclasses.asdict(fleiss_kappa(fleiss_counts(chosen)))
+    return out

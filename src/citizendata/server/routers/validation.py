@@ -82,6 +82,12 @@ def decide_pair(slug: str, form_id: str, pair_id: int, body: PairDecision,
                                                  keep=body.keep))
 
 
+@router.get("/agreement", summary="Validator agreement (Cohen's and Fleiss' kappa)")
+def agreement(slug: str, form_id: str, client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Kappa with standard error and 95% interval, per pair and for all validators."""
+    return client.validator_agreement(slug, form_id)
+
+
 @pages.get("/projects/{slug}/forms/{form_id}/review")
 def review_page(slug: str, form_id: str, request: Request, page: int = Query(1, ge=1),
                 client: Client = Depends(api_client)) -> Response:
