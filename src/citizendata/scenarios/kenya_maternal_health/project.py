@@ -108,7 +108,8 @@ VALIDATION: dict[str, Any] = {
                     {"field": "births_count", "method": "exact"},
                 ],
                 "blocking": [["group_ranch"]],
-                "threshold": 0.8,
+                # a candidate for a person to look at, not a decision: cast the net wide
+                "threshold": 0.5,
             },
         },
     },

@@ -194,7 +194,8 @@ def _plant_bad(rng: np.random.Generator, subs: list[dict[str, Any]], s: pd.DataF
         "calculate_mismatch": _pick(rng, births_ok, taken),
         "distance_outlier": _pick(rng, births_ok & (obs["distance_km"] != ""), taken),
         "travel_over_limit": _pick(rng, births_ok & (obs["travel_minutes"] != ""), taken),
-        "probable_duplicate": _pick(rng, has_birth & (ages >= 15) & (ages <= 48), taken),
+        "probable_duplicate": _pick(rng, has_birth & (ages >= 15) & (ages <= 48)
+                                    & (obs["gps"] != ""), taken),
     }
     d = {k: subs[i]["data"] for k, i in picks.items()}
     d["age_constraint"]["respondent"]["age"] = "9"
