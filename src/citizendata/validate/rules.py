@@ -122,11 +122,37 @@ class _Reader:
                                              fix=exc.fix))
             return None
         self._check_scope(node, text, what, f)
+        if not self._check_choice_names(node, text, what, f):
+            return None
         return node
+
+    def _check_choice_names(self, node: Node, text: str, what: str, f: Field | Group) -> bool:
+        """Refuse jr:choice-name() of a field that has no choice list."""
+        ok = True
+        stack = [node]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, Call):
+                stack.extend(n.args)
+                target = self.by_name.get(n.choice_field or "")
+                if n.name == "jr:choice-name" and target is not None and not target.choices:
+                    ok = False
+                    self.problems.append(Problem(
+                        "expr.wrong_arguments",
+                        f"{what} of field {f.name!r}: jr:choice-name() names "
+                        f"${{{target.name}}}, which has no choice list: {text!r}",
+                        where=Where(sheet="survey", row=f.row, field=f.name),
+                        fix="Name a select_one or select_multiple question."))
+            elif isinstance(n, Binary):
+                stack.extend((n.left, n.right))
+            elif isinstance(n, Unary):
+                stack.append(n.arg)
+        return ok
 
     def _check_scope(self, node: Node, text: str, what: str, f: Field | Group) -> None:
         """Refuse references into a repeat that does not enclose the expression's field."""
-        own = f.repeat if isinstance(f, Field) else (f.path if f.repeat else f.parent_repeat)
+        # a group's relevance and a repeat's count are evaluated in the enclosing level
+        own = f.repeat if isinstance(f, Field) else f.parent_repeat
         for name in sorted(field_refs(node)):
             target = self.by_name[name].repeat
             if target is None or (own is not None and (own == target or
