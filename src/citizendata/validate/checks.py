@@ -40,7 +40,7 @@ from citizendata.validate.expr.interpret import (
     string_to_number,
     truthy,
 )
-from citizendata.validate.rules import Rule, RuleSet
+from citizendata.validate.rules import Rule
 
 __all__ = ["FINDING_COLUMNS", "TYPE_PATTERNS", "check_table", "reference_findings"]
 
@@ -286,8 +286,3 @@ def reference_findings(rows: Iterable[Mapping[str, Any]], rules: Iterable[Rule],
             if _broken_row(rule, row, day, labels):
                 out.append((int(row["_id"]), row.get("_item"), rule.id))
     return out
-
-
-def checked_rules(ruleset: RuleSet, repeat: str | None) -> list[Rule]:
-    """The rules of one table of a rule set."""
-    return list(ruleset.for_table(repeat))
