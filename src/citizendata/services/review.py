@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -199,7 +200,7 @@ def agreement(db: Session, actor: Actor | None, slug: str, form_id: str
             common = [s for s in by_sub.values() if a in s and b in s]
             if len(common) >= 2:
                 k = cohen_kappa([s[a] for s in common], [s[b] for s in common])
-                pairs.append({"validators": [a, b], **dataclasses.asdict(k)})
+                pairs.append({"validators": [a, b], **_finite(dataclasses.asdict(k))})
     out: dict[str, Any] = {"validators": validators, "submissions": len(by_sub),
                            "cohen": pairs, "fleiss": None}
     sizes = Counter(len(s) for s in by_sub.values() if len(s) >= 3)
@@ -207,5 +208,10 @@ def agreement(db: Session, actor: Actor | None, slug: str, form_id: str
         m = sizes.most_common(1)[0][0]
         chosen = [(iid, st) for iid, s in by_sub.items() if len(s) == m for st in s.values()]
         if len({iid for iid, _ in chosen}) >= 2:
-            out["fleiss"] = dataclasses.asdict(fleiss_kappa(fleiss_counts(chosen)))
+            out["fleiss"] = _finite(dataclasses.asdict(fleiss_kappa(fleiss_counts(chosen))))
     return out
+
+
+def _finite(d: dict[str, Any]) -> dict[str, Any]:
+    # kappa is undefined (NaN) when every decision falls in one category: say None, as JSON can
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in d.items()}
