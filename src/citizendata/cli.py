@@ -248,6 +248,12 @@ def forms_list(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOp
 
 
 # -- intake and export -------------------------------------------------------------------------
+def _counting_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+        "{task.completed:,}/{task.total:,}"), TimeElapsedColumn(), console=err_console,
+        transient=True)
+
+
 def _spinner() -> Progress:
     return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                     console=err_console, transient=True)
@@ -291,9 +297,7 @@ def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
     def go() -> None:
         me = _client(workspace, as_user)
         total = me.form(project, form_id).submissions
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
-                "{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
-                console=err_console, transient=True) as bar:
+        with _counting_bar() as bar:
             task = bar.add_task("snapshot", total=total)
             info = me.snapshot(project, form_id, out, include_personal=include_personal,
                                progress=lambda n: bar.advance(task, n))
@@ -313,9 +317,7 @@ def validate(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
     def go() -> None:
         me = _client(workspace, as_user)
         total = me.form(project, form_id).submissions
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
-                "{task.completed:,}/{task.total:,}"), TimeElapsedColumn(),
-                console=err_console, transient=True) as bar:
+        with _counting_bar() as bar:
             task = bar.add_task("reading submissions", total=total)
             report = me.validate(project, form_id, progress=lambda n: bar.advance(task, n))
         summary = me.findings_summary(project, form_id)

@@ -29,6 +29,7 @@ from citizendata.errors import Problem, Where, problems_error
 from citizendata.forms.schema import Field, FormSchema
 from citizendata.ingest.encoding import decode_text, not_a_table, sniff_delimiter
 from citizendata.ingest.payload import SchemaIndex, canonical_json, content_hash
+from citizendata.sqltext import quote_identifier, quote_literal
 
 __all__ = ["OUTPUT_SCHEMA", "Layout", "TabularImport", "read_tabular"]
 
@@ -123,14 +124,6 @@ def column_letter(i: int) -> str:
         i, r = divmod(i - 1, 26)
         s = chr(65 + r) + s
     return s
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def detect_layout(headers: list[str]) -> Layout:
@@ -350,7 +343,7 @@ def _assign(plan: Plan, header: str, col: str, match: Matcher, repeat: str | Non
             plan.meta[path] = col
             return True
         if path.startswith("meta/"):
-            plan.leaf(path, _q(col), header)
+            plan.leaf(path, quote_identifier(col), header)
             return True
         if match.field(header) is None and _is_channel_meta(layout, header):
             if layout == "kobo" and match.kobo_geo(header):
@@ -365,7 +358,7 @@ def _assign(plan: Plan, header: str, col: str, match: Matcher, repeat: str | Non
     if f is not None:
         if f.repeat != repeat:
             return False
-        plan.leaf(_relative(f.path, repeat), _q(col), header)
+        plan.leaf(_relative(f.path, repeat), quote_identifier(col), header)
         return True
     return _assign_derived(plan, header, col, match, repeat)
 
@@ -421,15 +414,15 @@ def _derived_leaves(plan: Plan) -> None:
     """Rebuild geopoints and select_multiple answers; a main column, if present, wins."""
     for path, parts in plan.geo.items():
         if path not in plan.leaves:
-            cols = [_q(parts[k]) for k in sorted(parts)]
+            cols = [quote_identifier(parts[k]) for k in sorted(parts)]
             # ODK writes a geopoint as "lat lon alt acc"
             plan.leaves[path] = f"CASE WHEN {_all_null(cols)} THEN NULL ELSE concat_ws(' ', {', '.join(cols)}) END"
     for path, (f, by_choice) in plan.choices.items():
         if path in plan.leaves:
             continue  # Kobo writes both; the main column is the answer as given
         order = [c.name for c in f.choices if c.name in by_choice]
-        cols = [_q(by_choice[name]) for name in order]
-        picks = ", ".join(f"CASE WHEN lower(trim({_q(by_choice[name])})) IN {_TRUE} THEN {_lit(name)} END"
+        cols = [quote_identifier(by_choice[name]) for name in order]
+        picks = ", ".join(f"CASE WHEN lower(trim({quote_identifier(by_choice[name])})) IN {_TRUE} THEN {quote_literal(name)} END"
                           for name in order)
         plan.leaves[path] = f"CASE WHEN {_all_null(cols)} THEN NULL ELSE concat_ws(' ', {picks}) END"
 
@@ -447,7 +440,7 @@ def _json_sql(leaves: dict[str, str]) -> str:
         node[last] = expr
 
     def render(node: dict[str, Any]) -> str:
-        items = [f"{_lit(k)}, {render(v) if isinstance(v, dict) else v}" for k, v in sorted(node.items())]
+        items = [f"{quote_literal(k)}, {render(v) if isinstance(v, dict) else v}" for k, v in sorted(node.items())]
         return f"json_object({', '.join(items)})"
 
     return render(tree)
@@ -488,16 +481,16 @@ def _repeat_aggregates(con: duckdb.DuckDBPyConnection, parts: list[_Part], index
         sql_from = f"{part.name} t"
         for rel, agg in joins.get(group.path, {}).items():
             leaves[rel] = f"{agg}.arr"
-            sql_from += f" LEFT JOIN {agg} ON {agg}.pidx = t.{_q(plan.index_col)}"
+            sql_from += f" LEFT JOIN {agg} ON {agg}.pidx = t.{quote_identifier(plan.index_col)}"
         agg_name = f"agg_{part.name}"
         con.execute(
-            f"CREATE TEMP TABLE {agg_name} AS SELECT t.{_q(plan.parent_col)} AS pidx, "
-            f"to_json(list({_json_sql(leaves)} ORDER BY TRY_CAST(t.{_q(plan.index_col)} AS BIGINT), t.row)) AS arr "
+            f"CREATE TEMP TABLE {agg_name} AS SELECT t.{quote_identifier(plan.parent_col)} AS pidx, "
+            f"to_json(list({_json_sql(leaves)} ORDER BY TRY_CAST(t.{quote_identifier(plan.index_col)} AS BIGINT), t.row)) AS arr "
             f"FROM {sql_from} GROUP BY 1")
         orphans = con.execute(
-            f"SELECT row FROM {part.name} WHERE {_q(plan.parent_col)} IS NULL OR {_q(plan.parent_col)} "
-            f"NOT IN (SELECT {_q(parent.plan.index_col)} FROM {parent.name} "
-            f"WHERE {_q(parent.plan.index_col)} IS NOT NULL) ORDER BY row LIMIT {_MAX_LISTED}").fetchall()
+            f"SELECT row FROM {part.name} WHERE {quote_identifier(plan.parent_col)} IS NULL OR {quote_identifier(plan.parent_col)} "
+            f"NOT IN (SELECT {quote_identifier(parent.plan.index_col)} FROM {parent.name} "
+            f"WHERE {quote_identifier(parent.plan.index_col)} IS NOT NULL) ORDER BY row LIMIT {_MAX_LISTED}").fetchall()
         for (row,) in orphans:
             problems.append(Problem("import.orphan_repeat_row",
                                     f"row {row} of sheet {part.sheet.name!r} points to no row of "
@@ -514,12 +507,12 @@ def _main_select(main: _Part, index: SchemaIndex, joins: dict[str, str]) -> str:
     sql_from = f"{main.name} t"
     for rel, agg in joins.items():
         leaves[rel] = f"{agg}.arr"
-        sql_from += f" LEFT JOIN {agg} ON {agg}.pidx = t.{_q(plan.index_col or 'row')}"
+        sql_from += f" LEFT JOIN {agg} ON {agg}.pidx = t.{quote_identifier(plan.index_col or 'row')}"
     if plan.id_col:
-        c = f"t.{_q(plan.id_col)}"
+        c = f"t.{quote_identifier(plan.id_col)}"
         id_sql = f"CASE WHEN trim({c}) = '' THEN NULL ELSE {c} END"
     elif plan.kobo_uuid_col:
-        c = f"t.{_q(plan.kobo_uuid_col)}"
+        c = f"t.{quote_identifier(plan.kobo_uuid_col)}"
         # KoboToolbox's _uuid is the instanceID without its 'uuid:' prefix
         id_sql = (f"CASE WHEN trim({c}) = '' THEN NULL WHEN starts_with({c}, 'uuid:') THEN {c} "
                   f"ELSE 'uuid:' || {c} END")
@@ -529,11 +522,11 @@ def _main_select(main: _Part, index: SchemaIndex, joins: dict[str, str]) -> str:
     found = f"coalesce({', '.join(times)})" if times else "NULL::TIMESTAMPTZ"
     bad_time = "false"
     if plan.time_col:
-        c = f"t.{_q(plan.time_col)}"
+        c = f"t.{quote_identifier(plan.time_col)}"
         found = f"CASE WHEN {c} IS NULL THEN {found} ELSE TRY_CAST({c} AS TIMESTAMPTZ) END"
         bad_time = f"({c} IS NOT NULL AND TRY_CAST({c} AS TIMESTAMPTZ) IS NULL)"
-    version = f"t.{_q(plan.version_col)}" if plan.version_col else "NULL::VARCHAR"
-    meta = {k: f"t.{_q(c)}" for k, c in plan.meta.items()}
+    version = f"t.{quote_identifier(plan.version_col)}" if plan.version_col else "NULL::VARCHAR"
+    meta = {k: f"t.{quote_identifier(c)}" for k, c in plan.meta.items()}
     meta_sql = _json_sql_flat(meta)
     return (f"SELECT t.row AS row, {id_sql} AS instance_id, {_json_sql(leaves)}::VARCHAR AS payload, "
             f"{found} AS collected_at, {version} AS form_version, {meta_sql}::VARCHAR AS source_meta, "
@@ -542,7 +535,7 @@ def _main_select(main: _Part, index: SchemaIndex, joins: dict[str, str]) -> str:
 
 def _json_sql_flat(items: dict[str, str]) -> str:
     """A json_object with the given keys as they are (slashes kept), sorted."""
-    body = ", ".join(f"{_lit(k)}, {v}" for k, v in sorted(items.items()))
+    body = ", ".join(f"{quote_literal(k)}, {v}" for k, v in sorted(items.items()))
     return f"json_object({body})"
 
 

@@ -22,7 +22,7 @@ from citizendata.services.access import audit, form_in, project_for
 from citizendata.store.models import DuplicatePair, ReviewEvent, Submission
 
 __all__ = ["PAIR_ACTIONS", "ExactDuplicate", "PairInfo", "decide_pair", "duplicate_pairs",
-           "exact_duplicates"]
+           "exact_duplicates", "exact_groups", "instance_ids"]
 
 
 @dataclass(frozen=True)
@@ -34,26 +34,40 @@ class ExactDuplicate:
     instance_ids: tuple[str, ...]
 
 
-def exact_duplicates(db: Session, actor: Actor | None, slug: str, form_id: str
-                     ) -> list[ExactDuplicate]:
-    """Every group of two or more submissions of a form with identical answers, oldest first."""
-    project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
-    form = form_in(db, project, form_id)
+def exact_groups(db: Session, form_pk: int) -> dict[str, list[tuple[int, str]]]:
+    """Submissions of a form sharing a content hash: hash -> [(id, instance id)], oldest first."""
     repeated = (select(Submission.content_hash)
-                .where(Submission.form_id == form.id)
+                .where(Submission.form_id == form_pk)
                 .group_by(Submission.content_hash)
                 .having(func.count() > 1)).subquery()
     rows = db.execute(
         select(Submission.content_hash, Submission.id, Submission.instance_id)
-        .where(Submission.form_id == form.id,
+        .where(Submission.form_id == form_pk,
                Submission.content_hash.in_(select(repeated.c.content_hash)))
         .order_by(Submission.content_hash, Submission.id)
     ).all()
     groups: dict[str, list[tuple[int, str]]] = {}
     for h, sid, iid in rows:
         groups.setdefault(h, []).append((sid, iid))
+    return groups
+
+
+def instance_ids(db: Session, ids: set[int]) -> dict[int, str]:
+    """The instance id of each submission id."""
+    if not ids:
+        return {}
+    rows = db.execute(select(Submission.id, Submission.instance_id)
+                      .where(Submission.id.in_(ids))).all()
+    return {sid: iid for sid, iid in rows}
+
+
+def exact_duplicates(db: Session, actor: Actor | None, slug: str, form_id: str
+                     ) -> list[ExactDuplicate]:
+    """Every group of two or more submissions of a form with identical answers, oldest first."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    form = form_in(db, project, form_id)
     found = [ExactDuplicate(h, tuple(s for s, _ in g), tuple(i for _, i in g))
-             for h, g in groups.items()]
+             for h, g in exact_groups(db, form.id).items()]
     return sorted(found, key=lambda d: d.submission_ids[0])
 
 
@@ -82,9 +96,7 @@ def duplicate_pairs(db: Session, actor: Actor | None, slug: str, form_id: str, *
     if status is not None:
         q = q.where(DuplicatePair.status == status)
     pairs = list(db.scalars(q.order_by(DuplicatePair.probability.desc(), DuplicatePair.id)))
-    ids = {i for p in pairs for i in (p.submission_l, p.submission_r)}
-    iids = dict(db.execute(select(Submission.id, Submission.instance_id)
-                           .where(Submission.id.in_(ids))).all()) if ids else {}
+    iids = instance_ids(db, {i for p in pairs for i in (p.submission_l, p.submission_r)})
     return [PairInfo(p.id, iids.get(p.submission_l, "?"), iids.get(p.submission_r, "?"),
                      p.method, p.probability, p.status,
                      iids.get(p.kept) if p.kept is not None else None) for p in pairs]

@@ -26,6 +26,7 @@ from citizendata.errors import BadInput, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.projects.spec import FormValidationSpec, ProjectSpec
 from citizendata.services.access import audit, form_in, project_for
+from citizendata.services.duplicates import exact_groups, instance_ids
 from citizendata.services.forms import merged_schema
 from citizendata.services.snapshots import export_batches
 from citizendata.snapshot.synthetic import BATCH_SCHEMA
@@ -228,16 +229,9 @@ def _probable(con: Any, main: ibis.Table, columns: dict[str, str],
 
 
 def _exact_pairs(db: Session, form_pk: int) -> list[tuple[int, int, str, float]]:
-    rows = db.execute(select(Submission.content_hash, Submission.id)
-                      .where(Submission.form_id == form_pk).order_by(Submission.id)).all()
-    first: dict[str, int] = {}
-    out = []
-    for h, sid in rows:
-        if h in first:
-            out.append((first[h], sid, "exact", 1.0))
-        else:
-            first[h] = sid
-    return out
+    # each copy is paired with the oldest submission of its group
+    return [(g[0][0], sid, "exact", 1.0) for g in exact_groups(db, form_pk).values()
+            for sid, _ in g[1:]]
 
 
 def store(db: Session, actor: Actor | None, slug: str, form_id: str, computed: Computed
@@ -283,9 +277,7 @@ def _pair_findings(db: Session, form_pk: int, pairs: list[tuple[int, int, str, f
     # keep reviewers' decisions on pairs already known; add the new ones
     known = {(p.submission_l, p.submission_r): p for p in db.scalars(
         select(DuplicatePair).where(DuplicatePair.form_id == form_pk))}
-    ids = {i for a, b, _, _ in pairs for i in (a, b)}
-    iids = dict(db.execute(select(Submission.id, Submission.instance_id)
-                           .where(Submission.id.in_(ids))).all()) if ids else {}
+    iids = instance_ids(db, {i for a, b, _, _ in pairs for i in (a, b)})
     out = []
     seen: set[tuple[int, int]] = set()
     for a, b, method, p in pairs:

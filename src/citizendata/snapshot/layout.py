@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from citizendata.errors import BadInput, Where
 from citizendata.forms.schema import Field, FormSchema, Group
+from citizendata.sqltext import quote_literal
 
 __all__ = [
     "ColumnPlan", "TablePlan", "json_structure", "member_sql", "plan_tables", "select_sql", "table_name",
@@ -76,14 +77,11 @@ def table_name(form_id: str, repeat: str | None) -> str:
     return form_id if repeat is None else f"{form_id}__{repeat.replace('/', '__')}"
 
 
-def _lit(text: str) -> str:
-    """A SQL string literal."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def member_sql(item: str, rel_path: str) -> str:
     """SQL reading a nested struct member, e.g. ``_j['location']['ward']``."""
-    return item + "".join(f"[{_lit(part)}]" for part in rel_path.split("/"))
+    return item + "".join(f"[{quote_literal(part)}]" for part in rel_path.split("/"))
 
 
 def _relative(path: str, repeat: str | None) -> str:
@@ -131,7 +129,7 @@ def _typed_columns(f: Field, col: str, raw: str, tag: str) -> list[ColumnPlan]:
         names = tuple(dict.fromkeys(c.name for c in f.choices))
         if not names:
             return [ColumnPlan(col, pa.dictionary(pa.int32(), pa.string()), "NULL::INTEGER", f.path)]
-        enum = "ENUM(" + ", ".join(_lit(n) for n in names) + ")"
+        enum = "ENUM(" + ", ".join(quote_literal(n) for n in names) + ")"
         sql = f"enum_code(TRY_CAST({raw} AS {enum}))::INTEGER"
         return [ColumnPlan(col, pa.dictionary(pa.int32(), pa.string()), sql, f.path, names)]
     if kind == "multi":
@@ -142,7 +140,7 @@ def _typed_columns(f: Field, col: str, raw: str, tag: str) -> list[ColumnPlan]:
         pre = ((1, f"{tag}m", split),)
         names = tuple(dict.fromkeys(c.name for c in f.choices))
         return [
-            ColumnPlan(f"{col}__{n}", pa.bool_(), f"list_contains({tag}m, {_lit(n)})", f.path,
+            ColumnPlan(f"{col}__{n}", pa.bool_(), f"list_contains({tag}m, {quote_literal(n)})", f.path,
                        pre=pre if i == 0 else ())
             for i, n in enumerate(names)
         ]

@@ -19,18 +19,11 @@ from ibis.backends.duckdb import Backend
 
 from citizendata.forms.schema import FormSchema
 from citizendata.snapshot.layout import json_structure, member_sql
+from citizendata.sqltext import quote_identifier, quote_literal
 
 __all__ = ["raw_tables"]
 
 _META = ("_id", "_instance_id", "_form_version", "_review_status")
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def raw_tables(con: Backend, submissions: pa.Table, schema: FormSchema,
@@ -52,18 +45,18 @@ def raw_tables(con: Backend, submissions: pa.Table, schema: FormSchema,
         for f in fields:
             if f.repeat == repeat:
                 rel = f.path if repeat is None else f.path[len(repeat) + 1:]
-                out.append(f"CAST({member_sql(item, rel)} AS VARCHAR) AS {_q(columns[f.path])}")
+                out.append(f"CAST({member_sql(item, rel)} AS VARCHAR) AS {quote_identifier(columns[f.path])}")
         for g in repeats.values():
             if g.parent_repeat == repeat:
                 rel = g.path if repeat is None else g.path[len(repeat) + 1:]
-                out.append(f"coalesce(len({member_sql(item, rel)}), 0) AS {_q('#' + g.path)}")
+                out.append(f"coalesce(len({member_sql(item, rel)}), 0) AS {quote_identifier('#' + g.path)}")
         return out
 
     con.raw_sql(
         "CREATE OR REPLACE TABLE _v_main AS SELECT "
-        + ", ".join([*(_q(m) for m in _META), "CAST(NULL AS VARCHAR) AS _item",
+        + ", ".join([*(quote_identifier(m) for m in _META), "CAST(NULL AS VARCHAR) AS _item",
                      *own_columns(None, "_j"), "_j"])
-        + f" FROM (SELECT *, from_json(payload, {_lit(structure)}) AS _j FROM _v_subs)")
+        + f" FROM (SELECT *, from_json(payload, {quote_literal(structure)}) AS _j FROM _v_subs)")
     names: dict[str | None, str] = {None: "_v_main"}
     for i, g in enumerate(schema.repeats, start=1):  # outermost first
         parent = names[g.parent_repeat]
@@ -74,8 +67,8 @@ def raw_tables(con: Backend, submissions: pa.Table, schema: FormSchema,
         names[g.path] = f"_v_r{i}"
         con.raw_sql(
             f"CREATE OR REPLACE TABLE _v_r{i} AS SELECT "
-            + ", ".join([*(_q(c) for c in inherited),
-                         f"concat(coalesce(_item || '/', ''), {_lit(key)}, '[', _k, ']') "
+            + ", ".join([*(quote_identifier(c) for c in inherited),
+                         f"concat(coalesce(_item || '/', ''), {quote_literal(key)}, '[', _k, ']') "
                          "AS _item", *own_columns(g.path, "_j2"), "_j2 AS _j"])
             + f" FROM (SELECT *, unnest({member_sql('_j', rel)}) AS _j2, "
             f"unnest(range(1, coalesce(len({member_sql('_j', rel)}), 0) + 1)) AS _k "
