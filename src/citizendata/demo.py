@@ -14,6 +14,7 @@ from rich.table import Table
 from citizendata.errors import Conflict
 from citizendata.projects.spec import (
     EngagementEntry,
+    EstimationSpec,
     OrganisationRef,
     ProjectSpec,
     ValidationSpec,
@@ -55,6 +56,7 @@ def kenya_spec() -> ProjectSpec:
         country=p.get("ref_area"),
         engagement=engagement,
         validation=ValidationSpec.model_validate(kp.VALIDATION),
+        estimation=EstimationSpec.model_validate(kp.ESTIMATION),
     )
 
 
@@ -89,6 +91,18 @@ def _approve_clean(validator: Client, slug: str, form_id: str) -> int:
         validator.decide(slug, form_id, clean[i:i + 5000], "approved",
                          comment="demo: no machine findings of concern")
     return len(clean)
+
+
+def _add_references(owner: Client, slug: str, margins: Any) -> None:
+    """The census margins and the place hierarchy, as the NSO partner would supply them."""
+    from citizendata.scenarios.kenya_maternal_health.geography import geography_csv
+
+    owner.add_reference_table(slug, "census_margins",
+                              margins.to_csv(index=False, lineterminator="\n").encode(),
+                              kind="margins", note="synthetic census counts of women and men "
+                              "by ward and five-year age group", replace=True)
+    owner.add_reference_table(slug, "geography", geography_csv(), kind="geography",
+                              note="group ranch -> ward -> county", replace=True)
 
 
 def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
@@ -131,6 +145,8 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
         analyst = ws.as_user(next(u["username"] for u in kp.DEMO_USERS if u["role"] == "analyst"))
         info = analyst.snapshot(slug, version.form_id,
                                 progress=lambda k: bar.advance(task2, k))
+        _add_references(owner, slug, data.margins)
+        sba = analyst.estimate(slug, "sba")
     summary = Table(title="citizendata demo: kenya-maternal-health", show_header=False)
     summary.add_row("workspace", str(path.resolve()))
     summary.add_row("form", f"{version.form_id} v{version.version}")
@@ -144,6 +160,12 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                     "approved (no errors, no duplicate flag)")
     for name, t in info.tables.items():
         summary.add_row(f"snapshot {name}", f"{t.rows:,} rows × {len(t.columns)} columns")
+    total = sba.total()
+    summary.add_row("SDG 3.1.2 (sba)", f"{total['value']:.1f}% (95% CI {total['ci_low']:.1f}–"
+                    f"{total['ci_high']:.1f}, n={total['n']:,} births), weighted to census "
+                    f"margins; {len(sba.table):,} cells; national benchmark "
+                    f"{sba.indicator.benchmark.value if sba.indicator.benchmark else '-'}% — "
+                    "see 'citizendata estimate sba'")
     summary.add_row("admin login", f"{DEMO_ADMIN['username']} / {DEMO_ADMIN['password']}")
     for u in kp.DEMO_USERS:
         summary.add_row(f"{u['role']} login", f"{u['username']} / {u['password']}")

@@ -32,6 +32,7 @@ from citizendata.services import (
     accounts,
     bulk,
     duplicates,
+    estimation,
     intake,
     review,
     snapshots,
@@ -42,6 +43,7 @@ from citizendata.services import forms as forms_svc
 from citizendata.services import projects as projects_svc
 from citizendata.services.access import project_for
 from citizendata.snapshot import Snapshot, SnapshotInfo, open_snapshot
+from citizendata.stats.indicators import IndicatorResult, estimate_indicator
 from citizendata.store.engine import make_engine, make_sessionmaker
 from citizendata.store.migrate import current_revision, head_revision, upgrade
 from citizendata.store.models import AuditEvent, User
@@ -498,6 +500,51 @@ class Client:
     def validator_agreement(self, slug: str, form_id: str) -> dict[str, Any]:
         """Cohen's kappa per pair of validators and Fleiss' kappa for three or more."""
         return self._read(review.agreement, slug, form_id)
+
+    # -- estimation --------------------------------------------------------------------------
+    def add_reference_table(self, slug: str, name: str, source: str | Path | bytes, *,
+                            kind: str = "other", note: str = "", replace: bool = False
+                            ) -> dict[str, Any]:
+        """Store an official table (census margins, a geography) for weighting and roll-ups."""
+        data, _ = _read(source, None)
+        return self._run(estimation.add_reference_table, slug, name, data, kind=kind,
+                         source=note, replace=replace)
+
+    def reference_tables(self, slug: str) -> list[dict[str, Any]]:
+        """The project's reference tables (name, kind, hash, columns, rows)."""
+        return self._read(estimation.reference_tables, slug)
+
+    def estimate(self, slug: str, indicator: str, *,
+                 disaggregations: Sequence[Sequence[str]] | None = None,
+                 variance: str = "linearisation", replicates: int = 200, seed: int = 0,
+                 today: date | None = None, store: bool = True) -> IndicatorResult:
+        """Estimate a declared indicator for every cell of its disaggregations.
+
+        Uses the submissions the project lets into analysis, weighted to the reference
+        margins when the project declares weighting; the run is kept unless ``store`` is
+        False.
+        """
+        if variance not in ("linearisation", "bootstrap"):
+            raise BadInput("input.invalid", f"unknown variance method {variance!r}",
+                           where=Where(field="variance"), fix="Use linearisation or bootstrap.")
+        ind = self._read(estimation.indicator_spec, slug, indicator)
+        spec = self._read(estimation.estimation_spec, slug)
+        refs, hashes = self._read(estimation.read_reference_tables, slug)
+        statuses = self._read(_analytic_statuses, slug)
+        snap = self.open_snapshot(slug, ind.form)
+        result = estimate_indicator(snap, spec, ind, statuses=statuses, references=refs,
+                                    reference_hashes=hashes, disaggregations=disaggregations,
+                                    variance=variance, replicates=replicates, seed=seed,
+                                    today=today)
+        if store:
+            result.provenance["run"] = self._run(estimation.store_run, slug, ind.form,
+                                                 result.to_dict())
+        return result
+
+    def estimate_runs(self, slug: str, *, indicator: str | None = None, limit: int = 20
+                      ) -> list[dict[str, Any]]:
+        """Stored estimate runs of the project, newest first."""
+        return self._read(estimation.estimate_runs, slug, indicator=indicator, limit=limit)
 
     def exact_duplicates(self, slug: str, form_id: str) -> list[duplicates.ExactDuplicate]:
         """Groups of submissions with identical answers under different instance ids."""

@@ -12,11 +12,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from citizendata.errors import BadInput, Problem, Where
+from citizendata.projects.estimation import EstimationSpec
 
 __all__ = [
     "STAGES",
     "THRESHOLD_STAGES",
     "EngagementEntry",
+    "EstimationSpec",
     "FormValidationSpec",
     "IntegrationIntent",
     "LimitSpec",
@@ -136,6 +138,7 @@ class ProjectSpec(BaseModel):
     country: str | None = None  # UN M49 code, e.g. "404" for Kenya
     engagement: dict[str, EngagementEntry] = Field(default_factory=dict)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
+    estimation: EstimationSpec = Field(default_factory=EstimationSpec)
 
     @field_validator("slug")
     @classmethod

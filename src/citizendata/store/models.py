@@ -386,3 +386,38 @@ class DuplicatePair(Base):
     decided_by: Mapped[str | None] = mapped_column(String(150))
     decided_at: Mapped[datetime | None] = mapped_column()
     found_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReferenceTable(Base):
+    """An official table a project uses: census margins, a geography, … (kept as canonical CSV).
+
+    Replacing a table keeps the name; the audit log records each version's hash.
+    """
+
+    __tablename__ = "reference_tables"
+    __table_args__ = (UniqueConstraint("project_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20), default="other")  # margins | geography | other
+    source: Mapped[str] = mapped_column(Text, default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    columns: Mapped[list[str]] = mapped_column(JSONType)
+    rows: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    added_by: Mapped[str] = mapped_column(String(150))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EstimateRun(Base):
+    """One run of an indicator: its tidy estimates, weighting diagnostics, coherence and provenance."""
+
+    __tablename__ = "estimate_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    indicator: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    result: Mapped[dict[str, Any]] = mapped_column()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["COUNTIES", "RANCHES", "WARDS", "Ranch", "Ward"]
+__all__ = ["COUNTIES", "RANCHES", "WARDS", "Ranch", "Ward", "geography_csv"]
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,10 @@ RANCHES: tuple[Ranch, ...] = (
     Ranch("lesirikan", "Lesirikan", "baragoi", 0.55),
     Ranch("nalingangor", "Nalingangor", "baragoi", 0.45),
 )
+
+
+def geography_csv() -> bytes:
+    """The place hierarchy as a reference table: group_ranch, ward, county (one row per ranch)."""
+    county = {w.name: w.county for w in WARDS}
+    lines = ["group_ranch,ward,county"] + [f"{r.name},{r.ward},{county[r.ward]}" for r in RANCHES]
+    return ("\n".join(lines) + "\n").encode()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BENCHMARK", "DEMO_USERS", "ENGAGEMENT", "PROJECT", "VALIDATION", "VALUE_CHAIN"]
+__all__ = ["BENCHMARK", "DEMO_USERS", "ENGAGEMENT", "ESTIMATION", "PROJECT", "VALIDATION", "VALUE_CHAIN"]
 
 # The Open Data Watch value chain: phase -> stages, in order.
 VALUE_CHAIN: dict[str, tuple[str, ...]] = {
@@ -113,4 +113,71 @@ VALIDATION: dict[str, Any] = {
             },
         },
     },
+}
+
+# Indicators, derived variables and weighting (citizendata.projects.estimation.EstimationSpec).
+ESTIMATION: dict[str, Any] = {
+    "derived": {
+        # the Washington Group's recommended cut-off; all six answers missing -> unknown
+        "disability": {
+            "kind": "washington_group", "identifier": "DISABILITY3", "missing": ["7", "9"],
+            "fields": {"seeing": "wg_seeing", "hearing": "wg_hearing", "walking": "wg_walking",
+                       "cognition": "wg_cognition", "selfcare": "wg_selfcare",
+                       "communication": "wg_communication"},
+        },
+        "age_group": {"kind": "age_group", "field": "age", "scheme": "reproductive"},
+        "county_of_ward": {"kind": "rollup", "field": "ward", "geography": "geography",
+                           "level": "county"},
+    },
+    "weighting": {
+        "kenya_maternal_health": {
+            # census counts of women by ward and five-year age group: the variables the
+            # fieldwork's reach depended on
+            "reference": "census_margins", "total": "population",
+            "filter": {"sex": ["female"]},
+            "margins": [["ward"], ["age_group"]],
+            "method": "raking",
+            "population": "${consent} = 'yes'",
+        },
+    },
+    "indicators": [
+        {
+            "id": "sba",
+            "name": "Births attended by skilled health personnel",
+            "form": "kenya_maternal_health",
+            "unit": "births",
+            "kind": "proportion",
+            "numerator": "selected(${attendants}, 'doctor') or selected(${attendants}, 'nurse_midwife')",
+            "unit_of_measure": "PT",
+            "scale": 100,
+            "series": "SH_STA_BRTC",
+            "disaggregations": [["disability", "age_group", "ward"], ["county_of_ward"]],
+            "benchmark": {
+                "value": 89.0, "se": None, "year": 2022, "area": "Kenya (national)",
+                "source": "Kenya Demographic and Health Survey 2022 (rounded public figure; "
+                          "not checked against the final report)",
+            },
+        },
+        {
+            "id": "wg_disability",
+            "name": "Women with disability (WG-SS, DISABILITY3)",
+            "form": "kenya_maternal_health",
+            "kind": "proportion",
+            "numerator": "${disability} = 'with_disability'",
+            "denominator": "${consent} = 'yes' and ${disability} != ''",
+            "unit_of_measure": "PT",
+            "scale": 100,
+            "disaggregations": [["age_group"], ["county_of_ward"]],
+        },
+        {
+            "id": "distance",
+            "name": "Mean distance to the nearest maternity ward (km), per birth",
+            "form": "kenya_maternal_health",
+            "unit": "births",
+            "kind": "mean",
+            "numerator": "${distance_km}",
+            "unit_of_measure": "KM",
+            "disaggregations": [["county_of_ward"], ["disability"]],
+        },
+    ],
 }

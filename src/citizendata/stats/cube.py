@@ -1,0 +1,318 @@
+"""Disaggregated estimates for every cell of a cube, with linearised standard errors, in one query.
+
+The database does the heavy part: one ``GROUP BY CUBE`` (or ``GROUPING SETS``) of a
+few weighted sums per cell, written in SQL that DuckDB, Spark and PostgreSQL all
+run. numpy then turns the sums into estimates, standard errors (Taylor
+linearisation with clusters and, after calibration, the GREG residual adjustment),
+confidence intervals, CVs and reliability flags, vectorised over cells. The
+formulas are in docs/methods/disaggregation.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from citizendata.errors import BadInput, Where
+from citizendata.stats.frame import PSU
+
+__all__ = ["TOTAL", "UNKNOWN", "CalibrationMoments", "CubeRequest", "cube_estimates", "cube_sums"]
+
+TOTAL = "_T"  # SDMX code for a total over a dimension
+UNKNOWN = "_U"  # SDMX code for an unknown value (e.g. disability status when all WG answers are missing)
+_QUOTE = {"pyspark": "`", "mysql": "`"}  # dialect differences as data; others quote with "
+_STRING = {"pyspark": "STRING", "mysql": "CHAR"}  # the text type in CAST; others VARCHAR
+
+
+@dataclass
+class CalibrationMoments:
+    """What the variance needs from a calibration: the model's categories and moments over all units.
+
+    ``A`` is sum(d x x'), ``M`` sum(w^2 x x'), ``wx`` sum(w x), over every calibrated unit;
+    ``columns`` gives, per model-matrix column, the margin's column in the frame and the category.
+    """
+
+    columns: list[tuple[str, str]]
+    A: np.ndarray
+    M: np.ndarray
+    wx: np.ndarray
+
+    @classmethod
+    def from_arrays(cls, X: np.ndarray, d: np.ndarray, w: np.ndarray,
+                    columns: list[tuple[str, str]]) -> CalibrationMoments:
+        """Moments from the model matrix and the design and calibrated weights."""
+        return cls(columns, (X * d[:, None]).T @ X, (X * (w ** 2)[:, None]).T @ X, X.T @ w)
+
+
+@dataclass
+class CubeRequest:
+    """What to aggregate: the frame's columns and the cells wanted."""
+
+    dims: list[str]
+    sets: list[tuple[str, ...]] | None = None  # None: the full cube
+    unit_is_psu: bool = True
+    psu_level: set[str] = field(default_factory=set)
+    weighted: bool = True
+    replicates: int = 0  # bootstrap replicate weight columns _r0, _r1, … in the frame
+
+
+def _q(name: str, backend: str) -> str:
+    mark = _QUOTE.get(backend, '"')
+    return f"{mark}{name.replace(mark, mark * 2)}{mark}"
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _aggregates(req: CubeRequest, cal: CalibrationMoments | None, q: Any) -> list[str]:
+    """The sums every cell needs (see docs/methods/disaggregation.md)."""
+    out = ["SUM(n) AS n", "COUNT(*) AS n_psu", "SUM(w * z) AS wz", "SUM(w * y) AS wy",
+           "SUM(w * w * y * y) AS wwyy", "SUM(w * w * y * z) AS wwyz", "SUM(w * w * z * z) AS wwzz"]
+    if cal is not None:
+        for j, (col, cat) in enumerate(cal.columns):
+            cond = f"{q(col)} = {_lit(cat)}"
+            out += [f"SUM(CASE WHEN {cond} THEN d * y END) AS dy_{j}",
+                    f"SUM(CASE WHEN {cond} THEN d * z END) AS dz_{j}",
+                    f"SUM(CASE WHEN {cond} THEN w * w * y END) AS wwy_{j}",
+                    f"SUM(CASE WHEN {cond} THEN w * w * z END) AS wwz_{j}"]
+    for r in range(req.replicates):
+        out += [f"SUM(_r{r} * y) AS ry_{r}", f"SUM(_r{r} * z) AS rz_{r}"]
+    # one numeric type everywhere (DuckDB sums integers to HUGEINT, Spark to BIGINT)
+    return [f"CAST({e.rsplit(' AS ', 1)[0]} AS DOUBLE) AS {e.rsplit(' AS ', 1)[1]}" for e in out]
+
+
+def _psu_rows(src: str, by: Sequence[str], req: CubeRequest, cal: CalibrationMoments | None,
+              q: Any, aggregate: bool) -> str:
+    """One row per submission (and cell): its weight, numerator and denominator totals."""
+    cal_cols = sorted({c for c, _ in cal.columns}) if cal else []
+    reps = [f"_r{r}" for r in range(req.replicates)]
+    keys = [q(c) for c in dict.fromkeys([PSU, *by, *cal_cols])]
+    if not aggregate:
+        cols = [*keys, "_w AS w", "_d AS d", "_y AS y", "_z AS z", "1 AS n", *reps]
+        return f"SELECT {', '.join(cols)} FROM {src}"
+    cols = [*keys, "MAX(_w) AS w", "MAX(_d) AS d", "SUM(_y) AS y", "SUM(_z) AS z", "COUNT(*) AS n",
+            *[f"MAX({r}) AS {r}" for r in reps]]
+    return f"SELECT {', '.join(cols)} FROM {src} GROUP BY {', '.join(keys)}"
+
+
+def cube_sums(table: ir.Table, req: CubeRequest, cal: CalibrationMoments | None = None
+              ) -> pd.DataFrame:
+    """The per-cell sums, one row per cell; rolled-up dimensions hold TOTAL, NULL values UNKNOWN.
+
+    ``table`` has columns ``_psu``, the dimensions, ``_y``, ``_z`` (rows outside the
+    indicator's base already removed), ``_w``, ``_d`` and any replicate weights.
+    """
+    backend = table._find_backend()
+    name = getattr(backend, "name", "duckdb")
+
+    def q(c: str) -> str:
+        return _q(c, name)
+
+    missing = [d for d in req.dims if d not in table.columns]
+    if missing:
+        raise BadInput("indicator.unknown_dimension", f"no dimension(s) {missing} in the unit's table",
+                       where=Where(field=", ".join(missing)),
+                       fix="Use fields of the unit of analysis, an enclosing level or a derived variable.")
+    src = f"({backend.compile(table)}) AS f"
+    aggs = ", ".join(_aggregates(req, cal, q))
+    dims = req.dims
+    unit_dims = [d for d in dims if d not in req.psu_level]
+    if req.unit_is_psu or not unit_dims:
+        inner = _psu_rows(src, dims, req, cal, q, aggregate=not req.unit_is_psu)
+        flags = ", ".join(f"CAST(GROUPING({q(d)}) AS BIGINT) AS {q('_g_' + d)}" for d in dims)
+        if not dims:
+            sql = f"SELECT {aggs} FROM ({inner}) AS p"
+        else:
+            if req.sets is None:
+                group = f"CUBE ({', '.join(q(d) for d in dims)})"
+            else:
+                group = "GROUPING SETS (" + ", ".join(
+                    "(" + ", ".join(q(d) for d in s) + ")" for s in req.sets) + ")"
+            sql = (f"SELECT {', '.join(q(d) for d in dims)}, {flags}, {aggs} FROM ({inner}) AS p "
+                   f"GROUP BY {group}")
+    else:
+        # a dimension of the unit (a birth's sex) splits a submission's units between cells:
+        # each set of cells needs its own per-submission totals before the squares are summed
+        parts = []
+        sets = req.sets if req.sets is not None else _all_sets(dims)
+        for s in sets:
+            inner = _psu_rows(src, s, req, cal, q, aggregate=True)
+            text = _STRING.get(name, "VARCHAR")
+            cols = [f"CAST({q(d)} AS {text}) AS {q(d)}" if d in s else f"CAST(NULL AS {text}) AS {q(d)}"
+                    for d in dims]
+            cols += [f"CAST({0 if d in s else 1} AS BIGINT) AS {q('_g_' + d)}" for d in dims]
+            group = f" GROUP BY {', '.join(q(d) for d in s)}" if s else ""
+            parts.append(f"SELECT {', '.join(cols)}, {aggs} FROM ({inner}) AS p{group}")
+        sql = " UNION ALL ".join(parts)
+    # the schema is known, so the backend need not run the query twice to learn it
+    schema = {**{d: "string" for d in dims}, **{f"_g_{d}": "int64" for d in dims},
+              **{e.rsplit(" AS ", 1)[1]: "float64" for e in _aggregates(req, cal, q)}}
+    out = backend.sql(sql, schema=schema).to_pandas()
+    for d in dims:
+        vals = out[d].astype(object)
+        vals = vals.where(vals.notna(), UNKNOWN).astype(str)
+        out[d] = np.where(out["_g_" + d].astype(int) == 1, TOTAL, vals)
+    return out.drop(columns=[f"_g_{d}" for d in dims])
+
+
+def _all_sets(dims: Sequence[str]) -> list[tuple[str, ...]]:
+    """Every subset of the dimensions, from the full cross down to the grand total."""
+    k = len(dims)
+    return [tuple(d for i, d in enumerate(dims) if mask >> i & 1) for mask in range(2 ** k - 1, -1, -1)]
+
+
+@dataclass(frozen=True)
+class EstimateOptions:
+    """How to turn sums into estimates."""
+
+    kind: str
+    n_design: int  # submissions in the design (the variance's n/(n-1))
+    level: float = 0.95
+    ci: str = "auto"
+    weighted: bool = True
+    unit_is_psu: bool = True
+    min_n: int = 30
+    caution_cv: float = 0.15
+    unreliable_cv: float = 0.30
+    replicates: int = 0
+
+
+def _influence(kind: str, s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Value and the coefficients (a, b) of the linearised variable u = a y + b z per cell."""
+    wy, wz = s["wy"].to_numpy(float), s["wz"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if kind in ("proportion", "mean", "ratio"):
+            value = wy / wz
+            return value, 1.0 / wz, -value / wz
+    if kind == "total":
+        return wy, np.ones_like(wy), np.zeros_like(wy)
+    return wz, np.zeros_like(wz), np.ones_like(wz)  # count
+
+
+def _linearised_variance(s: pd.DataFrame, kind: str, n: int,
+                         cal: CalibrationMoments | None) -> tuple[np.ndarray, np.ndarray]:
+    """Estimates and their with-replacement linearised variances, cell by cell."""
+    value, a, b = _influence(kind, s)
+    col = {c: s[c].to_numpy(float) for c in ("wwyy", "wwyz", "wwzz", "wy", "wz")}
+    sum_u2 = a * a * col["wwyy"] + 2 * a * b * col["wwyz"] + b * b * col["wwzz"]
+    sum_z = a * col["wy"] + b * col["wz"]
+    sum_z2 = sum_u2
+    if cal is not None:
+        p = len(cal.columns)
+        dy = np.nan_to_num(s[[f"dy_{j}" for j in range(p)]].to_numpy(float))
+        dz = np.nan_to_num(s[[f"dz_{j}" for j in range(p)]].to_numpy(float))
+        wwy = np.nan_to_num(s[[f"wwy_{j}" for j in range(p)]].to_numpy(float))
+        wwz = np.nan_to_num(s[[f"wwz_{j}" for j in range(p)]].to_numpy(float))
+        t = a[:, None] * dy + b[:, None] * dz
+        sw = a[:, None] * wwy + b[:, None] * wwz
+        # the calibration model is rank-deficient (each margin sums to the grand total);
+        # the fitted values x'B, and so the residuals, do not depend on the generalised inverse
+        B = t @ np.linalg.pinv(cal.A, hermitian=True)
+        sum_z2 = sum_u2 - 2 * np.einsum("ij,ij->i", B, sw) + np.einsum("ij,ij->i", B @ cal.M, B)
+        sum_z = sum_z - B @ cal.wx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = n / (n - 1) * (sum_z2 - sum_z ** 2 / n) if n > 1 else np.full_like(value, np.nan)
+    return value, np.maximum(var, 0.0)
+
+
+def _bootstrap_variance(s: pd.DataFrame, kind: str, value: np.ndarray, reps: int) -> np.ndarray:
+    """Variance of the replicate estimates around the full-sample estimate (R survey's mse=TRUE)."""
+    ry = s[[f"ry_{r}" for r in range(reps)]].to_numpy(float)
+    rz = s[[f"rz_{r}" for r in range(reps)]].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        est = ry / rz if kind in ("proportion", "mean", "ratio") else (ry if kind == "total" else rz)
+    return np.nanmean((est - value[:, None]) ** 2, axis=1)
+
+
+def _wilson(p: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+
+
+def _clopper_pearson(x: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = np.where(x > 0, sps.beta.ppf(alpha / 2, x, n - x + 1), 0.0)
+        hi = np.where(x < n, sps.beta.ppf(1 - alpha / 2, x + 1, n - x), 1.0)
+    return lo, hi
+
+
+def _intervals(kind: str, value: np.ndarray, se: np.ndarray, n_eff: np.ndarray, opt: EstimateOptions
+               ) -> tuple[np.ndarray, np.ndarray, str]:
+    """Confidence limits and the method's name."""
+    z = float(sps.norm.ppf(0.5 + opt.level / 2))
+    method = opt.ci
+    if method == "auto":
+        method = ("wilson" if not opt.weighted else "logit") if kind == "proportion" else "wald"
+    if kind != "proportion" and method != "wald":
+        raise BadInput("indicator.invalid", f"the {method!r} interval is for proportions only",
+                       where=Where(field="ci"), fix="Use ci: wald (or auto) for this indicator.")
+    if method == "wilson":
+        lo, hi = _wilson(value, n_eff, z)
+    elif method == "clopper_pearson":
+        lo, hi = _clopper_pearson(value * n_eff, n_eff, 1 - opt.level)
+    elif method == "logit":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logit = np.log(value / (1 - value))
+            half = z * se / (value * (1 - value))
+            lo, hi = 1 / (1 + np.exp(-(logit - half))), 1 / (1 + np.exp(-(logit + half)))
+        # at 0 or 1 the logit interval is undefined: fall back to Wilson on the effective n
+        edge = (value <= 0) | (value >= 1)
+        if edge.any():
+            wlo, whi = _wilson(value, n_eff, z)
+            lo, hi = np.where(edge, wlo, lo), np.where(edge, whi, hi)
+    else:
+        lo, hi = value - z * se, value + z * se
+    return lo, hi, method
+
+
+def cube_estimates(sums: pd.DataFrame, dims: Sequence[str], opt: EstimateOptions,
+                   cal: CalibrationMoments | None = None) -> pd.DataFrame:
+    """Estimates, SEs, CIs, CVs and flags for every cell of ``cube_sums``' output."""
+    s = sums.reset_index(drop=True)
+    n_units = s["n"].to_numpy(float)
+    if opt.weighted or not opt.unit_is_psu or opt.kind != "proportion":
+        value, var = _linearised_variance(s, opt.kind, opt.n_design, cal if opt.weighted else None)
+        variance = "linearisation" + ("+calibration" if cal is not None and opt.weighted else "")
+        if opt.replicates:
+            var = _bootstrap_variance(s, opt.kind, value, opt.replicates)
+            variance = f"bootstrap({opt.replicates})"
+    else:
+        # one unit per submission, no weights: the textbook binomial variance
+        value = s["wy"].to_numpy(float) / s["wz"].to_numpy(float)
+        var = value * (1 - value) / n_units
+        variance = "binomial"
+    se = np.sqrt(var)
+    if opt.kind == "proportion":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # effective sample size (Korn & Graubard 1998): the n a simple random sample
+            # would need for this variance; equal to n for the textbook binomial case
+            n_eff = np.where(var > 0, value * (1 - value) / var, n_units)
+        n_eff = np.minimum(np.nan_to_num(n_eff, nan=0.0), n_units) if opt.weighted or \
+            not opt.unit_is_psu else n_units
+    else:
+        n_eff = n_units
+    lo, hi, ci_method = _intervals(opt.kind, value, se, n_eff, opt)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv = np.where(value != 0, se / np.abs(value), np.nan)
+    flag = np.where(n_units < opt.min_n, "low_n",
+                    np.where(cv > opt.unreliable_cv, "unreliable",
+                             np.where(cv > opt.caution_cv, "caution", "")))
+    out = s[list(dims)].copy()
+    out["value"], out["se"], out["ci_low"], out["ci_high"] = value, se, lo, hi
+    out["cv"] = cv
+    out["n"] = n_units.astype(int)
+    out["n_psu"] = s["n_psu"].astype(int)
+    out["weighted_n"] = s["wz"].to_numpy(float) if opt.kind in ("proportion", "mean", "count") \
+        else np.nan
+    out["flag"] = flag
+    out["ci_method"], out["variance_method"] = ci_method, variance
+    return out

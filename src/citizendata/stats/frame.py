@@ -1,0 +1,152 @@
+"""The analysis frame: one row per unit of analysis with every enclosing level's answers.
+
+For an indicator over births (a repeat group), each birth row carries its mother's
+answers (ward, age, the Washington Group questions) so that it can be disaggregated
+by them. Multi-select and geopoint answers are rebuilt as the form's text (``doctor
+nurse_midwife``, ``lat lon alt acc``) so the indicator's expressions read exactly
+like the form's own rules. Everything stays a lazy Ibis expression.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from citizendata.errors import BadInput, Where
+from citizendata.forms.schema import FormSchema
+from citizendata.projects.estimation import DerivedSpec
+from citizendata.snapshot.layout import GEO_PARTS
+from citizendata.snapshot.open import Snapshot
+from citizendata.stats import derive
+
+__all__ = ["PSU", "Frame", "analysis_frame"]
+
+PSU = "_psu"  # the submission: the unit that was sampled (a woman, not her births)
+
+
+@dataclass
+class Frame:
+    """An analysis table and what is known about its columns."""
+
+    table: ir.Table
+    unit: str | None
+    psu_level: set[str] = field(default_factory=set)  # columns constant within a submission
+    origin: dict[str, str] = field(default_factory=dict)  # column -> table it comes from
+
+
+def _chain(snap: Snapshot, unit: str | None) -> list[str]:
+    """Table names from the unit's table out to the main table."""
+    names = [snap.resolve(unit)]
+    while True:
+        info = snap.info.tables[names[-1]]
+        if info.repeat is None:
+            return names
+        names.append(snap.resolve(info.parent) if info.parent else snap.info.main)
+
+
+def _text_columns(table: ir.Table, schema: FormSchema, present: set[str]) -> dict[str, ir.Value]:
+    """Multi-select and geopoint answers rebuilt as the text the form stores."""
+    out: dict[str, ir.Value] = {}
+    for f in schema.fields:
+        if f.name in present or not f.has_value:
+            continue
+        if f.storage_type == "multi":
+            cols = [f"{f.name}__{c.name}" for c in f.choices if f"{f.name}__{c.name}" in table.columns]
+            if cols:
+                parts = [ibis.ifelse(table[c].fill_null(False), ibis.literal(c.split("__", 1)[1]),
+                                     ibis.null("string")) for c in cols]
+                out[f.name] = ibis.literal(" ").join(parts)
+        elif f.storage_type == "geopoint":
+            cols = [f"{f.name}__{p}" for p in GEO_PARTS]
+            if all(c in table.columns for c in cols):
+                out[f.name] = ibis.literal(" ").join([table[c].cast("string") for c in cols])
+    return out
+
+
+def analysis_frame(snap: Snapshot, unit: str | None = None, *,
+                   statuses: Sequence[str] | None = None,
+                   derived: Mapping[str, DerivedSpec] | None = None,
+                   references: Mapping[str, pd.DataFrame] | None = None) -> Frame:
+    """The unit's rows joined to their enclosing levels, with derived variables added.
+
+    ``statuses`` keeps only submissions whose review status is listed (None keeps all).
+    """
+    schema = FormSchema.from_dict(snap.info.schema_dict)
+    names = _chain(snap, unit)
+    main_name = names[-1]
+    table = snap.con.table(names[0])
+    origin = {c: names[0] for c in table.columns if not c.startswith("_")}
+    psu_col = "_id" if len(names) == 1 else "_submission_id"
+    table = table.mutate(**{PSU: table[psu_col]})
+    link = "_parent_id"  # the column of the current table pointing to the next level out
+    for k, name in enumerate(names[1:], start=1):
+        outer = snap.con.table(name)
+        keep = [c for c in outer.columns if not c.startswith("_") and c not in table.columns]
+        is_main = name == main_name
+        cols: dict[str, ir.Value] = {f"_o{k}_id": outer["_id"], **{c: outer[c] for c in keep}}
+        if is_main:
+            cols["_review_status"] = outer["_review_status"]
+        else:
+            cols[f"_o{k}_parent"] = outer["_parent_id"]
+        outer = outer.select(**cols)
+        table = table.join(outer, table[PSU if is_main else link] == outer[f"_o{k}_id"])
+        link = f"_o{k}_parent"
+        origin.update({c: name for c in keep})
+    if statuses is not None:
+        table = table.filter(table["_review_status"].isin(list(statuses)))
+    text = _text_columns(table, schema, set(table.columns))
+    if text:
+        table = table.mutate(**text)
+        for f in schema.fields:
+            if f.name in text:
+                origin[f.name] = next((n for n in names if any(
+                    c.startswith(f"{f.name}__") for c in snap.info.tables[n].columns)), main_name)
+    psu_level = {c for c, o in origin.items() if o == main_name}
+    frame = Frame(table, unit, psu_level, origin)
+    if derived:
+        add_derived(frame, derived, references or {})
+    return frame
+
+
+def _inputs(spec: DerivedSpec) -> list[str]:
+    """The fields a derived variable is computed from."""
+    if spec.kind == "washington_group":
+        return list(spec.fields.values())
+    return [spec.field] if spec.field else []
+
+
+def add_derived(frame: Frame, derived: Mapping[str, DerivedSpec],
+                references: Mapping[str, pd.DataFrame]) -> None:
+    """Add each derived variable as a column; later ones may use earlier ones."""
+    for name, spec in derived.items():
+        table = frame.table
+        missing = [f for f in _inputs(spec) if f not in table.columns]
+        if missing:
+            raise BadInput("indicator.unknown_dimension",
+                           f"derived variable {name!r} reads {missing}, which the unit's table "
+                           f"does not have", where=Where(field=name),
+                           fix="Use fields of the unit of analysis or of an enclosing level.")
+        if spec.kind == "washington_group":
+            col = derive.washington_group(table, spec.fields, spec.identifier)
+        elif spec.kind == "age_group":
+            breaks, upper = spec.age_breaks()
+            col = derive.age_group(table[str(spec.field)], breaks, upper)
+        else:
+            geo = references.get(str(spec.geography))
+            if geo is None:
+                raise BadInput("indicator.invalid",
+                               f"derived variable {name!r} needs the reference table "
+                               f"{spec.geography!r}, which the project does not have",
+                               where=Where(field=name),
+                               fix="Add the geography with Client.add_reference_table.")
+            lowest = str(spec.field)
+            col = derive.rollup(table[lowest], geo, lowest, str(spec.level))
+        frame.table = table.mutate(**{name: col})
+        inputs = _inputs(spec)
+        frame.origin[name] = "derived"
+        if all(f in frame.psu_level for f in inputs):
+            frame.psu_level.add(name)

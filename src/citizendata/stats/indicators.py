@@ -1,0 +1,454 @@
+"""Run a declared indicator: frame, weights, numerator and denominator, the cube, and coherence.
+
+``estimate_indicator`` is what ``Client.estimate``, ``citizendata estimate`` and the
+API call. It returns one tidy table (one row per estimate, one column per
+dimension, ``_T`` for totals) plus the weighting diagnostics, the comparison with
+the official benchmark and the provenance of the inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from citizendata.errors import BadInput, CitizenDataError, Where
+from citizendata.forms.schema import FormSchema
+from citizendata.projects.estimation import (
+    BenchmarkSpec,
+    EstimationSpec,
+    IndicatorSpec,
+    WeightingSpec,
+)
+from citizendata.snapshot.open import Snapshot
+from citizendata.stats.cube import (
+    TOTAL,
+    CalibrationMoments,
+    CubeRequest,
+    EstimateOptions,
+    cube_estimates,
+    cube_sums,
+)
+from citizendata.stats.frame import PSU, Frame, analysis_frame
+from citizendata.validate.expr import choice_labels
+from citizendata.validate.expr.compile import compile_number, compile_truthy
+from citizendata.validate.expr.parser import Ref, parse
+
+__all__ = ["IndicatorResult", "coherence", "estimate_indicator", "grouping_sets", "weigh"]
+
+
+@dataclass
+class IndicatorResult:
+    """An indicator's estimates and everything needed to judge and reproduce them."""
+
+    indicator: IndicatorSpec
+    table: pd.DataFrame
+    dims: list[str]
+    weighting: dict[str, Any] | None
+    coherence: dict[str, Any] | None
+    provenance: dict[str, Any]
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def total(self) -> dict[str, Any]:
+        """The headline estimate (every dimension at its total)."""
+        t = self.table
+        mask = np.ones(len(t), dtype=bool)
+        for d in self.dims:
+            mask &= (t[d] == TOTAL).to_numpy()
+        rows = t[mask]
+        return _row(rows.iloc[0]) if len(rows) else {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (the table as a list of rows)."""
+        return {
+            "indicator": self.indicator.model_dump(mode="json"),
+            "dims": self.dims,
+            "estimates": [_row(r) for _, r in self.table.iterrows()],
+            "total": self.total(),
+            "weighting": self.weighting,
+            "coherence": self.coherence,
+            "provenance": self.provenance,
+            "counts": self.counts,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _row(r: pd.Series) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in r.items():
+        if isinstance(v, (float, np.floating)):
+            out[str(k)] = None if not np.isfinite(v) else float(v)
+        elif isinstance(v, np.integer):
+            out[str(k)] = int(v)
+        else:
+            out[str(k)] = v
+    return out
+
+
+def grouping_sets(disaggregations: Sequence[Sequence[str]]) -> tuple[list[str], list[tuple[str, ...]]]:
+    """The dimensions and every set of cells the disaggregations need, totals at every level.
+
+    Each disaggregation asks for its full cube: ``[sex, disability]`` gives sex ×
+    disability, sex alone, disability alone and the grand total.
+    """
+    dims = list(dict.fromkeys(d for dis in disaggregations for d in dis))
+    sets: dict[tuple[str, ...], None] = {(): None}
+    for dis in disaggregations:
+        for k in range(len(dis), 0, -1):
+            for combo in itertools.combinations(dis, k):
+                sets[tuple(d for d in dims if d in combo)] = None
+    return dims, sorted(sets, key=lambda s: (-len(s), [dims.index(d) for d in s]))
+
+
+def _parse(text: str, where: str) -> Any:
+    return parse(text, field=where)
+
+
+def _refs(node: Any) -> set[str]:
+    """Field names an expression reads."""
+    found: set[str] = set()
+
+    def walk(n: Any) -> None:
+        if isinstance(n, Ref) and n.name:
+            found.add(n.name)
+        for child in getattr(n, "args", ()) or ():
+            walk(child)
+        for attr in ("left", "right", "arg"):
+            if hasattr(n, attr) and not isinstance(getattr(n, attr), (str, int, float)):
+                walk(getattr(n, attr))
+
+    walk(node)
+    return found
+
+
+def _measure(ind: IndicatorSpec, frame: Frame, schema: FormSchema, today: date
+             ) -> tuple[ir.Table, dict[str, ir.Value]]:
+    """The frame with the indicator's numerator ``_y``, denominator ``_z`` and base filter."""
+    t = frame.table
+    labels = choice_labels(schema)
+    base_where = f"estimation.indicators.{ind.id}"
+    num = _parse(ind.numerator, f"{base_where}.numerator")
+    den = _parse(ind.denominator, f"{base_where}.denominator") if ind.denominator else None
+    unknown = sorted((_refs(num) | (_refs(den) if den else set())) - set(t.columns))
+    if unknown:
+        raise BadInput("expr.unknown_field",
+                       f"indicator {ind.id!r} reads {unknown}, which the unit "
+                       f"({ind.unit or 'submission'}) and its enclosing levels do not have",
+                       where=Where(field=base_where), fix="Correct the ${name}s in the indicator.")
+
+    def blank(names: set[str]) -> ir.BooleanValue:
+        cond: ir.BooleanValue = ibis.literal(False)
+        for n in sorted(names):
+            cond = cond | t[n].isnull() | (t[n].cast("string") == "")
+        return cond
+
+    def truthy(node: Any) -> ir.BooleanValue:
+        return compile_truthy(node, t, today=today, labels=labels)
+
+    def number(node: Any) -> ir.FloatingValue:
+        return compile_number(node, t, today=today, labels=labels)
+
+    if ind.kind in ("proportion", "count"):
+        y = ibis.ifelse(truthy(num), 1.0, 0.0)
+        base = truthy(den) if den is not None else ibis.literal(True)
+        z = ibis.literal(1.0)
+        missing = blank(_refs(num))
+    elif ind.kind == "ratio":
+        assert den is not None
+        y, z = number(num), number(den)
+        base = ibis.literal(True)
+        missing = y.isnull() | z.isnull()
+    else:  # mean, total
+        y = number(num)
+        base = truthy(den) if den is not None else ibis.literal(True)
+        z = ibis.literal(1.0)
+        missing = y.isnull()
+    if ind.missing == "zero" and ind.kind != "ratio":
+        y = y.fill_null(0.0) if ind.kind in ("mean", "total") else y
+        missing = ibis.literal(False)
+    t = t.mutate(_y=y.cast("float64"), _z=z.cast("float64"), _base=base, _missing=missing)
+    return t, {"base": t["_base"], "missing": t["_missing"]}
+
+
+def _design_units(main: Frame, population: str | None, schema: FormSchema, today: date) -> ir.Table:
+    """The submissions in the design: every analysed one, or those the weighting's population keeps."""
+    t = main.table
+    if population:
+        node = _parse(population, "estimation.weighting.population")
+        t = t.filter(compile_truthy(node, t, today=today, labels=choice_labels(schema)))
+    return t
+
+
+def weigh(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame
+          ) -> tuple[pd.DataFrame, CalibrationMoments, dict[str, Any]]:
+    """Calibrate the submissions to the reference margins.
+
+    Returns per-submission design and calibrated weights, the moments the variance
+    needs, and the diagnostics.
+    """
+    from citizendata.stats.calibrate import calibrate, margins_from_table
+
+    ref = reference.copy()
+    for col, keep in spec.filter.items():
+        if col not in ref.columns:
+            raise BadInput("calibration.invalid", f"the reference table has no column {col!r} to filter on",
+                           where=Where(column=col), fix=f"It has {list(ref.columns)}.")
+        ref = ref[ref[col].astype(str).isin([str(k) for k in keep])]
+    inverse = {v: k for k, v in spec.rename.items()}
+    ref = ref.rename(columns=inverse)
+    missing = sorted({v for m in spec.margins for v in m} - set(ref.columns))
+    if missing:
+        raise BadInput("calibration.invalid", f"the reference table has no column(s) {missing}",
+                       where=Where(column=", ".join(missing)),
+                       fix=f"It has {list(ref.columns)}; map names with 'rename'.")
+    if spec.total not in ref.columns:
+        raise BadInput("calibration.invalid", f"the reference table has no count column {spec.total!r}",
+                       where=Where(column=spec.total), fix="Set 'total' to its count column.")
+    margins = margins_from_table(ref, [m if len(m) > 1 else m[0] for m in spec.margins],
+                                 total=spec.total)
+    sample = units.copy()
+    for m in spec.margins:
+        for v in m:
+            sample[v] = sample[v].astype(object).where(sample[v].notna(), None)
+            sample[v] = sample[v].map(lambda x: None if x is None else str(x))
+    cal = calibrate(sample, margins, method=spec.method, bounds=spec.bounds, trim=spec.trim)
+    w, d = np.asarray(cal.weights, float), np.asarray(cal.design_weights, float)
+    weights = pd.DataFrame({PSU: units[PSU].to_numpy(), "_w": w, "_d": d})
+    columns: list[tuple[str, str]] = []
+    blocks = []
+    for i, margin in enumerate(margins):
+        key = f"_cal_{i}"
+        weights[key] = sample[list(margin.variables)].astype(str).agg("|".join, axis=1).to_numpy()
+        cats = ["|".join(c) for c in margin.totals]
+        columns += [(key, c) for c in cats]
+        blocks.append((weights[key].to_numpy()[:, None] == np.array(cats, dtype=object)[None, :])
+                      .astype(float))
+    X = np.hstack(blocks)
+    moments = CalibrationMoments.from_arrays(X, d, w, columns)
+    return weights, moments, cal.to_dict()
+
+
+def coherence(estimate: Mapping[str, Any], benchmark: BenchmarkSpec, scale: float,
+              level: float = 0.95) -> dict[str, Any]:
+    """The estimate against the official figure: difference, its CI and a two-sided z-test.
+
+    The two are taken as independent (different samples); without a benchmark SE the
+    benchmark is treated as fixed and the test uses the estimate's SE alone.
+    """
+    value, se = float(estimate["value"]), float(estimate["se"])
+    bse = benchmark.se if benchmark.se is not None else 0.0
+    diff = value - benchmark.value
+    se_diff = float(np.hypot(se, bse))
+    z = float(sps.norm.ppf(0.5 + level / 2))
+    stat = diff / se_diff if se_diff > 0 else float("nan")
+    p = float(2 * sps.norm.sf(abs(stat))) if np.isfinite(stat) else float("nan")
+    return {
+        "estimate": value, "estimate_se": se, "benchmark": benchmark.value,
+        "benchmark_se": benchmark.se, "benchmark_source": benchmark.source,
+        "benchmark_year": benchmark.year, "benchmark_area": benchmark.area,
+        "difference": diff, "difference_se": se_diff,
+        "ci_low": diff - z * se_diff, "ci_high": diff + z * se_diff,
+        "z": stat, "p_value": p, "level": level, "scale": scale,
+        "significant": bool(np.isfinite(p) and p < 1 - level),
+        "assumption": "independent samples" if benchmark.se is not None else
+                      "benchmark treated as known (no SE given)",
+    }
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _temp(table: ir.Table, df: pd.DataFrame) -> ir.Table:
+    """A data frame as a temporary table on the same backend (portable to Spark)."""
+    backend = table._find_backend()
+    return backend.create_table(f"_cd_{uuid.uuid4().hex[:12]}", df, temp=True)
+
+
+def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorSpec, *,
+                       statuses: Sequence[str] | None = None,
+                       references: Mapping[str, pd.DataFrame] | None = None,
+                       reference_hashes: Mapping[str, str] | None = None,
+                       disaggregations: Sequence[Sequence[str]] | None = None,
+                       variance: str = "linearisation", replicates: int = 200, seed: int = 0,
+                       today: date | None = None) -> IndicatorResult:
+    """Estimate one indicator for every cell its disaggregations ask for."""
+    started = time.perf_counter()
+    today = today or date.today()
+    references = references or {}
+    schema = FormSchema.from_dict(snap.info.schema_dict)
+    frame = analysis_frame(snap, indicator.unit, statuses=statuses, derived=spec.derived,
+                           references=references)
+    main = frame if indicator.unit is None else analysis_frame(
+        snap, None, statuses=statuses, derived=spec.derived, references=references)
+    wspec = spec.weighting.get(indicator.form) if indicator.weighted else None
+    units = _design_units(main, wspec.population if wspec else None, schema, today)
+    dis = [list(d) for d in (disaggregations if disaggregations is not None
+                             else indicator.disaggregations)]
+    dims, sets = grouping_sets(dis)
+    unknown = sorted(set(dims) - set(frame.table.columns))
+    if unknown:
+        raise BadInput("indicator.unknown_dimension",
+                       f"indicator {indicator.id!r}: no dimension(s) {unknown} for the unit "
+                       f"{indicator.unit or 'submission'}",
+                       where=Where(field=", ".join(unknown)),
+                       fix="Use fields of the unit of analysis or an enclosing level, or declare a "
+                           "derived variable in estimation.derived.")
+    moments: CalibrationMoments | None = None
+    weighting: dict[str, Any] | None = None
+    if wspec is not None:
+        margin_vars = sorted({v for m in wspec.margins for v in m})
+        absent = [v for v in margin_vars if v not in units.columns]
+        if absent:
+            raise BadInput("calibration.invalid", f"the calibration variables {absent} are not "
+                           "fields of the submission or derived variables",
+                           where=Where(field=", ".join(absent)),
+                           fix="Calibrate on variables of the sampled unit (e.g. ward, age group).")
+        ref = references.get(wspec.reference)
+        if ref is None:
+            raise BadInput("calibration.invalid", f"the project has no reference table "
+                           f"{wspec.reference!r}", where=Where(field="weighting.reference"),
+                           fix="Add it with Client.add_reference_table (or citizendata reference add).")
+        sample = units.select(PSU, *margin_vars).to_pandas()
+        dropped = 0
+        if wspec.missing == "drop":
+            complete = sample[margin_vars].notna().all(axis=1).to_numpy()
+            dropped = int((~complete).sum())
+            sample = sample[complete].reset_index(drop=True)
+        weights, moments, weighting = weigh(sample, wspec, ref)
+        weighting["units_dropped_missing"] = dropped
+        weighting["reference"] = wspec.reference
+    else:
+        ids = units.select(PSU).to_pandas()
+        weights = pd.DataFrame({PSU: ids[PSU].to_numpy(), "_w": 1.0, "_d": 1.0})
+    n_design = len(weights)
+    if n_design == 0:
+        raise BadInput("indicator.empty", f"indicator {indicator.id!r} has no submissions to "
+                       "estimate from", where=Where(field=indicator.id),
+                       fix="Approve submissions first, or check the weighting population.")
+    if variance == "bootstrap":
+        from citizendata.stats.variance import bootstrap_weights
+
+        recal = None
+        if wspec is not None:
+            recal = _recalibrator(units, wspec, references[wspec.reference])
+        reps = bootstrap_weights(weights["_w"].to_numpy(float) if wspec is None
+                                 else weights["_d"].to_numpy(float),
+                                 replicates=replicates, seed=seed, recalibrate=recal)
+        for r in range(reps.shape[1]):
+            weights[f"_r{r}"] = reps[:, r]
+    measured, _ = _measure(indicator, frame, schema, today)
+    counts = _counts(measured)
+    measured = measured.filter(measured["_base"] & ~measured["_missing"])
+    measured = measured.select(*dict.fromkeys([PSU, *dims, "_y", "_z"]))
+    measured = measured.mutate(**{d: measured[d].cast("string") for d in dims})
+    wt = _temp(measured, weights)
+    joined = measured.join(wt, PSU)
+    req = CubeRequest(dims=dims, sets=sets, unit_is_psu=indicator.unit is None,
+                      psu_level=frame.psu_level, weighted=wspec is not None,
+                      replicates=replicates if variance == "bootstrap" else 0)
+    sums = cube_sums(joined, req, moments)
+    if sums.empty or float(sums["n"].sum()) == 0:
+        raise BadInput("indicator.empty", f"indicator {indicator.id!r}: no unit is in its base",
+                       where=Where(field=indicator.id),
+                       fix="Approve submissions, or check the denominator and the unit.")
+    rel = spec.reliability
+    opt = EstimateOptions(kind=indicator.kind, n_design=n_design, level=spec.level, ci=indicator.ci,
+                          weighted=wspec is not None, unit_is_psu=indicator.unit is None,
+                          min_n=rel.min_n, caution_cv=rel.caution_cv,
+                          unreliable_cv=rel.unreliable_cv, replicates=req.replicates)
+    table = cube_estimates(sums, dims, opt, moments)
+    for c in ("value", "se", "ci_low", "ci_high"):
+        table[c] = table[c] * indicator.scale
+    table.insert(0, "indicator", indicator.id)
+    table.insert(1, "series", indicator.series or "")
+    table.insert(2, "unit_measure", indicator.unit_of_measure)
+    table = _order(table, dims)
+    result = IndicatorResult(indicator=indicator, table=table, dims=dims, weighting=weighting,
+                             coherence=None, provenance={}, counts={**counts, "design": n_design})
+    if indicator.benchmark is not None and result.total():
+        result.coherence = coherence(result.total(), indicator.benchmark, indicator.scale,
+                                     spec.level)
+    result.provenance = {
+        "snapshot": {name: t.sha256 for name, t in snap.info.tables.items()},
+        "snapshot_created_at": snap.info.created_at.isoformat(),
+        "references": dict(reference_hashes or {}),
+        "estimation_spec_sha256": _hash(spec.model_dump(mode="json")),
+        "indicator_sha256": _hash(indicator.model_dump(mode="json")),
+        "citizendata_version": _version(),
+        "variance": variance, "replicates": req.replicates, "seed": seed,
+        "statuses": list(statuses) if statuses is not None else None,
+    }
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _counts(measured: ir.Table) -> dict[str, int]:
+    """Units in the frame, in the base, and left out of the base for a missing answer."""
+    agg = measured.aggregate(
+        units=measured.count(),
+        base=measured["_base"].cast("int64").sum(),
+        missing=(measured["_base"] & measured["_missing"]).cast("int64").sum(),
+    ).to_pandas().iloc[0]
+    return {k: int(0 if pd.isna(v) else v) for k, v in agg.items()}
+
+
+def _order(table: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
+    """Totals first, then cells in a stable order."""
+    if not dims:
+        return table.reset_index(drop=True)
+    depth = sum((table[d] != TOTAL).astype(int) for d in dims)
+    keyed = table.assign(_depth=depth)
+    return keyed.sort_values(["_depth", *dims], kind="stable").drop(columns="_depth") \
+        .reset_index(drop=True)
+
+
+def _recalibrator(units: ir.Table, spec: WeightingSpec, reference: pd.DataFrame) -> Any:
+    """A function re-calibrating bootstrap replicate weights to the same margins."""
+    from citizendata.stats.calibrate import calibrate, margins_from_table
+
+    margin_vars = sorted({v for m in spec.margins for v in m})
+    sample = units.select(*margin_vars).to_pandas().astype(object)
+    sample = sample.map(lambda x: None if pd.isna(x) else str(x))
+    ref = reference.rename(columns={v: k for k, v in spec.rename.items()})
+    for col, keep in spec.filter.items():
+        ref = ref[ref[col].astype(str).isin([str(k) for k in keep])]
+    margins = margins_from_table(ref, [m if len(m) > 1 else m[0] for m in spec.margins],
+                                 total=spec.total)
+
+    def go(w: np.ndarray) -> np.ndarray:
+        keep = w > 0
+        out = np.zeros_like(w)
+        try:
+            cal = calibrate(sample[keep].reset_index(drop=True), margins, method=spec.method,
+                            design_weights=w[keep], bounds=spec.bounds, trim=spec.trim)
+        except CitizenDataError:
+            # a replicate that lost a whole category cannot be re-calibrated: keep its weights
+            out[keep] = w[keep]
+            return out
+        out[keep] = cal.weights
+        return out
+
+    return go
+
+
+def _version() -> str | None:
+    try:
+        from importlib.metadata import version
+
+        return version("citizendata")
+    except Exception:  # running from a source tree without metadata
+        return None
