@@ -346,6 +346,114 @@ def validate(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
     _guard(go)
 
 
+# -- estimation ---------------------------------------------------------------------------------
+reference_app = typer.Typer(help="Official reference tables: census margins, geographies.",
+                            no_args_is_help=True)
+app.add_typer(reference_app, name="reference")
+
+
+@reference_app.command("add")
+def reference_add(project: str, name: str, file: Path,
+                  kind: Annotated[str, typer.Option(help="margins, geography or other.")] = "other",
+                  note: Annotated[str, typer.Option(help="Where the table comes from.")] = "",
+                  replace: Annotated[bool, typer.Option(help="Replace a table of that name.")] = False,
+                  workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
+    """Store a reference table (CSV) for weighting and roll-ups; its hash is logged."""
+    def go() -> None:
+        info = _client(workspace, as_user).add_reference_table(project, name, file, kind=kind,
+                                                              note=note, replace=replace)
+        console.print(f"reference table {info['name']!r}: {info['rows']:,} rows, columns "
+                      f"{', '.join(info['columns'])}; sha256 {info['sha256'][:16]}…")
+    _guard(go)
+
+
+@reference_app.command("list")
+def reference_list(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None
+                   ) -> None:
+    """List the project's reference tables."""
+    def go() -> None:
+        table = Table("name", "kind", "rows", "columns", "sha256", "added by")
+        for r in _client(workspace, as_user).reference_tables(project):
+            table.add_row(r["name"], r["kind"], f"{r['rows']:,}", ", ".join(r["columns"]),
+                          r["sha256"][:16] + "…", r["added_by"])
+        console.print(table)
+    _guard(go)
+
+
+def _fmt(v: Any, digits: int = 1) -> str:
+    return "–" if v is None or (isinstance(v, float) and v != v) else f"{v:,.{digits}f}"
+
+
+@app.command()
+def estimate(project: str, indicator: str, workspace: WorkspaceOpt = DEFAULT_WS,
+             as_user: AsOpt = None, as_json: JsonOpt = False,
+             by: Annotated[list[str] | None, typer.Option(
+                 help="A disaggregation, dimensions joined by commas (repeatable); default: "
+                      "the indicator's own.")] = None,
+             depth: Annotated[int, typer.Option(
+                 help="Show cells crossing up to this many dimensions (all go to --out).")] = 1,
+             variance: Annotated[str, typer.Option(
+                 help="linearisation or bootstrap.")] = "linearisation",
+             replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 200,
+             out: Annotated[Path | None, typer.Option(
+                 help="Write every estimate to this CSV file.")] = None) -> None:
+    """Estimate an indicator for every cell of its disaggregations, with SEs, CIs and flags."""
+    def go() -> None:
+        me = _client(workspace, as_user)
+        dis = [[d.strip() for d in b.split(",") if d.strip()] for b in by] if by else None
+        with _spinner() as bar:
+            bar.add_task(f"estimating {indicator}", total=None)
+            result = me.estimate(project, indicator, disaggregations=dis, variance=variance,
+                                 replicates=replicates)
+        if out is not None:
+            result.table.to_csv(out, index=False)
+        if as_json:
+            console.print_json(data=result.to_dict())
+            return
+        _print_estimate(result, depth, out)
+    _guard(go)
+
+
+def _print_estimate(result: Any, depth: int, out: Path | None) -> None:
+    from citizendata.stats import TOTAL
+
+    ind, t, dims = result.indicator, result.table, result.dims
+    shown = t[sum((t[d] != TOTAL).astype(int) for d in dims) <= depth] if dims else t
+    title = (f"{ind.id}: {ind.name or ind.kind}" + (f" [{ind.series}]" if ind.series else "")
+             + f" — {len(t):,} cells, {result.seconds:.1f} s")
+    table = Table(*dims, "estimate", "SE", "95% CI", "CV %", "n", "flag", title=title)
+    for _, r in shown.iterrows():
+        table.add_row(*[str(r[d]) for d in dims], _fmt(r["value"]), _fmt(r["se"], 2),
+                      f"{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])}", _fmt(100 * r["cv"]),
+                      f"{int(r['n']):,}", str(r["flag"]))
+    console.print(table)
+    first = t.iloc[0]
+    console.print(f"variance: {first['variance_method']}; interval: {first['ci_method']}; "
+                  f"flags: low_n below the minimum n, caution/unreliable by CV. "
+                  f"{result.counts.get('missing', 0):,} unit(s) left out for a missing answer.")
+    w = result.weighting
+    if w:
+        d = w.get("diagnostics", {})
+        r_ind = d.get("r_indicator", {}) or {}
+        console.print(f"weighting: {w.get('method')} to {w.get('reference')!r}, converged "
+                      f"{w.get('converged')} in {w.get('iterations')} iterations; Kish deff "
+                      f"{_fmt(d.get('kish_deff'), 2)}, effective n {_fmt(d.get('effective_n'), 0)}"
+                      f" of {d.get('n', 0):,}; largest margin gap after "
+                      f"{_fmt(100 * (d.get('max_abs_rel_diff_after') or 0), 4)}%; R-indicator "
+                      f"{_fmt(r_ind.get('R'), 3)}; {w.get('units_dropped_missing', 0)} unit(s) "
+                      "without a calibration variable left out.")
+    else:
+        console.print("unweighted: the respondents as they are (no weighting declared).")
+    c = result.coherence
+    if c:
+        console.print(f"benchmark: {_fmt(c['benchmark'])} ({c['benchmark_source']}, "
+                      f"{c['benchmark_year']}); difference {_fmt(c['difference'])} "
+                      f"(95% CI {_fmt(c['ci_low'])} to {_fmt(c['ci_high'])}), p = "
+                      f"{c['p_value']:.3g}; {c['assumption']}.")
+    if out is not None:
+        console.print(f"all {len(t):,} estimates written to {out}")
+
+
 # -- server and demo ---------------------------------------------------------------------------
 @app.command()
 def serve(workspace: WorkspaceOpt = DEFAULT_WS,

@@ -222,13 +222,13 @@ def _linearised_variance(s: pd.DataFrame, kind: str, n: int,
     return value, np.maximum(var, 0.0)
 
 
-def _bootstrap_variance(s: pd.DataFrame, kind: str, value: np.ndarray, reps: int) -> np.ndarray:
-    """Variance of the replicate estimates around the full-sample estimate (R survey's mse=TRUE)."""
+def _bootstrap_variance(s: pd.DataFrame, kind: str, reps: int) -> np.ndarray:
+    """Variance of the replicate estimates about their mean, 1/(R-1) scale (R survey's default)."""
     ry = s[[f"ry_{r}" for r in range(reps)]].to_numpy(float)
     rz = s[[f"rz_{r}" for r in range(reps)]].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         est = ry / rz if kind in ("proportion", "mean", "ratio") else (ry if kind == "total" else rz)
-    return np.nanmean((est - value[:, None]) ** 2, axis=1)
+    return np.nanvar(est, axis=1, ddof=1)
 
 
 def _wilson(p: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
@@ -283,7 +283,7 @@ def cube_estimates(sums: pd.DataFrame, dims: Sequence[str], opt: EstimateOptions
         value, var = _linearised_variance(s, opt.kind, opt.n_design, cal if opt.weighted else None)
         variance = "linearisation" + ("+calibration" if cal is not None and opt.weighted else "")
         if opt.replicates:
-            var = _bootstrap_variance(s, opt.kind, value, opt.replicates)
+            var = _bootstrap_variance(s, opt.kind, opt.replicates)
             variance = f"bootstrap({opt.replicates})"
     else:
         # one unit per submission, no weights: the textbook binomial variance

@@ -309,6 +309,7 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
                            "derived variable in estimation.derived.")
     moments: CalibrationMoments | None = None
     weighting: dict[str, Any] | None = None
+    sample = pd.DataFrame()
     if wspec is not None:
         margin_vars = sorted({v for m in wspec.margins for v in m})
         absent = [v for v in margin_vars if v not in units.columns]
@@ -344,7 +345,7 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
 
         recal = None
         if wspec is not None:
-            recal = _recalibrator(units, wspec, references[wspec.reference])
+            recal = _recalibrator(sample, wspec, references[wspec.reference])
         reps = bootstrap_weights(weights["_w"].to_numpy(float) if wspec is None
                                  else weights["_d"].to_numpy(float),
                                  replicates=replicates, seed=seed, recalibrate=recal)
@@ -416,12 +417,12 @@ def _order(table: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
         .reset_index(drop=True)
 
 
-def _recalibrator(units: ir.Table, spec: WeightingSpec, reference: pd.DataFrame) -> Any:
+def _recalibrator(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame) -> Any:
     """A function re-calibrating bootstrap replicate weights to the same margins."""
     from citizendata.stats.calibrate import calibrate, margins_from_table
 
     margin_vars = sorted({v for m in spec.margins for v in m})
-    sample = units.select(*margin_vars).to_pandas().astype(object)
+    sample = units[margin_vars].astype(object)
     sample = sample.map(lambda x: None if pd.isna(x) else str(x))
     ref = reference.rename(columns={v: k for k, v in spec.rename.items()})
     for col, keep in spec.filter.items():
