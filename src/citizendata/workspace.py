@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from citizendata.auth import Action, Actor, LoginThrottle
 from citizendata.config import Settings, get_settings
 from citizendata.errors import BadInput, ServerMisconfigured, Unauthenticated, Where
+from citizendata.projects.estimation import EstimationSpec
 from citizendata.projects.spec import ProjectSpec, load_spec
 from citizendata.services import (
     accounts,
@@ -509,6 +510,10 @@ class Client:
         data, _ = _read(source, None)
         return self._run(estimation.add_reference_table, slug, name, data, kind=kind,
                          source=note, replace=replace)
+
+    def estimation_spec(self, slug: str) -> EstimationSpec:
+        """The project's derived variables, weighting and indicators."""
+        return self._read(estimation.estimation_spec, slug)
 
     def reference_tables(self, slug: str) -> list[dict[str, Any]]:
         """The project's reference tables (name, kind, hash, columns, rows)."""

@@ -1,0 +1,64 @@
+"""Estimation endpoints under /api/v1: reference tables, declared indicators, estimates and runs.
+
+Every call goes through the library Client, which checks the caller's role.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from citizendata.server.deps import api_client
+from citizendata.workspace import Client
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/projects/{slug}", tags=["estimation"])
+
+
+@router.get("/reference-tables", summary="The project's reference tables")
+def list_reference_tables(slug: str, client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Name, kind, source, hash, columns and row count of each table."""
+    return {"reference_tables": client.reference_tables(slug)}
+
+
+@router.put("/reference-tables/{name}", summary="Store a reference table (CSV body)")
+async def put_reference_table(slug: str, name: str, request: Request,
+                              kind: str = Query("other", description="margins, geography or other"),
+                              note: str = Query("", description="where the table comes from"),
+                              replace: bool = Query(False),
+                              client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Census margins or a geography as CSV; the same content again is accepted unchanged."""
+    body = await request.body()
+    return client.add_reference_table(slug, name, body, kind=kind, note=note, replace=replace)
+
+
+@router.get("/indicators", summary="The indicators the project declares")
+def list_indicators(slug: str, client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Each indicator's definition, from the project spec."""
+    spec = client.estimation_spec(slug)
+    return {"indicators": [i.model_dump(mode="json") for i in spec.indicators],
+            "derived": {k: v.model_dump(mode="json") for k, v in spec.derived.items()}}
+
+
+@router.post("/indicators/{indicator}/estimate", summary="Estimate an indicator")
+def run_estimate(slug: str, indicator: str,
+                 by: list[str] | None = Query(None, description="a disaggregation, dimensions "
+                                              "joined by commas; repeatable"),
+                 variance: str = Query("linearisation", description="linearisation or bootstrap"),
+                 replicates: int = Query(200, ge=10, le=2000),
+                 client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Every cell's estimate, SE, CI, CV, n and flag, with weighting diagnostics and coherence."""
+    dis = [[d.strip() for d in b.split(",") if d.strip()] for b in by] if by else None
+    result = client.estimate(slug, indicator, disaggregations=dis, variance=variance,
+                             replicates=replicates)
+    return result.to_dict()
+
+
+@router.get("/estimates", summary="Stored estimate runs, newest first")
+def list_estimates(slug: str, indicator: str | None = None,
+                   limit: int = Query(20, ge=1, le=200),
+                   client: Client = Depends(api_client)) -> dict[str, Any]:
+    """The kept runs with their results."""
+    return {"runs": client.estimate_runs(slug, indicator=indicator, limit=limit)}
