@@ -88,6 +88,32 @@ def _aggregates(req: CubeRequest, cal: CalibrationMoments | None, q: Any) -> lis
     return [f"CAST({e.rsplit(' AS ', 1)[0]} AS DOUBLE) AS {e.rsplit(' AS ', 1)[1]}" for e in out]
 
 
+def _fine_rows(inner: str, dims: Sequence[str], req: CubeRequest, cal: CalibrationMoments | None,
+               q: Any) -> tuple[str, list[str]]:
+    """Sums per finest cell (dimensions x calibration categories) and the cube's sums over them.
+
+    The calibration and replicate sums add up across cells, so the cube's many
+    per-category sums run over a few thousand rows instead of every submission.
+    """
+    cal_cols = sorted({c for c, _ in cal.columns}) if cal else []
+    keys = [q(c) for c in dict.fromkeys([*dims, *cal_cols])]
+    sums = ["SUM(n) AS n", "COUNT(*) AS n_psu", "SUM(w * z) AS wz", "SUM(w * y) AS wy",
+            "SUM(w * w * y * y) AS wwyy", "SUM(w * w * y * z) AS wwyz",
+            "SUM(w * w * z * z) AS wwzz", "SUM(d * y) AS dy", "SUM(d * z) AS dz",
+            "SUM(w * w * y) AS wwy", "SUM(w * w * z) AS wwz"]
+    sums += [f"SUM(_r{r} * {v}) AS r{v}_{r}" for r in range(req.replicates) for v in ("y", "z")]
+    fine = f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM ({inner}) AS p0 GROUP BY {', '.join(keys)}"
+    outer = [f"SUM({c}) AS {c}" for c in ("n", "n_psu", "wz", "wy", "wwyy", "wwyz", "wwzz")]
+    if cal is not None:
+        for j, (col, cat) in enumerate(cal.columns):
+            cond = f"{q(col)} = {_lit(cat)}"
+            outer += [f"SUM(CASE WHEN {cond} THEN {v} END) AS {v}_{j}"
+                      for v in ("dy", "dz", "wwy", "wwz")]
+    outer += [f"SUM(r{v}_{r}) AS r{v}_{r}" for r in range(req.replicates) for v in ("y", "z")]
+    return fine, [f"CAST({e.rsplit(' AS ', 1)[0]} AS DOUBLE) AS {e.rsplit(' AS ', 1)[1]}"
+                  for e in outer]
+
+
 def _psu_rows(src: str, by: Sequence[str], req: CubeRequest, cal: CalibrationMoments | None,
               q: Any, aggregate: bool) -> str:
     """One row per submission (and cell): its weight, numerator and denominator totals."""
@@ -126,6 +152,9 @@ def cube_sums(table: ir.Table, req: CubeRequest, cal: CalibrationMoments | None 
     unit_dims = [d for d in dims if d not in req.psu_level]
     if req.unit_is_psu or not unit_dims:
         inner = _psu_rows(src, dims, req, cal, q, aggregate=not req.unit_is_psu)
+        if cal is not None or req.replicates:
+            inner, fine_aggs = _fine_rows(inner, dims, req, cal, q)
+            aggs = ", ".join(fine_aggs)
         flags = ", ".join(f"CAST(GROUPING({q(d)}) AS BIGINT) AS {q('_g_' + d)}" for d in dims)
         if not dims:
             sql = f"SELECT {aggs} FROM ({inner}) AS p"
@@ -156,6 +185,12 @@ def cube_sums(table: ir.Table, req: CubeRequest, cal: CalibrationMoments | None 
               **{e.rsplit(" AS ", 1)[1]: "float64" for e in _aggregates(req, cal, q)}}
     out = backend.sql(sql, schema=schema).to_pandas()
     for d in dims:
+        clash = (out["_g_" + d].astype(int) == 0) & out[d].isin([TOTAL, UNKNOWN])
+        if clash.any():
+            raise BadInput("indicator.invalid", f"dimension {d!r} has the value "
+                           f"{out.loc[clash, d].iloc[0]!r}, which tables use for a total or an "
+                           "unknown value", where=Where(field=d),
+                           fix="Recode that value before disaggregating by it.")
         vals = out[d].astype(object)
         vals = vals.where(vals.notna(), UNKNOWN).astype(str)
         out[d] = np.where(out["_g_" + d].astype(int) == 1, TOTAL, vals)

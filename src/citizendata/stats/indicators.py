@@ -46,7 +46,8 @@ from citizendata.validate.expr import choice_labels
 from citizendata.validate.expr.compile import compile_number, compile_truthy
 from citizendata.validate.expr.parser import Ref, parse
 
-__all__ = ["IndicatorResult", "coherence", "estimate_indicator", "grouping_sets", "weigh"]
+__all__ = ["IndicatorResult", "coherence", "estimate_indicator", "grouping_sets", "reference_margins",
+           "weigh"]
 
 
 @dataclass
@@ -192,14 +193,9 @@ def _design_units(main: Frame, population: str | None, schema: FormSchema, today
     return t
 
 
-def weigh(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame
-          ) -> tuple[pd.DataFrame, CalibrationMoments, dict[str, Any]]:
-    """Calibrate the submissions to the reference margins.
-
-    Returns per-submission design and calibrated weights, the moments the variance
-    needs, and the diagnostics.
-    """
-    from citizendata.stats.calibrate import calibrate, margins_from_table
+def reference_margins(spec: WeightingSpec, reference: pd.DataFrame) -> list[Any]:
+    """The weighting's margins from its reference table: filtered on the table's own names, then renamed."""
+    from citizendata.stats.calibrate import margins_from_table
 
     ref = reference.copy()
     for col, keep in spec.filter.items():
@@ -207,8 +203,7 @@ def weigh(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame
             raise BadInput("calibration.invalid", f"the reference table has no column {col!r} to filter on",
                            where=Where(column=col), fix=f"It has {list(ref.columns)}.")
         ref = ref[ref[col].astype(str).isin([str(k) for k in keep])]
-    inverse = {v: k for k, v in spec.rename.items()}
-    ref = ref.rename(columns=inverse)
+    ref = ref.rename(columns={v: k for k, v in spec.rename.items()})
     missing = sorted({v for m in spec.margins for v in m} - set(ref.columns))
     if missing:
         raise BadInput("calibration.invalid", f"the reference table has no column(s) {missing}",
@@ -217,8 +212,20 @@ def weigh(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame
     if spec.total not in ref.columns:
         raise BadInput("calibration.invalid", f"the reference table has no count column {spec.total!r}",
                        where=Where(column=spec.total), fix="Set 'total' to its count column.")
-    margins = margins_from_table(ref, [m if len(m) > 1 else m[0] for m in spec.margins],
-                                 total=spec.total)
+    return margins_from_table(ref, [m if len(m) > 1 else m[0] for m in spec.margins],
+                              total=spec.total)
+
+
+def weigh(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame
+          ) -> tuple[pd.DataFrame, CalibrationMoments, dict[str, Any]]:
+    """Calibrate the submissions to the reference margins.
+
+    Returns per-submission design and calibrated weights, the moments the variance
+    needs, and the diagnostics.
+    """
+    from citizendata.stats.calibrate import calibrate
+
+    margins = reference_margins(spec, reference)
     sample = units.copy()
     for m in spec.margins:
         for v in m:
@@ -419,16 +426,12 @@ def _order(table: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
 
 def _recalibrator(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame) -> Any:
     """A function re-calibrating bootstrap replicate weights to the same margins."""
-    from citizendata.stats.calibrate import calibrate, margins_from_table
+    from citizendata.stats.calibrate import calibrate
 
     margin_vars = sorted({v for m in spec.margins for v in m})
     sample = units[margin_vars].astype(object)
     sample = sample.map(lambda x: None if pd.isna(x) else str(x))
-    ref = reference.rename(columns={v: k for k, v in spec.rename.items()})
-    for col, keep in spec.filter.items():
-        ref = ref[ref[col].astype(str).isin([str(k) for k in keep])]
-    margins = margins_from_table(ref, [m if len(m) > 1 else m[0] for m in spec.margins],
-                                 total=spec.total)
+    margins = reference_margins(spec, reference)
 
     def go(w: np.ndarray) -> np.ndarray:
         keep = w > 0
