@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -27,7 +26,6 @@ from citizendata.store.models import EstimateRun, ReferenceTable
 __all__ = [
     "MAX_REFERENCE_BYTES",
     "add_reference_table",
-    "analysed_forms",
     "estimate_runs",
     "estimation_spec",
     "indicator_spec",
@@ -189,17 +187,3 @@ def estimate_runs(db: Session, actor: Actor | None, slug: str, *, indicator: str
     rows = db.scalars(q.order_by(EstimateRun.id.desc()).limit(limit))
     return [{"id": r.id, "indicator": r.indicator, "actor": r.actor, "at": r.at.isoformat(),
              "seconds": r.seconds, "result": r.result} for r in rows]
-
-
-def analysed_forms(spec: EstimationSpec, indicators: Sequence[str] | None) -> list[IndicatorSpec]:
-    """The indicators asked for (all declared ones by default)."""
-    if not indicators:
-        return list(spec.indicators)
-    out = []
-    for i in indicators:
-        ind = spec.indicator(i)
-        if ind is None:
-            raise NotFound("indicator.unknown", f"no indicator {i!r}; declared: "
-                           f"{[x.id for x in spec.indicators]}", where=Where(field="indicator"))
-        out.append(ind)
-    return out

@@ -17,10 +17,16 @@ from typing import Any
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from citizendata.errors import BadInput, Where
 from citizendata.stats.frame import PSU
+from citizendata.stats.variance import (
+    ReliabilityRule,
+    clopper_pearson_interval,
+    reliability_flag,
+    wilson_interval,
+    z_value,
+)
 
 __all__ = ["TOTAL", "UNKNOWN", "CalibrationMoments", "CubeRequest", "cube_estimates", "cube_sums"]
 
@@ -71,10 +77,20 @@ def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# the sums every cell needs, over one row per submission (see docs/methods/disaggregation.md)
+_BASE_SUMS = ("SUM(n) AS n", "COUNT(*) AS n_psu", "SUM(w * z) AS wz", "SUM(w * y) AS wy",
+              "SUM(w * w * y * y) AS wwyy", "SUM(w * w * y * z) AS wwyz",
+              "SUM(w * w * z * z) AS wwzz")
+
+
+def _as_double(exprs: Sequence[str]) -> list[str]:
+    """Each ``expr AS name`` cast to DOUBLE (DuckDB sums integers to HUGEINT, Spark to BIGINT)."""
+    return [f"CAST({e.rsplit(' AS ', 1)[0]} AS DOUBLE) AS {e.rsplit(' AS ', 1)[1]}" for e in exprs]
+
+
 def _aggregates(req: CubeRequest, cal: CalibrationMoments | None, q: Any) -> list[str]:
-    """The sums every cell needs (see docs/methods/disaggregation.md)."""
-    out = ["SUM(n) AS n", "COUNT(*) AS n_psu", "SUM(w * z) AS wz", "SUM(w * y) AS wy",
-           "SUM(w * w * y * y) AS wwyy", "SUM(w * w * y * z) AS wwyz", "SUM(w * w * z * z) AS wwzz"]
+    """The sums every cell needs, straight from the per-submission rows."""
+    out = list(_BASE_SUMS)
     if cal is not None:
         for j, (col, cat) in enumerate(cal.columns):
             cond = f"{q(col)} = {_lit(cat)}"
@@ -84,8 +100,7 @@ def _aggregates(req: CubeRequest, cal: CalibrationMoments | None, q: Any) -> lis
                     f"SUM(CASE WHEN {cond} THEN w * w * z END) AS wwz_{j}"]
     for r in range(req.replicates):
         out += [f"SUM(_r{r} * y) AS ry_{r}", f"SUM(_r{r} * z) AS rz_{r}"]
-    # one numeric type everywhere (DuckDB sums integers to HUGEINT, Spark to BIGINT)
-    return [f"CAST({e.rsplit(' AS ', 1)[0]} AS DOUBLE) AS {e.rsplit(' AS ', 1)[1]}" for e in out]
+    return _as_double(out)
 
 
 def _fine_rows(inner: str, dims: Sequence[str], req: CubeRequest, cal: CalibrationMoments | None,
@@ -97,21 +112,18 @@ def _fine_rows(inner: str, dims: Sequence[str], req: CubeRequest, cal: Calibrati
     """
     cal_cols = sorted({c for c, _ in cal.columns}) if cal else []
     keys = [q(c) for c in dict.fromkeys([*dims, *cal_cols])]
-    sums = ["SUM(n) AS n", "COUNT(*) AS n_psu", "SUM(w * z) AS wz", "SUM(w * y) AS wy",
-            "SUM(w * w * y * y) AS wwyy", "SUM(w * w * y * z) AS wwyz",
-            "SUM(w * w * z * z) AS wwzz", "SUM(d * y) AS dy", "SUM(d * z) AS dz",
-            "SUM(w * w * y) AS wwy", "SUM(w * w * z) AS wwz"]
+    sums = [*_BASE_SUMS, "SUM(d * y) AS dy", "SUM(d * z) AS dz", "SUM(w * w * y) AS wwy",
+            "SUM(w * w * z) AS wwz"]
     sums += [f"SUM(_r{r} * {v}) AS r{v}_{r}" for r in range(req.replicates) for v in ("y", "z")]
     fine = f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM ({inner}) AS p0 GROUP BY {', '.join(keys)}"
-    outer = [f"SUM({c}) AS {c}" for c in ("n", "n_psu", "wz", "wy", "wwyy", "wwyz", "wwzz")]
+    outer = [f"SUM({c}) AS {c}" for c in (e.rsplit(" AS ", 1)[1] for e in _BASE_SUMS)]
     if cal is not None:
         for j, (col, cat) in enumerate(cal.columns):
             cond = f"{q(col)} = {_lit(cat)}"
             outer += [f"SUM(CASE WHEN {cond} THEN {v} END) AS {v}_{j}"
                       for v in ("dy", "dz", "wwy", "wwz")]
     outer += [f"SUM(r{v}_{r}) AS r{v}_{r}" for r in range(req.replicates) for v in ("y", "z")]
-    return fine, [f"CAST({e.rsplit(' AS ', 1)[0]} AS DOUBLE) AS {e.rsplit(' AS ', 1)[1]}"
-                  for e in outer]
+    return fine, _as_double(outer)
 
 
 def _psu_rows(src: str, by: Sequence[str], req: CubeRequest, cal: CalibrationMoments | None,
@@ -266,24 +278,10 @@ def _bootstrap_variance(s: pd.DataFrame, kind: str, reps: int) -> np.ndarray:
     return np.nanvar(est, axis=1, ddof=1)
 
 
-def _wilson(p: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
-
-
-def _clopper_pearson(x: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lo = np.where(x > 0, sps.beta.ppf(alpha / 2, x, n - x + 1), 0.0)
-        hi = np.where(x < n, sps.beta.ppf(1 - alpha / 2, x + 1, n - x), 1.0)
-    return lo, hi
-
-
 def _intervals(kind: str, value: np.ndarray, se: np.ndarray, n_eff: np.ndarray, opt: EstimateOptions
                ) -> tuple[np.ndarray, np.ndarray, str]:
     """Confidence limits and the method's name."""
-    z = float(sps.norm.ppf(0.5 + opt.level / 2))
+    z = z_value(opt.level)
     method = opt.ci
     if method == "auto":
         method = ("wilson" if not opt.weighted else "logit") if kind == "proportion" else "wald"
@@ -291,9 +289,9 @@ def _intervals(kind: str, value: np.ndarray, se: np.ndarray, n_eff: np.ndarray, 
         raise BadInput("indicator.invalid", f"the {method!r} interval is for proportions only",
                        where=Where(field="ci"), fix="Use ci: wald (or auto) for this indicator.")
     if method == "wilson":
-        lo, hi = _wilson(value, n_eff, z)
+        lo, hi = wilson_interval(value * n_eff, n_eff, opt.level)
     elif method == "clopper_pearson":
-        lo, hi = _clopper_pearson(value * n_eff, n_eff, 1 - opt.level)
+        lo, hi = clopper_pearson_interval(value * n_eff, n_eff, opt.level)
     elif method == "logit":
         with np.errstate(divide="ignore", invalid="ignore"):
             logit = np.log(value / (1 - value))
@@ -302,7 +300,7 @@ def _intervals(kind: str, value: np.ndarray, se: np.ndarray, n_eff: np.ndarray, 
         # at 0 or 1 the logit interval is undefined: fall back to Wilson on the effective n
         edge = (value <= 0) | (value >= 1)
         if edge.any():
-            wlo, whi = _wilson(value, n_eff, z)
+            wlo, whi = wilson_interval(value * n_eff, n_eff, opt.level)
             lo, hi = np.where(edge, wlo, lo), np.where(edge, whi, hi)
     else:
         lo, hi = value - z * se, value + z * se
@@ -338,9 +336,8 @@ def cube_estimates(sums: pd.DataFrame, dims: Sequence[str], opt: EstimateOptions
     lo, hi, ci_method = _intervals(opt.kind, value, se, n_eff, opt)
     with np.errstate(divide="ignore", invalid="ignore"):
         cv = np.where(value != 0, se / np.abs(value), np.nan)
-    flag = np.where(n_units < opt.min_n, "low_n",
-                    np.where(cv > opt.unreliable_cv, "unreliable",
-                             np.where(cv > opt.caution_cv, "caution", "")))
+    flag = reliability_flag(n_units, cv, ReliabilityRule(opt.min_n, opt.caution_cv,
+                                                         opt.unreliable_cv))
     out = s[list(dims)].copy()
     out["value"], out["se"], out["ci_low"], out["ci_high"] = value, se, lo, hi
     out["cv"] = cv

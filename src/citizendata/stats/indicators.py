@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+import citizendata
 from citizendata.errors import BadInput, CitizenDataError, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.projects.estimation import (
@@ -42,6 +43,7 @@ from citizendata.stats.cube import (
     cube_sums,
 )
 from citizendata.stats.frame import PSU, Frame, analysis_frame
+from citizendata.stats.variance import z_value
 from citizendata.validate.expr import choice_labels
 from citizendata.validate.expr.compile import compile_number, compile_truthy
 from citizendata.validate.expr.parser import Ref, parse
@@ -226,11 +228,7 @@ def weigh(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame
     from citizendata.stats.calibrate import calibrate
 
     margins = reference_margins(spec, reference)
-    sample = units.copy()
-    for m in spec.margins:
-        for v in m:
-            sample[v] = sample[v].astype(object).where(sample[v].notna(), None)
-            sample[v] = sample[v].map(lambda x: None if x is None else str(x))
+    sample = _as_text(units, sorted({v for m in spec.margins for v in m}))
     cal = calibrate(sample, margins, method=spec.method, bounds=spec.bounds, trim=spec.trim)
     w, d = np.asarray(cal.weights, float), np.asarray(cal.design_weights, float)
     weights = pd.DataFrame({PSU: units[PSU].to_numpy(), "_w": w, "_d": d})
@@ -259,7 +257,7 @@ def coherence(estimate: Mapping[str, Any], benchmark: BenchmarkSpec, scale: floa
     bse = benchmark.se if benchmark.se is not None else 0.0
     diff = value - benchmark.value
     se_diff = float(np.hypot(se, bse))
-    z = float(sps.norm.ppf(0.5 + level / 2))
+    z = z_value(level)
     stat = diff / se_diff if se_diff > 0 else float("nan")
     p = float(2 * sps.norm.sf(abs(stat))) if np.isfinite(stat) else float("nan")
     return {
@@ -396,7 +394,7 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
         "references": dict(reference_hashes or {}),
         "estimation_spec_sha256": _hash(spec.model_dump(mode="json")),
         "indicator_sha256": _hash(indicator.model_dump(mode="json")),
-        "citizendata_version": _version(),
+        "citizendata_version": citizendata.__version__,
         "variance": variance, "replicates": req.replicates, "seed": seed,
         "statuses": list(statuses) if statuses is not None else None,
     }
@@ -426,33 +424,22 @@ def _order(table: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
 
 def _recalibrator(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame) -> Any:
     """A function re-calibrating bootstrap replicate weights to the same margins."""
-    from citizendata.stats.calibrate import calibrate
+    from citizendata.stats.variance import recalibrator
 
     margin_vars = sorted({v for m in spec.margins for v in m})
-    sample = units[margin_vars].astype(object)
-    sample = sample.map(lambda x: None if pd.isna(x) else str(x))
-    margins = reference_margins(spec, reference)
+    run = recalibrator(_as_text(units, margin_vars), reference_margins(spec, reference),
+                       method=spec.method, bounds=spec.bounds, trim=spec.trim)
 
     def go(w: np.ndarray) -> np.ndarray:
-        keep = w > 0
-        out = np.zeros_like(w)
         try:
-            cal = calibrate(sample[keep].reset_index(drop=True), margins, method=spec.method,
-                            design_weights=w[keep], bounds=spec.bounds, trim=spec.trim)
+            return run(w)
         except CitizenDataError:
             # a replicate that lost a whole category cannot be re-calibrated: keep its weights
-            out[keep] = w[keep]
-            return out
-        out[keep] = cal.weights
-        return out
+            return w
 
     return go
 
 
-def _version() -> str | None:
-    try:
-        from importlib.metadata import version
-
-        return version("citizendata")
-    except Exception:  # running from a source tree without metadata
-        return None
+def _as_text(units: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """The calibration variables as text (None where missing), as margins compare them."""
+    return units[list(columns)].astype(object).map(lambda x: None if pd.isna(x) else str(x))
