@@ -419,8 +419,9 @@ def owner(kenya: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def sba(analyst: Any) -> Any:
-    return analyst.estimate(SLUG, "sba")
+def sba(owner: Any) -> Any:
+    # the numbers themselves: the owner's unprotected table (protection is tested below)
+    return owner.estimate(SLUG, "sba", protect=False)
 
 
 def _geography() -> pd.DataFrame:
@@ -512,18 +513,22 @@ def test_sba_coherence_and_provenance(sba: Any) -> None:
 
 
 def test_sba_run_is_stored_and_audited(analyst: Any, owner: Any, sba: Any) -> None:
+    # the owner's unprotected run is never stored; the analyst's protected one is
+    assert "run" not in sba.provenance
+    kept = analyst.estimate(SLUG, "sba", disaggregations=[["ward"]])
     runs = analyst.estimate_runs(SLUG, indicator="sba")
-    assert sba.provenance["run"] in {r["id"] for r in runs}
-    mine = next(r for r in runs if r["id"] == sba.provenance["run"])
+    assert kept.provenance["run"] in {r["id"] for r in runs}
+    mine = next(r for r in runs if r["id"] == kept.provenance["run"])
     assert mine["actor"] == "wanjiru"
     assert mine["result"]["total"]["value"] == pytest.approx(sba.total()["value"])
+    assert mine["result"]["protection"]["cells"] == len(kept.table)
     events = [e for e in owner.audit_log(SLUG, limit=1000) if e["action"] == "estimate.run"]
-    assert any(e["details"]["run"] == sba.provenance["run"] for e in events)
+    assert any(e["details"]["run"] == kept.provenance["run"] for e in events)
     assert all(e["object_id"] in {"sba", "wg_disability", "distance"} for e in events)
 
 
-def test_sba_by_ward_only(analyst: Any, sba: Any) -> None:
-    r = analyst.estimate(SLUG, "sba", disaggregations=[["ward"]], store=False)
+def test_sba_by_ward_only(owner: Any, sba: Any) -> None:
+    r = owner.estimate(SLUG, "sba", disaggregations=[["ward"]], store=False, protect=False)
     assert r.dims == ["ward"]
     assert not set(SBA_DIMS[:2] + SBA_DIMS[3:]) & set(r.table.columns)
     full_wards = pd.concat([_only(sba.table, SBA_DIMS, "ward"), _only(sba.table, SBA_DIMS)])
@@ -536,12 +541,12 @@ def test_sba_by_ward_only(analyst: Any, sba: Any) -> None:
     np.testing.assert_allclose(merged["se"], merged["se_full"], rtol=1e-10)
 
 
-def test_other_kenya_indicators(analyst: Any) -> None:
-    wg = analyst.estimate(SLUG, "wg_disability", store=False)
+def test_other_kenya_indicators(owner: Any) -> None:
+    wg = owner.estimate(SLUG, "wg_disability", store=False, protect=False)
     assert wg.dims == ["age_group", "county_of_ward"]
     assert wg.table["value"].between(0, 100).all()
     assert wg.total()["n"] == wg.total()["n_psu"]  # one unit per woman
-    dist = analyst.estimate(SLUG, "distance", store=False)
+    dist = owner.estimate(SLUG, "distance", store=False, protect=False)
     assert dist.dims == ["county_of_ward", "disability"]
     assert (dist.table["ci_method"] == "wald").all()
     t = dist.table
@@ -715,3 +720,16 @@ def test_estimation_spec_accepts_the_kenya_one() -> None:
     assert [i.id for i in spec.indicators] == ["sba", "wg_disability", "distance"]
     assert spec.derived["age_group"].age_breaks() == ((15, 20, 25, 30, 35, 40, 45), 50)
     assert spec.derived["disability"].identifier == "DISABILITY3"
+
+
+def test_the_analyst_gets_the_protected_sba_table(analyst: Any, sba: Any) -> None:
+    r = analyst.estimate(SLUG, "sba", store=False)
+    t = r.table
+    assert len(t) == len(sba.table) and list(t["ward"]) == list(sba.table["ward"])
+    shown = t["conf_status"] == "F"
+    # births are the unit: the threshold counts births, and no published cell is below it
+    assert (t.loc[shown, "n"] >= 5).all()
+    assert t.loc[~shown, ["value", "se", "n"]].isna().all().all()
+    assert (t["conf_status"] == "C").sum() > 0 and (t["conf_status"] == "D").sum() > 0
+    assert r.total()["value"] == pytest.approx(sba.total()["value"])
+    assert r.protection is not None and r.protection["hierarchies"] == ["ward"]

@@ -30,7 +30,9 @@ def woman(i: int, ward: str, attendants: str) -> dict[str, Any]:
 @pytest.fixture
 def analysed(owner: Client) -> Client:
     """Four women (two per ward), all approved, and a census of 100 and 300 women."""
-    spec = ProjectSpec.model_validate({**SPEC, "estimation": ESTIMATION})
+    # four women: let every cell through the threshold to see the numbers
+    spec = ProjectSpec.model_validate({**SPEC, "estimation": ESTIMATION,
+                                       "protection": {"tables": {"threshold": 1}}})
     owner.update_project(spec)
     subs = [woman(1, "magadi", "doctor"), woman(2, "magadi", "tba"),
             woman(3, "ewuaso", "nurse"), woman(4, "ewuaso", "doctor tba")]

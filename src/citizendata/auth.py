@@ -61,6 +61,8 @@ class Action(StrEnum):
     PERSONAL_DATA_VIEW = "personal_data.view"
     DATA_EXPORT = "data.export"
     AUDIT_VIEW = "audit.view"
+    # record a respondent's withdrawal of consent (it removes their data from later outputs)
+    CONSENT_MANAGE = "consent.manage"
 
 
 _A = Action

@@ -396,15 +396,26 @@ def estimate(project: str, indicator: str, workspace: WorkspaceOpt = DEFAULT_WS,
                  help="linearisation or bootstrap.")] = "linearisation",
              replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 200,
              out: Annotated[Path | None, typer.Option(
-                 help="Write every estimate to this CSV file.")] = None) -> None:
-    """Estimate an indicator for every cell of its disaggregations, with SEs, CIs and flags."""
+                 help="Write every estimate to this CSV file.")] = None,
+             purpose: Annotated[str, typer.Option(
+                 help="The use, which respondents' consent must cover: analysis, publication "
+                      "or nso_sharing.")] = "analysis",
+             unprotected: Annotated[bool, typer.Option(
+                 "--unprotected", help="Skip disclosure control (owners and managers only; "
+                                       "never for publication).")] = False) -> None:
+    """Estimate an indicator for every cell of its disaggregations, with SEs, CIs and flags.
+
+    The table passes the project's disclosure control: cells below the threshold and
+    the cells that would give them away are blanked and marked.
+    """
     def go() -> None:
         me = _client(workspace, as_user)
         dis = [[d.strip() for d in b.split(",") if d.strip()] for b in by] if by else None
         with _spinner() as bar:
             bar.add_task(f"estimating {indicator}", total=None)
             result = me.estimate(project, indicator, disaggregations=dis, variance=variance,
-                                 replicates=replicates)
+                                 replicates=replicates, purpose=purpose,
+                                 protect=not unprotected)
         if out is not None:
             result.table.to_csv(out, index=False)
         if as_json:
@@ -414,6 +425,9 @@ def estimate(project: str, indicator: str, workspace: WorkspaceOpt = DEFAULT_WS,
     _guard(go)
 
 
+_STATUS = {"F": "", "C": "suppressed", "D": "suppressed (secondary)"}
+
+
 def _print_estimate(result: Any, depth: int, out: Path | None) -> None:
     from citizendata.stats import TOTAL
 
@@ -421,12 +435,24 @@ def _print_estimate(result: Any, depth: int, out: Path | None) -> None:
     shown = t[sum((t[d] != TOTAL).astype(int) for d in dims) <= depth] if dims else t
     title = (f"{ind.id}: {ind.name or ind.kind}" + (f" [{ind.series}]" if ind.series else "")
              + f" — {len(t):,} cells, {result.seconds:.1f} s")
-    table = Table(*dims, "estimate", "SE", "95% CI", "CV %", "n", "flag", title=title)
+    status = "conf_status" in t.columns
+    table = Table(*dims, "estimate", "SE", "95% CI", "CV %", "n", "flag",
+                  *(["status"] if status else []), title=title)
     for _, r in shown.iterrows():
         table.add_row(*[str(r[d]) for d in dims], _fmt(r["value"]), _fmt(r["se"], 2),
                       f"{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])}", _fmt(100 * r["cv"]),
-                      f"{int(r['n']):,}", str(r["flag"]))
+                      _fmt(r["n"], 0), str(r["flag"]),
+                      *([_STATUS.get(str(r["conf_status"]), str(r["conf_status"]))]
+                        if status else []))
     console.print(table)
+    p = result.protection
+    if p:
+        console.print(f"protection: {p.get('primary', 0):,} cell(s) below the rules and "
+                      f"{p.get('secondary', 0):,} more that would give them away are suppressed "
+                      f"(threshold {p.get('rules', {}).get('threshold', '?')} on {p.get('count')}; method "
+                      f"{p.get('method')}).")
+    else:
+        console.print("[bold yellow]unprotected[/]: for the project's own eyes only.")
     first = t.iloc[0]
     console.print(f"variance: {first['variance_method']}; interval: {first['ci_method']}; "
                   f"flags: low_n below the minimum n, caution/unreliable by CV. "
@@ -500,6 +526,10 @@ def demo(workspace: WorkspaceOpt = Path("citizendata-demo"),
             console.print(f"\nServing on [bold]http://{h}:{p}/[/]  (Ctrl-C to stop)")
             _serve(ws, h, p)
     _guard(go)
+
+
+# consent, protection and public microdata commands register themselves on ``app``
+from citizendata import cli_privacy  # noqa: E402,F401
 
 
 def main() -> None:

@@ -241,6 +241,41 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Widen the bounds, collapse small categories, or use fewer margins."),
     ErrorSpec("calibration.invalid", "BadInput", "The calibration settings are invalid",
               "Correct the setting named in the message."),
+    # protection: disclosure control, differential privacy, location, consent
+    ErrorSpec("privacy.invalid_table", "BadInput",
+              "A table cannot be protected as given",
+              "Give every cell its dimension codes and a non-negative count; the message "
+              "names the cell and the broken total."),
+    ErrorSpec("privacy.unprotectable", "BadInput",
+              "A sensitive cell cannot be protected by suppressing other cells",
+              "Collapse categories (fewer, larger cells) or publish fewer dimensions together."),
+    ErrorSpec("privacy.rounding_infeasible", "BadInput",
+              "No controlled rounding keeps every total of this table additive",
+              "Use random rounding, or round a table with fewer dimensions."),
+    ErrorSpec("privacy.k_anonymity_unreached", "BadInput",
+              "The microdata cannot reach the project's k by the recodings allowed",
+              "Add coarser recodings for the quasi-identifiers, raise max_suppressed, "
+              "or declare fewer quasi-identifiers."),
+    ErrorSpec("privacy.budget_exceeded", "Conflict",
+              "This release would spend more privacy budget than the project has left",
+              "Spend less epsilon on this release, or raise the budget with the community's "
+              "agreement (it cannot be given back)."),
+    ErrorSpec("privacy.invalid_location", "BadInput",
+              "A location cannot be coarsened",
+              "Give latitude in [-90, 90] and longitude in [-180, 180], or boundaries that "
+              "cover the point."),
+    ErrorSpec("privacy.personal_field", "Forbidden",
+              "A field tagged personal may not leave the system for this role",
+              "Ask a project owner or manager, or leave the personal fields out."),
+    ErrorSpec("consent.unknown_submission", "NotFound",
+              "No submission with that instance id in this form",
+              "Check the instance id the respondent gave (their receipt carries it)."),
+    ErrorSpec("consent.already_withdrawn", "Conflict",
+              "This submission's consent was already withdrawn for that scope",
+              "Nothing to do: later snapshots, estimates and releases already leave it out."),
+    ErrorSpec("consent.invalid_scope", "BadInput", "Unknown consent scope",
+              "Use one of the scopes the project's consent policy names (e.g. analysis, "
+              "publication, nso_sharing), or all."),
     ErrorSpec("internal", "CitizenDataError", "Internal error",
               "Report this with the request id; no data was changed."),
 )

@@ -24,14 +24,18 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from citizendata.auth import Action, Actor, LoginThrottle
+from citizendata.auth import Action, Actor, LoginThrottle, allowed
 from citizendata.config import Settings, get_settings
-from citizendata.errors import BadInput, ServerMisconfigured, Unauthenticated, Where
+from citizendata.errors import BadInput, Forbidden, ServerMisconfigured, Unauthenticated, Where
+from citizendata.privacy.outputs import DPRelease, check_dp_input, dp_release, protect_estimates
+from citizendata.privacy.public import public_microdata
 from citizendata.projects.estimation import EstimationSpec
+from citizendata.projects.protection import ProtectionSpec
 from citizendata.projects.spec import ProjectSpec, load_spec
 from citizendata.services import (
     accounts,
     bulk,
+    consent,
     duplicates,
     estimation,
     intake,
@@ -41,8 +45,9 @@ from citizendata.services import (
     validation,
 )
 from citizendata.services import forms as forms_svc
+from citizendata.services import privacy as privacy_svc
 from citizendata.services import projects as projects_svc
-from citizendata.services.access import project_for
+from citizendata.services.access import audit, project_for
 from citizendata.snapshot import Snapshot, SnapshotInfo, open_snapshot
 from citizendata.stats.indicators import IndicatorResult, estimate_indicator
 from citizendata.store.engine import make_engine, make_sessionmaker
@@ -522,29 +527,107 @@ class Client:
     def estimate(self, slug: str, indicator: str, *,
                  disaggregations: Sequence[Sequence[str]] | None = None,
                  variance: str = "linearisation", replicates: int = 200, seed: int = 0,
-                 today: date | None = None, store: bool = True) -> IndicatorResult:
+                 today: date | None = None, store: bool = True, purpose: str = "analysis",
+                 protect: bool = True) -> IndicatorResult:
         """Estimate a declared indicator for every cell of its disaggregations.
 
-        Uses the submissions the project lets into analysis, weighted to the reference
-        margins when the project declares weighting; the run is kept unless ``store`` is
-        False.
+        Uses the submissions the project lets into analysis and whose consent covers
+        ``purpose``, weighted to the reference margins when the project declares
+        weighting. The table passes the project's disclosure control (threshold,
+        dominance, secondary suppression) unless ``protect`` is False, which only a
+        role that may see personal data may ask. A protected run is kept unless
+        ``store`` is False; an unprotected one never is.
         """
         if variance not in ("linearisation", "bootstrap"):
             raise BadInput("input.invalid", f"unknown variance method {variance!r}",
                            where=Where(field="variance"), fix="Use linearisation or bootstrap.")
+        if not protect:
+            self._read(_may_see_unprotected, slug)
+        result, spec, refs = self._estimate(slug, indicator, disaggregations, purpose,
+                                            variance=variance, replicates=replicates, seed=seed,
+                                            today=today)
+        if protect:
+            protect_estimates(result, self.protection_policy(slug), spec, refs)
+        # an unprotected table is for its caller's eyes only: never kept for others to read
+        if store and protect:
+            result.provenance["run"] = self._run(estimation.store_run, slug, result.indicator.form,
+                                                 result.to_dict())
+        return result
+
+    def _estimate(self, slug: str, indicator: str,
+                  disaggregations: Sequence[Sequence[str]] | None, purpose: str, **options: Any
+                  ) -> tuple[IndicatorResult, EstimationSpec, dict[str, Any]]:
+        """The raw estimates (never returned to a caller without protection)."""
         ind = self._read(estimation.indicator_spec, slug, indicator)
         spec = self._read(estimation.estimation_spec, slug)
         refs, hashes = self._read(estimation.read_reference_tables, slug)
         statuses = self._read(_analytic_statuses, slug)
+        consent_filter = self._read(consent.consent_filter, slug, ind.form, purpose)
         snap = self.open_snapshot(slug, ind.form)
         result = estimate_indicator(snap, spec, ind, statuses=statuses, references=refs,
                                     reference_hashes=hashes, disaggregations=disaggregations,
-                                    variance=variance, replicates=replicates, seed=seed,
-                                    today=today)
-        if store:
-            result.provenance["run"] = self._run(estimation.store_run, slug, ind.form,
-                                                 result.to_dict())
-        return result
+                                    consent=consent_filter, **options)
+        return result, spec, refs
+
+    def dp_estimate(self, slug: str, indicator: str, *, label: str,
+                    by: Sequence[str] | None = None, epsilon: float | None = None,
+                    purpose: str = "publication", today: date | None = None) -> DPRelease:
+        """A differentially private table of an unweighted proportion or count.
+
+        The spend (ε, δ) is recorded in the project's budget ledger first, and refused
+        when the budget would be exceeded; the noise scale is published with the table.
+        """
+        policy = self.protection_policy(slug)
+        if not policy.dp.enabled:
+            raise BadInput("input.invalid", f"project {slug!r} does not use differential privacy",
+                           where=Where(field="protection.dp.enabled"),
+                           fix="Set protection.dp.enabled: true in the project spec first.")
+        ind = self._read(estimation.indicator_spec, slug, indicator)
+        dims = [list(by)] if by is not None else ind.disaggregations[:1]
+        result, _, _ = self._estimate(slug, indicator, dims, purpose, today=today)
+        eps = float(epsilon if epsilon is not None else policy.dp.epsilon)
+        check_dp_input(result)  # refuse before spending anything
+        self._run(privacy_svc.spend, slug, label, eps, policy.dp.delta, policy.dp.mechanism,
+                  {"indicator": indicator, "dims": result.dims, "purpose": purpose})
+        return dp_release(result, policy.dp, epsilon=eps, label=label)
+
+    # -- protection --------------------------------------------------------------------------
+    def protection_policy(self, slug: str) -> ProtectionSpec:
+        """The project's protection policy (threshold, suppression, k, DP, location, consent)."""
+        return self._read(privacy_svc.policy, slug)
+
+    def withdraw_consent(self, slug: str, form_id: str, instance_id: str, *,
+                         scopes: Sequence[str] = ("all",), basis: str = "respondent_request",
+                         erase: bool = False) -> dict[str, Any]:
+        """Record a respondent's withdrawal of consent: later outputs leave them out."""
+        return self._run(consent.withdraw, slug, form_id, instance_id, scopes=scopes,
+                         basis=basis, erase=erase)
+
+    def consent_withdrawals(self, slug: str, form_id: str | None = None) -> list[dict[str, Any]]:
+        """The withdrawals recorded in the project, newest first."""
+        return self._read(consent.withdrawals, slug, form_id)
+
+    def public_microdata(self, slug: str, form_id: str, out: str | Path | None = None, *,
+                         purpose: str = "publication") -> tuple[Any, dict[str, Any]]:
+        """Respondent-level data safe to publish: no personal field, coarse places, k-anonymous.
+
+        Only submissions whose consent covers ``purpose`` are in it; writes a CSV if
+        ``out`` is given. Returns the table and the report of what was done.
+        """
+        statuses = list(self._read(_analytic_statuses, slug))
+        consent_filter = self._read(consent.consent_filter, slug, form_id, purpose)
+        refs, hashes = self._read(estimation.read_reference_tables, slug)
+        snap = self.open_snapshot(slug, form_id)
+        data, report = public_microdata(snap, self.protection_policy(slug), statuses=statuses,
+                                        consent=consent_filter, references=refs)
+        if out is not None:
+            data.to_csv(out, index=False)
+        self._run(_audit_microdata, slug, form_id, report, hashes)
+        return data, report
+
+    def privacy_budget(self, slug: str) -> dict[str, Any]:
+        """The project's differential-privacy budget, what is spent, and the ledger."""
+        return self._read(privacy_svc.budget, slug)
 
     def estimate_runs(self, slug: str, *, indicator: str | None = None, limit: int = 20
                       ) -> list[dict[str, Any]]:
@@ -565,6 +648,23 @@ class Client:
                      "object_type": e.object_type, "object_id": e.object_id,
                      "details": e.details} for e in rows]
         return self._read(go)
+
+
+def _audit_microdata(db: Session, actor: Actor, slug: str, form_id: str,
+                     report: dict[str, Any], hashes: dict[str, str]) -> None:
+    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
+    anon = report["anonymisation"]
+    audit(db, actor, "microdata.export", "form", form_id, project_id=project.id,
+          details={"records": report["records"], "k": anon["k_reached"],
+                   "suppressed": anon["records_suppressed"], "references": hashes})
+
+
+def _may_see_unprotected(db: Session, actor: Actor, slug: str) -> None:
+    _project, role = project_for(db, actor, slug, Action.DATA_EXPORT)
+    if not allowed(role, Action.PERSONAL_DATA_VIEW):
+        raise Forbidden("auth.forbidden", f"your role {role!r} sees only protected tables",
+                        where=Where(field="protect"),
+                        fix="Leave protect on; an owner or manager can look at unprotected cells.")
 
 
 def _analytic_statuses(db: Session, actor: Actor, slug: str) -> tuple[str, ...]:

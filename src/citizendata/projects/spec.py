@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from citizendata.errors import BadInput, Problem, Where
 from citizendata.projects.estimation import EstimationSpec
+from citizendata.projects.protection import ProtectionSpec
 
 __all__ = [
     "STAGES",
@@ -25,6 +26,7 @@ __all__ = [
     "OrganisationRef",
     "OutlierSpec",
     "ProjectSpec",
+    "ProtectionSpec",
     "ValidationSpec",
     "load_spec",
 ]
@@ -139,6 +141,7 @@ class ProjectSpec(BaseModel):
     engagement: dict[str, EngagementEntry] = Field(default_factory=dict)
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     estimation: EstimationSpec = Field(default_factory=EstimationSpec)
+    protection: ProtectionSpec = Field(default_factory=ProtectionSpec)
 
     @field_validator("slug")
     @classmethod

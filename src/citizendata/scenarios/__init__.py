@@ -5,13 +5,14 @@ from __future__ import annotations
 from types import ModuleType
 
 from citizendata.errors import NotFound, Where
-from citizendata.scenarios import kenya_maternal_health
+from citizendata.scenarios import kenya_maternal_health, mexico_lgbtiq
 
 __all__ = ["SCENARIOS", "get_scenario"]
 
 # name -> module exposing NAME, FORM_PATH, PROJECT, DEMO_USERS, generate() and write_files().
 SCENARIOS: dict[str, ModuleType] = {
     kenya_maternal_health.NAME: kenya_maternal_health,
+    mexico_lgbtiq.NAME: mexico_lgbtiq,
 }
 
 

@@ -67,11 +67,16 @@ def _to_csv(df: pd.DataFrame) -> bytes:
 
 
 def _typed(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns that are all numbers become numbers (counts); the rest stay text."""
+    """Columns that are all numbers become numbers (counts); the rest stay text.
+
+    A column with a leading zero anywhere ("08017") holds codes, not numbers, and
+    stays text.
+    """
     out = df.copy()
     for c in out.columns:
         num = pd.to_numeric(out[c], errors="coerce")
-        if num.notna().all() and (out[c] != "").all():
+        coded = out[c].str.match(r"^0\d").any()
+        if num.notna().all() and (out[c] != "").all() and not coded:
             out[c] = num
     return out
 

@@ -20,6 +20,7 @@ from citizendata.auth import Action, Actor, allowed
 from citizendata.errors import BadInput, Forbidden
 from citizendata.forms.schema import FormSchema
 from citizendata.services.access import audit, form_in, project_for
+from citizendata.services.consent import consent_spec
 from citizendata.services.forms import merged_schema
 from citizendata.snapshot import SnapshotInfo, build_snapshot
 from citizendata.snapshot.synthetic import BATCH_SCHEMA
@@ -37,17 +38,26 @@ _SELECT = (
     "LEFT JOIN (SELECT x.submission_id, x.payload FROM submission_versions x JOIN "
     "(SELECT submission_id, MAX(version) AS v FROM submission_versions GROUP BY submission_id) m "
     "ON m.submission_id = x.submission_id AND m.v = x.version) sv ON sv.submission_id = s.id "
-    "WHERE s.form_id = {form_id} ORDER BY s.id"
+    "WHERE s.form_id = {form_id}{withdrawn} ORDER BY s.id"
 )
+# a respondent who withdrew consent to analysis (or to everything) is in no later snapshot
+_WITHDRAWN = (" AND NOT EXISTS (SELECT 1 FROM consent_withdrawals w WHERE w.submission_id = s.id"
+              " AND w.scope IN ('all', {scope}))")
+
+
+def _withdrawn(scope: str | None) -> str:
+    return "" if scope is None else _WITHDRAWN.format(scope="'" + scope.replace("'", "''") + "'")
 _PG_TS = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 
-def _batches_copy(db: Session, form_id: int, _batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _batches_copy(db: Session, form_id: int, _batch_rows: int, scope: str | None
+                  ) -> Iterator[pa.RecordBatch]:
     # COPY streams into a pipe from a thread while Arrow parses the other end, so the
     # database's JSON-to-text work and the typing of earlier batches overlap
     sql = _SELECT.format(collected=_PG_TS.format("s.collected_at"),
                          received=_PG_TS.format("s.received_at"),
-                         payload="COALESCE(sv.payload, s.payload)::text", form_id=int(form_id))
+                         payload="COALESCE(sv.payload, s.payload)::text", form_id=int(form_id),
+                         withdrawn=_withdrawn(scope))
     raw: Any = db.connection().connection.driver_connection
     read_fd, write_fd = os.pipe()
     failure: list[BaseException] = []
@@ -80,9 +90,11 @@ def _batches_copy(db: Session, form_id: int, _batch_rows: int) -> Iterator[pa.Re
         raise failure[0]
 
 
-def _batches_fetch(db: Session, form_id: int, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _batches_fetch(db: Session, form_id: int, batch_rows: int, scope: str | None
+                   ) -> Iterator[pa.RecordBatch]:
     sql = _SELECT.format(collected="s.collected_at", received="s.received_at",
-                         payload="COALESCE(sv.payload, s.payload)", form_id=int(form_id))
+                         payload="COALESCE(sv.payload, s.payload)", form_id=int(form_id),
+                         withdrawn=_withdrawn(scope))
     raw: Any = db.connection().connection.driver_connection
     cur = raw.execute(sql)
     while rows := cur.fetchmany(batch_rows):
@@ -99,17 +111,21 @@ def _batches_fetch(db: Session, form_id: int, batch_rows: int) -> Iterator[pa.Re
     cur.close()
 
 
-_READERS: dict[str, Callable[[Session, int, int], Iterator[pa.RecordBatch]]] = {
+_READERS: dict[str, Callable[[Session, int, int, str | None], Iterator[pa.RecordBatch]]] = {
     "copy": _batches_copy,
     "executemany": _batches_fetch,
 }
 
 
-def export_batches(db: Session, form_id: int, *, batch_rows: int = 50_000
-                   ) -> Iterator[pa.RecordBatch]:
-    """Every stored submission of a form (all versions) as Arrow batches in id order."""
+def export_batches(db: Session, form_id: int, *, batch_rows: int = 50_000,
+                   withdrawn_scope: str | None = "analysis") -> Iterator[pa.RecordBatch]:
+    """Every stored submission of a form (all versions) as Arrow batches in id order.
+
+    Submissions whose consent to ``withdrawn_scope`` (or to everything) was withdrawn
+    are left out; None keeps every stored submission.
+    """
     reader = _READERS[traits(db.get_bind()).bulk_loader]  # type: ignore[arg-type]
-    return reader(db, form_id, batch_rows)
+    return reader(db, form_id, batch_rows, withdrawn_scope)
 
 
 # carried by the _instance_id metadata column (and source metadata), not by the payload
@@ -154,7 +170,7 @@ def make_snapshot(
     schema = analysis_schema(merged_schema(db, form), include_personal)
 
     def counted() -> Iterator[pa.RecordBatch]:
-        for b in export_batches(db, form.id):
+        for b in export_batches(db, form.id, withdrawn_scope=consent_spec(project).analysis):
             if progress:
                 progress(b.num_rows)
             yield b

@@ -23,7 +23,7 @@ from citizendata.snapshot.layout import GEO_PARTS
 from citizendata.snapshot.open import Snapshot
 from citizendata.stats import derive
 
-__all__ = ["PSU", "Frame", "analysis_frame"]
+__all__ = ["PSU", "ConsentFilter", "Frame", "analysis_frame"]
 
 PSU = "_psu"  # the submission: the unit that was sampled (a woman, not her births)
 
@@ -36,6 +36,43 @@ class Frame:
     unit: str | None
     psu_level: set[str] = field(default_factory=set)  # columns constant within a submission
     origin: dict[str, str] = field(default_factory=dict)  # column -> table it comes from
+
+
+@dataclass(frozen=True)
+class ConsentFilter:
+    """Which submissions a use may read: the scope granted and not withdrawn.
+
+    ``field`` is the form's consent-scope question and ``values`` its choices that
+    grant the scope; without a field, ``default`` says whether every submission
+    carries the scope. ``excluded`` lists instance ids whose consent was withdrawn.
+    """
+
+    scope: str
+    field: str | None = None
+    values: tuple[str, ...] = ()
+    default: bool = True
+    excluded: tuple[str, ...] = ()
+
+    def condition(self, table: ir.Table) -> ir.BooleanValue | None:
+        """The rows the scope allows (None: every row)."""
+        cond: ir.BooleanValue | None = None
+        if self.field is not None:
+            if self.field not in table.columns:
+                raise BadInput("indicator.invalid",
+                               f"the consent policy reads the field {self.field!r}, which the "
+                               "form does not have", where=Where(field=self.field),
+                               fix="Name the form's consent-scope question in "
+                                   "protection.consent.field.")
+            # a select_multiple is its choices joined by spaces: match whole tokens
+            padded = ibis.literal(" ") + table[self.field].cast("string").fill_null("") + " "
+            hits = [padded.contains(f" {v} ") for v in self.values]
+            cond = ibis.or_(*hits) if hits else ibis.literal(False)
+        elif not self.default:
+            cond = ibis.literal(False)
+        if self.excluded:
+            out = ~table["_instance_id"].isin(list(self.excluded))
+            cond = out if cond is None else cond & out
+        return cond
 
 
 def _chain(snap: Snapshot, unit: str | None) -> list[str]:
@@ -70,10 +107,12 @@ def _text_columns(table: ir.Table, schema: FormSchema, present: set[str]) -> dic
 def analysis_frame(snap: Snapshot, unit: str | None = None, *,
                    statuses: Sequence[str] | None = None,
                    derived: Mapping[str, DerivedSpec] | None = None,
-                   references: Mapping[str, pd.DataFrame] | None = None) -> Frame:
+                   references: Mapping[str, pd.DataFrame] | None = None,
+                   consent: ConsentFilter | None = None) -> Frame:
     """The unit's rows joined to their enclosing levels, with derived variables added.
 
-    ``statuses`` keeps only submissions whose review status is listed (None keeps all).
+    ``statuses`` keeps only submissions whose review status is listed (None keeps all);
+    ``consent`` keeps only those whose consent covers the use.
     """
     schema = FormSchema.from_dict(snap.info.schema_dict)
     names = _chain(snap, unit)
@@ -90,6 +129,7 @@ def analysis_frame(snap: Snapshot, unit: str | None = None, *,
         cols: dict[str, ir.Value] = {f"_o{k}_id": outer["_id"], **{c: outer[c] for c in keep}}
         if is_main:
             cols["_review_status"] = outer["_review_status"]
+            cols["_instance_id"] = outer["_instance_id"]
         else:
             cols[f"_o{k}_parent"] = outer["_parent_id"]
         outer = outer.select(**cols)
@@ -105,6 +145,9 @@ def analysis_frame(snap: Snapshot, unit: str | None = None, *,
             if f.name in text:
                 origin[f.name] = next((n for n in names if any(
                     c.startswith(f"{f.name}__") for c in snap.info.tables[n].columns)), main_name)
+    cond = consent.condition(table) if consent is not None else None
+    if cond is not None:
+        table = table.filter(cond)
     psu_level = {c for c, o in origin.items() if o == main_name}
     frame = Frame(table, unit, psu_level, origin)
     if derived:

@@ -42,7 +42,7 @@ from citizendata.stats.cube import (
     cube_estimates,
     cube_sums,
 )
-from citizendata.stats.frame import PSU, Frame, analysis_frame
+from citizendata.stats.frame import PSU, ConsentFilter, Frame, analysis_frame
 from citizendata.stats.variance import z_value
 from citizendata.validate.expr import choice_labels
 from citizendata.validate.expr.compile import compile_number, compile_truthy
@@ -64,6 +64,8 @@ class IndicatorResult:
     provenance: dict[str, Any]
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # the disclosure-control report once the table has passed the project's rules
+    protection: dict[str, Any] | None = None
 
     def total(self) -> dict[str, Any]:
         """The headline estimate (every dimension at its total)."""
@@ -85,6 +87,7 @@ class IndicatorResult:
             "coherence": self.coherence,
             "provenance": self.provenance,
             "counts": self.counts,
+            "protection": self.protection,
             "seconds": round(self.seconds, 3),
         }
 
@@ -96,6 +99,8 @@ def _row(r: pd.Series) -> dict[str, Any]:
             out[str(k)] = None if not np.isfinite(v) else float(v)
         elif isinstance(v, np.integer):
             out[str(k)] = int(v)
+        elif v is None or v is pd.NA:
+            out[str(k)] = None
         else:
             out[str(k)] = v
     return out
@@ -289,16 +294,21 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
                        reference_hashes: Mapping[str, str] | None = None,
                        disaggregations: Sequence[Sequence[str]] | None = None,
                        variance: str = "linearisation", replicates: int = 200, seed: int = 0,
-                       today: date | None = None) -> IndicatorResult:
-    """Estimate one indicator for every cell its disaggregations ask for."""
+                       today: date | None = None,
+                       consent: ConsentFilter | None = None) -> IndicatorResult:
+    """Estimate one indicator for every cell its disaggregations ask for.
+
+    ``consent`` leaves out submissions whose consent does not cover the use.
+    """
     started = time.perf_counter()
     today = today or date.today()
     references = references or {}
     schema = FormSchema.from_dict(snap.info.schema_dict)
     frame = analysis_frame(snap, indicator.unit, statuses=statuses, derived=spec.derived,
-                           references=references)
+                           references=references, consent=consent)
     main = frame if indicator.unit is None else analysis_frame(
-        snap, None, statuses=statuses, derived=spec.derived, references=references)
+        snap, None, statuses=statuses, derived=spec.derived, references=references,
+        consent=consent)
     wspec = spec.weighting.get(indicator.form) if indicator.weighted else None
     units = _design_units(main, wspec.population if wspec else None, schema, today)
     dis = [list(d) for d in (disaggregations if disaggregations is not None
@@ -397,6 +407,8 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
         "citizendata_version": citizendata.__version__,
         "variance": variance, "replicates": req.replicates, "seed": seed,
         "statuses": list(statuses) if statuses is not None else None,
+        "consent": None if consent is None else {
+            "scope": consent.scope, "field": consent.field, "withdrawn": len(consent.excluded)},
     }
     result.seconds = time.perf_counter() - started
     return result

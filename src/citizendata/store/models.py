@@ -31,12 +31,14 @@ __all__ = [
     "Attachment",
     "AuditEvent",
     "Base",
+    "ConsentWithdrawal",
     "EngagementStage",
     "Form",
     "FormVersion",
     "IntakeBatch",
     "Membership",
     "Organisation",
+    "PrivacySpend",
     "Project",
     "ProjectPartner",
     "ReviewEvent",
@@ -421,3 +423,39 @@ class EstimateRun(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     result: Mapped[dict[str, Any]] = mapped_column()
+
+
+class ConsentWithdrawal(Base):
+    """A respondent's withdrawal of consent for one submission, for one scope or for all.
+
+    Later snapshots, estimates and releases leave the submission out; the submission
+    itself is kept (or erased, if asked) and nothing already published is changed.
+    """
+
+    __tablename__ = "consent_withdrawals"
+    __table_args__ = (UniqueConstraint("submission_id", "scope"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"), index=True)
+    submission_id: Mapped[int] = mapped_column(BigId)
+    instance_id: Mapped[str] = mapped_column(String(255))
+    scope: Mapped[str] = mapped_column(String(40))  # "all" or a consent scope
+    basis: Mapped[str] = mapped_column(String(40), default="respondent_request")
+    erased: Mapped[bool] = mapped_column(default=False)
+    recorded_by: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PrivacySpend(Base):
+    """One entry of a project's differential-privacy budget ledger (append only)."""
+
+    __tablename__ = "privacy_budget"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    epsilon: Mapped[float] = mapped_column(Float)
+    delta: Mapped[float] = mapped_column(Float, default=0.0)
+    mechanism: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -48,11 +48,17 @@ def run_estimate(slug: str, indicator: str,
                                               "joined by commas; repeatable"),
                  variance: str = Query("linearisation", description="linearisation or bootstrap"),
                  replicates: int = Query(200, ge=10, le=2000),
+                 purpose: str = Query("analysis", description="the use respondents' consent "
+                                      "must cover: analysis, publication or nso_sharing"),
                  client: Client = Depends(api_client)) -> dict[str, Any]:
-    """Every cell's estimate, SE, CI, CV, n and flag, with weighting diagnostics and coherence."""
+    """Every cell's estimate, SE, CI, CV, n and flag, with weighting diagnostics and coherence.
+
+    The API only ever answers with the protected table: suppressed cells keep their
+    row, with their values blanked and ``conf_status`` C (primary) or D (secondary).
+    """
     dis = [[d.strip() for d in b.split(",") if d.strip()] for b in by] if by else None
     result = client.estimate(slug, indicator, disaggregations=dis, variance=variance,
-                             replicates=replicates)
+                             replicates=replicates, purpose=purpose)
     return result.to_dict()
 
 

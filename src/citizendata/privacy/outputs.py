@@ -1,0 +1,180 @@
+"""The protection step every outgoing estimate table passes.
+
+An indicator's table is a set of linked tables (one per disaggregation, sharing
+their margins). Disclosure control is decided on the unweighted counts, which add
+up over the cube; the estimates of a suppressed cell (value, SE, interval, counts)
+are blanked and the cell keeps its row with its confidentiality status. A place
+and its roll-up (ward and county) published in separate tables are one hierarchy
+here, so a county total cannot be used to recover a suppressed ward.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from citizendata.errors import BadInput, Where
+from citizendata.privacy.dp import noisy_counts, noisy_proportions
+from citizendata.privacy.tables import protect_table
+from citizendata.projects.estimation import EstimationSpec
+from citizendata.projects.protection import DPSpec, ProtectionSpec
+from citizendata.stats.cube import TOTAL
+from citizendata.stats.indicators import IndicatorResult
+
+__all__ = ["ESTIMATE_VALUES", "DPRelease", "check_dp_input", "dp_release", "protect_estimates",
+           "rollup_hierarchies"]
+
+# what a suppressed cell must not show
+ESTIMATE_VALUES = ("value", "se", "ci_low", "ci_high", "cv", "n", "n_psu", "weighted_n")
+_LEVEL = "{}:{}"  # a roll-up code inside the merged dimension (distinct from the lowest codes)
+
+
+def rollup_hierarchies(table: pd.DataFrame, dims: list[str], spec: EstimationSpec,
+                       references: Mapping[str, pd.DataFrame]
+                       ) -> tuple[pd.DataFrame, list[str], dict[str, dict[str, str]]]:
+    """Merge each roll-up dimension into the dimension it rolls up, as one hierarchy."""
+    work = table.copy()
+    out_dims = list(dims)
+    hierarchies: dict[str, dict[str, str]] = {}
+    for name, d in spec.derived.items():
+        if d.kind != "rollup" or name not in dims or d.field not in dims:
+            continue
+        geo = references.get(str(d.geography))
+        if geo is None or d.field not in geo.columns or str(d.level) not in geo.columns:
+            continue
+        low, up = work[str(d.field)].astype(str), work[name].astype(str)
+        # a row at a roll-up level moves into the lowest dimension as "county:<code>"
+        at_level = (low == TOTAL) & (up != TOTAL)
+        work[str(d.field)] = np.where(at_level, [_LEVEL.format(name, c) for c in up], low)
+        pairs = geo[[str(d.field), str(d.level)]].drop_duplicates().astype(str)
+        h = {c: _LEVEL.format(name, p) for c, p in zip(pairs.iloc[:, 0], pairs.iloc[:, 1],
+                                                        strict=True)}
+        h.update({_LEVEL.format(name, p): TOTAL for p in pairs.iloc[:, 1].unique()})
+        hierarchies[str(d.field)] = h
+        out_dims.remove(name)
+        work = work.drop(columns=[name])
+    return work, out_dims, hierarchies
+
+
+def protect_estimates(result: IndicatorResult, policy: ProtectionSpec, spec: EstimationSpec,
+                      references: Mapping[str, pd.DataFrame]) -> IndicatorResult:
+    """Apply the project's table rules to an indicator's estimates (in place, and returned)."""
+    table = result.table
+    work, dims, hierarchies = rollup_hierarchies(table, result.dims, spec, references)
+    # people are protected, not births: the threshold counts respondents where the unit is one
+    count = "n_psu" if result.indicator.unit is None else "n"
+    values = [c for c in ESTIMATE_VALUES if c in work.columns and c != count]
+    if not dims:  # the headline alone: one cell, no totals to protect it with
+        work = work.assign(_all=TOTAL)
+        dims = ["_all"]
+    protected = protect_table(work, dims, policy.tables, count=count, value_columns=values,
+                              hierarchies=hierarchies or None)
+    out = table.copy()
+    for c in protected.table.columns:
+        if (c not in dims or c not in out.columns) and c != "_all":
+            out[c] = protected.table[c].to_numpy()
+    result.table = out
+    report: dict[str, Any] = protected.report()
+    report["count"] = count
+    report["hierarchies"] = sorted(hierarchies)
+    result.protection = report
+    return result
+
+
+@dataclass
+class DPRelease:
+    """A differentially private table with what a user needs to widen their intervals."""
+
+    label: str
+    table: pd.DataFrame
+    dims: list[str]
+    epsilon: float
+    delta: float
+    mechanism: str
+    strategy: str
+    scale: float
+    sensitivity: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        rows = self.table.astype(object).where(self.table.notna(), None)
+        return {"label": self.label, "dims": self.dims, "epsilon": self.epsilon,
+                "delta": self.delta, "mechanism": self.mechanism, "strategy": self.strategy,
+                "noise_scale": self.scale, "sensitivity": self.sensitivity,
+                "estimates": rows.to_dict(orient="records")}
+
+
+def check_dp_input(result: IndicatorResult) -> None:
+    """Refuse, before any budget is spent, what the DP release cannot handle."""
+    ind = result.indicator
+    problems = []
+    if ind.kind not in ("proportion", "count"):
+        problems.append(f"its kind is {ind.kind!r} (only proportions and counts)")
+    if result.weighting is not None:
+        problems.append("it is weighted (weights let one person move a cell by more than one)")
+    if ind.unit is not None:
+        problems.append(f"its unit is {ind.unit!r} (one person must be one row)")
+    if problems:
+        raise BadInput("input.invalid", f"indicator {ind.id!r} cannot be released with "
+                       f"differential privacy: {'; '.join(problems)}",
+                       where=Where(field="indicator"),
+                       fix="Use an unweighted proportion or count over submissions.")
+
+
+def _finest(result: IndicatorResult) -> pd.DataFrame:
+    """Every combination of the observed codes, with numerator and denominator counts."""
+    t, dims, ind = result.table, result.dims, result.indicator
+    fine = t[np.logical_and.reduce([t[d] != TOTAL for d in dims])] if dims else t
+    den = fine["n"].to_numpy(float)
+    if ind.kind == "proportion":
+        num = np.rint(fine["value"].to_numpy(float) / ind.scale * den)
+    else:
+        num = np.rint(fine["value"].to_numpy(float) / ind.scale)
+    counts = fine[dims].assign(_num=num.astype(np.int64), _den=den.astype(np.int64))
+    if not dims:
+        return counts
+    # the cells published must not depend on the data: empty combinations are zeros
+    grid = pd.MultiIndex.from_product([sorted(fine[d].astype(str).unique()) for d in dims],
+                                      names=dims).to_frame(index=False)
+    cells = grid.merge(counts, on=dims, how="left").fillna({"_num": 0, "_den": 0})
+    # every margin, summed from the finest cells
+    parts = []
+    for keep in itertools.product((True, False), repeat=len(dims)):
+        by = [d for d, k in zip(dims, keep, strict=True) if k]
+        part = (cells.groupby(by, as_index=False)[["_num", "_den"]].sum() if by
+                else cells[["_num", "_den"]].sum().to_frame().T)
+        parts.append(part.assign(**{d: TOTAL for d in dims if d not in by}))
+    return pd.concat(parts, ignore_index=True)[[*dims, "_num", "_den"]]
+
+
+def dp_release(result: IndicatorResult, dp_spec: DPSpec, *, epsilon: float,
+               label: str) -> DPRelease:
+    """Noisy numerators and denominators by OpenDP, post-processed, with the noise's SD."""
+    ind, dims = result.indicator, list(result.dims)
+    table = _finest(result)
+    if not dims:
+        table = table.assign(_all=TOTAL)
+        dims = ["_all"]
+    kw: dict[str, Any] = {"epsilon": epsilon, "delta": dp_spec.delta,
+                          "mechanism": dp_spec.mechanism, "strategy": dp_spec.strategy,
+                          "max_contributions": dp_spec.max_contributions}
+    if ind.kind == "proportion":
+        r = noisy_proportions(table, dims, "_num", "_den", **kw)
+    else:
+        r = noisy_counts(table, dims, "_num", **kw)
+    out = r.table.rename(columns={"_num": "numerator", "_den": "n", "proportion": "value"})
+    if ind.kind == "proportion":
+        out["value"] = out["value"] * ind.scale
+        out["dp_noise_sd"] = out["dp_noise_sd"] * ind.scale
+    else:
+        out["value"] = out["numerator"] * ind.scale
+        out["dp_noise_sd"] = r.noise_sd * ind.scale
+    out = out.drop(columns=["_all"], errors="ignore")
+    return DPRelease(label=label, table=out, dims=[d for d in dims if d != "_all"],
+                     epsilon=r.epsilon, delta=r.delta, mechanism=r.mechanism,
+                     strategy=r.strategy, scale=float(r.scale), sensitivity=int(r.sensitivity))

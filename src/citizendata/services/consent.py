@@ -1,0 +1,163 @@
+"""Consent scopes and their withdrawal, at a respondent's request.
+
+A withdrawal is recorded against one submission (found by the instance id on the
+respondent's receipt) for one scope or for all. Snapshots leave out a submission
+whose consent to analysis (or to everything) is withdrawn; estimates and releases
+also check the scope they need at the time they run. Nothing already published is
+changed: a release records what it was built from. ``erase`` also wipes the stored
+answers, for a respondent who asks to be forgotten; the envelope (instance id, hash)
+stays so the audit log still makes sense.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from citizendata.auth import Action, Actor
+from citizendata.errors import BadInput, Conflict, NotFound, Where
+from citizendata.projects.protection import ConsentSpec, ProtectionSpec
+from citizendata.projects.spec import ProjectSpec
+from citizendata.services.access import audit, form_in, project_for
+from citizendata.stats.frame import ConsentFilter
+from citizendata.store.models import (
+    Attachment,
+    ConsentWithdrawal,
+    Finding,
+    Project,
+    Submission,
+    SubmissionVersion,
+)
+
+__all__ = [
+    "ALL",
+    "BASES",
+    "consent_filter",
+    "consent_spec",
+    "excluded_instance_ids",
+    "protection_spec",
+    "withdraw",
+    "withdrawals",
+]
+
+ALL = "all"
+BASES = ("respondent_request", "guardian_request", "community_decision", "other")
+
+
+def protection_spec(project: Project) -> ProtectionSpec:
+    """The project's protection policy (the safe defaults when its spec has none)."""
+    return ProjectSpec.model_validate(project.spec).protection if project.spec else ProtectionSpec()
+
+
+def consent_spec(project: Project) -> ConsentSpec:
+    """The project's consent policy."""
+    return protection_spec(project).consent
+
+
+def _scopes(spec: ConsentSpec) -> set[str]:
+    """Every scope the project's policy knows."""
+    named = {spec.analysis, spec.publication, spec.nso_sharing, *spec.default}
+    for granted in spec.mapping.values():
+        named.update(granted.split())
+    return named
+
+
+def withdraw(db: Session, actor: Actor | None, slug: str, form_id: str, instance_id: str, *,
+             scopes: Sequence[str] = (ALL,), basis: str = "respondent_request",
+             erase: bool = False) -> dict[str, Any]:
+    """Record a withdrawal of consent for one submission; logged, never silent."""
+    project, _ = project_for(db, actor, slug, Action.CONSENT_MANAGE)
+    form = form_in(db, project, form_id)
+    assert actor is not None
+    spec = consent_spec(project)
+    scopes = list(dict.fromkeys(scopes)) or [ALL]
+    unknown = sorted(set(scopes) - _scopes(spec) - {ALL})
+    if unknown:
+        raise BadInput("consent.invalid_scope", f"unknown consent scope(s) {unknown}",
+                       where=Where(field="scope"),
+                       fix=f"Use {ALL!r} or one of {sorted(_scopes(spec))}.")
+    if basis not in BASES:
+        raise BadInput("input.invalid", f"unknown basis {basis!r}", where=Where(field="basis"),
+                       fix=f"Use one of {list(BASES)}.")
+    if erase and scopes != [ALL]:
+        raise BadInput("input.invalid", "erasing the answers withdraws every scope",
+                       where=Where(field="erase"), fix="Withdraw scope 'all' to erase.")
+    sub = db.scalar(select(Submission).where(Submission.form_id == form.id,
+                                             Submission.instance_id == instance_id))
+    if sub is None:
+        raise NotFound("consent.unknown_submission",
+                       f"form {form_id!r} has no submission {instance_id!r}",
+                       where=Where(instance_id=instance_id))
+    done = set(db.scalars(select(ConsentWithdrawal.scope)
+                          .where(ConsentWithdrawal.submission_id == sub.id)))
+    new = [s for s in scopes if s not in done and ALL not in done]
+    if not new and not erase:
+        raise Conflict("consent.already_withdrawn",
+                       f"consent of submission {instance_id!r} is already withdrawn for "
+                       f"{sorted(done)}", where=Where(instance_id=instance_id))
+    for s in new:
+        db.add(ConsentWithdrawal(project_id=project.id, form_id=form.id, submission_id=sub.id,
+                                 instance_id=instance_id, scope=s, basis=basis, erased=erase,
+                                 recorded_by=actor.username))
+    if erase:
+        _erase(db, sub)
+    db.flush()
+    audit(db, actor, "consent.withdraw", "submission", instance_id, project_id=project.id,
+          details={"form": form_id, "scopes": new or sorted(done), "basis": basis,
+                   "erased": erase})
+    return {"instance_id": instance_id, "form": form_id, "scopes": new or sorted(done),
+            "basis": basis, "erased": erase}
+
+
+def _erase(db: Session, sub: Submission) -> None:
+    """Wipe a submission's answers everywhere they are kept; the envelope stays."""
+    sub.payload = {"meta": {"instanceID": sub.instance_id}, "erased": True}
+    db.execute(update(SubmissionVersion).where(SubmissionVersion.submission_id == sub.id)
+               .values(payload={"meta": {"instanceID": sub.instance_id}, "erased": True},
+                       diff={}))
+    db.execute(delete(Attachment).where(Attachment.submission_id == sub.id))
+    db.execute(update(Finding).where(Finding.submission_id == sub.id).values(value=None))
+
+
+def withdrawals(db: Session, actor: Actor | None, slug: str, form_id: str | None = None
+                ) -> list[dict[str, Any]]:
+    """The project's recorded withdrawals, newest first."""
+    project, _ = project_for(db, actor, slug, Action.CONSENT_MANAGE)
+    q = select(ConsentWithdrawal).where(ConsentWithdrawal.project_id == project.id)
+    if form_id is not None:
+        q = q.where(ConsentWithdrawal.form_id == form_in(db, project, form_id).id)
+    rows = db.scalars(q.order_by(ConsentWithdrawal.id.desc()))
+    return [{"instance_id": r.instance_id, "scope": r.scope, "basis": r.basis,
+             "erased": r.erased, "recorded_by": r.recorded_by, "at": r.at.isoformat()}
+            for r in rows]
+
+
+PURPOSES = ("analysis", "publication", "nso_sharing")
+
+
+def consent_filter(db: Session, actor: Actor | None, slug: str, form_id: str,
+                   purpose: str = "analysis") -> ConsentFilter:
+    """What a use of the form's data may read under the project's consent policy."""
+    if purpose not in PURPOSES:
+        raise BadInput("consent.invalid_scope", f"unknown purpose {purpose!r}",
+                       where=Where(field="purpose"), fix=f"Use one of {list(PURPOSES)}.")
+    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
+    form = form_in(db, project, form_id)
+    spec = consent_spec(project)
+    scope: str = getattr(spec, purpose)
+    values = tuple(v for v, granted in spec.mapping.items() if scope in granted.split())
+    return ConsentFilter(scope=scope, field=spec.field,
+                         values=values if spec.mapping else (scope,),
+                         default=scope in spec.default,
+                         excluded=tuple(excluded_instance_ids(db, form.id, scope)))
+
+
+def excluded_instance_ids(db: Session, form_pk: int, scope: str) -> list[str]:
+    """Instance ids of the form whose consent to ``scope`` (or to everything) is withdrawn."""
+    return sorted(set(db.scalars(
+        select(ConsentWithdrawal.instance_id).where(
+            ConsentWithdrawal.form_id == form_pk,
+            ConsentWithdrawal.scope.in_([ALL, scope])))))

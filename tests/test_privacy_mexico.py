@@ -1,0 +1,113 @@
+"""The mexico-lgbtiq scenario under its strict policy: intersectional cells, microdata, consent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from citizendata.privacy.attack import attack, check_protection
+from citizendata.privacy.microdata import measure
+from citizendata.privacy.structure import TableStructure
+from citizendata.privacy.suppress import protection_levels
+from citizendata.scenarios import mexico_lgbtiq as mx
+from citizendata.workspace import Client, Workspace
+
+SLUG, FORM = "mexico-lgbtiq", mx.FORM_ID
+
+
+def user(ws: Workspace, role: str) -> Client:
+    """The scenario's demo user with that role."""
+    return ws.as_user(next(u["username"] for u in mx.DEMO_USERS if u["role"] == role))
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    """The scenario's project with 1,500 approved submissions."""
+    data = mx.generate(1500, seed=mx.DEFAULT_SEED)
+    ws = Workspace.open(tmp_path_factory.mktemp("mexico-privacy") / "ws")
+    admin = ws.create_admin("admin", "admin-pass-2026")
+    for u in mx.DEMO_USERS:
+        admin.create_user(u["username"], u["password"])
+    owner = user(ws, "owner")
+    owner.create_project(mx.spec_dict())
+    for u in mx.DEMO_USERS:
+        if u["role"] != "owner":
+            owner.add_member(SLUG, u["username"], u["role"])
+    owner.add_form(SLUG, mx.FORM_PATH)
+    for name, raw in mx.reference_bytes().items():
+        owner.add_reference_table(SLUG, name, raw, kind=mx.REFERENCE_TABLES[name][0])
+    user(ws, "collector").submit(SLUG, FORM, json.dumps(data.submissions).encode())
+    owner.decide(SLUG, FORM, [s["instance_id"] for s in data.submissions], "approved")
+    yield ws
+    ws.close()
+
+
+def test_intersectional_cells_are_protected(ws: Workspace) -> None:
+    analyst = user(ws, "analyst")
+    r = analyst.estimate(SLUG, "discrimination", store=False)
+    t = r.table
+    assert r.protection is not None and r.protection["rules"]["threshold"] == 10
+    published = t[t["conf_status"] == "F"]
+    assert (published["n_psu"] >= 10).all()
+    assert (t["conf_status"] == "C").sum() >= 5 and (t["conf_status"] == "D").sum() >= 1
+    hidden = t[t["conf_status"] != "F"]
+    assert hidden[["value", "se", "ci_low", "ci_high", "n", "n_psu"]].isna().all().all()
+
+
+def test_the_attacker_cannot_narrow_any_suppressed_cell(ws: Workspace) -> None:
+    """Linear programming over every published count and total, as an intruder would."""
+    owner = user(ws, "owner")
+    policy = owner.protection_policy(SLUG).tables
+    protected = owner.estimate(SLUG, "discrimination", store=False)
+    raw = owner.estimate(SLUG, "discrimination", store=False, protect=False)
+    dims = raw.dims
+    structure = TableStructure.from_table(raw.table, dims)
+    pos = structure.positions(raw.table)
+    values = np.zeros(structure.n_cells)
+    values[pos] = raw.table["n_psu"].to_numpy(float)
+    status = np.full(structure.n_cells, "F", dtype=object)
+    status[pos] = protected.table["conf_status"].to_numpy()
+    lower, upper = protection_levels(values, policy.protection_ratio, policy.protection_minimum)
+    found = attack(structure, values, status != "F")
+    primary = status == "C"
+    assert check_protection(found, lower, upper, cells=primary).empty
+    # the naive alternative, primary suppression alone, is broken by the same attacker
+    naive = attack(structure, values, primary)
+    assert not check_protection(naive, lower, upper, cells=primary).empty
+
+
+def test_publication_needs_publication_consent(ws: Workspace) -> None:
+    analyst = user(ws, "analyst")
+    a = analyst.estimate(SLUG, "discrimination", store=False, disaggregations=[])
+    p = analyst.estimate(SLUG, "discrimination", store=False, disaggregations=[],
+                         purpose="publication")
+    assert p.total()["n_psu"] < a.total()["n_psu"]
+
+
+def test_public_microdata_is_k_anonymous_without_personal_fields(ws: Workspace) -> None:
+    analyst = user(ws, "analyst")
+    policy = analyst.protection_policy(SLUG).microdata
+    data, report = analyst.public_microdata(SLUG, FORM)
+    assert not any(c.startswith("_") for c in data.columns)
+    for personal in ("narrative", "contact_name", "contact_phone", "gps", "deviceid"):
+        assert personal not in data.columns
+    risk = measure(data, policy.quasi_identifiers, policy.sensitive, k=policy.k, l=policy.l)
+    assert risk.k_reached >= 10 and risk.satisfied
+    assert report["risk_before"]["k"] < 10
+    assert report["anonymisation"]["share_suppressed"] <= policy.max_suppressed
+
+
+def test_withdrawal_in_the_scenario(ws: Workspace) -> None:
+    owner = user(ws, "owner")
+    before = owner.estimate(SLUG, "discrimination", store=False, disaggregations=[],
+                            protect=False).total()["n_psu"]
+    sub = owner.submissions(SLUG, FORM, limit=1)[1][0]
+    owner.withdraw_consent(SLUG, FORM, sub["instance_id"])
+    after = owner.estimate(SLUG, "discrimination", store=False, disaggregations=[],
+                           protect=False).total()["n_psu"]
+    assert after in (before, before - 1)  # minus one if she was in the denominator
+    snap = owner.open_snapshot(SLUG, FORM)
+    assert sub["instance_id"] not in set(snap.table().execute()["_instance_id"])
