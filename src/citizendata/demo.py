@@ -166,6 +166,11 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                     f"margins; {len(sba.table):,} cells; national benchmark "
                     f"{sba.indicator.benchmark.value if sba.indicator.benchmark else '-'}% — "
                     "see 'citizendata estimate sba'")
+    p = sba.protection or {}
+    summary.add_row("protection", f"{p.get('primary', 0):,} cell(s) under the threshold of "
+                    f"{p.get('rules', {}).get('threshold', '?')} and {p.get('secondary', 0):,} "
+                    "that would give them away are suppressed (conf_status C/D); "
+                    "see 'citizendata privacy policy'")
     summary.add_row("admin login", f"{DEMO_ADMIN['username']} / {DEMO_ADMIN['password']}")
     for u in kp.DEMO_USERS:
         summary.add_row(f"{u['role']} login", f"{u['username']} / {u['password']}")

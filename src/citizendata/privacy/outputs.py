@@ -78,6 +78,9 @@ def protect_estimates(result: IndicatorResult, policy: ProtectionSpec, spec: Est
     for c in protected.table.columns:
         if (c not in dims or c not in out.columns) and c != "_all":
             out[c] = protected.table[c].to_numpy()
+    for c in ("n", "n_psu"):  # counts stay whole numbers, blank where suppressed
+        if c in out.columns:
+            out[c] = pd.array(pd.to_numeric(out[c]), dtype="Int64")
     result.table = out
     report: dict[str, Any] = protected.report()
     report["count"] = count
