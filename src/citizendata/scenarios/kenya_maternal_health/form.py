@@ -14,6 +14,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from citizendata.scenarios._kit import fill_sheet
 from citizendata.scenarios.kenya_maternal_health.geography import COUNTIES, RANCHES, WARDS
 
 __all__ = [
@@ -195,25 +196,15 @@ def _choice_rows() -> list[dict[str, str]]:
     return rows
 
 
-def _fill(ws: object, header: tuple[str, ...], rows: list[dict[str, str]]) -> None:
-    """Write a header and rows; unknown keys are a programming error."""
-    ws.append(list(header))  # type: ignore[attr-defined]
-    for r in rows:
-        extra = set(r) - set(header)
-        if extra:
-            raise ValueError(f"columns not in header: {sorted(extra)}")
-        ws.append([r.get(h) or None for h in header])  # type: ignore[attr-defined]
-
-
 def _workbook() -> Workbook:
     """The XLSForm as an openpyxl workbook with fixed document properties."""
     wb = Workbook()
     survey = wb.active
     assert survey is not None
     survey.title = "survey"
-    _fill(survey, SURVEY_HEADER, _survey_rows())
-    _fill(wb.create_sheet("choices"), ("list_name", "name", EN, SW, "county", "ward"), _choice_rows())
-    _fill(
+    fill_sheet(survey, SURVEY_HEADER, _survey_rows())
+    fill_sheet(wb.create_sheet("choices"), ("list_name", "name", EN, SW, "county", "ward"), _choice_rows())
+    fill_sheet(
         wb.create_sheet("settings"),
         ("form_id", "version", "form_title", "default_language", "instance_name"),
         [{"form_id": FORM_ID, "version": FORM_VERSION, "form_title": FORM_TITLE,

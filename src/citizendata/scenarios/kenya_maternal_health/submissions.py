@@ -8,13 +8,13 @@ attendance: the bias that calibration to the census margins is meant to remove.
 from __future__ import annotations
 
 import copy
-import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from citizendata.scenarios._kit import fieldwork_times, seeded_uuids
 from citizendata.scenarios.kenya_maternal_health.form import FORM_VERSION, WG_FIELDS
 from citizendata.scenarios.kenya_maternal_health.geography import WARDS
 from citizendata.scenarios.kenya_maternal_health.population import WG_DOMAINS
@@ -72,26 +72,8 @@ def _blank(rng: np.random.Generator, values: np.ndarray, share: float) -> np.nda
 
 def _timestamps(rng: np.random.Generator, n: int) -> tuple[list[str], list[str]]:
     """ODK-style start and end times during the fieldwork period, East Africa Time."""
-    day = rng.integers(0, FIELDWORK_DAYS, n)
-    sec = rng.integers(0, 9 * 3600, n)
-    ms = rng.integers(0, 1000, n)
-    dur = rng.integers(12 * 60, 36 * 60, n)
-
-    def fmt(t: datetime) -> str:
-        return t.isoformat(timespec="milliseconds")
-
-    starts, ends = [], []
-    for d, s, m, u in zip(day.tolist(), sec.tolist(), ms.tolist(), dur.tolist(), strict=True):
-        t0 = FIELDWORK_START + timedelta(days=d, seconds=s, milliseconds=m)
-        starts.append(fmt(t0))
-        ends.append(fmt(t0 + timedelta(seconds=u, milliseconds=(m * 7) % 1000)))
-    return starts, ends
-
-
-def _uuids(rng: np.random.Generator, n: int) -> list[str]:
-    """Version-4 UUIDs drawn from the seeded generator."""
-    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
-    return [str(uuid.UUID(bytes=bytes(r), version=4)) for r in raw]
+    return fieldwork_times(rng, n, start=FIELDWORK_START, days=FIELDWORK_DAYS, hours=9,
+                           minutes=(12, 36))
 
 
 def _observed(rng: np.random.Generator, s: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -211,15 +193,15 @@ def _plant_bad(rng: np.random.Generator, subs: list[dict[str, Any]], s: pd.DataF
     d["travel_over_limit"]["births"][0]["travel_minutes"] = "1300"
     original = subs[picks["duplicate_submission"]]
     dup = copy.deepcopy(original)
-    dup["instance_id"] = "uuid:" + _uuids(rng, 1)[0]
+    dup["instance_id"] = "uuid:" + seeded_uuids(rng, 1)[0]
     dup["data"]["meta"]["instanceID"] = dup["instance_id"]
     subs.append(dup)
     again = copy.deepcopy(subs[picks["probable_duplicate"]])
-    again["instance_id"] = "uuid:" + _uuids(rng, 1)[0]
+    again["instance_id"] = "uuid:" + seeded_uuids(rng, 1)[0]
     data = again["data"]
     data["meta"]["instanceID"] = again["instance_id"]
     data["respondent"]["age"] = str(int(data["respondent"]["age"]) + 1)
-    data["deviceid"] = "collect:" + _uuids(rng, 1)[0].replace("-", "")[:16]
+    data["deviceid"] = "collect:" + seeded_uuids(rng, 1)[0].replace("-", "")[:16]
     data["start"], data["end"] = (t.replace("T0", "T1") for t in (data["start"], data["end"]))
     data["meta"]["instanceName"] = data["meta"]["instanceName"].replace("T0", "T1")
     subs.append(again)
@@ -247,7 +229,7 @@ def build_submissions(rng: np.random.Generator, women: pd.DataFrame, births: pd.
     n = len(s)
     obs = _observed(rng, s)
     starts, ends = _timestamps(rng, n)
-    iids = ["uuid:" + u for u in _uuids(rng, n)]
+    iids = ["uuid:" + u for u in seeded_uuids(rng, n)]
     devices = _devices(rng)
     which = rng.integers(0, 2, n)
     offsets = np.concatenate([[0], np.cumsum(women["births_count"].to_numpy())]).tolist()

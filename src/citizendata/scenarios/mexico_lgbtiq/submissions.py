@@ -12,13 +12,13 @@ calibrate to.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from citizendata.scenarios._kit import fieldwork_times, seeded_uuids
 from citizendata.scenarios.mexico_lgbtiq.form import FORM_VERSION, WG_FIELDS
 from citizendata.scenarios.mexico_lgbtiq.geography import STATES
 from citizendata.scenarios.mexico_lgbtiq.population import WG_DOMAINS
@@ -70,26 +70,8 @@ def _with_pns(rng: np.random.Generator, values: np.ndarray, share: float) -> np.
 
 def _timestamps(rng: np.random.Generator, n: int) -> tuple[list[str], list[str]]:
     """ODK-style start and end times during the fieldwork period, Mexico City time."""
-    day = rng.integers(0, FIELDWORK_DAYS, n)
-    sec = rng.integers(0, 10 * 3600, n)
-    ms = rng.integers(0, 1000, n)
-    dur = rng.integers(8 * 60, 30 * 60, n)
-
-    def fmt(t: datetime) -> str:
-        return t.isoformat(timespec="milliseconds")
-
-    starts, ends = [], []
-    for d, s, m, u in zip(day.tolist(), sec.tolist(), ms.tolist(), dur.tolist(), strict=True):
-        t0 = FIELDWORK_START + timedelta(days=d, seconds=s, milliseconds=m)
-        starts.append(fmt(t0))
-        ends.append(fmt(t0 + timedelta(seconds=u, milliseconds=(m * 7) % 1000)))
-    return starts, ends
-
-
-def _uuids(rng: np.random.Generator, n: int) -> list[str]:
-    """Version-4 UUIDs drawn from the seeded generator."""
-    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
-    return [str(uuid.UUID(bytes=bytes(r), version=4)) for r in raw]
+    return fieldwork_times(rng, n, start=FIELDWORK_START, days=FIELDWORK_DAYS, hours=10,
+                           minutes=(8, 30))
 
 
 def _observed(rng: np.random.Generator, s: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -172,7 +154,7 @@ def build_submissions(rng: np.random.Generator, pop: pd.DataFrame, rows: np.ndar
     n = len(s)
     obs_arr = _observed(rng, s)
     starts, ends = _timestamps(rng, n)
-    iids = ["uuid:" + u for u in _uuids(rng, n)]
+    iids = ["uuid:" + u for u in seeded_uuids(rng, n)]
     devices = _devices(rng)
     which = rng.integers(0, 2, n).tolist()
     # Plain lists: indexing pandas objects row by row would dominate the run time.
