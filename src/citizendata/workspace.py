@@ -13,6 +13,7 @@ statistician can do the same in a notebook::
 from __future__ import annotations
 
 import hashlib
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,7 +28,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from citizendata.auth import Action, Actor, LoginThrottle, allowed
 from citizendata.config import Settings, get_settings
 from citizendata.errors import BadInput, Forbidden, ServerMisconfigured, Unauthenticated, Where
-from citizendata.privacy.outputs import DPRelease, check_dp_input, dp_release, protect_estimates
+from citizendata.privacy.outputs import (
+    DPRelease,
+    check_dp_input,
+    dimension_codes,
+    dp_release,
+    protect_estimates,
+)
 from citizendata.privacy.public import public_microdata
 from citizendata.projects.estimation import EstimationSpec
 from citizendata.projects.protection import ProtectionSpec
@@ -584,12 +591,14 @@ class Client:
                            fix="Set protection.dp.enabled: true in the project spec first.")
         ind = self._read(estimation.indicator_spec, slug, indicator)
         dims = [list(by)] if by is not None else ind.disaggregations[:1]
-        result, _, _ = self._estimate(slug, indicator, dims, purpose, today=today)
+        result, spec, refs = self._estimate(slug, indicator, dims, purpose, today=today)
         eps = float(epsilon if epsilon is not None else policy.dp.epsilon)
         check_dp_input(result)  # refuse before spending anything
+        snap = self.open_snapshot(slug, ind.form, refresh=False)
+        codes = dimension_codes(spec, snap.categories(), refs, list(result.dims))
         self._run(privacy_svc.spend, slug, label, eps, policy.dp.delta, policy.dp.mechanism,
                   {"indicator": indicator, "dims": result.dims, "purpose": purpose})
-        return dp_release(result, policy.dp, epsilon=eps, label=label)
+        return dp_release(result, policy.dp, epsilon=eps, label=label, codes=codes)
 
     # -- protection --------------------------------------------------------------------------
     def protection_policy(self, slug: str) -> ProtectionSpec:
@@ -599,9 +608,18 @@ class Client:
     def withdraw_consent(self, slug: str, form_id: str, instance_id: str, *,
                          scopes: Sequence[str] = ("all",), basis: str = "respondent_request",
                          erase: bool = False) -> dict[str, Any]:
-        """Record a respondent's withdrawal of consent: later outputs leave them out."""
-        return self._run(consent.withdraw, slug, form_id, instance_id, scopes=scopes,
+        """Record a respondent's withdrawal of consent: later outputs leave them out.
+
+        ``erase`` also wipes the stored answers and this workspace's snapshot files of
+        the form, so no copy outlives the request.
+        """
+        info = self._run(consent.withdraw, slug, form_id, instance_id, scopes=scopes,
                          basis=basis, erase=erase)
+        if erase:
+            for personal in (False, True):
+                shutil.rmtree(self.workspace.snapshot_dir(slug, form_id, personal=personal),
+                              ignore_errors=True)
+        return info
 
     def consent_withdrawals(self, slug: str, form_id: str | None = None) -> list[dict[str, Any]]:
         """The withdrawals recorded in the project, newest first."""
@@ -620,9 +638,9 @@ class Client:
         snap = self.open_snapshot(slug, form_id)
         data, report = public_microdata(snap, self.protection_policy(slug), statuses=statuses,
                                         consent=consent_filter, references=refs)
+        self._run(_audit_microdata, slug, form_id, report, hashes)
         if out is not None:
             data.to_csv(out, index=False)
-        self._run(_audit_microdata, slug, form_id, report, hashes)
         return data, report
 
     def privacy_budget(self, slug: str) -> dict[str, Any]:

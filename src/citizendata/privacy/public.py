@@ -1,8 +1,9 @@
 """Public microdata: one row per respondent, safe to hand out.
 
 What leaves: the answers of approved submissions whose consent covers publication,
-without any field tagged personal (the snapshot never had them), without the
-envelope (instance ids, submitters, exact times), with every geopoint coarsened to
+only the fields the policy names (quasi-identifiers, sensitive variables and the
+``fields`` allow-list), never a field tagged personal (the snapshot never had them),
+never the envelope (instance ids, submitters, exact times), with every geopoint coarsened to
 the project's grid or areas, and with the declared quasi-identifiers recoded and
 locally suppressed until the file reaches the project's k and l.
 """
@@ -64,6 +65,10 @@ def public_microdata(snap: Snapshot, policy: ProtectionSpec, *, statuses: list[s
     schema = FormSchema.from_dict(snap.info.schema_dict)
     frame = analysis_frame(snap, None, statuses=statuses, consent=consent)
     keep, geo, dropped = _columns(schema, list(frame.table.columns))
+    allowed = {*spec.quasi_identifiers, *spec.sensitive, *spec.fields}
+    dropped += [c for c in keep if c not in allowed]
+    keep = [c for c in keep if c in allowed]
+    geo = [g for g in geo if g in allowed]
     parts = [f"{g}__{p}" for g in geo for p in ("lat", "lon")]
     df = frame.table.select(*keep, *parts).execute()
     location = None

@@ -136,14 +136,21 @@ def _blank(out: pd.DataFrame, columns: Sequence[str], hide: np.ndarray) -> None:
 def protect_table(table: pd.DataFrame, dims: Sequence[str], spec: TableProtectionSpec, *,
                   count: str = "n", value_columns: Sequence[str] | None = None,
                   hierarchies: Mapping[str, Mapping[str, str]] | None = None,
-                  contributions: pd.DataFrame | None = None) -> ProtectedTable:
-    """The table with sensitive cells and their secondary cover blanked, every row kept."""
+                  contributions: pd.DataFrame | None = None,
+                  sensitive: np.ndarray | None = None) -> ProtectedTable:
+    """The table with sensitive cells and their secondary cover blanked, every row kept.
+
+    ``sensitive`` marks more rows as below the threshold (e.g. too few respondents in a
+    table whose count is of births); they are protected like the threshold's own.
+    """
     dims = tuple(dims)
     structure = TableStructure.from_table(table, dims, hierarchies)
     pos = structure.positions(table)
     a = _counts(table, count, structure, pos)
     check_additive(structure, a)
     by_threshold = threshold_rule(a, spec.threshold, spec.zero_unsafe)
+    if sensitive is not None:
+        by_threshold[pos[np.asarray(sensitive, dtype=bool)]] = True
     by_dominance, _ = _dominance(structure, contributions, spec)
     primary = by_threshold | by_dominance
     # the pattern protects counts: p% levels are in value units, so dominance cells get the

@@ -85,6 +85,9 @@ class MicrodataSpec(BaseModel):
     recode: dict[str, list[dict[str, str | int | float | list[float] | dict[str, str]]]] = Field(
         default_factory=dict)
     max_suppressed: float = Field(default=0.05, ge=0, le=1)  # share of records locally suppressed
+    # answers released besides the quasi-identifiers and sensitive variables: an
+    # allow-list, so a new question never slips into a public file unchecked
+    fields: list[str] = Field(default_factory=list)
 
 
 class DPSpec(BaseModel):

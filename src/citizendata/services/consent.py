@@ -28,6 +28,7 @@ from citizendata.store.models import (
     ConsentWithdrawal,
     Finding,
     Project,
+    ReviewEvent,
     Submission,
     SubmissionVersion,
 )
@@ -85,25 +86,33 @@ def withdraw(db: Session, actor: Actor | None, slug: str, form_id: str, instance
     if erase and scopes != [ALL]:
         raise BadInput("input.invalid", "erasing the answers withdraws every scope",
                        where=Where(field="erase"), fix="Withdraw scope 'all' to erase.")
-    sub = db.scalar(select(Submission).where(Submission.form_id == form.id,
-                                             Submission.instance_id == instance_id))
-    if sub is None:
+    chain = _edit_chain(db, form.id, instance_id)
+    if not chain:
         raise NotFound("consent.unknown_submission",
                        f"form {form_id!r} has no submission {instance_id!r}",
                        where=Where(instance_id=instance_id))
     done = set(db.scalars(select(ConsentWithdrawal.scope)
-                          .where(ConsentWithdrawal.submission_id == sub.id)))
+                          .where(ConsentWithdrawal.submission_id == chain[0].id)))
     new = [s for s in scopes if s not in done and ALL not in done]
     if not new and not erase:
         raise Conflict("consent.already_withdrawn",
                        f"consent of submission {instance_id!r} is already withdrawn for "
                        f"{sorted(done)}", where=Where(instance_id=instance_id))
-    for s in new:
-        db.add(ConsentWithdrawal(project_id=project.id, form_id=form.id, submission_id=sub.id,
-                                 instance_id=instance_id, scope=s, basis=basis, erased=erase,
-                                 recorded_by=actor.username))
-    if erase:
-        _erase(db, sub)
+    # the person's answers may live on in later edits of the submission (ODK's
+    # deprecatedID chain): the withdrawal covers each of them
+    for sub in chain:
+        have = set(db.scalars(select(ConsentWithdrawal.scope)
+                              .where(ConsentWithdrawal.submission_id == sub.id)))
+        for s in new:
+            if s not in have and ALL not in have:
+                db.add(ConsentWithdrawal(project_id=project.id, form_id=form.id,
+                                         submission_id=sub.id, instance_id=sub.instance_id,
+                                         scope=s, basis=basis, erased=erase,
+                                         recorded_by=actor.username))
+        if erase:
+            _erase(db, sub)
+            db.execute(update(ConsentWithdrawal).where(ConsentWithdrawal.submission_id == sub.id)
+                       .values(erased=True))
     db.flush()
     audit(db, actor, "consent.withdraw", "submission", instance_id, project_id=project.id,
           details={"form": form_id, "scopes": new or sorted(done), "basis": basis,
@@ -112,9 +121,33 @@ def withdraw(db: Session, actor: Actor | None, slug: str, form_id: str, instance
             "basis": basis, "erased": erase}
 
 
+def _edit_chain(db: Session, form_pk: int, instance_id: str) -> list[Submission]:
+    """The submission and every later edit of it (each names the one it replaces)."""
+    first = db.scalar(select(Submission).where(Submission.form_id == form_pk,
+                                               Submission.instance_id == instance_id))
+    if first is None:
+        return []
+    chain, ids = [first], {instance_id}
+    while True:
+        later = list(db.scalars(select(Submission).where(
+            Submission.form_id == form_pk, Submission.deprecated_id.in_(ids),
+            Submission.id.notin_([c.id for c in chain]))))
+        if not later:
+            return chain
+        chain += later
+        ids = {s.instance_id for s in later}
+
+
 def _erase(db: Session, sub: Submission) -> None:
     """Wipe a submission's answers everywhere they are kept; the envelope stays."""
     sub.payload = {"meta": {"instanceID": sub.instance_id}, "erased": True}
+    sub.source_meta = None
+    # reviewers' comments and edit reasons may quote the answers
+    db.execute(update(ReviewEvent).where(ReviewEvent.submission_id == sub.id,
+                                         ReviewEvent.comment.is_not(None))
+               .values(comment="[erased at the respondent's request]"))
+    db.execute(update(SubmissionVersion).where(SubmissionVersion.submission_id == sub.id)
+               .values(reason=""))
     db.execute(update(SubmissionVersion).where(SubmissionVersion.submission_id == sub.id)
                .values(payload={"meta": {"instanceID": sub.instance_id}, "erased": True},
                        diff={}))

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from citizendata.auth import Action, Actor
+from citizendata.auth import Action, Actor, allowed
 from citizendata.errors import BadInput, Conflict, NotFound, Where
 from citizendata.projects.estimation import EstimationSpec, IndicatorSpec
 from citizendata.projects.spec import ProjectSpec
@@ -184,11 +184,17 @@ def store_run(db: Session, actor: Actor | None, slug: str, form_id: str,
 
 def estimate_runs(db: Session, actor: Actor | None, slug: str, *, indicator: str | None = None,
                   limit: int = 20) -> list[dict[str, Any]]:
-    """The latest estimate runs of the project, newest first."""
-    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
+    """The latest estimate runs of the project, newest first.
+
+    A run kept before disclosure control existed (no ``protection`` report) is shown
+    only to roles that may see unprotected tables.
+    """
+    project, role = project_for(db, actor, slug, Action.DATA_EXPORT)
     q = select(EstimateRun).where(EstimateRun.project_id == project.id)
     if indicator:
         q = q.where(EstimateRun.indicator == indicator)
     rows = db.scalars(q.order_by(EstimateRun.id.desc()).limit(limit))
+    raw_ok = allowed(role, Action.PERSONAL_DATA_VIEW)
     return [{"id": r.id, "indicator": r.indicator, "actor": r.actor, "at": r.at.isoformat(),
-             "seconds": r.seconds, "result": r.result} for r in rows]
+             "seconds": r.seconds, "result": r.result} for r in rows
+            if raw_ok or r.result.get("protection")]

@@ -26,6 +26,7 @@ from citizendata.errors import BadInput, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.projects.spec import FormValidationSpec, ProjectSpec
 from citizendata.services.access import audit, form_in, project_for
+from citizendata.services.consent import consent_spec
 from citizendata.services.duplicates import exact_groups, instance_ids
 from citizendata.services.forms import merged_schema
 from citizendata.services.snapshots import export_batches
@@ -112,7 +113,7 @@ def compute(db: Session, actor: Actor | None, slug: str, form_id: str, *,
     form = form_in(db, project, form_id)
     merged = merged_schema(db, form)
     batches = []
-    for b in export_batches(db, form.id):
+    for b in export_batches(db, form.id, withdrawn_scope=consent_spec(project).analysis):
         batches.append(b)
         if progress:
             progress(b.num_rows)
