@@ -182,3 +182,4 @@ def test_public_microdata_releases_only_what_the_policy_names(owner: Client) -> 
     assert set(data.columns) == {"age", "ward"}
     assert "consent" in report["dropped"] and "respondent" not in data.columns
     assert report["anonymisation"]["k_reached"] >= 3
+

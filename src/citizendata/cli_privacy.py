@@ -120,3 +120,32 @@ def microdata(project: str, form: str, out: Path,
                       f"suppressed ({100 * a['share_suppressed']:.1f}%); dropped "
                       f"{', '.join(report['dropped']) or 'nothing'}.")
     _guard(go, as_json)
+
+
+@privacy_app.command("dp-estimate")
+def privacy_dp_estimate(
+        project: str, indicator: str,
+        label: Annotated[str, typer.Option(help="What the spend is for, e.g. 'release v2'.")],
+        by: Annotated[str | None, typer.Option(help="Dimensions joined by commas.")] = None,
+        epsilon: Annotated[float | None, typer.Option(help="ε to spend (default: the "
+                                                      "project's per-release ε).")] = None,
+        out: Annotated[Path | None, typer.Option(help="Write the cells to this CSV.")] = None,
+        workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None,
+        as_json: JsonOpt = False) -> None:
+    """Publish an indicator with differential privacy, spending ε from the project's budget."""
+    def go() -> None:
+        dims = [d.strip() for d in by.split(",") if d.strip()] if by else None
+        rel = _client(workspace, as_user).dp_estimate(project, indicator, label=label, by=dims,
+                                                      epsilon=epsilon)
+        if out is not None:
+            rel.table.to_csv(out, index=False)
+        if as_json:
+            console.print_json(data=rel.to_dict())
+            return
+        table = Table(*rel.dims, "value", "noise SD", "n", title=f"{indicator} ({label}): "
+                      f"ε {rel.epsilon:g}, {rel.mechanism}, noise scale {rel.scale:.3g}")
+        for _, r in rel.table.iterrows():
+            table.add_row(*[str(r[d]) for d in rel.dims], f"{r['value']:.1f}",
+                          f"{r['dp_noise_sd']:.2f}", str(r.get("n", "")))
+        console.print(table)
+    _guard(go, as_json)

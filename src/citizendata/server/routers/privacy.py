@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from citizendata.server.deps import api_client
@@ -62,3 +62,16 @@ def get_microdata(slug: str, form_id: str, client: Client = Depends(api_client)
     data, report = client.public_microdata(slug, form_id)
     rows = data.astype(object).where(data.notna(), None).to_dict(orient="records")
     return {"records": rows, "report": report}
+
+
+@router.post("/indicators/{indicator}/dp-estimate", summary="A differentially private table",
+             status_code=201)
+def dp_estimate(slug: str, indicator: str,
+                label: str = Query(..., min_length=1, max_length=200,
+                                   description="what the spend is for, e.g. 'release v2'"),
+                by: str | None = Query(None, description="dimensions joined by commas"),
+                epsilon: float | None = Query(None, gt=0),
+                client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Spends ε from the project's budget (refused beyond it) and returns noisy cells."""
+    dims = [d.strip() for d in by.split(",") if d.strip()] if by else None
+    return client.dp_estimate(slug, indicator, label=label, by=dims, epsilon=epsilon).to_dict()
