@@ -381,7 +381,9 @@ def reference_list(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: 
 
 
 def _fmt(v: Any, digits: int = 1) -> str:
-    return "–" if v is None or (isinstance(v, float) and v != v) else f"{v:,.{digits}f}"
+    # pandas' NA (a blanked count) without importing pandas for every command
+    missing = v is None or type(v).__name__ == "NAType" or (isinstance(v, float) and v != v)
+    return "–" if missing else f"{v:,.{digits}f}"
 
 
 @app.command()
@@ -429,6 +431,8 @@ _STATUS = {"F": "", "C": "suppressed", "D": "suppressed (secondary)"}
 
 
 def _print_estimate(result: Any, depth: int, out: Path | None) -> None:
+    import pandas as pd
+
     from citizendata.stats import TOTAL
 
     ind, t, dims = result.indicator, result.table, result.dims
@@ -439,9 +443,10 @@ def _print_estimate(result: Any, depth: int, out: Path | None) -> None:
     table = Table(*dims, "estimate", "SE", "95% CI", "CV %", "n", "flag",
                   *(["status"] if status else []), title=title)
     for _, r in shown.iterrows():
-        table.add_row(*[str(r[d]) for d in dims], _fmt(r["value"]), _fmt(r["se"], 2),
-                      f"{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])}", _fmt(100 * r["cv"]),
-                      _fmt(r["n"], 0), str(r["flag"]),
+        shown_ci = "–" if pd.isna(r["ci_low"]) else f"{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])}"
+        table.add_row(*[str(r[d]) for d in dims], _fmt(r["value"]), _fmt(r["se"], 2), shown_ci,
+                      _fmt(100 * r["cv"]), _fmt(r["n"], 0),
+                      "" if pd.isna(r["flag"]) else str(r["flag"]),
                       *([_STATUS.get(str(r["conf_status"]), str(r["conf_status"]))]
                         if status else []))
     console.print(table)
