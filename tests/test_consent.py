@@ -115,5 +115,12 @@ def test_only_owners_and_managers_record_withdrawals(owner: Client) -> None:
     analyst = owner.workspace.as_user("ana")
     with pytest.raises(Forbidden):
         analyst.withdraw_consent("test-project", "household", "uuid:w0")
+    owner.withdraw_consent("test-project", "household", "uuid:w0")
+    # the analyst no longer sees her submission at all; the owner still does
+    total, rows = analyst.submissions("test-project", "household")
+    assert total == 9 and "uuid:w0" not in {r["instance_id"] for r in rows}
+    with pytest.raises(NotFound):
+        analyst.submission("test-project", "household", "uuid:w0")
+    assert owner.submissions("test-project", "household")[0] == 10
     with pytest.raises(Forbidden):
         analyst.estimate("test-project", "skilled", protect=False)

@@ -29,6 +29,8 @@ ESTIMATION: dict[str, Any] = {
          "disaggregations": [["ward", "age_group"], ["county_of_ward"]]},
         {"id": "skilled", "form": "household", "unit": "births", "kind": "proportion",
          "numerator": "selected(${attendants}, 'doctor')"},
+        {"id": "births", "form": "household", "kind": "total", "numerator": "${n_births}",
+         "disaggregations": [["ward"]]},
     ],
 }
 
@@ -183,3 +185,27 @@ def test_public_microdata_releases_only_what_the_policy_names(owner: Client) -> 
     assert "consent" in report["dropped"] and "respondent" not in data.columns
     assert report["anonymisation"]["k_reached"] >= 3
 
+
+
+def test_one_dominant_respondent_makes_a_magnitude_cell_sensitive(owner: Client) -> None:
+    """The p% rule: Magadi's total is 1,000 + 39 × 1; the others add 39 < 10% of 1,000."""
+    setup(owner, {})
+    big = women(1, 0)[0]
+    big["meta"]["instanceID"] = "uuid:big"
+    big["n_births"] = 1000
+    owner.submit("test-project", "household", json.dumps([big]).encode())
+    owner.decide("test-project", "household", ["uuid:big"], "approved")
+    r = owner.estimate("test-project", "births", store=False)
+    t = r.table.set_index("ward")
+    assert t.loc["magadi", "suppression"] == "dominance" and t.loc["magadi", "conf_status"] == "C"
+    assert pd.isna(t.loc["magadi", "value"])
+    # she dominates the grand total too (the 52 others add less than 100); Ewuaso's 13
+    # women do not dominate theirs, and with Magadi and the total hidden it can stay
+    assert t.loc["_T", "conf_status"] == "C" and t.loc["ewuaso", "conf_status"] == "F"
+    assert r.contributions is None  # the respondents' values went no further
+    assert "contributions" not in r.to_dict()
+    # without the dominance rule the cell would be published: the test can fail
+    owner.update_project(ProjectSpec.model_validate(
+        {**SPEC, "estimation": ESTIMATION, "protection": {"tables": {"dominance": None}}}))
+    loose = owner.estimate("test-project", "births", store=False).table.set_index("ward")
+    assert loose.loc["magadi", "conf_status"] == "F"

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from citizendata.errors import BadInput, Where
+from citizendata.privacy.contributions import MAX_N
 from citizendata.privacy.dp import noisy_counts, noisy_proportions
 from citizendata.privacy.rounding import random_rounding
 from citizendata.privacy.suppress import threshold_rule
@@ -88,9 +89,11 @@ def protect_estimates(result: IndicatorResult, policy: ProtectionSpec, spec: Est
     if not dims:  # the headline alone: one cell, no totals to protect it with
         work = work.assign(_all=TOTAL)
         dims = ["_all"]
+    contributions = _contributions(result, policy, spec, references, dims)
     try:
         protected = protect_table(work, dims, policy.tables, count=count, value_columns=values,
-                                  hierarchies=hierarchies or None, sensitive=few)
+                                  hierarchies=hierarchies or None, sensitive=few,
+                                  contributions=contributions)
     except BadInput:
         # the detailed message quotes counts of cells that may be suppressed
         raise BadInput("privacy.invalid_table", "the estimate table could not be protected: "
@@ -112,6 +115,24 @@ def protect_estimates(result: IndicatorResult, policy: ProtectionSpec, spec: Est
     result.protection = report
     _hide_derived_figures(result)
     return result
+
+
+def _contributions(result: IndicatorResult, policy: ProtectionSpec, spec: EstimationSpec,
+                   references: Mapping[str, pd.DataFrame], dims: list[str]
+                   ) -> pd.DataFrame | None:
+    """The cells' largest contributions on the protected table's dimensions, if any."""
+    c = result.contributions
+    result.contributions = None  # respondent-level: it goes no further
+    d = policy.tables.dominance
+    if c is None or d is None:
+        return None
+    work, _, _ = rollup_hierarchies(c, result.dims, spec, references)
+    if dims == ["_all"]:
+        work = work.assign(_all=TOTAL)
+    if d.n:
+        n = min(d.n, MAX_N)
+        work["top_n"] = work[[f"top{k + 1}" for k in range(n)]].sum(axis=1)
+    return work
 
 
 def _round_other_counts(out: pd.DataFrame, count: str, policy: ProtectionSpec) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, allowed
@@ -12,7 +12,7 @@ from citizendata.errors import NotFound
 from citizendata.forms.schema import Field, FormSchema, Group
 from citizendata.services.access import form_in, project_for
 from citizendata.services.forms import merged_schema
-from citizendata.store.models import FormVersion, Submission, User
+from citizendata.store.models import ConsentWithdrawal, FormVersion, Submission, User
 
 __all__ = ["WITHHELD", "get_submission", "list_submissions", "redact"]
 
@@ -71,6 +71,10 @@ def submission_dict(sub: Submission, version: str, submitter: str | None,
     }
 
 
+_NOT_WITHDRAWN = ~exists().where(ConsentWithdrawal.submission_id == Submission.id,
+                                 ConsentWithdrawal.scope == "all")
+
+
 def _query(form_id: int) -> Any:
     return (select(Submission, FormVersion.version, User.username)
             .join(FormVersion, FormVersion.id == Submission.form_version_id)
@@ -88,6 +92,9 @@ def list_submissions(
     schema = None if allowed(role, Action.PERSONAL_DATA_VIEW) else merged_schema(db, form)
     q = _query(form.id)
     count_q = select(func.count()).select_from(Submission).where(Submission.form_id == form.id)
+    if not allowed(role, Action.CONSENT_MANAGE):
+        # a respondent who withdrew everything is visible only to who recorded it
+        q, count_q = q.where(_NOT_WITHDRAWN), count_q.where(_NOT_WITHDRAWN)
     if review_status:
         q = q.where(Submission.review_status == review_status)
         count_q = count_q.where(Submission.review_status == review_status)
@@ -101,7 +108,10 @@ def get_submission(db: Session, actor: Actor | None, slug: str, form_id: str,
     """One submission by instance id."""
     project, role = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
     form = form_in(db, project, form_id)
-    row = db.execute(_query(form.id).where(Submission.instance_id == instance_id)).first()
+    q = _query(form.id).where(Submission.instance_id == instance_id)
+    if not allowed(role, Action.CONSENT_MANAGE):
+        q = q.where(_NOT_WITHDRAWN)
+    row = db.execute(q).first()
     if row is None:
         raise NotFound("not_found.submission", f"Form {form_id!r} has no submission "
                        f"{instance_id!r}.")

@@ -48,8 +48,11 @@ from citizendata.validate.expr import choice_labels
 from citizendata.validate.expr.compile import compile_number, compile_truthy
 from citizendata.validate.expr.parser import Ref, parse
 
-__all__ = ["IndicatorResult", "coherence", "estimate_indicator", "grouping_sets", "reference_margins",
-           "weigh"]
+__all__ = ["MAGNITUDE_KINDS", "IndicatorResult", "coherence", "estimate_indicator",
+           "grouping_sets", "reference_margins", "weigh"]
+
+# kinds whose cells are sums of respondents' values: the dominance rules apply
+MAGNITUDE_KINDS = ("total", "mean", "ratio")
 
 
 @dataclass
@@ -66,6 +69,9 @@ class IndicatorResult:
     seconds: float = 0.0
     # the disclosure-control report once the table has passed the project's rules
     protection: dict[str, Any] | None = None
+    # magnitude indicators: each cell's largest contributions, for the dominance rules
+    # (respondent-level information: used by protection, never serialised)
+    contributions: pd.DataFrame | None = field(default=None, repr=False)
 
     def total(self) -> dict[str, Any]:
         """The headline estimate (every dimension at its total)."""
@@ -395,6 +401,11 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
     table = _order(table, dims)
     result = IndicatorResult(indicator=indicator, table=table, dims=dims, weighting=weighting,
                              coherence=None, provenance={}, counts={**counts, "design": n_design})
+    if indicator.kind in MAGNITUDE_KINDS:
+        from citizendata.privacy.contributions import cell_contributions
+
+        units_c = joined.select(PSU, *dims, _c=joined["_y"] * joined["_w"]).to_pandas()
+        result.contributions = cell_contributions(units_c, dims, sets, psu=PSU)
     if indicator.benchmark is not None and result.total():
         result.coherence = coherence(result.total(), indicator.benchmark, indicator.scale,
                                      spec.level)
