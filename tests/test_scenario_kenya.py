@@ -295,7 +295,8 @@ def test_project_meets_the_citizen_data_threshold() -> None:
     assert list(p["engagement"]) == stages and len(stages) == 12
     assert all(1 <= v <= 5 for v in p["engagement"].values())
     assert max(p["engagement"]["identify"], p["engagement"]["collect"]) >= 4
-    assert {u["role"] for u in kmh.DEMO_USERS} == {"owner", "collector", "validator", "analyst"}
+    assert {u["role"] for u in kmh.DEMO_USERS} == {"owner", "collector", "validator", "analyst",
+                                                  "nso"}
     assert kmh.BENCHMARK["year"] == 2022 and kmh.BENCHMARK["standard_error"] is None
 
 

@@ -123,3 +123,27 @@ def test_cli_consent_budget_and_microdata(built: Any, tmp_path: Path) -> None:
     withdrawn = {w["instance_id"] for w in json.loads(gone.output)}
     assert "uuid:w01" in withdrawn
     assert len(out.read_text().splitlines()) - 1 == 20 - len(withdrawn)
+
+
+def test_quality_record_attestation_and_decision_over_the_api(http: TestClient,
+                                                              built: Any) -> None:
+    r = http.get(f"{BASE}/quality", params={"indicator": "working"},
+                 headers=auth(built, "wanjiku"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert {d["key"] for d in body["scorecard"]["dimensions"]} >= {"relevance", "inclusion"}
+    assert body["recommendation"]["recommendation"] in ("integrate", "publish_alongside",
+                                                        "stand_alone")
+    page = http.get(f"{BASE}/quality/statement.html", headers=auth(built, "wanjiku"))
+    assert page.status_code == 200 and page.text.lstrip().startswith("<section")
+    assert "https://" not in page.text and "<script" not in page.text
+    att = {"subject": "accessibility_clarity", "rating": "high",
+           "statement": "read back at the ward meeting"}
+    assert http.post(f"{BASE}/quality/attestations", json=att,
+                     headers=auth(built, "wanjiku")).status_code == 403
+    ok = http.post(f"{BASE}/quality/attestations", json=att, headers=auth(built, "amina"))
+    assert ok.status_code == 201 and ok.json()["by"] == "amina"
+    # the fitness decision is the statistical office's: not even the owner's
+    d = http.post(f"{BASE}/quality/decision", json={"decision": "integrate", "reason": "x"},
+                  headers=auth(built, "amina"))
+    assert d.status_code == 403

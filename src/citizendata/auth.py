@@ -44,6 +44,8 @@ class Role(StrEnum):
     VALIDATOR = "validator"
     ANALYST = "analyst"
     VIEWER = "viewer"
+    # a statistician of the national statistical office partnering the project
+    NSO = "nso"
 
 
 class Action(StrEnum):
@@ -63,12 +65,17 @@ class Action(StrEnum):
     AUDIT_VIEW = "audit.view"
     # record a respondent's withdrawal of consent (it removes their data from later outputs)
     CONSENT_MANAGE = "consent.manage"
+    # state a quality dimension or gateway criterion the data cannot show, with a name and date
+    QUALITY_ATTEST = "quality.attest"
+    # confirm or override the fitness-for-integration recommendation (the NSO's call)
+    QUALITY_DECIDE = "quality.decide"
 
 
 _A = Action
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    Role.OWNER: frozenset(Action),
-    Role.MANAGER: frozenset(Action),
+    # the fitness decision is the statistical office's, not the project's own
+    Role.OWNER: frozenset(Action) - {Action.QUALITY_DECIDE},
+    Role.MANAGER: frozenset(Action) - {Action.QUALITY_DECIDE},
     # collectors submit (ODK Collect, Enketo, imports) but do not read others' data
     Role.COLLECTOR: frozenset({_A.PROJECT_VIEW, _A.FORM_VIEW, _A.SUBMISSION_CREATE}),
     Role.VALIDATOR: frozenset({_A.PROJECT_VIEW, _A.FORM_VIEW, _A.SUBMISSION_VIEW,
@@ -76,6 +83,9 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     # analysts work on snapshots; personal fields stay hidden from them
     Role.ANALYST: frozenset({_A.PROJECT_VIEW, _A.FORM_VIEW, _A.SUBMISSION_VIEW, _A.DATA_EXPORT}),
     Role.VIEWER: frozenset({_A.PROJECT_VIEW, _A.FORM_VIEW}),
+    # the NSO reads protected outputs, attests what it can judge and decides fitness
+    Role.NSO: frozenset({_A.PROJECT_VIEW, _A.FORM_VIEW, _A.DATA_EXPORT, _A.QUALITY_ATTEST,
+                         _A.QUALITY_DECIDE}),
 }
 
 # Only an owner may hand out or take away the owner role.

@@ -533,8 +533,8 @@ def demo(workspace: WorkspaceOpt = Path("citizendata-demo"),
     _guard(go)
 
 
-# consent, protection and public microdata commands register themselves on ``app``
-from citizendata import cli_privacy  # noqa: E402,F401
+# the protection and quality commands register themselves on ``app``
+from citizendata import cli_privacy, cli_quality  # noqa: E402,F401
 
 
 def main() -> None:

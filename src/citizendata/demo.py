@@ -17,6 +17,8 @@ from citizendata.projects.spec import (
     EstimationSpec,
     OrganisationRef,
     ProjectSpec,
+    QualitySpec,
+    Stewardship,
     ValidationSpec,
 )
 from citizendata.workspace import Client, Workspace
@@ -57,6 +59,8 @@ def kenya_spec() -> ProjectSpec:
         engagement=engagement,
         validation=ValidationSpec.model_validate(kp.VALIDATION),
         estimation=EstimationSpec.model_validate(kp.ESTIMATION),
+        stewardship=Stewardship.model_validate(kp.STEWARDSHIP),
+        quality=QualitySpec.model_validate(kp.QUALITY),
     )
 
 

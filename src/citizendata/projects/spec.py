@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from citizendata.errors import BadInput, Problem, Where
 from citizendata.projects.estimation import EstimationSpec
 from citizendata.projects.protection import ProtectionSpec
+from citizendata.projects.quality import QualitySpec, Stewardship
 
 __all__ = [
     "STAGES",
@@ -27,6 +28,8 @@ __all__ = [
     "OutlierSpec",
     "ProjectSpec",
     "ProtectionSpec",
+    "QualitySpec",
+    "Stewardship",
     "ValidationSpec",
     "load_spec",
 ]
@@ -142,6 +145,8 @@ class ProjectSpec(BaseModel):
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     estimation: EstimationSpec = Field(default_factory=EstimationSpec)
     protection: ProtectionSpec = Field(default_factory=ProtectionSpec)
+    stewardship: Stewardship = Field(default_factory=Stewardship)
+    quality: QualitySpec = Field(default_factory=QualitySpec)
 
     @field_validator("slug")
     @classmethod

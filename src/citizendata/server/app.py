@@ -19,7 +19,16 @@ from citizendata import __version__ as _version
 from citizendata.config import Settings
 from citizendata.server.errors import RequestContextMiddleware, install_error_handlers, templates
 from citizendata.server.middleware import BodySizeLimitMiddleware
-from citizendata.server.routers import api, estimation, html, openrosa, privacy, review, validation
+from citizendata.server.routers import (
+    api,
+    estimation,
+    html,
+    openrosa,
+    privacy,
+    quality,
+    review,
+    validation,
+)
 from citizendata.workspace import Workspace
 
 __all__ = ["SESSION_COOKIE", "create_app"]
@@ -53,6 +62,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(validation.router)
     app.include_router(estimation.router)
     app.include_router(privacy.router)
+    app.include_router(quality.router)
     app.include_router(validation.pages)
     app.include_router(openrosa.router)
     app.include_router(html.router)

@@ -169,10 +169,14 @@ def decisions(db: Session, actor: Actor | None, slug: str, form_id: str
               ) -> list[tuple[str, str, str]]:
     """Every validator's latest decision per submission: (instance id, validator, status)."""
     project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
-    form = form_in(db, project, form_id)
+    return decision_rows(db, form_in(db, project, form_id).id)
+
+
+def decision_rows(db: Session, form_pk: int) -> list[tuple[str, str, str]]:
+    """The latest decision of each validator on each submission of a form (no access check)."""
     latest = (select(func.max(ReviewEvent.id))
               .join(Submission, Submission.id == ReviewEvent.submission_id)
-              .where(Submission.form_id == form.id, ReviewEvent.kind == "decision")
+              .where(Submission.form_id == form_pk, ReviewEvent.kind == "decision")
               .group_by(ReviewEvent.submission_id, ReviewEvent.actor_id))
     rows = db.execute(select(Submission.instance_id, ReviewEvent.actor, ReviewEvent.status)
                       .join(Submission, Submission.id == ReviewEvent.submission_id)
@@ -189,7 +193,11 @@ def agreement(db: Session, actor: Actor | None, slug: str, form_id: str
     Fleiss' kappa uses the submissions decided by the most common number of validators
     (three or more), since it needs the same number of ratings per submission.
     """
-    rows = decisions(db, actor, slug, form_id)
+    return agreement_of(decisions(db, actor, slug, form_id))
+
+
+def agreement_of(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """Cohen's and Fleiss' kappa from (instance id, validator, status) rows."""
     by_sub: dict[str, dict[str, str]] = {}
     for iid, who, status in rows:
         by_sub.setdefault(iid, {})[who] = status
@@ -199,7 +207,13 @@ def agreement(db: Session, actor: Actor | None, slug: str, form_id: str
         for b in validators[i + 1:]:
             common = [s for s in by_sub.values() if a in s and b in s]
             if len(common) >= 2:
-                k = cohen_kappa([s[a] for s in common], [s[b] for s in common])
+                try:
+                    k = cohen_kappa([s[a] for s in common], [s[b] for s in common])
+                except BadInput as exc:
+                    # one decision throughout: kappa is undefined, not an error of the data
+                    pairs.append({"validators": [a, b], "kappa": None, "n": len(common),
+                                  "note": exc.message})
+                    continue
                 pairs.append({"validators": [a, b], **_finite(dataclasses.asdict(k))})
     out: dict[str, Any] = {"validators": validators, "submissions": len(by_sub),
                            "cohen": pairs, "fleiss": None}
@@ -208,7 +222,10 @@ def agreement(db: Session, actor: Actor | None, slug: str, form_id: str
         m = sizes.most_common(1)[0][0]
         chosen = [(iid, st) for iid, s in by_sub.items() if len(s) == m for st in s.values()]
         if len({iid for iid, _ in chosen}) >= 2:
-            out["fleiss"] = _finite(dataclasses.asdict(fleiss_kappa(fleiss_counts(chosen))))
+            try:
+                out["fleiss"] = _finite(dataclasses.asdict(fleiss_kappa(fleiss_counts(chosen))))
+            except BadInput as exc:
+                out["fleiss"] = {"kappa": None, "note": exc.message}
     return out
 
 

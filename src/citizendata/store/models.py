@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -41,6 +42,8 @@ __all__ = [
     "PrivacySpend",
     "Project",
     "ProjectPartner",
+    "QualityAttestation",
+    "QualityDecision",
     "ReviewEvent",
     "Submission",
     "SubmissionVersion",
@@ -459,3 +462,37 @@ class PrivacySpend(Base):
     actor: Mapped[str] = mapped_column(String(150))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class QualityAttestation(Base):
+    """A named person's statement on a quality dimension or gateway criterion (append only)."""
+
+    __tablename__ = "quality_attestations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    dataset: Mapped[str] = mapped_column(String(100))  # a form id
+    indicator: Mapped[str | None] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(100))  # a dimension, or gateway:<criterion>
+    rating: Mapped[str] = mapped_column(String(20))
+    statement: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(150))
+    role: Mapped[str] = mapped_column(String(20))
+    on: Mapped[date] = mapped_column(Date)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QualityDecision(Base):
+    """The NSO's confirmation or override of a fitness recommendation, with the record it saw."""
+
+    __tablename__ = "quality_decisions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    dataset: Mapped[str] = mapped_column(String(100))
+    indicator: Mapped[str | None] = mapped_column(String(100))
+    recommendation: Mapped[str] = mapped_column(String(30))
+    rule: Mapped[str] = mapped_column(String(20))
+    decision: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    by: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    record: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

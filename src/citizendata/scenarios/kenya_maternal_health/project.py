@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BENCHMARK", "DEMO_USERS", "ENGAGEMENT", "ESTIMATION", "PROJECT", "VALIDATION", "VALUE_CHAIN"]
+__all__ = ["BENCHMARK", "DEMO_USERS", "ENGAGEMENT", "ESTIMATION", "PROJECT", "QUALITY",
+           "STEWARDSHIP", "VALIDATION", "VALUE_CHAIN"]
 
 # The Open Data Watch value chain: phase -> stages, in order.
 VALUE_CHAIN: dict[str, tuple[str, ...]] = {
@@ -58,6 +59,17 @@ PROJECT: dict[str, Any] = {
         "collect": "Community health volunteers from the group ranches interview women.",
         "analyse": "The NSO partner leads weighting; members review the results.",
         "disseminate": "Results are read back at community meetings (barazas) first.",
+        "process": "Two members of the network review every flagged interview with the "
+                   "volunteer who made it before it is approved.",
+        "release": "The network's assembly signs off each release; nothing is published "
+                   "before it.",
+        "connect": "Members present the figures to the county health committees themselves.",
+        "influence": "The network uses the figures in its petition for maternity wards in "
+                     "the remote wards.",
+        "use": "County health departments plan outreach clinics with the network.",
+        "incentivise": "Volunteers are paid a daily allowance by the network.",
+        "change": "The network tracks whether new clinics open where the figures point.",
+        "reuse": "Aggregates are shared with other pastoralist women's groups on request.",
     },
     "data_sharing": "Aggregates are public after community sign-off; microdata stay with the "
                     "network and are shared with the NSO partner under a written agreement.",
@@ -89,7 +101,28 @@ DEMO_USERS: list[dict[str, str]] = [
     {"username": "lekishon", "password": "demo-collector-2026", "role": "collector"},
     {"username": "nkoitoi", "password": "demo-validator-2026", "role": "validator"},
     {"username": "wanjiru", "password": "demo-analyst-2026", "role": "analyst"},
+    # a statistician of the national statistical office (KNBS), who decides fitness
+    {"username": "otieno", "password": "demo-nso-2026", "role": "nso"},
 ]
+
+# Who holds the data, and the quality settings the data cannot tell
+# (citizendata.projects.quality).
+STEWARDSHIP: dict[str, str] = {
+    "holder": "Olkeri Pastoralist Women's Network (fictional)",
+    "agreement": "data-sharing agreement with the county health departments and KNBS "
+                 "(illustrative)",
+    "access": "aggregate tables public after community sign-off; microdata to KNBS only",
+}
+QUALITY: dict[str, Any] = {
+    # births in the two years before the fieldwork (February–March 2026)
+    "reference_period_start": "2024-02-01",
+    "reference_period_end": "2026-03-13",
+    "periods": ["2026"],
+    "identity": {"sex": {"field": "sex"}, "ethnicity": {"field": "ethnicity"},
+                 "disability": {"field": "wg_seeing"}},
+    "groups": {"women with disability": {"dimension": "disability",
+                                         "values": ["with_disability"]}},
+}
 
 # Server-side checks beyond the form's own rules (citizendata.projects.spec.ValidationSpec).
 VALIDATION: dict[str, Any] = {

@@ -1,0 +1,1 @@
+"""Quality assessment and the Copenhagen Framework record: engagement, gateway, scorecard, fitness."""
