@@ -151,6 +151,7 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                                 progress=lambda k: bar.advance(task2, k))
         _add_references(owner, slug, data.margins)
         sba = analyst.estimate(slug, "sba")
+        quality = analyst.quality(slug, version.form_id, "sba")
     summary = Table(title="citizendata demo: kenya-maternal-health", show_header=False)
     summary.add_row("workspace", str(path.resolve()))
     summary.add_row("form", f"{version.form_id} v{version.version}")
@@ -175,6 +176,14 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                     f"{p.get('rules', {}).get('threshold', '?')} and {p.get('secondary', 0):,} "
                     "that would give them away are suppressed (conf_status C/D); "
                     "see 'citizendata privacy policy'")
+    rec, eng = quality["recommendation"], quality["engagement"]
+    weak = [d["name"] for d in quality["scorecard"]["dimensions"] if d["rating"] == "low"]
+    summary.add_row("quality", f"citizen-data threshold {'met' if eng['meets_threshold'] else 'not met'}"
+                    f" ({eng['p4t_category']}); gateway "
+                    f"{'passed' if quality['gateway']['passed'] else 'failed'}; recommendation "
+                    f"{rec['recommendation']} ({rec['rule']})" + (f"; low: {', '.join(weak)}"
+                                                                   if weak else "")
+                    + " — see 'citizendata quality show'")
     summary.add_row("admin login", f"{DEMO_ADMIN['username']} / {DEMO_ADMIN['password']}")
     for u in kp.DEMO_USERS:
         summary.add_row(f"{u['role']} login", f"{u['username']} / {u['password']}")
