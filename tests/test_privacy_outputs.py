@@ -209,3 +209,11 @@ def test_one_dominant_respondent_makes_a_magnitude_cell_sensitive(owner: Client)
         {**SPEC, "estimation": ESTIMATION, "protection": {"tables": {"dominance": None}}}))
     loose = owner.estimate("test-project", "births", store=False).table.set_index("ward")
     assert loose.loc["magadi", "conf_status"] == "F"
+
+
+def test_the_quality_record_gives_no_suppressed_headline_away(owner: Client) -> None:
+    setup(owner, {"tables": {"threshold": 1000}})
+    r = owner.quality("test-project", "household", "consented")
+    assert r["evidence"]["headline_cv"] is None
+    assert r["evidence"]["coherence_difference"] is None
+    assert "Name " not in json.dumps(r)

@@ -13,7 +13,7 @@ from citizendata.errors import BadInput, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.privacy.outputs import protect_estimates
 from citizendata.projects.spec import ProjectSpec
-from citizendata.quality.evidence import item_nonresponse, project_evidence
+from citizendata.quality.evidence import coverage_distance, item_nonresponse, project_evidence
 from citizendata.quality.model import Recommendation
 from citizendata.services import quality as quality_svc
 
@@ -55,16 +55,20 @@ class QualityMethods:
         snap = me.open_snapshot(slug, dataset)
         schema: FormSchema = me.form_schema(slug, dataset)
         statuses = list(me._read(_statuses, slug))
-        result = None
+        result, coverage = None, None
         if ind is not None:
-            # the raw run gives the precision, coherence and coverage; only aggregates leave
+            # the run is protected before anything is read from it, so a suppressed headline
+            # gives no CV or benchmark gap away; the coverage gap (one aggregate over the
+            # margins) is read first, since protection drops the sample's margin totals
             result, est_spec, refs = me._estimate(slug, ind.id, None, "analysis", today=today)
+            coverage = coverage_distance(result.weighting)
+            protect_estimates(result, spec.protection, est_spec, refs)
         ev = project_evidence(spec, schema, db_ev, nonresponse=item_nonresponse(
             snap, schema, statuses), result=result, today=today)
         self._identity_evidence(ev, spec, schema)
         if result is not None:
-            protected = protect_estimates(result, spec.protection, est_spec, refs)
-            ev.group_cells = identity.group_cells(protected.table, spec.quality.groups)
+            ev.coverage_distance = coverage
+            ev.group_cells = identity.group_cells(result.table, spec.quality.groups)
         atts = me._read(quality_svc.attestations, slug, dataset, indicator)
         card = scorecard.score_dimensions(
             ev, thresholds=spec.quality.thresholds, attestations=atts, dataset=dataset,
