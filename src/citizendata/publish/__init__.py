@@ -1,0 +1,1 @@
+"""Publication of protected estimates in exchange formats (SDMX)."""
