@@ -69,6 +69,8 @@ class Action(StrEnum):
     QUALITY_ATTEST = "quality.attest"
     # confirm or override the fitness-for-integration recommendation (the NSO's call)
     QUALITY_DECIDE = "quality.decide"
+    # build, publish and withdraw releases (sign-off is by named representatives)
+    RELEASE_MANAGE = "release.manage"
 
 
 _A = Action

@@ -534,7 +534,7 @@ def demo(workspace: WorkspaceOpt = Path("citizendata-demo"),
 
 
 # the protection and quality commands register themselves on ``app``
-from citizendata import cli_privacy, cli_quality  # noqa: E402,F401
+from citizendata import cli_privacy, cli_quality, cli_release  # noqa: E402,F401
 
 
 def main() -> None:

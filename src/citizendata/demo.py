@@ -18,6 +18,7 @@ from citizendata.projects.spec import (
     OrganisationRef,
     ProjectSpec,
     QualitySpec,
+    ReleaseSpec,
     Stewardship,
     ValidationSpec,
 )
@@ -61,6 +62,8 @@ def kenya_spec() -> ProjectSpec:
         estimation=EstimationSpec.model_validate(kp.ESTIMATION),
         stewardship=Stewardship.model_validate(kp.STEWARDSHIP),
         quality=QualitySpec.model_validate(kp.QUALITY),
+        # the network's chair signs releases off for the community
+        release=ReleaseSpec(community_representatives=["naserian"]),
     )
 
 
@@ -122,6 +125,7 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
     slug = kp.PROJECT["slug"]
     owner = _setup(ws) if not ws.has_users() else ws.as_user(
         next(u["username"] for u in kp.DEMO_USERS if u["role"] == "owner"))
+    owner.update_project(kenya_spec())  # a demo built by an older version gets today's spec
     version = owner.add_form(slug, FORM_PATH)
     data = generate(n)
     collector = ws.as_user(next(u["username"] for u in kp.DEMO_USERS if u["role"] == "collector"))
@@ -152,6 +156,12 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
         _add_references(owner, slug, data.margins)
         sba = analyst.estimate(slug, "sba")
         quality = analyst.quality(slug, version.form_id, "sba")
+        task3 = bar.add_task("release", total=1)
+        release = owner.build_release(slug)
+        owner.sign_release(slug, release["version"], "approve",
+                           "read back and agreed at the network's assembly")
+        owner.publish_release(slug, release["version"])
+        bar.update(task3, completed=1)
     summary = Table(title="citizendata demo: kenya-maternal-health", show_header=False)
     summary.add_row("workspace", str(path.resolve()))
     summary.add_row("form", f"{version.form_id} v{version.version}")
@@ -184,6 +194,9 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                     f"{rec['recommendation']} ({rec['rule']})" + (f"; low: {', '.join(weak)}"
                                                                    if weak else "")
                     + " — see 'citizendata quality show'")
+    summary.add_row("release", f"v{release['version']} published after the community's "
+                    f"sign-off: /public/releases/{slug}/{release['version']}/report.html "
+                    f"({len(release['files'])} files: SDMX, CSV, Parquet, JSON, report)")
     summary.add_row("admin login", f"{DEMO_ADMIN['username']} / {DEMO_ADMIN['password']}")
     for u in kp.DEMO_USERS:
         summary.add_row(f"{u['role']} login", f"{u['username']} / {u['password']}")

@@ -276,6 +276,23 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("consent.invalid_scope", "BadInput", "Unknown consent scope",
               "Use one of the scopes the project's consent policy names (e.g. analysis, "
               "publication, nso_sharing), or all."),
+    # releases and the community sign-off gate
+    ErrorSpec("release.not_found", "NotFound", "No such release",
+              "Use a version the project has (citizendata release list)."),
+    ErrorSpec("release.invalid_state", "Conflict",
+              "The release is not in a state that allows this",
+              "A published or withdrawn release cannot change; build a new version."),
+    ErrorSpec("release.signoff_missing", "Conflict",
+              "The release lacks a required sign-off",
+              "Ask the community representatives (and the NSO, when integration is declared) "
+              "to approve it."),
+    ErrorSpec("release.consent_withdrawn", "Conflict",
+              "A respondent withdrew consent after this release was built",
+              "Build a new version: it leaves the respondent out."),
+    ErrorSpec("release.not_signatory", "Forbidden",
+              "You are not a signatory of this project's releases",
+              "Ask the owner to name you in release.community_representatives, or to give "
+              "you the nso role."),
     ErrorSpec("internal", "CitizenDataError", "Internal error",
               "Report this with the request id; no data was changed."),
 )

@@ -39,6 +39,7 @@ from citizendata.privacy.public import public_microdata
 from citizendata.projects.estimation import EstimationSpec
 from citizendata.projects.protection import ProtectionSpec
 from citizendata.projects.spec import ProjectSpec, load_spec
+from citizendata.publish.client import ReleaseMethods
 from citizendata.quality.client import QualityMethods
 from citizendata.services import (
     accounts,
@@ -229,7 +230,7 @@ def _read(source: str | Path | bytes, filename: str | None) -> tuple[bytes, str]
     return path.read_bytes(), filename or path.name
 
 
-class Client(QualityMethods):
+class Client(QualityMethods, ReleaseMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,

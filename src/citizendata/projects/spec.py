@@ -15,6 +15,7 @@ from citizendata.errors import BadInput, Problem, Where
 from citizendata.projects.estimation import EstimationSpec
 from citizendata.projects.protection import ProtectionSpec
 from citizendata.projects.quality import QualitySpec, Stewardship
+from citizendata.projects.release import ReleaseSpec
 
 __all__ = [
     "STAGES",
@@ -29,6 +30,7 @@ __all__ = [
     "ProjectSpec",
     "ProtectionSpec",
     "QualitySpec",
+    "ReleaseSpec",
     "Stewardship",
     "ValidationSpec",
     "load_spec",
@@ -147,6 +149,7 @@ class ProjectSpec(BaseModel):
     protection: ProtectionSpec = Field(default_factory=ProtectionSpec)
     stewardship: Stewardship = Field(default_factory=Stewardship)
     quality: QualitySpec = Field(default_factory=QualitySpec)
+    release: ReleaseSpec = Field(default_factory=ReleaseSpec)
 
     @field_validator("slug")
     @classmethod

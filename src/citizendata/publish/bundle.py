@@ -23,7 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["ESTIMATE_COLUMNS", "Manifest", "open_sdg_csv", "write_bundle"]
+__all__ = ["ESTIMATE_COLUMNS", "Manifest", "open_sdg_csv", "stable_floats", "stable_json",
+           "write_bundle"]
 
 TOTAL = "_T"
 # the columns of the full estimates file, after the dimensions
@@ -41,7 +42,7 @@ class Manifest:
 
     def to_json(self) -> bytes:
         """The manifest's canonical bytes."""
-        return _json({"release": self.release, "files": self.files})
+        return _json(stable_json({"release": self.release, "files": self.files}))
 
 
 def _json(obj: Any) -> bytes:
@@ -85,9 +86,37 @@ def open_sdg_csv(table: pd.DataFrame, dims: Sequence[str], *, year: str, series:
     return _csv(out)
 
 
+def stable_floats(df: pd.DataFrame) -> pd.DataFrame:
+    """Floats rounded to 10 significant digits, as the CSV writes them.
+
+    A database's parallel sums may differ in the last bits between two runs over the
+    same data; rounding makes every format of a rebuild byte-identical.
+    """
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_float_dtype(out[c]):
+            x = out[c].to_numpy(dtype=float, na_value=np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                mag = np.floor(np.log10(np.abs(x)))
+            scale = np.where(np.isfinite(mag), 10.0 ** (9 - mag), 1.0)
+            out[c] = np.where(np.isfinite(x), np.round(x * scale) / scale, x)
+    return out
+
+
+def stable_json(obj: Any) -> Any:
+    """A JSON-ready object with every float at 10 significant digits."""
+    if isinstance(obj, float):
+        return float(f"{obj:.10g}") if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: stable_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [stable_json(v) for v in obj]
+    return obj
+
+
 def _parquet(df: pd.DataFrame) -> bytes:
     """Parquet bytes with no pandas index metadata and fixed writer settings."""
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = pa.Table.from_pandas(stable_floats(df), preserve_index=False)
     table = table.replace_schema_metadata(None)
     buf = io.BytesIO()
     pq.write_table(table, buf, compression="zstd", use_dictionary=False, write_statistics=False)
@@ -122,8 +151,8 @@ def write_bundle(out_dir: str | Path, *, release: Mapping[str, Any],
         full = _sorted(table[cols], dims)
         files[f"{ind_id}/estimates.csv"] = _csv(full)
         files[f"{ind_id}/estimates.parquet"] = _parquet(full)
-        files[f"{ind_id}/estimates.json"] = _json(json.loads(
-            full.to_json(orient="records", double_precision=10)))
+        files[f"{ind_id}/estimates.json"] = _json(stable_json(json.loads(
+            full.to_json(orient="records", double_precision=15))))
         files[f"{ind_id}/open-sdg.csv"] = open_sdg_csv(
             table, dims, year=str(meta["year"]), series=str(meta.get("series") or ""),
             units=str(meta.get("unit") or ""))

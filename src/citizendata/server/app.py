@@ -25,6 +25,7 @@ from citizendata.server.routers import (
     html,
     openrosa,
     privacy,
+    public,
     quality,
     review,
     validation,
@@ -63,6 +64,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(estimation.router)
     app.include_router(privacy.router)
     app.include_router(quality.router)
+    app.include_router(public.router)
     app.include_router(validation.pages)
     app.include_router(openrosa.router)
     app.include_router(html.router)

@@ -44,6 +44,8 @@ __all__ = [
     "ProjectPartner",
     "QualityAttestation",
     "QualityDecision",
+    "Release",
+    "ReleaseSignoff",
     "ReviewEvent",
     "Submission",
     "SubmissionVersion",
@@ -496,3 +498,40 @@ class QualityDecision(Base):
     by: Mapped[str] = mapped_column(String(150))
     at: Mapped[datetime] = mapped_column(default=utcnow)
     record: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class Release(Base):
+    """One versioned, immutable release bundle of a project, and where it stands.
+
+    Status: draft → awaiting_signoff → published, or withdrawn (the record and the
+    files are kept; public access ends).
+    """
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("project_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    as_of: Mapped[date] = mapped_column(Date)
+    built_by: Mapped[str] = mapped_column(String(150))
+    built_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the newest consent withdrawal the build saw: a later one blocks publication
+    withdrawals_seen: Mapped[int] = mapped_column(Integer, default=0)
+    path: Mapped[str] = mapped_column(Text)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    published_at: Mapped[datetime | None] = mapped_column()
+    withdrawn_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReleaseSignoff(Base):
+    """A community representative's or the NSO's approval (or refusal) of a release."""
+
+    __tablename__ = "release_signoffs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id"), index=True)
+    by: Mapped[str] = mapped_column(String(150))
+    capacity: Mapped[str] = mapped_column(String(20))  # community | nso
+    decision: Mapped[str] = mapped_column(String(10))  # approve | reject
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,171 @@
+"""Releases as Client calls: build a bundle, sign it off, publish, withdraw, verify a rebuild.
+
+A mixin of ``Client``. Everything a release contains comes through the protected
+paths: estimates for the ``publication`` purpose (consent) after disclosure control,
+the quality statement, SDMX for the SDG series, the offline report.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import tempfile
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from citizendata.projects.spec import ProjectSpec
+from citizendata.publish.bundle import stable_json, write_bundle
+from citizendata.services import releases as releases_svc
+
+__all__ = ["ReleaseMethods"]
+
+REFERENCES = [
+    "UN Statistical Commission (2025). Copenhagen Framework on Citizen Data.",
+    "Hundepool, A. et al. (2012). Statistical Disclosure Control. Wiley.",
+    "Deville, J.-C. and Särndal, C.-E. (1992). Calibration estimators in survey sampling. "
+    "JASA 87(418).",
+    "Washington Group on Disability Statistics. The Washington Group Short Set on "
+    "Functioning (WG-SS).",
+]
+METHODS = (
+    "Estimates come from the approved submissions of respondents who consented to "
+    "publication, weighted to official margins where the project declares weighting, with "
+    "Taylor-linearised standard errors and 95% confidence intervals.\n\n"
+    "Before release every table passes the project's disclosure control: cells with too few "
+    "respondents, and the cells that would give them away, are suppressed and marked. The "
+    "formulas and references are in citizendata's docs/methods."
+)
+
+
+class ReleaseMethods:
+    """Client methods for releases (a mixin: ``self`` is a Client)."""
+
+    def _assemble(self, slug: str, version: int, as_of: date, out: Path) -> dict[str, Any]:
+        """Write every file of release ``version`` as of ``as_of`` into ``out``."""
+        from citizendata.publish.report import render_report
+        from citizendata.publish.sdmx import (
+            SeriesMapping,
+            to_sdg_rows,
+            write_sdmx_csv,
+            write_sdmx_ml,
+        )
+        from citizendata.quality.client import _spec
+        from citizendata.quality.engagement import engagement_summary
+
+        me: Any = self
+        spec: ProjectSpec = me._read(_spec, slug)
+        ids = spec.release.indicators or [i.id for i in spec.estimation.indicators]
+        tables, shown, extra, notes = {}, [], {}, []
+        meta: dict[str, Any] = {"indicators": {}}
+        provenance: dict[str, Any] = {}
+        for iid in ids:
+            r = me.estimate(slug, iid, purpose="publication", store=False)
+            ind = r.indicator
+            tables[iid] = (r.table, r.dims)
+            meta["indicators"][iid] = {"year": as_of.year, "series": ind.series or "",
+                                       "unit": ind.unit_of_measure, "name": ind.name,
+                                       "protection": r.protection}
+            provenance[iid] = {k: r.provenance.get(k) for k in (
+                "snapshot", "references", "estimation_spec_sha256", "indicator_sha256",
+                "citizendata_version")}
+            shown.append({"name": ind.name or ind.id, "unit": ind.unit_of_measure,
+                          "sdg_series": ind.series or "", "headline": r.total(),
+                          "estimates": r.table, "dimensions": r.dims})
+            if ind.series and spec.country:
+                try:
+                    rows, rep = to_sdg_rows(r.table, SeriesMapping(
+                        series=ind.series, ref_area=spec.country, time_period=str(as_of.year),
+                        unit_measure=ind.unit_of_measure,
+                        source_detail=f"Citizen data: {spec.name}"))
+                except ValueError as exc:
+                    notes.append(f"{iid}: no SDMX ({exc})")
+                    continue
+                buf = io.StringIO()
+                write_sdmx_csv(rows, buf)
+                extra[f"sdmx/{ind.series}.csv"] = buf.getvalue().encode("utf-8")
+                with tempfile.TemporaryDirectory() as tmp:
+                    xml = Path(tmp) / "data.xml"
+                    write_sdmx_ml(rows, xml, prepared=datetime(as_of.year, as_of.month,
+                                                               as_of.day, tzinfo=UTC))
+                    extra[f"sdmx/{ind.series}.xml"] = xml.read_bytes()
+                notes.append(f"{iid}: {rep.summary()}")
+        first = spec.estimation.indicator(ids[0]) if ids else None
+        quality = me.quality(slug, first.form if first else None, ids[0] if ids else None,
+                             today=as_of)
+        quality_html = me.quality_html(slug, first.form if first else None,
+                                       ids[0] if ids else None, today=as_of)
+        extra["quality.json"] = (json.dumps(stable_json(json.loads(json.dumps(
+            quality, default=str))), sort_keys=True, ensure_ascii=False, indent=2)
+            + "\n").encode("utf-8")
+        release = {
+            "project": spec.slug, "title": spec.name, "version": f"v{version}",
+            "as_of": as_of.isoformat(), "licenses": [{"name": spec.release.licence}],
+            "indicators": meta["indicators"], "provenance": provenance, "notes": notes,
+        }
+        report = render_report(
+            {"project": spec.name, "initiative": spec.initiator.name, "version": f"v{version}",
+             "status": "release", "dates": {"As of": as_of.isoformat()},
+             "sdg_series": sorted({i["sdg_series"] for i in shown if i["sdg_series"]}),
+             "provenance": {f"{k}: {name}": h for k, p in provenance.items()
+                            for name, h in (p.get("snapshot") or {}).items()}},
+            shown, quality_html=quality_html, engagement=engagement_summary(spec),
+            methods=METHODS, references=REFERENCES)
+        extra["report.html"] = report.encode("utf-8")
+        return write_bundle(out, release=release, tables=tables, extra_files=extra).__dict__
+
+    def build_release(self, slug: str, *, as_of: date | None = None) -> dict[str, Any]:
+        """Build the next version's bundle and keep it, awaiting sign-off."""
+        me: Any = self
+        version = me._read(releases_svc.next_version, slug)
+        seen = me._read(releases_svc.latest_withdrawal, slug)
+        as_of = as_of or date.today()
+        out = (me.workspace.settings.workspace / "releases" / slug / f"v{version}").resolve()
+        if out.exists():
+            shutil.rmtree(out)
+        manifest = self._assemble(slug, version, as_of, out)
+        info: dict[str, Any] = me._run(releases_svc.record_release, slug, version=version,
+                                       as_of=as_of, path=str(out), manifest=manifest,
+                                       withdrawals_seen=seen)
+        return info
+
+    def verify_release(self, slug: str, version: int) -> dict[str, Any]:
+        """Rebuild a release from the same inputs and compare every file's hash."""
+        me: Any = self
+        info = next((r for r in me.releases(slug) if r["version"] == version), None)
+        if info is None:
+            from citizendata.errors import NotFound
+
+            raise NotFound("release.not_found", f"no release v{version}")
+        with tempfile.TemporaryDirectory() as tmp:
+            again = self._assemble(slug, version, date.fromisoformat(info["as_of"]), Path(tmp))
+        kept = json.loads((Path(info["path"]) / "manifest.json").read_text(encoding="utf-8"))
+        differ = sorted(n for n in set(kept["files"]) | set(again["files"])
+                        if kept["files"].get(n) != again["files"].get(n))
+        return {"version": version, "identical": not differ, "differ": differ}
+
+    def releases(self, slug: str) -> list[dict[str, Any]]:
+        """The project's releases, newest first, with their sign-offs."""
+        me: Any = self
+        out: list[dict[str, Any]] = me._read(releases_svc.releases, slug)
+        return out
+
+    def sign_release(self, slug: str, version: int, decision: str = "approve",
+                     note: str = "") -> dict[str, Any]:
+        """Approve (or refuse) a release as a community representative or the NSO."""
+        me: Any = self
+        out: dict[str, Any] = me._run(releases_svc.sign, slug, version, decision, note)
+        return out
+
+    def publish_release(self, slug: str, version: int) -> dict[str, Any]:
+        """Make a signed-off release public."""
+        me: Any = self
+        out: dict[str, Any] = me._run(releases_svc.publish, slug, version)
+        return out
+
+    def withdraw_release(self, slug: str, version: int, reason: str) -> dict[str, Any]:
+        """End public access to a release (the record is kept)."""
+        me: Any = self
+        out: dict[str, Any] = me._run(releases_svc.withdraw, slug, version, reason)
+        return out

@@ -1,0 +1,197 @@
+"""Releases and the community sign-off gate: draft → awaiting sign-off → published, or withdrawn.
+
+A release is immutable once built: its files and manifest never change. Publication
+needs the approval of every designated community representative, and of the NSO
+when the project intends to integrate its data into official statistics; a consent
+withdrawn after the build blocks it. Every step is in the audit log.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from citizendata.auth import Action, Actor
+from citizendata.errors import Conflict, Forbidden, NotFound, Where
+from citizendata.projects.spec import IntegrationIntent, ProjectSpec
+from citizendata.services.access import audit, project_for
+from citizendata.store.models import (
+    ConsentWithdrawal,
+    Project,
+    Release,
+    ReleaseSignoff,
+    utcnow,
+)
+
+__all__ = ["latest_withdrawal", "next_version", "public_file", "publish", "published",
+           "record_release", "releases", "sign", "withdraw"]
+
+
+def _spec(project: Project) -> ProjectSpec | None:
+    return ProjectSpec.model_validate(project.spec) if project.spec else None
+
+
+def latest_withdrawal(db: Session, actor: Actor | None, slug: str) -> int:
+    """The id of the project's newest consent withdrawal (0 if none)."""
+    project, _ = project_for(db, actor, slug, Action.RELEASE_MANAGE)
+    return int(db.scalar(select(func.max(ConsentWithdrawal.id))
+                         .where(ConsentWithdrawal.project_id == project.id)) or 0)
+
+
+def next_version(db: Session, actor: Actor | None, slug: str) -> int:
+    """The version number the next release gets."""
+    project, _ = project_for(db, actor, slug, Action.RELEASE_MANAGE)
+    return int(db.scalar(select(func.max(Release.version))
+                         .where(Release.project_id == project.id)) or 0) + 1
+
+
+def record_release(db: Session, actor: Actor | None, slug: str, *, version: int, as_of: date,
+                   path: str, manifest: dict[str, Any], withdrawals_seen: int) -> dict[str, Any]:
+    """Keep a built release as a draft awaiting sign-off."""
+    project, _ = project_for(db, actor, slug, Action.RELEASE_MANAGE)
+    assert actor is not None
+    row = Release(project_id=project.id, version=version, status="awaiting_signoff",
+                  as_of=as_of, built_by=actor.username, path=path, manifest=manifest,
+                  withdrawals_seen=withdrawals_seen)
+    db.add(row)
+    db.flush()
+    audit(db, actor, "release.build", "release", f"v{version}", project_id=project.id,
+          details={"files": {k: v["sha256"] for k, v in manifest.get("files", {}).items()}})
+    return _info(db, row)
+
+
+def _info(db: Session, r: Release) -> dict[str, Any]:
+    signoffs = db.scalars(select(ReleaseSignoff).where(ReleaseSignoff.release_id == r.id)
+                          .order_by(ReleaseSignoff.id))
+    return {"version": r.version, "status": r.status, "as_of": r.as_of.isoformat(),
+            "built_by": r.built_by, "built_at": r.built_at.isoformat(), "path": r.path,
+            "published_at": r.published_at.isoformat() if r.published_at else None,
+            "withdrawn_at": r.withdrawn_at.isoformat() if r.withdrawn_at else None,
+            "signoffs": [{"by": s.by, "capacity": s.capacity, "decision": s.decision,
+                          "note": s.note, "at": s.at.isoformat()} for s in signoffs],
+            "files": sorted(r.manifest.get("files", {}))}
+
+
+def _release(db: Session, project: Project, version: int) -> Release:
+    row = db.scalar(select(Release).where(Release.project_id == project.id,
+                                          Release.version == version))
+    if row is None:
+        raise NotFound("release.not_found", f"project {project.slug!r} has no release "
+                       f"v{version}", where=Where(field="version"))
+    return row
+
+
+def releases(db: Session, actor: Actor | None, slug: str) -> list[dict[str, Any]]:
+    """Every release of the project (members), newest first."""
+    project, _ = project_for(db, actor, slug, Action.PROJECT_VIEW)
+    rows = db.scalars(select(Release).where(Release.project_id == project.id)
+                      .order_by(Release.version.desc()))
+    return [_info(db, r) for r in rows]
+
+
+def sign(db: Session, actor: Actor | None, slug: str, version: int, decision: str,
+         note: str = "") -> dict[str, Any]:
+    """A designated community representative or the NSO approves or refuses a release."""
+    project, role = project_for(db, actor, slug, Action.PROJECT_VIEW)
+    assert actor is not None
+    spec = _spec(project)
+    reps = spec.release.community_representatives if spec else []
+    if actor.username in reps:
+        capacity = "community"
+    elif role == "nso":
+        capacity = "nso"
+    else:
+        raise Forbidden("release.not_signatory", f"{actor.username!r} signs no release of "
+                        f"{slug!r}", where=Where(field="signoff"))
+    if decision not in ("approve", "reject"):
+        raise Conflict("release.invalid_state", f"unknown decision {decision!r}; use approve "
+                       "or reject", where=Where(field="decision"))
+    row = _release(db, project, version)
+    if row.status != "awaiting_signoff":
+        raise Conflict("release.invalid_state", f"release v{version} is {row.status}",
+                       where=Where(field="version"))
+    db.add(ReleaseSignoff(release_id=row.id, by=actor.username, capacity=capacity,
+                          decision=decision, note=note))
+    db.flush()
+    audit(db, actor, "release.sign", "release", f"v{version}", project_id=project.id,
+          details={"capacity": capacity, "decision": decision})
+    return _info(db, row)
+
+
+def _missing_signoffs(db: Session, project: Project, row: Release) -> list[str]:
+    spec = _spec(project)
+    reps = list(spec.release.community_representatives) if spec else []
+    nso = (spec.release.nso_signoff if spec and spec.release.nso_signoff is not None
+           else bool(spec and spec.integration_intent == IntegrationIntent.INTEGRATE))
+    latest: dict[tuple[str, str], str] = {}
+    for s in db.scalars(select(ReleaseSignoff).where(ReleaseSignoff.release_id == row.id)
+                        .order_by(ReleaseSignoff.id)):
+        latest[(s.capacity, s.by)] = s.decision
+    missing = [f"community representative {r!r}" for r in reps
+               if latest.get(("community", r)) != "approve"]
+    if not reps:
+        missing.append("a designated community representative (release."
+                       "community_representatives is empty)")
+    if nso and not any(c == "nso" and d == "approve" for (c, _), d in latest.items()):
+        missing.append("the NSO (integration is declared)")
+    return missing
+
+
+def publish(db: Session, actor: Actor | None, slug: str, version: int) -> dict[str, Any]:
+    """Make a release public, if every sign-off is there and no consent was withdrawn since."""
+    project, _ = project_for(db, actor, slug, Action.RELEASE_MANAGE)
+    row = _release(db, project, version)
+    if row.status != "awaiting_signoff":
+        raise Conflict("release.invalid_state", f"release v{version} is {row.status}",
+                       where=Where(field="version"))
+    missing = _missing_signoffs(db, project, row)
+    if missing:
+        raise Conflict("release.signoff_missing", f"release v{version} lacks the approval "
+                       f"of {'; '.join(missing)}", where=Where(field="signoffs"))
+    newest = int(db.scalar(select(func.max(ConsentWithdrawal.id))
+                           .where(ConsentWithdrawal.project_id == project.id)) or 0)
+    if newest > row.withdrawals_seen:
+        raise Conflict("release.consent_withdrawn", f"a respondent withdrew consent after "
+                       f"release v{version} was built", where=Where(field="version"))
+    row.status, row.published_at = "published", utcnow()
+    db.flush()
+    audit(db, actor, "release.publish", "release", f"v{version}", project_id=project.id)
+    return _info(db, row)
+
+
+def withdraw(db: Session, actor: Actor | None, slug: str, version: int, reason: str
+             ) -> dict[str, Any]:
+    """End public access to a release; its record and files are kept."""
+    project, _ = project_for(db, actor, slug, Action.RELEASE_MANAGE)
+    row = _release(db, project, version)
+    if row.status == "withdrawn":
+        raise Conflict("release.invalid_state", f"release v{version} is already withdrawn")
+    row.status, row.withdrawn_at = "withdrawn", utcnow()
+    db.flush()
+    audit(db, actor, "release.withdraw", "release", f"v{version}", project_id=project.id,
+          details={"reason": reason})
+    return _info(db, row)
+
+
+def published(db: Session) -> list[dict[str, Any]]:
+    """Every published release of every project (public: no actor needed)."""
+    rows = db.execute(select(Release, Project.slug, Project.name)
+                      .join(Project, Project.id == Release.project_id)
+                      .where(Release.status == "published")
+                      .order_by(Project.slug, Release.version.desc())).all()
+    return [{"project": slug, "name": name, "version": r.version,
+             "published_at": r.published_at.isoformat() if r.published_at else None,
+             "files": sorted(r.manifest.get("files", {}))} for r, slug, name in rows]
+
+
+def public_file(db: Session, slug: str, version: int, name: str) -> str | None:
+    """The path of a published release's file, or None (unpublished, withdrawn, unknown)."""
+    row = db.scalar(select(Release).join(Project, Project.id == Release.project_id)
+                    .where(Project.slug == slug, Release.version == version,
+                           Release.status == "published"))
+    if row is None or (name not in row.manifest.get("files", {}) and name != "manifest.json"):
+        return None
+    return f"{row.path}/{name}"
