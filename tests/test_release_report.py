@@ -142,6 +142,7 @@ def test_draft_banner_and_no_map_without_boundaries() -> None:
     assert "Draft — not for publication" in html
     assert 'class="area"' not in html and html.count("<svg") == 2
     assert status_banner("published", "v2") == ("Published v2", "published")
+    assert status_banner("release", "v3") == ("Release v3", "published")
 
 
 def test_escaping_of_project_name_and_area_code() -> None:

@@ -51,6 +51,10 @@ def status_banner(status: str, version: str) -> tuple[str, str]:
     s = (status or "draft").strip().lower()
     if s == "published":
         return f"Published {version}".strip(), "published"
+    if s == "release":
+        # a bundle is built before its sign-off and never changes: the public list,
+        # not the file, says whether it is published
+        return f"Release {version}".strip(), "published"
     return f"{s.capitalize()} — not for publication", "unpublished"
 
 
