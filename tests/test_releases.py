@@ -114,8 +114,16 @@ def test_the_public_surface_serves_only_published_files(tmp_path: Path) -> None:
     with TestClient(create_app(ws)) as http:
         assert http.get("/api/v1/public/releases").json() == {"releases": []}
         assert http.get("/public/releases/test-project/1/report.html").status_code == 404
-        ws.as_user("rep").sign_release("test-project", 1)
-        owner.publish_release("test-project", 1)
+        rep = {"Authorization": "Bearer " + ws.login("rep", "rep-password-1").create_token("t")}
+        boss = {"Authorization": "Bearer " + owner.create_token("t")}
+        base = "/api/v1/projects/test-project/releases"
+        refused = http.post(f"{base}/1/publish", headers=boss)
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "release.signoff_missing"
+        assert http.post(f"{base}/1/signoffs", json={}, headers=boss).status_code == 403
+        assert http.post(f"{base}/1/signoffs", json={"note": "ok"},
+                         headers=rep).status_code == 201
+        assert http.post(f"{base}/1/publish", headers=boss).status_code == 200
         listed = http.get("/api/v1/public/releases").json()["releases"]
         assert listed[0]["version"] == 1 and "report.html" in listed[0]["files"]
         page = http.get("/public/releases/test-project/1/report.html")

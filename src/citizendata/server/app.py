@@ -27,6 +27,7 @@ from citizendata.server.routers import (
     privacy,
     public,
     quality,
+    releases,
     review,
     validation,
 )
@@ -65,6 +66,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(privacy.router)
     app.include_router(quality.router)
     app.include_router(public.router)
+    app.include_router(releases.router)
     app.include_router(validation.pages)
     app.include_router(openrosa.router)
     app.include_router(html.router)
