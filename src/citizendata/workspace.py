@@ -440,7 +440,7 @@ class Client(QualityMethods, ReleaseMethods):
         table = snap.table(repeat)
         if not reviewed:
             return table
-        statuses = list(self._read(_analytic_statuses, slug))
+        statuses = list(self._read(validation.project_statuses, slug))
         main = snap.table()
         keep = main.filter(main._review_status.isin(statuses)).select("_id")
         if repeat is None:
@@ -570,7 +570,7 @@ class Client(QualityMethods, ReleaseMethods):
         ind = self._read(estimation.indicator_spec, slug, indicator)
         spec = self._read(estimation.estimation_spec, slug)
         refs, hashes = self._read(estimation.read_reference_tables, slug)
-        statuses = self._read(_analytic_statuses, slug)
+        statuses = self._read(validation.project_statuses, slug)
         consent_filter = self._read(consent.consent_filter, slug, ind.form, purpose)
         snap = self.open_snapshot(slug, ind.form)
         result = estimate_indicator(snap, spec, ind, statuses=statuses, references=refs,
@@ -634,7 +634,7 @@ class Client(QualityMethods, ReleaseMethods):
         Only submissions whose consent covers ``purpose`` are in it; writes a CSV if
         ``out`` is given. Returns the table and the report of what was done.
         """
-        statuses = list(self._read(_analytic_statuses, slug))
+        statuses = list(self._read(validation.project_statuses, slug))
         consent_filter = self._read(consent.consent_filter, slug, form_id, purpose)
         refs, hashes = self._read(estimation.read_reference_tables, slug)
         snap = self.open_snapshot(slug, form_id)
@@ -685,11 +685,6 @@ def _may_see_unprotected(db: Session, actor: Actor, slug: str) -> None:
         raise Forbidden("auth.forbidden", f"your role {role!r} sees only protected tables",
                         where=Where(field="protect"),
                         fix="Leave protect on; an owner or manager can look at unprotected cells.")
-
-
-def _analytic_statuses(db: Session, actor: Actor, slug: str) -> tuple[str, ...]:
-    project, _ = project_for(db, actor, slug, Action.PROJECT_VIEW)
-    return validation.analytic_statuses(project)
 
 
 def _json_bytes(obj: Any) -> bytes:

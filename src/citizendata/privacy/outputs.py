@@ -55,7 +55,7 @@ def rollup_hierarchies(table: pd.DataFrame, dims: list[str], spec: EstimationSpe
         low, up = work[str(d.field)].astype(str), work[name].astype(str)
         # a row at a roll-up level moves into the lowest dimension as "county:<code>"
         at_level = (low == TOTAL) & (up != TOTAL)
-        work[str(d.field)] = np.where(at_level, [_LEVEL.format(name, c) for c in up], low)
+        work[str(d.field)] = np.where(at_level, name + ":" + up, low)
         pairs = geo[[str(d.field), str(d.level)]].drop_duplicates().astype(str)
         h = {c: _LEVEL.format(name, p) for c, p in zip(pairs.iloc[:, 0], pairs.iloc[:, 1],
                                                         strict=True)}

@@ -26,10 +26,8 @@ from citizendata.stats.frame import ConsentFilter, analysis_frame
 
 __all__ = ["public_microdata"]
 
-# field types whose answers identify a phone or a moment more than they describe a person
-_DROPPED_TYPES = frozenset({"start", "end", "today", "deviceid", "subscriberid", "simserial",
-                            "phonenumber", "username", "email", "audit", "image", "audio",
-                            "video", "file", "background-audio"})
+# media answers are files, not values a public table can hold
+_MEDIA_TYPES = frozenset({"image", "audio", "video", "file", "background-audio"})
 
 
 def _columns(schema: FormSchema, table_columns: list[str]) -> tuple[list[str], list[str], list[str]]:
@@ -41,7 +39,8 @@ def _columns(schema: FormSchema, table_columns: list[str]) -> tuple[list[str], l
     for f in schema.fields:
         if f.name not in present or f.personal:
             continue
-        if f.type in _DROPPED_TYPES:
+        # device metadata (times, device ids) identify a phone or a moment, not a person's answer
+        if f.is_metadata or f.type in _MEDIA_TYPES:
             dropped.append(f.name)
         elif f.storage_type == "geopoint":
             geo.append(f.name)

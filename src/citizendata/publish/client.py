@@ -51,11 +51,10 @@ class ReleaseMethods:
             write_sdmx_csv,
             write_sdmx_ml,
         )
-        from citizendata.quality.client import _spec
         from citizendata.quality.engagement import engagement_summary
 
         me: Any = self
-        spec: ProjectSpec = me._read(_spec, slug)
+        spec: ProjectSpec = me.project(slug).spec
         ids = spec.release.indicators or [i.id for i in spec.estimation.indicators]
         tables, shown, extra, notes = {}, [], {}, []
         meta: dict[str, Any] = {"indicators": {}}

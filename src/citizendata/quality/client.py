@@ -16,17 +16,9 @@ from citizendata.projects.spec import ProjectSpec
 from citizendata.quality.evidence import coverage_distance, item_nonresponse, project_evidence
 from citizendata.quality.model import Recommendation
 from citizendata.services import quality as quality_svc
+from citizendata.services import validation
 
 __all__ = ["QualityMethods"]
-
-
-def _spec(db: Any, actor: Any, slug: str) -> ProjectSpec:
-    from citizendata.auth import Action
-    from citizendata.services.access import project_for
-
-    project, _ = project_for(db, actor, slug, Action.PROJECT_VIEW)
-    return ProjectSpec.model_validate(project.spec) if project.spec else ProjectSpec.model_validate(
-        {"slug": slug, "name": project.name, "initiator": {"slug": "unknown", "name": "unknown"}})
 
 
 class QualityMethods:
@@ -43,7 +35,7 @@ class QualityMethods:
         from citizendata.quality import fitness, gateway, identity, report, scorecard
 
         me: Any = self
-        spec: ProjectSpec = me._read(_spec, slug)
+        spec: ProjectSpec = me.project(slug).spec
         ind = None
         if indicator is not None:
             ind = me.estimation_spec(slug).indicator(indicator)
@@ -54,7 +46,7 @@ class QualityMethods:
         db_ev = me._read(quality_svc.database_evidence, slug, dataset)
         snap = me.open_snapshot(slug, dataset)
         schema: FormSchema = me.form_schema(slug, dataset)
-        statuses = list(me._read(_statuses, slug))
+        statuses = list(me._read(validation.project_statuses, slug))
         result, coverage = None, None
         if ind is not None:
             # the run is protected before anything is read from it, so a suppressed headline
@@ -143,15 +135,6 @@ class QualityMethods:
             reason=reason, record={k: record[k] for k in ("gateway", "scorecard", "evidence")
                                    if k in record})
         return out
-
-
-def _statuses(db: Any, actor: Any, slug: str) -> tuple[str, ...]:
-    from citizendata.auth import Action
-    from citizendata.services import validation
-    from citizendata.services.access import project_for
-
-    project, _ = project_for(db, actor, slug, Action.PROJECT_VIEW)
-    return validation.analytic_statuses(project)
 
 
 def _only_form(me: Any, slug: str) -> str:

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, check
 from citizendata.errors import Forbidden, NotFound, Unauthenticated
+from citizendata.projects.spec import ProjectSpec
 from citizendata.store.models import AuditEvent, Form, Membership, Project
 
-__all__ = ["audit", "project_for", "require_actor", "require_admin", "role_in"]
+__all__ = ["audit", "project_for", "project_spec", "require_actor", "require_admin", "role_in"]
 
 
 def require_actor(actor: Actor | None) -> Actor:
@@ -46,6 +47,11 @@ def project_for(db: Session, actor: Actor | None, slug: str, action: Action) -> 
     check(role, action, project_slug=slug)
     assert project is not None and role is not None
     return project, role
+
+
+def project_spec(project: Project) -> ProjectSpec:
+    """The project's spec as stored."""
+    return ProjectSpec.model_validate(project.spec)
 
 
 def form_in(db: Session, project: Project, form_id: str) -> Form:

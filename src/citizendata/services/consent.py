@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 from citizendata.auth import Action, Actor
 from citizendata.errors import BadInput, Conflict, NotFound, Where
 from citizendata.projects.protection import ConsentSpec, ProtectionSpec
-from citizendata.projects.spec import ProjectSpec
-from citizendata.services.access import audit, form_in, project_for
+from citizendata.services.access import audit, form_in, project_for, project_spec
 from citizendata.stats.frame import ConsentFilter
 from citizendata.store.models import (
     Attachment,
@@ -50,7 +49,7 @@ BASES = ("respondent_request", "guardian_request", "community_decision", "other"
 
 def protection_spec(project: Project) -> ProtectionSpec:
     """The project's protection policy (the safe defaults when its spec has none)."""
-    return ProjectSpec.model_validate(project.spec).protection if project.spec else ProtectionSpec()
+    return project_spec(project).protection
 
 
 def consent_spec(project: Project) -> ConsentSpec:

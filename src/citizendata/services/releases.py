@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor
 from citizendata.errors import Conflict, Forbidden, NotFound, Where
-from citizendata.projects.spec import IntegrationIntent, ProjectSpec
-from citizendata.services.access import audit, project_for
+from citizendata.projects.spec import IntegrationIntent
+from citizendata.services.access import audit, project_for, project_spec
 from citizendata.store.models import (
     ConsentWithdrawal,
     Project,
@@ -28,10 +28,6 @@ from citizendata.store.models import (
 
 __all__ = ["latest_withdrawal", "next_version", "public_file", "publish", "published",
            "record_release", "releases", "sign", "withdraw"]
-
-
-def _spec(project: Project) -> ProjectSpec | None:
-    return ProjectSpec.model_validate(project.spec) if project.spec else None
 
 
 def latest_withdrawal(db: Session, actor: Actor | None, slug: str) -> int:
@@ -97,8 +93,7 @@ def sign(db: Session, actor: Actor | None, slug: str, version: int, decision: st
     """A designated community representative or the NSO approves or refuses a release."""
     project, role = project_for(db, actor, slug, Action.PROJECT_VIEW)
     assert actor is not None
-    spec = _spec(project)
-    reps = spec.release.community_representatives if spec else []
+    reps = project_spec(project).release.community_representatives
     if actor.username in reps:
         capacity = "community"
     elif role == "nso":
@@ -122,10 +117,10 @@ def sign(db: Session, actor: Actor | None, slug: str, version: int, decision: st
 
 
 def _missing_signoffs(db: Session, project: Project, row: Release) -> list[str]:
-    spec = _spec(project)
-    reps = list(spec.release.community_representatives) if spec else []
-    nso = (spec.release.nso_signoff if spec and spec.release.nso_signoff is not None
-           else bool(spec and spec.integration_intent == IntegrationIntent.INTEGRATE))
+    spec = project_spec(project)
+    reps = list(spec.release.community_representatives)
+    nso = (spec.release.nso_signoff if spec.release.nso_signoff is not None
+           else spec.integration_intent == IntegrationIntent.INTEGRATE)
     latest: dict[tuple[str, str], str] = {}
     for s in db.scalars(select(ReleaseSignoff).where(ReleaseSignoff.release_id == row.id)
                         .order_by(ReleaseSignoff.id)):

@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from citizendata.auth import Action, Actor
 from citizendata.errors import BadInput, Where
 from citizendata.forms.schema import FormSchema
-from citizendata.projects.spec import FormValidationSpec, ProjectSpec
-from citizendata.services.access import audit, form_in, project_for
+from citizendata.projects.spec import FormValidationSpec
+from citizendata.services.access import audit, form_in, project_for, project_spec
 from citizendata.services.consent import consent_spec
 from citizendata.services.duplicates import exact_groups, instance_ids
 from citizendata.services.forms import merged_schema
@@ -48,7 +48,7 @@ from citizendata.validate.probable import DuplicateConfig, probable_duplicates
 from citizendata.validate.rules import column_names, form_rules
 
 __all__ = ["ANALYTIC_STATUSES", "Computed", "ValidationReport", "analytic_statuses", "compute",
-           "findings", "findings_summary", "review_queue", "store"]
+           "findings", "findings_summary", "project_statuses", "review_queue", "store"]
 
 ANALYTIC_STATUSES = {
     "approved": ("approved",),
@@ -90,14 +90,15 @@ class ValidationReport:
     seconds: float
 
 
-def project_spec(project: Project) -> ProjectSpec:
-    """The project's spec as stored."""
-    return ProjectSpec.model_validate(project.spec)
-
-
 def analytic_statuses(project: Project) -> tuple[str, ...]:
     """The review statuses analysis sees: approved only (default) or all but rejected."""
     return ANALYTIC_STATUSES[project_spec(project).validation.analytics]
+
+
+def project_statuses(db: Session, actor: Actor | None, slug: str) -> tuple[str, ...]:
+    """The review statuses the project lets into analysis (for anyone who may see it)."""
+    project, _ = project_for(db, actor, slug, Action.PROJECT_VIEW)
+    return analytic_statuses(project)
 
 
 def _form_settings(project: Project, form_id: str) -> FormValidationSpec:

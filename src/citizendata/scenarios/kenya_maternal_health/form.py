@@ -7,14 +7,9 @@ real survey must use a professionally translated and tested version.
 
 from __future__ import annotations
 
-import io
-import re
-import zipfile
 from pathlib import Path
 
-from openpyxl import Workbook
-
-from citizendata.scenarios._kit import fill_sheet
+from citizendata.scenarios._kit import stable_xlsx_bytes, xlsform_bytes
 from citizendata.scenarios.kenya_maternal_health.geography import COUNTIES, RANCHES, WARDS
 
 __all__ = [
@@ -35,8 +30,6 @@ FORM_TITLE = "Maternal health in pastoralist group ranches"
 
 EN = "label::English (en)"
 SW = "label::Swahili (sw)"
-_FIXED_DT = (2026, 1, 1, 0, 0, 0)
-_FIXED_ISO = "2026-01-01T00:00:00Z"
 
 # (name, English wording exactly as the Washington Group publishes it, Swahili working translation)
 WG_QUESTIONS: tuple[tuple[str, str, str], ...] = (
@@ -196,53 +189,13 @@ def _choice_rows() -> list[dict[str, str]]:
     return rows
 
 
-def _workbook() -> Workbook:
-    """The XLSForm as an openpyxl workbook with fixed document properties."""
-    wb = Workbook()
-    survey = wb.active
-    assert survey is not None
-    survey.title = "survey"
-    fill_sheet(survey, SURVEY_HEADER, _survey_rows())
-    fill_sheet(wb.create_sheet("choices"), ("list_name", "name", EN, SW, "county", "ward"), _choice_rows())
-    fill_sheet(
-        wb.create_sheet("settings"),
-        ("form_id", "version", "form_title", "default_language", "instance_name"),
-        [{"form_id": FORM_ID, "version": FORM_VERSION, "form_title": FORM_TITLE,
-          "default_language": "English (en)",
-          "instance_name": "concat(${ward}, '-', ${start})"}],
-    )
-    props = wb.properties
-    props.creator = "citizendata"
-    props.lastModifiedBy = "citizendata"
-    props.title = FORM_TITLE
-    return wb
-
-
-def stable_xlsx_bytes(wb: Workbook) -> bytes:
-    """Save a workbook so the same content always gives the same bytes.
-
-    openpyxl stamps the save time into docProps/core.xml and zipfile stamps each
-    entry with the clock; both are replaced by a fixed date.
-    """
-    raw = io.BytesIO()
-    wb.save(raw)
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(<)",
-                              rb"\g<1>" + _FIXED_ISO.encode() + rb"\g<2>", data)
-            fixed = zipfile.ZipInfo(info.filename, date_time=_FIXED_DT)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o600 << 16
-            dst.writestr(fixed, data)
-    return out.getvalue()
-
-
 def form_bytes() -> bytes:
     """The XLSForm file's bytes (identical on every run)."""
-    return stable_xlsx_bytes(_workbook())
+    return xlsform_bytes(
+        SURVEY_HEADER, _survey_rows(), ("list_name", "name", EN, SW, "county", "ward"),
+        _choice_rows(),
+        {"form_id": FORM_ID, "version": FORM_VERSION, "form_title": FORM_TITLE,
+         "default_language": "English (en)", "instance_name": "concat(${ward}, '-', ${start})"})
 
 
 def build_form(path: Path) -> None:

@@ -18,10 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from openpyxl import Workbook
-
-from citizendata.scenarios._kit import fill_sheet
-from citizendata.scenarios.kenya_maternal_health.form import stable_xlsx_bytes
+from citizendata.scenarios._kit import xlsform_bytes
 from citizendata.scenarios.mexico_lgbtiq.geography import MUNICIPALITIES, STATES
 
 __all__ = [
@@ -255,32 +252,13 @@ def _choice_rows() -> list[dict[str, str]]:
     return rows
 
 
-def _workbook() -> Workbook:
-    """The XLSForm as an openpyxl workbook with fixed document properties."""
-    wb = Workbook()
-    survey = wb.active
-    assert survey is not None
-    survey.title = "survey"
-    fill_sheet(survey, SURVEY_HEADER, _survey_rows())
-    fill_sheet(wb.create_sheet("choices"), ("list_name", "name", ES, EN, "state"), _choice_rows())
-    fill_sheet(
-        wb.create_sheet("settings"),
-        ("form_id", "version", "form_title", "default_language", "instance_name"),
-        # the instance name holds no answer: a state and a time say nothing about a person
-        [{"form_id": FORM_ID, "version": FORM_VERSION, "form_title": FORM_TITLE,
-          "default_language": "Español (es)",
-          "instance_name": "concat(${state}, '-', ${start})"}],
-    )
-    props = wb.properties
-    props.creator = "citizendata"
-    props.lastModifiedBy = "citizendata"
-    props.title = FORM_TITLE
-    return wb
-
-
 def form_bytes() -> bytes:
     """The XLSForm file's bytes (identical on every run)."""
-    return stable_xlsx_bytes(_workbook())
+    # the instance name holds no answer: a state and a time say nothing about a person
+    return xlsform_bytes(
+        SURVEY_HEADER, _survey_rows(), ("list_name", "name", ES, EN, "state"), _choice_rows(),
+        {"form_id": FORM_ID, "version": FORM_VERSION, "form_title": FORM_TITLE,
+         "default_language": "Español (es)", "instance_name": "concat(${state}, '-', ${start})"})
 
 
 def build_form(path: Path) -> None:
