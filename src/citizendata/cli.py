@@ -347,18 +347,20 @@ def validate(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
 
 
 # -- estimation ---------------------------------------------------------------------------------
-reference_app = typer.Typer(help="Official reference tables: census margins, geographies.",
+reference_app = typer.Typer(help="Official reference tables: census margins, geographies, "
+                            "area boundaries.",
                             no_args_is_help=True)
 app.add_typer(reference_app, name="reference")
 
 
 @reference_app.command("add")
 def reference_add(project: str, name: str, file: Path,
-                  kind: Annotated[str, typer.Option(help="margins, geography or other.")] = "other",
+                  kind: Annotated[str, typer.Option(
+                      help="margins, geography, boundaries (GeoJSON) or other.")] = "other",
                   note: Annotated[str, typer.Option(help="Where the table comes from.")] = "",
                   replace: Annotated[bool, typer.Option(help="Replace a table of that name.")] = False,
                   workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
-    """Store a reference table (CSV) for weighting and roll-ups; its hash is logged."""
+    """Store a reference table (CSV, or GeoJSON boundaries) for weighting, roll-ups, maps."""
     def go() -> None:
         info = _client(workspace, as_user).add_reference_table(project, name, file, kind=kind,
                                                               note=note, replace=replace)

@@ -62,8 +62,7 @@ def kenya_spec() -> ProjectSpec:
         estimation=EstimationSpec.model_validate(kp.ESTIMATION),
         stewardship=Stewardship.model_validate(kp.STEWARDSHIP),
         quality=QualitySpec.model_validate(kp.QUALITY),
-        # the network's chair signs releases off for the community
-        release=ReleaseSpec(community_representatives=["naserian"]),
+        release=ReleaseSpec.model_validate(kp.RELEASE),
     )
 
 
@@ -102,7 +101,10 @@ def _approve_clean(validator: Client, slug: str, form_id: str) -> int:
 
 def _add_references(owner: Client, slug: str, margins: Any) -> None:
     """The census margins and the place hierarchy, as the NSO partner would supply them."""
-    from citizendata.scenarios.kenya_maternal_health.geography import geography_csv
+    from citizendata.scenarios.kenya_maternal_health.geography import (
+        boundaries_geojson,
+        geography_csv,
+    )
 
     owner.add_reference_table(slug, "census_margins",
                               margins.to_csv(index=False, lineterminator="\n").encode(),
@@ -110,6 +112,10 @@ def _add_references(owner: Client, slug: str, margins: Any) -> None:
                               "by ward and five-year age group", replace=True)
     owner.add_reference_table(slug, "geography", geography_csv(), kind="geography",
                               note="group ranch -> ward -> county", replace=True)
+    for level, name in (("ward", "wards"), ("county", "counties")):
+        owner.add_reference_table(slug, name, boundaries_geojson(level), kind="boundaries",
+                                  note=f"synthetic {level} shapes for the report's maps "
+                                  "(not real boundaries)", replace=True)
 
 
 def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,

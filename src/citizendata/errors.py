@@ -187,6 +187,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Upload a CSV (comma, semicolon or tab separated) or an XLSX workbook."),
     ErrorSpec("import.encoding", "BadInput", "The file's text encoding could not be read",
               "Save the file as UTF-8."),
+    ErrorSpec("import.invalid_geojson", "BadInput", "The boundary file is not usable GeoJSON",
+              "Give a GeoJSON FeatureCollection of Polygon or MultiPolygon features, each "
+              "with a unique 'code' property (the area code) and [longitude, latitude] "
+              "positions."),
     ErrorSpec("import.no_instance_id_column", "BadInput", "No instance id column",
               "Keep the '_uuid' (KoboToolbox), 'meta-instanceID'/'KEY' (ODK Central) or "
               "'instance_id' column."),

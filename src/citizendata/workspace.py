@@ -520,7 +520,7 @@ class Client(QualityMethods, ReleaseMethods):
     def add_reference_table(self, slug: str, name: str, source: str | Path | bytes, *,
                             kind: str = "other", note: str = "", replace: bool = False
                             ) -> dict[str, Any]:
-        """Store an official table (census margins, a geography) for weighting and roll-ups."""
+        """Store an official table (census margins, a geography, GeoJSON area boundaries)."""
         data, _ = _read(source, None)
         return self._run(estimation.add_reference_table, slug, name, data, kind=kind,
                          source=note, replace=replace)
@@ -637,9 +637,22 @@ class Client(QualityMethods, ReleaseMethods):
         statuses = list(self._read(validation.project_statuses, slug))
         consent_filter = self._read(consent.consent_filter, slug, form_id, purpose)
         refs, hashes = self._read(estimation.read_reference_tables, slug)
+        policy = self.protection_policy(slug)
+        shapes = None
+        if policy.location.method == "area" and policy.location.boundaries:
+            files, more = self._read(estimation.read_boundaries, slug)
+            if policy.location.boundaries not in files:
+                raise BadInput("input.invalid", f"the boundaries {policy.location.boundaries!r} "
+                               "are not a reference table of the project",
+                               where=Where(field="protection.location.boundaries"),
+                               fix="Add them: citizendata reference add PROJECT NAME FILE "
+                                   "--kind boundaries.")
+            shapes = files[policy.location.boundaries]
+            hashes = {**hashes, policy.location.boundaries: more[policy.location.boundaries]}
         snap = self.open_snapshot(slug, form_id)
-        data, report = public_microdata(snap, self.protection_policy(slug), statuses=statuses,
-                                        consent=consent_filter, references=refs)
+        data, report = public_microdata(snap, policy, statuses=statuses,
+                                        consent=consent_filter, references=refs,
+                                        boundaries=shapes)
         self._run(_audit_microdata, slug, form_id, report, hashes)
         if out is not None:
             data.to_csv(out, index=False)

@@ -50,7 +50,8 @@ def _columns(schema: FormSchema, table_columns: list[str]) -> tuple[list[str], l
 
 
 def public_microdata(snap: Snapshot, policy: ProtectionSpec, *, statuses: list[str],
-                     consent: ConsentFilter, references: Mapping[str, pd.DataFrame]
+                     consent: ConsentFilter, references: Mapping[str, pd.DataFrame],
+                     boundaries: Mapping[str, Any] | None = None
                      ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The public file and a report of what was removed, coarsened, recoded and suppressed."""
     spec = policy.microdata
@@ -73,7 +74,7 @@ def public_microdata(snap: Snapshot, policy: ProtectionSpec, *, statuses: list[s
     location = None
     if geo:
         df, loc = coarsen_locations(df, [(g, f"{g}__lat", f"{g}__lon") for g in geo],
-                                    policy.location)
+                                    policy.location, boundaries=boundaries)
         location = loc.__dict__
     missing = [q for q in [*spec.quasi_identifiers, *spec.sensitive] if q not in df.columns]
     if missing:

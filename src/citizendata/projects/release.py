@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ReleaseSpec"]
+__all__ = ["ReleaseMap", "ReleaseSpec", "SdmxBreakdown"]
+
+# The SDG data structure's breakdown dimensions (the others are fixed per series).
+SdgBreakdown = Literal["SEX", "AGE", "URBANISATION", "INCOME_WEALTH_QUANTILE", "EDUCATION_LEV",
+                       "OCCUPATION", "CUST_BREAKDOWN", "COMPOSITE_BREAKDOWN",
+                       "DISABILITY_STATUS", "ACTIVITY", "PRODUCT"]
+
+
+class ReleaseMap(BaseModel):
+    """A choropleth in the report: which boundaries, for which area dimension."""
+
+    model_config = ConfigDict(extra="forbid")
+    boundaries: str  # a reference table of kind "boundaries" (GeoJSON)
+    dimension: str  # the project dimension holding the areas' codes (e.g. ward)
+
+
+class SdmxBreakdown(BaseModel):
+    """How one project dimension is coded in the SDG data structure."""
+
+    model_config = ConfigDict(extra="forbid")
+    dimension: SdgBreakdown
+    # project code -> SDMX code; age bands ("15-19", "65+") and Washington Group
+    # disability codes get standard codes when left out (see publish.sdmx.default_codes)
+    codes: dict[str, str] = Field(default_factory=dict)
 
 
 class ReleaseSpec(BaseModel):
@@ -17,3 +42,8 @@ class ReleaseSpec(BaseModel):
     nso_signoff: bool | None = None
     indicators: list[str] = Field(default_factory=list)  # default: every indicator
     licence: str = "CC-BY-4.0"
+    maps: list[ReleaseMap] = Field(default_factory=list)
+    # project dimension -> SDG breakdown; dimensions not named here reach SDMX only as _T
+    sdmx: dict[str, SdmxBreakdown] = Field(default_factory=dict)
+    # CL_NATURE; empty until the NSO adopts the figures as country data ("C")
+    sdmx_nature: Literal["", "C", "CA", "E", "G", "M", "N"] = ""

@@ -96,7 +96,7 @@ def _chart_id(kind: str, title: str, extra: str) -> str:
 def _svg_open(cid: str, width: float, height: float, title: str, desc: str) -> str:
     return (
         # No xmlns: inline SVG in HTML needs none, and the document then names no outside URL.
-        f'<svg viewBox="0 0 {_c(width)} {_c(height)}" '
+        f'<svg id="{cid}" viewBox="0 0 {_c(width)} {_c(height)}" '
         f'class="chart" role="img" aria-labelledby="{cid}-title {cid}-desc" '
         f'preserveAspectRatio="xMinYMin meet">'
         f'<title id="{cid}-title">{escape(title)}</title>'
@@ -221,11 +221,14 @@ def choropleth(geojson: Mapping[str, Any], values: Mapping[str, float | None], t
                decimals: int = 1, chart_id: str | None = None, coord_decimals: int = 1) -> str:
     """An inline SVG choropleth in 5 quantile classes; suppressed or missing areas are hatched."""
     features = []
+    names: dict[str, str] = {}
     for f in geojson.get("features") or []:
-        code = str((f.get("properties") or {}).get("code", ""))
+        props = f.get("properties") or {}
+        code = str(props.get("code", ""))
         polys = _polygons(f.get("geometry"))
         if polys:
             features.append((code, polys))
+            names[code] = str(props.get("name") or code)
     # Sorted by code so the map does not depend on the order of the boundary file.
     features.sort(key=lambda cf: cf[0])
     cid = chart_id or _chart_id("map", title, "\0".join(c for c, _ in features))
@@ -280,7 +283,7 @@ def choropleth(geojson: Mapping[str, Any], values: Mapping[str, float | None], t
         if value is None:
             status = "suppressed" if code in values else "no data"
             status_used.add(status)
-            fill, tip = f"url(#{hatch})", f"{code}: {status}"
+            fill, tip = f"url(#{hatch})", f"{names[code]}: {status}"
             summary.append(tip)
             xs = [proj(p) for poly in polys for p in poly[0]]
             lx = (min(p[0] for p in xs) + max(p[0] for p in xs)) / 2
@@ -292,7 +295,7 @@ def choropleth(geojson: Mapping[str, Any], values: Mapping[str, float | None], t
             cls = bisect_left(breaks, value)
             used.add(cls)
             fill = colour(cls)
-            tip = (f"{code}: {fmt_number(value, decimals)} "
+            tip = (f"{names[code]}: {fmt_number(value, decimals)} "
                    f"(class {cls + 1} of {n_classes}, {range_text(cls)})")
         parts.append(f'<path class="area" d="{d}" fill="{fill}" fill-rule="evenodd" '
                      f'stroke="#333333" stroke-width="0.5"><title>{escape(tip)}</title></path>')
@@ -310,7 +313,10 @@ def choropleth(geojson: Mapping[str, Any], values: Mapping[str, float | None], t
                      f'{escape(text)}</text></g>')
     parts.append("</g>")
     height = legend_y + len(entries) * _LEGEND_ROW + _PAD
-    desc = (f"Map of {len(features)} areas in {n_classes} quantile "
-            f"{'class' if n_classes == 1 else 'classes'}"
+    # the classes a reader can see in the legend, not the ones the breaks allow
+    shown = len(used)
+    desc = (f"Map of {len(features)} areas"
+            + (f" in {shown} quantile {'class' if shown == 1 else 'classes'}" if shown
+               else ", none with a published value")
             + (f"; {'; '.join(summary)}" if summary else "") + ".")
     return _svg_open(cid, _MAP_W + 2 * _PAD, height, title, desc) + "".join(parts) + "</svg>"

@@ -15,8 +15,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from citizendata.errors import BadInput, Where
 from citizendata.projects.spec import ProjectSpec
-from citizendata.publish.bundle import stable_json, write_bundle
+from citizendata.publish.boundaries import dump_boundaries
+from citizendata.publish.bundle import stable_floats, stable_json, write_bundle
 from citizendata.services import releases as releases_svc
 
 __all__ = ["ReleaseMethods"]
@@ -39,26 +41,59 @@ METHODS = (
 )
 
 
+def _sdmx_files(r: Any, spec: ProjectSpec, as_of: date, notes: list[str]) -> dict[str, bytes]:
+    """SDMX-CSV and SDMX-ML of one indicator's SDG series; what was left out goes to notes."""
+    from citizendata.publish.sdmx import (
+        SeriesMapping,
+        breakdowns,
+        to_sdg_rows,
+        write_sdmx_csv,
+        write_sdmx_ml,
+    )
+
+    ind = r.indicator
+    declared = {k: (v.dimension, v.codes) for k, v in spec.release.sdmx.items()}
+    try:
+        # the same rounding as the bundle's tables: last-bit noise in parallel sums must
+        # not change the SDMX bytes of a rebuild
+        rows, rep = to_sdg_rows(stable_floats(r.table), SeriesMapping(
+            series=ind.series, ref_area=str(spec.country), time_period=str(as_of.year),
+            unit_measure=ind.unit_of_measure, nature=spec.release.sdmx_nature,
+            source_detail=f"Citizen data: {spec.name}",
+            dims=breakdowns(r.table, declared)), dimensions=r.dims)
+    except ValueError as exc:
+        notes.append(f"{ind.id}: no SDMX ({exc})")
+        return {}
+    buf = io.StringIO()
+    write_sdmx_csv(rows, buf)
+    out = {f"sdmx/{ind.series}.csv": buf.getvalue().encode("utf-8")}
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = Path(tmp) / "data.xml"
+        write_sdmx_ml(rows, xml, prepared=datetime(as_of.year, as_of.month, as_of.day,
+                                                   tzinfo=UTC))
+        out[f"sdmx/{ind.series}.xml"] = xml.read_bytes()
+    notes.append(f"{ind.id}: {rep.summary()}")
+    return out
+
+
 class ReleaseMethods:
     """Client methods for releases (a mixin: ``self`` is a Client)."""
 
     def _assemble(self, slug: str, version: int, as_of: date, out: Path) -> dict[str, Any]:
         """Write every file of release ``version`` as of ``as_of`` into ``out``."""
         from citizendata.publish.report import render_report
-        from citizendata.publish.sdmx import (
-            SeriesMapping,
-            to_sdg_rows,
-            write_sdmx_csv,
-            write_sdmx_ml,
-        )
         from citizendata.quality.engagement import engagement_summary
 
         me: Any = self
         spec: ProjectSpec = me.project(slug).spec
         ids = spec.release.indicators or [i.id for i in spec.estimation.indicators]
-        tables, shown, extra, notes = {}, [], {}, []
+        tables, shown, extra = {}, [], {}
+        notes: list[str] = []
         meta: dict[str, Any] = {"indicators": {}}
         provenance: dict[str, Any] = {}
+        maps, labels, shapes_sha = self._release_maps(slug, spec)
+        for m in spec.release.maps:
+            extra[f"boundaries/{m.boundaries}.geojson"] = dump_boundaries(maps[m.dimension])
         for iid in ids:
             r = me.estimate(slug, iid, purpose="publication", store=False)
             ind = r.indicator
@@ -69,27 +104,12 @@ class ReleaseMethods:
             provenance[iid] = {k: r.provenance.get(k) for k in (
                 "snapshot", "references", "estimation_spec_sha256", "indicator_sha256",
                 "citizendata_version")}
+            provenance[iid]["boundaries"] = shapes_sha
             shown.append({"name": ind.name or ind.id, "unit": ind.unit_of_measure,
                           "sdg_series": ind.series or "", "headline": r.total(),
-                          "estimates": r.table, "dimensions": r.dims})
+                          "estimates": r.table, "dimensions": r.dims, "labels": labels})
             if ind.series and spec.country:
-                try:
-                    rows, rep = to_sdg_rows(r.table, SeriesMapping(
-                        series=ind.series, ref_area=spec.country, time_period=str(as_of.year),
-                        unit_measure=ind.unit_of_measure,
-                        source_detail=f"Citizen data: {spec.name}"))
-                except ValueError as exc:
-                    notes.append(f"{iid}: no SDMX ({exc})")
-                    continue
-                buf = io.StringIO()
-                write_sdmx_csv(rows, buf)
-                extra[f"sdmx/{ind.series}.csv"] = buf.getvalue().encode("utf-8")
-                with tempfile.TemporaryDirectory() as tmp:
-                    xml = Path(tmp) / "data.xml"
-                    write_sdmx_ml(rows, xml, prepared=datetime(as_of.year, as_of.month,
-                                                               as_of.day, tzinfo=UTC))
-                    extra[f"sdmx/{ind.series}.xml"] = xml.read_bytes()
-                notes.append(f"{iid}: {rep.summary()}")
+                extra.update(_sdmx_files(r, spec, as_of, notes))
         first = spec.estimation.indicator(ids[0]) if ids else None
         quality = me.quality(slug, first.form if first else None, ids[0] if ids else None,
                              today=as_of)
@@ -110,9 +130,35 @@ class ReleaseMethods:
              "provenance": {f"{k}: {name}": h for k, p in provenance.items()
                             for name, h in (p.get("snapshot") or {}).items()}},
             shown, quality_html=quality_html, engagement=engagement_summary(spec),
-            methods=METHODS, references=REFERENCES)
+            methods=METHODS, references=REFERENCES, maps=maps)
         extra["report.html"] = report.encode("utf-8")
         return write_bundle(out, release=release, tables=tables, extra_files=extra).__dict__
+
+    def _release_maps(self, slug: str, spec: ProjectSpec
+                      ) -> tuple[dict[str, Any], dict[str, dict[str, str]], dict[str, str]]:
+        """The report's boundaries per area dimension, area names as labels, and their hashes."""
+        from citizendata.services.estimation import read_boundaries
+
+        if not spec.release.maps:
+            return {}, {}, {}
+        me: Any = self
+        files, hashes = me._read(read_boundaries, slug)
+        maps: dict[str, Any] = {}
+        labels: dict[str, dict[str, str]] = {}
+        used: dict[str, str] = {}
+        for i, m in enumerate(spec.release.maps):
+            if m.boundaries not in files:
+                raise BadInput("input.invalid", f"release.maps names boundaries {m.boundaries!r}, "
+                               "which the project does not have",
+                               where=Where(field=f"release.maps[{i}].boundaries"),
+                               fix="Add them: citizendata reference add PROJECT NAME FILE "
+                                   "--kind boundaries, or change the name.")
+            maps[m.dimension] = files[m.boundaries]
+            labels[m.dimension] = {f["properties"]["code"]: f["properties"].get("name")
+                                   or f["properties"]["code"]
+                                   for f in files[m.boundaries]["features"]}
+            used[m.boundaries] = hashes[m.boundaries]
+        return maps, labels, used
 
     def build_release(self, slug: str, *, as_of: date | None = None) -> dict[str, Any]:
         """Build the next version's bundle and keep it, awaiting sign-off."""

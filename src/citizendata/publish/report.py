@@ -120,8 +120,8 @@ def _one_way(recs: Sequence[dict[str, Any]], dims: Sequence[str], dim: str) -> l
     return [r for r in recs if r[dim] != TOTAL and all(r[o] == TOTAL for o in dims if o != dim)]
 
 
-def _indicator(ind: Mapping[str, Any], position: int, boundaries: Mapping[str, Any] | None,
-               area_dimension: str | None) -> dict[str, Any]:
+def _indicator(ind: Mapping[str, Any], position: int,
+               maps: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     name = str(ind.get("name", ""))
     dims = [str(d) for d in ind.get("dimensions") or []]
     decimals = int(ind.get("decimals", 1))
@@ -139,14 +139,16 @@ def _indicator(ind: Mapping[str, Any], position: int, boundaries: Mapping[str, A
         title = f"{name} by {dim}"
         charts.append({"title": title, "svg": Markup(interval_chart(
             rows, "_label", title, decimals=decimals, chart_id=f"{anchor}-c{j}"))})
-    map_svg = None
-    if boundaries is not None and area_dimension and area_dimension in dims:
+    drawn = []
+    for j, dim in enumerate(d for d in sorted(maps) if d in dims):
         values: dict[str, float | None] = {}
-        for r in _one_way(recs, dims, area_dimension):
-            if r[area_dimension] != UNKNOWN:
-                values[r[area_dimension]] = None if is_suppressed(r) else to_float(r.get("value"))
-        map_svg = Markup(choropleth(boundaries, values, f"{name} by {area_dimension}",
-                                    decimals=decimals, chart_id=f"{anchor}-map"))
+        for r in _one_way(recs, dims, dim):
+            if r[dim] != UNKNOWN:
+                values[r[dim]] = None if is_suppressed(r) else to_float(r.get("value"))
+        # the first map keeps the id "-map" that links and tests rely on
+        cid = f"{anchor}-map" if j == 0 else f"{anchor}-map{j + 1}"
+        drawn.append({"dimension": dim, "svg": Markup(choropleth(
+            maps[dim], values, f"{name} by {dim}", decimals=decimals, chart_id=cid))})
     head = ind.get("headline") or {}
     hn = to_float(head.get("n"))
     return {
@@ -161,8 +163,7 @@ def _indicator(ind: Mapping[str, Any], position: int, boundaries: Mapping[str, A
         },
         "dimensions": dims,
         "charts": charts,
-        "map": map_svg,
-        "area_dimension": area_dimension if map_svg is not None else None,
+        "maps": drawn,
         "rows": [_table_row(r, dims, labels, decimals) for r in recs],
     }
 
@@ -200,8 +201,16 @@ def _references(refs: Sequence[Any]) -> list[dict[str, str]]:
 def render_report(release: Mapping[str, Any], indicators: Sequence[Mapping[str, Any]], *,
                   quality_html: str, engagement: Mapping[str, Any], methods: str,
                   references: Sequence[Any], boundaries: Mapping[str, Any] | None = None,
-                  area_dimension: str | None = None) -> str:
-    """The release report as a full, self-contained HTML document (deterministic bytes)."""
+                  area_dimension: str | None = None,
+                  maps: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """The release report as a full, self-contained HTML document (deterministic bytes).
+
+    ``maps`` gives boundaries (GeoJSON with a ``code`` property) per area dimension;
+    ``boundaries`` with ``area_dimension`` is the one-map shorthand.
+    """
+    all_maps = dict(maps or {})
+    if boundaries is not None and area_dimension:
+        all_maps[area_dimension] = boundaries
     version = str(release.get("version") or "")
     banner, banner_class = status_banner(str(release.get("status") or "draft"), version)
     series = release.get("sdg_series") or []
@@ -214,7 +223,7 @@ def render_report(release: Mapping[str, Any], indicators: Sequence[Mapping[str, 
         "dates": [(str(k), str(v)) for k, v in (release.get("dates") or {}).items()],
         "sdg_series": [str(s) for s in ([series] if isinstance(series, str) else series)],
         "provenance": [(str(k), str(v)) for k, v in (release.get("provenance") or {}).items()],
-        "indicators": [_indicator(ind, i, boundaries, area_dimension)
+        "indicators": [_indicator(ind, i, all_maps)
                        for i, ind in enumerate(indicators, start=1)],
         # The caller's quality section is already escaped HTML; everything else is escaped here.
         "quality": Markup(quality_html),

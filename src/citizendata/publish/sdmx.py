@@ -46,6 +46,7 @@ import hashlib
 import io
 import math
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -75,7 +76,9 @@ __all__ = [
     "SdgReport",
     "SeriesConstraint",
     "SeriesMapping",
+    "breakdowns",
     "check_constraints",
+    "default_codes",
     "load_constraints",
     "read_back",
     "sdg_schema",
@@ -126,6 +129,9 @@ _BREAKDOWNS = frozenset(SDG_DIMENSIONS) - {"FREQ", "REPORTING_TYPE", "SERIES", "
 NATURE_CODES = frozenset({"", "C", "CA", "E", "G", "M", "N"})
 
 _VALUE_COLUMNS = frozenset({"value", "se", "ci_low", "ci_high", "n", "flag", "conf_status"})
+# columns of citizendata's estimate tables that describe a cell but are not dimensions
+_DESCRIPTIVE_COLUMNS = frozenset({"indicator", "series", "unit_measure", "cv", "suppression",
+                                  "weighted_n", "dp_noise_sd", "deff"})
 _TOTAL = "_T"
 _UNKNOWN = "_U"
 _FLAG_NOTES = {
@@ -137,6 +143,44 @@ _CONF_NOTES = {"C": "confidential (primary)", "D": "confidential (secondary)"}
 # Characters pysdmx 1.21 would write unescaped into SDMX-ML attributes (see module doc).
 _UNSAFE = frozenset('"&<>\r\n\t')
 _ALL = "ALL"
+
+
+# Codes in SDG CL_DISABILITY_STATUS as we read them: PD persons with disability, PWD persons
+# without disability (only SL_TLF_UEMDIS lists both in the packaged constraints; check
+# against the registry's code list before an official transmission).
+_STANDARD_CODES: dict[str, dict[str, str]] = {
+    "DISABILITY_STATUS": {"with_disability": "PD", "without_disability": "PWD"},
+    "SEX": {"female": "F", "f": "F", "woman": "F", "male": "M", "m": "M", "man": "M"},
+}
+_AGE_BAND = re.compile(r"^(\d+)\s*-\s*(\d+)$")
+_AGE_OPEN = re.compile(r"^(\d+)\s*\+$")
+
+
+def default_codes(sdmx_dim: str, codes: Iterable[str]) -> dict[str, str]:
+    """Standard SDMX codes for project codes where one is unambiguous ("15-19" -> Y15T19)."""
+    out: dict[str, str] = {}
+    table = _STANDARD_CODES.get(sdmx_dim, {})
+    for code in codes:
+        if sdmx_dim == "AGE":
+            if m := _AGE_BAND.match(code):
+                out[code] = f"Y{int(m[1])}T{int(m[2])}"
+            elif m := _AGE_OPEN.match(code):
+                out[code] = f"Y_GE{int(m[1])}"
+        elif code.lower() in table:
+            out[code] = table[code.lower()]
+    return out
+
+
+def breakdowns(table: pd.DataFrame, spec: Mapping[str, tuple[str, Mapping[str, str]]]
+               ) -> dict[str, tuple[str, dict[str, str]]]:
+    """``SeriesMapping.dims`` for a table: the spec's breakdowns, standard codes filled in."""
+    out: dict[str, tuple[str, dict[str, str]]] = {}
+    for pdim, (sdmx_dim, explicit) in spec.items():
+        if pdim not in table.columns:
+            continue
+        present = sorted({str(c) for c in table[pdim]} - {_TOTAL, _UNKNOWN})
+        out[pdim] = (sdmx_dim, {**default_codes(sdmx_dim, present), **explicit})
+    return out
 
 
 def _check_text(name: str, text: str) -> None:
@@ -297,8 +341,13 @@ def _comment(rec: Mapping[str, object], decimals: int) -> str:
     return "; ".join(parts)
 
 
-def to_sdg_rows(table: pd.DataFrame, mapping: SeriesMapping) -> tuple[pd.DataFrame, SdgReport]:
-    """Map a protected estimates table to SDG DSD rows; return the rows and a report."""
+def to_sdg_rows(table: pd.DataFrame, mapping: SeriesMapping,
+                dimensions: Iterable[str] | None = None) -> tuple[pd.DataFrame, SdgReport]:
+    """Map a protected estimates table to SDG DSD rows; return the rows and a report.
+
+    ``dimensions`` names the table's dimension columns; by default every column that
+    is not a value or a known descriptive column (indicator, series, cv, …).
+    """
     missing = sorted({"value", "conf_status"} - set(table.columns))
     if missing:
         raise ValueError(f"protected table lacks columns {missing}")
@@ -306,7 +355,14 @@ def to_sdg_rows(table: pd.DataFrame, mapping: SeriesMapping) -> tuple[pd.DataFra
     problems = _unit_problems(constraint, mapping.unit_measure, str(mapping.unit_mult))
     if problems:
         raise ValueError("; ".join(problems))
-    project_dims = [c for c in table.columns if c not in _VALUE_COLUMNS]
+    if dimensions is not None:
+        project_dims = list(dimensions)
+        absent = sorted(set(project_dims) - set(table.columns))
+        if absent:
+            raise ValueError(f"the table has no dimension columns {absent}")
+    else:
+        project_dims = [c for c in table.columns
+                        if c not in _VALUE_COLUMNS and c not in _DESCRIPTIVE_COLUMNS]
     report = SdgReport(series=mapping.series, rows_in=len(table))
     out: list[dict[str, str]] = []
     for rec in table.to_dict(orient="records"):

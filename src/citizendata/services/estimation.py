@@ -1,7 +1,7 @@
 """Reference tables and indicator estimates of a project, with permissions and the audit log.
 
-Reference tables (census margins, geographies) are kept as canonical CSV with their
-hash, so an estimate records exactly which official figures it was weighted to.
+Reference tables (census margins, geographies) are kept as canonical CSV, and area
+boundaries as canonical GeoJSON, with their hash, so an estimate records exactly which official figures it was weighted to.
 Estimates are computed from the snapshot (approved submissions by default) and each
 run is stored with its provenance for the quality scorecard and releases.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,7 @@ from citizendata.auth import Action, Actor, allowed
 from citizendata.errors import BadInput, Conflict, NotFound, Where
 from citizendata.projects.estimation import EstimationSpec, IndicatorSpec
 from citizendata.projects.spec import ProjectSpec
+from citizendata.publish.boundaries import canonical_boundaries
 from citizendata.services.access import audit, form_in, project_for
 from citizendata.store.models import EstimateRun, ReferenceTable
 
@@ -29,13 +31,14 @@ __all__ = [
     "estimate_runs",
     "estimation_spec",
     "indicator_spec",
+    "read_boundaries",
     "read_reference_tables",
     "reference_tables",
     "store_run",
 ]
 
 MAX_REFERENCE_BYTES = 50 * 1024 * 1024
-KINDS = ("margins", "geography", "other")
+KINDS = ("margins", "geography", "boundaries", "other")
 
 
 def _canonical(data: bytes, name: str) -> pd.DataFrame:
@@ -95,8 +98,14 @@ def add_reference_table(db: Session, actor: Actor | None, slug: str, name: str, 
     if len(data) > MAX_REFERENCE_BYTES:
         raise BadInput("intake.payload_too_large", "the reference table is larger than 50 MB",
                        where=Where(file=name))
-    df = _canonical(data, name)
-    content = _to_csv(df)
+    if kind == "boundaries":
+        # GeoJSON, not a table: "columns" are the properties, "rows" the areas
+        content, doc = canonical_boundaries(data, name)
+        columns, n_rows = ["code", "name"], len(doc["features"])
+    else:
+        df = _canonical(data, name)
+        content = _to_csv(df)
+        columns, n_rows = [str(c) for c in df.columns], len(df)
     sha = hashlib.sha256(content).hexdigest()
     row = db.scalar(select(ReferenceTable).where(ReferenceTable.project_id == project.id,
                                                  ReferenceTable.name == name))
@@ -111,11 +120,11 @@ def add_reference_table(db: Session, actor: Actor | None, slug: str, name: str, 
         row = ReferenceTable(project_id=project.id, name=name)
         db.add(row)
     row.kind, row.source, row.sha256 = kind, source, sha
-    row.columns, row.rows, row.content = [str(c) for c in df.columns], len(df), content
+    row.columns, row.rows, row.content = columns, n_rows, content
     row.added_by = actor.username
     db.flush()
     audit(db, actor, "reference.add", "reference_table", name, project_id=project.id,
-          details={"sha256": sha, "rows": len(df), "columns": row.columns, "kind": kind,
+          details={"sha256": sha, "rows": n_rows, "columns": row.columns, "kind": kind,
                    "replaced": replace})
     return _info(row)
 
@@ -140,11 +149,25 @@ def read_reference_tables(db: Session, actor: Actor | None, slug: str
     project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
     tables: dict[str, pd.DataFrame] = {}
     hashes: dict[str, str] = {}
-    for r in db.scalars(select(ReferenceTable).where(ReferenceTable.project_id == project.id)):
+    for r in db.scalars(select(ReferenceTable).where(ReferenceTable.project_id == project.id,
+                                                     ReferenceTable.kind != "boundaries")):
         df = pd.read_csv(io.BytesIO(r.content), dtype=str, keep_default_na=False)
         tables[r.name] = _typed(df)
         hashes[r.name] = r.sha256
     return tables, hashes
+
+
+def read_boundaries(db: Session, actor: Actor | None, slug: str
+                    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Every boundary file (GeoJSON) of the project, parsed, and their hashes."""
+    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
+    out: dict[str, dict[str, Any]] = {}
+    hashes: dict[str, str] = {}
+    for r in db.scalars(select(ReferenceTable).where(ReferenceTable.project_id == project.id,
+                                                     ReferenceTable.kind == "boundaries")):
+        out[r.name] = json.loads(r.content.decode("utf-8"))
+        hashes[r.name] = r.sha256
+    return out, hashes
 
 
 def estimation_spec(db: Session, actor: Actor | None, slug: str) -> EstimationSpec:

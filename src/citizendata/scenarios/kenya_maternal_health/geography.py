@@ -7,9 +7,12 @@ is synthetic and says nothing about the real places.
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
 
-__all__ = ["COUNTIES", "RANCHES", "WARDS", "Ranch", "Ward", "geography_csv"]
+__all__ = ["COUNTIES", "RANCHES", "WARDS", "Ranch", "Ward", "boundaries_geojson",
+           "geography_csv"]
 
 
 @dataclass(frozen=True)
@@ -80,3 +83,73 @@ def geography_csv() -> bytes:
     county = {w.name: w.county for w in WARDS}
     lines = ["group_ranch,ward,county"] + [f"{r.name},{r.ward},{county[r.ward]}" for r in RANCHES]
     return ("\n".join(lines) + "\n").encode()
+
+
+_CELL_RADIUS_DEG = 0.55
+_CELL_SIDES = 36
+
+Point = tuple[float, float]
+
+
+def _clip(poly: list[Point], a: Point, b: Point) -> list[Point]:
+    """Sutherland-Hodgman: the part of a polygon nearer to ``a`` than to ``b``."""
+    nx, ny = b[0] - a[0], b[1] - a[1]
+    c = (nx * (a[0] + b[0]) + ny * (a[1] + b[1])) / 2
+
+    def side(p: Point) -> float:
+        return c - (nx * p[0] + ny * p[1])
+
+    out: list[Point] = []
+    for i, p in enumerate(poly):
+        q = poly[(i + 1) % len(poly)]
+        sp, sq = side(p), side(q)
+        if sp >= 0:
+            out.append(p)
+        if (sp >= 0) != (sq >= 0):
+            t = sp / (sp - sq)
+            out.append((p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])))
+    return out
+
+
+def _cells() -> dict[str, list[Point]]:
+    """Each ward's area: its Voronoi cell among the wards, within a disc around its centre."""
+    centres = {w.name: (w.lon, w.lat) for w in WARDS}
+    cells = {}
+    for i, w in enumerate(WARDS):
+        # a slightly irregular outline so the map does not look like a set of coins
+        poly = []
+        for k in range(_CELL_SIDES):
+            ang = 2 * math.pi * k / _CELL_SIDES
+            r = _CELL_RADIUS_DEG * (0.9 + 0.06 * math.sin(2 * ang + i) + 0.04 * math.sin(5 * ang + 2 * i))
+            poly.append((w.lon + r * math.cos(ang), w.lat + r * math.sin(ang)))
+        for other, centre in centres.items():
+            if other != w.name:
+                poly = _clip(poly, centres[w.name], centre)
+        cells[w.name] = [(round(x, 4), round(y, 4)) for x, y in poly]
+    return cells
+
+
+def boundaries_geojson(level: str = "ward") -> bytes:
+    """Synthetic area shapes (GeoJSON) for the report's maps: wards, or counties of wards.
+
+    The shapes are invented around the wards' illustrative centre points (Voronoi
+    cells cut to a 0.55-degree disc); they are not the real administrative boundaries,
+    which the project would load from the national mapping agency.
+    """
+    cells = _cells()
+
+    def ring(pts: list[Point]) -> list[list[float]]:
+        return [[x, y] for x, y in [*pts, pts[0]]]
+
+    if level == "ward":
+        feats = [{"type": "Feature", "properties": {"code": w.name, "name": w.label},
+                  "geometry": {"type": "Polygon", "coordinates": [ring(cells[w.name])]}}
+                 for w in WARDS]
+    elif level == "county":
+        feats = [{"type": "Feature", "properties": {"code": c, "name": label},
+                  "geometry": {"type": "MultiPolygon", "coordinates": [
+                      [ring(cells[w.name])] for w in WARDS if w.county == c]}}
+                 for c, label in COUNTIES.items()]
+    else:
+        raise ValueError(f"level must be 'ward' or 'county', not {level!r}")
+    return (json.dumps({"type": "FeatureCollection", "features": feats}, indent=1) + "\n").encode()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["BENCHMARK", "DEMO_USERS", "ENGAGEMENT", "ESTIMATION", "PROJECT", "QUALITY",
+__all__ = ["BENCHMARK", "DEMO_USERS", "ENGAGEMENT", "ESTIMATION", "PROJECT", "QUALITY", "RELEASE",
            "STEWARDSHIP", "VALIDATION", "VALUE_CHAIN"]
 
 # The Open Data Watch value chain: phase -> stages, in order.
@@ -213,4 +213,18 @@ ESTIMATION: dict[str, Any] = {
             "disaggregations": [["county_of_ward"], ["disability"]],
         },
     ],
+}
+
+
+# Releases (citizendata.projects.release.ReleaseSpec): the network's chair signs them off
+# for the community; the report maps wards and counties on the scenario's synthetic
+# shapes; age and disability are coded for SDMX, where SH_STA_BRTC's content constraints
+# (AGE and DISABILITY_STATUS _T only) leave those breakdowns out of the SDG file, with
+# the reason in the release notes, while the CSV, Parquet and report carry them.
+RELEASE: dict[str, Any] = {
+    "community_representatives": ["naserian"],
+    "maps": [{"boundaries": "wards", "dimension": "ward"},
+             {"boundaries": "counties", "dimension": "county_of_ward"}],
+    "sdmx": {"age_group": {"dimension": "AGE"},
+             "disability": {"dimension": "DISABILITY_STATUS"}},
 }

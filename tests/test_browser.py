@@ -1,0 +1,230 @@
+"""Headless Chromium opens the public release list and a report: all drawn, all from localhost."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+
+from citizendata.projects.spec import ProjectSpec
+from citizendata.server.app import create_app
+from citizendata.workspace import Workspace
+from conftest import SPEC, file_settings, household_form
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, FloatRect, Page, Request, Route
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+    # CI installs Chromium and sets CITIZENDATA_REQUIRE_BROWSER: there, a missing browser fails
+    pytest.mark.skipif(not Path(CHROMIUM).is_file()
+                       and not os.environ.get("CITIZENDATA_REQUIRE_BROWSER"),
+                       reason=f"no Chromium at {CHROMIUM}"),
+]
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+REPORT = "/public/releases/test-project/1/report.html"
+ESTIMATION: dict[str, Any] = {"indicators": [
+    {"id": "skilled", "name": "Skilled attendance", "form": "household", "kind": "proportion",
+     "numerator": "${consent} = 'yes'", "scale": 100, "unit_of_measure": "PT",
+     "disaggregations": [["ward"]]},
+    # few households are 40 or older: Ewuaso's cell is suppressed, Magadi's with it
+    {"id": "older", "name": "Consent among the 40+", "form": "household", "kind": "proportion",
+     "numerator": "${consent} = 'yes'", "denominator": "${age} >= 40", "scale": 100,
+     "unit_of_measure": "PT", "disaggregations": [["ward"]]}]}
+
+def square(code: str, name: str, x: float) -> dict[str, Any]:
+    """A GeoJSON feature: a 0.1-degree square ward near Magadi, starting at longitude x."""
+    ring = [[x, -1.9], [x + 0.1, -1.9], [x + 0.1, -1.8], [x, -1.8], [x, -1.9]]
+    return {"type": "Feature", "properties": {"code": code, "name": name},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+WARDS = {"type": "FeatureCollection",
+         "features": [square("magadi", "Magadi", 36.2), square("ewuaso", "Ewuaso", 36.3)]}
+
+
+def published_workspace(root: Path) -> Workspace:
+    """Twelve approved households in two wards, released with ward maps and signed off."""
+    ws = Workspace(file_settings(root))
+    owner = ws.create_admin("owner", "owner-password")
+    owner.create_project(SPEC)
+    owner.add_form("test-project", household_form(), "household.xlsx")
+    # the boundaries go in first: the release spec names them
+    owner.add_reference_table("test-project", "wards", json.dumps(WARDS).encode(),
+                              kind="boundaries")
+    owner.update_project(ProjectSpec.model_validate(
+        {**SPEC, "estimation": ESTIMATION, "protection": {"tables": {"threshold": 3}},
+         "release": {"community_representatives": ["rep"],
+                     "maps": [{"boundaries": "wards", "dimension": "ward"}]}}))
+    owner.create_user("rep", "rep-password-1")
+    owner.add_member("test-project", "rep", "viewer")
+    # six per ward; 5 of 6 consent in Magadi, 2 of 6 in Ewuaso: the map has two colours
+    subs: list[dict[str, Any]] = [
+        {"meta": {"instanceID": f"uuid:r{i}"}, "consent": "yes" if i in (0, 1, 2, 3, 4, 6, 7) else "no",
+         "age": 50 if i in (0, 1, 2, 6) else 30,
+         "location": {"ward": "magadi" if i < 6 else "ewuaso"}, "n_births": 0}
+        for i in range(12)]
+    owner.submit("test-project", "household", json.dumps(subs).encode())
+    owner.decide("test-project", "household", [s["meta"]["instanceID"] for s in subs],
+                 "approved")
+    owner.build_release("test-project", as_of=date(2026, 6, 30))
+    ws.as_user("rep").sign_release("test-project", 1)
+    owner.publish_release("test-project", 1)
+    return ws
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app, serving the published workspace over real HTTP on 127.0.0.1."""
+    ws = published_workspace(tmp_path_factory.mktemp("browser"))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started or not thread.is_alive():
+            break
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    ws.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium (Playwright's own download is not used)."""
+    if os.environ.get("CITIZENDATA_REQUIRE_BROWSER"):
+        import playwright.sync_api as sync_api
+    else:
+        sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()
+
+
+class Traffic:
+    """Every request a page makes, and those refused for leaving localhost."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.aborted: list[str] = []
+
+    def record(self, request: Request) -> None:
+        self.seen.append(request.url)
+
+    def guard(self, route: Route) -> None:
+        """Let local requests through; abort the rest, so nothing can actually leave."""
+        url = urlsplit(route.request.url)
+        if url.scheme in ("data", "about") or url.hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            self.aborted.append(route.request.url)
+            route.abort()
+
+    def assert_local(self) -> None:
+        """Every request went to this machine (or was a data: URL), and none was refused."""
+        assert self.seen, "the page made no request at all"
+        outside = [u for u in self.seen if not u.startswith(("data:", "about:"))
+                   and urlsplit(u).hostname not in LOCAL_HOSTS]
+        assert outside == [] and self.aborted == [], (outside, self.aborted)
+
+
+@contextmanager
+def fenced_page(browser: Browser, **context: Any) -> Iterator[tuple[Page, Traffic]]:
+    """A fresh page whose requests are recorded and fenced to localhost."""
+    ctx = browser.new_context(**context)
+    traffic = Traffic()
+    ctx.route("**/*", traffic.guard)
+    page = ctx.new_page()
+    page.on("request", traffic.record)
+    try:
+        yield page, traffic
+    finally:
+        ctx.close()
+
+
+def drawn(box: FloatRect | None) -> bool:
+    """True when an element has a rendered box with area."""
+    return box is not None and box["width"] > 0 and box["height"] > 0
+
+
+def check_report(base_url: str, page: Page) -> None:
+    """Follow the public list to the report; its charts, maps and tables are drawn."""
+    page.goto(f"{base_url}/public/releases")
+    listed = page.locator("li", has_text="Test project")
+    assert listed.count() == 1
+    listed.get_by_role("link", name="report").click()
+    page.wait_for_load_state("load")
+    assert page.url == base_url + REPORT
+    # built before sign-off, the file says "Release v1"; only the public list says published
+    assert page.locator(".banner.published").inner_text() == "Status: Release v1"
+    charts = page.locator("svg.chart")
+    assert charts.count() == 4  # per indicator: the interval chart and the ward map
+    assert all(drawn(charts.nth(i).bounding_box()) for i in range(4))
+    # the maps carry no id of their own (yet): their title is "<anchor>-map-title"
+    maps = page.locator("svg[id$='-map'], svg:has(> title[id$='-map-title'])")
+    assert maps.count() == 2
+    fills = []
+    for i in range(maps.count()):
+        areas = maps.nth(i).locator("path.area")
+        assert areas.count() == 2  # one per ward in the boundaries
+        for j in range(2):
+            assert drawn(areas.nth(j).bounding_box())
+            fills.append(areas.nth(j).get_attribute("fill") or "")
+    # the first map has two colour classes; the second hatches both suppressed wards
+    assert fills[0].startswith("#") and fills[1].startswith("#") and fills[0] != fills[1]
+    assert all(f.startswith("url(#") for f in fills[2:])
+    # every cell is in a table, the suppressed ones marked as such
+    tables = page.locator("table", has=page.locator("caption", has_text="all published cells"))
+    assert tables.count() == 2
+    suppressed = tables.nth(1).locator("tr.suppressed")
+    assert suppressed.count() == 2 and "suppressed" in suppressed.first.inner_text()
+
+
+def test_the_report_draws_its_charts_maps_and_tables_from_localhost_only(
+        browser: Browser, base_url: str) -> None:
+    with fenced_page(browser, viewport={"width": 1280, "height": 900}) as (page, traffic):
+        check_report(base_url, page)
+        traffic.assert_local()
+        assert base_url + REPORT in traffic.seen
+
+
+def test_the_report_and_the_list_fit_a_phone(browser: Browser, base_url: str) -> None:
+    with fenced_page(browser, viewport={"width": 375, "height": 812}, is_mobile=True,
+                     has_touch=True, device_scale_factor=2) as (page, traffic):
+        for path in (REPORT, "/public/releases"):
+            page.goto(base_url + path)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{path} scrolls sideways by {overflow}px on a 375px phone"
+        page.goto(base_url + REPORT)
+        # every chart and map shrinks into the screen rather than being cut off
+        charts = page.locator("svg.chart")
+        for i in range(charts.count()):
+            box = charts.nth(i).bounding_box()
+            assert box is not None and drawn(box) and box["x"] + box["width"] <= 375 + 1
+        traffic.assert_local()
