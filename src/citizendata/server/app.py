@@ -68,6 +68,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(public.router)
     app.include_router(releases.router)
     app.include_router(validation.pages)
+    app.include_router(releases.pages)
     app.include_router(openrosa.router)
     app.include_router(html.router)
     app.mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static")

@@ -177,8 +177,18 @@ def published(db: Session) -> list[dict[str, Any]]:
                       .join(Project, Project.id == Release.project_id)
                       .where(Release.status == "published")
                       .order_by(Project.slug, Release.version.desc())).all()
+    ids = [r.id for r, _, _ in rows]
+    approvals: dict[int, list[dict[str, str]]] = {i: [] for i in ids}
+    if ids:
+        # who signed stays with the members; the public sees in what capacity and when
+        for s in db.scalars(select(ReleaseSignoff).where(ReleaseSignoff.release_id.in_(ids),
+                                                         ReleaseSignoff.decision == "approve")
+                            .order_by(ReleaseSignoff.at)):
+            approvals[s.release_id].append({"capacity": s.capacity, "decision": s.decision,
+                                            "at": s.at.isoformat()})
     return [{"project": slug, "name": name, "version": r.version,
              "published_at": r.published_at.isoformat() if r.published_at else None,
+             "signoffs": approvals[r.id],
              "files": sorted(r.manifest.get("files", {}))} for r, slug, name in rows]
 
 

@@ -6,22 +6,30 @@ listed or served, and only the files its manifest names.
 
 from __future__ import annotations
 
+import json
 import mimetypes
-from html import escape
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from citizendata.errors import NotFound
 from citizendata.server.deps import get_workspace
+from citizendata.server.errors import templates
 from citizendata.services import releases as releases_svc
 from citizendata.workspace import Workspace
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["public"])
+
+# an estimates table's statistics; every other column is a dimension ("_T" is its total)
+_STATS = frozenset({"value", "se", "ci_low", "ci_high", "cv", "n", "flag", "conf_status",
+                    "suppression"})
+_HEADLINE_MAX_BYTES = 1_000_000  # read an indicator's estimates.json for its total only if small
+_FORMATS = {".csv": "CSV", ".parquet": "Parquet", ".json": "JSON", ".xml": "SDMX-ML",
+            ".html": "HTML", ".geojson": "GeoJSON"}
 
 
 @router.get("/api/v1/public/releases", summary="Published releases (no login)")
@@ -31,23 +39,128 @@ def list_published(ws: Workspace = Depends(get_workspace)) -> dict[str, Any]:
 
 
 @router.get("/public/releases", response_class=HTMLResponse, summary="Published releases page")
-def published_page(ws: Workspace = Depends(get_workspace)) -> HTMLResponse:
-    """A plain page listing published releases and their files (no external assets)."""
+def published_page(request: Request, ws: Workspace = Depends(get_workspace)) -> Response:
+    """A plain page listing published releases, each with its page and report."""
     rows = ws.run(releases_svc.published, write=False)
-    items = "".join(
-        f"<li><strong>{escape(r['name'])}</strong> v{r['version']} — "
-        f"<a href=\"/public/releases/{escape(r['project'])}/{r['version']}/report.html\">"
-        "report</a> · " + " · ".join(
-            f"<a href=\"/public/releases/{escape(r['project'])}/{r['version']}/{escape(f)}\">"
-            f"{escape(f)}</a>" for f in r["files"] if f != "report.html") + "</li>"
-        for r in rows)
-    body = (f"<ul>{items}</ul>" if rows else "<p>No release has been published yet.</p>")
-    return HTMLResponse(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<title>Published releases</title><style>body{font-family:system-ui,sans-serif;"
-        "max-width:60rem;margin:1rem auto;padding:0 1rem;line-height:1.5}</style></head>"
-        f"<body><h1>Published releases</h1>{body}</body></html>")
+    return templates.TemplateResponse(request, "public_releases.html",
+                                      {"user": None, "releases": rows})
+
+
+def _not_found() -> NotFound:
+    return NotFound("release.not_found", "no such published release")
+
+
+def _public_path(ws: Workspace, slug: str, version: int, name: str) -> Path | None:
+    path = ws.run(releases_svc.public_file, slug, version, name, write=False)
+    return Path(path) if path is not None and Path(path).is_file() else None
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _headlines(ws: Workspace, slug: str, version: int,
+               manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each indicator's name, unit and year, and its overall estimate when cheaply at hand."""
+    files = manifest.get("files", {})
+    out = []
+    for ind_id, ind in (manifest.get("release", {}).get("indicators") or {}).items():
+        row: dict[str, Any] = {"id": ind_id, "name": ind.get("name") or ind_id,
+                               "unit": ind.get("unit") or "", "year": ind.get("year"),
+                               "series": ind.get("series") or "", "total": None}
+        name = f"{ind_id}/estimates.json"
+        entry = files.get(name) or {}
+        path = _public_path(ws, slug, version, name) if entry else None
+        if path is not None and int(entry.get("bytes") or 0) <= _HEADLINE_MAX_BYTES:
+            try:
+                cells = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                cells = []
+            for cell in cells if isinstance(cells, list) else []:
+                if isinstance(cell, dict) and all(v == "_T" for k, v in cell.items()
+                                                  if k not in _STATS):
+                    row["total"] = cell
+                    break
+        out.append(row)
+    return out
+
+
+def _groups(manifest: dict[str, Any], size_of_manifest: int) -> list[dict[str, Any]]:
+    """The release's files by kind: report, SDMX, each indicator, boundaries, metadata."""
+    files: dict[str, dict[str, Any]] = manifest.get("files", {})
+    indicators: dict[str, Any] = manifest.get("release", {}).get("indicators") or {}
+    groups: dict[str, dict[str, Any]] = {"report": {"title": "Report", "files": []},
+                                         "sdmx": {"title": "SDMX (SDG data exchange)",
+                                                  "files": []}}
+    for ind_id, ind in indicators.items():
+        groups[f"ind:{ind_id}"] = {"title": f"{ind.get('name') or ind_id} — CSV, Parquet, JSON",
+                                   "files": []}
+    groups.update({"boundaries": {"title": "Boundaries", "files": []},
+                   "metadata": {"title": "Metadata", "files": []},
+                   "other": {"title": "Other files", "files": []}})
+    for name in sorted(files):
+        head = name.split("/", 1)[0] if "/" in name else ""
+        if name == "report.html":
+            key = "report"
+        elif head in ("sdmx", "boundaries"):
+            key = head
+        elif head and f"ind:{head}" in groups:
+            key = f"ind:{head}"
+        elif not head and name.endswith(".json"):
+            key = "metadata"
+        else:
+            key = "other"
+        groups[key]["files"].append({
+            "name": name, "format": _FORMATS.get(Path(name).suffix, Path(name).suffix[1:]),
+            "size": _size(files[name].get("bytes")), "sha256": files[name].get("sha256")})
+    groups["metadata"]["files"].append({"name": "manifest.json", "format": "JSON",
+                                        "size": _size(size_of_manifest), "sha256": None})
+    return [g for g in groups.values() if g["files"]]
+
+
+def _signoff_summary(row: dict[str, Any]) -> dict[str, Any] | None:
+    """Counts and dates of the approvals, never who gave them (None when not listed)."""
+    signoffs = row.get("signoffs")
+    if not isinstance(signoffs, list):
+        return None
+    approved = [s for s in signoffs if s.get("decision") == "approve"]
+    community = [s for s in approved if s.get("capacity") == "community"]
+    nso = [s for s in approved if s.get("capacity") == "nso"]
+    return {"community": len(community),
+            "community_dates": sorted({str(s.get("at") or "")[:10] for s in community}),
+            "nso": bool(nso), "nso_dates": sorted({str(s.get("at") or "")[:10] for s in nso})}
+
+
+@router.get("/public/releases/{slug}/{version}", response_class=HTMLResponse,
+            summary="A published release's page")
+def published_release_page(slug: str, version: str, request: Request,
+                           ws: Workspace = Depends(get_workspace)) -> Response:
+    """A published release: what it is, its headline figures, its sign-off and its files."""
+    if not version.isdigit():
+        raise _not_found()
+    number = int(version)
+    row = next((r for r in ws.run(releases_svc.published, write=False)
+                if r["project"] == slug and r["version"] == number), None)
+    manifest_path = _public_path(ws, slug, number, "manifest.json") if row else None
+    if row is None or manifest_path is None:
+        raise _not_found()
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    release = manifest.get("release", {})
+    licences = [lic.get("title") or lic.get("name") for lic in release.get("licenses") or []
+                if isinstance(lic, dict)]
+    context = {"user": None, "release": row, "as_of": release.get("as_of"),
+               "licences": [lic for lic in licences if lic],
+               "headlines": _headlines(ws, slug, number, manifest),
+               "signoff": _signoff_summary(row),
+               "groups": _groups(manifest, manifest_path.stat().st_size),
+               "notes": release.get("notes") or [],
+               "base": f"/public/releases/{slug}/{number}/"}
+    return templates.TemplateResponse(request, "public_release.html", context)
 
 
 @router.get("/public/releases/{slug}/{version}/{name:path}", summary="A published file")
