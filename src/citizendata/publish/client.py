@@ -83,6 +83,7 @@ class ReleaseMethods:
         """Write every file of release ``version`` as of ``as_of`` into ``out``."""
         from citizendata.publish.report import render_report
         from citizendata.quality.engagement import engagement_summary
+        from citizendata.quality.report import quality_html_from_json
 
         me: Any = self
         spec: ProjectSpec = me.project(slug).spec
@@ -113,8 +114,8 @@ class ReleaseMethods:
         first = spec.estimation.indicator(ids[0]) if ids else None
         quality = me.quality(slug, first.form if first else None, ids[0] if ids else None,
                              today=as_of)
-        quality_html = me.quality_html(slug, first.form if first else None,
-                                       ids[0] if ids else None, today=as_of)
+        # one quality record for both the JSON file and the report's section
+        quality_html = quality_html_from_json(quality)
         extra["quality.json"] = (json.dumps(stable_json(json.loads(json.dumps(
             quality, default=str))), sort_keys=True, ensure_ascii=False, indent=2)
             + "\n").encode("utf-8")
