@@ -21,7 +21,9 @@ from xlsform_builders import make_xlsform
 
 PG_ADMIN_URL = os.environ.get("CITIZENDATA_TEST_POSTGRES_ADMIN_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-PG_DB = os.environ.get("CITIZENDATA_TEST_POSTGRES_DB", "citizendata_test")
+# One database per test session, so a developer's run and a CI run on the same server
+# never drop each other's database.
+PG_DB = os.environ.get("CITIZENDATA_TEST_POSTGRES_DB", f"citizendata_test_{os.getpid()}")
 _pg_skip_reason: list[str] = []
 
 
@@ -29,11 +31,38 @@ def _pg_url() -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_DB
 
 
+def _stale_databases(conn: Any) -> list[str]:
+    """Test databases left by sessions whose process has ended (killed runs)."""
+    names = conn.execute(text("SELECT datname FROM pg_database "
+                              "WHERE datname LIKE 'citizendata\\_test\\_%'")).scalars()
+    stale = []
+    for name in names:
+        pid = name.rsplit("_", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                stale.append(name)
+            except PermissionError:
+                pass  # alive, another user's
+    return stale
+
+
+def _drop_postgres() -> None:
+    """Drop this session's test database."""
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def _prepare_postgres() -> Engine | None:
     """A migrated, empty test database on the local PostgreSQL, or None (with a reason)."""
     try:
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
+            for name in _stale_databases(c):
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             c.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
             c.execute(text(f'CREATE DATABASE "{PG_DB}"'))
         admin.dispose()
@@ -57,6 +86,8 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Engine | None
     for e in out.values():
         if e is not None:
             e.dispose()
+    if out["postgresql"] is not None:
+        _drop_postgres()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

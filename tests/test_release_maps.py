@@ -278,3 +278,13 @@ def test_public_microdata_coarsens_locations_to_the_boundaries(owner: Client) ->
     assert gps, data.columns
     assert sorted(data[gps[0]].unique()) == ["ewuaso", "magadi"]
     assert report["location"]["method"] == "area"
+
+
+def test_an_unknown_signoff_decision_is_bad_input(owner: Client) -> None:
+    setup(owner, {"community_representatives": ["rep"]})
+    owner.build_release("test-project", as_of=AS_OF)
+    with pytest.raises(BadInput) as e:
+        owner.workspace.as_user("rep").sign_release("test-project", 1, "maybe")
+    assert e.value.code == "input.invalid" and e.value.where is not None
+    assert e.value.where.field == "decision"
+    assert owner.releases("test-project")[0]["signoffs"] == []

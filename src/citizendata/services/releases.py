@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor
-from citizendata.errors import Conflict, Forbidden, NotFound, Where
+from citizendata.errors import BadInput, Conflict, Forbidden, NotFound, Where
 from citizendata.projects.spec import IntegrationIntent
 from citizendata.services.access import audit, project_for, project_spec
 from citizendata.store.models import (
@@ -102,8 +102,8 @@ def sign(db: Session, actor: Actor | None, slug: str, version: int, decision: st
         raise Forbidden("release.not_signatory", f"{actor.username!r} signs no release of "
                         f"{slug!r}", where=Where(field="signoff"))
     if decision not in ("approve", "reject"):
-        raise Conflict("release.invalid_state", f"unknown decision {decision!r}; use approve "
-                       "or reject", where=Where(field="decision"))
+        raise BadInput("input.invalid", f"unknown decision {decision!r}",
+                       where=Where(field="decision"), fix="Use approve or reject.")
     row = _release(db, project, version)
     if row.status != "awaiting_signoff":
         raise Conflict("release.invalid_state", f"release v{version} is {row.status}",
