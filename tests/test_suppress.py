@@ -152,7 +152,7 @@ def test_wards_add_up_to_the_total_when_county_rows_are_missing() -> None:
     leak = attack(s, a, primary)
     assert leak[["lo", "hi"]].to_numpy().tolist() == [[4.0, 4.0]]
     out = protect_table(table, ["place", "age"], TableProtectionSpec(), hierarchies=hier)
-    assert out.report()["secondary"] >= 1
+    assert out.result.secondary.sum() >= 1
 
 
 def test_linked_tables_share_their_sex_margin() -> None:
@@ -307,16 +307,33 @@ def test_protect_table_keeps_rows_and_blanks_suppressed_cells() -> None:
     assert len(t) == len(table)
     assert t[["ward", "sex"]].equals(table[["ward", "sex"]])
     small = (t.ward == "magadi") & (t.sex == "M")
-    assert t.loc[small, "conf_status"].item() == "C"
-    assert t.loc[small, "suppression"].item() == "threshold"
     hidden = t["conf_status"] != "F"
-    assert (t.loc[hidden, "conf_status"] == "D").sum() == out.result.secondary.sum() > 0
+    # one flag: a reader cannot tell the small cell from the ones hiding it
+    assert set(t.loc[hidden, "conf_status"]) == {"C"}
+    assert set(t.loc[hidden, "suppression"]) == {"confidential"}
+    assert hidden[small].all() and hidden.sum() == out.result.suppressed.sum() > 1
     assert t.loc[hidden, ["value", "se"]].isna().all().all()
     assert t.loc[hidden, "n"].isna().all() and t.loc[hidden, "flag"].isna().all()
     assert t.loc[~hidden, "n"].tolist() == table.loc[~hidden, "n"].tolist()
     assert t.loc[~hidden, "suppression"].isna().all()
     rep = out.report()
-    assert rep["cells"] == 12 and rep["primary"] == 1 and rep["rules"]["threshold"] == 5
+    assert rep["cells"] == 12 and rep["suppressed"] == hidden.sum()
+    assert rep["rules"]["threshold"] == 5
+    # nothing published tells primary from secondary cells or sums hidden counts
+    assert not {"primary", "secondary", "info_loss"} & set(rep)
+    assert out.detail()["primary"] == 1
+
+
+def test_the_policy_may_publish_primary_and_secondary_apart() -> None:
+    table = _estimates()
+    out = protect_table(table, ["ward", "sex"], TableProtectionSpec(distinguish_secondary=True))
+    t = out.table
+    small = (t.ward == "magadi") & (t.sex == "M")
+    assert t.loc[small, "conf_status"].item() == "C"
+    assert t.loc[small, "suppression"].item() == "threshold"
+    hidden = t["conf_status"] != "F"
+    assert (t.loc[hidden, "conf_status"] == "D").sum() == out.result.secondary.sum() > 0
+    assert out.report()["primary"] == 1
 
 
 def test_protect_table_with_dominance_contributions() -> None:
@@ -327,8 +344,11 @@ def test_protect_table_with_dominance_contributions() -> None:
     out = protect_table(table, ["ward", "sex"], TableProtectionSpec(), contributions=contrib)
     t = out.table
     row = (t.ward == "suswa") & (t.sex == "F")
-    assert t.loc[row, "suppression"].item() == "dominance"
-    assert out.report()["primary"] == 2
+    assert t.loc[row, "conf_status"].item() == "C"
+    assert out.detail()["primary"] == 2
+    shown = protect_table(table, ["ward", "sex"], TableProtectionSpec(distinguish_secondary=True),
+                          contributions=contrib).table
+    assert shown.loc[row, "suppression"].item() == "dominance"
 
 
 def test_protect_table_rejects_non_additive_counts() -> None:
@@ -359,5 +379,5 @@ def test_one_way_table_hides_the_only_sibling() -> None:
     # F = 1 with the total 13 published: hiding F alone gives F = 13 − 12
     table = pd.DataFrame({"sex": ["F", "M", "_T"], "n": [1, 12, 13], "value": [0.1, 0.2, 0.3]})
     out = protect_table(table, ["sex"], TableProtectionSpec(method="fast"))
-    assert out.table["conf_status"].tolist() == ["C", "D", "F"]
-    assert out.table["suppression"].tolist() == ["threshold", "secondary", None]
+    assert out.table["conf_status"].tolist() == ["C", "C", "F"]
+    assert out.table["suppression"].tolist() == ["confidential", "confidential", None]

@@ -10,100 +10,69 @@ group (cells linked through totals) as variables.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import linprog
-from scipy.sparse.csgraph import connected_components
 
 from citizendata.errors import BadInput, Where
+from citizendata.privacy.knowledge import Infeasible, Knowledge
 from citizendata.privacy.structure import TableStructure
 
-__all__ = ["attack", "check_protection", "protected_ok"]
+__all__ = ["attack", "check_protection", "protected_ok", "structural_bounds"]
 
 TOL = 1e-6
 
 
-def _components(A: sp.csr_matrix, sup: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray, int]:
-    """The constraints restricted to suppressed cells, and the cells' connected groups."""
-    As = sp.csr_matrix(A[:, sup])
-    k = sup.size
-    # cells are linked when a total binds them; the bipartite graph cells + rows finds groups
-    m = As.shape[0]
-    graph = sp.bmat([[None, As.T], [As, None]], format="csr") if m else sp.csr_matrix((k, k))
-    _, labels = connected_components(abs(graph), directed=False)
-    return As, labels[:k], m
-
-
-def _groups(As: sp.csr_matrix, labels: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Each group's cells (indices into the suppressed set) and the rows that touch them."""
-    csc = As.tocsc()
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    for cells in np.split(order, bounds):
-        rows = np.unique(csc[:, cells].indices)
-        yield cells, rows
-
-
-def _solve(c: np.ndarray, A_eq: sp.csr_matrix, b: np.ndarray,
-           bounds: list[tuple[float, float | None]]) -> tuple[int, float]:
-    """One HiGHS LP; returns status and objective (status 3 = unbounded)."""
-    res = linprog(c, A_eq=A_eq, b_eq=b, bounds=bounds, method="highs")
-    return res.status, float(res.fun) if res.status == 0 else np.nan
-
-
 def attack(structure: TableStructure, values: np.ndarray, suppressed: np.ndarray, *,
-           bounds: np.ndarray | None = None, cells: np.ndarray | None = None) -> pd.DataFrame:
+           bounds: np.ndarray | None = None, cells: np.ndarray | None = None,
+           lower: np.ndarray | None = None, integer: bool = False,
+           numerators: Sequence[np.ndarray] = ()) -> pd.DataFrame:
     """Each suppressed cell's feasible interval: position, value, lo, hi (hi may be inf).
 
-    ``cells`` (positions or a mask) limits the answer to those suppressed cells.
+    ``lower`` and ``bounds`` give per cell what the attacker knows of a suppressed count
+    beyond x ≥ 0 (e.g. 1 for a cell that is listed, so not empty); ``integer`` uses that
+    counts are whole (an integer programme). Each array of ``numerators`` is a companion
+    table the attacker reads where the count is published (a proportion times its
+    denominator): additive too, and at most the count in every cell. ``cells``
+    (positions or a mask) limits the answer to those suppressed cells.
     """
     a = np.asarray(values, dtype=float)
     mask = np.asarray(suppressed, dtype=bool)
     if a.shape != (structure.n_cells,) or mask.shape != a.shape:
         raise BadInput("privacy.invalid_table", "give one value and one flag per cell",
                        fix="Pass arrays aligned with structure.cells.")
-    ub = None if bounds is None else np.asarray(bounds, dtype=float)
     sup = np.flatnonzero(mask)
     want = np.ones(sup.size, dtype=bool)
     if cells is not None:
         cells = np.asarray(cells)
         want = np.isin(sup, np.flatnonzero(cells) if cells.dtype == bool else cells)
-    lo = np.zeros(sup.size)
-    hi = np.full(sup.size, np.inf) if ub is None else ub[sup].copy()
-    if sup.size:
-        A = structure.A
-        # published values move to the right-hand side: A_S x_S = −A_P a_P = A_S a_S
-        rhs = A @ np.where(mask, a, 0.0)
-        As, labels, m = _components(A, sup)
-        if m:
-            for group, rows in _groups(As, labels):
-                if rows.size == 0 or not want[group].any():
-                    continue
-                sub = As[rows][:, group]
-                b = rhs[rows]
-                bnd: list[tuple[float, float | None]] = [
-                    (0.0, None if ub is None or not np.isfinite(ub[sup[j]]) else float(ub[sup[j]]))
-                    for j in group]
-                for t, j in enumerate(group):
-                    if not want[j]:
-                        continue
-                    c = np.zeros(group.size)
-                    c[t] = 1.0
-                    st, f = _solve(c, sub, b, bnd)
-                    if st == 2:
-                        raise BadInput("privacy.invalid_table", "the published values admit no "
-                                       "non-negative table: "
-                                       + structure.cell_label(int(sup[j])),
-                                       where=Where(position=int(sup[j])),
-                                       fix="Check that the table is additive and non-negative.")
-                    lo[j] = max(f, 0.0) if st == 0 else 0.0
-                    st, f = _solve(-c, sub, b, bnd)
-                    hi[j] = -f if st == 0 else np.inf
-    return pd.DataFrame({"position": sup, "value": a[sup], "lo": lo, "hi": hi}).loc[
-        want].reset_index(drop=True)
+    lo_known = np.zeros(sup.size) if lower is None else np.asarray(lower, float)[sup]
+    hi_known = np.full(sup.size, np.inf) if bounds is None else np.asarray(bounds, float)[sup]
+    know = Knowledge()
+    x = know.unknowns(lo_known, hi_known)
+    A = structure.A
+    if sup.size and A.shape[0]:
+        # published values move to the right-hand side: A_S x_S = −A_P a_P
+        As = sp.csr_matrix(A[:, sup])
+        rows = np.unique(As.tocoo().row)
+        know.equal(As[rows], x, -(A @ np.where(mask, 0.0, a))[rows])
+        for num in numerators:
+            k = np.asarray(num, dtype=float)
+            z = know.unknowns(0.0, count=sup.size)
+            know.equal(As[rows], z, -(A @ np.where(mask, 0.0, k))[rows])
+            eye = sp.identity(sup.size, format="csr")
+            know.at_most(sp.hstack([eye, -eye]), np.concatenate([z, x]), 0.0)
+    try:
+        found = know.intervals(x[want], integer=integer)
+    except Infeasible as exc:
+        p = int(sup[want][np.searchsorted(x[want], exc.unknown)])
+        raise BadInput("privacy.invalid_table", "the published values admit no non-negative "
+                       "table: " + structure.cell_label(p), where=Where(position=p),
+                       fix="Check that the table is additive and non-negative.") from None
+    return pd.DataFrame({"position": sup[want], "value": a[sup[want]],
+                         "lo": found["lo"].to_numpy(), "hi": found["hi"].to_numpy()})
 
 
 def check_protection(result: pd.DataFrame, lower: np.ndarray, upper: np.ndarray,
@@ -139,3 +108,34 @@ def protected_ok(result: pd.DataFrame, lower: np.ndarray, upper: np.ndarray,
                  tol: float = TOL) -> bool:
     """True when every attacked cell's interval reaches its required protection."""
     return check_protection(result, lower, upper, tol).empty
+
+
+def structural_bounds(structure: TableStructure, floor: np.ndarray, ceiling: np.ndarray,
+                      passes: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """What the table's cells tell of each count before any value is read.
+
+    A total is at least the sum of its parts' floors (two listed, so non-empty, parts
+    make a total of at least 2) and at most the sum of their ceilings; a part is at
+    most its total's ceiling less its siblings' floors. Propagated to a fixed point:
+    the attacker's interval with every cell hidden, for nested (hierarchical, cube)
+    tables; a valid outer bound for any other.
+    """
+    lo = np.asarray(floor, dtype=float).copy()
+    hi = np.asarray(ceiling, dtype=float).copy()
+    A = sp.csr_matrix(structure.A)
+    if A.shape[0] == 0:
+        return lo, hi
+    total = structure.constraint_total
+    parts = sp.csr_matrix(-A.multiply(A < 0))  # each row: +1 on the total's parts
+    children = parts.tocoo()
+    for _ in range(passes):
+        before = (lo.copy(), hi.copy())
+        np.maximum.at(lo, total, parts @ lo)
+        with np.errstate(invalid="ignore"):
+            np.minimum.at(hi, total, parts @ hi)
+            # a part is at most its total less what its siblings must hold
+            room = hi[total][children.row] - ((parts @ lo)[children.row] - lo[children.col])
+        np.minimum.at(hi, children.col, np.where(np.isnan(room), np.inf, room))
+        if np.array_equal(before[0], lo) and np.array_equal(before[1], hi):
+            break
+    return lo, hi

@@ -23,9 +23,12 @@ import scipy.sparse as sp
 
 from citizendata.errors import BadInput, Where
 
-__all__ = ["TOTAL", "TableStructure", "check_additive", "describe_cell"]
+__all__ = ["TOTAL", "UNKNOWN", "TableStructure", "check_additive", "describe_cell",
+           "merge_rollup"]
 
 TOTAL = "_T"
+UNKNOWN = "_U"
+_LEVEL = "{}:{}"  # a roll-up code inside the merged dimension (distinct from the lowest codes)
 
 
 def _codes_frame(table: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
@@ -216,3 +219,26 @@ def check_additive(structure: TableStructure, values: np.ndarray, tol: float = 1
                    + more, where=Where(position=int(structure.constraint_total[bad[0]])),
                    fix="Give counts whose totals equal the sums of their parts (unweighted "
                        "counts of the same cube are).")
+
+
+def merge_rollup(table: pd.DataFrame, low: str, up: str, parent_of: Mapping[str, str]
+                 ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Merge roll-up column ``up`` (county of ward) into ``low`` (ward) as one hierarchy.
+
+    A row at the roll-up level (``low`` is ``_T``) moves into ``low`` as ``"<up>:<code>"``;
+    returns the table without ``up`` and the hierarchy ward -> ``up:county`` -> ``_T``.
+    A place the mapping lacks, and the unknown place, roll up to ``"<up>:_U"``.
+    """
+    work = table.copy()
+    lo, hi = work[low].astype(str), work[up].astype(str)
+    at_level = (lo == TOTAL) & (hi != TOTAL)
+    work[low] = np.where(at_level, up + ":" + hi, lo)
+    h = {str(c): _LEVEL.format(up, p) for c, p in parent_of.items()}
+    h.update({_LEVEL.format(up, p): TOTAL for p in set(map(str, parent_of.values()))})
+    unknown = _LEVEL.format(up, UNKNOWN)
+    for code in set(work[low].astype(str)) - set(h) - {TOTAL}:
+        if not code.startswith(f"{up}:"):
+            h[code] = unknown
+    if unknown in set(work[low]) or unknown in h.values():
+        h[unknown] = TOTAL
+    return work.drop(columns=[up]), h

@@ -15,16 +15,18 @@ returned comes with deviations that prove it. Formulas: docs/methods/suppression
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 from citizendata.errors import BadInput, Where
-from citizendata.privacy.attack import attack
+from citizendata.privacy.attack import attack, structural_bounds
+from citizendata.privacy.deviation import CellFacts, cheapest_deviation, deviation_block
 from citizendata.privacy.structure import TOTAL, TableStructure
 
 __all__ = [
@@ -88,9 +90,13 @@ def p_percent_protection(total: np.ndarray, top1: np.ndarray, top2: np.ndarray,
 
 def protection_levels(values: np.ndarray, ratio: float,
                       minimum: float) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper protection of frequency cells: max(ratio · a, minimum), the lower capped at a."""
+    """Lower and upper protection of frequency cells: ⌈max(ratio · a, minimum)⌉, the lower capped at a.
+
+    Counts are whole, so an interval of counts reaches a + U only if it reaches
+    a + ⌈U⌉: the levels are rounded up to whole units.
+    """
     a = np.asarray(values, dtype=float)
-    upper = np.maximum(ratio * a, minimum)
+    upper = np.ceil(np.maximum(ratio * a, minimum) - 1e-9)
     return np.minimum(upper, a), upper
 
 
@@ -124,35 +130,57 @@ class SuppressionResult:
 
 
 def _validate(structure: TableStructure, values: np.ndarray, primary: np.ndarray,
-              lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Aligned float arrays; negative or missing values are refused."""
+              lower: np.ndarray, upper: np.ndarray, floor: np.ndarray | None,
+              ceiling: np.ndarray | None, numerators: Sequence[np.ndarray]
+              ) -> tuple[CellFacts, np.ndarray, np.ndarray, np.ndarray]:
+    """The cells' facts and protection levels; negative or missing values are refused."""
     n = structure.n_cells
     a = np.asarray(values, dtype=float)
     arrays = [a, np.asarray(primary, dtype=bool), np.asarray(lower, dtype=float),
               np.asarray(upper, dtype=float)]
-    if any(x.shape != (n,) for x in arrays):
+    known = [np.zeros(n) if floor is None else np.asarray(floor, dtype=float),
+             np.full(n, np.inf) if ceiling is None else np.asarray(ceiling, dtype=float)]
+    nums = [np.asarray(k, dtype=float) for k in numerators]
+    if any(x.shape != (n,) for x in [*arrays, *known, *nums]):
         raise BadInput("privacy.invalid_table", f"give one value, flag and protection level per "
                        f"cell ({n} cells)", fix="Align the arrays with structure.cells.")
     bad = ~np.isfinite(a) | (a < 0)
+    for k in nums:
+        bad |= ~np.isfinite(k) | (k < 0) | (k > a)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise BadInput("privacy.invalid_table", f"cell {structure.cell_label(i)} has value "
-                       f"{a[i]!r}; counts must be finite and non-negative",
-                       where=Where(position=i), fix="Give non-negative counts.")
+                       f"{a[i]!r}; counts must be finite and non-negative (numerators at most "
+                       "their count)", where=Where(position=i), fix="Give non-negative counts.")
     prim = arrays[1]
-    # only sensitive cells need protection, and a count cannot go below zero
-    L = np.where(prim, np.minimum(np.maximum(arrays[2], 0.0), a), 0.0)
-    U = np.where(prim, np.maximum(arrays[3], 0.0), 0.0)
-    return a, prim, L, U
+    # what the attacker knows never contradicts the truth
+    lo, hi = np.minimum(np.maximum(known[0], 0.0), a), np.maximum(known[1], a)
+    facts = CellFacts(a, lo, hi, tuple(nums))
+    # only sensitive cells need protection, and no deviation leaves what the cells alone
+    # tell (a total of two listed groups is at least 2 whatever is hidden)
+    least, most = structural_bounds(structure, lo, hi)
+    L = np.where(prim, np.minimum(np.maximum(arrays[2], 0.0), a - np.minimum(least, a)), 0.0)
+    U = np.where(prim, np.minimum(np.maximum(arrays[3], 0.0), np.maximum(most, a) - a), 0.0)
+    return facts, prim, L, U
 
 
 def secondary_suppression(structure: TableStructure, values: np.ndarray, primary: np.ndarray,
                           *, lower: np.ndarray, upper: np.ndarray, cost: Cost = "value",
-                          method: Method = "auto",
-                          time_limit: float | None = None) -> SuppressionResult:
-    """Suppress further cells so no sensitive cell's attacker interval is narrower than required."""
+                          method: Method = "auto", time_limit: float | None = None,
+                          floor: np.ndarray | None = None, ceiling: np.ndarray | None = None,
+                          numerators: Sequence[np.ndarray] = ()) -> SuppressionResult:
+    """Suppress further cells so no sensitive cell's attacker interval is narrower than required.
+
+    ``floor`` and ``ceiling`` are what a reader knows of any hidden count (1 for a
+    listed cell; the threshold for a cell the flags tell is not sensitive);
+    ``numerators`` are companion tables published beside the counts (see
+    ``citizendata.privacy.deviation``). A protection level a reader's knowledge already
+    rules out is capped at what is possible, and said in the notes.
+    """
     t0 = time.perf_counter()
-    a, prim, L, U = _validate(structure, values, primary, lower, upper)
+    facts, prim, L, U = _validate(structure, values, primary, lower, upper, floor, ceiling,
+                                  numerators)
+    a = facts.a
     c = cost_vector(a, cost)
     chosen: str = method
     if method == "auto":
@@ -161,10 +189,17 @@ def secondary_suppression(structure: TableStructure, values: np.ndarray, primary
         if small and time_limit is None:
             time_limit = AUTO_TIME_LIMIT
     notes: list[str] = []
+    # a listed cell's own floor of 1 is expected; more than that is worth a note
+    usual = np.minimum(np.maximum(np.asarray(lower, float), 0), a - np.minimum(facts.floor, 1))
+    short = (usual - L > 1e-9) | (np.maximum(np.asarray(upper, float), 0) - U > 1e-9)
+    capped = int((prim & short).sum())
+    if capped:
+        notes.append(f"{capped} sensitive cell(s) are given less protection than the policy "
+                     "asks: the cells listed (and any flags published) already bound them")
     if chosen == "optimal":
-        sup, solves, chosen = _optimal_or_fast(structure, a, prim, L, U, c, time_limit, notes)
+        sup, solves, chosen = _optimal_or_fast(structure, facts, prim, L, U, c, time_limit, notes)
     elif chosen == "fast":
-        sup, solves = _fast(structure, a, prim, L, U, c)
+        sup, solves = _fast(structure, facts, prim, L, U, c)
     else:
         raise BadInput("privacy.invalid_table", f"unknown suppression method {method!r}",
                        fix="Use 'auto', 'optimal' or 'fast'.")
@@ -176,19 +211,19 @@ def secondary_suppression(structure: TableStructure, values: np.ndarray, primary
                              solves, notes)
 
 
-def _optimal_or_fast(structure: TableStructure, a: np.ndarray, prim: np.ndarray, L: np.ndarray,
-                     U: np.ndarray, c: np.ndarray, time_limit: float | None,
+def _optimal_or_fast(structure: TableStructure, facts: CellFacts, prim: np.ndarray,
+                     L: np.ndarray, U: np.ndarray, c: np.ndarray, time_limit: float | None,
                      notes: list[str]) -> tuple[np.ndarray, int, str]:
     """The exact pattern; if the time limit stops the MILP, the cheaper of it and fast's."""
-    found = _optimal(structure, a, prim, L, U, c, time_limit)
+    found = _optimal(structure, facts, prim, L, U, c, time_limit)
     if found is None:
         notes.append("the MILP found no pattern in its time limit; used the fast method")
-        sup, solves = _fast(structure, a, prim, L, U, c)
+        sup, solves = _fast(structure, facts, prim, L, U, c)
         return sup, solves, "fast"
     sup, solves, proven = found
     if proven:
         return sup, solves, "optimal"
-    quick, more = _fast(structure, a, prim, L, U, c)
+    quick, more = _fast(structure, facts, prim, L, U, c)
     notes.append("the MILP hit its time limit; kept the cheaper of its best pattern and the "
                  "fast method's")
     if c[quick].sum() < c[sup].sum():
@@ -246,34 +281,7 @@ def _local(anc: _Ancestry, p: int, level: int) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def _deviation(A_csc: sp.csc_matrix, loc: np.ndarray, p: int, need: float, up: bool,
-               a: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
-    """The cheapest deviation moving p by ``need`` inside ``loc``: its support, or None."""
-    sub = A_csc[:, loc]
-    rows = np.unique(sub.indices)
-    k = loc.size
-    jp = int(np.searchsorted(loc, p))
-    if rows.size == 0:
-        return np.array([p])  # no total binds p: hiding it alone hides it
-    sub = sp.csr_matrix(sub)[rows]
-    lb = np.zeros(2 * k)
-    ub = np.concatenate([np.full(k, np.inf), a[loc]])
-    if up:
-        lb[jp] = ub[jp] = need
-        ub[k + jp] = 0.0
-    else:
-        lb[k + jp] = ub[k + jp] = need
-        ub[jp] = 0.0
-    w = weight[loc] / need
-    res = linprog(np.concatenate([w, w]), A_eq=sp.hstack([sub, -sub], format="csr"),
-                  b_eq=np.zeros(rows.size), bounds=np.column_stack([lb, ub]), method="highs")
-    if res.status != 0:
-        return None
-    y = res.x[:k] + res.x[k:]
-    return loc[y > 1e-9 * max(1.0, need)]
-
-
-def _fast(structure: TableStructure, a: np.ndarray, prim: np.ndarray, L: np.ndarray,
+def _fast(structure: TableStructure, facts: CellFacts, prim: np.ndarray, L: np.ndarray,
           U: np.ndarray, c: np.ndarray, prune: bool = FAST_PRUNE) -> tuple[np.ndarray, int]:
     """One LP per sensitive cell and direction over a local sub-table, widened when infeasible."""
     anc = _ancestry(structure)
@@ -288,7 +296,7 @@ def _fast(structure: TableStructure, a: np.ndarray, prim: np.ndarray, L: np.ndar
         for up, need in ((True, U[p]), (False, L[p])):
             if need <= 0:
                 continue
-            support, tried = _route(anc, A_csc, int(p), float(need), up, a,
+            support, tried = _route(anc, A_csc, int(p), float(need), up, facts,
                                     np.where(sup, free, c))
             solves += tried
             if support is None:
@@ -296,12 +304,12 @@ def _fast(structure: TableStructure, a: np.ndarray, prim: np.ndarray, L: np.ndar
             sup[support] = True
             proofs[(int(p), up)] = set(support.tolist())
     if prune:
-        solves += _prune(anc, A_csc, a, prim, L, U, c, sup, proofs,
+        solves += _prune(anc, A_csc, facts, prim, L, U, c, sup, proofs,
                          budget=max(int(FAST_PRUNE_BUDGET * solves), 1000))
     return sup, solves
 
 
-def _prune(anc: _Ancestry, A_csc: sp.csc_matrix, a: np.ndarray, prim: np.ndarray,
+def _prune(anc: _Ancestry, A_csc: sp.csc_matrix, facts: CellFacts, prim: np.ndarray,
            L: np.ndarray, U: np.ndarray, c: np.ndarray, sup: np.ndarray,
            proofs: dict[tuple[int, bool], set[int]], budget: int) -> int:
     """Publish again, dearest first, each secondary cell whose proofs re-route through the rest.
@@ -321,7 +329,7 @@ def _prune(anc: _Ancestry, A_csc: sp.csc_matrix, a: np.ndarray, prim: np.ndarray
         allowed[i] = False
         new: dict[tuple[int, bool], set[int]] = {}
         for p, up in users:
-            support, tried = _route(anc, A_csc, p, float(U[p] if up else L[p]), up, a, c,
+            support, tried = _route(anc, A_csc, p, float(U[p] if up else L[p]), up, facts, c,
                                     allowed)
             solves += tried
             if support is None:
@@ -334,7 +342,7 @@ def _prune(anc: _Ancestry, A_csc: sp.csc_matrix, a: np.ndarray, prim: np.ndarray
 
 
 def _route(anc: _Ancestry, A_csc: sp.csc_matrix, p: int, need: float, up: bool,
-           a: np.ndarray, weight: np.ndarray,
+           facts: CellFacts, weight: np.ndarray,
            allowed: np.ndarray | None = None) -> tuple[np.ndarray | None, int]:
     """The cheapest deviation of p over ever wider local sub-tables (of allowed cells only)."""
     top = max(1, max(int(dep[codes[p]]) for codes, dep in zip(anc.codes, anc.depth,
@@ -343,7 +351,7 @@ def _route(anc: _Ancestry, A_csc: sp.csc_matrix, p: int, need: float, up: bool,
         loc = _local(anc, p, level)
         if allowed is not None:
             loc = loc[allowed[loc]]
-        support = _deviation(A_csc, loc, p, need, up, a, weight)
+        support = cheapest_deviation(A_csc, loc, p, need, up, facts, weight)
         if support is not None:
             return support, level
     return None, top
@@ -360,11 +368,12 @@ def _unprotectable(structure: TableStructure, p: int, up: bool) -> NoReturn:
 # -------------------------------------------------------------------------- optimal
 
 
-def _violations(structure: TableStructure, a: np.ndarray, sup: np.ndarray, L: np.ndarray,
+def _violations(structure: TableStructure, facts: CellFacts, sup: np.ndarray, L: np.ndarray,
                 U: np.ndarray) -> list[tuple[int, bool]]:
     """The (sensitive cell, direction) pairs the attacker still narrows under pattern ``sup``."""
     sens = np.flatnonzero((L > 0) | (U > 0))
-    res = attack(structure, a, sup, cells=sens)
+    res = attack(structure, facts.a, sup, cells=sens, lower=facts.floor, bounds=facts.ceiling,
+                 integer=True, numerators=facts.numerators)
     pos = res["position"].to_numpy()
     val = res["value"].to_numpy(float)
     tol = _ATTACK_TOL * np.maximum(1.0, val)
@@ -373,70 +382,88 @@ def _violations(structure: TableStructure, a: np.ndarray, sup: np.ndarray, L: np
     return out
 
 
-def _milp(structure: TableStructure, a: np.ndarray, prim: np.ndarray, c: np.ndarray,
-          blocks: list[tuple[int, bool, float]],
-          time_limit: float | None) -> tuple[np.ndarray, bool] | None:
+def _milp(structure: TableStructure, facts: CellFacts, prim: np.ndarray, c: np.ndarray,
+          blocks: list[tuple[int, bool, float]], time_limit: float | None,
+          whole: bool) -> tuple[np.ndarray, bool] | None:
     """Fischetti–Salazar: min Σ c s with one deviation block per (cell, direction)."""
     n, A = structure.n_cells, sp.csr_matrix(structure.A)
-    B = len(blocks)
-    eq = sp.hstack([sp.csr_matrix((A.shape[0] * B, n)),
-                    sp.block_diag([sp.hstack([A, -A])] * B, format="csr")], format="csr")
-    # each cell moves by at most the protection its block needs: exact for 2-D tables
-    # (deviations are cycles carrying the need) and a far tighter relaxation than a big M;
-    # a restriction elsewhere, so every pattern found is still proven safe
-    caps = [np.concatenate([np.full(n, need), np.minimum(a, need)]) for _, _, need in blocks]
-    s_link = sp.vstack([sp.vstack([-sp.diags(cap[:n]), -sp.diags(cap[n:])]) for cap in caps],
-                       format="csr")
-    link = sp.hstack([s_link, sp.identity(2 * n * B, format="csr")], format="csr")
-    lb = np.zeros(n + 2 * n * B)
-    ub = np.concatenate([np.ones(n), *caps])
-    lb[:n] = prim
-    for b, (p, up, need) in enumerate(blocks):
-        base = n + 2 * n * b
-        plus, minus = base + p, base + n + p
+    everything = np.arange(n)
+    parts = []
+    for p, up, need in blocks:
+        # each cell moves by at most the protection its block needs: exact for 2-D tables
+        # (deviations are cycles carrying the need) and a far tighter relaxation than a big
+        # M; a restriction elsewhere, so every pattern found is still proven safe
+        b = deviation_block(A, everything, facts, cap=need)
+        lb, ub = b.lb.copy(), b.ub.copy()
+        plus, minus = p, n + p
         if up:
             lb[plus] = ub[plus] = need
             ub[minus] = 0.0
         else:
             lb[minus] = ub[minus] = need
             ub[plus] = 0.0
+        parts.append((b, lb, ub))
+    m = parts[0][0].lb.size
+    B = len(parts)
+    eq = sp.hstack([sp.csr_matrix((sum(b.A_eq.shape[0] for b, _, _ in parts), n)),
+                    sp.block_diag([b.A_eq for b, _, _ in parts], format="csr")], format="csr")
+    # a move of cell i needs s_i: y ≤ cap · s (cap = the move's upper bound)
+    caps = np.concatenate([ub for _, _, ub in parts])
+    moves = np.concatenate([b.moves for b, _, _ in parts])
+    finite = np.where(np.isfinite(caps), caps, max(float(facts.a.max(initial=0.0)), 1.0)
+                      * 4 + 4)
+    link = sp.hstack([sp.csr_matrix((-finite, (np.arange(m * B), moves)), shape=(m * B, n)),
+                      sp.identity(m * B, format="csr")], format="csr")
     cons = [LinearConstraint(eq, 0.0, 0.0), LinearConstraint(link, -np.inf, 0.0)]
-    integrality = np.concatenate([np.ones(n), np.zeros(2 * n * B)])
+    if parts[0][0].A_ub.shape[0]:
+        ub_rows = sp.hstack([sp.csr_matrix((sum(b.A_ub.shape[0] for b, _, _ in parts), n)),
+                             sp.block_diag([b.A_ub for b, _, _ in parts], format="csr")],
+                            format="csr")
+        cons.append(LinearConstraint(ub_rows, -np.inf,
+                                     np.concatenate([b.b_ub for b, _, _ in parts])))
+    lb = np.concatenate([prim.astype(float), *[lo for _, lo, _ in parts]])
+    ub = np.concatenate([np.ones(n), *[np.where(np.isfinite(u), u, f) for (_, _, u), f in
+                                       zip(parts, np.split(finite, B), strict=True)]])
+    integrality = np.concatenate([np.ones(n), np.full(m * B, 1.0 if whole else 0.0)])
     options: dict[str, float | bool] = {"disp": False}
     if time_limit is not None:
         options["time_limit"] = float(time_limit)
-    res = milp(np.concatenate([c, np.zeros(2 * n * B)]), constraints=cons,
+    res = milp(np.concatenate([c, np.zeros(m * B)]), constraints=cons,
                integrality=integrality, bounds=Bounds(lb, ub), options=options)
     if res.x is None:
         return None
     return np.asarray(res.x[:n] > 0.5) | prim, res.status == 0
 
 
-def _optimal(structure: TableStructure, a: np.ndarray, prim: np.ndarray, L: np.ndarray,
+def _optimal(structure: TableStructure, facts: CellFacts, prim: np.ndarray, L: np.ndarray,
              U: np.ndarray, c: np.ndarray,
              time_limit: float | None) -> tuple[np.ndarray, int, bool] | None:
     """The exact pattern, adding deviation blocks only for cells the attacker still breaks.
 
-    Returns the pattern, the number of MILPs solved and whether every MILP was solved to
-    optimality (not stopped by the time limit).
+    The attacker here uses that counts are whole; when it still breaks a cell whose block
+    is already in the model (the block's deviation was fractional), the blocks are made
+    whole too. Returns the pattern, the number of MILPs solved and whether every MILP was
+    solved to optimality (not stopped by the time limit).
     """
     sup = prim.copy()
-    proven = True
+    proven, whole = True, False
     blocks: list[tuple[int, bool, float]] = []
     have: set[tuple[int, bool]] = set()
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     for solves in range(4 * int(prim.sum()) + 4):
-        broken = _violations(structure, a, sup, L, U)
+        broken = _violations(structure, facts, sup, L, U)
         if not broken:
             return sup, solves, proven  # solves MILPs so far
         todo = [v for v in broken if v not in have]
         if not todo:
-            return None  # a block already in the model is broken: numerics, leave it to fast
+            if whole:
+                return None  # numerics: leave it to fast
+            whole = True
         for p, up in todo:
             have.add((p, up))
             blocks.append((p, up, float(U[p] if up else L[p])))
         left = None if deadline is None else max(deadline - time.perf_counter(), 0.1)
-        found = _milp(structure, a, prim, c, blocks, left)
+        found = _milp(structure, facts, prim, c, blocks, left, whole)
         if found is None:
             return None
         sup, done = found

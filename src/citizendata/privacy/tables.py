@@ -3,8 +3,9 @@
 Protection is decided on the unweighted count, which adds up over the cube (estimates
 such as proportions and means do not); every value column of a suppressed cell is then
 blanked. Rows are never dropped: a suppressed cell keeps its row with the SDMX
-confidentiality status (CL_CONF_STATUS) ``C`` (primary) or ``D`` (secondary), and ``F``
-(free) elsewhere.
+confidentiality status (CL_CONF_STATUS) ``C`` and ``F`` (free) elsewhere. Only a policy
+that says so (``distinguish_secondary``) publishes ``D`` for secondary cells and the
+reasons: a reader learns from it that a D cell is at least the threshold.
 """
 
 from __future__ import annotations
@@ -48,25 +49,36 @@ class ProtectedTable:
     notes: list[str] = field(default_factory=list)
 
     def report(self) -> dict[str, Any]:
-        """A JSON-ready summary: cells, primary, secondary, method, time, loss and rules."""
+        """What may be published of the protection: rules, method and how many cells are hidden.
+
+        Nothing here tells primary from secondary cells (unless the policy publishes the
+        distinction) or sums any hidden count: see ``detail`` for that.
+        """
         r = self.result
         s = self.spec
-        return {
+        out: dict[str, Any] = {
             "cells": int(r.suppressed.size),
-            "primary": int(r.primary.sum()),
-            "secondary": int(r.secondary.sum()),
+            "suppressed": int(r.suppressed.sum()),
             "method": r.method,
             "seconds": round(float(r.seconds), 4),
-            "info_loss": dict(r.info_loss),
             "count": self.count,
             "rules": {"threshold": s.threshold, "zero_unsafe": s.zero_unsafe,
                       "dominance": s.dominance.model_dump() if s.dominance else None,
                       "protection_ratio": s.protection_ratio,
                       "protection_minimum": s.protection_minimum, "cost": s.cost,
-                      "method": s.method},
+                      "method": s.method, "distinguish_secondary": s.distinguish_secondary},
             "rounding": self.rounding,
             "notes": list(self.notes) + list(r.notes),
         }
+        if s.distinguish_secondary:
+            out["primary"], out["secondary"] = int(r.primary.sum()), int(r.secondary.sum())
+        return out
+
+    def detail(self) -> dict[str, Any]:
+        """For those who may see unprotected figures: primary and secondary cells, the loss."""
+        r = self.result
+        return {"primary": int(r.primary.sum()), "secondary": int(r.secondary.sum()),
+                "info_loss": dict(r.info_loss), "solves": int(r.solves)}
 
 
 def _counts(table: pd.DataFrame, count: str, structure: TableStructure,
@@ -133,31 +145,62 @@ def _blank(out: pd.DataFrame, columns: Sequence[str], hide: np.ndarray) -> None:
             out[c] = col.astype(object).mask(hide, None)
 
 
+def _known(a: np.ndarray, spec: TableProtectionSpec, by_threshold: np.ndarray,
+           primary: np.ndarray, exact_threshold: bool) -> tuple[np.ndarray, np.ndarray]:
+    """What a reader of the published table knows of each hidden count: floor and ceiling.
+
+    A listed cell is not empty (the cube lists only groups with someone in them). Where
+    the flags tell secondary cells apart, a secondary cell is not sensitive, so its count
+    is at least the threshold; and a cell hidden by the threshold rule on this very count
+    is below it.
+    """
+    floor = np.minimum(1.0, a)
+    ceiling = np.full(a.size, np.inf)
+    if spec.distinguish_secondary:
+        floor = np.where(~primary & (a >= spec.threshold), float(spec.threshold), floor)
+        if exact_threshold:
+            ceiling = np.where(by_threshold & (a > 0), float(spec.threshold - 1), ceiling)
+    return floor, ceiling
+
+
 def protect_table(table: pd.DataFrame, dims: Sequence[str], spec: TableProtectionSpec, *,
                   count: str = "n", value_columns: Sequence[str] | None = None,
                   hierarchies: Mapping[str, Mapping[str, str]] | None = None,
-                  contributions: pd.DataFrame | None = None,
-                  sensitive: np.ndarray | None = None) -> ProtectedTable:
+                  contributions: pd.DataFrame | Sequence[pd.DataFrame] | None = None,
+                  sensitive: np.ndarray | None = None,
+                  numerators: Sequence[str] = ()) -> ProtectedTable:
     """The table with sensitive cells and their secondary cover blanked, every row kept.
 
     ``sensitive`` marks more rows as below the threshold (e.g. too few respondents in a
     table whose count is of births); they are protected like the threshold's own.
+    ``contributions`` (one frame, or one per magnitude indicator of linked tables) give
+    the dominance rules their cells' largest contributions. ``numerators`` name columns of counts published beside ``count`` in effect (a
+    proportion times its denominator): the pattern keeps hidden counts safe from them
+    too, and they are blanked like the values.
     """
     dims = tuple(dims)
     structure = TableStructure.from_table(table, dims, hierarchies)
     pos = structure.positions(table)
     a = _counts(table, count, structure, pos)
     check_additive(structure, a)
+    nums = [_counts(table, c, structure, pos) for c in numerators]
     by_threshold = threshold_rule(a, spec.threshold, spec.zero_unsafe)
+    exact_threshold = sensitive is None
     if sensitive is not None:
         by_threshold[pos[np.asarray(sensitive, dtype=bool)]] = True
-    by_dominance, _ = _dominance(structure, contributions, spec)
+    frames = [contributions] if isinstance(contributions, pd.DataFrame) else \
+        list(contributions or [])
+    by_dominance = np.zeros(structure.n_cells, dtype=bool)
+    for frame in frames:
+        by_dominance |= _dominance(structure, frame, spec)[0]
     primary = by_threshold | by_dominance
     # the pattern protects counts: p% levels are in value units, so dominance cells get the
     # frequency levels on their counts too (documented in docs/methods/suppression.md)
     lower, upper = protection_levels(a, spec.protection_ratio, spec.protection_minimum)
+    floor, ceiling = _known(a, spec, by_threshold & ~by_dominance, primary, exact_threshold)
     result = secondary_suppression(structure, a, primary, lower=lower, upper=upper,
-                                   cost=spec.cost, method=spec.method)
+                                   cost=spec.cost, method=spec.method, floor=floor,
+                                   ceiling=ceiling, numerators=nums)
     out = table.copy()
     if value_columns is None:
         value_columns = [c for c in table.columns if c not in dims and c != count
@@ -169,17 +212,28 @@ def protect_table(table: pd.DataFrame, dims: Sequence[str], spec: TableProtectio
     notes: list[str] = []
     rounding_report = _round(out, dims, count, spec, hierarchies, notes)
     hide = result.suppressed[pos]
-    _blank(out, [count, *[c for c in value_columns if c != count]], hide)
+    _blank(out, list(dict.fromkeys([count, *numerators, *value_columns])), hide)
+    _flag(out, pos, result, by_threshold, by_dominance, spec.distinguish_secondary)
+    return ProtectedTable(out, result, spec, dims, count, rounding_report, notes)
+
+
+def _flag(out: pd.DataFrame, pos: np.ndarray, result: SuppressionResult,
+          by_threshold: np.ndarray, by_dominance: np.ndarray, distinguish: bool) -> None:
+    """``conf_status`` and ``suppression`` per row: one flag, or the reasons if published."""
     status = np.full(len(out), CONF_FREE, dtype=object)
-    status[result.secondary[pos]] = CONF_SECONDARY
-    status[result.primary[pos]] = CONF_PRIMARY
     why = np.full(len(out), None, dtype=object)
-    why[result.secondary[pos]] = "secondary"
-    why[by_dominance[pos]] = "dominance"
-    why[by_threshold[pos]] = "threshold"
+    if distinguish:
+        status[result.secondary[pos]] = CONF_SECONDARY
+        status[result.primary[pos]] = CONF_PRIMARY
+        why[result.secondary[pos]] = "secondary"
+        why[by_dominance[pos]] = "dominance"
+        why[by_threshold[pos]] = "threshold"
+    else:
+        # one flag: a reader cannot tell which hidden cells are small (docs/methods)
+        status[result.suppressed[pos]] = CONF_PRIMARY
+        why[result.suppressed[pos]] = "confidential"
     out["conf_status"] = status
     out["suppression"] = pd.Series(why, index=out.index, dtype=object)  # None, not NaN
-    return ProtectedTable(out, result, spec, dims, count, rounding_report, notes)
 
 
 def _round(out: pd.DataFrame, dims: tuple[str, ...], count: str, spec: TableProtectionSpec,

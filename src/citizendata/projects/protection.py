@@ -70,6 +70,9 @@ class TableProtectionSpec(BaseModel):
     # LP per sensitive cell over its sub-table; auto: optimal for small tables
     method: Literal["auto", "optimal", "fast"] = "auto"
     rounding: RoundingSpec | None = None
+    # publish secondary (D) apart from primary (C) cells and the reasons: readers then
+    # know a D cell is at least the threshold, which costs protection (docs/methods)
+    distinguish_secondary: bool = False
 
 
 class MicrodataSpec(BaseModel):
