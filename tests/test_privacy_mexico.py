@@ -51,10 +51,12 @@ def test_intersectional_cells_are_protected(ws: Workspace) -> None:
     t = r.table
     assert r.protection is not None and r.protection["rules"]["threshold"] == 10
     published = t[t["conf_status"] == "F"]
-    assert (published["n_psu"] >= 10).all()
-    assert (t["conf_status"] == "C").sum() >= 5 and (t["conf_status"] == "D").sum() >= 1
+    assert (published["n"] >= 10).all()
+    # one flag for every hidden cell: an analyst cannot tell the small ones
+    assert set(t["conf_status"]) == {"F", "C"} and (t["conf_status"] == "C").sum() >= 6
+    assert r.protection_detail is None  # an analyst does not learn which are primary
     hidden = t[t["conf_status"] != "F"]
-    assert hidden[["value", "se", "ci_low", "ci_high", "n", "n_psu"]].isna().all().all()
+    assert hidden[["value", "se", "ci_low", "ci_high", "n"]].isna().all().all()
 
 
 def test_the_attacker_cannot_narrow_any_suppressed_cell(ws: Workspace) -> None:
@@ -67,15 +69,20 @@ def test_the_attacker_cannot_narrow_any_suppressed_cell(ws: Workspace) -> None:
     structure = TableStructure.from_table(raw.table, dims)
     pos = structure.positions(raw.table)
     values = np.zeros(structure.n_cells)
-    values[pos] = raw.table["n_psu"].to_numpy(float)
+    values[pos] = raw.table["n"].to_numpy(float)
+    # the proportion times n gives the numerators of published cells: one more table
+    numerators = np.zeros(structure.n_cells)
+    numerators[pos] = np.rint(raw.table["value"].to_numpy(float) / 100 * values[pos])
     status = np.full(structure.n_cells, "F", dtype=object)
     status[pos] = protected.table["conf_status"].to_numpy()
     lower, upper = protection_levels(values, policy.protection_ratio, policy.protection_minimum)
-    found = attack(structure, values, status != "F")
-    primary = status == "C"
-    assert check_protection(found, lower, upper, cells=primary).empty
+    known = {"lower": np.minimum(values, 1.0), "numerators": [numerators], "integer": True}
+    found = attack(structure, values, status != "F", **known)
+    primary = (values > 0) & (values < policy.threshold)
+    assert primary.sum() >= 5
+    assert check_protection(found, np.minimum(lower, values - 1), upper, cells=primary).empty
     # the naive alternative, primary suppression alone, is broken by the same attacker
-    naive = attack(structure, values, primary)
+    naive = attack(structure, values, primary, **known)
     assert not check_protection(naive, lower, upper, cells=primary).empty
 
 
@@ -84,7 +91,7 @@ def test_publication_needs_publication_consent(ws: Workspace) -> None:
     a = analyst.estimate(SLUG, "discrimination", store=False, disaggregations=[])
     p = analyst.estimate(SLUG, "discrimination", store=False, disaggregations=[],
                          purpose="publication")
-    assert p.total()["n_psu"] < a.total()["n_psu"]
+    assert p.total()["n"] < a.total()["n"]
 
 
 def test_public_microdata_is_k_anonymous_without_personal_fields(ws: Workspace) -> None:
@@ -105,7 +112,7 @@ def test_withdrawal_in_the_scenario(ws: Workspace) -> None:
 
     def n() -> int:
         return int(owner.estimate(SLUG, "discrimination", store=False, disaggregations=[],
-                                  protect=False).total()["n_psu"])
+                                  protect=False).total()["n"])
 
     before = n()
     # someone in the denominator: consented to analysis and answered yes or no

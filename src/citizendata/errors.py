@@ -268,6 +268,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "A location cannot be coarsened",
               "Give latitude in [-90, 90] and longitude in [-180, 180], or boundaries that "
               "cover the point."),
+    ErrorSpec("privacy.undeclared_table", "Forbidden",
+              "This role may ask only for tables the project declares",
+              "Ask for cells within the indicator's declared disaggregations, or ask an owner "
+              "to declare the table; tables protected one by one could be differenced."),
     ErrorSpec("privacy.personal_field", "Forbidden",
               "A field tagged personal may not leave the system for this role",
               "Ask a project owner or manager, or leave the personal fields out."),

@@ -28,12 +28,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from citizendata.auth import Action, Actor, LoginThrottle, allowed
 from citizendata.config import Settings, get_settings
 from citizendata.errors import BadInput, Forbidden, ServerMisconfigured, Unauthenticated, Where
+from citizendata.privacy.client import ProtectionMethods
 from citizendata.privacy.outputs import (
     DPRelease,
     check_dp_input,
     dimension_codes,
     dp_release,
-    protect_estimates,
 )
 from citizendata.privacy.public import public_microdata
 from citizendata.projects.estimation import EstimationSpec
@@ -58,7 +58,7 @@ from citizendata.services import privacy as privacy_svc
 from citizendata.services import projects as projects_svc
 from citizendata.services.access import audit, project_for
 from citizendata.snapshot import Snapshot, SnapshotInfo, open_snapshot
-from citizendata.stats.indicators import IndicatorResult, estimate_indicator
+from citizendata.stats.indicators import IndicatorResult, base_fingerprint, estimate_indicator
 from citizendata.store.engine import make_engine, make_sessionmaker
 from citizendata.store.migrate import current_revision, head_revision, upgrade
 from citizendata.store.models import AuditEvent, User
@@ -230,7 +230,7 @@ def _read(source: str | Path | bytes, filename: str | None) -> tuple[bytes, str]
     return path.read_bytes(), filename or path.name
 
 
-class Client(QualityMethods, ReleaseMethods):
+class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,
@@ -550,13 +550,13 @@ class Client(QualityMethods, ReleaseMethods):
         if variance not in ("linearisation", "bootstrap"):
             raise BadInput("input.invalid", f"unknown variance method {variance!r}",
                            where=Where(field="variance"), fix="Use linearisation or bootstrap.")
-        if not protect:
-            self._read(_may_see_unprotected, slug)
-        result, spec, refs = self._estimate(slug, indicator, disaggregations, purpose,
-                                            variance=variance, replicates=replicates, seed=seed,
-                                            today=today)
+        options: dict[str, Any] = {"variance": variance, "replicates": replicates, "seed": seed,
+                                   "today": today}
         if protect:
-            protect_estimates(result, self.protection_policy(slug), spec, refs)
+            result = self._protected(slug, indicator, disaggregations, purpose, **options)
+        else:
+            self._read(_may_see_unprotected, slug)
+            result, _, _ = self._estimate(slug, indicator, disaggregations, purpose, **options)
         # an unprotected table is for its caller's eyes only: never kept for others to read
         if store and protect:
             result.provenance["run"] = self._run(estimation.store_run, slug, result.indicator.form,
@@ -577,6 +577,18 @@ class Client(QualityMethods, ReleaseMethods):
                                     reference_hashes=hashes, disaggregations=disaggregations,
                                     consent=consent_filter, **options)
         return result, spec, refs
+
+    def _fingerprint(self, slug: str, indicator: str, purpose: str,
+                     today: date | None = None) -> tuple[int, ...]:
+        """Which units an indicator counts (see ``base_fingerprint``)."""
+        ind = self._read(estimation.indicator_spec, slug, indicator)
+        spec = self._read(estimation.estimation_spec, slug)
+        refs, _ = self._read(estimation.read_reference_tables, slug)
+        statuses = self._read(validation.project_statuses, slug)
+        consent_filter = self._read(consent.consent_filter, slug, ind.form, purpose)
+        snap = self.open_snapshot(slug, ind.form, refresh=False)
+        return base_fingerprint(snap, spec, ind, statuses=statuses, references=refs,
+                                consent=consent_filter, today=today)
 
     def dp_estimate(self, slug: str, indicator: str, *, label: str,
                     by: Sequence[str] | None = None, epsilon: float | None = None,

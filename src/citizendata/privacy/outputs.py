@@ -1,12 +1,5 @@
-"""The protection step every outgoing estimate table passes.
-
-An indicator's table is a set of linked tables (one per disaggregation, sharing
-their margins). Disclosure control is decided on the unweighted counts, which add
-up over the cube; the estimates of a suppressed cell (value, SE, interval, counts)
-are blanked and the cell keeps its row with its confidentiality status. A place
-and its roll-up (ward and county) published in separate tables are one hierarchy
-here, so a county total cannot be used to recover a suppressed ward.
-"""
+"""Differentially private releases of an indicator's table (and, re-exported, the table
+protection of ``citizendata.privacy.estimates``)."""
 
 from __future__ import annotations
 
@@ -19,150 +12,21 @@ import numpy as np
 import pandas as pd
 
 from citizendata.errors import BadInput, Where
-from citizendata.privacy.contributions import MAX_N
 from citizendata.privacy.dp import noisy_counts, noisy_proportions
-from citizendata.privacy.rounding import random_rounding
-from citizendata.privacy.suppress import threshold_rule
-from citizendata.privacy.tables import protect_table
+from citizendata.privacy.estimates import (
+    ESTIMATE_VALUES,
+    protect_estimates,
+    protect_linked,
+    rollup_hierarchies,
+)
 from citizendata.projects.estimation import EstimationSpec
-from citizendata.projects.protection import DPSpec, ProtectionSpec
+from citizendata.projects.protection import DPSpec
 from citizendata.stats.cube import TOTAL, UNKNOWN
 from citizendata.stats.derive import WITH_DISABILITY, WITHOUT_DISABILITY, age_labels
 from citizendata.stats.indicators import IndicatorResult
 
 __all__ = ["ESTIMATE_VALUES", "DPRelease", "check_dp_input", "dimension_codes", "dp_release",
-           "protect_estimates", "rollup_hierarchies"]
-
-# what a suppressed cell must not show
-ESTIMATE_VALUES = ("value", "se", "ci_low", "ci_high", "cv", "n", "n_psu", "weighted_n",
-                   "flag")  # a flag tells n < 30 or the CV band: hidden too
-_LEVEL = "{}:{}"  # a roll-up code inside the merged dimension (distinct from the lowest codes)
-
-
-def rollup_hierarchies(table: pd.DataFrame, dims: list[str], spec: EstimationSpec,
-                       references: Mapping[str, pd.DataFrame]
-                       ) -> tuple[pd.DataFrame, list[str], dict[str, dict[str, str]]]:
-    """Merge each roll-up dimension into the dimension it rolls up, as one hierarchy."""
-    work = table.copy()
-    out_dims = list(dims)
-    hierarchies: dict[str, dict[str, str]] = {}
-    for name, d in spec.derived.items():
-        if d.kind != "rollup" or name not in dims or d.field not in dims:
-            continue
-        geo = references.get(str(d.geography))
-        if geo is None or d.field not in geo.columns or str(d.level) not in geo.columns:
-            continue
-        low, up = work[str(d.field)].astype(str), work[name].astype(str)
-        # a row at a roll-up level moves into the lowest dimension as "county:<code>"
-        at_level = (low == TOTAL) & (up != TOTAL)
-        work[str(d.field)] = np.where(at_level, name + ":" + up, low)
-        pairs = geo[[str(d.field), str(d.level)]].drop_duplicates().astype(str)
-        h = {c: _LEVEL.format(name, p) for c, p in zip(pairs.iloc[:, 0], pairs.iloc[:, 1],
-                                                        strict=True)}
-        h.update({_LEVEL.format(name, p): TOTAL for p in pairs.iloc[:, 1].unique()})
-        # an unknown place (or one the geography lacks) rolls up to the unknown county
-        unknown = _LEVEL.format(name, UNKNOWN)
-        for code in set(work[str(d.field)].astype(str)) - set(h) - {TOTAL}:
-            if not code.startswith(f"{name}:"):
-                h[code] = unknown
-        if unknown in set(work[str(d.field)]) or unknown in h.values():
-            h[unknown] = TOTAL
-        hierarchies[str(d.field)] = h
-        out_dims.remove(name)
-        work = work.drop(columns=[name])
-    return work, out_dims, hierarchies
-
-
-def protect_estimates(result: IndicatorResult, policy: ProtectionSpec, spec: EstimationSpec,
-                      references: Mapping[str, pd.DataFrame]) -> IndicatorResult:
-    """Apply the project's table rules to an indicator's estimates (in place, and returned)."""
-    table = result.table
-    work, dims, hierarchies = rollup_hierarchies(table, result.dims, spec, references)
-    # suppression needs counts that add up: respondents when the unit is the respondent,
-    # units (births) otherwise; but a cell is sensitive when either is under the threshold,
-    # so five births of one woman are still one woman
-    count = "n_psu" if result.indicator.unit is None else "n"
-    values = [c for c in ESTIMATE_VALUES if c in work.columns and c != count]
-    people = pd.to_numeric(work["n_psu"]).to_numpy(float) if "n_psu" in work.columns else None
-    few = None if people is None else threshold_rule(people, policy.tables.threshold,
-                                                     policy.tables.zero_unsafe)
-    if not dims:  # the headline alone: one cell, no totals to protect it with
-        work = work.assign(_all=TOTAL)
-        dims = ["_all"]
-    contributions = _contributions(result, policy, spec, references, dims)
-    try:
-        protected = protect_table(work, dims, policy.tables, count=count, value_columns=values,
-                                  hierarchies=hierarchies or None, sensitive=few,
-                                  contributions=contributions)
-    except BadInput:
-        # the detailed message quotes counts of cells that may be suppressed
-        raise BadInput("privacy.invalid_table", "the estimate table could not be protected: "
-                       "its counts do not form additive tables",
-                       fix="Report this to the project's owner; they can see the details "
-                           "with protect=False.") from None
-    out = table.copy()
-    for c in protected.table.columns:
-        if (c not in dims or c not in out.columns) and c != "_all":
-            out[c] = protected.table[c].to_numpy()
-    for c in ("n", "n_psu"):  # counts stay whole numbers, blank where suppressed
-        if c in out.columns:
-            out[c] = pd.array(pd.to_numeric(out[c]), dtype="Int64")
-    _round_other_counts(out, count, policy)
-    result.table = out
-    report: dict[str, Any] = protected.report()
-    report["count"] = count
-    report["hierarchies"] = sorted(hierarchies)
-    result.protection = report
-    _hide_derived_figures(result)
-    return result
-
-
-def _contributions(result: IndicatorResult, policy: ProtectionSpec, spec: EstimationSpec,
-                   references: Mapping[str, pd.DataFrame], dims: list[str]
-                   ) -> pd.DataFrame | None:
-    """The cells' largest contributions on the protected table's dimensions, if any."""
-    c = result.contributions
-    result.contributions = None  # respondent-level: it goes no further
-    d = policy.tables.dominance
-    if c is None or d is None:
-        return None
-    work, _, _ = rollup_hierarchies(c, result.dims, spec, references)
-    if dims == ["_all"]:
-        work = work.assign(_all=TOTAL)
-    if d.n:
-        n = min(d.n, MAX_N)
-        work["top_n"] = work[[f"top{k + 1}" for k in range(n)]].sum(axis=1)
-    return work
-
-
-def _round_other_counts(out: pd.DataFrame, count: str, policy: ProtectionSpec) -> None:
-    """With rounding on, the other counts beside the rounded one are rounded too."""
-    r = policy.tables.rounding
-    if r is None:
-        return
-    rng = np.random.default_rng(r.seed)
-    for c in ("n", "n_psu", "weighted_n"):
-        if c != count and c in out.columns:
-            v = pd.to_numeric(out[c]).to_numpy(float)
-            out[c] = random_rounding(v, r.base, rng)
-
-
-def _hide_derived_figures(result: IndicatorResult) -> None:
-    """Figures computed before protection must not re-open what it closed."""
-    t = result.table
-    head = np.logical_and.reduce([t[d] == TOTAL for d in result.dims]) if result.dims \
-        else np.ones(len(t), dtype=bool)
-    if not (t.loc[head, "conf_status"] == "F").all():
-        result.coherence = None
-        result.counts = {k: v for k, v in result.counts.items() if k != "base"}
-    w = result.weighting
-    if w:
-        # the sample's weighted totals per calibration category are cell counts
-        diag = w.get("diagnostics", {})
-        for m in diag.get("margins", []) or []:
-            if isinstance(m, dict):
-                for k in ("before", "diff_before", "rel_diff_before"):
-                    m.pop(k, None)
+           "protect_estimates", "protect_linked", "rollup_hierarchies"]
 
 
 @dataclass

@@ -81,6 +81,12 @@ class ReleaseMethods:
 
     def _assemble(self, slug: str, version: int, as_of: date, out: Path) -> dict[str, Any]:
         """Write every file of release ``version`` as of ``as_of`` into ``out``."""
+        me: Any = self
+        with me._estimate_memo():  # linked indicators are estimated once per build
+            return self._assemble_files(slug, version, as_of, out)
+
+    def _assemble_files(self, slug: str, version: int, as_of: date, out: Path
+                        ) -> dict[str, Any]:
         from citizendata.publish.report import render_report
         from citizendata.quality.engagement import engagement_summary
         from citizendata.quality.report import quality_html_from_json

@@ -11,7 +11,6 @@ from typing import Any
 
 from citizendata.errors import BadInput, Where
 from citizendata.forms.schema import FormSchema
-from citizendata.privacy.outputs import protect_estimates
 from citizendata.projects.spec import ProjectSpec
 from citizendata.quality.evidence import coverage_distance, item_nonresponse, project_evidence
 from citizendata.quality.model import Recommendation
@@ -52,9 +51,10 @@ class QualityMethods:
             # the run is protected before anything is read from it, so a suppressed headline
             # gives no CV or benchmark gap away; the coverage gap (one aggregate over the
             # margins) is read first, since protection drops the sample's margin totals
-            result, est_spec, refs = me._estimate(slug, ind.id, None, "analysis", today=today)
-            coverage = coverage_distance(result.weighting)
-            protect_estimates(result, spec.protection, est_spec, refs)
+            seen: list[Any] = []
+            result = me._protected(slug, ind.id, None, "analysis", today=today,
+                                   inspect=lambda r: seen.append(coverage_distance(r.weighting)))
+            coverage = seen[0]
         ev = project_evidence(spec, schema, db_ev, nonresponse=item_nonresponse(
             snap, schema, statuses), result=result, today=today)
         self._identity_evidence(ev, spec, schema)

@@ -48,8 +48,8 @@ from citizendata.validate.expr import choice_labels
 from citizendata.validate.expr.compile import compile_number, compile_truthy
 from citizendata.validate.expr.parser import Ref, parse
 
-__all__ = ["MAGNITUDE_KINDS", "IndicatorResult", "coherence", "estimate_indicator",
-           "grouping_sets", "reference_margins", "weigh"]
+__all__ = ["MAGNITUDE_KINDS", "IndicatorResult", "base_fingerprint", "coherence",
+           "estimate_indicator", "grouping_sets", "reference_margins", "weigh"]
 
 # kinds whose cells are sums of respondents' values: the dominance rules apply
 MAGNITUDE_KINDS = ("total", "mean", "ratio")
@@ -69,6 +69,9 @@ class IndicatorResult:
     seconds: float = 0.0
     # the disclosure-control report once the table has passed the project's rules
     protection: dict[str, Any] | None = None
+    # what only those who may see unprotected figures learn of it (primary and secondary
+    # cells, the information lost): never serialised with the table
+    protection_detail: dict[str, Any] | None = field(default=None, repr=False)
     # magnitude indicators: each cell's largest contributions, for the dominance rules
     # (respondent-level information: used by protection, never serialised)
     contributions: pd.DataFrame | None = field(default=None, repr=False)
@@ -292,6 +295,37 @@ def _temp(table: ir.Table, df: pd.DataFrame) -> ir.Table:
     """A data frame as a temporary table on the same backend (portable to Spark)."""
     backend = table._find_backend()
     return backend.create_table(f"_cd_{uuid.uuid4().hex[:12]}", df, temp=True)
+
+
+def base_fingerprint(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorSpec, *,
+                     statuses: Sequence[str] | None = None,
+                     references: Mapping[str, pd.DataFrame] | None = None,
+                     today: date | None = None,
+                     consent: ConsentFilter | None = None) -> tuple[int, ...]:
+    """Which units an indicator counts, in a few numbers (count, sums of their row ids).
+
+    Two indicators of the same form and unit with the same fingerprint count the same
+    units in every cell: their tables are linked, and are protected together. Cheap:
+    no weighting and no cube.
+    """
+    today = today or date.today()
+    references = references or {}
+    schema = FormSchema.from_dict(snap.info.schema_dict)
+    frame = analysis_frame(snap, indicator.unit, statuses=statuses, derived=spec.derived,
+                           references=references, consent=consent)
+    measured, _ = _measure(indicator, frame, schema, today)
+    measured = measured.filter(measured["_base"] & ~measured["_missing"])
+    wspec = spec.weighting.get(indicator.form) if indicator.weighted else None
+    if wspec is not None and wspec.population:
+        main = frame if indicator.unit is None else analysis_frame(
+            snap, None, statuses=statuses, derived=spec.derived, references=references,
+            consent=consent)
+        design = _design_units(main, wspec.population, schema, today).select(PSU).distinct()
+        measured = measured.semi_join(design, PSU)
+    rid = measured["_id"].cast("float64")
+    agg = measured.aggregate(n=measured.count(), s1=rid.sum(), s2=(rid * rid).sum(),
+                             lo=rid.min(), hi=rid.max()).to_pandas().iloc[0]
+    return tuple(int(0 if pd.isna(v) else v) for v in agg.to_numpy())
 
 
 def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorSpec, *,

@@ -1,0 +1,177 @@
+"""Protected estimates as Client calls: one pattern per set of indicators over the same units.
+
+A mixin of ``Client``. Whoever asks and whatever subset of an indicator's declared
+tables they ask for, the cells hidden are the same: the pattern is computed once over
+the indicator's declared cube together with every declared indicator of the same form
+and unit that counts the same units (linked tables), and an answer is cut from it. A
+table the project does not declare is protected on its own, so only roles that may see
+unprotected figures may ask for one; anyone else could difference it against the
+declared ones.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from citizendata.auth import Action, Actor, allowed
+from citizendata.errors import Forbidden, Where
+from citizendata.privacy.estimates import protect_estimates, protect_linked, within_sets
+from citizendata.projects.estimation import EstimationSpec, IndicatorSpec
+from citizendata.services import estimation as estimation_svc
+from citizendata.services.access import project_for
+from citizendata.stats.indicators import IndicatorResult, grouping_sets
+
+__all__ = ["ProtectionMethods", "sees_unprotected"]
+
+
+def sees_unprotected(db: Any, actor: Actor | None, slug: str) -> bool:
+    """Whether the caller's role may see unprotected figures (owners and managers)."""
+    _project, role = project_for(db, actor, slug, Action.DATA_EXPORT)
+    return allowed(role, Action.PERSONAL_DATA_VIEW)
+
+
+def _key(disaggregations: Sequence[Sequence[str]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(d) for d in disaggregations)
+
+
+def _union(*lists: Sequence[Sequence[str]]) -> list[list[str]]:
+    """The disaggregations of several indicators, each once, in order."""
+    out: dict[tuple[str, ...], None] = {}
+    for lst in lists:
+        for d in lst:
+            out[tuple(d)] = None
+    return [list(d) for d in out]
+
+
+def _covered(wanted: Sequence[Sequence[str]], declared: Sequence[Sequence[str]]) -> bool:
+    """Every cell ``wanted`` asks for is a cell of the declared cube."""
+    _, sets = grouping_sets(declared)
+    have = {frozenset(s) for s in sets}
+    _, want = grouping_sets(wanted)
+    return all(frozenset(s) in have for s in want)
+
+
+class ProtectionMethods:
+    """Client methods for protected estimates (a mixin: ``self`` is a Client)."""
+
+    _memo: dict[tuple[Any, ...], tuple[IndicatorResult, EstimationSpec, dict[str, Any]]] | None \
+        = None
+
+    @contextmanager
+    def _estimate_memo(self) -> Iterator[None]:
+        """Within the block, an indicator estimated twice over the same cells is computed once."""
+        outer = self._memo
+        self._memo = {} if outer is None else outer
+        try:
+            yield
+        finally:
+            self._memo = outer
+
+    def _raw(self, slug: str, ind: IndicatorSpec, dis: Sequence[Sequence[str]], purpose: str,
+             options: dict[str, Any]) -> tuple[IndicatorResult, EstimationSpec, dict[str, Any]]:
+        me: Any = self
+        key = (slug, ind.id, _key(dis), purpose, tuple(sorted(options.items())))
+        if self._memo is not None and key in self._memo:
+            # protection changes a result in place: hand out a copy
+            return copy.deepcopy(self._memo[key])
+        found = me._estimate(slug, ind.id, dis, purpose, **options)
+        if self._memo is not None:
+            self._memo[key] = copy.deepcopy(found)
+        return found
+
+    def _protected(self, slug: str, indicator: str,
+                   disaggregations: Sequence[Sequence[str]] | None, purpose: str,
+                   inspect: Callable[[IndicatorResult], None] | None = None,
+                   **options: Any) -> IndicatorResult:
+        """The indicator's protected table, cut from its coordinated pattern."""
+        me: Any = self
+        ind: IndicatorSpec = me._read(estimation_svc.indicator_spec, slug, indicator)
+        spec: EstimationSpec = me._read(estimation_svc.estimation_spec, slug)
+        policy = me.protection_policy(slug)
+        raw_ok: bool = me._read(sees_unprotected, slug)
+        declared = ind.disaggregations
+        if disaggregations is not None and not _covered(disaggregations, declared):
+            if not raw_ok:
+                # a dimension that does not exist is the clearer answer, if that is it
+                self._raw(slug, ind, disaggregations, purpose, options)
+                raise Forbidden("privacy.undeclared_table", f"indicator {indicator!r} declares "
+                               f"no table {[list(d) for d in disaggregations]}",
+                               where=Where(field="disaggregations"),
+                               fix="Ask for tables within the indicator's declared "
+                                   f"disaggregations {declared}, or ask an owner to declare "
+                                   "the table in the project spec.")
+            result, spec, refs = self._raw(slug, ind, disaggregations, purpose, options)
+            if inspect:
+                inspect(result)
+            protect_estimates(result, policy, spec, refs)
+            assert result.protection is not None
+            result.protection["notes"].append(
+                "a table the project does not declare, protected on its own: do not publish "
+                "it beside the declared tables")
+            return result
+        mine, others = self._linked(slug, ind, spec, purpose, options)
+        if inspect:
+            inspect(mine)
+        refs, _ = me._read(estimation_svc.read_reference_tables, slug)
+        protect_linked([mine, *others], policy, spec, refs)
+        _cut(mine, disaggregations if disaggregations is not None else declared)
+        assert mine.protection is not None
+        mine.protection["linked"] = sorted(r.indicator.id for r in others)
+        if not raw_ok:
+            mine.protection_detail = None
+        return mine
+
+    def _linked(self, slug: str, ind: IndicatorSpec, spec: EstimationSpec, purpose: str,
+                options: dict[str, Any]) -> tuple[IndicatorResult, list[IndicatorResult]]:
+        """The indicator and the declared ones counting the same units, over the same cells."""
+        me: Any = self
+        kin = [i for i in spec.indicators if i.id != ind.id and i.form == ind.form
+               and i.unit == ind.unit]
+        if kin:
+            today = options.get("today")
+            print_ = me._fingerprint(slug, ind.id, purpose, today)
+            kin = [i for i in kin if me._fingerprint(slug, i.id, purpose, today) == print_]
+        dis = _union(ind.disaggregations, *(i.disaggregations for i in kin))
+        mine, _, _ = self._raw(slug, ind, dis, purpose, options)
+        others = []
+        for other in kin:
+            r, _, _ = self._raw(slug, other, dis, purpose, options)
+            if _same_units(mine, r):
+                others.append(r)
+        return mine, others
+
+
+def _same_units(a: IndicatorResult, b: IndicatorResult) -> bool:
+    """Two results over the same cells count the same units in every one of them."""
+    cols = [c for c in ("n", "n_psu") if c in a.table.columns and c in b.table.columns]
+    if len(a.table) != len(b.table) or list(a.dims) != list(b.dims):
+        return False
+    left = a.table[[*a.dims, *cols]].astype({d: str for d in a.dims})
+    right = b.table[[*b.dims, *cols]].astype({d: str for d in b.dims})
+    both = left.merge(right, on=list(a.dims), how="outer", suffixes=("", "_b"), indicator=True)
+    if (both["_merge"] != "both").any():
+        return False
+    return all(np.array_equal(pd.to_numeric(both[c]).to_numpy(float),
+                              pd.to_numeric(both[f"{c}_b"]).to_numpy(float)) for c in cols)
+
+
+def _cut(result: IndicatorResult, disaggregations: Sequence[Sequence[str]]) -> None:
+    """Keep the rows and dimensions of the tables asked for (in place)."""
+    dims, sets = grouping_sets(disaggregations)
+    t = result.table
+    keep = within_sets(t, result.dims, sets)
+    t = t.loc[keep].reset_index(drop=True)
+    extra = [d for d in result.dims if d not in dims]
+    result.table = t.drop(columns=extra)
+    result.dims = [d for d in result.dims if d in dims]
+    if result.protection is not None:
+        # the report speaks of this answer; the pattern may have covered more cells
+        result.protection["pattern_cells"] = result.protection["cells"]
+        result.protection["cells"] = len(t)
+        result.protection["suppressed"] = int((t["conf_status"] != "F").sum())
