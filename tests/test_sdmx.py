@@ -126,7 +126,7 @@ def test_discrimination_by_sex_and_age_and_suppression() -> None:
     primary = by_key.loc[("F", "Y18T29")]
     secondary = by_key.loc[("M", "Y18T29")]
     for cell, note in (
-        (primary, "confidential (primary)"),
+        (primary, "confidential"),
         (secondary, "confidential (secondary)"),
     ):
         assert cell["OBS_VALUE"] == ""

@@ -452,12 +452,16 @@ def _print_estimate(result: Any, depth: int, out: Path | None) -> None:
                       *([_STATUS.get(str(r["conf_status"]), str(r["conf_status"]))]
                         if status else []))
     console.print(table)
-    p = result.protection
-    if p:
-        console.print(f"protection: {p.get('primary', 0):,} cell(s) below the rules and "
-                      f"{p.get('secondary', 0):,} more that would give them away are suppressed "
-                      f"(threshold {p.get('rules', {}).get('threshold', '?')} on {p.get('count')}; method "
-                      f"{p.get('method')}).")
+    p, detail = result.protection, result.protection_detail
+    if p and detail:  # for those who may see unprotected figures
+        console.print(f"protection: {detail.get('primary', 0):,} cell(s) below the rules and "
+                      f"{detail.get('secondary', 0):,} more that would give them away are "
+                      f"suppressed (threshold {p.get('rules', {}).get('threshold', '?')} on "
+                      f"{p.get('count')}; method {p.get('method')}).")
+    elif p:
+        console.print(f"protection: {p.get('suppressed', 0):,} cell(s) suppressed under the "
+                      f"threshold of {p.get('rules', {}).get('threshold', '?')} on "
+                      f"{p.get('count')}, all flagged alike.")
     else:
         console.print("[bold yellow]unprotected[/]: for the project's own eyes only.")
     first = t.iloc[0]

@@ -187,10 +187,11 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                     f"margins; {len(sba.table):,} cells; national benchmark "
                     f"{sba.indicator.benchmark.value if sba.indicator.benchmark else '-'}% — "
                     "see 'citizendata estimate sba'")
-    p = sba.protection or {}
-    summary.add_row("protection", f"{p.get('primary', 0):,} cell(s) under the threshold of "
-                    f"{p.get('rules', {}).get('threshold', '?')} and {p.get('secondary', 0):,} "
-                    "that would give them away are suppressed (conf_status C/D); "
+    p, detail = sba.protection or {}, sba.protection_detail or {}
+    summary.add_row("protection", f"{detail.get('primary', 0):,} cell(s) under the threshold of "
+                    f"{p.get('rules', {}).get('threshold', '?')} and "
+                    f"{detail.get('secondary', 0):,} that would give them away are suppressed, "
+                    "all flagged alike (conf_status C) so no reader can tell them apart; "
                     "see 'citizendata privacy policy'")
     rec, eng = quality["recommendation"], quality["engagement"]
     weak = [d["name"] for d in quality["scorecard"]["dimensions"] if d["rating"] == "low"]

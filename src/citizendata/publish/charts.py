@@ -27,7 +27,8 @@ __all__ = [
 
 # ColorBrewer YlGnBu, 5 classes, light to dark: colour-blind safe and ordered in greyscale too.
 PALETTE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
-SUPPRESSION_WORDS = {"C": "suppressed (primary)", "D": "suppressed (secondary)"}
+# C is every hidden cell unless the policy publishes secondary (D) cells apart
+SUPPRESSION_WORDS = {"C": "suppressed", "D": "suppressed (secondary)"}
 FLAG_WORDS = {"low_n": "low sample size", "caution": "use with caution", "unreliable": "unreliable"}
 # Charts have little room beside each row; the table carries the full words.
 FLAG_SHORT = {"low_n": "low n", "caution": "caution", "unreliable": "unreliable"}

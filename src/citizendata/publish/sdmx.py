@@ -139,7 +139,8 @@ _FLAG_NOTES = {
     "caution": "interpret with caution",
     "unreliable": "low reliability",
 }
-_CONF_NOTES = {"C": "confidential (primary)", "D": "confidential (secondary)"}
+# C is every hidden cell unless the policy publishes secondary (D) cells apart
+_CONF_NOTES = {"C": "confidential", "D": "confidential (secondary)"}
 # Characters pysdmx 1.21 would write unescaped into SDMX-ML attributes (see module doc).
 _UNSAFE = frozenset('"&<>\r\n\t')
 _ALL = "ALL"

@@ -19,6 +19,7 @@ __all__ = [
     "PROJECT",
     "PROTECTION",
     "RECODE_MAPS",
+    "RELEASE",
     "VALIDATION",
     "VALUE_CHAIN",
     "project_spec",
@@ -95,7 +96,12 @@ DEMO_USERS: list[dict[str, str]] = [
     {"username": "mar", "password": "demo-collector-2026", "role": "collector"},
     {"username": "dani", "password": "demo-validator-2026", "role": "validator"},
     {"username": "rocio", "password": "demo-analyst-2026", "role": "analyst"},
+    # the network's assembly delegate who signs releases off for the community
+    {"username": "itzel", "password": "demo-representative-2026", "role": "viewer"},
 ]
+
+# Nothing is published before the assembly's delegate signs it off.
+RELEASE: dict[str, Any] = {"community_representatives": ["itzel"]}
 
 # Server-side checks beyond the form's own rules (citizendata.projects.spec.ValidationSpec).
 VALIDATION: dict[str, Any] = {
@@ -238,6 +244,7 @@ def spec_dict() -> dict[str, Any]:
         "validation": VALIDATION,
         "estimation": ESTIMATION,
         "protection": PROTECTION,
+        "release": RELEASE,
     })
 
 

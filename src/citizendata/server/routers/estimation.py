@@ -54,12 +54,17 @@ def run_estimate(slug: str, indicator: str,
     """Every cell's estimate, SE, CI, CV, n and flag, with weighting diagnostics and coherence.
 
     The API only ever answers with the protected table: suppressed cells keep their
-    row, with their values blanked and ``conf_status`` C (primary) or D (secondary).
+    row, with their values blanked and ``conf_status`` C (D for secondary cells only
+    where the policy publishes them apart). Roles that may see unprotected figures also
+    get ``protection_detail`` (primary and secondary cells, information lost).
     """
     dis = [[d.strip() for d in b.split(",") if d.strip()] for b in by] if by else None
     result = client.estimate(slug, indicator, disaggregations=dis, variance=variance,
                              replicates=replicates, purpose=purpose)
-    return result.to_dict()
+    out = result.to_dict()
+    if result.protection_detail is not None:
+        out["protection_detail"] = result.protection_detail
+    return out
 
 
 @router.get("/estimates", summary="Stored estimate runs, newest first")
