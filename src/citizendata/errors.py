@@ -166,6 +166,9 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Send a JSON object of field values with an instance id."),
     ErrorSpec("intake.missing_instance_id", "BadInput", "The submission has no instance id",
               "Give every submission an instance id ('meta/instanceID' or 'instance_id')."),
+    ErrorSpec("intake.invalid_instance_id", "BadInput",
+              "An instance id is too long (over 255 characters) or is '.' or '..'",
+              "Give each submission a unique id such as uuid:<a random UUID>."),
     ErrorSpec("intake.duplicate_instance_id", "BadInput", "The same instance id appears twice in one batch",
               "Give every submission in a batch its own instance id."),
     ErrorSpec("intake.batch_too_large", "PayloadTooLarge", "Too many submissions in one request",
@@ -277,6 +280,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("consent.already_withdrawn", "Conflict",
               "This submission's consent was already withdrawn for that scope",
               "Nothing to do: later snapshots, estimates and releases already leave it out."),
+    ErrorSpec("consent.withdrawn", "Conflict",
+              "The respondent withdrew consent to everything: the submission is no longer reviewed",
+              "Nothing to do: it left the review queue; its history stays with owners and "
+              "managers."),
     ErrorSpec("consent.invalid_scope", "BadInput", "Unknown consent scope",
               "Use one of the scopes the project's consent policy names (e.g. analysis, "
               "publication, nso_sharing), or all."),

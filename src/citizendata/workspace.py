@@ -368,6 +368,11 @@ class Client(QualityMethods, ReleaseMethods):
         return self._run(intake.store_submissions, slug, form_id, items, channel=channel,
                          attachments=attachments, retry_integrity=True)
 
+    def submit_instance(self, slug: str, xml: bytes,
+                        media: Sequence[intake.StoredAttachment] = ()) -> intake.IntakeResult:
+        """Store one XForm instance (OpenRosa, ODK Collect) and its media."""
+        return self._run(intake.store_instance_xml, slug, xml, media, retry_integrity=True)
+
     def form_schema(self, slug: str, form_id: str) -> Any:
         """The form's schema merged over all its versions (what intake validates against)."""
         return self._read(lambda db, actor: intake.form_context(db, actor, slug, form_id,

@@ -34,6 +34,7 @@ __all__ = [
     "OPENROSA_HEADERS",
     "FormListEntry",
     "formlist_xml",
+    "instance_head",
     "instance_xml",
     "openrosa_headers",
     "parse_instance_xml",
@@ -215,3 +216,22 @@ def instance_xml(form: FormSchema, sub: IncomingSubmission) -> bytes:
         _write(v, k, out)
     out.append(f"</{form.root}>")
     return "".join(out).encode("utf-8")
+
+
+def instance_head(xml: bytes) -> tuple[str, str, str | None] | None:
+    """(form id, meta/instanceID, meta/deprecatedID) of an instance, read before its answers.
+
+    None when the XML cannot be read or names no form or instance id: parsing the whole
+    instance then says what is wrong.
+    """
+    try:
+        root = SafeET.fromstring(xml)
+    except (ParseError, DefusedXmlException):
+        return None
+    meta = next((c for c in root if _local(c.tag) == "meta"), None)
+    # kept exactly as parse_instance_xml keeps them, so both name the same submission
+    found = {_local(c.tag): c.text or "" for c in meta or ()}
+    form_id, instance_id = root.get("id"), found.get("instanceID", "")
+    if not form_id or not instance_id.strip():
+        return None
+    return form_id, instance_id, found.get("deprecatedID") or None

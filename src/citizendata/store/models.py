@@ -49,6 +49,7 @@ __all__ = [
     "ReviewEvent",
     "Submission",
     "SubmissionVersion",
+    "Tombstone",
     "User",
     "utcnow",
 ]
@@ -448,6 +449,28 @@ class ConsentWithdrawal(Base):
     basis: Mapped[str] = mapped_column(String(40), default="respondent_request")
     erased: Mapped[bool] = mapped_column(default=False)
     recorded_by: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Tombstone(Base):
+    """An instance id that intake must never store again, and nothing of its content.
+
+    Written when consent is withdrawn for everything (``reason`` "withdrawn") or the
+    answers are erased ("erased"), for every instance id of the ODK edit chain, and for
+    each later edit or resend refused because of it. ``content_hash`` is the hash of the
+    answers as they were stored (or of the bytes of a refused edit); ``submission_id`` is
+    the stored envelope the id belongs to, so a refused resend is answered with its id.
+    """
+
+    __tablename__ = "submission_tombstones"
+    __table_args__ = (UniqueConstraint("form_id", "instance_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    instance_id: Mapped[str] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    submission_id: Mapped[int] = mapped_column(BigId)
+    reason: Mapped[str] = mapped_column(String(20))  # withdrawn | erased
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
