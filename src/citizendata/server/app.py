@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from citizendata import __version__ as _version
 from citizendata.config import Settings
 from citizendata.server.errors import RequestContextMiddleware, install_error_handlers, templates
+from citizendata.server.instance_ids import InstanceIdPaths
 from citizendata.server.middleware import BodySizeLimitMiddleware
 from citizendata.server.routers import (
     api,
@@ -57,6 +58,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
                        session_cookie=SESSION_COOKIE, max_age=settings.session_max_age_s,
                        same_site="lax", https_only=settings.mode == "production")
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
+    app.add_middleware(InstanceIdPaths)
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(api.router)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
+import citizendata.server.instance_ids  # noqa: F401  (registers the {instance_id:iid} convertor)
 from citizendata.errors import BadInput, UnsupportedMediaType, Where
 from citizendata.server.deps import api_client, end_session, get_workspace, start_session
 from citizendata.server.serialize import (
@@ -241,7 +242,7 @@ def list_submissions(slug: str, form_id: str, limit: int = Query(100, ge=1, le=1
     return {"total": total, "limit": limit, "offset": offset, "submissions": rows}
 
 
-@router.get("/projects/{slug}/forms/{form_id}/submissions/{instance_id}",
+@router.get("/projects/{slug}/forms/{form_id}/submissions/{instance_id:iid}",
             summary="One submission")
 def get_submission(slug: str, form_id: str, instance_id: str,
                    client: Client = Depends(api_client)) -> dict[str, Any]:
