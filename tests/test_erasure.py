@@ -9,19 +9,24 @@ respondent's words.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
-from citizendata.ingest.openrosa import instance_xml
+from citizendata.forms.xlsform import parse_xlsform
+from citizendata.ingest.openrosa import instance_head, instance_xml, parse_instance_xml
 from citizendata.ingest.payload import IncomingSubmission
 from citizendata.server.app import create_app
 from citizendata.store.models import Attachment, Base, Submission, Tombstone
 from citizendata.workspace import Client
+from conftest import household_form
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
@@ -210,3 +215,61 @@ def test_partial_withdrawal_follows_an_edit(owner: Client) -> None:
     mine = [w for w in owner.consent_withdrawals(P) if w["instance_id"] == "uuid:p1-e"]
     assert [w["scope"] for w in mine] == ["publication"]
     assert rows(owner, Tombstone) == []
+
+
+def test_migration_buries_what_was_erased_before_and_removes_what_came_back(
+        owner: Client, http: TestClient) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from citizendata.store.migrate import alembic_config
+
+    assert send(http, xml_of(owner, "uuid:old", answers(age="12")), b"photo").status_code == 201
+    owner.submit(P, F, {"instance_id": "uuid:kept", "data": answers(name="Amina",
+                                                                      gps=ELSEWHERE)})
+    owner.validate(P, F)
+    with owner.workspace.transaction() as db:
+        command.downgrade(alembic_config(db.connection()), "0007")
+        # an erasure as release 0007 recorded it, and a resend that brought the XML,
+        # the photo and a finding back
+        sid = db.execute(text("SELECT id FROM submissions WHERE instance_id = 'uuid:old'")
+                         ).scalar_one()
+        db.execute(text("UPDATE submissions SET payload = :p WHERE id = :s"),
+                   {"p": json.dumps({"meta": {"instanceID": "uuid:old"}, "erased": True}),
+                    "s": sid})
+        db.execute(text(
+            "INSERT INTO consent_withdrawals (project_id, form_id, submission_id, instance_id, "
+            "scope, basis, erased, recorded_by, at) SELECT project_id, form_id, id, "
+            "instance_id, 'all', 'respondent_request', :t, 'owner', received_at "
+            "FROM submissions WHERE id = :s"), {"s": sid, "t": True})
+        command.upgrade(alembic_config(db.connection()), "head")
+    assert leaks(owner) == [] and "Amina" in everything(owner)
+    stones = rows(owner, Tombstone)
+    assert [(t.instance_id, t.reason, t.submission_id) for t in stones] == [
+        ("uuid:old", "erased", sid)]
+    assert rows(owner, Submission, Submission.id == sid)[0].collected_at is None
+    assert send(http, xml_of(owner, "uuid:old", answers()), b"photo").status_code == 202
+    assert rows(owner, Attachment, Attachment.submission_id == sid) == []
+
+
+SAFE_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
+
+
+@functools.cache
+def household_schema() -> Any:
+    """The household form's schema, parsed once."""
+    return parse_xlsform(household_form(), "household.xlsx").schema
+
+
+@settings(max_examples=150, deadline=None)
+@given(iid=SAFE_TEXT.filter(str.strip), deprecated=st.none() | SAFE_TEXT.filter(str.strip),
+       name=SAFE_TEXT)
+def test_instance_head_reads_the_ids_the_full_parse_reads(iid: str, deprecated: str | None,
+                                                           name: str) -> None:
+    form = household_schema()
+    xml = instance_xml(form, IncomingSubmission(iid, {"respondent": name}, None, "1",
+                                                deprecated_id=deprecated))
+    _, parsed = parse_instance_xml(xml, lambda _f, _v: form)
+    assert instance_head(xml) == ("household", parsed.instance_id, parsed.deprecated_id)
+    # broken XML is left to the full parse, which says what is wrong
+    assert instance_head(xml[:-3]) is None

@@ -56,6 +56,7 @@ def test_withdrawn_submission_leaves_review_for_every_role(team: dict[str, Clien
         assert queue(c) == {"uuid:c", "uuid:d"}
         assert c.findings(P, F, instance_id="uuid:a") == ([], 0)
         assert c.duplicate_pairs(P, F) == []
+        assert c.exact_duplicates(P, F) == []
     for c in (val, ana):
         with pytest.raises(NotFound):
             c.review_history(P, F, "uuid:a")

@@ -35,15 +35,25 @@ class ExactDuplicate:
     instance_ids: tuple[str, ...]
 
 
+def _gone(form_pk: int) -> Any:
+    """Ids of the form's submissions whose consent to everything is withdrawn."""
+    return select(ConsentWithdrawal.submission_id).where(
+        ConsentWithdrawal.form_id == form_pk, ConsentWithdrawal.scope == "all")
+
+
 def exact_groups(db: Session, form_pk: int) -> dict[str, list[tuple[int, str]]]:
-    """Submissions of a form sharing a content hash: hash -> [(id, instance id)], oldest first."""
+    """Submissions of a form sharing a content hash: hash -> [(id, instance id)], oldest first.
+
+    A submission withdrawn for everything is nobody's duplicate: it is no longer reviewed.
+    """
+    live = Submission.id.notin_(_gone(form_pk))
     repeated = (select(Submission.content_hash)
-                .where(Submission.form_id == form_pk)
+                .where(Submission.form_id == form_pk, live)
                 .group_by(Submission.content_hash)
                 .having(func.count() > 1)).subquery()
     rows = db.execute(
         select(Submission.content_hash, Submission.id, Submission.instance_id)
-        .where(Submission.form_id == form_pk,
+        .where(Submission.form_id == form_pk, live,
                Submission.content_hash.in_(select(repeated.c.content_hash)))
         .order_by(Submission.content_hash, Submission.id)
     ).all()
@@ -90,8 +100,7 @@ class PairInfo:
 
 def _withdrawn_pairs(form_pk: int) -> Any:
     """Pairs with a submission whose consent to everything is withdrawn: not reviewed."""
-    gone = select(ConsentWithdrawal.submission_id).where(
-        ConsentWithdrawal.form_id == form_pk, ConsentWithdrawal.scope == "all")
+    gone = _gone(form_pk)
     return select(DuplicatePair.id).where(
         DuplicatePair.form_id == form_pk,
         DuplicatePair.submission_l.in_(gone) | DuplicatePair.submission_r.in_(gone))
