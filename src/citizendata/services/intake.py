@@ -87,10 +87,15 @@ class FormContext:
     form_id: str
     versions: dict[str | None, int]  # version string → id; None → the newest
     schema: FormSchema
+    has_tombstones: bool = True  # False only when known to have none
 
 
 _CONTEXT_SQL = text(
-    "SELECT p.id, m.role, f.id, fv.id, fv.version, fv.sha256 FROM projects p "
+    "SELECT p.id, m.role, f.id, fv.id, fv.version, fv.sha256, "
+    # whether the form has buried instance ids at all: most never do, and then the hot
+    # path needs no query of its own for them
+    "(SELECT 1 FROM submission_tombstones t WHERE t.form_id = f.id LIMIT 1) "
+    "FROM projects p "
     "LEFT JOIN memberships m ON m.project_id = p.id AND m.user_id = :uid "
     "LEFT JOIN forms f ON f.project_id = p.id AND f.xml_form_id = :form "
     "LEFT JOIN form_versions fv ON fv.form_id = f.id "
@@ -113,7 +118,8 @@ def form_context(db: Session, actor: Actor | None, slug: str, form_id: str,
     versions: dict[str | None, int] = {r[4]: r[3] for r in rows}
     versions[None] = rows[-1][3]
     schema = merged_from(db, [r[3] for r in rows], tuple(r[5] for r in rows))
-    return FormContext(rows[0][0], slug, str(role), rows[0][2], form_id, versions, schema)
+    return FormContext(rows[0][0], slug, str(role), rows[0][2], form_id, versions, schema,
+                       rows[0][6] is not None)
 
 
 def same_content(stored: Any, incoming: dict[str, Any]) -> bool:
@@ -286,16 +292,17 @@ def _inherit_withdrawals(db: Session, ctx: FormContext, created: Sequence[Incomi
 
 def refuse_buried(db: Session, actor: Actor | None, slug: str, form_id: str,
                   instance_id: str, deprecated_id: str | None, *, channel: str,
-                  received_hash: str) -> IntakeResult | None:
+                  received_hash: str, context: FormContext | None = None
+                  ) -> IntakeResult | None:
     """Answer a buried submission before its content is read, else None.
 
     ODK Collect resends what it holds; the answer must not depend on whether the
     content still parses against the form (it may have changed since).
     """
-    ctx = form_context(db, actor, slug, form_id)
+    ctx = context or form_context(db, actor, slug, form_id)
     check_instance_ids([(instance_id, deprecated_id)])
     item = IncomingSubmission(instance_id, {}, None, None, deprecated_id)
-    buried = _buried_items(db, ctx.form_pk, [item])
+    buried = _buried_items(db, ctx.form_pk, [item]) if ctx.has_tombstones else {}
     if not buried:
         return None
     _bury_edits(db, ctx, buried, {instance_id: received_hash})
@@ -311,23 +318,26 @@ def store_instance_xml(db: Session, actor: Actor | None, slug: str, xml: bytes,
     from citizendata.ingest.openrosa import instance_head, parse_instance_xml
 
     head = instance_head(xml)
+    ctx: FormContext | None = None
     if head is not None:
-        refused = refuse_buried(db, actor, slug, *head, channel=channel,
+        ctx = form_context(db, actor, slug, head[0])
+        refused = refuse_buried(db, actor, slug, *head, channel=channel, context=ctx,
                                 received_hash=hashlib.sha256(xml).hexdigest())
         if refused is not None:
             return refused
-    contexts: list[FormContext] = []
 
     def schema_for(form_id: str, _version: str | None) -> FormSchema:
         # the union over all versions parses any version's instance; the stated version
         # is checked when storing
-        contexts.append(form_context(db, actor, slug, form_id))
-        return contexts[-1].schema
+        nonlocal ctx
+        if ctx is None or ctx.form_id != form_id:
+            ctx = form_context(db, actor, slug, form_id)
+        return ctx.schema
 
     form_id, item = parse_instance_xml(xml, schema_for)
     attachments = [StoredAttachment(xml_part, "text/xml", xml), *media]
     return store_submissions(db, actor, slug, form_id, [item], channel=channel,
-                             attachments=[attachments], context=contexts[-1])
+                             attachments=[attachments], context=ctx)
 
 
 def _audit_row(actor: Actor | None, action: str, object_type: str, object_id: Any,
@@ -355,7 +365,7 @@ def store_submissions(
     ctx = context or form_context(db, actor, slug, form_id)
     check_instance_ids([(it.instance_id, it.deprecated_id) for it in items])
     hashes = {it.instance_id: content_hash(it.payload) for it in items}
-    buried = _buried_items(db, ctx.form_pk, items)
+    buried = _buried_items(db, ctx.form_pk, items) if ctx.has_tombstones else {}
     live = [it for it in items if it.instance_id not in buried]
     _check_versions(ctx, live)
     batch = None
