@@ -76,8 +76,10 @@ class OrganisationRef(BaseModel):
     """An organisation named in a spec (docs/guide.md: who may attach which organisation)."""
 
     model_config = ConfigDict(extra="forbid")
-    slug: str = Field(pattern=_SLUG.pattern)
-    name: str = Field(min_length=1, max_length=300)
+    # the lengths the database holds (a longer value would fail there); specs stored
+    # before these limits are still read, so nothing stricter is asked here
+    slug: str = Field(max_length=100)
+    name: str = Field(max_length=300)
     kind: str = Field(default="cso", max_length=40)
     country: str | None = Field(default=None, max_length=3)
     # for partners: cso, nso, government, academic, funder, other
@@ -136,7 +138,7 @@ class ProjectSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     slug: str
-    name: str = Field(min_length=1, max_length=300)
+    name: str = Field(max_length=300)
     initiator: OrganisationRef
     partners: list[OrganisationRef] = Field(default_factory=list)
     purpose: str = ""

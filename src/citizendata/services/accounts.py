@@ -34,6 +34,7 @@ __all__ = [
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,150}$")
 MIN_PASSWORD = 8
 ORG_ROLES = ("owner", "member")
+_ORG_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,10 @@ def create_organisation(db: Session, actor: Actor | None, ref: OrganisationRef
                         ) -> OrganisationInfo:
     """Create an organisation (administrators only)."""
     actor = require_admin(actor)
+    if not _ORG_SLUG.match(ref.slug):
+        raise BadInput("input.invalid", f"Organisation slug {ref.slug!r} is not allowed.",
+                       where=Where(field="slug"),
+                       fix="Use 3–100 lower-case letters, digits and hyphens.")
     if db.scalar(select(Organisation.id).where(Organisation.slug == ref.slug)) is not None:
         raise Conflict("conflict.exists", f"An organisation {ref.slug!r} already exists.",
                        where=Where(field="slug"))
