@@ -12,6 +12,7 @@ elsewhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -191,7 +192,9 @@ def document_errors(schema: dict[str, Any], routes: list[APIRoute]) -> None:
 def install_contract(app: FastAPI) -> None:
     """Serve the OpenAPI document with every route's statuses; refuse stale declarations."""
     routes = list(_walk(app.routes))
-    known = {(m, r.path) for r in routes for m in r.methods or ()}
+    # the document writes {name:path} as {name}; so does DECLARED
+    known = {(m, re.sub(r"{(\w+):\w+}", r"{\1}", r.path))
+             for r in routes for m in r.methods or ()}
     stale = set(DECLARED) - known
     if stale:
         raise RuntimeError(f"DECLARED names routes that do not exist: {sorted(stale)}")
