@@ -536,7 +536,7 @@ def demo(workspace: WorkspaceOpt = Path("citizendata-demo"),
 
 
 # the protection and quality commands register themselves on ``app``
-from citizendata import cli_privacy, cli_quality, cli_release  # noqa: E402,F401
+from citizendata import cli_orgs, cli_privacy, cli_quality, cli_release  # noqa: E402,F401
 
 
 def main() -> None:

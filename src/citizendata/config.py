@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 1024 * 1024 * 1024
     max_batch: int = 10_000
     session_max_age_s: int = 8 * 3600
+    login_max_failures: int = Field(default=5, ge=0, description=(
+        "Failed log-ins per user name in one window before log-ins are refused (0: none)."))
+    login_max_failures_per_address: int = Field(default=50, ge=0, description=(
+        "Failed log-ins per client address in one window (0: no limit)."))
+    login_window_s: int = Field(default=900, ge=1, description=(
+        "How long a failed log-in counts, from the first failure, in seconds."))
     db_pool_size: int = 10
 
     @property

@@ -25,9 +25,9 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from citizendata.auth import Action, Actor, LoginThrottle, allowed
+from citizendata.auth import Action, Actor, allowed
 from citizendata.config import Settings, get_settings
-from citizendata.errors import BadInput, Forbidden, ServerMisconfigured, Unauthenticated, Where
+from citizendata.errors import BadInput, Forbidden, ServerMisconfigured, Where
 from citizendata.privacy.outputs import (
     DPRelease,
     check_dp_input,
@@ -48,6 +48,7 @@ from citizendata.services import (
     duplicates,
     estimation,
     intake,
+    logins,
     review,
     snapshots,
     submissions,
@@ -89,7 +90,6 @@ class Workspace:
             except OperationalError as exc:
                 raise ServerMisconfigured(
                     "db.unavailable", f"The database cannot be reached: {exc.orig}") from exc
-        self.throttle = LoginThrottle()
         self._sessions: sessionmaker[Session]
         self._read_sessions: sessionmaker[Session]
         # SQLite has one writer at a time: queue this process's writers on a lock rather
@@ -185,15 +185,20 @@ class Workspace:
             return accounts.actor_for(accounts.user_by_name(db, username))
         return Client(self, self.run(go))
 
-    def login(self, username: str, password: str) -> Client:
-        """A client acting as the user whose password this is (failures are throttled)."""
-        self.throttle.check(username)
-        try:
-            actor = self.run(accounts.authenticate, username, password, write=False)
-        except Unauthenticated:
-            self.throttle.failed(username)
-            raise
-        self.throttle.succeeded(username)
+    def login(self, username: str, password: str, *, address: str | None = None) -> Client:
+        """A client acting as the user whose password this is.
+
+        Failed log-ins are counted in the database, per user name and per client
+        ``address``, so every process over it enforces one limit (429 past it).
+        """
+        s = self.settings
+        limits = logins.limits_for(s.session_secret().encode(), username, address,
+                                   per_user=s.login_max_failures,
+                                   per_address=s.login_max_failures_per_address,
+                                   window_s=s.login_window_s)
+        self.run(logins.begin_attempt, limits)
+        actor = self.run(accounts.authenticate, username, password, write=False)
+        self.run(logins.succeeded, limits)
         return Client(self, actor)
 
     def with_token(self, token: str) -> Client:
@@ -275,6 +280,32 @@ class Client(QualityMethods, ReleaseMethods):
     def revoke_tokens(self, name: str | None = None) -> int:
         """Revoke this user's tokens (all, or those with a name); returns how many."""
         return self._run(accounts.revoke_tokens, name)
+
+    # -- organisations -----------------------------------------------------------
+    def create_organisation(self, slug: str, name: str, *, kind: str = "cso",
+                            country: str | None = None) -> accounts.OrganisationInfo:
+        """Create an organisation (administrators only)."""
+        from pydantic import ValidationError
+
+        from citizendata.projects.spec import OrganisationRef
+
+        try:
+            ref = OrganisationRef(slug=slug, name=name, kind=kind, country=country)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise BadInput("input.invalid", f"{field}: {first['msg']}",
+                           where=Where(field=field)) from None
+        return self._run(accounts.create_organisation, ref)
+
+    def add_organisation_member(self, slug: str, username: str, role: str = "member"
+                                ) -> dict[str, str]:
+        """Make a user a member (or owner) of an organisation (administrators, its owners)."""
+        return self._run(accounts.add_organisation_member, slug, username, role)
+
+    def organisations(self) -> list[accounts.OrganisationInfo]:
+        """The organisations this user belongs to (an administrator: all)."""
+        return self._read(accounts.list_organisations)
 
     # -- projects -----------------------------------------------------------------
     def create_project(self, spec: ProjectSpec | dict[str, Any] | str | Path
@@ -684,7 +715,10 @@ class Client(QualityMethods, ReleaseMethods):
                               .order_by(AuditEvent.id.desc()).limit(limit))
             return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                      "object_type": e.object_type, "object_id": e.object_id,
-                     "details": e.details} for e in rows]
+                     "details": _within(e.details, roots)} for e in rows]
+        # folders are shown relative to the workspace: its place on the server stays private
+        root = self.workspace.settings.workspace
+        roots = sorted({str(root.resolve()), str(root.absolute())}, key=len, reverse=True)
         return self._read(go)
 
 
@@ -703,6 +737,20 @@ def _may_see_unprotected(db: Session, actor: Actor, slug: str) -> None:
         raise Forbidden("auth.forbidden", f"your role {role!r} sees only protected tables",
                         where=Where(field="protect"),
                         fix="Leave protect on; an owner or manager can look at unprotected cells.")
+
+
+def _within(value: Any, roots: Sequence[str]) -> Any:
+    """``value`` with every path under one of the ``roots`` made relative to it."""
+    if isinstance(value, str):
+        for root in roots:
+            if value == root or value.startswith(root + "/"):
+                return value[len(root) + 1:] or "."
+        return value
+    if isinstance(value, dict):
+        return {k: _within(v, roots) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_within(v, roots) for v in value]
+    return value
 
 
 def _json_bytes(obj: Any) -> bytes:

@@ -73,14 +73,17 @@ class IntegrationIntent(StrEnum):
 
 
 class OrganisationRef(BaseModel):
-    """An organisation named in a spec; created if it does not exist yet."""
+    """An organisation named in a spec (docs/guide.md: who may attach which organisation)."""
 
     model_config = ConfigDict(extra="forbid")
-    slug: str
-    name: str
-    kind: str = "cso"
-    country: str | None = None
-    role: str | None = None  # for partners: cso, nso, government, academic, funder, other
+    # the lengths the database holds (a longer value would fail there); specs stored
+    # before these limits are still read, so nothing stricter is asked here
+    slug: str = Field(max_length=100)
+    name: str = Field(max_length=300)
+    kind: str = Field(default="cso", max_length=40)
+    country: str | None = Field(default=None, max_length=3)
+    # for partners: cso, nso, government, academic, funder, other
+    role: str | None = Field(default=None, max_length=40)
 
 
 class EngagementEntry(BaseModel):
@@ -135,7 +138,7 @@ class ProjectSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     slug: str
-    name: str
+    name: str = Field(max_length=300)
     initiator: OrganisationRef
     partners: list[OrganisationRef] = Field(default_factory=list)
     purpose: str = ""

@@ -17,6 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from citizendata import __version__ as _version
 from citizendata.config import Settings
+from citizendata.server.contract import install_contract
 from citizendata.server.errors import RequestContextMiddleware, install_error_handlers, templates
 from citizendata.server.instance_ids import InstanceIdPaths
 from citizendata.server.middleware import BodySizeLimitMiddleware
@@ -85,6 +86,8 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
         """Liveness probe."""
         return {"status": "ok"}
 
+    # every status each route can answer, with the one error shape, in /openapi.json
+    install_contract(app)
     return app
 
 

@@ -39,6 +39,8 @@ whose message starts with the stable error code (``intake.invalid_xml: …``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -57,6 +59,11 @@ router = APIRouter(prefix="/openrosa", tags=["openrosa"])
 
 _XML = "text/xml; charset=utf-8"
 XML_PART = "xml_submission_file"
+# what the OpenAPI document says the success answers are
+_XML_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/xml": {"schema": {"type": "string"}}}}}
+_SUBMITTED_DOC: dict[int | str, dict[str, Any]] = {
+    201: {"content": {"text/xml": {"schema": {"type": "string"}}}}}
 
 
 def _headers(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -71,7 +78,8 @@ def base_url(request: Request) -> str:
     return (configured or str(request.base_url)).rstrip("/")
 
 
-@router.get("/{slug}/formList", response_class=Response, summary="OpenRosa form list")
+@router.get("/{slug}/formList", response_class=Response, summary="OpenRosa form list",
+            responses=_XML_DOC)
 def form_list(slug: str, request: Request, formID: str | None = None,
               client: Client = Depends(openrosa_client)) -> Response:
     """The project's forms, newest version of each, as an OpenRosa xforms list."""
@@ -92,7 +100,7 @@ def form_list(slug: str, request: Request, formID: str | None = None,
 
 
 @router.get("/{slug}/forms/{form_id}/form.xml", response_class=Response,
-            summary="A form's newest XForm")
+            summary="A form's newest XForm", responses=_XML_DOC)
 def form_xml(slug: str, form_id: str, client: Client = Depends(openrosa_client)) -> Response:
     """The XForm XML ODK Collect downloads."""
     _, xml = xform(client, slug, form_id)
@@ -133,7 +141,8 @@ async def _parts(request: Request) -> tuple[bytes, list[StoredAttachment]]:
 
 
 @router.post("/{slug}/submission", response_class=Response, status_code=201,
-             summary="OpenRosa submission (multipart, from ODK Collect or Enketo)")
+             summary="OpenRosa submission (multipart, from ODK Collect or Enketo)",
+             responses=_SUBMITTED_DOC)
 async def submission(slug: str, request: Request,
                      client: Client = Depends(openrosa_client)) -> Response:
     """Store one filled form and its media; identical resends are accepted without change."""
