@@ -39,7 +39,6 @@ whose message starts with the stable error code (``intake.invalid_xml: …``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
