@@ -186,7 +186,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("import.not_a_table", "BadInput", "The file is not a table",
               "Upload a CSV (comma, semicolon or tab separated) or an XLSX workbook."),
     ErrorSpec("import.encoding", "BadInput", "The file's text encoding could not be read",
-              "Save the file as UTF-8."),
+              "Save the file as UTF-8, or name its encoding (CLI --encoding cp1252, API "
+              "?encoding=cp1252) if you know it."),
     ErrorSpec("import.invalid_geojson", "BadInput", "The boundary file is not usable GeoJSON",
               "Give a GeoJSON FeatureCollection of Polygon or MultiPolygon features, each "
               "with a unique 'code' property (the area code) and [longitude, latitude] "

@@ -375,8 +375,13 @@ class Client(QualityMethods, ReleaseMethods):
 
     def import_file(self, slug: str, form_id: str, source: str | Path | bytes,
                     filename: str | None = None,
-                    progress: Callable[[str], None] | None = None) -> intake.IntakeResult:
-        """Import a CSV or XLSX export (KoboToolbox, ODK Central or plain), all or nothing."""
+                    progress: Callable[[str], None] | None = None, *,
+                    encoding: str | None = None) -> intake.IntakeResult:
+        """Import a CSV or XLSX export (KoboToolbox, ODK Central or plain), all or nothing.
+
+        A CSV that is not UTF-8 (nor UTF-16 with a byte order mark) is refused unless
+        ``encoding`` names its encoding (e.g. "cp1252"); nothing is guessed.
+        """
         from citizendata.ingest.tabular import read_tabular
 
         data, name = _read(source, filename)
@@ -386,7 +391,7 @@ class Client(QualityMethods, ReleaseMethods):
             schema = intake.form_context(db, actor, slug, form_id).schema
             if progress:
                 progress("reading and checking the file")
-            tab = read_tabular(data, name, schema)
+            tab = read_tabular(data, name, schema, encoding=encoding)
             channel = "xlsx" if name.lower().endswith((".xlsx", ".xls")) else "csv"
             return bulk.import_table(db, actor, slug, form_id, tab.table, channel=channel,
                                      filename=name, sha256=sha, progress=progress)
@@ -518,12 +523,15 @@ class Client(QualityMethods, ReleaseMethods):
 
     # -- estimation --------------------------------------------------------------------------
     def add_reference_table(self, slug: str, name: str, source: str | Path | bytes, *,
-                            kind: str = "other", note: str = "", replace: bool = False
-                            ) -> dict[str, Any]:
-        """Store an official table (census margins, a geography, GeoJSON area boundaries)."""
+                            kind: str = "other", note: str = "", replace: bool = False,
+                            encoding: str | None = None) -> dict[str, Any]:
+        """Store an official table (census margins, a geography, GeoJSON area boundaries).
+
+        A CSV that is not UTF-8 is refused unless ``encoding`` names its encoding.
+        """
         data, _ = _read(source, None)
         return self._run(estimation.add_reference_table, slug, name, data, kind=kind,
-                         source=note, replace=replace)
+                         source=note, replace=replace, encoding=encoding)
 
     def estimation_spec(self, slug: str) -> EstimationSpec:
         """The project's derived variables, weighting and indicators."""
