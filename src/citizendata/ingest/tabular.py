@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 
 from citizendata.errors import Problem, Where, problems_error
 from citizendata.forms.schema import Field, FormSchema
+from citizendata.ingest.archive import ArchiveLimits, archive_limits, check_archive
 from citizendata.ingest.encoding import column_letter, decode_text, not_a_table, sniff_delimiter
 from citizendata.ingest.payload import SchemaIndex, canonical_json, content_hash
 from citizendata.sqltext import quote_identifier, quote_literal
@@ -610,17 +611,19 @@ def _match_sheets(sheets: list[Sheet], index: SchemaIndex) -> tuple[Sheet, dict[
     return main, repeats
 
 
-def read_tabular(data: bytes, filename: str, schema: FormSchema, *,
-                 encoding: str | None = None) -> TabularImport:
+def read_tabular(data: bytes, filename: str, schema: FormSchema, *, encoding: str | None = None,
+                 limits: ArchiveLimits | None = None) -> TabularImport:
     """A CSV or XLSX export as one row per submission with canonical payload JSON and its hash.
 
     A CSV is read as UTF-8 (or UTF-16 with a byte order mark) unless ``encoding`` names
     its encoding; nothing is guessed (see :mod:`citizendata.ingest.encoding`). An XLSX
-    workbook carries its own encoding.
+    workbook carries its own encoding and must stay within ``limits`` when decompressed
+    (the settings' defaults when not given).
     """
     index = SchemaIndex(schema)
     problems: list[Problem] = []
     if _is_xlsx(data, filename):
+        check_archive(data, filename, limits or archive_limits())
         sheets = read_xlsx_sheets(data, filename, problems)
         if not sheets:
             raise not_a_table(filename, "the workbook has no sheets")

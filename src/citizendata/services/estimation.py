@@ -19,7 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, allowed
+from citizendata.config import DEFAULT_MAX_DEPTH
 from citizendata.errors import BadInput, Conflict, NotFound, PayloadTooLarge, Where
+from citizendata.ingest.depth import check_json_depth
 from citizendata.ingest.encoding import decode_table_text, sniff_delimiter
 from citizendata.projects.estimation import EstimationSpec, IndicatorSpec
 from citizendata.projects.spec import ProjectSpec
@@ -101,11 +103,12 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 
 def add_reference_table(db: Session, actor: Actor | None, slug: str, name: str, data: bytes, *,
                         kind: str = "other", source: str = "", replace: bool = False,
-                        encoding: str | None = None) -> dict[str, Any]:
+                        encoding: str | None = None, max_depth: int = DEFAULT_MAX_DEPTH
+                        ) -> dict[str, Any]:
     """Store (or replace) a reference table of the project; its hash goes to the audit log.
 
     A CSV is read as imports are (UTF-8, or the ``encoding`` named; nothing guessed); an
-    empty one is refused.
+    empty one is refused. GeoJSON boundaries may nest ``max_depth`` deep.
     """
     project, _ = project_for(db, actor, slug, Action.PROJECT_EDIT)
     if kind not in KINDS:
@@ -120,6 +123,7 @@ def add_reference_table(db: Session, actor: Actor | None, slug: str, name: str, 
                               where=Where(file=name), details={"limit_bytes": MAX_REFERENCE_BYTES})
     if kind == "boundaries":
         # GeoJSON, not a table: "columns" are the properties, "rows" the areas
+        check_json_depth(data, max_depth, file=name)
         content, doc = canonical_boundaries(data, name)
         columns, n_rows = ["code", "name"], len(doc["features"])
     else:

@@ -122,7 +122,8 @@ def _store(client: Client, slug: str, xml: bytes, media: list[StoredAttachment]
            ) -> IntakeResult:
     from citizendata.ingest.openrosa import parse_instance_xml
 
-    form_id, item = parse_instance_xml(xml, _schema_lookup(client, slug))
+    form_id, item = parse_instance_xml(xml, _schema_lookup(client, slug),
+                                       max_depth=client.workspace.settings.max_depth)
     attachments = [StoredAttachment(XML_PART, "text/xml", xml), *media]
     return client.submit_items(slug, form_id, [item], channel="openrosa",
                                attachments=[attachments])
