@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from citizendata.auth import Action, Actor, allowed
 from citizendata.config import Settings, get_settings
 from citizendata.errors import BadInput, Forbidden, ServerMisconfigured, Where
+from citizendata.ingest.archive import archive_limits
+from citizendata.ingest.depth import check_object_depth
 from citizendata.privacy.outputs import (
     DPRelease,
     check_dp_input,
@@ -313,7 +315,7 @@ class Client(QualityMethods, ReleaseMethods):
         """Create a project from a spec (object, dict, YAML/JSON text or file)."""
         if not isinstance(spec, ProjectSpec):
             spec = load_spec(Path(spec) if isinstance(spec, str) and Path(spec).exists()
-                             else spec)
+                             else spec, max_depth=self.workspace.settings.max_depth)
         return self._run(projects_svc.create_project, spec)
 
     def update_project(self, spec: ProjectSpec) -> projects_svc.ProjectInfo:
@@ -345,7 +347,9 @@ class Client(QualityMethods, ReleaseMethods):
                  ) -> forms_svc.FormVersionInfo:
         """Upload an XLSForm (a new form or a new version of one)."""
         data, name = _read(source, filename)
-        return self._run(forms_svc.add_form, slug, data, name)
+        settings = self.workspace.settings
+        return self._run(forms_svc.add_form, slug, data, name,
+                         limits=archive_limits(settings, form=True), max_depth=settings.max_depth)
 
     def forms(self, slug: str) -> list[forms_svc.FormInfo]:
         """The forms of a project."""
@@ -378,6 +382,9 @@ class Client(QualityMethods, ReleaseMethods):
         """Submit one submission or a batch (≤ max_batch) as JSON."""
         from citizendata.ingest.payload import parse_json_body
 
+        settings = self.workspace.settings
+        if isinstance(body, (dict, list)):
+            check_object_depth(body, settings.max_depth, what="The submission")
         raw = body if isinstance(body, bytes) else (
             body.encode() if isinstance(body, str) else _json_bytes(body))
 
@@ -386,7 +393,8 @@ class Client(QualityMethods, ReleaseMethods):
         # one transaction: on SQLite, fewer lock hand-offs beat parsing outside the lock
         def go(db: Session, actor: Actor) -> intake.IntakeResult:
             ctx = intake.form_context(db, actor, slug, form_id)
-            items = parse_json_body(raw, ctx.schema, max_batch=limit)
+            items = parse_json_body(raw, ctx.schema, max_batch=limit,
+                                    max_depth=settings.max_depth)
             return intake.store_submissions(db, actor, slug, form_id, items, channel=channel,
                                             context=ctx)
         return self._run(go, retry_integrity=True, wait=wait)
@@ -402,7 +410,8 @@ class Client(QualityMethods, ReleaseMethods):
     def submit_instance(self, slug: str, xml: bytes,
                         media: Sequence[intake.StoredAttachment] = ()) -> intake.IntakeResult:
         """Store one XForm instance (OpenRosa, ODK Collect) and its media."""
-        return self._run(intake.store_instance_xml, slug, xml, media, retry_integrity=True)
+        return self._run(intake.store_instance_xml, slug, xml, media, retry_integrity=True,
+                         max_depth=self.workspace.settings.max_depth)
 
     def form_schema(self, slug: str, form_id: str) -> Any:
         """The form's schema merged over all its versions (what intake validates against)."""
@@ -411,18 +420,24 @@ class Client(QualityMethods, ReleaseMethods):
 
     def import_file(self, slug: str, form_id: str, source: str | Path | bytes,
                     filename: str | None = None,
-                    progress: Callable[[str], None] | None = None) -> intake.IntakeResult:
-        """Import a CSV or XLSX export (KoboToolbox, ODK Central or plain), all or nothing."""
+                    progress: Callable[[str], None] | None = None, *,
+                    encoding: str | None = None) -> intake.IntakeResult:
+        """Import a CSV or XLSX export (KoboToolbox, ODK Central or plain), all or nothing.
+
+        A CSV that is not UTF-8 (nor UTF-16 with a byte order mark) is refused unless
+        ``encoding`` names its encoding (e.g. "cp1252"); nothing is guessed.
+        """
         from citizendata.ingest.tabular import read_tabular
 
         data, name = _read(source, filename)
         sha = hashlib.sha256(data).hexdigest()
+        limits = archive_limits(self.workspace.settings)
 
         def go(db: Session, actor: Actor) -> intake.IntakeResult:
             schema = intake.form_context(db, actor, slug, form_id).schema
             if progress:
                 progress("reading and checking the file")
-            tab = read_tabular(data, name, schema)
+            tab = read_tabular(data, name, schema, encoding=encoding, limits=limits)
             channel = "xlsx" if name.lower().endswith((".xlsx", ".xls")) else "csv"
             return bulk.import_table(db, actor, slug, form_id, tab.table, channel=channel,
                                      filename=name, sha256=sha, progress=progress)
@@ -554,12 +569,16 @@ class Client(QualityMethods, ReleaseMethods):
 
     # -- estimation --------------------------------------------------------------------------
     def add_reference_table(self, slug: str, name: str, source: str | Path | bytes, *,
-                            kind: str = "other", note: str = "", replace: bool = False
-                            ) -> dict[str, Any]:
-        """Store an official table (census margins, a geography, GeoJSON area boundaries)."""
+                            kind: str = "other", note: str = "", replace: bool = False,
+                            encoding: str | None = None) -> dict[str, Any]:
+        """Store an official table (census margins, a geography, GeoJSON area boundaries).
+
+        A CSV that is not UTF-8 is refused unless ``encoding`` names its encoding.
+        """
         data, _ = _read(source, None)
         return self._run(estimation.add_reference_table, slug, name, data, kind=kind,
-                         source=note, replace=replace)
+                         source=note, replace=replace, encoding=encoding,
+                         max_depth=self.workspace.settings.max_depth)
 
     def estimation_spec(self, slug: str) -> EstimationSpec:
         """The project's derived variables, weighting and indicators."""

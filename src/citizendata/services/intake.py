@@ -30,6 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, check
+from citizendata.config import DEFAULT_MAX_DEPTH
 from citizendata.errors import BadInput, Conflict, NotFound, Problem, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.ingest.payload import IncomingSubmission, content_hash
@@ -313,11 +314,12 @@ def refuse_buried(db: Session, actor: Actor | None, slug: str, form_id: str,
 
 def store_instance_xml(db: Session, actor: Actor | None, slug: str, xml: bytes,
                        media: Sequence[StoredAttachment], *, channel: str = "openrosa",
-                       xml_part: str = "xml_submission_file") -> IntakeResult:
+                       xml_part: str = "xml_submission_file",
+                       max_depth: int = DEFAULT_MAX_DEPTH) -> IntakeResult:
     """Store one XForm instance (OpenRosa) with its media, the XML kept as an attachment."""
     from citizendata.ingest.openrosa import instance_head, parse_instance_xml
 
-    head = instance_head(xml)
+    head = instance_head(xml, max_depth=max_depth)
     ctx: FormContext | None = None
     if head is not None:
         ctx = form_context(db, actor, slug, head[0])
@@ -334,7 +336,7 @@ def store_instance_xml(db: Session, actor: Actor | None, slug: str, xml: bytes,
             ctx = form_context(db, actor, slug, form_id)
         return ctx.schema
 
-    form_id, item = parse_instance_xml(xml, schema_for)
+    form_id, item = parse_instance_xml(xml, schema_for, max_depth=max_depth)
     attachments = [StoredAttachment(xml_part, "text/xml", xml), *media]
     return store_submissions(db, actor, slug, form_id, [item], channel=channel,
                              attachments=[attachments], context=ctx)

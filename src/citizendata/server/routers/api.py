@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -311,8 +312,14 @@ def get_submission(slug: str, form_id: str, instance_id: str,
 @router.post("/projects/{slug}/forms/{form_id}/import", openapi_extra=_UPLOAD_DOC,
              status_code=201, summary="Import a CSV or XLSX export (all or nothing)")
 async def import_file(slug: str, form_id: str, request: Request,
+                      encoding: str | None = Query(
+                          None, max_length=40,
+                          description="The CSV's text encoding (e.g. cp1252, utf-16-le); "
+                                      "without it, only UTF-8 and UTF-16 with a byte order "
+                                      "mark are read"),
                       client: Client = Depends(api_client)) -> JSONResponse:
     """Import a KoboToolbox, ODK Central or plain CSV/XLSX file of submissions."""
     data, filename = await _uploaded(request, "CSV or XLSX file")
-    result = await run_in_threadpool(client.import_file, slug, form_id, data, filename)
+    result = await run_in_threadpool(partial(client.import_file, encoding=encoding), slug,
+                                     form_id, data, filename)
     return _intake_response(result)
