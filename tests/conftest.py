@@ -206,3 +206,28 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(_pg_skip_reason[0])
         terminalreporter.write_line("Start PostgreSQL at 127.0.0.1:5432 or set "
                                     "CITIZENDATA_TEST_POSTGRES_ADMIN_URL to run them.")
+
+
+_fresh_dbs = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def database_url(backend: str, engines: dict[str, Engine | None]) -> Iterator[str | None]:
+    """A real, empty database that several engines or processes can share and commit to:
+    None for SQLite (the workspace's own file), or a fresh PostgreSQL database, dropped
+    at the end (named so that a killed run's leftovers are dropped by the next session)."""
+    if backend == "sqlite":
+        yield None
+        return
+    if engines["postgresql"] is None:
+        pytest.skip(_pg_skip_reason[0] if _pg_skip_reason else "PostgreSQL unavailable")
+    name = f"citizendata_test_x{next(_fresh_dbs)}_{os.getpid()}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -117,12 +117,16 @@ ACCENTED = "Zoë Müller-Ñúñez, d’Artagnan, Ærø €5"
 
 @pytest.mark.parametrize("name", [ACCENTED, "Jürgen Müller", "Björk Guðmundsdóttir"],
                          ids=["mixed", "german", "icelandic"])
-def test_cp1252_semicolon_csv_keeps_values_exactly(owner: Client, name: str) -> None:
+def test_cp1252_semicolon_csv_keeps_values_exactly(ws: Workspace, owner: Client, name: str) -> None:
     # a short export saved by Excel on Windows: cp1252, semicolons, CRLF
     body = ("instance_id;respondent;age;consent;location/ward;n_births\r\n"
             f'uuid:e1;"{name}";30;yes;magadi;0\r\n'
             "uuid:e2;Élodie Çelik;41;no;ewuaso;0\r\n")
-    r = owner.import_file(P, F, body.encode("cp1252"), "windows.csv")
+    # nothing is guessed: refused unless the encoding is named, then read exactly
+    err = refused(ws, BadInput, lambda: owner.import_file(P, F, body.encode("cp1252"),
+                                                          "windows.csv"))
+    assert err.code == "import.encoding" and err.where is not None and err.where.row == 2
+    r = owner.import_file(P, F, body.encode("cp1252"), "windows.csv", encoding="cp1252")
     assert (r.created, r.duplicates) == (2, 0)
     one = owner.submission(P, F, "uuid:e1")["data"]
     assert one["respondent"] == name and one["location"] == {"ward": "magadi"}
@@ -130,9 +134,15 @@ def test_cp1252_semicolon_csv_keeps_values_exactly(owner: Client, name: str) -> 
 
 
 @pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
-def test_utf16_csv_is_imported(owner: Client, codec: str) -> None:
+def test_utf16_csv_is_imported(ws: Workspace, owner: Client, codec: str) -> None:
     body = HEADER + f'uuid:u1,"{ACCENTED}",22,yes,ewuaso,0\n'
-    r = owner.import_file(P, F, body.encode(codec), "unicode.csv")
+    if codec == "utf-16":  # with a byte order mark, which says it is UTF-16
+        r = owner.import_file(P, F, body.encode(codec), "unicode.csv")
+    else:  # without one, the byte order is named
+        err = refused(ws, BadInput, lambda: owner.import_file(P, F, body.encode(codec),
+                                                              "unicode.csv"))
+        assert err.code == "import.encoding" and codec in str(err.fix)
+        r = owner.import_file(P, F, body.encode(codec), "unicode.csv", encoding=codec)
     assert r.created == 1
     assert owner.submission(P, F, "uuid:u1")["data"]["respondent"] == ACCENTED
 

@@ -100,7 +100,11 @@ def test_odk_central_csv_rejoins_split_geopoints() -> None:
 
 def test_semicolon_cp1252_csv_keeps_accents() -> None:
     text = "instance_id;ward;district\nu1;Besançon;Île-de-France à côté\nu2;Göttingen;Müller\n"
-    result = read_tabular(text.encode("cp1252"), "excel.csv", SCHEMA)
+    # not guessed: refused at the first byte that is not UTF-8, with cp1252 suggested
+    with pytest.raises(BadInput) as err:
+        read_tabular(text.encode("cp1252"), "excel.csv", SCHEMA)
+    assert err.value.code == "import.encoding" and "--encoding cp1252" in str(err.value.fix)
+    result = read_tabular(text.encode("cp1252"), "excel.csv", SCHEMA, encoding="cp1252")
     assert result.layout == "plain"
     assert [r["payload"]["location"] for r in rows_of(result)] == [
         {"ward": "Besançon", "district": "Île-de-France à côté"},

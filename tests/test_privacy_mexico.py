@@ -32,6 +32,9 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     for u in mx.DEMO_USERS:
         admin.create_user(u["username"], u["password"])
     owner = user(ws, "owner")
+    org = mx.spec_dict()["initiator"]  # only its members start projects for it
+    admin.create_organisation(org["slug"], org["name"], kind=org["kind"], country=org["country"])
+    admin.add_organisation_member(org["slug"], owner.actor.username, "owner")
     owner.create_project(mx.spec_dict())
     for u in mx.DEMO_USERS:
         if u["role"] != "owner":

@@ -220,7 +220,7 @@ def test_a_release_draws_the_declared_map_and_codes_the_breakdowns(owner: Client
                   "maps": [{"boundaries": "wards", "dimension": "ward"}],
                   "sdmx": {"age_group": {"dimension": "AGE"}}})
     built = owner.build_release("test-project", as_of=AS_OF)
-    out = Path(built["path"])
+    out = owner.release_dir("test-project", built["version"])
     report = (out / "report.html").read_text(encoding="utf-8")
     assert 'id="ind-1-map"' in report and report.count('class="area"') == 2
     assert "Magadi" in report  # area names from the boundaries label the table and map

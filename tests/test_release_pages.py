@@ -112,7 +112,7 @@ def test_the_members_page_lists_the_release_and_the_missing_signoff(
     assert "naserian" in text and "not yet signed" in text
     # unpublished files are named, not linked; the server's folder is not shown
     assert "report.html" in text and f"{PUBLIC}/report.html" not in text
-    assert ws.as_user("wanjiru").releases(SLUG)[0]["path"] not in text
+    assert str(ws.settings.workspace.resolve()) not in text
     assert "<script" not in text and "https://" not in text
 
 
@@ -179,10 +179,13 @@ def test_after_approval_publication_and_the_public_page(http: TestClient,
 def test_unknown_unpublished_and_withdrawn_releases_are_404(http: TestClient,
                                                           ws: Workspace) -> None:
     build(http)
-    for path in (PUBLIC, f"/public/releases/{SLUG}/2", f"/public/releases/{SLUG}/one",
-                 "/public/releases/no-such-project/1"):
+    for path in (PUBLIC, f"/public/releases/{SLUG}/2", "/public/releases/no-such-project/1"):
         r = http.get(path)
         assert r.status_code == 404 and "release.not_found" in r.text, path
+    # a version that is no number is a bad request, as on every route
+    for path in (f"/public/releases/{SLUG}/one", f"/public/releases/{SLUG}/2147483648"):
+        r = http.get(path)
+        assert r.status_code == 422 and "input.invalid" in r.text, path
     ws.as_user("naserian").sign_release(SLUG, 1)
     ws.as_user("wanjiru").publish_release(SLUG, 1)
     assert http.get(PUBLIC).status_code == 200

@@ -211,6 +211,9 @@ def workspace(data: mx.ScenarioData, tmp_path_factory: pytest.TempPathFactory) -
     for u in mx.DEMO_USERS:
         admin.create_user(u["username"], u["password"])
     owner = ws.as_user(next(u["username"] for u in mx.DEMO_USERS if u["role"] == "owner"))
+    org = mx.spec_dict()["initiator"]  # only its members start projects for it
+    admin.create_organisation(org["slug"], org["name"], kind=org["kind"], country=org["country"])
+    admin.add_organisation_member(org["slug"], owner.actor.username, "owner")
     owner.create_project(mx.spec_dict())
     for u in mx.DEMO_USERS:
         if u["role"] != "owner":

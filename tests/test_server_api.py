@@ -98,7 +98,9 @@ def test_login_sets_a_session_and_tokens_work(http: TestClient) -> None:
     r = http.post("/api/v1/login", json={"username": "amina", "password": "amina-password"})
     assert r.json()["user"]["username"] == "amina" and r.json()["user"]["is_admin"] is True
     assert http.get("/api/v1/me").json()["user"]["username"] == "amina"
-    token = http.post("/api/v1/tokens", json={"name": "laptop"}).json()["token"]
+    # a write carried by the cookie sends the session's CSRF token back
+    csrf = {"X-CSRF-Token": r.json()["csrf_token"]}
+    token = http.post("/api/v1/tokens", json={"name": "laptop"}, headers=csrf).json()["token"]
     http.post("/api/v1/logout")
     assert_error(http.get("/api/v1/me"), 401, "auth.unauthenticated")
     me = http.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})

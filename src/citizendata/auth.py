@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from citizendata.errors import Forbidden, NotFound, TooManyRequests
+from citizendata.errors import Forbidden, NotFound
 
 __all__ = [
     "PERMISSIONS",
     "Action",
     "Actor",
-    "LoginThrottle",
     "Role",
     "allowed",
     "check",
@@ -122,48 +119,6 @@ def check(role: str | None, action: Action, *, project_slug: str) -> None:
             "auth.forbidden",
             f"Your role {role!r} in project {project_slug!r} does not allow {action.value!r}.",
         )
-
-
-class LoginThrottle:
-    """Failed log-ins per user name in a sliding window; past the limit, refuse for a while.
-
-    Kept in memory per process: it slows down password guessing against one account
-    without storing anything about who tried.
-    """
-
-    def __init__(self, limit: int = 5, window_s: float = 900.0) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._lock = threading.Lock()
-        self._failures: dict[str, list[float]] = {}
-
-    def _recent(self, username: str, now: float) -> list[float]:
-        times = [t for t in self._failures.get(username, []) if now - t < self.window_s]
-        self._failures[username] = times
-        return times
-
-    def check(self, username: str) -> None:
-        """Raise if this user name is locked out for now."""
-        now = time.monotonic()
-        with self._lock:
-            times = self._recent(username.lower(), now)
-            if len(times) >= self.limit:
-                wait = int(self.window_s - (now - times[0])) + 1
-                raise TooManyRequests(
-                    "auth.too_many_attempts",
-                    f"Too many failed log-ins for this user; try again in {wait} s.",
-                    details={"retry_after_s": wait})
-
-    def failed(self, username: str) -> None:
-        """Count one failed log-in."""
-        with self._lock:
-            if len(self._failures) > 100_000:
-                self._failures.clear()
-            self._recent(username.lower(), time.monotonic()).append(time.monotonic())
-
-    def succeeded(self, username: str) -> None:
-        """Forget the failures of a user who logged in."""
-        with self._lock:
-            self._failures.pop(username.lower(), None)
 
 
 _hasher = PasswordHasher()

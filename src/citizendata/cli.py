@@ -40,6 +40,9 @@ WorkspaceOpt = Annotated[Path, typer.Option("--workspace", "-w", envvar="CITIZEN
 AsOpt = Annotated[str | None, typer.Option("--as", envvar="CITIZENDATA_USER",
                                            help="Act as this user (default: the first admin).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+EncodingOpt = Annotated[str | None, typer.Option(
+    "--encoding", help="The CSV's text encoding, e.g. cp1252 or utf-16-le. Without it only "
+    "UTF-8 (and UTF-16 with a byte order mark) is read; nothing is guessed.")]
 DEFAULT_WS = Path("citizendata-workspace")
 
 
@@ -261,13 +264,14 @@ def _spinner() -> Progress:
 
 @app.command("import")
 def import_(project: str, form_id: str, file: Path, workspace: WorkspaceOpt = DEFAULT_WS,
-            as_user: AsOpt = None, as_json: JsonOpt = False) -> None:
+            as_user: AsOpt = None, as_json: JsonOpt = False,
+            encoding: EncodingOpt = None) -> None:
     """Import a CSV/XLSX export (KoboToolbox, ODK Central or plain); all or nothing."""
     def go() -> None:
         me = _client(workspace, as_user)
         with _spinner() as bar:
             task = bar.add_task(f"importing {file.name}")
-            result = me.import_file(project, form_id, file,
+            result = me.import_file(project, form_id, file, encoding=encoding,
                                     progress=lambda m: bar.update(task, description=m))
         if as_json:
             console.print_json(json.dumps(result.to_dict()))
@@ -359,11 +363,13 @@ def reference_add(project: str, name: str, file: Path,
                       help="margins, geography, boundaries (GeoJSON) or other.")] = "other",
                   note: Annotated[str, typer.Option(help="Where the table comes from.")] = "",
                   replace: Annotated[bool, typer.Option(help="Replace a table of that name.")] = False,
-                  workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
+                  workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None,
+                  encoding: EncodingOpt = None) -> None:
     """Store a reference table (CSV, or GeoJSON boundaries) for weighting, roll-ups, maps."""
     def go() -> None:
         info = _client(workspace, as_user).add_reference_table(project, name, file, kind=kind,
-                                                              note=note, replace=replace)
+                                                              note=note, replace=replace,
+                                                              encoding=encoding)
         console.print(f"reference table {info['name']!r}: {info['rows']:,} rows, columns "
                       f"{', '.join(info['columns'])}; sha256 {info['sha256'][:16]}…")
     _guard(go)
@@ -540,7 +546,7 @@ def demo(workspace: WorkspaceOpt = Path("citizendata-demo"),
 
 
 # the protection and quality commands register themselves on ``app``
-from citizendata import cli_privacy, cli_quality, cli_release  # noqa: E402,F401
+from citizendata import cli_orgs, cli_privacy, cli_quality, cli_release  # noqa: E402,F401
 
 
 def main() -> None:

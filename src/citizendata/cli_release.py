@@ -26,11 +26,13 @@ def release_build(project: str,
     """Build the next version: protected estimates, SDMX, CSV, Parquet, JSON, report, manifest."""
     def go() -> None:
         when = date.fromisoformat(as_of) if as_of else None
-        r = _client(workspace, as_user).build_release(project, as_of=when)
+        me = _client(workspace, as_user)
+        r = me.build_release(project, as_of=when)
         if as_json:
             console.print_json(data=r)
             return
-        console.print(f"release v{r['version']} built ({len(r['files'])} files) in {r['path']}; "
+        console.print(f"release v{r['version']} built ({len(r['files'])} files) in "
+                      f"{me.release_dir(project, r['version'])}; "
                       "awaiting sign-off by the community representatives")
     _guard(go, as_json)
 

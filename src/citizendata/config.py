@@ -12,8 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from citizendata.errors import ServerMisconfigured
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["DEFAULT_MAX_DEPTH", "Settings", "get_settings"]
 
+# the library's parsers use this when called without settings
+DEFAULT_MAX_DEPTH = 64
 _INSECURE_KEYS = frozenset({"", "secret", "changeme", "change-me", "dev", "development", "insecure"})
 
 
@@ -35,7 +37,27 @@ class Settings(BaseSettings):
     max_request_bytes: int = 32 * 1024 * 1024
     max_upload_bytes: int = 1024 * 1024 * 1024
     max_batch: int = 10_000
+    max_depth: int = Field(default=DEFAULT_MAX_DEPTH, ge=1, le=500,
+                           description="Deepest nesting of JSON bodies, project specs, "
+                                       "XML submissions and form groups.")
+    max_uncompressed_bytes: int = Field(default=1024 * 1024 * 1024, ge=1,
+                                        description="Largest decompressed size of an "
+                                                    "imported XLSX workbook.")
+    max_form_uncompressed_bytes: int = Field(default=64 * 1024 * 1024, ge=1,
+                                             description="Largest decompressed size of an "
+                                                         "XLSForm workbook.")
+    max_archive_members: int = Field(default=1000, ge=1,
+                                     description="Most files inside one XLSX workbook.")
+    max_compression_ratio: int = Field(default=200, ge=1,
+                                       description="Most a file inside a workbook may expand "
+                                                   "(decompressed / compressed size).")
     session_max_age_s: int = 8 * 3600
+    login_max_failures: int = Field(default=5, ge=0, description=(
+        "Failed log-ins per user name in one window before log-ins are refused (0: none)."))
+    login_max_failures_per_address: int = Field(default=50, ge=0, description=(
+        "Failed log-ins per client address in one window (0: no limit)."))
+    login_window_s: int = Field(default=900, ge=1, description=(
+        "How long a failed log-in counts, from the first failure, in seconds."))
     db_pool_size: int = 10
 
     @property

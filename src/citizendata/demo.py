@@ -74,6 +74,10 @@ def _setup(ws: Workspace) -> Client:
     for u in kp.DEMO_USERS:
         admin.create_user(u["username"], u["password"])
     owner_name = next(u["username"] for u in kp.DEMO_USERS if u["role"] == "owner")
+    # the owner starts the project for her organisation, of which she must be a member
+    org = kenya_spec().initiator
+    admin.create_organisation(org.slug, org.name, kind=org.kind, country=org.country)
+    admin.add_organisation_member(org.slug, owner_name, "owner")
     owner = ws.as_user(owner_name)
     owner.create_project(kenya_spec())
     for u in kp.DEMO_USERS:

@@ -166,6 +166,9 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Send a JSON object of field values with an instance id."),
     ErrorSpec("intake.missing_instance_id", "BadInput", "The submission has no instance id",
               "Give every submission an instance id ('meta/instanceID' or 'instance_id')."),
+    ErrorSpec("intake.invalid_instance_id", "BadInput",
+              "An instance id is too long (over 255 characters) or is '.' or '..'",
+              "Give each submission a unique id such as uuid:<a random UUID>."),
     ErrorSpec("intake.duplicate_instance_id", "BadInput", "The same instance id appears twice in one batch",
               "Give every submission in a batch its own instance id."),
     ErrorSpec("intake.batch_too_large", "PayloadTooLarge", "Too many submissions in one request",
@@ -186,7 +189,12 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("import.not_a_table", "BadInput", "The file is not a table",
               "Upload a CSV (comma, semicolon or tab separated) or an XLSX workbook."),
     ErrorSpec("import.encoding", "BadInput", "The file's text encoding could not be read",
-              "Save the file as UTF-8."),
+              "Save the file as UTF-8, or name its encoding (CLI --encoding cp1252, API "
+              "?encoding=cp1252) if you know it."),
+    ErrorSpec("import.too_large_uncompressed", "PayloadTooLarge",
+              "The workbook expands past a limit when decompressed",
+              "Send a smaller workbook or split it; an administrator can raise the limit named "
+              "in the message."),
     ErrorSpec("import.invalid_geojson", "BadInput", "The boundary file is not usable GeoJSON",
               "Give a GeoJSON FeatureCollection of Polygon or MultiPolygon features, each "
               "with a unique 'code' property (the area code) and [longitude, latitude] "
@@ -216,6 +224,9 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("db.unavailable", "ServerMisconfigured", "The database cannot be reached",
               "Check CITIZENDATA_DATABASE_URL and that the server is running."),
     ErrorSpec("input.invalid", "BadInput", "Invalid value", "Correct the value named in the message."),
+    ErrorSpec("input.too_deep", "BadInput", "The input is nested too deeply",
+              "Nest objects, lists or XML elements at most as deep as the limit in the message; "
+              "forms' groups and repeats never need more."),
     ErrorSpec("snapshot.empty", "BadInput", "No submissions to snapshot",
               "Import or receive submissions first."),
     # estimation: indicators, weighting, variance
@@ -281,6 +292,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("consent.already_withdrawn", "Conflict",
               "This submission's consent was already withdrawn for that scope",
               "Nothing to do: later snapshots, estimates and releases already leave it out."),
+    ErrorSpec("consent.withdrawn", "Conflict",
+              "The respondent withdrew consent to everything: the submission is no longer reviewed",
+              "Nothing to do: it left the review queue; its history stays with owners and "
+              "managers."),
     ErrorSpec("consent.invalid_scope", "BadInput", "Unknown consent scope",
               "Use one of the scopes the project's consent policy names (e.g. analysis, "
               "publication, nso_sharing), or all."),

@@ -25,9 +25,11 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from citizendata.auth import Action, Actor, LoginThrottle, allowed
+from citizendata.auth import Action, Actor, allowed
 from citizendata.config import Settings, get_settings
-from citizendata.errors import BadInput, Forbidden, ServerMisconfigured, Unauthenticated, Where
+from citizendata.errors import BadInput, Forbidden, ServerMisconfigured, Where
+from citizendata.ingest.archive import archive_limits
+from citizendata.ingest.depth import check_object_depth
 from citizendata.privacy.client import ProtectionMethods
 from citizendata.privacy.outputs import (
     DPRelease,
@@ -48,6 +50,7 @@ from citizendata.services import (
     duplicates,
     estimation,
     intake,
+    logins,
     review,
     snapshots,
     submissions,
@@ -89,7 +92,6 @@ class Workspace:
             except OperationalError as exc:
                 raise ServerMisconfigured(
                     "db.unavailable", f"The database cannot be reached: {exc.orig}") from exc
-        self.throttle = LoginThrottle()
         self._sessions: sessionmaker[Session]
         self._read_sessions: sessionmaker[Session]
         # SQLite has one writer at a time: queue this process's writers on a lock rather
@@ -185,15 +187,20 @@ class Workspace:
             return accounts.actor_for(accounts.user_by_name(db, username))
         return Client(self, self.run(go))
 
-    def login(self, username: str, password: str) -> Client:
-        """A client acting as the user whose password this is (failures are throttled)."""
-        self.throttle.check(username)
-        try:
-            actor = self.run(accounts.authenticate, username, password, write=False)
-        except Unauthenticated:
-            self.throttle.failed(username)
-            raise
-        self.throttle.succeeded(username)
+    def login(self, username: str, password: str, *, address: str | None = None) -> Client:
+        """A client acting as the user whose password this is.
+
+        Failed log-ins are counted in the database, per user name and per client
+        ``address``, so every process over it enforces one limit (429 past it).
+        """
+        s = self.settings
+        limits = logins.limits_for(s.session_secret().encode(), username, address,
+                                   per_user=s.login_max_failures,
+                                   per_address=s.login_max_failures_per_address,
+                                   window_s=s.login_window_s)
+        self.run(logins.begin_attempt, limits)
+        actor = self.run(accounts.authenticate, username, password, write=False)
+        self.run(logins.succeeded, limits)
         return Client(self, actor)
 
     def with_token(self, token: str) -> Client:
@@ -276,13 +283,39 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
         """Revoke this user's tokens (all, or those with a name); returns how many."""
         return self._run(accounts.revoke_tokens, name)
 
+    # -- organisations -----------------------------------------------------------
+    def create_organisation(self, slug: str, name: str, *, kind: str = "cso",
+                            country: str | None = None) -> accounts.OrganisationInfo:
+        """Create an organisation (administrators only)."""
+        from pydantic import ValidationError
+
+        from citizendata.projects.spec import OrganisationRef
+
+        try:
+            ref = OrganisationRef(slug=slug, name=name, kind=kind, country=country)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise BadInput("input.invalid", f"{field}: {first['msg']}",
+                           where=Where(field=field)) from None
+        return self._run(accounts.create_organisation, ref)
+
+    def add_organisation_member(self, slug: str, username: str, role: str = "member"
+                                ) -> dict[str, str]:
+        """Make a user a member (or owner) of an organisation (administrators, its owners)."""
+        return self._run(accounts.add_organisation_member, slug, username, role)
+
+    def organisations(self) -> list[accounts.OrganisationInfo]:
+        """The organisations this user belongs to (an administrator: all)."""
+        return self._read(accounts.list_organisations)
+
     # -- projects -----------------------------------------------------------------
     def create_project(self, spec: ProjectSpec | dict[str, Any] | str | Path
                        ) -> projects_svc.ProjectInfo:
         """Create a project from a spec (object, dict, YAML/JSON text or file)."""
         if not isinstance(spec, ProjectSpec):
             spec = load_spec(Path(spec) if isinstance(spec, str) and Path(spec).exists()
-                             else spec)
+                             else spec, max_depth=self.workspace.settings.max_depth)
         return self._run(projects_svc.create_project, spec)
 
     def update_project(self, spec: ProjectSpec) -> projects_svc.ProjectInfo:
@@ -314,7 +347,9 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
                  ) -> forms_svc.FormVersionInfo:
         """Upload an XLSForm (a new form or a new version of one)."""
         data, name = _read(source, filename)
-        return self._run(forms_svc.add_form, slug, data, name)
+        settings = self.workspace.settings
+        return self._run(forms_svc.add_form, slug, data, name,
+                         limits=archive_limits(settings, form=True), max_depth=settings.max_depth)
 
     def forms(self, slug: str) -> list[forms_svc.FormInfo]:
         """The forms of a project."""
@@ -347,6 +382,9 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
         """Submit one submission or a batch (≤ max_batch) as JSON."""
         from citizendata.ingest.payload import parse_json_body
 
+        settings = self.workspace.settings
+        if isinstance(body, (dict, list)):
+            check_object_depth(body, settings.max_depth, what="The submission")
         raw = body if isinstance(body, bytes) else (
             body.encode() if isinstance(body, str) else _json_bytes(body))
 
@@ -355,7 +393,8 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
         # one transaction: on SQLite, fewer lock hand-offs beat parsing outside the lock
         def go(db: Session, actor: Actor) -> intake.IntakeResult:
             ctx = intake.form_context(db, actor, slug, form_id)
-            items = parse_json_body(raw, ctx.schema, max_batch=limit)
+            items = parse_json_body(raw, ctx.schema, max_batch=limit,
+                                    max_depth=settings.max_depth)
             return intake.store_submissions(db, actor, slug, form_id, items, channel=channel,
                                             context=ctx)
         return self._run(go, retry_integrity=True, wait=wait)
@@ -368,6 +407,12 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
         return self._run(intake.store_submissions, slug, form_id, items, channel=channel,
                          attachments=attachments, retry_integrity=True)
 
+    def submit_instance(self, slug: str, xml: bytes,
+                        media: Sequence[intake.StoredAttachment] = ()) -> intake.IntakeResult:
+        """Store one XForm instance (OpenRosa, ODK Collect) and its media."""
+        return self._run(intake.store_instance_xml, slug, xml, media, retry_integrity=True,
+                         max_depth=self.workspace.settings.max_depth)
+
     def form_schema(self, slug: str, form_id: str) -> Any:
         """The form's schema merged over all its versions (what intake validates against)."""
         return self._read(lambda db, actor: intake.form_context(db, actor, slug, form_id,
@@ -375,18 +420,24 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
 
     def import_file(self, slug: str, form_id: str, source: str | Path | bytes,
                     filename: str | None = None,
-                    progress: Callable[[str], None] | None = None) -> intake.IntakeResult:
-        """Import a CSV or XLSX export (KoboToolbox, ODK Central or plain), all or nothing."""
+                    progress: Callable[[str], None] | None = None, *,
+                    encoding: str | None = None) -> intake.IntakeResult:
+        """Import a CSV or XLSX export (KoboToolbox, ODK Central or plain), all or nothing.
+
+        A CSV that is not UTF-8 (nor UTF-16 with a byte order mark) is refused unless
+        ``encoding`` names its encoding (e.g. "cp1252"); nothing is guessed.
+        """
         from citizendata.ingest.tabular import read_tabular
 
         data, name = _read(source, filename)
         sha = hashlib.sha256(data).hexdigest()
+        limits = archive_limits(self.workspace.settings)
 
         def go(db: Session, actor: Actor) -> intake.IntakeResult:
             schema = intake.form_context(db, actor, slug, form_id).schema
             if progress:
                 progress("reading and checking the file")
-            tab = read_tabular(data, name, schema)
+            tab = read_tabular(data, name, schema, encoding=encoding, limits=limits)
             channel = "xlsx" if name.lower().endswith((".xlsx", ".xls")) else "csv"
             return bulk.import_table(db, actor, slug, form_id, tab.table, channel=channel,
                                      filename=name, sha256=sha, progress=progress)
@@ -518,12 +569,16 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
 
     # -- estimation --------------------------------------------------------------------------
     def add_reference_table(self, slug: str, name: str, source: str | Path | bytes, *,
-                            kind: str = "other", note: str = "", replace: bool = False
-                            ) -> dict[str, Any]:
-        """Store an official table (census margins, a geography, GeoJSON area boundaries)."""
+                            kind: str = "other", note: str = "", replace: bool = False,
+                            encoding: str | None = None) -> dict[str, Any]:
+        """Store an official table (census margins, a geography, GeoJSON area boundaries).
+
+        A CSV that is not UTF-8 is refused unless ``encoding`` names its encoding.
+        """
         data, _ = _read(source, None)
         return self._run(estimation.add_reference_table, slug, name, data, kind=kind,
-                         source=note, replace=replace)
+                         source=note, replace=replace, encoding=encoding,
+                         max_depth=self.workspace.settings.max_depth)
 
     def estimation_spec(self, slug: str) -> EstimationSpec:
         """The project's derived variables, weighting and indicators."""
@@ -691,7 +746,10 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
                               .order_by(AuditEvent.id.desc()).limit(limit))
             return [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                      "object_type": e.object_type, "object_id": e.object_id,
-                     "details": e.details} for e in rows]
+                     "details": _within(e.details, roots)} for e in rows]
+        # folders are shown relative to the workspace: its place on the server stays private
+        root = self.workspace.settings.workspace
+        roots = sorted({str(root.resolve()), str(root.absolute())}, key=len, reverse=True)
         return self._read(go)
 
 
@@ -710,6 +768,20 @@ def _may_see_unprotected(db: Session, actor: Actor, slug: str) -> None:
         raise Forbidden("auth.forbidden", f"your role {role!r} sees only protected tables",
                         where=Where(field="protect"),
                         fix="Leave protect on; an owner or manager can look at unprotected cells.")
+
+
+def _within(value: Any, roots: Sequence[str]) -> Any:
+    """``value`` with every path under one of the ``roots`` made relative to it."""
+    if isinstance(value, str):
+        for root in roots:
+            if value == root or value.startswith(root + "/"):
+                return value[len(root) + 1:] or "."
+        return value
+    if isinstance(value, dict):
+        return {k: _within(v, roots) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_within(v, roots) for v in value]
+    return value
 
 
 def _json_bytes(obj: Any) -> bytes:

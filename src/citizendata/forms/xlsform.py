@@ -40,8 +40,10 @@ from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 from pyxform.xls2xform import convert
 
+from citizendata.config import DEFAULT_MAX_DEPTH
 from citizendata.errors import BadInput, Problem, Where
 from citizendata.forms.schema import STORAGE_TYPES, Choice, Field, FormSchema, Group
+from citizendata.ingest.archive import ArchiveLimits, archive_limits, check_archive
 
 __all__ = ["ParsedForm", "merge_schemas", "parse_xlsform"]
 
@@ -136,18 +138,25 @@ class _RowIndex:
 # -- entry points ----------------------------------------------------------------------
 
 
-def parse_xlsform(data: bytes, filename: str = "form.xlsx") -> ParsedForm:
+def parse_xlsform(data: bytes, filename: str = "form.xlsx", *, limits: ArchiveLimits | None = None,
+                  max_depth: int = DEFAULT_MAX_DEPTH) -> ParsedForm:
     """Read an XLSForm (.xlsx, .xls, or pyxform's .csv/.md text forms) into a ParsedForm.
 
     The version is the settings sheet's ``version``; when absent it defaults to the first
     12 hex characters of the file's sha256 and is written into the XForm, so devices send
     it back. The form id is ``form_id``/``id_string``, else the file name's stem. Raises
-    BadInput ``form.not_xlsform``, ``form.invalid`` or ``form.unsupported``.
+    BadInput ``form.not_xlsform``, ``form.invalid`` or ``form.unsupported``, and
+    PayloadTooLarge ``import.too_large_uncompressed`` for a workbook that expands past
+    ``limits`` (the settings' defaults for forms when not given). Groups and repeats may
+    nest ``max_depth`` deep.
     """
     sha = hashlib.sha256(data).hexdigest()
     file_type = _file_type(data, filename)
+    if file_type in (".xlsx", ".xlsm"):
+        check_archive(data, filename, limits or archive_limits(form=True))
     book = _read_book(data, file_type, filename)
-    rows = _index_rows(book, numbered=file_type in _WORKBOOK_TYPES)
+    rows = _index_rows(book, numbered=file_type in _WORKBOOK_TYPES, max_depth=max_depth,
+                       filename=filename)
     version_defaulted = _ensure_version(book, sha[:12])
     result_warnings: list[str] = []
     book_dict = {f.name: getattr(book, f.name) for f in dataclasses.fields(book)}
@@ -280,8 +289,13 @@ def _read_book(data: bytes, file_type: str, filename: str) -> DefinitionData:
     return book
 
 
-def _index_rows(book: DefinitionData, *, numbered: bool) -> _RowIndex:
-    """Map survey paths and names to rows (row 2 is the first after the header)."""
+def _index_rows(book: DefinitionData, *, numbered: bool, max_depth: int = DEFAULT_MAX_DEPTH,
+                filename: str = "form.xlsx") -> _RowIndex:
+    """Map survey paths and names to rows (row 2 is the first after the header).
+
+    Groups nested deeper than ``max_depth`` are refused here, before pyxform (which
+    recurses once per level) sees them.
+    """
     index = _RowIndex()
     stack: list[str] = []
     for number, raw in enumerate(book.survey or (), start=2):
@@ -299,6 +313,12 @@ def _index_rows(book: DefinitionData, *, numbered: bool) -> _RowIndex:
             continue
         if container:
             stack.append(name)
+            if len(stack) > max_depth:
+                raise BadInput("input.too_deep", f"groups and repeats nest more than {max_depth} "
+                               f"levels deep at {kind} {name!r}",
+                               where=Where(file=filename, sheet="survey", row=row.number,
+                                           column="type", field=name or None),
+                               fix=f"Nest groups and repeats at most {max_depth} levels deep.")
         if not name:
             continue
         path = "/".join([*stack, name]) if not container else "/".join(stack)

@@ -11,11 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 
-import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
 
+from citizendata.config import DEFAULT_MAX_DEPTH
 from citizendata.errors import BadInput, Problem, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.ingest.payload import (
@@ -34,6 +35,7 @@ __all__ = [
     "OPENROSA_HEADERS",
     "FormListEntry",
     "formlist_xml",
+    "instance_head",
     "instance_xml",
     "openrosa_headers",
     "parse_instance_xml",
@@ -101,16 +103,83 @@ def _local(tag: Any) -> str:
     return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
 
 
+class _TooDeep(Exception):
+    """An element nests deeper than the limit (raised from inside the parser)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+class _DepthLimitedBuilder:
+    """A TreeBuilder that stops the parse at the first element deeper than ``limit``.
+
+    expat itself does not recurse, but what walks the tree afterwards does; stopping at
+    the limit also keeps a deep document from being built in memory at all.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._tree = TreeBuilder()
+        self._names: list[str] = []
+        self.limit = limit
+
+    def start(self, tag: str, attrs: dict[str, str]) -> Element:
+        self._names.append(_local(tag))
+        if len(self._names) > self.limit:
+            raise _TooDeep("/".join(self._names[1:]))
+        return self._tree.start(tag, attrs)
+
+    def end(self, tag: str) -> Element:
+        self._names.pop()
+        return self._tree.end(tag)
+
+    def data(self, data: str) -> None:
+        self._tree.data(data)
+
+    def close(self) -> Element:
+        return self._tree.close()
+
+
+def _parse_xml(xml: bytes, max_depth: int) -> Element:
+    """The instance XML parsed safely (no DTD, no entities), at most ``max_depth`` deep."""
+    parser = DefusedXMLParser(target=_DepthLimitedBuilder(max_depth))
+    try:
+        parser.feed(xml)
+        root: Element = parser.close()
+        return root
+    except _TooDeep as exc:
+        expat = parser.parser
+        raise BadInput("input.too_deep", f"The submission's elements nest deeper than {max_depth} "
+                       f"levels (at <{exc.path.rsplit('/', 1)[-1]}>)",
+                       where=Where(row=expat.CurrentLineNumber,
+                                   position=expat.CurrentColumnNumber + 1,
+                                   field=exc.path or None),
+                       details={"limit": max_depth},
+                       fix=f"Nest elements at most {max_depth} levels deep, as the form "
+                           "defines them.") from None
+    except ParseError as exc:
+        line, column = getattr(exc, "position", (None, None))
+        raise BadInput("intake.invalid_xml", f"The submission is not well-formed XML: {exc}",
+                       where=Where(row=line, position=column)) from None
+    except DefusedXmlException as exc:
+        raise BadInput("intake.invalid_xml", f"The submission uses a forbidden XML feature: {exc}",
+                       fix="Send the instance without a DTD or entity declarations.") from None
+
+
 def _element_payload(elem: Element, prefix: str, index: SchemaIndex,
                      problems: list[Problem]) -> dict[str, Any]:
-    """The children of an element as a payload object."""
+    """The children of an element as a payload object.
+
+    An element with child elements is an object even where the form has a plain
+    question, so that it is refused as misshapen (as in JSON) rather than cut to its text.
+    """
     out: dict[str, Any] = {}
     for child in elem:
         name = _local(child.tag)
         if not name:
             continue  # comments and processing instructions
         path = f"{prefix}/{name}" if prefix else name
-        if path in index.groups or (path not in index.fields and len(child)):
+        if path in index.groups or len(child):
             value: Any = _element_payload(child, path, index, problems)
         else:
             value = child.text or ""
@@ -126,18 +195,15 @@ def _element_payload(elem: Element, prefix: str, index: SchemaIndex,
 
 
 def parse_instance_xml(
-    xml: bytes, schema_for: Callable[[str, str | None], FormSchema]
+    xml: bytes, schema_for: Callable[[str, str | None], FormSchema], *,
+    max_depth: int = DEFAULT_MAX_DEPTH,
 ) -> tuple[str, IncomingSubmission]:
-    """An XForm instance as (form id, submission); the schema comes from schema_for(form_id, version)."""
-    try:
-        root = SafeET.fromstring(xml)
-    except ParseError as exc:
-        line, column = getattr(exc, "position", (None, None))
-        raise BadInput("intake.invalid_xml", f"The submission is not well-formed XML: {exc}",
-                       where=Where(row=line, position=column)) from None
-    except DefusedXmlException as exc:
-        raise BadInput("intake.invalid_xml", f"The submission uses a forbidden XML feature: {exc}",
-                       fix="Send the instance without a DTD or entity declarations.") from None
+    """An XForm instance as (form id, submission); the schema comes from schema_for(form_id, version).
+
+    Elements nested deeper than ``max_depth`` (the root is level 1) are refused with
+    input.too_deep before the tree is built.
+    """
+    root = _parse_xml(xml, max_depth)
     form_id = root.get("id")
     if not form_id:
         raise BadInput("intake.invalid_xml", "The instance's root element has no 'id' attribute",
@@ -163,9 +229,10 @@ def parse_instance_xml(
         problems.append(Problem("intake.unknown_field",
                                 f"<{path}> is not a field of form '{form_id}'", where=Where(field=path)))
     for path in misshapen_paths(payload, index):
-        problems.append(Problem("intake.invalid_xml",
-                                f"<{path}> has the wrong shape for form '{form_id}' (a question "
-                                "with child elements, or a group with text)",
+        # the code JSON intake gives for the same mistake
+        problems.append(Problem("intake.invalid_submission",
+                                f"<{path}> has the wrong shape for form '{form_id}': a question "
+                                "holds text only, not child elements",
                                 where=Where(field=path)))
     if not isinstance(instance_id, str) or not instance_id.strip():
         problems.append(Problem("intake.missing_instance_id",
@@ -215,3 +282,23 @@ def instance_xml(form: FormSchema, sub: IncomingSubmission) -> bytes:
         _write(v, k, out)
     out.append(f"</{form.root}>")
     return "".join(out).encode("utf-8")
+
+
+def instance_head(xml: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH
+                  ) -> tuple[str, str, str | None] | None:
+    """(form id, meta/instanceID, meta/deprecatedID) of an instance, read before its answers.
+
+    None when the XML cannot be read (too deep included) or names no form or instance
+    id: parsing the whole instance then says what is wrong.
+    """
+    try:
+        root = _parse_xml(xml, max_depth)
+    except BadInput:
+        return None
+    meta = next((c for c in root if _local(c.tag) == "meta"), None)
+    # kept exactly as parse_instance_xml keeps them, so both name the same submission
+    found = {_local(c.tag): c.text or "" for c in meta or ()}
+    form_id, instance_id = root.get("id"), found.get("instanceID", "")
+    if not form_id or not instance_id.strip():
+        return None
+    return form_id, instance_id, found.get("deprecatedID") or None

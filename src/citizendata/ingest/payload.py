@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from citizendata.config import DEFAULT_MAX_DEPTH
 from citizendata.errors import BadInput, PayloadTooLarge, Problem, Where
 from citizendata.forms.schema import Field, FormSchema, Group
+from citizendata.ingest.depth import check_json_depth, check_object_depth
 
 __all__ = [
     "IncomingSubmission",
@@ -380,8 +382,10 @@ def _stated_time(value: Any, idx: int | None, instance_id: str, problems: list[P
         return None
 
 
-def parse_json_submission(obj: Any, schema: FormSchema, *, index: int | None = None) -> IncomingSubmission:
+def parse_json_submission(obj: Any, schema: FormSchema, *, index: int | None = None,
+                          max_depth: int = DEFAULT_MAX_DEPTH) -> IncomingSubmission:
     """One JSON object (envelope or bare payload) as a submission; BadInput lists every problem."""
+    check_object_depth(obj, max_depth, what="The submission")
     problems: list[Problem] = []
     sub = _parse_one(obj, SchemaIndex(schema), index, problems)
     raise_problems(problems)
@@ -400,12 +404,14 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-def _load_json(body: bytes) -> Any:
+def _load_json(body: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
     """Decode a JSON body, turning a syntax error into intake.invalid_json with line and column.
 
     Only what can be stored exactly is accepted: no NaN/Infinity, no number beyond the
-    range of a double, no NUL character and no unpaired surrogate in a string.
+    range of a double, no NUL character and no unpaired surrogate in a string. Nesting
+    deeper than ``max_depth`` is refused (input.too_deep) before parsing.
     """
+    check_json_depth(body, max_depth)
     try:
         doc = json.loads(body, parse_float=_finite, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
@@ -432,9 +438,10 @@ def _load_json(body: bytes) -> Any:
     return doc
 
 
-def parse_json_body(body: bytes, schema: FormSchema, *, max_batch: int = 10_000) -> list[IncomingSubmission]:
+def parse_json_body(body: bytes, schema: FormSchema, *, max_batch: int = 10_000,
+                    max_depth: int = DEFAULT_MAX_DEPTH) -> list[IncomingSubmission]:
     """A JSON request body (object, array, or {"submissions": [...]}) as submissions, all or nothing."""
-    doc = _load_json(body)
+    doc = _load_json(body, max_depth)
     items: list[Any]
     if isinstance(doc, list):
         items = doc

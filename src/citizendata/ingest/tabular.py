@@ -27,11 +27,12 @@ import pyarrow.csv as pacsv
 
 from citizendata.errors import Problem, Where, problems_error
 from citizendata.forms.schema import Field, FormSchema
-from citizendata.ingest.encoding import decode_text, not_a_table, sniff_delimiter
+from citizendata.ingest.archive import ArchiveLimits, archive_limits, check_archive
+from citizendata.ingest.encoding import column_letter, decode_text, not_a_table, sniff_delimiter
 from citizendata.ingest.payload import SchemaIndex, canonical_json, content_hash
 from citizendata.sqltext import quote_identifier, quote_literal
 
-__all__ = ["OUTPUT_SCHEMA", "Layout", "TabularImport", "read_tabular"]
+__all__ = ["OUTPUT_SCHEMA", "Layout", "TabularImport", "column_letter", "read_tabular"]
 
 Layout = Literal["kobo", "odk_central", "plain"]
 
@@ -116,16 +117,6 @@ class Plan:
         self.leaves[path] = expr
 
 
-def column_letter(i: int) -> str:
-    """The spreadsheet letter of the 0-based column i (0 -> A, 26 -> AA)."""
-    s = ""
-    i += 1
-    while i:
-        i, r = divmod(i - 1, 26)
-        s = chr(65 + r) + s
-    return s
-
-
 def detect_layout(headers: list[str]) -> Layout:
     """KoboToolbox, ODK Central or plain, from the header names."""
     names = {h.strip() for h in headers}
@@ -142,12 +133,14 @@ def _row_numbers(n: int) -> pa.Array:
     return pa.array(np.arange(2, n + 2, dtype=np.int64))
 
 
-def read_csv_sheet(data: bytes, file: str, problems: list[Problem]) -> Sheet:
+def read_csv_sheet(data: bytes, file: str, problems: list[Problem],
+                   encoding: str | None = None) -> Sheet:
     """A CSV file as a sheet of text columns; ragged rows are added to problems."""
-    text_bytes = decode_text(data, file)
+    text_bytes = decode_text(data, file, encoding)
     sample = text_bytes[: 1 << 16].decode("utf-8", errors="ignore")
     delimiter = sniff_delimiter(sample)
-    headers = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+    # newline="": a lone CR ends a row here as it does for the Arrow reader below
+    headers = next(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter), [])
     if not any(h.strip() for h in headers):
         raise not_a_table(file, "the first row holds no column names")
     names = [f"c{i}" for i in range(len(headers))]
@@ -172,15 +165,26 @@ def read_csv_sheet(data: bytes, file: str, problems: list[Problem]) -> Sheet:
     table = table.append_column("row", _row_numbers(table.num_rows))
     sheet = Sheet(file, None, [h.strip() for h in headers], table)
     if ragged:
-        # Only on the error path: find the rows as a spreadsheet numbers them.
-        reader = csv.reader(io.StringIO(text_bytes.decode("utf-8")), delimiter=delimiter)
-        for number, cells in enumerate(reader, start=1):
-            if cells and len(cells) != len(headers):
-                problems.append(Problem(
-                    "import.ragged_row",
-                    f"row {number} has {len(cells)} cells but the header has {len(headers)}",
-                    where=sheet.where(row=number)))
+        problems.extend(_ragged_rows(text_bytes, delimiter, len(headers), sheet))
     return sheet
+
+
+def _ragged_rows(text_bytes: bytes, delimiter: str, width: int, sheet: Sheet) -> list[Problem]:
+    """Only on the error path: find the ragged rows as a spreadsheet numbers them."""
+    found: list[Problem] = []
+    reader = csv.reader(io.StringIO(text_bytes.decode("utf-8"), newline=""), delimiter=delimiter)
+    try:
+        for number, cells in enumerate(reader, start=1):
+            if cells and len(cells) != width:
+                found.append(Problem(
+                    "import.ragged_row",
+                    f"row {number} has {len(cells)} cells but the header has {width}",
+                    where=sheet.where(row=number)))
+    except csv.Error as exc:  # e.g. a cell longer than the csv module reads
+        found.append(Problem("import.ragged_row", f"rows after row {reader.line_num} have a "
+                             f"different number of cells than the header ({exc})",
+                             where=sheet.where(row=reader.line_num + 1)))
+    return found
 
 
 def _cell_text(cell: Any) -> str | None:
@@ -607,11 +611,19 @@ def _match_sheets(sheets: list[Sheet], index: SchemaIndex) -> tuple[Sheet, dict[
     return main, repeats
 
 
-def read_tabular(data: bytes, filename: str, schema: FormSchema) -> TabularImport:
-    """A CSV or XLSX export as one row per submission with canonical payload JSON and its hash."""
+def read_tabular(data: bytes, filename: str, schema: FormSchema, *, encoding: str | None = None,
+                 limits: ArchiveLimits | None = None) -> TabularImport:
+    """A CSV or XLSX export as one row per submission with canonical payload JSON and its hash.
+
+    A CSV is read as UTF-8 (or UTF-16 with a byte order mark) unless ``encoding`` names
+    its encoding; nothing is guessed (see :mod:`citizendata.ingest.encoding`). An XLSX
+    workbook carries its own encoding and must stay within ``limits`` when decompressed
+    (the settings' defaults when not given).
+    """
     index = SchemaIndex(schema)
     problems: list[Problem] = []
     if _is_xlsx(data, filename):
+        check_archive(data, filename, limits or archive_limits())
         sheets = read_xlsx_sheets(data, filename, problems)
         if not sheets:
             raise not_a_table(filename, "the workbook has no sheets")
@@ -619,7 +631,7 @@ def read_tabular(data: bytes, filename: str, schema: FormSchema) -> TabularImpor
     else:
         if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
             raise not_a_table(filename, "it is an old Excel .xls file; save it as .xlsx or CSV")
-        main_sheet, repeat_sheets = read_csv_sheet(data, filename, problems), {}
+        main_sheet, repeat_sheets = read_csv_sheet(data, filename, problems, encoding), {}
     layout = detect_layout(main_sheet.headers)
     n_before = len(problems)
     main_plan = plan_columns(main_sheet, index, layout, None, problems)

@@ -11,7 +11,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from citizendata.config import DEFAULT_MAX_DEPTH
 from citizendata.errors import BadInput, Problem, Where
+from citizendata.ingest.depth import check_json_depth, check_object_depth
 from citizendata.projects.estimation import EstimationSpec
 from citizendata.projects.protection import ProtectionSpec
 from citizendata.projects.quality import QualitySpec, Stewardship
@@ -73,14 +75,17 @@ class IntegrationIntent(StrEnum):
 
 
 class OrganisationRef(BaseModel):
-    """An organisation named in a spec; created if it does not exist yet."""
+    """An organisation named in a spec (docs/guide.md: who may attach which organisation)."""
 
     model_config = ConfigDict(extra="forbid")
-    slug: str
-    name: str
-    kind: str = "cso"
-    country: str | None = None
-    role: str | None = None  # for partners: cso, nso, government, academic, funder, other
+    # the lengths the database holds (a longer value would fail there); specs stored
+    # before these limits are still read, so nothing stricter is asked here
+    slug: str = Field(max_length=100)
+    name: str = Field(max_length=300)
+    kind: str = Field(default="cso", max_length=40)
+    country: str | None = Field(default=None, max_length=3)
+    # for partners: cso, nso, government, academic, funder, other
+    role: str | None = Field(default=None, max_length=40)
 
 
 class EngagementEntry(BaseModel):
@@ -135,7 +140,7 @@ class ProjectSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     slug: str
-    name: str
+    name: str = Field(max_length=300)
     initiator: OrganisationRef
     partners: list[OrganisationRef] = Field(default_factory=list)
     purpose: str = ""
@@ -179,6 +184,23 @@ class ProjectSpec(BaseModel):
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
 
 
+def _parse_text(text: str, name: str | None, max_depth: int) -> Any:
+    """JSON or YAML text as data; JSON's depth is measured before parsing."""
+    try:
+        if text.lstrip().startswith("{"):
+            check_json_depth(text, max_depth, file=name, what="The project spec")
+            return json.loads(text)
+        return yaml.safe_load(text)
+    except RecursionError:
+        # PyYAML's composer recurses once per level; the depth is reported as JSON's is
+        raise BadInput("input.too_deep", f"The project spec nests deeper than {max_depth} "
+                       "levels", where=Where(file=name), details={"limit": max_depth},
+                       fix=f"Nest the spec at most {max_depth} levels deep.") from None
+    except (ValueError, yaml.YAMLError) as exc:
+        raise BadInput("input.invalid", f"The project spec cannot be read: {exc}",
+                       where=Where(file=name)) from exc
+
+
 def _validation_problems(exc: ValidationError, file: str | None) -> list[Problem]:
     return [
         Problem(
@@ -190,19 +212,20 @@ def _validation_problems(exc: ValidationError, file: str | None) -> list[Problem
     ]
 
 
-def load_spec(source: str | Path | dict[str, Any], *, file: str | None = None) -> ProjectSpec:
-    """Read a spec from a YAML/JSON file, text or dict; every problem reported together."""
+def load_spec(source: str | Path | dict[str, Any], *, file: str | None = None,
+              max_depth: int = DEFAULT_MAX_DEPTH) -> ProjectSpec:
+    """Read a spec from a YAML/JSON file, text or dict; every problem reported together.
+
+    A spec nested deeper than ``max_depth`` is refused (input.too_deep).
+    """
     name = file
     data: Any = source
     if isinstance(source, Path):
         name = name or source.name
         data = source.read_text(encoding="utf-8")
     if isinstance(data, str):
-        try:
-            data = json.loads(data) if data.lstrip().startswith("{") else yaml.safe_load(data)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise BadInput("input.invalid", f"The project spec cannot be read: {exc}",
-                           where=Where(file=name)) from exc
+        data = _parse_text(data, name, max_depth)
+    check_object_depth(data, max_depth, file=name, what="The project spec")
     if not isinstance(data, dict):
         raise BadInput("input.invalid", "The project spec must be a mapping of keys to values.",
                        where=Where(file=name))

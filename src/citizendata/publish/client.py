@@ -173,14 +173,24 @@ class ReleaseMethods:
         version = me._read(releases_svc.next_version, slug)
         seen = me._read(releases_svc.latest_withdrawal, slug)
         as_of = as_of or date.today()
-        out = (me.workspace.settings.workspace / "releases" / slug / f"v{version}").resolve()
+        # kept relative to the workspace: a moved or copied workspace still serves it
+        folder = releases_svc.release_folder(slug, version)
+        out = (me.workspace.settings.workspace / folder).resolve()
         if out.exists():
             shutil.rmtree(out)
         manifest = self._assemble(slug, version, as_of, out)
         info: dict[str, Any] = me._run(releases_svc.record_release, slug, version=version,
-                                       as_of=as_of, path=str(out), manifest=manifest,
+                                       as_of=as_of, path=folder, manifest=manifest,
                                        withdrawals_seen=seen)
         return info
+
+    def release_dir(self, slug: str, version: int) -> Path:
+        """The folder holding a release's files in this workspace (members only)."""
+        me: Any = self
+        stored = me._read(releases_svc.stored_path, slug, version)
+        folder = releases_svc.locate(me.workspace.settings.workspace, stored)
+        assert folder is not None
+        return folder
 
     def verify_release(self, slug: str, version: int) -> dict[str, Any]:
         """Rebuild a release from the same inputs and compare every file's hash."""
@@ -192,7 +202,8 @@ class ReleaseMethods:
             raise NotFound("release.not_found", f"no release v{version}")
         with tempfile.TemporaryDirectory() as tmp:
             again = self._assemble(slug, version, date.fromisoformat(info["as_of"]), Path(tmp))
-        kept = json.loads((Path(info["path"]) / "manifest.json").read_text(encoding="utf-8"))
+        kept = json.loads((self.release_dir(slug, version) / "manifest.json")
+                          .read_text(encoding="utf-8"))
         differ = sorted(n for n in set(kept["files"]) | set(again["files"])
                         if kept["files"].get(n) != again["files"].get(n))
         return {"version": version, "identical": not differ, "differ": differ}

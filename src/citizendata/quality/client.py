@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from citizendata.errors import BadInput, Where
+from citizendata.errors import BadInput, NotFound, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.projects.spec import ProjectSpec
 from citizendata.quality.evidence import coverage_distance, item_nonresponse, project_evidence
@@ -37,10 +37,12 @@ class QualityMethods:
         spec: ProjectSpec = me.project(slug).spec
         ind = None
         if indicator is not None:
-            ind = me.estimation_spec(slug).indicator(indicator)
+            est = me.estimation_spec(slug)
+            ind = est.indicator(indicator)
             if ind is None:
-                raise BadInput("indicator.unknown", f"no indicator {indicator!r}",
-                               where=Where(field="indicator"))
+                known = [i.id for i in est.indicators]
+                raise NotFound("indicator.unknown", f"project {slug!r} declares no indicator "
+                               f"{indicator!r}; it has {known}", where=Where(field="indicator"))
         dataset = form_id or (ind.form if ind else None) or _only_form(me, slug)
         db_ev = me._read(quality_svc.database_evidence, slug, dataset)
         snap = me.open_snapshot(slug, dataset)

@@ -17,8 +17,10 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from citizendata import __version__ as _version
 from citizendata.config import Settings
+from citizendata.server.contract import install_contract
 from citizendata.server.errors import RequestContextMiddleware, install_error_handlers, templates
-from citizendata.server.middleware import BodySizeLimitMiddleware
+from citizendata.server.instance_ids import InstanceIdPaths
+from citizendata.server.middleware import BodySizeLimitMiddleware, JsonDepthMiddleware
 from citizendata.server.routers import (
     api,
     estimation,
@@ -56,7 +58,9 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.add_middleware(SessionMiddleware, secret_key=settings.session_secret(),
                        session_cookie=SESSION_COOKIE, max_age=settings.session_max_age_s,
                        same_site="lax", https_only=settings.mode == "production")
+    app.add_middleware(JsonDepthMiddleware, settings=settings)
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
+    app.add_middleware(InstanceIdPaths)
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(api.router)
@@ -83,6 +87,8 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
         """Liveness probe."""
         return {"status": "ok"}
 
+    # every status each route can answer, with the one error shape, in /openapi.json
+    install_contract(app)
     return app
 
 

@@ -21,15 +21,17 @@ from starlette.concurrency import run_in_threadpool
 
 from citizendata.auth import Actor
 from citizendata.config import Settings
-from citizendata.errors import Unauthenticated
+from citizendata.errors import Forbidden, Unauthenticated
 from citizendata.services import accounts
 from citizendata.store.models import User
 from citizendata.workspace import Client, Workspace
 
 __all__ = [
+    "CSRF_HEADER",
     "SESSION_USERNAME",
     "SESSION_USER_ID",
     "api_client",
+    "client_address",
     "csrf_token",
     "end_session",
     "get_settings",
@@ -42,6 +44,8 @@ __all__ = [
 SESSION_USER_ID = "uid"
 SESSION_USERNAME = "username"
 SESSION_CSRF = "csrf"
+CSRF_HEADER = "X-CSRF-Token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_workspace(request: Request) -> Workspace:
@@ -106,6 +110,26 @@ def optional_client(request: Request) -> Client | None:
     return None
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address (behind a proxy, as uvicorn's --proxy-headers sets it)."""
+    return request.client.host if request.client else None
+
+
+def _check_api_csrf(request: Request) -> None:
+    """A JSON API write carried by the session cookie must also carry the session's token.
+
+    The HTML pages check the token posted with their forms; tokens and HTTP Basic are
+    not sent by a browser on its own, so they need none.
+    """
+    if request.method in _SAFE_METHODS or not request.url.path.startswith("/api/"):
+        return
+    if not csrf_ok(request, request.headers.get(CSRF_HEADER)):
+        raise Forbidden("auth.csrf", f"A write authenticated by the session cookie needs the "
+                        f"session's CSRF token in the {CSRF_HEADER} header.",
+                        fix="Read 'csrf_token' from the log-in answer or GET /api/v1/me and "
+                            f"send it as {CSRF_HEADER}; or use an API token instead.")
+
+
 async def api_client(request: Request) -> Client:
     """The Client for an API or HTML request; 401 without credentials."""
     token = _bearer(request)
@@ -116,6 +140,7 @@ async def api_client(request: Request) -> Client:
     if client is None:
         raise Unauthenticated("auth.unauthenticated",
                               "Log in, or send an API token as 'Authorization: Bearer <token>'.")
+    _check_api_csrf(request)
     return client
 
 
@@ -161,7 +186,7 @@ def _basic_client(request: Request, username: str, password: str) -> Client:
         cache = request.app.state.basic_cache = BasicCache()
     actor = cache.get(username, password)
     if actor is None:
-        actor = ws.login(username, password).actor
+        actor = ws.login(username, password, address=client_address(request)).actor
         cache.put(username, password, actor)
     return Client(ws, actor)
 

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citizendata.errors import (
@@ -89,21 +90,42 @@ def _html_error(request: Request, err: CitizenDataError, status: int) -> Respons
         status_code=status)
 
 
-def error_response(request: Request, err: CitizenDataError, *, status: int | None = None
-                   ) -> Response:
+def error_response(request: Request, err: CitizenDataError, *, status: int | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
     """The response for a library error, in the format the request expects."""
     status = status or err.http_status
+    extra = dict(headers or {})
+    if "retry_after_s" in err.details:
+        extra["Retry-After"] = str(err.details["retry_after_s"])
     kind = response_kind(request)
     if kind == "openrosa":
-        return _openrosa_error(err, status)
-    if kind == "html":
-        return _html_error(request, err, status)
-    body = err.to_dict()
-    body["error"]["status"] = status
-    headers = {"WWW-Authenticate": 'Bearer realm="citizendata"'} if status == 401 else {}
-    if "retry_after_s" in err.details:
-        headers["Retry-After"] = str(err.details["retry_after_s"])
-    return JSONResponse(body, status_code=status, headers=headers or None)
+        response = _openrosa_error(err, status)
+    elif kind == "html":
+        response = _html_error(request, err, status)
+    else:
+        body = err.to_dict()
+        body["error"]["status"] = status
+        if status == 401:
+            extra["WWW-Authenticate"] = 'Bearer realm="citizendata"'
+        response = JSONResponse(body, status_code=status)
+    response.headers.update(extra)
+    return response
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """The methods some route answers at this request's path (for a 405's Allow header)."""
+    allowed = []
+    for method in _METHODS:
+        # a fresh scope per method: matching writes routing state into the scope
+        probe = {"type": "http", "method": method, "path": request.scope["path"],
+                 "root_path": request.scope.get("root_path", ""), "headers": []}
+        if any(route.matches(dict(probe))[0] == Match.FULL
+               for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def internal_error(request: Request) -> CitizenDataError:
@@ -143,9 +165,11 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(request, NotFound(
                 "not_found.route", f"No page or endpoint at {request.url.path!r}."))
         if exc.status_code == 405:
+            allow = allowed_methods(request)
             return error_response(request, NotFound(
                 "not_found.route",
-                f"{request.method} is not allowed on {request.url.path!r}."), status=405)
+                f"{request.method} is not allowed on {request.url.path!r}; use "
+                f"{', '.join(allow)}."), status=405, headers={"Allow": ", ".join(allow)})
         if exc.status_code == 401:
             return error_response(request, Unauthenticated(
                 "auth.unauthenticated", "Log in or send an API token."))

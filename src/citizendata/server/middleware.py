@@ -1,4 +1,5 @@
-"""Refuse request bodies over the size limit, whether announced or streamed."""
+"""Refuse request bodies over the size limit, whether announced or streamed, and JSON bodies
+nested deeper than the depth limit before any route parses them."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citizendata.config import Settings
-from citizendata.errors import PayloadTooLarge
+from citizendata.errors import BadInput, PayloadTooLarge
+from citizendata.ingest.depth import check_json_depth
 from citizendata.server.errors import error_response
 
-__all__ = ["BodySizeLimitMiddleware", "limit_for"]
+__all__ = ["BodySizeLimitMiddleware", "JsonDepthMiddleware", "limit_for"]
 
 # Bulk imports may be large; everything else is held to the request limit.
 _UPLOAD_PATH = re.compile(r"^/api/v1/.+/import/?$")
@@ -76,3 +78,58 @@ class BodySizeLimitMiddleware:
                 raise
         if over and not started:
             await error_response(Request(scope), _too_large(limit))(scope, receive, send)
+
+
+# JSON submissions are measured by the library itself (ingest.payload), with the same limit
+_LIBRARY_MEASURED = re.compile(r"^/api/v1/projects/[^/]+/forms/[^/]+/submissions/?$")
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _json_or_unlabelled(content_type: bytes | None) -> bool:
+    """True for a JSON media type (or none: FastAPI then parses the body as JSON too)."""
+    if content_type is None:
+        return True
+    mime = content_type.split(b";", 1)[0].strip().lower()
+    return mime == b"application/json" or (mime.startswith(b"application/")
+                                           and mime.endswith(b"+json"))
+
+
+class JsonDepthMiddleware:
+    """Measures the nesting of JSON request bodies before FastAPI or a route parses them.
+
+    Python's json module raises RecursionError near a thousand levels, which FastAPI
+    reports as a bare 400; anything shallower but still deep reaches pydantic and the
+    database. A body deeper than ``max_depth`` gets 422 input.too_deep instead.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers", [])) if scope["type"] == "http" else {}
+        if (scope["type"] != "http" or scope.get("method") in _NO_BODY
+                or _LIBRARY_MEASURED.match(scope["path"])
+                or not _json_or_unlabelled(headers.get(b"content-type"))):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        if b"content-type" in headers or body.lstrip()[:1] in (b"{", b"["):
+            try:
+                check_json_depth(body, self.settings.max_depth)
+            except BadInput as err:
+                await error_response(Request(scope), err)(scope, receive, send)
+                return
+        pending = [{"type": "http.request", "body": body, "more_body": False},
+                   *(m for m in messages if m["type"] != "http.request")]
+
+        async def replay() -> Message:
+            return pending.pop(0) if pending else await receive()
+
+        await self.app(scope, replay, send)

@@ -10,23 +10,31 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Actor, hash_password, hash_token, new_token, verify_password
-from citizendata.errors import BadInput, Conflict, NotFound, Unauthenticated, Where
-from citizendata.services.access import audit, require_admin
-from citizendata.store.models import ApiToken, Organisation, User, utcnow
+from citizendata.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticated, Where
+from citizendata.projects.spec import OrganisationRef
+from citizendata.services.access import audit, require_actor, require_admin
+from citizendata.store.models import ApiToken, Organisation, OrganisationMember, User, utcnow
 
 __all__ = [
+    "ORG_ROLES",
     "OrganisationInfo",
     "UserInfo",
     "actor_for",
+    "add_organisation_member",
     "authenticate",
+    "create_organisation",
     "create_token",
     "create_user",
-    "ensure_organisation",
+    "initiating_organisation",
+    "list_organisations",
+    "partner_organisation",
     "resolve_token",
 ]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,150}$")
 MIN_PASSWORD = 8
+ORG_ROLES = ("owner", "member")
+_ORG_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -145,19 +153,113 @@ def revoke_tokens(db: Session, actor: Actor, name: str | None = None) -> int:
     return len(tokens)
 
 
-def ensure_organisation(
-    db: Session, actor: Actor | None, slug: str, name: str, kind: str = "cso",
-    country: str | None = None,
-) -> OrganisationInfo:
-    """The organisation with this slug, created if absent."""
-    org = db.scalar(select(Organisation).where(Organisation.slug == slug))
-    if org is None:
-        org = Organisation(slug=slug, name=name, kind=kind, country=country)
-        db.add(org)
-        db.flush()
-        audit(db, actor, "organisation.create", "organisation", org.id,
-              details={"slug": slug, "name": name, "kind": kind})
+def _org_info(org: Organisation) -> OrganisationInfo:
     return OrganisationInfo(org.id, org.slug, org.name, org.kind, org.country)
+
+
+def _org_role(db: Session, actor: Actor, org: Organisation) -> str | None:
+    return db.scalar(select(OrganisationMember.role).where(
+        OrganisationMember.organisation_id == org.id,
+        OrganisationMember.user_id == actor.user_id))
+
+
+def _not_a_member(slug: str, field: str | None = None) -> NotFound:
+    # the same answer whether the organisation exists or not: its existence never leaks
+    return NotFound("not_found.organisation", f"You are not a member of an organisation "
+                    f"{slug!r}.", where=Where(field=field) if field else None,
+                    fix="Ask a site administrator to create the organisation or to add you "
+                        "to it (citizendata orgs add-member).")
+
+
+def _new_organisation(db: Session, actor: Actor, ref: OrganisationRef) -> Organisation:
+    org = Organisation(slug=ref.slug, name=ref.name, kind=ref.kind, country=ref.country)
+    db.add(org)
+    db.flush()
+    audit(db, actor, "organisation.create", "organisation", org.id,
+          details={"slug": ref.slug, "name": ref.name, "kind": ref.kind})
+    return org
+
+
+def initiating_organisation(db: Session, actor: Actor, ref: OrganisationRef, *,
+                            field: str = "initiator.slug") -> Organisation:
+    """The organisation a project is started for: one the actor belongs to.
+
+    An administrator may name any organisation, and one that does not exist yet is then
+    created with the administrator as its owner. Anyone else gets the same 404 for an
+    organisation they do not belong to as for one that does not exist.
+    """
+    org = db.scalar(select(Organisation).where(Organisation.slug == ref.slug))
+    if actor.is_admin:
+        if org is None:
+            org = _new_organisation(db, actor, ref)
+            db.add(OrganisationMember(organisation_id=org.id, user_id=actor.user_id,
+                                      role="owner"))
+        return org
+    if org is None or _org_role(db, actor, org) is None:
+        raise _not_a_member(ref.slug, field)
+    return org
+
+
+def partner_organisation(db: Session, actor: Actor, ref: OrganisationRef
+                         ) -> Organisation | None:
+    """The organisation a partner entry links to, or None when it stays a name in the spec.
+
+    Only members of an organisation (and administrators, who may create it) link it to
+    a project; for anyone else the partner is recorded in the spec alone, the same way
+    whether the organisation exists or not.
+    """
+    org = db.scalar(select(Organisation).where(Organisation.slug == ref.slug))
+    if actor.is_admin:
+        return org if org is not None else _new_organisation(db, actor, ref)
+    return org if org is not None and _org_role(db, actor, org) is not None else None
+
+
+def create_organisation(db: Session, actor: Actor | None, ref: OrganisationRef
+                        ) -> OrganisationInfo:
+    """Create an organisation (administrators only)."""
+    actor = require_admin(actor)
+    if not _ORG_SLUG.match(ref.slug):
+        raise BadInput("input.invalid", f"Organisation slug {ref.slug!r} is not allowed.",
+                       where=Where(field="slug"),
+                       fix="Use 3–100 lower-case letters, digits and hyphens.")
+    if db.scalar(select(Organisation.id).where(Organisation.slug == ref.slug)) is not None:
+        raise Conflict("conflict.exists", f"An organisation {ref.slug!r} already exists.",
+                       where=Where(field="slug"))
+    return _org_info(_new_organisation(db, actor, ref))
+
+
+def add_organisation_member(db: Session, actor: Actor | None, slug: str, username: str,
+                            role: str = "member") -> dict[str, str]:
+    """Make a user a member (or owner) of an organisation: administrators and its owners."""
+    actor = require_actor(actor)
+    if role not in ORG_ROLES:
+        raise BadInput("input.invalid", f"Unknown organisation role {role!r}.",
+                       where=Where(field="role"), fix=f"Use one of {list(ORG_ROLES)}.")
+    org = db.scalar(select(Organisation).where(Organisation.slug == slug))
+    mine = _org_role(db, actor, org) if org is not None else None
+    if org is None or not (actor.is_admin or mine == "owner"):
+        if org is not None and mine is not None:
+            raise Forbidden("auth.forbidden", f"Only an owner of {slug!r} adds its members.")
+        raise _not_a_member(slug)
+    user = user_by_name(db, username)
+    row = db.get(OrganisationMember, (org.id, user.id))
+    if row is None:
+        db.add(OrganisationMember(organisation_id=org.id, user_id=user.id, role=role))
+    else:
+        row.role = role
+    audit(db, actor, "organisation.set_member", "organisation", org.id,
+          details={"username": user.username, "role": role})
+    return {"organisation": org.slug, "username": user.username, "role": role}
+
+
+def list_organisations(db: Session, actor: Actor | None) -> list[OrganisationInfo]:
+    """The organisations the actor belongs to (an administrator: all of them)."""
+    actor = require_actor(actor)
+    q = select(Organisation).order_by(Organisation.slug)
+    if not actor.is_admin:
+        q = q.join(OrganisationMember, OrganisationMember.organisation_id == Organisation.id
+                   ).where(OrganisationMember.user_id == actor.user_id)
+    return [_org_info(o) for o in db.scalars(q)]
 
 
 def list_users(db: Session, actor: Actor | None) -> list[UserInfo]:

@@ -6,6 +6,10 @@ table; resends and conflicts are found there with joins against what is stored;
 the new rows are then loaded straight into ``submissions`` (PostgreSQL ``COPY``,
 SQLite ``executemany``), in the same transaction. No Python loop touches the
 rows on the hot path.
+
+Rows of a buried instance id (consent withdrawn for everything, or erased) and
+edits of one (meta/deprecatedID) are left out before anything else is looked at,
+and counted as duplicates, as every intake channel does (services.intake).
 """
 
 from __future__ import annotations
@@ -18,16 +22,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from sqlalchemy import text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor
 from citizendata.errors import BadInput, Conflict, Problem, Where
 from citizendata.services.access import audit, project_for
 from citizendata.services.forms import version_row
-from citizendata.services.intake import IntakeResult, same_content
+from citizendata.services.intake import (
+    MAX_INSTANCE_ID,
+    IntakeResult,
+    check_instance_ids,
+    same_content,
+)
 from citizendata.store.engine import traits
-from citizendata.store.models import IntakeBatch, utcnow
+from citizendata.store.models import IntakeBatch, Tombstone, utcnow
 
 __all__ = ["STAGE_COLUMNS", "import_table"]
 
@@ -189,6 +198,52 @@ def _new_rows(table: pa.Table, stored_rows: pa.Array, versions: dict[str, int], 
     return pa.table({c: cols[c] for c in _INSERT_COLUMNS})
 
 
+_DEPRECATED = "meta/deprecatedID"
+
+
+def _refused_rows(db: Session, project_pk: int, form_pk: int, table: pa.Table) -> pa.Array:
+    """Rows of buried instance ids or edits of them; refused edits get their tombstone."""
+    stones = {iid: (sid, reason) for iid, sid, reason in db.execute(
+        select(Tombstone.instance_id, Tombstone.submission_id, Tombstone.reason)
+        .where(Tombstone.form_id == form_pk))}
+    if not stones:
+        return pa.array([], pa.int64())
+    hit = pc.is_in(table.column("instance_id"), value_set=pa.array(list(stones), pa.string()))
+    refused = table.filter(hit).column("row").to_pylist()
+    # edits: only the few rows that name a deprecatedID are read one by one
+    named = pc.fill_null(pc.match_substring(table.column("source_meta"), _DEPRECATED), False)
+    edits = table.filter(pc.and_(named, pc.invert(hit))).select(
+        ["row", "instance_id", "content_hash", "source_meta"]).to_pylist()
+    buried: list[dict[str, Any]] = []
+    grew = True
+    while grew:  # an edit of an edit in the same file is refused too
+        grew = False
+        for e in edits:
+            parent = json.loads(e["source_meta"]).get(_DEPRECATED)
+            if e["instance_id"] not in stones and parent in stones:
+                stones[e["instance_id"]] = stones[parent]
+                refused.append(e["row"])
+                buried.append({"project_id": project_pk, "form_id": form_pk,
+                               "instance_id": e["instance_id"],
+                               "content_hash": e["content_hash"],
+                               "submission_id": stones[parent][0],
+                               "reason": stones[parent][1], "at": utcnow()})
+                grew = True
+    if buried:
+        db.execute(insert(Tombstone), buried)
+    return pa.array(sorted(refused), pa.int64())
+
+
+def _check_ids(table: pa.Table) -> None:
+    """Instance ids that could not be stored or addressed refuse the file."""
+    iids = table.column("instance_id")
+    bad = pc.or_(pc.greater(pc.utf8_length(iids), MAX_INSTANCE_ID),
+                 pc.is_in(iids, value_set=pa.array([".", ".."], pa.string())))
+    if pc.any(bad).as_py():
+        check_instance_ids([(i, None) for i in table.filter(bad).column("instance_id")
+                            .to_pylist()[:1000]])
+
+
 def import_table(
     db: Session,
     actor: Actor | None,
@@ -206,13 +261,18 @@ def import_table(
     form, latest = version_row(db, project, form_id, None)
     say = progress or (lambda _m: None)
     dialect = traits(db.get_bind())  # type: ignore[arg-type]
+    _check_ids(table)
+    received = table.num_rows
+    refused = _refused_rows(db, project.id, form.id, table)
+    if len(refused):
+        table = table.filter(pc.invert(pc.is_in(table.column("row"), value_set=refused)))
     versions = _check_versions(db, form.id, table, filename)
     say("checking for resends and conflicts")
     stored_rows = _stored_rows(db, form.id, table, dialect.payload_as_text, filename)
-    n_dupes = len(stored_rows)
+    n_dupes = len(stored_rows) + len(refused)
     batch = IntakeBatch(project_id=project.id, form_id=form.id, channel=channel, filename=filename,
-                        sha256=sha256, n_received=table.num_rows,
-                        n_created=table.num_rows - n_dupes, n_duplicates=n_dupes,
+                        sha256=sha256, n_received=received,
+                        n_created=received - n_dupes, n_duplicates=n_dupes,
                         actor_id=actor.user_id if actor else None)
     db.add(batch)
     db.flush()
@@ -234,7 +294,7 @@ def import_table(
                            fix="Import the file again: stored rows will count as resends."
                            ) from None
     audit(db, actor, "intake.batch", "intake_batch", batch.id, project_id=project.id,
-          details={"form_id": form_id, "channel": channel, "received": table.num_rows,
+          details={"form_id": form_id, "channel": channel, "received": received,
                    "created": new.num_rows, "duplicates": n_dupes, "filename": filename,
-                   "sha256": sha256})
+                   "sha256": sha256, **({"refused": len(refused)} if len(refused) else {})})
     return IntakeResult(form_id, batch.id, new.num_rows, n_dupes)

@@ -7,6 +7,11 @@ also check the scope they need at the time they run. Nothing already published i
 changed: a release records what it was built from. ``erase`` also wipes the stored
 answers, for a respondent who asks to be forgotten; the envelope (instance id, hash)
 stays so the audit log still makes sense.
+
+A withdrawal covers the whole ODK edit chain (deprecatedID, in both directions).
+Withdrawing everything, or erasing, leaves a tombstone per instance id of the chain
+(instance id and content hash, no content): intake then stores nothing for those ids,
+nor for a later edit of them, whatever channel a resend comes by (services.intake).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from citizendata.store.models import (
     ReviewEvent,
     Submission,
     SubmissionVersion,
+    Tombstone,
 )
 
 __all__ = [
@@ -41,10 +47,12 @@ __all__ = [
     "protection_spec",
     "withdraw",
     "withdrawals",
+    "withdrawn_everywhere",
 ]
 
 ALL = "all"
 BASES = ("respondent_request", "guardian_request", "community_decision", "other")
+ERASED_NOTE = "[erased at the respondent's request]"
 
 
 def protection_spec(project: Project) -> ProtectionSpec:
@@ -90,20 +98,22 @@ def withdraw(db: Session, actor: Actor | None, slug: str, form_id: str, instance
         raise NotFound("consent.unknown_submission",
                        f"form {form_id!r} has no submission {instance_id!r}",
                        where=Where(instance_id=instance_id))
-    done = set(db.scalars(select(ConsentWithdrawal.scope)
-                          .where(ConsentWithdrawal.submission_id == chain[0].id)))
+    have: dict[int, set[str]] = {sub.id: set() for sub in chain}
+    for sid, scope in db.execute(select(ConsentWithdrawal.submission_id, ConsentWithdrawal.scope)
+                                 .where(ConsentWithdrawal.submission_id.in_(list(have)))):
+        have[sid].add(scope)
+    # withdrawn already only where every version of the submission says so
+    done = set.intersection(*(have[sub.id] for sub in chain))
     new = [s for s in scopes if s not in done and ALL not in done]
     if not new and not erase:
         raise Conflict("consent.already_withdrawn",
                        f"consent of submission {instance_id!r} is already withdrawn for "
                        f"{sorted(done)}", where=Where(instance_id=instance_id))
-    # the person's answers may live on in later edits of the submission (ODK's
+    # the person's answers may live on in other versions of the submission (ODK's
     # deprecatedID chain): the withdrawal covers each of them
     for sub in chain:
-        have = set(db.scalars(select(ConsentWithdrawal.scope)
-                              .where(ConsentWithdrawal.submission_id == sub.id)))
-        for s in new:
-            if s not in have and ALL not in have:
+        for s in (scopes if erase else new):
+            if s not in have[sub.id] and ALL not in have[sub.id]:
                 db.add(ConsentWithdrawal(project_id=project.id, form_id=form.id,
                                          submission_id=sub.id, instance_id=sub.instance_id,
                                          scope=s, basis=basis, erased=erase,
@@ -112,6 +122,8 @@ def withdraw(db: Session, actor: Actor | None, slug: str, form_id: str, instance
             _erase(db, sub)
             db.execute(update(ConsentWithdrawal).where(ConsentWithdrawal.submission_id == sub.id)
                        .values(erased=True))
+    if erase or ALL in new or ALL in done:
+        _bury(db, project.id, form.id, chain, "erased" if erase else "withdrawn")
     db.flush()
     audit(db, actor, "consent.withdraw", "submission", instance_id, project_id=project.id,
           details={"form": form_id, "scopes": new or sorted(done), "basis": basis,
@@ -121,12 +133,23 @@ def withdraw(db: Session, actor: Actor | None, slug: str, form_id: str, instance
 
 
 def _edit_chain(db: Session, form_pk: int, instance_id: str) -> list[Submission]:
-    """The submission and every later edit of it (each names the one it replaces)."""
+    """The submission, the versions it replaced and every later edit of it.
+
+    ODK edits name the instance id they replace (meta/deprecatedID); a respondent's
+    receipt may carry any id of the chain, and each version holds their answers.
+    """
     first = db.scalar(select(Submission).where(Submission.form_id == form_pk,
                                                Submission.instance_id == instance_id))
     if first is None:
         return []
-    chain, ids = [first], {instance_id}
+    chain = [first]
+    while chain[0].deprecated_id is not None:
+        earlier = db.scalar(select(Submission).where(
+            Submission.form_id == form_pk, Submission.instance_id == chain[0].deprecated_id))
+        if earlier is None or earlier in chain:
+            break
+        chain.insert(0, earlier)
+    ids = {s.instance_id for s in chain}
     while True:
         later = list(db.scalars(select(Submission).where(
             Submission.form_id == form_pk, Submission.deprecated_id.in_(ids),
@@ -137,21 +160,48 @@ def _edit_chain(db: Session, form_pk: int, instance_id: str) -> list[Submission]
         ids = {s.instance_id for s in later}
 
 
+def _bury(db: Session, project_pk: int, form_pk: int, chain: Sequence[Submission],
+          reason: str) -> None:
+    """Tombstones for every instance id of the chain (and for edits refused earlier)."""
+    have = {t.instance_id: t for t in db.scalars(select(Tombstone).where(
+        Tombstone.form_id == form_pk,
+        Tombstone.instance_id.in_([s.instance_id for s in chain])))}
+    for sub in chain:
+        if sub.instance_id not in have:
+            db.add(Tombstone(project_id=project_pk, form_id=form_pk,
+                             instance_id=sub.instance_id, content_hash=sub.content_hash,
+                             submission_id=sub.id, reason=reason))
+    if reason == "erased":
+        db.execute(update(Tombstone).where(
+            Tombstone.form_id == form_pk,
+            Tombstone.submission_id.in_([s.id for s in chain])).values(reason=reason))
+
+
 def _erase(db: Session, sub: Submission) -> None:
     """Wipe a submission's answers everywhere they are kept; the envelope stays."""
     sub.payload = {"meta": {"instanceID": sub.instance_id}, "erased": True}
     sub.source_meta = None
+    # the interview's time comes from the answers (start, end, a date question)
+    sub.collected_at = None
     # reviewers' comments and edit reasons may quote the answers
     db.execute(update(ReviewEvent).where(ReviewEvent.submission_id == sub.id,
                                          ReviewEvent.comment.is_not(None))
-               .values(comment="[erased at the respondent's request]"))
+               .values(comment=ERASED_NOTE))
     db.execute(update(SubmissionVersion).where(SubmissionVersion.submission_id == sub.id)
                .values(reason=""))
     db.execute(update(SubmissionVersion).where(SubmissionVersion.submission_id == sub.id)
                .values(payload={"meta": {"instanceID": sub.instance_id}, "erased": True},
                        diff={}))
     db.execute(delete(Attachment).where(Attachment.submission_id == sub.id))
-    db.execute(update(Finding).where(Finding.submission_id == sub.id).values(value=None))
+    # which rule an answer broke says something about the answer
+    db.execute(delete(Finding).where(Finding.submission_id == sub.id))
+
+
+def withdrawn_everywhere(form_pk: int) -> Any:
+    """SQL condition: the submission's consent to everything is withdrawn."""
+    return select(ConsentWithdrawal.id).where(
+        ConsentWithdrawal.form_id == form_pk, ConsentWithdrawal.submission_id == Submission.id,
+        ConsentWithdrawal.scope == ALL).exists()
 
 
 def withdrawals(db: Session, actor: Actor | None, slug: str, form_id: str | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from citizendata.auth import Action, Actor
 from citizendata.errors import BadInput, NotFound, Where
 from citizendata.services.access import audit, form_in, project_for
-from citizendata.store.models import DuplicatePair, ReviewEvent, Submission
+from citizendata.store.models import ConsentWithdrawal, DuplicatePair, ReviewEvent, Submission
 
 __all__ = ["PAIR_ACTIONS", "ExactDuplicate", "PairInfo", "decide_pair", "duplicate_pairs",
            "exact_duplicates", "exact_groups", "instance_ids"]
@@ -34,15 +35,25 @@ class ExactDuplicate:
     instance_ids: tuple[str, ...]
 
 
+def _gone(form_pk: int) -> Any:
+    """Ids of the form's submissions whose consent to everything is withdrawn."""
+    return select(ConsentWithdrawal.submission_id).where(
+        ConsentWithdrawal.form_id == form_pk, ConsentWithdrawal.scope == "all")
+
+
 def exact_groups(db: Session, form_pk: int) -> dict[str, list[tuple[int, str]]]:
-    """Submissions of a form sharing a content hash: hash -> [(id, instance id)], oldest first."""
+    """Submissions of a form sharing a content hash: hash -> [(id, instance id)], oldest first.
+
+    A submission withdrawn for everything is nobody's duplicate: it is no longer reviewed.
+    """
+    live = Submission.id.notin_(_gone(form_pk))
     repeated = (select(Submission.content_hash)
-                .where(Submission.form_id == form_pk)
+                .where(Submission.form_id == form_pk, live)
                 .group_by(Submission.content_hash)
                 .having(func.count() > 1)).subquery()
     rows = db.execute(
         select(Submission.content_hash, Submission.id, Submission.instance_id)
-        .where(Submission.form_id == form_pk,
+        .where(Submission.form_id == form_pk, live,
                Submission.content_hash.in_(select(repeated.c.content_hash)))
         .order_by(Submission.content_hash, Submission.id)
     ).all()
@@ -87,12 +98,21 @@ class PairInfo:
     kept: str | None = None
 
 
+def _withdrawn_pairs(form_pk: int) -> Any:
+    """Pairs with a submission whose consent to everything is withdrawn: not reviewed."""
+    gone = _gone(form_pk)
+    return select(DuplicatePair.id).where(
+        DuplicatePair.form_id == form_pk,
+        DuplicatePair.submission_l.in_(gone) | DuplicatePair.submission_r.in_(gone))
+
+
 def duplicate_pairs(db: Session, actor: Actor | None, slug: str, form_id: str, *,
                     status: str | None = None) -> list[PairInfo]:
     """The form's exact and probable duplicate pairs, most likely first."""
     project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
     form = form_in(db, project, form_id)
-    q = select(DuplicatePair).where(DuplicatePair.form_id == form.id)
+    q = select(DuplicatePair).where(DuplicatePair.form_id == form.id,
+                                    DuplicatePair.id.notin_(_withdrawn_pairs(form.id)))
     if status is not None:
         q = q.where(DuplicatePair.status == status)
     pairs = list(db.scalars(q.order_by(DuplicatePair.probability.desc(), DuplicatePair.id)))
@@ -112,7 +132,8 @@ def decide_pair(db: Session, actor: Actor | None, slug: str, form_id: str, pair_
         raise BadInput("input.invalid", f"Unknown action {action!r}.", where=Where(
             field="action"), fix=f"Use one of {sorted(PAIR_ACTIONS)}.")
     pair = db.get(DuplicatePair, pair_id)
-    if pair is None or pair.form_id != form.id:
+    if pair is None or pair.form_id != form.id or pair.id in set(
+            db.scalars(_withdrawn_pairs(form.id))):
         raise NotFound("not_found.duplicate_pair", f"Form {form_id!r} has no duplicate pair "
                        f"{pair_id}.")
     subs = {s.id: s for s in db.scalars(select(Submission).where(

@@ -8,6 +8,7 @@ run is stored with its provenance for the quality scorecard and releases.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -18,7 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, allowed
-from citizendata.errors import BadInput, Conflict, NotFound, Where
+from citizendata.config import DEFAULT_MAX_DEPTH
+from citizendata.errors import BadInput, Conflict, NotFound, PayloadTooLarge, Where
+from citizendata.ingest.depth import check_json_depth
+from citizendata.ingest.encoding import decode_table_text, sniff_delimiter
 from citizendata.projects.estimation import EstimationSpec, IndicatorSpec
 from citizendata.projects.spec import ProjectSpec
 from citizendata.publish.boundaries import canonical_boundaries
@@ -41,22 +45,35 @@ MAX_REFERENCE_BYTES = 50 * 1024 * 1024
 KINDS = ("margins", "geography", "boundaries", "other")
 
 
-def _canonical(data: bytes, name: str) -> pd.DataFrame:
-    """Read a CSV (comma, semicolon or tab) of a reference table; every column as text but counts."""
+def _table_text(data: bytes, name: str, encoding: str | None) -> str:
+    """The CSV's text, decoded without guessing (as imports are); empty files refused."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise BadInput("import.encoding", f"the reference table {name!r} is not UTF-8",
-                       where=Where(file=name)) from exc
+        return decode_table_text(data, name, encoding)
+    except BadInput as exc:
+        if exc.code != "import.structure":
+            raise
+        why = exc.problems[0].message.split(": ", 1)[-1] if exc.problems else "it is empty"
+        raise BadInput("import.not_a_table", f"the reference table {name!r} cannot be used: "
+                       f"{why}", where=Where(file=name),
+                       fix="Upload a CSV with a header row and at least one row of figures."
+                       ) from None
+
+
+def _canonical(data: bytes, name: str, encoding: str | None = None) -> pd.DataFrame:
+    """Read a CSV (comma, semicolon, tab or |) of a reference table; every column as text."""
+    text = _table_text(data, name, encoding)
     try:
-        df = pd.read_csv(io.StringIO(text), sep=None, engine="python", dtype=str,
-                         keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-        raise BadInput("import.not_a_table", f"the reference table {name!r} cannot be read: {exc}",
-                       where=Where(file=name)) from exc
+        df = pd.read_csv(io.StringIO(text), sep=sniff_delimiter(text[: 1 << 16]), dtype=str,
+                         keep_default_na=False, skip_blank_lines=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, csv.Error) as exc:
+        raise BadInput("import.not_a_table", f"the reference table {name!r} cannot be read: "
+                       f"{str(exc).strip() or type(exc).__name__}", where=Where(file=name),
+                       fix="Upload a CSV with a header row and at least one row of figures."
+                       ) from None
     if df.empty or len(df.columns) < 1:
-        raise BadInput("import.not_a_table", f"the reference table {name!r} has no rows",
-                       where=Where(file=name))
+        raise BadInput("import.not_a_table", f"the reference table {name!r} has no rows "
+                       "(only a header)", where=Where(file=name),
+                       fix="Upload a CSV with a header row and at least one row of figures.")
     dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
     if dup:
         raise BadInput("import.duplicate_column", f"the reference table {name!r} repeats columns {dup}",
@@ -85,9 +102,14 @@ def _typed(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def add_reference_table(db: Session, actor: Actor | None, slug: str, name: str, data: bytes, *,
-                        kind: str = "other", source: str = "", replace: bool = False
+                        kind: str = "other", source: str = "", replace: bool = False,
+                        encoding: str | None = None, max_depth: int = DEFAULT_MAX_DEPTH
                         ) -> dict[str, Any]:
-    """Store (or replace) a reference table of the project; its hash goes to the audit log."""
+    """Store (or replace) a reference table of the project; its hash goes to the audit log.
+
+    A CSV is read as imports are (UTF-8, or the ``encoding`` named; nothing guessed); an
+    empty one is refused. GeoJSON boundaries may nest ``max_depth`` deep.
+    """
     project, _ = project_for(db, actor, slug, Action.PROJECT_EDIT)
     if kind not in KINDS:
         raise BadInput("input.invalid", f"unknown reference table kind {kind!r}",
@@ -96,14 +118,16 @@ def add_reference_table(db: Session, actor: Actor | None, slug: str, name: str, 
         raise BadInput("input.invalid", f"reference table name {name!r} is not valid",
                        where=Where(field="name"), fix="Use letters, digits, '-' and '_'.")
     if len(data) > MAX_REFERENCE_BYTES:
-        raise BadInput("intake.payload_too_large", "the reference table is larger than 50 MB",
-                       where=Where(file=name))
+        raise PayloadTooLarge("intake.payload_too_large",
+                              f"the reference table {name!r} is larger than 50 MB",
+                              where=Where(file=name), details={"limit_bytes": MAX_REFERENCE_BYTES})
     if kind == "boundaries":
         # GeoJSON, not a table: "columns" are the properties, "rows" the areas
+        check_json_depth(data, max_depth, file=name)
         content, doc = canonical_boundaries(data, name)
         columns, n_rows = ["code", "name"], len(doc["features"])
     else:
-        df = _canonical(data, name)
+        df = _canonical(data, name, encoding)
         content = _to_csv(df)
         columns, n_rows = [str(c) for c in df.columns], len(df)
     sha = hashlib.sha256(content).hexdigest()

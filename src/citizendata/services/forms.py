@@ -11,9 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor
+from citizendata.config import DEFAULT_MAX_DEPTH
 from citizendata.errors import Conflict, NotFound
 from citizendata.forms.schema import FormSchema
 from citizendata.forms.xlsform import merge_schemas, parse_xlsform
+from citizendata.ingest.archive import ArchiveLimits
 from citizendata.services.access import audit, form_in, project_for
 from citizendata.store.models import Form, FormVersion, Project, Submission
 
@@ -56,11 +58,12 @@ def _version_info(form: Form, fv: FormVersion, warnings: tuple[str, ...] = ()) -
 
 
 def add_form(
-    db: Session, actor: Actor | None, slug: str, data: bytes, filename: str
+    db: Session, actor: Actor | None, slug: str, data: bytes, filename: str, *,
+    limits: ArchiveLimits | None = None, max_depth: int = DEFAULT_MAX_DEPTH
 ) -> FormVersionInfo:
     """Upload an XLSForm as a new form, or as a new version of the form with the same id."""
     project, _ = project_for(db, actor, slug, Action.FORM_MANAGE)
-    parsed = parse_xlsform(data, filename)
+    parsed = parse_xlsform(data, filename, limits=limits, max_depth=max_depth)
     form = db.scalar(select(Form).where(Form.project_id == project.id,
                                         Form.xml_form_id == parsed.form_id))
     if form is None:

@@ -4,6 +4,13 @@ A resend with the same instance id and the same content is accepted once and
 answered with the existing id; the same instance id with other content is a
 conflict and nothing is written. A request or a file is all or nothing.
 
+An instance id with a tombstone (its respondent withdrew all consent, or had the
+answers erased: services.consent) is never stored again, and neither is an edit of
+it (meta/deprecatedID): such a submission is answered like a duplicate, so ODK
+Collect stops resending it, and nothing of it is written but the instance id and
+content hash of a refused edit (a new tombstone, so the edit's own edits are refused
+too) and an audit line naming the instance id.
+
 Single submissions are the hot path of ODK Collect and JSON clients: the project,
 the caller's role, the form and its versions come from one query, and parsed form
 schemas are cached by the content hash of their XLSForms.
@@ -23,6 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, check
+from citizendata.config import DEFAULT_MAX_DEPTH
 from citizendata.errors import BadInput, Conflict, NotFound, Problem, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.ingest.payload import IncomingSubmission, content_hash
@@ -31,13 +39,15 @@ from citizendata.services.forms import merged_from
 from citizendata.store.models import (
     Attachment,
     AuditEvent,
+    ConsentWithdrawal,
     IntakeBatch,
     Submission,
+    Tombstone,
     utcnow,
 )
 
 __all__ = ["FormContext", "IntakeResult", "StoredAttachment", "form_context",
-           "store_submissions"]
+           "refuse_buried", "store_instance_xml", "store_submissions", "tombstones"]
 
 
 @dataclass(frozen=True)
@@ -78,10 +88,15 @@ class FormContext:
     form_id: str
     versions: dict[str | None, int]  # version string → id; None → the newest
     schema: FormSchema
+    has_tombstones: bool = True  # False only when known to have none
 
 
 _CONTEXT_SQL = text(
-    "SELECT p.id, m.role, f.id, fv.id, fv.version, fv.sha256 FROM projects p "
+    "SELECT p.id, m.role, f.id, fv.id, fv.version, fv.sha256, "
+    # whether the form has buried instance ids at all: most never do, and then the hot
+    # path needs no query of its own for them
+    "(SELECT 1 FROM submission_tombstones t WHERE t.form_id = f.id LIMIT 1) "
+    "FROM projects p "
     "LEFT JOIN memberships m ON m.project_id = p.id AND m.user_id = :uid "
     "LEFT JOIN forms f ON f.project_id = p.id AND f.xml_form_id = :form "
     "LEFT JOIN form_versions fv ON fv.form_id = f.id "
@@ -104,7 +119,8 @@ def form_context(db: Session, actor: Actor | None, slug: str, form_id: str,
     versions: dict[str | None, int] = {r[4]: r[3] for r in rows}
     versions[None] = rows[-1][3]
     schema = merged_from(db, [r[3] for r in rows], tuple(r[5] for r in rows))
-    return FormContext(rows[0][0], slug, str(role), rows[0][2], form_id, versions, schema)
+    return FormContext(rows[0][0], slug, str(role), rows[0][2], form_id, versions, schema,
+                       rows[0][6] is not None)
 
 
 def same_content(stored: Any, incoming: dict[str, Any]) -> bool:
@@ -175,6 +191,157 @@ def _conflicts(db: Session, items: Sequence[IncomingSubmission], hashes: list[st
             if not same_content(stored[existing[iid][0]], it.payload)]
 
 
+# the longest instance id a column holds; "." and ".." cannot be a path segment of a URL
+MAX_INSTANCE_ID = 255
+_UNADDRESSABLE = frozenset({".", ".."})
+
+
+def check_instance_ids(ids: Sequence[tuple[str, str | None]]) -> None:
+    """Refuse instance ids (and deprecatedIDs) that could not be stored or addressed."""
+    problems = [
+        Problem("intake.invalid_instance_id",
+                f"The {what} {value[:40]!r}{'…' if len(value) > 40 else ''} is "
+                + (f"longer than {MAX_INSTANCE_ID} characters" if len(value) > MAX_INSTANCE_ID
+                   else "not usable as an id (it is a URL path step)"),
+                where=Where(instance_id=iid[:MAX_INSTANCE_ID]),
+                fix="Give each submission a unique id such as uuid:<a random UUID>.")
+        for iid, dep in ids
+        for what, value in (("instance id", iid), ("deprecatedID", dep or ""))
+        if len(value) > MAX_INSTANCE_ID or value in _UNADDRESSABLE
+    ]
+    if problems:
+        raise BadInput("intake.invalid_instance_id" if len(problems) == 1
+                       else "intake.invalid_submission",
+                       f"{len(problems)} instance id(s) cannot be stored; nothing was stored. "
+                       + "; ".join(p.message for p in problems[:5]), problems=problems,
+                       where=problems[0].where, fix=problems[0].fix)
+
+
+@dataclass(frozen=True)
+class Buried:
+    """Why an incoming instance id is refused: the envelope it belongs to, and whether its
+    tombstone exists already or is written now (an edit of a buried submission)."""
+
+    submission_id: int
+    reason: str
+    new: bool = False
+
+
+def tombstones(db: Session, form_pk: int, instance_ids: Sequence[str]) -> dict[str, Buried]:
+    """The tombstones among these instance ids of the form."""
+    out: dict[str, Buried] = {}
+    for start in range(0, len(instance_ids), 5000):
+        for iid, sid, reason in db.execute(
+                select(Tombstone.instance_id, Tombstone.submission_id, Tombstone.reason)
+                .where(Tombstone.form_id == form_pk,
+                       Tombstone.instance_id.in_(instance_ids[start:start + 5000]))):
+            out[iid] = Buried(sid, reason)
+    return out
+
+
+def _buried_items(db: Session, form_pk: int, items: Sequence[IncomingSubmission]
+                  ) -> dict[str, Buried]:
+    """Incoming instance ids that are buried, or edits of one (also within this batch)."""
+    named = {it.instance_id for it in items} | {it.deprecated_id for it in items
+                                                if it.deprecated_id}
+    refs = tombstones(db, form_pk, sorted(named))
+    if not refs:
+        return {}
+    out: dict[str, Buried] = {}
+    grew = True
+    while grew:  # an edit of an edit in the same batch is refused too
+        grew = False
+        for it in items:
+            if it.instance_id in out:
+                continue
+            if it.instance_id in refs:
+                out[it.instance_id] = refs[it.instance_id]
+            elif it.deprecated_id in refs:
+                parent = refs[it.deprecated_id]
+                out[it.instance_id] = refs[it.instance_id] = Buried(
+                    parent.submission_id, parent.reason, new=True)
+            else:
+                continue
+            grew = True
+    return out
+
+
+def _bury_edits(db: Session, ctx: FormContext, buried: dict[str, Buried],
+                hashes: dict[str, str]) -> None:
+    """Tombstones for refused edits, so that their own later edits are refused too."""
+    rows = [{"project_id": ctx.project_id, "form_id": ctx.form_pk, "instance_id": iid,
+             "content_hash": hashes[iid], "submission_id": b.submission_id,
+             "reason": b.reason, "at": utcnow()} for iid, b in buried.items() if b.new]
+    if rows:
+        table = cast(Table, Tombstone.__table__)
+        db.execute(_INSERT_IGNORING[db.get_bind().dialect.name](table), rows)
+
+
+def _inherit_withdrawals(db: Session, ctx: FormContext, created: Sequence[IncomingSubmission],
+                         new_ids: dict[str, int]) -> None:
+    """An edit of a submission whose consent is partly withdrawn stays withdrawn alike."""
+    parents = {it.deprecated_id: it for it in created if it.deprecated_id}
+    for w in db.scalars(select(ConsentWithdrawal).where(
+            ConsentWithdrawal.form_id == ctx.form_pk,
+            ConsentWithdrawal.instance_id.in_(list(parents)))):
+        child = parents[w.instance_id]
+        db.add(ConsentWithdrawal(project_id=w.project_id, form_id=w.form_id,
+                                 submission_id=new_ids[child.instance_id],
+                                 instance_id=child.instance_id, scope=w.scope, basis=w.basis,
+                                 erased=False, recorded_by=w.recorded_by))
+
+
+def refuse_buried(db: Session, actor: Actor | None, slug: str, form_id: str,
+                  instance_id: str, deprecated_id: str | None, *, channel: str,
+                  received_hash: str, context: FormContext | None = None
+                  ) -> IntakeResult | None:
+    """Answer a buried submission before its content is read, else None.
+
+    ODK Collect resends what it holds; the answer must not depend on whether the
+    content still parses against the form (it may have changed since).
+    """
+    ctx = context or form_context(db, actor, slug, form_id)
+    check_instance_ids([(instance_id, deprecated_id)])
+    item = IncomingSubmission(instance_id, {}, None, None, deprecated_id)
+    buried = _buried_items(db, ctx.form_pk, [item]) if ctx.has_tombstones else {}
+    if not buried:
+        return None
+    _bury_edits(db, ctx, buried, {instance_id: received_hash})
+    ids = (buried[instance_id].submission_id,)
+    _audit_intake(db, actor, ctx, None, channel, [item], ids, 0, (instance_id,), 1, None, None)
+    return IntakeResult(form_id, None, 0, 1, ids, (instance_id,), (instance_id,))
+
+
+def store_instance_xml(db: Session, actor: Actor | None, slug: str, xml: bytes,
+                       media: Sequence[StoredAttachment], *, channel: str = "openrosa",
+                       xml_part: str = "xml_submission_file",
+                       max_depth: int = DEFAULT_MAX_DEPTH) -> IntakeResult:
+    """Store one XForm instance (OpenRosa) with its media, the XML kept as an attachment."""
+    from citizendata.ingest.openrosa import instance_head, parse_instance_xml
+
+    head = instance_head(xml, max_depth=max_depth)
+    ctx: FormContext | None = None
+    if head is not None:
+        ctx = form_context(db, actor, slug, head[0])
+        refused = refuse_buried(db, actor, slug, *head, channel=channel, context=ctx,
+                                received_hash=hashlib.sha256(xml).hexdigest())
+        if refused is not None:
+            return refused
+
+    def schema_for(form_id: str, _version: str | None) -> FormSchema:
+        # the union over all versions parses any version's instance; the stated version
+        # is checked when storing
+        nonlocal ctx
+        if ctx is None or ctx.form_id != form_id:
+            ctx = form_context(db, actor, slug, form_id)
+        return ctx.schema
+
+    form_id, item = parse_instance_xml(xml, schema_for, max_depth=max_depth)
+    attachments = [StoredAttachment(xml_part, "text/xml", xml), *media]
+    return store_submissions(db, actor, slug, form_id, [item], channel=channel,
+                             attachments=[attachments], context=ctx)
+
+
 def _audit_row(actor: Actor | None, action: str, object_type: str, object_id: Any,
                project_id: int, details: dict[str, Any]) -> dict[str, Any]:
     return {"at": utcnow(), "actor_id": actor.user_id if actor else None,
@@ -198,8 +365,11 @@ def store_submissions(
 ) -> IntakeResult:
     """Store submissions of one form; duplicates are answered with the existing ids."""
     ctx = context or form_context(db, actor, slug, form_id)
-    _check_versions(ctx, items)
+    check_instance_ids([(it.instance_id, it.deprecated_id) for it in items])
     hashes = {it.instance_id: content_hash(it.payload) for it in items}
+    buried = _buried_items(db, ctx.form_pk, items) if ctx.has_tombstones else {}
+    live = [it for it in items if it.instance_id not in buried]
+    _check_versions(ctx, live)
     batch = None
     if len(items) > 1 or filename is not None:
         batch = IntakeBatch(project_id=ctx.project_id, form_id=ctx.form_pk, channel=channel,
@@ -207,10 +377,12 @@ def store_submissions(
                             actor_id=actor.user_id if actor else None)
         db.add(batch)
         db.flush()
-    new_ids = _insert_new(db, ctx, actor, items, hashes, channel, batch.id if batch else None)
+    if buried:
+        _bury_edits(db, ctx, buried, hashes)
+    new_ids = _insert_new(db, ctx, actor, live, hashes, channel, batch.id if batch else None)
     # resends: what the insert skipped is either identical (answered with its id) or a
     # conflict (raised, and the transaction's rollback undoes the rows inserted above)
-    resent = [it for it in items if it.instance_id not in new_ids]
+    resent = [it for it in live if it.instance_id not in new_ids]
     existing = _existing(db, ctx.form_pk, [it.instance_id for it in resent]) if resent else {}
     conflicts = _conflicts(db, resent, [hashes[it.instance_id] for it in resent], existing)
     if conflicts:
@@ -221,23 +393,47 @@ def store_submissions(
             where=Where(instance_id=conflicts[0]),
             details={"instance_ids": conflicts},
         )
-    ids = tuple(new_ids.get(it.instance_id) or existing[it.instance_id][0] for it in items)
+    known = {**{i: sid for i, (sid, _) in existing.items()},
+             **{i: b.submission_id for i, b in buried.items()}, **new_ids}
+    ids = tuple(known[it.instance_id] for it in items)
     if attachments:
-        _store_attachments(db, ids, attachments)
-    dup_ids = tuple(it.instance_id for it in resent)
-    if batch is not None:
-        batch.n_created, batch.n_duplicates = len(new_ids), len(dup_ids)
-        db.execute(insert(_AUDIT), [_audit_row(
-            actor, "intake.batch", "intake_batch", batch.id, ctx.project_id,
-            {"form_id": form_id, "channel": channel, "received": len(items),
-             "created": len(new_ids), "duplicates": len(dup_ids), "filename": filename,
-             "sha256": sha256})])
-    elif new_ids:
-        db.execute(insert(_AUDIT), [_audit_row(
-            actor, "submission.create", "submission", ids[0], ctx.project_id,
-            {"form_id": form_id, "channel": channel, "instance_id": items[0].instance_id})])
+        # nothing comes with a buried submission, not even its media
+        _store_attachments(db, ids, [() if it.instance_id in buried else a
+                                     for it, a in zip(items, attachments, strict=False)])
+    if any(it.deprecated_id for it in live if it.instance_id in new_ids):
+        _inherit_withdrawals(db, ctx, [it for it in live if it.instance_id in new_ids], new_ids)
+    dup_ids = tuple(it.instance_id for it in items if it.instance_id not in new_ids)
+    _audit_intake(db, actor, ctx, batch, channel, items, ids, len(new_ids), dup_ids,
+                  len(buried), filename, sha256)
     return IntakeResult(form_id, batch.id if batch else None, len(new_ids), len(dup_ids), ids,
                         tuple(it.instance_id for it in items), dup_ids)
+
+
+def _audit_intake(db: Session, actor: Actor | None, ctx: FormContext, batch: IntakeBatch | None,
+                  channel: str, items: Sequence[IncomingSubmission], ids: tuple[int, ...],
+                  created: int, dup_ids: tuple[str, ...], refused: int,
+                  filename: str | None, sha256: str | None) -> None:
+    """One audit line per request: the batch, a new submission or a refused resend."""
+    if batch is not None:
+        batch.n_created, batch.n_duplicates = created, len(dup_ids)
+        details: dict[str, Any] = {
+            "form_id": ctx.form_id, "channel": channel, "received": len(items),
+            "created": created, "duplicates": len(dup_ids), "filename": filename,
+            "sha256": sha256}
+        if refused:
+            details["refused"] = refused
+        row = _audit_row(actor, "intake.batch", "intake_batch", batch.id, ctx.project_id, details)
+    elif created:
+        row = _audit_row(actor, "submission.create", "submission", ids[0], ctx.project_id,
+                         {"form_id": ctx.form_id, "channel": channel,
+                          "instance_id": items[0].instance_id})
+    elif refused:
+        row = _audit_row(actor, "submission.refused", "submission", ids[0], ctx.project_id,
+                         {"form_id": ctx.form_id, "channel": channel,
+                          "instance_id": items[0].instance_id})
+    else:
+        return
+    db.execute(insert(_AUDIT), [row])
 
 
 # INSERT … ON CONFLICT DO NOTHING, spelled by each dialect's own construct

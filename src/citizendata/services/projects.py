@@ -13,10 +13,15 @@ from citizendata.auth import OWNER_ONLY_ROLES, Action, Actor, Role
 from citizendata.errors import BadInput, Conflict, Forbidden, Where
 from citizendata.projects.spec import ProjectSpec
 from citizendata.services.access import audit, project_for, require_actor
-from citizendata.services.accounts import ensure_organisation, user_by_name
+from citizendata.services.accounts import (
+    initiating_organisation,
+    partner_organisation,
+    user_by_name,
+)
 from citizendata.store.models import (
     EngagementStage,
     Membership,
+    Organisation,
     Project,
     ProjectPartner,
     User,
@@ -58,13 +63,18 @@ def _info(project: Project, role: str | None) -> ProjectInfo:
 
 
 def create_project(db: Session, actor: Actor | None, spec: ProjectSpec) -> ProjectInfo:
-    """Create a project from its spec; the creator becomes its owner."""
+    """Create a project from its spec; the creator becomes its owner.
+
+    The initiating organisation must be one the creator belongs to (404 otherwise, as
+    for one that does not exist). Project slugs are one namespace for the whole
+    workspace: a taken slug is refused with 409, which tells the creator that a project
+    with that slug exists, and nothing else about it (docs/guide.md).
+    """
     actor = require_actor(actor)
+    initiator = initiating_organisation(db, actor, spec.initiator)
     if db.scalar(select(Project.id).where(Project.slug == spec.slug)) is not None:
         raise Conflict("conflict.exists", f"A project {spec.slug!r} already exists.",
                        where=Where(field="slug"))
-    initiator = ensure_organisation(db, actor, spec.initiator.slug, spec.initiator.name,
-                                    spec.initiator.kind, spec.initiator.country)
     project = Project(
         slug=spec.slug, name=spec.name, initiator_org_id=initiator.id, purpose=spec.purpose,
         consent_basis=spec.consent_basis, integration_intent=spec.integration_intent.value,
@@ -84,10 +94,14 @@ def _write_partners_and_engagement(
 ) -> None:
     db.execute(delete(ProjectPartner).where(ProjectPartner.project_id == project.id))
     db.execute(delete(EngagementStage).where(EngagementStage.project_id == project.id))
+    linked: set[int] = set()
     for p in spec.partners:
-        org = ensure_organisation(db, actor, p.slug, p.name, p.kind, p.country)
-        db.add(ProjectPartner(project_id=project.id, organisation_id=org.id,
-                              role=p.role or p.kind))
+        org = partner_organisation(db, actor, p)
+        # a partner the creator does not belong to stays a name in the spec (no link)
+        if org is not None and org.id not in linked:
+            linked.add(org.id)
+            db.add(ProjectPartner(project_id=project.id, organisation_id=org.id,
+                                  role=p.role or p.kind))
     for stage, entry in spec.engagement.items():
         db.add(EngagementStage(project_id=project.id, stage=stage, level=entry.level,
                                evidence=entry.evidence))
@@ -97,6 +111,11 @@ def update_project(db: Session, actor: Actor | None, spec: ProjectSpec) -> Proje
     """Replace a project's spec (slug unchanged); the old and new specs go to the audit log."""
     project, role = project_for(db, actor, spec.slug, Action.PROJECT_EDIT)
     assert actor is not None
+    current = db.get(Organisation, project.initiator_org_id) if project.initiator_org_id \
+        else None
+    if current is None or current.slug != spec.initiator.slug:
+        # moving the project to another organisation needs membership of that one
+        project.initiator_org_id = initiating_organisation(db, actor, spec.initiator).id
     old = dict(project.spec)
     project.name = spec.name
     project.purpose = spec.purpose

@@ -14,7 +14,8 @@ from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor
-from citizendata.errors import BadInput, Where
+from citizendata.errors import BadInput, NotFound, Where
+from citizendata.projects.spec import ProjectSpec
 from citizendata.quality.model import DIMENSIONS, Attestation
 from citizendata.services.access import audit, form_in, project_for
 from citizendata.services.review import agreement_of, decision_rows
@@ -81,6 +82,8 @@ def add_attestation(db: Session, actor: Actor | None, slug: str, *, dataset: str
     """Record a named person's attestation (owners, managers and the NSO)."""
     project, role = project_for(db, actor, slug, Action.QUALITY_ATTEST)
     form_in(db, project, dataset)
+    if indicator is not None:
+        _declared(project.spec or {}, slug, indicator)
     assert actor is not None
     kind = "gateway" if subject.startswith("gateway:") else "dimension"
     if kind == "gateway" and subject not in GATEWAY_SUBJECTS:
@@ -103,6 +106,14 @@ def add_attestation(db: Session, actor: Actor | None, slug: str, *, dataset: str
     audit(db, actor, "quality.attest", "dataset", dataset, project_id=project.id,
           details={"subject": subject, "rating": rating, "indicator": indicator})
     return _attestation(row).__dict__ | {"on": row.on.isoformat()}
+
+
+def _declared(spec: dict[str, Any], slug: str, indicator: str) -> None:
+    """NotFound indicator.unknown unless the project's spec declares the indicator."""
+    known = [i.id for i in ProjectSpec.model_validate(spec).estimation.indicators] if spec else []
+    if indicator not in known:
+        raise NotFound("indicator.unknown", f"project {slug!r} declares no indicator "
+                       f"{indicator!r}; it has {known}", where=Where(field="indicator"))
 
 
 def _attestation(r: QualityAttestation) -> Attestation:

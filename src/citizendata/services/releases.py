@@ -9,6 +9,7 @@ withdrawn after the build blocks it. Every step is in the audit log.
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,8 +27,29 @@ from citizendata.store.models import (
     utcnow,
 )
 
-__all__ = ["latest_withdrawal", "next_version", "public_file", "publish", "published",
-           "record_release", "releases", "sign", "withdraw"]
+__all__ = ["latest_withdrawal", "locate", "next_version", "public_file", "publish", "published",
+           "record_release", "release_folder", "releases", "sign", "stored_path", "withdraw"]
+
+
+def release_folder(slug: str, version: int) -> str:
+    """Where a release's bundle is kept, relative to the workspace folder."""
+    return str(PurePosixPath("releases", slug, f"v{version}"))
+
+
+def locate(workspace: Path, stored: str, name: str | None = None) -> Path | None:
+    """The file ``name`` (or the folder) of a release whose stored path is ``stored``.
+
+    A relative path is read against the workspace folder, so a moved or copied workspace
+    still finds its releases; an absolute one (written before migration 0009) is used as
+    it is. None when ``name`` would leave the release's folder.
+    """
+    folder = Path(stored) if Path(stored).is_absolute() else workspace / stored
+    folder = folder.resolve()
+    if name is None:
+        return folder
+    path = (folder / name).resolve()
+    return path if path.is_relative_to(folder) else None
+
 
 
 def latest_withdrawal(db: Session, actor: Actor | None, slug: str) -> int:
@@ -63,7 +85,7 @@ def _info(db: Session, r: Release) -> dict[str, Any]:
     signoffs = db.scalars(select(ReleaseSignoff).where(ReleaseSignoff.release_id == r.id)
                           .order_by(ReleaseSignoff.id))
     return {"version": r.version, "status": r.status, "as_of": r.as_of.isoformat(),
-            "built_by": r.built_by, "built_at": r.built_at.isoformat(), "path": r.path,
+            "built_by": r.built_by, "built_at": r.built_at.isoformat(),
             "published_at": r.published_at.isoformat() if r.published_at else None,
             "withdrawn_at": r.withdrawn_at.isoformat() if r.withdrawn_at else None,
             "signoffs": [{"by": s.by, "capacity": s.capacity, "decision": s.decision,
@@ -192,11 +214,18 @@ def published(db: Session) -> list[dict[str, Any]]:
              "files": sorted(r.manifest.get("files", {}))} for r, slug, name in rows]
 
 
+def stored_path(db: Session, actor: Actor | None, slug: str, version: int) -> str:
+    """A release's stored folder (relative to the workspace, or absolute if older); members."""
+    project, _ = project_for(db, actor, slug, Action.PROJECT_VIEW)
+    return _release(db, project, version).path
+
+
 def public_file(db: Session, slug: str, version: int, name: str) -> str | None:
-    """The path of a published release's file, or None (unpublished, withdrawn, unknown)."""
+    """The stored folder of a published release holding ``name``, or None (unpublished,
+    withdrawn, unknown); read it with :func:`locate`."""
     row = db.scalar(select(Release).join(Project, Project.id == Release.project_id)
                     .where(Project.slug == slug, Release.version == version,
                            Release.status == "published"))
     if row is None or (name not in row.manifest.get("files", {}) and name != "manifest.json"):
         return None
-    return f"{row.path}/{name}"
+    return row.path

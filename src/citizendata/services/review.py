@@ -21,12 +21,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, allowed
-from citizendata.errors import BadInput, NotFound, Where
+from citizendata.errors import BadInput, Conflict, NotFound, Where
 from citizendata.ingest.payload import content_hash, get_path
 from citizendata.services.access import audit, form_in, project_for
+from citizendata.services.consent import ALL
 from citizendata.services.forms import merged_schema
 from citizendata.services.submissions import WITHHELD
-from citizendata.store.models import ReviewEvent, Submission, SubmissionVersion
+from citizendata.store.models import (
+    ConsentWithdrawal,
+    ReviewEvent,
+    Submission,
+    SubmissionVersion,
+)
 from citizendata.validate.agreement import cohen_kappa, fleiss_counts, fleiss_kappa
 
 __all__ = ["DECISIONS", "ReviewEntry", "agreement", "comment", "decide", "decisions", "edit",
@@ -41,32 +47,49 @@ class ReviewEntry:
 
     at: datetime
     actor: str
-    kind: str  # decision | comment | edit
+    kind: str  # decision | comment | edit | withdrawal
     status: str | None = None
     comment: str | None = None
     version: int | None = None
     diff: tuple[dict[str, Any], ...] = ()
 
 
-def _submissions(db: Session, form_pk: int, instance_ids: Sequence[str]) -> list[Submission]:
+def _submissions(db: Session, form_pk: int, instance_ids: Sequence[str], role: str | None,
+                 *, reading: bool = False) -> list[Submission]:
+    """The submissions named, as the caller's role may reach them.
+
+    One withdrawn for everything is not found for roles that may not manage consent,
+    and is refused for review (but readable) for those that may.
+    """
     found = list(db.scalars(select(Submission).where(Submission.form_id == form_pk,
                                                      Submission.instance_id.in_(instance_ids))))
+    withdrawn = set(db.scalars(select(ConsentWithdrawal.instance_id).where(
+        ConsentWithdrawal.form_id == form_pk, ConsentWithdrawal.scope == ALL,
+        ConsentWithdrawal.submission_id.in_([s.id for s in found]))))
+    if withdrawn and not allowed(role, Action.CONSENT_MANAGE):
+        found = [s for s in found if s.instance_id not in withdrawn]
     missing = sorted(set(instance_ids) - {s.instance_id for s in found})
     if missing:
         raise NotFound("not_found.submission", f"No submission(s) {', '.join(missing[:5])}.",
                        where=Where(instance_id=missing[0]))
+    if withdrawn and not reading:
+        first = sorted(withdrawn)[0]
+        raise Conflict("consent.withdrawn",
+                       f"Consent to everything was withdrawn for {len(withdrawn)} submission(s) "
+                       f"({first}{', …' if len(withdrawn) > 1 else ''}): they are no longer "
+                       "reviewed; nothing was recorded.", where=Where(instance_id=first))
     return found
 
 
 def decide(db: Session, actor: Actor | None, slug: str, form_id: str,
            instance_ids: Sequence[str], status: str, comment: str | None = None) -> int:
     """Record one validator's decision on one or many submissions; returns how many."""
-    project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
+    project, role = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
     assert actor is not None
     if status not in DECISIONS:
         raise BadInput("input.invalid", f"Unknown decision {status!r}.", where=Where(
             field="status"), fix=f"Use one of {list(DECISIONS)}.")
-    subs = _submissions(db, form_in(db, project, form_id).id, instance_ids)
+    subs = _submissions(db, form_in(db, project, form_id).id, instance_ids, role)
     for sub in subs:
         sub.review_status = status
         db.add(ReviewEvent(submission_id=sub.id, kind="decision", status=status,
@@ -81,11 +104,11 @@ def decide(db: Session, actor: Actor | None, slug: str, form_id: str,
 def comment(db: Session, actor: Actor | None, slug: str, form_id: str, instance_id: str,
             text: str) -> None:
     """Add a reviewer's comment to a submission."""
-    project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
+    project, role = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
     assert actor is not None
     if not text.strip():
         raise BadInput("input.invalid", "The comment is empty.", where=Where(field="comment"))
-    (sub,) = _submissions(db, form_in(db, project, form_id).id, [instance_id])
+    (sub,) = _submissions(db, form_in(db, project, form_id).id, [instance_id], role)
     db.add(ReviewEvent(submission_id=sub.id, kind="comment", comment=text,
                        actor_id=actor.user_id, actor=actor.username))
     audit(db, actor, "review.comment", "submission", sub.id, project_id=project.id,
@@ -112,7 +135,7 @@ def _set_path(payload: dict[str, Any], path: str, value: Any) -> None:
 def edit(db: Session, actor: Actor | None, slug: str, form_id: str, instance_id: str,
          changes: dict[str, Any], reason: str) -> int:
     """Change answers (top-level or group fields, by path) as a new version; returns it."""
-    project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
+    project, role = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
     assert actor is not None
     form = form_in(db, project, form_id)
     if not reason.strip():
@@ -124,7 +147,7 @@ def edit(db: Session, actor: Actor | None, slug: str, form_id: str, instance_id:
         raise BadInput("input.invalid", f"Not fields outside repeats of form {form_id!r}: "
                        f"{unknown}.", where=Where(field=unknown[0]),
                        fix="Give field paths such as 'location/ward'.")
-    (sub,) = _submissions(db, form.id, [instance_id])
+    (sub,) = _submissions(db, form.id, [instance_id], role)
     version, before = _current(db, sub)
     after = copy.deepcopy(before)
     diff = []
@@ -150,7 +173,7 @@ def history(db: Session, actor: Actor | None, slug: str, form_id: str, instance_
     """A submission's decisions, comments and edits, oldest first."""
     project, role = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
     form = form_in(db, project, form_id)
-    (sub,) = _submissions(db, form.id, [instance_id])
+    (sub,) = _submissions(db, form.id, [instance_id], role, reading=True)
     personal = set() if allowed(role, Action.PERSONAL_DATA_VIEW) else {
         f.path for f in merged_schema(db, form).fields if f.personal}
     entries = [ReviewEntry(e.at, e.actor, e.kind, e.status, e.comment) for e in db.scalars(
@@ -162,6 +185,14 @@ def history(db: Session, actor: Actor | None, slug: str, form_id: str, instance_
             for d in v.diff.get("changes", []))
         entries.append(ReviewEntry(v.at, v.actor, "edit", comment=v.reason, version=v.version,
                                    diff=changes))
+    if allowed(role, Action.CONSENT_MANAGE):
+        # withdrawals are theirs to see (as in the list of withdrawals), not the reviewers'
+        entries += [ReviewEntry(w.at, w.recorded_by, "withdrawal",
+                                status="erased" if w.erased else "withdrawn",
+                                comment=f"consent withdrawn: {w.scope} ({w.basis})")
+                    for w in db.scalars(select(ConsentWithdrawal).where(
+                        ConsentWithdrawal.submission_id == sub.id)
+                        .order_by(ConsentWithdrawal.id))]
     return sorted(entries, key=lambda e: e.at)
 
 

@@ -26,7 +26,7 @@ from citizendata.errors import BadInput, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.projects.spec import FormValidationSpec
 from citizendata.services.access import audit, form_in, project_for, project_spec
-from citizendata.services.consent import consent_spec
+from citizendata.services.consent import consent_spec, withdrawn_everywhere
 from citizendata.services.duplicates import exact_groups, instance_ids
 from citizendata.services.forms import merged_schema
 from citizendata.services.snapshots import export_batches
@@ -326,7 +326,7 @@ def findings(db: Session, actor: Actor | None, slug: str, form_id: str, *,
     form = form_in(db, project, form_id)
     q = (select(Finding, Submission.instance_id)
          .join(Submission, Submission.id == Finding.submission_id)
-         .where(Finding.form_id == form.id))
+         .where(Finding.form_id == form.id, ~withdrawn_everywhere(form.id)))
     for col, val in ((Submission.instance_id, instance_id), (Finding.severity, severity),
                      (Finding.kind, kind), (Finding.rule, rule)):
         if val is not None:
@@ -367,7 +367,9 @@ def review_queue(db: Session, actor: Actor | None, slug: str, form_id: str, *,
     base = (select(Submission.instance_id, Submission.review_status, Submission.received_at,
                    func.coalesce(counts.c.errors, 0), func.coalesce(counts.c.warnings, 0))
             .outerjoin(counts, counts.c.submission_id == Submission.id)
-            .where(Submission.form_id == form.id, Submission.review_status.in_(statuses)))
+            .where(Submission.form_id == form.id, Submission.review_status.in_(statuses),
+                   # a respondent who withdrew everything is no longer reviewed, by anyone
+                   ~withdrawn_everywhere(form.id)))
     total = db.scalar(select(func.count()).select_from(base.subquery())) or 0
     rows = db.execute(base.order_by(func.coalesce(counts.c.errors, 0).desc(),
                                     func.coalesce(counts.c.warnings, 0).desc(), Submission.id)

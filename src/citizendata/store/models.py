@@ -37,8 +37,10 @@ __all__ = [
     "Form",
     "FormVersion",
     "IntakeBatch",
+    "LoginThrottle",
     "Membership",
     "Organisation",
+    "OrganisationMember",
     "PrivacySpend",
     "Project",
     "ProjectPartner",
@@ -49,6 +51,7 @@ __all__ = [
     "ReviewEvent",
     "Submission",
     "SubmissionVersion",
+    "Tombstone",
     "User",
     "utcnow",
 ]
@@ -125,6 +128,27 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrganisationMember(Base):
+    """A user's membership of an organisation: only members attach it to a new project."""
+
+    __tablename__ = "organisation_members"
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"),
+                                                 primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+    role: Mapped[str] = mapped_column(String(20), default="member")  # owner | member
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginThrottle(Base):
+    """Failed log-ins counted per key (a keyed hash of a user name or a client address), so
+    every server process over the database enforces one limit. No name or address is kept."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiToken(Base):
@@ -451,6 +475,28 @@ class ConsentWithdrawal(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Tombstone(Base):
+    """An instance id that intake must never store again, and nothing of its content.
+
+    Written when consent is withdrawn for everything (``reason`` "withdrawn") or the
+    answers are erased ("erased"), for every instance id of the ODK edit chain, and for
+    each later edit or resend refused because of it. ``content_hash`` is the hash of the
+    answers as they were stored (or of the bytes of a refused edit); ``submission_id`` is
+    the stored envelope the id belongs to, so a refused resend is answered with its id.
+    """
+
+    __tablename__ = "submission_tombstones"
+    __table_args__ = (UniqueConstraint("form_id", "instance_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    instance_id: Mapped[str] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    submission_id: Mapped[int] = mapped_column(BigId)
+    reason: Mapped[str] = mapped_column(String(20))  # withdrawn | erased
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PrivacySpend(Base):
     """One entry of a project's differential-privacy budget ledger (append only)."""
 
@@ -518,6 +564,8 @@ class Release(Base):
     built_at: Mapped[datetime] = mapped_column(default=utcnow)
     # the newest consent withdrawal the build saw: a later one blocks publication
     withdrawals_seen: Mapped[int] = mapped_column(Integer, default=0)
+    # the bundle's folder relative to the workspace, so a moved workspace still serves it
+    # (rows written before migration 0009 may hold an absolute path)
     path: Mapped[str] = mapped_column(Text)
     manifest: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     published_at: Mapped[datetime | None] = mapped_column()

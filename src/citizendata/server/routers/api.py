@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -10,8 +11,17 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.datastructures import UploadFile
 
+import citizendata.server.instance_ids  # noqa: F401  (registers the {instance_id:iid} convertor)
 from citizendata.errors import BadInput, UnsupportedMediaType, Where
-from citizendata.server.deps import api_client, end_session, get_workspace, start_session
+from citizendata.server.deps import (
+    api_client,
+    client_address,
+    csrf_token,
+    end_session,
+    get_workspace,
+    start_session,
+)
+from citizendata.server.params import DbCount
 from citizendata.server.serialize import (
     form_dict,
     member_dict,
@@ -63,6 +73,22 @@ class TokenRequest(BaseModel):
     name: str = Field(min_length=1, max_length=200)
 
 
+class OrganisationRequest(BaseModel):
+    """A new organisation."""
+
+    slug: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,98}[a-z0-9]$")
+    name: str = Field(min_length=1, max_length=300)
+    kind: str = Field(default="cso", max_length=40)
+    country: str | None = Field(default=None, max_length=3)
+
+
+class OrgMemberRequest(BaseModel):
+    """A user and their role in an organisation."""
+
+    username: str = Field(min_length=1, max_length=150)
+    role: str = Field(default="member", description="owner or member")
+
+
 class MemberRequest(BaseModel):
     """A user and the role to give them."""
 
@@ -99,10 +125,15 @@ async def _uploaded(request: Request, what: str) -> tuple[bytes, str]:
 # -- session and tokens --------------------------------------------------------------
 @router.post("/login", summary="Log in (sets the session cookie)")
 def login(creds: Credentials, request: Request) -> dict[str, Any]:
-    """Check a user name and password and start a session."""
-    client = get_workspace(request).login(creds.username, creds.password)
+    """Check a user name and password and start a session.
+
+    Writes carried by the session cookie must send ``csrf_token`` back in the
+    X-CSRF-Token header. Failed log-ins are limited per user name and per address (429).
+    """
+    client = get_workspace(request).login(creds.username, creds.password,
+                                          address=client_address(request))
     start_session(request, client)
-    return {"user": user_dict(client.actor)}
+    return {"user": user_dict(client.actor), "csrf_token": csrf_token(request)}
 
 
 @router.post("/logout", summary="Log out (ends the session)")
@@ -113,15 +144,44 @@ def logout(request: Request) -> dict[str, Any]:
 
 
 @router.get("/me", summary="The user making the request")
-def me(client: Client = Depends(api_client)) -> dict[str, Any]:
-    """Who the credentials belong to."""
-    return {"user": user_dict(client.actor)}
+def me(request: Request, client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Who the credentials belong to; with a session cookie, also its CSRF token."""
+    out: dict[str, Any] = {"user": user_dict(client.actor)}
+    if "authorization" not in request.headers:
+        out["csrf_token"] = csrf_token(request)
+    return out
 
 
 @router.post("/tokens", status_code=201, summary="Create an API token (shown once)")
 def create_token(body: TokenRequest, client: Client = Depends(api_client)) -> dict[str, Any]:
     """A new API token for the caller; it is never shown again."""
     return {"name": body.name, "token": client.create_token(body.name)}
+
+
+# -- organisations -------------------------------------------------------------------
+def _org(o: Any) -> dict[str, Any]:
+    return {"slug": o.slug, "name": o.name, "kind": o.kind, "country": o.country}
+
+
+@router.get("/organisations", summary="Your organisations")
+def list_organisations(client: Client = Depends(api_client)) -> dict[str, Any]:
+    """The organisations the caller belongs to (an administrator: all)."""
+    return {"organisations": [_org(o) for o in client.organisations()]}
+
+
+@router.post("/organisations", status_code=201, summary="Create an organisation (admins)")
+def create_organisation(body: OrganisationRequest,
+                        client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Site administrators only."""
+    return _org(client.create_organisation(body.slug, body.name, kind=body.kind,
+                                           country=body.country))
+
+
+@router.post("/organisations/{slug}/members", summary="Add a member to an organisation")
+def add_organisation_member(slug: str, body: OrgMemberRequest,
+                            client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Site administrators and the organisation's owners; anyone else gets 404."""
+    return client.add_organisation_member(slug, body.username, body.role)
 
 
 # -- projects ------------------------------------------------------------------------
@@ -233,7 +293,7 @@ async def submit(slug: str, form_id: str, request: Request,
 
 @router.get("/projects/{slug}/forms/{form_id}/submissions", summary="A page of submissions")
 def list_submissions(slug: str, form_id: str, limit: int = Query(100, ge=1, le=1000),
-                     offset: int = Query(0, ge=0), review_status: str | None = None,
+                     offset: DbCount = 0, review_status: str | None = None,
                      client: Client = Depends(api_client)) -> dict[str, Any]:
     """Submissions newest first; personal fields withheld for roles without the right."""
     total, rows = client.submissions(slug, form_id, limit=limit, offset=offset,
@@ -241,7 +301,7 @@ def list_submissions(slug: str, form_id: str, limit: int = Query(100, ge=1, le=1
     return {"total": total, "limit": limit, "offset": offset, "submissions": rows}
 
 
-@router.get("/projects/{slug}/forms/{form_id}/submissions/{instance_id}",
+@router.get("/projects/{slug}/forms/{form_id}/submissions/{instance_id:iid}",
             summary="One submission")
 def get_submission(slug: str, form_id: str, instance_id: str,
                    client: Client = Depends(api_client)) -> dict[str, Any]:
@@ -252,8 +312,14 @@ def get_submission(slug: str, form_id: str, instance_id: str,
 @router.post("/projects/{slug}/forms/{form_id}/import", openapi_extra=_UPLOAD_DOC,
              status_code=201, summary="Import a CSV or XLSX export (all or nothing)")
 async def import_file(slug: str, form_id: str, request: Request,
+                      encoding: str | None = Query(
+                          None, max_length=40,
+                          description="The CSV's text encoding (e.g. cp1252, utf-16-le); "
+                                      "without it, only UTF-8 and UTF-16 with a byte order "
+                                      "mark are read"),
                       client: Client = Depends(api_client)) -> JSONResponse:
     """Import a KoboToolbox, ODK Central or plain CSV/XLSX file of submissions."""
     data, filename = await _uploaded(request, "CSV or XLSX file")
-    result = await run_in_threadpool(client.import_file, slug, form_id, data, filename)
+    result = await run_in_threadpool(partial(client.import_file, encoding=encoding), slug,
+                                     form_id, data, filename)
     return _intake_response(result)

@@ -28,10 +28,15 @@ async def put_reference_table(slug: str, name: str, request: Request,
                               kind: str = Query("other", description="margins, geography or other"),
                               note: str = Query("", description="where the table comes from"),
                               replace: bool = Query(False),
+                              encoding: str | None = Query(
+                                  None, max_length=40,
+                                  description="The CSV's text encoding (e.g. cp1252); without "
+                                              "it, only UTF-8 is read"),
                               client: Client = Depends(api_client)) -> dict[str, Any]:
     """Census margins or a geography as CSV; the same content again is accepted unchanged."""
     body = await request.body()
-    return client.add_reference_table(slug, name, body, kind=kind, note=note, replace=replace)
+    return client.add_reference_table(slug, name, body, kind=kind, note=note, replace=replace,
+                                      encoding=encoding)
 
 
 @router.get("/indicators", summary="The indicators the project declares")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from citizendata.errors import CitizenDataError, Forbidden
 from citizendata.server.deps import (
     api_client,
+    client_address,
     csrf_ok,
     csrf_token,
     end_session,
@@ -20,6 +21,7 @@ from citizendata.server.deps import (
     start_session,
 )
 from citizendata.server.errors import templates
+from citizendata.server.params import Page
 from citizendata.server.routers.openrosa import base_url
 from citizendata.server.serialize import form_dict, project_dict
 from citizendata.workspace import Client
@@ -69,12 +71,16 @@ async def login(request: Request) -> Response:
         raise Forbidden("auth.csrf", "The login form has expired; reload it and try again.")
     username, password = str(form.get("username") or ""), str(form.get("password") or "")
     try:
-        client = await run_in_threadpool(get_workspace(request).login, username, password)
+        client = await run_in_threadpool(get_workspace(request).login, username, password,
+                                         address=client_address(request))
     except CitizenDataError as err:
-        if err.http_status != 401:
+        if err.http_status not in (401, 429):
             raise
-        return _page(request, "login.html", None, status=401, next=target,
+        page = _page(request, "login.html", None, status=err.http_status, next=target,
                      message=err.message, username=username)
+        if "retry_after_s" in err.details:
+            page.headers["Retry-After"] = str(err.details["retry_after_s"])
+        return page
     start_session(request, client)
     return RedirectResponse(target, status_code=303)
 
@@ -123,7 +129,7 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, str]:
 
 
 @router.get("/projects/{slug}/forms/{form_id}")
-def form_page(slug: str, form_id: str, request: Request, page: int = Query(1, ge=1),
+def form_page(slug: str, form_id: str, request: Request, page: Page = 1,
               client: Client = Depends(api_client)) -> Response:
     """A form's submissions, newest first, a page at a time."""
     form = form_dict(client.form(slug, form_id))

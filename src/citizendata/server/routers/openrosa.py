@@ -27,7 +27,10 @@ What the endpoints answer
 - ``HEAD /openrosa/{slug}/submission`` — 204, with ``X-OpenRosa-Accept-Content-Length``.
 - ``POST /openrosa/{slug}/submission`` — multipart/form-data with ``xml_submission_file``
   and optional media parts: 201 when stored, 202 for an identical resend (nothing
-  changes), 409 when the instance id was already used for different content.
+  changes), 409 when the instance id was already used for different content. A
+  submission whose respondent withdrew all consent or had the answers erased, and any
+  edit of it, is answered 202 like an identical resend, whatever it holds: nothing of
+  it is stored, and ODK Collect marks it sent instead of retrying (docs/openrosa.md).
 
 Every answer carries ``X-OpenRosa-Version: 1.0``; errors are OpenRosa response XML
 whose message starts with the stable error code (``intake.invalid_xml: …``).
@@ -36,7 +39,7 @@ whose message starts with the stable error code (``intake.invalid_xml: …``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -44,7 +47,6 @@ from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
 from citizendata.errors import BadInput, UnsupportedMediaType
-from citizendata.forms.schema import FormSchema
 from citizendata.server.deps import get_settings, openrosa_client
 from citizendata.server.serialize import xform
 from citizendata.services.intake import IntakeResult, StoredAttachment
@@ -56,6 +58,11 @@ router = APIRouter(prefix="/openrosa", tags=["openrosa"])
 
 _XML = "text/xml; charset=utf-8"
 XML_PART = "xml_submission_file"
+# what the OpenAPI document says the success answers are
+_XML_DOC: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/xml": {"schema": {"type": "string"}}}}}
+_SUBMITTED_DOC: dict[int | str, dict[str, Any]] = {
+    201: {"content": {"text/xml": {"schema": {"type": "string"}}}}}
 
 
 def _headers(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -70,7 +77,8 @@ def base_url(request: Request) -> str:
     return (configured or str(request.base_url)).rstrip("/")
 
 
-@router.get("/{slug}/formList", response_class=Response, summary="OpenRosa form list")
+@router.get("/{slug}/formList", response_class=Response, summary="OpenRosa form list",
+            responses=_XML_DOC)
 def form_list(slug: str, request: Request, formID: str | None = None,
               client: Client = Depends(openrosa_client)) -> Response:
     """The project's forms, newest version of each, as an OpenRosa xforms list."""
@@ -91,7 +99,7 @@ def form_list(slug: str, request: Request, formID: str | None = None,
 
 
 @router.get("/{slug}/forms/{form_id}/form.xml", response_class=Response,
-            summary="A form's newest XForm")
+            summary="A form's newest XForm", responses=_XML_DOC)
 def form_xml(slug: str, form_id: str, client: Client = Depends(openrosa_client)) -> Response:
     """The XForm XML ODK Collect downloads."""
     _, xml = xform(client, slug, form_id)
@@ -107,25 +115,6 @@ def submission_head(slug: str, request: Request,
     limit = str(get_settings(request).max_request_bytes)
     return Response(status_code=204,
                     headers=_headers({"X-OpenRosa-Accept-Content-Length": limit}))
-
-
-def _schema_lookup(client: Client, slug: str) -> Callable[[str, str | None], FormSchema]:
-    def schema_for(form_id: str, _version: str | None) -> FormSchema:
-        # the union over all versions parses any version's instance; the library then checks
-        # the stated version when storing
-        schema: FormSchema = client.form_schema(slug, form_id)
-        return schema
-    return schema_for
-
-
-def _store(client: Client, slug: str, xml: bytes, media: list[StoredAttachment]
-           ) -> IntakeResult:
-    from citizendata.ingest.openrosa import parse_instance_xml
-
-    form_id, item = parse_instance_xml(xml, _schema_lookup(client, slug))
-    attachments = [StoredAttachment(XML_PART, "text/xml", xml), *media]
-    return client.submit_items(slug, form_id, [item], channel="openrosa",
-                               attachments=[attachments])
 
 
 async def _parts(request: Request) -> tuple[bytes, list[StoredAttachment]]:
@@ -151,7 +140,8 @@ async def _parts(request: Request) -> tuple[bytes, list[StoredAttachment]]:
 
 
 @router.post("/{slug}/submission", response_class=Response, status_code=201,
-             summary="OpenRosa submission (multipart, from ODK Collect or Enketo)")
+             summary="OpenRosa submission (multipart, from ODK Collect or Enketo)",
+             responses=_SUBMITTED_DOC)
 async def submission(slug: str, request: Request,
                      client: Client = Depends(openrosa_client)) -> Response:
     """Store one filled form and its media; identical resends are accepted without change."""
@@ -164,7 +154,7 @@ async def submission(slug: str, request: Request,
             f"Send the submission as multipart/form-data with a '{XML_PART}' part "
             f"(got {ctype or 'none'!r}).")
     xml, media = await _parts(request)
-    result = await run_in_threadpool(_store, client, slug, xml, media)
+    result: IntakeResult = await run_in_threadpool(client.submit_instance, slug, xml, media)
     if result.created:
         return Response(response_xml("Form received: thank you.", nature="submit_success"),
                         status_code=201, media_type=_XML, headers=_headers())

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+import citizendata.server.instance_ids  # noqa: F401  (registers the {instance_id:iid} convertor)
 from citizendata.server.deps import api_client
 from citizendata.workspace import Client
 
@@ -33,7 +34,7 @@ def get_policy(slug: str, client: Client = Depends(api_client)) -> dict[str, Any
     return client.protection_policy(slug).model_dump(mode="json")
 
 
-@router.post("/forms/{form_id}/submissions/{instance_id}/consent-withdrawal",
+@router.post("/forms/{form_id}/submissions/{instance_id:iid}/consent-withdrawal",
              summary="Withdraw a respondent's consent", status_code=201)
 def withdraw(slug: str, form_id: str, instance_id: str, body: Withdrawal,
              client: Client = Depends(api_client)) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from citizendata.errors import NotFound
 from citizendata.server.deps import get_workspace
 from citizendata.server.errors import templates
+from citizendata.server.params import DbId
 from citizendata.services import releases as releases_svc
 from citizendata.workspace import Workspace
 
@@ -51,8 +52,11 @@ def _not_found() -> NotFound:
 
 
 def _public_path(ws: Workspace, slug: str, version: int, name: str) -> Path | None:
-    path = ws.run(releases_svc.public_file, slug, version, name, write=False)
-    return Path(path) if path is not None and Path(path).is_file() else None
+    stored = ws.run(releases_svc.public_file, slug, version, name, write=False)
+    if stored is None:
+        return None
+    path = releases_svc.locate(ws.settings.workspace, stored, name)
+    return path if path is not None and path.is_file() else None
 
 
 def _size(n: int | None) -> str:
@@ -138,12 +142,10 @@ def _signoff_summary(row: dict[str, Any]) -> dict[str, Any] | None:
 
 @router.get("/public/releases/{slug}/{version}", response_class=HTMLResponse,
             summary="A published release's page")
-def published_release_page(slug: str, version: str, request: Request,
+def published_release_page(slug: str, version: DbId, request: Request,
                            ws: Workspace = Depends(get_workspace)) -> Response:
     """A published release: what it is, its headline figures, its sign-off and its files."""
-    if not version.isdigit():
-        raise _not_found()
-    number = int(version)
+    number = version
     row = next((r for r in ws.run(releases_svc.published, write=False)
                 if r["project"] == slug and r["version"] == number), None)
     manifest_path = _public_path(ws, slug, number, "manifest.json") if row else None
@@ -163,12 +165,16 @@ def published_release_page(slug: str, version: str, request: Request,
     return templates.TemplateResponse(request, "public_release.html", context)
 
 
-@router.get("/public/releases/{slug}/{version}/{name:path}", summary="A published file")
-def published_file(slug: str, version: int, name: str,
-                   ws: Workspace = Depends(get_workspace)) -> FileResponse:
+@router.get("/public/releases/{slug}/{version}/{name:path}", summary="A published file",
+            response_class=Response,
+            responses={200: {"description": "The file, with the media type its name implies",
+                             "content": {"*/*": {"schema": {"type": "string",
+                                                            "format": "binary"}}}}})
+def published_file(slug: str, version: DbId, name: str,
+                   ws: Workspace = Depends(get_workspace)) -> Response:
     """One file of a published release; 404 for anything unpublished or unknown."""
-    path = ws.run(releases_svc.public_file, slug, version, name, write=False)
-    if path is None or not Path(path).is_file():
+    path = _public_path(ws, slug, version, name)
+    if path is None:
         raise NotFound("release.not_found", "no such published file")
     kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return FileResponse(path, media_type=kind)

@@ -21,6 +21,7 @@ from citizendata.errors import BadInput, Forbidden, Where
 from citizendata.projects.spec import IntegrationIntent
 from citizendata.server.deps import api_client, csrf_ok, csrf_token
 from citizendata.server.errors import templates
+from citizendata.server.params import DbId
 from citizendata.workspace import Client
 
 __all__ = ["pages", "router"]
@@ -64,20 +65,20 @@ def build(slug: str, body: BuildIn, client: Client = Depends(api_client)) -> dic
 
 
 @router.post("/{version}/signoffs", summary="Approve or refuse a release", status_code=201)
-def sign(slug: str, version: int, body: SignIn,
+def sign(slug: str, version: DbId, body: SignIn,
          client: Client = Depends(api_client)) -> dict[str, Any]:
     """Designated community representatives and the NSO."""
     return client.sign_release(slug, version, body.decision, body.note)
 
 
 @router.post("/{version}/publish", summary="Publish a signed-off release")
-def publish(slug: str, version: int, client: Client = Depends(api_client)) -> dict[str, Any]:
+def publish(slug: str, version: DbId, client: Client = Depends(api_client)) -> dict[str, Any]:
     """Refused without every sign-off, or after a consent withdrawal since the build."""
     return client.publish_release(slug, version)
 
 
 @router.post("/{version}/withdraw", summary="Withdraw a release")
-def withdraw(slug: str, version: int, body: WithdrawIn,
+def withdraw(slug: str, version: DbId, body: WithdrawIn,
              client: Client = Depends(api_client)) -> dict[str, Any]:
     """Public access ends; the record stays."""
     return client.withdraw_release(slug, version, body.reason)
@@ -152,7 +153,7 @@ async def build_page(slug: str, request: Request,
 
 
 @pages.post("/projects/{slug}/releases/{version}/sign")
-async def sign_page(slug: str, version: int, request: Request,
+async def sign_page(slug: str, version: DbId, request: Request,
                     client: Client = Depends(api_client)) -> Response:
     """Approve or refuse, with a note (the library refuses anyone who does not sign)."""
     form = await _posted(request)
@@ -163,7 +164,7 @@ async def sign_page(slug: str, version: int, request: Request,
 
 
 @pages.post("/projects/{slug}/releases/{version}/publish")
-async def publish_page(slug: str, version: int, request: Request,
+async def publish_page(slug: str, version: DbId, request: Request,
                        client: Client = Depends(api_client)) -> Response:
     """Publish (refused by the library until every sign-off is in)."""
     await _posted(request)
@@ -172,7 +173,7 @@ async def publish_page(slug: str, version: int, request: Request,
 
 
 @pages.post("/projects/{slug}/releases/{version}/withdraw")
-async def withdraw_page(slug: str, version: int, request: Request,
+async def withdraw_page(slug: str, version: DbId, request: Request,
                         client: Client = Depends(api_client)) -> Response:
     """Withdraw a release; a reason is required."""
     form = await _posted(request)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+import citizendata.server.instance_ids  # noqa: F401  (registers the {instance_id:iid} convertor)
 from citizendata.server.deps import api_client
 from citizendata.workspace import Client
 
@@ -44,7 +45,7 @@ def decide(slug: str, form_id: str, body: Decision,
     return {"decided": n, "status": body.status}
 
 
-@router.post("/submissions/{instance_id}/comments", status_code=201, summary="Comment")
+@router.post("/submissions/{instance_id:iid}/comments", status_code=201, summary="Comment")
 def add_comment(slug: str, form_id: str, instance_id: str, body: CommentIn,
                 client: Client = Depends(api_client)) -> dict[str, Any]:
     """Add a comment to a submission."""
@@ -52,7 +53,7 @@ def add_comment(slug: str, form_id: str, instance_id: str, body: CommentIn,
     return {"instance_id": instance_id}
 
 
-@router.post("/submissions/{instance_id}/edits", status_code=201,
+@router.post("/submissions/{instance_id:iid}/edits", status_code=201,
              summary="Edit answers (kept as a new version)")
 def add_edit(slug: str, form_id: str, instance_id: str, body: EditIn,
              client: Client = Depends(api_client)) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def add_edit(slug: str, form_id: str, instance_id: str, body: EditIn,
     return {"instance_id": instance_id, "version": version}
 
 
-@router.get("/submissions/{instance_id}/history", summary="Review history")
+@router.get("/submissions/{instance_id:iid}/history", summary="Review history")
 def history(slug: str, form_id: str, instance_id: str,
             client: Client = Depends(api_client)) -> dict[str, Any]:
     """Decisions, comments and edits, oldest first."""

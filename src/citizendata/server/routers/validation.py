@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from citizendata.errors import Forbidden
 from citizendata.server.deps import api_client, csrf_ok, csrf_token
 from citizendata.server.errors import templates
+from citizendata.server.params import DbCount, DbId, Page
 from citizendata.workspace import Client
 
 __all__ = ["pages", "router"]
@@ -42,7 +43,7 @@ def run_validation(slug: str, form_id: str,
 def list_findings(slug: str, form_id: str, instance_id: str | None = None,
                   severity: str | None = None, kind: str | None = None,
                   rule: str | None = None, limit: int = Query(500, ge=1, le=10_000),
-                  offset: int = Query(0, ge=0),
+                  offset: DbCount = 0,
                   client: Client = Depends(api_client)) -> dict[str, Any]:
     """A page of findings, filtered by submission, severity, kind or rule."""
     rows, total = client.findings(slug, form_id, instance_id=instance_id, severity=severity,
@@ -58,7 +59,7 @@ def summary(slug: str, form_id: str, client: Client = Depends(api_client)) -> di
 
 @router.get("/review-queue", summary="Submissions awaiting review, errors first")
 def queue(slug: str, form_id: str, status: list[str] = Query(list(QUEUE_STATUSES)),
-          limit: int = Query(100, ge=1, le=10_000), offset: int = Query(0, ge=0),
+          limit: int = Query(100, ge=1, le=10_000), offset: DbCount = 0,
           client: Client = Depends(api_client)) -> dict[str, Any]:
     """The review queue with each submission's error and warning counts."""
     rows, total = client.review_queue(slug, form_id, statuses=status, limit=limit,
@@ -75,7 +76,7 @@ def pairs(slug: str, form_id: str, status: str | None = None,
 
 
 @router.post("/duplicate-pairs/{pair_id}", summary="Confirm, dismiss or merge a pair")
-def decide_pair(slug: str, form_id: str, pair_id: int, body: PairDecision,
+def decide_pair(slug: str, form_id: str, pair_id: DbId, body: PairDecision,
                 client: Client = Depends(api_client)) -> dict[str, Any]:
     """A merge keeps both submissions and rejects the one not kept."""
     return dataclasses.asdict(client.decide_pair(slug, form_id, pair_id, body.action,
@@ -89,7 +90,7 @@ def agreement(slug: str, form_id: str, client: Client = Depends(api_client)) -> 
 
 
 @pages.get("/projects/{slug}/forms/{form_id}/review")
-def review_page(slug: str, form_id: str, request: Request, page: int = Query(1, ge=1),
+def review_page(slug: str, form_id: str, request: Request, page: Page = 1,
                 client: Client = Depends(api_client)) -> Response:
     """The review queue: submissions awaiting review, their findings, bulk decisions."""
     rows, total = client.review_queue(slug, form_id, limit=PAGE_SIZE,
