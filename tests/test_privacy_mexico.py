@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import numpy as np
@@ -13,6 +12,7 @@ from citizendata.privacy.microdata import measure
 from citizendata.privacy.structure import TableStructure
 from citizendata.privacy.suppress import protection_levels
 from citizendata.scenarios import mexico_lgbtiq as mx
+from citizendata.scenarios.mexico_lgbtiq.workspace import setup_workspace
 from citizendata.workspace import Client, Workspace
 
 SLUG, FORM = "mexico-lgbtiq", mx.FORM_ID
@@ -27,23 +27,8 @@ def user(ws: Workspace, role: str) -> Client:
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """The scenario's project with 1,500 approved submissions."""
     data = mx.generate(1500, seed=mx.DEFAULT_SEED)
-    ws = Workspace.open(tmp_path_factory.mktemp("mexico-privacy") / "ws")
-    admin = ws.create_admin("admin", "admin-pass-2026")
-    for u in mx.DEMO_USERS:
-        admin.create_user(u["username"], u["password"])
-    owner = user(ws, "owner")
-    org = mx.spec_dict()["initiator"]  # only its members start projects for it
-    admin.create_organisation(org["slug"], org["name"], kind=org["kind"], country=org["country"])
-    admin.add_organisation_member(org["slug"], owner.actor.username, "owner")
-    owner.create_project(mx.spec_dict())
-    for u in mx.DEMO_USERS:
-        if u["role"] != "owner":
-            owner.add_member(SLUG, u["username"], u["role"])
-    owner.add_form(SLUG, mx.FORM_PATH)
-    for name, raw in mx.reference_bytes().items():
-        owner.add_reference_table(SLUG, name, raw, kind=mx.REFERENCE_TABLES[name][0])
-    user(ws, "collector").submit(SLUG, FORM, json.dumps(data.submissions).encode())
-    owner.decide(SLUG, FORM, [s["instance_id"] for s in data.submissions], "approved")
+    ws = setup_workspace(tmp_path_factory.mktemp("mexico-privacy") / "ws",
+                         submissions=data.submissions)
     yield ws
     ws.close()
 

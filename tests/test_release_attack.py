@@ -21,6 +21,7 @@ import pytest
 
 from citizendata.privacy.outsider import attack_tables, read_release_tables
 from citizendata.scenarios import mexico_lgbtiq as mx
+from citizendata.scenarios.mexico_lgbtiq.workspace import setup_workspace
 from citizendata.server.app import create_app
 from citizendata.workspace import Workspace
 from disclosure import judge, public_files, summary
@@ -56,27 +57,8 @@ def kenya(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
 def mexico(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """The Mexico scenario (1,500 respondents, strict policy), release v1 published."""
     data = mx.generate(1500, seed=mx.DEFAULT_SEED)
-    ws = Workspace.open(tmp_path_factory.mktemp("mexico-attack") / "ws")
-    admin = ws.create_admin("admin", "admin-pass-2026")
-    for u in mx.DEMO_USERS:
-        admin.create_user(u["username"], u["password"])
-
-    def as_role(role: str) -> Any:
-        return ws.as_user(next(u["username"] for u in mx.DEMO_USERS if u["role"] == role))
-
-    owner = as_role("owner")
-    owner.create_project(mx.spec_dict())
-    for u in mx.DEMO_USERS:
-        if u["role"] != "owner":
-            owner.add_member(MEXICO, u["username"], u["role"])
-    owner.add_form(MEXICO, mx.FORM_PATH)
-    for name, raw in mx.reference_bytes().items():
-        owner.add_reference_table(MEXICO, name, raw, kind=mx.REFERENCE_TABLES[name][0])
-    as_role("collector").submit(MEXICO, mx.FORM_ID, json.dumps(data.submissions).encode())
-    owner.decide(MEXICO, mx.FORM_ID, [s["instance_id"] for s in data.submissions], "approved")
-    owner.build_release(MEXICO)
-    as_role("viewer").sign_release(MEXICO, 1, "approve")
-    owner.publish_release(MEXICO, 1)
+    ws = setup_workspace(tmp_path_factory.mktemp("mexico-attack") / "ws",
+                         submissions=data.submissions, release=True)
     yield ws
     ws.close()
 

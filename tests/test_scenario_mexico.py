@@ -204,23 +204,9 @@ def test_project_spec_is_strict() -> None:
 # -- end to end: import and an unprotected estimate ---------------------------------
 @pytest.fixture(scope="module")
 def workspace(data: mx.ScenarioData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from citizendata.workspace import Workspace
+    from citizendata.scenarios.mexico_lgbtiq.workspace import setup_workspace
 
-    ws = Workspace.open(tmp_path_factory.mktemp("mexico") / "ws")
-    admin = ws.create_admin("admin", "admin-pass-2026")
-    for u in mx.DEMO_USERS:
-        admin.create_user(u["username"], u["password"])
-    owner = ws.as_user(next(u["username"] for u in mx.DEMO_USERS if u["role"] == "owner"))
-    org = mx.spec_dict()["initiator"]  # only its members start projects for it
-    admin.create_organisation(org["slug"], org["name"], kind=org["kind"], country=org["country"])
-    admin.add_organisation_member(org["slug"], owner.actor.username, "owner")
-    owner.create_project(mx.spec_dict())
-    for u in mx.DEMO_USERS:
-        if u["role"] != "owner":
-            owner.add_member(SLUG, u["username"], u["role"])
-    owner.add_form(SLUG, mx.FORM_PATH)
-    for name, raw in mx.reference_bytes().items():
-        owner.add_reference_table(SLUG, name, raw, kind=mx.REFERENCE_TABLES[name][0])
+    ws = setup_workspace(tmp_path_factory.mktemp("mexico") / "ws")
     yield ws
     ws.close()
 
