@@ -14,10 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from citizendata.privacy.outsider import PublishedTable, attack_tables
+from citizendata.privacy.outsider import PublishedTable, attack_tables, judge, summary
 from citizendata.privacy.tables import protect_table
 from citizendata.projects.protection import TableProtectionSpec
-from disclosure import judge, summary
 
 # Births in Loita by the mother's age group (the row the reader worked out by hand):
 # 102 = 12 + 19 + 25 + 27 + 13 + x + y, the 45-49 group has one birth

@@ -19,12 +19,12 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from citizendata.privacy.outsider import attack_tables, read_release_tables
+from citizendata.privacy.outsider import attack_tables, judge, read_release_tables, summary
 from citizendata.scenarios import mexico_lgbtiq as mx
 from citizendata.scenarios.mexico_lgbtiq.workspace import setup_workspace
 from citizendata.server.app import create_app
 from citizendata.workspace import Workspace
-from disclosure import judge, public_files, summary
+from disclosure import public_files
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
@@ -141,3 +141,15 @@ def test_the_release_files_on_disk_are_what_http_serves(kenya: Workspace) -> Non
     for name, data in files.items():
         assert (root / name).read_bytes() == data, name
     assert rel["version"] == 1
+
+
+def test_an_owner_audits_the_release_and_an_analyst_may_not(kenya: Workspace) -> None:
+    from citizendata.errors import Forbidden
+
+    audit = kenya.as_user("naserian").audit_release(KENYA, 1)
+    for mode in ("lp", "integer"):
+        sba = audit[mode]["sba"]
+        assert sba["hidden"] > sba["sensitive"] > 30
+        assert sba["pinned"] == sba["narrowed"] == 0
+    with pytest.raises(Forbidden):
+        kenya.as_user("wanjiru").audit_release(KENYA, 1)

@@ -1,4 +1,4 @@
-"""Command line for releases: build, sign, publish, withdraw, list, verify."""
+"""Command line for releases: build, sign, publish, withdraw, list, verify, audit."""
 
 from __future__ import annotations
 
@@ -100,3 +100,22 @@ def release_verify(project: str, version: int, workspace: WorkspaceOpt = DEFAULT
         if not r["identical"]:
             raise typer.Exit(1)
     _guard(go)
+
+
+@release_app.command("audit")
+def release_audit(project: str, version: int, workspace: WorkspaceOpt = DEFAULT_WS,
+                  as_user: AsOpt = None, as_json: JsonOpt = False) -> None:
+    """Read a release as an outsider and judge it against the true counts (owners, managers)."""
+    def go() -> None:
+        r = _client(workspace, as_user).audit_release(project, version)
+        if as_json:
+            console.print_json(data=r)
+            return
+        table = Table("indicator", "programme", "hidden cells", "sensitive", "pinned",
+                      "narrowed", title=f"{project} v{version} read from its public files")
+        for mode in ("lp", "integer"):
+            for ind, c in r[mode].items():
+                table.add_row(ind, "linear" if mode == "lp" else "integer", str(c["hidden"]),
+                              str(c["sensitive"]), str(c["pinned"]), str(c["narrowed"]))
+        console.print(table)
+    _guard(go, as_json)

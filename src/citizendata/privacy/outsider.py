@@ -35,11 +35,13 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from citizendata.privacy.attack import attack
 from citizendata.privacy.knowledge import Infeasible, Knowledge
 from citizendata.privacy.structure import TOTAL, TableStructure, merge_rollup
+from citizendata.privacy.suppress import protection_levels
 
-__all__ = ["PublishedTable", "attack_release", "attack_tables", "read_release_tables",
-           "rolled_table"]
+__all__ = ["PublishedTable", "attack_release", "attack_tables", "judge", "read_release_tables",
+           "rolled_table", "summary"]
 
 _VALUES = ("value", "se", "ci_low", "ci_high", "cv", "n", "flag", "conf_status", "suppression")
 _HIDDEN = ("C", "D", "S", "O")  # confidential, secondary, suppressed, missing (SDMX)
@@ -266,3 +268,69 @@ def _secondary_sum(t: PublishedTable, table: pd.DataFrame, pos: np.ndarray, hidd
     d[pos[(status.astype(str) == "D").to_numpy()]] = True
     if d.any():
         know.equal(np.ones((1, int(d.sum()))), x[d], float(t.secondary_total))
+
+
+Rollups = Mapping[str, tuple[str, Mapping[str, str]]]
+_TOL = 1e-6
+
+
+def judge(found: pd.DataFrame, published: PublishedTable, truth: pd.DataFrame,
+          rollups: Rollups, *, threshold: int, ratio: float, minimum: float,
+          respondents: str | None = None, distinguish: bool = False) -> pd.DataFrame:
+    """Each sensitive cell with the outsider's interval and the one it must reach.
+
+    For those who know the truth (the project's owners, the tests): ``truth`` is the
+    indicator's unprotected table (its dimensions, ``n``, and ``respondents`` when a
+    cell is also sensitive for too few respondents). The interval a sensitive cell must
+    reach is [a − L, a + U] (``protection_levels``), narrowed only by what the listing
+    of the cells (and any published flags) tells before a count is read: the outsider's
+    own interval with every count hidden. Returns the sensitive cells with a, lo, hi,
+    need_lo, need_hi and ``ok``.
+    """
+    pub, dims, hier = rolled_table(published, rollups)
+    true_t = PublishedTable(published.indicator, truth.astype({d: str for d in published.dims}),
+                            list(published.dims))
+    real, _, _ = rolled_table(true_t, rollups)
+    if not dims:
+        pub, real, dims = pub.assign(_all=TOTAL), real.assign(_all=TOTAL), ["_all"]
+    st = TableStructure.from_table(pub, dims, hier or None)
+    a = np.zeros(st.n_cells)
+    a[st.positions(real)] = pd.to_numeric(real["n"]).to_numpy(float)
+    sens = (a > 0) & (a < threshold)
+    if respondents:
+        people = np.zeros(st.n_cells)
+        people[st.positions(real)] = pd.to_numeric(real[respondents]).to_numpy(float)
+        sens |= (people > 0) & (people < threshold)
+    status = np.full(st.n_cells, "F", dtype=object)
+    status[st.positions(pub)] = pub["conf_status"].astype(str).to_numpy()
+    floor, ceiling = np.minimum(a, 1.0), np.full(st.n_cells, np.inf)
+    if distinguish:
+        floor = np.where((status != "C") & (a >= threshold), float(threshold), floor)
+        if not respondents:
+            ceiling = np.where((status == "C") & (a < threshold), threshold - 1.0, ceiling)
+    prior = attack(st, a, np.ones(st.n_cells, dtype=bool), lower=floor,
+                   bounds=ceiling).set_index("position")
+    lower, upper = protection_levels(a, ratio, minimum)
+    keys = st.cells.reset_index(drop=True)
+    got = found.merge(keys.assign(position=np.arange(st.n_cells)), on=dims, how="left")
+    got = got.dropna(subset=["position"]).astype({"position": int}).set_index("position")
+    rows = []
+    for p in np.flatnonzero(sens):
+        lo, hi = (got.loc[p, "lo"], got.loc[p, "hi"]) if p in got.index else (a[p], a[p])
+        need_lo = max(a[p] - lower[p], prior.loc[p, "lo"])
+        need_hi = min(a[p] + upper[p], prior.loc[p, "hi"])
+        rows.append({**{d: keys.loc[p, d] for d in dims}, "a": a[p], "lo": lo, "hi": hi,
+                     "need_lo": need_lo, "need_hi": need_hi,
+                     "ok": bool(lo <= need_lo + _TOL and hi >= need_hi - _TOL)})
+    return pd.DataFrame(rows, columns=[*dims, "a", "lo", "hi", "need_lo", "need_hi", "ok"])
+
+
+def summary(judged: Sequence[pd.DataFrame]) -> dict[str, int]:
+    """Sensitive cells, how many the outsider pins to one value, and how many it narrows."""
+    parts = [j for j in judged if not j.empty]
+    if not parts:
+        return {"sensitive": 0, "pinned": 0, "narrowed": 0}
+    allj = pd.concat(parts, ignore_index=True)
+    pinned = (allj["hi"] - allj["lo"]) < _TOL
+    return {"sensitive": len(allj), "pinned": int(pinned.sum()),
+            "narrowed": int((~allj["ok"].astype(bool)).sum())}

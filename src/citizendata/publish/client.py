@@ -232,3 +232,62 @@ class ReleaseMethods:
         me: Any = self
         out: dict[str, Any] = me._run(releases_svc.withdraw, slug, version, reason)
         return out
+
+    def audit_release(self, slug: str, version: int) -> dict[str, Any]:
+        """Read a release as an outsider would and judge it against the true counts.
+
+        The outsider's attack (``citizendata.privacy.outsider``) runs on the release's
+        files as published, with the project's geography as public knowledge, by linear
+        and by integer programming; each sensitive cell's interval is then compared with
+        its protection interval using the unprotected estimates, so only owners and
+        managers may ask. Returns, per indicator and programme, how many cells are
+        sensitive, pinned to one value, and narrowed below their protection.
+        """
+        from citizendata.privacy.client import sees_unprotected
+        from citizendata.privacy.outsider import (
+            attack_tables,
+            judge,
+            read_release_tables,
+            summary,
+        )
+        from citizendata.services.estimation import read_reference_tables
+
+        me: Any = self
+        if not me._read(sees_unprotected, slug):
+            from citizendata.errors import Forbidden
+
+            raise Forbidden("auth.forbidden", "only owners and managers may judge a release "
+                            "against the unprotected figures",
+                            fix="Ask an owner or manager, or run the outsider's attack alone "
+                                "(citizendata.privacy.outsider.attack_release).")
+        folder = self.release_dir(slug, version)
+        manifest = json.loads((folder / "manifest.json").read_bytes())
+        files = {name: (folder / name).read_bytes()
+                 for name in [*manifest["files"], "manifest.json"]}
+        spec: ProjectSpec = me.project(slug).spec
+        refs, _ = me._read(read_reference_tables, slug)
+        rollups = {}
+        for name, d in spec.estimation.derived.items():
+            geo = refs.get(str(d.geography))
+            if d.kind == "rollup" and geo is not None and d.field and d.level in geo.columns:
+                pairs = geo[[d.field, str(d.level)]].drop_duplicates().astype(str)
+                rollups[name] = (d.field, dict(zip(pairs.iloc[:, 0], pairs.iloc[:, 1],
+                                                   strict=True)))
+        tables = read_release_tables(files)
+        truths = {t.indicator: me.estimate(slug, t.indicator, purpose="publication",
+                                           protect=False, store=False) for t in tables}
+        out: dict[str, Any] = {"version": version, "lp": {}, "integer": {}}
+        for mode, integer in (("lp", False), ("integer", True)):
+            found = attack_tables(tables, rollups, integer=integer)
+            for t in tables:
+                truth = truths[t.indicator]
+                rules = manifest["release"]["indicators"][t.indicator]["protection"]["rules"]
+                mine = found[found["indicator"].str.split("+").map(
+                    lambda ids, i=t.indicator: i in ids)].drop(columns="indicator")
+                judged = judge(mine, t, truth.table, rollups, threshold=rules["threshold"],
+                               ratio=rules["protection_ratio"],
+                               minimum=rules["protection_minimum"],
+                               respondents=None if truth.indicator.unit is None else "n_psu",
+                               distinguish=bool(rules.get("distinguish_secondary")))
+                out[mode][t.indicator] = {"hidden": int(t.hidden.sum()), **summary([judged])}
+        return out
