@@ -191,12 +191,13 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                     f"margins; {len(sba.table):,} cells; national benchmark "
                     f"{sba.indicator.benchmark.value if sba.indicator.benchmark else '-'}% — "
                     "see 'citizendata estimate sba'")
-    p, detail = sba.protection or {}, sba.protection_detail or {}
-    summary.add_row("protection", f"{detail.get('primary', 0):,} cell(s) under the threshold of "
-                    f"{p.get('rules', {}).get('threshold', '?')} and "
-                    f"{detail.get('secondary', 0):,} that would give them away are suppressed, "
-                    "all flagged alike (conf_status C) so no reader can tell them apart; "
-                    "see 'citizendata privacy policy'")
+    # the analyst's run: it tells how many cells are hidden, never which are the small ones
+    p = sba.protection or {}
+    summary.add_row("protection", f"{p.get('suppressed', 0):,} of {p.get('cells', 0):,} cells "
+                    f"suppressed (threshold {p.get('rules', {}).get('threshold', '?')}), all "
+                    "flagged alike (conf_status C) so no reader can tell the small ones from "
+                    "those hiding them; see 'citizendata privacy policy' and "
+                    "'citizendata release audit'")
     rec, eng = quality["recommendation"], quality["engagement"]
     weak = [d["name"] for d in quality["scorecard"]["dimensions"] if d["rating"] == "low"]
     summary.add_row("quality", f"citizen-data threshold {'met' if eng['meets_threshold'] else 'not met'}"
