@@ -1,6 +1,6 @@
 """The workspace's snapshots: reused while the content is the same, built once under
 concurrency (threads and processes), never seen half-written, left-overs of killed
-builds cleaned."""
+builds cleaned, and never built (or logged) for a request that is refused anyway."""
 
 from __future__ import annotations
 
@@ -18,13 +18,21 @@ import pytest
 from sqlalchemy import text
 
 from citizendata.config import Settings
+from citizendata.errors import BadInput, Forbidden, NotFound
 from citizendata.forms.schema import Choice, Field, FormSchema
+from citizendata.projects.spec import ProjectSpec
 from citizendata.snapshot import build_snapshot, open_snapshot, synthetic_batches
 from citizendata.snapshot.cache import BUILD_PREFIX
 from citizendata.workspace import Client, Workspace
 from conftest import SPEC, file_settings, household_form
 
 SLUG, FORM = "test-project", "household"
+ESTIMATION: dict[str, Any] = {
+    "indicators": [{"id": "skilled", "form": "household", "unit": "births",
+                    "kind": "proportion", "disaggregations": [["ward"]],
+                    "numerator": "selected(${attendants}, 'doctor') or "
+                                 "selected(${attendants}, 'nurse')"}],
+}
 
 
 def woman(i: int, ward: str = "magadi", attendants: str = "doctor") -> dict[str, Any]:
@@ -142,6 +150,55 @@ def test_a_consistent_read_sees_one_state_throughout(backend: str, engines: dict
         with ws.transaction() as db:
             db.execute(text(f"DROP TABLE IF EXISTS {table}"))
         ws.close()
+
+
+# -- refused requests build nothing and log nothing (both backends) -------------------------
+
+@pytest.fixture
+def project(ws: Workspace, owner: Client) -> Client:
+    """The household project with a skilled-attendance indicator, an analyst and a collector."""
+    owner.update_project(ProjectSpec.model_validate({**SPEC, "estimation": ESTIMATION}))
+    for name, role in (("ana", "analyst"), ("col", "collector")):
+        owner.create_user(name, f"{name}-password-long")
+        owner.add_member(SLUG, name, role)
+    owner.submit(SLUG, FORM, [woman(i, ("magadi", "ewuaso")[i % 2]) for i in range(8)])
+    owner.decide(SLUG, FORM, [f"uuid:w{i}" for i in range(8)], "approved")
+    return owner
+
+
+REFUSED: list[tuple[str, str, dict[str, Any], type[Exception], str]] = [
+    ("ana", "nope", {}, NotFound, "indicator.unknown"),
+    ("col", "skilled", {}, Forbidden, "auth.forbidden"),
+    ("ana", "skilled", {"protect": False}, Forbidden, "auth.forbidden"),
+    ("ana", "skilled", {"variance": "jackknife"}, BadInput, "input.invalid"),
+    ("ana", "skilled", {"variance": "bootstrap", "replicates": 1}, BadInput, "input.invalid"),
+    ("ana", "skilled", {"purpose": "marketing"}, BadInput, "consent.invalid_scope"),
+    ("ana", "skilled", {"disaggregations": [["ward", "shoe_size"]]}, BadInput,
+     "indicator.unknown_dimension"),
+]
+
+
+def test_a_refused_estimate_builds_no_snapshot_and_logs_nothing(ws: Workspace,
+                                                               project: Client) -> None:
+    folder = ws.snapshot_dir(SLUG, FORM)
+
+    def refuse_all() -> None:
+        for who, indicator, options, error, code in REFUSED:
+            with pytest.raises(error) as e:
+                ws.as_user(who).estimate(SLUG, indicator, **options)
+            assert e.value.code == code, (who, indicator, options)  # type: ignore[attr-defined]
+
+    log = project.audit_log(SLUG)
+    refuse_all()
+    assert not folder.exists() and project.audit_log(SLUG) == log
+    # the same requests once a snapshot exists and the data have moved on since, so
+    # that any snapshot opened for them would be a new one
+    ws.as_user("ana").estimate(SLUG, "skilled", store=False)
+    project.submit(SLUG, FORM, [woman(20)])
+    log, files = project.audit_log(SLUG), listing(folder)
+    assert files and any(e["action"] == "snapshot.create" for e in log)
+    refuse_all()
+    assert listing(folder) == files and project.audit_log(SLUG) == log
 
 
 # -- threads and processes on one workspace folder ----------------------------------------

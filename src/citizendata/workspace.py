@@ -48,6 +48,7 @@ from citizendata.services import (
     estimation,
     intake,
     review,
+    snapshots,
     submissions,
     validation,
 )
@@ -57,7 +58,8 @@ from citizendata.services import projects as projects_svc
 from citizendata.services.access import audit, project_for
 from citizendata.snapshot.cache import SnapshotStore
 from citizendata.snapshot.client import SnapshotMethods
-from citizendata.stats.indicators import IndicatorResult, estimate_indicator
+from citizendata.snapshot.open import empty_snapshot
+from citizendata.stats.indicators import IndicatorResult, check_request, estimate_indicator
 from citizendata.store.engine import make_engine, make_sessionmaker, traits
 from citizendata.store.migrate import current_revision, head_revision, upgrade
 from citizendata.store.models import AuditEvent, User
@@ -545,6 +547,9 @@ class Client(QualityMethods, ReleaseMethods, SnapshotMethods):
         if variance not in ("linearisation", "bootstrap"):
             raise BadInput("input.invalid", f"unknown variance method {variance!r}",
                            where=Where(field="variance"), fix="Use linearisation or bootstrap.")
+        if variance == "bootstrap" and replicates < 2:
+            raise BadInput("input.invalid", f"{replicates} bootstrap replicates are too few",
+                           where=Where(field="replicates"), fix="Ask for 200 or more.")
         if not protect:
             self._read(_may_see_unprotected, slug)
         result, spec, refs = self._estimate(slug, indicator, disaggregations, purpose,
@@ -567,6 +572,9 @@ class Client(QualityMethods, ReleaseMethods, SnapshotMethods):
         refs, hashes = self._read(estimation.read_reference_tables, slug)
         statuses = self._read(validation.project_statuses, slug)
         consent_filter = self._read(consent.consent_filter, slug, ind.form, purpose)
+        # a request no data could make valid is refused before a snapshot is made or logged
+        check_request(empty_snapshot(self._read(snapshots.snapshot_schema, slug, ind.form)),
+                      spec, ind, disaggregations=disaggregations, references=refs)
         snap = self.open_snapshot(slug, ind.form)
         result = estimate_indicator(snap, spec, ind, statuses=statuses, references=refs,
                                     reference_hashes=hashes, disaggregations=disaggregations,
