@@ -53,6 +53,12 @@ def test_a_whole_session(tmp_path: Path) -> None:
     assert code == 0
     table = pq.read_table(tmp_path / "snap" / "household.parquet")
     assert table.num_rows == 2 and table.column("age").to_pylist() == [25, 35]
+    # into the workspace: the second export of the same data hands out the same snapshot
+    code, out = cli(ws, "export", "cli-project", "household")
+    folder = Path(out.rsplit("in ", 1)[1].strip())
+    assert code == 0 and folder.parent == ws.resolve() / "snapshots/cli-project/household/plain"
+    assert cli(ws, "export", "cli-project", "household") == (0, out)
+    assert pq.read_table(folder / "household.parquet").num_rows == 2
     code, out = cli(ws, "projects", "list")
     assert code == 0 and "cli-project" in out
     code, out = cli(ws, "db", "current")

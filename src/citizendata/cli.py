@@ -309,6 +309,7 @@ def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
         for name, t in info.tables.items():
             table.add_row(name, f"{t.rows:,}", str(len(t.columns)), str(t.file))
         console.print(table)
+        console.print(f"in {info.path}", soft_wrap=True)
     _guard(go)
 
 

@@ -13,11 +13,10 @@ statistician can do the same in a notebook::
 from __future__ import annotations
 
 import hashlib
-import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -60,9 +59,16 @@ from citizendata.services import forms as forms_svc
 from citizendata.services import privacy as privacy_svc
 from citizendata.services import projects as projects_svc
 from citizendata.services.access import audit, project_for
-from citizendata.snapshot import Snapshot, SnapshotInfo, open_snapshot
-from citizendata.stats.indicators import IndicatorResult, base_fingerprint, estimate_indicator
-from citizendata.store.engine import make_engine, make_sessionmaker
+from citizendata.snapshot.cache import SnapshotStore
+from citizendata.snapshot.client import SnapshotMethods
+from citizendata.snapshot.open import empty_snapshot
+from citizendata.stats.indicators import (
+    IndicatorResult,
+    base_fingerprint,
+    check_request,
+    estimate_indicator,
+)
+from citizendata.store.engine import make_engine, make_sessionmaker, traits
 from citizendata.store.migrate import current_revision, head_revision, upgrade
 from citizendata.store.models import AuditEvent, User
 
@@ -94,6 +100,7 @@ class Workspace:
                     "db.unavailable", f"The database cannot be reached: {exc.orig}") from exc
         self._sessions: sessionmaker[Session]
         self._read_sessions: sessionmaker[Session]
+        self._consistent_sessions: sessionmaker[Session]
         # SQLite has one writer at a time: queue this process's writers on a lock rather
         # than on SQLite's busy handler, whose back-off sleeps make long latency tails
         self._write_lock: threading.Lock | None = None
@@ -101,10 +108,13 @@ class Workspace:
             # tests: every session joins the caller's transaction through a savepoint
             self._sessions = sessionmaker(bind=bind, expire_on_commit=False,
                                           join_transaction_mode="create_savepoint")
-            self._read_sessions = self._sessions
+            self._read_sessions = self._consistent_sessions = self._sessions
         else:
             self._sessions = make_sessionmaker(self.engine)
             self._read_sessions = make_sessionmaker(self.engine.execution_options(cd_read=True))
+            level = traits(self.engine).consistent_isolation
+            self._consistent_sessions = make_sessionmaker(self.engine.execution_options(
+                cd_read=True, **({"isolation_level": level} if level else {})))
             # for callers that must not wait on another process's write (see try_submit)
             self._nowait_sessions = make_sessionmaker(
                 self.engine.execution_options(cd_busy_ms=0))
@@ -120,14 +130,17 @@ class Workspace:
 
     # -- transactions -----------------------------------------------------------
     @contextmanager
-    def transaction(self, *, write: bool = True, wait: bool = True) -> Iterator[Session]:
+    def transaction(self, *, write: bool = True, wait: bool = True, consistent: bool = False
+                    ) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error.
 
         With ``wait=False`` a write raises :class:`WriterBusy` at once instead of queueing
-        behind another writer (only where writers are serialised, i.e. SQLite).
+        behind another writer (only where writers are serialised, i.e. SQLite). A
+        ``consistent`` read sees one state of the database throughout.
         """
         if not write:
-            with self._read_sessions() as db, db.begin():
+            sessions = self._consistent_sessions if consistent else self._read_sessions
+            with sessions() as db, db.begin():
                 yield db
             return
         lock = self._write_lock
@@ -156,16 +169,17 @@ class Workspace:
         return self._write_lock is not None
 
     def run(self, fn: Callable[..., T], *args: Any, retry_integrity: bool = False,
-            write: bool = True, wait: bool = True, **kwargs: Any) -> T:
+            write: bool = True, wait: bool = True, consistent: bool = False, **kwargs: Any
+            ) -> T:
         """Call ``fn(db, *args)`` in a transaction (retried once after a lost insert race)."""
         try:
-            with self.transaction(write=write, wait=wait) as db:
+            with self.transaction(write=write, wait=wait, consistent=consistent) as db:
                 return fn(db, *args, **kwargs)
         except IntegrityError:
             if not retry_integrity:
                 raise
             # a concurrent resend won the race; the retry sees it and answers as a duplicate
-            with self.transaction(write=write, wait=wait) as db:
+            with self.transaction(write=write, wait=wait, consistent=consistent) as db:
                 return fn(db, *args, **kwargs)
 
     # -- who acts ---------------------------------------------------------------
@@ -214,14 +228,25 @@ class Workspace:
         return Client(self, self.run(lambda db: accounts.actor_for(
             accounts.user_by_name(db, username)), write=False))
 
-    def snapshot_dir(self, slug: str, form_id: str, *, personal: bool = False) -> Path:
-        """Where a form's latest snapshot is kept in this workspace (with personal fields in
-        a folder of its own, so a snapshot without them is never mistaken for one with)."""
+    def snapshot_store(self, slug: str, form_id: str, *, personal: bool = False
+                       ) -> SnapshotStore:
+        """Where a form's snapshots are kept in this workspace (with personal fields in a
+        folder of their own, so a snapshot without them is never mistaken for one with)."""
         root = (self.settings.workspace / "snapshots").resolve()
-        out = (root / slug / form_id / ("latest-personal" if personal else "latest")).resolve()
-        if not out.is_relative_to(root):
+        form = (root / slug / form_id).resolve()
+        if not form.is_relative_to(root) or form.parent.parent != root:
             raise BadInput("input.invalid", f"{slug!r}/{form_id!r} is not a folder name.")
-        return out
+        return SnapshotStore(form / ("personal" if personal else "plain"),
+                             legacy=form / ("latest-personal" if personal else "latest"))
+
+    def snapshot_dir(self, slug: str, form_id: str, *, personal: bool = False) -> Path:
+        """The folder of a form's snapshots (one sub-folder per content)."""
+        return self.snapshot_store(slug, form_id, personal=personal).folder
+
+    def drop_snapshots(self, slug: str, form_id: str) -> None:
+        """Delete every snapshot of a form, once any build under way has finished."""
+        for personal in (False, True):
+            self.snapshot_store(slug, form_id, personal=personal).clear()
 
     def close(self) -> None:
         """Release database connections."""
@@ -237,7 +262,7 @@ def _read(source: str | Path | bytes, filename: str | None) -> tuple[bytes, str]
     return path.read_bytes(), filename or path.name
 
 
-class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
+class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,
@@ -261,9 +286,11 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
         return self._actor
 
     def _run(self, fn: Callable[..., T], *args: Any, write: bool = True,
-             retry_integrity: bool = False, wait: bool = True, **kwargs: Any) -> T:
+             retry_integrity: bool = False, wait: bool = True, consistent: bool = False,
+             **kwargs: Any) -> T:
         return self.workspace.run(lambda db: fn(db, self._who(db), *args, **kwargs), write=write,
-                                  retry_integrity=retry_integrity, wait=wait)
+                                  retry_integrity=retry_integrity, wait=wait,
+                                  consistent=consistent)
 
     def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return self._run(fn, *args, write=False, **kwargs)
@@ -454,31 +481,6 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
         """One submission."""
         return self._read(submissions.get_submission, slug, form_id, instance_id)
 
-    def snapshot(self, slug: str, form_id: str, out_dir: str | Path | None = None, *,
-                 include_personal: bool = False, created_at: datetime | None = None,
-                 progress: Callable[[int], None] | None = None) -> SnapshotInfo:
-        """Freeze a form's submissions (all versions) into typed Parquet tables."""
-        out = Path(out_dir) if out_dir else self.workspace.snapshot_dir(
-            slug, form_id, personal=include_personal)
-        info = self._read(snapshots.make_snapshot, slug, form_id, out, created_at=created_at,
-                          include_personal=include_personal, progress=progress)
-        self._run(snapshots.audit_snapshot, slug, form_id, info, include_personal)
-        return info
-
-    def open_snapshot(self, slug: str, form_id: str, *, refresh: bool = True,
-                      include_personal: bool = False) -> Snapshot:
-        """The form's snapshot opened in DuckDB through Ibis (rebuilt first by default).
-
-        The caller's right to export (and to see personal data, if asked) is checked even
-        when an existing snapshot is reused.
-        """
-        out = self.workspace.snapshot_dir(slug, form_id, personal=include_personal)
-        if refresh or not (out / "snapshot.json").exists():
-            self.snapshot(slug, form_id, out, include_personal=include_personal)
-        else:
-            self._read(snapshots.check_export, slug, form_id, include_personal)
-        return open_snapshot(out)
-
     def table(self, slug: str, form_id: str, repeat: str | None = None, *,
               reviewed: bool = True) -> Any:
         """A form's submissions as a typed Ibis table (a repeat group's table if named).
@@ -605,6 +607,9 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
         if variance not in ("linearisation", "bootstrap"):
             raise BadInput("input.invalid", f"unknown variance method {variance!r}",
                            where=Where(field="variance"), fix="Use linearisation or bootstrap.")
+        if variance == "bootstrap" and replicates < 2:
+            raise BadInput("input.invalid", f"{replicates} bootstrap replicates are too few",
+                           where=Where(field="replicates"), fix="Ask for 200 or more.")
         options: dict[str, Any] = {"variance": variance, "replicates": replicates, "seed": seed,
                                    "today": today}
         if protect:
@@ -627,6 +632,9 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
         refs, hashes = self._read(estimation.read_reference_tables, slug)
         statuses = self._read(validation.project_statuses, slug)
         consent_filter = self._read(consent.consent_filter, slug, ind.form, purpose)
+        # a request no data could make valid is refused before a snapshot is made or logged
+        check_request(empty_snapshot(self._read(snapshots.snapshot_schema, slug, ind.form)),
+                      spec, ind, disaggregations=disaggregations, references=refs)
         snap = self.open_snapshot(slug, ind.form)
         result = estimate_indicator(snap, spec, ind, statuses=statuses, references=refs,
                                     reference_hashes=hashes, disaggregations=disaggregations,
@@ -685,9 +693,7 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods):
         info = self._run(consent.withdraw, slug, form_id, instance_id, scopes=scopes,
                          basis=basis, erase=erase)
         if erase:
-            for personal in (False, True):
-                shutil.rmtree(self.workspace.snapshot_dir(slug, form_id, personal=personal),
-                              ignore_errors=True)
+            self.workspace.drop_snapshots(slug, form_id)
         return info
 
     def consent_withdrawals(self, slug: str, form_id: str | None = None) -> list[dict[str, Any]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -13,7 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, allowed
@@ -23,11 +25,13 @@ from citizendata.services.access import audit, form_in, project_for
 from citizendata.services.consent import consent_spec
 from citizendata.services.forms import merged_schema
 from citizendata.snapshot import SnapshotInfo, build_snapshot
+from citizendata.snapshot.build import FORMAT_VERSION, code_version
 from citizendata.snapshot.synthetic import BATCH_SCHEMA
 from citizendata.store.engine import traits
 from citizendata.store.models import Project, Submission
 
-__all__ = ["audit_snapshot", "check_export", "export_batches", "make_snapshot"]
+__all__ = ["audit_snapshot", "check_export", "content_key", "export_batches", "make_snapshot",
+           "snapshot_schema"]
 
 _SELECT = (
     "SELECT s.id, s.instance_id, fv.version, u.username, {collected}, {received}, "
@@ -151,6 +155,53 @@ def check_export(db: Session, actor: Actor | None, slug: str, form_id: str,
     return project, role
 
 
+# What a snapshot holds besides the form schema, row by row: which submissions (consent
+# withdrawals leave some out), their review status and their latest edit. Everything
+# else in a row is fixed once stored (an erased payload is withdrawn, hence left out).
+_KEY_ROWS = (
+    "SELECT s.id AS id, CAST(s.id AS TEXT) || ',' || s.review_status || ',' || "
+    "COALESCE(CAST(e.v AS TEXT), '') AS r FROM submissions s LEFT JOIN "
+    "(SELECT submission_id, MAX(id) AS v FROM submission_versions GROUP BY submission_id) e "
+    "ON e.submission_id = s.id WHERE s.form_id = {form_id}{withdrawn}"
+)
+# the rows folded into one value by the database, per dialect. SQLite (3.40) has no
+# ORDER BY inside an aggregate: it concatenates in the subquery's order, and were that
+# order ever to differ, the key would only miss a reuse, never match other content
+_KEY_FOLD = {
+    "postgresql": "SELECT COUNT(*), md5(string_agg(r, ';' ORDER BY id)) FROM ({rows}) k",
+    "sqlite": "SELECT COUNT(*), group_concat(r, ';') FROM ({rows} ORDER BY s.id) k",
+}
+
+
+def snapshot_schema(db: Session, actor: Actor | None, slug: str, form_id: str,
+                    include_personal: bool = False) -> FormSchema:
+    """The schema a snapshot of the form would have, for a caller who may export it."""
+    project, _ = check_export(db, actor, slug, form_id, include_personal)
+    return analysis_schema(merged_schema(db, form_in(db, project, form_id)), include_personal)
+
+
+def content_key(db: Session, actor: Actor | None, slug: str, form_id: str,
+                include_personal: bool = False) -> str:
+    """A digest of everything a snapshot of the form would hold now: equal keys, equal files.
+
+    Refused (``snapshot.empty``) when no submission would be in it.
+    """
+    project, _ = check_export(db, actor, slug, form_id, include_personal)
+    form = form_in(db, project, form_id)
+    scope = consent_spec(project).analysis
+    rows = _KEY_ROWS.format(form_id=int(form.id), withdrawn=_withdrawn(scope))
+    fold = _KEY_FOLD[traits(db.get_bind()).name]  # type: ignore[arg-type]
+    count, digest = db.execute(text(fold.format(rows=rows))).one()
+    if not count:
+        raise BadInput("snapshot.empty", f"Form {form_id!r} has no submissions to snapshot "
+                       "(none stored, or every respondent withdrew consent to analysis).")
+    schema = analysis_schema(merged_schema(db, form), include_personal)
+    what = {"format": FORMAT_VERSION, "code": code_version(), "schema": schema.to_dict(),
+            "personal": include_personal, "scope": scope, "rows": int(count),
+            "digest": hashlib.sha256(str(digest).encode()).hexdigest()}
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
 def make_snapshot(
     db: Session, actor: Actor | None, slug: str, form_id: str, out_dir: Path, *,
     created_at: datetime | None = None, include_personal: bool = False,
@@ -179,10 +230,11 @@ def make_snapshot(
 
 
 def audit_snapshot(db: Session, actor: Actor | None, slug: str, form_id: str,
-                   info: SnapshotInfo, include_personal: bool) -> None:
-    """Record a snapshot in the audit log (kept apart so the long read holds no write lock)."""
+                   info: SnapshotInfo, include_personal: bool, built: bool = True) -> None:
+    """Record a snapshot in the audit log (kept apart so the long read holds no write lock);
+    ``built`` False: an export handed out the workspace's snapshot of the same content."""
     project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
     audit(db, actor, "snapshot.create", "form", form_id, project_id=project.id,
           details={"path": str(info.path), "rows": info.tables[info.main].rows,
-                   "include_personal": include_personal,
+                   "include_personal": include_personal, "built": built,
                    "tables": {k: v.sha256 for k, v in info.tables.items()}})

@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import uuid
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ from citizendata.snapshot.layout import (
     select_sql,
 )
 
-__all__ = ["SNAPSHOT_FILE", "SnapshotInfo", "TableInfo", "build_snapshot"]
+__all__ = ["SNAPSHOT_FILE", "SnapshotInfo", "TableInfo", "build_snapshot", "code_version"]
 
 SNAPSHOT_FILE = "snapshot.json"
 FORMAT_VERSION = 1
@@ -111,7 +112,7 @@ class SnapshotInfo:
         )
 
 
-def _version() -> str | None:
+def code_version() -> str | None:
     """The installed citizendata version, if it is installed."""
     try:
         return importlib.metadata.version("citizendata")
@@ -311,7 +312,8 @@ def build_snapshot(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     plans = plan_tables(schema)
-    tag = f".part-{os.getpid()}"
+    # unique per call: two builds into one folder (threads or processes) never share a file
+    tag = f".part-{os.getpid()}-{uuid.uuid4().hex}"
     parts = {p.name: out_dir / (p.file + tag) for p in plans}
     writers: dict[str, _TableWriter] = {}
     typer = _Typer(schema, plans)
@@ -331,6 +333,8 @@ def build_snapshot(
     finally:
         typer.close()
     tables = {}
+    # a folder being rebuilt in place is no snapshot until its new snapshot.json is written
+    (out_dir / SNAPSHOT_FILE).unlink(missing_ok=True)
     for plan in plans:
         final = out_dir / plan.file
         os.replace(parts[plan.name], final)
@@ -350,8 +354,10 @@ def build_snapshot(
         tables=tables,
         created_at=created_at or datetime.now(UTC),
         schema_dict=schema.to_dict(),
-        citizendata_version=_version(),
+        citizendata_version=code_version(),
     )
     text = json.dumps(info.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
-    (out_dir / SNAPSHOT_FILE).write_text(text + "\n", encoding="utf-8")
+    meta = out_dir / (SNAPSHOT_FILE + tag)
+    meta.write_text(text + "\n", encoding="utf-8")
+    os.replace(meta, out_dir / SNAPSHOT_FILE)  # written last: its presence means complete
     return info

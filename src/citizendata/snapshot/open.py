@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,11 @@ import pandas as pd
 import pyarrow as pa
 
 from citizendata.errors import BadInput, Where
-from citizendata.snapshot.build import SNAPSHOT_FILE, SnapshotInfo, _sha256
+from citizendata.forms.schema import FormSchema
+from citizendata.snapshot.build import SNAPSHOT_FILE, SnapshotInfo, TableInfo, _sha256
+from citizendata.snapshot.layout import plan_tables
 
-__all__ = ["Snapshot", "open_snapshot"]
+__all__ = ["Snapshot", "empty_snapshot", "open_snapshot"]
 
 
 class Snapshot:
@@ -87,4 +90,21 @@ def open_snapshot(path: Path, *, verify: bool = False) -> Snapshot:
                 where=Where(file=str(file)), fix="Rebuild the snapshot; do not edit its files.",
             )
         con.read_parquet(file, table_name=name)
+    return Snapshot(info, con)
+
+
+def empty_snapshot(schema: FormSchema) -> Snapshot:
+    """A snapshot of ``schema`` with no rows: every table and column a real one would have,
+    for checking a request (dimensions, derived variables) before any data are read."""
+    plans = plan_tables(schema)
+    con = ibis.duckdb.connect()
+    tables = {}
+    for plan in plans:
+        con.create_table(plan.name, plan.arrow_schema.empty_table(), temp=True)
+        tables[plan.name] = TableInfo(
+            file=plan.file, rows=0, columns={c.name: str(c.type) for c in plan.columns},
+            sha256="", repeat=plan.repeat, parent=plan.parent,
+            categories={c.name: list(c.choices) for c in plan.columns if c.choices})
+    info = SnapshotInfo(path=Path(), form_id=schema.form_id, tables=tables,
+                        created_at=datetime.now(UTC), schema_dict=schema.to_dict())
     return Snapshot(info, con)

@@ -48,8 +48,8 @@ from citizendata.validate.expr import choice_labels
 from citizendata.validate.expr.compile import compile_number, compile_truthy
 from citizendata.validate.expr.parser import Ref, parse
 
-__all__ = ["MAGNITUDE_KINDS", "IndicatorResult", "base_fingerprint", "coherence",
-           "estimate_indicator", "grouping_sets", "reference_margins", "weigh"]
+__all__ = ["MAGNITUDE_KINDS", "IndicatorResult", "base_fingerprint", "check_request",
+           "coherence", "estimate_indicator", "grouping_sets", "reference_margins", "weigh"]
 
 # kinds whose cells are sums of respondents' values: the dominance rules apply
 MAGNITUDE_KINDS = ("total", "mean", "ratio")
@@ -297,6 +297,34 @@ def _temp(table: ir.Table, df: pd.DataFrame) -> ir.Table:
     return backend.create_table(f"_cd_{uuid.uuid4().hex[:12]}", df, temp=True)
 
 
+def _dimensions(frame: Frame, indicator: IndicatorSpec,
+                disaggregations: Sequence[Sequence[str]] | None
+                ) -> tuple[list[str], list[tuple[str, ...]]]:
+    """The request's dimensions and cell sets, refused if the unit's frame lacks any."""
+    dis = [list(d) for d in (disaggregations if disaggregations is not None
+                             else indicator.disaggregations)]
+    dims, sets = grouping_sets(dis)
+    unknown = sorted(set(dims) - set(frame.table.columns))
+    if unknown:
+        raise BadInput("indicator.unknown_dimension",
+                       f"indicator {indicator.id!r}: no dimension(s) {unknown} for the unit "
+                       f"{indicator.unit or 'submission'}",
+                       where=Where(field=", ".join(unknown)),
+                       fix="Use fields of the unit of analysis or an enclosing level, or declare a "
+                           "derived variable in estimation.derived.")
+    return dims, sets
+
+
+def check_request(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorSpec, *,
+                  disaggregations: Sequence[Sequence[str]] | None = None,
+                  references: Mapping[str, pd.DataFrame] | None = None) -> None:
+    """Refuse what no data could make valid (a unit, dimension or derived variable the form
+    does not have): on ``snapshot.empty_snapshot``, before any data are read."""
+    frame = analysis_frame(snap, indicator.unit, derived=spec.derived,
+                           references=references or {})
+    _dimensions(frame, indicator, disaggregations)
+
+
 def base_fingerprint(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorSpec, *,
                      statuses: Sequence[str] | None = None,
                      references: Mapping[str, pd.DataFrame] | None = None,
@@ -351,17 +379,7 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
         consent=consent)
     wspec = spec.weighting.get(indicator.form) if indicator.weighted else None
     units = _design_units(main, wspec.population if wspec else None, schema, today)
-    dis = [list(d) for d in (disaggregations if disaggregations is not None
-                             else indicator.disaggregations)]
-    dims, sets = grouping_sets(dis)
-    unknown = sorted(set(dims) - set(frame.table.columns))
-    if unknown:
-        raise BadInput("indicator.unknown_dimension",
-                       f"indicator {indicator.id!r}: no dimension(s) {unknown} for the unit "
-                       f"{indicator.unit or 'submission'}",
-                       where=Where(field=", ".join(unknown)),
-                       fix="Use fields of the unit of analysis or an enclosing level, or declare a "
-                           "derived variable in estimation.derived.")
+    dims, sets = _dimensions(frame, indicator, disaggregations)
     moments: CalibrationMoments | None = None
     weighting: dict[str, Any] | None = None
     sample = pd.DataFrame()

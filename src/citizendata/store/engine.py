@@ -19,11 +19,15 @@ class DialectTraits:
     bulk_loader: str  # how staged rows reach the database: "copy" or "executemany"
     payload_as_text: str  # SQL that reads the payload column as JSON text
     max_bind_params: int  # largest IN-list we send in one statement
+    # isolation for a read that must see one state throughout (a snapshot's key and its
+    # rows); None where every read transaction already does (SQLite in WAL mode)
+    consistent_isolation: str | None
 
 
 DIALECTS: dict[str, DialectTraits] = {
-    "sqlite": DialectTraits("sqlite", "executemany", "submissions.payload", 30_000),
-    "postgresql": DialectTraits("postgresql", "copy", "submissions.payload::text", 30_000),
+    "sqlite": DialectTraits("sqlite", "executemany", "submissions.payload", 30_000, None),
+    "postgresql": DialectTraits("postgresql", "copy", "submissions.payload::text", 30_000,
+                                "REPEATABLE READ"),
 }
 
 
