@@ -24,50 +24,32 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from citizendata.auth import Action, Actor, allowed
+from citizendata.auth import Action, Actor
 from citizendata.config import Settings, get_settings
-from citizendata.errors import BadInput, Forbidden, ServerMisconfigured, Where
+from citizendata.errors import BadInput, ServerMisconfigured, Where
 from citizendata.ingest.archive import archive_limits
 from citizendata.ingest.depth import check_object_depth
 from citizendata.privacy.client import ProtectionMethods
-from citizendata.privacy.outputs import (
-    DPRelease,
-    check_dp_input,
-    dimension_codes,
-    dp_release,
-)
-from citizendata.privacy.public import public_microdata
-from citizendata.projects.estimation import EstimationSpec
-from citizendata.projects.protection import ProtectionSpec
 from citizendata.projects.spec import ProjectSpec, load_spec
 from citizendata.publish.client import ReleaseMethods
 from citizendata.quality.client import QualityMethods
 from citizendata.services import (
     accounts,
     bulk,
-    consent,
     duplicates,
-    estimation,
     intake,
     logins,
     review,
-    snapshots,
     submissions,
     validation,
 )
 from citizendata.services import forms as forms_svc
-from citizendata.services import privacy as privacy_svc
 from citizendata.services import projects as projects_svc
-from citizendata.services.access import audit, project_for
+from citizendata.services.access import project_for
 from citizendata.snapshot.cache import SnapshotStore
 from citizendata.snapshot.client import SnapshotMethods
-from citizendata.snapshot.open import empty_snapshot
-from citizendata.stats.indicators import (
-    IndicatorResult,
-    base_fingerprint,
-    check_request,
-    estimate_indicator,
-)
+from citizendata.sources import read_source
+from citizendata.stats.client import EstimationMethods
 from citizendata.store.engine import make_engine, make_sessionmaker, traits
 from citizendata.store.migrate import current_revision, head_revision, upgrade
 from citizendata.store.models import AuditEvent, User
@@ -253,16 +235,8 @@ class Workspace:
         self.engine.dispose()
 
 
-def _read(source: str | Path | bytes, filename: str | None) -> tuple[bytes, str]:
-    if isinstance(source, bytes):
-        return source, filename or "upload"
-    path = Path(source)
-    if not path.exists():
-        raise BadInput("input.invalid", f"No file {str(path)!r}.", where=Where(file=str(path)))
-    return path.read_bytes(), filename or path.name
-
-
-class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods):
+class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
+             EstimationMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,
@@ -373,7 +347,7 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods)
     def add_form(self, slug: str, source: str | Path | bytes, filename: str | None = None
                  ) -> forms_svc.FormVersionInfo:
         """Upload an XLSForm (a new form or a new version of one)."""
-        data, name = _read(source, filename)
+        data, name = read_source(source, filename)
         settings = self.workspace.settings
         return self._run(forms_svc.add_form, slug, data, name,
                          limits=archive_limits(settings, form=True), max_depth=settings.max_depth)
@@ -456,7 +430,7 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods)
         """
         from citizendata.ingest.tabular import read_tabular
 
-        data, name = _read(source, filename)
+        data, name = read_source(source, filename)
         sha = hashlib.sha256(data).hexdigest()
         limits = archive_limits(self.workspace.settings)
 
@@ -570,176 +544,6 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods)
         return self._read(review.agreement, slug, form_id)
 
     # -- estimation --------------------------------------------------------------------------
-    def add_reference_table(self, slug: str, name: str, source: str | Path | bytes, *,
-                            kind: str = "other", note: str = "", replace: bool = False,
-                            encoding: str | None = None) -> dict[str, Any]:
-        """Store an official table (census margins, a geography, GeoJSON area boundaries).
-
-        A CSV that is not UTF-8 is refused unless ``encoding`` names its encoding.
-        """
-        data, _ = _read(source, None)
-        return self._run(estimation.add_reference_table, slug, name, data, kind=kind,
-                         source=note, replace=replace, encoding=encoding,
-                         max_depth=self.workspace.settings.max_depth)
-
-    def estimation_spec(self, slug: str) -> EstimationSpec:
-        """The project's derived variables, weighting and indicators."""
-        return self._read(estimation.estimation_spec, slug)
-
-    def reference_tables(self, slug: str) -> list[dict[str, Any]]:
-        """The project's reference tables (name, kind, hash, columns, rows)."""
-        return self._read(estimation.reference_tables, slug)
-
-    def estimate(self, slug: str, indicator: str, *,
-                 disaggregations: Sequence[Sequence[str]] | None = None,
-                 variance: str = "linearisation", replicates: int = 200, seed: int = 0,
-                 today: date | None = None, store: bool = True, purpose: str = "analysis",
-                 protect: bool = True) -> IndicatorResult:
-        """Estimate a declared indicator for every cell of its disaggregations.
-
-        Uses the submissions the project lets into analysis and whose consent covers
-        ``purpose``, weighted to the reference margins when the project declares
-        weighting. The table passes the project's disclosure control (threshold,
-        dominance, secondary suppression) unless ``protect`` is False, which only a
-        role that may see personal data may ask. A protected run is kept unless
-        ``store`` is False; an unprotected one never is.
-        """
-        if variance not in ("linearisation", "bootstrap"):
-            raise BadInput("input.invalid", f"unknown variance method {variance!r}",
-                           where=Where(field="variance"), fix="Use linearisation or bootstrap.")
-        if variance == "bootstrap" and replicates < 2:
-            raise BadInput("input.invalid", f"{replicates} bootstrap replicates are too few",
-                           where=Where(field="replicates"), fix="Ask for 200 or more.")
-        options: dict[str, Any] = {"variance": variance, "replicates": replicates, "seed": seed,
-                                   "today": today}
-        if protect:
-            result = self._protected(slug, indicator, disaggregations, purpose, **options)
-        else:
-            self._read(_may_see_unprotected, slug)
-            result, _, _ = self._estimate(slug, indicator, disaggregations, purpose, **options)
-        # an unprotected table is for its caller's eyes only: never kept for others to read
-        if store and protect:
-            result.provenance["run"] = self._run(estimation.store_run, slug, result.indicator.form,
-                                                 result.to_dict())
-        return result
-
-    def _estimate(self, slug: str, indicator: str,
-                  disaggregations: Sequence[Sequence[str]] | None, purpose: str, **options: Any
-                  ) -> tuple[IndicatorResult, EstimationSpec, dict[str, Any]]:
-        """The raw estimates (never returned to a caller without protection)."""
-        ind = self._read(estimation.indicator_spec, slug, indicator)
-        spec = self._read(estimation.estimation_spec, slug)
-        refs, hashes = self._read(estimation.read_reference_tables, slug)
-        statuses = self._read(validation.project_statuses, slug)
-        consent_filter = self._read(consent.consent_filter, slug, ind.form, purpose)
-        # a request no data could make valid is refused before a snapshot is made or logged
-        check_request(empty_snapshot(self._read(snapshots.snapshot_schema, slug, ind.form)),
-                      spec, ind, disaggregations=disaggregations, references=refs)
-        snap = self.open_snapshot(slug, ind.form)
-        result = estimate_indicator(snap, spec, ind, statuses=statuses, references=refs,
-                                    reference_hashes=hashes, disaggregations=disaggregations,
-                                    consent=consent_filter, **options)
-        return result, spec, refs
-
-    def _fingerprint(self, slug: str, indicator: str, purpose: str,
-                     today: date | None = None) -> tuple[int, ...]:
-        """Which units an indicator counts (see ``base_fingerprint``)."""
-        ind = self._read(estimation.indicator_spec, slug, indicator)
-        spec = self._read(estimation.estimation_spec, slug)
-        refs, _ = self._read(estimation.read_reference_tables, slug)
-        statuses = self._read(validation.project_statuses, slug)
-        consent_filter = self._read(consent.consent_filter, slug, ind.form, purpose)
-        snap = self.open_snapshot(slug, ind.form, refresh=False)
-        return base_fingerprint(snap, spec, ind, statuses=statuses, references=refs,
-                                consent=consent_filter, today=today)
-
-    def dp_estimate(self, slug: str, indicator: str, *, label: str,
-                    by: Sequence[str] | None = None, epsilon: float | None = None,
-                    purpose: str = "publication", today: date | None = None) -> DPRelease:
-        """A differentially private table of an unweighted proportion or count.
-
-        The spend (ε, δ) is recorded in the project's budget ledger first, and refused
-        when the budget would be exceeded; the noise scale is published with the table.
-        """
-        policy = self.protection_policy(slug)
-        if not policy.dp.enabled:
-            raise BadInput("input.invalid", f"project {slug!r} does not use differential privacy",
-                           where=Where(field="protection.dp.enabled"),
-                           fix="Set protection.dp.enabled: true in the project spec first.")
-        ind = self._read(estimation.indicator_spec, slug, indicator)
-        dims = [list(by)] if by is not None else ind.disaggregations[:1]
-        result, spec, refs = self._estimate(slug, indicator, dims, purpose, today=today)
-        eps = float(epsilon if epsilon is not None else policy.dp.epsilon)
-        check_dp_input(result)  # refuse before spending anything
-        snap = self.open_snapshot(slug, ind.form, refresh=False)
-        codes = dimension_codes(spec, snap.categories(), refs, list(result.dims))
-        self._run(privacy_svc.spend, slug, label, eps, policy.dp.delta, policy.dp.mechanism,
-                  {"indicator": indicator, "dims": result.dims, "purpose": purpose})
-        return dp_release(result, policy.dp, epsilon=eps, label=label, codes=codes)
-
-    # -- protection --------------------------------------------------------------------------
-    def protection_policy(self, slug: str) -> ProtectionSpec:
-        """The project's protection policy (threshold, suppression, k, DP, location, consent)."""
-        return self._read(privacy_svc.policy, slug)
-
-    def withdraw_consent(self, slug: str, form_id: str, instance_id: str, *,
-                         scopes: Sequence[str] = ("all",), basis: str = "respondent_request",
-                         erase: bool = False) -> dict[str, Any]:
-        """Record a respondent's withdrawal of consent: later outputs leave them out.
-
-        ``erase`` also wipes the stored answers and this workspace's snapshot files of
-        the form, so no copy outlives the request.
-        """
-        info = self._run(consent.withdraw, slug, form_id, instance_id, scopes=scopes,
-                         basis=basis, erase=erase)
-        if erase:
-            self.workspace.drop_snapshots(slug, form_id)
-        return info
-
-    def consent_withdrawals(self, slug: str, form_id: str | None = None) -> list[dict[str, Any]]:
-        """The withdrawals recorded in the project, newest first."""
-        return self._read(consent.withdrawals, slug, form_id)
-
-    def public_microdata(self, slug: str, form_id: str, out: str | Path | None = None, *,
-                         purpose: str = "publication") -> tuple[Any, dict[str, Any]]:
-        """Respondent-level data safe to publish: no personal field, coarse places, k-anonymous.
-
-        Only submissions whose consent covers ``purpose`` are in it; writes a CSV if
-        ``out`` is given. Returns the table and the report of what was done.
-        """
-        statuses = list(self._read(validation.project_statuses, slug))
-        consent_filter = self._read(consent.consent_filter, slug, form_id, purpose)
-        refs, hashes = self._read(estimation.read_reference_tables, slug)
-        policy = self.protection_policy(slug)
-        shapes = None
-        if policy.location.method == "area" and policy.location.boundaries:
-            files, more = self._read(estimation.read_boundaries, slug)
-            if policy.location.boundaries not in files:
-                raise BadInput("input.invalid", f"the boundaries {policy.location.boundaries!r} "
-                               "are not a reference table of the project",
-                               where=Where(field="protection.location.boundaries"),
-                               fix="Add them: citizendata reference add PROJECT NAME FILE "
-                                   "--kind boundaries.")
-            shapes = files[policy.location.boundaries]
-            hashes = {**hashes, policy.location.boundaries: more[policy.location.boundaries]}
-        snap = self.open_snapshot(slug, form_id)
-        data, report = public_microdata(snap, policy, statuses=statuses,
-                                        consent=consent_filter, references=refs,
-                                        boundaries=shapes)
-        self._run(_audit_microdata, slug, form_id, report, hashes)
-        if out is not None:
-            data.to_csv(out, index=False)
-        return data, report
-
-    def privacy_budget(self, slug: str) -> dict[str, Any]:
-        """The project's differential-privacy budget, what is spent, and the ledger."""
-        return self._read(privacy_svc.budget, slug)
-
-    def estimate_runs(self, slug: str, *, indicator: str | None = None, limit: int = 20
-                      ) -> list[dict[str, Any]]:
-        """Stored estimate runs of the project, newest first."""
-        return self._read(estimation.estimate_runs, slug, indicator=indicator, limit=limit)
-
     def exact_duplicates(self, slug: str, form_id: str) -> list[duplicates.ExactDuplicate]:
         """Groups of submissions with identical answers under different instance ids."""
         return self._read(duplicates.exact_duplicates, slug, form_id)
@@ -757,23 +561,6 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods)
         root = self.workspace.settings.workspace
         roots = sorted({str(root.resolve()), str(root.absolute())}, key=len, reverse=True)
         return self._read(go)
-
-
-def _audit_microdata(db: Session, actor: Actor, slug: str, form_id: str,
-                     report: dict[str, Any], hashes: dict[str, str]) -> None:
-    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
-    anon = report["anonymisation"]
-    audit(db, actor, "microdata.export", "form", form_id, project_id=project.id,
-          details={"records": report["records"], "k": anon["k_reached"],
-                   "suppressed": anon["records_suppressed"], "references": hashes})
-
-
-def _may_see_unprotected(db: Session, actor: Actor, slug: str) -> None:
-    _project, role = project_for(db, actor, slug, Action.DATA_EXPORT)
-    if not allowed(role, Action.PERSONAL_DATA_VIEW):
-        raise Forbidden("auth.forbidden", f"your role {role!r} sees only protected tables",
-                        where=Where(field="protect"),
-                        fix="Leave protect on; an owner or manager can look at unprotected cells.")
 
 
 def _within(value: Any, roots: Sequence[str]) -> Any:

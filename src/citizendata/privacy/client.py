@@ -14,20 +14,25 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from citizendata.auth import Action, Actor, allowed
-from citizendata.errors import Forbidden, Where
+from citizendata.errors import BadInput, Forbidden, Where
 from citizendata.privacy.estimates import protect_estimates, protect_linked, within_sets
+from citizendata.privacy.public import public_microdata
 from citizendata.projects.estimation import EstimationSpec, IndicatorSpec
+from citizendata.projects.protection import ProtectionSpec
+from citizendata.services import consent, validation
 from citizendata.services import estimation as estimation_svc
-from citizendata.services.access import project_for
+from citizendata.services import privacy as privacy_svc
+from citizendata.services.access import audit, project_for
 from citizendata.stats.indicators import IndicatorResult, grouping_sets
 
-__all__ = ["ProtectionMethods", "sees_unprotected"]
+__all__ = ["ProtectionMethods", "require_unprotected", "sees_unprotected"]
 
 
 def sees_unprotected(db: Any, actor: Actor | None, slug: str) -> bool:
@@ -147,6 +152,65 @@ class ProtectionMethods:
         return mine, others
 
 
+    def protection_policy(self: Any, slug: str) -> ProtectionSpec:
+        """The project's protection policy (threshold, suppression, k, DP, location, consent)."""
+        return self._read(privacy_svc.policy, slug)
+
+    def withdraw_consent(self: Any, slug: str, form_id: str, instance_id: str, *,
+                         scopes: Sequence[str] = ("all",), basis: str = "respondent_request",
+                         erase: bool = False) -> dict[str, Any]:
+        """Record a respondent's withdrawal of consent: later outputs leave them out.
+
+        ``erase`` also wipes the stored answers and this workspace's snapshot files of
+        the form, so no copy outlives the request.
+        """
+        info = self._run(consent.withdraw, slug, form_id, instance_id, scopes=scopes,
+                         basis=basis, erase=erase)
+        if erase:
+            self.workspace.drop_snapshots(slug, form_id)
+        return info
+
+    def consent_withdrawals(self: Any, slug: str, form_id: str | None = None) -> list[dict[str, Any]]:
+        """The withdrawals recorded in the project, newest first."""
+        return self._read(consent.withdrawals, slug, form_id)
+
+    def public_microdata(self: Any, slug: str, form_id: str, out: str | Path | None = None, *,
+                         purpose: str = "publication") -> tuple[Any, dict[str, Any]]:
+        """Respondent-level data safe to publish: no personal field, coarse places, k-anonymous.
+
+        Only submissions whose consent covers ``purpose`` are in it; writes a CSV if
+        ``out`` is given. Returns the table and the report of what was done.
+        """
+        statuses = list(self._read(validation.project_statuses, slug))
+        consent_filter = self._read(consent.consent_filter, slug, form_id, purpose)
+        refs, hashes = self._read(estimation_svc.read_reference_tables, slug)
+        policy = self.protection_policy(slug)
+        shapes = None
+        if policy.location.method == "area" and policy.location.boundaries:
+            files, more = self._read(estimation_svc.read_boundaries, slug)
+            if policy.location.boundaries not in files:
+                raise BadInput("input.invalid", f"the boundaries {policy.location.boundaries!r} "
+                               "are not a reference table of the project",
+                               where=Where(field="protection.location.boundaries"),
+                               fix="Add them: citizendata reference add PROJECT NAME FILE "
+                                   "--kind boundaries.")
+            shapes = files[policy.location.boundaries]
+            hashes = {**hashes, policy.location.boundaries: more[policy.location.boundaries]}
+        snap = self.open_snapshot(slug, form_id)
+        data, report = public_microdata(snap, policy, statuses=statuses,
+                                        consent=consent_filter, references=refs,
+                                        boundaries=shapes)
+        self._run(_audit_microdata, slug, form_id, report, hashes)
+        if out is not None:
+            data.to_csv(out, index=False)
+        return data, report
+
+    def privacy_budget(self: Any, slug: str) -> dict[str, Any]:
+        """The project's differential-privacy budget, what is spent, and the ledger."""
+        out: dict[str, Any] = self._read(privacy_svc.budget, slug)
+        return out
+
+
 def _same_units(a: IndicatorResult, b: IndicatorResult) -> bool:
     """Two results over the same cells count the same units in every one of them."""
     cols = [c for c in ("n", "n_psu") if c in a.table.columns and c in b.table.columns]
@@ -175,3 +239,21 @@ def _cut(result: IndicatorResult, disaggregations: Sequence[Sequence[str]]) -> N
         result.protection["pattern_cells"] = result.protection["cells"]
         result.protection["cells"] = len(t)
         result.protection["suppressed"] = int((t["conf_status"] != "F").sum())
+
+
+def _audit_microdata(db: Any, actor: Actor | None, slug: str, form_id: str,
+                     report: dict[str, Any], hashes: dict[str, str]) -> None:
+    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
+    anon = report["anonymisation"]
+    audit(db, actor, "microdata.export", "form", form_id, project_id=project.id,
+          details={"records": report["records"], "k": anon["k_reached"],
+                   "suppressed": anon["records_suppressed"], "references": hashes})
+
+
+def require_unprotected(db: Any, actor: Actor | None, slug: str) -> None:
+    """Refuse a role that may see only protected tables."""
+    _project, role = project_for(db, actor, slug, Action.DATA_EXPORT)
+    if not allowed(role, Action.PERSONAL_DATA_VIEW):
+        raise Forbidden("auth.forbidden", f"your role {role!r} sees only protected tables",
+                        where=Where(field="protect"),
+                        fix="Leave protect on; an owner or manager can look at unprotected cells.")

@@ -1,0 +1,147 @@
+"""Estimates as Client calls: reference tables, indicators, protected and DP tables.
+
+A mixin of ``Client`` (``self`` is a Client): the raw estimates never leave without
+protection (``citizendata.privacy.client``); only owners and managers may see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from citizendata.errors import BadInput, Where
+from citizendata.privacy.client import require_unprotected
+from citizendata.privacy.outputs import DPRelease, check_dp_input, dimension_codes, dp_release
+from citizendata.projects.estimation import EstimationSpec
+from citizendata.services import consent, estimation, snapshots, validation
+from citizendata.services import privacy as privacy_svc
+from citizendata.snapshot.open import empty_snapshot
+from citizendata.sources import read_source
+from citizendata.stats.indicators import (
+    IndicatorResult,
+    base_fingerprint,
+    check_request,
+    estimate_indicator,
+)
+
+__all__ = ["EstimationMethods"]
+
+
+class EstimationMethods:
+    """Client methods for estimation (a mixin: ``self`` is a Client)."""
+
+    def add_reference_table(self: Any, slug: str, name: str, source: str | Path | bytes, *,
+                            kind: str = "other", note: str = "", replace: bool = False,
+                            encoding: str | None = None) -> dict[str, Any]:
+        """Store an official table (census margins, a geography, GeoJSON area boundaries).
+
+        A CSV that is not UTF-8 is refused unless ``encoding`` names its encoding.
+        """
+        data, _ = read_source(source)
+        return self._run(estimation.add_reference_table, slug, name, data, kind=kind,
+                         source=note, replace=replace, encoding=encoding,
+                         max_depth=self.workspace.settings.max_depth)
+
+    def estimation_spec(self: Any, slug: str) -> EstimationSpec:
+        """The project's derived variables, weighting and indicators."""
+        return self._read(estimation.estimation_spec, slug)
+
+    def reference_tables(self: Any, slug: str) -> list[dict[str, Any]]:
+        """The project's reference tables (name, kind, hash, columns, rows)."""
+        return self._read(estimation.reference_tables, slug)
+
+    def estimate(self: Any, slug: str, indicator: str, *,
+                 disaggregations: Sequence[Sequence[str]] | None = None,
+                 variance: str = "linearisation", replicates: int = 200, seed: int = 0,
+                 today: date | None = None, store: bool = True, purpose: str = "analysis",
+                 protect: bool = True) -> IndicatorResult:
+        """Estimate a declared indicator for every cell of its disaggregations.
+
+        Uses the submissions the project lets into analysis and whose consent covers
+        ``purpose``, weighted to the reference margins when the project declares
+        weighting. The table passes the project's disclosure control (threshold,
+        dominance, secondary suppression) unless ``protect`` is False, which only a
+        role that may see personal data may ask. A protected run is kept unless
+        ``store`` is False; an unprotected one never is.
+        """
+        if variance not in ("linearisation", "bootstrap"):
+            raise BadInput("input.invalid", f"unknown variance method {variance!r}",
+                           where=Where(field="variance"), fix="Use linearisation or bootstrap.")
+        if variance == "bootstrap" and replicates < 2:
+            raise BadInput("input.invalid", f"{replicates} bootstrap replicates are too few",
+                           where=Where(field="replicates"), fix="Ask for 200 or more.")
+        options: dict[str, Any] = {"variance": variance, "replicates": replicates, "seed": seed,
+                                   "today": today}
+        if protect:
+            result = self._protected(slug, indicator, disaggregations, purpose, **options)
+        else:
+            self._read(require_unprotected, slug)
+            result, _, _ = self._estimate(slug, indicator, disaggregations, purpose, **options)
+        # an unprotected table is for its caller's eyes only: never kept for others to read
+        if store and protect:
+            result.provenance["run"] = self._run(estimation.store_run, slug, result.indicator.form,
+                                                 result.to_dict())
+        return result
+
+    def _estimate(self: Any, slug: str, indicator: str,
+                  disaggregations: Sequence[Sequence[str]] | None, purpose: str, **options: Any
+                  ) -> tuple[IndicatorResult, EstimationSpec, dict[str, Any]]:
+        """The raw estimates (never returned to a caller without protection)."""
+        ind = self._read(estimation.indicator_spec, slug, indicator)
+        spec = self._read(estimation.estimation_spec, slug)
+        refs, hashes = self._read(estimation.read_reference_tables, slug)
+        statuses = self._read(validation.project_statuses, slug)
+        consent_filter = self._read(consent.consent_filter, slug, ind.form, purpose)
+        # a request no data could make valid is refused before a snapshot is made or logged
+        check_request(empty_snapshot(self._read(snapshots.snapshot_schema, slug, ind.form)),
+                      spec, ind, disaggregations=disaggregations, references=refs)
+        snap = self.open_snapshot(slug, ind.form)
+        result = estimate_indicator(snap, spec, ind, statuses=statuses, references=refs,
+                                    reference_hashes=hashes, disaggregations=disaggregations,
+                                    consent=consent_filter, **options)
+        return result, spec, refs
+
+    def _fingerprint(self: Any, slug: str, indicator: str, purpose: str,
+                     today: date | None = None) -> tuple[int, ...]:
+        """Which units an indicator counts (see ``base_fingerprint``)."""
+        ind = self._read(estimation.indicator_spec, slug, indicator)
+        spec = self._read(estimation.estimation_spec, slug)
+        refs, _ = self._read(estimation.read_reference_tables, slug)
+        statuses = self._read(validation.project_statuses, slug)
+        consent_filter = self._read(consent.consent_filter, slug, ind.form, purpose)
+        snap = self.open_snapshot(slug, ind.form, refresh=False)
+        return base_fingerprint(snap, spec, ind, statuses=statuses, references=refs,
+                                consent=consent_filter, today=today)
+
+    def dp_estimate(self: Any, slug: str, indicator: str, *, label: str,
+                    by: Sequence[str] | None = None, epsilon: float | None = None,
+                    purpose: str = "publication", today: date | None = None) -> DPRelease:
+        """A differentially private table of an unweighted proportion or count.
+
+        The spend (ε, δ) is recorded in the project's budget ledger first, and refused
+        when the budget would be exceeded; the noise scale is published with the table.
+        """
+        policy = self.protection_policy(slug)
+        if not policy.dp.enabled:
+            raise BadInput("input.invalid", f"project {slug!r} does not use differential privacy",
+                           where=Where(field="protection.dp.enabled"),
+                           fix="Set protection.dp.enabled: true in the project spec first.")
+        ind = self._read(estimation.indicator_spec, slug, indicator)
+        dims = [list(by)] if by is not None else ind.disaggregations[:1]
+        result, spec, refs = self._estimate(slug, indicator, dims, purpose, today=today)
+        eps = float(epsilon if epsilon is not None else policy.dp.epsilon)
+        check_dp_input(result)  # refuse before spending anything
+        snap = self.open_snapshot(slug, ind.form, refresh=False)
+        codes = dimension_codes(spec, snap.categories(), refs, list(result.dims))
+        self._run(privacy_svc.spend, slug, label, eps, policy.dp.delta, policy.dp.mechanism,
+                  {"indicator": indicator, "dims": result.dims, "purpose": purpose})
+        return dp_release(result, policy.dp, epsilon=eps, label=label, codes=codes)
+
+    # -- protection --------------------------------------------------------------------------
+
+    def estimate_runs(self: Any, slug: str, *, indicator: str | None = None, limit: int = 20
+                      ) -> list[dict[str, Any]]:
+        """Stored estimate runs of the project, newest first."""
+        return self._read(estimation.estimate_runs, slug, indicator=indicator, limit=limit)
