@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -221,13 +222,51 @@ def database_url(backend: str, engines: dict[str, Engine | None]) -> Iterator[st
         return
     if engines["postgresql"] is None:
         pytest.skip(_pg_skip_reason[0] if _pg_skip_reason else "PostgreSQL unavailable")
-    name = f"citizendata_test_x{next(_fresh_dbs)}_{os.getpid()}"
+    with fresh_postgres(f"citizendata_test_x{next(_fresh_dbs)}_{os.getpid()}") as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres(name: str) -> Iterator[str]:
+    """A new PostgreSQL database's URL, dropped at the end (skips if the server is absent).
+
+    End ``name`` with this process's id: a killed run's leftovers are then dropped by the
+    next session.
+    """
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # the storage fixtures say loudly why PostgreSQL is absent
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
     try:
         yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def http_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """Once per module: an owner's workspace with the household form, and their token."""
+    root = tmp_path_factory.mktemp("http")
+    ws = Workspace(Settings(workspace=root / "ws", mode="test"))
+    admin = ws.create_admin("owner", "owner-password")
+    admin.create_project(SPEC)
+    admin.add_form(SPEC["slug"], household_form(), "household.xlsx")
+    token = admin.create_token("t")
+    ws.close()
+    return root, {"owner": token}
+
+
+@pytest.fixture
+def http_server(http_template: tuple[Path, dict[str, str]], tmp_path: Path
+                ) -> Iterator[tuple[Workspace, TestClient, dict[str, str]]]:
+    """A fresh copy of the template workspace, its app and the owner's auth header."""
+    shutil.copytree(http_template[0] / "ws", tmp_path / "ws")
+    ws = Workspace(Settings(workspace=tmp_path / "ws", mode="test"))
+    with TestClient(create_app(ws)) as client:
+        yield ws, client, {"Authorization": f"Bearer {http_template[1]['owner']}"}
+    ws.close()

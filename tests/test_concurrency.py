@@ -30,11 +30,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from citizendata.projects.protection import MicrodataSpec
 from citizendata.workspace import Workspace
-from conftest import PG_ADMIN_URL
+from conftest import fresh_postgres
 
 pytestmark = pytest.mark.slow
 
@@ -59,24 +58,6 @@ REQUESTS: list[tuple[str, str, str, dict[str, Any] | None]] = [
 USERS = {"analyst": "wanjiru", "owner": "naserian", "nso": "otieno"}
 
 
-@contextmanager
-def _pg_database(name: str) -> Iterator[str]:
-    """A fresh PostgreSQL database for the served workspace; dropped afterwards."""
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            c.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # the storage fixtures say loudly why PostgreSQL is absent
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}")
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite",
                                         pytest.param("postgresql", marks=pytest.mark.postgres)])
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -88,7 +69,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         if request.param == "postgresql":
             # the last part is our pid: the storage fixtures drop it if we are killed
             env["CITIZENDATA_DATABASE_URL"] = stack.enter_context(
-                _pg_database(f"citizendata_test_served_{os.getpid()}"))
+                fresh_postgres(f"citizendata_test_served_{os.getpid()}"))
         tokens = _prepare(folder, env)
         stack.callback(shutil.rmtree, folder, ignore_errors=True)
         yield stack.enter_context(_server(folder, env)), tokens, folder

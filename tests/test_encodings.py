@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,12 +24,10 @@ from typer.testing import CliRunner
 
 from citizendata import errors
 from citizendata.cli import app as cli_app
-from citizendata.config import Settings
 from citizendata.errors import BadInput, CitizenDataError
 from citizendata.forms.schema import FormSchema
 from citizendata.forms.xlsform import parse_xlsform
 from citizendata.ingest.tabular import read_tabular
-from citizendata.server.app import create_app
 from citizendata.workspace import Client, Workspace
 from conftest import CHOICES, SPEC, SURVEY, household_form
 from xlsform_builders import make_xlsform
@@ -271,26 +268,11 @@ def test_single_column_reference_table_keeps_its_column(owner: Client) -> None:
 
 # -- HTTP API and the command line ---------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    root = tmp_path_factory.mktemp("encodings")
-    ws = Workspace(Settings(workspace=root / "ws", mode="test"))
-    admin = ws.create_admin("owner", "owner-password")
-    admin.create_project(SPEC)
-    admin.add_form(P, household_form(), "household.xlsx")
-    token = admin.create_token("t")
-    ws.close()
-    return root, {"owner": token}
-
-
 @pytest.fixture
-def server(template: tuple[Path, dict[str, str]], tmp_path: Path
-           ) -> Iterator[tuple[Workspace, TestClient, dict[str, str]]]:
-    shutil.copytree(template[0] / "ws", tmp_path / "ws")
-    ws = Workspace(Settings(workspace=tmp_path / "ws", mode="test"))
-    with TestClient(create_app(ws)) as client:
-        yield ws, client, {"Authorization": f"Bearer {template[1]['owner']}"}
-    ws.close()
+def server(http_server: tuple[Workspace, TestClient, dict[str, str]]
+           ) -> tuple[Workspace, TestClient, dict[str, str]]:
+    """The owner's workspace served, with their auth header (conftest's http_server)."""
+    return http_server
 
 
 def test_http_import_refuses_then_reads_a_named_encoding(

@@ -6,11 +6,9 @@ from __future__ import annotations
 import ast
 import io
 import json
-import shutil
 import struct
 import warnings
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,6 @@ from citizendata.ingest.openrosa import parse_instance_xml
 from citizendata.ingest.payload import parse_json_body, parse_json_submission
 from citizendata.ingest.tabular import read_tabular
 from citizendata.projects.spec import load_spec
-from citizendata.server.app import create_app
 from citizendata.workspace import Client, Workspace
 from conftest import SPEC, household_form
 from xlsform_builders import make_xlsform
@@ -448,26 +445,11 @@ def test_unknown_indicator_is_not_found(ws: Workspace, owner: Client) -> None:
 
 # -- the same through the HTTP API ----------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    root = tmp_path_factory.mktemp("limits")
-    ws = Workspace(Settings(workspace=root / "ws", mode="test"))
-    admin = ws.create_admin("owner", "owner-password")
-    admin.create_project(SPEC)
-    admin.add_form(P, household_form(), "household.xlsx")
-    token = admin.create_token("t")
-    ws.close()
-    return root, {"owner": token}
-
-
 @pytest.fixture
-def server(template: tuple[Path, dict[str, str]], tmp_path: Path
-           ) -> Iterator[tuple[Workspace, TestClient, dict[str, str]]]:
-    shutil.copytree(template[0] / "ws", tmp_path / "ws")
-    ws = Workspace(Settings(workspace=tmp_path / "ws", mode="test"))
-    with TestClient(create_app(ws)) as client:
-        yield ws, client, {"Authorization": f"Bearer {template[1]['owner']}"}
-    ws.close()
+def server(http_server: tuple[Workspace, TestClient, dict[str, str]]
+           ) -> tuple[Workspace, TestClient, dict[str, str]]:
+    """The owner's workspace served, with their auth header (conftest's http_server)."""
+    return http_server
 
 
 def coded(r: Any, status: int, code: str) -> dict[str, Any]:
