@@ -9,7 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from citizendata.publish.bundle import open_sdg_csv, write_bundle
+from citizendata.publish.bundle import (
+    OPEN_SDG_NON_DISAGGREGATION,
+    OPEN_SDG_OBSERVATION_ATTRIBUTES,
+    open_sdg_csv,
+    write_bundle,
+)
 
 TABLE = pd.DataFrame({
     "ward": ["_T", "magadi", "ewuaso", "kimana"],
@@ -60,6 +65,13 @@ def test_manifest_lists_every_file_with_its_hash(tmp_path: Path) -> None:
 def test_open_sdg_layout_blank_means_total_and_suppressed_has_no_value() -> None:
     text = open_sdg_csv(TABLE, ["ward"], year="2026", series="SH_STA_BRTC", units="PT")
     lines = text.decode().splitlines()
-    assert lines[0] == "Year,Series,Units,ward,Value,OBS_STATUS"
-    assert lines[1] == "2026,SH_STA_BRTC,PT,,61.2,A"
-    assert "2026,SH_STA_BRTC,PT,ewuaso,,O" in lines
+    # status and notes in columns Open SDG's defaults do not read as disaggregations;
+    # Value last, as sdg-build's CSV check requires
+    assert lines[0] == "Year,Series,Units,ward,Observation status,COMMENT_OBS,Value"
+    assert lines[1] == "2026,SH_STA_BRTC,PT,,E,,61.2"
+    assert "2026,SH_STA_BRTC,PT,ewuaso,O,confidential," in lines
+    # what sdg-build 2.3 (Open SDG's builder) reads as disaggregations with its defaults
+    header = lines[0].split(",")
+    assert [c for c in header if c not in OPEN_SDG_NON_DISAGGREGATION
+            and c not in OPEN_SDG_OBSERVATION_ATTRIBUTES] == ["ward"]
+    assert header[0] == "Year" and header[-1] == "Value"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -101,8 +102,11 @@ def test_births_only_totals_survive_constraints() -> None:
     row = rows.iloc[0]
     assert list(rows.columns) == list(COLUMNS)
     assert (row["FREQ"], row["REPORTING_TYPE"], row["REF_AREA"]) == ("A", "N", "404")
-    assert (row["OBS_VALUE"], row["OBS_STATUS"], row["NATURE"]) == ("61.1", "A", "")
-    assert row["COMMENT_OBS"] == "SE 1.53; 95% CI 58.1–64.1; n 1697"
+    # an estimate from a sample of citizen-collected answers: E, with its bounds in the
+    # DSD's own attributes, not in comment text
+    assert (row["OBS_VALUE"], row["OBS_STATUS"], row["NATURE"]) == ("61.1", "E", "")
+    assert (row["LOWER_BOUND"], row["UPPER_BOUND"]) == ("58.1", "64.1")
+    assert row["COMMENT_OBS"] == "SE 1.53; n 1697"
     assert row["SOURCE_DETAIL"].startswith("Citizen data: ")
     assert all(row[d] == "_T" for d in SDG_DIMENSIONS[4:])
     assert check_constraints(rows, "SH_STA_BRTC") == []
@@ -134,7 +138,7 @@ def test_discrimination_by_sex_and_age_and_suppression() -> None:
         assert cell["COMMENT_OBS"] == note  # no SE/CI/n: they could reveal the value
     assert by_key.loc[("M", "_T"), "OBS_STATUS"] == "U"
     assert by_key.loc[("M", "_T"), "COMMENT_OBS"].endswith("; low reliability")
-    assert by_key.loc[("F", "_T"), "OBS_STATUS"] == "A"
+    assert by_key.loc[("F", "_T"), "OBS_STATUS"] == "E"
     assert by_key.loc[("F", "_T"), "OBS_VALUE"] == "13.25"
     assert by_key.loc[("_T", "Y18T29"), "COMMENT_OBS"].endswith("; small sample")
 
@@ -185,7 +189,7 @@ def test_sdmx_csv_layout_and_read_back(tmp_path: Path) -> None:
     assert header[:3] == ["STRUCTURE", "STRUCTURE_ID", "ACTION"]
     assert header[3:] == list(COLUMNS)
     first = text.split("\n")[1]
-    assert first.startswith("datastructure,IAEG-SDGs:SDG(1.0),I,A,N,VC_VOV_GDSD,170,")
+    assert first.startswith("datastructure,IAEG-SDGs:SDG(1.8),I,A,N,VC_VOV_GDSD,170,")
     back = read_back(path)
     pd.testing.assert_frame_equal(back, rows)
     assert check_constraints(back, "VC_VOV_GDSD") == []
@@ -199,9 +203,18 @@ def test_sdmx_ml_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "gdsd.xml"
     text = write_sdmx_ml(rows, path, prepared=PREPARED)
     assert "<mes:Prepared>2026-03-01T12:00:00Z</mes:Prepared>" in text
-    assert 'agencyID="IAEG-SDGs" id="SDG" version="1.0"' in text
+    assert 'agencyID="IAEG-SDGs" id="SDG" version="1.8"' in text
+    # the unit is the series', as in the SDG DSD; bounds and status each observation's
+    series = re.findall(r"<Series [^>]*>", text)
+    obs = re.findall(r"<Obs [^>]*>", text)
+    assert series and all('UNIT_MEASURE="PT"' in s for s in series)
+    assert obs and not any("UNIT_MEASURE" in o for o in obs)
+    assert any('LOWER_BOUND="' in o and 'OBS_STATUS="E"' in o for o in obs)
     back = read_back(path)
     pd.testing.assert_frame_equal(back, rows)
+    # the header cites the version the project names
+    other = write_sdmx_ml(rows, tmp_path / "v19.xml", prepared=PREPARED, dsd_version="1.9")
+    assert 'id="SDG" version="1.9"' in other and "IAEG-SDGs:SDG(1.9)" in other
     with pytest.raises(ValueError, match="timezone"):
         write_sdmx_ml(rows, path, prepared=datetime(2026, 3, 1))
 
@@ -259,3 +272,30 @@ def test_leading_zero_area_and_integer_values_survive_csv(tmp_path: Path) -> Non
     assert ",004," in path.read_text(encoding="utf-8")
     back = read_back(path)
     assert (back.loc[0, "REF_AREA"], back.loc[0, "OBS_VALUE"]) == ("004", "0")
+
+
+def test_another_sdmx_library_reads_the_sdmx_ml(tmp_path: Path) -> None:
+    """sdmx1 (not the library that wrote it) finds the key, the bounds and the status."""
+    import logging
+
+    import sdmx
+
+    rows, _ = to_sdg_rows(discrim_table(), DISCRIM)
+    path = tmp_path / "gdsd.xml"
+    write_sdmx_ml(rows, path, prepared=PREPARED)
+    logging.getLogger("sdmx").setLevel(logging.ERROR)  # no DSD given: it says so
+    with path.open("rb") as fh:
+        msg = sdmx.read_sdmx(fh)
+    seen = {}
+    for key, observations in msg.data[0].series.items():
+        values = key.get_values()
+        for obs in observations:
+            attrs = {k: v.value for k, v in obs.attrib.items()}
+            seen[(values[4], values[5])] = (obs.value, attrs)
+    published = rows[rows["OBS_VALUE"] != ""]
+    assert len(seen) == len(rows) and len(published) > 0
+    for _, r in published.iterrows():
+        value, attrs = seen[(r["SEX"], r["AGE"])]
+        assert float(value) == float(r["OBS_VALUE"])
+        assert attrs["OBS_STATUS"] == r["OBS_STATUS"] in {"E", "U"}
+        assert attrs.get("LOWER_BOUND") == r["LOWER_BOUND"] and "CI" not in attrs["COMMENT_OBS"]

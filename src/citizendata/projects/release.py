@@ -47,3 +47,5 @@ class ReleaseSpec(BaseModel):
     sdmx: dict[str, SdmxBreakdown] = Field(default_factory=dict)
     # CL_NATURE; empty until the NSO adopts the figures as country data ("C")
     sdmx_nature: Literal["", "C", "CA", "E", "G", "M", "N"] = ""
+    # the version of the global SDG DSD (IAEG-SDGs:SDG) the SDMX files cite and follow
+    sdmx_dsd_version: str = Field(default="1.8", pattern=r"^\d+\.\d+(\.\d+)?$")

@@ -23,8 +23,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["ESTIMATE_COLUMNS", "Manifest", "open_sdg_csv", "stable_floats", "stable_json",
-           "write_bundle"]
+__all__ = ["ESTIMATE_COLUMNS", "OPEN_SDG_NON_DISAGGREGATION", "OPEN_SDG_OBSERVATION_ATTRIBUTES",
+           "Manifest", "open_sdg_csv", "stable_floats", "stable_json", "write_bundle"]
 
 TOTAL = "_T"
 # the columns of the full estimates file, after the dimensions
@@ -68,21 +68,44 @@ def _csv(df: pd.DataFrame) -> bytes:
     return df.to_csv(index=False, lineterminator="\n", float_format=_FLOAT).encode("utf-8")
 
 
+# Open SDG's default indicator options (sdg-build 2.3, open_sdg_indicator_options_defaults):
+# columns it does not read as disaggregations, and the observation attributes it shows
+# (later versions add SOURCE_DETAIL; 2.3 would take it for a disaggregation)
+OPEN_SDG_NON_DISAGGREGATION = ("Year", "Units", "Series", "Value", "GeoCode",
+                               "Observation status", "Unit multiplier", "Unit measure",
+                               "UNIT_MEASURE", "SERIES", "COMMENT_TS", "DATA_LAST_UPDATE")
+OPEN_SDG_OBSERVATION_ATTRIBUTES = ("COMMENT_OBS",)
+
+
 def open_sdg_csv(table: pd.DataFrame, dims: Sequence[str], *, year: str, series: str,
                  units: str, labels: Mapping[str, str] | None = None) -> bytes:
     """The Open SDG data layout: Year, Series, Units, one column per disaggregation, Value.
 
-    A blank disaggregation means the total; a suppressed cell has no Value and says so
-    in OBS_STATUS (configure it as an observation attribute in Open SDG).
+    A blank disaggregation means the total. Status and notes go only in columns Open
+    SDG's default settings do not take for disaggregations: ``Observation status``
+    (SDMX CL_OBS_STATUS: E estimated, U low reliability, O missing — a suppressed cell)
+    and the observation attribute ``COMMENT_OBS``, which Open SDG shows as a footnote.
+    The source (citizen data) belongs in the indicator's metadata. ``Value`` is the last
+    column, as sdg-build's CSV check requires.
     """
     labels = dict(labels or {})
     t = _sorted(table, dims)
     out = pd.DataFrame({"Year": year, "Series": series, "Units": units}, index=t.index)
     for d in dims:
-        out[labels.get(d, d)] = t[d].astype(str).where(t[d].astype(str) != TOTAL, "")
-    out["Value"] = pd.to_numeric(t["value"], errors="coerce")
-    status = t["conf_status"].astype(str) if "conf_status" in t.columns else "F"
-    out["OBS_STATUS"] = np.where(pd.Series(status, index=t.index).isin(["C", "D"]), "O", "A")
+        name = labels.get(d, d)
+        if name in OPEN_SDG_NON_DISAGGREGATION or name in OPEN_SDG_OBSERVATION_ATTRIBUTES:
+            raise ValueError(f"dimension {d!r} would be read by Open SDG as {name!r}")
+        out[name] = t[d].astype(str).where(t[d].astype(str) != TOTAL, "")
+    value = pd.to_numeric(t["value"], errors="coerce")
+    status = t["conf_status"].astype(str) if "conf_status" in t.columns else \
+        pd.Series("F", index=t.index)
+    hidden = status.isin(["C", "D"]).to_numpy() | value.isna().to_numpy()
+    flag = t["flag"].astype(str) if "flag" in t.columns else pd.Series("", index=t.index)
+    unreliable = (flag == "unreliable").to_numpy()
+    out["Observation status"] = np.where(hidden, "O", np.where(unreliable, "U", "E"))
+    out["COMMENT_OBS"] = np.where(hidden, "confidential",
+                                  np.where(unreliable, "low reliability", ""))
+    out["Value"] = value.where(~hidden)
     return _csv(out)
 
 

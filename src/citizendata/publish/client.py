@@ -65,12 +65,13 @@ def _sdmx_files(r: Any, spec: ProjectSpec, as_of: date, notes: list[str]) -> dic
         notes.append(f"{ind.id}: no SDMX ({exc})")
         return {}
     buf = io.StringIO()
-    write_sdmx_csv(rows, buf)
+    version = spec.release.sdmx_dsd_version
+    write_sdmx_csv(rows, buf, dsd_version=version)
     out = {f"sdmx/{ind.series}.csv": buf.getvalue().encode("utf-8")}
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "data.xml"
-        write_sdmx_ml(rows, xml, prepared=datetime(as_of.year, as_of.month, as_of.day,
-                                                   tzinfo=UTC))
+        write_sdmx_ml(rows, xml, dsd_version=version,
+                      prepared=datetime(as_of.year, as_of.month, as_of.day, tzinfo=UTC))
         out[f"sdmx/{ind.series}.xml"] = xml.read_bytes()
     notes.append(f"{ind.id}: {rep.summary()}")
     return out
@@ -107,6 +108,7 @@ class ReleaseMethods:
             tables[iid] = (r.table, r.dims)
             meta["indicators"][iid] = {"year": as_of.year, "series": ind.series or "",
                                        "unit": ind.unit_of_measure, "name": ind.name,
+                                       "source": f"Citizen data: {spec.name}",
                                        "protection": r.protection}
             provenance[iid] = {k: r.provenance.get(k) for k in (
                 "snapshot", "references", "estimation_spec_sha256", "indicator_sha256",

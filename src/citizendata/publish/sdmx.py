@@ -5,18 +5,20 @@ codes, ``value``/``se``/``ci_low``/``ci_high``/``n``/``flag``/``conf_status``) i
 the series key of the SDG data structure definition (DSD) — FREQ, REPORTING_TYPE, SERIES,
 REF_AREA, SEX, AGE, URBANISATION, INCOME_WEALTH_QUANTILE, EDUCATION_LEV, OCCUPATION,
 CUST_BREAKDOWN, COMPOSITE_BREAKDOWN, DISABILITY_STATUS, ACTIVITY, PRODUCT — with
-TIME_PERIOD at observation level, OBS_VALUE as the measure and the attributes UNIT_MEASURE,
-UNIT_MULT, OBS_STATUS, NATURE, SOURCE_DETAIL, TIME_DETAIL and COMMENT_OBS.
+TIME_PERIOD at observation level, OBS_VALUE as the measure, UNIT_MEASURE attached to the
+series and the observation attributes UNIT_MULT, OBS_STATUS, NATURE, SOURCE_DETAIL,
+TIME_DETAIL, LOWER_BOUND, UPPER_BOUND and COMMENT_OBS.
 
 Coding choices (the "why" lives here so reviewers can challenge them in one place):
 
-* OBS_STATUS (SDMX cross-domain CL_OBS_STATUS): ``A`` (normal value) for published
-  cells; ``U`` (low reliability) for cells flagged ``unreliable`` — ``E`` (estimated value)
-  would be wrong because every cell is a survey estimate, so ``E`` says nothing about
-  reliability; ``O`` (missing value) for suppressed cells. ``Q`` ("missing value;
-  suppressed") exists in CL_OBS_STATUS 2.0 but was dropped from later versions in favour
-  of CONF_STATUS/OBS_CONF, which the SDG DSD does not carry, so the confidentiality
-  reason goes into COMMENT_OBS ("confidential (primary)" / "confidential (secondary)").
+* OBS_STATUS (SDMX cross-domain CL_OBS_STATUS): ``E`` (estimated value) for published
+  cells — every figure is estimated from a sample of citizen-collected answers, not a
+  count or register value, and receivers of SDG data should see that at a glance; ``U``
+  (low reliability) for cells flagged ``unreliable`` (U is the more urgent message);
+  ``O`` (missing value) for suppressed cells. ``Q`` ("missing value; suppressed")
+  exists in CL_OBS_STATUS 2.0 but was dropped from later versions in favour of
+  CONF_STATUS/OBS_CONF, which the SDG DSD does not carry, so the confidentiality goes
+  into COMMENT_OBS ("confidential").
   A cell whose ``conf_status`` is C or D is always sent blank, even if the input table
   still carries a value: a value never leaves through this module once it is marked
   confidential.
@@ -26,14 +28,18 @@ Coding choices (the "why" lives here so reviewers can challenge them in one plac
   describes "computed from citizen data by the initiative". The citizen-data statement
   goes into SOURCE_DETAIL instead. Set ``nature="C"`` only once the national statistical
   office has validated and adopted the figures as country data.
-* COMMENT_OBS for published cells: "SE 1.53; 95% CI 58.1–64.1; n 1697" followed by a
-  note for ``low_n``/``caution``/``unreliable`` flags. Nothing about precision or
-  sample size is written for suppressed cells: SE, CI and n can reveal the hidden value.
-* DSD version: ``IAEG-SDGs:SDG(1.0)`` is the reference we can justify from the project's
-  REFERENCE.md; the registry may hold later minor versions, so the version is a
-  parameter of the writers (``dsd_version``).
-* All attributes are attached at observation level. That is valid SDMX for every
-  attribute and keeps SDMX-CSV rows self-contained (no partial-key rows).
+* LOWER_BOUND / UPPER_BOUND: the 95% confidence interval of a published cell, in the
+  DSD's own attributes (not comment text), so a receiver can read it by machine.
+* COMMENT_OBS for published cells: "SE 1.53; n 1697" followed by a note for
+  ``low_n``/``caution``/``unreliable`` flags. Nothing about precision or sample size
+  is written for suppressed cells: SE, CI and n can reveal the hidden value.
+* DSD version: ``IAEG-SDGs:SDG(1.8)``, the version of the global SDG DSD the SDMX
+  working group's material and open-sdg's sdg-build test data cite as current; the
+  registry may hold later minor versions, so it is a parameter of the writers
+  (``dsd_version``; a project sets ``release.sdmx_dsd_version``) and every header
+  cites the version used.
+* UNIT_MEASURE is attached to the series (as the SDG DSD does: the unit does not change
+  within a series); the other attributes at observation level.
 * pysdmx 1.21 neither escapes nor unescapes XML attribute values in data messages, so
   ``"``, ``&``, ``<``, ``>`` and line breaks are refused in free text (SOURCE_DETAIL,
   TIME_DETAIL, COMMENT_OBS) rather than producing broken or altered SDMX-ML.
@@ -73,6 +79,7 @@ __all__ = [
     "DSD_VERSION",
     "NATURE_CODES",
     "SDG_DIMENSIONS",
+    "SERIES_ATTRIBUTES",
     "SdgReport",
     "SeriesConstraint",
     "SeriesMapping",
@@ -89,7 +96,7 @@ __all__ = [
 
 DSD_AGENCY = "IAEG-SDGs"
 DSD_ID = "SDG"
-DSD_VERSION = "1.0"
+DSD_VERSION = "1.8"
 
 SDG_DIMENSIONS: tuple[str, ...] = (
     "FREQ",
@@ -117,8 +124,13 @@ ATTRIBUTES: tuple[str, ...] = (
     "NATURE",
     "SOURCE_DETAIL",
     "TIME_DETAIL",
+    "LOWER_BOUND",
+    "UPPER_BOUND",
     "COMMENT_OBS",
 )
+# attributes attached to the series (the whole key but TIME_PERIOD); the rest to each
+# observation
+SERIES_ATTRIBUTES = frozenset({"UNIT_MEASURE"})
 COLUMNS: tuple[str, ...] = (*SDG_DIMENSIONS, TIME_DIMENSION, MEASURE, *ATTRIBUTES)
 _KEY = (*SDG_DIMENSIONS, TIME_DIMENSION)
 
@@ -327,13 +339,9 @@ def _is_missing(x: object) -> bool:
 
 def _comment(rec: Mapping[str, object], decimals: int) -> str:
     parts = []
-    se, lo, hi, n = (rec.get(k) for k in ("se", "ci_low", "ci_high", "n"))
+    se, n = (rec.get(k) for k in ("se", "n"))
     if not _is_missing(se):
         parts.append(f"SE {_fmt(float(se), decimals)}")  # type: ignore[arg-type]
-    if not _is_missing(lo) and not _is_missing(hi):
-        parts.append(
-            f"95% CI {_fmt(float(lo), decimals)}–{_fmt(float(hi), decimals)}"  # type: ignore[arg-type]
-        )
     if not _is_missing(n):
         parts.append(f"n {int(float(n))}")  # type: ignore[arg-type]
     flag = rec.get("flag")
@@ -384,8 +392,12 @@ def to_sdg_rows(table: pd.DataFrame, mapping: SeriesMapping,
             if not math.isfinite(v):
                 raise ValueError(f"non-finite value {v!r} in a published cell")
             row[MEASURE] = _fmt(v)
-            row["OBS_STATUS"] = "U" if rec.get("flag") == "unreliable" else "A"
+            row["OBS_STATUS"] = "U" if rec.get("flag") == "unreliable" else "E"
             row["COMMENT_OBS"] = _comment(rec, mapping.comment_decimals)
+            for col, attr in (("ci_low", "LOWER_BOUND"), ("ci_high", "UPPER_BOUND")):
+                bound = rec.get(col)
+                if not _is_missing(bound):
+                    row[attr] = _fmt(float(bound), mapping.comment_decimals + 2)
         out.append(row)
     rows = _sorted_frame(pd.DataFrame(out, columns=list(COLUMNS)))
     dupes = rows.duplicated(subset=list(_KEY))
@@ -491,13 +503,18 @@ def check_constraints(rows: pd.DataFrame, series: str | None = None) -> list[str
 def sdg_schema(dsd_version: str = DSD_VERSION) -> Schema:
     """Minimal pysdmx ``Schema`` of the SDG DSD: the components this module writes."""
 
+    series_key = ",".join(SDG_DIMENSIONS)
+
     def comp(cid: str, role: Role, required: bool) -> Component:
+        level = None
+        if role == Role.ATTRIBUTE:
+            level = series_key if cid in SERIES_ATTRIBUTES else "O"
         return Component(
             id=cid,
             required=required,
             role=role,
             concept=Concept(id=cid),
-            attachment_level="O" if role == Role.ATTRIBUTE else None,
+            attachment_level=level,
         )
 
     comps = [comp(d, Role.DIMENSION, True) for d in _KEY]
