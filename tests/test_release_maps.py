@@ -163,8 +163,8 @@ def test_declared_breakdowns_reach_sdmx_with_standard_codes(tmp_path: Path) -> N
         dims=dims), dimensions=["age_group", "disability"])
     assert check_constraints(rows, "VC_VOV_GDSD") == []
     keys = set(zip(rows["AGE"], rows["DISABILITY_STATUS"], rows["OBS_STATUS"], strict=True))
-    assert keys == {("_T", "_T", "A"), ("Y18T29", "_T", "A"), ("Y_GE60", "_T", "O"),
-                    ("_T", "PD", "A"), ("_T", "PWD", "A"), ("Y18T29", "PD", "O")}
+    assert keys == {("_T", "_T", "E"), ("Y18T29", "_T", "E"), ("Y_GE60", "_T", "O"),
+                    ("_T", "PD", "E"), ("_T", "PWD", "E"), ("Y18T29", "PD", "O")}
     assert report.excluded == {"unknown code _U in 'disability'": 1}
     path = tmp_path / "gdsd.csv"
     write_sdmx_csv(rows, path)
