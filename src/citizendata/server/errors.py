@@ -148,6 +148,23 @@ def _validation_error(exc: RequestValidationError) -> BadInput:
                     problems=problems)
 
 
+def _unreadable_body(exc: StarletteHTTPException) -> BadInput:
+    """A body FastAPI or Starlette could not parse, which they answer with a bare 400.
+
+    It is invalid input like any other (422, in the catalogue): JSON text that is not
+    UTF-8 (FastAPI re-raises the UnicodeDecodeError as "There was an error parsing the
+    body"), or a multipart body that does not follow its boundary.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return BadInput("intake.invalid_json",
+                        f"The JSON body is not UTF-8 text (byte {cause.start} cannot be read).",
+                        where=Where(position=cause.start), fix="Send the JSON as UTF-8 text.")
+    return BadInput("input.invalid", f"The request body cannot be read: {exc.detail}",
+                    fix="Send a well-formed body of the type named in Content-Type (JSON, or "
+                        "multipart/form-data whose parts follow its boundary).")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the one handler per exception family."""
 
@@ -173,9 +190,11 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 401:
             return error_response(request, Unauthenticated(
                 "auth.unauthenticated", "Log in or send an API token."))
-        # anything else starlette raises on its own (e.g. a bad multipart body)
+        if exc.status_code == 400:
+            return error_response(request, _unreadable_body(exc))
+        # anything else starlette raises on its own
         return error_response(request, BadInput("input.invalid", str(exc.detail)),
-                              status=exc.status_code if exc.status_code >= 400 else 400)
+                              status=exc.status_code if exc.status_code > 400 else 422)
 
     app.add_exception_handler(CitizenDataError, on_library_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
