@@ -217,3 +217,16 @@ def test_openrosa_multipart_without_a_name_is_an_openrosa_422(
     assert r.status_code == 422, r.text
     assert r.headers["content-type"].startswith("text/xml")
     assert "input.invalid: The request body cannot be read" in r.text
+
+
+@pytest.mark.parametrize("as_of", ["0", 0, "1700000000", "7/12/2026"])
+def test_release_date_that_is_not_yyyy_mm_dd_is_refused(
+        http_server: tuple[Workspace, TestClient, dict[str, str]], as_of: Any) -> None:
+    """A release "as of" 0 was built as of 1 January 1970 (pydantic reads a Unix time);
+    the document says a date (YYYY-MM-DD), and now only that is taken."""
+    ws, http, owner = http_server
+    r = http.post(f"/api/v1/projects/{P}/releases", json={"as_of": as_of}, headers=owner)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "input.invalid"
+    assert "YYYY-MM-DD" in r.json()["error"]["message"]
+    assert ws.login("owner", "owner-password").releases(P) == []

@@ -5,7 +5,6 @@ Every call goes through the library Client, which checks the caller's role.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -13,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict
 
 from citizendata.server.deps import api_client
+from citizendata.server.params import IsoDate
 from citizendata.workspace import Client
 
 __all__ = ["router"]
@@ -29,7 +29,7 @@ class AttestationIn(BaseModel):
     statement: str
     form: str | None = None
     indicator: str | None = None
-    on: date | None = None
+    on: IsoDate | None = None
 
 
 class DecisionIn(BaseModel):

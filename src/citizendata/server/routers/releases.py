@@ -7,7 +7,6 @@ public, unauthenticated surface is in routers/public.py.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -21,7 +20,7 @@ from citizendata.errors import BadInput, Forbidden, Where
 from citizendata.projects.spec import IntegrationIntent
 from citizendata.server.deps import api_client, csrf_ok, csrf_token
 from citizendata.server.errors import templates
-from citizendata.server.params import DbId
+from citizendata.server.params import DbId, IsoDate
 from citizendata.workspace import Client
 
 __all__ = ["pages", "router"]
@@ -34,7 +33,7 @@ class BuildIn(BaseModel):
     """When the release is as of (default today)."""
 
     model_config = ConfigDict(extra="forbid")
-    as_of: date | None = None
+    as_of: IsoDate | None = None
 
 
 class SignIn(BaseModel):
