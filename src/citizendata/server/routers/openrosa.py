@@ -63,6 +63,14 @@ _XML_DOC: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/xml": {"schema": {"type": "string"}}}}}
 _SUBMITTED_DOC: dict[int | str, dict[str, Any]] = {
     201: {"content": {"text/xml": {"schema": {"type": "string"}}}}}
+# the route reads its multipart body itself; the document says what it takes
+_SUBMISSION_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {
+        "type": "object", "required": [XML_PART],
+        "properties": {XML_PART: {"type": "string", "format": "binary",
+                                  "description": "The filled form's instance XML."}},
+        "additionalProperties": {"type": "string", "format": "binary",
+                                 "description": "A media file the form refers to."}}}}}}
 
 
 def _headers(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -141,7 +149,7 @@ async def _parts(request: Request) -> tuple[bytes, list[StoredAttachment]]:
 
 @router.post("/{slug}/submission", response_class=Response, status_code=201,
              summary="OpenRosa submission (multipart, from ODK Collect or Enketo)",
-             responses=_SUBMITTED_DOC)
+             responses=_SUBMITTED_DOC, openapi_extra=_SUBMISSION_BODY)
 async def submission(slug: str, request: Request,
                      client: Client = Depends(openrosa_client)) -> Response:
     """Store one filled form and its media; identical resends are accepted without change."""
