@@ -13,28 +13,19 @@ fresh workspace per run, so nothing a run writes can leak into the next.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import warnings
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
-from schemathesis.core.parameters import ParameterLocation
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    negative_data_rejection,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from citizendata.server.app import create_app
 from citizendata.workspace import Workspace
@@ -53,18 +44,41 @@ REAL = {"slug": P, "form_id": F, "instance_id": "uuid:fuzz-1", "version": "1",
 # document calls invalid is refused (4xx). Not positive_data_acceptance: the document types
 # fields as free text where the library takes one of a few words (a role, a decision), so
 # a 422 for "role": "x" is right, not a failure.
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_headers_conformance, response_schema_conformance, negative_data_rejection]
+CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
+          "response_headers_conformance", "response_schema_conformance",
+          "negative_data_rejection"]
 # examples per operation, mode and pass: 61 operations, about 3,000 requests in all
 OWNER_EXAMPLES, ANONYMOUS_EXAMPLES = 20, 6
 # fewer where each call is slow on purpose and the input small: a log-in checks an argon2
 # hash; validation (path parameters only) runs every rule and the duplicate search
 SLOW = {"POST /api/v1/login": 6, "POST /api/v1/projects/{slug}/forms/{form_id}/validate": 5}
 
-CONFIG = schemathesis.Config.from_dict({
-    "seed": 14,
-    "generation": {"mode": "all", "deterministic": True, "database": "none"},
-})
+CONFIG = {"seed": 14, "generation": {"mode": "all", "deterministic": True, "database": "none"}}
+
+# Importing schemathesis patches Hypothesis for the whole process: a printer that prints
+# nothing (every other test's failing example would read "n=,") and a larger buffer. So
+# its pytest plugin is off (pyproject: -p no:schemathesis), it is imported only here, and
+# what it patches is put back when this module is done.
+_PATCHED = [("hypothesis.core", "RepresentationPrinter"), ("hypothesis.core", "BUFFER_SIZE"),
+            ("hypothesis.internal.conjecture.engine", "BUFFER_SIZE"),
+            ("hypothesis.strategies._internal.collections", "BUFFER_SIZE"),
+            ("hypothesis.strategies._internal.core", "is_first_param_referenced_in_function"),
+            ("hypothesis.internal.entropy", "register_random")]
+
+
+@contextmanager
+def hypothesis_as_it_was() -> Iterator[None]:
+    """Run the body, then undo what importing schemathesis did to Hypothesis."""
+    saved = [(module, name, getattr(module, name))
+             for module, name in ((importlib.import_module(m), n) for m, n in _PATCHED)
+             if hasattr(module, name)]
+    try:
+        yield
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+        setup = importlib.import_module("schemathesis.generation.hypothesis").setup
+        setup._is_patched = False  # patch again if schemathesis is used later on
 
 
 def _submission(n: int) -> dict[str, Any]:
@@ -89,10 +103,19 @@ def fuzz_workspace(http_template: tuple[Path, dict[str, str]],
 
 
 @pytest.fixture(scope="module")
-def api(fuzz_workspace: Workspace) -> Any:
+def api(fuzz_workspace: Workspace) -> Iterator[Any]:
     """The app's own OpenAPI document, loaded for in-process (ASGI) calls."""
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(fuzz_workspace),
-                                            config=CONFIG)
+    with hypothesis_as_it_was():
+        yield _load(fuzz_workspace)
+
+
+def _load(workspace: Workspace) -> Any:
+    import schemathesis
+    from schemathesis import GenerationMode
+    from schemathesis.core.parameters import ParameterLocation
+
+    schema = schemathesis.openapi.from_asgi(
+        "/openapi.json", create_app(workspace), config=schemathesis.Config.from_dict(CONFIG))
 
     @schema.hook
     def flatmap_case(context: Any, case: Any) -> Any:
@@ -137,6 +160,11 @@ def can_be_invalid(definition: dict[str, Any]) -> bool:
 
 def fuzz(schema: Any, headers: dict[str, str], examples: int) -> tuple[Counter[int], list[str]]:
     """Every operation, valid and invalid inputs: the statuses seen and the failures."""
+    from schemathesis import GenerationMode, checks
+    from schemathesis.specs.openapi import checks as openapi_checks
+
+    run_checks = [getattr(checks, name, None) or getattr(openapi_checks, name)
+                  for name in CHECKS]
     statuses: Counter[int] = Counter()
     failures: list[str] = []
     for result in schema.get_all_operations():
@@ -146,11 +174,12 @@ def fuzz(schema: Any, headers: dict[str, str], examples: int) -> tuple[Counter[i
             modes.append(GenerationMode.NEGATIVE)
         for mode in modes:
 
-            @settings(max_examples=min(examples, SLOW.get(operation.label, examples)), derandomize=True, database=None, deadline=None,
-                      suppress_health_check=list(HealthCheck), print_blob=False)
+            @settings(max_examples=min(examples, SLOW.get(operation.label, examples)),
+                      derandomize=True, database=None, deadline=None, print_blob=False,
+                      suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy(generation_mode=mode))
             def run(case: Any) -> None:
-                response = case.call_and_validate(headers=headers, checks=CHECKS)
+                response = case.call_and_validate(headers=headers, checks=run_checks)
                 statuses[response.status_code] += 1
 
             try:
@@ -158,7 +187,8 @@ def fuzz(schema: Any, headers: dict[str, str], examples: int) -> tuple[Counter[i
             except Unsatisfiable:
                 # nothing to make invalid: e.g. only free-text path parameters
                 assert mode is GenerationMode.NEGATIVE, operation.label
-            except (Exception, BaseExceptionGroup) as exc:  # schemathesis' failure names the check and the input
+            except (Exception, BaseExceptionGroup) as exc:
+                # schemathesis' failure names the check, the answer and a curl line
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
     return statuses, failures
 
