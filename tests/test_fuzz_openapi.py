@@ -265,3 +265,18 @@ def test_release_date_that_is_not_yyyy_mm_dd_is_refused(
     assert r.json()["error"]["code"] == "input.invalid"
     assert "YYYY-MM-DD" in r.json()["error"]["message"]
     assert ws.login("owner", "owner-password").releases(P) == []
+
+
+def test_encoding_name_with_a_nul_is_an_unknown_encoding(
+        http_server: tuple[Workspace, TestClient, dict[str, str]]) -> None:
+    """A script that builds the URL from a C string and keeps its terminating NUL
+    ("utf-8\\0") got a 500 (codecs.lookup raises ValueError); now 422 naming the field."""
+    ws, http, owner = http_server
+    rows = "instance_id,respondent,age,consent\nuuid:n1,Naserian,30,yes\n"
+    r = http.post(f"/api/v1/projects/{P}/forms/{F}/import",
+                  params={"encoding": "utf-8\x00"}, headers=owner,
+                  files={"file": ("rows.csv", rows.encode(), "text/csv")})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "input.invalid" and error["where"] == {"field": "encoding"}
+    assert ws.login("owner", "owner-password").submissions(P, F)[0] == 0

@@ -177,7 +177,7 @@ def _codec(encoding: str) -> str:
         # than one byte per character fails on one byte, which is fine
         with contextlib.suppress(UnicodeDecodeError):
             b"A".decode(info.name)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the name
         raise BadInput("input.invalid", f"{encoding!r} is not a text encoding Python knows",
                        where=Where(field="encoding"),
                        fix="Name an encoding such as utf-8, utf-16, cp1252, latin-1 or "
