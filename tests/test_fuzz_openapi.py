@@ -14,6 +14,7 @@ fresh workspace per run, so nothing a run writes can leak into the next.
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import warnings
 from collections import Counter
@@ -47,8 +48,10 @@ REAL = {"slug": P, "form_id": F, "instance_id": "uuid:fuzz-1", "version": "1",
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance",
           "negative_data_rejection"]
-# examples per operation, mode and pass: 61 operations, about 3,000 requests in all
-OWNER_EXAMPLES, ANONYMOUS_EXAMPLES = 20, 6
+# examples per operation and mode: 61 operations, about 2,300 requests in all. A longer
+# hunt: CITIZENDATA_FUZZ_EXAMPLES=100 (about 11,000 requests, a few minutes)
+OWNER_EXAMPLES = int(os.environ.get("CITIZENDATA_FUZZ_EXAMPLES", "20"))
+ANONYMOUS_EXAMPLES = max(1, OWNER_EXAMPLES * 3 // 10)
 # fewer where each call is slow on purpose and the input small: a log-in checks an argon2
 # hash; validation (path parameters only) runs every rule and the duplicate search
 SLOW = {"POST /api/v1/login": 6, "POST /api/v1/projects/{slug}/forms/{form_id}/validate": 5}
