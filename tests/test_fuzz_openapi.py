@@ -4,8 +4,9 @@ Every operation of ``/openapi.json`` gets generated requests, valid and invalid 
 types, missing fields, odd strings in every parameter and body), sent in-process to the
 app over ASGI: once as the project's owner with an API token, on a workspace with a
 project, a form and submissions, and once without credentials. Each answer must not be
-a 5xx and must be what the document declares: a listed status, its content type and,
-where the document gives one, its schema (the one error shape for every error).
+a 5xx and must be what the document declares: a listed status, its content type, headers
+and, where the document gives one, its schema (the one error shape for every error); and
+a request the document calls invalid must be refused.
 
 Deterministic (``derandomize``) and bounded, so a failure reproduces on every run; a
 fresh workspace per run, so nothing a run writes can leak into the next.
@@ -38,7 +39,9 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 P, F = SPEC["slug"], "household"
-# what the workspace holds, so that a share of the generated paths name real objects
+# names for path parameters: the project, form, version and a submission the workspace
+# holds, release 1 once the run has built it, pair 1 once validation found one, and the
+# reference table and indicator names a project would use (absent here: a 404 path)
 REAL = {"slug": P, "form_id": F, "instance_id": "uuid:fuzz-1", "version": "1",
         "pair_id": "1", "name": "margins", "indicator": "skilled"}
 # no 5xx; the status, content type, headers and body the document declares; and input the
