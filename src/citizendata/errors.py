@@ -212,6 +212,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Fill the instance id, or remove the row."),
     ErrorSpec("import.ragged_row", "BadInput", "A row has a different number of cells than the header",
               "Check the delimiter and quoting of that row."),
+    ErrorSpec("import.unknown_part", "BadInput", "A file or sheet of the export is not part of the form",
+              "Remove it, or upload the form version that has that repeat."),
     ErrorSpec("import.orphan_repeat_row", "BadInput", "A repeat row points to no parent row",
               "Check the parent index/key of that row."),
     ErrorSpec("import.structure", "BadInput", "The file has structural problems; nothing was imported",
