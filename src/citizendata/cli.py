@@ -43,6 +43,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tab
 EncodingOpt = Annotated[str | None, typer.Option(
     "--encoding", help="The CSV's text encoding, e.g. cp1252 or utf-16-le. Without it only "
     "UTF-8 (and UTF-16 with a byte order mark) is read; nothing is guessed.")]
+VersionMapOpt = Annotated[list[str] | None, typer.Option(
+    "--version-map", help="KOBO_VERSION_ID=FORM_VERSION: the form version of the rows with "
+    "that KoboToolbox __version__ (repeatable); without it, versions are matched by content.")]
 DEFAULT_WS = Path("citizendata-workspace")
 
 
@@ -265,13 +268,16 @@ def _spinner() -> Progress:
 @app.command("import")
 def import_(project: str, form_id: str, file: Path, workspace: WorkspaceOpt = DEFAULT_WS,
             as_user: AsOpt = None, as_json: JsonOpt = False,
-            encoding: EncodingOpt = None) -> None:
-    """Import a CSV/XLSX export (KoboToolbox, ODK Central or plain); all or nothing."""
+            encoding: EncodingOpt = None, version_map: VersionMapOpt = None) -> None:
+    """Import a CSV/XLSX export or ODK Central's zip (KoboToolbox, Central, plain); all or nothing."""
     def go() -> None:
+        from citizendata.ingest.exports import parse_version_map
+
         me = _client(workspace, as_user)
+        mapping = parse_version_map(version_map or [])
         with _spinner() as bar:
             task = bar.add_task(f"importing {file.name}")
-            result = me.import_file(project, form_id, file, encoding=encoding,
+            result = me.import_file(project, form_id, file, encoding=encoding, version_map=mapping,
                                     progress=lambda m: bar.update(task, description=m))
         if as_json:
             console.print_json(json.dumps(result.to_dict()))

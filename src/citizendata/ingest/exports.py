@@ -381,3 +381,18 @@ def version_sql(id_expr: str, mapping: Mapping[str, str]) -> str:
         return "NULL::VARCHAR"
     whens = " ".join(f"WHEN {_quote(k)} THEN {_quote(v)}" for k, v in mapping.items())
     return f"(CASE {id_expr} {whens} ELSE NULL END)"
+
+
+def parse_version_map(items: Iterable[str]) -> dict[str, str]:
+    """``KOBO_ID=VERSION`` pairs (CLI ``--version-map``, API ``?version_map=``) as a mapping."""
+    from citizendata.errors import BadInput, Where
+
+    out: dict[str, str] = {}
+    for item in items:
+        kobo_id, sep, version = item.partition("=")
+        if not (sep and kobo_id.strip() and version.strip()):
+            raise BadInput("input.invalid", f"{item!r} is not KOBO_VERSION_ID=FORM_VERSION.",
+                           where=Where(column="version_map"),
+                           fix="Write e.g. vUqn6kLgc3XrvbLgSrUAtx=2026.1")
+        out[kobo_id.strip()] = version.strip()
+    return out
