@@ -6,8 +6,10 @@ JSON with its sha256 in one vectorised query. Every structural problem of the
 file is collected and raised together as ``import.structure``; nothing is
 imported from a file with problems.
 
-Not supported: ODK Central's separate repeat CSVs (files with PARENT_KEY); repeats
-are imported from KoboToolbox XLSX exports (one sheet per repeat).
+Repeats come from KoboToolbox's XLSX export (one sheet per repeat, ``_index`` /
+``_parent_index``) or ODK Central's zip (one CSV per repeat, ``KEY`` / ``PARENT_KEY``)
+and are stored as lists of items, as OpenRosa submissions are. Label exports, version
+ids and the zip's layout are handled in :mod:`citizendata.ingest.exports`.
 """
 
 from __future__ import annotations

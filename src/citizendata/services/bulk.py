@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor
 from citizendata.errors import BadInput, Conflict, Problem, Where
+from citizendata.forms.schema import FormSchema
+from citizendata.ingest.exports import ExportContext, FormLabels, labels_from_xform, shape_of
 from citizendata.services.access import audit, project_for
 from citizendata.services.forms import version_row
 from citizendata.services.intake import (
@@ -36,8 +38,6 @@ from citizendata.services.intake import (
     same_content,
 )
 from citizendata.store.engine import traits
-from citizendata.forms.schema import FormSchema
-from citizendata.ingest.exports import ExportContext, FormLabels, labels_from_xform, shape_of
 from citizendata.store.models import FormVersion, IntakeBatch, Tombstone, utcnow
 
 __all__ = ["STAGE_COLUMNS", "export_context", "import_table"]
