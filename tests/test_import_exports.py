@@ -274,3 +274,32 @@ def test_an_explicit_version_map_wins_and_a_wrong_one_is_refused(ws: Workspace) 
     assert {r["form_version"] for r in rows} == {"2026.2"}
     with pytest.raises(NotFound):
         me.import_file("kobo", "nope", file)
+
+
+def test_api_takes_centrals_zip_and_a_version_map(ws: Workspace) -> None:
+    import warnings
+
+    from citizendata.server.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
+        from fastapi.testclient import TestClient
+
+    me = ws.create_admin("amina", "a long admin password")
+    _project(me, "api", "household")
+    _project(me, "api-water", "water_points")
+    with TestClient(create_app(ws)) as http:
+        http.headers["Authorization"] = f"Bearer {me.create_token('t')}"
+        url = "/api/v1/projects/api/forms/household/import"
+        sent = http.post(url, files={"file": ("household.zip", (CENTRAL / "household.zip").read_bytes(),
+                                              "application/zip")})
+        assert sent.status_code == 201 and sent.json()["created"] == 4
+        url = "/api/v1/projects/api-water/forms/water_points/import"
+        body = (KOBO / "water_xml_semicolon.csv").read_bytes()
+        bad = http.post(f"{url}?version_map=vUqn6kLgc3XrvbLgSrUAtx", files={"file": ("k.csv", body)})
+        assert bad.status_code == 422 and bad.json()["error"]["code"] == "input.invalid"
+        good = http.post(f"{url}?version_map=vUqn6kLgc3XrvbLgSrUAtx=2026.1"
+                         "&version_map=vKq7bYJsW2nWdAy3tRpU3e=2026.2", files={"file": ("k.csv", body)})
+        assert good.status_code == 201 and good.json()["created"] == 6
+    _, rows = me.submissions("api-water", "water_points", limit=10)
+    assert sorted(r["form_version"] for r in rows) == ["2026.1"] * 3 + ["2026.2"] * 3
