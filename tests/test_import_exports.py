@@ -303,3 +303,28 @@ def test_api_takes_centrals_zip_and_a_version_map(ws: Workspace) -> None:
         assert good.status_code == 201 and good.json()["created"] == 6
     _, rows = me.submissions("api-water", "water_points", limit=10)
     assert sorted(r["form_version"] for r in rows) == ["2026.1"] * 3 + ["2026.2"] * 3
+
+
+def test_cli_import_with_version_map(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from citizendata.cli import app
+
+    def cli(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, [*args, "-w", str(tmp_path / "ws")],
+                                    env={"CITIZENDATA_PASSWORD": ""}, catch_exceptions=False)
+        return result.exit_code, result.output
+
+    assert cli("init", "--admin", "amina", "--password", "amina-password")[0] == 0
+    (tmp_path / "spec.yaml").write_text("slug: water\nname: Water\n"
+                                        "initiator: {slug: cso, name: CSO}\n")
+    assert cli("projects", "create", str(tmp_path / "spec.yaml"))[0] == 0
+    for f in FORMS["water_points"]:
+        assert cli("forms", "add", "water", str(KOBO / f))[0] == 0
+    export = str(KOBO / "water_labels_fr_cp1252.csv")
+    code, out = cli("import", "water", "water_points", export, "--encoding", "cp1252",
+                    "--version-map", "vUqn6kLgc3XrvbLgSrUAtx")
+    assert code != 0 and "input.invalid" in out
+    code, out = cli("import", "water", "water_points", export, "--encoding", "cp1252",
+                    "--version-map", "vUqn6kLgc3XrvbLgSrUAtx=2026.1", "--json")
+    assert code == 0 and json.loads(out)["created"] == 6
