@@ -328,3 +328,27 @@ def test_cli_import_with_version_map(tmp_path: Path) -> None:
     code, out = cli("import", "water", "water_points", export, "--encoding", "cp1252",
                     "--version-map", "vUqn6kLgc3XrvbLgSrUAtx=2026.1", "--json")
     assert code == 0 and json.loads(out)["created"] == 6
+
+
+def test_two_columns_for_one_question_are_named_as_the_file_names_them() -> None:
+    """`site/village` and `site.village` are the same question: one problem naming both."""
+    text = (KOBO / "water_xml_semicolon.csv").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    lines[0] = lines[0].replace('"households"', '"site.village"', 1)
+    schema, ctx = form("water_points")
+    with pytest.raises(BadInput) as exc:
+        read_tabular("\n".join(lines).encode(), "twice.csv", schema, context=ctx)
+    (problem,) = exc.value.problems
+    assert problem.code == "import.duplicate_column" and problem.where.column == "site.village"
+    assert problem.message == "columns 'site/village' and 'site.village' are the same field"
+
+
+def test_a_mixed_language_header_is_named_as_written() -> None:
+    """The language is the one most headers are in; a header in another is unknown, by its name."""
+    text = (KOBO / "water_labels_en.csv").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    lines[0] = lines[0].replace('"Households served"', '"Ménages desservis"', 1)
+    schema, ctx = form("water_points")
+    with pytest.raises(BadInput) as exc:
+        read_tabular("\n".join(lines).encode(), "mixed.csv", schema, context=ctx)
+    assert _problems(exc) == [("import.unknown_column", "Ménages desservis", None)]

@@ -338,11 +338,13 @@ def plan_columns(sheet: Sheet, index: SchemaIndex, layout: Layout, repeat: str |
                 where=sheet.where(column=header)))
             continue
         seen[header] = i
-        before = set(plan.sources)
+        before, n_clashes = set(plan.sources), len(plan.clashes)
         if not _assign(plan, names[i], col, match, repeat):
             problems.append(_unknown_column(sheet, header, letter, match, repeat))
+        # problems name the columns as the file does, not as resolved
         for path in set(plan.sources) - before:
-            plan.sources[path] = header  # a clash names the columns as the file does
+            plan.sources[path] = header
+        plan.clashes[n_clashes:] = [(header, earlier) for _, earlier in plan.clashes[n_clashes:]]
     for header, earlier in plan.clashes:
         problems.append(Problem(
             "import.duplicate_column",
