@@ -195,6 +195,12 @@ def test_exports_and_collect_store_the_same_submissions(ws: Workspace, form_id: 
         me.submit_instance("from-collect", xml.read_bytes())
     back = me.import_file("from-collect", form_id, KOBO / kobo[-1]["file"])
     assert (back.created, back.duplicates) == (0, n)
+    # and KoboToolbox's own JSON records of them (full paths, also inside repeats)
+    again_json = me.submit("from-collect", form_id, submissions(form_id))
+    assert (again_json.created, again_json.duplicates) == (0, n)
+    _, stored = me.submissions("from-exports", form_id, limit=100)
+    versions = {s["meta/instanceID"]: KOBO_IDS[s["__version__"]] for s in submissions(form_id)}
+    assert {r["instance_id"]: r["form_version"] for r in stored} == versions
     exported, collected = _snapshot(me, "from-exports", form_id), _snapshot(me, "from-collect", form_id)
     assert exported.keys() == collected.keys()
     for name, rows in exported.items():
@@ -352,3 +358,13 @@ def test_a_mixed_language_header_is_named_as_written() -> None:
     with pytest.raises(BadInput) as exc:
         read_tabular("\n".join(lines).encode(), "mixed.csv", schema, context=ctx)
     assert _problems(exc) == [("import.unknown_column", "Ménages desservis", None)]
+
+
+def test_kobo_json_records_are_matched_to_versions_not_refused(ws: Workspace) -> None:
+    """KoboToolbox's REST records carry its version id too; they are stored, not refused."""
+    me = ws.create_admin("amina", "a long admin password")
+    _project(me, "json", "water_points")
+    result = me.submit("json", "water_points", submissions("water_points"))
+    assert result.created == 6
+    _, rows = me.submissions("json", "water_points", limit=10)
+    assert sorted(r["form_version"] for r in rows) == ["2026.1"] * 3 + ["2026.2"] * 3

@@ -40,6 +40,7 @@ from citizendata.store.models import (
     Attachment,
     AuditEvent,
     ConsentWithdrawal,
+    FormVersion,
     IntakeBatch,
     Submission,
     Tombstone,
@@ -151,6 +152,63 @@ def _lexical(value: Any) -> Any:
     if isinstance(value, (int, float)):
         return str(value)
     return None if value == "" else value
+
+
+_KOBO_VERSION_KEYS = ("__version__", "_version_")
+
+
+def _answered(payload: Any, prefix: str = "") -> tuple[set[str], dict[str, set[str]]]:
+    """The field paths a payload answers, and every answer's words (for choice values)."""
+    paths: set[str] = set()
+    words: dict[str, set[str]] = {}
+    items = payload if isinstance(payload, list) else [payload]
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        for key, value in item.items():
+            path = f"{prefix}/{key}" if prefix else str(key)
+            if isinstance(value, (dict, list)) and not (
+                    isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                more, more_words = _answered(value, path)
+                paths |= more
+                for p, w in more_words.items():
+                    words.setdefault(p, set()).update(w)
+            elif value not in (None, ""):
+                paths.add(path)
+                text = " ".join(value) if isinstance(value, list) else str(value)
+                words.setdefault(path, set()).update(text.split())
+    return paths, words
+
+
+def _kobo_versions(db: Session, ctx: FormContext,
+                   items: list[IncomingSubmission]) -> list[IncomingSubmission]:
+    """Items whose version is KoboToolbox's own id (``__version__``), matched to a form
+    version by what they answer, as the tabular import does; never refused for it."""
+    from dataclasses import replace
+
+    from citizendata.ingest.exports import choose_version, shape_of
+
+    odd = [it for it in items if it.form_version not in ctx.versions and any(
+        it.source_meta.get(k) == it.form_version for k in _KOBO_VERSION_KEYS)]
+    if not odd:
+        return items
+    ids = sorted({i for v, i in ctx.versions.items() if v is not None})
+    rows = db.execute(select(FormVersion.schema).where(FormVersion.id.in_(ids))
+                      .order_by(FormVersion.id)).scalars().all()
+    shapes = tuple(shape_of(FormSchema.from_dict(r)) for r in rows)
+    by_id: dict[str | None, tuple[set[str], dict[str, set[str]]]] = {}
+    for it in odd:
+        used, words = by_id.setdefault(it.form_version, (set(), {}))
+        paths, more = _answered(it.payload)
+        used |= paths
+        for p, w in more.items():
+            words.setdefault(p, set()).update(w)
+    chosen = {vid: choose_version(used, {p: w for p, w in words.items()
+                                         if any(p in s.choices for s in shapes)}, shapes)
+              for vid, (used, words) in by_id.items()}
+    odd_ids = {id(it) for it in odd}
+    return [replace(it, form_version=chosen[it.form_version]) if id(it) in odd_ids else it
+            for it in items]
 
 
 def _check_versions(ctx: FormContext, items: Sequence[IncomingSubmission]) -> None:
@@ -369,6 +427,7 @@ def store_submissions(
     hashes = {it.instance_id: content_hash(it.payload) for it in items}
     buried = _buried_items(db, ctx.form_pk, items) if ctx.has_tombstones else {}
     live = [it for it in items if it.instance_id not in buried]
+    live = _kobo_versions(db, ctx, live)
     _check_versions(ctx, live)
     batch = None
     if len(items) > 1 or filename is not None:
