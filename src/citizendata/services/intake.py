@@ -173,7 +173,7 @@ def _answered(payload: Any, prefix: str = "") -> tuple[set[str], dict[str, set[s
                 paths |= more
                 for p, w in more_words.items():
                     words.setdefault(p, set()).update(w)
-            elif value not in (None, ""):
+            elif value not in (None, "", []):
                 paths.add(path)
                 text = " ".join(value) if isinstance(value, list) else str(value)
                 words.setdefault(path, set()).update(text.split())
