@@ -47,6 +47,7 @@ __all__ = [
     "Decrypted",
     "Envelope",
     "DecryptionFailed",
+    "decrypt_file",
     "decrypt_submission",
     "fingerprint",
     "generate_key_pair",
@@ -265,18 +266,25 @@ def _unwrap(env: Envelope, keys: Sequence[rsa.RSAPrivateKey]
                 f"{env.instance_id!r}")
 
 
-def _decrypt_file(env: Envelope, name: str, data: bytes, aes: bytes, iv: bytes) -> bytes:
-    dec = Cipher(algorithms.AES(aes), modes.CFB(iv)).decryptor()
+def decrypt_file(data: bytes, aes_key: bytes, iv: bytes) -> bytes | None:
+    """One file decrypted (AES-256/CFB128, PKCS#7 padding removed); None if it is damaged."""
+    dec = Cipher(algorithms.AES(aes_key), modes.CFB(iv)).decryptor()
     padded = dec.update(data) + dec.finalize()
     pad = padded[-1] if padded else 0
-    # PKCS#7: 1..16 bytes, each holding the count (checked without a data-dependent branch
-    # on the content; a mismatch is reported, never guessed at)
-    if not 1 <= pad <= 16 or len(padded) < pad or not hmac.compare_digest(
-            padded[-pad:], bytes([pad]) * pad) or len(padded) % 16:
+    # PKCS#7 pads to whole 16-byte blocks with 1..16 bytes, each holding the count
+    if len(padded) % 16 or not 1 <= pad <= 16 or not hmac.compare_digest(
+            padded[-pad:], bytes([pad]) * pad):
+        return None
+    return padded[:-pad]
+
+
+def _decrypt_file(env: Envelope, name: str, data: bytes, aes: bytes, iv: bytes) -> bytes:
+    plain = decrypt_file(data, aes, iv)
+    if plain is None:
         raise _fail("encryption.corrupted", env,
                     f"{name!r} of submission {env.instance_id!r} does not decrypt (corrupted "
                     "or truncated)", file=name)
-    return padded[:-pad]
+    return plain
 
 
 def _check_signature(env: Envelope, key: rsa.RSAPrivateKey, plain: Mapping[str, bytes]) -> None:

@@ -153,7 +153,7 @@ def _lexical(value: Any) -> Any:
     return None if value == "" else value
 
 
-def _check_versions(ctx: FormContext, items: Sequence[IncomingSubmission]) -> None:
+def check_versions(ctx: FormContext, items: Sequence[IncomingSubmission]) -> None:
     known = [v for v in ctx.versions if v is not None]
     problems = [
         Problem("not_found.form_version",
@@ -318,7 +318,11 @@ def store_instance_xml(db: Session, actor: Actor | None, slug: str, xml: bytes,
                        max_depth: int = DEFAULT_MAX_DEPTH) -> IntakeResult:
     """Store one XForm instance (OpenRosa) with its media, the XML kept as an attachment."""
     from citizendata.ingest.openrosa import instance_head, parse_instance_xml
+    from citizendata.services.encryption import encrypted_root, store_encrypted
 
+    manifest = encrypted_root(xml, max_depth)
+    if manifest is not None:  # ODK encryption: stored as received, decrypted on export
+        return store_encrypted(db, actor, slug, manifest, xml, media, channel=channel)
     head = instance_head(xml, max_depth=max_depth)
     ctx: FormContext | None = None
     if head is not None:
@@ -369,7 +373,7 @@ def store_submissions(
     hashes = {it.instance_id: content_hash(it.payload) for it in items}
     buried = _buried_items(db, ctx.form_pk, items) if ctx.has_tombstones else {}
     live = [it for it in items if it.instance_id not in buried]
-    _check_versions(ctx, live)
+    check_versions(ctx, live)
     batch = None
     if len(items) > 1 or filename is not None:
         batch = IntakeBatch(project_id=ctx.project_id, form_id=ctx.form_pk, channel=channel,
