@@ -359,3 +359,74 @@ def test_real_collect_submission_from_central_tests_decrypts() -> None:
         "39bbb0890f3222269da68b172146477a", "39bcb0890f3222269da68b172146477a",
         "39bcb18a103323279ea68b172146477a", "39bcb18a103323279ea78c182247487b",
         "3abdb28b113424289ea78c182247487b", "3abdb28b113424289fa88d192348497c"]
+
+
+def test_withdrawal_and_erasure_apply_before_decryption(
+        ws: Workspace, project: Client, http: TestClient, tmp_path: Path) -> None:
+    xform = served(http)
+    sent = {iid: collect_encrypt(xform, instance(iid), {}) for iid in
+            ("uuid:keep", "uuid:withdrawn", "uuid:erased")}
+    for manifest, files in sent.values():
+        assert post(http, {}, manifest, files).status_code == 201
+    project.withdraw_consent("safe-voices", "incident", "uuid:withdrawn")
+    project.withdraw_consent("safe-voices", "incident", "uuid:erased", erase=True)
+    with ws.transaction(write=False) as db:
+        erased = db.scalars(select(EncryptedSubmission).where(
+            EncryptedSubmission.instance_id == "uuid:erased")).one()
+        assert erased.envelope == b""
+        assert db.scalar(select(func.count()).select_from(EncryptedFile).where(
+            EncryptedFile.encrypted_submission_id == erased.id)) == 0
+    # the phone resends what it still holds: answered like a duplicate, nothing stored
+    r = post(http, {}, *sent["uuid:erased"])
+    assert r.status_code == 202
+    with ws.transaction(write=False) as db:
+        assert db.scalar(select(func.count()).select_from(EncryptedFile).where(
+            EncryptedFile.encrypted_submission_id == erased.id)) == 0
+    report = project.snapshot_decrypted("safe-voices", "incident", tmp_path / "s", PASSPHRASE)
+    assert [r["_instance_id"] for r in rows_of(report, "incident")] == ["uuid:keep"]
+    assert report.left_out == 2 and report.problems == ()
+
+
+def test_cli_enables_encryption_and_exports_decrypted(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from citizendata.cli import app
+
+    runner = CliRunner()
+    root = tmp_path / "ws"
+
+    def cli(*args: str, secret: str = PASSPHRASE) -> tuple[int, str]:
+        r = runner.invoke(app, [*args, "-w", str(root)], catch_exceptions=False,
+                          env={"CITIZENDATA_PASSWORD": "", "CITIZENDATA_PASSPHRASE": secret})
+        return r.exit_code, r.output
+
+    assert cli("init", "--admin", "amani", "--password", "amani-password")[0] == 0
+    (tmp_path / "spec.json").write_text(json.dumps(SPEC))
+    (tmp_path / "incident.xlsx").write_bytes(form())
+    assert cli("projects", "create", str(tmp_path / "spec.json"))[0] == 0
+    assert cli("forms", "add", "safe-voices", str(tmp_path / "incident.xlsx"))[0] == 0
+    code, out = cli("encryption", "enable", "safe-voices")
+    assert code == 0 and "Encryption enabled" in out, out
+    ws = Workspace.open(root)
+    try:
+        me = ws.as_user("amani")
+        _, xform = me.xform("safe-voices", "incident")
+        manifest, files = collect_encrypt(xform, instance("uuid:cli"), {})
+        from citizendata.services.intake import StoredAttachment
+
+        assert me.submit_instance("safe-voices", manifest, [
+            StoredAttachment(n, "application/octet-stream", d) for n, d in files.items()]
+        ).created == 1
+    finally:
+        ws.close()
+    code, out = cli("encryption", "status", "safe-voices")
+    assert code == 0 and "incident: 1 encrypted" in out
+    code, out = cli("export", "safe-voices", "incident", "--decrypt", "--out",
+                    str(tmp_path / "wrong"), secret="a wrong passphrase")
+    assert code == 2 and "encryption.wrong_passphrase" in out
+    assert "a wrong passphrase" not in out
+    code, out = cli("export", "safe-voices", "incident", "--decrypt", "--out",
+                    str(tmp_path / "snap"))
+    assert code == 0 and "1 encrypted submission(s) decrypted" in out, out
+    got = pq.read_table(tmp_path / "snap" / "incident.parquet").to_pylist()
+    assert [(r["_instance_id"], r["age"]) for r in got] == [("uuid:cli", 31)]

@@ -114,6 +114,9 @@ def decrypt_form(db: Session, form: Form, schema: FormSchema, passphrase: str,
     # one RSA unwrap, AES pass and XML parse per submission: there is no vector form of
     # this, and encrypted submissions are few beside the ones stored in the clear
     for row in rows:
+        if not row.envelope:  # erased: nothing is left to decrypt
+            out.left_out += 1
+            continue
         try:
             item, media = _decrypt_one(row, files.get(row.id, {}), keys, form, schema)
         except enc.DecryptionFailed as exc:

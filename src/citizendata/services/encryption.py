@@ -26,7 +26,7 @@ from typing import Any, cast
 from xml.etree.ElementTree import Element
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -309,3 +309,47 @@ def _store_files(db: Session, sid: int, media: Sequence[StoredAttachment]) -> No
             have.add(m.name)
             db.add(EncryptedFile(encrypted_submission_id=sid, name=m.name, size=len(m.data),
                                  sha256=hashlib.sha256(m.data).hexdigest(), data=m.data))
+
+
+def withdraw_encrypted(db: Session, actor: Actor, project_pk: int, form_pk: int,
+                       instance_id: str, scopes: Sequence[str], basis: str, erase: bool
+                       ) -> list[str] | None:
+    """Consent withdrawn for an encrypted submission, by its instance id; None if none.
+
+    Recorded against ``-id`` (as decrypted rows are numbered). Withdrawing everything or
+    erasing buries the instance id; erasing also deletes the encrypted files and the
+    wrapped key, so nobody can ever decrypt the answers. Edits of it (deprecatedID) are
+    only known once decrypted, and are left out then.
+    """
+    from citizendata.store.models import ConsentWithdrawal, Tombstone
+
+    row = db.scalar(select(EncryptedSubmission).where(
+        EncryptedSubmission.form_id == form_pk, EncryptedSubmission.instance_id == instance_id))
+    if row is None:
+        return None
+    have = set(db.scalars(select(ConsentWithdrawal.scope).where(
+        ConsentWithdrawal.form_id == form_pk, ConsentWithdrawal.submission_id == -row.id)))
+    new = [s for s in scopes if s not in have and "all" not in have]
+    if not new and not erase:
+        raise Conflict("consent.already_withdrawn",
+                       f"consent of submission {instance_id!r} is already withdrawn for "
+                       f"{sorted(have)}", where=Where(instance_id=instance_id))
+    for scope in new:
+        db.add(ConsentWithdrawal(project_id=project_pk, form_id=form_pk, submission_id=-row.id,
+                                 instance_id=instance_id, scope=scope, basis=basis,
+                                 erased=erase, recorded_by=actor.username))
+    if erase or "all" in new or "all" in have:
+        reason = "erased" if erase else "withdrawn"
+        tomb = db.scalar(select(Tombstone).where(Tombstone.form_id == form_pk,
+                                                 Tombstone.instance_id == instance_id))
+        if tomb is None:
+            db.add(Tombstone(project_id=project_pk, form_id=form_pk, instance_id=instance_id,
+                             content_hash=row.content_hash, submission_id=-row.id,
+                             reason=reason))
+        else:
+            tomb.reason = "erased" if erase else tomb.reason
+    if erase:
+        db.execute(delete(EncryptedFile).where(EncryptedFile.encrypted_submission_id == row.id))
+        row.envelope = b""
+    db.flush()
+    return new or sorted(have)
