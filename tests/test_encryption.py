@@ -20,6 +20,7 @@ import os
 import re
 import warnings
 import wave
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -109,13 +110,11 @@ def collect_encrypt(xform: str, submission_xml: bytes, media: dict[str, bytes]
     iv_seed = bytearray(hashlib.md5(iid.encode("utf-8") + key).digest())
     b64_key = base64.b64encode(public.encrypt(key, OAEP_SHA256)).decode()
     signature_source = [form_id.group(1), *([version.group(1)] if version else []), b64_key, iid]
-    counter = 0
     out: dict[str, bytes] = {}
     # encryptSubmissionFiles: every media file, then submission.xml last
-    for name, data in [*media.items(), ("submission.xml", submission_xml)]:
+    for counter, (name, data) in enumerate([*media.items(), ("submission.xml", submission_xml)]):
         signature_source.append(f"{name}::{hashlib.md5(data).hexdigest()}")
-        iv_seed[counter % 16] = (iv_seed[counter % 16] + 1) & 0xFF  # ++ivSeedArray[...]
-        counter += 1
+        iv_seed[counter % 16] = (iv_seed[counter % 16] + 1) & 0xFF  # ++ivSeedArray[ivCounter]
         # AES/CFB/PKCS5Padding under BouncyCastle: CFB128 with 16-byte PKCS#7 padding
         pad = 16 - len(data) % 16
         cipher = Cipher(algorithms.AES(key), modes.CFB(bytes(iv_seed))).encryptor()
@@ -209,6 +208,17 @@ def test_collect_encrypted_submission_is_stored_encrypted_and_decrypts_with_pass
     assert media.name == "1765100000.wav" and media.read_bytes() == audio
     summary = json.loads((tmp_path / "snap" / "decryption.json").read_text())
     assert summary["decrypted"] == 1 and summary["problems"] == []
+    # the same through the API: a zip of the snapshot
+    r = http.post("/api/v1/projects/safe-voices/forms/incident/export",
+                  json={"passphrase": PASSPHRASE})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        assert {"incident.parquet", "snapshot.json", "decryption.json"} <= set(zf.namelist())
+        api_rows = pq.read_table(io.BytesIO(zf.read("incident.parquet"))).to_pylist()
+    assert [row["_instance_id"] for row in api_rows] == [got["_instance_id"]]
+    assert "alias" not in api_rows[0]  # personal fields only when asked for
+    assert http.get("/api/v1/projects/safe-voices/encryption").json()[
+        "encrypted_submissions"] == {"incident": 1}
     with ws.transaction(write=False) as db:
         logged = json.dumps([e.details for e in db.scalars(select(AuditEvent))])
     assert PASSPHRASE not in logged and "Mawingu" not in logged
@@ -295,8 +305,8 @@ def test_form_with_its_own_public_key_waits_for_its_private_key(
         ws: Workspace, tmp_path: Path) -> None:
     me = ws.create_admin("amani", "amani-password")
     me.create_project(SPEC)
-    public = "".join(l for l in (DATA / "central_pub.pem").read_text().splitlines()
-                     if "-----" not in l)
+    public = "".join(line for line in (DATA / "central_pub.pem").read_text().splitlines()
+                     if "-----" not in line)
     me.add_form("safe-voices", form("own_key", public_key=public), "own.xlsx")
     with TestClient(create_app(ws)) as http:
         http.headers.update({"Authorization": f"Bearer {me.create_token('c')}"})

@@ -28,19 +28,19 @@ class EncryptionMethods:
         managers; it cannot be turned off).
         """
         me: Any = self
-        return me._run(encryption.enable_managed, slug, passphrase, hint)  # type: ignore[no-any-return]
+        return me._run(encryption.enable_managed, slug, passphrase, hint)
 
     def register_private_key(self, slug: str, private_pem: bytes | str, passphrase: str,
                              hint: str | None = None) -> KeyInfo:
         """Keep the private key of a form's own ``public_key``, sealed under the passphrase."""
         me: Any = self
         pem = private_pem.encode() if isinstance(private_pem, str) else private_pem
-        return me._run(encryption.register_private_key, slug, pem, passphrase, hint)  # type: ignore[no-any-return]
+        return me._run(encryption.register_private_key, slug, pem, passphrase, hint)
 
     def encryption_status(self, slug: str) -> dict[str, Any]:
         """The project's keys, forms with their own key, and encrypted submissions per form."""
         me: Any = self
-        return me._read(encryption.encryption_status, slug)  # type: ignore[no-any-return]
+        return me._read(encryption.encryption_status, slug)
 
     def snapshot_decrypted(self, slug: str, form_id: str, out_dir: str | Path, passphrase: str,
                            *, include_personal: bool = False,

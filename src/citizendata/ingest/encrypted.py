@@ -45,8 +45,8 @@ __all__ = [
     "KDF_ITERATIONS",
     "MIN_PASSPHRASE",
     "Decrypted",
-    "Envelope",
     "DecryptionFailed",
+    "Envelope",
     "decrypt_file",
     "decrypt_submission",
     "fingerprint",
@@ -133,7 +133,7 @@ def parse_envelope(root: Element) -> Envelope:
                                      or "\\" in n})]
     if problems:
         raise BadInput("encryption.invalid_envelope",
-                       f"The encrypted submission's manifest is incomplete: "
+                       "The encrypted submission's manifest is incomplete: "
                        + "; ".join(p.message for p in problems), problems=problems,
                        where=problems[0].where)
     return Envelope(form_id=parts["id attribute"], version=root.get("version") or None,

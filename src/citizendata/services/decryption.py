@@ -160,7 +160,8 @@ def _batch(db: Session, decrypted: DecryptedForm) -> pa.RecordBatch:
         "_instance_id": [it.instance_id for _, it, _ in decrypted.rows],
         "_form_version": [it.form_version or versions[r.form_version_id]
                           for r, it, _ in decrypted.rows],
-        "_submitter": [users.get(r.submitter_id) for r, _, _ in decrypted.rows],
+        "_submitter": [users.get(r.submitter_id) if r.submitter_id else None
+                       for r, _, _ in decrypted.rows],
         "_collected_at": [it.collected_at for _, it, _ in decrypted.rows],
         "_received_at": [r.received_at for r, _, _ in decrypted.rows],
         "_review_status": ["received"] * len(decrypted.rows),

@@ -55,9 +55,16 @@ from citizendata.store.models import (
     utcnow,
 )
 
-
-__all__ = ["KeyInfo", "encrypted_root", "encryption_status", "enable_managed",
-           "register_private_key", "served_xform", "store_encrypted", "unlock_keys"]
+__all__ = [
+    "KeyInfo",
+    "enable_managed",
+    "encrypted_root",
+    "encryption_status",
+    "register_private_key",
+    "served_xform",
+    "store_encrypted",
+    "unlock_keys",
+]
 
 
 @dataclass(frozen=True)
