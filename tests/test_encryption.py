@@ -55,9 +55,14 @@ SURVEY = [
     {"type": "select_one kind", "name": "incident", "label": "What happened?"},
     {"type": "integer", "name": "age", "label": "Age"},
     {"type": "audio", "name": "testimony", "label": "Testimony"},
+    {"type": "begin_repeat", "name": "perpetrator", "label": "Who?"},
+    {"type": "select_one who", "name": "who", "label": "Who was it?"},
+    {"type": "end_repeat"},
 ]
 CHOICES = [{"list_name": "kind", "name": "threat", "label": "Threat"},
-           {"list_name": "kind", "name": "assault", "label": "Assault"}]
+           {"list_name": "kind", "name": "assault", "label": "Assault"},
+           {"list_name": "who", "name": "police", "label": "Police"},
+           {"list_name": "who", "name": "neighbour", "label": "Neighbour"}]
 OR = "/openrosa/safe-voices"
 
 
@@ -73,6 +78,8 @@ def instance(iid: str, alias: str = "Mawingu", age: str = "31", form_id: str = "
     return (f"<?xml version='1.0' ?><data id=\"{form_id}\" version=\"2026-12\" "
             f"xmlns:orx=\"http://openrosa.org/xforms\"><alias>{alias}</alias>"
             f"<incident>threat</incident><age>{age}</age><testimony>{audio}</testimony>"
+            "<perpetrator><who>police</who></perpetrator>"
+            "<perpetrator><who>neighbour</who></perpetrator>"
             f"<meta><orx:instanceID>{iid}</orx:instanceID></meta></data>").encode()
 
 
@@ -204,6 +211,9 @@ def test_collect_encrypted_submission_is_stored_encrypted_and_decrypts_with_pass
     assert (got["_instance_id"], got["alias"], got["incident"], got["age"]) == (
         "uuid:7d1e0c55-1f0a-4c0e-9b8a-0c3f5d1e2a01", "Mawingu", "threat", 31)
     assert got["_id"] < 0  # numbered apart from submissions stored in the clear
+    repeat = next(n for n in report.info.tables if n != "incident")
+    assert [(r["_submission_id"], r["who"]) for r in rows_of(report, repeat)] == [
+        (got["_id"], "police"), (got["_id"], "neighbour")]
     media = tmp_path / "snap" / report.media[0]
     assert media.name == "1765100000.wav" and media.read_bytes() == audio
     summary = json.loads((tmp_path / "snap" / "decryption.json").read_text())
@@ -440,3 +450,34 @@ def test_cli_enables_encryption_and_exports_decrypted(tmp_path: Path) -> None:
     assert code == 0 and "1 encrypted submission(s) decrypted" in out, out
     got = pq.read_table(tmp_path / "snap" / "incident.parquet").to_pylist()
     assert [(r["_instance_id"], r["age"]) for r in got] == [("uuid:cli", 31)]
+
+
+def test_roles_and_the_clear_copy_of_an_encrypted_instance_id(
+        ws: Workspace, project: Client, http: TestClient, tmp_path: Path) -> None:
+    project.create_user("baraka", "baraka-password")
+    project.add_member("safe-voices", "baraka", "collector")
+    project.create_user("stranger", "stranger-password")
+    collector = {"Authorization": f"Bearer {ws.as_user('baraka').create_token('phone')}"}
+    stranger = {"Authorization": f"Bearer {ws.as_user('stranger').create_token('t')}"}
+    manifest, files = collect_encrypt(served(http), instance("uuid:by-collector"), {})
+    assert post(http, stranger, manifest, files).status_code == 404
+    assert post(http, collector, manifest, files).status_code == 201
+    # the collector submits, but may neither decrypt nor manage keys
+    r = http.post("/api/v1/projects/safe-voices/forms/incident/export",
+                  json={"passphrase": PASSPHRASE}, headers=collector)
+    assert r.status_code == 403
+    r = http.post("/api/v1/projects/safe-voices/encryption/keys", headers=collector,
+                  json={"private_key": (DATA / "central_priv.pem").read_text(),
+                        "passphrase": PASSPHRASE})
+    assert r.status_code == 403
+    r = http.get("/api/v1/projects/safe-voices/encryption", headers=stranger)
+    assert r.status_code == 404
+    # the same instance id sent again in the clear is a conflict, not a second copy
+    r = http.post(f"{OR}/submission", headers=collector, files=[
+        ("xml_submission_file", ("submission.xml", instance("uuid:by-collector"),
+                                 "text/xml"))])
+    assert r.status_code == 409 and "already received encrypted" in r.text
+    # a snapshot without the passphrase says what to do
+    with pytest.raises(BadInput) as empty:
+        project.snapshot("safe-voices", "incident", tmp_path / "plain")
+    assert empty.value.code == "snapshot.empty" and "--decrypt" in (empty.value.fix or "")
