@@ -116,6 +116,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("not_found.form", "NotFound", "No such form", "Check the form id."),
     ErrorSpec("not_found.form_version", "NotFound", "No such form version",
               "List the form's versions."),
+    ErrorSpec("not_found.form_attachment", "NotFound", "No such form attachment",
+              "Check the file name in the form's manifest."),
     ErrorSpec("not_found.submission", "NotFound", "No such submission", "Check the instance id."),
     ErrorSpec("not_found.duplicate_pair", "NotFound", "No such duplicate pair",
               "List the probable duplicates of the form and use a pair's id."),
