@@ -19,8 +19,16 @@ from pathlib import PurePosixPath
 from citizendata.errors import BadInput, Problem, Where
 from citizendata.forms.schema import FormSchema
 
-__all__ = ["ITEMSETS", "MAX_ATTACHMENT_BYTES", "MAX_ATTACHMENTS", "Need", "check_attachments",
-           "check_name", "content_type", "needed_files"]
+__all__ = [
+    "ITEMSETS",
+    "MAX_ATTACHMENTS",
+    "MAX_ATTACHMENT_BYTES",
+    "Need",
+    "check_attachments",
+    "check_name",
+    "content_type",
+    "needed_files",
+]
 
 ITEMSETS = "itemsets.csv"  # the file ODK Collect reads select_one_external choices from
 MAX_ATTACHMENTS = 100
