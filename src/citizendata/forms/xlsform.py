@@ -633,6 +633,8 @@ def _invalid(exc: PyXFormError, filename: str, rows: _RowIndex) -> BadInput:
 def _normal_type(el: Mapping[str, Any]) -> str:
     """The XLSForm type name of a pyxform element (select_one, integer, start, ...)."""
     kind = str(el.get("type", ""))
+    if kind == "select one external":
+        return "select_one_external"  # its choices are in itemsets.csv, served to phones
     if kind in ("select one", "select all that apply"):
         base = _TYPE_ALIASES[kind]
         itemset = str(el.get("itemset") or "")

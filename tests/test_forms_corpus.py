@@ -1,0 +1,165 @@
+"""The XLSForm corpus: every form pyxform converts is accepted, or refused with a coded,
+documented reason; never a traceback (issue 15, part 1).
+
+Each file under tests/data/xlsforms/corpus/forms is converted by pyxform itself and
+parsed by citizendata from the same bytes, with the attachments expected.csv names
+(from corpus/media); the outcome must equal the expected one. Forms refused today only
+by the expression compiler are expected "accepted" and marked xfail until the XPath
+work (validate/expr) lands.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+from pyxform.xls2xform import convert
+
+from citizendata.errors import BadInput
+from citizendata.forms.media import check_attachments
+from citizendata.forms.xlsform import parse_xlsform
+from citizendata.workspace import Workspace
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
+    from fastapi.testclient import TestClient
+
+CORPUS = Path(__file__).parent / "data" / "xlsforms" / "corpus"
+GUIDE = Path(__file__).parents[1] / "docs" / "guide.md"
+with (CORPUS / "expected.csv").open(newline="", encoding="utf-8") as _fh:
+    EXPECTED = list(csv.DictReader(_fh))
+# the refusals a form pyxform converts may get: each names its feature, sheet and row
+DOCUMENTED = {"form.unsupported", "form.attachment_missing"}
+
+
+def _names(cell: str) -> list[str]:
+    return sorted(n for n in cell.split(";") if n)
+
+
+def _guide_section() -> str:
+    text = GUIDE.read_text(encoding="utf-8")
+    start = text.index("## Supported and unsupported XLSForm features")
+    end = text.find("\n## ", start + 3)
+    return text[start:end if end > 0 else None]
+
+
+def _pyxform_converts(data: bytes, suffix: str) -> bool:
+    """pyxform's own verdict on the same bytes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            convert(xlsform=data, file_type=suffix)
+        except Exception:  # noqa: BLE001 - pyxform's verdict is all we want from it
+            return False
+    return True
+
+
+def _cases() -> list[Any]:
+    out = []
+    for row in EXPECTED:
+        marks = ([pytest.mark.xfail(strict=True, reason=row["xfail"], raises=AssertionError)]
+                 if row["xfail"] else [])
+        out.append(pytest.param(row, id=row["file"], marks=marks))
+    return out
+
+
+def test_the_corpus_is_big_and_every_file_is_listed() -> None:
+    files = sorted(p.name for p in (CORPUS / "forms").iterdir())
+    assert files == sorted(r["file"] for r in EXPECTED)
+    converted = [r for r in EXPECTED if r["pyxform"] == "yes"]
+    assert len(EXPECTED) >= 80 and len(converted) >= 80
+
+
+@pytest.mark.parametrize("row", _cases())
+def test_corpus_form(row: dict[str, str]) -> None:
+    path = CORPUS / "forms" / row["file"]
+    data = path.read_bytes()
+    converts = _pyxform_converts(data, path.suffix.lower())
+    assert converts == (row["pyxform"] == "yes"), "pyxform's verdict changed"
+    given = {n: (CORPUS / "media" / n).read_bytes() for n in _names(row["attachments"])}
+    try:
+        parsed = parse_xlsform(data, row["file"])
+        check_attachments(list(parsed.needs), {**dict(parsed.generated), **given}, row["file"])
+    except BadInput as exc:
+        outcome = ("refused", exc.code)
+        if converts:
+            _assert_documented(exc, path.suffix.lower() in (".xlsx", ".xls"))
+        if exc.code == "form.attachment_missing":
+            assert sorted(exc.details["missing"]) == _names(row["needs"])
+    else:
+        outcome = ("accepted", "")
+        assert sorted(n.name for n in parsed.needs) == _names(row["needs"])
+    assert outcome == (row["outcome"], row["code"])
+
+
+def _assert_documented(exc: BadInput, numbered: bool) -> None:
+    """A refusal of a form pyxform converts: a documented code naming sheet and row."""
+    assert exc.code in DOCUMENTED, str(exc)
+    section = _guide_section()
+    assert exc.code in section
+    for feature in exc.details.get("features", []):
+        assert feature in section, f"{feature!r} is not listed in the guide"
+    for problem in exc.problems:
+        assert problem.where is not None and problem.where.sheet
+        assert problem.where.row or not numbered, str(problem)
+
+
+# -- through the API and ODK Collect's OpenRosa calls --------------------------------------
+
+def _upload(client: TestClient, auth: dict[str, str], slug: str, name: str,
+            attachments: tuple[str, ...] = ()) -> Any:
+    files = [("file", (name, (CORPUS / "forms" / name).read_bytes()))]
+    files += [("attachment", (a, (CORPUS / "media" / a).read_bytes())) for a in attachments]
+    return client.post(f"/api/v1/projects/{slug}/forms", files=files, headers=auth)
+
+
+def test_nasty_uploads_get_a_coded_4xx_and_attachments_reach_collect(
+        http_server: tuple[Workspace, TestClient, dict[str, str]]) -> None:
+    ws, client, auth = http_server
+    slug = client.get("/api/v1/projects", headers=auth).json()["projects"][0]["slug"]
+    for name in ("nasty_truncated.xlsx", "nasty_empty.xlsx", "bad_parameters.xlsx",
+                 "loop_over_choices.xlsx", "from_file_csv_no_media.xlsx"):
+        r = _upload(client, auth, slug, name)
+        assert 400 <= r.status_code < 500, (name, r.status_code, r.text)
+        assert r.json()["error"]["code"].startswith("form."), r.text
+    missing = _upload(client, auth, slug, "from_file_csv.xlsx").json()["error"]
+    assert missing["code"] == "form.attachment_missing"
+    assert missing["problems"][0]["where"] == {"file": "from_file_csv.xlsx", "sheet": "survey",
+                                               "row": 2, "field": "village"}
+    # the form that raised AttributeError before, the space in a form id, and a list file
+    assert _upload(client, auth, slug, "params_image_max_pixels.xlsx").status_code == 201
+    assert _upload(client, auth, slug, "settings_form_id_space.xlsx").status_code == 201
+    ok = _upload(client, auth, slug, "from_file_csv.xlsx", ("villages.csv",))
+    assert ok.status_code == 201 and ok.json()["attachments"] == ["villages.csv"]
+
+    ns = {"x": "http://openrosa.org/xforms/xformsList",
+          "m": "http://openrosa.org/xforms/xformsManifest"}
+    listing = ElementTree.fromstring(client.get(f"/openrosa/{slug}/formList", headers=auth).text)
+    urls = {x.findtext("x:formID", namespaces=ns): (x.findtext("x:downloadUrl", namespaces=ns),
+                                                   x.findtext("x:manifestUrl", namespaces=ns))
+            for x in listing.findall("x:xform", ns)}
+    spaced_url, spaced_manifest = urls["Spec test"]
+    assert spaced_url is not None and "/forms/Spec%20test/form.xml" in spaced_url
+    assert spaced_manifest is None
+    assert client.get(re.sub("^https?://[^/]+", "", spaced_url), headers=auth).status_code == 200
+    manifest_url = urls["from_file_csv"][1]
+    assert manifest_url is not None
+    manifest = ElementTree.fromstring(
+        client.get(re.sub("^https?://[^/]+", "", manifest_url), headers=auth).text)
+    media = manifest.find("m:mediaFile", ns)
+    assert media is not None and media.findtext("m:filename", namespaces=ns) == "villages.csv"
+    csv_bytes = (CORPUS / "media" / "villages.csv").read_bytes()
+    assert media.findtext("m:hash", namespaces=ns) == "md5:" + hashlib.md5(csv_bytes).hexdigest()
+    got = client.get(re.sub("^https?://[^/]+", "", media.findtext("m:downloadUrl",
+                                                                     namespaces=ns) or ""),
+                     headers=auth)
+    assert got.status_code == 200 and got.content == csv_bytes
+    # a new version without the file keeps serving the previous version's file
+    assert client.get(f"/openrosa/{slug}/forms/from_file_csv/attachments/nope.csv",
+                      headers=auth).status_code == 404
