@@ -163,3 +163,48 @@ def test_nasty_uploads_get_a_coded_4xx_and_attachments_reach_collect(
     # a new version without the file keeps serving the previous version's file
     assert client.get(f"/openrosa/{slug}/forms/from_file_csv/attachments/nope.csv",
                       headers=auth).status_code == 404
+
+
+# -- the library and the CLI ---------------------------------------------------------------
+
+def _villages_form(version: str) -> bytes:
+    from xlsform_builders import make_xlsform
+
+    return make_xlsform([{"type": "select_one_from_file villages.csv", "name": "village",
+                          "label": "Village"}], None,
+                        {"form_id": "villages", "version": version})
+
+
+def test_a_new_version_keeps_the_previous_versions_file(owner: Any) -> None:
+    villages = (CORPUS / "media" / "villages.csv").read_bytes()
+    with pytest.raises(BadInput) as err:
+        owner.add_form("test-project", _villages_form("1"), "villages.xlsx")
+    assert err.value.code == "form.attachment_missing"
+    assert owner.forms("test-project")[-1].form_id == "household"  # nothing was stored
+    v1 = owner.add_form("test-project", _villages_form("1"), "villages.xlsx",
+                        attachments={"villages.csv": villages})
+    v2 = owner.add_form("test-project", _villages_form("2"), "villages.xlsx")
+    assert v1.attachments == v2.attachments == ("villages.csv",)
+    info, data = owner.form_attachment("test-project", "villages", "villages.csv")
+    assert data == villages and info.content_type == "text/csv" and info.size == len(villages)
+    with pytest.raises(BadInput) as bad:
+        owner.add_form("test-project", _villages_form("3"), "villages.xlsx",
+                       attachments={"../villages.csv": villages})
+    assert bad.value.code == "form.attachment_invalid"
+
+
+def test_the_cli_uploads_a_form_with_its_attachment(tmp_path: Path) -> None:
+    from test_cli import SPEC as CLI_SPEC
+    from test_cli import cli
+
+    ws = tmp_path / "ws"
+    assert cli(ws, "init", "--admin", "amina", "--password", "amina-password")[0] == 0
+    (tmp_path / "spec.yaml").write_text(CLI_SPEC)
+    assert cli(ws, "projects", "create", str(tmp_path / "spec.yaml"))[0] == 0
+    form = tmp_path / "villages.xlsx"
+    form.write_bytes(_villages_form("1"))
+    code, out = cli(ws, "forms", "add", "cli-project", str(form))
+    assert code == 2 and "form.attachment_missing" in out and "villages.csv" in out
+    code, out = cli(ws, "forms", "add", "cli-project", str(form), "--attachment",
+                    str(CORPUS / "media" / "villages.csv"))
+    assert code == 0 and "attachments: villages.csv" in out

@@ -369,3 +369,30 @@ def test_form_ids_that_would_be_paths_are_refused(form_id: str) -> None:
         parse_xlsform(make_xlsform([{"type": "text", "name": "q", "label": "Q"}], None,
                                    {"form_id": form_id, "version": "1"}), "f.xlsx")
     assert e.value.code == "form.invalid"
+
+
+def test_an_instance_name_error_is_reported_on_the_settings_sheet() -> None:
+    data = make_xlsform([{"type": "text", "name": "a", "label": "A"}], None,
+                        {"form_id": "f", "version": "1", "instance_name": "concat(${a}, "})
+    with pytest.raises(BadInput) as err:
+        parse_xlsform(data, "f.xlsx")
+    e = err.value
+    assert e.code.startswith("expr.")
+    places = [e.where, *(p.where for p in e.problems)]
+    assert all(w is not None and (w.sheet, w.row, w.column) == ("settings", 2, "instance_name")
+               for w in places), places
+
+
+def test_parameters_on_media_geo_and_text_questions_are_kept() -> None:
+    parsed = parse_xlsform(make_xlsform(
+        [{"type": "image", "name": "photo", "label": "Photo", "parameters": "max-pixels=1024"},
+         {"type": "audio", "name": "voice", "label": "Voice", "parameters": "quality=voice-only"},
+         {"type": "geopoint", "name": "gps", "label": "GPS",
+          "parameters": "capture-accuracy=10"},
+         {"type": "text", "name": "story", "label": "Story", "parameters": "rows=5"}],
+        None, {"form_id": "p", "version": "1"}), "p.xlsx")
+    params = {f.name: f.parameters for f in parsed.schema.fields}
+    assert params["photo"] == (("max-pixels", "1024"),)
+    assert params["voice"] == (("quality", "voice-only"),)
+    assert params["gps"] == (("capture-accuracy", "10"),)
+    assert params["story"] == (("rows", "5"),)
