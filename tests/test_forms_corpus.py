@@ -55,7 +55,7 @@ def _pyxform_converts(data: bytes, suffix: str) -> bool:
         warnings.simplefilter("ignore")
         try:
             convert(xlsform=data, file_type=suffix)
-        except Exception:  # noqa: BLE001 - pyxform's verdict is all we want from it
+        except Exception:  # pyxform's verdict is all we want from it
             return False
     return True
 
@@ -121,7 +121,7 @@ def _upload(client: TestClient, auth: dict[str, str], slug: str, name: str,
 
 def test_nasty_uploads_get_a_coded_4xx_and_attachments_reach_collect(
         http_server: tuple[Workspace, TestClient, dict[str, str]]) -> None:
-    ws, client, auth = http_server
+    _, client, auth = http_server
     slug = client.get("/api/v1/projects", headers=auth).json()["projects"][0]["slug"]
     for name in ("nasty_truncated.xlsx", "nasty_empty.xlsx", "bad_parameters.xlsx",
                  "loop_over_choices.xlsx", "from_file_csv_no_media.xlsx"):

@@ -250,9 +250,9 @@ form("expr_trigger", [q("integer", "a", "A"),
 form("expr_choice_filter", [q("select_one county", "county", "County"),
                             q("select_one ward", "ward", "Ward",
                               choice_filter="county = ${county}")],
-     ch("county", "kisumu", "siaya") + [
-         {"list_name": "ward", "name": "w1", "label": "Ward 1", "county": "kisumu"},
-         {"list_name": "ward", "name": "w2", "label": "Ward 2", "county": "siaya"}],
+     [*ch("county", "kisumu", "siaya"),
+      {"list_name": "ward", "name": "w1", "label": "Ward 1", "county": "kisumu"},
+      {"list_name": "ward", "name": "w2", "label": "Ward 2", "county": "siaya"}],
      s("expr_choice_filter"))
 form("expr_relative_path", [q("integer", "a", "A"),
                             q("integer", "b", "B", relevant="../a > 0")],
