@@ -131,7 +131,8 @@ def test_nasty_uploads_get_a_coded_4xx_and_attachments_reach_collect(
     missing = _upload(client, auth, slug, "from_file_csv.xlsx").json()["error"]
     assert missing["code"] == "form.attachment_missing"
     assert missing["problems"][0]["where"] == {"file": "from_file_csv.xlsx", "sheet": "survey",
-                                               "row": 2, "field": "village"}
+                                               "row": 2, "column": "type",
+                                               "field": "village"}
     # the form that raised AttributeError before, the space in a form id, and a list file
     assert _upload(client, auth, slug, "params_image_max_pixels.xlsx").status_code == 201
     assert _upload(client, auth, slug, "settings_form_id_space.xlsx").status_code == 201

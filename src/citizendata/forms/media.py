@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from citizendata.errors import BadInput, Problem, Where
-from citizendata.forms.schema import FormSchema
+from citizendata.forms.schema import Field, FormSchema
 
 __all__ = [
     "ITEMSETS",
@@ -53,6 +53,7 @@ class Need:
     feature: str
     field: str | None = None
     row: int | None = None
+    column: str | None = None
 
 
 def needed_files(schema: FormSchema, instance_srcs: Mapping[str, str]) -> list[Need]:
@@ -62,25 +63,27 @@ def needed_files(schema: FormSchema, instance_srcs: Mapping[str, str]) -> list[N
     files = {iid: m.group(1) for iid, src in instance_srcs.items() if (m := _SRC.match(src))}
     needs: dict[str, Need] = {}
 
-    def need(name: str, feature: str, field: str | None = None, row: int | None = None) -> None:
-        needs.setdefault(name, Need(name, feature, field, row))
-
     for f in schema.fields:
-        exprs = " ".join(filter(None, (f.calculation, f.relevant, f.constraint, f.default,
-                                       f.choice_filter, f.required_if)))
+        def need(name: str, feature: str, column: str, f: Field = f) -> None:
+            needs.setdefault(name, Need(name, feature, f.path, f.row, column))
+
+        exprs = (("calculation", f.calculation), ("relevant", f.relevant),
+                 ("constraint", f.constraint), ("default", f.default),
+                 ("choice_filter", f.choice_filter), ("required", f.required_if))
         if f.type.endswith("_from_file") and f.list_name:
-            need(f.list_name, f"{f.type} {f.list_name}", f.path, f.row)
+            need(f.list_name, f"{f.type} {f.list_name}", "type")
         for m in _SEARCH.finditer(f.appearance or ""):
-            need(f"{m.group(1)}.csv", "search()", f.path, f.row)
-        for m in _PULLDATA.finditer(exprs):
-            need(files.get(m.group(1), f"{m.group(1)}.csv"), "pulldata()", f.path, f.row)
-        for m in _INSTANCE.finditer(exprs):
-            if m.group(1) in files:
-                need(files[m.group(1)], f"instance('{m.group(1)}')", f.path, f.row)
+            need(f"{m.group(1)}.csv", "search()", "appearance")
+        for column, text in exprs:
+            for m in _PULLDATA.finditer(text or ""):
+                need(files.get(m.group(1), f"{m.group(1)}.csv"), "pulldata()", column)
+            for m in _INSTANCE.finditer(text or ""):
+                if m.group(1) in files:
+                    need(files[m.group(1)], f"instance('{m.group(1)}')", column)
         if f.type == "select_one_external":
-            need(ITEMSETS, "select_one_external", f.path, f.row)
+            need(ITEMSETS, "select_one_external", "type")
     for name in files.values():
-        need(name, "an external secondary instance")
+        needs.setdefault(name, Need(name, "an external secondary instance"))
     return list(needs.values())
 
 
@@ -106,10 +109,11 @@ def check_attachments(needs: list[Need], given: Mapping[str, bytes], filename: s
         + (f" (field '{n.field}'" + (f", survey row {n.row})" if n.row else ")") if n.field
            else ""),
         where=Where(file=filename, sheet="survey" if n.field else None, row=n.row,
-                    field=n.field),
+                    column=n.column, field=n.field),
         fix=f"Upload '{n.name}' with the form as a form attachment.",
     ) for n in missing]
-    names = ", ".join(repr(n.name) for n in missing)
+    names = "; ".join(f"{n.name!r} ({n.feature}" + (f", survey row {n.row})" if n.row else ")")
+                      for n in missing)
     raise BadInput("form.attachment_missing",
                    f"The form needs {len(missing)} attachment file(s) that were not uploaded "
                    f"with it: {names}. Phones could not fill the form without them.",
