@@ -396,3 +396,18 @@ def test_parameters_on_media_geo_and_text_questions_are_kept() -> None:
     assert params["voice"] == (("quality", "voice-only"),)
     assert params["gps"] == (("capture-accuracy", "10"),)
     assert params["story"] == (("rows", "5"),)
+
+
+def test_answers_from_files_are_kept_as_text_not_as_choices() -> None:
+    parsed = parse_xlsform(make_xlsform(
+        [{"type": "select_one shop", "name": "shop", "label": "Shop",
+          "appearance": "search('shops')"},
+         {"type": "select_one_from_file villages.csv", "name": "village", "label": "Village"}],
+        [{"list_name": "shop", "name": "name_key", "label": "name"}],
+        {"form_id": "s", "version": "1"}), "s.xlsx")
+    by_name = {f.name: f for f in parsed.schema.fields}
+    shop, village = by_name["shop"], by_name["village"]
+    assert (shop.type, shop.list_name, shop.choices) == ("select_one_from_file", "shops.csv", ())
+    assert shop.storage_type == village.storage_type == "text"
+    assert [(n.name, n.feature) for n in parsed.needs] == [
+        ("shops.csv", "search()"), ("villages.csv", "select_one_from_file villages.csv")]

@@ -70,10 +70,10 @@ def needed_files(schema: FormSchema, instance_srcs: Mapping[str, str]) -> list[N
         exprs = (("calculation", f.calculation), ("relevant", f.relevant),
                  ("constraint", f.constraint), ("default", f.default),
                  ("choice_filter", f.choice_filter), ("required", f.required_if))
-        if f.type.endswith("_from_file") and f.list_name:
-            need(f.list_name, f"{f.type} {f.list_name}", "type")
         for m in _SEARCH.finditer(f.appearance or ""):
             need(f"{m.group(1)}.csv", "search()", "appearance")
+        if f.type.endswith("_from_file") and f.list_name:
+            need(f.list_name, f"{f.type} {f.list_name}", "type")
         for column, text in exprs:
             for m in _PULLDATA.finditer(text or ""):
                 need(files.get(m.group(1), f"{m.group(1)}.csv"), "pulldata()", column)

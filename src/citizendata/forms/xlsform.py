@@ -387,6 +387,7 @@ def _uses_unnamed_language(children: Sequence[Mapping[str, Any]]) -> bool:
     return False
 
 
+_SEARCH = re.compile(r"search\(\s*['\"]([^'\"]+)['\"]")
 _FORM_ID = re.compile(r"^(?=\S)[^/\\\x00-\x1f\x7f]{0,199}(?<=\S)$")
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
@@ -470,6 +471,11 @@ class _SchemaBuilder:
         list_name = _opt(el.get("list_name"))
         if kind.endswith("_from_file"):
             list_name = _opt(el.get("itemset"))
+        search = _SEARCH.search(str(control.get("appearance") or ""))
+        if search and kind in ("select_one", "select_multiple"):
+            # search('shops') takes its choices from shops.csv on the phone: the answers
+            # are that file's names, not the choices sheet's placeholder rows
+            kind, list_name = f"{kind}_from_file", f"{search.group(1)}.csv"
         if path == "meta/instanceID":
             kind = "text"  # pyxform calls it a calculate; it holds the submission's uuid
         raw_params = el.get("parameters") or {}
