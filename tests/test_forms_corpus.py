@@ -209,3 +209,20 @@ def test_the_cli_uploads_a_form_with_its_attachment(tmp_path: Path) -> None:
     code, out = cli(ws, "forms", "add", "cli-project", str(form), "--attachment",
                     str(CORPUS / "media" / "villages.csv"))
     assert code == 0 and "attachments: villages.csv" in out
+
+
+def test_a_form_id_with_a_space_collects_and_snapshots(tmp_path: Path) -> None:
+    from conftest import file_settings
+
+    ws = Workspace(file_settings(tmp_path))
+    try:
+        me = ws.create_admin("amina", "amina-password")
+        me.create_project({"slug": "spaces", "name": "Spaces",
+                           "initiator": {"slug": "cso", "name": "CSO"}})
+        me.add_form("spaces", CORPUS / "forms" / "settings_form_id_space.xlsx")
+        me.submit("spaces", "Spec test", {"instance_id": "uuid:s1", "data": {"a": "one"}})
+        info = me.snapshot("spaces", "Spec test")
+        assert [t.file for t in info.tables.values()] == ["Spec_test.parquet"]
+        assert info.tables["Spec_test"].rows == 1
+    finally:
+        ws.close()
