@@ -226,3 +226,23 @@ def test_a_form_id_with_a_space_collects_and_snapshots(tmp_path: Path) -> None:
         assert info.tables["Spec_test"].rows == 1
     finally:
         ws.close()
+
+
+def test_label_media_are_optional_and_a_missing_one_is_a_warning(tmp_path: Path) -> None:
+    from conftest import file_settings
+
+    ws = Workspace(file_settings(tmp_path))
+    try:
+        me = ws.create_admin("amina", "amina-password")
+        me.create_project({"slug": "media", "name": "Media",
+                           "initiator": {"slug": "cso", "name": "CSO"}})
+        v = me.add_form("media", CORPUS / "forms" / "media_labels.xlsx",
+                        attachments=[CORPUS / "media" / "cow.png"])
+        assert v.attachments == ("cow.png",)
+        assert [w for w in v.warnings if "media file" in w] == [
+            "The form shows the media file 'goat.png' but it was not uploaded with the form; "
+            "phones show the label without it."]
+        info, data = me.form_attachment("media", "media_labels", "cow.png")
+        assert info.content_type == "image/png" and data.startswith(b"\x89PNG")
+    finally:
+        ws.close()

@@ -27,6 +27,7 @@ __all__ = [
     "check_attachments",
     "check_name",
     "content_type",
+    "label_media",
     "needed_files",
 ]
 
@@ -85,6 +86,15 @@ def needed_files(schema: FormSchema, instance_srcs: Mapping[str, str]) -> list[N
     for name in files.values():
         needs.setdefault(name, Need(name, "an external secondary instance"))
     return list(needs.values())
+
+
+_LABEL_MEDIA = re.compile(r"jr://(?:images|audio|video|file)/([^<\"'\s]+)")
+
+
+def label_media(xform: str) -> list[str]:
+    """Files the XForm's labels show (``media::image`` and the like), which phones only
+    display when they were uploaded; the form works without them."""
+    return sorted({m.group(1) for m in _LABEL_MEDIA.finditer(xform)})
 
 
 def check_name(name: str, filename: str) -> str:

@@ -21,6 +21,7 @@ from citizendata.forms.media import (
     check_attachments,
     check_name,
     content_type,
+    label_media,
 )
 from citizendata.forms.schema import FormSchema
 from citizendata.forms.xlsform import ParsedForm, merge_schemas, parse_xlsform
@@ -147,6 +148,10 @@ def add_form(
         )
     files = _available(db, form, parsed, given)
     check_attachments(list(parsed.needs), files, filename)
+    warnings = [*parsed.warnings, *(
+        f"The form shows the media file '{name}' but it was not uploaded with the form; "
+        "phones show the label without it." for name in label_media(parsed.xform_xml)
+        if name not in files)]
     fv = FormVersion(
         form_id=form.id, version=parsed.version, sha256=parsed.sha256, filename=filename,
         xlsform=data, xform_xml=parsed.xform_xml, schema=parsed.schema.to_dict(),
@@ -162,8 +167,8 @@ def add_form(
     db.flush()
     audit(db, actor, "form.version_add", "form", parsed.form_id, project_id=project.id,
           details={"version": parsed.version, "sha256": parsed.sha256, "filename": filename,
-                   "warnings": list(parsed.warnings), "attachments": sorted(files)})
-    return _version_info(form, fv, tuple(parsed.warnings), db)
+                   "warnings": warnings, "attachments": sorted(files)})
+    return _version_info(form, fv, tuple(warnings), db)
 
 
 def _versions(db: Session, form: Form) -> list[FormVersion]:
