@@ -302,15 +302,26 @@ def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
            out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
            include_personal: Annotated[bool, typer.Option(
                help="Keep fields tagged personal (needs a role that may see them).")] = False,
+           decrypt: Annotated[bool, typer.Option(
+               help="Decrypt the form's encrypted submissions too (asks the passphrase; "
+                    "needs --out).")] = False,
+           passphrase: Annotated[str | None, typer.Option(
+               help="The passphrase for --decrypt (better: the prompt, or "
+                    "CITIZENDATA_PASSPHRASE).")] = None,
            as_user: AsOpt = None) -> None:
     """Write a typed Parquet snapshot of a form's submissions (all versions)."""
     def go() -> None:
         me = _client(workspace, as_user)
-        total = me.form(project, form_id).submissions
-        with _counting_bar() as bar:
-            task = bar.add_task("snapshot", total=total)
-            info = me.snapshot(project, form_id, out, include_personal=include_personal,
-                               progress=lambda n: bar.advance(task, n))
+        if decrypt or passphrase:
+            from citizendata.cli_encryption import decrypted_export
+
+            info = decrypted_export(me, project, form_id, out, passphrase, include_personal)
+        else:
+            total = me.form(project, form_id).submissions
+            with _counting_bar() as bar:
+                task = bar.add_task("snapshot", total=total)
+                info = me.snapshot(project, form_id, out, include_personal=include_personal,
+                                   progress=lambda n: bar.advance(task, n))
         table = Table("table", "rows", "columns", "file")
         for name, t in info.tables.items():
             table.add_row(name, f"{t.rows:,}", str(len(t.columns)), str(t.file))
@@ -553,7 +564,13 @@ def demo(workspace: WorkspaceOpt = Path("citizendata-demo"),
 
 
 # the protection and quality commands register themselves on ``app``
-from citizendata import cli_orgs, cli_privacy, cli_quality, cli_release  # noqa: E402,F401
+from citizendata import (  # noqa: E402,F401
+    cli_encryption,
+    cli_orgs,
+    cli_privacy,
+    cli_quality,
+    cli_release,
+)
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from citizendata.auth import Action, Actor
 from citizendata.config import Settings, get_settings
+from citizendata.encryption_client import EncryptionMethods
 from citizendata.errors import BadInput, ServerMisconfigured, Where
 from citizendata.ingest.archive import archive_limits
 from citizendata.ingest.depth import check_object_depth
@@ -236,7 +237,7 @@ class Workspace:
 
 
 class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
-             EstimationMethods):
+             EstimationMethods, EncryptionMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,
