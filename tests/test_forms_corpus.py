@@ -124,7 +124,7 @@ def test_nasty_uploads_get_a_coded_4xx_and_attachments_reach_collect(
     _, client, auth = http_server
     slug = client.get("/api/v1/projects", headers=auth).json()["projects"][0]["slug"]
     for name in ("nasty_truncated.xlsx", "nasty_empty.xlsx", "bad_parameters.xlsx",
-                 "loop_over_choices.xlsx", "from_file_csv_no_media.xlsx"):
+                 "entities_create.xlsx", "from_file_csv_no_media.xlsx"):
         r = _upload(client, auth, slug, name)
         assert 400 <= r.status_code < 500, (name, r.status_code, r.text)
         assert r.json()["error"]["code"].startswith("form."), r.text
@@ -211,7 +211,9 @@ def test_the_cli_uploads_a_form_with_its_attachment(tmp_path: Path) -> None:
     assert code == 0 and "attachments: villages.csv" in out
 
 
-def test_a_form_id_with_a_space_collects_and_snapshots(tmp_path: Path) -> None:
+def test_a_form_id_with_a_space_and_a_loop_collect_and_snapshot(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
     from conftest import file_settings
 
     ws = Workspace(file_settings(tmp_path))
@@ -224,6 +226,16 @@ def test_a_form_id_with_a_space_collects_and_snapshots(tmp_path: Path) -> None:
         info = me.snapshot("spaces", "Spec test")
         assert [t.file for t in info.tables.values()] == ["Spec_test.parquet"]
         assert info.tables["Spec_test"].rows == 1
+        # a loop over a choice list is one group per choice, as in the XForm
+        me.add_form("spaces", CORPUS / "forms" / "loop_over_choices.xlsx")
+        me.submit("spaces", "loop_over_choices", {"instance_id": "uuid:l1", "data": {
+            "crop_loop": {"maize": {"area": 3}, "beans": {"area": 5}}}})
+        loop = me.snapshot("spaces", "loop_over_choices", tmp_path / "loop")
+        row = pq.read_table(tmp_path / "loop" / loop.tables[loop.main].file).to_pylist()[0]
+        assert (row["crop_loop__maize__area"], row["crop_loop__beans__area"]) == (3, 5)
+        fields = {f.path: f.label for f in me.form_versions("spaces", "loop_over_choices")[0]
+                  .schema.fields}
+        assert fields["crop_loop/beans/area"] == "Area of Beans"
     finally:
         ws.close()
 

@@ -396,7 +396,7 @@ _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
 
 class _SchemaBuilder:
-    """Walks pyxform's element tree into Fields and Groups, noting unsupported features."""
+    """Walks pyxform's element tree into Fields and Groups."""
 
     def __init__(self, pyx: Mapping[str, Any], rows: _RowIndex, filename: str,
                  language: str | None) -> None:
@@ -419,11 +419,13 @@ class _SchemaBuilder:
                 continue
             path = f"{prefix}{name}"
             row = self.rows.find(path, name)
-            self._check_supported(el, kind, path, row)
             if kind in ("group", "repeat", "loop"):
                 self.groups.append(self._group(el, name, path, repeat, row))
                 inner = path if kind == "repeat" else repeat
                 tagged = personal or _is_personal("", row)
+                if kind == "loop":
+                    self._loop(el, path, repeat, tagged)
+                    continue
                 self.walk(el.get("children", []), prefix=f"{path}/", repeat=inner,
                           personal=tagged)
             else:
@@ -446,6 +448,21 @@ class _SchemaBuilder:
                 if refs & personal:
                     self.fields[i] = replace(f, personal=True)
                     changed = True
+
+    def _loop(self, el: Mapping[str, Any], path: str, repeat: str | None,
+              personal: bool) -> None:
+        """A loop over a choice list, as pyxform writes it into the XForm: one group per
+        choice (``loop/choice/question``), with ``%(label)s`` and ``%(name)s`` in labels."""
+        for column in el.get("columns") or ():
+            cname = str(column.get("name") or "")
+            if not cname:
+                continue
+            label = self._text(column.get("label")) or cname
+            group = {"type": "group", "name": cname, "label": label}
+            self.groups.append(self._group(group, cname, f"{path}/{cname}", repeat, None))
+            children = [_fill(child, {"name": cname, "label": label})
+                        for child in el.get("children", [])]
+            self.walk(children, prefix=f"{path}/{cname}/", repeat=repeat, personal=personal)
 
     def _group(self, el: Mapping[str, Any], name: str, path: str, parent_repeat: str | None,
                row: _Row | None) -> Group:
@@ -529,25 +546,6 @@ class _SchemaBuilder:
             first = next((v for v in value.values() if isinstance(v, str) and v), None)
             return first
         return _opt(value)
-
-    def _check_supported(self, el: Mapping[str, Any], kind: str, path: str,
-                         row: _Row | None) -> None:
-        """Note features citizendata cannot store the answers of (files the form needs,
-        such as select_one_from_file's list, are checked as attachments: forms.media)."""
-        def add(feature: str, column: str | None, why: str) -> None:
-            where = Where(file=self.filename, sheet="survey", row=row.number if row else None,
-                          column=column, field=path)
-            at = f"row {row.number}" if row and row.number else f"'{path}'"
-            self.problems.append(Problem(
-                code="form.unsupported",
-                message=f"{feature} ({at}, '{path}') is not supported: {why}",
-                where=where,
-                fix=f"Replace {feature} at '{path}' (docs/guide.md lists what is supported).",
-            ))
-
-        if kind == "loop":
-            add("begin loop", "type", "loops over a choice list are not supported; use a "
-                "repeat with a repeat_count, or one group per choice")
 
 
 def _unsupported_sheets(book: DefinitionData, filename: str) -> list[Problem]:
@@ -659,6 +657,20 @@ def _normal_type(el: Mapping[str, Any]) -> str:
     if bind_type:
         return _BIND_TYPES.get(bind_type, bind_type)
     return kind
+
+
+def _fill(el: Any, values: Mapping[str, str]) -> Any:
+    """A loop's element with %(name)s / %(label)s filled in every string, as pyxform does."""
+    if isinstance(el, str):
+        try:
+            return el % values
+        except (KeyError, ValueError, TypeError):
+            return el
+    if isinstance(el, Mapping):
+        return {k: _fill(v, values) for k, v in el.items()}
+    if isinstance(el, list):
+        return [_fill(v, values) for v in el]
+    return el
 
 
 def _explicit(row: _Row | None) -> bool | None:
