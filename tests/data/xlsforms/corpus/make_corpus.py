@@ -258,7 +258,7 @@ form("expr_relative_path", [q("integer", "a", "A"),
                             q("integer", "b", "B", relevant="../a > 0")],
      settings=s("expr_relative_path"))
 form("expr_absolute_path", [q("integer", "a", "A"),
-                            q("integer", "b", "B", relevant="/expr_absolute_path/a > 0")],
+                            q("integer", "b", "B", relevant="/data/a > 0")],
      settings=s("expr_absolute_path"))
 form("expr_regex", [q("text", "phone", "Phone", constraint="regex(., '^[0-9]{10}$')")],
      settings=s("expr_regex"))
