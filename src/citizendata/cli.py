@@ -231,12 +231,18 @@ def projects_add_member(project: str, username: str, role: str,
 # -- forms ------------------------------------------------------------------------------------
 @forms_app.command("add")
 def forms_add(project: str, file: Path, workspace: WorkspaceOpt = DEFAULT_WS,
-              as_user: AsOpt = None) -> None:
+              as_user: AsOpt = None,
+              attachment: Annotated[list[Path] | None, typer.Option(
+                  "--attachment", "-a", help="A file the form serves to phones (the CSV of "
+                  "select_one_from_file, pulldata or search; label media); repeatable.")] = None
+              ) -> None:
     """Upload an XLSForm: a new form, or a new version of an existing one."""
     def go() -> None:
-        v = _client(workspace, as_user).add_form(project, file)
+        v = _client(workspace, as_user).add_form(project, file, attachments=attachment or [])
         console.print(f"Form [bold]{v.form_id}[/] version [bold]{v.version}[/] "
-                      f"({len(v.schema.fields)} fields).")
+                      f"({len(v.schema.fields)} fields"
+                      + (f", attachments: {', '.join(v.attachments)}" if v.attachments else "")
+                      + ").")
         for w in v.warnings:
             console.print(f"  [yellow]warning[/] {w}", highlight=False)
     _guard(go)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -345,13 +345,29 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
         return self._read(projects_svc.engagement_record, slug)
 
     # -- forms ----------------------------------------------------------------------
-    def add_form(self, slug: str, source: str | Path | bytes, filename: str | None = None
+    def add_form(self, slug: str, source: str | Path | bytes, filename: str | None = None,
+                 *, attachments: Mapping[str, bytes] | Sequence[str | Path] | None = None
                  ) -> forms_svc.FormVersionInfo:
-        """Upload an XLSForm (a new form or a new version of one)."""
+        """Upload an XLSForm (a new form or a new version of one) with the files it serves
+        to phones (``attachments``: name → bytes, or paths), e.g. the CSV of a
+        select_one_from_file question."""
         data, name = read_source(source, filename)
+        if attachments is not None and not isinstance(attachments, Mapping):
+            attachments = {Path(p).name: Path(p).read_bytes() for p in attachments}
         settings = self.workspace.settings
         return self._run(forms_svc.add_form, slug, data, name,
-                         limits=archive_limits(settings, form=True), max_depth=settings.max_depth)
+                         limits=archive_limits(settings, form=True), max_depth=settings.max_depth,
+                         attachments=attachments)
+
+    def form_attachments(self, slug: str, form_id: str, version: str | None = None
+                         ) -> list[forms_svc.AttachmentInfo]:
+        """The files served with a form version (the newest by default)."""
+        return self._read(forms_svc.form_attachments, slug, form_id, version)
+
+    def form_attachment(self, slug: str, form_id: str, name: str, version: str | None = None
+                        ) -> tuple[forms_svc.AttachmentInfo, bytes]:
+        """One file served with a form version (the newest by default) and its bytes."""
+        return self._read(forms_svc.form_attachment, slug, form_id, name, version)
 
     def forms(self, slug: str) -> list[forms_svc.FormInfo]:
         """The forms of a project."""

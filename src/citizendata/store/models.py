@@ -38,6 +38,7 @@ __all__ = [
     "EncryptionKey",
     "EngagementStage",
     "Form",
+    "FormAttachment",
     "FormVersion",
     "IntakeBatch",
     "LoginThrottle",
@@ -244,6 +245,24 @@ class FormVersion(Base):
     schema: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class FormAttachment(Base):
+    """A file served with one form version (a CSV or XML list for select_one_from_file,
+    pulldata() or search(), itemsets.csv, label media): phones download it from the
+    OpenRosa manifest."""
+
+    __tablename__ = "form_attachments"
+    __table_args__ = (UniqueConstraint("form_version_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    md5: Mapped[str] = mapped_column(String(32))  # the OpenRosa manifest's hash
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class IntakeBatch(Base):

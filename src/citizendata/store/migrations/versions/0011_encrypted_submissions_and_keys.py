@@ -1,10 +1,8 @@
 """encrypted submissions (ODK encryption) and the project's encryption keys
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-07 11:00:00
-
-down_revision is re-pointed at merge to the migration numbered 0010.
 """
 
 from collections.abc import Sequence
@@ -14,7 +12,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0011"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
