@@ -23,6 +23,7 @@ from citizendata.server.instance_ids import InstanceIdPaths
 from citizendata.server.middleware import BodySizeLimitMiddleware, JsonDepthMiddleware
 from citizendata.server.routers import (
     api,
+    attachments,
     estimation,
     html,
     openrosa,
@@ -65,6 +66,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
 
     app.include_router(api.router)
     app.include_router(review.router)
+    app.include_router(attachments.router)
     app.include_router(validation.router)
     app.include_router(estimation.router)
     app.include_router(privacy.router)
