@@ -150,3 +150,26 @@ def test_export_writes_files_an_index_and_the_missing_list(
                                     include_personal=True)
     assert full.written == 6
     assert (tmp_path / "all" / "uuid_a2" / "sign-1713.png").read_bytes() == PNG
+
+
+def test_cli_export_puts_the_files_in_the_snapshot_folder(
+        workspace: Workspace, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from citizendata.cli import app
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, [*args, "-w", str(workspace.settings.workspace),
+                                          "--as", "wanjiru"], catch_exceptions=False)
+        return result.exit_code, result.output
+
+    code, out = run("export", "kisumu-roads", "road_hazard", "--attachments")
+    assert code == 2 and "--out" in out
+    snap = tmp_path / "snap"
+    code, out = run("export", "kisumu-roads", "road_hazard", "--out", str(snap),
+                    "--attachments")
+    assert code == 0, out
+    assert "4 attachment(s)" in out and "2 expected but not sent" in out
+    assert (snap / "road_hazard.parquet").exists()
+    assert (snap / "attachments" / "uuid_a2" / "v1.m4a").read_bytes() == M4A
+    assert (snap / "attachments" / "missing.csv").read_text().count("v2.m4a") == 2
