@@ -32,6 +32,7 @@ from citizendata.ingest.depth import check_object_depth
 from citizendata.privacy.client import ProtectionMethods
 from citizendata.projects.spec import ProjectSpec, load_spec
 from citizendata.publish.client import ReleaseMethods
+from citizendata.publish.odata.client import ODataMethods
 from citizendata.quality.client import QualityMethods
 from citizendata.services import (
     accounts,
@@ -237,7 +238,7 @@ class Workspace:
 
 
 class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
-             EstimationMethods):
+             EstimationMethods, ODataMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,

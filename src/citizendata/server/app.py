@@ -26,6 +26,7 @@ from citizendata.server.routers import (
     attachments,
     estimation,
     html,
+    odata,
     openrosa,
     privacy,
     public,
@@ -64,6 +65,8 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.add_middleware(InstanceIdPaths)
     app.add_middleware(RequestContextMiddleware)
 
+    # before the API: '…/forms/{form}.svc' would otherwise be read as a form id
+    app.include_router(odata.router)
     app.include_router(api.router)
     app.include_router(review.router)
     app.include_router(attachments.router)
