@@ -11,6 +11,7 @@ a reviewer's latest edit where there is one, as in a snapshot.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -147,17 +148,23 @@ def _selector(model: FormModel, es: EntitySet, paths: tuple[str, ...] | None
 
 
 def stream_feed(run: Runner[Any], ctx: FeedContext, table: str, params: Mapping[str, str],
-                service_root: str) -> Iterator[str]:
+                service_root: str, *, page_size: int | None = None) -> Iterator[str]:
     """The entity set ``table`` as OData JSON text, written as it is read.
 
-    Options are checked before the first byte, so a bad request is a coded error, not a
-    broken stream.
+    ``page_size`` (a client's ``Prefer: odata.maxpagesize``) caps the rows of this
+    response; the rest are behind ``@odata.nextLink``. Options are checked before the
+    first byte, so a bad request is a coded error, not a broken stream.
     """
     es = ctx.model.sets.get(table)
     if es is None:
         raise NotFound("not_found.route", f"The feed has no entity set {table!r}; the "
                        "service document lists them.")
     query = parse_query(params)
+    params = dict(params)
+    if page_size and (query.top is None or query.top > page_size):
+        if query.top is not None:  # the next page asks for what is left of $top
+            params["$top"] = str(query.top - page_size)
+        query = dataclasses.replace(query, top=page_size)
     select_row = _selector(ctx.model, es, query.select)
     total = run(lambda db: _count(db, ctx, query)) if query.count and es.parent_key is None \
         else None

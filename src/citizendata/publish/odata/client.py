@@ -22,14 +22,16 @@ class ODataMethods:
 
     def odata_stream(self, slug: str, form_id: str, table: str = "Submissions",
                      params: Mapping[str, str] | None = None, *,
-                     service_root: str = "") -> Iterator[str]:
+                     service_root: str = "", page_size: int | None = None
+                     ) -> Iterator[str]:
         """One entity set as OData JSON text, streamed in pieces.
 
         ``params`` are the OData query options ($top, $skip, $count, $select, $filter,
-        $skiptoken); ``service_root`` the URL of the form's ``.svc``, for the links.
+        $skiptoken); ``service_root`` the URL of the form's ``.svc``, for the links;
+        ``page_size`` caps the rows per response (the rest behind @odata.nextLink).
         Permission and options are checked on this call, before anything is read.
         """
         me: Any = self
         ctx: odata.FeedContext = me._read(odata.feed_context, slug, form_id)
         return odata.stream_feed(lambda fn: me.workspace.run(fn, write=False), ctx, table,
-                                 params or {}, service_root)
+                                 params or {}, service_root, page_size=page_size)

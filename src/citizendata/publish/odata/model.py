@@ -388,10 +388,12 @@ _EDMX_HEAD = (
     '<Property Name="edits" Type="Edm.Int64"/>'
     '<Property Name="formVersion" Type="Edm.String"/>'
     '</ComplexType>'
-    '<EnumType Name="Status"><Member Name="notDecrypted"/>'
-    '<Member Name="missingEncryptedFormData"/></EnumType>'
-    '<EnumType Name="ReviewState"><Member Name="hasIssues"/><Member Name="edited"/>'
-    '<Member Name="rejected"/><Member Name="approved"/></EnumType>'
+    # member values are optional in CSDL (Central leaves them out); some clients need them
+    '<EnumType Name="Status"><Member Name="notDecrypted" Value="0"/>'
+    '<Member Name="missingEncryptedFormData" Value="1"/></EnumType>'
+    '<EnumType Name="ReviewState"><Member Name="hasIssues" Value="0"/>'
+    '<Member Name="edited" Value="1"/><Member Name="rejected" Value="2"/>'
+    '<Member Name="approved" Value="3"/></EnumType>'
     '</Schema>'
 )
 

@@ -7,6 +7,8 @@ by the log-in throttle) or the session cookie. A thin layer over the Client."""
 
 from __future__ import annotations
 
+import re
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -22,6 +24,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/projects/{slug}/forms", tags=["odata"])
 _JSON = "application/json; odata.metadata=minimal; charset=utf-8"
 _HEADERS = {"OData-Version": "4.0"}
+_MAXPAGE = re.compile(r"odata\.maxpagesize\s*=\s*(\d{1,9})", re.IGNORECASE)
 
 
 def _root(request: Request, slug: str, form_id: str) -> str:
@@ -54,7 +57,16 @@ async def entity_set(slug: str, form_id: str, table: str, request: Request,
     """Rows streamed as they are read; $top, $skip, $count, $select, $skiptoken and a
     $filter on __system/submissionDate or __system/reviewState."""
     params: dict[str, Any] = dict(request.query_params)
-    pieces = await run_in_threadpool(client.odata_stream, slug, form_id, table, params,
-                                     service_root=_root(request, slug, form_id))
-    return StreamingResponse((p.encode() for p in pieces), media_type=_JSON,
-                             headers=_HEADERS)
+    page = _max_page_size(request.headers.get("prefer", ""))
+    pieces = await run_in_threadpool(partial(client.odata_stream, service_root=_root(
+        request, slug, form_id), page_size=page), slug, form_id, table, params)
+    headers = dict(_HEADERS)
+    if page:
+        headers["Preference-Applied"] = f"odata.maxpagesize={page}"
+    return StreamingResponse((p.encode() for p in pieces), media_type=_JSON, headers=headers)
+
+
+def _max_page_size(prefer: str) -> int | None:
+    """The client's ``Prefer: odata.maxpagesize=N`` (OData 4.0 §8.2.8.3), if any."""
+    m = _MAXPAGE.search(prefer)
+    return max(1, min(int(m.group(1)), 1_000_000)) if m else None
