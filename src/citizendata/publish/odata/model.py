@@ -38,10 +38,13 @@ EDM_TYPES = {
 }
 
 
+_LEAD = re.compile(r"^([^a-zA-Z_])")
+_OTHER = re.compile(r"[^a-zA-Z0-9_]+")
+
+
 def sanitize(name: str) -> str:
     """An OData identifier for a field or group name, exactly as Central makes it."""
-    out = re.sub(r"^([^a-zA-Z_])", r"_\1", name)
-    return re.sub(r"[^a-zA-Z0-9_]+", "_", out)
+    return _OTHER.sub("_", _LEAD.sub(r"_\1", name))
 
 
 @dataclass
@@ -53,11 +56,10 @@ class Node:
     kind: str  # field | group | repeat
     field: Field | None = None
     children: list[Node] = dc_field(default_factory=list)
+    odata_name: str = ""  # the property name in the feed (worked out once)
 
-    @property
-    def odata_name(self) -> str:
-        """The property name in the feed."""
-        return sanitize(self.name)
+    def __post_init__(self) -> None:
+        self.odata_name = sanitize(self.name)
 
 
 @dataclass(frozen=True)
