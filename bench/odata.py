@@ -84,20 +84,21 @@ def _read_one(me: Any, root: str) -> tuple[int, int]:
 
 
 def _read_list(me: Any, root: str) -> tuple[int, int]:
-    """The alternative: every row in memory, then one document."""
-    from sqlalchemy import select
-
+    """The alternative: every row read into a list, converted the same way, then one
+    document written at once."""
+    from citizendata.publish.odata.query import FeedQuery
     from citizendata.services import odata
-    from citizendata.store.models import Submission
 
     ctx = me._read(odata.feed_context, SLUG, FORM)
     es = ctx.model.sets["Submissions"]
-    with me.workspace.transaction(write=False) as db:
-        subs = db.execute(select(Submission.instance_id, Submission.payload)
-                          .where(Submission.form_id == ctx.form_pk)
-                          .order_by(Submission.id)).all()
-    value = [row for iid, payload in subs for row in ctx.model.rows(es, iid, payload, {})]
-    text = json.dumps({"@odata.context": f"{root}/$metadata#Submissions", "value": value})
+    rows = me.workspace.run(lambda db: odata._chunk(db, ctx, FeedQuery(), 0, 0, 10**9),
+                            write=False)
+    value = []
+    for row in rows:
+        payload = row[8] if isinstance(row[8], dict) else row[7]
+        value += ctx.model.rows(es, row[1], payload, odata._system(row, payload, ctx.model))
+    text = json.dumps({"@odata.context": f"{root}/$metadata#Submissions", "value": value},
+                      ensure_ascii=False, separators=(",", ":"))
     return len(value), len(text)
 
 

@@ -197,12 +197,17 @@ def _write(run: Runner[Any], ctx: FeedContext, es: EntitySet, query: FeedQuery,
     last = (0, 0)
     done = False
     while not done:
-        rows = run(lambda db, f=first_id, o=offset: _chunk(db, ctx, query, f, o, CHUNK))
+        # on Submissions a page needs $top rows and one more (is there a next page?)
+        limit = CHUNK if not main or top is None else min(CHUNK, top - sent + 1)
+        rows = run(lambda db, f=first_id, o=offset, k=limit: _chunk(db, ctx, query, f, o, k))
         offset = 0
         if not rows:
             break
         for row in rows:
             sid, iid = row[0], row[1]
+            if main and top is not None and sent >= top:
+                link, done = next_link(last[0], last[1]), True  # a row is left: next page
+                break
             payload = row[8] if isinstance(row[8], dict) else row[7]
             system = _system(row, payload, model) if main else None
             items = model.rows(es, iid, payload, system)
