@@ -5,17 +5,20 @@ from __future__ import annotations
 import base64
 import json
 import re
+import warnings
 import zlib
 from typing import Any
-
-import warnings
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
     from fastapi.testclient import TestClient
 
-from citizendata.collect_qr import collect_settings, decode_settings, encode_settings, \
-    settings_qr_svg
+from citizendata.collect_qr import (
+    collect_settings,
+    decode_settings,
+    encode_settings,
+    settings_qr_svg,
+)
 from citizendata.workspace import Workspace
 
 

@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
@@ -222,3 +221,22 @@ def test_who_may_not_read_the_feed(server: tuple[str, Workspace, str]) -> None:
     codes = [requests.get(url, auth=("mallory", "wrong"), timeout=30).status_code
              for _ in range(6)]
     assert codes == [401] * 5 + [429]
+
+
+def test_repeat_pages_follow_next_links_without_gaps_or_repeats(
+        server: tuple[str, Workspace, str]) -> None:
+    base, _, _ = server
+    auth = ("amina", "amina-password")
+    url: str | None = f"{base}{SVC}/Submissions.births?$top=5&$count=true"
+    seen: list[str] = []
+    pages = 0
+    while url:
+        doc = requests.get(url, auth=auth, timeout=30).json()
+        assert doc["@odata.count"] == 16
+        seen += [r["__id"] for r in doc["value"]]
+        url = doc.get("@odata.nextLink")
+        pages += 1
+    assert pages == 4 and len(seen) == len(set(seen)) == 16
+    skipped = requests.get(f"{base}{SVC}/Submissions.births", auth=auth, timeout=30,
+                           params={"$skip": "14"}).json()
+    assert [r["__id"] for r in skipped["value"]] == seen[14:]

@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -186,7 +187,8 @@ def _write(run: Runner[Any], ctx: FeedContext, es: EntitySet, query: FeedQuery,
     yield ('{"@odata.context":' + json.dumps(f"{service_root}/$metadata#{es.name}")
            + ',"value":[')
     after_sid, resume = query.after or (0, 0)
-    first_id = after_sid
+    # a repeat's $count counts the rows of earlier pages too: read from the start
+    first_id = 0 if query.count and not main else after_sid
     # on Submissions $skip is an OFFSET in the database; on a repeat, rows are counted
     offset, to_skip = (query.skip, 0) if main else (0, query.skip)
     top = query.top
@@ -199,7 +201,8 @@ def _write(run: Runner[Any], ctx: FeedContext, es: EntitySet, query: FeedQuery,
     while not done:
         # on Submissions a page needs $top rows and one more (is there a next page?)
         limit = CHUNK if not main or top is None else min(CHUNK, top - sent + 1)
-        rows = run(lambda db, f=first_id, o=offset, k=limit: _chunk(db, ctx, query, f, o, k))
+        rows: list[Any] = run(partial(_chunk, ctx=ctx, query=query, first_id=first_id,
+                                      offset=offset, limit=limit))
         offset = 0
         if not rows:
             break
@@ -212,9 +215,9 @@ def _write(run: Runner[Any], ctx: FeedContext, es: EntitySet, query: FeedQuery,
             system = _system(row, payload, model) if main else None
             items = model.rows(es, iid, payload, system)
             for n, item in enumerate(items, start=1):
-                if sid == after_sid and n <= resume:
-                    continue  # sent on an earlier page
                 counted += 1
+                if sid < after_sid or (sid == after_sid and n <= resume):
+                    continue  # sent on an earlier page
                 if to_skip:
                     to_skip -= 1
                     continue

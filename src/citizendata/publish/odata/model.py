@@ -127,7 +127,7 @@ def _coords(text: str) -> tuple[list[float], float | None] | None:
     parts = [float(p) for p in text.split()]
     if len(parts) < 2:
         return None
-    coords = [parts[1], parts[0]] + parts[2:3]  # GeoJSON: longitude first
+    coords = [parts[1], parts[0], *parts[2:3]]  # GeoJSON: longitude first
     return coords, parts[3] if len(parts) > 3 else None
 
 
