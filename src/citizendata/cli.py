@@ -43,6 +43,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tab
 EncodingOpt = Annotated[str | None, typer.Option(
     "--encoding", help="The CSV's text encoding, e.g. cp1252 or utf-16-le. Without it only "
     "UTF-8 (and UTF-16 with a byte order mark) is read; nothing is guessed.")]
+VersionMapOpt = Annotated[list[str] | None, typer.Option(
+    "--version-map", help="KOBO_VERSION_ID=FORM_VERSION: the form version of the rows with "
+    "that KoboToolbox __version__ (repeatable); without it, versions are matched by content.")]
 DEFAULT_WS = Path("citizendata-workspace")
 
 
@@ -265,13 +268,16 @@ def _spinner() -> Progress:
 @app.command("import")
 def import_(project: str, form_id: str, file: Path, workspace: WorkspaceOpt = DEFAULT_WS,
             as_user: AsOpt = None, as_json: JsonOpt = False,
-            encoding: EncodingOpt = None) -> None:
-    """Import a CSV/XLSX export (KoboToolbox, ODK Central or plain); all or nothing."""
+            encoding: EncodingOpt = None, version_map: VersionMapOpt = None) -> None:
+    """Import a CSV/XLSX export or ODK Central's zip (KoboToolbox, Central, plain); all or nothing."""
     def go() -> None:
+        from citizendata.ingest.exports import parse_version_map
+
         me = _client(workspace, as_user)
+        mapping = parse_version_map(version_map or [])
         with _spinner() as bar:
             task = bar.add_task(f"importing {file.name}")
-            result = me.import_file(project, form_id, file, encoding=encoding,
+            result = me.import_file(project, form_id, file, encoding=encoding, version_map=mapping,
                                     progress=lambda m: bar.update(task, description=m))
         if as_json:
             console.print_json(json.dumps(result.to_dict()))
@@ -299,6 +305,12 @@ def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
            attachments: Annotated[bool, typer.Option(
                help="Also write the submissions' photos, audio and other files into "
                     "OUT/attachments, with index.csv and missing.csv (needs --out).")] = False,
+           decrypt: Annotated[bool, typer.Option(
+               help="Decrypt the form's encrypted submissions too (asks the passphrase; "
+                    "needs --out).")] = False,
+           passphrase: Annotated[str | None, typer.Option(
+               help="The passphrase for --decrypt (better: the prompt, or "
+                    "CITIZENDATA_PASSPHRASE).")] = None,
            as_user: AsOpt = None) -> None:
     """Write a typed Parquet snapshot of a form's submissions (all versions)."""
     def go() -> None:
@@ -306,11 +318,16 @@ def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
             raise BadInput("input.invalid", "--attachments writes into the snapshot folder "
                            "you give: add --out FOLDER.", where=Where(field="--out"))
         me = _client(workspace, as_user)
-        total = me.form(project, form_id).submissions
-        with _counting_bar() as bar:
-            task = bar.add_task("snapshot", total=total)
-            info = me.snapshot(project, form_id, out, include_personal=include_personal,
-                               progress=lambda n: bar.advance(task, n))
+        if decrypt or passphrase:
+            from citizendata.cli_encryption import decrypted_export
+
+            info = decrypted_export(me, project, form_id, out, passphrase, include_personal)
+        else:
+            total = me.form(project, form_id).submissions
+            with _counting_bar() as bar:
+                task = bar.add_task("snapshot", total=total)
+                info = me.snapshot(project, form_id, out, include_personal=include_personal,
+                                   progress=lambda n: bar.advance(task, n))
         table = Table("table", "rows", "columns", "file")
         for name, t in info.tables.items():
             table.add_row(name, f"{t.rows:,}", str(len(t.columns)), str(t.file))
@@ -560,7 +577,13 @@ def demo(workspace: WorkspaceOpt = Path("citizendata-demo"),
 
 
 # the protection and quality commands register themselves on ``app``
-from citizendata import cli_orgs, cli_privacy, cli_quality, cli_release  # noqa: E402,F401
+from citizendata import (  # noqa: E402,F401
+    cli_encryption,
+    cli_orgs,
+    cli_privacy,
+    cli_quality,
+    cli_release,
+)
 
 
 def main() -> None:

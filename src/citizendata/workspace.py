@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from citizendata.auth import Action, Actor
 from citizendata.config import Settings, get_settings
+from citizendata.encryption_client import EncryptionMethods
 from citizendata.errors import BadInput, ServerMisconfigured, Where
 from citizendata.ingest.archive import archive_limits
 from citizendata.ingest.depth import check_object_depth
@@ -238,7 +239,7 @@ class Workspace:
 
 
 class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
-             EstimationMethods, ODataMethods):
+             EstimationMethods, EncryptionMethods, ODataMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,
@@ -424,11 +425,15 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
     def import_file(self, slug: str, form_id: str, source: str | Path | bytes,
                     filename: str | None = None,
                     progress: Callable[[str], None] | None = None, *,
-                    encoding: str | None = None) -> intake.IntakeResult:
+                    encoding: str | None = None,
+                    version_map: dict[str, str] | None = None) -> intake.IntakeResult:
         """Import a CSV or XLSX export (KoboToolbox, ODK Central or plain), all or nothing.
 
         A CSV that is not UTF-8 (nor UTF-16 with a byte order mark) is refused unless
-        ``encoding`` names its encoding (e.g. "cp1252"); nothing is guessed.
+        ``encoding`` names its encoding (e.g. "cp1252"); nothing is guessed. ODK
+        Central's zip (main CSV and repeat CSVs) is read whole. KoboToolbox's
+        ``__version__`` ids are matched to the form's versions by the rows' answers, or
+        by ``version_map`` ({kobo id: form version}) where given.
         """
         from citizendata.ingest.tabular import read_tabular
 
@@ -437,10 +442,13 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
         limits = archive_limits(self.workspace.settings)
 
         def go(db: Session, actor: Actor) -> intake.IntakeResult:
-            schema = intake.form_context(db, actor, slug, form_id).schema
+            form = intake.form_context(db, actor, slug, form_id)
+            ids = sorted({i for v, i in form.versions.items() if v is not None})
+            context = bulk.export_context(db, ids, version_map)
             if progress:
                 progress("reading and checking the file")
-            tab = read_tabular(data, name, schema, encoding=encoding, limits=limits)
+            tab = read_tabular(data, name, form.schema, encoding=encoding, limits=limits,
+                               context=context)
             channel = "xlsx" if name.lower().endswith((".xlsx", ".xls")) else "csv"
             return bulk.import_table(db, actor, slug, form_id, tab.table, channel=channel,
                                      filename=name, sha256=sha, progress=progress)

@@ -24,6 +24,7 @@ from citizendata.server.middleware import BodySizeLimitMiddleware, JsonDepthMidd
 from citizendata.server.routers import (
     api,
     attachments,
+    encryption,
     estimation,
     html,
     odata,
@@ -68,6 +69,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     # before the API: '…/forms/{form}.svc' would otherwise be read as a form id
     app.include_router(odata.router)
     app.include_router(api.router)
+    app.include_router(encryption.router)
     app.include_router(review.router)
     app.include_router(attachments.router)
     app.include_router(validation.router)

@@ -175,7 +175,13 @@ def merged_schema(db: Session, form: Form) -> FormSchema:
 
 def xform_for(db: Session, actor: Actor | None, slug: str, form_id: str,
               version: str | None = None) -> tuple[FormVersionInfo, str]:
-    """The XForm XML of a version (newest by default), for ODK Collect and Enketo."""
+    """The XForm XML of a version (newest by default), for ODK Collect and Enketo.
+
+    With managed encryption on, the XForm carries the project's public key (a form with
+    its own public_key keeps that one).
+    """
+    from citizendata.services.encryption import served_xform
+
     project, _ = project_for(db, actor, slug, Action.FORM_VIEW)
     form, fv = version_row(db, project, form_id, version)
-    return _version_info(form, fv), fv.xform_xml
+    return _version_info(form, fv), served_xform(db, project.id, fv.xform_xml)

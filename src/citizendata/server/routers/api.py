@@ -317,9 +317,17 @@ async def import_file(slug: str, form_id: str, request: Request,
                           description="The CSV's text encoding (e.g. cp1252, utf-16-le); "
                                       "without it, only UTF-8 and UTF-16 with a byte order "
                                       "mark are read"),
+                      version_map: list[str] = Query(
+                          [], max_length=100,
+                          description="KOBO_VERSION_ID=FORM_VERSION, repeatable: the form "
+                                      "version of rows with that KoboToolbox __version__; "
+                                      "without it, versions are matched by content"),
                       client: Client = Depends(api_client)) -> JSONResponse:
-    """Import a KoboToolbox, ODK Central or plain CSV/XLSX file of submissions."""
-    data, filename = await _uploaded(request, "CSV or XLSX file")
-    result = await run_in_threadpool(partial(client.import_file, encoding=encoding), slug,
-                                     form_id, data, filename)
+    """Import a KoboToolbox, ODK Central or plain CSV/XLSX file, or ODK Central's zip."""
+    from citizendata.ingest.exports import parse_version_map
+
+    mapping = parse_version_map(version_map)
+    data, filename = await _uploaded(request, "CSV, XLSX or zip file")
+    result = await run_in_threadpool(partial(client.import_file, encoding=encoding,
+                                             version_map=mapping), slug, form_id, data, filename)
     return _intake_response(result)

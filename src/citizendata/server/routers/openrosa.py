@@ -32,6 +32,10 @@ What the endpoints answer
   edit of it, is answered 202 like an identical resend, whatever it holds: nothing of
   it is stored, and ODK Collect marks it sent instead of retrying (docs/openrosa.md).
 
+An ODK encrypted submission (the manifest ``<data encrypted="yes">`` as the XML part, its
+``.enc`` files as media) is answered the same way and stored exactly as received; it is
+decrypted only for an export with the project's passphrase (docs/openrosa.md section 13).
+
 Every answer carries ``X-OpenRosa-Version: 1.0``; errors are OpenRosa response XML
 whose message starts with the stable error code (``intake.invalid_xml: …``).
 """
