@@ -47,3 +47,5 @@ def test_project_page_carries_the_qr_code_of_the_viewer_s_settings(
     assert svg.group() == settings_qr_svg(expected)
     assert "password" not in r.text.split("<svg", 1)[1].split("</svg>", 1)[0]
     assert "<script" not in svg.group()
+    # and where Excel or Power BI read each form
+    assert "http://testserver/api/v1/projects/test-project/forms/household.svc" in r.text

@@ -114,7 +114,7 @@ def project(slug: str, request: Request, client: Client = Depends(api_client)) -
     qr = settings_qr_svg(collect_settings(openrosa_url, info["name"], client.actor.username))
     return _page(request, "project.html", client, project=info, engagement=engagement,
                  stages=stages, forms=[form_dict(f) for f in client.forms(slug)],
-                 openrosa_url=openrosa_url, collect_qr=qr)
+                 openrosa_url=openrosa_url, collect_qr=qr, base_url=base_url(request))
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, str]:
