@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from citizendata.errors import BadInput, CitizenDataError
+from citizendata.errors import BadInput, CitizenDataError, Where
 
 __all__ = ["app", "main"]
 
@@ -308,6 +308,9 @@ def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
            out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
            include_personal: Annotated[bool, typer.Option(
                help="Keep fields tagged personal (needs a role that may see them).")] = False,
+           attachments: Annotated[bool, typer.Option(
+               help="Also write the submissions' photos, audio and other files into "
+                    "OUT/attachments, with index.csv and missing.csv (needs --out).")] = False,
            decrypt: Annotated[bool, typer.Option(
                help="Decrypt the form's encrypted submissions too (asks the passphrase; "
                     "needs --out).")] = False,
@@ -317,6 +320,9 @@ def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
            as_user: AsOpt = None) -> None:
     """Write a typed Parquet snapshot of a form's submissions (all versions)."""
     def go() -> None:
+        if attachments and out is None:
+            raise BadInput("input.invalid", "--attachments writes into the snapshot folder "
+                           "you give: add --out FOLDER.", where=Where(field="--out"))
         me = _client(workspace, as_user)
         if decrypt or passphrase:
             from citizendata.cli_encryption import decrypted_export
@@ -333,6 +339,13 @@ def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
             table.add_row(name, f"{t.rows:,}", str(len(t.columns)), str(t.file))
         console.print(table)
         console.print(f"in {info.path}", soft_wrap=True)
+        if attachments:
+            got = me.export_attachments(project, form_id, Path(info.path) / "attachments",
+                                        include_personal=include_personal)
+            console.print(f"{got.written:,} attachment(s), {got.bytes:,} bytes; "
+                          f"{got.missing:,} expected but not sent (missing.csv); "
+                          f"{got.withheld:,} withheld as personal data; in {got.folder}",
+                          soft_wrap=True)
     _guard(go)
 
 

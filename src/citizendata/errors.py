@@ -119,6 +119,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("not_found.form_attachment", "NotFound", "No such form attachment",
               "Check the file name in the form's manifest."),
     ErrorSpec("not_found.submission", "NotFound", "No such submission", "Check the instance id."),
+    ErrorSpec("not_found.attachment", "NotFound", "No such attachment",
+              "List the submission's attachments: a file named by a personal field is "
+              "shown only to roles that may see personal data, and a missing one was not "
+              "sent yet."),
     ErrorSpec("not_found.duplicate_pair", "NotFound", "No such duplicate pair",
               "List the probable duplicates of the form and use a pair's id."),
     ErrorSpec("not_found.user", "NotFound", "No such user", "Check the user name."),
@@ -232,6 +236,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("workspace.missing", "BadInput", "No workspace here", "Run 'citizendata init' first."),
     ErrorSpec("db.unavailable", "ServerMisconfigured", "The database cannot be reached",
               "Check CITIZENDATA_DATABASE_URL and that the server is running."),
+    ErrorSpec("odata.invalid_query", "BadInput", "The OData query cannot be served",
+              "Use $top, $skip, $count, $select, $skiptoken (from @odata.nextLink) and a "
+              "$filter on __system/submissionDate or __system/reviewState with eq, ne, gt, "
+              "ge, lt, le, and, or, not (docs/guide.md, OData)."),
     ErrorSpec("input.invalid", "BadInput", "Invalid value", "Correct the value named in the message."),
     ErrorSpec("input.too_deep", "BadInput", "The input is nested too deeply",
               "Nest objects, lists or XML elements at most as deep as the limit in the message; "

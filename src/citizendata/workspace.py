@@ -33,6 +33,7 @@ from citizendata.ingest.depth import check_object_depth
 from citizendata.privacy.client import ProtectionMethods
 from citizendata.projects.spec import ProjectSpec, load_spec
 from citizendata.publish.client import ReleaseMethods
+from citizendata.publish.odata.client import ODataMethods
 from citizendata.quality.client import QualityMethods
 from citizendata.services import (
     accounts,
@@ -44,6 +45,7 @@ from citizendata.services import (
     submissions,
     validation,
 )
+from citizendata.services import attachments as attachments_svc
 from citizendata.services import forms as forms_svc
 from citizendata.services import projects as projects_svc
 from citizendata.services.access import project_for
@@ -237,7 +239,7 @@ class Workspace:
 
 
 class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
-             EstimationMethods, EncryptionMethods):
+             EstimationMethods, EncryptionMethods, ODataMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,
@@ -478,6 +480,25 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
     def submission(self, slug: str, form_id: str, instance_id: str) -> dict[str, Any]:
         """One submission."""
         return self._read(submissions.get_submission, slug, form_id, instance_id)
+
+    def attachments(self, slug: str, form_id: str, instance_id: str
+                    ) -> attachments_svc.AttachmentList:
+        """A submission's attachments (sent and missing) that you may see."""
+        return self._read(attachments_svc.list_attachments, slug, form_id, instance_id)
+
+    def attachment(self, slug: str, form_id: str, instance_id: str, name: str
+                   ) -> tuple[attachments_svc.AttachmentInfo, bytes]:
+        """One attachment of a submission and its bytes."""
+        return self._read(attachments_svc.get_attachment, slug, form_id, instance_id, name)
+
+    def export_attachments(self, slug: str, form_id: str, out_dir: str | Path, *,
+                           include_personal: bool = False) -> attachments_svc.ExportSummary:
+        """Write the attachments of the submissions a snapshot holds into ``out_dir``
+        (one folder per submission, index.csv and missing.csv)."""
+        summary = self._read(attachments_svc.export_attachments, slug, form_id, Path(out_dir),
+                             include_personal=include_personal)
+        self._run(attachments_svc.audit_export, slug, form_id, summary, include_personal)
+        return summary
 
     def table(self, slug: str, form_id: str, repeat: str | None = None, *,
               reviewed: bool = True) -> Any:
