@@ -205,7 +205,7 @@ def parse_xlsform(data: bytes, filename: str = "form.xlsx", *, limits: ArchiveLi
 
     # expressions are checked now, not when data is validated; rules the server cannot
     # re-check are named in the form's warnings
-    skipped = form_rules(schema, filename=filename).skipped
+    skipped = form_rules(schema, filename=filename).warnings
     if skipped:
         result_warnings.extend(skipped)
         schema = dataclasses.replace(schema, warnings=tuple(result_warnings))

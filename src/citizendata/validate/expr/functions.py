@@ -67,10 +67,8 @@ def pow_(x: float, y: float) -> float:
     try:
         return math.pow(x, y)
     except ValueError:  # 0 to a negative power, a negative number to a fraction
-        if x == 0:
-            odd = y == math.trunc(y) and math.fmod(y, 2) != 0
-            return math.copysign(INF, x) if odd else INF
-        return NAN
+        # 0 to a negative power: +Infinity (DuckDB, unlike Java, ignores the sign of -0)
+        return INF if x == 0 else NAN
     except OverflowError:
         odd = y == math.trunc(y) and math.fmod(y, 2) != 0
         return -INF if x < 0 and odd else INF
