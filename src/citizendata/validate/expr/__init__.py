@@ -15,11 +15,11 @@ from citizendata.validate.expr.compile import (
 )
 from citizendata.validate.expr.interpret import (
     Labels,
-    lookup_key,
     evaluate,
     evaluate_number,
     evaluate_text,
     format_number,
+    lookup_key,
     string_to_number,
     truthy,
 )

@@ -218,6 +218,11 @@ def _per_row(c: _Compiler, n: Call) -> Any:
     return out
 
 
+def _unary(f: Any) -> Any:
+    """A one-number function of a Call."""
+    return lambda c, n: f(c.num(n.args[0]))
+
+
 EXTRA: dict[str, Any] = {
     "boolean-from-string": lambda c, n: c.text(n.args[0]).isin(["true", "1"]),
     "translate": lambda c, n: c.text(n.args[0]).translate(c.text(n.args[1]),
@@ -229,7 +234,7 @@ EXTRA: dict[str, Any] = {
     "substring-after": _substring,
     "selected-at": _selected_at,
     "pow": lambda c, n: _pow(c.num(n.args[0]), c.num(n.args[1])),
-    **{name: (lambda f: lambda c, n: f(c.num(n.args[0])))(f) for name, f in _MATH.items()},
+    **{name: _unary(f) for name, f in _MATH.items()},
     "atan2": lambda c, n: c.num(n.args[0]).atan2(c.num(n.args[1])),
     "pi": lambda c, n: _f(math.pi),
     "sum": lambda c, n: c.num(n.args[0]),

@@ -398,6 +398,11 @@ def _per_row(it: _Interpreter, node: Call) -> Any:
     return fn.ROW_FUNCTIONS[node.name]([(it.ev(a), a.kind) for a in node.args])
 
 
+def _unary(f: Any) -> Any:
+    """A one-number function of a Call."""
+    return lambda it, n: f(it.num(n.args[0]))
+
+
 _EXTRA: dict[str, Any] = {
     "boolean-from-string": lambda it, n: it.text(n.args[0]) in ("true", "1"),
     "translate": lambda it, n: fn.translate(*(it.text(a) for a in n.args)),
@@ -408,7 +413,7 @@ _EXTRA: dict[str, Any] = {
     "selected-at": lambda it, n: fn.selected_at(split_choices(it.text(n.args[0])),
                                                 java_int(it.num(n.args[1]))),
     "pow": lambda it, n: fn.pow_(it.num(n.args[0]), it.num(n.args[1])),
-    **{name: (lambda f: lambda it, n: f(it.num(n.args[0])))(f) for name, f in fn.MATH.items()},
+    **{name: _unary(f) for name, f in fn.MATH.items()},
     "atan2": lambda it, n: math.atan2(it.num(n.args[0]), it.num(n.args[1])),
     "pi": lambda it, n: math.pi,
     "sum": lambda it, n: it.num(n.args[0]),
