@@ -375,11 +375,11 @@ class _Parser:
         name = tok.text[2:-1].strip()
         if not _FIELD_NAME.fullmatch(name):
             raise self.error("expr.syntax", f"{tok.text!r} is not a field reference", tok.pos)
+        scope = self.scope
+        if scope is not None and name in scope.group_names and name not in scope.field_repeat:
+            path = scope.group_names[name]
+            return Nodes(pos=tok.pos, kind="str", path=path, repeat=scope.groups.get(path, False))
         if self.known is not None and name not in self.known:
-            if self.scope is not None and name in self.scope.group_names:
-                path = self.scope.group_names[name]
-                return Nodes(pos=tok.pos, kind="str", path=path,
-                             repeat=self.scope.groups.get(path, False))
             raise self.error("expr.unknown_field", f"unknown field ${{{name}}}", tok.pos)
         return Ref(pos=tok.pos, kind="str", name=name)
 
