@@ -116,6 +116,11 @@ def _and(a: Node | None, b: Node | None) -> Node | None:
     return Binary(pos=0, kind="bool", op="and", left=a, right=b)
 
 
+def _row(f: Field | Group) -> str:
+    """' (row N)' of a survey row, when known."""
+    return f" (row {f.row})" if f.row is not None else ""
+
+
 class _Reader:
     """Parses every expression of a form, collecting problems instead of stopping at the first."""
 
@@ -156,14 +161,14 @@ class _Reader:
         slow = per_row(node)
         if slow:
             self.row_by_row.append(
-                f"{what} of {f.path!r} (row {f.row}) is evaluated row by row on the server "
+                f"{what} of {f.path!r}{_row(f)} is evaluated row by row on the server "
                 f"(not vectorised): it uses {', '.join(sorted(f'{n}()' for n in slow))}")
         return node
 
     def skip(self, what: str, f: Field | Group, why: str) -> None:
         """Note a rule the server does not re-check (phones still do)."""
-        self.skipped.append(f"{what} of {f.path!r} (row {f.row}) is not re-checked on the "
-                            f"server: {why}")
+        self.skipped.append(f"{what} of {f.path!r}{_row(f)} is not re-checked on the server: "
+                            f"{why}")
 
     def _check_choice_names(self, node: Node, text: str, what: str, f: Field | Group) -> bool:
         """Refuse jr:choice-name() of a field that has no choice list."""
@@ -310,7 +315,7 @@ def form_rules(schema: FormSchema, *, filename: str | None = None,
         if calc is not None:
             calcs[f.name] = calc
             if _uses_today(calc):
-                reader.skipped.append(f"calculation of {f.path!r} (row {f.row}) uses today(), "
+                reader.skipped.append(f"calculation of {f.path!r}{_row(f)} uses today(), "
                                       "which changes from day to day: not re-checked")
             else:
                 rules.append(Rule(kind="calculate", expr=calc, message=(
