@@ -25,11 +25,11 @@ from citizendata.validate.expr.parser import (
     Binary,
     Call,
     Node,
-    Unary,
     field_refs,
     parse,
     per_row,
     server_problem,
+    walk,
 )
 from citizendata.validate.expr.paths import scope_of
 
@@ -171,27 +171,26 @@ class _Reader:
                             f"{why}")
 
     def _check_choice_names(self, node: Node, text: str, what: str, f: Field | Group) -> bool:
-        """Refuse jr:choice-name() of a field that has no choice list."""
-        ok = True
-        stack = [node]
-        while stack:
-            n = stack.pop()
-            if isinstance(n, Call):
-                stack.extend(n.args)
-                target = self.by_name.get(n.choice_field or "")
-                if n.name == "jr:choice-name" and target is not None and not target.choices:
-                    ok = False
-                    self.problems.append(Problem(
-                        "expr.wrong_arguments",
-                        f"{what} of field {f.name!r}: jr:choice-name() names "
-                        f"${{{target.name}}}, which has no choice list: {text!r}",
-                        where=Where(sheet="survey", row=f.row, field=f.name),
-                        fix="Name a select_one or select_multiple question."))
-            elif isinstance(n, Binary):
-                stack.extend((n.left, n.right))
-            elif isinstance(n, Unary):
-                stack.append(n.arg)
-        return ok
+        """Refuse jr:choice-name() of a field that has no choice list; skip the rule when the
+        choices are in an external file (select_one_from_file), which the server lacks."""
+        for n in walk(node):
+            if not isinstance(n, Call) or n.name != "jr:choice-name":
+                continue
+            target = self.by_name.get(n.choice_field or "")
+            if target is None or target.choices:
+                continue
+            if target.type.endswith("_from_file"):
+                self.skip(what, f, f"jr:choice-name() names ${{{target.name}}}, whose choices "
+                                   "are in an external file")
+                return False
+            self.problems.append(Problem(
+                "expr.wrong_arguments",
+                f"{what} of field {f.name!r}: jr:choice-name() names "
+                f"${{{target.name}}}, which has no choice list: {text!r}",
+                where=Where(sheet="survey", row=f.row, field=f.name),
+                fix="Name a select_one or select_multiple question."))
+            return False
+        return True
 
     def _check_scope(self, node: Node, text: str, what: str, f: Field | Group) -> bool:
         """Skip rules referring into a repeat that does not enclose the expression's field.
@@ -245,18 +244,7 @@ def _calculate_cycles(schema: FormSchema, calcs: dict[str, Node]) -> list[Proble
 
 
 def _uses_today(node: Node) -> bool:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Call):
-            if n.name == "today":
-                return True
-            stack.extend(n.args)
-        elif isinstance(n, Binary):
-            stack.extend((n.left, n.right))
-        elif isinstance(n, Unary):
-            stack.append(n.arg)
-    return False
+    return any(isinstance(n, Call) and n.name == "today" for n in walk(node))
 
 
 def form_rules(schema: FormSchema, *, filename: str | None = None,
