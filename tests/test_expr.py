@@ -421,6 +421,10 @@ def test_count_of_a_repeat_reads_its_item_count() -> None:
     ("instance('villages')/root/item[name = ${county}]/label", "external list"),
     ("instance('counties')/root/item[name = ${county} and x = 1]/label", "not of the form"),
     ("${member} = ''", "group /member as a value"),
+    ("${last-saved#head} = ''", "last submission saved on the phone"),
+    ("${member}[position() = 1]/age > 3", "predicate"),
+    ("/hh_survey/member[name = 'x']/age", "predicate"),
+    ("instance('counties')/root/item[name = ${county}][1]/label", "not of the form"),
 ])
 def test_what_the_server_cannot_evaluate_parses_and_says_why(text: str, why: str) -> None:
     node = parse(text, field="head", known=KNOWN, scope=at("g/head", None))

@@ -306,7 +306,8 @@ class _Parser:
         if tok.type in ("dot", "dotdot") or (tok.type == "op" and tok.text == "/"):
             return self.path(tok)
         if tok.type == "ref":
-            return self.reference(tok)
+            ref = self.reference(tok)
+            return self._filtered(tok.pos) if self._at("[") else ref
         if tok.type == "op" and tok.text == "-":
             arg = self.expression(UNARY_POWER)
             return Unary(pos=tok.pos, kind="num", op="-", arg=arg)
@@ -354,9 +355,8 @@ class _Parser:
             steps = [".." if tok.type == "dotdot" else ".", *self._steps()]
         if steps == ["."]:
             return Ref(pos=tok.pos, kind="str", name=None)
-        if self.peek().type == "op" and self.peek().text == "[":
-            raise self.error("expr.syntax", "a predicate [...] is only read on instance() "
-                             "lookups", self.peek().pos)
+        if self._at("["):
+            return self._filtered(tok.pos)
         target = resolve(steps, absolute, self.scope, self.known)
         return self._target(target, "/".join(steps) if not absolute else "/" + "/".join(steps),
                             tok.pos)
@@ -373,6 +373,9 @@ class _Parser:
     def reference(self, tok: _Tok) -> Node:
         """A ``${name}`` reference, checked against the known fields (and groups)."""
         name = tok.text[2:-1].strip()
+        if name.startswith("last-saved#"):
+            return Call(pos=tok.pos, kind="str", name="last-saved", args=(),
+                        problem=f"{tok.text} reads the last submission saved on the phone")
         if not _FIELD_NAME.fullmatch(name):
             raise self.error("expr.syntax", f"{tok.text!r} is not a field reference", tok.pos)
         scope = self.scope
@@ -402,7 +405,7 @@ class _Parser:
             if step.type != "name":
                 raise self.error("expr.syntax", "a path step must be a name", step.pos)
             steps.append(step.text)
-            if self.peek().type == "op" and self.peek().text == "[":
+            while self._at("["):
                 ok = ok and key is None
                 key_col, key = self.predicate()
                 ok = ok and key is not None and len(steps) == 2
@@ -415,6 +418,25 @@ class _Parser:
                        "list the server does not hold)")
         return Lookup(pos=tok.pos, kind="str", list_name=list_name, key=key,
                       out=steps[-1] if steps else "", problem=problem)
+
+    def _at(self, op: str) -> bool:
+        """Is the next token the operator ``op``?"""
+        return self.peek().type == "op" and self.peek().text == op
+
+    def _filtered(self, pos: int) -> Node:
+        """A path or reference with predicates, e.g. ``${rep}[position() = 2]/x``: it selects
+        among a repeat's items, which the server does not (skipped, see server_problem)."""
+        while self._at("[") or self._at("/"):
+            if self._at("["):
+                self.predicate()
+                continue
+            self.take()
+            step = self.take()
+            if step.type not in ("name", "dot", "dotdot"):
+                raise self.error("expr.syntax", "a path step must be a name, '.' or '..'",
+                                 step.pos)
+        return Call(pos=pos, kind="str", name="path", args=(),
+                    problem="a path with a predicate [...] selects among a repeat's items")
 
     def predicate(self) -> tuple[str | None, Node | None]:
         """``[column = value]``; any other predicate is skipped to its ']' (None, None)."""
