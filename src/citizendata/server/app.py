@@ -23,6 +23,7 @@ from citizendata.server.instance_ids import InstanceIdPaths
 from citizendata.server.middleware import BodySizeLimitMiddleware, JsonDepthMiddleware
 from citizendata.server.routers import (
     api,
+    encryption,
     estimation,
     html,
     openrosa,
@@ -64,6 +65,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.add_middleware(RequestContextMiddleware)
 
     app.include_router(api.router)
+    app.include_router(encryption.router)
     app.include_router(review.router)
     app.include_router(validation.router)
     app.include_router(estimation.router)
