@@ -326,8 +326,7 @@ class _Parser:
         if tok.type == "end":
             raise self.error("expr.syntax", "the expression ends too early", tok.pos)
         if tok.type == "name":
-            raise self.error("expr.syntax", f"unexpected name {tok.text!r} (a field is "
-                             "written ${name}, a text 'in quotes')", tok.pos)
+            return self.child_path(tok)
         raise self.error("expr.syntax", f"unexpected {tok.text!r}", tok.pos)
 
     def _steps(self) -> list[str]:
@@ -360,6 +359,23 @@ class _Parser:
         target = resolve(steps, absolute, self.scope, self.known)
         return self._target(target, "/".join(steps) if not absolute else "/" + "/".join(steps),
                             tok.pos)
+
+    def child_path(self, tok: _Tok) -> Node:
+        """A bare name, e.g. ``age``: XPath reads it as a child element of the rule's node.
+
+        A field has no child element, so ODK evaluates it as empty. Often a typo for
+        ``${age}`` or ``'age'``: valid, but skipped with a warning that says so.
+        """
+        steps = [tok.text, *self._steps()]
+        while self._at("["):
+            self.predicate()
+        if self.scope is not None:
+            target = resolve(steps, False, self.scope, self.known)
+            if isinstance(target, Target) and target.field is not None:
+                return Ref(pos=tok.pos, kind="str", name=target.field)
+        return Call(pos=tok.pos, kind="str", name="path", args=(),
+                    problem=f"{'/'.join(steps)!r} is read as a child element of the node (empty "
+                            "in ODK); a field is written ${name}, a text 'in quotes'")
 
     def _target(self, target: Target | str, text: str, pos: int) -> Node:
         """The node a resolved path stands for."""
