@@ -9,6 +9,7 @@ the same code as the interpreter; ``form_rules`` names such rules in the warning
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -178,8 +179,12 @@ def _decode(text: str, kind: str) -> Any:
     return text
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _row_call(spec: str, texts: tuple[str, ...]) -> str:
-    """Run a per-row function: ``spec`` is 'name|result kind|arg kinds'."""
+    """Run a per-row function: ``spec`` is 'name|result kind|arg kinds'.
+
+    Pure, so memoised: answers such as dates repeat across many rows.
+    """
     name, result, kinds = spec.split("|")
     args = [(_decode(t, k), k) for t, k in zip(texts, kinds.split(","), strict=True)]
     value = fn.ROW_FUNCTIONS[name](args)
