@@ -3,9 +3,8 @@ documented reason; never a traceback (issue 15, part 1).
 
 Each file under tests/data/xlsforms/corpus/forms is converted by pyxform itself and
 parsed by citizendata from the same bytes, with the attachments expected.csv names
-(from corpus/media); the outcome must equal the expected one. Forms refused today only
-by the expression compiler are expected "accepted" and marked xfail until the XPath
-work (validate/expr) lands.
+(from corpus/media); the outcome must equal the expected one. A form expected to fail
+for a reason still being worked on names it in the xfail column (a strict xfail).
 """
 
 from __future__ import annotations

@@ -204,7 +204,7 @@ def parse_xlsform(data: bytes, filename: str = "form.xlsx", *, limits: ArchiveLi
     # expressions are checked now, not when data is validated; rules the server cannot
     # re-check are named in the form's warnings
     try:
-        skipped = form_rules(schema, filename=filename).skipped
+        skipped = form_rules(schema, filename=filename).warnings
     except BadInput as exc:
         raise _on_settings(exc) from exc
     if skipped:
