@@ -6,8 +6,8 @@
 Apache License 2.0): ``EncryptedFormInformation`` (random AES-256 key, ivSeedArray =
 md5(instanceID, key), RSA/NONE/OAEPWithSHA256AndMGF1Padding), ``getCipher`` (one seed
 byte incremented per file), ``encryptSubmissionFiles`` (media first, submission.xml
-last), ``getBase64EncryptedElementSignature`` and ``writeSubmissionManifest``. The real
-Collect v1.22.4 submission below is from ODK Central's tests (tests/data/odk_encryption).
+last), ``getBase64EncryptedElementSignature`` and ``writeSubmissionManifest``. The key pair
+of forms with their own key is in tests/data/odk_encryption.
 """
 
 from __future__ import annotations
@@ -315,7 +315,7 @@ def test_form_with_its_own_public_key_waits_for_its_private_key(
         ws: Workspace, tmp_path: Path) -> None:
     me = ws.create_admin("amani", "amani-password")
     me.create_project(SPEC)
-    public = "".join(line for line in (DATA / "central_pub.pem").read_text().splitlines()
+    public = "".join(line for line in (DATA / "test_pub.pem").read_text().splitlines()
                      if "-----" not in line)
     me.add_form("safe-voices", form("own_key", public_key=public), "own.xlsx")
     with TestClient(create_app(ws)) as http:
@@ -336,49 +336,17 @@ def test_form_with_its_own_public_key_waits_for_its_private_key(
             serialization.NoEncryption()), PASSPHRASE)
     assert stranger.value.code == "encryption.unknown_key"
     with pytest.raises(BadInput) as short:
-        me.register_private_key("safe-voices", (DATA / "central_priv.pem").read_bytes(), "short")
+        me.register_private_key("safe-voices", (DATA / "test_priv.pem").read_bytes(), "short")
     assert short.value.code == "encryption.weak_passphrase"
-    key = me.register_private_key("safe-voices", (DATA / "central_priv.pem").read_bytes(),
+    key = me.register_private_key("safe-voices", (DATA / "test_priv.pem").read_bytes(),
                                   PASSPHRASE)
     assert key.forms == ("own_key",) and not key.managed
     with pytest.raises(Conflict):
-        me.register_private_key("safe-voices", (DATA / "central_priv.pem").read_bytes(),
+        me.register_private_key("safe-voices", (DATA / "test_priv.pem").read_bytes(),
                                 PASSPHRASE)
     report = me.snapshot_decrypted("safe-voices", "own_key", tmp_path / "s", PASSPHRASE)
     rows = rows_of(report, "own_key")
     assert [(r["_instance_id"], r["age"]) for r in rows] == [("uuid:own", 31)]
-
-
-def test_real_collect_submission_from_central_tests_decrypts() -> None:
-    """ODK Collect v1.22.4 output quoted in ODK Central's test/unit/util/crypto.js."""
-    key = enc.load_private_key((DATA / "central_priv.pem").read_bytes())
-    wrapped = base64.b64decode(
-        "iyEB1LAlvVE8uaW0HuhLhzwcLceIukqfgusDNdDEE2FFxVtUtSI3FiOuNxhgI/Zbgnaabh/vqeZ3yLXwv0f6"
-        "6pAbN0n8kM9f84VJR18fdUp6doOz7o8IQD7gc3ZfbRXweab/NxnahfYa9ij0Kax1LTKS05Oodk2Mewkzwf"
-        "Bhdbf/CfiBP1HSskDio40jdW5f04GkqZsFCPUluF2DfMnwYCo0wdwf2m8o+lSNR+vrFeEYG7LtGE4X90pV"
-        "rQnJHwFWHGjSwJpg/USn5skBioDKUCv/Dva9xJ+JXUz+QSg6LOuP+SDxsrmf36WKrnE8kWfN4oaBdmIwFS"
-        "StkLH9foNXUw==")
-    ciphertext = base64.b64decode(
-        "kMhJdk0mZOqvlxndUO3v4+UPvfYoc+bbkPmF3QmhoP7lP/QjHbzqw/IfZxQ54D328eCc4V6jtbrjeAXV+m1c"
-        "WsCGGLW5KwTAxBjPBXzsZrUeY0RISVJ1g9BJoXfSRAjYMrFYOM907BFUIYYxMqpVWGy1lo8ljqY+Sgq1Vphk"
-        "Qk/TQGgOVYFALHDLOYnLKuLHvwBLQQwK3lje8CwNlf/b2rY9qfGC4P1emoiP+YzkLp8eH6x/HfMvRIFoZEao"
-        "m1i5s3SU4WVwe2Tno4jKD69ojMlQN6VKB7DK4xaRSs2C7zfDm63n1WCyyOAj8mASIFhb3sc3hD56HTJFUV/T"
-        "H3UVlzP7oPm/Mm7nEcU3+HdSSwm3I1qFYhsXfVRym41IlbC4Twf660/kUZrugA7Zqd5K9Un3lOVTzYowaF+m"
-        "5OIOO56wff3zPBxeOVjANDKR7V6/")
-    aes = key.decrypt(wrapped, enc.OAEP)
-    # the instance XML is the second file (one photo before it): IV number 1
-    iv = enc.submission_ivs("uuid:99b303d9-6494-477b-a30d-d8aae8867335", aes, 2)[1]
-    plain = enc.decrypt_file(ciphertext, aes, iv)
-    assert plain is not None and plain.startswith(b"<?xml version='1.0' ?><data id=\"encrypted\"")
-    assert b"<name>bob</name><age>30</age><file>1561432532482.jpg</file>" in plain
-    assert enc.decrypt_file(ciphertext[:-1], aes, iv) is None
-    # Central's IV vectors for another Collect submission
-    ivs = enc.submission_ivs("uuid:22525f8e-4f2d-41ed-94da-4c46a2478448", base64.b64decode(
-        "3TJoHf74zHbDwG3Ta+bcvfUr50C6yF/astfu+CdSnQU="), 32)
-    assert [ivs[i].hex() for i in (0, 1, 8, 15, 23, 31)] == [
-        "39bbb0890f3222269da68b172146477a", "39bcb0890f3222269da68b172146477a",
-        "39bcb18a103323279ea68b172146477a", "39bcb18a103323279ea78c182247487b",
-        "3abdb28b113424289ea78c182247487b", "3abdb28b113424289fa88d192348497c"]
 
 
 def test_withdrawal_and_erasure_apply_before_decryption(
@@ -467,7 +435,7 @@ def test_roles_and_the_clear_copy_of_an_encrypted_instance_id(
                   json={"passphrase": PASSPHRASE}, headers=collector)
     assert r.status_code == 403
     r = http.post("/api/v1/projects/safe-voices/encryption/keys", headers=collector,
-                  json={"private_key": (DATA / "central_priv.pem").read_text(),
+                  json={"private_key": (DATA / "test_priv.pem").read_text(),
                         "passphrase": PASSPHRASE})
     assert r.status_code == 403
     r = http.get("/api/v1/projects/safe-voices/encryption", headers=stranger)

@@ -56,10 +56,10 @@ def findings(parsed: ParsedForm, payloads: Mapping[int, Mapping[str, Any]]
 
 
 @pytest.mark.parametrize(("name", "skipped"), [
-    ("or_other.xlsx", []),
-    ("specify_other.md", []),
-    ("instance_lookup.md", ["'q2_lbl'"]),  # a contains() predicate: not a name = value lookup
-    ("repeat_position.md", ["'person/prev_name'"]),  # indexed-repeat(): another item
+    ("crops_or_other.xlsx", []),
+    ("water_specify_other.md", []),
+    ("lookup_labels.md", ["'plot_l'"]),  # a contains() predicate: not a name = value lookup
+    ("children_position.md", ["'child/older'"]),  # indexed-repeat(): another item
     ("household_xpath.md", ["'total_age'", "'started'"]),  # sum() over a repeat, once(now())
 ])
 def test_pyxform_forms_with_xpath_are_accepted(name: str, skipped: list[str]) -> None:
@@ -71,29 +71,31 @@ def test_pyxform_forms_with_xpath_are_accepted(name: str, skipped: list[str]) ->
 
 
 def test_or_other_relevance_is_checked() -> None:
-    """pyxform's or_other writes selected(../fav_color, 'other'): an answered _other question
-    is not relevant unless 'other' was chosen."""
-    parsed = load("or_other.xlsx")
-    color = next(f for f in parsed.schema.fields if f.name == "fav_color")
-    other = next(f for f in parsed.schema.fields if f.name == "fav_color_other")
-    assert other.relevant == "selected(../fav_color, 'other')"
-    choice = next(c.name for c in color.choices if c.name != "other")
+    """pyxform's or_other writes selected(../main_crop, 'other'): an answered _other
+    question is not relevant unless 'other' was chosen."""
+    parsed = load("crops_or_other.xlsx")
+    crop = next(f for f in parsed.schema.fields if f.name == "main_crop")
+    other = next(f for f in parsed.schema.fields if f.name == "main_crop_other")
+    assert other.relevant == "selected(../main_crop, 'other')"
+    choice = next(c.name for c in crop.choices if c.name != "other")
     found = findings(parsed, {
-        1: {"fav_color": "other", "fav_color_other": "teal"},
-        2: {"fav_color": choice, "fav_color_other": "teal"},
-        3: {"fav_color": choice}})
-    assert found == {(2, None, "not_relevant:fav_color_other")}
+        1: {"main_crop": "other", "main_crop_other": "cassava"},
+        2: {"main_crop": choice, "main_crop_other": "cassava"},
+        3: {"main_crop": choice}})
+    assert found == {(2, None, "not_relevant:main_crop_other")}
 
 
 def test_position_and_lookup_calculations_are_checked() -> None:
-    parsed = load("instance_lookup.md")
-    assert findings(parsed, {1: {"q1": "y", "q1_lbl": "Yes", "q2": "b", "q2_lbl": "Big"},
-                             2: {"q1": "n", "q1_lbl": "Yes"}}) == {(2, None, "calculate:q1_lbl")}
-    parsed = load("repeat_position.md")
-    people = [{"pos": "1", "name": "Akinyi"}, {"pos": "2", "name": "Baraka", "prev_name": "x"},
-              {"pos": "2", "name": "Chebet"}]
-    assert findings(parsed, {1: {"person": people}}) == \
-        {(1, "person[3]", "calculate:person/pos")}
+    parsed = load("lookup_labels.md")
+    assert findings(parsed, {
+        1: {"latrine": "yes", "latrine_l": "Yes", "plot": "large", "plot_l": "Large"},
+        2: {"latrine": "no", "latrine_l": "Yes"}}) == {(2, None, "calculate:latrine_l")}
+    parsed = load("children_position.md")
+    children = [{"number": "1", "first_name": "Akinyi"},
+                {"number": "2", "first_name": "Baraka", "older": "x"},
+                {"number": "2", "first_name": "Chebet"}]
+    assert findings(parsed, {1: {"child": children}}) == \
+        {(1, "child[3]", "calculate:child/number")}
 
 
 CLEAN = {
