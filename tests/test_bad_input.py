@@ -102,11 +102,13 @@ def test_unsupported_features_are_each_named(ws: Workspace, owner: Client) -> No
         [{"list_name": "yn", "name": "yes", "label": "Yes"}],
         {"form_id": "ext", "version": "1"})
     err = refused(ws, BadInput, lambda: owner.add_form(P, form, "ext.xlsx"))
-    assert err.code == "form.unsupported"
+    # the form works once its files come with it: until then each is named, with its row
+    assert err.code == "form.attachment_missing"
     found = {(p.where.row, p.where.column, p.where.field) for p in err.problems if p.where}
     assert found == {(3, "calculation", "c"), (4, "appearance", "s")}
-    assert all(p.code == "form.unsupported" and p.where and p.where.sheet == "survey"
+    assert all(p.code == "form.attachment_missing" and p.where and p.where.sheet == "survey"
                for p in err.problems)
+    assert err.details["missing"] == ["x.csv", "fruits.csv"]
     assert "pulldata()" in err.message and "search()" in err.message
 
 

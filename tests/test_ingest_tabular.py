@@ -63,7 +63,8 @@ def test_kobo_csv_with_groups_select_multiple_and_expanded_choices() -> None:
         "location": {"ward": "Kibera", "district": "Nairobi"}, "members": "4",
         "fruits": "apple banana", "gps": "-1.3 36.8 0 5"}
     assert first["collected_at"] == datetime(2026, 3, 1, 7, 15, tzinfo=UTC)
-    assert first["form_version"] == "vX"
+    # __version__ is KoboToolbox's own id, never taken as the XLSForm version (issue 15)
+    assert first["form_version"] is None and first["source_meta"]["__version__"] == "vX"
     assert first["source_meta"]["_id"] == "101"
     assert second["payload"]["members"] == "007"  # text stays text
     assert second["payload"]["location"] == {"ward": 'Ward "7", east', "district": None}

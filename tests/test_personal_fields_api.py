@@ -29,7 +29,8 @@ SECRET_GPS = "-1.98765 36.12345"
 ROLES = ("analyst", "viewer", "collector")
 PATH = {"slug": "test-project", "form_id": "household", "instance_id": "uuid:p0",
         "indicator": "skilled", "name": "census", "pair_id": "1", "version": "1",
-        "run_id": "1", "xml_form_id": "household", "project": "test-project"}
+        "run_id": "1", "xml_form_id": "household", "project": "test-project",
+        "table": "Submissions"}
 PROTECTION: dict[str, Any] = {
     "tables": {"threshold": 1},
     "microdata": {"k": 2, "l": 1, "quasi_identifiers": ["age", "ward"], "fields": ["gps"],

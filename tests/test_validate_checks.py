@@ -140,21 +140,19 @@ def test_circular_calculations_are_refused_naming_both() -> None:
     assert (problem.where.row, problem.where.field) == (3, "a")
 
 
-def test_constraint_referring_into_a_sibling_repeat_is_refused() -> None:
-    """A constraint in one repeat naming a field of a sibling repeat is expr.other_repeat."""
-    err = refused([{"type": "begin_repeat", "name": "children", "label": "Child"},
-                   {"type": "integer", "name": "child_age", "label": "Age"},
-                   {"type": "end_repeat"},
-                   {"type": "begin_repeat", "name": "adults", "label": "Adult"},
-                   {"type": "integer", "name": "adult_age", "label": "Age",
-                    "constraint": ". > ${child_age}"},
-                   {"type": "end_repeat"}])
-    assert err.code == "expr.other_repeat"
-    (problem,) = err.problems
-    assert "child_age" in problem.message and "children" in problem.message
-    assert problem.where is not None
-    assert (problem.where.row, problem.where.field, problem.where.file) == \
-        (6, "adult_age", "f.xlsx")
+def test_constraint_referring_into_a_sibling_repeat_is_skipped_with_a_warning() -> None:
+    """ODK reads ${child_age} from another repeat as all its items: valid, not re-checked here."""
+    parsed = parse_xlsform(form([
+        {"type": "begin_repeat", "name": "children", "label": "Child"},
+        {"type": "integer", "name": "child_age", "label": "Age"},
+        {"type": "end_repeat"},
+        {"type": "begin_repeat", "name": "adults", "label": "Adult"},
+        {"type": "integer", "name": "adult_age", "label": "Age",
+         "constraint": ". > ${child_age}"},
+        {"type": "end_repeat"}]), "f.xlsx")
+    (warning,) = [w for w in parsed.warnings if "child_age" in w]
+    assert "'adults/adult_age' (row 6)" in warning and "'children'" in warning
+    assert "constraint:adults/adult_age" not in {r.id for r in form_rules(parsed.schema).rules}
 
 
 def test_a_nested_repeat_may_refer_to_its_enclosing_repeat() -> None:
@@ -188,30 +186,44 @@ def test_several_faulty_expressions_are_reported_together() -> None:
 
 
 def test_unsupported_function_is_a_warning_naming_the_field() -> None:
-    """format-date() in a calculation does not stop the form; the warning names the field."""
+    """now() in a calculation does not stop the form; the warning names the field."""
+    parsed = parse_xlsform(form([
+        {"type": "date", "name": "dob", "label": "Date of birth"},
+        {"type": "calculate", "name": "stamp", "calculation": "concat(${dob}, now())"},
+    ]), "f.xlsx")
+    (warning,) = [w for w in parsed.warnings if "now()" in w]
+    assert "'stamp'" in warning and "row 3" in warning
+    assert warning in parsed.schema.warnings
+    rules = form_rules(parsed.schema)
+    assert not [r for r in rules.rules if r.field == "stamp"]
+    assert rules.skipped == (warning,)
+
+
+def test_row_by_row_function_is_checked_and_named_in_the_warnings() -> None:
+    """format-date() has no SQL translation: its rule runs row by row, and the form says so."""
     parsed = parse_xlsform(form([
         {"type": "date", "name": "dob", "label": "Date of birth"},
         {"type": "calculate", "name": "birth_year", "calculation": "format-date(${dob}, '%Y')"},
     ]), "f.xlsx")
     (warning,) = [w for w in parsed.warnings if "format-date" in w]
-    assert "'birth_year'" in warning and "row 3" in warning
-    assert warning in parsed.schema.warnings
+    assert "'birth_year' (row 3)" in warning and "row by row" in warning
     rules = form_rules(parsed.schema)
-    assert not [r for r in rules.rules if r.field == "birth_year"]
-    assert rules.skipped == (warning,)
+    assert "calculate:birth_year" in {r.id for r in rules.rules}
+    assert rules.skipped == () and rules.row_by_row == (warning,)
 
 
 @pytest.mark.parametrize("column", ["repeat_count", "relevant"])
-def test_repeat_count_naming_a_field_inside_its_own_repeat_is_refused(column: str) -> None:
-    """The count of a repeat is read in its parent, where the repeat's own fields do not exist."""
+def test_repeat_count_naming_a_field_inside_its_own_repeat_is_skipped(column: str) -> None:
+    """The count of a repeat is read in its parent, where the repeat's own fields are all its
+    items: the rule is skipped with a warning naming the row."""
     survey = [{"type": "integer", "name": "n", "label": "N"},
               {"type": "begin_repeat", "name": "r", "label": "R", "repeat_count": "${n}"},
               {"type": "integer", "name": "x", "label": "X"},
               {"type": "end_repeat"}]
     survey[1] = {**survey[1], column: "${x}" if column == "repeat_count" else "${x} > 0"}
-    err = refused(survey)
-    assert err.code == "expr.other_repeat"
-    assert err.where is not None and err.where.row == 3
+    parsed = parse_xlsform(form(survey), "f.xlsx")
+    (warning,) = [w for w in parsed.warnings if "${x}" in w]
+    assert f"{column} of 'r' (row 3)" in warning
 
 
 def test_choice_name_of_a_field_without_choices_is_refused_when_added() -> None:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from citizendata.errors import BadInput
 from citizendata.forms import Choice, FormSchema, merge_schemas, parse_xlsform
+from citizendata.forms.media import check_attachments
 from xlsform_builders import make_xlsform
 
 EN, SW = "label::English (en)", "label::Swahili (sw)"
@@ -248,7 +249,7 @@ def test_broken_reference_keeps_pyxform_message_and_column() -> None:
         "survey", 2, "relevant")
 
 
-def test_pulldata_and_search_are_reported_together() -> None:
+def test_pulldata_and_search_need_their_files_reported_together() -> None:
     data = make_xlsform(
         [{"type": "text", "name": "hh_id", "label": "Household id"},
          {"type": "calculate", "name": "head",
@@ -256,13 +257,15 @@ def test_pulldata_and_search_are_reported_together() -> None:
          {"type": "select_one wards", "name": "ward", "label": "Ward",
           "appearance": "search('wards')"}],
         [{"list_name": "wards", "name": "name_key", "label": "name"}])
+    parsed = parse_xlsform(data, "lookup.xlsx")
+    assert [(n.name, n.row, n.field) for n in parsed.needs] == [
+        ("households.csv", 3, "head"), ("wards.csv", 4, "ward")]
     with pytest.raises(BadInput) as err:
-        parse_xlsform(data, "lookup.xlsx")
+        check_attachments(list(parsed.needs), {"wards.csv": b"name_key,name\n"}, "lookup.xlsx")
     e = err.value
-    assert e.code == "form.unsupported"
-    places = [(p.where.row, p.where.column, p.where.field) for p in e.problems if p.where]
-    assert places == [(3, "calculation", "head"), (4, "appearance", "ward")]
-    assert "pulldata()" in e.message and "search()" in e.message
+    assert e.code == "form.attachment_missing" and e.details["missing"] == ["households.csv"]
+    assert [(p.where.sheet, p.where.row) for p in e.problems if p.where] == [("survey", 3)]
+    assert "pulldata()" in e.message or "pulldata()" in e.problems[0].message
 
 
 def test_entities_sheet_is_unsupported() -> None:
@@ -354,9 +357,57 @@ def test_personal_groups_and_values_derived_from_personal_fields() -> None:
     assert "contact/rooms" not in personal and "age" not in personal
 
 
-@pytest.mark.parametrize("form_id", ["../../etc/evil", "a b", "..", "x/y"])
+def test_a_form_id_with_a_space_is_accepted_as_odk_central_does() -> None:
+    parsed = parse_xlsform(make_xlsform([{"type": "text", "name": "q", "label": "Q"}], None,
+                                        {"form_id": "Spec test", "version": "1"}), "f.xlsx")
+    assert parsed.form_id == parsed.schema.form_id == "Spec test"
+
+
+@pytest.mark.parametrize("form_id", ["../../etc/evil", "..", "x/y", "a\\b"])
 def test_form_ids_that_would_be_paths_are_refused(form_id: str) -> None:
     with pytest.raises(BadInput) as e:
         parse_xlsform(make_xlsform([{"type": "text", "name": "q", "label": "Q"}], None,
                                    {"form_id": form_id, "version": "1"}), "f.xlsx")
     assert e.value.code == "form.invalid"
+
+
+def test_an_instance_name_error_is_reported_on_the_settings_sheet() -> None:
+    data = make_xlsform([{"type": "text", "name": "a", "label": "A"}], None,
+                        {"form_id": "f", "version": "1", "instance_name": "concat(${a}, "})
+    with pytest.raises(BadInput) as err:
+        parse_xlsform(data, "f.xlsx")
+    e = err.value
+    assert e.code.startswith("expr.")
+    places = [e.where, *(p.where for p in e.problems)]
+    assert all(w is not None and (w.sheet, w.row, w.column) == ("settings", 2, "instance_name")
+               for w in places), places
+
+
+def test_parameters_on_media_geo_and_text_questions_are_kept() -> None:
+    parsed = parse_xlsform(make_xlsform(
+        [{"type": "image", "name": "photo", "label": "Photo", "parameters": "max-pixels=1024"},
+         {"type": "audio", "name": "voice", "label": "Voice", "parameters": "quality=voice-only"},
+         {"type": "geopoint", "name": "gps", "label": "GPS",
+          "parameters": "capture-accuracy=10"},
+         {"type": "text", "name": "story", "label": "Story", "parameters": "rows=5"}],
+        None, {"form_id": "p", "version": "1"}), "p.xlsx")
+    params = {f.name: f.parameters for f in parsed.schema.fields}
+    assert params["photo"] == (("max-pixels", "1024"),)
+    assert params["voice"] == (("quality", "voice-only"),)
+    assert params["gps"] == (("capture-accuracy", "10"),)
+    assert params["story"] == (("rows", "5"),)
+
+
+def test_answers_from_files_are_kept_as_text_not_as_choices() -> None:
+    parsed = parse_xlsform(make_xlsform(
+        [{"type": "select_one shop", "name": "shop", "label": "Shop",
+          "appearance": "search('shops')"},
+         {"type": "select_one_from_file villages.csv", "name": "village", "label": "Village"}],
+        [{"list_name": "shop", "name": "name_key", "label": "name"}],
+        {"form_id": "s", "version": "1"}), "s.xlsx")
+    by_name = {f.name: f for f in parsed.schema.fields}
+    shop, village = by_name["shop"], by_name["village"]
+    assert (shop.type, shop.list_name, shop.choices) == ("select_one_from_file", "shops.csv", ())
+    assert shop.storage_type == village.storage_type == "text"
+    assert [(n.name, n.feature) for n in parsed.needs] == [
+        ("shops.csv", "search()"), ("villages.csv", "select_one_from_file villages.csv")]

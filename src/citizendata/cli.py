@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from citizendata.errors import BadInput, CitizenDataError
+from citizendata.errors import BadInput, CitizenDataError, Where
 
 __all__ = ["app", "main"]
 
@@ -43,6 +43,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tab
 EncodingOpt = Annotated[str | None, typer.Option(
     "--encoding", help="The CSV's text encoding, e.g. cp1252 or utf-16-le. Without it only "
     "UTF-8 (and UTF-16 with a byte order mark) is read; nothing is guessed.")]
+VersionMapOpt = Annotated[list[str] | None, typer.Option(
+    "--version-map", help="KOBO_VERSION_ID=FORM_VERSION: the form version of the rows with "
+    "that KoboToolbox __version__ (repeatable); without it, versions are matched by content.")]
 DEFAULT_WS = Path("citizendata-workspace")
 
 
@@ -228,12 +231,18 @@ def projects_add_member(project: str, username: str, role: str,
 # -- forms ------------------------------------------------------------------------------------
 @forms_app.command("add")
 def forms_add(project: str, file: Path, workspace: WorkspaceOpt = DEFAULT_WS,
-              as_user: AsOpt = None) -> None:
+              as_user: AsOpt = None,
+              attachment: Annotated[list[Path] | None, typer.Option(
+                  "--attachment", "-a", help="A file the form serves to phones (the CSV of "
+                  "select_one_from_file, pulldata or search; label media); repeatable.")] = None
+              ) -> None:
     """Upload an XLSForm: a new form, or a new version of an existing one."""
     def go() -> None:
-        v = _client(workspace, as_user).add_form(project, file)
+        v = _client(workspace, as_user).add_form(project, file, attachments=attachment or [])
         console.print(f"Form [bold]{v.form_id}[/] version [bold]{v.version}[/] "
-                      f"({len(v.schema.fields)} fields).")
+                      f"({len(v.schema.fields)} fields"
+                      + (f", attachments: {', '.join(v.attachments)}" if v.attachments else "")
+                      + ").")
         for w in v.warnings:
             console.print(f"  [yellow]warning[/] {w}", highlight=False)
     _guard(go)
@@ -265,13 +274,16 @@ def _spinner() -> Progress:
 @app.command("import")
 def import_(project: str, form_id: str, file: Path, workspace: WorkspaceOpt = DEFAULT_WS,
             as_user: AsOpt = None, as_json: JsonOpt = False,
-            encoding: EncodingOpt = None) -> None:
-    """Import a CSV/XLSX export (KoboToolbox, ODK Central or plain); all or nothing."""
+            encoding: EncodingOpt = None, version_map: VersionMapOpt = None) -> None:
+    """Import a CSV/XLSX export or ODK Central's zip (KoboToolbox, Central, plain); all or nothing."""
     def go() -> None:
+        from citizendata.ingest.exports import parse_version_map
+
         me = _client(workspace, as_user)
+        mapping = parse_version_map(version_map or [])
         with _spinner() as bar:
             task = bar.add_task(f"importing {file.name}")
-            result = me.import_file(project, form_id, file, encoding=encoding,
+            result = me.import_file(project, form_id, file, encoding=encoding, version_map=mapping,
                                     progress=lambda m: bar.update(task, description=m))
         if as_json:
             console.print_json(json.dumps(result.to_dict()))
@@ -296,20 +308,44 @@ def export(project: str, form_id: str, workspace: WorkspaceOpt = DEFAULT_WS,
            out: Annotated[Path | None, typer.Option(help="Output folder.")] = None,
            include_personal: Annotated[bool, typer.Option(
                help="Keep fields tagged personal (needs a role that may see them).")] = False,
+           attachments: Annotated[bool, typer.Option(
+               help="Also write the submissions' photos, audio and other files into "
+                    "OUT/attachments, with index.csv and missing.csv (needs --out).")] = False,
+           decrypt: Annotated[bool, typer.Option(
+               help="Decrypt the form's encrypted submissions too (asks the passphrase; "
+                    "needs --out).")] = False,
+           passphrase: Annotated[str | None, typer.Option(
+               help="The passphrase for --decrypt (better: the prompt, or "
+                    "CITIZENDATA_PASSPHRASE).")] = None,
            as_user: AsOpt = None) -> None:
     """Write a typed Parquet snapshot of a form's submissions (all versions)."""
     def go() -> None:
+        if attachments and out is None:
+            raise BadInput("input.invalid", "--attachments writes into the snapshot folder "
+                           "you give: add --out FOLDER.", where=Where(field="--out"))
         me = _client(workspace, as_user)
-        total = me.form(project, form_id).submissions
-        with _counting_bar() as bar:
-            task = bar.add_task("snapshot", total=total)
-            info = me.snapshot(project, form_id, out, include_personal=include_personal,
-                               progress=lambda n: bar.advance(task, n))
+        if decrypt or passphrase:
+            from citizendata.cli_encryption import decrypted_export
+
+            info = decrypted_export(me, project, form_id, out, passphrase, include_personal)
+        else:
+            total = me.form(project, form_id).submissions
+            with _counting_bar() as bar:
+                task = bar.add_task("snapshot", total=total)
+                info = me.snapshot(project, form_id, out, include_personal=include_personal,
+                                   progress=lambda n: bar.advance(task, n))
         table = Table("table", "rows", "columns", "file")
         for name, t in info.tables.items():
             table.add_row(name, f"{t.rows:,}", str(len(t.columns)), str(t.file))
         console.print(table)
         console.print(f"in {info.path}", soft_wrap=True)
+        if attachments:
+            got = me.export_attachments(project, form_id, Path(info.path) / "attachments",
+                                        include_personal=include_personal)
+            console.print(f"{got.written:,} attachment(s), {got.bytes:,} bytes; "
+                          f"{got.missing:,} expected but not sent (missing.csv); "
+                          f"{got.withheld:,} withheld as personal data; in {got.folder}",
+                          soft_wrap=True)
     _guard(go)
 
 
@@ -547,7 +583,13 @@ def demo(workspace: WorkspaceOpt = Path("citizendata-demo"),
 
 
 # the protection and quality commands register themselves on ``app``
-from citizendata import cli_orgs, cli_privacy, cli_quality, cli_release  # noqa: E402,F401
+from citizendata import (  # noqa: E402,F401
+    cli_encryption,
+    cli_orgs,
+    cli_privacy,
+    cli_quality,
+    cli_release,
+)
 
 
 def main() -> None:

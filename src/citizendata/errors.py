@@ -116,7 +116,13 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("not_found.form", "NotFound", "No such form", "Check the form id."),
     ErrorSpec("not_found.form_version", "NotFound", "No such form version",
               "List the form's versions."),
+    ErrorSpec("not_found.form_attachment", "NotFound", "No such form attachment",
+              "Check the file name in the form's manifest."),
     ErrorSpec("not_found.submission", "NotFound", "No such submission", "Check the instance id."),
+    ErrorSpec("not_found.attachment", "NotFound", "No such attachment",
+              "List the submission's attachments: a file named by a personal field is "
+              "shown only to roles that may see personal data, and a missing one was not "
+              "sent yet."),
     ErrorSpec("not_found.duplicate_pair", "NotFound", "No such duplicate pair",
               "List the probable duplicates of the form and use a pair's id."),
     ErrorSpec("not_found.user", "NotFound", "No such user", "Check the user name."),
@@ -141,6 +147,11 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Correct the sheet and row named in the message."),
     ErrorSpec("form.unsupported", "BadInput", "The XLSForm uses a feature citizendata does not support",
               "Remove or replace the named feature."),
+    ErrorSpec("form.attachment_missing", "BadInput",
+              "The form needs a file that was not uploaded with it",
+              "Upload the named file (CSV, XML or GeoJSON) with the form as a form attachment."),
+    ErrorSpec("form.attachment_invalid", "BadInput", "A form attachment cannot be used",
+              "Give each attachment the plain file name the form uses, within the size limits."),
     ErrorSpec("form.project_mismatch", "BadInput", "The form id belongs to another form",
               "Keep form_id the same across versions of one form."),
     ErrorSpec("expr.syntax", "BadInput", "An expression in the form cannot be read",
@@ -212,6 +223,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Fill the instance id, or remove the row."),
     ErrorSpec("import.ragged_row", "BadInput", "A row has a different number of cells than the header",
               "Check the delimiter and quoting of that row."),
+    ErrorSpec("import.unknown_part", "BadInput", "A file or sheet of the export is not part of the form",
+              "Remove it, or upload the form version that has that repeat."),
     ErrorSpec("import.orphan_repeat_row", "BadInput", "A repeat row points to no parent row",
               "Check the parent index/key of that row."),
     ErrorSpec("import.structure", "BadInput", "The file has structural problems; nothing was imported",
@@ -223,12 +236,56 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("workspace.missing", "BadInput", "No workspace here", "Run 'citizendata init' first."),
     ErrorSpec("db.unavailable", "ServerMisconfigured", "The database cannot be reached",
               "Check CITIZENDATA_DATABASE_URL and that the server is running."),
+    ErrorSpec("odata.invalid_query", "BadInput", "The OData query cannot be served",
+              "Use $top, $skip, $count, $select, $skiptoken (from @odata.nextLink) and a "
+              "$filter on __system/submissionDate or __system/reviewState with eq, ne, gt, "
+              "ge, lt, le, and, or, not (docs/guide.md, OData)."),
     ErrorSpec("input.invalid", "BadInput", "Invalid value", "Correct the value named in the message."),
     ErrorSpec("input.too_deep", "BadInput", "The input is nested too deeply",
               "Nest objects, lists or XML elements at most as deep as the limit in the message; "
               "forms' groups and repeats never need more."),
     ErrorSpec("snapshot.empty", "BadInput", "No submissions to snapshot",
               "Import or receive submissions first."),
+    # encrypted forms (ODK encryption; docs/openrosa.md "Encrypted forms")
+    ErrorSpec("encryption.invalid_envelope", "BadInput",
+              "The encrypted submission's manifest is incomplete",
+              "Send the manifest as ODK Collect writes it: id, meta/instanceID, "
+              "base64EncryptedKey, encryptedXmlFile and one <media><file> per media file."),
+    ErrorSpec("encryption.unexpected_file", "BadInput",
+              "An encrypted submission came with a file its manifest does not list",
+              "Send only the .enc files the manifest lists."),
+    ErrorSpec("encryption.weak_passphrase", "BadInput", "The passphrase is too short",
+              "Choose a passphrase of at least 10 characters; keep it safe: without it "
+              "the encrypted submissions cannot be read by anyone."),
+    ErrorSpec("encryption.invalid_private_key", "BadInput", "The private key cannot be read",
+              "Give the RSA private key as an unencrypted PEM file (BEGIN PRIVATE KEY or "
+              "BEGIN RSA PRIVATE KEY)."),
+    ErrorSpec("encryption.unknown_key", "BadInput",
+              "No form of the project carries this key's public key",
+              "Register the private key that belongs to the public_key in the form's "
+              "settings sheet."),
+    ErrorSpec("encryption.no_private_key", "BadInput", "The project holds no private key",
+              "Enable managed encryption, or register the private key of the form's "
+              "public_key."),
+    ErrorSpec("encryption.wrong_passphrase", "BadInput",
+              "The passphrase opens none of the project's keys",
+              "Check the passphrase (it is case-sensitive); nothing was decrypted."),
+    ErrorSpec("encryption.no_key", "BadInput", "No key opened by the passphrase decrypts this "
+              "submission", "Give the passphrase of the key the form carried when the "
+              "submission was made, or register that key's private key."),
+    ErrorSpec("encryption.corrupted", "BadInput", "An encrypted file does not decrypt",
+              "Send the submission again from the phone; the stored copy is damaged or "
+              "incomplete."),
+    ErrorSpec("encryption.bad_signature", "BadInput",
+              "An encrypted submission's signature does not match its files",
+              "Send the submission again from the phone; the files were changed after "
+              "encryption or damaged."),
+    ErrorSpec("encryption.missing_file", "BadInput",
+              "An encrypted submission lacks a file its manifest lists",
+              "Let the phone finish sending (ODK Collect resends what is missing)."),
+    ErrorSpec("encryption.instance_mismatch", "BadInput",
+              "The decrypted instance is not the one its manifest names",
+              "Send the submission again from the phone."),
     # estimation: indicators, weighting, variance
     ErrorSpec("indicator.invalid", "BadInput", "An indicator definition is invalid",
               "Correct the indicator named in the message in the project spec."),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -26,12 +26,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from citizendata.auth import Action, Actor
 from citizendata.config import Settings, get_settings
+from citizendata.encryption_client import EncryptionMethods
 from citizendata.errors import BadInput, ServerMisconfigured, Where
 from citizendata.ingest.archive import archive_limits
 from citizendata.ingest.depth import check_object_depth
 from citizendata.privacy.client import ProtectionMethods
 from citizendata.projects.spec import ProjectSpec, load_spec
 from citizendata.publish.client import ReleaseMethods
+from citizendata.publish.odata.client import ODataMethods
 from citizendata.quality.client import QualityMethods
 from citizendata.services import (
     accounts,
@@ -43,6 +45,7 @@ from citizendata.services import (
     submissions,
     validation,
 )
+from citizendata.services import attachments as attachments_svc
 from citizendata.services import forms as forms_svc
 from citizendata.services import projects as projects_svc
 from citizendata.services.access import project_for
@@ -236,7 +239,7 @@ class Workspace:
 
 
 class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
-             EstimationMethods):
+             EstimationMethods, EncryptionMethods, ODataMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,
@@ -344,13 +347,29 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
         return self._read(projects_svc.engagement_record, slug)
 
     # -- forms ----------------------------------------------------------------------
-    def add_form(self, slug: str, source: str | Path | bytes, filename: str | None = None
+    def add_form(self, slug: str, source: str | Path | bytes, filename: str | None = None,
+                 *, attachments: Mapping[str, bytes] | Sequence[str | Path] | None = None
                  ) -> forms_svc.FormVersionInfo:
-        """Upload an XLSForm (a new form or a new version of one)."""
+        """Upload an XLSForm (a new form or a new version of one) with the files it serves
+        to phones (``attachments``: name → bytes, or paths), e.g. the CSV of a
+        select_one_from_file question."""
         data, name = read_source(source, filename)
+        if attachments is not None and not isinstance(attachments, Mapping):
+            attachments = {Path(p).name: Path(p).read_bytes() for p in attachments}
         settings = self.workspace.settings
         return self._run(forms_svc.add_form, slug, data, name,
-                         limits=archive_limits(settings, form=True), max_depth=settings.max_depth)
+                         limits=archive_limits(settings, form=True), max_depth=settings.max_depth,
+                         attachments=attachments)
+
+    def form_attachments(self, slug: str, form_id: str, version: str | None = None
+                         ) -> list[forms_svc.AttachmentInfo]:
+        """The files served with a form version (the newest by default)."""
+        return self._read(forms_svc.form_attachments, slug, form_id, version)
+
+    def form_attachment(self, slug: str, form_id: str, name: str, version: str | None = None
+                        ) -> tuple[forms_svc.AttachmentInfo, bytes]:
+        """One file served with a form version (the newest by default) and its bytes."""
+        return self._read(forms_svc.form_attachment, slug, form_id, name, version)
 
     def forms(self, slug: str) -> list[forms_svc.FormInfo]:
         """The forms of a project."""
@@ -422,11 +441,15 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
     def import_file(self, slug: str, form_id: str, source: str | Path | bytes,
                     filename: str | None = None,
                     progress: Callable[[str], None] | None = None, *,
-                    encoding: str | None = None) -> intake.IntakeResult:
+                    encoding: str | None = None,
+                    version_map: dict[str, str] | None = None) -> intake.IntakeResult:
         """Import a CSV or XLSX export (KoboToolbox, ODK Central or plain), all or nothing.
 
         A CSV that is not UTF-8 (nor UTF-16 with a byte order mark) is refused unless
-        ``encoding`` names its encoding (e.g. "cp1252"); nothing is guessed.
+        ``encoding`` names its encoding (e.g. "cp1252"); nothing is guessed. ODK
+        Central's zip (main CSV and repeat CSVs) is read whole. KoboToolbox's
+        ``__version__`` ids are matched to the form's versions by the rows' answers, or
+        by ``version_map`` ({kobo id: form version}) where given.
         """
         from citizendata.ingest.tabular import read_tabular
 
@@ -435,10 +458,13 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
         limits = archive_limits(self.workspace.settings)
 
         def go(db: Session, actor: Actor) -> intake.IntakeResult:
-            schema = intake.form_context(db, actor, slug, form_id).schema
+            form = intake.form_context(db, actor, slug, form_id)
+            ids = sorted({i for v, i in form.versions.items() if v is not None})
+            context = bulk.export_context(db, ids, version_map)
             if progress:
                 progress("reading and checking the file")
-            tab = read_tabular(data, name, schema, encoding=encoding, limits=limits)
+            tab = read_tabular(data, name, form.schema, encoding=encoding, limits=limits,
+                               context=context)
             channel = "xlsx" if name.lower().endswith((".xlsx", ".xls")) else "csv"
             return bulk.import_table(db, actor, slug, form_id, tab.table, channel=channel,
                                      filename=name, sha256=sha, progress=progress)
@@ -454,6 +480,25 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
     def submission(self, slug: str, form_id: str, instance_id: str) -> dict[str, Any]:
         """One submission."""
         return self._read(submissions.get_submission, slug, form_id, instance_id)
+
+    def attachments(self, slug: str, form_id: str, instance_id: str
+                    ) -> attachments_svc.AttachmentList:
+        """A submission's attachments (sent and missing) that you may see."""
+        return self._read(attachments_svc.list_attachments, slug, form_id, instance_id)
+
+    def attachment(self, slug: str, form_id: str, instance_id: str, name: str
+                   ) -> tuple[attachments_svc.AttachmentInfo, bytes]:
+        """One attachment of a submission and its bytes."""
+        return self._read(attachments_svc.get_attachment, slug, form_id, instance_id, name)
+
+    def export_attachments(self, slug: str, form_id: str, out_dir: str | Path, *,
+                           include_personal: bool = False) -> attachments_svc.ExportSummary:
+        """Write the attachments of the submissions a snapshot holds into ``out_dir``
+        (one folder per submission, index.csv and missing.csv)."""
+        summary = self._read(attachments_svc.export_attachments, slug, form_id, Path(out_dir),
+                             include_personal=include_personal)
+        self._run(attachments_svc.audit_export, slug, form_id, summary, include_personal)
+        return summary
 
     def table(self, slug: str, form_id: str, repeat: str | None = None, *,
               reviewed: bool = True) -> Any:

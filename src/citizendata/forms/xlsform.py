@@ -36,12 +36,14 @@ from typing import Any
 
 from defusedxml import ElementTree as SafeET
 from pyxform.errors import PyXFormError, PyXFormReadError
+from pyxform.parsing.parameters import parse as parse_parameters
 from pyxform.question_type_dictionary import QUESTION_TYPE_DICT
 from pyxform.xls2json_backends import DefinitionData, get_xlsform
 from pyxform.xls2xform import convert
 
 from citizendata.config import DEFAULT_MAX_DEPTH
 from citizendata.errors import BadInput, Problem, Where
+from citizendata.forms.media import ITEMSETS, Need, needed_files
 from citizendata.forms.schema import STORAGE_TYPES, Choice, Field, FormSchema, Group
 from citizendata.ingest.archive import ArchiveLimits, archive_limits, check_archive
 
@@ -87,16 +89,6 @@ _BIND_TYPES = {"int": "integer", "string": "text", "dateTime": "datetime", "bina
 # Elements that make no node in the instance (secondary instances only).
 _NO_NODE_TYPES = {"xml-external", "csv-external"}
 _CONTAINER_RE = re.compile(r"^(begin|end)[ _](group|repeat|loop|lgroup|looped group)\b", re.I)
-_EXPRESSION_KEYS = (
-    ("calculation", ("bind", "calculate")),
-    ("relevant", ("bind", "relevant")),
-    ("constraint", ("bind", "constraint")),
-    ("required", ("bind", "required")),
-    ("default", ("default",)),
-    ("choice_filter", ("choice_filter",)),
-    ("repeat_count", ("control", "jr:count")),
-    ("trigger", ("trigger",)),
-)
 _OPENPYXL_NOISE = "openpyxl"  # module whose UserWarnings about workbook styling we ignore
 
 
@@ -112,6 +104,10 @@ class ParsedForm:
     warnings: tuple[str, ...]
     sha256: str  # of the uploaded file's bytes
     version_defaulted: bool = False  # True when 'version' was absent and sha256[:12] was used
+    # files phones need besides the XForm (forms.media), and those made from the workbook
+    # itself (select_one_external's itemsets.csv)
+    needs: tuple[Need, ...] = ()
+    generated: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -172,7 +168,7 @@ def parse_xlsform(data: bytes, filename: str = "form.xlsx", *, limits: ArchiveLi
         raise BadInput("form.invalid", f"pyxform could not convert the form: {exc!r}",
                        where=Where(file=filename)) from exc
     pyx: dict[str, Any] = result._pyxform or {}
-    root, xml_id, xml_version, languages = _instance_facts(result.xform)
+    root, xml_id, xml_version, languages, srcs = _instance_facts(result.xform)
     default_language = _default_language(pyx, languages)
     builder = _SchemaBuilder(pyx, rows, filename, default_language)
     builder.walk(pyx.get("children", []), prefix="", repeat=None)
@@ -181,11 +177,13 @@ def parse_xlsform(data: bytes, filename: str = "form.xlsx", *, limits: ArchiveLi
     if problems:
         raise _unsupported(problems, filename)
     form_id = xml_id or str(pyx.get("id_string") or root)
-    if not _FORM_ID.match(form_id):
-        # the form id names files and URLs: keep it a plain XML name
+    if not _FORM_ID.match(form_id) or form_id in (".", ".."):
+        # the form id names folders and URL path segments (quoted): spaces are fine, as in
+        # ODK Central, but not path separators or control characters
         raise BadInput("form.invalid", f"The form id {form_id!r} is not allowed.",
                        where=Where(file=filename, sheet="settings", column="form_id"),
-                       rule="form_id is an XML name: a letter or _, then letters, digits, _ . -",
+                       rule="form_id: 1-200 characters, no / or \\, no control characters, "
+                            "no leading or trailing space",
                        fix="Set form_id in the settings sheet, e.g. 'household_survey'.")
     version = xml_version or str(pyx.get("version") or sha[:12])
     title = str(pyx.get("title") or form_id)
@@ -205,13 +203,18 @@ def parse_xlsform(data: bytes, filename: str = "form.xlsx", *, limits: ArchiveLi
 
     # expressions are checked now, not when data is validated; rules the server cannot
     # re-check are named in the form's warnings
-    skipped = form_rules(schema, filename=filename).skipped
+    try:
+        skipped = form_rules(schema, filename=filename).warnings
+    except BadInput as exc:
+        raise _on_settings(exc) from exc
     if skipped:
         result_warnings.extend(skipped)
         schema = dataclasses.replace(schema, warnings=tuple(result_warnings))
+    generated = ((ITEMSETS, result.itemsets.encode("utf-8")),) if result.itemsets else ()
     return ParsedForm(schema=schema, xform_xml=result.xform, form_id=form_id, version=version,
                       title=title, warnings=tuple(result_warnings), sha256=sha,
-                      version_defaulted=version_defaulted)
+                      version_defaulted=version_defaulted,
+                      needs=tuple(needed_files(schema, srcs)), generated=generated)
 
 
 def merge_schemas(schemas: Sequence[FormSchema]) -> FormSchema:
@@ -341,8 +344,10 @@ def _ensure_version(book: DefinitionData, default: str) -> bool:
     return True
 
 
-def _instance_facts(xform: str) -> tuple[str, str | None, str | None, tuple[str, ...]]:
-    """The primary instance's root name, id and version, and the itext languages."""
+def _instance_facts(xform: str
+                    ) -> tuple[str, str | None, str | None, tuple[str, ...], dict[str, str]]:
+    """The primary instance's root name, id and version, the itext languages and the
+    secondary instances loaded from files (id → src)."""
     doc = SafeET.fromstring(xform.encode("utf-8"))
     model = doc.find(f".//{_XF}model")
     if model is None:
@@ -356,7 +361,9 @@ def _instance_facts(xform: str) -> tuple[str, str | None, str | None, tuple[str,
         lang for t in model.findall(f"{_XF}itext/{_XF}translation")
         if (lang := t.get("lang")) and lang != "default"
     )
-    return root, root_el.get("id"), root_el.get("version"), langs
+    srcs = {str(i.get("id")): str(i.get("src")) for i in model.findall(f"{_XF}instance")
+            if i.get("id") and i.get("src")}
+    return root, root_el.get("id"), root_el.get("version"), langs, srcs
 
 
 def _default_language(pyx: Mapping[str, Any], languages: tuple[str, ...]) -> str | None:
@@ -380,7 +387,8 @@ def _uses_unnamed_language(children: Sequence[Mapping[str, Any]]) -> bool:
     return False
 
 
-_FORM_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
+_SEARCH = re.compile(r"search\(\s*['\"]([^'\"]+)['\"]")
+_FORM_ID = re.compile(r"^(?=\S)[^/\\\x00-\x1f\x7f]{0,199}(?<=\S)$")
 _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
 
@@ -388,7 +396,7 @@ _REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
 
 class _SchemaBuilder:
-    """Walks pyxform's element tree into Fields and Groups, noting unsupported features."""
+    """Walks pyxform's element tree into Fields and Groups."""
 
     def __init__(self, pyx: Mapping[str, Any], rows: _RowIndex, filename: str,
                  language: str | None) -> None:
@@ -411,11 +419,13 @@ class _SchemaBuilder:
                 continue
             path = f"{prefix}{name}"
             row = self.rows.find(path, name)
-            self._check_supported(el, kind, path, row)
             if kind in ("group", "repeat", "loop"):
                 self.groups.append(self._group(el, name, path, repeat, row))
                 inner = path if kind == "repeat" else repeat
                 tagged = personal or _is_personal("", row)
+                if kind == "loop":
+                    self._loop(el, path, repeat, tagged)
+                    continue
                 self.walk(el.get("children", []), prefix=f"{path}/", repeat=inner,
                           personal=tagged)
             else:
@@ -438,6 +448,21 @@ class _SchemaBuilder:
                 if refs & personal:
                     self.fields[i] = replace(f, personal=True)
                     changed = True
+
+    def _loop(self, el: Mapping[str, Any], path: str, repeat: str | None,
+              personal: bool) -> None:
+        """A loop over a choice list, as pyxform writes it into the XForm: one group per
+        choice (``loop/choice/question``), with ``%(label)s`` and ``%(name)s`` in labels."""
+        for column in el.get("columns") or ():
+            cname = str(column.get("name") or "")
+            if not cname:
+                continue
+            label = self._text(column.get("label")) or cname
+            group = {"type": "group", "name": cname, "label": label}
+            self.groups.append(self._group(group, cname, f"{path}/{cname}", repeat, None))
+            children = [_fill(child, {"name": cname, "label": label})
+                        for child in el.get("children", [])]
+            self.walk(children, prefix=f"{path}/{cname}/", repeat=repeat, personal=personal)
 
     def _group(self, el: Mapping[str, Any], name: str, path: str, parent_repeat: str | None,
                row: _Row | None) -> Group:
@@ -463,9 +488,20 @@ class _SchemaBuilder:
         list_name = _opt(el.get("list_name"))
         if kind.endswith("_from_file"):
             list_name = _opt(el.get("itemset"))
+        search = _SEARCH.search(str(control.get("appearance") or ""))
+        if search and kind in ("select_one", "select_multiple"):
+            # search('shops') takes its choices from shops.csv on the phone: the answers
+            # are that file's names, not the choices sheet's placeholder rows
+            kind, list_name = f"{kind}_from_file", f"{search.group(1)}.csv"
         if path == "meta/instanceID":
             kind = "text"  # pyxform calls it a calculate; it holds the submission's uuid
         raw_params = el.get("parameters") or {}
+        if isinstance(raw_params, str):
+            # pyxform passes the cell through unparsed for image, audio, geopoint, text...
+            try:
+                raw_params = parse_parameters(raw_params, row.number if row else 0)
+            except PyXFormError:
+                raw_params = {}
         return Field(
             name=name,
             path=path,
@@ -511,59 +547,52 @@ class _SchemaBuilder:
             return first
         return _opt(value)
 
-    def _check_supported(self, el: Mapping[str, Any], kind: str, path: str,
-                         row: _Row | None) -> None:
-        """Note features that need external data files citizendata cannot serve yet."""
-        def add(feature: str, column: str | None, why: str) -> None:
-            where = Where(file=self.filename, sheet="survey", row=row.number if row else None,
-                          column=column, field=path)
-            at = f"row {row.number}" if row and row.number else f"'{path}'"
-            self.problems.append(Problem(
-                code="form.unsupported",
-                message=f"{feature} ({at}, '{path}') is not supported: {why}",
-                where=where,
-                fix=f"Remove {feature} from '{path}' or replace it with a choice list "
-                    "or expression that needs no external file.",
-            ))
-
-        if kind == "select one external":
-            add("select_one_external", "type", "it needs the external_choices sheet")
-        if kind == "loop":
-            add("begin loop", "type", "loops over a choice list are not supported")
-        appearance = str((el.get("control") or {}).get("appearance") or "")
-        if "search(" in appearance:
-            add("search()", "appearance", "it needs an external CSV file")
-        for column, keys in _EXPRESSION_KEYS:
-            if "pulldata(" in str(_dig(el, keys) or ""):
-                add("pulldata()", column, "it needs an external CSV file")
-
 
 def _unsupported_sheets(book: DefinitionData, filename: str) -> list[Problem]:
     """Problems for whole sheets citizendata cannot use yet."""
     out: list[Problem] = []
     for sheet, rows, why in (
-        ("external_choices", book.external_choices, "external choice lists need a CSV file"),
-        ("entities", book.entities, "ODK entities are not supported"),
+        ("entities", book.entities, "ODK entities need a server that creates and updates "
+         "entity lists (ODK Central); citizendata does not"),
     ):
         if rows:
             out.append(Problem(
                 code="form.unsupported",
-                message=f"the '{sheet}' sheet is not supported: {why}",
-                where=Where(file=filename, sheet=sheet),
-                fix=f"Remove the '{sheet}' sheet.",
+                message=f"entities (the '{sheet}' sheet, row 2) are not supported: {why}",
+                where=Where(file=filename, sheet=sheet, row=2),
+                fix=f"Remove the '{sheet}' sheet; the form's questions still collect the data.",
             ))
     return out
+
+
+def _on_settings(exc: BadInput) -> BadInput:
+    """An expression error of the instance name, placed on the settings sheet where the
+    author wrote it (the rules only know the field meta/instanceName)."""
+    def move(where: Where | None) -> Where | None:
+        if where is None or where.field not in ("meta/instanceName", "instanceName"):
+            return where
+        return replace(where, sheet="settings", row=2, column="instance_name", field=None)
+
+    if not any(p.where and p.where.field in ("meta/instanceName", "instanceName")
+               for p in exc.problems) and move(exc.where) is exc.where:
+        return exc
+    problems = [replace(p, where=move(p.where)) for p in exc.problems]
+    message = exc.message.replace("field 'instanceName'", "the settings' instance_name")
+    return BadInput(exc.code, message, where=move(exc.where), rule=exc.rule, fix=exc.fix,
+                    problems=problems, details=exc.details)
 
 
 def _unsupported(problems: list[Problem], filename: str) -> BadInput:
     """One error carrying every unsupported feature of the form."""
     n = len(problems)
     listed = "; ".join(p.message for p in problems[:5]) + (" …" if n > 5 else "")
+    features = sorted({p.message.split(" (", 1)[0] for p in problems})
     return BadInput(
         "form.unsupported",
         f"The XLSForm uses {n} unsupported feature{'s' if n != 1 else ''}: {listed}",
-        where=Where(file=filename),
+        where=problems[0].where or Where(file=filename),
         problems=problems,
+        details={"features": features},
     )
 
 
@@ -608,6 +637,8 @@ def _invalid(exc: PyXFormError, filename: str, rows: _RowIndex) -> BadInput:
 def _normal_type(el: Mapping[str, Any]) -> str:
     """The XLSForm type name of a pyxform element (select_one, integer, start, ...)."""
     kind = str(el.get("type", ""))
+    if kind == "select one external":
+        return "select_one_external"  # its choices are in itemsets.csv, served to phones
     if kind in ("select one", "select all that apply"):
         base = _TYPE_ALIASES[kind]
         itemset = str(el.get("itemset") or "")
@@ -626,6 +657,20 @@ def _normal_type(el: Mapping[str, Any]) -> str:
     if bind_type:
         return _BIND_TYPES.get(bind_type, bind_type)
     return kind
+
+
+def _fill(el: Any, values: Mapping[str, str]) -> Any:
+    """A loop's element with %(name)s / %(label)s filled in every string, as pyxform does."""
+    if isinstance(el, str):
+        try:
+            return el % values
+        except (KeyError, ValueError, TypeError):
+            return el
+    if isinstance(el, Mapping):
+        return {k: _fill(v, values) for k, v in el.items()}
+    if isinstance(el, list):
+        return [_fill(v, values) for v in el]
+    return el
 
 
 def _explicit(row: _Row | None) -> bool | None:
@@ -670,13 +715,3 @@ def _opt(value: Any) -> str | None:
         return None
     text = str(value)
     return text if text.strip() else None
-
-
-def _dig(el: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
-    """A nested value of a pyxform element, or None."""
-    cur: Any = el
-    for key in keys:
-        if not isinstance(cur, Mapping):
-            return None
-        cur = cur.get(key)
-    return cur

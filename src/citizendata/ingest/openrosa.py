@@ -91,6 +91,20 @@ def formlist_xml(entries: Sequence[FormListEntry], base_url: str) -> str:
     return "".join(parts)
 
 
+MANIFEST_NS = "http://openrosa.org/xforms/xformsManifest"
+
+
+def manifest_xml(files: Sequence[tuple[str, str, str]]) -> str:
+    """The OpenRosa xformsManifest: (file name, md5 hex, download URL) per media file."""
+    parts = ['<?xml version="1.0" encoding="UTF-8"?>', f'<manifest xmlns="{MANIFEST_NS}">']
+    for name, md5, url in files:
+        parts.append(f"<mediaFile><filename>{_escape(name)}</filename>"
+                     f"<hash>md5:{_escape(md5)}</hash>"
+                     f"<downloadUrl>{_escape(url)}</downloadUrl></mediaFile>")
+    parts.append("</manifest>")
+    return "".join(parts)
+
+
 def response_xml(message: str, nature: str = "submit_success") -> str:
     """An OpenRosaResponse carrying one message for ODK Collect to show."""
     return (f'<OpenRosaResponse xmlns="{RESPONSE_NS}">'

@@ -149,6 +149,8 @@ def nest(obj: dict[str, Any], repeats: frozenset[str], prefix: str = "") -> tupl
     out: dict[str, Any] = {}
     conflicts: list[str] = []
     for key, value in obj.items():
+        if prefix and isinstance(key, str) and key.startswith(prefix + "/"):
+            key = key[len(prefix) + 1:]  # KoboToolbox writes full paths inside groups and repeats
         parts = key.split("/") if isinstance(key, str) and "/" in key else [key]
         node = out
         for i, part in enumerate(parts[:-1]):

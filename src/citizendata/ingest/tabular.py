@@ -6,8 +6,10 @@ JSON with its sha256 in one vectorised query. Every structural problem of the
 file is collected and raised together as ``import.structure``; nothing is
 imported from a file with problems.
 
-Not supported: ODK Central's separate repeat CSVs (files with PARENT_KEY); repeats
-are imported from KoboToolbox XLSX exports (one sheet per repeat).
+Repeats come from KoboToolbox's XLSX export (one sheet per repeat, ``_index`` /
+``_parent_index``) or ODK Central's zip (one CSV per repeat, ``KEY`` / ``PARENT_KEY``)
+and are stored as lists of items, as OpenRosa submissions are. Label exports, version
+ids and the zip's layout are handled in :mod:`citizendata.ingest.exports`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,20 @@ from citizendata.errors import Problem, Where, problems_error
 from citizendata.forms.schema import Field, FormSchema
 from citizendata.ingest.archive import ArchiveLimits, archive_limits, check_archive
 from citizendata.ingest.encoding import column_letter, decode_text, not_a_table, sniff_delimiter
+from citizendata.ingest.exports import (
+    MEDIA_TYPES,
+    ExportContext,
+    FormLabels,
+    canonical_headers,
+    central_parts,
+    header_tables,
+    infer_versions,
+    is_central_zip,
+    label_value_sql,
+    read_zip_members,
+    version_sql,
+    zip_names,
+)
 from citizendata.ingest.payload import SchemaIndex, canonical_json, content_hash
 from citizendata.sqltext import quote_identifier, quote_literal
 
@@ -99,6 +115,8 @@ class Plan:
     id_col: str | None = None
     kobo_uuid_col: str | None = None
     version_col: str | None = None
+    kobo_version_col: str | None = None
+    version_sql: str | None = None  # form version from KoboToolbox's version id
     time_col: str | None = None
     meta: dict[str, str] = field(default_factory=dict)  # source_meta key -> column
     index_col: str | None = None
@@ -256,19 +274,29 @@ def _read_worksheet(ws: Any, file: str, problems: list[Problem]) -> Sheet:
 # -- matching columns to the form ---------------------------------------------------
 
 class Matcher:
-    """Resolves header names to fields for one layout."""
+    """Resolves header names to fields for one layout (and one repeat's sheet)."""
 
-    def __init__(self, index: SchemaIndex, layout: Layout) -> None:
+    def __init__(self, index: SchemaIndex, layout: Layout, repeat: str | None = None) -> None:
         self.index = index
         self.layout = layout
         self.dashed = {f.path.replace("/", "-"): f for f in index.schema.fields}
+        self.repeat = repeat
 
     def field(self, header: str) -> Field | None:
-        """The field a header names (by path, unique name or ODK dashed path)."""
+        """The field a header names (by path, unique name or ODK dashed path).
+
+        In a Central repeat CSV, paths are relative to the repeat."""
         found = self.index.schema.find(header)
         if found is None and self.layout == "odk_central":
             found = self.dashed.get(header)
+            if found is None and self.repeat:
+                found = self.dashed.get(f"{self.repeat}/{header}".replace("/", "-"))
         return found
+
+    def media_url(self, header: str) -> bool:
+        """True for KoboToolbox's attachment URL column of a media question (`photo_URL`)."""
+        f = self.field(header[:-4]) if header.endswith("_URL") else None
+        return f is not None and f.type in MEDIA_TYPES
 
     def split(self, header: str, seps: str) -> tuple[Field, str] | None:
         """(field, suffix) for a header `<field><sep><suffix>`, trying each separator."""
@@ -288,11 +316,16 @@ class Matcher:
 
 
 def plan_columns(sheet: Sheet, index: SchemaIndex, layout: Layout, repeat: str | None,
-                 problems: list[Problem]) -> Plan:
-    """Give every column a role, reporting unknown and duplicate columns."""
+                 problems: list[Problem], names: list[str] | None = None) -> Plan:
+    """Give every column a role, reporting unknown and duplicate columns.
+
+    ``names`` are the headers in path form (labels and other spellings resolved, see
+    :func:`citizendata.ingest.exports.canonical_headers`); problems name the real header.
+    """
     plan = Plan()
-    match = Matcher(index, layout)
+    match = Matcher(index, layout, repeat)
     seen: dict[str, int] = {}
+    names = names or sheet.headers
     for i, header in enumerate(sheet.headers):
         col = f"c{i}"
         letter = column_letter(i)
@@ -305,16 +338,22 @@ def plan_columns(sheet: Sheet, index: SchemaIndex, layout: Layout, repeat: str |
                 where=sheet.where(column=header)))
             continue
         seen[header] = i
-        if not _assign(plan, header, col, match, repeat):
+        before, n_clashes = set(plan.sources), len(plan.clashes)
+        if not _assign(plan, names[i], col, match, repeat):
             problems.append(_unknown_column(sheet, header, letter, match, repeat))
+        # problems name the columns as the file does, not as resolved
+        for path in set(plan.sources) - before:
+            plan.sources[path] = header
+        plan.clashes[n_clashes:] = [(header, earlier) for _, earlier in plan.clashes[n_clashes:]]
     for header, earlier in plan.clashes:
         problems.append(Problem(
             "import.duplicate_column",
             f"columns {earlier!r} and {header!r} are the same field",
             where=sheet.where(column=header)))
     _derived_leaves(plan)
-    if repeat is None and plan.id_col is None:
-        plan.id_col = plan.meta.get("KEY") if layout == "odk_central" else None
+    if repeat is None and layout == "odk_central":
+        plan.index_col = plan.meta.get("KEY")
+        plan.id_col = plan.id_col or plan.index_col
     return plan
 
 
@@ -334,9 +373,11 @@ def _assign(plan: Plan, header: str, col: str, match: Matcher, repeat: str | Non
     """Record the role of one column in the plan; False when the column is unknown."""
     layout = match.layout
     if repeat is not None:
-        if header in ("_index", "_parent_index"):
-            setattr(plan, "index_col" if header == "_index" else "parent_col", col)
+        if header in ("_index", "_parent_index", "KEY", "PARENT_KEY"):
+            setattr(plan, "index_col" if header in ("_index", "KEY") else "parent_col", col)
             return True
+        if layout == "kobo" and match.media_url(header):
+            return True  # the URL of an attachment: not an answer
         if header.startswith("_") and match.field(header) is None:
             return True  # Kobo's _submission__uuid, _parent_table_name: the parent's metadata
     else:
@@ -355,8 +396,14 @@ def _assign(plan: Plan, header: str, col: str, match: Matcher, repeat: str | Non
             plan.meta[header] = col
             if header == "_index":
                 plan.index_col = col
-            if header in ("__version__", "_version_", "FormVersion"):
+            if header == "FormVersion":
                 plan.version_col = col
+            if header in ("__version__", "_version_"):
+                # KoboToolbox's own version id, not the XLSForm version: see infer_versions
+                plan.kobo_version_col = col
+            return True
+        if layout == "kobo" and match.media_url(header):
+            plan.meta[header] = col  # the attachment's URL on the KoboToolbox server
             return True
     f = match.field(header)
     if f is not None:
@@ -376,7 +423,7 @@ def _is_channel_meta(layout: Layout, header: str) -> bool:
 def _assign_envelope(plan: Plan, header: str, col: str, layout: Layout) -> bool:
     """Instance id, version and time columns of the main table."""
     ids = {"kobo": ("meta/instanceID", "instanceID"),
-           "odk_central": ("meta-instanceID",),
+           "odk_central": ("meta-instanceID", "instanceID"),
            "plain": ("instance_id", "instanceID", "meta/instanceID")}[layout]
     if header in ids:
         plan.id_col = plan.id_col or col
@@ -424,11 +471,16 @@ def _derived_leaves(plan: Plan) -> None:
     for path, (f, by_choice) in plan.choices.items():
         if path in plan.leaves:
             continue  # Kobo writes both; the main column is the answer as given
-        order = [c.name for c in f.choices if c.name in by_choice]
-        cols = [quote_identifier(by_choice[name]) for name in order]
-        picks = ", ".join(f"CASE WHEN lower(trim({quote_identifier(by_choice[name])})) IN {_TRUE} THEN {quote_literal(name)} END"
-                          for name in order)
-        plan.leaves[path] = f"CASE WHEN {_all_null(cols)} THEN NULL ELSE concat_ws(' ', {picks}) END"
+        plan.leaves[path] = _choices_sql(f, by_choice)
+
+
+def _choices_sql(f: Field, by_choice: dict[str, str]) -> str:
+    """A select_multiple answer from one 0/1 column per choice, in the form's choice order."""
+    order = [c.name for c in f.choices if c.name in by_choice]
+    cols = [quote_identifier(by_choice[name]) for name in order]
+    picks = ", ".join(f"CASE WHEN lower(trim({quote_identifier(by_choice[name])})) IN {_TRUE} THEN {quote_literal(name)} END"
+                      for name in order)
+    return f"CASE WHEN {_all_null(cols)} THEN NULL ELSE concat_ws(' ', {picks}) END"
 
 
 # -- building the payloads in DuckDB ------------------------------------------------
@@ -473,8 +525,9 @@ def _repeat_aggregates(con: duckdb.DuckDBPyConnection, parts: list[_Part], index
         plan = part.plan
         if plan.parent_col is None or plan.index_col is None:
             problems.append(Problem("import.orphan_repeat_row",
-                                    f"sheet {part.sheet.name!r} needs the columns _index and _parent_index",
-                                    where=part.sheet.where()))
+                                    f"sheet {part.sheet.name or part.sheet.file!r} needs the columns "
+                                    "_index and _parent_index (KoboToolbox) or KEY and PARENT_KEY "
+                                    "(ODK Central)", where=part.sheet.where()))
             continue
         if parent is None or parent.plan.index_col is None:
             problems.append(Problem("import.orphan_repeat_row",
@@ -530,6 +583,8 @@ def _main_select(main: _Part, index: SchemaIndex, joins: dict[str, str]) -> str:
         found = f"CASE WHEN {c} IS NULL THEN {found} ELSE TRY_CAST({c} AS TIMESTAMPTZ) END"
         bad_time = f"({c} IS NOT NULL AND TRY_CAST({c} AS TIMESTAMPTZ) IS NULL)"
     version = f"t.{quote_identifier(plan.version_col)}" if plan.version_col else "NULL::VARCHAR"
+    if plan.version_sql:
+        version = plan.version_sql
     meta = {k: f"t.{quote_identifier(c)}" for k, c in plan.meta.items()}
     meta_sql = _json_sql_flat(meta)
     return (f"SELECT t.row AS row, {id_sql} AS instance_id, {_json_sql(leaves)}::VARCHAR AS payload, "
@@ -611,30 +666,97 @@ def _match_sheets(sheets: list[Sheet], index: SchemaIndex) -> tuple[Sheet, dict[
     return main, repeats
 
 
-def read_tabular(data: bytes, filename: str, schema: FormSchema, *, encoding: str | None = None,
-                 limits: ArchiveLimits | None = None) -> TabularImport:
-    """A CSV or XLSX export as one row per submission with canonical payload JSON and its hash.
-
-    A CSV is read as UTF-8 (or UTF-16 with a byte order mark) unless ``encoding`` names
-    its encoding; nothing is guessed (see :mod:`citizendata.ingest.encoding`). An XLSX
-    workbook carries its own encoding and must stay within ``limits`` when decompressed
-    (the settings' defaults when not given).
-    """
-    index = SchemaIndex(schema)
-    problems: list[Problem] = []
+def _read_sheets(data: bytes, filename: str, index: SchemaIndex, problems: list[Problem],
+                 encoding: str | None, limits: ArchiveLimits | None) -> tuple[Sheet, dict[str, Sheet]]:
+    """The main sheet and the repeat sheets of an XLSX workbook, a Central zip or a CSV."""
+    if is_central_zip(data):
+        check_archive(data, filename, limits or archive_limits())
+        main_name, by_repeat, rest = central_parts(zip_names(data), index.schema)
+        if main_name is None:
+            raise not_a_table(filename, "the zip holds no CSV file")
+        members = read_zip_members(data, [main_name, *by_repeat.values()])
+        for name in rest:
+            problems.append(Problem("import.unknown_part", f"{name} in the zip is not a repeat of "
+                                    f"form '{index.schema.form_id}'", where=Where(file=name)))
+        return (read_csv_sheet(members[main_name], main_name, problems, encoding),
+                {path: read_csv_sheet(members[n], n, problems, encoding) for path, n in by_repeat.items()})
     if _is_xlsx(data, filename):
         check_archive(data, filename, limits or archive_limits())
         sheets = read_xlsx_sheets(data, filename, problems)
         if not sheets:
             raise not_a_table(filename, "the workbook has no sheets")
-        main_sheet, repeat_sheets = _match_sheets(sheets, index)
-    else:
-        if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-            raise not_a_table(filename, "it is an old Excel .xls file; save it as .xlsx or CSV")
-        main_sheet, repeat_sheets = read_csv_sheet(data, filename, problems, encoding), {}
+        return _match_sheets(sheets, index)
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise not_a_table(filename, "it is an old Excel .xls file; save it as .xlsx or CSV")
+    return read_csv_sheet(data, filename, problems, encoding), {}
+
+
+@dataclass
+class _Names:
+    """Header spellings of one file: the tables and the label language found."""
+
+    tables: dict[str | None, dict[str, str]]
+    lang: str | None = None
+
+    def of(self, sheet: Sheet, layout: Layout) -> list[str]:
+        if layout != "kobo":
+            return sheet.headers
+        names, self.lang = canonical_headers(sheet.headers, self.tables, self.lang)
+        return names
+
+
+def _relabel(con: duckdb.DuckDBPyConnection, part: _Part, index: SchemaIndex,
+             labels: FormLabels | None, lang: str | None) -> None:
+    """Answers of a label export back to choice names, for every select column of a sheet."""
+    if lang is None:
+        return
+    lists = (labels.choices if labels and labels.paths else {}).get(lang, {})
+    if not lists:
+        fallback = {f.list_name: {c.name: c.label for c in f.choices if c.label}
+                    for f in index.schema.fields if f.list_name}
+        lists = {k: {n: t for n, t in v.items() if t} for k, v in fallback.items() if k}
+    plan = part.plan
+    for rel in list(plan.sources):
+        f = index.fields.get(f"{part.repeat}/{rel}" if part.repeat else rel)
+        if f is None or not f.list_name or rel not in plan.leaves:
+            continue
+        sql = label_value_sql(con, part.name, plan.leaves[rel], f, lists.get(f.list_name, {}))
+        if sql is None and rel in plan.choices:
+            sql = _choices_sql(*plan.choices[rel])  # answers not readable as labels: use 0/1 columns
+        if sql is not None:
+            plan.leaves[rel] = sql
+
+
+def _versions(con: duckdb.DuckDBPyConnection, main: _Part, ctx: ExportContext) -> None:
+    """Each row's form version from KoboToolbox's version id, matched by content."""
+    plan = main.plan
+    if plan.kobo_version_col is None or plan.version_col is not None:
+        return
+    id_expr = quote_identifier(plan.kobo_version_col)
+    mapping = infer_versions(con, main.name, id_expr, plan.leaves, ctx)
+    plan.version_sql = version_sql(f"t.{id_expr}", mapping)
+
+
+def read_tabular(data: bytes, filename: str, schema: FormSchema, *, encoding: str | None = None,
+                 limits: ArchiveLimits | None = None,
+                 context: ExportContext | None = None) -> TabularImport:
+    """A CSV, XLSX or ODK Central zip export as one row per submission with canonical JSON.
+
+    A CSV is read as UTF-8 (or UTF-16 with a byte order mark) unless ``encoding`` names
+    its encoding; nothing is guessed (see :mod:`citizendata.ingest.encoding`). An XLSX
+    workbook carries its own encoding and must stay within ``limits`` when decompressed
+    (the settings' defaults when not given). ``context`` gives the form's versions and
+    labels in every language (label exports, KoboToolbox version ids) and an explicit
+    mapping of KoboToolbox version ids to form versions.
+    """
+    ctx = context or ExportContext()
+    index = SchemaIndex(schema)
+    problems: list[Problem] = []
+    main_sheet, repeat_sheets = _read_sheets(data, filename, index, problems, encoding, limits)
     layout = detect_layout(main_sheet.headers)
+    names = _Names(header_tables(schema, ctx.labels))
     n_before = len(problems)
-    main_plan = plan_columns(main_sheet, index, layout, None, problems)
+    main_plan = plan_columns(main_sheet, index, layout, None, problems, names.of(main_sheet, layout))
     recognised = main_plan.id_col or main_plan.kobo_uuid_col or main_plan.leaves
     if len(main_sheet.headers) == 1 and not recognised:
         raise not_a_table(filename, "it has a single column and no recognisable header")
@@ -652,23 +774,34 @@ def read_tabular(data: bytes, filename: str, schema: FormSchema, *, encoding: st
         parts = [main]
         con.register("src", main_sheet.table)
         for k, (path, sheet) in enumerate(repeat_sheets.items()):
-            part = _Part(f"rep{k}", sheet, plan_columns(sheet, index, layout, path, problems), path)
+            part = _Part(f"rep{k}", sheet, plan_columns(sheet, index, layout, path, problems,
+                                                        names.of(sheet, layout)), path)
             con.register(part.name, sheet.table)
             parts.append(part)
-        joins = _repeat_aggregates(con, parts, index, problems)
-        con.execute(f"CREATE TEMP TABLE out AS SELECT *, sha256(payload) AS content_hash "
-                    f"FROM ({_main_select(main, index, joins.get(None, {}))})")
-        if main_plan.id_col or main_plan.kobo_uuid_col:
-            _row_problems(con, main, problems)
-        if problems:
-            raise problems_error(problems, file=filename)
-        _canonicalise_escapes(con)
-        # Without joins DuckDB keeps the file's row order; sorting a million rows costs seconds.
-        order = " ORDER BY row" if joins else ""
-        table = con.sql(
-            "SELECT row, instance_id, payload, content_hash, collected_at, form_version, source_meta "
-            f"FROM out{order}").to_arrow_table()
+        for part in parts:
+            _relabel(con, part, index, ctx.labels, names.lang)
+        _versions(con, main, ctx)
+        return _build(con, parts, index, problems, filename, layout)
     finally:
         con.close()
+
+
+def _build(con: duckdb.DuckDBPyConnection, parts: list[_Part], index: SchemaIndex,
+           problems: list[Problem], filename: str, layout: Layout) -> TabularImport:
+    """Run the payload query, collect the row problems, and return the table."""
+    main = parts[0]
+    joins = _repeat_aggregates(con, parts, index, problems)
+    con.execute(f"CREATE TEMP TABLE out AS SELECT *, sha256(payload) AS content_hash "
+                f"FROM ({_main_select(main, index, joins.get(None, {}))})")
+    if main.plan.id_col or main.plan.kobo_uuid_col:
+        _row_problems(con, main, problems)
+    if problems:
+        raise problems_error(problems, file=filename)
+    _canonicalise_escapes(con)
+    # Without joins DuckDB keeps the file's row order; sorting a million rows costs seconds.
+    order = " ORDER BY row" if joins else ""
+    table = con.sql(
+        "SELECT row, instance_id, payload, content_hash, collected_at, form_version, source_meta "
+        f"FROM out{order}").to_arrow_table()
     table = table.cast(OUTPUT_SCHEMA)
     return TabularImport(layout=layout, table=table, n_rows=table.num_rows, file=filename)

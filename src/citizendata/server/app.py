@@ -23,8 +23,11 @@ from citizendata.server.instance_ids import InstanceIdPaths
 from citizendata.server.middleware import BodySizeLimitMiddleware, JsonDepthMiddleware
 from citizendata.server.routers import (
     api,
+    attachments,
+    encryption,
     estimation,
     html,
+    odata,
     openrosa,
     privacy,
     public,
@@ -63,8 +66,12 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.add_middleware(InstanceIdPaths)
     app.add_middleware(RequestContextMiddleware)
 
+    # before the API: '…/forms/{form}.svc' would otherwise be read as a form id
+    app.include_router(odata.router)
     app.include_router(api.router)
+    app.include_router(encryption.router)
     app.include_router(review.router)
+    app.include_router(attachments.router)
     app.include_router(validation.router)
     app.include_router(estimation.router)
     app.include_router(privacy.router)

@@ -21,7 +21,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
-from citizendata.server.deps import api_client, openrosa_client
+from citizendata.server.deps import api_client, odata_client, openrosa_client
 
 __all__ = ["DECLARED", "ErrorBody", "install_contract", "route_statuses"]
 
@@ -126,13 +126,13 @@ def route_statuses(route: APIRoute, method: str, path: str) -> set[int]:
     path_params = {p.name for d in deps for p in d.path_params}
     inputs = any(d.path_params or d.query_params or d.body_params for d in deps) or bool(
         (route.openapi_extra or {}).get("requestBody"))
-    authed = bool(calls & {api_client, openrosa_client})
+    authed = bool(calls & {api_client, openrosa_client, odata_client})
     out = {route.status_code or 200} | DECLARED.get((method, path), frozenset())
     if authed:
         out.add(401)
     if authed and ("slug" in path_params or (method in WRITES and path.startswith("/api/"))):
         out.add(403)  # a role in the project; the CSRF token of a cookie session
-    if openrosa_client in calls:
+    if calls & {openrosa_client, odata_client}:
         out.add(429)  # HTTP Basic checks a password, and failed ones are throttled
     if path_params:
         out.add(404)

@@ -36,6 +36,7 @@ __all__ = [
     "end_session",
     "get_settings",
     "get_workspace",
+    "odata_client",
     "openrosa_client",
     "optional_client",
     "start_session",
@@ -201,6 +202,15 @@ def openrosa_client(request: Request) -> Client:
         raise Unauthenticated("auth.unauthenticated",
                               "Send the user name and password (HTTP Basic).")
     return client
+
+
+async def odata_client(request: Request) -> Client:
+    """The Client for an OData request: HTTP Basic (as Excel and Power BI send a user name
+    and password; failed ones are throttled like any log-in), Bearer or session."""
+    basic = _basic(request)
+    if basic is not None:
+        return await run_in_threadpool(_basic_client, request, *basic)
+    return await api_client(request)
 
 
 def start_session(request: Request, client: Client) -> None:

@@ -106,7 +106,10 @@ def error_response(request: Request, err: CitizenDataError, *, status: int | Non
         body = err.to_dict()
         body["error"]["status"] = status
         if status == 401:
-            extra["WWW-Authenticate"] = 'Bearer realm="citizendata"'
+            # an OData client (Excel, Power BI) asks for a user name and password on Basic
+            extra["WWW-Authenticate"] = (f'{BASIC_CHALLENGE}, Bearer realm="citizendata"'
+                                         if ".svc" in request.url.path
+                                         else 'Bearer realm="citizendata"')
         response = JSONResponse(body, status_code=status)
     response.headers.update(extra)
     return response

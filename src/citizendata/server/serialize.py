@@ -40,7 +40,7 @@ def version_dict(v: FormVersionInfo, *, with_schema: bool = False) -> dict[str, 
     """One form version (its schema when asked)."""
     out: dict[str, Any] = {"form_id": v.form_id, "version": v.version, "sha256": v.sha256,
                            "filename": v.filename, "created_at": v.created_at.isoformat(),
-                           "warnings": list(v.warnings)}
+                           "warnings": list(v.warnings), "attachments": list(v.attachments)}
     if with_schema:
         out["schema"] = v.schema.to_dict()
     return out

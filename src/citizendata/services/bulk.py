@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor
 from citizendata.errors import BadInput, Conflict, Problem, Where
+from citizendata.forms.schema import FormSchema
+from citizendata.ingest.exports import ExportContext, FormLabels, labels_from_xform, shape_of
 from citizendata.services.access import audit, project_for
 from citizendata.services.forms import version_row
 from citizendata.services.intake import (
@@ -36,9 +38,9 @@ from citizendata.services.intake import (
     same_content,
 )
 from citizendata.store.engine import traits
-from citizendata.store.models import IntakeBatch, Tombstone, utcnow
+from citizendata.store.models import FormVersion, IntakeBatch, Tombstone, utcnow
 
-__all__ = ["STAGE_COLUMNS", "import_table"]
+__all__ = ["STAGE_COLUMNS", "export_context", "import_table"]
 
 STAGE_COLUMNS = ("row", "instance_id", "payload", "content_hash", "collected_at",
                  "form_version", "source_meta")
@@ -59,6 +61,18 @@ _DROP_STAGE = {"postgresql": "DROP TABLE IF EXISTS pg_temp._stage",
 # how a UTC timestamp column is written for the loader: ISO text for COPY, SQLAlchemy's
 # naive-UTC text for SQLite
 _TS_FORMAT = {"postgresql": "%Y-%m-%dT%H:%M:%SZ", "sqlite": "%Y-%m-%d %H:%M:%S"}
+
+
+def export_context(db: Session, version_ids: list[int],
+                   version_map: dict[str, str] | None = None) -> ExportContext:
+    """The form's versions (oldest first) and labels in every language, for reading exports."""
+    rows = db.execute(select(FormVersion.id, FormVersion.schema, FormVersion.xform_xml)
+                      .where(FormVersion.id.in_(version_ids)).order_by(FormVersion.id)).all()
+    labels = FormLabels()
+    for _, _, xml in rows:
+        labels.merge(labels_from_xform(xml))
+    return ExportContext(versions=tuple(shape_of(FormSchema.from_dict(s)) for _, s, _ in rows),
+                         labels=labels, version_map=dict(version_map or {}))
 
 
 def _raw(db: Session) -> Any:

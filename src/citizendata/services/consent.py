@@ -94,6 +94,18 @@ def withdraw(db: Session, actor: Actor | None, slug: str, form_id: str, instance
         raise BadInput("input.invalid", "erasing the answers withdraws every scope",
                        where=Where(field="erase"), fix="Withdraw scope 'all' to erase.")
     chain = _edit_chain(db, form.id, instance_id)
+    if not chain:  # perhaps an encrypted submission, known only by its instance id
+        from citizendata.services.encryption import withdraw_encrypted
+
+        done_encrypted = withdraw_encrypted(db, actor, project.id, form.id, instance_id,
+                                            scopes, basis, erase)
+        if done_encrypted is not None:
+            audit(db, actor, "consent.withdraw", "submission", instance_id,
+                  project_id=project.id, details={"form": form_id, "scopes": done_encrypted,
+                                                  "basis": basis, "erased": erase,
+                                                  "encrypted": True})
+            return {"instance_id": instance_id, "form": form_id, "scopes": done_encrypted,
+                    "basis": basis, "erased": erase}
     if not chain:
         raise NotFound("consent.unknown_submission",
                        f"form {form_id!r} has no submission {instance_id!r}",

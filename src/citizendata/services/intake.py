@@ -40,6 +40,7 @@ from citizendata.store.models import (
     Attachment,
     AuditEvent,
     ConsentWithdrawal,
+    FormVersion,
     IntakeBatch,
     Submission,
     Tombstone,
@@ -89,13 +90,16 @@ class FormContext:
     versions: dict[str | None, int]  # version string → id; None → the newest
     schema: FormSchema
     has_tombstones: bool = True  # False only when known to have none
+    has_encrypted: bool = True  # likewise for encrypted submissions
 
 
 _CONTEXT_SQL = text(
     "SELECT p.id, m.role, f.id, fv.id, fv.version, fv.sha256, "
     # whether the form has buried instance ids at all: most never do, and then the hot
     # path needs no query of its own for them
-    "(SELECT 1 FROM submission_tombstones t WHERE t.form_id = f.id LIMIT 1) "
+    "(SELECT 1 FROM submission_tombstones t WHERE t.form_id = f.id LIMIT 1), "
+    # likewise whether it holds encrypted submissions, whose instance ids are taken too
+    "(SELECT 1 FROM encrypted_submissions e WHERE e.form_id = f.id LIMIT 1) "
     "FROM projects p "
     "LEFT JOIN memberships m ON m.project_id = p.id AND m.user_id = :uid "
     "LEFT JOIN forms f ON f.project_id = p.id AND f.xml_form_id = :form "
@@ -120,7 +124,7 @@ def form_context(db: Session, actor: Actor | None, slug: str, form_id: str,
     versions[None] = rows[-1][3]
     schema = merged_from(db, [r[3] for r in rows], tuple(r[5] for r in rows))
     return FormContext(rows[0][0], slug, str(role), rows[0][2], form_id, versions, schema,
-                       rows[0][6] is not None)
+                       rows[0][6] is not None, rows[0][7] is not None)
 
 
 def same_content(stored: Any, incoming: dict[str, Any]) -> bool:
@@ -153,7 +157,64 @@ def _lexical(value: Any) -> Any:
     return None if value == "" else value
 
 
-def _check_versions(ctx: FormContext, items: Sequence[IncomingSubmission]) -> None:
+_KOBO_VERSION_KEYS = ("__version__", "_version_")
+
+
+def _answered(payload: Any, prefix: str = "") -> tuple[set[str], dict[str, set[str]]]:
+    """The field paths a payload answers, and every answer's words (for choice values)."""
+    paths: set[str] = set()
+    words: dict[str, set[str]] = {}
+    items = payload if isinstance(payload, list) else [payload]
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        for key, value in item.items():
+            path = f"{prefix}/{key}" if prefix else str(key)
+            if isinstance(value, (dict, list)) and not (
+                    isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                more, more_words = _answered(value, path)
+                paths |= more
+                for p, w in more_words.items():
+                    words.setdefault(p, set()).update(w)
+            elif value not in (None, "", []):
+                paths.add(path)
+                text = " ".join(value) if isinstance(value, list) else str(value)
+                words.setdefault(path, set()).update(text.split())
+    return paths, words
+
+
+def _kobo_versions(db: Session, ctx: FormContext,
+                   items: list[IncomingSubmission]) -> list[IncomingSubmission]:
+    """Items whose version is KoboToolbox's own id (``__version__``), matched to a form
+    version by what they answer, as the tabular import does; never refused for it."""
+    from dataclasses import replace
+
+    from citizendata.ingest.exports import choose_version, shape_of
+
+    odd = [it for it in items if it.form_version not in ctx.versions and any(
+        it.source_meta.get(k) == it.form_version for k in _KOBO_VERSION_KEYS)]
+    if not odd:
+        return items
+    ids = sorted({i for v, i in ctx.versions.items() if v is not None})
+    rows = db.execute(select(FormVersion.schema).where(FormVersion.id.in_(ids))
+                      .order_by(FormVersion.id)).scalars().all()
+    shapes = tuple(shape_of(FormSchema.from_dict(r)) for r in rows)
+    by_id: dict[str | None, tuple[set[str], dict[str, set[str]]]] = {}
+    for it in odd:
+        used, words = by_id.setdefault(it.form_version, (set(), {}))
+        paths, more = _answered(it.payload)
+        used |= paths
+        for p, w in more.items():
+            words.setdefault(p, set()).update(w)
+    chosen = {vid: choose_version(used, {p: w for p, w in words.items()
+                                         if any(p in s.choices for s in shapes)}, shapes)
+              for vid, (used, words) in by_id.items()}
+    odd_ids = {id(it) for it in odd}
+    return [replace(it, form_version=chosen[it.form_version]) if id(it) in odd_ids else it
+            for it in items]
+
+
+def check_versions(ctx: FormContext, items: Sequence[IncomingSubmission]) -> None:
     known = [v for v in ctx.versions if v is not None]
     problems = [
         Problem("not_found.form_version",
@@ -318,7 +379,11 @@ def store_instance_xml(db: Session, actor: Actor | None, slug: str, xml: bytes,
                        max_depth: int = DEFAULT_MAX_DEPTH) -> IntakeResult:
     """Store one XForm instance (OpenRosa) with its media, the XML kept as an attachment."""
     from citizendata.ingest.openrosa import instance_head, parse_instance_xml
+    from citizendata.services.encryption import encrypted_root, store_encrypted
 
+    manifest = encrypted_root(xml, max_depth)
+    if manifest is not None:  # ODK encryption: stored as received, decrypted on export
+        return store_encrypted(db, actor, slug, manifest, xml, media, channel=channel)
     head = instance_head(xml, max_depth=max_depth)
     ctx: FormContext | None = None
     if head is not None:
@@ -340,6 +405,24 @@ def store_instance_xml(db: Session, actor: Actor | None, slug: str, xml: bytes,
     attachments = [StoredAttachment(xml_part, "text/xml", xml), *media]
     return store_submissions(db, actor, slug, form_id, [item], channel=channel,
                              attachments=[attachments], context=ctx)
+
+
+def _refuse_encrypted_ids(db: Session, ctx: FormContext,
+                          items: Sequence[IncomingSubmission]) -> None:
+    """An instance id already received encrypted cannot come again in the clear."""
+    from citizendata.store.models import EncryptedSubmission
+
+    ids = [it.instance_id for it in items]
+    taken = sorted({iid for start in range(0, len(ids), 5000) for iid in db.scalars(
+        select(EncryptedSubmission.instance_id).where(
+            EncryptedSubmission.form_id == ctx.form_pk,
+            EncryptedSubmission.instance_id.in_(ids[start:start + 5000])))})
+    if taken:
+        raise Conflict(
+            "conflict.submission",
+            f"{len(taken)} submission(s) reuse an instance id already received encrypted: "
+            f"{', '.join(taken[:5])}{' …' if len(taken) > 5 else ''}. Nothing was stored.",
+            where=Where(instance_id=taken[0]), details={"instance_ids": taken})
 
 
 def _audit_row(actor: Actor | None, action: str, object_type: str, object_id: Any,
@@ -369,7 +452,10 @@ def store_submissions(
     hashes = {it.instance_id: content_hash(it.payload) for it in items}
     buried = _buried_items(db, ctx.form_pk, items) if ctx.has_tombstones else {}
     live = [it for it in items if it.instance_id not in buried]
-    _check_versions(ctx, live)
+    live = _kobo_versions(db, ctx, live)
+    check_versions(ctx, live)
+    if ctx.has_encrypted:
+        _refuse_encrypted_ids(db, ctx, live)
     batch = None
     if len(items) > 1 or filename is not None:
         batch = IntakeBatch(project_id=ctx.project_id, form_id=ctx.form_pk, channel=channel,

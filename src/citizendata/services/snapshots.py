@@ -217,7 +217,15 @@ def make_snapshot(
     n = db.scalar(select(func.count()).select_from(Submission)
                   .where(Submission.form_id == form.id)) or 0
     if n == 0:
-        raise BadInput("snapshot.empty", f"Form {form_id!r} has no submissions yet.")
+        from citizendata.store.models import EncryptedSubmission
+
+        encrypted = db.scalar(select(func.count()).select_from(EncryptedSubmission)
+                              .where(EncryptedSubmission.form_id == form.id)) or 0
+        raise BadInput("snapshot.empty", f"Form {form_id!r} has no submissions yet"
+                       + (f" but {encrypted} encrypted one(s)." if encrypted else "."),
+                       fix=("Decrypt them with the project's passphrase: citizendata export "
+                            "--decrypt --out FOLDER (docs/openrosa.md section 13)."
+                            if encrypted else None))
     schema = analysis_schema(merged_schema(db, form), include_personal)
 
     def counted() -> Iterator[pa.RecordBatch]:

@@ -33,6 +33,7 @@ from citizendata.snapshot.layout import (
     member_sql,
     plan_tables,
     select_sql,
+    table_name,
 )
 
 __all__ = ["SNAPSHOT_FILE", "SnapshotInfo", "TableInfo", "build_snapshot", "code_version"]
@@ -84,7 +85,7 @@ class SnapshotInfo:
     @property
     def main(self) -> str:
         """The name of the main (one row per submission) table."""
-        return self.form_id
+        return table_name(self.form_id, None)
 
     def to_dict(self) -> dict[str, Any]:
         """The content of snapshot.json."""

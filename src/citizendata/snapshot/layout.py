@@ -8,6 +8,7 @@ by ``from_json``), so a whole batch is typed in one vectorised query.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,8 +74,10 @@ class TablePlan:
 
 
 def table_name(form_id: str, repeat: str | None) -> str:
-    """The table (and file stem) name of the main table or a repeat table."""
-    return form_id if repeat is None else f"{form_id}__{repeat.replace('/', '__')}"
+    """The table (and file stem) name of the main table or a repeat table (characters
+    other than letters, digits, _ . - in a form id, such as spaces, become _)."""
+    stem = re.sub(r"[^\w.-]", "_", form_id)
+    return stem if repeat is None else f"{stem}__{repeat.replace('/', '__')}"
 
 
 

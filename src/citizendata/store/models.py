@@ -33,8 +33,12 @@ __all__ = [
     "AuditEvent",
     "Base",
     "ConsentWithdrawal",
+    "EncryptedFile",
+    "EncryptedSubmission",
+    "EncryptionKey",
     "EngagementStage",
     "Form",
+    "FormAttachment",
     "FormVersion",
     "IntakeBatch",
     "LoginThrottle",
@@ -241,6 +245,24 @@ class FormVersion(Base):
     schema: Mapped[dict[str, Any]] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class FormAttachment(Base):
+    """A file served with one form version (a CSV or XML list for select_one_from_file,
+    pulldata() or search(), itemsets.csv, label media): phones download it from the
+    OpenRosa manifest."""
+
+    __tablename__ = "form_attachments"
+    __table_args__ = (UniqueConstraint("form_version_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    md5: Mapped[str] = mapped_column(String(32))  # the OpenRosa manifest's hash
+    size: Mapped[int] = mapped_column(BigInteger)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class IntakeBatch(Base):
@@ -495,6 +517,64 @@ class Tombstone(Base):
     submission_id: Mapped[int] = mapped_column(BigId)
     reason: Mapped[str] = mapped_column(String(20))  # withdrawn | erased
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EncryptionKey(Base):
+    """An RSA key pair of a project's encrypted forms (ODK encryption).
+
+    ``public_key`` is the base64 DER (SubjectPublicKeyInfo) that forms carry as
+    ``base64RsaPublicKey``. ``sealed`` holds the private key sealed with a key derived
+    from the passphrase (services/encryption.py); None while the owner of a form that
+    came with its own public key has not registered the private key. ``managed`` keys
+    were generated here and go into every form the project serves.
+    """
+
+    __tablename__ = "encryption_keys"
+    __table_args__ = (UniqueConstraint("project_id", "fingerprint"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    managed: Mapped[bool] = mapped_column(Boolean, default=False)
+    public_key: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the DER, hex
+    sealed: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    hint: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class EncryptedSubmission(Base):
+    """An ODK encrypted submission, stored exactly as received and never decrypted at rest.
+
+    ``envelope`` is the submission manifest XML (the OpenRosa XML part); the encrypted
+    instance and media are its EncryptedFile rows. The instance id is the manifest's.
+    """
+
+    __tablename__ = "encrypted_submissions"
+    __table_args__ = (UniqueConstraint("form_id", "instance_id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"))
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
+    instance_id: Mapped[str] = mapped_column(String(255))
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    content_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the envelope bytes
+    submitter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    channel: Mapped[str] = mapped_column(String(20))
+
+
+class EncryptedFile(Base):
+    """One encrypted file of an encrypted submission (``submission.xml.enc``, ``*.enc``)."""
+
+    __tablename__ = "encrypted_files"
+    __table_args__ = (UniqueConstraint("encrypted_submission_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    encrypted_submission_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("encrypted_submissions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class PrivacySpend(Base):

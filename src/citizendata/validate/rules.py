@@ -4,10 +4,13 @@
 type, choice, constraint, calculate, repeat_count), each with its parsed expressions.
 It also checks the form's expressions as a whole, so that mistakes are reported when
 the form is added rather than when data is validated: syntax errors, unknown
-``${names}``, circular ``calculate`` references and references into another repeat
-are collected and raised together. An expression using a function the server cannot
-evaluate does not stop the form (phones evaluate it); its rule is skipped and named
-in the form's warnings.
+``${names}`` or paths and circular ``calculate`` references are collected and raised
+together. A valid expression the server cannot evaluate (an unknown function,
+``now()``, ``random()``, ``indexed-repeat()``, a sum over a repeat's items, a lookup
+in an external list, a reference into a repeat that does not enclose the field) does
+not stop the form (phones evaluate it): its rule is skipped and named in the form's
+warnings. A rule using a function evaluated row by row (``format-date()``...) is
+checked, and named in the warnings too.
 """
 
 from __future__ import annotations
@@ -18,7 +21,17 @@ from dataclasses import dataclass, field
 
 from citizendata.errors import BadInput, Problem, Where
 from citizendata.forms.schema import Field, FormSchema, Group
-from citizendata.validate.expr.parser import Binary, Call, Node, Unary, field_refs, parse
+from citizendata.validate.expr.parser import (
+    Binary,
+    Call,
+    Node,
+    field_refs,
+    parse,
+    per_row,
+    server_problem,
+    walk,
+)
+from citizendata.validate.expr.paths import scope_of
 
 __all__ = ["KINDS", "SEVERITY", "Rule", "RuleSet", "column_names", "form_rules"]
 
@@ -75,6 +88,12 @@ class RuleSet:
     rules: tuple[Rule, ...]
     skipped: tuple[str, ...] = ()  # human-readable: which rule, and why
     columns: dict[str, str] = field(default_factory=dict)  # field path -> column name
+    row_by_row: tuple[str, ...] = ()  # rules evaluated row by row, and the functions why
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the form version's warnings say of its rules: skipped, then row by row."""
+        return self.skipped + self.row_by_row
 
     def for_table(self, repeat: str | None) -> Iterator[Rule]:
         """The rules checked on one table."""
@@ -97,6 +116,11 @@ def _and(a: Node | None, b: Node | None) -> Node | None:
     return Binary(pos=0, kind="bool", op="and", left=a, right=b)
 
 
+def _row(f: Field | Group) -> str:
+    """' (row N)' of a survey row, when known."""
+    return f" (row {f.row})" if f.row is not None else ""
+
+
 class _Reader:
     """Parses every expression of a form, collecting problems instead of stopping at the first."""
 
@@ -106,66 +130,86 @@ class _Reader:
         self.by_name = {f.name: f for f in schema.fields}
         self.problems: list[Problem] = []
         self.skipped: list[str] = []
+        self.row_by_row: list[str] = []
+        self.scope = scope_of(schema)
 
     def parse(self, text: str | None, what: str, f: Field | Group) -> Node | None:
         """The parsed expression, or None (and a problem or a skip noted) when it cannot be."""
         if text is None or not text.strip():
             return None
+        # XForms evaluates a bind's paths from its own node; a group's rules are checked
+        # on the table of its enclosing repeat
+        level = f.repeat if isinstance(f, Field) else f.parent_repeat
+        scope = self.scope.bound(f.path, level)
         try:
-            node = parse(text, field=f.name, row=f.row, known=self.known)
+            node = parse(text, field=f.name, row=f.row, known=self.known, scope=scope)
         except BadInput as exc:
             if exc.code == "expr.unsupported_function":
-                self.skipped.append(f"{what} of {f.path!r} (row {f.row}) is not re-checked on "
-                                    f"the server: {exc.message}")
+                self.skip(what, f, exc.message)
             else:
                 self.problems.append(Problem(exc.code, f"{what}: {exc.message}", where=exc.where,
                                              fix=exc.fix))
             return None
-        self._check_scope(node, text, what, f)
+        problem = server_problem(node)
+        if problem is not None:
+            self.skip(what, f, problem)
+            return None
+        if not self._check_scope(node, text, what, f):
+            return None
         if not self._check_choice_names(node, text, what, f):
             return None
+        slow = per_row(node)
+        if slow:
+            self.row_by_row.append(
+                f"{what} of {f.path!r}{_row(f)} is evaluated row by row on the server "
+                f"(not vectorised): it uses {', '.join(sorted(f'{n}()' for n in slow))}")
         return node
 
-    def _check_choice_names(self, node: Node, text: str, what: str, f: Field | Group) -> bool:
-        """Refuse jr:choice-name() of a field that has no choice list."""
-        ok = True
-        stack = [node]
-        while stack:
-            n = stack.pop()
-            if isinstance(n, Call):
-                stack.extend(n.args)
-                target = self.by_name.get(n.choice_field or "")
-                if n.name == "jr:choice-name" and target is not None and not target.choices:
-                    ok = False
-                    self.problems.append(Problem(
-                        "expr.wrong_arguments",
-                        f"{what} of field {f.name!r}: jr:choice-name() names "
-                        f"${{{target.name}}}, which has no choice list: {text!r}",
-                        where=Where(sheet="survey", row=f.row, field=f.name),
-                        fix="Name a select_one or select_multiple question."))
-            elif isinstance(n, Binary):
-                stack.extend((n.left, n.right))
-            elif isinstance(n, Unary):
-                stack.append(n.arg)
-        return ok
+    def skip(self, what: str, f: Field | Group, why: str) -> None:
+        """Note a rule the server does not re-check (phones still do)."""
+        self.skipped.append(f"{what} of {f.path!r}{_row(f)} is not re-checked on the server: "
+                            f"{why}")
 
-    def _check_scope(self, node: Node, text: str, what: str, f: Field | Group) -> None:
-        """Refuse references into a repeat that does not enclose the expression's field."""
+    def _check_choice_names(self, node: Node, text: str, what: str, f: Field | Group) -> bool:
+        """Refuse jr:choice-name() of a field that has no choice list; skip the rule when the
+        choices are in an external file (select_one_from_file), which the server lacks."""
+        for n in walk(node):
+            if not isinstance(n, Call) or n.name != "jr:choice-name":
+                continue
+            target = self.by_name.get(n.choice_field or "")
+            if target is None or target.choices:
+                continue
+            if target.type.endswith("_from_file"):
+                self.skip(what, f, f"jr:choice-name() names ${{{target.name}}}, whose choices "
+                                   "are in an external file")
+                return False
+            self.problems.append(Problem(
+                "expr.wrong_arguments",
+                f"{what} of field {f.name!r}: jr:choice-name() names "
+                f"${{{target.name}}}, which has no choice list: {text!r}",
+                where=Where(sheet="survey", row=f.row, field=f.name),
+                fix="Name a select_one or select_multiple question."))
+            return False
+        return True
+
+    def _check_scope(self, node: Node, text: str, what: str, f: Field | Group) -> bool:
+        """Skip rules referring into a repeat that does not enclose the expression's field.
+
+        ODK evaluates such a reference as the node-set of all its items (a comparison is
+        true when one item makes it true); the server holds one value per row here, so
+        the rule is skipped with a warning rather than refusing a valid form.
+        """
         # a group's relevance and a repeat's count are evaluated in the enclosing level
         own = f.repeat if isinstance(f, Field) else f.parent_repeat
         for name in sorted(field_refs(node)):
-            target = self.by_name[name].repeat
+            target = self.by_name[name].repeat if name in self.by_name else None
             if target is None or (own is not None and (own == target or
                                                        own.startswith(target + "/"))):
                 continue
-            self.problems.append(Problem(
-                "expr.other_repeat",
-                f"{what} of field {f.name!r} refers to ${{{name}}}, which is inside the repeat "
-                f"{target!r} that does not enclose {f.name!r}: which item is meant is "
-                f"ambiguous: {text!r}",
-                where=Where(sheet="survey", row=f.row, field=f.name),
-                fix=f"Move the check into the repeat {target!r}, or refer to a field outside "
-                    "any repeat."))
+            self.skip(what, f, f"it refers to ${{{name}}}, inside the repeat {target!r} that "
+                               f"does not enclose {f.name!r} (all its items are meant): {text!r}")
+            return False
+        return True
 
 
 def _calculate_cycles(schema: FormSchema, calcs: dict[str, Node]) -> list[Problem]:
@@ -200,18 +244,7 @@ def _calculate_cycles(schema: FormSchema, calcs: dict[str, Node]) -> list[Proble
 
 
 def _uses_today(node: Node) -> bool:
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, Call):
-            if n.name == "today":
-                return True
-            stack.extend(n.args)
-        elif isinstance(n, Binary):
-            stack.extend((n.left, n.right))
-        elif isinstance(n, Unary):
-            stack.append(n.arg)
-    return False
+    return any(isinstance(n, Call) and n.name == "today" for n in walk(node))
 
 
 def form_rules(schema: FormSchema, *, filename: str | None = None,
@@ -270,7 +303,7 @@ def form_rules(schema: FormSchema, *, filename: str | None = None,
         if calc is not None:
             calcs[f.name] = calc
             if _uses_today(calc):
-                reader.skipped.append(f"calculation of {f.path!r} (row {f.row}) uses today(), "
+                reader.skipped.append(f"calculation of {f.path!r}{_row(f)} uses today(), "
                                       "which changes from day to day: not re-checked")
             else:
                 rules.append(Rule(kind="calculate", expr=calc, message=(
@@ -293,4 +326,5 @@ def form_rules(schema: FormSchema, *, filename: str | None = None,
         raise BadInput(first.code, f"{len(problems)} expression problem(s) in form "
                        f"{schema.form_id!r}; the first: {first.message}", where=first.where,
                        fix=first.fix, problems=problems)
-    return RuleSet(schema.form_id, schema.version, tuple(rules), tuple(reader.skipped), columns)
+    return RuleSet(schema.form_id, schema.version, tuple(rules), tuple(reader.skipped), columns,
+                   tuple(reader.row_by_row))

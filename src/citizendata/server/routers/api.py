@@ -40,6 +40,19 @@ INLINE_BYTES = 64 * 1024
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
+_FORM_UPLOAD_DOC: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {"schema": {"type": "object", "properties": {
+                "file": {"type": "string", "format": "binary"},
+                "attachment": {"type": "array",
+                               "items": {"type": "string", "format": "binary"}}},
+                "required": ["file"]}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "required": True,
+    }
+}
 _UPLOAD_DOC: dict[str, Any] = {
     "requestBody": {
         "content": {
@@ -103,6 +116,13 @@ def _intake_response(result: IntakeResult) -> JSONResponse:
 
 async def _uploaded(request: Request, what: str) -> tuple[bytes, str]:
     """The bytes and file name of an upload: a multipart 'file' part or a raw body."""
+    data, filename, _ = await _uploaded_with(request, what)
+    return data, filename
+
+
+async def _uploaded_with(request: Request, what: str
+                         ) -> tuple[bytes, str, dict[str, bytes]]:
+    """Like _uploaded, with the multipart 'attachment' parts by file name."""
     ctype = request.headers.get("content-type", "").lower()
     if ctype.startswith("multipart/form-data"):
         form = await request.form()
@@ -111,7 +131,11 @@ async def _uploaded(request: Request, what: str) -> tuple[bytes, str]:
             if not isinstance(part, UploadFile):
                 raise BadInput("input.invalid", f"Send the {what} as the multipart part 'file'.",
                                where=Where(field="file"))
-            return await part.read(), part.filename or "upload"
+            extra: dict[str, bytes] = {}
+            for key, value in form.multi_items():
+                if key == "attachment" and isinstance(value, UploadFile):
+                    extra[value.filename or "attachment"] = await value.read()
+            return await part.read(), part.filename or "upload", extra
         finally:
             await form.close()
     filename = request.query_params.get("filename")
@@ -119,7 +143,7 @@ async def _uploaded(request: Request, what: str) -> tuple[bytes, str]:
         raise BadInput("input.invalid",
                        f"Send the {what} as multipart/form-data (part 'file'), or as the raw "
                        "body with '?filename=NAME.xlsx'.", where=Where(field="filename"))
-    return await request.body(), filename
+    return await request.body(), filename, {}
 
 
 # -- session and tokens --------------------------------------------------------------
@@ -233,13 +257,16 @@ def list_forms(slug: str, client: Client = Depends(api_client)) -> dict[str, Any
     return {"forms": [form_dict(f) for f in client.forms(slug)]}
 
 
-@router.post("/projects/{slug}/forms", status_code=201, openapi_extra=_UPLOAD_DOC,
+@router.post("/projects/{slug}/forms", status_code=201, openapi_extra=_FORM_UPLOAD_DOC,
              summary="Upload an XLSForm (a new form or a new version)")
 async def add_form(slug: str, request: Request,
                    client: Client = Depends(api_client)) -> dict[str, Any]:
-    """Upload an XLSForm as multipart part 'file', or as the raw body with ?filename=."""
-    data, filename = await _uploaded(request, "XLSForm")
-    fv = await run_in_threadpool(client.add_form, slug, data, filename)
+    """Upload an XLSForm as multipart part 'file' (with its form attachments, e.g. the CSV
+    of a select_one_from_file question, as parts 'attachment'), or as the raw body with
+    ?filename=."""
+    data, filename, attachments = await _uploaded_with(request, "XLSForm")
+    fv = await run_in_threadpool(lambda: client.add_form(slug, data, filename,
+                                                         attachments=attachments))
     return version_dict(fv)
 
 
@@ -317,9 +344,17 @@ async def import_file(slug: str, form_id: str, request: Request,
                           description="The CSV's text encoding (e.g. cp1252, utf-16-le); "
                                       "without it, only UTF-8 and UTF-16 with a byte order "
                                       "mark are read"),
+                      version_map: list[str] = Query(
+                          [], max_length=100,
+                          description="KOBO_VERSION_ID=FORM_VERSION, repeatable: the form "
+                                      "version of rows with that KoboToolbox __version__; "
+                                      "without it, versions are matched by content"),
                       client: Client = Depends(api_client)) -> JSONResponse:
-    """Import a KoboToolbox, ODK Central or plain CSV/XLSX file of submissions."""
-    data, filename = await _uploaded(request, "CSV or XLSX file")
-    result = await run_in_threadpool(partial(client.import_file, encoding=encoding), slug,
-                                     form_id, data, filename)
+    """Import a KoboToolbox, ODK Central or plain CSV/XLSX file, or ODK Central's zip."""
+    from citizendata.ingest.exports import parse_version_map
+
+    mapping = parse_version_map(version_map)
+    data, filename = await _uploaded(request, "CSV, XLSX or zip file")
+    result = await run_in_threadpool(partial(client.import_file, encoding=encoding,
+                                             version_map=mapping), slug, form_id, data, filename)
     return _intake_response(result)

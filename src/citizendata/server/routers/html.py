@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
+from citizendata.collect_qr import collect_settings, settings_qr_svg
 from citizendata.errors import CitizenDataError, Forbidden
 from citizendata.server.deps import (
     api_client,
@@ -108,9 +109,12 @@ def project(slug: str, request: Request, client: Client = Depends(api_client)) -
                "level_name": LEVEL_NAMES.get(entry.get("level") or 0, ""),
                "evidence": entry.get("evidence", "")}
               for stage, entry in engagement["stages"].items()]
+    openrosa_url = f"{base_url(request)}/openrosa/{quote(slug)}"
+    # the viewer's own user name, never a password: Collect asks for it
+    qr = settings_qr_svg(collect_settings(openrosa_url, info["name"], client.actor.username))
     return _page(request, "project.html", client, project=info, engagement=engagement,
                  stages=stages, forms=[form_dict(f) for f in client.forms(slug)],
-                 openrosa_url=f"{base_url(request)}/openrosa/{quote(slug)}")
+                 openrosa_url=openrosa_url, collect_qr=qr, base_url=base_url(request))
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, str]:

@@ -24,6 +24,10 @@ What the endpoints answer
 -------------------------
 - ``GET  /openrosa/{slug}/formList`` — the OpenRosa xforms list (``?formID=`` filters).
 - ``GET  /openrosa/{slug}/forms/{form_id}/form.xml`` — the newest XForm of a form.
+- ``GET  /openrosa/{slug}/forms/{form_id}/manifest`` — the newest version's form
+  attachments (the CSV of a select_one_from_file question, itemsets.csv, ...) as an
+  OpenRosa manifest; the form list names it as ``manifestUrl`` when there are any.
+- ``GET  /openrosa/{slug}/forms/{form_id}/attachments/{name}`` — one of those files.
 - ``HEAD /openrosa/{slug}/submission`` — 204, with ``X-OpenRosa-Accept-Content-Length``.
 - ``POST /openrosa/{slug}/submission`` — multipart/form-data with ``xml_submission_file``
   and optional media parts: 201 when stored, 202 for an identical resend (nothing
@@ -31,6 +35,10 @@ What the endpoints answer
   submission whose respondent withdrew all consent or had the answers erased, and any
   edit of it, is answered 202 like an identical resend, whatever it holds: nothing of
   it is stored, and ODK Collect marks it sent instead of retrying (docs/openrosa.md).
+
+An ODK encrypted submission (the manifest ``<data encrypted="yes">`` as the XML part, its
+``.enc`` files as media) is answered the same way and stored exactly as received; it is
+decrypted only for an export with the project's passphrase (docs/openrosa.md section 13).
 
 Every answer carries ``X-OpenRosa-Version: 1.0``; errors are OpenRosa response XML
 whose message starts with the stable error code (``intake.invalid_xml: …``).
@@ -40,6 +48,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -98,11 +107,13 @@ def form_list(slug: str, request: Request, formID: str | None = None,
         if not f.versions or (formID is not None and f.form_id != formID):
             continue
         fv, xml = xform(client, slug, f.form_id)
+        # form ids may hold spaces and other characters a URL path must quote
+        here = f"{base}/openrosa/{quote(slug, safe='')}/forms/{quote(f.form_id, safe='')}"
         entries.append(FormListEntry(
             form_id=f.form_id, name=f.title, version=fv.version,
             hash_md5=hashlib.md5(xml.encode("utf-8")).hexdigest(),
-            download_url=f"{base}/openrosa/{slug}/forms/{f.form_id}/form.xml",
-            manifest_url=None))
+            download_url=f"{here}/form.xml",
+            manifest_url=f"{here}/manifest" if fv.attachments else None))
     return Response(formlist_xml(entries, base), media_type=_XML, headers=_headers())
 
 
@@ -112,6 +123,32 @@ def form_xml(slug: str, form_id: str, client: Client = Depends(openrosa_client))
     """The XForm XML ODK Collect downloads."""
     _, xml = xform(client, slug, form_id)
     return Response(xml, media_type=_XML, headers=_headers())
+
+
+@router.get("/{slug}/forms/{form_id}/manifest", response_class=Response,
+            summary="A form's attachments (OpenRosa manifest)", responses=_XML_DOC)
+def manifest(slug: str, form_id: str, request: Request,
+             client: Client = Depends(openrosa_client)) -> Response:
+    """The media files of the newest version, which ODK Collect downloads with the form."""
+    from citizendata.ingest.openrosa import manifest_xml
+
+    here = (f"{base_url(request)}/openrosa/{quote(slug, safe='')}/forms/"
+            f"{quote(form_id, safe='')}/attachments")
+    files = [(a.name, a.md5, f"{here}/{quote(a.name, safe='')}")
+             for a in client.form_attachments(slug, form_id)]
+    return Response(manifest_xml(files), media_type=_XML, headers=_headers())
+
+
+@router.get("/{slug}/forms/{form_id}/attachments/{name}", response_class=Response,
+            summary="One form attachment", responses={200: {"content": {
+                "application/octet-stream": {"schema": {"type": "string",
+                                                        "format": "binary"}}}}})
+def attachment(slug: str, form_id: str, name: str,
+               client: Client = Depends(openrosa_client)) -> Response:
+    """A file named in the manifest, as uploaded with the form."""
+    info, data = client.form_attachment(slug, form_id, name)
+    return Response(data, media_type=info.content_type, headers=_headers(
+        {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.name, safe='')}"}))
 
 
 @router.head("/{slug}/submission", status_code=204, response_class=Response,

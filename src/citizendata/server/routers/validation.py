@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -121,4 +122,5 @@ async def review_decide(slug: str, form_id: str, request: Request,
         await run_in_threadpool(client.decide, slug, form_id, ids,
                                 str(form.get("status") or ""),
                                 str(form.get("comment") or "") or None)
-    return RedirectResponse(f"/projects/{slug}/forms/{form_id}/review", status_code=303)
+    return RedirectResponse(f"/projects/{quote(slug, safe='')}/forms/{quote(form_id, safe='')}/review",
+                            status_code=303)

@@ -29,7 +29,17 @@ from citizendata.validate.expr.interpret import (
     SPLIT_RE,
     Labels,
 )
-from citizendata.validate.expr.parser import Binary, Call, Kind, Lit, Node, Ref, Unary
+from citizendata.validate.expr.parser import (
+    Binary,
+    Call,
+    Kind,
+    Lit,
+    Lookup,
+    Node,
+    Nodes,
+    Ref,
+    Unary,
+)
 
 __all__ = [
     "NUMBER_PREFIX", "compile_expr", "compile_number", "compile_text", "compile_truthy",
@@ -193,7 +203,18 @@ class _Compiler:
             return -self.num(node.arg)
         if isinstance(node, Binary):
             return self.binary(node)
+        from citizendata.validate.expr import compile_extra  # it imports this module
+        if isinstance(node, Lookup):
+            if node.problem:
+                raise _not_evaluable(node, node.problem)
+            return compile_extra.compile_lookup(self, node)
+        if isinstance(node, Nodes):
+            raise _not_evaluable(node, "a group is used as a value")
         assert isinstance(node, Call)
+        if node.problem:
+            raise _not_evaluable(node, node.problem)
+        if node.name in compile_extra.EXTRA:
+            return compile_extra.EXTRA[node.name](self, node)
         return self.call(node)
 
     def num(self, node: Node) -> ir.FloatingValue:
@@ -300,6 +321,11 @@ class _Compiler:
         if not pairs:
             return ibis.literal("")
         return ibis.cases(*pairs, else_="")
+
+
+def _not_evaluable(node: Node, why: str) -> BadInput:
+    return BadInput("expr.unsupported_function", f"not evaluated on the server: {why}",
+                    where=Where(position=node.pos))
 
 
 def _arith_or_compare(op: str, a: ir.FloatingValue, b: ir.FloatingValue) -> Any:

@@ -17,7 +17,18 @@ from datetime import date, timedelta
 from typing import Any
 
 from citizendata.errors import BadInput, Where
-from citizendata.validate.expr.parser import Binary, Call, Kind, Lit, Node, Ref, Unary
+from citizendata.validate.expr import functions as fn
+from citizendata.validate.expr.parser import (
+    Binary,
+    Call,
+    Kind,
+    Lit,
+    Lookup,
+    Node,
+    Nodes,
+    Ref,
+    Unary,
+)
 
 __all__ = [
     "Labels", "evaluate", "evaluate_number", "evaluate_text", "format_number", "string_to_number",
@@ -25,6 +36,9 @@ __all__ = [
 ]
 
 Labels = Mapping[str, Mapping[str, str]]  # field name -> choice name -> label
+# the column holding a repeat item's place, e.g. 'hh[2]/member[3]' (see validate.extract)
+ITEM_COLUMN = "_item"
+ITEM_RE = r"\[([0-9]+)\]"
 
 WS = " \t\r\n"  # XPath white space
 NAN = float("nan")
@@ -176,7 +190,15 @@ class _Interpreter:
             return -to_num(self.ev(node.arg), node.arg.kind)
         if isinstance(node, Binary):
             return self.binary(node)
+        if isinstance(node, Lookup):
+            return self.lookup(node)
+        if isinstance(node, Nodes):
+            raise _not_evaluable(node, "a group is used as a value")
         assert isinstance(node, Call)
+        if node.problem:
+            raise _not_evaluable(node, node.problem)
+        if node.name in _EXTRA:
+            return _EXTRA[node.name](self, node)
         return self.call(node)
 
     def num(self, node: Node) -> float:
@@ -253,6 +275,23 @@ class _Interpreter:
             return self.ev(args[1])
         return first
 
+    def lookup(self, node: Lookup) -> str:
+        """instance('list')/root/item[name = key]/label (or /name): '' when no such item."""
+        table = (self.labels or {}).get(lookup_key(node.list_name))
+        if table is None:
+            raise _not_evaluable(node, f"the list {node.list_name!r} is not known here")
+        key = self.text(node.key) if node.key is not None else ""
+        if key not in table:
+            return ""
+        return table[key] if node.out == "label" else key
+
+    def item_number(self, depth: int) -> float:
+        """The place of the row's item in its ``depth``-th enclosing repeat (0: innermost)."""
+        found = re.findall(ITEM_RE, str(self.row.get(ITEM_COLUMN) or ""))
+        if not found or depth > len(found):
+            return NAN
+        return float(found[depth - 1] if depth else found[-1])
+
     def date(self, arg: Node) -> float:
         """date(): an ISO date text, or a day number (floored)."""
         if arg.kind == "str":
@@ -314,6 +353,79 @@ _TEXT_FUNCTIONS: dict[str, Any] = {
     "ends-with": lambda s, t: s.endswith(t),
     "concat": lambda *parts: "".join(parts),
     "string": lambda s: s,
+}
+
+
+def lookup_key(list_name: str) -> str:
+    """The key of a choice list in ``Labels`` (field names never hold quotes)."""
+    return f"instance('{list_name}')"
+
+
+def _not_evaluable(node: Node, why: str) -> BadInput:
+    return BadInput("expr.unsupported_function", f"not evaluated on the server: {why}",
+                    where=Where(position=node.pos))
+
+
+def _count(it: _Interpreter, node: Call) -> float:
+    """count(): the items of a repeat directly inside the row's level, else 1."""
+    if node.target is None:
+        return 1.0
+    value = it.row.get("#" + node.target)
+    return NAN if value is None or value == "" else float(value)
+
+
+def _max_min(it: _Interpreter, node: Call) -> float:
+    """max()/min() of values: NaN when one is not a number."""
+    xs = [it.num(a) for a in node.args]
+    if any(math.isnan(x) for x in xs):
+        return NAN
+    return max(xs) if node.name == "max" else min(xs)
+
+
+def _checklist(it: _Interpreter, node: Call) -> bool:
+    """checklist(min, max, v...) and weighted-checklist(min, max, v, w, ...)."""
+    lo, hi, rest = it.num(node.args[0]), it.num(node.args[1]), node.args[2:]
+    if node.name == "checklist":
+        total = float(sum(it.bool(a) for a in rest))
+    else:
+        total = sum(it.num(w) for v, w in zip(rest[::2], rest[1::2], strict=False)
+                    if it.bool(v))
+    return fn.checklist(lo, hi, total)
+
+
+def _per_row(it: _Interpreter, node: Call) -> Any:
+    """A function evaluated row by row in both engines (see functions.ROW_FUNCTIONS)."""
+    return fn.ROW_FUNCTIONS[node.name]([(it.ev(a), a.kind) for a in node.args])
+
+
+def _unary(f: Any) -> Any:
+    """A one-number function of a Call."""
+    return lambda it, n: f(it.num(n.args[0]))
+
+
+_EXTRA: dict[str, Any] = {
+    "boolean-from-string": lambda it, n: it.text(n.args[0]) in ("true", "1"),
+    "translate": lambda it, n: fn.translate(*(it.text(a) for a in n.args)),
+    "normalize-space": lambda it, n: fn.normalize_space(
+        it.text(n.args[0]) if n.args else it.ref(Ref(pos=n.pos, kind="str", name=None))),
+    "substring-before": lambda it, n: fn.substring_before(*(it.text(a) for a in n.args)),
+    "substring-after": lambda it, n: fn.substring_after(*(it.text(a) for a in n.args)),
+    "selected-at": lambda it, n: fn.selected_at(split_choices(it.text(n.args[0])),
+                                                java_int(it.num(n.args[1]))),
+    "pow": lambda it, n: fn.pow_(it.num(n.args[0]), it.num(n.args[1])),
+    **{name: _unary(f) for name, f in fn.MATH.items()},
+    "atan2": lambda it, n: math.atan2(it.num(n.args[0]), it.num(n.args[1])),
+    "pi": lambda it, n: math.pi,
+    "sum": lambda it, n: it.num(n.args[0]),
+    "max": _max_min,
+    "min": _max_min,
+    "count": _count,
+    "count-non-empty": lambda it, n: 0.0 if it.text(n.args[0]) == "" else 1.0,
+    "join": lambda it, n: it.text(n.args[0]).join(it.text(a) for a in n.args[1:]),
+    "checklist": _checklist,
+    "weighted-checklist": _checklist,
+    "position": lambda it, n: it.item_number(n.depth),
+    **{name: _per_row for name in fn.ROW_FUNCTIONS},
 }
 
 
