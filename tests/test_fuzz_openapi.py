@@ -51,8 +51,8 @@ REAL = {"slug": P, "form_id": F, "instance_id": "uuid:fuzz-1", "version": "1",
 CHECKS = ["not_a_server_error", "status_code_conformance", "content_type_conformance",
           "response_headers_conformance", "response_schema_conformance",
           "negative_data_rejection"]
-# examples per operation and mode: 61 operations, about 2,300 requests in all. A longer
-# hunt: CITIZENDATA_FUZZ_EXAMPLES=100 (about 11,000 requests, a few minutes)
+# examples per operation and mode: 72 operations, about 2,700 requests in all. A longer
+# hunt: CITIZENDATA_FUZZ_EXAMPLES=100 (about 13,000 requests, a few minutes)
 OWNER_EXAMPLES = int(os.environ.get("CITIZENDATA_FUZZ_EXAMPLES", "20"))
 ANONYMOUS_EXAMPLES = max(1, OWNER_EXAMPLES * 3 // 10)
 # fewer where each call is slow on purpose and the input small: a log-in checks an argon2
