@@ -286,3 +286,18 @@ def test_encoding_name_with_a_nul_is_an_unknown_encoding(
     error = r.json()["error"]
     assert error["code"] == "input.invalid" and error["where"] == {"field": "encoding"}
     assert ws.login("owner", "owner-password").submissions(P, F)[0] == 0
+
+
+def test_enabling_encryption_twice_is_a_declared_409(
+        http_server: tuple[Workspace, TestClient, dict[str, str]]) -> None:
+    """An owner who clicks "enable encryption" twice gets 409 conflict.exists, and the
+    OpenAPI document now lists that 409 (it did not: a client could not expect it)."""
+    _, http, owner = http_server
+    url = f"/api/v1/projects/{P}/encryption"
+    body = {"passphrase": "long enough passphrase", "hint": "the usual one"}
+    assert http.post(url, json=body, headers=owner).status_code == 201
+    again = http.post(url, json=body, headers=owner)
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["code"] == "conflict.exists"
+    document = http.get("/openapi.json").json()
+    assert "409" in document["paths"]["/api/v1/projects/{slug}/encryption"]["post"]["responses"]
