@@ -249,6 +249,35 @@ def test_wrong_passphrase_is_a_coded_error_and_decrypts_nothing(
     assert r.status_code == 422 and r.json()["error"]["code"] == "encryption.wrong_passphrase"
 
 
+def test_passphrase_guesses_are_throttled_per_member(
+        ws: Workspace, project: Client, http: TestClient, tmp_path: Path) -> None:
+    """Five wrong passphrases in the window, then even the right one waits (429); the
+    count is the guesser's own, and a right passphrase forgets it."""
+    manifest, files = collect_encrypt(served(http), instance("uuid:t1"), {})
+    assert post(http, {}, manifest, files).status_code == 201
+    assert ws.settings.login_max_failures == 5
+    project.create_user("baraka", "baraka-password")
+    project.add_member("safe-voices", "baraka", "manager")
+    manager = ws.as_user("baraka")
+    manager.snapshot_decrypted("safe-voices", "incident", tmp_path / "m0", PASSPHRASE)
+    for i in range(4):
+        with pytest.raises(BadInput):
+            manager.snapshot_decrypted("safe-voices", "incident", tmp_path / f"m{i + 1}",
+                                       f"guess {i}")
+    # a right passphrase resets the count: four more guesses are still answered
+    manager.snapshot_decrypted("safe-voices", "incident", tmp_path / "m5", PASSPHRASE)
+    for i in range(5):
+        r = http.post("/api/v1/projects/safe-voices/forms/incident/export",
+                      json={"passphrase": f"guess {i}"})
+        assert r.status_code == 422
+    r = http.post("/api/v1/projects/safe-voices/forms/incident/export",
+                  json={"passphrase": PASSPHRASE})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert "passphrase attempts" in r.json()["error"]["message"]
+    # another member's guesses are counted apart
+    manager.snapshot_decrypted("safe-voices", "incident", tmp_path / "m6", PASSPHRASE)
+
+
 def test_tampered_signature_and_damaged_file_are_named_and_the_rest_decrypts(
         project: Client, http: TestClient, tmp_path: Path) -> None:
     xform = served(http)

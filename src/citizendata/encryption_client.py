@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from citizendata.services import decryption, encryption
+from citizendata.services import decryption, encryption, logins
 from citizendata.services.decryption import DecryptedSnapshot
 from citizendata.services.encryption import KeyInfo
 
@@ -52,8 +52,21 @@ class EncryptionMethods:
         the caller asked for them.
         """
         me: Any = self
+        limits = me._read(lambda db, who: _passphrase_limits(me, slug, who.user_id))
+        # counted in a transaction of its own, so a wrong passphrase's rollback keeps it
+        me.workspace.run(lambda db: logins.begin_attempt(db, limits))
         report: DecryptedSnapshot = me._read(
             decryption.make_decrypted_snapshot, slug, form_id, Path(out_dir), passphrase,
             include_personal=include_personal, created_at=created_at, progress=progress)
+        me.workspace.run(lambda db: logins.succeeded(db, limits))
         me._run(decryption.audit_decrypted, slug, form_id, report, include_personal)
         return report
+
+
+def _passphrase_limits(client: Any, slug: str, user_id: int) -> list[logins.Limit]:
+    """Passphrase guesses count per user and project under the log-in limits (429 past
+    them): the slow key derivation alone would let a member try several a second."""
+    s = client.workspace.settings
+    return logins.passphrase_limits(s.session_secret().encode(), slug, user_id,
+                                    max_failures=s.login_max_failures,
+                                    window_s=s.login_window_s)

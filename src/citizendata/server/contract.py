@@ -49,6 +49,8 @@ DECLARED: dict[tuple[str, str], frozenset[int]] = {
     # managed encryption is on already; that private key is registered already
     ("POST", "/api/v1/projects/{slug}/encryption"): frozenset({409}),
     ("POST", "/api/v1/projects/{slug}/encryption/keys"): frozenset({409}),
+    # wrong passphrases are throttled like failed log-ins
+    ("POST", "/api/v1/projects/{slug}/forms/{form_id}/export"): frozenset({429}),
 }
 
 _TITLES = {
@@ -60,7 +62,8 @@ _TITLES = {
     413: "The request body is over the size limit (intake.payload_too_large, …)",
     415: "Wrong content type (intake.unsupported_media_type)",
     422: "Invalid input: a parameter, the body or its content (input.invalid, …)",
-    429: "Too many failed log-ins; wait Retry-After seconds (auth.too_many_attempts)",
+    429: "Too many failed log-ins or passphrases; wait Retry-After seconds "
+         "(auth.too_many_attempts)",
 }
 _HEADERS = {
     401: {"WWW-Authenticate": {"description": "The scheme to authenticate with.",

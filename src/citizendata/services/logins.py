@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from citizendata.errors import TooManyRequests
 from citizendata.store.models import LoginThrottle, utcnow
 
-__all__ = ["Limit", "begin_attempt", "limits_for", "succeeded"]
+__all__ = ["Limit", "begin_attempt", "limits_for", "passphrase_limits", "succeeded"]
 
 # insert-if-absent, per dialect
 _INSERT: dict[str, Callable[..., Any]] = {"postgresql": pg_insert, "sqlite": sqlite_insert}
@@ -38,7 +38,8 @@ class Limit:
     key: str
     max_failures: int
     window_s: int
-    per: str  # "user" or "address", for the message only
+    per: str  # "user" or "address": a success forgets a user's count, not an address's
+    what: str = "log-ins"  # for the message only
 
 
 def _key(secret: bytes, kind: str, value: str) -> str:
@@ -52,6 +53,14 @@ def limits_for(secret: bytes, username: str, address: str | None, *, per_user: i
     if address:
         out.append(Limit(_key(secret, "address", address), per_address, window_s, "address"))
     return [lim for lim in out if lim.max_failures > 0]
+
+
+def passphrase_limits(secret: bytes, slug: str, user_id: int, *, max_failures: int,
+                      window_s: int) -> list[Limit]:
+    """The limit on one user's passphrase guesses for one project's keys (0: no limit)."""
+    lim = Limit(_key(secret, "passphrase", f"{slug}\0{user_id}"), max_failures, window_s,
+                "user", "passphrase attempts")
+    return [lim] if max_failures > 0 else []
 
 
 def _row(db: Session, key: str, now: datetime) -> LoginThrottle:
@@ -79,7 +88,8 @@ def begin_attempt(db: Session, limits: Sequence[Limit], *, now: datetime | None 
                                      - now).total_seconds()))
             who = "this user" if lim.per == "user" else "your address"
             raise TooManyRequests("auth.too_many_attempts",
-                                  f"Too many failed log-ins for {who}; try again in {wait} s.",
+                                  f"Too many failed {lim.what} for {who}; "
+                                  f"try again in {wait} s.",
                                   details={"retry_after_s": wait})
         rows.append(row)
     for row in rows:
