@@ -394,6 +394,30 @@ def test_damaged_workbooks_give_a_coded_error_or_a_reading(schema: FormSchema,
             assert type(exc).__name__ == errors.CATALOGUE[exc.code].kind
 
 
+def _damaged(data: bytes, how: str) -> bytes:
+    """A zip with its first central directory entry needing 'zip version 15.2' (zipfile
+    raises NotImplementedError), or with a byte of its first member's data changed."""
+    out = bytearray(data)
+    if how == "version":
+        out[out.index(b"PK\x01\x02") + 6] = 152
+    else:
+        name_len, extra_len = struct.unpack("<2H", out[26:30])
+        out[30 + name_len + extra_len + 2] ^= 0xFF
+    return bytes(out)
+
+
+@pytest.mark.parametrize("how", ["version", "data"])
+@pytest.mark.parametrize("name", ["household.xlsx", "water_points.zip"])
+def test_damaged_zips_give_a_coded_error(schema: FormSchema, name: str, how: str) -> None:
+    """Found by the property test below: a workbook or an ODK Central zip whose directory
+    names an unknown zip version was a NotImplementedError (HTTP 500)."""
+    data = (household_form() if name.endswith(".xlsx") else
+            (Path(__file__).parent / "data" / "exports" / "central" / name).read_bytes())
+    with pytest.raises(errors.CitizenDataError) as caught:
+        read_tabular(_damaged(data, how), name, schema)
+    assert type(caught.value).__name__ == errors.CATALOGUE[caught.value.code].kind
+
+
 def test_archive_limits_come_from_the_settings(tmp_path: Path) -> None:
     s = Settings(workspace=tmp_path, max_form_uncompressed_bytes=5000, max_archive_members=7,
                  max_compression_ratio=9)

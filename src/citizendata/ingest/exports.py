@@ -253,7 +253,7 @@ def is_central_zip(data: bytes) -> bool:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = zf.namelist()
-    except zipfile.BadZipFile:
+    except Exception:  # a damaged directory fails in many ways (even NotImplementedError)
         return False
     return "[Content_Types].xml" not in names and any(n.lower().endswith(".csv") for n in names)
 

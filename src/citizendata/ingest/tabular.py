@@ -527,19 +527,23 @@ def _match_sheets(sheets: list[Sheet], index: SchemaIndex) -> tuple[Sheet, dict[
 def _read_sheets(data: bytes, filename: str, index: SchemaIndex, problems: list[Problem],
                  encoding: str | None, limits: ArchiveLimits | None) -> tuple[Sheet, dict[str, Sheet]]:
     """The main sheet and the repeat sheets of an XLSX workbook, a Central zip or a CSV."""
-    if is_central_zip(data):
+    if _is_xlsx(data, filename):
+        # before anything opens it: a damaged or hostile zip is a coded refusal
         check_archive(data, filename, limits or archive_limits())
+    if is_central_zip(data):
         main_name, by_repeat, rest = central_parts(zip_names(data), index.schema)
         if main_name is None:
             raise not_a_table(filename, "the zip holds no CSV file")
-        members = read_zip_members(data, [main_name, *by_repeat.values()])
+        try:
+            members = read_zip_members(data, [main_name, *by_repeat.values()])
+        except Exception as exc:  # a damaged member (CRC, header) fails in many ways
+            raise not_a_table(filename, "the zip is damaged; export it again") from exc
         for name in rest:
             problems.append(Problem("import.unknown_part", f"{name} in the zip is not a repeat of "
                                     f"form '{index.schema.form_id}'", where=Where(file=name)))
         return (read_csv_sheet(members[main_name], main_name, problems, encoding),
                 {path: read_csv_sheet(members[n], n, problems, encoding) for path, n in by_repeat.items()})
     if _is_xlsx(data, filename):
-        check_archive(data, filename, limits or archive_limits())
         sheets = read_xlsx_sheets(data, filename, problems)
         if not sheets:
             raise not_a_table(filename, "the workbook has no sheets")
