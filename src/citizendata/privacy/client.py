@@ -65,8 +65,8 @@ def _covered(wanted: Sequence[Sequence[str]], declared: Sequence[Sequence[str]])
 class ProtectionMethods:
     """Client methods for protected estimates (a mixin: ``self`` is a Client)."""
 
-    _memo: dict[tuple[Any, ...], tuple[IndicatorResult, EstimationSpec, dict[str, Any]]] | None \
-        = None
+    # raw estimates and base fingerprints, by what they were asked for
+    _memo: dict[tuple[Any, ...], Any] | None = None
 
     @contextmanager
     def _estimate_memo(self) -> Iterator[None]:
@@ -132,16 +132,29 @@ class ProtectionMethods:
             mine.protection_detail = None
         return mine
 
+    def _units(self, slug: str, indicator: str, purpose: str, today: Any
+               ) -> tuple[int, ...]:
+        """The indicator's base fingerprint, kept in the memo: a release asks for it once
+        per indicator and linked neighbour, and each costs a pass over the snapshot."""
+        me: Any = self
+        key = ("fingerprint", slug, indicator, purpose, today)
+        if self._memo is not None and key in self._memo:
+            found: tuple[int, ...] = self._memo[key]
+            return found
+        found = me._fingerprint(slug, indicator, purpose, today)
+        if self._memo is not None:
+            self._memo[key] = found
+        return found
+
     def _linked(self, slug: str, ind: IndicatorSpec, spec: EstimationSpec, purpose: str,
                 options: dict[str, Any]) -> tuple[IndicatorResult, list[IndicatorResult]]:
         """The indicator and the declared ones counting the same units, over the same cells."""
-        me: Any = self
         kin = [i for i in spec.indicators if i.id != ind.id and i.form == ind.form
                and i.unit == ind.unit]
         if kin:
             today = options.get("today")
-            print_ = me._fingerprint(slug, ind.id, purpose, today)
-            kin = [i for i in kin if me._fingerprint(slug, i.id, purpose, today) == print_]
+            print_ = self._units(slug, ind.id, purpose, today)
+            kin = [i for i in kin if self._units(slug, i.id, purpose, today) == print_]
         dis = _union(ind.disaggregations, *(i.disaggregations for i in kin))
         mine, _, _ = self._raw(slug, ind, dis, purpose, options)
         others = []
