@@ -27,7 +27,8 @@ from citizendata.services.access import audit, form_in, project_for
 from citizendata.services.consent import consent_spec
 from citizendata.services.forms import merged_schema
 from citizendata.services.snapshots import check_export
-from citizendata.store.models import Attachment, ConsentWithdrawal, Submission, SubmissionVersion
+from citizendata.services.submissions import NOT_WITHDRAWN, current_version
+from citizendata.store.models import Attachment, ConsentWithdrawal, Submission
 
 __all__ = ["MEDIA_TYPES", "SUBMISSION_XML", "AttachmentInfo", "AttachmentList", "ExportSummary",
            "audit_export", "count_attachments", "expected_media", "export_attachments", "get_attachment", "list_attachments"]
@@ -106,19 +107,6 @@ def expected_media(payload: dict[str, Any], schema: FormSchema
     return out
 
 
-def _withdrawn_all(submission_id: Any) -> Any:
-    return exists().where(ConsentWithdrawal.submission_id == submission_id,
-                          ConsentWithdrawal.scope == "all")
-
-
-def _current_payload(db: Session, sub: Submission) -> dict[str, Any]:
-    """The answers as analysis sees them: a reviewer's latest edit, else as received."""
-    edited = db.scalar(select(SubmissionVersion.payload)
-                       .where(SubmissionVersion.submission_id == sub.id)
-                       .order_by(SubmissionVersion.version.desc()).limit(1))
-    return edited if isinstance(edited, dict) else sub.payload
-
-
 def _visible(db: Session, actor: Actor | None, slug: str, form_id: str, instance_id: str
              ) -> tuple[Submission, FormSchema, bool]:
     """The submission, the form's schema and whether the role sees personal data."""
@@ -126,7 +114,7 @@ def _visible(db: Session, actor: Actor | None, slug: str, form_id: str, instance
     form = form_in(db, project, form_id)
     sub = db.scalar(select(Submission).where(Submission.form_id == form.id,
                                              Submission.instance_id == instance_id,
-                                             ~_withdrawn_all(Submission.id)))
+                                             NOT_WITHDRAWN))
     if sub is None or sub.payload.get("erased") is True:
         raise NotFound("not_found.submission",
                        f"Form {form_id!r} has no submission {instance_id!r}.")
@@ -174,7 +162,7 @@ def _listing(db: Session, actor: Actor | None, slug: str, form_id: str, instance
              ) -> tuple[Submission, list[AttachmentInfo], int]:
     sub, schema, personal = _visible(db, actor, slug, form_id, instance_id)
     stored = _stored(db, [sub.id]).get(sub.id, {})
-    infos, withheld = _infos(_current_payload(db, sub), schema, stored, personal)
+    infos, withheld = _infos(current_version(db, sub)[1], schema, stored, personal)
     return sub, infos, withheld
 
 
@@ -239,7 +227,7 @@ def export_attachments(db: Session, actor: Actor | None, slug: str, form_id: str
         stored = _stored(db, [s.id for s in subs])
         for sub in subs:
             n_subs += 1
-            infos, held = _infos(_current_payload(db, sub), schema, stored.get(sub.id, {}),
+            infos, held = _infos(current_version(db, sub)[1], schema, stored.get(sub.id, {}),
                                  include_personal)
             withheld += held
             folder = out_dir / safe_name(sub.instance_id)

@@ -26,7 +26,7 @@ from citizendata.ingest.payload import content_hash, get_path
 from citizendata.services.access import audit, form_in, project_for
 from citizendata.services.consent import ALL
 from citizendata.services.forms import merged_schema
-from citizendata.services.submissions import WITHHELD
+from citizendata.services.submissions import WITHHELD, current_version
 from citizendata.store.models import (
     ConsentWithdrawal,
     ReviewEvent,
@@ -115,12 +115,6 @@ def comment(db: Session, actor: Actor | None, slug: str, form_id: str, instance_
           details={"instance_id": instance_id})
 
 
-def _current(db: Session, sub: Submission) -> tuple[int, dict[str, Any]]:
-    latest = db.scalars(select(SubmissionVersion).where(SubmissionVersion.submission_id == sub.id)
-                        .order_by(SubmissionVersion.version.desc()).limit(1)).first()
-    return (latest.version, latest.payload) if latest else (1, sub.payload)
-
-
 def _set_path(payload: dict[str, Any], path: str, value: Any) -> None:
     node = payload
     parts = path.split("/")
@@ -148,7 +142,7 @@ def edit(db: Session, actor: Actor | None, slug: str, form_id: str, instance_id:
                        f"{unknown}.", where=Where(field=unknown[0]),
                        fix="Give field paths such as 'location/ward'.")
     (sub,) = _submissions(db, form.id, [instance_id], role)
-    version, before = _current(db, sub)
+    version, before = current_version(db, sub)
     after = copy.deepcopy(before)
     diff = []
     for path, value in sorted(changes.items()):

@@ -12,7 +12,13 @@ from citizendata.errors import NotFound
 from citizendata.forms.schema import Field, FormSchema, Group
 from citizendata.services.access import form_in, project_for
 from citizendata.services.forms import merged_schema
-from citizendata.store.models import ConsentWithdrawal, FormVersion, Submission, User
+from citizendata.store.models import (
+    ConsentWithdrawal,
+    FormVersion,
+    Submission,
+    SubmissionVersion,
+    User,
+)
 
 __all__ = ["WITHHELD", "get_submission", "list_submissions", "redact"]
 
@@ -71,8 +77,17 @@ def submission_dict(sub: Submission, version: str, submitter: str | None,
     }
 
 
-_NOT_WITHDRAWN = ~exists().where(ConsentWithdrawal.submission_id == Submission.id,
-                                 ConsentWithdrawal.scope == "all")
+# not withdrawn for everything (such a submission is in no answer and no output)
+NOT_WITHDRAWN = ~exists().where(ConsentWithdrawal.submission_id == Submission.id,
+                                ConsentWithdrawal.scope == "all")
+
+
+def current_version(db: Session, sub: Submission) -> tuple[int, dict[str, Any]]:
+    """The submission's answers as analysis sees them, with their version number: a
+    reviewer's latest edit, else as received (version 1)."""
+    latest = db.scalars(select(SubmissionVersion).where(SubmissionVersion.submission_id == sub.id)
+                        .order_by(SubmissionVersion.version.desc()).limit(1)).first()
+    return (latest.version, latest.payload) if latest else (1, sub.payload)
 
 
 def _query(form_id: int) -> Any:
@@ -94,7 +109,7 @@ def list_submissions(
     count_q = select(func.count()).select_from(Submission).where(Submission.form_id == form.id)
     if not allowed(role, Action.CONSENT_MANAGE):
         # a respondent who withdrew everything is visible only to who recorded it
-        q, count_q = q.where(_NOT_WITHDRAWN), count_q.where(_NOT_WITHDRAWN)
+        q, count_q = q.where(NOT_WITHDRAWN), count_q.where(NOT_WITHDRAWN)
     if review_status:
         q = q.where(Submission.review_status == review_status)
         count_q = count_q.where(Submission.review_status == review_status)
@@ -110,7 +125,7 @@ def get_submission(db: Session, actor: Actor | None, slug: str, form_id: str,
     form = form_in(db, project, form_id)
     q = _query(form.id).where(Submission.instance_id == instance_id)
     if not allowed(role, Action.CONSENT_MANAGE):
-        q = q.where(_NOT_WITHDRAWN)
+        q = q.where(NOT_WITHDRAWN)
     row = db.execute(q).first()
     if row is None:
         raise NotFound("not_found.submission", f"Form {form_id!r} has no submission "
