@@ -86,8 +86,11 @@ def test_hard_limits() -> None:
     assert run(hard_limit_findings(t, [])).empty
 
 
+# subnormal numbers are left out: with a subnormal MAD the numpy reference itself
+# overflows (1 / 2e-311), which says nothing about either implementation
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False)), min_size=3,
+@given(st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False,
+                                               allow_subnormal=False)), min_size=3,
                 max_size=40).filter(lambda v: sum(x is not None for x in v) >= 2))
 def test_agrees_with_numpy_on_any_data(values: list[float | None]) -> None:
     x = np.array([np.nan if v is None else v for v in values], float)
