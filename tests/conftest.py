@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +19,9 @@ from citizendata.store.engine import make_engine
 from citizendata.store.migrate import upgrade
 from citizendata.workspace import Client, Workspace
 from xlsform_builders import make_xlsform
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 PG_ADMIN_URL = os.environ.get("CITIZENDATA_TEST_POSTGRES_ADMIN_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -270,3 +273,20 @@ def http_server(http_template: tuple[Path, dict[str, str]], tmp_path: Path
     with TestClient(create_app(ws)) as client:
         yield ws, client, {"Authorization": f"Bearer {http_template[1]['owner']}"}
     ws.close()
+
+
+BROWSER_PATH = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium (Playwright's own download is not used)."""
+    if os.environ.get("CITIZENDATA_REQUIRE_BROWSER"):
+        import playwright.sync_api as sync_api
+    else:
+        sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=BROWSER_PATH, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield b
+        b.close()

@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
 
+from browser_kit import CHROMIUM_MARKS, fenced_page, serve
 from citizendata.projects.spec import ProjectSpec
-from citizendata.server.app import create_app
 from citizendata.workspace import Workspace
 from conftest import SPEC, file_settings, household_form
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, FloatRect, Page, Request, Route
+    from playwright.sync_api import Browser, FloatRect, Page
 
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(180),
-    # CI installs Chromium and sets CITIZENDATA_REQUIRE_BROWSER: there, a missing browser fails
-    pytest.mark.skipif(not Path(CHROMIUM).is_file()
-                       and not os.environ.get("CITIZENDATA_REQUIRE_BROWSER"),
-                       reason=f"no Chromium at {CHROMIUM}"),
-]
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+pytestmark = CHROMIUM_MARKS
 REPORT = "/public/releases/test-project/1/report.html"
 ESTIMATION: dict[str, Any] = {"indicators": [
     {"id": "skilled", "name": "Skilled attendance", "form": "household", "kind": "proportion",
@@ -86,86 +70,13 @@ def published_workspace(root: Path) -> Workspace:
     return ws
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app, serving the published workspace over real HTTP on 127.0.0.1."""
     ws = published_workspace(tmp_path_factory.mktemp("browser"))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started or not thread.is_alive():
-            break
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(ws) as url:
+        yield url
     ws.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless Debian Chromium (Playwright's own download is not used)."""
-    if os.environ.get("CITIZENDATA_REQUIRE_BROWSER"):
-        import playwright.sync_api as sync_api
-    else:
-        sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield b
-        b.close()
-
-
-class Traffic:
-    """Every request a page makes, and those refused for leaving localhost."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self.aborted: list[str] = []
-
-    def record(self, request: Request) -> None:
-        self.seen.append(request.url)
-
-    def guard(self, route: Route) -> None:
-        """Let local requests through; abort the rest, so nothing can actually leave."""
-        url = urlsplit(route.request.url)
-        if url.scheme in ("data", "about") or url.hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            self.aborted.append(route.request.url)
-            route.abort()
-
-    def assert_local(self) -> None:
-        """Every request went to this machine (or was a data: URL), and none was refused."""
-        assert self.seen, "the page made no request at all"
-        outside = [u for u in self.seen if not u.startswith(("data:", "about:"))
-                   and urlsplit(u).hostname not in LOCAL_HOSTS]
-        assert outside == [] and self.aborted == [], (outside, self.aborted)
-
-
-@contextmanager
-def fenced_page(browser: Browser, **context: Any) -> Iterator[tuple[Page, Traffic]]:
-    """A fresh page whose requests are recorded and fenced to localhost."""
-    ctx = browser.new_context(**context)
-    traffic = Traffic()
-    ctx.route("**/*", traffic.guard)
-    page = ctx.new_page()
-    page.on("request", traffic.record)
-    try:
-        yield page, traffic
-    finally:
-        ctx.close()
 
 
 def drawn(box: FloatRect | None) -> bool:

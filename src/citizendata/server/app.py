@@ -20,7 +20,11 @@ from citizendata.config import Settings
 from citizendata.server.contract import install_contract
 from citizendata.server.errors import RequestContextMiddleware, install_error_handlers, templates
 from citizendata.server.instance_ids import InstanceIdPaths
-from citizendata.server.middleware import BodySizeLimitMiddleware, JsonDepthMiddleware
+from citizendata.server.middleware import (
+    BodySizeLimitMiddleware,
+    JsonDepthMiddleware,
+    LocaleMiddleware,
+)
 from citizendata.server.routers import (
     api,
     attachments,
@@ -64,6 +68,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.add_middleware(JsonDepthMiddleware, settings=settings)
     app.add_middleware(BodySizeLimitMiddleware, settings=settings)
     app.add_middleware(InstanceIdPaths)
+    app.add_middleware(LocaleMiddleware)
     app.add_middleware(RequestContextMiddleware)
 
     # before the API: '…/forms/{form}.svc' would otherwise be read as a form id

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from citizendata import i18n
 from citizendata.errors import (
     BadInput,
     CitizenDataError,
@@ -45,6 +46,11 @@ log = logging.getLogger("citizendata.server")
 
 _TEMPLATES_DIR = Path(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(_TEMPLATES_DIR))
+# every template can call _("…") and ngettext(…); the language is the request's (see i18n)
+templates.env.add_extension("jinja2.ext.i18n")
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True)
+templates.env.globals.update(LANGUAGES=i18n.LANGUAGES, current_language=i18n.current_language)
 
 ResponseKind = Literal["json", "openrosa", "html"]
 BASIC_CHALLENGE = 'Basic realm="citizendata"'

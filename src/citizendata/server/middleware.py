@@ -133,3 +133,51 @@ class JsonDepthMiddleware:
             return pending.pop(0) if pending else await receive()
 
         await self.app(scope, replay, send)
+
+
+LANGUAGE_COOKIE = "citizendata_lang"
+
+
+class LocaleMiddleware:
+    """Chooses the interface language of each request and sets it for the request's work.
+
+    Order: ``?lang=xx`` (remembered in a cookie), the cookie, then ``Accept-Language``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from http.cookies import SimpleCookie
+        from urllib.parse import parse_qs
+
+        from citizendata.i18n import LANGUAGES, negotiate, use_locale
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        asked = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [""])[0]
+        cookie = SimpleCookie()
+        try:
+            cookie.load(headers.get("cookie", ""))
+        except Exception:  # a malformed cookie header chooses nothing
+            cookie = SimpleCookie()
+        remembered = cookie[LANGUAGE_COOKIE].value if LANGUAGE_COOKIE in cookie else ""
+        if asked in LANGUAGES:
+            language = asked
+        elif remembered in LANGUAGES:
+            language = remembered
+        else:
+            language = negotiate(headers.get("accept-language"))
+        scope.setdefault("state", {})["language"] = language
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start" and asked in LANGUAGES:
+                value = f"{LANGUAGE_COOKIE}={asked}; Path=/; Max-Age=31536000; SameSite=Lax"
+                message.setdefault("headers", []).append((b"set-cookie", value.encode()))
+            await send(message)
+
+        with use_locale(language):
+            await self.app(scope, receive, send_with_cookie)

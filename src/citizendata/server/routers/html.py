@@ -15,13 +15,12 @@ from citizendata.server.deps import (
     api_client,
     client_address,
     csrf_ok,
-    csrf_token,
     end_session,
     get_workspace,
     optional_client,
     start_session,
 )
-from citizendata.server.errors import templates
+from citizendata.server.pages import render, safe_next
 from citizendata.server.params import Page
 from citizendata.server.routers.openrosa import base_url
 from citizendata.server.serialize import form_dict, project_dict
@@ -38,16 +37,10 @@ LEVEL_NAMES = {1: "information", 2: "consultation", 3: "limited participation",
 
 def _page(request: Request, template: str, client: Client | None, status: int = 200,
           **context: Any) -> Response:
-    context.update(user=client.actor.username if client else None,
-                   csrf=csrf_token(request))
-    return templates.TemplateResponse(request, template, context, status_code=status)
+    return render(request, template, client, status=status, **context)
 
 
-def _safe_next(target: str | None) -> str:
-    # only local paths: never redirect a user to another site after login
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/projects"
-    return target
+_safe_next = safe_next
 
 
 @router.get("/")
@@ -112,7 +105,8 @@ def project(slug: str, request: Request, client: Client = Depends(api_client)) -
     openrosa_url = f"{base_url(request)}/openrosa/{quote(slug)}"
     # the viewer's own user name, never a password: Collect asks for it
     qr = settings_qr_svg(collect_settings(openrosa_url, info["name"], client.actor.username))
-    return _page(request, "project.html", client, project=info, engagement=engagement,
+    return _page(request, "project.html", client, role=info["role"], project=info,
+                 engagement=engagement,
                  stages=stages, forms=[form_dict(f) for f in client.forms(slug)],
                  openrosa_url=openrosa_url, collect_qr=qr, base_url=base_url(request))
 
