@@ -47,6 +47,7 @@ from citizendata.services import (
 )
 from citizendata.services import attachments as attachments_svc
 from citizendata.services import forms as forms_svc
+from citizendata.services import members as members_svc
 from citizendata.services import projects as projects_svc
 from citizendata.services.access import project_for
 from citizendata.snapshot.cache import SnapshotStore
@@ -337,6 +338,29 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
     def add_member(self, slug: str, username: str, role: str) -> projects_svc.MemberInfo:
         """Give a user a role in a project."""
         return self._run(projects_svc.add_member, slug, username, role)
+
+    def assignable_roles(self, slug: str) -> list[str]:
+        """The roles this user may hand out in a project (an owner: all seven)."""
+        return self._read(members_svc.assignable_roles, slug)
+
+    def invite_member(self, slug: str, username: str, role: str, *,
+                      display_name: str | None = None) -> tuple[projects_svc.MemberInfo, str]:
+        """Create a user with a one-time password (returned once) and give them a role."""
+        return self._run(members_svc.invite_member, slug, username, role,
+                         display_name=display_name)
+
+    def remove_member(self, slug: str, username: str) -> None:
+        """Take a member out of a project (never its last owner)."""
+        self._run(members_svc.remove_member, slug, username)
+
+    def reset_member_password(self, slug: str, username: str) -> str:
+        """A new one-time password for a member (returned once), if they have no access
+        this user lacks (services/members.py)."""
+        return self._run(members_svc.reset_member_password, slug, username)
+
+    def revoke_member_tokens(self, slug: str, username: str) -> int:
+        """Revoke every API token of a member; returns how many were live."""
+        return self._run(members_svc.revoke_member_tokens, slug, username)
 
     def members(self, slug: str) -> list[projects_svc.MemberInfo]:
         """The members of a project."""

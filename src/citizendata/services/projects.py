@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from citizendata.auth import OWNER_ONLY_ROLES, Action, Actor, Role
@@ -168,6 +168,12 @@ def add_member(
     else:
         if m.role == Role.OWNER and my_role != Role.OWNER:
             raise Forbidden("auth.forbidden", "Only an owner can change an owner's role.")
+        if m.role == Role.OWNER and new_role != Role.OWNER and db.scalar(
+                select(func.count()).select_from(Membership).where(
+                    Membership.project_id == project.id,
+                    Membership.role == Role.OWNER.value)) == 1:
+            raise Conflict("conflict.exists", f"{user.username!r} is the project's only owner.",
+                           where=Where(field="role"), fix="Make someone else an owner first.")
         m.role = new_role.value
     audit(db, actor, "member.set_role", "membership", user.username, project_id=project.id,
           details={"username": user.username, "before": before, "after": new_role.value})
