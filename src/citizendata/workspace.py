@@ -349,6 +349,10 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
         return self._run(members_svc.invite_member, slug, username, role,
                          display_name=display_name)
 
+    def member_actions(self, slug: str) -> dict[str, dict[str, bool]]:
+        """Per member, what this user may do to them (change, remove, reset, revoke)."""
+        return self._read(members_svc.member_actions, slug)
+
     def remove_member(self, slug: str, username: str) -> None:
         """Take a member out of a project (never its last owner)."""
         self._run(members_svc.remove_member, slug, username)
@@ -493,6 +497,31 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
             return bulk.import_table(db, actor, slug, form_id, tab.table, channel=channel,
                                      filename=name, sha256=sha, progress=progress)
         return self._run(go)
+
+    def check_import(self, slug: str, form_id: str, source: str | Path | bytes,
+                     filename: str | None = None, *, encoding: str | None = None,
+                     version_map: dict[str, str] | None = None) -> int:
+        """Read and check a file as :meth:`import_file` does, storing nothing: every
+        structural problem is raised at once (import.structure); returns the row count.
+
+        Pages run it before handing the file to a background import, so the person sees
+        each problem's row and column at once; resends and conflicts with stored
+        submissions are found by the import itself.
+        """
+        from citizendata.ingest.tabular import read_tabular
+
+        data, name = read_source(source, filename)
+        limits = archive_limits(self.workspace.settings)
+
+        def go(db: Session, actor: Actor) -> int:
+            form = intake.form_context(db, actor, slug, form_id)
+            ids = sorted({i for v, i in form.versions.items() if v is not None})
+            context = bulk.export_context(db, ids, version_map)
+            tab = read_tabular(data, name, form.schema, encoding=encoding, limits=limits,
+                               context=context)
+            bulk.check_table(db, form.form_pk, tab.table, name)
+            return int(tab.table.num_rows)
+        return self._read(go)
 
     # -- reading ------------------------------------------------------------------------
     def submissions(self, slug: str, form_id: str, *, limit: int = 100, offset: int = 0,

@@ -43,6 +43,7 @@ from citizendata.store.models import (
 __all__ = [
     "assignable_roles",
     "invite_member",
+    "member_actions",
     "new_password",
     "remove_member",
     "reset_member_password",
@@ -191,3 +192,29 @@ def revoke_member_tokens(db: Session, actor: Actor | None, slug: str, username: 
     audit(db, actor, "token.revoke", "user", user.id, project_id=project.id,
           details={"username": user.username, "count": len(tokens)})
     return len(tokens)
+
+
+def member_actions(db: Session, actor: Actor | None, slug: str) -> dict[str, dict[str, bool]]:
+    """Per member, what the actor may do to them: change (role), remove, reset, revoke —
+    so a page offers only what will be accepted."""
+    project, mine = project_for(db, actor, slug, Action.MEMBERS_MANAGE)
+    assert actor is not None
+    owners = _owners(db, project.id)
+    out: dict[str, dict[str, bool]] = {}
+    for user, role in db.execute(select(User, Membership.role)
+                                 .join(Membership, Membership.user_id == User.id)
+                                 .where(Membership.project_id == project.id)).all():
+        over_owner = role != Role.OWNER or mine == Role.OWNER
+        try:
+            _check_reset(db, actor, user)
+            reset = True
+        except Forbidden:
+            reset = False
+        out[user.username] = {
+            "change": over_owner and not (role == Role.OWNER and owners <= 1),
+            "remove": over_owner and not (role == Role.OWNER and owners <= 1),
+            "reset": reset,
+            "revoke": over_owner and (not user.is_admin or actor.is_admin
+                                      or user.id == actor.user_id),
+        }
+    return out
