@@ -94,6 +94,7 @@ async def _posted(request: Request) -> FormData:
     """The posted form, refused unless it carries this session's CSRF token."""
     form = await request.form()
     if not csrf_ok(request, form.get("csrf")):
+        await form.close()
         raise Forbidden("auth.csrf", _("The page has expired; reload it and try again."))
     return form
 
@@ -295,10 +296,9 @@ def _validation_errors(exc: ValidationError, partner_rows: Mapping[int, int]
 
 def _spec_context(values: dict[str, Any], organisations: Mapping[str, str], *,
                   is_admin: bool, extra_rows: int = BLANK_PARTNER_ROWS) -> dict[str, Any]:
-    partners = list(values["partners"])
-    filled = [p for p in partners if any(p.values())]
-    partners = filled + [{"name": "", "slug": "", "role": "", "kind": ""}] * max(
-        extra_rows, len(partners) - len(filled))
+    # rows stay where they were posted, so an error keeps its row
+    partners = list(values["partners"]) + [{"name": "", "slug": "", "role": "", "kind": ""}
+                                           for _i in range(extra_rows)]
     engagement = values["engagement"]
     others_open = any((engagement.get(s) or {}).get("level") or
                       (engagement.get(s) or {}).get("evidence")
@@ -355,6 +355,13 @@ def new_project_form(request: Request, client: Client = Depends(api_client)) -> 
 async def new_project(request: Request, client: Client = Depends(api_client)) -> Response:
     """Create the project from the form (or an uploaded spec file); on success go to it."""
     form = await _posted(request)
+    try:
+        return await _new_project(request, client, form)
+    finally:
+        await form.close()
+
+
+async def _new_project(request: Request, client: Client, form: FormData) -> Response:
     organisations = await run_in_threadpool(_organisations, client)
     _may_create(client, organisations)
     upload = _upload(form, "spec_file")
@@ -362,14 +369,14 @@ async def new_project(request: Request, client: Client = Depends(api_client)) ->
         return await _create_from_file(request, client, upload, organisations)
     values = _values_from_form(form)
     if _text(form, "action") == "add_partner":
-        return _new_page(request, client, values, organisations, extra_rows=BLANK_PARTNER_ROWS + 1)
+        return _new_page(request, client, values, organisations, extra_rows=1)
     data, partner_rows = _spec_data(values, {}, organisations)
     try:
         spec = ProjectSpec.model_validate(data)
     except ValidationError as exc:
         errors, summary = _validation_errors(exc, partner_rows)
         return _new_page(request, client, values, organisations, status=422, errors=errors,
-                         summary=summary)
+                         summary=summary, extra_rows=0)
     try:
         created = await run_in_threadpool(client.create_project, spec)
     except CitizenDataError as err:
@@ -378,7 +385,7 @@ async def new_project(request: Request, client: Client = Depends(api_client)) ->
         errors = _errors_by_field(err, ("slug", "initiator", "name"), default="slug")
         summary = [{"field": k, "path": k, "message": m} for k, ms in errors.items() for m in ms]
         return _new_page(request, client, values, organisations, status=err.http_status,
-                         errors=errors, summary=summary)
+                         errors=errors, summary=summary, extra_rows=0)
     flash(request, _("Project “%(name)s” created. You are its owner.") % {"name": created.name})
     return RedirectResponse(_url(created.slug), status_code=303)
 
@@ -496,7 +503,7 @@ async def save_settings(slug: str, request: Request,
     values = {**_values_from_form(form), "slug": slug}
     if _text(form, "action") == "add_partner":
         return _settings_page(request, client, project, role, values=values,
-                              extra_rows=BLANK_PARTNER_ROWS + 1)
+                              extra_rows=1)
     organisations = await run_in_threadpool(_organisations, client)
     data, partner_rows = _spec_data(values, base, organisations)
     try:
@@ -504,7 +511,7 @@ async def save_settings(slug: str, request: Request,
     except ValidationError as exc:
         errors, summary = _validation_errors(exc, partner_rows)
         return _settings_page(request, client, project, role, status=422, values=values,
-                              errors=errors, summary=summary)
+                              errors=errors, summary=summary, extra_rows=0)
     try:
         return await _save(request, client, slug, spec, "about")
     except CitizenDataError as err:
@@ -513,7 +520,7 @@ async def save_settings(slug: str, request: Request,
         errors = _errors_by_field(err, ("initiator", "name"), default="initiator")
         summary = [{"field": k, "path": k, "message": m} for k, ms in errors.items() for m in ms]
         return _settings_page(request, client, project, role, status=err.http_status,
-                              values=values, errors=errors, summary=summary)
+                              values=values, errors=errors, summary=summary, extra_rows=0)
 
 
 async def _save_section(request: Request, client: Client, project: Any, role: str,
@@ -728,6 +735,13 @@ async def upload_form(slug: str, request: Request,
                       client: Client = Depends(api_client)) -> Response:
     """Add the form; on refusal, every problem with its sheet, row and column."""
     form = await _posted(request)
+    try:
+        return await _upload_form(slug, request, client, form)
+    finally:
+        await form.close()
+
+
+async def _upload_form(slug: str, request: Request, client: Client, form: FormData) -> Response:
     await run_in_threadpool(_project_for, client, slug, Action.FORM_MANAGE)
     upload = _upload(form, "xlsform")
     if upload is None:
@@ -795,6 +809,13 @@ async def import_upload(slug: str, form_id: str, request: Request,
                         client: Client = Depends(api_client)) -> Response:
     """Check the file at once (every problem listed here), then import it as work."""
     form = await _posted(request)
+    try:
+        return await _import_upload(slug, form_id, request, client, form)
+    finally:
+        await form.close()
+
+
+async def _import_upload(slug: str, form_id: str, request: Request, client: Client, form: FormData) -> Response:
     await run_in_threadpool(_project_for, client, slug, Action.FORM_MANAGE)
     encoding = _text(form, "encoding") or None
     values = {"encoding": encoding or ""}
@@ -856,6 +877,13 @@ async def add_reference(slug: str, request: Request,
                         client: Client = Depends(api_client)) -> Response:
     """Store a reference table (CSV) or boundaries (GeoJSON)."""
     form = await _posted(request)
+    try:
+        return await _add_reference(slug, request, client, form)
+    finally:
+        await form.close()
+
+
+async def _add_reference(slug: str, request: Request, client: Client, form: FormData) -> Response:
     await run_in_threadpool(_project_for, client, slug, Action.PROJECT_EDIT)
     upload = _upload(form, "file")
     values = {"name": _text(form, "name"), "kind": _text(form, "kind") or "other",
