@@ -40,6 +40,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Worksp
     for name, role in (("mary", "manager"), ("colin", "collector")):
         amina.create_user(name, f"{name}-password")
         amina.add_member("mtaa-water", name, role)
+    amina.add_organisation_member("mtaa-cso", "mary")
+    amina.add_form("mtaa-water", FORM, "clinic.xlsx")
     files = root / "files"
     files.mkdir()
     (files / "broken.xlsx").write_bytes(BROKEN)
@@ -159,6 +161,14 @@ def test_a_manager_on_a_phone_in_swahili(browser: Browser,
         page.locator("#section-release button[value=save]").click()
         assert "Mipangilio imehifadhiwa." in _text(page, ".flash")
         check_page(page, phone=True)
+
+        # the other set-up pages fit the phone too
+        page.goto(f"{base}/projects/new")
+        assert page.locator("h1").inner_text() == "Mradi mpya"
+        check_page(page, phone=True, shot="setup-new-project-sw")
+        for tail in ("forms/new", "forms/clinic_visit/import", "reference"):
+            page.goto(f"{base}/projects/mtaa-water/{tail}")
+            check_page(page, phone=True)
         traffic.assert_local()
     assert ws.as_user("mary").project("mtaa-water").spec.release.community_representatives == [
         "amina"]

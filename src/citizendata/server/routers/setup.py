@@ -777,13 +777,11 @@ IMPORT_SUFFIXES = (".csv", ".xlsx", ".xls", ".zip", ".tsv", ".txt")
 
 def _import_page(request: Request, client: Client, slug: str, form_id: str, *,
                  status: int = 200, problems: Sequence[Mapping[str, Any]] = (), more: int = 0,
-                 values: Mapping[str, str] | None = None, message: str | None = None
-                 ) -> Response:
+                 values: Mapping[str, str] | None = None) -> Response:
     project, role = _project_for(client, slug, Action.FORM_MANAGE)
     form = form_dict(client.form(slug, form_id))
     return _page(request, "setup_import.html", client, project, role, status=status,
-                 form=form, problems=list(problems), more=more, values=values or {},
-                 message=message)
+                 form=form, problems=list(problems), more=more, values=values or {})
 
 
 @router.get("/projects/{slug}/forms/{form_id}/import")
@@ -834,11 +832,12 @@ async def _import_upload(slug: str, form_id: str, request: Request, client: Clie
         if err.http_status >= 500 or err.code == "auth.csrf":
             raise
         shown, more = problem_rows(err)
-        status, message = err.http_status, err.message
+        status = err.http_status
         return await run_in_threadpool(lambda: _import_page(
             request, client, slug, form_id, status=status, problems=shown, more=more,
-            values=values, message=message))
+            values=values))
     path = await run_in_threadpool(_save_upload, request, slug, name, data)
+    # the rows were checked above; the import itself may still find resends and conflicts
     params: dict[str, Any] = {"slug": slug, "form_id": form_id, "path": str(path)}
     del rows
     return await start_work(request, client, "import", params,
