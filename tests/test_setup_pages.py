@@ -379,3 +379,15 @@ def test_reference_tables_with_errors_at_their_field(app: Any) -> None:
     assert "census_margins" in page and "stored: 2 rows" in page
     r = post(c, url, {"kind": "margins"})
     assert r.status_code == 422 and errors_of(r.text, "file")
+
+
+def test_an_import_in_another_encoding_is_stored_as_utf8(app: Any) -> None:
+    c = as_user(app, "owen")
+    url = f"/projects/{SLUG}/forms/household/import"
+    latin = "instance_id,respondent,age\nuuid:9,Zoë,33\n".encode("cp1252")
+    r = post(c, url, files={"file": ("latin.csv", latin, "text/csv")})
+    assert r.status_code == 422 and "encoding" in r.text
+    r = post(c, url, {"encoding": "cp1252"}, files={"file": ("latin.csv", latin, "text/csv")})
+    assert r.status_code == 303
+    _total, rows = app[0].as_user("owen").submissions(SLUG, "household")
+    assert rows[0]["data"]["respondent"] == "Zoë"

@@ -836,6 +836,9 @@ async def _import_upload(slug: str, form_id: str, request: Request, client: Clie
         return await run_in_threadpool(lambda: _import_page(
             request, client, slug, form_id, status=status, problems=shown, more=more,
             values=values))
+    if encoding and name.lower().endswith((".csv", ".tsv", ".txt")):
+        # the import reads UTF-8: the checked text is saved as UTF-8, nothing guessed
+        data = data.decode(encoding).encode("utf-8")
     path = await run_in_threadpool(_save_upload, request, slug, name, data)
     # the rows were checked above; the import itself may still find resends and conflicts
     params: dict[str, Any] = {"slug": slug, "form_id": form_id, "path": str(path)}
