@@ -391,3 +391,12 @@ def test_an_import_in_another_encoding_is_stored_as_utf8(app: Any) -> None:
     assert r.status_code == 303
     _total, rows = app[0].as_user("owen").submissions(SLUG, "household")
     assert rows[0]["data"]["respondent"] == "Zoë"
+
+
+def test_the_import_page_takes_files_as_large_as_the_api() -> None:
+    from citizendata.server.middleware import limit_for
+
+    settings = Settings(workspace=Path("unused"), mode="test")
+    assert limit_for(f"/projects/{SLUG}/forms/household/import", settings) == \
+        settings.max_upload_bytes
+    assert limit_for(f"/projects/{SLUG}/forms/new", settings) == settings.max_request_bytes

@@ -235,12 +235,15 @@ def _spec_data(values: dict[str, Any], base: dict[str, Any],
         data.pop("initiator", None)
     partners: list[dict[str, Any]] = []
     rows: dict[int, int] = {}
+    # what the form does not show of a stored partner (its country) is kept
+    stored_partners = {p.get("slug"): p for p in base.get("partners") or []}
     for i, p in enumerate(values["partners"]):
         if not (p["name"] or p["slug"]):
             continue
         rows[len(partners)] = i
         role = p["role"] or None
-        partners.append({"slug": p["slug"] or slugify(p["name"]), "name": p["name"],
+        slug = p["slug"] or slugify(p["name"])
+        partners.append({**stored_partners.get(slug, {}), "slug": slug, "name": p["name"],
                          "kind": p["kind"] or role or "cso", "role": role})
     data["partners"] = partners
     engagement: dict[str, Any] = {}
