@@ -89,9 +89,10 @@ def as_user(app: tuple[Workspace, dict[str, TestClient]], name: str) -> TestClie
 
 
 def post(c: TestClient, url: str, data: dict[str, Any] | None = None,
-         files: Any = None, page: str | None = None) -> Any:
+         files: Any = None, page: str | None = None,
+         headers: dict[str, str] | None = None) -> Any:
     token = csrf_of(c.get(page or url).text)
-    return c.post(url, data={"csrf": token, **(data or {})}, files=files)
+    return c.post(url, data={"csrf": token, **(data or {})}, files=files, headers=headers)
 
 
 def errors_of(html: str, field: str) -> str:
@@ -400,3 +401,20 @@ def test_the_import_page_takes_files_as_large_as_the_api() -> None:
     assert limit_for(f"/projects/{SLUG}/forms/household/import", settings) == \
         settings.max_upload_bytes
     assert limit_for(f"/projects/{SLUG}/forms/new", settings) == settings.max_request_bytes
+
+
+@pytest.mark.parametrize(("language", "heading"), [("sw", "Wanachama"), ("es", "Miembros"),
+                                                   ("fr", "Membres")])
+def test_the_pages_speak_the_persons_language(app: Any, language: str, heading: str) -> None:
+    c = as_user(app, "owen")
+    lang = {"Accept-Language": language}
+    for page in (*PAGES, ""):
+        url = f"/projects/{SLUG}{page}" if page else "/projects/new"
+        r = c.get(url, headers=lang)
+        assert r.status_code == 200 and f'<html lang="{language}">' in r.text, url
+    assert f"<h1>{heading}</h1>" in c.get(f"/projects/{SLUG}/members", headers=lang).text
+    # a refused form in the language too
+    r = post(c, "/projects/new", {"slug": "X", "name": "", "partner_rows": "1",
+                                  "partner-0-name": "KNBS"}, headers=lang)
+    assert r.status_code == 422 and f'<html lang="{language}">' in r.text
+    assert {"sw": "Washirika", "es": "Socios", "fr": "Partenaires"}[language] in r.text
