@@ -132,3 +132,23 @@ def test_a_manager_revokes_a_members_tokens(ws: Workspace, team: dict[str, Clien
 
 def test_one_time_passwords_differ() -> None:
     assert len({new_password() for _ in range(50)}) == 50
+
+
+def test_check_import_lists_problems_and_stores_nothing(owner: Client) -> None:
+    bad = b"instance_id,respondent,age,colour\nuuid:1,A,20,x\n,B,21,y\n"
+    with pytest.raises(BadInput) as err:
+        owner.check_import(SLUG, "household", bad, "people.csv")
+    assert err.value.code == "import.structure"
+    where = {(p.code, p.where.row if p.where else None) for p in err.value.problems}
+    assert ("import.missing_instance_id", 3) in where
+    assert any(p.code == "import.unknown_column" for p in err.value.problems)
+    good = b"instance_id,respondent,age\nuuid:1,A,20\nuuid:2,B,21\n"
+    assert owner.check_import(SLUG, "household", good, "people.csv") == 2
+    assert owner.form(SLUG, "household").submissions == 0
+
+
+def test_check_import_needs_a_role_that_imports(ws: Workspace, team: dict[str, Client]) -> None:
+    team["owner"].create_user("val", "val-password")
+    team["owner"].add_member(SLUG, "val", "validator")
+    with pytest.raises(Forbidden):
+        ws.as_user("val").check_import(SLUG, "household", b"instance_id\nuuid:1\n", "a.csv")
