@@ -218,6 +218,13 @@ def test_settings_yaml_errors_have_their_path_and_line(app: Any) -> None:
     assert "release.maps.0.dimension" in r.text and "line 3" in r.text
     r = post(c, url, {"section": "release", "yaml": "maps: [\n", "action": "save"})
     assert r.status_code == 422 and "line" in r.text
+    # aliases could expand a few lines into billions of values: refused, with their line
+    bomb = "a: &a [x, x]\nb: &b [*a, *a]\ncommunity_representatives: *b\n"
+    r = post(c, url, {"section": "release", "yaml": bomb, "action": "save"})
+    assert r.status_code == 422 and "aliases" in r.text and "line 2" in r.text
+    r = post(c, url, {"section": "release", "yaml": "x:" + " [" * 300 + "]" * 300,
+                      "action": "save"})
+    assert r.status_code == 422
     assert app[0].as_user("owen").project(SLUG).spec.release.maps == []
 
 

@@ -26,6 +26,7 @@ from starlette.datastructures import FormData, UploadFile
 from citizendata.auth import Action, allowed
 from citizendata.errors import CitizenDataError, Forbidden, Problem, Where
 from citizendata.i18n import gettext as _
+from citizendata.ingest.depth import check_object_depth
 from citizendata.projects.spec import LEVEL_NAMES, STAGES, IntegrationIntent, ProjectSpec
 from citizendata.server.deps import api_client as _api_client
 from citizendata.server.deps import csrf_ok, get_workspace
@@ -440,6 +441,18 @@ def yaml_line(text: str, path: Sequence[Any]) -> int | None:
     return line
 
 
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without aliases: a few lines of '*name' can expand to billions of values."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.MarkedYAMLError(problem=_("aliases (*name) are not allowed here; "
+                                                 "write the values out"),
+                                       problem_mark=event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def _section_yaml(spec: ProjectSpec, section: str) -> str:
     value = spec.model_dump(mode="json")[section]
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
@@ -532,11 +545,18 @@ async def _save_section(request: Request, client: Client, project: Any, role: st
     problems: list[dict[str, Any]] = []
     spec: ProjectSpec | None = None
     try:
-        value = yaml.safe_load(text) if text.strip() else {}
+        value = yaml.load(text, Loader=_PlainLoader) if text.strip() else {}
+        check_object_depth(value, get_workspace(request).settings.max_depth,
+                           what=section)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problems.append({"path": section, "line": mark.line + 1 if mark else None,
                          "message": str(getattr(exc, "problem", None) or exc)})
+    except CitizenDataError as err:
+        problems.append({"path": section, "line": None, "message": err.message})
+    except RecursionError:
+        problems.append({"path": section, "line": None,
+                         "message": _("The text nests too deeply.")})
     else:
         try:
             spec = ProjectSpec.model_validate({**base, section: value})
