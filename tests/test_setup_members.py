@@ -13,7 +13,7 @@ from citizendata.store.models import AuditEvent
 from citizendata.workspace import Client, Workspace
 from conftest import SPEC
 
-SLUG = SPEC["slug"]
+SLUG = str(SPEC["slug"])
 
 
 @pytest.fixture
