@@ -152,3 +152,9 @@ def test_check_import_needs_a_role_that_imports(ws: Workspace, team: dict[str, C
     team["owner"].add_member(SLUG, "val", "validator")
     with pytest.raises(Forbidden):
         ws.as_user("val").check_import(SLUG, "household", b"instance_id\nuuid:1\n", "a.csv")
+
+
+def test_no_project_takes_the_new_project_pages_address(owner: Client) -> None:
+    with pytest.raises(BadInput) as err:
+        owner.create_project({**SPEC, "slug": "new"})
+    assert err.value.where is not None and err.value.where.field == "slug"

@@ -31,6 +31,10 @@ __all__ = ["MemberInfo", "ProjectInfo", "add_member", "create_project", "get_pro
            "list_members", "list_projects"]
 
 
+# /projects/new is the new-project page: no project may take its address
+RESERVED_SLUGS = frozenset({"new"})
+
+
 @dataclass(frozen=True)
 class ProjectInfo:
     """A project as its members see it."""
@@ -71,6 +75,10 @@ def create_project(db: Session, actor: Actor | None, spec: ProjectSpec) -> Proje
     with that slug exists, and nothing else about it (docs/guide.md).
     """
     actor = require_actor(actor)
+    if spec.slug in RESERVED_SLUGS:
+        raise BadInput("input.invalid", f"The slug {spec.slug!r} is reserved for a page "
+                       f"(/projects/{spec.slug}).", where=Where(field="slug"),
+                       fix="Choose another slug, e.g. one that names the place or topic.")
     initiator = initiating_organisation(db, actor, spec.initiator)
     if db.scalar(select(Project.id).where(Project.slug == spec.slug)) is not None:
         raise Conflict("conflict.exists", f"A project {spec.slug!r} already exists.",
