@@ -157,6 +157,7 @@ async def build_page(slug: str, request: Request,
     """Build the next release (a long job; the library refuses anyone but owners and
     managers)."""
     await _posted(request)
+    client.project(slug)  # an outsider learns nothing: 404 before any work starts
     return await start_work(request, client, "release.build", {"slug": slug}, _list_url(slug))
 
 
