@@ -70,7 +70,11 @@ def test_sign_what_you_see_publish_and_read_in_public(browser: Browser,
     # the community representative, on a phone in Swahili
     with fenced_page(browser, language="sw", **PHONE) as (page, traffic):
         login(page, base, "rep", PASSWORDS["rep"])
-        page.goto(base + PAGE)
+        page.goto(f"{base}/projects/{SLUG}/releases")
+        check_page(page, phone=True)
+        page.get_by_role("link", name="Soma toleo 1 kisha utie sahihi").click()
+        page.wait_for_load_state("load")
+        assert page.url == base + PAGE
         assert page.locator("h1").inner_text().startswith("Toleo namba 1")
         indicator = page.locator("section.indicator", has_text="Skilled attendance")
         assert "58.3" in indicator.locator(".figure").inner_text()
@@ -99,7 +103,12 @@ def test_sign_what_you_see_publish_and_read_in_public(browser: Browser,
     # the owner publishes, on a desktop in English
     with fenced_page(browser, language="en", **DESKTOP) as (page, traffic):
         login(page, base, "owner", PASSWORDS["owner"])
-        page.goto(base + PAGE)
+        page.goto(f"{base}/projects/{SLUG}/releases")
+        assert page.get_by_role("button", name="Build a release").count() == 1
+        check_page(page, shot="signoff-releases-en")
+        page.get_by_role("link", name="Open version 1").click()
+        page.wait_for_load_state("load")
+        assert page.url == base + PAGE
         assert page.get_by_role("button", name="Approve").count() == 0  # owners do not sign
         check_page(page, shot="signoff-owner-en")
         page.get_by_role("button", name="Publish version 1").click()

@@ -148,7 +148,8 @@ def releases_page(slug: str, request: Request, client: Client = Depends(api_clie
     shown = [{**r, "signatories": _signatories(project.spec, r)} for r in rows]
     return render(request, "releases.html", client, role=project.role,
                   project={"slug": slug, "name": project.name}, project_slug=slug,
-                  project_name=project.name, releases=shown)
+                  project_name=project.name, releases=shown,
+                  signs=_signs(client, project.spec, project.role))
 
 
 @pages.post("/projects/{slug}/releases")
