@@ -17,7 +17,6 @@ from citizendata.server.deps import (
     csrf_ok,
     end_session,
     get_workspace,
-    optional_client,
     start_session,
 )
 from citizendata.server.pages import render, safe_next
@@ -41,13 +40,6 @@ def _page(request: Request, template: str, client: Client | None, status: int = 
 
 
 _safe_next = safe_next
-
-
-@router.get("/")
-def home(request: Request) -> RedirectResponse:
-    """The projects page when logged in, else the login page."""
-    return RedirectResponse("/projects" if optional_client(request) else "/login",
-                            status_code=303)
 
 
 @router.get("/login")
