@@ -26,6 +26,7 @@ from citizendata.server.middleware import (
     LocaleMiddleware,
 )
 from citizendata.server.routers import (
+    analysis,
     api,
     attachments,
     encryption,
@@ -85,6 +86,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(releases.router)
     app.include_router(validation.pages)
     app.include_router(releases.pages)
+    app.include_router(analysis.router)
     app.include_router(openrosa.router)
     app.include_router(html.router)
     app.mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static")

@@ -155,3 +155,9 @@ class EstimationMethods:
         from citizendata.stats.runs import run_file
 
         return run_file(self.estimate_run(slug, run_id)["result"], fmt)
+
+    def area_maps(self: Any, slug: str) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+        """The maps the release report draws (``release.maps``): GeoJSON boundaries per area
+        dimension, and each area's name by its code."""
+        maps, labels, _ = self._release_maps(slug, self.project(slug).spec)
+        return maps, labels
