@@ -57,7 +57,8 @@ SPEC: dict[str, Any] = {
     "integration_intent": "integrate",
     "engagement": {"design": {"level": 4}, "collect": {"level": 5}},
     "validation": {"analytics": "all_but_rejected"},
-    "protection": {"tables": {"threshold": 5, "distinguish_secondary": True}},
+    "protection": {"tables": {"threshold": 5, "distinguish_secondary": True},
+                   "microdata": {"k": 3, "quasi_identifiers": ["ward"]}},
     "estimation": {
         "indicators": [
             {"id": INDICATOR, "name": "Water points working", "form": FORM_ID,

@@ -79,13 +79,25 @@ def _code_key(code: str) -> tuple[int, str]:
     return (0 if code == TOTAL else 2 if code == UNKNOWN else 1, code)
 
 
+def unit_words(code: str) -> str:
+    """An SDMX unit of measure as words ("per cent", not "PT"); unknown codes as they are."""
+    return {"PT": _("per cent"), "PH": _("per hundred"), "PTH": _("per thousand"),
+            "PER_100000_POP": _("per 100,000 people"), "KM": _("km"),
+            "NUMBER": "", "": ""}.get(code, code)
+
+
 def _labeller(client: Client, slug: str, form_id: str,
-              areas: dict[str, dict[str, str]]) -> Any:
-    """code → label per dimension: area names, the form's choice labels, Total, Unknown."""
+              areas: dict[str, dict[str, str]]) -> tuple[Any, Any]:
+    """(dimension → its question's label, (dimension, code) → label): area names, the
+    form's labels, Total, Unknown."""
     try:
         schema = client.form_schema(slug, form_id)
     except CitizenDataError:
         schema = None
+
+    def heading(dim: str) -> str:
+        field = schema.find(dim) if schema is not None else None
+        return str(field.label) if field is not None and field.label else dim
 
     def label(dim: str, code: str) -> str:
         if code == TOTAL:
@@ -99,7 +111,7 @@ def _labeller(client: Client, slug: str, form_id: str,
             if choice.name == code and choice.label:
                 return str(choice.label)
         return code
-    return label
+    return heading, label
 
 
 def _ci(row: dict[str, Any], decimals: int) -> str:
@@ -160,7 +172,7 @@ def _run_view(client: Client, slug: str, run: dict[str, Any]) -> dict[str, Any]:
     protection = result.get("protection") or {}
     threshold = int((protection.get("rules") or {}).get("threshold") or 5)
     maps, areas = client.area_maps(slug)
-    label = _labeller(client, slug, ind["form"], areas)
+    heading, label = _labeller(client, slug, ind["form"], areas)
     rows = sorted(result.get("estimates") or [],
                   key=lambda r: [_code_key(str(r.get(d))) for d in dims])
     charts, drawn = [], []
@@ -169,7 +181,7 @@ def _run_view(client: Client, slug: str, run: dict[str, Any]) -> dict[str, Any]:
         if not one:
             continue
         shown = [{**r, "_label": label(dim, str(r.get(dim)))} for r in one]
-        title = _("%(name)s by %(dimension)s") % {"name": name, "dimension": dim}
+        title = _("%(name)s by %(dimension)s") % {"name": name, "dimension": heading(dim)}
         charts.append({"title": title, "svg": Markup(interval_chart(
             shown, "_label", title, decimals=decimals, chart_id=f"est-c{j}"))})
         if dim in maps:
@@ -181,7 +193,7 @@ def _run_view(client: Client, slug: str, run: dict[str, Any]) -> dict[str, Any]:
     total = result.get("total") or {}
     head = _row(total, [], label, threshold, decimals) if total else None
     return {
-        "name": name, "dims": dims, "dim_labels": dims,
+        "name": name, "dims": dims, "dim_labels": [heading(d) for d in dims],
         "headline": head,
         "rows": [_row(r, dims, label, threshold, decimals) for r in rows],
         "charts": charts, "maps": drawn,
@@ -189,7 +201,7 @@ def _run_view(client: Client, slug: str, run: dict[str, Any]) -> dict[str, Any]:
         "suppressed": int(protection.get("suppressed") or 0),
         "cells": int(protection.get("cells") or len(rows)),
         "threshold": threshold,
-        "unit": ind.get("unit_of_measure") or "",
+        "unit": unit_words(str(ind.get("unit_of_measure") or "")),
         "scale": ind.get("scale"),
     }
 
@@ -225,9 +237,10 @@ def estimates_page(slug: str, request: Request, client: Client = Depends(api_cli
                             else fmt_number(total.get("value"), 1),
                             "ci": "—" if hidden else _ci(total, 1)}
         rows.append(entry)
-    forms = client.forms(slug)
+    # public microdata only where the policy names the quasi-identifiers k-anonymity needs
+    microdata = bool(client.protection_policy(slug).microdata.quasi_identifiers)
     return render(request, "analysis_estimates.html", client, role=project["role"],
-                  project=project, indicators=rows, forms=forms)
+                  project=project, indicators=rows, forms=client.forms(slug) if microdata else [])
 
 
 @router.post("/projects/{slug}/estimates/{indicator}")
