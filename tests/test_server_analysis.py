@@ -366,3 +366,16 @@ def test_the_project_page_speaks_swahili(app: FastAPI) -> None:
     page = browser(app, "otieno").get(f"{BASE}?lang=sw").text
     assert "Fomu zako" in page and "Kusanya kwa ODK Collect" in page
 
+
+
+def test_every_page_renders_in_every_language(app: FastAPI, ws: Workspace) -> None:
+    ws.login("njeri", aw.PASSWORD.format("njeri")).decide_fitness(
+        aw.SLUG, "stand_alone", indicator=aw.INDICATOR)
+    for user, urls in (("njeri", (BASE, f"{BASE}/estimates", EST, f"{BASE}/quality")),
+                       ("otieno", (BASE,)), ("baraka", (f"{BASE}/quality",))):
+        http = browser(app, user)
+        for lang in ("sw", "es", "fr", "en"):
+            for url in urls:
+                page = http.get(f"{url}?lang={lang}")
+                assert page.status_code == 200, (user, lang, url)
+                assert f'<html lang="{lang}">' in page.text
