@@ -97,7 +97,9 @@ def _labeller(client: Client, slug: str, form_id: str,
 
     def heading(dim: str) -> str:
         field = schema.find(dim) if schema is not None else None
-        return str(field.label) if field is not None and field.label else dim
+        if field is not None and field.label:
+            return str(field.label)
+        return dim.replace("_", " ").capitalize()  # a derived variable: its name, readable
 
     def label(dim: str, code: str) -> str:
         if code == TOTAL:
@@ -171,7 +173,12 @@ def _run_view(client: Client, slug: str, run: dict[str, Any]) -> dict[str, Any]:
     decimals = 1
     protection = result.get("protection") or {}
     threshold = int((protection.get("rules") or {}).get("threshold") or 5)
-    maps, areas = client.area_maps(slug)
+    try:
+        maps, areas = client.area_maps(slug)
+    except CitizenDataError:
+        # a map the spec names without its boundaries: the release refuses it, the page
+        # shows the table and charts without it
+        maps, areas = {}, {}
     heading, label = _labeller(client, slug, ind["form"], areas)
     rows = sorted(result.get("estimates") or [],
                   key=lambda r: [_code_key(str(r.get(d))) for d in dims])
