@@ -379,3 +379,24 @@ def test_every_page_renders_in_every_language(app: FastAPI, ws: Workspace) -> No
                 page = http.get(f"{url}?lang={lang}")
                 assert page.status_code == 200, (user, lang, url)
                 assert f'<html lang="{lang}">' in page.text
+
+
+@pytest.mark.parametrize("user", ["amina", "wanjiku", "njeri", "baraka", "otieno", "akinyi"])
+def test_no_link_leads_a_role_to_a_refusal(app: FastAPI, user: str) -> None:
+    http = browser(app, user)
+    seen: set[str] = set()
+    todo = [BASE]
+    while todo:
+        url = todo.pop()
+        page = http.get(url)
+        assert page.status_code != 403, (user, url)
+        if page.status_code != 200 or "text/html" not in page.headers["content-type"]:
+            continue
+        for href in re.findall(r'href="(/projects/[^"#]*)"', page.text):
+            href = unescape(href)
+            # the analysis pages and what they link; other areas' pages are checked there
+            if href not in seen and (href == BASE or "/estimates" in href
+                                     or href.endswith("/quality")):
+                seen.add(href)
+                todo.append(href)
+    assert BASE in seen
