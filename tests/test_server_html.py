@@ -124,7 +124,8 @@ def test_project_page_shows_engagement_forms_and_collect_url(http: TestClient) -
     page = http.get("/projects/nakuru-clinics").text
     assert "Nakuru Mothers&#39; Network" in page
     assert "Measure waiting times &lt;in clinics&gt;" in page  # escaped, never raw HTML
-    assert re.search(r"<td>design</td><td><span class=\"level l4\">4</span> shared", page)
+    assert re.search(r"<th scope=\"row\">design</th><td><span class=\"level l4\">4</span> shared",
+                     page)
     assert "co-design workshops" in page
     assert re.search(r'forms/clinic_visit">Clinic visit</a>.*?<td class="num">3</td>', page,
                      re.S)
