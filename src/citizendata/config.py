@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         "takes the job over."))
     jobs_poll_s: float = Field(default=1.0, gt=0, description=(
         "How often an idle worker looks for queued jobs, in seconds."))
+    jobs_wait_s: float = Field(default=2.0, ge=0, description=(
+        "How long a page that starts a job waits for it to end before showing the job's "
+        "progress page, in seconds (quick work then reads as before)."))
     jobs_max_attempts: int = Field(default=3, ge=1, description=(
         "How many times a job is started before an interrupted one is marked failed."))
 

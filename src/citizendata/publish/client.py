@@ -110,7 +110,7 @@ class ReleaseMethods:
             extra[f"boundaries/{m.boundaries}.geojson"] = dump_boundaries(maps[m.dimension])
         steps = len(ids) + 2
         for step, iid in enumerate(ids):
-            progress(step, steps, f"estimating {iid}")
+            progress(step, steps, f"estimating: {iid}")
             r = me.estimate(slug, iid, purpose="publication", store=False)
             ind = r.indicator
             tables[iid] = (r.table, r.dims)

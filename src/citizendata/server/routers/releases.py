@@ -21,6 +21,7 @@ from citizendata.projects.spec import IntegrationIntent
 from citizendata.server.deps import api_client, csrf_ok, csrf_token
 from citizendata.server.errors import templates
 from citizendata.server.params import DbId, IsoDate
+from citizendata.server.work import start_work
 from citizendata.workspace import Client
 
 __all__ = ["pages", "router"]
@@ -145,10 +146,10 @@ def releases_page(slug: str, request: Request, client: Client = Depends(api_clie
 @pages.post("/projects/{slug}/releases")
 async def build_page(slug: str, request: Request,
                      client: Client = Depends(api_client)) -> Response:
-    """Build the next release (the library refuses anyone but owners and managers)."""
+    """Build the next release as a background job (the library refuses anyone but owners
+    and managers)."""
     await _posted(request)
-    built = await run_in_threadpool(client.build_release, slug)
-    return RedirectResponse(_pages_url(slug, built["version"]), status_code=303)
+    return await start_work(request, client, "release.build", {"slug": slug}, _pages_url(slug))
 
 
 @pages.post("/projects/{slug}/releases/{version}/sign")
