@@ -158,13 +158,13 @@ def test_a_build_from_the_releases_page_shows_its_progress_then_the_outcome(
     url = r.headers["location"]
     assert re.fullmatch(r"/jobs/\d+", url)
     page = http.get(url, headers=HTML).text
-    assert '<meta http-equiv="refresh" content="2">' in page
+    assert 'src="/static/jobs.js"' in page and "data-follow" in page
     assert "Release build" in page and "Queued" in page and "waiting for a worker" in page
     assert "Cancel this job" in page and 'href="/projects/test-project/jobs"' in page
     assert "style=" not in page and "<script" not in page
     Worker(ws).run_once()
     page = http.get(url, headers=HTML).text
-    assert 'http-equiv="refresh"' not in page
+    assert "data-follow" not in page
     assert "Release v1 built; it awaits sign-off." in page
     assert f'href="/projects/{SLUG}/releases"' in page and "See the result" in page
     listing = http.get(f"/projects/{SLUG}/jobs", headers=HTML).text

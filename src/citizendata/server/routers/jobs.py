@@ -1,5 +1,6 @@
 """Background jobs: the JSON API under /api/v1 and the pages /jobs/{id} and
-/projects/{slug}/jobs (progress refreshes itself while the job runs; no script needed).
+/projects/{slug}/jobs (a small script follows a running job's progress on its page; without
+it, the page has a Refresh link).
 
 Every call goes through the library Client, which checks the caller's role; the work is
 done by a worker (server/work.py, citizendata.jobs).
@@ -8,7 +9,6 @@ done by a worker (server/work.py, citizendata.jobs).
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -117,6 +117,5 @@ def project_jobs_page(slug: str, request: Request,
     """The project's jobs, newest first (yours, and those your role could run)."""
     project = client.project(slug)
     jobs = [_view(j) for j in client.jobs(slug, limit=100)]
-    running = any(not v["job"].finished for v in jobs)
     return render(request, "jobs_list.html", client, role=project.role or "", project=project,
-                  jobs=jobs, refresh=running, slug_q=quote(slug))
+                  jobs=jobs)
