@@ -161,7 +161,7 @@ def test_a_build_from_the_releases_page_shows_its_progress_then_the_outcome(
     assert 'src="/static/jobs.js"' in page and "data-follow" in page
     assert "Release build" in page and "Queued" in page and "waiting for a worker" in page
     assert "Cancel this job" in page and 'href="/projects/test-project/jobs"' in page
-    assert "style=" not in page and "<script" not in page
+    assert "style=" not in page and "<script>" not in page  # CSP: no inline script or style
     Worker(ws).run_once()
     page = http.get(url, headers=HTML).text
     assert "data-follow" not in page
