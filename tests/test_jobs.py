@@ -26,7 +26,8 @@ from citizendata.services import jobs as jobs_svc
 from citizendata.store.models import Job, utcnow
 from citizendata.workspace import Client, Workspace
 from conftest import SPEC, household_form
-from test_releases import AS_OF, setup
+from test_releases import AS_OF
+from test_releases import setup as release_data
 
 P, F = "test-project", "household"
 
@@ -38,7 +39,7 @@ def _expire(ws: Workspace, job_id: int) -> None:
 
 
 def test_a_validation_job_runs_as_the_one_who_asked(owner: Client) -> None:
-    setup(owner, {"community_representatives": ["rep"]})
+    release_data(owner, {"community_representatives": ["rep"]})
     job = owner.submit_job(P, "validate", {"form_id": F}, done_url="/projects/test-project")
     assert job.state == "queued" and job.requested_by == "owner" and job.params == {
         "form_id": F}
@@ -129,7 +130,7 @@ def test_cancel_a_queued_job_and_not_a_finished_one(owner: Client) -> None:
 def test_a_build_recorded_before_the_crash_is_not_built_twice(owner: Client) -> None:
     """The worker died after the release was recorded, before the job was marked done."""
     ws = owner.workspace
-    setup(owner, {"community_representatives": ["rep"]})
+    release_data(owner, {"community_representatives": ["rep"]})
     job = owner.submit_job(P, "release.build", {"as_of": AS_OF.isoformat()})
     dead = "elsewhere@1:dead"
     assert ws.run(jobs_svc.claim, dead, lease_s=60, max_attempts=3,
@@ -148,7 +149,7 @@ def test_a_build_recorded_before_the_crash_is_not_built_twice(owner: Client) -> 
 
 def test_a_build_killed_while_writing_files_is_built_again_once(owner: Client) -> None:
     ws = owner.workspace
-    setup(owner, {"community_representatives": ["rep"]})
+    release_data(owner, {"community_representatives": ["rep"]})
     job = owner.submit_job(P, "release.build", {"as_of": AS_OF.isoformat()})
     dead = "elsewhere@1:dead"
     ws.run(jobs_svc.claim, dead, lease_s=60, max_attempts=3, dead=lambda _w: False)
@@ -214,7 +215,7 @@ def test_a_killed_worker_s_build_is_finished_by_the_next_worker_once(
         backend: str, database_url: str | None, tmp_path: Path) -> None:
     ws = _real(tmp_path, database_url)
     owner = ws.as_user("owner")
-    setup(owner, {"community_representatives": ["rep"]})
+    release_data(owner, {"community_representatives": ["rep"]})
     job = owner.submit_job(P, "release.build", {"as_of": AS_OF.isoformat()})
     env = {**os.environ, "CITIZENDATA_WORKSPACE": str(ws.settings.workspace),
            "CITIZENDATA_MODE": "test", "PYTHONPATH": os.pathsep.join(sys.path)}

@@ -382,8 +382,6 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("job.abandoned", "CitizenDataError", "The job was interrupted too often",
               "Its worker stopped several times while running it; look at the server's log, "
               "then ask for the job again."),
-    ErrorSpec("job.cancelled", "Conflict", "The job was cancelled",
-              "Ask for the job again if it is still needed."),
     ErrorSpec("internal", "CitizenDataError", "Internal error",
               "Report this with the request id; no data was changed."),
 )
