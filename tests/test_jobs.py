@@ -16,6 +16,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import update
 
@@ -246,3 +247,48 @@ def test_a_killed_worker_s_build_is_finished_by_the_next_worker_once(
     assert done.state == "done" and done.attempts == 2, done
     assert [r["version"] for r in owner.releases(P)] == [1]
     ws.close()
+
+
+@pytest.mark.slow
+def test_a_build_survives_a_server_restart(backend: str, database_url: str | None,
+                                           tmp_path: Path) -> None:
+    """The real server (uvicorn, as `citizendata serve` runs it) is killed with SIGKILL
+    while its worker thread builds; the restarted server finishes the build, once."""
+    from test_crash import KEY, Server
+
+    ws = _real(tmp_path, database_url)
+    owner = ws.as_user("owner")
+    release_data(owner, {"community_representatives": ["rep"]})
+    token = owner.create_token("t")
+    ws.close()
+    settings = Settings(workspace=tmp_path / "ws", database_url=database_url, mode="test",
+                        secret_key=KEY)
+    server = Server(settings, tmp_path / "server.log")
+    server.start()
+    ws = Workspace(settings)
+    owner = ws.as_user("owner")
+    try:
+        r = httpx.post(f"{server.url}/api/v1/projects/{P}/jobs",
+                       json={"kind": "release.build", "params": {"as_of": AS_OF.isoformat()}},
+                       headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        deadline = time.monotonic() + 120
+        while True:
+            seen = owner.job(job_id)
+            if seen.state == "running" and seen.progress_message:
+                break
+            assert time.monotonic() < deadline and seen.state in ("queued", "running"), seen
+            time.sleep(0.05)
+        server.kill()
+        assert owner.job(job_id).state == "running"
+        server.start()
+        deadline = time.monotonic() + 180
+        while not (done := owner.job(job_id)).finished:
+            assert time.monotonic() < deadline, done
+            time.sleep(0.2)
+        assert done.state == "done" and done.attempts == 2, done
+        assert [r["version"] for r in owner.releases(P)] == [1]
+    finally:
+        server.stop()
+        ws.close()
