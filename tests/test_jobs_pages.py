@@ -195,3 +195,22 @@ def test_a_collector_has_no_jobs_to_see_and_cannot_build(http: TestClient) -> No
     page = http.get(f"/projects/{SLUG}/jobs", headers=HTML)
     assert page.status_code == 200 and "No jobs yet." in page.text
     assert http.get("/jobs/1", headers=HTML).status_code == 404
+
+
+def test_a_page_s_import_file_is_staged_for_its_job(ws: Workspace, tmp_path: Path) -> None:
+    """start_work's callers pass what the inline calls took: a file saved anywhere by the
+    page, and parameters a kind does not take."""
+    from citizendata.server.work import _page_params
+
+    owner = ws.as_user("owner")
+    saved = tmp_path / "upload.csv"
+    saved.write_bytes(b"meta/instanceID,consent,age\nuuid:p1,yes,30\n")
+    params = _page_params(owner, SLUG, "import", {"form_id": "household", "path": str(saved),
+                                                   "note": "not a parameter"})
+    assert set(params) == {"form_id", "path", "filename"} and params["filename"] == "upload.csv"
+    assert Path(params["path"]).parent == ws.settings.workspace.resolve() / "uploads"
+    job = owner.submit_job(SLUG, "import", params)
+    Worker(ws).run_once()
+    done = owner.job(job.id)
+    assert done.state == "done" and done.result is not None and done.result["created"] == 1
+    assert saved.exists() and not Path(params["path"]).exists()

@@ -69,6 +69,8 @@ class ImportParams(_Params):
     path: str = Field(min_length=1, max_length=1000)
     filename: str | None = Field(default=None, max_length=300)
     encoding: str | None = Field(default=None, max_length=40)
+    # KoboToolbox __version__ id → form version
+    version_map: dict[str, str] | None = None
 
 
 class EstimateParams(_Params):
@@ -128,7 +130,7 @@ def _import_step(message: str) -> str:
 def _import(client: Client, slug: str, p: dict[str, Any], ctx: JobContext) -> dict[str, Any]:
     result = client.import_file(slug, p["form_id"], Path(p["path"]), p.get("filename"),
                                 progress=lambda m: ctx.progress(0, None, _import_step(m)),
-                                encoding=p.get("encoding"))
+                                encoding=p.get("encoding"), version_map=p.get("version_map"))
     return {"form_id": result.form_id, "batch": result.batch_id, "created": result.created,
             "duplicates": result.duplicates}
 

@@ -16,6 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,7 +25,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from citizendata.errors import CitizenDataError
 from citizendata.i18n import gettext as _
-from citizendata.jobs.kinds import KINDS
+from citizendata.jobs.kinds import KINDS, uploads_dir
 from citizendata.services.jobs import JobInfo
 from citizendata.workspace import Client, Workspace
 
@@ -73,6 +74,25 @@ def step_text(message: str) -> str:
     return steps.get(step, step) + (sep + detail if sep else "")
 
 
+def _page_params(client: Client, slug: str, kind: str, params: dict[str, Any]
+                 ) -> dict[str, Any]:
+    """A page's parameters as the job takes them: what the kind does not take is left out
+    (pages may pass more, as the inline calls took ``**_``), and a file to import that a
+    page saved elsewhere is staged for the job (it must outlive the request)."""
+    spec = KINDS.get(kind)
+    if spec is None:
+        return params
+    out = {k: v for k, v in params.items() if k in spec.params.model_fields}
+    path = out.get("path")
+    if isinstance(path, str) and path:
+        source = Path(path)
+        staged = uploads_dir(client.workspace.settings.workspace)
+        if not source.resolve().is_relative_to(staged) and source.is_file():
+            out.setdefault("filename", source.name)
+            out["path"] = client.stage_import(slug, source.read_bytes(), source.name)
+    return out
+
+
 async def start_work(request: Request, client: Client, kind: str, params: dict[str, Any],
                      done_url: str) -> Response:
     """Queue ``kind`` with ``params`` (which name the project as ``slug``) for ``client``.
@@ -87,6 +107,7 @@ async def start_work(request: Request, client: Client, kind: str, params: dict[s
     rest = dict(params)
     slug = str(rest.pop("slug"))
     try:
+        rest = await run_in_threadpool(_page_params, client, slug, kind, rest)
         job = await run_in_threadpool(client.submit_job, slug, kind, rest, done_url=done_url)
     except CitizenDataError as err:
         if err.http_status in (401, 403, 404):
