@@ -59,6 +59,18 @@ def test_a_validation_job_runs_as_the_one_who_asked(owner: Client) -> None:
     assert "job.submit" in actions and "job.done" in actions
 
 
+def test_an_estimate_job_keeps_its_run(owner: Client) -> None:
+    release_data(owner, {"community_representatives": ["rep"]})
+    analyst = owner.workspace.as_user("nso")  # the NSO may export protected outputs
+    job = analyst.submit_job(P, "estimate", {"indicator": "skilled"})
+    Worker(owner.workspace, beat=False).run_once()
+    done = analyst.job(job.id)
+    assert done.state == "done", done.error_message
+    assert done.result is not None and done.result["indicator"] == "skilled"
+    assert done.result["run"] and done.result["cells"] >= 1
+    assert done.progress_message == "estimating: skilled"
+
+
 def test_a_failed_job_keeps_the_libraries_coded_error(owner: Client) -> None:
     job = owner.submit_job(P, "estimate", {"indicator": "nothing-declared"})
     Worker(owner.workspace, beat=False).run_once()
