@@ -71,6 +71,29 @@ def test_an_estimate_job_keeps_its_run(owner: Client) -> None:
     assert done.progress_message == "estimating: skilled"
 
 
+def test_a_page_on_a_single_connection_runs_its_job_at_once(owner: Client) -> None:
+    """A test's workspace on one connection has no worker thread: start_work runs the job
+    in the request, and the page reads as before the queue (a message on done_url)."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from citizendata.server.app import create_app
+
+    release_data(owner, {"community_representatives": ["rep"]})
+    with TestClient(create_app(owner.workspace), follow_redirects=False) as http:
+        token = re.search(r'name="csrf" value="([^"]+)"', http.get("/login").text)
+        assert token
+        http.post("/login", data={"username": "owner", "password": "owner-password",
+                                  "csrf": token.group(1), "next": "/projects"})
+        csrf = re.search(r'name="csrf" value="([^"]+)"', http.get("/projects").text)
+        assert csrf
+        r = http.post(f"/projects/{P}/releases", data={"csrf": csrf.group(1)})
+        assert r.status_code == 303 and r.headers["location"] == f"/projects/{P}/releases"
+    assert [r["version"] for r in owner.releases(P)] == [1]
+    assert owner.jobs(P)[0].state == "done"
+
+
 def test_a_failed_job_keeps_the_libraries_coded_error(owner: Client) -> None:
     job = owner.submit_job(P, "estimate", {"indicator": "nothing-declared"})
     Worker(owner.workspace, beat=False).run_once()

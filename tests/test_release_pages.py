@@ -63,8 +63,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def ws(template: Path, tmp_path: Path) -> Iterator[Workspace]:
     """A fresh copy of the template workspace."""
     shutil.copytree(template / "ws", tmp_path / "ws")
-    # a build is a background job: the page waits for it, as the build is quick here
-    workspace = Workspace(file_settings(tmp_path, jobs_wait_s=120))
+    workspace = Workspace(file_settings(tmp_path))
     yield workspace
     workspace.close()
 
