@@ -197,7 +197,7 @@ def test_computing_keeps_a_new_run_and_earlier_runs_can_be_opened(app: FastAPI) 
     r = http.post(EST, data={"csrf": csrf_of(page)})
     assert r.status_code == 303 and r.headers["location"] == EST
     latest = http.get(EST).text
-    assert "Estimates computed." in text_of(latest)
+    assert "Estimates computed for" in text_of(latest)
     assert re.search(r"Run (\d+) \(shown\)", latest) and 'href="?run=1"' in latest
     older = http.get(f"{EST}?run=1").text
     assert "Run 1 (shown)" in text_of(older)

@@ -115,8 +115,12 @@ async def start_work(request: Request, client: Client, kind: str, params: dict[s
             raise  # who may not, or may not know of the project: the error page says so
         flash(request, err.message, "error")
         return RedirectResponse(done_url, status_code=303)
-    if client.workspace.shared_connection:
-        # a test's workspace on one connection has no worker thread: run the job here
+    settings = client.workspace.settings
+    no_worker = settings.jobs_in_server and getattr(request.app.state, "jobs_worker",
+                                                    None) is None
+    if client.workspace.shared_connection or no_worker:
+        # a test's workspace on one connection, or an app served without its lifespan
+        # (no worker thread was started), runs the job here, in the request
         from citizendata.jobs.worker import Worker
 
         await run_in_threadpool(Worker(client.workspace, beat=False).run_once)
@@ -142,6 +146,7 @@ def lifespan(workspace: Workspace) -> Callable[[FastAPI], Any]:
         if workspace.settings.jobs_in_server and not workspace.shared_connection:
             worker = Worker(workspace)
             worker.start()
+        _app.state.jobs_worker = worker
         try:
             yield
         finally:
