@@ -274,7 +274,7 @@ class CleanApproval:
     form_id: str
     run_id: int
     approved: int  # approved now (or that would be, in a preview)
-    with_errors: int  # awaiting review, kept back: an error finding
+    with_errors: int  # awaiting review, kept back: an error finding, or marked has_issues
     duplicates: int  # awaiting review, kept back: in a duplicate pair nobody decided
     unchecked: int  # awaiting review, kept back: received or edited after the latest run
     dry_run: bool = False
@@ -301,7 +301,7 @@ def approve_clean(db: Session, actor: Actor | None, slug: str, form_id: str, *,
                        where=Where(field=form_id),
                        fix="Run validation first, then approve the submissions without errors.")
     waiting = (Submission.form_id == form.id,
-               Submission.review_status.in_(("received", "edited")),
+               Submission.review_status.in_(("received", "edited", "has_issues")),
                ~withdrawn_everywhere(form.id))
     errors = select(Finding.submission_id).where(Finding.form_id == form.id,
                                                  Finding.severity == "error")
@@ -311,7 +311,8 @@ def approve_clean(db: Session, actor: Actor | None, slug: str, form_id: str, *,
     edited_since = select(SubmissionVersion.submission_id).where(
         SubmissionVersion.at > run.started_at)
     rows = db.execute(select(Submission.id, Submission.received_at,
-                             Submission.id.in_(errors), Submission.id.in_(edited_since))
+                             Submission.id.in_(errors) | (Submission.review_status == "has_issues"),
+                             Submission.id.in_(edited_since))
                       .where(*waiting).order_by(Submission.id)).all()
     clean: list[int] = []
     with_errors = duplicates = unchecked = 0

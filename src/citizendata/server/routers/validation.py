@@ -14,6 +14,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 import citizendata.server.instance_ids  # noqa: F401  (registers the {instance_id:iid} convertor)
+from citizendata.auth import Action, allowed
 from citizendata.errors import (
     BadInput,
     CitizenDataError,
@@ -276,6 +277,11 @@ async def validate_page(slug: str, form_id: str, request: Request,
                         client: Client = Depends(api_client)) -> Response:
     """Run the form's validation (as long work) and come back to the queue."""
     await _posted(request)
+    project = await run_in_threadpool(client.project, slug)
+    if not allowed(project.role, Action.SUBMISSION_REVIEW):
+        raise Forbidden("auth.forbidden", _("Your role %(role)s in project %(slug)s does not "
+                                            "allow running validation.")
+                        % {"role": project.role, "slug": slug})
     return await start_work(request, client, "validate", {"slug": slug, "form_id": form_id},
                             _url(slug, form_id, "/review"))
 
@@ -337,7 +343,7 @@ def _answer_rows(data: dict[str, Any], schema: Any, labels: FormLabels
     rows: list[dict[str, Any]] = []
     seen_groups: set[str] = set()
     for f in schema.fields:
-        if f.repeat is not None or not f.has_value:
+        if f.repeat is not None or not f.has_value or f.path.startswith("meta/"):
             continue
         parent = f.path.rpartition("/")[0]
         if parent and parent in groups and parent not in seen_groups:
@@ -524,7 +530,7 @@ def duplicates_page(slug: str, form_id: str, request: Request, status: str = "ca
                           "right_url": _sub_url(slug, form_id, p.instance_r)})
     return render(request, "review_duplicates.html", client, role=project.role,
                   project=project, form_id=form_id, pairs=pairs, total=len(all_pairs),
-                  status=status, statuses=status_names(),
+                  pair_status=status, statuses=status_names(),
                   pair_statuses={"candidate": _("to decide"), "confirmed": _("confirmed"),
                                  "dismissed": _("dismissed"), "merged": _("merged")},
                   queue=_url(slug, form_id, "/review"), base=_url(slug, form_id, "/duplicates"))
