@@ -384,7 +384,8 @@ def answers(db: Session, actor: Actor | None, slug: str, form_id: str,
         version, payload = current_version(db, sub)
         out.append(SubmissionAnswers(
             sub.id, sub.instance_id, sub.review_status, version,
-            str(versions.get(sub.form_version_id, "")), names.get(sub.submitter_id),
+            str(versions.get(sub.form_version_id, "")),
+            names.get(sub.submitter_id) if sub.submitter_id is not None else None,
             sub.received_at, sub.collected_at,
             payload if personal else redact(payload, schema), personal, sub.id in gone))
     return schema, out

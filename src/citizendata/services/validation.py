@@ -477,7 +477,7 @@ def queue_page(db: Session, actor: Actor | None, slug: str, form_id: str,
     q = q.order_by(Submission.id.desc() if backwards else Submission.id)
     if offset:
         q = q.offset(offset)
-    got = db.execute(q.limit(limit + 1)).all()
+    got = list(db.execute(q.limit(limit + 1)).all())
     more = len(got) > limit
     got = got[:limit]
     if backwards:
@@ -502,7 +502,8 @@ def queue_page(db: Session, actor: Actor | None, slug: str, form_id: str,
     users = {uid: name for uid, name in db.execute(select(User.id, User.username).where(
         User.id.in_({r[4] for r in got if r[4] is not None})))} if got else {}
     rows = [{"id": sid, "instance_id": iid, "review_status": st,
-             "received_at": at.isoformat() if at else None, "submitter": users.get(uid),
+             "received_at": at.isoformat() if at else None,
+             "submitter": users.get(uid) if uid is not None else None,
              "errors": counts.get(sid, (0, 0))[0], "warnings": counts.get(sid, (0, 0))[1],
              "findings": first.get(sid, [])} for sid, iid, st, at, uid in got]
     has_next = more if not backwards else bool(ids)
