@@ -548,7 +548,7 @@ async def duplicates_decide(slug: str, form_id: str, pair_id: DbId, request: Req
     if ok:
         names = {"confirmed": _("Pair confirmed as duplicates."),
                  "dismissed": _("Pair dismissed: not duplicates."),
-                 "merged": _("Pairs merged: %(kept)s kept, the other rejected.")
+                 "merged": _("Pair merged: %(kept)s kept, the other rejected.")
                  % {"kept": info.kept}}
         flash(request, names.get(info.status, info.status))
     return RedirectResponse(_url(slug, form_id, "/duplicates"), status_code=303)
