@@ -387,6 +387,7 @@ def review_queue(db: Session, actor: Actor | None, slug: str, form_id: str, *,
 QUEUE_STATUSES = ("has_issues", "received", "edited")
 REVIEW_STATUSES = ("received", "has_issues", "edited", "approved", "rejected")
 FINDING_FILTERS = ("errors", "warnings", "any", "none")
+COUNT_CAP = 10_000  # a queue's total is counted up to this many (then shown as "10,000+")
 
 
 @dataclass(frozen=True)
@@ -406,7 +407,7 @@ class QueuePage:
     """One page of the review queue, oldest first, and the cursors around it."""
 
     rows: list[dict[str, Any]]
-    total: int
+    total: int  # capped at COUNT_CAP + 1: more than COUNT_CAP means "COUNT_CAP or more"
     next_after: int | None  # give as ``after`` for the next page
     prev_before: int | None  # give as ``before`` for the previous page
 
@@ -466,7 +467,9 @@ def queue_page(db: Session, actor: Actor | None, slug: str, form_id: str,
     if filt.collector:
         conds.append(Submission.submitter_id.in_(
             select(User.id).where(User.username == filt.collector)))
-    total = db.scalar(select(func.count(Submission.id)).where(*conds)) or 0
+    # counted up to a cap: an exact count of 100,000 rows costs more than the page itself
+    total = db.scalar(select(func.count()).select_from(
+        select(Submission.id).where(*conds).limit(COUNT_CAP + 1).subquery())) or 0
     q = select(Submission.id, Submission.instance_id, Submission.review_status,
                Submission.received_at, Submission.submitter_id).where(*conds)
     backwards = before is not None and after is None

@@ -34,7 +34,7 @@ from citizendata.server.params import DbCount, DbId
 from citizendata.server.review_map import parse_geopoint, point_map
 from citizendata.server.work import start_work
 from citizendata.services.submissions import WITHHELD
-from citizendata.services.validation import QueueFilter
+from citizendata.services.validation import COUNT_CAP, QueueFilter
 from citizendata.workspace import Client
 
 __all__ = ["pages", "router"]
@@ -239,7 +239,8 @@ def review_page(slug: str, form_id: str, request: Request, after: DbCount | None
     params = [("status", s) for s in filt.statuses] + list(kept.items())
     query = urlencode(params)
     return render(request, "review.html", client, role=project.role, project=project,
-                  form_id=form_id, form_title=schema.title, rows=page.rows, total=page.total,
+                  form_id=form_id, form_title=schema.title, rows=page.rows,
+                  total=min(page.total, COUNT_CAP), capped=page.total > COUNT_CAP,
                   next_url=f"?{urlencode([*params, ('after', page.next_after)])}"
                   if page.next_after else None,
                   prev_url=f"?{urlencode([*params, ('before', page.prev_before)])}"
