@@ -63,7 +63,8 @@ def itext(xform_xml: str) -> tuple[str | None, dict[str, dict[str, str]]]:
 
 def pick_language(languages: tuple[str, ...] | list[str], default: str | None,
                   interface: str | None) -> str | None:
-    """The form language matching an interface language code, else the form's default."""
+    """The form language matching an interface language code, else the form's default
+    (None: the unnamed language of plain ``label`` columns)."""
     if interface:
         code = interface.lower()
         names = _NAMES.get(code, (code,))
@@ -71,7 +72,7 @@ def pick_language(languages: tuple[str, ...] | list[str], default: str | None,
             low = lang.lower()
             if low.endswith(f"({code})") or low == code or low.split(" ")[0] in names:
                 return lang
-    return default if default in languages else (languages[0] if languages else None)
+    return default if default in languages else None
 
 
 def _choice_ids(xform_xml: str) -> dict[str, dict[str, str]]:
@@ -105,7 +106,9 @@ def form_labels(xform_xml: str | None, schema: FormSchema, interface: str | None
     root, texts = itext(xform_xml)
     languages = [lang for lang in texts if lang != "default"]
     lang = pick_language(languages, schema.default_language, interface)
-    chosen = texts.get(lang or "default") or texts.get("default") or {}
+    chosen = texts.get(lang) if lang else texts.get("default")
+    if chosen is None:  # nothing matches and no unnamed language: the schema's labels stand
+        return FormLabels(None, fields, choices)
     prefix = f"/{root}/"
     for tid, text in chosen.items():
         if tid.startswith(prefix) and tid.endswith(":label") and text:
