@@ -6,7 +6,9 @@ workspace, marks every 7th as having issues, then times:
 - ``first``: the queue's first page (the library call, and the HTML page over HTTP);
 - ``deep_keyset``: a page near the end reached by its cursor (``after``), as the page's
   "Next" links do;
-- ``deep_offset``: the same page asked for by ``OFFSET`` (how the queue paged before).
+- ``deep_offset``: the same page asked for by ``OFFSET`` (how the queue paged before);
+- the other review pages over HTTP: a submission, 'approve all without errors' (its
+  count over every submission), the duplicate pairs, the project's review overview.
 
 Each is the median of ``--repeat`` runs, counting the filtered total as a page does.
 ``ratio`` is deep_offset / deep_keyset. Writes bench/results/review_pages.json.
@@ -55,6 +57,14 @@ def run(n: int, repeat: int) -> dict[str, Any]:
         with ws.transaction() as db:
             db.execute(text("UPDATE submissions SET review_status = 'has_issues' "
                             "WHERE id % 7 = 0"))
+            # a finished validation run, so 'approve all without errors' has one to trust
+            from datetime import UTC, datetime
+
+            from citizendata.store.models import ValidationRun
+
+            form_pk = db.scalar(text("SELECT id FROM forms LIMIT 1"))
+            db.add(ValidationRun(form_id=form_pk, actor="bench", submissions=n,
+                                 finished_at=datetime.now(UTC)))
         with ws.transaction(write=False) as db:
             total = int(db.scalar(text("SELECT count(*) FROM submissions WHERE review_status "
                                        "IN ('has_issues','received','edited')")) or 0)
@@ -72,6 +82,7 @@ def run(n: int, repeat: int) -> dict[str, Any]:
                                                         limit=PAGE), repeat)
         deep_offset_ms = _median(lambda: me.review_page(SLUG, FORM, offset=depth,
                                                         limit=PAGE), repeat)
+        approve_preview_ms = _median(lambda: me.approve_clean(SLUG, FORM, dry_run=True), repeat)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from fastapi.testclient import TestClient
@@ -91,6 +102,10 @@ def run(n: int, repeat: int) -> dict[str, Any]:
             sub_url = f"/projects/{SLUG}/forms/{FORM}/submissions/{keyset.rows[0]['instance_id']}"
             assert http.get(sub_url).status_code == 200
             html_submission_ms = _median(lambda: http.get(sub_url), repeat)
+            html_approve_ms = _median(lambda: http.get(f"{url}/approve-clean"), repeat)
+            dup_url = f"/projects/{SLUG}/forms/{FORM}/duplicates"
+            html_duplicates_ms = _median(lambda: http.get(dup_url), repeat)
+            html_overview_ms = _median(lambda: http.get(f"/projects/{SLUG}/review"), repeat)
         ws.close()
     return {"submissions": n, "queue_total": total, "page_size": PAGE, "deep_offset_rows": depth,
             "load_s": round(load_s, 1), "first_ms": round(first_ms, 1),
@@ -98,7 +113,11 @@ def run(n: int, repeat: int) -> dict[str, Any]:
             "deep_offset_ms": round(deep_offset_ms, 1),
             "ratio": round(deep_offset_ms / deep_keyset_ms, 1),
             "html_first_ms": round(html_first_ms, 1), "html_deep_ms": round(html_deep_ms, 1),
-            "html_submission_ms": round(html_submission_ms, 1)}
+            "html_submission_ms": round(html_submission_ms, 1),
+            "approve_preview_ms": round(approve_preview_ms, 1),
+            "html_approve_ms": round(html_approve_ms, 1),
+            "html_duplicates_ms": round(html_duplicates_ms, 1),
+            "html_overview_ms": round(html_overview_ms, 1)}
 
 
 def main() -> None:

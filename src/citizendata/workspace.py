@@ -549,10 +549,15 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
         return self._read(validation.review_queue, slug, form_id, statuses=statuses,
                           limit=limit, offset=offset)
 
-    def duplicate_pairs(self, slug: str, form_id: str, *, status: str | None = None
-                        ) -> list[duplicates.PairInfo]:
-        """Exact and probable duplicate pairs found by validation."""
-        return self._read(duplicates.duplicate_pairs, slug, form_id, status=status)
+    def duplicate_pairs(self, slug: str, form_id: str, *, status: str | None = None,
+                        limit: int | None = None) -> list[duplicates.PairInfo]:
+        """Exact and probable duplicate pairs found by validation, most likely first."""
+        return self._read(duplicates.duplicate_pairs, slug, form_id, status=status,
+                          limit=limit)
+
+    def duplicate_pair_counts(self, slug: str, form_id: str) -> dict[str, int]:
+        """How many duplicate pairs are in each status (candidate, confirmed, …)."""
+        return self._read(duplicates.count_pairs, slug, form_id)
 
     def decide_pair(self, slug: str, form_id: str, pair_id: int, action: str, *,
                     keep: str | None = None) -> duplicates.PairInfo:

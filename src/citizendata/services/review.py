@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, allowed
@@ -305,28 +305,24 @@ def approve_clean(db: Session, actor: Actor | None, slug: str, form_id: str, *,
                ~withdrawn_everywhere(form.id))
     errors = select(Finding.submission_id).where(Finding.form_id == form.id,
                                                  Finding.severity == "error")
-    open_pairs = select(DuplicatePair.submission_l, DuplicatePair.submission_r).where(
+    paired = (select(DuplicatePair.submission_l).where(
         DuplicatePair.form_id == form.id, DuplicatePair.status == "candidate")
-    paired = {i for a, b in db.execute(open_pairs) for i in (a, b)}
+        .union(select(DuplicatePair.submission_r).where(
+            DuplicatePair.form_id == form.id, DuplicatePair.status == "candidate")))
     edited_since = select(SubmissionVersion.submission_id).where(
         SubmissionVersion.at > run.started_at)
-    rows = db.execute(select(Submission.id, Submission.received_at,
-                             Submission.id.in_(errors) | (Submission.review_status == "has_issues"),
-                             Submission.id.in_(edited_since))
-                      .where(*waiting).order_by(Submission.id)).all()
-    clean: list[int] = []
-    with_errors = duplicates = unchecked = 0
-    started = run.started_at.replace(tzinfo=None) if run.started_at.tzinfo else run.started_at
-    for sid, received, has_error, edited in rows:
-        at = received.replace(tzinfo=None) if received.tzinfo else received
-        if at > started or edited:
-            unchecked += 1
-        elif has_error:
-            with_errors += 1
-        elif sid in paired:
-            duplicates += 1
-        else:
-            clean.append(sid)
+    # in this order: not yet checked, then errors, then an undecided pair, else clean
+    unchecked_c = (Submission.received_at > run.started_at) | Submission.id.in_(edited_since)
+    error_c = Submission.id.in_(errors) | (Submission.review_status == "has_issues")
+    paired_c = Submission.id.in_(paired)
+    bucket = case((unchecked_c, 1), (error_c, 2), (paired_c, 3), else_=0)
+    counts: dict[int, int] = dict(db.execute(select(bucket, func.count()).where(*waiting)
+                             .group_by(bucket)).all())
+    unchecked, with_errors, duplicates = (int(counts.get(k, 0)) for k in (1, 2, 3))
+    clean = [] if dry_run else list(db.scalars(
+        select(Submission.id).where(*waiting, ~unchecked_c, ~error_c, ~paired_c)
+        .order_by(Submission.id)))
+    n_clean = int(counts.get(0, 0)) if dry_run else len(clean)
     if not dry_run and clean:
         note = comment or f"approved without errors (validation run {run.id})"
         for i in range(0, len(clean), 5000):
@@ -338,9 +334,9 @@ def approve_clean(db: Session, actor: Actor | None, slug: str, form_id: str, *,
                  "comment": note, "actor_id": actor.user_id, "actor": actor.username}
                 for sid in chunk])
         audit(db, actor, "review.approve_clean", "form", form_id, project_id=project.id,
-              details={"run": run.id, "approved": len(clean), "with_errors": with_errors,
+              details={"run": run.id, "approved": n_clean, "with_errors": with_errors,
                        "duplicates": duplicates, "unchecked": unchecked})
-    return CleanApproval(form_id, run.id, len(clean), with_errors, duplicates, unchecked,
+    return CleanApproval(form_id, run.id, n_clean, with_errors, duplicates, unchecked,
                          dry_run)
 
 

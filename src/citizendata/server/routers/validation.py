@@ -248,7 +248,7 @@ def review_page(slug: str, form_id: str, request: Request, after: DbCount | None
                   first_url=f"?{query}" if (after or before) else None,
                   filters=filt, kept=kept, rules=rules, statuses=status_names(),
                   queue_statuses=QUEUE_STATUSES,
-                  pairs=len(client.duplicate_pairs(slug, form_id, status="candidate")),
+                  pairs=client.duplicate_pair_counts(slug, form_id).get("candidate", 0),
                   back=_url(slug, form_id, "/review") + (f"?{query}" if query else ""),
                   base=_url(slug, form_id))
 
@@ -505,8 +505,8 @@ def duplicates_page(slug: str, form_id: str, request: Request, status: str = "ca
     project = client.project(slug)
     if status not in ("candidate", "confirmed", "dismissed", "merged"):
         status = "candidate"
-    all_pairs = client.duplicate_pairs(slug, form_id, status=status)
-    shown = all_pairs[:PAIRS_SHOWN]
+    total = client.duplicate_pair_counts(slug, form_id).get(status, 0)
+    shown = client.duplicate_pairs(slug, form_id, status=status, limit=PAIRS_SHOWN)
     schema = client.form_schema(slug, form_id)
     labels = _labels(client, slug, form_id, schema)
     pairs = []
@@ -530,7 +530,7 @@ def duplicates_page(slug: str, form_id: str, request: Request, status: str = "ca
                           "left_url": _sub_url(slug, form_id, p.instance_l),
                           "right_url": _sub_url(slug, form_id, p.instance_r)})
     return render(request, "review_duplicates.html", client, role=project.role,
-                  project=project, form_id=form_id, pairs=pairs, total=len(all_pairs),
+                  project=project, form_id=form_id, pairs=pairs, total=total,
                   pair_status=status, statuses=status_names(),
                   pair_statuses={"candidate": _("to decide"), "confirmed": _("confirmed"),
                                  "dismissed": _("dismissed"), "merged": _("merged")},
