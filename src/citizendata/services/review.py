@@ -312,7 +312,12 @@ def approve_clean(db: Session, actor: Actor | None, slug: str, form_id: str, *,
     edited_since = select(SubmissionVersion.submission_id).where(
         SubmissionVersion.at > run.started_at)
     # in this order: not yet checked, then errors, then an undecided pair, else clean
-    unchecked_c = (Submission.received_at > run.started_at) | Submission.id.in_(edited_since)
+    # ids grow with arrival: the newest submission received before the run bounds what it saw
+    # (found from the end of the form's id index, reading only what came after the run)
+    seen_up_to = db.scalar(select(Submission.id).where(
+        Submission.form_id == form.id, Submission.received_at <= run.started_at)
+        .order_by(Submission.id.desc()).limit(1)) or 0
+    unchecked_c = (Submission.id > seen_up_to) | Submission.id.in_(edited_since)
     error_c = Submission.id.in_(errors) | (Submission.review_status == "has_issues")
     paired_c = Submission.id.in_(paired)
     bucket = case((unchecked_c, 1), (error_c, 2), (paired_c, 3), else_=0)
