@@ -16,6 +16,8 @@ def test_labels_follow_the_interface_language_with_the_default_as_fallback() -> 
     assert sw.field_label("age") == "Umri" and sw.field_label("location") == "Mahali"
     assert sw.field_label("births/place") == "Mahali pa kujifungua"
     assert sw.choice_label("yn", "yes") == "Ndiyo" and sw.choice_label("yn", "maybe") == "maybe"
+    assert sw.message("age", "constraint", "15 or older") == "Miaka 15 au zaidi"
+    assert sw.message("consent", "required", "x") == "x"
     fr = form_labels(form.xform_xml, form.schema, "fr")  # no French: the form's default
     assert fr.language == "English (en)" and fr.field_label("age") == "Age"
     assert form_labels(None, form.schema, "sw").field_label("age") == "Age"

@@ -33,6 +33,8 @@ class FormLabels:
     language: str | None
     fields: dict[str, str] = field(default_factory=dict)  # path → label (fields and groups)
     choices: dict[str, dict[str, str]] = field(default_factory=dict)  # list → name → label
+    # path → {"constraint" | "required": the form's own message in this language}
+    messages: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def field_label(self, path: str, fallback: str | None = None) -> str:
         """A question's (or group's) label, else ``fallback``, else its path."""
@@ -41,6 +43,10 @@ class FormLabels:
     def choice_label(self, list_name: str | None, name: str) -> str:
         """A choice's label, else its name."""
         return self.choices.get(list_name or "", {}).get(name) or name
+
+    def message(self, path: str, kind: str, fallback: str) -> str:
+        """A question's constraint or required message in this language, else ``fallback``."""
+        return self.messages.get(path, {}).get(kind) or fallback
 
 
 def itext(xform_xml: str) -> tuple[str | None, dict[str, dict[str, str]]]:
@@ -110,6 +116,12 @@ def form_labels(xform_xml: str | None, schema: FormSchema, interface: str | None
     if chosen is None:  # nothing matches and no unnamed language: the schema's labels stand
         return FormLabels(None, fields, choices)
     prefix = f"/{root}/"
+    messages: dict[str, dict[str, str]] = {}
+    for tid, text in chosen.items():
+        for suffix, kind in ((":jr:constraintMsg", "constraint"), (":jr:requiredMsg",
+                                                                   "required")):
+            if tid.startswith(prefix) and tid.endswith(suffix) and text:
+                messages.setdefault(tid[len(prefix):-len(suffix)], {})[kind] = text
     for tid, text in chosen.items():
         if tid.startswith(prefix) and tid.endswith(":label") and text:
             path = tid[len(prefix):-len(":label")]
@@ -124,4 +136,4 @@ def form_labels(xform_xml: str | None, schema: FormSchema, interface: str | None
         for tid, name in ids.items():
             if chosen.get(tid):
                 choices.setdefault(list_name, {})[name] = chosen[tid]
-    return FormLabels(lang, fields, choices)
+    return FormLabels(lang, fields, choices, messages)

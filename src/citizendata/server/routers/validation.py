@@ -165,6 +165,18 @@ def _labels(client: Client, slug: str, form_id: str, schema: Any) -> FormLabels:
     return form_labels(xml, schema, current_language())
 
 
+def _finding_message(f: dict[str, Any], labels: FormLabels, schema: Any) -> str:
+    """The finding's message; a form's own constraint or required message in the form
+    language chosen (the run stores it in the form's default language)."""
+    q = schema.find(str(f.get("field") or "")) if f.get("field") else None
+    kind = str(f.get("kind"))
+    own = None if q is None else (q.constraint_message if kind == "constraint"
+                                  else q.required_message if kind == "required" else None)
+    if own and f.get("message") == own:
+        return labels.message(q.path, kind, own)
+    return str(f.get("message") or "")
+
+
 def _finding_label(f: dict[str, Any], labels: FormLabels) -> str:
     if f.get("kind") == "duplicate" or not f.get("field"):
         return kind_names().get(str(f.get("kind")), str(f.get("kind")))
@@ -231,6 +243,7 @@ def review_page(slug: str, form_id: str, request: Request, after: DbCount | None
         r["url"] = _sub_url(slug, form_id, r["instance_id"])
         for f in r["findings"]:
             f["label"] = _finding_label(f, labels)
+            f["message"] = _finding_message(f, labels, schema)
     kinds = kind_names()
     rules = [{**r, "label": _finding_label({"field": r["rule"].split(":", 1)[-1],
                                             "kind": r["kind"]}, labels),
@@ -408,6 +421,7 @@ def submission_page(slug: str, form_id: str, instance_id: str, request: Request,
     found = client.findings(slug, form_id, instance_id=instance_id, limit=500)[0]
     for f in found:
         f["label"] = _finding_label(f, labels)
+        f["message"] = _finding_message(f, labels, schema)
     history = []
     for e in client.review_history(slug, form_id, instance_id):
         diff = [{"label": labels.field_label(d["path"]),
@@ -428,7 +442,7 @@ def submission_page(slug: str, form_id: str, instance_id: str, request: Request,
                   media=media, media_withheld=media_withheld, point_svg=point_svg,
                   point_area=area, point_label=point_label, findings=found, history=history,
                   editable=editable, statuses=status_names(), bases=BASES,
-                  language=labels.language,
+                  form_language=labels.language,
                   queue=_url(slug, form_id, "/review"),
                   action=_sub_url(slug, form_id, instance_id))
 
