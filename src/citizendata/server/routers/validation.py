@@ -172,7 +172,7 @@ def _finding_message(f: dict[str, Any], labels: FormLabels, schema: Any) -> str:
     kind = str(f.get("kind"))
     own = None if q is None else (q.constraint_message if kind == "constraint"
                                   else q.required_message if kind == "required" else None)
-    if own and f.get("message") == own:
+    if q is not None and own and f.get("message") == own:
         return labels.message(q.path, kind, own)
     return str(f.get("message") or "")
 
