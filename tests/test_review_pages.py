@@ -260,6 +260,15 @@ def test_queue_pages_by_keyset_and_filters(ws: Workspace) -> None:
     assert owner.review_page(SLUG, FORM, QueueFilter(collector="owner")).total == 23
     with pytest.raises(BadInput):
         owner.review_page(SLUG, FORM, QueueFilter(statuses=("bogus",)))
+    bearer = {"Authorization": f"Bearer {owner.create_token('t')}"}
+    with TestClient(create_app(ws)) as http:
+        url = f"/api/v1/projects/{SLUG}/forms/{FORM}/review-page"
+        r = http.get(url, params={"findings": "errors", "limit": 2}, headers=bearer)
+        assert r.status_code == 200 and r.json()["total"] == 5
+        nxt = http.get(url, params={"findings": "errors", "limit": 2,
+                                    "after": r.json()["next_after"]}, headers=bearer).json()
+        assert [s["instance_id"] for s in nxt["submissions"]] == ["uuid:10", "uuid:15"]
+        assert http.get(url, params={"status": "bogus"}, headers=bearer).status_code == 422
 
 
 # -- the pages -----------------------------------------------------------------------------

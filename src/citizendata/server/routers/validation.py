@@ -30,7 +30,7 @@ from citizendata.i18n import gettext as _
 from citizendata.ingest.payload import get_path
 from citizendata.server.deps import api_client, csrf_ok
 from citizendata.server.pages import flash, render, safe_next
-from citizendata.server.params import DbCount, DbId
+from citizendata.server.params import DbCount, DbId, IsoDate
 from citizendata.server.review_map import parse_geopoint, point_map
 from citizendata.server.work import start_work
 from citizendata.services.submissions import WITHHELD
@@ -85,6 +85,23 @@ def queue(slug: str, form_id: str, status: list[str] = Query(list(QUEUE_STATUSES
     rows, total = client.review_queue(slug, form_id, statuses=status, limit=limit,
                                       offset=offset)
     return {"total": total, "submissions": rows}
+
+
+@router.get("/review-page", summary="A filtered page of the review queue, by keyset")
+def queue_page(slug: str, form_id: str, status: list[str] = Query(list(QUEUE_STATUSES)),
+               findings: str | None = None, rule: str | None = None,
+               since: IsoDate | None = None, until: IsoDate | None = None,
+               collector: str | None = None, after: DbCount | None = None,
+               before: DbCount | None = None, limit: int = Query(50, ge=1, le=1000),
+               client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Submissions awaiting review, oldest first, filtered (findings: errors, warnings,
+    any, none); follow ``next_after`` as ``after`` for the next page. The total is
+    counted up to 10,001."""
+    page = client.review_page(slug, form_id, QueueFilter(
+        statuses=tuple(status), findings=findings, rule=rule, since=since, until=until,
+        collector=collector), after=after, before=before, limit=limit)
+    return {"total": page.total, "next_after": page.next_after,
+            "prev_before": page.prev_before, "submissions": page.rows}
 
 
 @router.get("/duplicate-pairs", summary="Exact and probable duplicate pairs")
