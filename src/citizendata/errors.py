@@ -296,6 +296,14 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("indicator.unknown_dimension", "BadInput",
               "A disaggregation names a dimension that does not exist",
               "Use a field of the unit of analysis, an enclosing level, or a derived variable."),
+    ErrorSpec("review.none_approved", "BadInput",
+              "No submission of the form is let into analysis yet (none approved)",
+              "Run validation, approve the submissions without errors (approve-clean, or "
+              "'Approve all without errors' on the review page) and decide the rest."),
+    ErrorSpec("review.not_validated", "Conflict",
+              "The form has not been validated, so no submission is known to be clean",
+              "Run validation first (the review page's 'Run validation', or citizendata "
+              "validate), then approve the submissions without errors."),
     ErrorSpec("indicator.empty", "BadInput", "No rows to estimate from",
               "Approve submissions first, or check the indicator's denominator filter."),
     ErrorSpec("calibration.inconsistent_margins", "BadInput",

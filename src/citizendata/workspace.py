@@ -605,10 +605,15 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
         return self._read(validation.review_queue, slug, form_id, statuses=statuses,
                           limit=limit, offset=offset)
 
-    def duplicate_pairs(self, slug: str, form_id: str, *, status: str | None = None
-                        ) -> list[duplicates.PairInfo]:
-        """Exact and probable duplicate pairs found by validation."""
-        return self._read(duplicates.duplicate_pairs, slug, form_id, status=status)
+    def duplicate_pairs(self, slug: str, form_id: str, *, status: str | None = None,
+                        limit: int | None = None) -> list[duplicates.PairInfo]:
+        """Exact and probable duplicate pairs found by validation, most likely first."""
+        return self._read(duplicates.duplicate_pairs, slug, form_id, status=status,
+                          limit=limit)
+
+    def duplicate_pair_counts(self, slug: str, form_id: str) -> dict[str, int]:
+        """How many duplicate pairs are in each status (candidate, confirmed, …)."""
+        return self._read(duplicates.count_pairs, slug, form_id)
 
     def decide_pair(self, slug: str, form_id: str, pair_id: int, action: str, *,
                     keep: str | None = None) -> duplicates.PairInfo:
@@ -630,6 +635,34 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
              reason: str) -> int:
         """Change answers as a new version (the original is kept); returns the version."""
         return self._run(review.edit, slug, form_id, instance_id, changes, reason)
+
+    def approve_clean(self, slug: str, form_id: str, *, dry_run: bool = False
+                      ) -> review.CleanApproval:
+        """Approve every submission awaiting review that the latest validation run found
+        without errors (and in no undecided duplicate pair); returns the counts."""
+        return self._run(review.approve_clean, slug, form_id, dry_run=dry_run,
+                         write=not dry_run)
+
+    def review_page(self, slug: str, form_id: str,
+                    filters: validation.QueueFilter | None = None, *, after: int | None = None,
+                    before: int | None = None, limit: int = 50, offset: int | None = None
+                    ) -> validation.QueuePage:
+        """A page of the review queue, filtered, by keyset (fast however deep)."""
+        return self._read(validation.queue_page, slug, form_id, filters, after=after,
+                          before=before, limit=limit, offset=offset)
+
+    def review_counts(self, slug: str) -> dict[str, dict[str, int]]:
+        """Per form of the project: how many submissions are in each review status."""
+        return self._read(validation.status_counts, slug)
+
+    def submission_answers(self, slug: str, form_id: str, instance_ids: Sequence[str]
+                           ) -> tuple[Any, list[review.SubmissionAnswers]]:
+        """The form's schema and these submissions' current answers, as your role sees them."""
+        return self._read(review.answers, slug, form_id, list(instance_ids))
+
+    def review_boundaries(self, slug: str) -> dict[str, Any] | None:
+        """The project's finest boundary file, to place a submission's GPS point."""
+        return self._read(review.boundaries, slug)
 
     def review_history(self, slug: str, form_id: str, instance_id: str
                        ) -> list[review.ReviewEntry]:

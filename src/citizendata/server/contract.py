@@ -38,6 +38,8 @@ DECLARED: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/projects/{slug}/forms/{form_id}/submissions"): frozenset({200, 409, 415}),
     ("POST", "/api/v1/projects/{slug}/forms/{form_id}/import"): frozenset({200, 409}),
     ("PUT", "/api/v1/projects/{slug}/reference-tables/{name}"): frozenset({409}),
+    # the form was never validated: nothing is known to be clean
+    ("POST", "/api/v1/projects/{slug}/forms/{form_id}/approve-clean"): frozenset({409}),
     ("POST", "/api/v1/projects/{slug}/forms/{form_id}/submissions/{instance_id}"
              "/consent-withdrawal"): frozenset({409}),
     ("POST", "/api/v1/projects/{slug}/indicators/{indicator}/dp-estimate"): frozenset({409}),

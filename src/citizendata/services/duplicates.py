@@ -22,7 +22,8 @@ from citizendata.errors import BadInput, NotFound, Where
 from citizendata.services.access import audit, form_in, project_for
 from citizendata.store.models import ConsentWithdrawal, DuplicatePair, ReviewEvent, Submission
 
-__all__ = ["PAIR_ACTIONS", "ExactDuplicate", "PairInfo", "decide_pair", "duplicate_pairs",
+__all__ = ["PAIR_ACTIONS", "ExactDuplicate", "PairInfo", "count_pairs", "decide_pair",
+           "duplicate_pairs",
            "exact_duplicates", "exact_groups", "instance_ids"]
 
 
@@ -106,16 +107,29 @@ def _withdrawn_pairs(form_pk: int) -> Any:
         DuplicatePair.submission_l.in_(gone) | DuplicatePair.submission_r.in_(gone))
 
 
+def count_pairs(db: Session, actor: Actor | None, slug: str, form_id: str
+                ) -> dict[str, int]:
+    """How many of the form's duplicate pairs are in each status (candidate, confirmed …)."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    form = form_in(db, project, form_id)
+    rows = db.execute(select(DuplicatePair.status, func.count()).where(
+        DuplicatePair.form_id == form.id, DuplicatePair.id.notin_(_withdrawn_pairs(form.id)))
+        .group_by(DuplicatePair.status)).all()
+    return {str(st): int(n) for st, n in rows}
+
+
 def duplicate_pairs(db: Session, actor: Actor | None, slug: str, form_id: str, *,
-                    status: str | None = None) -> list[PairInfo]:
-    """The form's exact and probable duplicate pairs, most likely first."""
+                    status: str | None = None, limit: int | None = None) -> list[PairInfo]:
+    """The form's exact and probable duplicate pairs, most likely first (``limit``: the
+    first so many)."""
     project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
     form = form_in(db, project, form_id)
     q = select(DuplicatePair).where(DuplicatePair.form_id == form.id,
                                     DuplicatePair.id.notin_(_withdrawn_pairs(form.id)))
     if status is not None:
         q = q.where(DuplicatePair.status == status)
-    pairs = list(db.scalars(q.order_by(DuplicatePair.probability.desc(), DuplicatePair.id)))
+    q = q.order_by(DuplicatePair.probability.desc(), DuplicatePair.id)
+    pairs = list(db.scalars(q if limit is None else q.limit(limit)))
     iids = instance_ids(db, {i for p in pairs for i in (p.submission_l, p.submission_r)})
     return [PairInfo(p.id, iids.get(p.submission_l, "?"), iids.get(p.submission_r, "?"),
                      p.method, p.probability, p.status,

@@ -17,25 +17,33 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from citizendata.auth import Action, Actor, allowed
 from citizendata.errors import BadInput, Conflict, NotFound, Where
+from citizendata.forms.schema import FormSchema
 from citizendata.ingest.payload import content_hash, get_path
 from citizendata.services.access import audit, form_in, project_for
-from citizendata.services.consent import ALL
+from citizendata.services.consent import ALL, withdrawn_everywhere
 from citizendata.services.forms import merged_schema
-from citizendata.services.submissions import WITHHELD, current_version
+from citizendata.services.submissions import WITHHELD, current_version, redact
 from citizendata.store.models import (
     ConsentWithdrawal,
+    DuplicatePair,
+    Finding,
+    FormVersion,
+    ReferenceTable,
     ReviewEvent,
     Submission,
     SubmissionVersion,
+    User,
+    ValidationRun,
 )
 from citizendata.validate.agreement import cohen_kappa, fleiss_counts, fleiss_kappa
 
-__all__ = ["DECISIONS", "ReviewEntry", "agreement", "comment", "decide", "decisions", "edit",
+__all__ = ["DECISIONS", "CleanApproval", "ReviewEntry", "SubmissionAnswers", "agreement",
+           "answers", "approve_clean", "boundaries", "comment", "decide", "decisions", "edit",
            "history"]
 
 DECISIONS = ("has_issues", "approved", "rejected")
@@ -257,3 +265,145 @@ def agreement_of(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
 def _finite(d: dict[str, Any]) -> dict[str, Any]:
     # kappa is undefined (NaN) when every decision falls in one category: say None, as JSON can
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in d.items()}
+
+
+@dataclass(frozen=True)
+class CleanApproval:
+    """What 'approve all without errors' did (or would do, for a preview)."""
+
+    form_id: str
+    run_id: int
+    approved: int  # approved now (or that would be, in a preview)
+    with_errors: int  # awaiting review, kept back: an error finding, or marked has_issues
+    duplicates: int  # awaiting review, kept back: in a duplicate pair nobody decided
+    unchecked: int  # awaiting review, kept back: received or edited after the latest run
+    dry_run: bool = False
+
+
+def approve_clean(db: Session, actor: Actor | None, slug: str, form_id: str, *,
+                  dry_run: bool = False, comment: str | None = None) -> CleanApproval:
+    """Approve every submission awaiting review that the latest validation run found clean.
+
+    Clean: still received or edited, no error finding, in no undecided duplicate pair, and
+    checked by the latest run (not received or edited since it started). Warnings do not
+    hold a submission back. Each approval is a decision of the caller's, as if ticked by
+    hand; the whole step is audited with its counts. ``dry_run`` only counts.
+    """
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
+    assert actor is not None
+    form = form_in(db, project, form_id)
+    run = db.scalars(select(ValidationRun).where(ValidationRun.form_id == form.id)
+                     .order_by(ValidationRun.id.desc()).limit(1)).first()
+    if run is None or run.finished_at is None:
+        raise Conflict("review.not_validated",
+                       f"Form {form_id!r} has not been validated yet, so no submission is "
+                       "known to be clean; nothing was approved.",
+                       where=Where(field=form_id),
+                       fix="Run validation first, then approve the submissions without errors.")
+    waiting = (Submission.form_id == form.id,
+               Submission.review_status.in_(("received", "edited", "has_issues")),
+               ~withdrawn_everywhere(form.id))
+    errors = select(Finding.submission_id).where(Finding.form_id == form.id,
+                                                 Finding.severity == "error")
+    paired = (select(DuplicatePair.submission_l).where(
+        DuplicatePair.form_id == form.id, DuplicatePair.status == "candidate")
+        .union(select(DuplicatePair.submission_r).where(
+            DuplicatePair.form_id == form.id, DuplicatePair.status == "candidate")))
+    edited_since = select(SubmissionVersion.submission_id).where(
+        SubmissionVersion.at > run.started_at)
+    # in this order: not yet checked, then errors, then an undecided pair, else clean
+    # ids grow with arrival: the newest submission received before the run bounds what it saw
+    # (found from the end of the form's id index, reading only what came after the run)
+    seen_up_to = db.scalar(select(Submission.id).where(
+        Submission.form_id == form.id, Submission.received_at <= run.started_at)
+        .order_by(Submission.id.desc()).limit(1)) or 0
+    unchecked_c = (Submission.id > seen_up_to) | Submission.id.in_(edited_since)
+    error_c = Submission.id.in_(errors) | (Submission.review_status == "has_issues")
+    paired_c = Submission.id.in_(paired)
+    bucket = case((unchecked_c, 1), (error_c, 2), (paired_c, 3), else_=0)
+    counts: dict[int, int] = dict(db.execute(select(bucket, func.count()).where(*waiting)
+                             .group_by(bucket)).all())
+    unchecked, with_errors, duplicates = (int(counts.get(k, 0)) for k in (1, 2, 3))
+    clean = [] if dry_run else list(db.scalars(
+        select(Submission.id).where(*waiting, ~unchecked_c, ~error_c, ~paired_c)
+        .order_by(Submission.id)))
+    n_clean = int(counts.get(0, 0)) if dry_run else len(clean)
+    if not dry_run and clean:
+        note = comment or f"approved without errors (validation run {run.id})"
+        for i in range(0, len(clean), 5000):
+            chunk = clean[i:i + 5000]
+            db.execute(update(Submission).where(Submission.id.in_(chunk))
+                       .values(review_status="approved"))
+            db.execute(insert(ReviewEvent), [
+                {"submission_id": sid, "kind": "decision", "status": "approved",
+                 "comment": note, "actor_id": actor.user_id, "actor": actor.username}
+                for sid in chunk])
+        audit(db, actor, "review.approve_clean", "form", form_id, project_id=project.id,
+              details={"run": run.id, "approved": n_clean, "with_errors": with_errors,
+                       "duplicates": duplicates, "unchecked": unchecked})
+    return CleanApproval(form_id, run.id, n_clean, with_errors, duplicates, unchecked,
+                         dry_run)
+
+
+@dataclass(frozen=True)
+class SubmissionAnswers:
+    """A submission's current answers as the caller's role may see them."""
+
+    id: int
+    instance_id: str
+    review_status: str
+    version: int  # 1: as received; more: after a reviewer's edits
+    form_version: str
+    submitter: str | None
+    received_at: datetime
+    collected_at: datetime | None
+    data: dict[str, Any]  # personal fields withheld unless the role may see them
+    personal: bool  # whether the role sees personal data
+    withdrawn: bool  # consent to everything withdrawn (only consent managers see these)
+
+
+def answers(db: Session, actor: Actor | None, slug: str, form_id: str,
+            instance_ids: Sequence[str]) -> tuple[FormSchema, list[SubmissionAnswers]]:
+    """The form's merged schema and the submissions' current answers (a reviewer's latest
+    edit, else as received), redacted with the library's personal-data rules."""
+    project, role = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    form = form_in(db, project, form_id)
+    subs = {s.instance_id: s for s in _submissions(db, form.id, instance_ids, role,
+                                                   reading=True)}
+    schema = merged_schema(db, form)
+    personal = allowed(role, Action.PERSONAL_DATA_VIEW)
+    gone = set(db.scalars(select(ConsentWithdrawal.submission_id).where(
+        ConsentWithdrawal.form_id == form.id, ConsentWithdrawal.scope == ALL,
+        ConsentWithdrawal.submission_id.in_([s.id for s in subs.values()]))))
+    versions = dict(db.execute(select(FormVersion.id, FormVersion.version).where(
+        FormVersion.id.in_({s.form_version_id for s in subs.values()}))).all())
+    names = dict(db.execute(select(User.id, User.username).where(
+        User.id.in_({s.submitter_id for s in subs.values() if s.submitter_id}))).all())
+    out = []
+    for iid in instance_ids:
+        sub = subs[iid]
+        version, payload = current_version(db, sub)
+        out.append(SubmissionAnswers(
+            sub.id, sub.instance_id, sub.review_status, version,
+            str(versions.get(sub.form_version_id, "")),
+            names.get(sub.submitter_id) if sub.submitter_id is not None else None,
+            sub.received_at, sub.collected_at,
+            payload if personal else redact(payload, schema), personal, sub.id in gone))
+    return schema, out
+
+
+def boundaries(db: Session, actor: Actor | None, slug: str) -> dict[str, Any] | None:
+    """The project's finest boundary file (most areas), to place a GPS point on a map.
+
+    Readable by whoever may see submissions: boundaries are reference data, not answers.
+    """
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    import json
+
+    best: dict[str, Any] | None = None
+    for content in db.scalars(select(ReferenceTable.content).where(
+            ReferenceTable.project_id == project.id, ReferenceTable.kind == "boundaries")):
+        doc = json.loads(content.decode("utf-8"))
+        if best is None or len(doc.get("features", [])) > len(best.get("features", [])):
+            best = doc
+    return best

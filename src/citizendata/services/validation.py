@@ -13,7 +13,8 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 import ibis
@@ -34,10 +35,12 @@ from citizendata.snapshot.synthetic import BATCH_SCHEMA
 from citizendata.store.models import (
     DuplicatePair,
     Finding,
+    Form,
     FormVersion,
     Project,
     ReviewEvent,
     Submission,
+    User,
     ValidationRun,
 )
 from citizendata.validate.checks import FINDING_COLUMNS, check_table
@@ -47,8 +50,10 @@ from citizendata.validate.outliers import HardLimit, hard_limit_findings, robust
 from citizendata.validate.probable import DuplicateConfig, probable_duplicates
 from citizendata.validate.rules import column_names, form_rules
 
-__all__ = ["ANALYTIC_STATUSES", "Computed", "ValidationReport", "analytic_statuses", "compute",
-           "findings", "findings_summary", "project_statuses", "review_queue", "store"]
+__all__ = ["ANALYTIC_STATUSES", "QUEUE_STATUSES", "Computed", "QueueFilter", "QueuePage",
+           "ValidationReport", "analytic_statuses", "compute", "findings", "findings_summary",
+           "project_statuses", "queue_page", "require_analysable", "review_queue",
+           "status_counts", "store"]
 
 ANALYTIC_STATUSES = {
     "approved": ("approved",),
@@ -377,3 +382,179 @@ def review_queue(db: Session, actor: Actor | None, slug: str, form_id: str, *,
     return [{"instance_id": i, "review_status": s, "received_at": r.isoformat() if r else None,
              "errors": int(e), "warnings": int(w)} for i, s, r, e, w in rows], total
 
+
+
+QUEUE_STATUSES = ("has_issues", "received", "edited")
+REVIEW_STATUSES = ("received", "has_issues", "edited", "approved", "rejected")
+FINDING_FILTERS = ("errors", "warnings", "any", "none")
+COUNT_CAP = 10_000  # a queue's total is counted up to this many (then shown as "10,000+")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a reviewer narrows the queue to; every part is optional."""
+
+    statuses: tuple[str, ...] = QUEUE_STATUSES
+    findings: str | None = None  # errors | warnings | any | none
+    rule: str | None = None  # a rule id (constraint:age) or a field path (age)
+    since: date | None = None  # received on or after (UTC)
+    until: date | None = None  # received on or before (UTC)
+    collector: str | None = None  # the submitter's user name
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    """One page of the review queue, oldest first, and the cursors around it."""
+
+    rows: list[dict[str, Any]]
+    total: int  # capped at COUNT_CAP + 1: more than COUNT_CAP means "COUNT_CAP or more"
+    next_after: int | None  # give as ``after`` for the next page
+    prev_before: int | None  # give as ``before`` for the previous page
+
+
+def _check_filter(filt: QueueFilter) -> None:
+    unknown = [s for s in filt.statuses if s not in REVIEW_STATUSES]
+    if unknown or not filt.statuses:
+        raise BadInput("input.invalid", f"Unknown review status(es) {unknown}.",
+                       where=Where(field="status"), fix=f"Use {list(REVIEW_STATUSES)}.")
+    if filt.findings not in (None, *FINDING_FILTERS):
+        raise BadInput("input.invalid", f"Unknown findings filter {filt.findings!r}.",
+                       where=Where(field="findings"), fix=f"Use {list(FINDING_FILTERS)}.")
+    if filt.since and filt.until and filt.since > filt.until:
+        raise BadInput("input.invalid", f"The date range ends ({filt.until}) before it starts "
+                       f"({filt.since}).", where=Where(field="until"),
+                       fix="Give the earlier date first.")
+
+
+def _has_finding(form_pk: int, *conditions: Any) -> Any:
+    return select(Finding.id).where(Finding.form_id == form_pk,
+                                    Finding.submission_id == Submission.id, *conditions).exists()
+
+
+def queue_page(db: Session, actor: Actor | None, slug: str, form_id: str,
+               filt: QueueFilter | None = None, *, after: int | None = None,
+               before: int | None = None, limit: int = 50, offset: int | None = None
+               ) -> QueuePage:
+    """A page of the review queue by keyset (submission order): as fast deep as first.
+
+    ``after``/``before`` are cursors from an earlier page; ``offset`` pages the slow way
+    (kept for comparison in bench/review_pages.py). Each row carries its error and
+    warning counts and its first findings (field paths; pages show them by label).
+    """
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    form = form_in(db, project, form_id)
+    filt = filt or QueueFilter()
+    _check_filter(filt)
+    conds: list[Any] = [Submission.form_id == form.id,
+                        Submission.review_status.in_(filt.statuses),
+                        ~withdrawn_everywhere(form.id)]
+    if filt.findings == "errors":
+        conds.append(_has_finding(form.id, Finding.severity == "error"))
+    elif filt.findings == "warnings":
+        conds.append(_has_finding(form.id, Finding.severity == "warning"))
+    elif filt.findings == "any":
+        conds.append(_has_finding(form.id))
+    elif filt.findings == "none":
+        conds.append(~_has_finding(form.id))
+    if filt.rule:
+        conds.append(_has_finding(form.id, (Finding.rule == filt.rule)
+                                  | (Finding.field == filt.rule)))
+    if filt.since:
+        conds.append(Submission.received_at >= datetime.combine(filt.since, dtime(), UTC))
+    if filt.until:
+        conds.append(Submission.received_at < datetime.combine(
+            filt.until + timedelta(days=1), dtime(), UTC))
+    if filt.collector:
+        conds.append(Submission.submitter_id.in_(
+            select(User.id).where(User.username == filt.collector)))
+    # counted up to a cap: an exact count of 100,000 rows costs more than the page itself
+    total = db.scalar(select(func.count()).select_from(
+        select(Submission.id).where(*conds).limit(COUNT_CAP + 1).subquery())) or 0
+    q = select(Submission.id, Submission.instance_id, Submission.review_status,
+               Submission.received_at, Submission.submitter_id).where(*conds)
+    backwards = before is not None and after is None
+    if after is not None:
+        q = q.where(Submission.id > after)
+    if backwards:
+        q = q.where(Submission.id < before)
+    q = q.order_by(Submission.id.desc() if backwards else Submission.id)
+    if offset:
+        q = q.offset(offset)
+    got = list(db.execute(q.limit(limit + 1)).all())
+    more = len(got) > limit
+    got = got[:limit]
+    if backwards:
+        got.reverse()
+    ids = [r[0] for r in got]
+    counts: dict[int, tuple[int, int]] = {}
+    first: dict[int, list[dict[str, Any]]] = {}
+    if ids:
+        for sid, sev, n in db.execute(
+                select(Finding.submission_id, Finding.severity, func.count())
+                .where(Finding.form_id == form.id, Finding.submission_id.in_(ids))
+                .group_by(Finding.submission_id, Finding.severity)):
+            e, w = counts.get(sid, (0, 0))
+            counts[sid] = (e + n, w) if sev == "error" else (e, w + n)
+        for f in db.scalars(select(Finding).where(Finding.form_id == form.id,
+                                                  Finding.submission_id.in_(ids))
+                            .order_by(Finding.submission_id, Finding.severity, Finding.id)):
+            shown = first.setdefault(f.submission_id, [])
+            if len(shown) < 3:
+                shown.append({"field": f.field, "item": f.item, "rule": f.rule, "kind": f.kind,
+                              "severity": f.severity, "message": f.message})
+    users = {uid: name for uid, name in db.execute(select(User.id, User.username).where(
+        User.id.in_({r[4] for r in got if r[4] is not None})))} if got else {}
+    rows = [{"id": sid, "instance_id": iid, "review_status": st,
+             "received_at": at.isoformat() if at else None,
+             "submitter": users.get(uid) if uid is not None else None,
+             "errors": counts.get(sid, (0, 0))[0], "warnings": counts.get(sid, (0, 0))[1],
+             "findings": first.get(sid, [])} for sid, iid, st, at, uid in got]
+    has_next = more if not backwards else bool(ids)
+    has_prev = (more if backwards else after is not None) and bool(ids)
+    return QueuePage(rows, total, ids[-1] if ids and has_next else None,
+                     ids[0] if ids and has_prev else None)
+
+
+def status_counts(db: Session, actor: Actor | None, slug: str
+                  ) -> dict[str, dict[str, int]]:
+    """Per form of the project: submissions per review status (withdrawn ones left out)."""
+    project, _ = project_for(db, actor, slug, Action.SUBMISSION_VIEW)
+    out: dict[str, dict[str, int]] = {}
+    for form in db.scalars(select(Form).where(Form.project_id == project.id)
+                           .order_by(Form.xml_form_id)):
+        out[form.xml_form_id] = {s: 0 for s in REVIEW_STATUSES}
+        for status, n in db.execute(
+                select(Submission.review_status, func.count(Submission.id))
+                .where(Submission.form_id == form.id, ~withdrawn_everywhere(form.id))
+                .group_by(Submission.review_status)):
+            out[form.xml_form_id][str(status)] = int(n)
+    return out
+
+
+def require_analysable(db: Session, actor: Actor | None, slug: str, form_id: str) -> None:
+    """Refuse, naming the real cause, when no submission of the form is let into analysis.
+
+    Without it an estimate over a form nobody has approved fails deep in weighting
+    (``calibration.invalid … no units``), which sends people to the wrong settings.
+    """
+    project, _ = project_for(db, actor, slug, Action.PROJECT_VIEW)
+    form = form_in(db, project, form_id)
+    statuses = analytic_statuses(project)
+    live = (Submission.form_id == form.id, ~withdrawn_everywhere(form.id))
+    if db.scalar(select(Submission.id).where(*live, Submission.review_status.in_(statuses))
+                 .limit(1)) is not None:
+        return
+    counts = dict(db.execute(select(Submission.review_status, func.count(Submission.id))
+                             .where(*live).group_by(Submission.review_status)).all())
+    total = sum(counts.values())
+    which = "approved" if statuses == ("approved",) else "unrejected"
+    raise BadInput(
+        "review.none_approved",
+        f"No {which} submissions of form {form_id!r} to estimate from: {total} received, "
+        f"{counts.get('has_issues', 0)} with issues, {counts.get('rejected', 0)} rejected, "
+        f"{counts.get('received', 0) + counts.get('edited', 0)} not reviewed yet; approve "
+        "them in review or with approve-clean.",
+        where=Where(field=form_id),
+        fix=f"Run validation, then approve the submissions without errors (citizendata "
+            f"review approve-clean {slug} {form_id}, or 'Approve all without errors' on the "
+            "form's review page) and decide the rest.")

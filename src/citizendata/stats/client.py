@@ -94,6 +94,8 @@ class EstimationMethods:
         refs, hashes = self._read(estimation.read_reference_tables, slug)
         statuses = self._read(validation.project_statuses, slug)
         consent_filter = self._read(consent.consent_filter, slug, ind.form, purpose)
+        # nothing approved yet: say so, rather than fail deep in weighting ("no units")
+        self._read(validation.require_analysable, slug, ind.form)
         # a request no data could make valid is refused before a snapshot is made or logged
         check_request(empty_snapshot(self._read(snapshots.snapshot_schema, slug, ind.form)),
                       spec, ind, disaggregations=disaggregations, references=refs)

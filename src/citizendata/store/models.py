@@ -296,6 +296,8 @@ class Submission(Base):
     __table_args__ = (
         UniqueConstraint("form_id", "instance_id"),
         Index("ix_submissions_form_id_id", "form_id", "id"),
+        # review pages count and page a form's submissions by status
+        Index("ix_submissions_form_status", "form_id", "review_status", "id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     project_id: Mapped[int] = mapped_column(Integer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -78,3 +79,12 @@ def duplicates(slug: str, form_id: str,
     """Groups of submissions with identical answers."""
     return {"groups": [{"content_hash": d.content_hash, "instance_ids": list(d.instance_ids)}
                        for d in client.exact_duplicates(slug, form_id)]}
+
+
+@router.post("/approve-clean", summary="Approve every submission without errors")
+def approve_clean(slug: str, form_id: str, dry_run: bool = False,
+                  client: Client = Depends(api_client)) -> dict[str, Any]:
+    """Approve the submissions awaiting review that the latest validation run found without
+    errors and in no undecided duplicate pair; ``dry_run`` only counts. 409
+    (``review.not_validated``) before the form's first validation run."""
+    return dataclasses.asdict(client.approve_clean(slug, form_id, dry_run=dry_run))
