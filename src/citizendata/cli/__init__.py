@@ -1,0 +1,44 @@
+"""The `citizendata` command line: a thin layer over the library (Workspace and Client).
+
+Each command group is a module of this package that registers its commands on the one
+``app`` of :mod:`citizendata.cli._common`, where the options, the client, error printing
+and output helpers they share live. Adding a group is one line: its module's name in
+``GROUPS`` (in the order the help should list it). Commands import the statistics stack
+inside their bodies only, so ``citizendata --help`` and the light commands start fast.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from citizendata.cli._common import (
+    DEFAULT_WS,
+    AsOpt,
+    EncodingOpt,
+    JsonOpt,
+    VersionMapOpt,
+    WorkspaceOpt,
+    app,
+    client,
+    console,
+    err_console,
+    guard,
+)
+
+__all__ = ["DEFAULT_WS", "GROUPS", "AsOpt", "EncodingOpt", "JsonOpt", "VersionMapOpt",
+           "WorkspaceOpt", "app", "client", "console", "err_console", "guard", "main"]
+
+# the command groups, in the order `citizendata --help` lists them
+GROUPS = ("admin", "projects", "data", "estimate", "serve", "encryption", "orgs", "privacy",
+          "quality", "release")
+
+for _name in GROUPS:
+    import_module(f"{__name__}.{_name}")
+
+# the names group modules written against the old single-file cli.py import
+_client, _guard = client, guard
+
+
+def main() -> None:
+    """Entry point of the `citizendata` command."""
+    app()
