@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.table import Table
 
 from citizendata.cli._common import (
@@ -84,6 +83,8 @@ def privacy_policy(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: 
         if as_json:
             console.print_json(data=spec)
         else:
+            import yaml
+
             console.print(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
     guard(go, as_json)
 

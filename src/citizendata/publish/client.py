@@ -13,13 +13,20 @@ import shutil
 import tempfile
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from citizendata._lazy import lazy_module
 from citizendata.errors import BadInput, Where
 from citizendata.projects.spec import ProjectSpec
-from citizendata.publish.boundaries import dump_boundaries
-from citizendata.publish.bundle import stable_floats, stable_json, write_bundle
-from citizendata.services import releases as releases_svc
+
+if TYPE_CHECKING:
+    from citizendata.publish import boundaries as _boundaries
+    from citizendata.publish import bundle as _bundle
+    from citizendata.services import releases as releases_svc
+else:  # the statistics stack loads on the first call that needs it
+    _boundaries = lazy_module("citizendata.publish.boundaries")
+    _bundle = lazy_module("citizendata.publish.bundle")
+    releases_svc = lazy_module("citizendata.services.releases")
 
 __all__ = ["ReleaseMethods"]
 
@@ -56,7 +63,7 @@ def _sdmx_files(r: Any, spec: ProjectSpec, as_of: date, notes: list[str]) -> dic
     try:
         # the same rounding as the bundle's tables: last-bit noise in parallel sums must
         # not change the SDMX bytes of a rebuild
-        rows, rep = to_sdg_rows(stable_floats(r.table), SeriesMapping(
+        rows, rep = to_sdg_rows(_bundle.stable_floats(r.table), SeriesMapping(
             series=ind.series, ref_area=str(spec.country), time_period=str(as_of.year),
             unit_measure=ind.unit_of_measure, nature=spec.release.sdmx_nature,
             source_detail=f"Citizen data: {spec.name}",
@@ -101,7 +108,7 @@ class ReleaseMethods:
         provenance: dict[str, Any] = {}
         maps, labels, shapes_sha = self._release_maps(slug, spec)
         for m in spec.release.maps:
-            extra[f"boundaries/{m.boundaries}.geojson"] = dump_boundaries(maps[m.dimension])
+            extra[f"boundaries/{m.boundaries}.geojson"] = _boundaries.dump_boundaries(maps[m.dimension])
         for iid in ids:
             r = me.estimate(slug, iid, purpose="publication", store=False)
             ind = r.indicator
@@ -124,7 +131,7 @@ class ReleaseMethods:
                              today=as_of)
         # one quality record for both the JSON file and the report's section
         quality_html = quality_html_from_json(quality)
-        extra["quality.json"] = (json.dumps(stable_json(json.loads(json.dumps(
+        extra["quality.json"] = (json.dumps(_bundle.stable_json(json.loads(json.dumps(
             quality, default=str))), sort_keys=True, ensure_ascii=False, indent=2)
             + "\n").encode("utf-8")
         release = {
@@ -141,7 +148,7 @@ class ReleaseMethods:
             shown, quality_html=quality_html, engagement=engagement_summary(spec),
             methods=METHODS, references=REFERENCES, maps=maps)
         extra["report.html"] = report.encode("utf-8")
-        return write_bundle(out, release=release, tables=tables, extra_files=extra).__dict__
+        return _bundle.write_bundle(out, release=release, tables=tables, extra_files=extra).__dict__
 
     def _release_maps(self, slug: str, spec: ProjectSpec
                       ) -> tuple[dict[str, Any], dict[str, dict[str, str]], dict[str, str]]:
