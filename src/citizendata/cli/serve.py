@@ -8,23 +8,52 @@ from typing import Annotated, Any
 
 import typer
 
-from citizendata.cli._common import DEFAULT_WS, WorkspaceOpt, app, console, err_console, guard
+from citizendata.cli._common import WorkspaceOpt, app, console, err_console, guard
 from citizendata.cli._common import open_workspace as _open
+from citizendata.errors import BadInput, Where
 
-__all__: list[str] = []
-
+__all__ = ["served_workspace"]
 
 
 # -- server and demo ---------------------------------------------------------------------------
 @app.command()
-def serve(workspace: WorkspaceOpt = DEFAULT_WS,
+def serve(workspace: Annotated[Path | None, typer.Option(
+              "--workspace", "-w", envvar="CITIZENDATA_WORKSPACE",
+              help="Workspace folder (made by 'citizendata init' or 'citizendata demo').")] = None,
           host: Annotated[str | None, typer.Option()] = None,
           port: Annotated[int | None, typer.Option()] = None,
           workers: Annotated[int, typer.Option(
               help="Server processes (for PostgreSQL; SQLite has one writer anyway).")] = 1
           ) -> None:
     """Run the web server (API, OpenRosa endpoints, pages)."""
-    guard(lambda: _serve(_open(workspace), host, port, workers))
+    guard(lambda: _serve(served_workspace(workspace), host, port, workers))
+
+
+def served_workspace(folder: Path | None) -> Any:
+    """The workspace to serve: an initialised one, never an empty one made on the spot.
+
+    Without a folder (no ``-w``, no CITIZENDATA_WORKSPACE), with a folder that holds no
+    database, or with a database without users, BadInput ``workspace.not_initialised``
+    says which folder was looked at and how to make or name one.
+    """
+    from citizendata.config import get_settings
+
+    if folder is None:
+        raise BadInput("workspace.not_initialised",
+                       "No workspace to serve: give its folder with -w (or set "
+                       "CITIZENDATA_WORKSPACE).", where=Where(field="--workspace"))
+    settings = get_settings(workspace=folder)
+    if settings.is_sqlite and not settings.sqlite_path.is_file():
+        raise BadInput("workspace.not_initialised",
+                       f"{folder} is not a citizendata workspace: it holds no "
+                       f"{settings.sqlite_path.name}.", where=Where(file=str(folder)))
+    ws = _open(folder)
+    if not ws.has_users():
+        ws.close()
+        raise BadInput("workspace.not_initialised",
+                       f"The workspace {folder} has no users yet: nobody could log in.",
+                       where=Where(file=str(folder)))
+    return ws
 
 
 def _serve(ws: Any, host: str | None, port: int | None, workers: int = 1) -> None:
