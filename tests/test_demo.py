@@ -79,7 +79,7 @@ def test_a_rerun_builds_nothing_twice(tmp_path: Path) -> None:
     slug = kp.PROJECT["slug"]
     assert [(r["version"], r["status"]) for r in owner.releases(slug)] == [(1, "published")]
     assert len(owner.estimate_runs(slug, indicator="sba")) == 1
-    assert [f.versions for f in owner.forms(slug)] == [[owner.forms(slug)[0].versions[0]]]
+    assert [len(f.versions) for f in owner.forms(slug)] == [1]
     text = _render(second)
     assert "0 new, 150 already there" in text and "no identical" in text
     for login in demo_logins():
