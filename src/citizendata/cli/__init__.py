@@ -28,15 +28,15 @@ from citizendata.cli._common import (
 __all__ = ["DEFAULT_WS", "GROUPS", "AsOpt", "EncodingOpt", "JsonOpt", "VersionMapOpt",
            "WorkspaceOpt", "app", "client", "console", "err_console", "guard", "main"]
 
+# the names group modules written against the old single-file cli.py import
+_client, _guard = client, guard
+
 # the command groups, in the order `citizendata --help` lists them
 GROUPS = ("admin", "projects", "data", "estimate", "serve", "encryption", "orgs", "privacy",
           "quality", "release")
 
 for _name in GROUPS:
     import_module(f"{__name__}.{_name}")
-
-# the names group modules written against the old single-file cli.py import
-_client, _guard = client, guard
 
 
 def main() -> None:
