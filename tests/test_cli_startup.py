@@ -92,7 +92,7 @@ def test_every_group_is_registered_once() -> None:
 def _serve(*args: str) -> tuple[int, str]:
     result = runner.invoke(app, ["serve", *args], env={"CITIZENDATA_WORKSPACE": None},
                            catch_exceptions=False)
-    return result.exit_code, result.output
+    return result.exit_code, " ".join(result.output.split())  # as read, not as wrapped
 
 
 def test_serve_without_a_workspace_is_refused(monkeypatch: pytest.MonkeyPatch,
