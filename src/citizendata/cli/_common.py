@@ -25,9 +25,29 @@ if TYPE_CHECKING:
 
     from citizendata.workspace import Client, Workspace
 
-__all__ = ["DEFAULT_WS", "AsOpt", "EncodingOpt", "JsonOpt", "Table", "VersionMapOpt",
-           "WorkspaceOpt", "app", "client", "console", "counting_bar", "err_console", "fmt",
-           "guard", "open_workspace", "password", "print_json", "report", "spinner"]
+__all__ = [
+    "DEFAULT_WS",
+    "AsOpt",
+    "EncodingOpt",
+    "JsonOpt",
+    "Table",
+    "VersionMapOpt",
+    "WorkspaceOpt",
+    "app",
+    "client",
+    "close_workspaces",
+    "console",
+    "counting_bar",
+    "err_console",
+    "fmt",
+    "guard",
+    "open_workspace",
+    "opened",
+    "password",
+    "print_json",
+    "report",
+    "spinner",
+]
 
 T = TypeVar("T")
 
@@ -51,11 +71,26 @@ VersionMapOpt = Annotated[list[str] | None, typer.Option(
 DEFAULT_WS = Path("citizendata-workspace")
 
 
+_OPENED: list[Workspace] = []
+
+
 def open_workspace(workspace: Path) -> Workspace:
-    """Open (and migrate) the workspace folder."""
+    """Open (and migrate) the workspace folder; `close_workspaces` closes it at exit."""
     from citizendata.workspace import Workspace
 
-    return Workspace.open(workspace)
+    return opened(Workspace.open(workspace))
+
+
+def opened(ws: Workspace) -> Workspace:
+    """Remember a workspace a command opened, to close it when the command ends."""
+    _OPENED.append(ws)
+    return ws
+
+
+def close_workspaces() -> None:
+    """Close every workspace the command opened (its connections; SQLite's WAL checkpoint)."""
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def client(workspace: Path, as_user: str | None) -> Client:

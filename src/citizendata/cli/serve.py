@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from citizendata.cli._common import WorkspaceOpt, app, console, err_console, guard
+from citizendata.cli._common import WorkspaceOpt, app, console, err_console, guard, opened
 from citizendata.cli._common import open_workspace as _open
 from citizendata.errors import BadInput, Where
 
@@ -84,6 +84,7 @@ def demo(workspace: WorkspaceOpt = Path("citizendata-demo"),
 
     def go() -> None:
         ws, summary = build_demo(workspace, n=n, fresh=fresh, console=err_console)
+        opened(ws)
         console.print(summary)
         if not no_serve:
             h, p = host or ws.settings.host, port or ws.settings.port
