@@ -82,3 +82,25 @@ def test_bad_input_is_a_coded_error_with_exit_code_2(tmp_path: Path) -> None:
 def test_commands_need_an_initialised_workspace(tmp_path: Path) -> None:
     code, out = cli(tmp_path / "empty", "projects", "list")
     assert code == 2 and "workspace.missing" in out and "citizendata init" in out
+
+
+def test_approve_clean_lets_the_clean_submissions_into_analysis(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    cli(ws, "init", "--admin", "amina", "--password", "amina-password")
+    (tmp_path / "spec.yaml").write_text(SPEC)
+    cli(ws, "projects", "create", str(tmp_path / "spec.yaml"))
+    form = tmp_path / "household.xlsx"
+    form.write_bytes(make_xlsform(SURVEY, CHOICES, {"form_id": "household", "version": "1"}))
+    cli(ws, "forms", "add", "cli-project", str(form))
+    # the third breaks the form's constraint (15 or older): it stays for a reviewer
+    (tmp_path / "export.csv").write_text(CSV + "uuid:c3,Neema,12,yes,magadi,0\n")
+    cli(ws, "import", "cli-project", "household", str(tmp_path / "export.csv"))
+    code, out = cli(ws, "approve-clean", "cli-project", "household")
+    assert code == 2 and "review.not_validated" in out
+    assert cli(ws, "validate", "cli-project", "household")[0] == 0
+    code, out = cli(ws, "approve-clean", "cli-project", "household", "--dry-run", "--json")
+    assert code == 0 and json.loads(out)["approved"] == 2 and json.loads(out)["dry_run"]
+    code, out = cli(ws, "approve-clean", "cli-project", "household")
+    assert code == 0 and "approved 2 submission(s)" in out and "1 with errors" in " ".join(out.split())
+    code, out = cli(ws, "approve-clean", "cli-project", "household", "--json")
+    assert code == 0 and json.loads(out)["approved"] == 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from functools import cache
+from typing import TYPE_CHECKING
 
 from citizendata.errors import (
     BadInput,
@@ -17,10 +18,8 @@ from citizendata.errors import (
     Where,
 )
 
-try:
-    __version__ = version("citizendata")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0+source"
+if TYPE_CHECKING:
+    __version__: str
 
 __all__ = [
     "BadInput",
@@ -40,9 +39,21 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # the workspace pulls in SQLAlchemy, pyxform and DuckDB; import it only when asked
+    # the workspace pulls in SQLAlchemy and the services; import it only when asked
     if name in {"Workspace", "Client"}:
         from citizendata import workspace
 
         return getattr(workspace, name)
+    if name == "__version__":  # importlib.metadata costs tens of milliseconds: on demand
+        return _version()
     raise AttributeError(name)
+
+
+@cache
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("citizendata")
+    except PackageNotFoundError:  # running from a source tree
+        return "0.0.0+source"

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from citizendata.errors import Conflict
 from citizendata.projects.spec import (
     EngagementEntry,
     EstimationSpec,
@@ -24,7 +23,7 @@ from citizendata.projects.spec import (
 )
 from citizendata.workspace import Client, Workspace
 
-__all__ = ["DEMO_ADMIN", "build_demo", "kenya_spec"]
+__all__ = ["DEMO_ADMIN", "build_demo", "demo_logins", "kenya_spec", "release_to_publish"]
 
 DEMO_ADMIN = {"username": "admin", "password": "demo-admin-2026"}
 BATCH = 1000
@@ -122,9 +121,70 @@ def _add_references(owner: Client, slug: str, margins: Any) -> None:
                                   "(not real boundaries)", replace=True)
 
 
+def demo_logins() -> list[dict[str, str]]:
+    """Every demo login: user name, password, project role, and what they stand for.
+
+    The community representative signs releases for the community (the project's
+    ``release.community_representatives``); the NSO officer decides fitness.
+    """
+    from citizendata.scenarios.kenya_maternal_health import project as kp
+
+    representatives = set(kp.RELEASE.get("community_representatives", []))
+    out = [{**DEMO_ADMIN, "role": "site administrator", "stands_for": ""}]
+    for u in kp.DEMO_USERS:
+        duties = []
+        if u["username"] in representatives:
+            duties.append("community representative: signs releases for the community")
+        if u["role"] == "nso":
+            duties.append("NSO officer: attests quality and decides fitness")
+        out.append({"username": u["username"], "password": u["password"], "role": u["role"],
+                    "stands_for": "; ".join(duties)})
+    return out
+
+
+def release_to_publish(owner: Client, slug: str, *, inputs_changed: bool
+                       ) -> tuple[dict[str, Any] | None, bool]:
+    """The release the demo can show without building another: (release, needs building).
+
+    A rerun with the same inputs (no new submission, form version, reference table or
+    project setting) keeps the latest published release instead of publishing an
+    identical one; a release left awaiting sign-off by an interrupted run is signed and
+    published rather than built again. Otherwise a new release is needed.
+    """
+    if inputs_changed:
+        return None, True
+    rows = owner.releases(slug)
+    for status in ("published", "awaiting_signoff"):
+        # a release awaiting sign-off counts only when none was ever published: then it is
+        # the interrupted run's own, not one a person built to try the sign-off
+        kept = [r for r in rows if r["status"] == status]
+        if kept:
+            return max(kept, key=lambda r: int(r["version"])), False
+    return None, True
+
+
+def _publish(owner: Client, slug: str, release: dict[str, Any]) -> dict[str, Any]:
+    """Sign (as the community representative) and publish a release awaiting sign-off."""
+    if release["status"] == "awaiting_signoff":
+        owner.sign_release(slug, release["version"], "approve",
+                           "read back and agreed at the network's assembly")
+        owner.publish_release(slug, release["version"])
+    return release
+
+
+def _reference_hashes(owner: Client, slug: str) -> dict[str, str]:
+    return {r["name"]: r["sha256"] for r in owner.reference_tables(slug)}
+
+
 def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                console: Console | None = None) -> tuple[Workspace, Table]:
-    """Create (or reuse) the demo workspace with ~n Kenya submissions and a snapshot."""
+    """Create (or reuse) the demo workspace with ~n Kenya submissions and a snapshot.
+
+    Idempotent: a rerun on an existing demo workspace adds nothing that is already
+    there (submissions are identical resends; the form, references and settings are
+    unchanged) and, when nothing changed, neither validates again, nor keeps another
+    estimate run, nor builds and publishes another identical release.
+    """
     from citizendata.scenarios.kenya_maternal_health import FORM_PATH, generate
     from citizendata.scenarios.kenya_maternal_health import project as kp
 
@@ -133,11 +193,19 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
         shutil.rmtree(path)
     ws = Workspace.open(path)
     slug = kp.PROJECT["slug"]
-    owner = _setup(ws) if not ws.has_users() else ws.as_user(
-        next(u["username"] for u in kp.DEMO_USERS if u["role"] == "owner"))
+    rerun = ws.has_users()
+    owner = ws.as_user(next(u["username"] for u in kp.DEMO_USERS if u["role"] == "owner")) \
+        if rerun else _setup(ws)
+    spec_before = owner.project(slug).spec.model_dump(mode="json")
     owner.update_project(kenya_spec())  # a demo built by an older version gets today's spec
+    spec_changed = owner.project(slug).spec.model_dump(mode="json") != spec_before
+    versions_before = {f.form_id: list(f.versions) for f in owner.forms(slug)}
     version = owner.add_form(slug, FORM_PATH)
+    new_version = version.version not in versions_before.get(version.form_id, [])
     data = generate(n)
+    refs_before = _reference_hashes(owner, slug)
+    _add_references(owner, slug, data.margins)
+    refs_changed = _reference_hashes(owner, slug) != refs_before
     collector = ws.as_user(next(u["username"] for u in kp.DEMO_USERS if u["role"] == "collector"))
     created = dupes = 0
     with Progress(TextColumn("{task.description}"), BarColumn(),
@@ -146,43 +214,48 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
         task = bar.add_task("submitting", total=len(data.submissions))
         for start in range(0, len(data.submissions), BATCH):
             chunk = data.submissions[start:start + BATCH]
-            try:
-                r = collector.submit(slug, version.form_id, json.dumps(chunk).encode())
-            except Conflict:
-                raise
+            r = collector.submit(slug, version.form_id, json.dumps(chunk).encode())
             created += r.created
             dupes += r.duplicates
             bar.advance(task, len(chunk))
-        task_v = bar.add_task("validating", total=len(data.submissions))
+        changed = created > 0 or spec_changed or new_version or refs_changed
+        published, build = release_to_publish(owner, slug, inputs_changed=changed)
         validator = ws.as_user(next(u["username"] for u in kp.DEMO_USERS
                                     if u["role"] == "validator"))
-        report = validator.validate(slug, version.form_id,
-                                    progress=lambda k: bar.advance(task_v, k))
+        report = None
+        if build:  # a rerun with nothing new keeps the last run's findings
+            task_v = bar.add_task("validating", total=len(data.submissions))
+            report = validator.validate(slug, version.form_id,
+                                        progress=lambda k: bar.advance(task_v, k))
         approved = _approve_clean(validator, slug, version.form_id)
         task2 = bar.add_task("snapshot", total=len(data.submissions))
         analyst = ws.as_user(next(u["username"] for u in kp.DEMO_USERS if u["role"] == "analyst"))
         info = analyst.snapshot(slug, version.form_id,
                                 progress=lambda k: bar.advance(task2, k))
-        _add_references(owner, slug, data.margins)
-        sba = analyst.estimate(slug, "sba")
+        sba = analyst.estimate(slug, "sba", store=build)
         quality = analyst.quality(slug, version.form_id, "sba")
         task3 = bar.add_task("release", total=1)
-        release = owner.build_release(slug)
-        owner.sign_release(slug, release["version"], "approve",
-                           "read back and agreed at the network's assembly")
-        owner.publish_release(slug, release["version"])
+        if build:
+            release = _publish(owner, slug, owner.build_release(slug))
+        else:
+            assert published is not None
+            release = _publish(owner, slug, published)
         bar.update(task3, completed=1)
     summary = Table(title="citizendata demo: kenya-maternal-health", show_header=False)
     summary.add_row("workspace", str(path.resolve()))
     summary.add_row("form", f"{version.form_id} v{version.version}")
     summary.add_row("submissions", f"{created:,} new, {dupes:,} already there")
-    summary.add_row("validation", f"{report.rules} rules: {report.findings:,} findings "
-                    f"({report.errors} errors, {report.warnings} warnings) in "
-                    f"{report.seconds:.1f} s; " + ", ".join(
-                        f"{k} {v}" for k, v in sorted(report.by_kind.items())))
-    summary.add_row("review", f"{report.moved_to_has_issues} moved to has_issues, "
-                    f"{report.duplicate_pairs} duplicate pair(s) to decide, {approved:,} "
-                    "approved (no errors, no duplicate flag)")
+    if report is not None:
+        summary.add_row("validation", f"{report.rules} rules: {report.findings:,} findings "
+                        f"({report.errors} errors, {report.warnings} warnings) in "
+                        f"{report.seconds:.1f} s; " + ", ".join(
+                            f"{k} {v}" for k, v in sorted(report.by_kind.items())))
+        summary.add_row("review", f"{report.moved_to_has_issues} moved to has_issues, "
+                        f"{report.duplicate_pairs} duplicate pair(s) to decide, {approved:,} "
+                        "approved (no errors, no duplicate flag)")
+    else:
+        summary.add_row("validation", "nothing new since the last run: its findings are kept "
+                        "— see 'citizendata validate'")
     for name, t in info.tables.items():
         summary.add_row(f"snapshot {name}", f"{t.rows:,} rows × {len(t.columns)} columns")
     total = sba.total()
@@ -206,10 +279,14 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                     f"{rec['recommendation']} ({rec['rule']})" + (f"; low: {', '.join(weak)}"
                                                                    if weak else "")
                     + " — see 'citizendata quality show'")
-    summary.add_row("release", f"v{release['version']} published after the community's "
-                    f"sign-off: /public/releases/{slug}/{release['version']}/report.html "
+    summary.add_row("release", f"v{release['version']} "
+                    + ("published after the community's sign-off" if build else
+                       "kept: nothing changed since it was published, so no identical "
+                       "release is built again")
+                    + f": /public/releases/{slug}/{release['version']}/report.html "
                     f"({len(release['files'])} files: SDMX, CSV, Parquet, JSON, report)")
-    summary.add_row("admin login", f"{DEMO_ADMIN['username']} / {DEMO_ADMIN['password']}")
-    for u in kp.DEMO_USERS:
-        summary.add_row(f"{u['role']} login", f"{u['username']} / {u['password']}")
+    for login in demo_logins():
+        summary.add_row(f"login: {login['role']}",
+                        f"{login['username']} / {login['password']}"
+                        + (f" — {login['stands_for']}" if login["stands_for"] else ""))
     return ws, summary

@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from citizendata.services import decryption, encryption, logins
-from citizendata.services.decryption import DecryptedSnapshot
-from citizendata.services.encryption import KeyInfo
+from citizendata._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from citizendata.services import decryption, encryption, logins
+    from citizendata.services.decryption import DecryptedSnapshot
+    from citizendata.services.encryption import KeyInfo
+else:  # PyArrow, the XLSForm parser: loaded on first use
+    decryption = lazy_module("citizendata.services.decryption")
+    encryption = lazy_module("citizendata.services.encryption")
+    logins = lazy_module("citizendata.services.logins")
 
 __all__ = ["EncryptionMethods"]
 

@@ -236,6 +236,9 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Set the named setting to a safe value."),
     ErrorSpec("config.invalid", "ServerMisconfigured", "A setting is invalid", "Correct the setting."),
     ErrorSpec("workspace.missing", "BadInput", "No workspace here", "Run 'citizendata init' first."),
+    ErrorSpec("workspace.not_initialised", "BadInput", "No initialised workspace to serve",
+              "Name the workspace folder with -w FOLDER (or CITIZENDATA_WORKSPACE); make one "
+              "with 'citizendata init -w FOLDER' or 'citizendata demo'."),
     ErrorSpec("db.unavailable", "ServerMisconfigured", "The database cannot be reached",
               "Check CITIZENDATA_DATABASE_URL and that the server is running."),
     ErrorSpec("odata.invalid_query", "BadInput", "The OData query cannot be served",

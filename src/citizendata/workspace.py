@@ -18,12 +18,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from citizendata._lazy import lazy_module
 from citizendata.auth import Action, Actor
 from citizendata.config import Settings, get_settings
 from citizendata.encryption_client import EncryptionMethods
@@ -36,28 +37,42 @@ from citizendata.projects.spec import ProjectSpec, load_spec
 from citizendata.publish.client import ReleaseMethods
 from citizendata.publish.odata.client import ODataMethods
 from citizendata.quality.client import QualityMethods
-from citizendata.services import (
-    accounts,
-    bulk,
-    duplicates,
-    intake,
-    logins,
-    review,
-    submissions,
-    validation,
-)
-from citizendata.services import attachments as attachments_svc
-from citizendata.services import forms as forms_svc
-from citizendata.services import members as members_svc
+from citizendata.services import accounts
 from citizendata.services import projects as projects_svc
 from citizendata.services.access import project_for
-from citizendata.snapshot.cache import SnapshotStore
 from citizendata.snapshot.client import SnapshotMethods
 from citizendata.sources import read_source
 from citizendata.stats.client import EstimationMethods
 from citizendata.store.engine import make_engine, make_sessionmaker, traits
 from citizendata.store.migrate import current_revision, head_revision, upgrade
 from citizendata.store.models import AuditEvent, User
+
+if TYPE_CHECKING:
+    from citizendata.services import attachments as attachments_svc
+    from citizendata.services import (
+        bulk,
+        duplicates,
+        intake,
+        logins,
+        review,
+        submissions,
+        validation,
+    )
+    from citizendata.services import forms as forms_svc
+    from citizendata.services import members as members_svc
+    from citizendata.snapshot.cache import SnapshotStore
+else:  # PyArrow, Ibis, DuckDB, pyxform: loaded on the first call that needs them, so that
+    # importing the library (the CLI, the server) stays light (tests/test_cli_startup.py)
+    bulk = lazy_module("citizendata.services.bulk")
+    duplicates = lazy_module("citizendata.services.duplicates")
+    intake = lazy_module("citizendata.services.intake")
+    logins = lazy_module("citizendata.services.logins")
+    review = lazy_module("citizendata.services.review")
+    submissions = lazy_module("citizendata.services.submissions")
+    validation = lazy_module("citizendata.services.validation")
+    attachments_svc = lazy_module("citizendata.services.attachments")
+    forms_svc = lazy_module("citizendata.services.forms")
+    members_svc = lazy_module("citizendata.services.members")
 
 __all__ = ["Client", "Workspace", "WriterBusy"]
 
@@ -221,6 +236,8 @@ class Workspace:
                        ) -> SnapshotStore:
         """Where a form's snapshots are kept in this workspace (with personal fields in a
         folder of their own, so a snapshot without them is never mistaken for one with)."""
+        from citizendata.snapshot.cache import SnapshotStore
+
         root = (self.settings.workspace / "snapshots").resolve()
         form = (root / slug / form_id).resolve()
         if not form.is_relative_to(root) or form.parent.parent != root:

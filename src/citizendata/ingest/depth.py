@@ -11,22 +11,31 @@ the ``max_depth`` setting; a top-level object or array is depth 1.
 from __future__ import annotations
 
 import json
-from typing import Any
-
-import numpy as np
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from citizendata.errors import BadInput, Where
 
+if TYPE_CHECKING:
+    import numpy as np
+
 __all__ = ["check_json_depth", "check_object_depth", "json_depth"]
 
-# byte classes: 1 opens, 2 closes, 3 is a quote, 4 a backslash
-_CLASS = np.zeros(256, dtype=np.uint8)
-_CLASS[[ord("["), ord("{")]] = 1
-_CLASS[[ord("]"), ord("}")]] = 2
-_CLASS[ord('"')] = 3
-_CLASS[ord("\\")] = 4
 # scanned a megabyte at a time: the index arrays of a chunk stay a few megabytes
 _CHUNK = 1 << 20
+
+
+@cache
+def _classes() -> np.ndarray:
+    """Byte classes: 1 opens, 2 closes, 3 is a quote, 4 a backslash (NumPy loads on first use)."""
+    import numpy as np
+
+    table = np.zeros(256, dtype=np.uint8)
+    table[[ord("["), ord("{")]] = 1
+    table[[ord("]"), ord("}")]] = 2
+    table[ord('"')] = 3
+    table[ord("\\")] = 4
+    return table
 
 
 def _utf8(body: bytes | str) -> bytes:
@@ -48,6 +57,8 @@ def _unescaped(chunk: np.ndarray, quotes: np.ndarray, backslashes: np.ndarray,
 
     ``carry`` is the number of backslashes that ended the previous chunk.
     """
+    import numpy as np
+
     if not quotes.size or (not backslashes.size and not carry):
         return quotes
     before = quotes - 1
@@ -69,6 +80,8 @@ def _unescaped(chunk: np.ndarray, quotes: np.ndarray, backslashes: np.ndarray,
 
 def _trailing_backslashes(chunk: np.ndarray, carry: int) -> int:
     """How many backslashes end the chunk (counting those before it when all are)."""
+    import numpy as np
+
     not_backslash = chunk[::-1] != 0x5C
     return int(np.argmax(not_backslash)) if not_backslash.any() else carry + chunk.size
 
@@ -81,12 +94,15 @@ def json_depth(body: bytes | str, limit: int | None = None, *,
     which is as far as a parser reads. The text is scanned in chunks, so memory stays
     small, and the scan stops at the first bracket past the limit.
     """
+    import numpy as np
+
+    classes = _classes()
     raw = np.frombuffer(_utf8(body), dtype=np.uint8)
     depth = deepest = carry = 0
     inside = False  # in a string when the previous chunk ended
     for start in range(0, raw.size, chunk_size):
         chunk = raw[start:start + chunk_size]
-        codes = _CLASS[chunk]
+        codes = classes[chunk]
         where = np.flatnonzero(codes)
         kind = codes[where]
         quotes = _unescaped(chunk, where[kind == 3], where[kind == 4], carry)

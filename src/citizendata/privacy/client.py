@@ -15,22 +15,36 @@ import copy
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
+from citizendata._lazy import lazy_module
 from citizendata.auth import Action, Actor, allowed
 from citizendata.errors import BadInput, Forbidden, Where
-from citizendata.privacy.estimates import protect_estimates, protect_linked, within_sets
-from citizendata.privacy.public import public_microdata
 from citizendata.projects.estimation import EstimationSpec, IndicatorSpec
 from citizendata.projects.protection import ProtectionSpec
-from citizendata.services import consent, validation
-from citizendata.services import estimation as estimation_svc
-from citizendata.services import privacy as privacy_svc
 from citizendata.services.access import audit, project_for
-from citizendata.stats.indicators import IndicatorResult, grouping_sets
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from citizendata.privacy import estimates as _estimates
+    from citizendata.privacy import public as _public
+    from citizendata.services import consent, validation
+    from citizendata.services import estimation as estimation_svc
+    from citizendata.services import privacy as privacy_svc
+    from citizendata.stats import indicators as _indicators
+    from citizendata.stats.indicators import IndicatorResult
+else:  # the statistics stack loads on the first call that needs it
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
+    _estimates = lazy_module("citizendata.privacy.estimates")
+    _public = lazy_module("citizendata.privacy.public")
+    consent = lazy_module("citizendata.services.consent")
+    estimation_svc = lazy_module("citizendata.services.estimation")
+    privacy_svc = lazy_module("citizendata.services.privacy")
+    validation = lazy_module("citizendata.services.validation")
+    _indicators = lazy_module("citizendata.stats.indicators")
 
 __all__ = ["ProtectionMethods", "require_unprotected", "sees_unprotected"]
 
@@ -56,9 +70,9 @@ def _union(*lists: Sequence[Sequence[str]]) -> list[list[str]]:
 
 def _covered(wanted: Sequence[Sequence[str]], declared: Sequence[Sequence[str]]) -> bool:
     """Every cell ``wanted`` asks for is a cell of the declared cube."""
-    _, sets = grouping_sets(declared)
+    _, sets = _indicators.grouping_sets(declared)
     have = {frozenset(s) for s in sets}
-    _, want = grouping_sets(wanted)
+    _, want = _indicators.grouping_sets(wanted)
     return all(frozenset(s) in have for s in want)
 
 
@@ -114,7 +128,7 @@ class ProtectionMethods:
             result, spec, refs = self._raw(slug, ind, disaggregations, purpose, options)
             if inspect:
                 inspect(result)
-            protect_estimates(result, policy, spec, refs)
+            _estimates.protect_estimates(result, policy, spec, refs)
             assert result.protection is not None
             result.protection["notes"].append(
                 "a table the project does not declare, protected on its own: do not publish "
@@ -124,7 +138,7 @@ class ProtectionMethods:
         if inspect:
             inspect(mine)
         refs, _ = me._read(estimation_svc.read_reference_tables, slug)
-        protect_linked([mine, *others], policy, spec, refs)
+        _estimates.protect_linked([mine, *others], policy, spec, refs)
         _cut(mine, disaggregations if disaggregations is not None else declared)
         assert mine.protection is not None
         mine.protection["linked"] = sorted(r.indicator.id for r in others)
@@ -210,7 +224,7 @@ class ProtectionMethods:
             shapes = files[policy.location.boundaries]
             hashes = {**hashes, policy.location.boundaries: more[policy.location.boundaries]}
         snap = self.open_snapshot(slug, form_id)
-        data, report = public_microdata(snap, policy, statuses=statuses,
+        data, report = _public.public_microdata(snap, policy, statuses=statuses,
                                         consent=consent_filter, references=refs,
                                         boundaries=shapes)
         self._run(_audit_microdata, slug, form_id, report, hashes)
@@ -240,9 +254,9 @@ def _same_units(a: IndicatorResult, b: IndicatorResult) -> bool:
 
 def _cut(result: IndicatorResult, disaggregations: Sequence[Sequence[str]]) -> None:
     """Keep the rows and dimensions of the tables asked for (in place)."""
-    dims, sets = grouping_sets(disaggregations)
+    dims, sets = _indicators.grouping_sets(disaggregations)
     t = result.table
-    keep = within_sets(t, result.dims, sets)
+    keep = _estimates.within_sets(t, result.dims, sets)
     t = t.loc[keep].reset_index(drop=True)
     extra = [d for d in result.dims if d not in dims]
     result.table = t.drop(columns=extra)

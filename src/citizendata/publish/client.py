@@ -14,16 +14,23 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from citizendata._lazy import lazy_module
 from citizendata.errors import BadInput, NotFound, Where
 from citizendata.i18n import gettext as _
 from citizendata.i18n import use_locale
 from citizendata.projects.spec import ProjectSpec
-from citizendata.publish.boundaries import dump_boundaries
-from citizendata.publish.bundle import stable_floats, stable_json, write_bundle
 from citizendata.publish.summary import N_
-from citizendata.services import releases as releases_svc
+
+if TYPE_CHECKING:
+    from citizendata.publish import boundaries as _boundaries
+    from citizendata.publish import bundle as _bundle
+    from citizendata.services import releases as releases_svc
+else:  # the statistics stack loads on the first call that needs it
+    _boundaries = lazy_module("citizendata.publish.boundaries")
+    _bundle = lazy_module("citizendata.publish.bundle")
+    releases_svc = lazy_module("citizendata.services.releases")
 
 __all__ = ["ReleaseMethods"]
 
@@ -65,7 +72,7 @@ def _sdmx_files(r: Any, spec: ProjectSpec, as_of: date, notes: list[str]) -> dic
     try:
         # the same rounding as the bundle's tables: last-bit noise in parallel sums must
         # not change the SDMX bytes of a rebuild
-        rows, rep = to_sdg_rows(stable_floats(r.table), SeriesMapping(
+        rows, rep = to_sdg_rows(_bundle.stable_floats(r.table), SeriesMapping(
             series=ind.series, ref_area=str(spec.country), time_period=str(as_of.year),
             unit_measure=ind.unit_of_measure, nature=spec.release.sdmx_nature,
             source_detail=f"Citizen data: {spec.name}",
@@ -110,7 +117,8 @@ class ReleaseMethods:
         provenance: dict[str, Any] = {}
         maps, labels, shapes_sha = self._release_maps(slug, spec)
         for m in spec.release.maps:
-            extra[f"boundaries/{m.boundaries}.geojson"] = dump_boundaries(maps[m.dimension])
+            extra[f"boundaries/{m.boundaries}.geojson"] = _boundaries.dump_boundaries(
+                maps[m.dimension])
         steps = len(ids) + 2
         for step, iid in enumerate(ids):
             progress(step, steps, f"estimating: {iid}")
@@ -140,7 +148,7 @@ class ReleaseMethods:
             # one quality record for both the JSON file and the report's section
             quality_html = quality_html_from_json(quality)
             report = self._report(spec, version, as_of, shown, provenance, quality_html, maps)
-        extra["quality.json"] = (json.dumps(stable_json(json.loads(json.dumps(
+        extra["quality.json"] = (json.dumps(_bundle.stable_json(json.loads(json.dumps(
             quality, default=str))), sort_keys=True, ensure_ascii=False, indent=2)
             + "\n").encode("utf-8")
         release = {
@@ -149,7 +157,7 @@ class ReleaseMethods:
             "indicators": meta["indicators"], "provenance": provenance, "notes": notes,
         }
         extra["report.html"] = report.encode("utf-8")
-        return write_bundle(out, release=release, tables=tables, extra_files=extra).__dict__
+        return _bundle.write_bundle(out, release=release, tables=tables, extra_files=extra).__dict__
 
     @staticmethod
     def _report(spec: ProjectSpec, version: int, as_of: date, shown: list[dict[str, Any]],

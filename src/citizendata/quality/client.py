@@ -7,15 +7,21 @@ object while the module stays small.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from citizendata._lazy import lazy_module
 from citizendata.errors import BadInput, NotFound, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.projects.spec import ProjectSpec
-from citizendata.quality.evidence import coverage_distance, item_nonresponse, project_evidence
-from citizendata.quality.model import Recommendation
-from citizendata.services import quality as quality_svc
-from citizendata.services import validation
+
+if TYPE_CHECKING:
+    from citizendata.quality import evidence as _evidence
+    from citizendata.services import quality as quality_svc
+    from citizendata.services import validation
+else:  # the statistics stack loads on the first call that needs it
+    _evidence = lazy_module("citizendata.quality.evidence")
+    quality_svc = lazy_module("citizendata.services.quality")
+    validation = lazy_module("citizendata.services.validation")
 
 __all__ = ["QualityMethods"]
 
@@ -55,9 +61,9 @@ class QualityMethods:
             # margins) is read first, since protection drops the sample's margin totals
             seen: list[Any] = []
             result = me._protected(slug, ind.id, None, "analysis", today=today,
-                                   inspect=lambda r: seen.append(coverage_distance(r.weighting)))
+                                   inspect=lambda r: seen.append(_evidence.coverage_distance(r.weighting)))
             coverage = seen[0]
-        ev = project_evidence(spec, schema, db_ev, nonresponse=item_nonresponse(
+        ev = _evidence.project_evidence(spec, schema, db_ev, nonresponse=_evidence.item_nonresponse(
             snap, schema, statuses), result=result, today=today)
         self._identity_evidence(ev, spec, schema)
         if result is not None:
@@ -145,6 +151,8 @@ class QualityMethods:
 
         me: Any = self
         record = self.quality(slug, form_id, indicator)
+        from citizendata.quality.model import Recommendation
+
         rec = Recommendation(**{k: record["recommendation"][k] for k in
                                 ("recommendation", "reasons", "rule")})
         decided = fitness.apply_decision(rec, decision=decision, by=me.actor.username,

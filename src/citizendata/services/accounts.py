@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -111,13 +112,17 @@ def authenticate(db: Session, username: str, password: str) -> Actor:
     """The actor for a correct user name and password, else 401."""
     user = db.scalar(select(User).where(User.username == username))
     # verify against a dummy hash for unknown users so timing does not reveal who exists
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    ok = verify_password(user.password_hash if user else _dummy_hash(), password)
     if user is None or not ok or not user.is_active:
         raise Unauthenticated("auth.invalid_credentials", "Wrong user name or password.")
     return actor_for(user)
 
 
-_DUMMY_HASH = hash_password("not-a-real-password-0000")
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist (same time as a wrong password);
+    made on first use, not on import: an argon2 hash costs a third of a second."""
+    return hash_password("not-a-real-password-0000")
 
 
 def create_token(db: Session, actor: Actor, name: str) -> str:

@@ -26,7 +26,6 @@ from citizendata.forms.schema import FormSchema
 from citizendata.services.access import audit, form_in, project_for
 from citizendata.services.consent import consent_spec
 from citizendata.services.forms import merged_schema
-from citizendata.services.snapshots import check_export
 from citizendata.services.submissions import NOT_WITHDRAWN, current_version
 from citizendata.store.models import Attachment, ConsentWithdrawal, Submission
 
@@ -206,6 +205,8 @@ def export_attachments(db: Session, actor: Actor | None, slug: str, form_id: str
     expected files never sent. Personal media only with ``include_personal`` (and a role
     that may see personal data). Bytes are read one file at a time.
     """
+    from citizendata.services.snapshots import check_export  # PyArrow: only here
+
     project, _ = check_export(db, actor, slug, form_id, include_personal)
     form = form_in(db, project, form_id)
     schema = merged_schema(db, form)

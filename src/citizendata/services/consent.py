@@ -17,7 +17,7 @@ nor for a later edit of them, whatever channel a resend comes by (services.intak
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -26,7 +26,6 @@ from citizendata.auth import Action, Actor
 from citizendata.errors import BadInput, Conflict, NotFound, Where
 from citizendata.projects.protection import ConsentSpec, ProtectionSpec
 from citizendata.services.access import audit, form_in, project_for, project_spec
-from citizendata.stats.frame import ConsentFilter
 from citizendata.store.models import (
     Attachment,
     ConsentWithdrawal,
@@ -37,6 +36,9 @@ from citizendata.store.models import (
     SubmissionVersion,
     Tombstone,
 )
+
+if TYPE_CHECKING:
+    from citizendata.stats.frame import ConsentFilter
 
 __all__ = [
     "ALL",
@@ -235,6 +237,8 @@ PURPOSES = ("analysis", "publication", "nso_sharing")
 def consent_filter(db: Session, actor: Actor | None, slug: str, form_id: str,
                    purpose: str = "analysis") -> ConsentFilter:
     """What a use of the form's data may read under the project's consent policy."""
+    from citizendata.stats.frame import ConsentFilter  # Ibis and pandas: only here
+
     if purpose not in PURPOSES:
         raise BadInput("consent.invalid_scope", f"unknown purpose {purpose!r}",
                        where=Where(field="purpose"), fix=f"Use one of {list(PURPOSES)}.")

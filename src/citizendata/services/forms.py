@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,10 +24,12 @@ from citizendata.forms.media import (
     label_media,
 )
 from citizendata.forms.schema import FormSchema
-from citizendata.forms.xlsform import ParsedForm, merge_schemas, parse_xlsform
 from citizendata.ingest.archive import ArchiveLimits
 from citizendata.services.access import audit, form_in, project_for
 from citizendata.store.models import Form, FormAttachment, FormVersion, Project, Submission
+
+if TYPE_CHECKING:
+    from citizendata.forms.xlsform import ParsedForm
 
 __all__ = ["AttachmentInfo", "FormInfo", "FormVersionInfo", "add_form", "form_attachment",
            "form_attachments", "form_versions", "get_form", "list_forms"]
@@ -127,6 +129,8 @@ def add_form(
     ``form.attachment_missing`` names each, and nothing is stored.
     """
     project, _ = project_for(db, actor, slug, Action.FORM_MANAGE)
+    from citizendata.forms.xlsform import parse_xlsform  # pyxform: only here
+
     parsed = parse_xlsform(data, filename, limits=limits, max_depth=max_depth)
     given = _given(attachments, filename)
     form = db.scalar(select(Form).where(Form.project_id == project.id,
@@ -234,6 +238,8 @@ def merged_from(db: Session, version_ids: list[int], hashes: tuple[str, ...]) ->
         return hit
     rows: dict[int, Any] = dict(db.execute(select(FormVersion.id, FormVersion.schema)
                                            .where(FormVersion.id.in_(version_ids))).all())
+    from citizendata.forms.xlsform import merge_schemas
+
     merged = merge_schemas([FormSchema.from_dict(rows[i]) for i in version_ids])
     with _SCHEMAS_LOCK:
         if len(_SCHEMAS) > 256:

@@ -40,7 +40,6 @@ from citizendata.store.models import (
     User,
     ValidationRun,
 )
-from citizendata.validate.agreement import cohen_kappa, fleiss_counts, fleiss_kappa
 
 __all__ = ["DECISIONS", "CleanApproval", "ReviewEntry", "SubmissionAnswers", "agreement",
            "answers", "approve_clean", "boundaries", "comment", "decide", "decisions", "edit",
@@ -241,6 +240,8 @@ def agreement_of(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
             common = [s for s in by_sub.values() if a in s and b in s]
             if len(common) >= 2:
                 try:
+                    from citizendata.validate.agreement import cohen_kappa
+
                     k = cohen_kappa([s[a] for s in common], [s[b] for s in common])
                 except BadInput as exc:
                     # one decision throughout: kappa is undefined, not an error of the data
@@ -256,6 +257,8 @@ def agreement_of(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
         chosen = [(iid, st) for iid, s in by_sub.items() if len(s) == m for st in s.values()]
         if len({iid for iid, _ in chosen}) >= 2:
             try:
+                from citizendata.validate.agreement import fleiss_counts, fleiss_kappa
+
                 out["fleiss"] = _finite(dataclasses.asdict(fleiss_kappa(fleiss_counts(chosen))))
             except BadInput as exc:
                 out["fleiss"] = {"kappa": None, "note": exc.message}

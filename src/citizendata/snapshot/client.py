@@ -12,11 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from citizendata.services import snapshots
-from citizendata.snapshot.build import SnapshotInfo
-from citizendata.snapshot.open import Snapshot
+from citizendata._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from citizendata.services import snapshots
+    from citizendata.snapshot.build import SnapshotInfo
+    from citizendata.snapshot.open import Snapshot
+else:  # PyArrow, DuckDB, Ibis: loaded on the first call that needs them
+    snapshots = lazy_module("citizendata.services.snapshots")
 
 __all__ = ["SnapshotMethods"]
 

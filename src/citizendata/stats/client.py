@@ -9,22 +9,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from citizendata._lazy import lazy_module
 from citizendata.errors import BadInput, Where
 from citizendata.privacy.client import require_unprotected
-from citizendata.privacy.outputs import DPRelease, check_dp_input, dimension_codes, dp_release
 from citizendata.projects.estimation import EstimationSpec
-from citizendata.services import consent, estimation, snapshots, validation
-from citizendata.services import privacy as privacy_svc
-from citizendata.snapshot.open import empty_snapshot
 from citizendata.sources import read_source
-from citizendata.stats.indicators import (
-    IndicatorResult,
-    base_fingerprint,
-    check_request,
-    estimate_indicator,
-)
+
+if TYPE_CHECKING:
+    from citizendata.privacy import outputs as _outputs
+    from citizendata.privacy.outputs import DPRelease
+    from citizendata.services import consent, estimation, snapshots, validation
+    from citizendata.services import privacy as privacy_svc
+    from citizendata.snapshot import open as _open
+    from citizendata.stats import indicators as _indicators
+    from citizendata.stats.indicators import IndicatorResult
+else:  # the statistics stack loads on the first call that needs it
+    _outputs = lazy_module("citizendata.privacy.outputs")
+    consent = lazy_module("citizendata.services.consent")
+    estimation = lazy_module("citizendata.services.estimation")
+    privacy_svc = lazy_module("citizendata.services.privacy")
+    snapshots = lazy_module("citizendata.services.snapshots")
+    validation = lazy_module("citizendata.services.validation")
+    _open = lazy_module("citizendata.snapshot.open")
+    _indicators = lazy_module("citizendata.stats.indicators")
 
 __all__ = ["EstimationMethods"]
 
@@ -97,10 +106,10 @@ class EstimationMethods:
         # nothing approved yet: say so, rather than fail deep in weighting ("no units")
         self._read(validation.require_analysable, slug, ind.form)
         # a request no data could make valid is refused before a snapshot is made or logged
-        check_request(empty_snapshot(self._read(snapshots.snapshot_schema, slug, ind.form)),
+        _indicators.check_request(_open.empty_snapshot(self._read(snapshots.snapshot_schema, slug, ind.form)),
                       spec, ind, disaggregations=disaggregations, references=refs)
         snap = self.open_snapshot(slug, ind.form)
-        result = estimate_indicator(snap, spec, ind, statuses=statuses, references=refs,
+        result = _indicators.estimate_indicator(snap, spec, ind, statuses=statuses, references=refs,
                                     reference_hashes=hashes, disaggregations=disaggregations,
                                     consent=consent_filter, **options)
         return result, spec, refs
@@ -114,7 +123,7 @@ class EstimationMethods:
         statuses = self._read(validation.project_statuses, slug)
         consent_filter = self._read(consent.consent_filter, slug, ind.form, purpose)
         snap = self.open_snapshot(slug, ind.form, refresh=False)
-        return base_fingerprint(snap, spec, ind, statuses=statuses, references=refs,
+        return _indicators.base_fingerprint(snap, spec, ind, statuses=statuses, references=refs,
                                 consent=consent_filter, today=today)
 
     def dp_estimate(self: Any, slug: str, indicator: str, *, label: str,
@@ -134,12 +143,12 @@ class EstimationMethods:
         dims = [list(by)] if by is not None else ind.disaggregations[:1]
         result, spec, refs = self._estimate(slug, indicator, dims, purpose, today=today)
         eps = float(epsilon if epsilon is not None else policy.dp.epsilon)
-        check_dp_input(result)  # refuse before spending anything
+        _outputs.check_dp_input(result)  # refuse before spending anything
         snap = self.open_snapshot(slug, ind.form, refresh=False)
-        codes = dimension_codes(spec, snap.categories(), refs, list(result.dims))
+        codes = _outputs.dimension_codes(spec, snap.categories(), refs, list(result.dims))
         self._run(privacy_svc.spend, slug, label, eps, policy.dp.delta, policy.dp.mechanism,
                   {"indicator": indicator, "dims": result.dims, "purpose": purpose})
-        return dp_release(result, policy.dp, epsilon=eps, label=label, codes=codes)
+        return _outputs.dp_release(result, policy.dp, epsilon=eps, label=label, codes=codes)
 
     # -- protection --------------------------------------------------------------------------
 

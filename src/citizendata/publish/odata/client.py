@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from citizendata.publish.odata.model import FormModel
-from citizendata.services import odata
+from citizendata._lazy import lazy_module
+
+if TYPE_CHECKING:
+    from citizendata.publish.odata.model import FormModel
+    from citizendata.services import odata
+else:  # loaded on the first OData call
+    odata = lazy_module("citizendata.services.odata")
 
 __all__ = ["ODataMethods"]
 

@@ -15,7 +15,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from citizendata.cli import DEFAULT_WS, AsOpt, JsonOpt, WorkspaceOpt, _client, _guard, app, console
+from citizendata.cli._common import (
+    DEFAULT_WS,
+    AsOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    client,
+    console,
+    guard,
+)
 from citizendata.errors import BadInput
 
 __all__ = ["decrypted_export", "encryption_app", "passphrase"]
@@ -46,12 +55,12 @@ def enable(project: str, hint: Annotated[str | None, typer.Option(
            as_user: AsOpt = None) -> None:
     """Managed encryption: forms are served with the project's new public key."""
     def go() -> None:
-        key = _client(workspace, as_user).enable_encryption(
+        key = client(workspace, as_user).enable_encryption(
             project, passphrase(secret, confirm=True), hint)
         console.print(f"Encryption enabled for {project}; key {key.fingerprint[:16]}…. Phones "
                       "encrypt once they fetch the forms again. Without the passphrase the "
                       "encrypted submissions can never be read.")
-    _guard(go)
+    guard(go)
 
 
 @encryption_app.command("register-key")
@@ -60,11 +69,11 @@ def register_key(project: str, private_key: Path, secret: PassOpt = None,
                  workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
     """Keep the PEM private key of a form's own public_key, sealed under a passphrase."""
     def go() -> None:
-        key = _client(workspace, as_user).register_private_key(
+        key = client(workspace, as_user).register_private_key(
             project, private_key.read_bytes(), passphrase(secret, confirm=True), hint)
         console.print(f"Private key {key.fingerprint[:16]}… registered for "
                       f"{', '.join(key.forms)}. You may now delete the PEM file.")
-    _guard(go)
+    guard(go)
 
 
 @encryption_app.command("status")
@@ -72,7 +81,7 @@ def status(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = 
            as_json: JsonOpt = False) -> None:
     """The project's keys and the encrypted submissions each form holds."""
     def go() -> None:
-        info = _client(workspace, as_user).encryption_status(project)
+        info = client(workspace, as_user).encryption_status(project)
         if as_json:
             console.print_json(data=info)
             return
@@ -84,7 +93,7 @@ def status(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = 
         console.print(table)
         for form_id, n in info["encrypted_submissions"].items():
             console.print(f"{form_id}: {n} encrypted submission(s)")
-    _guard(go, as_json)
+    guard(go, as_json)
 
 
 def decrypted_export(me: Any, project: str, form_id: str, out: Path | None, secret: str | None,

@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from citizendata.cli import DEFAULT_WS, AsOpt, JsonOpt, WorkspaceOpt, _client, _guard, app, console
+from citizendata.cli._common import (
+    DEFAULT_WS,
+    AsOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    client,
+    console,
+    guard,
+)
 
 __all__ = ["release_app"]
 
@@ -26,7 +35,7 @@ def release_build(project: str,
     """Build the next version: protected estimates, SDMX, CSV, Parquet, JSON, report, manifest."""
     def go() -> None:
         when = date.fromisoformat(as_of) if as_of else None
-        me = _client(workspace, as_user)
+        me = client(workspace, as_user)
         r = me.build_release(project, as_of=when)
         if as_json:
             console.print_json(data=r)
@@ -34,7 +43,7 @@ def release_build(project: str,
         console.print(f"release v{r['version']} built ({len(r['files'])} files) in "
                       f"{me.release_dir(project, r['version'])}; "
                       "awaiting sign-off by the community representatives")
-    _guard(go, as_json)
+    guard(go, as_json)
 
 
 @release_app.command("sign")
@@ -44,10 +53,10 @@ def release_sign(project: str, version: int,
                  workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
     """Approve (or refuse) a release as a community representative or the NSO."""
     def go() -> None:
-        r = _client(workspace, as_user).sign_release(project, version, decision, note)
+        r = client(workspace, as_user).sign_release(project, version, decision, note)
         s = r["signoffs"][-1]
         console.print(f"v{version}: {s['decision']} by {s['by']} ({s['capacity']})")
-    _guard(go)
+    guard(go)
 
 
 @release_app.command("publish")
@@ -55,10 +64,10 @@ def release_publish(project: str, version: int, workspace: WorkspaceOpt = DEFAUL
                     as_user: AsOpt = None) -> None:
     """Publish a release once every sign-off is in."""
     def go() -> None:
-        r = _client(workspace, as_user).publish_release(project, version)
+        r = client(workspace, as_user).publish_release(project, version)
         console.print(f"v{version} published at {r['published_at']}: "
                       f"/public/releases/{project}/{version}/report.html")
-    _guard(go)
+    guard(go)
 
 
 @release_app.command("withdraw")
@@ -67,9 +76,9 @@ def release_withdraw(project: str, version: int,
                      workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
     """End public access to a release; its record is kept."""
     def go() -> None:
-        _client(workspace, as_user).withdraw_release(project, version, reason)
+        client(workspace, as_user).withdraw_release(project, version, reason)
         console.print(f"v{version} withdrawn")
-    _guard(go)
+    guard(go)
 
 
 @release_app.command("list")
@@ -77,7 +86,7 @@ def release_list(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: As
                  as_json: JsonOpt = False) -> None:
     """The project's releases and their sign-offs."""
     def go() -> None:
-        rows = _client(workspace, as_user).releases(project)
+        rows = client(workspace, as_user).releases(project)
         if as_json:
             console.print_json(data=rows)
             return
@@ -86,7 +95,7 @@ def release_list(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: As
             table.add_row(f"v{r['version']}", r["status"], r["as_of"], r["built_by"],
                           ", ".join(f"{s['by']} {s['decision']}" for s in r["signoffs"]))
         console.print(table)
-    _guard(go, as_json)
+    guard(go, as_json)
 
 
 @release_app.command("verify")
@@ -94,12 +103,12 @@ def release_verify(project: str, version: int, workspace: WorkspaceOpt = DEFAULT
                    as_user: AsOpt = None) -> None:
     """Rebuild a release from the same inputs and check every file is byte-identical."""
     def go() -> None:
-        r = _client(workspace, as_user).verify_release(project, version)
+        r = client(workspace, as_user).verify_release(project, version)
         console.print(f"v{version}: " + ("byte-identical" if r["identical"]
                                          else f"differs in {', '.join(r['differ'])}"))
         if not r["identical"]:
             raise typer.Exit(1)
-    _guard(go)
+    guard(go)
 
 
 @release_app.command("audit")
@@ -107,7 +116,7 @@ def release_audit(project: str, version: int, workspace: WorkspaceOpt = DEFAULT_
                   as_user: AsOpt = None, as_json: JsonOpt = False) -> None:
     """Read a release as an outsider and judge it against the true counts (owners, managers)."""
     def go() -> None:
-        r = _client(workspace, as_user).audit_release(project, version)
+        r = client(workspace, as_user).audit_release(project, version)
         if as_json:
             console.print_json(data=r)
             return
@@ -118,4 +127,4 @@ def release_audit(project: str, version: int, workspace: WorkspaceOpt = DEFAULT_
                 table.add_row(ind, "linear" if mode == "lp" else "integer", str(c["hidden"]),
                               str(c["sensitive"]), str(c["pinned"]), str(c["narrowed"]))
         console.print(table)
-    _guard(go, as_json)
+    guard(go, as_json)

@@ -6,10 +6,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.table import Table
 
-from citizendata.cli import DEFAULT_WS, AsOpt, JsonOpt, WorkspaceOpt, _client, _guard, app, console
+from citizendata.cli._common import (
+    DEFAULT_WS,
+    AsOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    client,
+    console,
+    guard,
+)
 
 __all__ = ["consent_app", "privacy_app"]
 
@@ -36,7 +44,7 @@ def consent_withdraw(
         as_json: JsonOpt = False) -> None:
     """Withdraw a respondent's consent: later snapshots, estimates and releases leave them out."""
     def go() -> None:
-        info = _client(workspace, as_user).withdraw_consent(
+        info = client(workspace, as_user).withdraw_consent(
             project, form, instance_id, scopes=scope or ["all"], basis=basis, erase=erase)
         if as_json:
             console.print_json(data=info)
@@ -44,7 +52,7 @@ def consent_withdraw(
         console.print(f"consent of {instance_id} withdrawn for {', '.join(info['scopes'])}"
                       + (" and the answers erased" if info["erased"] else "")
                       + "; releases already published are not changed.")
-    _guard(go, as_json)
+    guard(go, as_json)
 
 
 @consent_app.command("list")
@@ -54,7 +62,7 @@ def consent_list(project: str,
                  as_json: JsonOpt = False) -> None:
     """List the consent withdrawals recorded in the project."""
     def go() -> None:
-        rows = _client(workspace, as_user).consent_withdrawals(project, form)
+        rows = client(workspace, as_user).consent_withdrawals(project, form)
         if as_json:
             console.print_json(data=rows)
             return
@@ -63,7 +71,7 @@ def consent_list(project: str,
             table.add_row(r["instance_id"], r["scope"], r["basis"], "yes" if r["erased"] else "",
                           r["recorded_by"], r["at"][:19])
         console.print(table)
-    _guard(go, as_json)
+    guard(go, as_json)
 
 
 @privacy_app.command("policy")
@@ -71,12 +79,14 @@ def privacy_policy(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: 
                    as_json: JsonOpt = False) -> None:
     """Show the project's protection policy, defaults included."""
     def go() -> None:
-        spec = _client(workspace, as_user).protection_policy(project).model_dump(mode="json")
+        spec = client(workspace, as_user).protection_policy(project).model_dump(mode="json")
         if as_json:
             console.print_json(data=spec)
         else:
+            import yaml
+
             console.print(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True))
-    _guard(go, as_json)
+    guard(go, as_json)
 
 
 @privacy_app.command("budget")
@@ -84,7 +94,7 @@ def privacy_budget(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: 
                    as_json: JsonOpt = False) -> None:
     """Show the differential-privacy budget, what is spent and the ledger."""
     def go() -> None:
-        b = _client(workspace, as_user).privacy_budget(project)
+        b = client(workspace, as_user).privacy_budget(project)
         if as_json:
             console.print_json(data=b)
             return
@@ -97,7 +107,7 @@ def privacy_budget(project: str, workspace: WorkspaceOpt = DEFAULT_WS, as_user: 
             table.add_row(r["label"], f"{r['epsilon']:g}", f"{r['delta']:g}", r["mechanism"],
                           r["actor"], r["at"][:19])
         console.print(table)
-    _guard(go, as_json)
+    guard(go, as_json)
 
 
 @app.command("microdata")
@@ -108,7 +118,7 @@ def microdata(project: str, form: str, out: Path,
               as_json: JsonOpt = False) -> None:
     """Write public microdata (CSV): no personal field, coarse places, k-anonymous and l-diverse."""
     def go() -> None:
-        _, report = _client(workspace, as_user).public_microdata(project, form, out,
+        _, report = client(workspace, as_user).public_microdata(project, form, out,
                                                                  purpose=purpose)
         if as_json:
             console.print_json(data=report)
@@ -119,7 +129,7 @@ def microdata(project: str, form: str, out: Path,
                       f"{a['levels']}; {a['records_suppressed']:,} record(s) with a value "
                       f"suppressed ({100 * a['share_suppressed']:.1f}%); dropped "
                       f"{', '.join(report['dropped']) or 'nothing'}.")
-    _guard(go, as_json)
+    guard(go, as_json)
 
 
 @privacy_app.command("dp-estimate")
@@ -135,7 +145,7 @@ def privacy_dp_estimate(
     """Publish an indicator with differential privacy, spending ε from the project's budget."""
     def go() -> None:
         dims = [d.strip() for d in by.split(",") if d.strip()] if by else None
-        rel = _client(workspace, as_user).dp_estimate(project, indicator, label=label, by=dims,
+        rel = client(workspace, as_user).dp_estimate(project, indicator, label=label, by=dims,
                                                       epsilon=epsilon)
         if out is not None:
             rel.table.to_csv(out, index=False)
@@ -148,4 +158,4 @@ def privacy_dp_estimate(
             table.add_row(*[str(r[d]) for d in rel.dims], f"{r['value']:.1f}",
                           f"{r['dp_noise_sd']:.2f}", str(r.get("n", "")))
         console.print(table)
-    _guard(go, as_json)
+    guard(go, as_json)

@@ -7,17 +7,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from citizendata.cli import (
+from citizendata.cli._common import (
     DEFAULT_WS,
     AsOpt,
     JsonOpt,
     WorkspaceOpt,
-    _client,
-    _guard,
-    _open,
     app,
     console,
+    open_workspace,
 )
+from citizendata.cli._common import client as _client
+from citizendata.cli._common import guard as _guard
 
 __all__ = ["jobs_app"]
 
@@ -103,7 +103,7 @@ def jobs_work(once: Annotated[bool, typer.Option(
     def go() -> None:
         from citizendata.jobs.worker import Worker
 
-        worker = Worker(_open(workspace))
+        worker = Worker(open_workspace(workspace))
         if not once:
             console.print(f"Worker {worker.id} waiting for jobs (Ctrl-C to stop).")
         try:

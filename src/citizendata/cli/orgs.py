@@ -7,7 +7,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from citizendata.cli import DEFAULT_WS, AsOpt, JsonOpt, WorkspaceOpt, _client, _guard, app, console
+from citizendata.cli._common import (
+    DEFAULT_WS,
+    AsOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    client,
+    console,
+    guard,
+)
 
 __all__ = ["orgs_app"]
 
@@ -24,10 +33,10 @@ def orgs_create(slug: str, name: str,
                 workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
     """Create an organisation (site administrators)."""
     def go() -> None:
-        org = _client(workspace, as_user).create_organisation(slug, name, kind=kind,
+        org = client(workspace, as_user).create_organisation(slug, name, kind=kind,
                                                               country=country)
         console.print(f"Organisation [bold]{org.slug}[/] created.")
-    _guard(go)
+    guard(go)
 
 
 @orgs_app.command("add-member")
@@ -36,9 +45,9 @@ def orgs_add_member(slug: str, username: str,
                     workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
     """Make a user a member (or owner) of an organisation."""
     def go() -> None:
-        _client(workspace, as_user).add_organisation_member(slug, username, role)
+        client(workspace, as_user).add_organisation_member(slug, username, role)
         console.print(f"{username} is now {role} of {slug}.")
-    _guard(go)
+    guard(go)
 
 
 @orgs_app.command("list")
@@ -46,7 +55,7 @@ def orgs_list(workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None,
               as_json: JsonOpt = False) -> None:
     """Your organisations (an administrator sees all)."""
     def go() -> None:
-        rows = _client(workspace, as_user).organisations()
+        rows = client(workspace, as_user).organisations()
         if as_json:
             console.print_json(data=[{"slug": o.slug, "name": o.name, "kind": o.kind,
                                       "country": o.country} for o in rows])
@@ -55,4 +64,4 @@ def orgs_list(workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None,
         for o in rows:
             table.add_row(o.slug, o.name, o.kind, o.country or "")
         console.print(table)
-    _guard(go, as_json)
+    guard(go, as_json)

@@ -9,7 +9,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from citizendata.cli import DEFAULT_WS, AsOpt, JsonOpt, WorkspaceOpt, _client, _guard, app, console
+from citizendata.cli._common import (
+    DEFAULT_WS,
+    AsOpt,
+    JsonOpt,
+    WorkspaceOpt,
+    app,
+    client,
+    console,
+    guard,
+)
 
 __all__ = ["quality_app"]
 
@@ -30,7 +39,7 @@ def quality_show(project: str, form: FormOpt = None, indicator: IndicatorOpt = N
                  as_json: JsonOpt = False) -> None:
     """The quality record: engagement, gateway, every dimension, the recommendation."""
     def go() -> None:
-        me = _client(workspace, as_user)
+        me = client(workspace, as_user)
         rec = me.quality(project, form, indicator)
         if html is not None:
             html.write_text(me.quality_html(project, form, indicator), encoding="utf-8")
@@ -40,7 +49,7 @@ def quality_show(project: str, form: FormOpt = None, indicator: IndicatorOpt = N
         _print(rec)
         if html is not None:
             console.print(f"quality statement written to {html}")
-    _guard(go, as_json)
+    guard(go, as_json)
 
 
 def _print(rec: dict[str, Any]) -> None:
@@ -77,11 +86,11 @@ def quality_attest(project: str, subject: str, rating: str,
     """Attest a dimension (high/medium/low) or a gateway criterion (pass/fail), by name and date."""
     def go() -> None:
         when = date.fromisoformat(on) if on else None
-        a = _client(workspace, as_user).attest(project, subject, rating, statement,
+        a = client(workspace, as_user).attest(project, subject, rating, statement,
                                                form_id=form, indicator=indicator, on=when)
         console.print(f"{a['subject']}: {a['rating']} — attested by {a['by']} ({a['role']}) "
                       f"on {a['on']}")
-    _guard(go)
+    guard(go)
 
 
 @quality_app.command("decide")
@@ -91,8 +100,8 @@ def quality_decide(project: str, decision: str,
                    workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None) -> None:
     """The NSO confirms or overrides the fitness recommendation."""
     def go() -> None:
-        d = _client(workspace, as_user).decide_fitness(project, decision, reason=reason,
+        d = client(workspace, as_user).decide_fitness(project, decision, reason=reason,
                                                        form_id=form, indicator=indicator)
         verb = "confirmed" if d["decision"] == d["recommendation"] else "overridden"
         console.print(f"{d['recommendation']} {verb}: {d['decision']} by {d['by']}")
-    _guard(go)
+    guard(go)

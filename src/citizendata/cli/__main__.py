@@ -1,0 +1,5 @@
+"""`python -m citizendata.cli`."""
+
+from citizendata.cli import main
+
+main()
