@@ -58,6 +58,11 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
         workspace = Workspace(settings) if settings is not None else Workspace.open(None)
     settings = settings or workspace.settings
     settings.check_production()
+    # made now, not at the first unknown user's log-in, which would otherwise take a third
+    # of a second longer than a wrong password and tell that the user does not exist
+    from citizendata.services.accounts import _dummy_hash
+
+    _dummy_hash()
     # Swagger UI would load scripts from a CDN; /docs is rendered here from the schema instead
     app = FastAPI(title="citizendata", version=_version, docs_url=None, redoc_url=None,
                   description="Citizen data from collection to official statistics.",
