@@ -6,14 +6,16 @@ object while the module stays small.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Any
 
 from citizendata.errors import BadInput, NotFound, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.projects.spec import ProjectSpec
+from citizendata.quality import cache as qcache
 from citizendata.quality.evidence import coverage_distance, item_nonresponse, project_evidence
-from citizendata.quality.model import Recommendation
+from citizendata.quality.model import Attestation, Recommendation
 from citizendata.services import quality as quality_svc
 from citizendata.services import validation
 
@@ -24,17 +26,45 @@ class QualityMethods:
     """Client methods for the quality record (a mixin: ``self`` is a Client)."""
 
     def quality(self, slug: str, form_id: str | None = None, indicator: str | None = None, *,
-                today: date | None = None) -> dict[str, Any]:
+                today: date | None = None, cache: bool = True) -> dict[str, Any]:
         """The quality record of a form's data (and an indicator): JSON-ready.
 
         The engagement record, the gateway, the scorecard (each dimension from evidence
         or a named attestation), the fitness recommendation and the decisions on it.
-        """
-        from citizendata.quality import engagement as engagement_mod
-        from citizendata.quality import fitness, gateway, identity, report, scorecard
 
+        Kept in the workspace under a digest of everything it is made from (quality/
+        cache.py): a repeat view reads it back; any change to the data, the spec, the
+        attestations or decisions, the day or the caller's view makes a new one.
+        ``cache=False`` computes it afresh (and keeps nothing).
+        """
         me: Any = self
         spec: ProjectSpec = me.project(slug).spec
+        dataset, parts = self._quality_inputs(slug, spec, form_id, indicator, today)
+        if not cache:
+            return qcache.normalise(self._quality_record(slug, spec, dataset, indicator, parts,
+                                                         today))
+        store = qcache.QualityCache.of(me.workspace.settings.workspace, slug, dataset)
+        key = qcache.record_key(parts)
+        found = store.get(key)
+        if found is not None:
+            return found
+        out = qcache.normalise(self._quality_record(slug, spec, dataset, indicator, parts,
+                                                    today))
+        # kept only if nothing it is made from changed while it was computed
+        _, after = self._quality_inputs(slug, me.project(slug).spec, form_id, indicator, today)
+        if qcache.record_key(after) == key:
+            store.put(key, out)
+        return out
+
+    def _quality_inputs(self, slug: str, spec: ProjectSpec, form_id: str | None,
+                        indicator: str | None, today: date | None
+                        ) -> tuple[str, dict[str, Any]]:
+        """The form a record is of, and everything its content depends on (cheap reads,
+        each checking the caller's rights): the parts of its cache key."""
+        from citizendata.privacy.client import sees_unprotected
+        from citizendata.services import snapshots
+
+        me: Any = self
         ind = None
         if indicator is not None:
             est = me.estimation_spec(slug)
@@ -44,10 +74,34 @@ class QualityMethods:
                 raise NotFound("indicator.unknown", f"project {slug!r} declares no indicator "
                                f"{indicator!r}; it has {known}", where=Where(field="indicator"))
         dataset = form_id or (ind.form if ind else None) or _only_form(me, slug)
-        db_ev = me._read(quality_svc.database_evidence, slug, dataset)
+        parts: dict[str, Any] = {
+            "slug": slug, "dataset": dataset, "indicator": indicator,
+            "today": (today or date.today()).isoformat(),
+            "spec": spec.model_dump(mode="json"),
+            "snapshot": me._read(snapshots.content_key, slug, dataset, False),
+            "database": me._read(quality_svc.database_evidence, slug, dataset),
+            "statuses": list(me._read(validation.project_statuses, slug)),
+            "references": me._read(_reference_hashes, slug),
+            "unprotected": bool(me._read(sees_unprotected, slug)),
+            "attestations": [dataclasses.asdict(a) for a in
+                             me._read(quality_svc.attestations, slug, dataset, indicator)],
+            "decisions": me._read(quality_svc.decisions, slug, dataset, indicator),
+        }
+        return dataset, parts
+
+    def _quality_record(self, slug: str, spec: ProjectSpec, dataset: str,
+                        indicator: str | None, parts: dict[str, Any], today: date | None
+                        ) -> dict[str, Any]:
+        """The quality record computed afresh (the snapshot pass and the protected run)."""
+        from citizendata.quality import engagement as engagement_mod
+        from citizendata.quality import fitness, gateway, identity, report, scorecard
+
+        me: Any = self
+        ind = me.estimation_spec(slug).indicator(indicator) if indicator is not None else None
+        # the same reads the key was made from, so the record matches its key
+        db_ev, statuses = parts["database"], list(parts["statuses"])
         snap = me.open_snapshot(slug, dataset)
         schema: FormSchema = me.form_schema(slug, dataset)
-        statuses = list(me._read(validation.project_statuses, slug))
         result, coverage = None, None
         if ind is not None:
             # the run is protected before anything is read from it, so a suppressed headline
@@ -63,7 +117,7 @@ class QualityMethods:
         if result is not None:
             ev.coverage_distance = coverage
             ev.group_cells = identity.group_cells(result.table, spec.quality.groups)
-        atts = me._read(quality_svc.attestations, slug, dataset, indicator)
+        atts = [Attestation(**a) for a in parts["attestations"]]
         card = scorecard.score_dimensions(
             ev, thresholds=spec.quality.thresholds, attestations=atts, dataset=dataset,
             indicator=indicator)
@@ -71,7 +125,7 @@ class QualityMethods:
         gate = gateway.gateway(spec, ev, atts)
         rec = fitness.recommend(gate, card, meets_threshold=bool(eng["meets_threshold"]),
                                 intent=spec.integration_intent.value)
-        history = me._read(quality_svc.decisions, slug, dataset, indicator)
+        history = parts["decisions"]
         if history:
             latest = history[0]
             rec.decision, rec.decided_by = latest["decision"], latest["by"]
@@ -156,6 +210,20 @@ class QualityMethods:
             reason=reason, record={k: record[k] for k in ("gateway", "scorecard", "evidence")
                                    if k in record})
         return out
+
+
+def _reference_hashes(db: Any, actor: Any, slug: str) -> dict[str, str]:
+    """Each reference table's name and content hash (margins weigh the estimates)."""
+    from sqlalchemy import select
+
+    from citizendata.auth import Action
+    from citizendata.services.access import project_for
+    from citizendata.store.models import ReferenceTable
+
+    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
+    rows = db.execute(select(ReferenceTable.name, ReferenceTable.kind, ReferenceTable.sha256)
+                      .where(ReferenceTable.project_id == project.id))
+    return {f"{kind}:{name}": sha for name, kind, sha in rows}
 
 
 def _only_form(me: Any, slug: str) -> str:
