@@ -61,9 +61,6 @@ class QualityMethods:
                         ) -> tuple[str, dict[str, Any]]:
         """The form a record is of, and everything its content depends on (cheap reads,
         each checking the caller's rights): the parts of its cache key."""
-        from citizendata.privacy.client import sees_unprotected
-        from citizendata.services import snapshots
-
         me: Any = self
         ind = None
         if indicator is not None:
@@ -78,14 +75,8 @@ class QualityMethods:
             "slug": slug, "dataset": dataset, "indicator": indicator,
             "today": (today or date.today()).isoformat(),
             "spec": spec.model_dump(mode="json"),
-            "snapshot": me._read(snapshots.content_key, slug, dataset, False),
-            "database": me._read(quality_svc.database_evidence, slug, dataset),
-            "statuses": list(me._read(validation.project_statuses, slug)),
-            "references": me._read(_reference_hashes, slug),
-            "unprotected": bool(me._read(sees_unprotected, slug)),
-            "attestations": [dataclasses.asdict(a) for a in
-                             me._read(quality_svc.attestations, slug, dataset, indicator)],
-            "decisions": me._read(quality_svc.decisions, slug, dataset, indicator),
+            # read in one consistent transaction: one round of access checks, one view
+            **me._run(_key_reads, slug, dataset, indicator, write=False, consistent=True),
         }
         return dataset, parts
 
@@ -210,6 +201,24 @@ class QualityMethods:
             reason=reason, record={k: record[k] for k in ("gateway", "scorecard", "evidence")
                                    if k in record})
         return out
+
+
+def _key_reads(db: Any, actor: Any, slug: str, dataset: str, indicator: str | None
+               ) -> dict[str, Any]:
+    """The database's part of a record's key: each read checks the caller's rights."""
+    from citizendata.privacy.client import sees_unprotected
+    from citizendata.services import snapshots
+
+    return {
+        "snapshot": snapshots.content_key(db, actor, slug, dataset, False),
+        "database": quality_svc.database_evidence(db, actor, slug, dataset),
+        "statuses": list(validation.project_statuses(db, actor, slug)),
+        "references": _reference_hashes(db, actor, slug),
+        "unprotected": bool(sees_unprotected(db, actor, slug)),
+        "attestations": [dataclasses.asdict(a) for a in
+                         quality_svc.attestations(db, actor, slug, dataset, indicator)],
+        "decisions": quality_svc.decisions(db, actor, slug, dataset, indicator),
+    }
 
 
 def _reference_hashes(db: Any, actor: Any, slug: str) -> dict[str, str]:
