@@ -1,24 +1,25 @@
-"""Quality records kept in the workspace, one JSON file per key: computed once, read after.
+"""Quality evidence kept in the workspace, one JSON file per key: computed once, read after.
 
-A quality record costs a pass over the snapshot (item non-response) and a protected
-estimate run; everything else in it is a few small queries. The record is kept under
-a digest of everything it is made from (``record_key``)::
+The costly part of a quality record is its evidence: a pass over the snapshot (item
+non-response) and a protected estimate run. It is kept under a digest of everything it
+is made from (``record_key``)::
 
     cache/quality/{slug}/{form_id}/{key}.json
 
-The key's parts are read afresh on every call (they are the cheap part, and reading
-them also checks the caller's rights): the snapshot's content key (the same one the
-snapshot store files its folders under: submissions, review statuses, edits, consent
-withdrawals, schema, code version), the project spec, the reference tables' hashes,
-the database evidence (validation, duplicates, reviewers' agreement, years), the
-statuses analysed, the attestations and decisions, the day (lag), the indicator and
-form, and whether the caller's role sees unprotected figures. Change any of them and
-the key changes, so a record is never read for data it was not made from.
+The key's parts are read afresh on every call (the cheap part; each read also checks
+the caller's rights): the snapshot's content key (the one the snapshot store files its
+folders under: submissions, review statuses, edits, consent withdrawals, schema, code
+version), the project spec, the reference tables' hashes, a fingerprint of what the
+database evidence reads (submissions, withdrawals, the latest validation run and its
+findings, duplicate pairs not dismissed, validators' decisions), the statuses analysed,
+the day (lag, ages), the indicator and the form. Change any of them and the key
+changes, so evidence is never read for data it was not made from. The scorecard,
+gateway, recommendation, attestations and decisions are made from it on every call.
 
 A file is written to a temporary name and renamed into place, so readers in other
-processes see a whole record or none; two processes computing the same key write the
-same content and the last rename wins. Old records of a form are pruned beyond
-``KEEP``; erasing a respondent's answers removes the form's records with its snapshots.
+processes see a whole file or none; two processes computing the same key write
+equivalent content and the last rename wins. Old files of a form are pruned beyond
+``KEEP``; erasing a respondent's answers removes the form's files with its snapshots.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ class QualityCache:
             p.unlink(missing_ok=True)
 
     def clear(self) -> None:
-        """Remove every record of the form."""
+        """Remove every kept file of the form."""
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

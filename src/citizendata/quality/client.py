@@ -59,7 +59,7 @@ class QualityMethods:
                                                       indicator, today)
                 if qcache.record_key(after) == key:
                     store.put(key, evidence)
-        return qcache.normalise(_assemble(spec, evidence, atts, history, dataset, indicator))
+        return _assemble(spec, evidence, atts, history, dataset, indicator)
 
     def _quality_inputs(self, slug: str, spec: ProjectSpec, form_id: str | None,
                         indicator: str | None, today: date | None
