@@ -216,3 +216,19 @@ def test_the_cache_writes_whole_files_and_prunes(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         qcache.QualityCache.of(tmp_path, "..", "f")
     assert qcache.record_key({"a": 1}) != qcache.record_key({"a": 2})
+
+
+def test_writers_racing_leave_whole_files(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = qcache.QualityCache.of(tmp_path, "p", "f")
+    big = {"rows": list(range(20_000))}
+
+    def write_then_read(i: int) -> dict[str, Any] | None:
+        store.put("same", {**big, "by": i % 2})
+        return store.get("same")
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = list(pool.map(write_then_read, range(40)))
+    assert all(s is not None and s["rows"] == big["rows"] for s in seen)
+    assert [p.name for p in store.folder.iterdir()] == ["same.json"]
