@@ -253,6 +253,9 @@ class Workspace:
         """Delete every snapshot of a form, once any build under way has finished."""
         for personal in (False, True):
             self.snapshot_store(slug, form_id, personal=personal).clear()
+        from citizendata.quality.cache import QualityCache  # records made from them go too
+
+        QualityCache.of(self.settings.workspace, slug, form_id).clear()
 
     def close(self) -> None:
         """Release database connections."""

@@ -13,12 +13,15 @@ from citizendata._lazy import lazy_module
 from citizendata.errors import BadInput, NotFound, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.projects.spec import ProjectSpec
+from citizendata.quality.model import Attestation, Evidence
 
 if TYPE_CHECKING:
+    from citizendata.quality import cache as qcache
     from citizendata.quality import evidence as _evidence
     from citizendata.services import quality as quality_svc
     from citizendata.services import validation
 else:  # the statistics stack loads on the first call that needs it
+    qcache = lazy_module("citizendata.quality.cache")
     _evidence = lazy_module("citizendata.quality.evidence")
     quality_svc = lazy_module("citizendata.services.quality")
     validation = lazy_module("citizendata.services.validation")
@@ -30,17 +33,48 @@ class QualityMethods:
     """Client methods for the quality record (a mixin: ``self`` is a Client)."""
 
     def quality(self, slug: str, form_id: str | None = None, indicator: str | None = None, *,
-                today: date | None = None) -> dict[str, Any]:
+                today: date | None = None, cache: bool = True) -> dict[str, Any]:
         """The quality record of a form's data (and an indicator): JSON-ready.
 
         The engagement record, the gateway, the scorecard (each dimension from evidence
         or a named attestation), the fitness recommendation and the decisions on it.
-        """
-        from citizendata.quality import engagement as engagement_mod
-        from citizendata.quality import fitness, gateway, identity, report, scorecard
 
+        The evidence (a pass over the snapshot and a protected estimate run, the costly
+        part) is kept in the workspace under a digest of everything it is made from
+        (quality/cache.py): a repeat view reads it back, and any change to the data, the
+        spec, the reference tables, the review or the day makes new evidence. The rest
+        (scorecard, gateway, recommendation, attestations, decisions) is made afresh on
+        every call. ``cache=False`` computes the evidence afresh (and keeps nothing).
+        """
         me: Any = self
         spec: ProjectSpec = me.project(slug).spec
+        dataset, parts, atts, history = self._quality_inputs(slug, spec, form_id, indicator,
+                                                             today)
+        if not cache:
+            evidence = qcache.normalise(self._quality_evidence(slug, spec, dataset, indicator,
+                                                               parts, today))
+        else:
+            store = qcache.QualityCache.of(me.workspace.settings.workspace, slug, dataset)
+            key = qcache.record_key(parts)
+            found = store.get(key)
+            if found is not None:
+                evidence = found
+            else:
+                evidence = qcache.normalise(self._quality_evidence(
+                    slug, spec, dataset, indicator, parts, today))
+                # kept only if nothing it is made from changed while it was computed
+                _, after, _, _ = self._quality_inputs(slug, me.project(slug).spec, form_id,
+                                                      indicator, today)
+                if qcache.record_key(after) == key:
+                    store.put(key, evidence)
+        return _assemble(spec, evidence, atts, history, dataset, indicator)
+
+    def _quality_inputs(self, slug: str, spec: ProjectSpec, form_id: str | None,
+                        indicator: str | None, today: date | None
+                        ) -> tuple[str, dict[str, Any], list[Attestation], list[dict[str, Any]]]:
+        """The form a record is of; everything its evidence depends on (cheap reads, each
+        checking the caller's rights: the parts of its cache key); attestations; decisions."""
+        me: Any = self
         ind = None
         if indicator is not None:
             est = me.estimation_spec(slug)
@@ -50,10 +84,28 @@ class QualityMethods:
                 raise NotFound("indicator.unknown", f"project {slug!r} declares no indicator "
                                f"{indicator!r}; it has {known}", where=Where(field="indicator"))
         dataset = form_id or (ind.form if ind else None) or _only_form(me, slug)
+        # read in one consistent transaction: one round of access checks, one view
+        reads = me._run(_key_reads, slug, dataset, indicator, write=False, consistent=True)
+        atts, history = reads.pop("attestations"), reads.pop("decisions")
+        parts: dict[str, Any] = {
+            "slug": slug, "dataset": dataset, "indicator": indicator,
+            "today": (today or date.today()).isoformat(),
+            "spec": spec.model_dump(mode="json"), **reads,
+        }
+        return dataset, parts, atts, history
+
+    def _quality_evidence(self, slug: str, spec: ProjectSpec, dataset: str,
+                          indicator: str | None, parts: dict[str, Any], today: date | None
+                          ) -> dict[str, Any]:
+        """The record's evidence computed afresh (the snapshot pass and the protected run)."""
+        from citizendata.quality import identity
+
+        me: Any = self
+        ind = me.estimation_spec(slug).indicator(indicator) if indicator is not None else None
         db_ev = me._read(quality_svc.database_evidence, slug, dataset)
+        statuses = list(parts["statuses"])
         snap = me.open_snapshot(slug, dataset)
         schema: FormSchema = me.form_schema(slug, dataset)
-        statuses = list(me._read(validation.project_statuses, slug))
         result, coverage = None, None
         if ind is not None:
             # the run is protected before anything is read from it, so a suppressed headline
@@ -69,25 +121,7 @@ class QualityMethods:
         if result is not None:
             ev.coverage_distance = coverage
             ev.group_cells = identity.group_cells(result.table, spec.quality.groups)
-        atts = me._read(quality_svc.attestations, slug, dataset, indicator)
-        card = scorecard.score_dimensions(
-            ev, thresholds=spec.quality.thresholds, attestations=atts, dataset=dataset,
-            indicator=indicator)
-        eng = engagement_mod.engagement_summary(spec)
-        gate = gateway.gateway(spec, ev, atts)
-        rec = fitness.recommend(gate, card, meets_threshold=bool(eng["meets_threshold"]),
-                                intent=spec.integration_intent.value)
-        history = me._read(quality_svc.decisions, slug, dataset, indicator)
-        if history:
-            latest = history[0]
-            rec.decision, rec.decided_by = latest["decision"], latest["by"]
-            rec.decided_on, rec.decision_reason = latest["at"], latest["reason"]
-            rec.decided_role = "nso"  # only the NSO role may decide
-        out = report.quality_json(eng, gate, card, rec)
-        out["evidence"] = ev.to_dict()
-        out["decisions"] = history
-        out["dataset"], out["indicator"] = dataset, indicator
-        return out
+        return ev.to_dict()
 
     def _identity_evidence(self, ev: Any, spec: ProjectSpec, schema: FormSchema) -> None:
         """Self-identification, Washington Group questions and SDG disaggregations."""
@@ -164,6 +198,112 @@ class QualityMethods:
             reason=reason, record={k: record[k] for k in ("gateway", "scorecard", "evidence")
                                    if k in record})
         return out
+
+
+def _assemble(spec: ProjectSpec, evidence: dict[str, Any], atts: list[Attestation],
+              history: list[dict[str, Any]], dataset: str, indicator: str | None
+              ) -> dict[str, Any]:
+    """The record from its evidence: scorecard, gateway, recommendation, decisions."""
+    from citizendata.quality import engagement as engagement_mod
+    from citizendata.quality import fitness, gateway, report, scorecard
+
+    ev = Evidence(**{**evidence, "group_cells": {
+        k: tuple(v) for k, v in (evidence.get("group_cells") or {}).items()}})
+    card = scorecard.score_dimensions(
+        ev, thresholds=spec.quality.thresholds, attestations=atts, dataset=dataset,
+        indicator=indicator)
+    eng = engagement_mod.engagement_summary(spec)
+    gate = gateway.gateway(spec, ev, atts)
+    rec = fitness.recommend(gate, card, meets_threshold=bool(eng["meets_threshold"]),
+                            intent=spec.integration_intent.value)
+    if history:
+        latest = history[0]
+        rec.decision, rec.decided_by = latest["decision"], latest["by"]
+        rec.decided_on, rec.decision_reason = latest["at"], latest["reason"]
+        rec.decided_role = "nso"  # only the NSO role may decide
+    out = report.quality_json(eng, gate, card, rec)
+    out["evidence"] = ev.to_dict()
+    out["decisions"] = history
+    out["dataset"], out["indicator"] = dataset, indicator
+    return out
+
+
+def _key_reads(db: Any, actor: Any, slug: str, dataset: str, indicator: str | None
+               ) -> dict[str, Any]:
+    """The database's part of a record's evidence key (each read checks the caller's
+    rights), and the attestations and decisions (not in the key: applied on every call).
+
+    The caller's role is not in the key: protection applies alike to every role, and the
+    protection detail kept for owners is never read into the evidence.
+    """
+    from citizendata.services import snapshots
+
+    return {
+        "snapshot": snapshots.content_key(db, actor, slug, dataset, False),
+        "database": _database_fingerprint(db, actor, slug, dataset),
+        "statuses": list(validation.project_statuses(db, actor, slug)),
+        "references": _reference_hashes(db, actor, slug),
+        "attestations": list(quality_svc.attestations(db, actor, slug, dataset, indicator)),
+        "decisions": quality_svc.decisions(db, actor, slug, dataset, indicator),
+    }
+
+
+def _database_fingerprint(db: Any, actor: Any, slug: str, dataset: str) -> list[Any]:
+    """What ``services.quality.database_evidence`` reads, folded into a few aggregates.
+
+    That evidence reads the form's submissions (less those withdrawn from everything),
+    the latest validation run's error findings, the duplicate pairs not dismissed, and
+    every validator's decisions (for kappa): stored rows that are only ever added, so
+    each set is told by its count, largest and summed id (a pair's status by whether it
+    is among those not dismissed; a run still writing by its finding count). Linear
+    scans in the database, not rows read into Python as the evidence itself does.
+    """
+    from sqlalchemy import func, select
+
+    from citizendata.auth import Action
+    from citizendata.services.access import form_in, project_for
+    from citizendata.store.models import (
+        ConsentWithdrawal,
+        DuplicatePair,
+        Finding,
+        ReviewEvent,
+        Submission,
+        ValidationRun,
+    )
+
+    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
+    form = form_in(db, project, dataset).id
+
+    def fold(col: Any, *where: Any) -> list[Any]:
+        row = db.execute(select(func.count(), func.max(col), func.sum(col)).where(*where)).one()
+        return [int(row[0]), row[1], row[2]]
+
+    run = db.execute(select(ValidationRun.id, ValidationRun.finished_at)
+                     .where(ValidationRun.form_id == form)
+                     .order_by(ValidationRun.id.desc()).limit(1)).first()
+    return [
+        fold(Submission.id, Submission.form_id == form),
+        fold(ConsentWithdrawal.id, ConsentWithdrawal.form_id == form),
+        None if run is None else [run[0], str(run[1]), fold(Finding.id, Finding.run_id == run[0])],
+        fold(DuplicatePair.id, DuplicatePair.form_id == form,
+             DuplicatePair.status != "dismissed"),
+        fold(ReviewEvent.id, ReviewEvent.kind == "decision", ReviewEvent.submission_id.in_(
+            select(Submission.id).where(Submission.form_id == form))),
+    ]
+
+
+def _reference_hashes(db: Any, actor: Any, slug: str) -> dict[str, str]:
+    """Each reference table's name and content hash (margins weigh the estimates)."""
+    from sqlalchemy import select
+
+    from citizendata.auth import Action
+    from citizendata.services.access import project_for
+    from citizendata.store.models import ReferenceTable
+
+    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
+    rows = db.execute(select(ReferenceTable.name, ReferenceTable.kind, ReferenceTable.sha256)
+                      .where(ReferenceTable.project_id == project.id))
+    return {f"{kind}:{name}": sha for name, kind, sha in rows}
 
 
 def _only_form(me: Any, slug: str) -> str:
