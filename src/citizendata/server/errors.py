@@ -81,6 +81,19 @@ def _openrosa_error(err: CitizenDataError, status: int) -> Response:
                     status_code=status, media_type="text/xml; charset=utf-8", headers=headers)
 
 
+def localised_body(err: CitizenDataError, status: int) -> dict[str, Any]:
+    """``err.to_dict()["error"]`` with its ``title`` in the request's language.
+
+    ``code`` and ``message`` stay as raised (the message's details are English);
+    ``language`` says which language ``title`` is in.
+    """
+    body = err.to_dict()["error"]
+    body["title"] = i18n.gettext(err.title)
+    body["status"] = status
+    body["language"] = i18n.current_language() if body["title"] != err.title else "en"
+    return body
+
+
 def _html_error(request: Request, err: CitizenDataError, status: int) -> Response:
     if isinstance(err, Unauthenticated) and err.code == "auth.unauthenticated":
         # browsers are sent to the login page and come back afterwards
@@ -88,8 +101,7 @@ def _html_error(request: Request, err: CitizenDataError, status: int) -> Respons
         from urllib.parse import quote
 
         return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
-    body = err.to_dict()["error"]
-    body["status"] = status
+    body = localised_body(err, status)
     return templates.TemplateResponse(
         request, "error.html", {"error": body, "request_id": request_id(request),
                                 "user": request.scope.get("session", {}).get("username")},
@@ -109,8 +121,7 @@ def error_response(request: Request, err: CitizenDataError, *, status: int | Non
     elif kind == "html":
         response = _html_error(request, err, status)
     else:
-        body = err.to_dict()
-        body["error"]["status"] = status
+        body = {"error": localised_body(err, status)}
         if status == 401:
             # an OData client (Excel, Power BI) asks for a user name and password on Basic
             extra["WWW-Authenticate"] = (f'{BASIC_CHALLENGE}, Bearer realm="citizendata"'
