@@ -48,6 +48,7 @@ class Found:
     id: MessageId
     locations: list[tuple[str, int]]
     comments: list[str]
+    error_title: bool = False
 
 
 def _rel(path: Path) -> str:
@@ -107,6 +108,7 @@ def extracted() -> dict[MessageId, Found]:
             _add(found, msgid, (_rel(path), lineno), comments)
     for code, title in error_titles().items():
         _add(found, title, ("src/citizendata/errors.py", 0), [f"error code {code}"])
+        found[title].error_title = True
     return found
 
 
@@ -155,7 +157,7 @@ def translations(language: str) -> dict[MessageId, tuple[str, ...] | str | None]
 
 def missing(language: str, found: Iterable[MessageId]) -> list[MessageId]:
     """The msgids ``language`` lacks: absent, empty or fuzzy in every domain."""
-    have = translations(language)
+    have = translations(language) if (LOCALE / language).is_dir() else {}
     out = []
     for msgid in found:
         value = have.get(msgid)
@@ -181,17 +183,36 @@ def check(found: dict[MessageId, Found]) -> int:
     return 1 if bad else 0
 
 
+def _ids_in(path: Path, language: str) -> set[MessageId]:
+    if not path.exists():
+        return set()
+    with path.open("rb") as fh:
+        return {m.id if isinstance(m.id, str) else tuple(m.id)[:2]  # type: ignore[misc]
+                for m in read_po(fh, locale=language) if m.id}
+
+
 def update(found: dict[MessageId, Found], domain: str, only: str | None = None) -> None:
-    """Add the msgids each language lacks to its ``domain``.po as empty entries."""
+    """Add the msgids each language lacks to its ``domain``.po as empty entries.
+
+    Error titles go only to the ``errors`` domain, every other message only to the others;
+    a msgid already present (even empty) in another domain file of the language is left
+    where it is.
+    """
     targets = [only] if only else languages()
     for language in targets:
-        path = LOCALE / language / "LC_MESSAGES" / f"{domain}.po"
-        lacking = missing(language, found) if (LOCALE / language).is_dir() else list(found)
+        folder = LOCALE / language / "LC_MESSAGES"
+        path = folder / f"{domain}.po"
+        elsewhere: set[MessageId] = set()
+        for other in folder.glob("*.po") if folder.is_dir() else []:
+            if other != path:
+                elsewhere |= _ids_in(other, language)
+        lacking = [m for m in missing(language, found)
+                   if m not in elsewhere and found[m].error_title == (domain == "errors")]
         if path.exists():
             with path.open("rb") as fh:
                 catalog = read_po(fh, locale=language)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             catalog = Catalog(locale=language, domain=domain, project="citizendata",
                               fuzzy=False)
         added = 0
