@@ -26,7 +26,7 @@ from citizendata import i18n
 from citizendata.config import Settings
 from citizendata.errors import CATALOGUE, BadInput
 from citizendata.server.app import create_app
-from citizendata.server.middleware import LANGUAGE_COOKIE
+from citizendata.server.middleware import LANGUAGE_COOKIE, language_href
 from citizendata.store.models import AuditEvent
 from citizendata.workspace import Workspace
 
@@ -240,6 +240,8 @@ def test_the_switch_beats_accept_language_and_is_remembered_in_a_cookie(
         switched = http.get("/login?lang=fr")
         assert _lang(switched.text) == "fr" and "Se connecter" in switched.text
         assert f"{LANGUAGE_COOKIE}=fr" in switched.headers["set-cookie"]
+        assert switched.headers["content-language"] == "fr"
+        assert "Accept-Language" in switched.headers["vary"]
         assert _lang(http.get("/login").text) == "fr"  # the cookie beats Accept-Language
         assert _lang(http.get("/login?lang=es").text) == "es"  # the switch beats the cookie
         assert _lang(http.get("/login?lang=xx").text) == "es"  # an unknown code is ignored
@@ -248,12 +250,26 @@ def test_the_switch_beats_accept_language_and_is_remembered_in_a_cookie(
             "/login?next=/projects").text
 
 
+def test_the_switch_stays_on_this_site() -> None:
+    from starlette.requests import Request
+
+    def request(path: str, query: bytes = b"") -> Request:
+        return Request({"type": "http", "method": "GET", "path": path, "query_string": query,
+                        "headers": [], "server": ("testserver", 80), "scheme": "http"})
+
+    assert language_href(request("//evil.example/x", b"page=2"), "fr") == (
+        "/evil.example/x?page=2&lang=fr")
+    assert language_href(request("/projects", b"lang=sw"), "es") == "/projects?lang=es"
+    assert language_href(None, "sw") == "?lang=sw"
+
+
 def test_a_users_saved_language_beats_cookie_and_accept_language(served: Workspace) -> None:
     with _browser(served, **{"Accept-Language": "sw"}) as http:
         http.cookies.set(LANGUAGE_COOKIE, "fr")
         _log_in(http, "baraka")
         page = http.get("/projects").text
         assert _lang(page) == "es" and "Sus proyectos" in page and "encuestador" in page
+        assert http.get("/projects").headers["content-language"] == "es"
         # …but the switch still wins for this request, and becomes the saved language
         assert _lang(http.get("/projects?lang=sw").text) == "sw"
         assert served.as_user("baraka").language() == "sw"

@@ -52,6 +52,15 @@ templates.env.install_gettext_callables(  # type: ignore[attr-defined]
     i18n.gettext, i18n.ngettext, newstyle=True)
 templates.env.globals.update(LANGUAGES=i18n.LANGUAGES, current_language=i18n.current_language)
 
+
+def _language_href(request: Request | None, code: str) -> str:
+    from citizendata.server.middleware import language_href
+
+    return language_href(request, code)
+
+
+templates.env.globals["language_href"] = _language_href
+
 ResponseKind = Literal["json", "openrosa", "html"]
 BASIC_CHALLENGE = 'Basic realm="citizendata"'
 

@@ -24,6 +24,7 @@ __all__ = [
     "JsonDepthMiddleware",
     "LocaleMiddleware",
     "UserLocaleMiddleware",
+    "language_href",
     "limit_for",
 ]
 
@@ -150,6 +151,16 @@ class JsonDepthMiddleware:
 LANGUAGE_COOKIE = "citizendata_lang"
 
 
+def language_href(request: Request | None, code: str) -> str:
+    """This page's address with ``?lang=code`` (other query parameters kept), site-local."""
+    if request is None:
+        return f"?lang={code}"
+    url = request.url.include_query_params(lang=code)
+    # '//host/…' would be read as another site: the switch never leaves this one
+    path = "/" + url.path.lstrip("/")
+    return f"{path}?{url.query}"
+
+
 class LocaleMiddleware:
     """Chooses the interface language of each request and sets it for the request's work.
 
@@ -191,9 +202,20 @@ class LocaleMiddleware:
         state["language_asked"] = asked if asked in LANGUAGES else None
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and asked in LANGUAGES:
-                value = f"{LANGUAGE_COOKIE}={asked}; Path=/; Max-Age=31536000; SameSite=Lax"
-                message.setdefault("headers", []).append((b"set-cookie", value.encode()))
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                if asked in LANGUAGES:
+                    value = f"{LANGUAGE_COOKIE}={asked}; Path=/; Max-Age=31536000; SameSite=Lax"
+                    headers.append((b"set-cookie", value.encode()))
+                # the language actually used (a logged-in user's saved one may replace it)
+                headers.append((b"content-language",
+                                str(state.get("language", language)).encode()))
+                vary = [v.decode("latin-1") for k, v in headers if k.lower() == b"vary"]
+                have = {part.strip().lower() for v in vary for part in v.split(",")}
+                extra = [h for h in ("Accept-Language", "Cookie") if h.lower() not in have]
+                if extra:
+                    headers[:] = [(k, v) for k, v in headers if k.lower() != b"vary"]
+                    headers.append((b"vary", ", ".join([*vary, *extra]).encode("latin-1")))
             await send(message)
 
         with use_locale(language):
