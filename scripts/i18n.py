@@ -6,9 +6,10 @@
 
 ``extract`` reads every ``_()`` / ``gettext`` / ``ngettext`` call with a literal string in
 ``src/citizendata/**/*.py`` (Babel's Python extractor) and in every Jinja template under
-``src/citizendata`` (``jinja2.ext.babel_extract``), plus one title per error code of
-:data:`citizendata.errors.CATALOGUE` (the ``errors`` domain, shown on error pages and as
-``error.title`` in JSON), and writes them to ``locale/messages.pot``.
+``src/citizendata`` (``jinja2.ext.babel_extract``), plus each error code's title and
+default fix from :data:`citizendata.errors.CATALOGUE` (the ``errors`` domain: the title is
+shown on error pages and as ``error.title`` in JSON, the fix under "What to do" on error
+pages), and writes them to ``locale/messages.pot``.
 
 ``check`` compares the extracted messages with each language's catalogues (all domains of
 a language are merged, as at run time) and lists the msgids that are missing, empty or
@@ -87,12 +88,12 @@ def python_files() -> list[Path]:
     return sorted(p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts)
 
 
-def error_titles() -> dict[str, str]:
-    """Error code → its English title (one msgid per code, the ``errors`` domain)."""
+def error_texts() -> dict[str, tuple[str, str]]:
+    """Error code → its English title and default fix (the ``errors`` domain)."""
     sys.path.insert(0, str(ROOT / "src"))
     from citizendata.errors import CATALOGUE
 
-    return {code: spec.title for code, spec in CATALOGUE.items()}
+    return {code: (spec.title, spec.fix) for code, spec in CATALOGUE.items()}
 
 
 def extracted() -> dict[MessageId, Found]:
@@ -106,9 +107,12 @@ def extracted() -> dict[MessageId, Found]:
                    "newstyle_gettext": "true", "trimmed": "false"}
         for lineno, msgid, comments in _messages("jinja2.ext:babel_extract", path, options):
             _add(found, msgid, (_rel(path), lineno), comments)
-    for code, title in error_titles().items():
+    for code, (title, fix) in error_texts().items():
         _add(found, title, ("src/citizendata/errors.py", 0), [f"error code {code}"])
         found[title].error_title = True
+        if fix:
+            _add(found, fix, ("src/citizendata/errors.py", 0), [f"what to do, error code {code}"])
+            found[fix].error_title = True
     return found
 
 
@@ -194,7 +198,7 @@ def _ids_in(path: Path, language: str) -> set[MessageId]:
 def update(found: dict[MessageId, Found], domain: str, only: str | None = None) -> None:
     """Add the msgids each language lacks to its ``domain``.po as empty entries.
 
-    Error titles go only to the ``errors`` domain, every other message only to the others;
+    Error titles and fixes go only to the ``errors`` domain, every other message only to the others;
     a msgid already present (even empty) in another domain file of the language is left
     where it is.
     """

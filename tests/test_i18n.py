@@ -68,7 +68,7 @@ def test_extraction_finds_code_templates_and_error_titles() -> None:
     assert "Skip to content" in FOUND  # base.html
     assert "owner" in FOUND  # routers/html.py
     assert ("%(num)d submission", "%(num)d submissions") in FOUND  # ngettext in form.html
-    assert all(spec.title in FOUND for spec in CATALOGUE.values())
+    assert all(spec.title in FOUND and spec.fix in FOUND for spec in CATALOGUE.values())
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
@@ -150,6 +150,8 @@ def test_every_error_code_has_a_title_in_the_language(language: str) -> None:
     lacking = sorted(c for c in codes
                      if c not in CATALOGUE or not table.get(CATALOGUE[c].title))
     assert not lacking, f"error titles without a {language} translation: {lacking}"
+    no_fix = sorted(c for c in CATALOGUE if CATALOGUE[c].fix and not table.get(CATALOGUE[c].fix))
+    assert not no_fix, f"error fixes without a {language} translation: {no_fix}"
 
 
 # -- (c) negotiation -------------------------------------------------------------------------
@@ -304,6 +306,8 @@ def test_error_pages_put_the_translated_title_above_the_english_detail(
         assert f"<h1>{title}</h1>" in page and _lang(page) == "sw"
         assert '<p lang="en">' in page and "nope" in page  # the precise detail, in English
         assert "not_found.project" in page and "Rudi kwenye miradi yako" in page
+        # the catalogue's advice is translated; advice written for one case stays English
+        assert i18n.catalogue("sw")[CATALOGUE["not_found.project"].fix] in page
 
 
 def test_json_errors_carry_a_translated_title_and_the_unchanged_code_and_message(

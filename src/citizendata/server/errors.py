@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citizendata import i18n
 from citizendata.errors import (
+    CATALOGUE,
     BadInput,
     CitizenDataError,
     NotFound,
@@ -111,6 +112,12 @@ def _html_error(request: Request, err: CitizenDataError, status: int) -> Respons
 
         return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
     body = localised_body(err, status)
+    # the catalogue's own advice is translated too; a fix written for this case is not
+    default_fix = CATALOGUE[err.code].fix
+    body["fix_translated"] = bool(err.fix) and err.fix == default_fix and (
+        i18n.gettext(default_fix) != default_fix)
+    if body["fix_translated"]:
+        body["fix"] = i18n.gettext(default_fix)
     return templates.TemplateResponse(
         request, "error.html", {"error": body, "request_id": request_id(request),
                                 "user": request.scope.get("session", {}).get("username")},
