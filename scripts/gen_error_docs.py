@@ -48,7 +48,7 @@ or reused, so you can match on it in scripts. The same error reaches you in thre
 | `fix` | no | how to fix it (the catalogue's default unless the case needs a better one) |
 | `problems` | no | every problem found in one input, each with `code`, `message` and optionally `where`, `rule`, `fix` |
 | `details` | no | extra machine-readable facts, e.g. the conflicting `instance_ids` |
-| `language` | API only | the language `title` is written in (`en` when it has no translation); `code` and `message` are never translated |
+| `language` | no | present when `title` is translated: the language it is in; `code` and `message` are never translated |
 
 Rows are numbered as a spreadsheet shows them: the header is row 1, the first data row
 is row 2. In a JSON batch, `row` is the 0-based index of the item in the array; for

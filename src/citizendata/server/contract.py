@@ -111,9 +111,9 @@ class ErrorDetail(BaseModel):
     problems: list[ErrorProblem] | None = None
     details: dict[str, Any] | None = None
     language: str | None = Field(
-        None, description="The language of `title` (the request's, from Accept-Language, "
-                          "the language switch or the user's saved language; `en` when the "
-                          "title has no translation). `code` and `message` are never "
+        None, description="Present when `title` is translated: the language it is in (the "
+                          "request's, from Accept-Language, the language switch or the "
+                          "user's saved language). `code` and `message` are never "
                           "translated.")
 
 

@@ -94,13 +94,15 @@ def _openrosa_error(err: CitizenDataError, status: int) -> Response:
 def localised_body(err: CitizenDataError, status: int) -> dict[str, Any]:
     """``err.to_dict()["error"]`` with its ``title`` in the request's language.
 
-    ``code`` and ``message`` stay as raised (the message's details are English);
-    ``language`` says which language ``title`` is in.
+    ``code`` and ``message`` stay as raised (the message's details are English); a
+    translated title comes with ``language``, the language it is in (absent: English).
     """
     body = err.to_dict()["error"]
-    body["title"] = i18n.gettext(err.title)
     body["status"] = status
-    body["language"] = i18n.current_language() if body["title"] != err.title else "en"
+    title = i18n.gettext(err.title)
+    if title != err.title:
+        body["title"] = title
+        body["language"] = i18n.current_language()
     return body
 
 
