@@ -29,6 +29,7 @@ from citizendata.server.app import create_app
 from citizendata.server.middleware import LANGUAGE_COOKIE, language_href
 from citizendata.store.models import AuditEvent
 from citizendata.workspace import Workspace
+from xlsform_builders import make_xlsform
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
@@ -191,6 +192,14 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     admin = ws.create_admin("amina", "amina-password")
     admin.create_project({"slug": "maji", "name": "Maji safi", "initiator": {
         "slug": "wanawake", "name": "Wanawake wa Maji"}})
+    admin.add_form("maji", make_xlsform(
+        [{"type": "integer", "name": "litres", "label": "Litres"},
+         {"type": "begin_repeat", "name": "taps", "label": "Taps"},
+         {"type": "text", "name": "tap", "label": "Tap"},
+         {"type": "end_repeat"}],
+        settings={"form_id": "kisima", "version": "1", "form_title": "Kisima"}), "k.xlsx")
+    admin.submit("maji", "kisima", {"meta": {"instanceID": "uuid:k1"}, "litres": 20,
+                                    "taps": [{"tap": "a"}, {"tap": "b"}]})
     admin.create_user("baraka", "baraka-password")
     admin.add_member("maji", "baraka", "collector")
     ws.login("baraka", "baraka-password").set_language("es")
@@ -322,6 +331,19 @@ def test_json_errors_carry_a_translated_title_and_the_unchanged_code_and_message
     assert "language" not in english
     assert french["title"] == "Ce projet n’existe pas" and french["language"] == "fr"
     assert (french["code"], french["message"]) == (english["code"], english["message"])
+
+
+def test_form_and_api_pages_in_swahili_and_french(served: Workspace) -> None:
+    with _browser(served, **{"Accept-Language": "sw"}) as http:
+        _log_in(http, "amina")
+        page = http.get("/projects/maji/forms/kisima").text
+        assert "wasilisho 1" in page and "Foleni ya mapitio" in page
+        assert "<caption>Mawasilisho, mapya kwanza</caption>" in page
+        assert "<td>imepokelewa</td>" in page and "<td>vipengele 2</td>" in page
+        docs = http.get("/docs?lang=fr").text
+        assert "<h1>API de citizendata" in docs
+        assert 'La description lisible par machine se trouve à l’adresse <a href="/openapi.json">' \
+            in docs
 
 
 def test_login_failures_are_explained_in_the_page_language(served: Workspace) -> None:
