@@ -150,7 +150,8 @@ def translations(language: str) -> dict[MessageId, tuple[str, ...] | str | None]
                 if message.fuzzy:
                     value = None
                 elif isinstance(message.string, tuple | list):
-                    value = tuple(str(s or "") for s in message.string)
+                    # the two forms used at run time (one, other); a third is ignored
+                    value = tuple(str(s or "") for s in message.string)[:2]
                 else:
                     value = str(message.string or "")
                 # a translation in any domain is enough; an empty one elsewhere does not undo it

@@ -107,8 +107,10 @@ def catalogue(language: str) -> Mapping[str | tuple[str, str], str | tuple[str, 
                 if not message.id or message.fuzzy:
                     continue
                 if isinstance(message.id, tuple | list):
-                    strings = tuple(message.string or ())
-                    if all(strings):
+                    # two forms are used (one, other: see _plural_index); a catalogue
+                    # written with CLDR's three for es/fr ('many') leaves the third empty
+                    strings = tuple(message.string or ())[:2]
+                    if strings and all(strings):
                         merged[tuple(message.id)] = strings  # type: ignore[index]
                 elif message.string:
                     merged[str(message.id)] = str(message.string)
