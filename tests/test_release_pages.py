@@ -104,14 +104,17 @@ def test_the_members_page_lists_the_release_and_the_missing_signoff(
     assert "No release has been built yet" in http.get(PAGE).text
     assert f'href="{PAGE}"' in http.get(f"/projects/{SLUG}").text
     r = http.post(PAGE, data={"csrf": csrf})
-    assert r.status_code == 303 and r.headers["location"] == f"{PAGE}#v1"
+    # the build goes through the jobs seam, which says what it did on the list page
+    assert r.status_code == 303 and r.headers["location"] == PAGE
     page = http.get(PAGE)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     text = page.text
-    assert "Version 1" in text and "awaiting_signoff" in text
+    assert "Version 1" in text and "awaiting sign-off" in text and "Release v1 built." in text
     assert "naserian" in text and "not yet signed" in text
-    # unpublished files are named, not linked; the server's folder is not shown
-    assert "report.html" in text and f"{PUBLIC}/report.html" not in text
+    # the pending report is linked on the release's members-only page, never publicly
+    assert f'href="{PAGE}/1"' in text
+    one = http.get(f"{PAGE}/1").text
+    assert f'href="{PAGE}/1/report.html"' in one and f"{PUBLIC}/report.html" not in one
     assert str(ws.settings.workspace.resolve()) not in text
     assert "<script" not in text and "https://" not in text
 
@@ -121,7 +124,7 @@ def test_the_representative_approves_through_the_page(http: TestClient, ws: Work
     csrf = log_in(http, "naserian")
     r = http.post(f"{PAGE}/1/sign", data={"csrf": csrf, "decision": "approve",
                                          "note": "read out at the assembly"})
-    assert r.status_code == 303 and r.headers["location"] == f"{PAGE}#v1"
+    assert r.status_code == 303 and r.headers["location"] == f"{PAGE}/1"
     [signoff] = ws.as_user("wanjiru").releases(SLUG)[0]["signoffs"]
     assert (signoff["by"], signoff["capacity"], signoff["decision"], signoff["note"]) == (
         "naserian", "community", "approve", "read out at the assembly")
@@ -151,9 +154,9 @@ def test_after_approval_publication_and_the_public_page(http: TestClient,
     ws.as_user("naserian").sign_release(SLUG, 1, "approve", "agreed by the elders")
     csrf = log_in(http, "wanjiru")
     r = http.post(f"{PAGE}/1/publish", data={"csrf": csrf})
-    assert r.status_code == 303 and r.headers["location"] == f"{PAGE}#v1"
-    members = http.get(PAGE).text
-    assert "published" in members and f'href="{PUBLIC}/report.html"' in members
+    assert r.status_code == 303 and r.headers["location"] == f"{PAGE}/1"
+    members = http.get(f"{PAGE}/1").text
+    assert "published" in members and f'href="{PUBLIC}"' in members
 
     http.cookies.clear()  # the public pages need no login
     listing = http.get("/public/releases")
@@ -166,7 +169,7 @@ def test_after_approval_publication_and_the_public_page(http: TestClient,
     for name, entry in manifest["files"].items():
         assert f'href="{PUBLIC}/{name}"' in text and entry["sha256"] in text
     assert "Test project" in text and "2026" in text and "CC-BY-4.0" in text
-    assert "Skilled attendance" in text and "66.7%" in text  # 8 of 12 consented
+    assert "Skilled attendance" in text and "66.7 per cent" in text  # 8 of 12 consented
     assert "Approved by 1 community representative (" in text  # capacity and date, no name
     for private in ("wanjiru", "naserian", "kipchoge", "agreed by the elders"):
         assert private not in text and private not in listing.text
@@ -176,8 +179,8 @@ def test_after_approval_publication_and_the_public_page(http: TestClient,
     assert http.get(f"{PUBLIC}/skilled/estimates.csv").status_code == 200
 
 
-def test_unknown_unpublished_and_withdrawn_releases_are_404(http: TestClient,
-                                                          ws: Workspace) -> None:
+def test_unknown_and_unpublished_releases_are_404_withdrawn_ones_a_notice(
+        http: TestClient, ws: Workspace) -> None:
     build(http)
     for path in (PUBLIC, f"/public/releases/{SLUG}/2", "/public/releases/no-such-project/1"):
         r = http.get(path)
@@ -198,8 +201,9 @@ def test_unknown_unpublished_and_withdrawn_releases_are_404(http: TestClient,
     assert ws.as_user("wanjiru").releases(SLUG)[0]["status"] == "withdrawn"
     assert "withdrawn" in http.get(PAGE).text
     gone = http.get(PUBLIC)
-    assert gone.status_code == 404 and "release.not_found" in gone.text
-    assert http.get(f"{PUBLIC}/report.html").status_code == 404
+    assert gone.status_code == 410 and "a ward was mislabelled" in gone.text
+    assert http.get(f"{PUBLIC}/report.html").status_code == 410
+    assert http.get(f"{PUBLIC}/skilled/estimates.csv").status_code == 404
     assert f'href="{PUBLIC}"' not in http.get("/public/releases").text
 
 

@@ -131,6 +131,8 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("not_found.route", "NotFound", "No such page or endpoint", "Check the URL."),
     ErrorSpec("not_found.scenario", "NotFound", "No such scenario",
               "Use one of the names in citizendata.scenarios.SCENARIOS."),
+    ErrorSpec("not_found.estimate_run", "NotFound", "No such estimate run",
+              "List the indicator's runs (GET …/estimates?indicator=ID) and use a run's id."),
     # conflicts
     ErrorSpec("conflict.submission", "Conflict",
               "A different submission with this instance id already exists",

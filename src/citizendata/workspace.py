@@ -47,6 +47,7 @@ from citizendata.services import (
 )
 from citizendata.services import attachments as attachments_svc
 from citizendata.services import forms as forms_svc
+from citizendata.services import members as members_svc
 from citizendata.services import projects as projects_svc
 from citizendata.services.access import project_for
 from citizendata.snapshot.cache import SnapshotStore
@@ -346,6 +347,33 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
         """Give a user a role in a project."""
         return self._run(projects_svc.add_member, slug, username, role)
 
+    def assignable_roles(self, slug: str) -> list[str]:
+        """The roles this user may hand out in a project (an owner: all seven)."""
+        return self._read(members_svc.assignable_roles, slug)
+
+    def invite_member(self, slug: str, username: str, role: str, *,
+                      display_name: str | None = None) -> tuple[projects_svc.MemberInfo, str]:
+        """Create a user with a one-time password (returned once) and give them a role."""
+        return self._run(members_svc.invite_member, slug, username, role,
+                         display_name=display_name)
+
+    def member_actions(self, slug: str) -> dict[str, dict[str, bool]]:
+        """Per member, what this user may do to them (change, remove, reset, revoke)."""
+        return self._read(members_svc.member_actions, slug)
+
+    def remove_member(self, slug: str, username: str) -> None:
+        """Take a member out of a project (never its last owner)."""
+        self._run(members_svc.remove_member, slug, username)
+
+    def reset_member_password(self, slug: str, username: str) -> str:
+        """A new one-time password for a member (returned once), if they have no access
+        this user lacks (services/members.py)."""
+        return self._run(members_svc.reset_member_password, slug, username)
+
+    def revoke_member_tokens(self, slug: str, username: str) -> int:
+        """Revoke every API token of a member; returns how many were live."""
+        return self._run(members_svc.revoke_member_tokens, slug, username)
+
     def members(self, slug: str) -> list[projects_svc.MemberInfo]:
         """The members of a project."""
         return self._read(projects_svc.list_members, slug)
@@ -477,6 +505,31 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
             return bulk.import_table(db, actor, slug, form_id, tab.table, channel=channel,
                                      filename=name, sha256=sha, progress=progress)
         return self._run(go)
+
+    def check_import(self, slug: str, form_id: str, source: str | Path | bytes,
+                     filename: str | None = None, *, encoding: str | None = None,
+                     version_map: dict[str, str] | None = None) -> int:
+        """Read and check a file as :meth:`import_file` does, storing nothing: every
+        structural problem is raised at once (import.structure); returns the row count.
+
+        Pages run it before handing the file to a background import, so the person sees
+        each problem's row and column at once; resends and conflicts with stored
+        submissions are found by the import itself.
+        """
+        from citizendata.ingest.tabular import read_tabular
+
+        data, name = read_source(source, filename)
+        limits = archive_limits(self.workspace.settings)
+
+        def go(db: Session, actor: Actor) -> int:
+            form = intake.form_context(db, actor, slug, form_id)
+            ids = sorted({i for v, i in form.versions.items() if v is not None})
+            context = bulk.export_context(db, ids, version_map)
+            tab = read_tabular(data, name, form.schema, encoding=encoding, limits=limits,
+                               context=context)
+            bulk.check_table(db, form.form_pk, tab.table, name)
+            return int(tab.table.num_rows)
+        return self._read(go)
 
     # -- reading ------------------------------------------------------------------------
     def submissions(self, slug: str, form_id: str, *, limit: int = 100, offset: int = 0,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from citizendata.i18n import LANGUAGES
 
 __all__ = ["ReleaseMap", "ReleaseSpec", "SdmxBreakdown"]
 
@@ -49,3 +51,12 @@ class ReleaseSpec(BaseModel):
     sdmx_nature: Literal["", "C", "CA", "E", "G", "M", "N"] = ""
     # the version of the global SDG DSD (IAEG-SDGs:SDG) the SDMX files cite and follow
     sdmx_dsd_version: str = Field(default="1.8", pattern=r"^\d+\.\d+(\.\d+)?$")
+    # the language the release report is written in (one of citizendata.i18n.LANGUAGES)
+    language: str = "en"
+
+    @field_validator("language")
+    @classmethod
+    def _known_language(cls, v: str) -> str:
+        if v not in LANGUAGES:
+            raise ValueError(f"unknown report language {v!r}; use one of {sorted(LANGUAGES)}")
+        return v

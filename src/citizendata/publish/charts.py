@@ -13,6 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
+from citizendata.i18n import gettext as _
+from citizendata.i18n import ngettext
+from citizendata.publish.summary import N_
+
 __all__ = [
     "FLAG_SHORT",
     "FLAG_WORDS",
@@ -27,11 +31,17 @@ __all__ = [
 
 # ColorBrewer YlGnBu, 5 classes, light to dark: colour-blind safe and ordered in greyscale too.
 PALETTE = ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
+
+
+
+# The words below are English here and translated where they are drawn, in the language
+# of the current build or request (citizendata.i18n.use_locale).
 # C is every hidden cell unless the policy publishes secondary (D) cells apart
-SUPPRESSION_WORDS = {"C": "suppressed", "D": "suppressed (secondary)"}
-FLAG_WORDS = {"low_n": "low sample size", "caution": "use with caution", "unreliable": "unreliable"}
+SUPPRESSION_WORDS = {"C": N_("suppressed"), "D": N_("suppressed (secondary)")}
+FLAG_WORDS = {"low_n": N_("low sample size"), "caution": N_("use with caution"),
+              "unreliable": N_("unreliable")}
 # Charts have little room beside each row; the table carries the full words.
-FLAG_SHORT = {"low_n": "low n", "caution": "caution", "unreliable": "unreliable"}
+FLAG_SHORT = {"low_n": N_("low n"), "caution": N_("caution"), "unreliable": N_("unreliable")}
 
 # Interval chart geometry (viewBox units).
 _W = 680
@@ -85,7 +95,7 @@ def is_suppressed(row: Mapping[str, Any]) -> bool:
 
 
 def _suppression_word(row: Mapping[str, Any]) -> str:
-    return SUPPRESSION_WORDS.get(str(row.get("conf_status") or ""), "suppressed")
+    return _(SUPPRESSION_WORDS.get(str(row.get("conf_status") or ""), "suppressed"))
 
 
 def _chart_id(kind: str, title: str, extra: str) -> str:
@@ -151,7 +161,8 @@ def interval_chart(rows: Sequence[Mapping[str, Any]], label_key: str, title: str
                 f'<text x="{_LABEL_RIGHT}" y="{ty}" text-anchor="end" font-size="12">{escape(label)}</text>'
                 f'<text class="gap" x="{_c(_X0 + 4)}" y="{ty}" font-size="12" font-style="italic" '
                 f'fill="#555">{escape(word)}</text>'
-                f'<text x="{_TEXT_X}" y="{ty}" font-size="12" fill="#555">suppressed</text></g>')
+                f'<text x="{_TEXT_X}" y="{ty}" font-size="12" fill="#555">'
+                f'{escape(_("suppressed"))}</text></g>')
             continue
         value = to_float(row.get("value"))
         assert value is not None  # is_suppressed() is False only with a finite value
@@ -159,12 +170,13 @@ def interval_chart(rows: Sequence[Mapping[str, Any]], label_key: str, title: str
         flag = str(row.get("flag") or "")
         ci_text = (f" [{fmt_number(low, decimals)}–{fmt_number(high, decimals)}]"
                    if low is not None and high is not None else "")
-        flag_text = f" {FLAG_SHORT[flag]}" if flag in FLAG_SHORT else ""
+        flag_text = f" {_(FLAG_SHORT[flag])}" if flag in FLAG_SHORT else ""
         aria = f"{label}: {fmt_number(value, decimals)}"
         if ci_text:
-            aria += (f", 95% CI {fmt_number(low, decimals)} to {fmt_number(high, decimals)}")
+            aria += ", " + _("95%% CI %(low)s to %(high)s") % {
+                "low": fmt_number(low, decimals), "high": fmt_number(high, decimals)}
         if flag in FLAG_WORDS:
-            aria += f", {FLAG_WORDS[flag]}"
+            aria += f", {_(FLAG_WORDS[flag])}"
         summary.append(aria)
         parts.append(f'<g role="listitem" aria-label="{escape(aria)}" class="row">'
                      f'<text x="{_LABEL_RIGHT}" y="{ty}" text-anchor="end" font-size="12">'
@@ -183,7 +195,7 @@ def interval_chart(rows: Sequence[Mapping[str, Any]], label_key: str, title: str
                      f'<text x="{_TEXT_X}" y="{ty}" font-size="12">'
                      f'{escape(fmt_number(value, decimals) + ci_text + flag_text)}</text></g>')
     parts.append("</g>")
-    desc = "Estimates with 95% confidence intervals. " + "; ".join(summary) + "."
+    desc = _("Estimates with 95% confidence intervals.") + " " + "; ".join(summary) + "."
     return _svg_open(cid, _W, height, title, desc) + "".join(parts) + "</svg>"
 
 
@@ -268,7 +280,10 @@ def choropleth(geojson: Mapping[str, Any], values: Mapping[str, float | None], t
         return PALETTE[idx]
 
     def range_text(k_: int) -> str:
-        return f"{fmt_number(edges[k_], decimals)} to {fmt_number(edges[k_ + 1], decimals)}"
+        return _("%(low)s to %(high)s") % {"low": fmt_number(edges[k_], decimals),
+                                           "high": fmt_number(edges[k_ + 1], decimals)}
+
+    status_words = {"suppressed": _("suppressed"), "no data": _("no data")}
 
     hatch = f"{cid}-hatch"
     parts = [f'<defs><pattern id="{hatch}" patternUnits="userSpaceOnUse" width="6" height="6" '
@@ -284,28 +299,31 @@ def choropleth(geojson: Mapping[str, Any], values: Mapping[str, float | None], t
         if value is None:
             status = "suppressed" if code in values else "no data"
             status_used.add(status)
-            fill, tip = f"url(#{hatch})", f"{names[code]}: {status}"
+            fill, tip = f"url(#{hatch})", f"{names[code]}: {status_words[status]}"
             summary.append(tip)
             xs = [proj(p) for poly in polys for p in poly[0]]
             lx = (min(p[0] for p in xs) + max(p[0] for p in xs)) / 2
             ly = (min(p[1] for p in xs) + max(p[1] for p in xs)) / 2
             labels.append(f'<text class="maplabel" x="{_c(lx)}" y="{_c(ly)}" text-anchor="middle" '
                           f'font-size="11" paint-order="stroke" stroke="#ffffff" stroke-width="3">'
-                          f'{escape(status)}</text>')
+                          f'{escape(status_words[status])}</text>')
         else:
             cls = bisect_left(breaks, value)
             used.add(cls)
             fill = colour(cls)
-            tip = (f"{names[code]}: {fmt_number(value, decimals)} "
-                   f"(class {cls + 1} of {n_classes}, {range_text(cls)})")
+            tip = (f"{names[code]}: {fmt_number(value, decimals)} ("
+                   + _("class %(k)s of %(n)s") % {"k": cls + 1, "n": n_classes}
+                   + f", {range_text(cls)})")
         parts.append(f'<path class="area" d="{d}" fill="{fill}" fill-rule="evenodd" '
                      f'stroke="#333333" stroke-width="0.5"><title>{escape(tip)}</title></path>')
     parts.extend(labels)
 
     legend_y = _MAP_H + 2 * _PAD
-    entries = [(colour(k_), f"Class {k_ + 1}: {range_text(k_)}") for k_ in range(n_classes) if k_ in used]
-    entries += [(f"url(#{hatch})", s) for s in ("suppressed", "no data") if s in status_used]
-    parts.append(f'<g class="legend" role="list" aria-label="Legend" '
+    entries = [(colour(k_), _("Class %(k)s: %(range)s") % {"k": k_ + 1, "range": range_text(k_)})
+               for k_ in range(n_classes) if k_ in used]
+    entries += [(f"url(#{hatch})", status_words[s]) for s in ("suppressed", "no data")
+                if s in status_used]
+    parts.append(f'<g class="legend" role="list" aria-label="{escape(_("Legend"))}" '
                  f'transform="translate({_c(_PAD)} {_c(legend_y)})">')
     for i, (fill, text) in enumerate(entries):
         y = i * _LEGEND_ROW
@@ -316,8 +334,9 @@ def choropleth(geojson: Mapping[str, Any], values: Mapping[str, float | None], t
     height = legend_y + len(entries) * _LEGEND_ROW + _PAD
     # the classes a reader can see in the legend, not the ones the breaks allow
     shown = len(used)
-    desc = (f"Map of {len(features)} areas"
-            + (f" in {shown} quantile {'class' if shown == 1 else 'classes'}" if shown
-               else ", none with a published value")
-            + (f"; {'; '.join(summary)}" if summary else "") + ".")
+    areas = ngettext("Map of %(n)s area", "Map of %(n)s areas", len(features)) % {
+        "n": len(features)}
+    classes = (ngettext(" in %(n)s quantile class", " in %(n)s quantile classes", shown)
+               % {"n": shown} if shown else _(", none with a published value"))
+    desc = areas + classes + (f"; {'; '.join(summary)}" if summary else "") + "."
     return _svg_open(cid, _MAP_W + 2 * _PAD, height, title, desc) + "".join(parts) + "</svg>"

@@ -15,13 +15,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from citizendata.errors import BadInput, Where
+from citizendata.errors import BadInput, NotFound, Where
+from citizendata.i18n import gettext as _
+from citizendata.i18n import use_locale
 from citizendata.projects.spec import ProjectSpec
 from citizendata.publish.boundaries import dump_boundaries
 from citizendata.publish.bundle import stable_floats, stable_json, write_bundle
+from citizendata.publish.summary import N_
 from citizendata.services import releases as releases_svc
 
 __all__ = ["ReleaseMethods"]
+
 
 REFERENCES = [
     "UN Statistical Commission (2025). Copenhagen Framework on Citizen Data.",
@@ -31,14 +35,16 @@ REFERENCES = [
     "Washington Group on Disability Statistics. The Washington Group Short Set on "
     "Functioning (WG-SS).",
 ]
-METHODS = (
-    "Estimates come from the approved submissions of respondents who consented to "
-    "publication, weighted to official margins where the project declares weighting, with "
-    "Taylor-linearised standard errors and 95% confidence intervals.\n\n"
-    "Before release every table passes the project's disclosure control: cells with too few "
-    "respondents, and the cells that would give them away, are suppressed and marked. The "
-    "formulas and references are in citizendata's docs/methods."
+METHODS_PARAGRAPHS = (
+    N_("Estimates come from the approved submissions of respondents who consented to "
+       "publication, weighted to official margins where the project declares weighting, with "
+       "Taylor-linearised standard errors and 95% confidence intervals."),
+    N_("Before release every table passes the project's disclosure control: cells with too "
+       "few respondents, and the cells that would give them away, are suppressed and marked. "
+       "The formulas and references are in citizendata's docs/methods."),
 )
+# the English text (kept for callers); a build translates each paragraph
+METHODS = "\n\n".join(METHODS_PARAGRAPHS)
 
 
 def _sdmx_files(r: Any, spec: ProjectSpec, as_of: date, notes: list[str]) -> dict[str, bytes]:
@@ -88,8 +94,6 @@ class ReleaseMethods:
 
     def _assemble_files(self, slug: str, version: int, as_of: date, out: Path
                         ) -> dict[str, Any]:
-        from citizendata.publish.report import render_report
-        from citizendata.quality.engagement import engagement_summary
         from citizendata.quality.report import quality_html_from_json
 
         me: Any = self
@@ -116,14 +120,17 @@ class ReleaseMethods:
             provenance[iid]["boundaries"] = shapes_sha
             shown.append({"name": ind.name or ind.id, "unit": ind.unit_of_measure,
                           "sdg_series": ind.series or "", "headline": r.total(),
-                          "estimates": r.table, "dimensions": r.dims, "labels": labels})
+                          "estimates": r.table, "dimensions": r.dims, "labels": labels,
+                          "protection": r.protection})
             if ind.series and spec.country:
                 extra.update(_sdmx_files(r, spec, as_of, notes))
         first = spec.estimation.indicator(ids[0]) if ids else None
         quality = me.quality(slug, first.form if first else None, ids[0] if ids else None,
                              today=as_of)
-        # one quality record for both the JSON file and the report's section
-        quality_html = quality_html_from_json(quality)
+        with use_locale(spec.release.language):
+            # one quality record for both the JSON file and the report's section
+            quality_html = quality_html_from_json(quality)
+            report = self._report(spec, version, as_of, shown, provenance, quality_html, maps)
         extra["quality.json"] = (json.dumps(stable_json(json.loads(json.dumps(
             quality, default=str))), sort_keys=True, ensure_ascii=False, indent=2)
             + "\n").encode("utf-8")
@@ -132,16 +139,25 @@ class ReleaseMethods:
             "as_of": as_of.isoformat(), "licenses": [{"name": spec.release.licence}],
             "indicators": meta["indicators"], "provenance": provenance, "notes": notes,
         }
-        report = render_report(
+        extra["report.html"] = report.encode("utf-8")
+        return write_bundle(out, release=release, tables=tables, extra_files=extra).__dict__
+
+    @staticmethod
+    def _report(spec: ProjectSpec, version: int, as_of: date, shown: list[dict[str, Any]],
+                provenance: dict[str, Any], quality_html: str, maps: dict[str, Any]) -> str:
+        """The report, in the current language (the release spec's, set by the caller)."""
+        from citizendata.publish.report import render_report
+        from citizendata.quality.engagement import engagement_summary
+
+        return render_report(
             {"project": spec.name, "initiative": spec.initiator.name, "version": f"v{version}",
-             "status": "release", "dates": {"As of": as_of.isoformat()},
+             "status": "release", "dates": {_("As of"): as_of.isoformat()},
              "sdg_series": sorted({i["sdg_series"] for i in shown if i["sdg_series"]}),
              "provenance": {f"{k}: {name}": h for k, p in provenance.items()
                             for name, h in (p.get("snapshot") or {}).items()}},
             shown, quality_html=quality_html, engagement=engagement_summary(spec),
-            methods=METHODS, references=REFERENCES, maps=maps)
-        extra["report.html"] = report.encode("utf-8")
-        return write_bundle(out, release=release, tables=tables, extra_files=extra).__dict__
+            methods="\n\n".join(_(p) for p in METHODS_PARAGRAPHS), references=REFERENCES,
+            maps=maps)
 
     def _release_maps(self, slug: str, spec: ProjectSpec
                       ) -> tuple[dict[str, Any], dict[str, dict[str, str]], dict[str, str]]:
@@ -193,6 +209,19 @@ class ReleaseMethods:
         folder = releases_svc.locate(me.workspace.settings.workspace, stored)
         assert folder is not None
         return folder
+
+    def release_file(self, slug: str, version: int, name: str) -> Path:
+        """One file of a release, pending or published, for the project's members (the
+        community representatives read the report before they sign). Only the files the
+        manifest names, and the manifest itself."""
+        folder = self.release_dir(slug, version)
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        path = releases_svc.locate(folder, str(folder), name)
+        if (name != "manifest.json" and name not in manifest.get("files", {})) or \
+                path is None or not path.is_file():
+            raise NotFound("release.not_found", f"release v{version} has no file {name!r}",
+                           where=Where(field="name"))
+        return path
 
     def verify_release(self, slug: str, version: int) -> dict[str, Any]:
         """Rebuild a release from the same inputs and compare every file's hash."""

@@ -21,6 +21,8 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from citizendata.i18n import current_language, ngettext
+from citizendata.i18n import gettext as _
 from citizendata.publish.charts import (
     FLAG_WORDS,
     SUPPRESSION_WORDS,
@@ -30,32 +32,47 @@ from citizendata.publish.charts import (
     is_suppressed,
     to_float,
 )
+from citizendata.publish.summary import N_, suppression_summary, unit_words
 
 __all__ = ["TEMPLATES", "TOTAL", "UNKNOWN", "render_report", "status_banner"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 TOTAL = "_T"
 UNKNOWN = "_U"
-_DEFAULT_LABELS = {TOTAL: "Total", UNKNOWN: "Unknown"}
+_DEFAULT_LABELS = {TOTAL: N_("Total"), UNKNOWN: N_("Unknown")}
+
+
+# the engagement record's words (quality.engagement), translated in the report
+_ENGAGEMENT_WORDS = (
+    N_("design"), N_("identify"), N_("collect"), N_("process"), N_("analyse"), N_("release"),
+    N_("disseminate"), N_("connect"), N_("incentivise"), N_("influence"), N_("use"),
+    N_("change"), N_("reuse"), N_("collection"), N_("publication"), N_("uptake"),
+    N_("impact"), N_("information"), N_("consultation"), N_("limited participation"),
+    N_("shared decision-making"), N_("community-led"), N_("participation"),
+    N_("engagement"), N_("empowerment"))
 
 
 @lru_cache(maxsize=1)
 def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                       keep_trailing_newline=True)
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True, extensions=["jinja2.ext.i18n"])
+    # the words are in the language of the build (citizendata.i18n.use_locale)
+    env.install_gettext_callables(_, ngettext, newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 def status_banner(status: str, version: str) -> tuple[str, str]:
     """The banner words and CSS class for a release status ("Published v1", "Draft — ...")."""
     s = (status or "draft").strip().lower()
     if s == "published":
-        return f"Published {version}".strip(), "published"
+        return _("Published %(version)s") % {"version": version}, "published"
     if s == "release":
         # a bundle is built before its sign-off and never changes: the public list,
         # not the file, says whether it is published
-        return f"Release {version}".strip(), "published"
-    return f"{s.capitalize()} — not for publication", "unpublished"
+        return (_("Release %(version)s") % {"version": version}).strip(), "published"
+    word = _("Draft") if s == "draft" else s.capitalize()
+    return _("%(status)s — not for publication") % {"status": word}, "unpublished"
 
 
 def _code_key(code: str) -> tuple[int, str]:
@@ -64,7 +81,9 @@ def _code_key(code: str) -> tuple[int, str]:
 
 
 def _label(labels: Mapping[str, Mapping[str, str]], dim: str, code: str) -> str:
-    return str(labels.get(dim, {}).get(code) or _DEFAULT_LABELS.get(code, code))
+    given = labels.get(dim, {}).get(code)
+    return str(given) if given else (_(_DEFAULT_LABELS[code]) if code in _DEFAULT_LABELS
+                                     else code)
 
 
 def _records(df: pd.DataFrame, dims: Sequence[str]) -> list[dict[str, Any]]:
@@ -86,10 +105,10 @@ def _records(df: pd.DataFrame, dims: Sequence[str]) -> list[dict[str, Any]]:
 def _status_words(row: Mapping[str, Any]) -> str:
     """The cell's status as words: suppression first, then the quality flag."""
     if row["conf_status"] in SUPPRESSION_WORDS:
-        return SUPPRESSION_WORDS[row["conf_status"]]
+        return _(SUPPRESSION_WORDS[row["conf_status"]])
     if to_float(row.get("value")) is None:
-        return "suppressed"
-    return FLAG_WORDS.get(row["flag"], "")
+        return _("suppressed")
+    return _(FLAG_WORDS[row["flag"]]) if row["flag"] in FLAG_WORDS else ""
 
 
 def _table_row(row: Mapping[str, Any], dims: Sequence[str],
@@ -100,7 +119,7 @@ def _table_row(row: Mapping[str, Any], dims: Sequence[str],
     return {
         "codes": [_label(labels, d, row[d]) for d in dims],
         "suppressed": suppressed,
-        "value": "suppressed" if suppressed else fmt_number(row.get("value"), decimals),
+        "value": _("suppressed") if suppressed else fmt_number(row.get("value"), decimals),
         "ci": "—" if suppressed else _ci(row.get("ci_low"), row.get("ci_high"), decimals),
         "se": "—" if suppressed else fmt_number(row.get("se"), decimals + 1),
         "n": "—" if suppressed or n is None else f"{round(n):,}",
@@ -112,7 +131,8 @@ def _table_row(row: Mapping[str, Any], dims: Sequence[str],
 def _ci(low: Any, high: Any, decimals: int) -> str:
     if to_float(low) is None or to_float(high) is None:
         return "—"
-    return f"{fmt_number(low, decimals)} to {fmt_number(high, decimals)}"
+    return _("%(low)s to %(high)s") % {"low": fmt_number(low, decimals),
+                                       "high": fmt_number(high, decimals)}
 
 
 def _one_way(recs: Sequence[dict[str, Any]], dims: Sequence[str], dim: str) -> list[dict[str, Any]]:
@@ -136,7 +156,7 @@ def _indicator(ind: Mapping[str, Any], position: int,
             continue
         for r in rows:
             r["_label"] = _label(labels, dim, r[dim])
-        title = f"{name} by {dim}"
+        title = _("%(indicator)s by %(dimension)s") % {"indicator": name, "dimension": dim}
         charts.append({"title": title, "svg": Markup(interval_chart(
             rows, "_label", title, decimals=decimals, chart_id=f"{anchor}-c{j}"))})
     drawn = []
@@ -148,13 +168,15 @@ def _indicator(ind: Mapping[str, Any], position: int,
         # the first map keeps the id "-map" that links and tests rely on
         cid = f"{anchor}-map" if j == 0 else f"{anchor}-map{j + 1}"
         drawn.append({"dimension": dim, "svg": Markup(choropleth(
-            maps[dim], values, f"{name} by {dim}", decimals=decimals, chart_id=cid))})
+            maps[dim], values, _("%(indicator)s by %(dimension)s") % {
+                "indicator": name, "dimension": dim}, decimals=decimals, chart_id=cid))})
     head = ind.get("headline") or {}
     hn = to_float(head.get("n"))
     return {
         "anchor": anchor,
         "name": name,
-        "unit": str(ind.get("unit") or ""),
+        "unit": unit_words(str(ind.get("unit") or "")),
+        "suppression": suppression_summary(recs, ind.get("protection")),
         "sdg_series": str(ind.get("sdg_series") or ""),
         "headline": {
             "value": fmt_number(head.get("value"), decimals),
@@ -173,16 +195,18 @@ def _engagement(e: Mapping[str, Any]) -> dict[str, Any]:
     for s in e.get("stages") or []:
         level = s.get("level")
         stages.append({
-            "stage": str(s.get("stage", "")),
-            "group": str(s.get("group") or ""),
-            "level": "not engaged" if level is None else f"{level} — {s.get('level_name') or ''}".rstrip(" —"),
+            "stage": _(str(s.get("stage", ""))),
+            "group": _(str(s.get("group") or "")) if s.get("group") else "",
+            "level": (_("not engaged") if level is None
+                      else f"{level} — {_(s.get('level_name') or '') if s.get('level_name') else ''}"
+                      .rstrip(" —")),
             "evidence": str(s.get("evidence") or ""),
         })
     meets = e.get("meets_threshold")
     return {
         "stages": stages,
-        "threshold": None if meets is None else ("yes" if meets else "no"),
-        "p4t": str(e.get("p4t_category") or ""),
+        "threshold": None if meets is None else (_("yes") if meets else _("no")),
+        "p4t": _(str(e.get("p4t_category"))) if e.get("p4t_category") else "",
         "p4t_reasons": [str(r) for r in e.get("p4t_reasons") or []],
     }
 
@@ -215,6 +239,7 @@ def render_report(release: Mapping[str, Any], indicators: Sequence[Mapping[str, 
     banner, banner_class = status_banner(str(release.get("status") or "draft"), version)
     series = release.get("sdg_series") or []
     context = {
+        "lang": current_language(),
         "project": str(release.get("project") or release.get("name") or ""),
         "initiative": str(release.get("initiative") or ""),
         "version": version,

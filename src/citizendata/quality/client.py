@@ -99,6 +99,25 @@ class QualityMethods:
         dims = {d for i in spec.estimation.indicators for dis in i.disaggregations for d in dis}
         ev.sdg_disaggregations = identity.sdg_disaggregations(dims | set(spec.estimation.derived))
 
+    def quality_decisions(self, slug: str, form_id: str | None = None,
+                          indicator: str | None = None) -> dict[str, Any]:
+        """The NSO's fitness decisions on a form's data (and an indicator), newest first.
+
+        For every member, also those who may not read the data the record is made from:
+        ``{"dataset", "indicator", "decisions"}``.
+        """
+        me: Any = self
+        dataset = form_id
+        if dataset is None and indicator is not None:
+            ind = me.project(slug).spec.estimation.indicator(indicator)
+            if ind is None:
+                raise NotFound("indicator.unknown", f"project {slug!r} declares no indicator "
+                               f"{indicator!r}", where=Where(field="indicator"))
+            dataset = ind.form
+        dataset = dataset or _only_form(me, slug)
+        return {"dataset": dataset, "indicator": indicator,
+                "decisions": me._read(quality_svc.decisions, slug, dataset, indicator)}
+
     def quality_html(self, slug: str, form_id: str | None = None, indicator: str | None = None,
                      *, today: date | None = None) -> str:
         """The quality statement as a self-contained HTML section (for reports and releases)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from citizendata import i18n
 from citizendata.projects.spec import LEVEL_NAMES
 from citizendata.quality.gateway import CRITERIA
 from citizendata.quality.model import (
@@ -21,14 +22,34 @@ from citizendata.quality.model import (
     Scorecard,
 )
 
-__all__ = ["RECOMMENDATION_LABELS", "TEMPLATES", "quality_html", "quality_html_from_json", "quality_json"]
+__all__ = ["RECOMMENDATION_LABELS", "STYLESHEET", "TEMPLATES", "quality_html",
+           "quality_html_from_json", "quality_json"]
 
 TEMPLATES = Path(__file__).parent / "templates"
+# the section's styles, inlined in the offline report and linked by server pages
+STYLESHEET = TEMPLATES / "quality.css"
 RECOMMENDATION_LABELS = {
     "integrate": "Integrate into official statistics",
     "publish_alongside": "Publish alongside official statistics",
     "stand_alone": "Stand alone",
 }
+
+
+def N_(message: str) -> str:
+    """Marks a message for the catalogues; the template translates it where it shows."""
+    return message
+
+
+# names that reach quality.html as data: the template passes them through _()
+_NAMES = (N_("Relevance"), N_("Accuracy and reliability"), N_("Timeliness and punctuality"),
+          N_("Accessibility and clarity"), N_("Coherence and comparability"),
+          N_("Self-identification"), N_("Confidentiality and privacy"),
+          N_("Metadata completeness"), N_("Sustainability and frequency"), N_("Integrability"),
+          N_("Representativeness and coverage"), N_("Inclusion of marginalised groups"),
+          N_("Ethics and privacy"), N_("Transparency and accountability"), N_("Need"),
+          N_("Integrate into official statistics"), N_("Publish alongside official statistics"),
+          N_("Stand alone"), N_("information"), N_("consultation"), N_("limited participation"),
+          N_("shared decision-making"), N_("community-led"))
 
 
 def _plain(value: Any) -> Any:
@@ -90,22 +111,31 @@ def quality_json(engagement: dict[str, Any], gateway: GatewayResult,
     }
 
 
-def quality_html_from_json(data: dict[str, Any]) -> str:
-    """The HTML section from a record already in its JSON form (as ``quality_json`` gives)."""
-    return _environment().get_template("quality.html").render(q=data, level_names=LEVEL_NAMES)
+def quality_html_from_json(data: dict[str, Any], *, inline_css: bool = True) -> str:
+    """The HTML section from a record already in its JSON form (as ``quality_json`` gives).
+
+    The text is in the current language (``citizendata.i18n.use_locale``). With
+    ``inline_css`` False the section has no ``<style>``: a page served under a
+    Content-Security-Policy without inline styles links :data:`STYLESHEET` instead.
+    """
+    return _environment().get_template("quality.html").render(
+        q=data, level_names=LEVEL_NAMES, inline_css=inline_css)
 
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     # autoescape on for everything: every note and statement is user-supplied text
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                       keep_trailing_newline=True)
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                      keep_trailing_newline=True, extensions=["jinja2.ext.i18n"])
+    # the language is the request's or the build's (domain "quality" of the catalogues)
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext,  # type: ignore[attr-defined]
+                                  newstyle=True)
+    return env
 
 
 def quality_html(engagement: dict[str, Any], gateway: GatewayResult,
                  scorecard: Scorecard | None, recommendation: Recommendation | None) -> str:
     """A self-contained ``<section class="quality">`` fragment: no scripts, no external assets."""
     data = quality_json(engagement, gateway, scorecard, recommendation)
-    return _environment().get_template("quality.html").render(
-        q=data, level_names=LEVEL_NAMES)
+    return quality_html_from_json(data)

@@ -27,6 +27,7 @@ from citizendata.server.middleware import (
     UserLocaleMiddleware,
 )
 from citizendata.server.routers import (
+    analysis,
     api,
     attachments,
     encryption,
@@ -39,6 +40,7 @@ from citizendata.server.routers import (
     quality,
     releases,
     review,
+    setup,
     validation,
 )
 from citizendata.workspace import Workspace
@@ -87,7 +89,9 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(releases.router)
     app.include_router(validation.pages)
     app.include_router(releases.pages)
+    app.include_router(analysis.router)
     app.include_router(openrosa.router)
+    app.include_router(setup.router)
     app.include_router(html.router)
     app.mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static")
 

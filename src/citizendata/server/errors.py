@@ -250,6 +250,9 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+_CSP = b"content-security-policy"
+
+
 class RequestContextMiddleware:
     """Gives each request an id, adds security headers, and turns crashes into 'internal'."""
 
@@ -269,9 +272,14 @@ class RequestContextMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [(k, v) for k, v in message.get("headers", [])
+                given = message.get("headers", [])
+                # a route may serve a document under its own, stricter-fitted policy
+                # (a release report: the hashes of its inline blocks, server/report_csp.py)
+                own = [(k, v) for k, v in given if k.lower() == _CSP]
+                headers = [(k, v) for k, v in given
                            if k.lower() not in {h for h, _ in SECURITY_HEADERS}]
-                headers.extend(SECURITY_HEADERS)
+                headers.extend(h for h in SECURITY_HEADERS if not (own and h[0] == _CSP))
+                headers.extend(own[-1:])
                 headers.append((b"x-request-id", rid.encode()))
                 message = {**message, "headers": headers}
             await send(message)

@@ -40,7 +40,7 @@ from citizendata.services.intake import (
 from citizendata.store.engine import traits
 from citizendata.store.models import FormVersion, IntakeBatch, Tombstone, utcnow
 
-__all__ = ["STAGE_COLUMNS", "export_context", "import_table"]
+__all__ = ["STAGE_COLUMNS", "check_table", "export_context", "import_table"]
 
 STAGE_COLUMNS = ("row", "instance_id", "payload", "content_hash", "collected_at",
                  "form_version", "source_meta")
@@ -256,6 +256,13 @@ def _check_ids(table: pa.Table) -> None:
     if pc.any(bad).as_py():
         check_instance_ids([(i, None) for i in table.filter(bad).column("instance_id")
                             .to_pylist()[:1000]])
+
+
+def check_table(db: Session, form_pk: int, table: pa.Table, filename: str | None) -> None:
+    """The checks :func:`import_table` makes before storing anything (instance ids, form
+    versions), without storing; a dry run for pages that list problems at once."""
+    _check_ids(table)
+    _check_versions(db, form_pk, table, filename)
 
 
 def import_table(

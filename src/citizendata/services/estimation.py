@@ -32,6 +32,7 @@ from citizendata.store.models import EstimateRun, ReferenceTable
 __all__ = [
     "MAX_REFERENCE_BYTES",
     "add_reference_table",
+    "estimate_run",
     "estimate_runs",
     "estimation_spec",
     "indicator_spec",
@@ -245,3 +246,20 @@ def estimate_runs(db: Session, actor: Actor | None, slug: str, *, indicator: str
     return [{"id": r.id, "indicator": r.indicator, "actor": r.actor, "at": r.at.isoformat(),
              "seconds": r.seconds, "result": r.result} for r in rows
             if raw_ok or r.result.get("protection")]
+
+
+def estimate_run(db: Session, actor: Actor | None, slug: str, run_id: int) -> dict[str, Any]:
+    """One kept estimate run of the project, as ``estimate_runs`` lists it.
+
+    Runs are kept protected; one kept before disclosure control existed is found only by
+    roles that may see unprotected tables, as in the list.
+    """
+    project, role = project_for(db, actor, slug, Action.DATA_EXPORT)
+    r = db.get(EstimateRun, run_id)
+    if r is None or r.project_id != project.id or not (
+            allowed(role, Action.PERSONAL_DATA_VIEW) or r.result.get("protection")):
+        raise NotFound("not_found.estimate_run", f"project {slug!r} has no estimate run "
+                       f"{run_id}", where=Where(field="run"),
+                       fix="List the indicator's runs and use a run's id.")
+    return {"id": r.id, "indicator": r.indicator, "actor": r.actor, "at": r.at.isoformat(),
+            "seconds": r.seconds, "result": r.result}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from citizendata.auth import OWNER_ONLY_ROLES, Action, Actor, Role
@@ -29,6 +29,10 @@ from citizendata.store.models import (
 
 __all__ = ["MemberInfo", "ProjectInfo", "add_member", "create_project", "get_project",
            "list_members", "list_projects"]
+
+
+# /projects/new is the new-project page: no project may take its address
+RESERVED_SLUGS = frozenset({"new"})
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,10 @@ def create_project(db: Session, actor: Actor | None, spec: ProjectSpec) -> Proje
     with that slug exists, and nothing else about it (docs/guide.md).
     """
     actor = require_actor(actor)
+    if spec.slug in RESERVED_SLUGS:
+        raise BadInput("input.invalid", f"The slug {spec.slug!r} is reserved for a page "
+                       f"(/projects/{spec.slug}).", where=Where(field="slug"),
+                       fix="Choose another slug, e.g. one that names the place or topic.")
     initiator = initiating_organisation(db, actor, spec.initiator)
     if db.scalar(select(Project.id).where(Project.slug == spec.slug)) is not None:
         raise Conflict("conflict.exists", f"A project {spec.slug!r} already exists.",
@@ -168,6 +176,12 @@ def add_member(
     else:
         if m.role == Role.OWNER and my_role != Role.OWNER:
             raise Forbidden("auth.forbidden", "Only an owner can change an owner's role.")
+        if m.role == Role.OWNER and new_role != Role.OWNER and db.scalar(
+                select(func.count()).select_from(Membership).where(
+                    Membership.project_id == project.id,
+                    Membership.role == Role.OWNER.value)) == 1:
+            raise Conflict("conflict.exists", f"{user.username!r} is the project's only owner.",
+                           where=Where(field="role"), fix="Make someone else an owner first.")
         m.role = new_role.value
     audit(db, actor, "member.set_role", "membership", user.username, project_id=project.id,
           details={"username": user.username, "before": before, "after": new_role.value})

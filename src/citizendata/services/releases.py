@@ -20,6 +20,7 @@ from citizendata.errors import BadInput, Conflict, Forbidden, NotFound, Where
 from citizendata.projects.spec import IntegrationIntent
 from citizendata.services.access import audit, project_for, project_spec
 from citizendata.store.models import (
+    AuditEvent,
     ConsentWithdrawal,
     Project,
     Release,
@@ -27,8 +28,9 @@ from citizendata.store.models import (
     utcnow,
 )
 
-__all__ = ["latest_withdrawal", "locate", "next_version", "public_file", "publish", "published",
-           "record_release", "release_folder", "releases", "sign", "stored_path", "withdraw"]
+__all__ = ["latest_withdrawal", "locate", "next_version", "public_file", "public_release",
+           "publish", "published", "record_release", "release_folder", "releases", "sign",
+           "stored_path", "withdraw"]
 
 
 def release_folder(slug: str, version: int) -> str:
@@ -195,11 +197,11 @@ def withdraw(db: Session, actor: Actor | None, slug: str, version: int, reason: 
 
 def published(db: Session) -> list[dict[str, Any]]:
     """Every published release of every project (public: no actor needed)."""
-    rows = db.execute(select(Release, Project.slug, Project.name)
+    rows = db.execute(select(Release, Project.slug, Project.name, Project.spec)
                       .join(Project, Project.id == Release.project_id)
                       .where(Release.status == "published")
                       .order_by(Project.slug, Release.version.desc())).all()
-    ids = [r.id for r, _, _ in rows]
+    ids = [r.id for r, _, _, _ in rows]
     approvals: dict[int, list[dict[str, str]]] = {i: [] for i in ids}
     if ids:
         # who signed stays with the members; the public sees in what capacity and when
@@ -209,9 +211,44 @@ def published(db: Session) -> list[dict[str, Any]]:
             approvals[s.release_id].append({"capacity": s.capacity, "decision": s.decision,
                                             "at": s.at.isoformat()})
     return [{"project": slug, "name": name, "version": r.version,
+             "initiative": _initiative(spec),
              "published_at": r.published_at.isoformat() if r.published_at else None,
              "signoffs": approvals[r.id],
-             "files": sorted(r.manifest.get("files", {}))} for r, slug, name in rows]
+             "files": sorted(r.manifest.get("files", {}))} for r, slug, name, spec in rows]
+
+
+def _initiative(spec: dict[str, Any] | None) -> str:
+    """The initiating organisation's name from a stored spec (empty if none)."""
+    initiator = (spec or {}).get("initiator") or {}
+    return str(initiator.get("name") or "") if isinstance(initiator, dict) else ""
+
+
+def public_release(db: Session, slug: str, version: int) -> dict[str, Any] | None:
+    """What the public may know of a release that was published: its state, and when
+    and why it was withdrawn if it was (public: no actor). None for a release that was
+    never published (drafts stay with the members) or does not exist."""
+    found = db.execute(select(Release, Project)
+                       .join(Project, Project.id == Release.project_id)
+                       .where(Project.slug == slug, Release.version == version)).first()
+    if found is None:
+        return None
+    row, project = found
+    if row.published_at is None or row.status not in ("published", "withdrawn"):
+        return None
+    reason = None
+    if row.status == "withdrawn":
+        details = db.scalar(select(AuditEvent.details)
+                            .where(AuditEvent.project_id == project.id,
+                                   AuditEvent.action == "release.withdraw",
+                                   AuditEvent.object_id == f"v{version}")
+                            .order_by(AuditEvent.id.desc()).limit(1))
+        reason = str((details or {}).get("reason") or "") or None
+    return {"project": slug, "name": project.name, "version": row.version,
+            "initiative": _initiative(project.spec), "status": row.status,
+            "as_of": row.as_of.isoformat(),
+            "published_at": row.published_at.isoformat(),
+            "withdrawn_at": row.withdrawn_at.isoformat() if row.withdrawn_at else None,
+            "reason": reason}
 
 
 def stored_path(db: Session, actor: Actor | None, slug: str, version: int) -> str:

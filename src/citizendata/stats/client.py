@@ -145,3 +145,19 @@ class EstimationMethods:
                       ) -> list[dict[str, Any]]:
         """Stored estimate runs of the project, newest first."""
         return self._read(estimation.estimate_runs, slug, indicator=indicator, limit=limit)
+
+    def estimate_run(self: Any, slug: str, run_id: int) -> dict[str, Any]:
+        """One kept (protected) estimate run of the project: id, indicator, who, when, result."""
+        return self._read(estimation.estimate_run, slug, run_id)
+
+    def estimate_run_file(self: Any, slug: str, run_id: int, fmt: str = "csv") -> bytes:
+        """A kept run's protected table as CSV or Parquet bytes (what its page shows)."""
+        from citizendata.stats.runs import run_file
+
+        return run_file(self.estimate_run(slug, run_id)["result"], fmt)
+
+    def area_maps(self: Any, slug: str) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+        """The maps the release report draws (``release.maps``): GeoJSON boundaries per area
+        dimension, and each area's name by its code."""
+        maps, labels, _ = self._release_maps(slug, self.project(slug).spec)
+        return maps, labels

@@ -19,7 +19,6 @@ from citizendata.server.deps import (
     csrf_ok,
     end_session,
     get_workspace,
-    optional_client,
     start_session,
 )
 from citizendata.server.pages import render, safe_next
@@ -56,13 +55,6 @@ def _page(request: Request, template: str, client: Client | None, status: int = 
 
 
 _safe_next = safe_next
-
-
-@router.get("/")
-def home(request: Request) -> RedirectResponse:
-    """The projects page when logged in, else the login page."""
-    return RedirectResponse("/projects" if optional_client(request) else "/login",
-                            status_code=303)
 
 
 @router.get("/login")
@@ -112,9 +104,20 @@ def projects(request: Request, client: Client = Depends(api_client)) -> Response
                  projects=[project_dict(p) for p in client.projects()])
 
 
+def _has_fill_page(request: Request) -> bool:
+    """Whether this app serves the browser form (``/projects/{slug}/forms/{form}/fill``)."""
+    for route in request.app.routes:
+        path = str(getattr(route, "path", ""))
+        if path.startswith("/projects/{slug}/forms/{") and path.endswith("}/fill"):
+            return True
+    return False
+
+
 @router.get("/projects/{slug}")
 def project(slug: str, request: Request, client: Client = Depends(api_client)) -> Response:
-    """A project: purpose, initiator, engagement record, forms and the ODK Collect URL."""
+    """A project, what the viewer's role does first: collectors their forms and how to
+    collect, validators review, analysts estimates, the NSO quality, owners set-up; then
+    the forms, the ODK Collect set-up and, below, the project and its engagement record."""
     info = project_dict(client.project(slug))
     engagement = client.engagement(slug)
     stages = [{"stage": stage, "level": entry.get("level"),
@@ -127,7 +130,8 @@ def project(slug: str, request: Request, client: Client = Depends(api_client)) -
     return _page(request, "project.html", client, role=info["role"], project=info,
                  engagement=engagement,
                  stages=stages, forms=[form_dict(f) for f in client.forms(slug)],
-                 openrosa_url=openrosa_url, collect_qr=qr, base_url=base_url(request))
+                 openrosa_url=openrosa_url, collect_qr=qr, base_url=base_url(request),
+                 fill_page=_has_fill_page(request))
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, str]:
