@@ -175,8 +175,28 @@ def _show(msgid: MessageId) -> str:
     return repr(msgid) if isinstance(msgid, str) else f"{msgid[0]!r} / {msgid[1]!r}"
 
 
+def clashes(language: str) -> dict[MessageId, dict[str, str | tuple[str, ...]]]:
+    """msgids translated differently in two domains (at run time the later file wins)."""
+    seen: dict[MessageId, dict[str, str | tuple[str, ...]]] = {}
+    for po in sorted((LOCALE / language / "LC_MESSAGES").glob("*.po")):
+        with po.open("rb") as fh:
+            for message in read_po(fh, locale=language):
+                if not message.id or not message.string or message.fuzzy:
+                    continue
+                key: MessageId = (str(message.id) if isinstance(message.id, str)
+                                  else (str(message.id[0]), str(message.id[1])))
+                value = (str(message.string) if isinstance(message.string, str)
+                         else tuple(str(x) for x in message.string)[:2])
+                seen.setdefault(key, {})[po.stem] = value
+    return {k: v for k, v in seen.items() if len(set(v.values())) > 1}
+
+
 def check(found: dict[MessageId, Found]) -> int:
-    """Print what each language lacks; 1 when any lacks something."""
+    """Print what each language lacks; 1 when any lacks something.
+
+    Also lists (without failing) msgids that two domains translate differently: the
+    merged catalogue uses the alphabetically later domain's, so agree on one.
+    """
     bad = 0
     for language in languages():
         lacking = missing(language, found)
@@ -184,6 +204,10 @@ def check(found: dict[MessageId, Found]) -> int:
         for msgid in lacking:
             where = ", ".join(f"{f}:{n}" for f, n in found[msgid].locations[:3])
             print(f"  missing {_show(msgid)}  ({where})")
+        for msgid, by_domain in clashes(language).items():
+            used = by_domain[sorted(by_domain)[-1]]
+            print(f"  differs {_show(msgid)}: " + "; ".join(
+                f"{d} {v!r}" for d, v in sorted(by_domain.items())) + f" (used: {used!r})")
         bad += len(lacking)
     return 1 if bad else 0
 

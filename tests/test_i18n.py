@@ -287,7 +287,7 @@ def test_a_users_saved_language_beats_cookie_and_accept_language(served: Workspa
         http.cookies.set(LANGUAGE_COOKIE, "fr")
         _log_in(http, "baraka")
         page = http.get("/projects").text
-        assert _lang(page) == "es" and "Sus proyectos" in page and "encuestador" in page
+        assert _lang(page) == "es" and "Sus proyectos" in page and "recolector" in page
         assert http.get("/projects").headers["content-language"] == "es"
         # …but the switch still wins for this request, and becomes the saved language
         assert _lang(http.get("/projects?lang=sw").text) == "sw"
