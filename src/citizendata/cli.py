@@ -585,6 +585,7 @@ def demo(workspace: WorkspaceOpt = Path("citizendata-demo"),
 # the protection and quality commands register themselves on ``app``
 from citizendata import (  # noqa: E402,F401
     cli_encryption,
+    cli_jobs,
     cli_orgs,
     cli_privacy,
     cli_quality,

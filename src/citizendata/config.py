@@ -59,6 +59,27 @@ class Settings(BaseSettings):
     login_window_s: int = Field(default=900, ge=1, description=(
         "How long a failed log-in counts, from the first failure, in seconds."))
     db_pool_size: int = 10
+    jobs_in_server: bool = Field(default=True, description=(
+        "Run a background jobs worker inside the web server (off: run "
+        "'citizendata jobs work' separately)."))
+    jobs_lease_s: int = Field(default=120, ge=5, description=(
+        "Seconds a running job's worker may go without a heartbeat before another worker "
+        "takes the job over."))
+    jobs_poll_s: float = Field(default=1.0, gt=0, description=(
+        "How often an idle worker looks for queued jobs, in seconds."))
+    jobs_wait_s: float | None = Field(default=None, ge=0, description=(
+        "How long a page that starts a job waits for it to end before showing the job's "
+        "progress page, in seconds (quick work then reads as before); default 2, or 30 in "
+        "test mode so that tests see quick work end."))
+    jobs_max_attempts: int = Field(default=3, ge=1, description=(
+        "How many times a job is started before an interrupted one is marked failed."))
+
+    @property
+    def jobs_wait(self) -> float:
+        """The wait in force (see ``jobs_wait_s``)."""
+        if self.jobs_wait_s is not None:
+            return self.jobs_wait_s
+        return 30.0 if self.mode == "test" else 2.0
 
     @property
     def sqlite_path(self) -> Path:

@@ -375,6 +375,15 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "You are not a signatory of this project's releases",
               "Ask the owner to name you in release.community_representatives, or to give "
               "you the nso role."),
+    # background jobs
+    ErrorSpec("not_found.job", "NotFound", "No such job",
+              "Check the job's number; you see the jobs you asked for and those your role "
+              "could run."),
+    ErrorSpec("job.not_cancellable", "Conflict", "The job has finished",
+              "A finished, failed or cancelled job cannot be cancelled; ask for a new one."),
+    ErrorSpec("job.abandoned", "CitizenDataError", "The job was interrupted too often",
+              "Its worker stopped several times while running it; look at the server's log, "
+              "then ask for the job again."),
     ErrorSpec("internal", "CitizenDataError", "Internal error",
               "Report this with the request id; no data was changed."),
 )

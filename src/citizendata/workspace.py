@@ -30,6 +30,7 @@ from citizendata.encryption_client import EncryptionMethods
 from citizendata.errors import BadInput, ServerMisconfigured, Where
 from citizendata.ingest.archive import archive_limits
 from citizendata.ingest.depth import check_object_depth
+from citizendata.jobs.client import JobsMethods
 from citizendata.privacy.client import ProtectionMethods
 from citizendata.projects.spec import ProjectSpec, load_spec
 from citizendata.publish.client import ReleaseMethods
@@ -90,6 +91,8 @@ class Workspace:
         # SQLite has one writer at a time: queue this process's writers on a lock rather
         # than on SQLite's busy handler, whose back-off sleeps make long latency tails
         self._write_lock: threading.Lock | None = None
+        # tests: one connection for everything, so no background thread may use it
+        self.shared_connection = isinstance(bind, Connection)
         if isinstance(bind, Connection):
             # tests: every session joins the caller's transaction through a savepoint
             self._sessions = sessionmaker(bind=bind, expire_on_commit=False,
@@ -240,7 +243,7 @@ class Workspace:
 
 
 class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
-             EstimationMethods, EncryptionMethods, ODataMethods):
+             EstimationMethods, EncryptionMethods, ODataMethods, JobsMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,

@@ -11,6 +11,7 @@ import io
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from citizendata.services import releases as releases_svc
 
 __all__ = ["ReleaseMethods"]
 
+# progress(done, total, step) of a release build
+Progress = Callable[[int, int, str], None]
 
 REFERENCES = [
     "UN Statistical Commission (2025). Copenhagen Framework on Citizen Data.",
@@ -86,14 +89,16 @@ def _sdmx_files(r: Any, spec: ProjectSpec, as_of: date, notes: list[str]) -> dic
 class ReleaseMethods:
     """Client methods for releases (a mixin: ``self`` is a Client)."""
 
-    def _assemble(self, slug: str, version: int, as_of: date, out: Path) -> dict[str, Any]:
+    def _assemble(self, slug: str, version: int, as_of: date, out: Path,
+                  progress: Progress | None = None) -> dict[str, Any]:
         """Write every file of release ``version`` as of ``as_of`` into ``out``."""
         me: Any = self
         with me._estimate_memo():  # linked indicators are estimated once per build
-            return self._assemble_files(slug, version, as_of, out)
+            return self._assemble_files(slug, version, as_of, out,
+                                        progress or (lambda _d, _t, _m: None))
 
-    def _assemble_files(self, slug: str, version: int, as_of: date, out: Path
-                        ) -> dict[str, Any]:
+    def _assemble_files(self, slug: str, version: int, as_of: date, out: Path,
+                        progress: Progress) -> dict[str, Any]:
         from citizendata.quality.report import quality_html_from_json
 
         me: Any = self
@@ -106,7 +111,9 @@ class ReleaseMethods:
         maps, labels, shapes_sha = self._release_maps(slug, spec)
         for m in spec.release.maps:
             extra[f"boundaries/{m.boundaries}.geojson"] = dump_boundaries(maps[m.dimension])
-        for iid in ids:
+        steps = len(ids) + 2
+        for step, iid in enumerate(ids):
+            progress(step, steps, f"estimating: {iid}")
             r = me.estimate(slug, iid, purpose="publication", store=False)
             ind = r.indicator
             tables[iid] = (r.table, r.dims)
@@ -124,9 +131,11 @@ class ReleaseMethods:
                           "protection": r.protection})
             if ind.series and spec.country:
                 extra.update(_sdmx_files(r, spec, as_of, notes))
+        progress(len(ids), steps, "quality statement")
         first = spec.estimation.indicator(ids[0]) if ids else None
         quality = me.quality(slug, first.form if first else None, ids[0] if ids else None,
                              today=as_of)
+        progress(len(ids) + 1, steps, "report and files")
         with use_locale(spec.release.language):
             # one quality record for both the JSON file and the report's section
             quality_html = quality_html_from_json(quality)
@@ -185,8 +194,13 @@ class ReleaseMethods:
             used[m.boundaries] = hashes[m.boundaries]
         return maps, labels, used
 
-    def build_release(self, slug: str, *, as_of: date | None = None) -> dict[str, Any]:
-        """Build the next version's bundle and keep it, awaiting sign-off."""
+    def build_release(self, slug: str, *, as_of: date | None = None,
+                      progress: Progress | None = None) -> dict[str, Any]:
+        """Build the next version's bundle and keep it, awaiting sign-off.
+
+        ``progress(done, total, step)`` is told each step (an indicator, the quality
+        statement, the report).
+        """
         me: Any = self
         version = me._read(releases_svc.next_version, slug)
         seen = me._read(releases_svc.latest_withdrawal, slug)
@@ -196,7 +210,7 @@ class ReleaseMethods:
         out = (me.workspace.settings.workspace / folder).resolve()
         if out.exists():
             shutil.rmtree(out)
-        manifest = self._assemble(slug, version, as_of, out)
+        manifest = self._assemble(slug, version, as_of, out, progress)
         info: dict[str, Any] = me._run(releases_svc.record_release, slug, version=version,
                                        as_of=as_of, path=folder, manifest=manifest,
                                        withdrawals_seen=seen)

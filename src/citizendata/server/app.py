@@ -33,6 +33,7 @@ from citizendata.server.routers import (
     encryption,
     estimation,
     html,
+    jobs,
     odata,
     openrosa,
     privacy,
@@ -43,6 +44,7 @@ from citizendata.server.routers import (
     setup,
     validation,
 )
+from citizendata.server.work import lifespan
 from citizendata.workspace import Workspace
 
 __all__ = ["SESSION_COOKIE", "create_app"]
@@ -59,7 +61,8 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     settings.check_production()
     # Swagger UI would load scripts from a CDN; /docs is rendered here from the schema instead
     app = FastAPI(title="citizendata", version=_version, docs_url=None, redoc_url=None,
-                  description="Citizen data from collection to official statistics.")
+                  description="Citizen data from collection to official statistics.",
+                  lifespan=lifespan(workspace))
     app.state.workspace = workspace
     app.state.settings = settings
 
@@ -87,6 +90,8 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(quality.router)
     app.include_router(public.router)
     app.include_router(releases.router)
+    app.include_router(jobs.router)
+    app.include_router(jobs.pages)
     app.include_router(validation.pages)
     app.include_router(releases.pages)
     app.include_router(analysis.router)

@@ -49,6 +49,8 @@ DECLARED: dict[tuple[str, str], frozenset[int]] = {
     # managed encryption is on already; that private key is registered already
     ("POST", "/api/v1/projects/{slug}/encryption"): frozenset({409}),
     ("POST", "/api/v1/projects/{slug}/encryption/keys"): frozenset({409}),
+    # a job that has ended cannot be cancelled
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): frozenset({409}),
     # wrong passphrases are throttled like failed log-ins
     ("POST", "/api/v1/projects/{slug}/forms/{form_id}/export"): frozenset({429}),
 }

@@ -41,6 +41,7 @@ __all__ = [
     "FormAttachment",
     "FormVersion",
     "IntakeBatch",
+    "Job",
     "LoginThrottle",
     "Membership",
     "Organisation",
@@ -665,3 +666,38 @@ class ReleaseSignoff(Base):
     decision: Mapped[str] = mapped_column(String(10))  # approve | reject
     note: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """Long work asked for by a user and run in the background by a worker (services/jobs).
+
+    ``state``: queued → running → done | failed | cancelled. A running job holds a lease
+    (``worker`` and ``heartbeat_at``); when the lease runs out (the worker crashed or the
+    server restarted) another worker claims it again, up to ``attempts`` tries.
+    ``checkpoint`` is what a kind keeps between attempts (the release version it builds);
+    ``result`` a JSON summary without personal data; ``done_url`` the page that shows it.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state_id", "state", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(20), default="queued")
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    progress_message: Mapped[str] = mapped_column(String(300), default="")
+    checkpoint: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error_code: Mapped[str | None] = mapped_column(String(60))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    done_url: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
