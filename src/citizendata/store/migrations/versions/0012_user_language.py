@@ -28,5 +28,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Downgrade schema."""
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("language")
+    # a plain DROP COLUMN (PostgreSQL, SQLite 3.35+): a batch copy of 'users' would drop a
+    # table that every other table's foreign keys point to
+    op.drop_column("users", "language")
