@@ -40,7 +40,7 @@ or reused, so you can match on it in scripts. The same error reaches you in thre
 | key | always | meaning |
 |---|---|---|
 | `code` | yes | the stable code (table below) |
-| `title` | yes | the catalogue's title for the code |
+| `title` | yes | the catalogue's title for the code, in the request's language (`Accept-Language`, the language switch or the user's saved language; see docs/guide/languages.md) |
 | `message` | yes | what went wrong, in this case |
 | `status` | yes | the HTTP status |
 | `where` | no | where the problem is: any of `file`, `sheet`, `row`, `column`, `field`, `position`, `instance_id` |
@@ -48,6 +48,7 @@ or reused, so you can match on it in scripts. The same error reaches you in thre
 | `fix` | no | how to fix it (the catalogue's default unless the case needs a better one) |
 | `problems` | no | every problem found in one input, each with `code`, `message` and optionally `where`, `rule`, `fix` |
 | `details` | no | extra machine-readable facts, e.g. the conflicting `instance_ids` |
+| `language` | no | present when `title` is translated: the language it is in; `code` and `message` are never translated |
 
 Rows are numbered as a spreadsheet shows them: the header is row 1, the first data row
 is row 2. In a JSON batch, `row` is the 0-based index of the item in the array; for

@@ -311,6 +311,14 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
         """Revoke this user's tokens (all, or those with a name); returns how many."""
         return self._run(accounts.revoke_tokens, name)
 
+    def language(self) -> str | None:
+        """The interface language this user chose, or None (the browser decides)."""
+        return self._read(accounts.user_language)
+
+    def set_language(self, language: str | None) -> str | None:
+        """Keep this user's interface language (a code of ``citizendata.i18n.LANGUAGES``)."""
+        return self._run(accounts.set_language, language)
+
     # -- organisations -----------------------------------------------------------
     def create_organisation(self, slug: str, name: str, *, kind: str = "cso",
                             country: str | None = None) -> accounts.OrganisationInfo:

@@ -24,6 +24,7 @@ from citizendata.server.middleware import (
     BodySizeLimitMiddleware,
     JsonDepthMiddleware,
     LocaleMiddleware,
+    UserLocaleMiddleware,
 )
 from citizendata.server.routers import (
     analysis,
@@ -72,6 +73,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
 
     install_error_handlers(app)
     # added innermost first: the last one added wraps all the others
+    app.add_middleware(UserLocaleMiddleware)
     app.add_middleware(SessionMiddleware, secret_key=settings.session_secret(),
                        session_cookie=SESSION_COOKIE, max_age=settings.session_max_age_s,
                        same_site="lax", https_only=settings.mode == "production")

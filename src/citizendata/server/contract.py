@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from citizendata.server.deps import api_client, odata_client, openrosa_client
 
@@ -114,6 +114,11 @@ class ErrorDetail(BaseModel):
     fix: str | None = None
     problems: list[ErrorProblem] | None = None
     details: dict[str, Any] | None = None
+    language: str | None = Field(
+        None, description="Present when `title` is translated: the language it is in (the "
+                          "request's, from Accept-Language, the language switch or the "
+                          "user's saved language). `code` and `message` are never "
+                          "translated.")
 
 
 class ErrorBody(BaseModel):

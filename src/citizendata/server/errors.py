@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from citizendata import i18n
 from citizendata.errors import (
+    CATALOGUE,
     BadInput,
     CitizenDataError,
     NotFound,
@@ -51,6 +52,15 @@ templates.env.add_extension("jinja2.ext.i18n")
 templates.env.install_gettext_callables(  # type: ignore[attr-defined]
     i18n.gettext, i18n.ngettext, newstyle=True)
 templates.env.globals.update(LANGUAGES=i18n.LANGUAGES, current_language=i18n.current_language)
+
+
+def _language_href(request: Request | None, code: str) -> str:
+    from citizendata.server.middleware import language_href
+
+    return language_href(request, code)
+
+
+templates.env.globals["language_href"] = _language_href
 
 ResponseKind = Literal["json", "openrosa", "html"]
 BASIC_CHALLENGE = 'Basic realm="citizendata"'
@@ -81,6 +91,21 @@ def _openrosa_error(err: CitizenDataError, status: int) -> Response:
                     status_code=status, media_type="text/xml; charset=utf-8", headers=headers)
 
 
+def localised_body(err: CitizenDataError, status: int) -> dict[str, Any]:
+    """``err.to_dict()["error"]`` with its ``title`` in the request's language.
+
+    ``code`` and ``message`` stay as raised (the message's details are English); a
+    translated title comes with ``language``, the language it is in (absent: English).
+    """
+    body = err.to_dict()["error"]
+    body["status"] = status
+    title = i18n.gettext(err.title)
+    if title != err.title:
+        body["title"] = title
+        body["language"] = i18n.current_language()
+    return body
+
+
 def _html_error(request: Request, err: CitizenDataError, status: int) -> Response:
     if isinstance(err, Unauthenticated) and err.code == "auth.unauthenticated":
         # browsers are sent to the login page and come back afterwards
@@ -88,8 +113,13 @@ def _html_error(request: Request, err: CitizenDataError, status: int) -> Respons
         from urllib.parse import quote
 
         return RedirectResponse(f"/login?next={quote(target, safe='/')}", status_code=303)
-    body = err.to_dict()["error"]
-    body["status"] = status
+    body = localised_body(err, status)
+    # the catalogue's own advice is translated too; a fix written for this case is not
+    default_fix = CATALOGUE[err.code].fix
+    body["fix_translated"] = bool(err.fix) and err.fix == default_fix and (
+        i18n.gettext(default_fix) != default_fix)
+    if body["fix_translated"]:
+        body["fix"] = i18n.gettext(default_fix)
     return templates.TemplateResponse(
         request, "error.html", {"error": body, "request_id": request_id(request),
                                 "user": request.scope.get("session", {}).get("username")},
@@ -109,8 +139,7 @@ def error_response(request: Request, err: CitizenDataError, *, status: int | Non
     elif kind == "html":
         response = _html_error(request, err, status)
     else:
-        body = err.to_dict()
-        body["error"]["status"] = status
+        body = {"error": localised_body(err, status)}
         if status == 401:
             # an OData client (Excel, Power BI) asks for a user name and password on Basic
             extra["WWW-Authenticate"] = (f'{BASIC_CHALLENGE}, Bearer realm="citizendata"'

@@ -4,6 +4,7 @@ nested deeper than the depth limit before any route parses them."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,7 +14,19 @@ from citizendata.errors import BadInput, PayloadTooLarge
 from citizendata.ingest.depth import check_json_depth
 from citizendata.server.errors import error_response
 
-__all__ = ["BodySizeLimitMiddleware", "JsonDepthMiddleware", "limit_for"]
+if TYPE_CHECKING:
+    from citizendata.workspace import Client, Workspace
+
+__all__ = [
+    "LANGUAGE_COOKIE",
+    "SESSION_LANGUAGE",
+    "BodySizeLimitMiddleware",
+    "JsonDepthMiddleware",
+    "LocaleMiddleware",
+    "UserLocaleMiddleware",
+    "language_href",
+    "limit_for",
+]
 
 # Bulk imports may be large; everything else is held to the request limit.
 # the API's import and the import page (docs/guide/setup.md) take large files
@@ -139,10 +152,23 @@ class JsonDepthMiddleware:
 LANGUAGE_COOKIE = "citizendata_lang"
 
 
+def language_href(request: Request | None, code: str) -> str:
+    """This page's address with ``?lang=code`` (other query parameters kept), site-local."""
+    if request is None:
+        return f"?lang={code}"
+    url = request.url.include_query_params(lang=code)
+    # '//host/…' would be read as another site: the switch never leaves this one
+    path = "/" + url.path.lstrip("/")
+    return f"{path}?{url.query}"
+
+
 class LocaleMiddleware:
     """Chooses the interface language of each request and sets it for the request's work.
 
-    Order: ``?lang=xx`` (remembered in a cookie), the cookie, then ``Accept-Language``.
+    Order: ``?lang=xx`` (remembered in a cookie), the cookie, then ``Accept-Language``;
+    inside the session, :class:`UserLocaleMiddleware` puts a logged-in user's saved
+    language before the cookie. It wraps everything, so even errors raised before a route
+    (a body too large, too deep) are written in the request's language.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -172,13 +198,90 @@ class LocaleMiddleware:
             language = remembered
         else:
             language = negotiate(headers.get("accept-language"))
-        scope.setdefault("state", {})["language"] = language
+        state = scope.setdefault("state", {})
+        state["language"] = language
+        state["language_asked"] = asked if asked in LANGUAGES else None
 
         async def send_with_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start" and asked in LANGUAGES:
-                value = f"{LANGUAGE_COOKIE}={asked}; Path=/; Max-Age=31536000; SameSite=Lax"
-                message.setdefault("headers", []).append((b"set-cookie", value.encode()))
+            if message["type"] == "http.response.start":
+                headers = message.setdefault("headers", [])
+                if asked in LANGUAGES:
+                    value = f"{LANGUAGE_COOKIE}={asked}; Path=/; Max-Age=31536000; SameSite=Lax"
+                    headers.append((b"set-cookie", value.encode()))
+                # the language actually used (a logged-in user's saved one may replace it)
+                headers.append((b"content-language",
+                                str(state.get("language", language)).encode()))
+                vary = [v.decode("latin-1") for k, v in headers if k.lower() == b"vary"]
+                have = {part.strip().lower() for v in vary for part in v.split(",")}
+                extra = [h for h in ("Accept-Language", "Cookie") if h.lower() not in have]
+                if extra:
+                    headers[:] = [(k, v) for k, v in headers if k.lower() != b"vary"]
+                    headers.append((b"vary", ", ".join([*vary, *extra]).encode("latin-1")))
             await send(message)
 
         with use_locale(language):
             await self.app(scope, receive, send_with_cookie)
+
+
+SESSION_LANGUAGE = "lang"
+
+
+class UserLocaleMiddleware:
+    """A logged-in user's language: the one they saved, and the switch saves a new one.
+
+    Runs inside the session middleware. The saved language is read once per session
+    (kept in the signed session cookie); choosing a language with ``?lang=`` while logged
+    in stores it for the user (audited, the code only), so it follows them to any browser.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = scope.get("session") if scope["type"] == "http" else None
+        uid = session.get("uid") if session is not None else None
+        if session is None or not isinstance(uid, int):
+            await self.app(scope, receive, send)
+            return
+        from starlette.concurrency import run_in_threadpool
+
+        from citizendata.i18n import LANGUAGES, use_locale
+
+        state = scope.setdefault("state", {})
+        asked = state.get("language_asked")
+        workspace = scope["app"].state.workspace
+        if asked:
+            if session.get(SESSION_LANGUAGE) != asked:
+                await run_in_threadpool(_save_language, workspace, session, asked)
+                session[SESSION_LANGUAGE] = asked
+            await self.app(scope, receive, send)
+            return
+        saved = session.get(SESSION_LANGUAGE)
+        if not isinstance(saved, str):
+            saved = await run_in_threadpool(_saved_language, workspace, session) or ""
+            session[SESSION_LANGUAGE] = saved
+        if saved in LANGUAGES and saved != state.get("language"):
+            state["language"] = saved
+            with use_locale(saved):
+                await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _session_client(workspace: Workspace, session: dict[str, Any]) -> Client | None:
+    from citizendata.server.deps import _session_actor
+    from citizendata.workspace import Client
+
+    actor = _session_actor(workspace, session)
+    return Client(workspace, actor) if actor is not None else None
+
+
+def _saved_language(workspace: Workspace, session: dict[str, Any]) -> str | None:
+    client = _session_client(workspace, session)
+    return client.language() if client is not None else None
+
+
+def _save_language(workspace: Workspace, session: dict[str, Any], language: str) -> None:
+    client = _session_client(workspace, session)
+    if client is not None:
+        client.set_language(language)

@@ -30,6 +30,8 @@ __all__ = [
     "list_organisations",
     "partner_organisation",
     "resolve_token",
+    "set_language",
+    "user_language",
 ]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{2,150}$")
@@ -156,6 +158,32 @@ def revoke_tokens(db: Session, actor: Actor, name: str | None = None) -> int:
         t.revoked_at = utcnow()
     audit(db, actor, "token.revoke", "user", actor.user_id, details={"count": len(tokens)})
     return len(tokens)
+
+
+def user_language(db: Session, actor: Actor | None) -> str | None:
+    """The interface language the actor chose, or None (the browser decides)."""
+    actor = require_actor(actor)
+    return db.scalar(select(User.language).where(User.id == actor.user_id))
+
+
+def set_language(db: Session, actor: Actor | None, language: str | None) -> str | None:
+    """Keep the actor's interface language (a code of ``LANGUAGES``; None forgets it)."""
+    from citizendata.i18n import LANGUAGES
+
+    actor = require_actor(actor)
+    if language is not None and language not in LANGUAGES:
+        raise BadInput("input.invalid", f"There is no interface language {language!r}.",
+                       where=Where(field="language"),
+                       fix=f"Use one of {', '.join(LANGUAGES)}, or add its catalogue.")
+    user = db.get(User, actor.user_id)
+    if user is None:
+        raise NotFound("not_found.user", f"No user {actor.username!r}.")
+    if user.language != language:
+        user.language = language
+        # the code only: which language someone reads says nothing else about them
+        audit(db, actor, "user.set_language", "user", actor.user_id,
+              details={"language": language})
+    return language
 
 
 def _org_info(org: Organisation) -> OrganisationInfo:

@@ -133,6 +133,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the interface language the user chose (a code of citizendata.i18n.LANGUAGES), or none
+    language: Mapped[str | None] = mapped_column(String(20))
 
 
 class OrganisationMember(Base):

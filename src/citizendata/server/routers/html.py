@@ -11,6 +11,8 @@ from fastapi.responses import RedirectResponse, Response
 
 from citizendata.collect_qr import collect_settings, settings_qr_svg
 from citizendata.errors import CitizenDataError, Forbidden
+from citizendata.i18n import gettext as _
+from citizendata.i18n import ngettext
 from citizendata.server.deps import (
     api_client,
     client_address,
@@ -32,6 +34,19 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 LEVEL_NAMES = {1: "information", 2: "consultation", 3: "limited participation",
                4: "shared decision-making", 5: "community-led"}
+
+
+def role_names() -> dict[str, str]:
+    """Each project role's name in the current language."""
+    return {"owner": _("owner"), "manager": _("manager"), "collector": _("collector"),
+            "validator": _("validator"), "analyst": _("analyst"), "viewer": _("viewer"),
+            "nso": _("national statistical office")}
+
+
+def status_names() -> dict[str, str]:
+    """Each submission review status's name in the current language."""
+    return {"received": _("received"), "has_issues": _("has issues"),
+            "approved": _("approved"), "rejected": _("rejected"), "edited": _("edited")}
 
 
 def _page(request: Request, template: str, client: Client | None, status: int = 200,
@@ -62,8 +77,12 @@ async def login(request: Request) -> Response:
     except CitizenDataError as err:
         if err.http_status not in (401, 429):
             raise
+        message = _(err.title) + "."
+        if "retry_after_s" in err.details:
+            message += " " + _("Try again in %(seconds)s seconds.") % {
+                "seconds": err.details["retry_after_s"]}
         page = _page(request, "login.html", None, status=err.http_status, next=target,
-                     message=err.message, username=username)
+                     message=message, username=username)
         if "retry_after_s" in err.details:
             page.headers["Retry-After"] = str(err.details["retry_after_s"])
         return page
@@ -81,7 +100,7 @@ def logout(request: Request) -> RedirectResponse:
 @router.get("/projects")
 def projects(request: Request, client: Client = Depends(api_client)) -> Response:
     """The user's projects, with their role and the citizen-data threshold badge."""
-    return _page(request, "projects.html", client,
+    return _page(request, "projects.html", client, role_names=role_names(),
                  projects=[project_dict(p) for p in client.projects()])
 
 
@@ -124,7 +143,8 @@ def _flatten(data: Any, prefix: str = "") -> dict[str, str]:
             if isinstance(value, dict):
                 out.update(_flatten(value, path))
             elif isinstance(value, list):
-                out[path] = f"{len(value)} entr{'y' if len(value) == 1 else 'ies'}"
+                out[path] = ngettext("%(num)d entry", "%(num)d entries",
+                                     len(value)) % {"num": len(value)}
             else:
                 out[path] = "" if value is None else str(value)
     return out
@@ -143,4 +163,5 @@ def form_page(slug: str, form_id: str, request: Request, page: Page = 1,
         columns.extend(c for c in f if c not in columns)
     pages = max(1, -(-total // PAGE_SIZE))
     return _page(request, "form.html", client, project_slug=slug, form=form, rows=rows,
-                 flat=flat, columns=columns, total=total, page=page, pages=pages)
+                 flat=flat, columns=columns, total=total, page=page, pages=pages,
+                 status_names=status_names())

@@ -1,7 +1,7 @@
 """jobs: long work (release builds, validation runs, imports, estimates) run in the background
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-07 14:00:00
 
 One row per job, in the project's own database (SQLite or PostgreSQL): what was asked
@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0011"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
