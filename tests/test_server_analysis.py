@@ -262,7 +262,7 @@ def test_the_nso_confirms_or_overrides_the_recommendation_with_reasons(app: Fast
     page = http.get(f"{BASE}/quality")
     assert page.status_code == 200
     no_inline_styles(page.text)
-    assert '<link rel="stylesheet" href="/static/quality.css">' in page.text
+    assert '<link rel="stylesheet" href="/assets/quality.css">' in page.text
     words = text_of(page.text)
     assert "Recommendation: Stand alone" in words and "No decision yet" in words
     assert 'action="/projects/nairobi-water/quality/decision"' in page.text
@@ -320,7 +320,7 @@ def test_attestations_are_for_owners_managers_and_the_nso(app: FastAPI) -> None:
 
 
 def test_the_quality_stylesheet_is_the_reports_own(app: FastAPI) -> None:
-    r = browser(app, None).get("/static/quality.css")
+    r = browser(app, None).get("/assets/quality.css")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/css")
     assert r.text == STYLESHEET.read_text(encoding="utf-8")
 

@@ -331,7 +331,7 @@ def download_parquet(slug: str, indicator: str, run: DbId | None = None,
 
 # ---- quality --------------------------------------------------------------------------------
 
-@router.get("/static/quality.css")
+@router.get("/assets/quality.css")
 def quality_css() -> Response:
     """The quality section's styles, from the one file the offline report inlines."""
     return Response(STYLESHEET.read_text(encoding="utf-8"), media_type="text/css",
