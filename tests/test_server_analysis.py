@@ -400,3 +400,35 @@ def test_no_link_leads_a_role_to_a_refusal(app: FastAPI, user: str) -> None:
                 seen.add(href)
                 todo.append(href)
     assert BASE in seen
+
+
+def test_a_new_quality_record_is_computed_by_a_job_and_the_page_does_not_wait(
+        tmp_path: Path, template: Path) -> None:
+    """With a separate worker (jobs_in_server off) and no wait, the first view says the
+    record is being computed and links to its job; once a worker ran it, the page shows it;
+    asking again while it is queued does not queue it twice."""
+    from citizendata.jobs.worker import Worker
+
+    shutil.copytree(template / "ws", tmp_path / "ws")
+    settings = file_settings(tmp_path).model_copy(update={"jobs_in_server": False,
+                                                          "jobs_wait_s": 0.0})
+    ws = Workspace(settings)
+    try:
+        nso = ws.login("njeri", aw.PASSWORD.format("njeri"))
+        assert nso.quality_kept(aw.SLUG, None, aw.INDICATOR) is None
+        http = browser(create_app(ws), "njeri")
+        first = http.get(f"{BASE}/quality?indicator={aw.INDICATOR}")
+        assert first.status_code == 200 and "is being computed" in text_of(first.text)
+        job = nso.jobs(aw.SLUG)[0]
+        assert job.kind == "quality" and f'href="/jobs/{job.id}"' in first.text
+        assert "Quality scorecard" not in text_of(first.text)
+        http.get(f"{BASE}/quality?indicator={aw.INDICATOR}")
+        assert [j.id for j in nso.jobs(aw.SLUG) if j.kind == "quality"] == [job.id]
+        assert Worker(ws, beat=False).run_once()
+        assert nso.job(job.id).state == "done"
+        assert nso.quality_kept(aw.SLUG, None, aw.INDICATOR) is not None
+        ready = http.get(f"{BASE}/quality?indicator={aw.INDICATOR}")
+        assert "Quality scorecard" in text_of(ready.text)
+        assert "is being computed" not in text_of(ready.text)
+    finally:
+        ws.close()

@@ -143,6 +143,21 @@ def _estimate(client: Client, slug: str, p: dict[str, Any], ctx: JobContext
             "cells": len(r.table)}
 
 
+class QualityParams(_Params):
+    """The quality record of a form's data (and an indicator), computed and kept."""
+
+    form_id: str | None = Field(default=None, min_length=1, max_length=100)
+    indicator: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+def _quality(client: Client, slug: str, p: dict[str, Any], ctx: JobContext
+             ) -> dict[str, Any]:
+    ctx.progress(0, 1, "quality statement")
+    # the record's evidence is kept in the workspace's quality cache: pages read it back
+    record = client.quality(slug, p.get("form_id"), p.get("indicator"))
+    return {"indicator": p.get("indicator"), "form_id": record.get("dataset")}
+
+
 @dataclass(frozen=True)
 class JobKind:
     """A kind of job: the permission it needs (the underlying call's), its parameters and
@@ -159,6 +174,7 @@ KINDS: dict[str, JobKind] = {
     "validate": JobKind(Action.SUBMISSION_REVIEW, ValidateParams, _validate),
     "import": JobKind(Action.SUBMISSION_CREATE, ImportParams, _import),
     "estimate": JobKind(Action.DATA_EXPORT, EstimateParams, _estimate),
+    "quality": JobKind(Action.DATA_EXPORT, QualityParams, _quality),
 }
 
 

@@ -69,6 +69,20 @@ class QualityMethods:
                     store.put(key, evidence)
         return _assemble(spec, evidence, atts, history, dataset, indicator)
 
+    def quality_kept(self, slug: str, form_id: str | None = None,
+                     indicator: str | None = None, *, today: date | None = None
+                     ) -> dict[str, Any] | None:
+        """The quality record if its evidence for the data as they are now is kept (cheap
+        reads only), else None: a page then asks for it as a job instead of waiting."""
+        me: Any = self
+        spec: ProjectSpec = me.project(slug).spec
+        dataset, parts, atts, history = self._quality_inputs(slug, spec, form_id, indicator,
+                                                             today)
+        store = qcache.QualityCache.of(me.workspace.settings.workspace, slug, dataset)
+        found = store.get(qcache.record_key(parts))
+        return None if found is None else _assemble(spec, found, atts, history, dataset,
+                                                    indicator)
+
     def _quality_inputs(self, slug: str, spec: ProjectSpec, form_id: str | None,
                         indicator: str | None, today: date | None
                         ) -> tuple[str, dict[str, Any], list[Attestation], list[dict[str, Any]]]:

@@ -12,7 +12,6 @@ The web server runs a worker in a background thread (:func:`lifespan`) unless
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -29,7 +28,7 @@ from citizendata.jobs.kinds import KINDS, uploads_dir
 from citizendata.services.jobs import JobInfo
 from citizendata.workspace import Client, Workspace
 
-__all__ = ["KINDS", "lifespan", "outcome", "start_work", "step_text"]
+__all__ = ["KINDS", "follow", "lifespan", "outcome", "queued_once", "start_work", "step_text"]
 
 
 def outcome(job: JobInfo) -> str:
@@ -53,6 +52,7 @@ def outcome(job: JobInfo) -> str:
         % {"created": r.get("created"), "duplicates": r.get("duplicates")},
         "estimate": lambda: _("Estimates computed for %(indicator)s.")
         % {"indicator": r.get("indicator")},
+        "quality": lambda: _("The quality record is ready."),
     }
     return texts.get(job.kind, lambda: _("The job is done."))()
 
@@ -115,24 +115,42 @@ async def start_work(request: Request, client: Client, kind: str, params: dict[s
             raise  # who may not, or may not know of the project: the error page says so
         flash(request, err.message, "error")
         return RedirectResponse(done_url, status_code=303)
-    settings = client.workspace.settings
-    no_worker = settings.jobs_in_server and getattr(request.app.state, "jobs_worker",
-                                                    None) is None
-    if client.workspace.shared_connection or no_worker:
-        # a test's workspace on one connection, or an app served without its lifespan
-        # (no worker thread was started), runs the job here, in the request
-        from citizendata.jobs.worker import Worker
-
-        await run_in_threadpool(Worker(client.workspace, beat=False).run_once)
-    deadline = time.monotonic() + client.workspace.settings.jobs_wait
-    job = await run_in_threadpool(client.job, job.id)
-    while not job.finished and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-        job = await run_in_threadpool(client.job, job.id)
+    job = await run_in_threadpool(follow, request, client, job.id)
     if not job.finished:
         return RedirectResponse(f"/jobs/{job.id}", status_code=303)
     flash(request, outcome(job), "ok" if job.state == "done" else "error")
     return RedirectResponse(done_url, status_code=303)
+
+
+def follow(request: Request, client: Client, job_id: int) -> JobInfo:
+    """Wait up to ``jobs_wait_s`` for a job (in a worker thread); its state then.
+
+    A test's workspace on one connection, or an app served without its lifespan (no
+    worker thread was started), runs the job here, in the request.
+    """
+    settings = client.workspace.settings
+    no_worker = settings.jobs_in_server and getattr(request.app.state, "jobs_worker",
+                                                    None) is None
+    if client.workspace.shared_connection or no_worker:
+        from citizendata.jobs.worker import Worker
+
+        Worker(client.workspace, beat=False).run_once()
+    deadline = time.monotonic() + settings.jobs_wait
+    job = client.job(job_id)
+    while not job.finished and time.monotonic() < deadline:
+        time.sleep(0.1)
+        job = client.job(job_id)
+    return job
+
+
+def queued_once(client: Client, slug: str, kind: str, params: dict[str, Any]) -> JobInfo:
+    """The unfinished job of ``kind`` with these parameters, or a new one: pages that
+    ask for the same work while it runs do not queue it twice."""
+    for job in client.jobs(slug, limit=50):
+        if job.kind == kind and not job.finished and all(
+                job.params.get(k) == v for k, v in params.items()):
+            return job
+    return client.submit_job(slug, kind, params)
 
 
 def lifespan(workspace: Workspace) -> Callable[[FastAPI], Any]:

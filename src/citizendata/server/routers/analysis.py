@@ -29,7 +29,7 @@ from citizendata.server.deps import api_client, csrf_ok
 from citizendata.server.pages import flash, render
 from citizendata.server.params import DbId
 from citizendata.server.serialize import project_dict
-from citizendata.server.work import start_work
+from citizendata.server.work import follow, queued_once, start_work
 from citizendata.services.quality import GATEWAY_SUBJECTS
 from citizendata.stats.runs import FORMATS
 from citizendata.workspace import Client
@@ -371,9 +371,17 @@ def quality_page(slug: str, request: Request, indicator: str | None = None,
     chosen, indicators = _quality_indicator(project, indicator)
     # the record is made from the data: roles that may not read them see the decisions
     can_read = allowed(project["role"], Action.DATA_EXPORT)
-    record, section = None, None
+    record, section, computing = None, None, None
     if can_read:
-        record = client.quality(slug, None, chosen)
+        record = client.quality_kept(slug, None, chosen)
+        if record is None:
+            # a new record takes seconds to minutes: a job computes it, the page waits a
+            # little (jobs_wait_s) and otherwise says so and links to the job's progress
+            job = follow(request, client, queued_once(client, slug, "quality",
+                                                      {"indicator": chosen}).id)
+            record = client.quality_kept(slug, None, chosen) if job.finished else None
+            computing = None if record is not None else job
+    if record is not None:
         section = Markup(quality_html_from_json(record, inline_css=False))
         history = record["decisions"]
     else:
@@ -385,6 +393,7 @@ def quality_page(slug: str, request: Request, indicator: str | None = None,
     return render(request, "analysis_quality.html", client, role=project["role"],
                   project=project, indicator=chosen, indicators=indicators, section=section,
                   decisions=history, recommendation=rec, outcomes=dict(outcomes),
+                  computing=computing,
                   outcome_list=outcomes, subjects=_attest_subjects(),
                   today=date.today().isoformat(),
                   engagement=None if can_read else client.engagement(slug))
