@@ -109,7 +109,7 @@ def test_the_members_page_lists_the_release_and_the_missing_signoff(
     page = http.get(PAGE)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     text = page.text
-    assert "Version 1" in text and "awaiting sign-off" in text and "Release v1 built." in text
+    assert "Version 1" in text and "awaiting sign-off" in text and "Release v1 built" in text
     assert "naserian" in text and "not yet signed" in text
     # the pending report is linked on the release's members-only page, never publicly
     assert f'href="{PAGE}/1"' in text
