@@ -9,6 +9,7 @@ import re
 import shutil
 import warnings
 from collections.abc import Iterator
+from datetime import date
 from html import unescape
 from pathlib import Path
 
@@ -415,7 +416,7 @@ def test_a_new_quality_record_is_computed_by_a_job_and_the_page_does_not_wait(
     ws = Workspace(settings)
     try:
         nso = ws.login("njeri", aw.PASSWORD.format("njeri"))
-        assert nso.quality_kept(aw.SLUG, None, aw.INDICATOR) is None
+        assert nso.quality_kept(aw.SLUG, None, aw.INDICATOR)[0] is None
         http = browser(create_app(ws), "njeri")
         first = http.get(f"{BASE}/quality?indicator={aw.INDICATOR}")
         assert first.status_code == 200 and "is being computed" in text_of(first.text)
@@ -426,9 +427,37 @@ def test_a_new_quality_record_is_computed_by_a_job_and_the_page_does_not_wait(
         assert [j.id for j in nso.jobs(aw.SLUG) if j.kind == "quality"] == [job.id]
         assert Worker(ws, beat=False).run_once()
         assert nso.job(job.id).state == "done"
-        assert nso.quality_kept(aw.SLUG, None, aw.INDICATOR) is not None
+        assert nso.quality_kept(aw.SLUG, None, aw.INDICATOR)[0] is not None
         ready = http.get(f"{BASE}/quality?indicator={aw.INDICATOR}")
         assert "Quality scorecard" in text_of(ready.text)
         assert "is being computed" not in text_of(ready.text)
+    finally:
+        ws.close()
+
+
+def test_a_quality_record_that_cannot_be_made_says_why_once_per_state_of_the_data(
+        tmp_path: Path, template: Path) -> None:
+    """A computation that failed on the data as they are is shown with its reason, not
+    retried on every view; a change to the data (a new key) would ask again."""
+    from sqlalchemy import text
+
+    shutil.copytree(template / "ws", tmp_path / "ws")
+    ws = Workspace(file_settings(tmp_path))
+    try:
+        nso = ws.login("njeri", aw.PASSWORD.format("njeri"))
+        key = nso.quality_kept(aw.SLUG, None, aw.INDICATOR)[1]
+        failed = nso.submit_job(aw.SLUG, "quality", {"indicator": aw.INDICATOR, "key": key})
+        ws.run(lambda db: db.execute(text(
+            "UPDATE jobs SET state = 'failed', error_code = 'indicator.invalid', "
+            "error_message = 'a derived variable needs a reference table' WHERE id = :i"),
+            {"i": failed.id}))
+        http = browser(create_app(ws), "njeri")
+        for _ in range(2):
+            page = http.get(f"{BASE}/quality?indicator={aw.INDICATOR}")
+            assert ("could not be computed: a derived variable needs a reference table"
+                    in text_of(page.text))
+        assert [j.id for j in nso.jobs(aw.SLUG) if j.kind == "quality"] == [failed.id]
+        other = nso.quality_kept(aw.SLUG, None, aw.INDICATOR, today=date(2030, 1, 1))[1]
+        assert other != key  # the day is part of the key: another day asks again
     finally:
         ws.close()

@@ -148,6 +148,8 @@ class QualityParams(_Params):
 
     form_id: str | None = Field(default=None, min_length=1, max_length=100)
     indicator: str | None = Field(default=None, min_length=1, max_length=100)
+    # the key of the data the record is asked for (Client.quality_kept): one job per key
+    key: str | None = Field(default=None, max_length=200)
 
 
 def _quality(client: Client, slug: str, p: dict[str, Any], ctx: JobContext

@@ -71,17 +71,20 @@ class QualityMethods:
 
     def quality_kept(self, slug: str, form_id: str | None = None,
                      indicator: str | None = None, *, today: date | None = None
-                     ) -> dict[str, Any] | None:
+                     ) -> tuple[dict[str, Any] | None, str]:
         """The quality record if its evidence for the data as they are now is kept (cheap
-        reads only), else None: a page then asks for it as a job instead of waiting."""
+        reads only), else None; and the key of those data. A page asks for a missing
+        record as a job (with the key, so a failed attempt is not retried on every view
+        until the data change) instead of waiting for it."""
         me: Any = self
         spec: ProjectSpec = me.project(slug).spec
         dataset, parts, atts, history = self._quality_inputs(slug, spec, form_id, indicator,
                                                              today)
-        store = qcache.QualityCache.of(me.workspace.settings.workspace, slug, dataset)
-        found = store.get(qcache.record_key(parts))
-        return None if found is None else _assemble(spec, found, atts, history, dataset,
-                                                    indicator)
+        key = qcache.record_key(parts)
+        found = qcache.QualityCache.of(me.workspace.settings.workspace, slug, dataset).get(key)
+        record = None if found is None else _assemble(spec, found, atts, history, dataset,
+                                                      indicator)
+        return record, key
 
     def _quality_inputs(self, slug: str, spec: ProjectSpec, form_id: str | None,
                         indicator: str | None, today: date | None

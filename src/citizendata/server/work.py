@@ -144,10 +144,12 @@ def follow(request: Request, client: Client, job_id: int) -> JobInfo:
 
 
 def queued_once(client: Client, slug: str, kind: str, params: dict[str, Any]) -> JobInfo:
-    """The unfinished job of ``kind`` with these parameters, or a new one: pages that
-    ask for the same work while it runs do not queue it twice."""
+    """The newest job of ``kind`` with these parameters that is waiting, running or has
+    failed, or a new one: pages that ask for the same work while it runs do not queue it
+    twice, and work that failed on the same inputs (its parameters carry their key) is
+    not retried on every view."""
     for job in client.jobs(slug, limit=50):
-        if job.kind == kind and not job.finished and all(
+        if job.kind == kind and job.state in ("queued", "running", "failed") and all(
                 job.params.get(k) == v for k, v in params.items()):
             return job
     return client.submit_job(slug, kind, params)

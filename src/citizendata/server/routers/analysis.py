@@ -373,13 +373,15 @@ def quality_page(slug: str, request: Request, indicator: str | None = None,
     can_read = allowed(project["role"], Action.DATA_EXPORT)
     record, section, computing = None, None, None
     if can_read:
-        record = client.quality_kept(slug, None, chosen)
+        record, key = client.quality_kept(slug, None, chosen)
         if record is None:
             # a new record takes seconds to minutes: a job computes it, the page waits a
             # little (jobs_wait_s) and otherwise says so and links to the job's progress
-            job = follow(request, client, queued_once(client, slug, "quality",
-                                                      {"indicator": chosen}).id)
-            record = client.quality_kept(slug, None, chosen) if job.finished else None
+            job = queued_once(client, slug, "quality", {"indicator": chosen, "key": key})
+            if not job.finished:
+                job = follow(request, client, job.id)
+            record = client.quality_kept(slug, None, chosen)[0] if job.state == "done" \
+                else None
             computing = None if record is not None else job
     if record is not None:
         section = Markup(quality_html_from_json(record, inline_css=False))
