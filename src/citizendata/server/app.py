@@ -42,6 +42,7 @@ from citizendata.server.routers import (
     releases,
     review,
     setup,
+    setup_files,
     validation,
 )
 from citizendata.server.work import lifespan
@@ -102,6 +103,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(analysis.router)
     app.include_router(openrosa.router)
     app.include_router(setup.router)
+    app.include_router(setup_files.router)
     app.include_router(html.router)
     app.mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static")
 
