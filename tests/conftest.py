@@ -290,3 +290,26 @@ def browser() -> Iterator[Browser]:
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         yield b
         b.close()
+
+
+# Two indicators over twelve households in two wards, with ward maps: the release and
+# browser tests publish them
+WARD_ESTIMATION: dict[str, Any] = {"indicators": [
+    {"id": "skilled", "name": "Skilled attendance", "form": "household", "kind": "proportion",
+     "numerator": "${consent} = 'yes'", "scale": 100, "unit_of_measure": "PT",
+     "disaggregations": [["ward"]]},
+    # few households are 40 or older: Ewuaso's cell is suppressed, Magadi's with it
+    {"id": "older", "name": "Consent among the 40+", "form": "household", "kind": "proportion",
+     "numerator": "${consent} = 'yes'", "denominator": "${age} >= 40", "scale": 100,
+     "unit_of_measure": "PT", "disaggregations": [["ward"]]}]}
+
+
+def square(code: str, name: str, x: float) -> dict[str, Any]:
+    """A GeoJSON feature: a 0.1-degree square ward near Magadi, starting at longitude x."""
+    ring = [[x, -1.9], [x + 0.1, -1.9], [x + 0.1, -1.8], [x, -1.8], [x, -1.9]]
+    return {"type": "Feature", "properties": {"code": code, "name": name},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+WARDS = {"type": "FeatureCollection",
+         "features": [square("magadi", "Magadi", 36.2), square("ewuaso", "Ewuaso", 36.3)]}

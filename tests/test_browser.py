@@ -13,33 +13,14 @@ import pytest
 from browser_kit import CHROMIUM_MARKS, fenced_page, serve
 from citizendata.projects.spec import ProjectSpec
 from citizendata.workspace import Workspace
-from conftest import SPEC, file_settings, household_form
+from conftest import SPEC, WARDS, file_settings, household_form
+from conftest import WARD_ESTIMATION as ESTIMATION
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, FloatRect, Page
 
 pytestmark = CHROMIUM_MARKS
 REPORT = "/public/releases/test-project/1/report.html"
-ESTIMATION: dict[str, Any] = {"indicators": [
-    {"id": "skilled", "name": "Skilled attendance", "form": "household", "kind": "proportion",
-     "numerator": "${consent} = 'yes'", "scale": 100, "unit_of_measure": "PT",
-     "disaggregations": [["ward"]]},
-    # few households are 40 or older: Ewuaso's cell is suppressed, Magadi's with it
-    {"id": "older", "name": "Consent among the 40+", "form": "household", "kind": "proportion",
-     "numerator": "${consent} = 'yes'", "denominator": "${age} >= 40", "scale": 100,
-     "unit_of_measure": "PT", "disaggregations": [["ward"]]}]}
-
-def square(code: str, name: str, x: float) -> dict[str, Any]:
-    """A GeoJSON feature: a 0.1-degree square ward near Magadi, starting at longitude x."""
-    ring = [[x, -1.9], [x + 0.1, -1.9], [x + 0.1, -1.8], [x, -1.8], [x, -1.9]]
-    return {"type": "Feature", "properties": {"code": code, "name": name},
-            "geometry": {"type": "Polygon", "coordinates": [ring]}}
-
-
-WARDS = {"type": "FeatureCollection",
-         "features": [square("magadi", "Magadi", 36.2), square("ewuaso", "Ewuaso", 36.3)]}
-
-
 def published_workspace(root: Path) -> Workspace:
     """Twelve approved households in two wards, released with ward maps and signed off."""
     ws = Workspace(file_settings(root))

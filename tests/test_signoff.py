@@ -25,7 +25,8 @@ from citizendata.publish.summary import suppression_summary, unit_words
 from citizendata.server.app import create_app
 from citizendata.server.report_csp import inline_hashes
 from citizendata.workspace import Workspace
-from conftest import SPEC, file_settings, household_form
+from conftest import SPEC, WARDS, file_settings, household_form
+from conftest import WARD_ESTIMATION as ESTIMATION
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
@@ -37,25 +38,6 @@ PAGE = f"/projects/{SLUG}/releases/1"
 PUBLIC = f"/public/releases/{SLUG}/1"
 PASSWORDS = {"owner": "owner-password", "rep": "rep-password-1", "ana": "ana-password-1",
              "outsider": "outsider-password-1"}
-ESTIMATION: dict[str, Any] = {"indicators": [
-    {"id": "skilled", "name": "Skilled attendance", "form": "household", "kind": "proportion",
-     "numerator": "${consent} = 'yes'", "scale": 100, "unit_of_measure": "PT",
-     "disaggregations": [["ward"]]},
-    {"id": "older", "name": "Consent among the 40+", "form": "household", "kind": "proportion",
-     "numerator": "${consent} = 'yes'", "denominator": "${age} >= 40", "scale": 100,
-     "unit_of_measure": "PT", "disaggregations": [["ward"]]}]}
-
-
-def square(code: str, name: str, x: float) -> dict[str, Any]:
-    ring = [[x, -1.9], [x + 0.1, -1.9], [x + 0.1, -1.8], [x, -1.8], [x, -1.9]]
-    return {"type": "Feature", "properties": {"code": code, "name": name},
-            "geometry": {"type": "Polygon", "coordinates": [ring]}}
-
-
-WARDS = {"type": "FeatureCollection",
-         "features": [square("magadi", "Magadi", 36.2), square("ewuaso", "Ewuaso", 36.3)]}
-
-
 def pending_workspace(root: Path, language: str = "en") -> Workspace:
     """Owner, representative 'rep' (viewer), member 'ana' (viewer, no signatory), outsider;
     twelve approved households in two wards; release v1 built and awaiting sign-off."""
