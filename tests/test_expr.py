@@ -9,7 +9,7 @@ from typing import Any
 import ibis
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from citizendata.errors import BadInput
@@ -312,6 +312,9 @@ EXPRESSIONS = st.recursive(LEAVES, _extend, max_leaves=8)
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=EXPRESSIONS, rows=st.lists(ROW, min_size=1, max_size=8))
+# found by CI: Java's Math.pow gives NaN for a NaN exponent even of 1, as DuckDB does
+@example(text="pow(true(), ${n1})", rows=[{"n1": "", "n2": "", "s1": "", "m1": "", "d1": "",
+                                         "t1": "", "_item": "hh[1]", "#hh/member": "0"}])
 def test_compiled_expression_agrees_with_interpreter(text: str, rows: list[dict[str, str]]) -> None:
     # a sum() of a lookup is valid but left to the phones (skipped), not compared here
     assume(server_problem(parse(text, field="n1", scope=PROP_SCOPE)) is None)

@@ -64,6 +64,8 @@ def selected_at(parts: list[str], index: int) -> str:
 
 def pow_(x: float, y: float) -> float:
     """Java's Math.pow."""
+    if math.isnan(y):  # Java: NaN for a NaN exponent, even of 1 (C's pow(1, NaN) is 1)
+        return NAN
     try:
         return math.pow(x, y)
     except ValueError:  # 0 to a negative power, a negative number to a fraction
