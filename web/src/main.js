@@ -210,6 +210,8 @@ async function discardDraft() {
   state.key += 1;
 }
 
+const fetchedAttachments = new Set();
+
 function attachmentUrl(url) {
   const name = decodeURIComponent(String(url).split('/').pop());
   return `${cfg.attachmentsUrl}/${encodeURIComponent(name)}`;
@@ -223,7 +225,11 @@ const FormHost = {
       return h(OdkWebForm, {
         key: state.key,
         formXml: state.formXml,
-        fetchFormAttachment: (url) => fetch(attachmentUrl(url), { credentials: 'same-origin' }),
+        fetchFormAttachment: (url) => {
+          const where = attachmentUrl(url);
+          fetchedAttachments.add(where);
+          return fetch(where, { credentials: 'same-origin' });
+        },
         editInstance: state.editInstance,
         trackDevice: true,
         onSubmit,
@@ -257,6 +263,8 @@ async function loadForm() {
   }
 }
 
+let formLoaded = null;
+
 function start() {
   const host = document.getElementById('webform');
   const app = createApp(FormHost);
@@ -272,12 +280,42 @@ function start() {
     if (document.visibilityState === 'hidden') saveDraft();
   });
   setInterval(send, 30000);
-  loadForm().then(refresh).then(send);
+  formLoaded = loadForm();
+  formLoaded.then(refresh).then(send);
   if ('serviceWorker' in navigator && cfg.serviceWorkerUrl) {
     navigator.serviceWorker.register(cfg.serviceWorkerUrl, { scope: '/' }).catch((err) => {
       console.warn('service worker not registered', err);
     });
+    keepOffline();
   }
+}
+
+/** Asks the service worker to keep this page, its form, the form's files and the site's
+ * stylesheets, so the page opens offline next time (on the first visit they were fetched
+ * before the worker was there). */
+async function keepOffline() {
+  const registration = await navigator.serviceWorker.ready;
+  await formLoaded;
+  // the form's own files are fetched while it renders
+  for (let i = 0; i < 50 && !document.querySelector('.form-initialization-status.ready, .form-initialization-status.error'); i += 1) {
+    await new Promise((resolve) => { setTimeout(resolve, 200); });
+  }
+  const styles = Array.from(document.querySelectorAll('link[rel=stylesheet]'), (l) => new URL(l.href).pathname);
+  const urls = [window.location.pathname, cfg.formXmlUrl, ...styles, ...fetchedAttachments];
+  const worker = registration.active;
+  if (!worker) return;
+  const kept = new Promise((resolve) => {
+    const onMessage = (event) => {
+      if (event.data && event.data.type === 'kept-offline') {
+        navigator.serviceWorker.removeEventListener('message', onMessage);
+        resolve(event.data.urls);
+      }
+    };
+    navigator.serviceWorker.addEventListener('message', onMessage);
+  });
+  worker.postMessage({ type: 'keep-offline', urls });
+  const done = await kept;
+  document.documentElement.dataset.offlineReady = String(done.includes(window.location.pathname));
 }
 
 start();
