@@ -67,12 +67,12 @@ class PrecompressedStaticFiles(StaticFiles):
             if self.is_not_modified(response.headers, Headers(scope=scope)):
                 return _not_modified(response)
             return response
-        response = await super().get_response(path, scope)
-        if response.status_code == 200 and os.path.exists(
+        plain = await super().get_response(path, scope)
+        if plain.status_code == 200 and os.path.exists(
                 os.path.join(str(self.directory), path + ".gz")):
-            response.headers["vary"] = "Accept-Encoding"
-        self._cache(path, response)
-        return response
+            plain.headers["vary"] = "Accept-Encoding"
+        self._cache(path, plain)
+        return plain
 
     @staticmethod
     def _cache(path: str, response: Response) -> None:
