@@ -19,6 +19,27 @@ function dropEmbeddedFonts() {
   };
 }
 
+// Drafts reopen through the engine's own "restore" mode (FormInstance mode 'restore',
+// made for drafts: the instance keeps its instanceID and the questions behave as in a new
+// form). The Vue component of 0.22 offers only "edit" (which adds a deprecatedID and shows
+// every geopoint as a map); this patch lets `editInstance: { restoreData: [FormData] }`
+// reach restoreInstance. The build fails if the engine's code no longer matches.
+const LOAD_EDIT = 'const rA = resolvableFormInstanceInput(tA.editInstance), oA = await AA.editInstance(rA, nA);';
+const LOAD_RESTORE = 'const oA = tA.editInstance.restoreData ? await AA.restoreInstance({ data: tA.editInstance.restoreData }, nA) : await AA.editInstance(resolvableFormInstanceInput(tA.editInstance), nA);';
+
+function restoreDrafts() {
+  return {
+    name: 'citizendata-restore-drafts',
+    transform(code, id) {
+      if (!id.includes('@getodk/web-forms/dist/') || !code.includes('loadFormState')) return null;
+      if (!code.includes(LOAD_EDIT)) {
+        throw new Error('web-forms: loadFormState changed; update the restore-drafts patch');
+      }
+      return { code: code.replace(LOAD_EDIT, LOAD_RESTORE), map: null };
+    },
+  };
+}
+
 // The server sends these as they are (Content-Encoding br or gzip) when the browser
 // accepts them: about a quarter of the bytes on a slow connection. Both encoders are
 // deterministic (no time stamp), so a rebuild gives the same files.
@@ -47,7 +68,7 @@ export default defineConfig({
     __VUE_PROD_DEVTOOLS__: 'false',
     __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'false',
   },
-  plugins: [dropEmbeddedFonts(), precompress()],
+  plugins: [restoreDrafts(), dropEmbeddedFonts(), precompress()],
   build: {
     outDir: '../src/citizendata/server/static/webforms',
     emptyOutDir: true,

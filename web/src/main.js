@@ -63,16 +63,6 @@ function metaValue(doc, localName) {
   return found.length ? found[0].textContent : null;
 }
 
-/** The instance as submitted; a draft restored on this device was never sent, so it has
- * no earlier submission to replace: the engine's edit mode adds a deprecatedID, dropped. */
-async function finishedXml(parts, fromDraft) {
-  let xml = await xmlOf(parts);
-  if (!fromDraft) return xml;
-  const doc = new DOMParser().parseFromString(xml, 'application/xml');
-  for (const el of Array.from(doc.getElementsByTagNameNS('*', 'deprecatedID'))) el.remove();
-  xml = new XMLSerializer().serializeToString(doc);
-  return xml;
-}
 
 function formVersion(xml) {
   const doc = new DOMParser().parseFromString(xml, 'application/xml');
@@ -108,8 +98,7 @@ async function saveDraft() {
 async function onSubmit(payload, callback) {
   clearTimeout(saveTimer);
   const parts = instanceParts(payload);
-  const fromDraft = state.editInstance !== null;
-  const xml = await finishedXml(parts, fromDraft);
+  const xml = await xmlOf(parts);
   const doc = new DOMParser().parseFromString(xml, 'application/xml');
   const instanceID = metaValue(doc, 'instanceID');
   const item = {
@@ -250,12 +239,12 @@ async function loadForm() {
     // a draft keeps the form version it was started with
     state.formXml = draft.formXml;
     state.restoredFrom = draft.savedAt;
-    const names = (draft.attachments || []).map((a) => a.filename);
-    state.editInstance = {
-      resolveInstance: async () => new Blob([draft.instanceXml], { type: 'text/xml' }),
-      attachmentFileNames: names,
-      resolveAttachment: async (name) => (draft.attachments.find((a) => a.filename === name) || {}).blob,
-    };
+    // the engine's restore mode (see vite.config.js): the draft keeps its instanceID
+    const data = new FormData();
+    data.append('xml_submission_file', new File([draft.instanceXml], 'xml_submission_file',
+      { type: 'text/xml' }));
+    for (const a of draft.attachments || []) data.append(a.name, a.blob, a.filename);
+    state.editInstance = { restoreData: [data] };
   } else if (newest) {
     state.formXml = newest;
   } else {
