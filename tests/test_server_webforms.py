@@ -69,7 +69,7 @@ def test_a_collector_gets_the_page_with_its_own_policy_and_settings(http: TestCl
     cfg = json.loads(block.group(1))
     assert cfg["mode"] == "member" and cfg["submitUrl"] == f"{FILL}/submission"
     assert cfg["formXmlUrl"] == f"{FILL}/form.xml"
-    assert cfg["formKey"] == "member:kisumu-roads:road_hazard"
+    assert cfg["formKey"] == "member:otieno:kisumu-roads:road_hazard" and cfg["user"] == "otieno"
     script = re.search(r'<script type="module" src="(/static/webforms/[^"]+)">', r.text)
     assert script is not None and http.get(script.group(1)).status_code == 200
     # the rest of the site keeps its strict policy

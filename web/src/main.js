@@ -8,7 +8,7 @@
 import { createApp, h, reactive } from 'vue';
 import { OdkWebForm, webFormsPlugin, POST_SUBMIT__NEW_INSTANCE } from '@getodk/web-forms';
 import { drafts, outbox } from './store.js';
-import { requeue, sendAll } from './outbox.js';
+import { remove, requeue, sendAll } from './outbox.js';
 
 const cfg = JSON.parse(document.getElementById('webform-config').textContent);
 const t = (key, vars = {}) => (cfg.strings[key] || key).replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? '');
@@ -103,7 +103,7 @@ async function onSubmit(payload, callback) {
   const instanceID = metaValue(doc, 'instanceID');
   const item = {
     key: `${cfg.formKey}|${instanceID}`, formKey: cfg.formKey, instanceID,
-    title: cfg.title, version: formVersion(state.formXml), mode: cfg.mode,
+    title: cfg.title, version: formVersion(state.formXml), mode: cfg.mode, user: cfg.user,
     submitUrl: cfg.submitUrl, state: 'queued', createdAt: Date.now(),
     parts: [{ name: 'xml_submission_file', blob: new Blob([xml], { type: 'text/xml' }),
       filename: 'submission.xml' }, ...parts.filter((p) => p.name !== 'xml_submission_file')],
@@ -124,8 +124,11 @@ async function onSubmit(payload, callback) {
 }
 
 // ---- outbox ---------------------------------------------------------------------------
+// what this person sees: their own submissions and those of public links on this device
+const mine = (i) => i.mode !== 'member' || i.user === cfg.user;
+
 async function refresh() {
-  const all = await outbox.all();
+  const all = (await outbox.all()).filter(mine);
   state.items = all.sort((a, b) => b.createdAt - a.createdAt);
 }
 
@@ -168,10 +171,14 @@ const Outbox = {
           h('time', fmtTime(i.sentAt || i.refusedAt || i.createdAt)),
           i.duplicate ? h('span', { class: 'muted' }, ` ${t('duplicate')}`) : null,
           i.refusal ? h('p', { class: 'outbox-reason' }, [h('code', i.refusal.code), ' ', i.refusal.message]) : null,
-          i.state !== 'queued' ? h('button', { type: 'button', class: 'button-secondary',
+          i.state === 'refused' ? h('button', { type: 'button', class: 'button-secondary',
             onClick: async () => { await requeue(i.key); await refresh(); send(); } },
-          t(i.state === 'refused' ? 'retry' : 'resend')) : null,
+          t('retry')) : null,
+          i.state !== 'queued' ? h('button', { type: 'button', class: 'button-secondary',
+            onClick: async () => { await remove(i.key); await refresh(); } },
+          t('remove')) : null,
         ]))) : h('p', { class: 'muted' }, t('empty')),
+        counts.sent ? h('p', { class: 'muted' }, t('sent_note')) : null,
         h('button', { type: 'button', onClick: send, disabled: !state.online }, t('send_now')),
       ]);
     };

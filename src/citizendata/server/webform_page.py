@@ -80,7 +80,8 @@ def interface_strings() -> dict[str, str]:
         "state_refused": _("Refused"),
         "version": _("form version {version}"),
         "duplicate": _("(the server already had it: nothing changed)"),
-        "retry": _("Try again"), "resend": _("Send again"),
+        "retry": _("Try again"), "remove": _("Remove from this device"),
+        "sent_note": _("Once sent, a submission's answers are no longer kept on this device."),
         "empty": _("Nothing filled on this device yet."), "send_now": _("Send now"),
         "draft_restored": _("Draft from {time} reopened."),
         "draft_saved": _("Draft saved on this device at {time}."),
@@ -95,10 +96,12 @@ def interface_strings() -> dict[str, str]:
 def fill_response(request: Request, client: Client | None, cfg: FillConfig) -> Response:
     """The page that fills ``cfg``'s form, under its own content policy."""
     script, build = engine_build()
-    form_key = (f"public:{cfg.submit_url}" if cfg.mode == "public"
-                else f"member:{cfg.project_slug}:{cfg.form_id}")
+    # a member's drafts and outbox are theirs alone on a shared phone: keyed by user name
+    user = client.actor.username if client is not None and cfg.mode == "member" else None
+    form_key = (f"public:{cfg.submit_url}" if user is None
+                else f"member:{user}:{cfg.project_slug}:{cfg.form_id}")
     settings: dict[str, Any] = {
-        "formKey": form_key, "title": cfg.title, "mode": cfg.mode,
+        "formKey": form_key, "title": cfg.title, "mode": cfg.mode, "user": user,
         "formXmlUrl": cfg.form_xml_url, "attachmentsUrl": cfg.attachments_url,
         "submitUrl": cfg.submit_url, "meUrl": "/api/v1/me",
         "loginUrl": "/login?next=" + request.url.path, "language": current_language(),
