@@ -5,6 +5,7 @@
 // where the form, its attachments and the intake are, the form's key on this device and
 // the interface's words in the page's language.
 
+import './engine-text.js';
 import { createApp, h, reactive } from 'vue';
 import { OdkWebForm, webFormsPlugin, POST_SUBMIT__NEW_INSTANCE } from '@getodk/web-forms';
 import { drafts, outbox } from './store.js';
