@@ -186,6 +186,8 @@ def question(page: Page, label: str) -> Locator:
 def type_into(field: Locator, text: str) -> None:
     """Type as a person does, then leave the field."""
     field.click()
+    field.press("ControlOrMeta+a")
+    field.press("Backspace")
     field.press_sequentially(text)
     field.press("Tab")
 
@@ -225,3 +227,35 @@ def test_relevance_and_a_calculation_shown_in_a_note(page: Page,
 
 def expect_visible(loc: Locator) -> None:
     loc.wait_for(state="visible")
+
+
+# -- constraint and required, with their messages, in two languages ----------------------
+def test_constraint_and_required_messages_block_sending_in_both_languages(
+        page: Page, served: tuple[str, Client]) -> None:
+    open_form(page, served[0])
+    age = question(page, "Age in years")
+    type_into(age.locator("input"), "9")
+    age.get_by_text("Age must be 15 to 120", exact=True).wait_for()
+
+    send(page)
+    name = question(page, "Your name")
+    name.get_by_text("Please write a name", exact=True).wait_for()
+    page.wait_for_timeout(500)
+    assert outbox_states(page) == []
+
+    choose_language(page, SW)
+    name = question(page, "Jina lako")
+    name.get_by_text("Andika jina unalojulikana kwalo", exact=True).wait_for()
+    name.get_by_text("Tafadhali andika jina", exact=True).wait_for()
+    question(page, "Umri kwa miaka").get_by_text(
+        "Umri lazima uwe kati ya 15 na 120", exact=True).wait_for()
+    assert question(page, "Una simu?").get_by_text("Ndiyo", exact=True).count() == 1
+    # the engine's own words stay English in 0.22
+    assert page.get_by_role("button", name="Send", exact=True).count() == 1
+
+    type_into(question(page, "Umri kwa miaka").locator("input"), "34")
+    page.wait_for_timeout(300)
+    assert question(page, "Umri kwa miaka").get_by_text(
+        "Umri lazima uwe kati ya 15 na 120").count() == 0
+    choose_language(page, EN)
+    question(page, "Your name").wait_for()
