@@ -259,3 +259,83 @@ def test_constraint_and_required_messages_block_sending_in_both_languages(
         "Umri lazima uwe kati ya 15 na 120").count() == 0
     choose_language(page, EN)
     question(page, "Your name").wait_for()
+
+
+# -- choice filter, select_one_from_file, select_multiple minimal -------------------------
+def options_of(loc: Locator) -> list[str]:
+    return [t.strip() for t in loc.locator(".value-option, label").all_inner_texts() if t.strip()]
+
+
+def test_cascading_choices_choices_from_a_csv_and_a_minimal_multiple_select(
+        page: Page, served: tuple[str, Client]) -> None:
+    open_form(page, served[0])
+    ward = question(page, "Ward")
+    assert ward.get_by_role("radio").count() == 0
+    question(page, "County").get_by_text("Kajiado", exact=True).click()
+    ward.get_by_text("Magadi", exact=True).wait_for()
+    assert sorted(ward.get_by_role("radio").evaluate_all("rs => rs.map(r => r.value)")) == [
+        "ewuaso", "magadi"]
+    question(page, "County").get_by_text("Nairobi", exact=True).click()
+    ward.get_by_text("Kibra", exact=True).wait_for()
+    assert sorted(ward.get_by_role("radio").evaluate_all("rs => rs.map(r => r.value)")) == [
+        "kibra", "mathare"]
+
+    # the CSV sent with the form (form media), fetched through the fill page's attachments
+    market = question(page, "Nearest market")
+    market.get_by_text("Magadi market", exact=True).wait_for()
+    assert sorted(market.get_by_role("radio").evaluate_all("rs => rs.map(r => r.value)")) == [
+        "kiserian", "magadi"]
+
+    # appearance minimal: a drop-down list with check boxes
+    livestock = question(page, "Livestock kept")
+    assert livestock.get_by_role("checkbox").count() == 0
+    livestock.locator(".p-multiselect").click()
+    page.get_by_role("option", name="Cattle").click()
+    page.get_by_role("option", name="Camels").click()
+    page.keyboard.press("Escape")
+    assert livestock.locator(".p-multiselect-label").inner_text() == "Cattle, Camels"
+
+
+# -- groups, field lists, repeats ---------------------------------------------------------
+def test_groups_a_field_list_and_repeats_added_removed_and_counted(
+        page: Page, served: tuple[str, Client]) -> None:
+    open_form(page, served[0])
+    household = page.locator(".p-panel").filter(has=page.get_by_text("Household", exact=True))
+    assert household.get_by_text("People in the household", exact=True).is_visible()
+    # a field list shows its questions together, in one panel
+    contact = page.locator(".p-panel").filter(has=page.get_by_text("Contact", exact=True))
+    assert contact.get_by_text("Village", exact=True).is_visible()
+    assert contact.get_by_text("Landmark", exact=True).is_visible()
+    # a group can be folded away
+    household.locator(".p-panel-header").first.click()
+    household.get_by_text("People in the household", exact=True).wait_for(state="hidden")
+
+    # a repeat the collector adds to and removes from (one instance to start with)
+    children = page.locator(".p-panel.is-repeat")
+    assert children.count() == 1
+    page.get_by_role("button", name="Add Child").click()
+    assert children.count() == 2
+    assert page.get_by_text("Child's name", exact=True).count() == 2
+    type_into(question(page, "Child's name").nth(0).locator("input"), "Naserian")
+    type_into(question(page, "Child's name").nth(1).locator("input"), "Lemayian")
+    children.nth(0).locator(".button-menu").click()
+    page.get_by_role("menuitem", name="Remove").click()
+    assert children.count() == 1
+    assert question(page, "Child's name").locator("input").input_value() == "Lemayian"
+
+    # a repeat whose count is an answer: as many instances as visits, no Add button
+    visits = question(page, "Where was the visit?")
+    assert visits.count() == 0
+    type_into(question(page, "Number of clinic visits").locator("input"), "3")
+    expect_count(visits, 3)
+    type_into(question(page, "Number of clinic visits").locator("input"), "1")
+    expect_count(visits, 1)
+    assert page.get_by_role("button", name="Add Visit").count() == 0
+
+
+def expect_count(loc: Locator, n: int) -> None:
+    for _ in range(50):
+        if loc.count() == n:
+            return
+        loc.page.wait_for_timeout(100)
+    assert loc.count() == n
