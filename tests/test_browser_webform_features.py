@@ -24,10 +24,10 @@ from conftest import SPEC, file_settings
 from xlsform_builders import make_xlsform
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Browser, FilePayload, Locator, Page
 
 pytestmark = CHROMIUM_MARKS
-SLUG = SPEC["slug"]
+SLUG = str(SPEC["slug"])
 EN, SW = "English (en)", "Kiswahili (sw)"
 COLLECTOR = ("juma", "juma-password")
 HOME = {"latitude": -1.9, "longitude": 36.5, "accuracy": 4}
@@ -114,6 +114,11 @@ LAST_SAVED_SURVEY: list[dict[str, Any]] = [
 ]
 
 
+# the same CSV with a label column per language, as a multilingual project might write it
+MARKETS_IN_LANGUAGES = (f"name,label::{EN},label::{SW}\n"
+                        "kiserian,Kiserian market,Soko la Kiserian\n").encode()
+
+
 def features_xlsx() -> bytes:
     """The features XLSForm (form id "features")."""
     return make_xlsform(SURVEY, CHOICES, SETTINGS)
@@ -123,6 +128,15 @@ def last_saved_xlsx() -> bytes:
     """A form whose default is the last saved submission's answer (form id "last_saved")."""
     return make_xlsform(LAST_SAVED_SURVEY, None, {
         "form_id": "last_saved", "version": "1", "form_title": "Last saved"})
+
+
+def csv_languages_xlsx() -> bytes:
+    """A form whose choices come from a CSV with a label column per language."""
+    return make_xlsform(
+        [{"type": "select_one_from_file markets.csv", "name": "market", **words(
+            "Nearest market", "Soko la karibu")}], None,
+        {"form_id": "csv_languages", "version": "1", "form_title": "CSV in two languages",
+         "default_language": EN})
 
 
 def png_bytes(width: int = 4, height: int = 3) -> bytes:
@@ -151,6 +165,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Clie
     owner.add_member(SLUG, COLLECTOR[0], "collector")
     owner.add_form(SLUG, features_xlsx(), "features.xlsx", attachments={"markets.csv": MARKETS})
     owner.add_form(SLUG, last_saved_xlsx(), "last_saved.xlsx")
+    owner.add_form(SLUG, csv_languages_xlsx(), "csv_languages.xlsx",
+                   attachments={"markets.csv": MARKETS_IN_LANGUAGES})
     with serve(ws) as url:
         yield url, owner
     ws.close()
@@ -164,6 +180,8 @@ def page(browser: Browser, served: tuple[str, Client]) -> Iterator[Page]:
         errors: list[str] = []
         pg.set_default_timeout(10_000)
         pg.on("pageerror", lambda e: errors.append(str(e)))
+        pg.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400
+              else None)
         login(pg, served[0], *COLLECTOR)
         yield pg
         traffic.assert_local()
@@ -388,8 +406,8 @@ def test_a_filled_form_with_a_gps_point_and_a_photo_arrives_with_its_attachment(
     photo = question(page, "Photo of the water point")
     with page.expect_file_chooser() as chooser:
         photo.get_by_role("button", name="Choose image").click()
-    chooser.value.set_files(files=[{"name": "well.png", "mimeType": "image/png",
-                                    "buffer": PNG}])
+    well: FilePayload = {"name": "well.png", "mimeType": "image/png", "buffer": PNG}
+    chooser.value.set_files(files=[well])
     photo.get_by_role("img", name="Captured image preview").wait_for()
     question(page, "I have read this to the respondent").get_by_text("Okay").click()
 
@@ -468,3 +486,13 @@ def test_the_form_opens_in_the_interface_language_and_the_globe_menu_switches_it
     question(page, "Your name").wait_for()
     assert question(page, "Do you have a phone?").get_by_text("No", exact=True).count() == 1
     page.get_by_text("Two litres cost NaN").wait_for()
+
+
+def test_a_csv_with_a_label_column_per_language_stops_the_form_loading(
+        page: Page, served: tuple[str, Client]) -> None:
+    # the engine turns each CSV column into an element named after it, and
+    # "label::English (en)" is no name: the whole form fails (ODK Collect reads "label")
+    page.goto(f"{served[0]}/projects/{SLUG}/forms/csv_languages/fill")
+    page.get_by_text("An error occurred while loading this form").wait_for()
+    assert page.get_by_text(f"Expression has syntax error: label::{EN}").first.is_visible()
+    assert page.locator(".odk-form .form-questions").count() == 0
