@@ -13,6 +13,7 @@ import re
 import struct
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ pytestmark = CHROMIUM_MARKS
 SLUG = str(SPEC["slug"])
 EN, SW = "English (en)", "Kiswahili (sw)"
 COLLECTOR = ("juma", "juma-password")
+SWAHILI_COLLECTOR = ("neema", "neema-password")  # her interface language is Kiswahili
 HOME = {"latitude": -1.9, "longitude": 36.5, "accuracy": 4}
 
 
@@ -84,6 +86,9 @@ SURVEY: list[dict[str, Any]] = [
     {"type": "text", "name": "visit_place", **words("Where was the visit?", "Ziara ilikuwa wapi?")},
     {"type": "end_repeat"},
     {"type": "geopoint", "name": "location", **words("Location of the home", "Mahali pa nyumba")},
+    {"type": "note", "name": "well_note", **words("A water point looks like this",
+                                                  "Kisima kinaonekana hivi"),
+     **words("well.png", "well.png", "image")},
     {"type": "image", "name": "photo", **words("Photo of the water point", "Picha ya kisima")},
     {"type": "audio", "name": "voice", **words("Voice note", "Ujumbe wa sauti")},
     {"type": "acknowledge", "name": "ack",
@@ -163,7 +168,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Clie
     owner.create_project(SPEC)
     owner.create_user(*COLLECTOR)
     owner.add_member(SLUG, COLLECTOR[0], "collector")
-    owner.add_form(SLUG, features_xlsx(), "features.xlsx", attachments={"markets.csv": MARKETS})
+    owner.create_user(*SWAHILI_COLLECTOR)
+    owner.add_member(SLUG, SWAHILI_COLLECTOR[0], "collector")
+    ws.as_user(SWAHILI_COLLECTOR[0]).set_language("sw")
+    owner.add_form(SLUG, features_xlsx(), "features.xlsx",
+                   attachments={"markets.csv": MARKETS, "well.png": png_bytes(40, 30)})
     owner.add_form(SLUG, last_saved_xlsx(), "last_saved.xlsx")
     owner.add_form(SLUG, csv_languages_xlsx(), "csv_languages.xlsx",
                    attachments={"markets.csv": MARKETS_IN_LANGUAGES})
@@ -175,14 +184,23 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Clie
 @pytest.fixture
 def page(browser: Browser, served: tuple[str, Client]) -> Iterator[Page]:
     """A collector's own browser (its own context), logged in, at a known place."""
+    with collector_page(browser, served[0], COLLECTOR) as pg:
+        yield pg
+
+
+@contextmanager
+def collector_page(browser: Browser, base: str, user: tuple[str, str],
+                   device: dict[str, Any] = DESKTOP) -> Iterator[Page]:
+    """A page of ``user``'s own browser context, logged in; no page error and no refused
+    request (4xx/5xx) while it is used, and nothing leaves the machine."""
     with fenced_page(browser, geolocation=HOME, permissions=["geolocation"],
-                     **DESKTOP) as (pg, traffic):
+                     **device) as (pg, traffic):
         errors: list[str] = []
         pg.set_default_timeout(10_000)
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400
               else None)
-        login(pg, served[0], *COLLECTOR)
+        login(pg, base, *user)
         yield pg
         traffic.assert_local()
         assert errors == []
@@ -255,28 +273,38 @@ def test_constraint_and_required_messages_block_sending_in_both_languages(
     type_into(age.locator("input"), "9")
     age.get_by_text("Age must be 15 to 120", exact=True).wait_for()
 
+    # Send with the name empty and the age out of range: both messages, nothing queued
     send(page)
     name = question(page, "Your name")
     name.get_by_text("Please write a name", exact=True).wait_for()
-    page.wait_for_timeout(500)
+    page.get_by_text("2 questions with errors").wait_for()  # the engine's words: English
     assert outbox_states(page) == []
 
     choose_language(page, SW)
     name = question(page, "Jina lako")
     name.get_by_text("Andika jina unalojulikana kwalo", exact=True).wait_for()
     name.get_by_text("Tafadhali andika jina", exact=True).wait_for()
-    question(page, "Umri kwa miaka").get_by_text(
-        "Umri lazima uwe kati ya 15 na 120", exact=True).wait_for()
+    age = question(page, "Umri kwa miaka")
+    age.get_by_text("Umri lazima uwe kati ya 15 na 120", exact=True).wait_for()
     assert question(page, "Una simu?").get_by_text("Ndiyo", exact=True).count() == 1
-    # the engine's own words stay English in 0.22
     assert page.get_by_role("button", name="Send", exact=True).count() == 1
 
-    type_into(question(page, "Umri kwa miaka").locator("input"), "34")
-    page.wait_for_timeout(300)
-    assert question(page, "Umri kwa miaka").get_by_text(
-        "Umri lazima uwe kati ya 15 na 120").count() == 0
-    choose_language(page, EN)
-    question(page, "Your name").wait_for()
+    # the constraint alone still blocks sending
+    type_into(name.locator("input"), "Amina")
+    name.get_by_text("Tafadhali andika jina", exact=True).wait_for(state="hidden")
+    send(page)
+    page.get_by_text("1 question with error").wait_for()
+    assert outbox_states(page) == []
+
+    # answered within the constraint, the submission goes
+    type_into(age.locator("input"), "34")
+    age.get_by_text("Umri lazima uwe kati ya 15 na 120").wait_for(state="hidden")
+    send(page)
+    wait_sent(page)
+    iid = page.locator("#outbox li.outbox-item").first.get_attribute("data-instance-id")
+    assert iid
+    data = served[1].submission(SLUG, "features", iid)["data"]
+    assert (data["full_name"], data["age"]) == ("Amina", "34")
 
 
 # -- choice filter, select_one_from_file, select_multiple minimal -------------------------
@@ -303,6 +331,13 @@ def test_cascading_choices_choices_from_a_csv_and_a_minimal_multiple_select(
     market.get_by_text("Magadi market", exact=True).wait_for()
     assert sorted(market.get_by_role("radio").evaluate_all("rs => rs.map(r => r.value)")) == [
         "kiserian", "magadi"]
+
+    # a label's image (form media), fetched through the fill page's attachments
+    picture = page.locator(".question-container").filter(
+        has_text="A water point looks like this").locator("img")
+    picture.wait_for()
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=picture.element_handle())
+    assert picture.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [40, 30]
 
     # appearance minimal: a drop-down list with check boxes
     livestock = question(page, "Livestock kept")
@@ -477,15 +512,16 @@ def test_a_last_saved_default_stays_empty(page: Page, served: tuple[str, Client]
 
 
 def test_the_form_opens_in_the_interface_language_and_the_globe_menu_switches_it(
-        page: Page, served: tuple[str, Client]) -> None:
-    page.goto(f"{served[0]}/projects/{SLUG}/forms/features/fill?lang=sw")
-    page.locator(".odk-form .form-questions").wait_for()
-    question(page, "Jina lako").wait_for()
-    assert SW in page.locator(".language-changer").first.inner_text()
-    choose_language(page, EN)
-    question(page, "Your name").wait_for()
-    assert question(page, "Do you have a phone?").get_by_text("No", exact=True).count() == 1
-    page.get_by_text("Two litres cost NaN").wait_for()
+        browser: Browser, served: tuple[str, Client]) -> None:
+    with collector_page(browser, served[0], SWAHILI_COLLECTOR) as page:
+        open_form(page, served[0])
+        question(page, "Jina lako").wait_for()
+        assert SW in page.locator(".language-changer").first.inner_text()
+        assert page.get_by_text("Lita mbili zinagharimu NaN").count() == 1
+        choose_language(page, EN)
+        question(page, "Your name").wait_for()
+        assert question(page, "Do you have a phone?").get_by_text("No", exact=True).count() == 1
+        page.get_by_text("Two litres cost NaN").wait_for()
 
 
 def test_a_csv_with_a_label_column_per_language_stops_the_form_loading(
