@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from browser_kit import CHROMIUM_MARKS, DESKTOP, fenced_page, login, serve
+from browser_kit import (
+    CHROMIUM_MARKS,
+    DESKTOP,
+    PHONE,
+    axe_violations,
+    fenced_page,
+    login,
+    serve,
+    sideways_overflow,
+)
 from citizendata.workspace import Client, Workspace
 from conftest import SPEC, file_settings
 from xlsform_builders import make_xlsform
@@ -532,3 +541,22 @@ def test_a_csv_with_a_label_column_per_language_stops_the_form_loading(
     page.get_by_text("An error occurred while loading this form").wait_for()
     assert page.get_by_text(f"Expression has syntax error: label::{EN}").first.is_visible()
     assert page.locator(".odk-form .form-questions").count() == 0
+
+
+# axe-core's serious and critical findings on the engine's own widgets in 0.22: the repeat
+# menu button has no name ("button-name"), number and date inputs have no label
+# ("label"), hints, validation messages and the error summary are too pale
+# ("color-contrast"). Fixed ones may drop out of this set; a new one fails the test.
+ENGINE_AXE_GAPS = {"button-name", "label", "color-contrast"}
+
+
+def test_on_a_phone_the_form_fits_and_axe_finds_only_the_engine_s_known_gaps(
+        browser: Browser, served: tuple[str, Client]) -> None:
+    with collector_page(browser, served[0], COLLECTOR, PHONE) as page:
+        open_form(page, served[0])
+        type_into(question(page, "Age in years").locator("input"), "9")
+        send(page)  # with the messages showing
+        page.get_by_text("2 questions with errors").wait_for()
+        assert sideways_overflow(page) <= 0
+        found = {v["id"] for v in axe_violations(page)}
+        assert found <= ENGINE_AXE_GAPS, axe_violations(page)
