@@ -447,12 +447,7 @@ def test_a_filled_form_with_a_gps_point_and_a_photo_arrives_with_its_attachment(
     assert "Longitude: 36.5" in gps.inner_text()
 
     # a photo chosen with the file chooser, previewed before sending
-    photo = question(page, "Photo of the water point")
-    with page.expect_file_chooser() as chooser:
-        photo.get_by_role("button", name="Choose image").click()
-    well: FilePayload = {"name": "well.png", "mimeType": "image/png", "buffer": PNG}
-    chooser.value.set_files(files=[well])
-    photo.get_by_role("img", name="Captured image preview").wait_for()
+    choose_photo(page)
     question(page, "I have read this to the respondent").get_by_text("Okay").click()
 
     send(page)
@@ -485,6 +480,48 @@ def test_a_filled_form_with_a_gps_point_and_a_photo_arrives_with_its_attachment(
         (data["photo"], "photo", "image/png", len(PNG))]
     info, body = owner.attachment(SLUG, "features", iid, data["photo"])
     assert body == PNG and info.field == "photo" and info.present
+
+
+def choose_photo(page: Page) -> None:
+    """Choose the PNG with the photo question's file chooser; wait for its preview."""
+    photo = question(page, "Photo of the water point")
+    with page.expect_file_chooser() as chooser:
+        photo.get_by_role("button", name="Choose image").click()
+    well: FilePayload = {"name": "well.png", "mimeType": "image/png", "buffer": PNG}
+    chooser.value.set_files(files=[well])
+    photo.get_by_role("img", name="Captured image preview").wait_for()
+
+
+def test_a_photo_queued_offline_is_sent_with_the_submission_when_online_again(
+        page: Page, served: tuple[str, Client]) -> None:
+    base, owner = served
+    open_form(page, base)
+    type_into(question(page, "Your name").locator("input"), "Draft Person")
+    choose_photo(page)
+    page.get_by_text("Draft saved on this device").wait_for()
+    page.reload()
+    # FRONT-END BUG (see /work/notes/features-web-request.md): a draft holding a photo
+    # does not reopen: web/src/main.js gives the engine a Blob where it wants a Response
+    # (resolveAttachment), and the engine stops with "… .blob is not a function".
+    # When fixed: the form reopens with the name and the photo's preview.
+    page.get_by_text("An error occurred while loading this form").wait_for()
+    assert page.get_by_text(re.compile(r"\.blob is not a function")).first.is_visible()
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Discard the draft").click()
+    page.locator(".odk-form .form-questions").wait_for()
+
+    type_into(question(page, "Your name").locator("input"), "Offline Person")
+    choose_photo(page)
+    page.context.set_offline(True)
+    send(page)
+    page.locator("#outbox li.outbox-item[data-state=queued]").wait_for()
+    page.context.set_offline(False)  # the page sends the queue when the browser is online
+    wait_sent(page)
+    iid = page.locator("#outbox li.outbox-item").first.get_attribute("data-instance-id")
+    assert iid
+    data = owner.submission(SLUG, "features", iid)["data"]
+    assert data["full_name"] == "Offline Person"
+    assert owner.attachment(SLUG, "features", iid, data["photo"])[1] == PNG
 
 
 # -- what the engine does not support (yet) -----------------------------------------------
