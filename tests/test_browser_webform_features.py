@@ -197,19 +197,28 @@ def page(browser: Browser, served: tuple[str, Client]) -> Iterator[Page]:
         yield pg
 
 
+_SESSIONS: dict[tuple[str, str], Any] = {}
+
+
 @contextmanager
 def collector_page(browser: Browser, base: str, user: tuple[str, str],
                    device: dict[str, Any] = DESKTOP) -> Iterator[Page]:
     """A page of ``user``'s own browser context, logged in; no page error and no refused
-    request (4xx/5xx) while it is used, and nothing leaves the machine."""
+    request (4xx/5xx) while it is used, and nothing leaves the machine. The user logs in
+    through the login form once per module; later contexts start with that session's
+    cookie (and nothing else: no drafts, no outbox)."""
+    key = (base, user[0])
+    if key not in _SESSIONS:
+        with fenced_page(browser) as (first, _):
+            login(first, base, *user)
+            _SESSIONS[key] = first.context.storage_state()
     with fenced_page(browser, geolocation=HOME, permissions=["geolocation"],
-                     **device) as (pg, traffic):
+                     storage_state=_SESSIONS[key], **device) as (pg, traffic):
         errors: list[str] = []
         pg.set_default_timeout(10_000)
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400
               else None)
-        login(pg, base, *user)
         yield pg
         traffic.assert_local()
         assert errors == []
