@@ -215,7 +215,7 @@ def collector_page(browser: Browser, base: str, user: tuple[str, str],
     with fenced_page(browser, geolocation=HOME, permissions=["geolocation"],
                      storage_state=_SESSIONS[key], **device) as (pg, traffic):
         errors: list[str] = []
-        pg.set_default_timeout(10_000)
+        pg.set_default_timeout(20_000)
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.on("response", lambda r: errors.append(f"{r.status} {r.url}") if r.status >= 400
               else None)
@@ -405,7 +405,7 @@ def test_groups_a_field_list_and_repeats_added_removed_and_counted(
 
 
 def expect_count(loc: Locator, n: int) -> None:
-    for _ in range(50):
+    for _ in range(100):
         if loc.count() == n:
             return
         loc.page.wait_for_timeout(100)
