@@ -6,6 +6,7 @@ Internet addresses the built JavaScript could reach at run time.
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import warnings
@@ -95,7 +96,20 @@ def test_the_manifest_names_one_entry_and_every_file_it_names_is_in_the_package(
             assert imported in manifest, f"{chunk['file']} imports {imported}, not in manifest"
     # and no stale chunk of an older build ships along (sw.js is the public/ copy)
     assert {p.name for p in built_js()} - named == {"sw.js"}
+    assert {p.name for p in ENGINE_DIR.glob("*.css")} <= named
     assert engine_build()[0] == "/static/webforms/" + entries[0]["file"]
+
+
+def test_each_engine_file_has_compressed_copies_of_the_same_build() -> None:
+    # the server sends NAME.gz / NAME.br as they are: a copy left from another build
+    # would be a different program than the one the manifest names
+    for path in [*built_js(), ENGINE_DIR / "manifest.json"]:
+        gz, br = path.with_name(path.name + ".gz"), path.with_name(path.name + ".br")
+        assert gz.is_file() and br.is_file(), path.name
+        assert gzip.decompress(gz.read_bytes()) == path.read_bytes(), gz.name
+        assert 0 < br.stat().st_size < path.stat().st_size, br.name
+    compressed = {p.name for p in ENGINE_DIR.iterdir() if p.suffix in (".gz", ".br")}
+    assert all((ENGINE_DIR / n[:-3]).is_file() for n in compressed), "a copy without its file"
 
 
 def test_the_built_javascript_loads_nothing_from_the_internet_but_map_tiles() -> None:
