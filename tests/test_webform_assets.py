@@ -65,8 +65,8 @@ KNOWN_URLS: dict[str, str] = {
     "https://www.openstreetmap.org/copyright": "link",
     "https://iquilezles.org/articles/distfunctions/": "link",
     # OpenLayers' default OSM tile source, used by the engine's map (MapBlock): a
-    # geopoint with appearance "maps" or "placement-map", every geopoint while a draft
-    # is reopened (the engine's edit mode), and geotrace and geoshape questions
+    # geopoint with appearance "maps" or "placement-map", and geotrace and geoshape
+    # questions (also every geopoint in the engine's edit mode, which drafts no longer use)
     "https://tile.openstreetmap.org/{z}/{x}/{y}.png": "runtime",
 }
 URL = re.compile(r"""https?://[^\s"'`<>()\\]+""")
