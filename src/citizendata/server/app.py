@@ -44,6 +44,7 @@ from citizendata.server.routers import (
     setup,
     setup_files,
     validation,
+    weblinks,
 )
 from citizendata.server.work import lifespan
 from citizendata.workspace import Workspace
@@ -104,6 +105,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(openrosa.router)
     app.include_router(setup.router)
     app.include_router(setup_files.router)
+    app.include_router(weblinks.router)
     app.include_router(html.router)
     app.mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static")
 
