@@ -277,3 +277,40 @@ def test_concurrent_submitters_never_exceed_the_cap(database_url: str | None, tm
     finally:
         first.close()
         second.close()
+
+
+def test_the_links_commands(tmp_path: Path) -> None:
+    """`citizendata links create|list|revoke`: the URL printed once, then only names."""
+    from typer.testing import CliRunner
+
+    from citizendata.cli import app
+    from conftest import file_settings
+
+    ws = Workspace(file_settings(tmp_path))
+    owner = ws.create_admin("owner", "owner-password")
+    owner.create_project(SPEC)
+    owner.add_form(P, household_form(), "household.xlsx")
+    ws.close()
+    root = str(tmp_path / "ws")
+    runner = CliRunner()
+
+    def cli(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, [*args, "-w", root])
+        return result.exit_code, result.output
+    code, out = cli("links", "create", P, F, "--name", "Radio Magadi", "--max", "100",
+                    "--expires", "2099-12-31", "--base-url", "https://data.example.org",
+                    "--json")
+    assert code == 0, out
+    made = json.loads(out)
+    assert made["url"] == f"https://data.example.org/f/{made['token']}"
+    assert made["expires_at"].startswith("2100-01-01T00:00:00")
+    code, out = cli("links", "list", P)
+    assert code == 0 and "Radio" in out and made["token"] not in out
+    code, out = cli("links", "revoke", P, str(made["id"]))
+    assert code == 0 and "switched off" in out
+    code, out = cli("links", "list", P, F, "--json")
+    assert json.loads(out)[0]["state"] == "revoked"
+    code, out = cli("links", "create", P, F, "--name", "x", "--expires", "soon")
+    assert code == 2 and "input.invalid" in out
+    code, out = cli("links", "revoke", P, "999")
+    assert code == 2 and "weblink.unknown" in out
