@@ -234,6 +234,18 @@ def test_a_refused_consent_through_a_link_is_kept_out_of_analysis(
     assert result.provenance["consent"]["field"] == "consent"
 
 
+def test_a_withdrawn_submission_sent_again_through_the_link_is_not_stored(
+        ws: Workspace, owner: Client) -> None:
+    _info, token = owner.create_public_link(P, F, "Radio", max_submissions=5)
+    ws.submit_public(token, instance("uuid:gone"))
+    owner.withdraw_consent(P, F, "uuid:gone", erase=True)
+    again = ws.submit_public(token, instance("uuid:gone"))
+    assert (again.created, again.duplicates) == (0, 1)
+    assert owner.public_links(P, F)[0].submissions == 1
+    (sub,) = stored(ws)
+    assert "respondent" not in (sub.payload or {})
+
+
 def _concurrent(ws_list: list[Workspace], token: str, n: int) -> tuple[int, list[str]]:
     created, refused, lock = [0], [], threading.Lock()
     barrier = threading.Barrier(n)

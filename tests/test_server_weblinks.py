@@ -229,7 +229,10 @@ def logged_in(c: TestClient, name: str) -> TestClient:
                                               ("colin", 403), ("nobody", 404)])
 def test_the_page_is_for_owners_and_managers(server: Any, user: str, status: int) -> None:
     _ws, c = server
-    assert logged_in(c, user).get(PAGE).status_code == status
+    b = logged_in(c, user)
+    assert b.get(PAGE).status_code == status
+    # the project page leads there, for those it is for
+    assert (f'href="{PAGE}"' in b.get(f"/projects/{P}").text) == (status == 200)
 
 
 def test_the_page_makes_a_link_shows_it_once_and_switches_it_off(server: Any) -> None:
