@@ -489,10 +489,11 @@ class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
                          attachments=attachments, retry_integrity=True)
 
     def submit_instance(self, slug: str, xml: bytes,
-                        media: Sequence[intake.StoredAttachment] = ()) -> intake.IntakeResult:
-        """Store one XForm instance (OpenRosa, ODK Collect) and its media."""
+                        media: Sequence[intake.StoredAttachment] = (), *,
+                        channel: str = "openrosa") -> intake.IntakeResult:
+        """Store one XForm instance (OpenRosa, ODK Collect, a web form) and its media."""
         return self._run(intake.store_instance_xml, slug, xml, media, retry_integrity=True,
-                         max_depth=self.workspace.settings.max_depth)
+                         channel=channel, max_depth=self.workspace.settings.max_depth)
 
     def form_schema(self, slug: str, form_id: str) -> Any:
         """The form's schema merged over all its versions (what intake validates against)."""

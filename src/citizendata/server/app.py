@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from citizendata import __version__ as _version
@@ -44,8 +43,10 @@ from citizendata.server.routers import (
     setup,
     setup_files,
     validation,
+    webforms,
     weblinks,
 )
+from citizendata.server.static_files import PrecompressedStaticFiles
 from citizendata.server.work import lifespan
 from citizendata.workspace import Workspace
 
@@ -105,9 +106,10 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(openrosa.router)
     app.include_router(setup.router)
     app.include_router(setup_files.router)
+    app.include_router(webforms.router)
     app.include_router(weblinks.router)
     app.include_router(html.router)
-    app.mount("/static", StaticFiles(directory=str(_STATIC_DIR)), name="static")
+    app.mount("/static", PrecompressedStaticFiles(directory=str(_STATIC_DIR)), name="static")
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request) -> Response:
