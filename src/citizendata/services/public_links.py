@@ -142,6 +142,7 @@ class LinkTarget:
     form_pk: int
     form_id: str
     title: str
+    project_name: str = ""
 
 
 # -- managers ------------------------------------------------------------------------------
@@ -268,10 +269,11 @@ def _full(link: PublicLink) -> Conflict:
 
 
 def _target(db: Session, link: PublicLink) -> LinkTarget:
-    row = db.execute(select(Project.id, Project.slug, Form.id, Form.xml_form_id, Form.title)
+    row = db.execute(select(Project.id, Project.slug, Form.id, Form.xml_form_id, Form.title,
+                            Project.name)
                      .join(Form, Form.project_id == Project.id)
                      .where(Form.id == link.form_id)).one()
-    return LinkTarget(link.id, link.name, row[0], row[1], row[2], row[3], row[4])
+    return LinkTarget(link.id, link.name, row[0], row[1], row[2], row[3], row[4], row[5])
 
 
 def resolve(db: Session, token: str, *, now: datetime | None = None) -> LinkTarget:

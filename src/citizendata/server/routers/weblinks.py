@@ -130,7 +130,7 @@ def fill_page(token: str, request: Request) -> Response:
         project_slug=target.slug, form_id=target.form_id, title=target.title,
         form_xml_url=f"{here}/form.xml", attachments_url=f"{here}/attachments",
         submit_url=f"{here}/submission", mode="public", back_url=None,
-        link_name=target.name))
+        link_name=target.name, project_name=target.project_name))
 
 
 @router.get("/f/{token}/form.xml", response_class=Response,
