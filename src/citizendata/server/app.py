@@ -44,6 +44,7 @@ from citizendata.server.routers import (
     setup_files,
     validation,
     webforms,
+    weblinks,
 )
 from citizendata.server.static_files import PrecompressedStaticFiles
 from citizendata.server.work import lifespan
@@ -106,6 +107,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(setup.router)
     app.include_router(setup_files.router)
     app.include_router(webforms.router)
+    app.include_router(weblinks.router)
     app.include_router(html.router)
     app.mount("/static", PrecompressedStaticFiles(directory=str(_STATIC_DIR)), name="static")
 
