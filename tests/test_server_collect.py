@@ -82,6 +82,7 @@ def test_a_collector_sees_each_form_with_its_languages_and_fill_link(http: TestC
     # the status and the button are the script's: hidden until it fills them
     assert '<p class="offline-status" data-state="unknown" hidden></p>' in kenya_item
     assert f'data-sw="/webforms-sw.js?v={engine_build()[1]}"' in r.text
+    assert """data-assets='["/static/webform.css"]'""" in r.text  # the fill page's own
     assert "Available offline on this device" in r.text  # the script's words, in the page
     # ODK Collect set-up: the same URL and QR code as the project page
     assert "http://testserver/openrosa/nakuru-clinics" in r.text

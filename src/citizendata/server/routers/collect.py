@@ -29,6 +29,8 @@ from citizendata.workspace import Client
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+# what the fill page loads besides base.html's stylesheets (kept with a form for offline use)
+FILL_ASSETS = ("/static/webform.css",)
 
 
 def _form_entry(client: Client, slug: str, form_id: str, title: str) -> dict[str, Any]:
@@ -53,5 +55,5 @@ def collect_page(slug: str, request: Request, client: Client = Depends(api_clien
     forms = [_form_entry(client, slug, f.form_id, f.title) for f in client.forms(slug)
              if f.versions]
     return render(request, "collect.html", client, role=info["role"], project=info,
-                  forms=forms, build=engine_build()[1],
+                  forms=forms, build=engine_build()[1], fill_assets=list(FILL_ASSETS),
                   **odk_collect_setup(request, client, slug, info["name"]))

@@ -66,10 +66,20 @@
   });
   sw.startMessages();
 
+  // this list, its stylesheets and script, and the fill page's own: all open offline
+  function assets() {
+    var found = [window.location.pathname];
+    var tags = document.querySelectorAll("link[rel=stylesheet][href], script[src]");
+    Array.prototype.forEach.call(tags, function (tag) {
+      var url = new URL(tag.getAttribute("href") || tag.getAttribute("src"), window.location.href);
+      if (url.origin === window.location.origin) { found.push(url.pathname); }
+    });
+    return found.concat(JSON.parse(list.getAttribute("data-assets") || "[]"));
+  }
+
   function keep(item) {
     if (pending.indexOf(item) >= 0) { return; }
-    var urls = JSON.parse(item.getAttribute("data-keep-urls") || "[]");
-    urls.push(window.location.pathname);  // this list too, so it opens offline
+    var urls = JSON.parse(item.getAttribute("data-keep-urls") || "[]").concat(assets());
     pending.push(item);
     item.querySelector(".keep-offline").disabled = true;
     show(item, "keeping");
