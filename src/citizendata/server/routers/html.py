@@ -28,7 +28,7 @@ from citizendata.server.routers.openrosa import base_url
 from citizendata.server.serialize import form_dict, project_dict
 from citizendata.workspace import Client
 
-__all__ = ["router"]
+__all__ = ["odk_collect_setup", "router"]
 
 router = APIRouter(include_in_schema=False)
 
