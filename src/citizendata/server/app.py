@@ -29,6 +29,7 @@ from citizendata.server.routers import (
     analysis,
     api,
     attachments,
+    collect,
     encryption,
     estimation,
     html,
@@ -97,6 +98,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(privacy.router)
     app.include_router(quality.router)
     app.include_router(public.router)
+    app.include_router(collect.router)
     app.include_router(releases.router)
     app.include_router(jobs.router)
     app.include_router(jobs.pages)
