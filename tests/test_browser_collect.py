@@ -94,10 +94,6 @@ def test_keep_on_this_device_turns_the_status_to_available(
         traffic.assert_local()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the service worker's keep-offline stores header-less cache keys while pages answer "
-    "with Vary: Accept-Language, so its network-first fallback misses them; the fix "
-    "(ignoreVary in web/public/sw.js) is asked for in /work/notes/collect-web-request.md"))
 def test_a_kept_form_and_the_list_open_without_a_connection(
         browser: Browser, served: tuple[str, str, str]) -> None:
     base, slug, form_id = served
