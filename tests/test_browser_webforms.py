@@ -1,0 +1,465 @@
+"""Web forms in Chromium: Lekishon collects for the Kenya maternal-health project in his
+browser, on a 375 px phone, in Swahili, with and without a connection.
+
+- He fills the whole form (consent, county, ward and ranch through their choice filters,
+  a GPS point, the Washington Group questions, two births in a repeat) and presses Send;
+  the outbox says it went, and the snapshot holds the same values a JSON submission of
+  the same answers gives.
+- Offline: the page opened once opens again from the service worker's cache; two
+  submissions wait on the device, still there when the page is closed and reopened; back
+  online, each arrives exactly once, and a forced resend is answered "duplicate".
+- An age outside 15-49 and an unanswered required question stop Send with the form's
+  own messages; nothing is queued.
+- A form version uploaded while his draft is open: the draft reopens with its version and
+  is stored against it; the next fill uses the new version.
+- A public link: anyone fills it without logging in (channel weblink); a revoked link and
+  a full link are refused with the reason on the page; the rate limit per address holds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from browser_kit import (
+    CHROMIUM_MARKS,
+    LOCAL_HOSTS,
+    PHONE,
+    check_page,
+    fenced_page,
+    login,
+    serve,
+    service_worker_page,
+)
+from citizendata.demo import _setup, kenya_spec
+from citizendata.scenarios.kenya_maternal_health import FORM_PATH
+from citizendata.workspace import Client, Workspace
+from conftest import file_settings
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page
+
+pytestmark = CHROMIUM_MARKS
+
+COLLECTOR = ("lekishon", "demo-collector-2026")
+# Magadi ward, Kajiado: a fixed position the browser reports when asked (accuracy 12 m:
+# "acceptable", so the engine waits for the collector to press "Save location")
+MAGADI = {"latitude": -1.9, "longitude": 36.25, "accuracy": 12}
+GEO: dict[str, Any] = {"geolocation": MAGADI, "permissions": ["geolocation"]}
+WG = ("wg_seeing", "wg_hearing", "wg_walking", "wg_cognition", "wg_selfcare",
+      "wg_communication")
+# the questions' Swahili labels start so (the form's label::Swahili (sw) column)
+WG_SW = ("Je, una shida ya kuona", "Je, una shida ya kusikia", "Je, una shida ya kutembea",
+         "Je, una shida ya kukumbuka", "Je, una shida (ya kujihudumia",
+         "Ukitumia lugha yako")
+CONSENT_SW = "Tunawauliza wanawake"
+CONSENT_EN = "We are asking women"
+# what the snapshot holds but the two channels cannot share: who, when, which device
+OSM_TILES = "https://tile.openstreetmap.org/"
+NOT_ANSWERS = {"start", "end", "deviceid", "instanceID", "instanceName"}
+
+
+@dataclass
+class Site:
+    """The Kenya project served over HTTP, its owner and its one form."""
+
+    base: str
+    ws: Workspace
+    owner: Client
+    slug: str
+    form_id: str
+
+    @property
+    def fill_url(self) -> str:
+        return f"{self.base}/projects/{self.slug}/forms/{self.form_id}/fill"
+
+    def rows(self, instance_id: str) -> int:
+        """How many stored submissions carry this instance id."""
+        total, subs = self.owner.submissions(self.slug, self.form_id, limit=1000)
+        assert total < 1000
+        return sum(1 for s in subs if s["instance_id"] == instance_id)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The demo's Kenya project (as `citizendata demo` sets it up) with its form."""
+    ws = Workspace(file_settings(Path(tmp_path_factory.mktemp("webforms"))))
+    owner = _setup(ws)
+    slug = kenya_spec().slug
+    form_id = owner.add_form(slug, FORM_PATH.read_bytes(), "form.xlsx").form_id
+    with serve(ws) as url:
+        yield Site(url, ws, owner, slug, form_id)
+    ws.close()
+
+
+# -- the engine's widgets, as a person uses them ------------------------------------------
+
+def question(page: Page, label: str, nth: int = 0) -> Locator:
+    """The nth question whose label starts with ``label`` (nth > 0: in later repeats)."""
+    starts = re.compile("^" + re.escape(label))
+    return page.locator("#webform .question-container").filter(
+        has=page.locator(".control-text label", has_text=starts)).nth(nth)
+
+
+def choose(page: Page, label: str, option: str, nth: int = 0) -> None:
+    """Click an option's visible text (the engine's radios and checkboxes are drawn)."""
+    exact = re.compile("^" + re.escape(option) + "$")
+    question(page, label, nth).locator("label.value-option").filter(
+        has=page.locator(".text-content", has_text=exact)).click()
+
+
+def type_number(page: Page, label: str, value: str, nth: int = 0) -> None:
+    """Type a number key by key and leave the field (the engine's number input takes
+    keystrokes, not a pasted value, and commits on leaving)."""
+    field = question(page, label, nth).locator("input")
+    field.click()
+    field.press_sequentially(value)
+    field.press("Tab")
+
+
+def capture_location(page: Page, label: str) -> None:
+    """Press the geopoint's button and save the position the browser reports."""
+    question(page, label).get_by_role("button", name="Get location").click()
+    page.get_by_role("button", name="Save location").click()
+    question(page, label).locator(".geopoint-value").wait_for()
+
+
+def send(page: Page) -> None:
+    """The engine's own Send button (its words are English in ODK Web Forms 0.22)."""
+    page.locator("#webform").get_by_role("button", name="Send", exact=True).click()
+
+
+def open_form(page: Page, url: str, first_label: str) -> None:
+    """Open a fill page and wait until the form's first question is there."""
+    page.goto(url)
+    question(page, first_label).wait_for()
+
+
+def outbox_item(page: Page, state: str, instance_id: str | None = None) -> Locator:
+    """The outbox's items in one state (queued, sent, refused)."""
+    where = f"#outbox li.outbox-item[data-state={state}]"
+    if instance_id:
+        where += f"[data-instance-id='{instance_id}']"
+    return page.locator(where)
+
+
+def wait_sent(page: Page, count: int = 1) -> list[str]:
+    """Wait until ``count`` items are sent; their instance ids, newest first."""
+    page.wait_for_function(
+        "n => document.querySelectorAll('#outbox li.outbox-item[data-state=sent]').length >= n",
+        arg=count, timeout=20_000)
+    ids = outbox_item(page, "sent").evaluate_all(
+        "items => items.map(i => i.dataset.instanceId)")
+    return [str(i) for i in ids]
+
+
+def device_outbox(page: Page) -> list[dict[str, Any]]:
+    """The outbox as the device keeps it (IndexedDB), without the parts."""
+    result: list[dict[str, Any]] = page.evaluate("""() => new Promise((resolve, reject) => {
+        const open = indexedDB.open('citizendata-webforms');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+            const db = open.result;
+            if (!db.objectStoreNames.contains('outbox')) { db.close(); resolve([]); return; }
+            const req = db.transaction('outbox').objectStore('outbox').getAll();
+            req.onsuccess = () => { db.close(); resolve(req.result.map(
+                ({parts, ...rest}) => rest)); };
+            req.onerror = () => reject(req.error);
+        };
+    })""")
+    return result
+
+
+def fill_consent_no(page: Page, label: str = CONSENT_EN, no: str = "No") -> None:
+    """The shortest complete submission: the woman does not take part."""
+    choose(page, label, no)
+    page.locator("#webform").get_by_text("Thank you. The interview ends here.").wait_for()
+
+
+# -- the answers, given once in the browser and once as JSON ----------------------------------
+
+BIRTHS = [  # (place, attendants, travel minutes, km, child's sex) in the form's names
+    ("facility_public", ["nurse_midwife"], "45", "12.5", "male"),
+    ("home", ["tba", "relative_friend"], "120", "30", "female"),
+]
+PLACE_SW = {"facility_public": "Kituo cha afya - cha umma", "home": "Nyumbani"}
+ATTENDANT_SW = {"nurse_midwife": "Muuguzi / mkunga", "tba": "Mkunga wa jadi",
+                "relative_friend": "Jamaa / rafiki"}
+CHILD_SW = {"male": "Mvulana", "female": "Msichana"}
+
+
+def json_twin(instance_id: str) -> dict[str, Any]:
+    """The answers the browser gives, as a JSON submission would carry them (the
+    calculated ``skilled`` included: the engine sends it too)."""
+    return {
+        "meta": {"instanceID": instance_id}, "consent": "yes",
+        "location": {"county": "kajiado", "ward": "magadi", "group_ranch": "enkare_pus",
+                     "gps": f"{MAGADI['latitude']} {MAGADI['longitude']} 0 "
+                            f"{MAGADI['accuracy']}"},
+        "respondent": {"age": 28, "sex": "female", "ethnicity": "maasai"},
+        "wg": dict.fromkeys(WG, "1"),
+        "births_count": len(BIRTHS),
+        "births": [{"place": place, "attendants": " ".join(who), "travel_minutes": int(mins),
+                    "distance_km": float(km), "child_sex": sex,
+                    "skilled": 1 if {"doctor", "nurse_midwife"} & set(who) else 0}
+                   for place, who, mins, km, sex in BIRTHS],
+    }
+
+
+def fill_kenya_sw(page: Page) -> None:
+    """The whole form, as Lekishon answers it in Swahili."""
+    choose(page, CONSENT_SW, "Ndiyo")
+    choose(page, "Kaunti", "Kajiado")
+    # choice filters: the wards of Kajiado only, then the ranches of Magadi only
+    wards = question(page, "Wadi").locator(".text-content").all_inner_texts()
+    assert wards == ["Kimana", "Ildamat", "Magadi"], wards
+    choose(page, "Wadi", "Magadi")
+    ranches = question(page, "Ranchi ya kikundi").locator(".text-content").all_inner_texts()
+    assert ranches == ["Ol Donyo Keri", "Enkare Pus"], ranches
+    choose(page, "Ranchi ya kikundi", "Enkare Pus")
+    capture_location(page, "Rekodi mahali pa kaya")
+    type_number(page, "Una umri wa miaka", "28")
+    choose(page, "Jinsia yako ni ipi?", "Mwanamke")
+    choose(page, "Wewe ni wa jamii gani?", "Mmaasai")
+    for label in WG_SW:
+        choose(page, label, "Hapana - sina shida")
+    type_number(page, "Umejifungua watoto wangapi", str(len(BIRTHS)))
+    # repeat_count: one "Birth" per child, made by the form itself
+    expect_count(page, "Ulijifungulia wapi?", len(BIRTHS))
+    for i, (place, who, mins, km, sex) in enumerate(BIRTHS):
+        choose(page, "Ulijifungulia wapi?", PLACE_SW[place], i)
+        for w in who:
+            choose(page, "Nani alikusaidia", ATTENDANT_SW[w], i)
+        type_number(page, "Inachukua dakika ngapi", mins, i)
+        type_number(page, "Ni umbali wa kilomita", km, i)
+        choose(page, "Mtoto ni mvulana au msichana?", CHILD_SW[sex], i)
+
+
+def expect_count(page: Page, label: str, n: int) -> None:
+    """Wait until ``n`` questions start with ``label``."""
+    starts = re.compile("^" + re.escape(label))
+    loc = page.locator("#webform .question-container").filter(
+        has=page.locator(".control-text label", has_text=starts))
+    for _ in range(50):
+        if loc.count() == n:
+            return
+        page.wait_for_timeout(100)
+    assert loc.count() == n, f"{loc.count()} questions {label!r}, not {n}"
+
+
+def snapshot_rows(site: Site, instance_ids: list[str]) -> dict[str, Any]:
+    """Each submission's snapshot row and its births' rows, without what differs by
+    channel (ids, times, device, submitter)."""
+    snap = site.owner.open_snapshot(site.slug, site.form_id, include_personal=True)
+    main = snap.table().to_pyarrow().to_pylist()
+    births = snap.table("births").to_pyarrow().to_pylist()
+
+    def answers(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in row.items() if not k.startswith("_") and k not in NOT_ANSWERS}
+
+    out: dict[str, Any] = {}
+    for iid in instance_ids:
+        row = next(r for r in main if r["_instance_id"] == iid)
+        kids = [b for b in births if b["_submission_id"] == row["_id"]]
+        out[iid] = {"row": answers(row), "births": [answers(b) for b in kids]}
+    return out
+
+
+# -- the journeys --------------------------------------------------------------------------
+
+def test_a_collector_fills_the_kenya_form_in_swahili_on_a_phone(
+        browser: Browser, site: Site) -> None:
+    version = site.owner.form_versions(site.slug, site.form_id)[-1].version
+    with fenced_page(browser, language="sw", **PHONE, **GEO) as (page, traffic):
+        login(page, site.base, *COLLECTOR)
+        open_form(page, site.fill_url, CONSENT_SW)
+        # the interface is Swahili, and the form follows it
+        assert page.locator("html").get_attribute("lang") == "sw"
+        assert page.get_by_text("Je, unakubali kushiriki?", exact=False).is_visible()
+        assert page.locator("#outbox-title").inner_text() == "Kwenye kifaa hiki"
+        fill_kenya_sw(page)
+        check_page(page, phone=True, shot="webform-filled-sw")
+
+        send(page)
+        [sent] = wait_sent(page)
+        item = outbox_item(page, "sent", sent)
+        assert item.locator(".outbox-state").inner_text() == "Imetumwa"
+        assert version in item.inner_text()
+        # the form starts afresh for the next woman
+        expect_count(page, "Ulijifungulia wapi?", 0)
+        traffic.assert_local()
+
+    stored = site.owner.submission(site.slug, site.form_id, sent)
+    assert (stored["channel"], stored["submitter"], stored["form_version"]) == (
+        "webform", "lekishon", version)
+    assert stored["data"]["location"]["gps"].startswith("-1.9 36.25 ")
+    assert len(stored["data"]["births"]) == 2
+
+    twin = "uuid:json-twin-of-the-browser"
+    site.owner.submit(site.slug, site.form_id, json.dumps(json_twin(twin)).encode())
+    rows = snapshot_rows(site, [sent, twin])
+    assert rows[sent] == rows[twin]
+    row, births = rows[sent]["row"], rows[sent]["births"]
+    assert (row["ward"], row["age"], row["gps__lat"], row["gps__lon"]) == (
+        "magadi", 28, MAGADI["latitude"], MAGADI["longitude"])
+    assert [(b["child_sex"], b["attendants__tba"]) for b in births] == [
+        ("male", False), ("female", True)]
+
+
+def test_offline_submissions_wait_on_the_device_and_arrive_exactly_once(
+        browser: Browser, site: Site) -> None:
+    with service_worker_page(browser, **PHONE) as (page, traffic):
+        login(page, site.base, *COLLECTOR)
+        open_form(page, site.fill_url, CONSENT_EN)
+        # the service worker takes the page over and keeps the page and its form
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null",
+                               timeout=20_000)
+        path = site.fill_url.removeprefix(site.base)
+        page.wait_for_function("""async paths => {
+            const c = await caches.open('citizendata-pages-v1');
+            for (const p of paths) { if (!(await c.match(p))) return false; }
+            return true;
+        }""", arg=[path, f"{path}/form.xml"], polling=200, timeout=20_000)
+
+        page.context.set_offline(True)
+        page.reload()
+        question(page, CONSENT_EN).wait_for()
+        status = page.locator("#outbox .outbox-status")
+        assert status.get_attribute("data-online") == "false"
+        assert "Offline" in status.inner_text()
+        for _ in range(2):
+            fill_consent_no(page)
+            send(page)
+            question(page, CONSENT_EN).locator("input:checked").wait_for(state="detached")
+        queued = outbox_item(page, "queued")
+        queued.nth(1).wait_for()
+        assert queued.count() == 2
+        ids = [str(i) for i in queued.evaluate_all("l => l.map(i => i.dataset.instanceId)")]
+        assert len(set(ids)) == 2 and all(i.startswith("uuid:") for i in ids)
+        check_page(page, phone=True, shot="webform-outbox-offline")
+        assert [site.rows(i) for i in ids] == [0, 0]
+
+        # closed and opened again, still offline: both still wait
+        context = page.context
+        page.close()
+        page = context.new_page()
+        page.goto(site.fill_url)
+        outbox_item(page, "queued").nth(1).wait_for()
+        assert sorted(outbox_item(page, "queued").evaluate_all(
+            "l => l.map(i => i.dataset.instanceId)")) == sorted(ids)
+
+        context.set_offline(False)  # the page sends on 'online'
+        assert sorted(wait_sent(page, 2)) == sorted(ids)
+        assert [site.rows(i) for i in ids] == [1, 1]
+        for i in ids:
+            assert site.owner.submission(site.slug, site.form_id, i)["channel"] == "webform"
+
+        # a forced resend: the server already has it, nothing changes there
+        outbox_item(page, "sent", ids[0]).get_by_role("button", name="Send again").click()
+        again = outbox_item(page, "sent", ids[0])
+        again.get_by_text("the server already had it").wait_for()
+        assert [site.rows(i) for i in ids] == [1, 1]
+        assert {i["instanceID"]: i["state"] for i in device_outbox(page)} == dict.fromkeys(
+            ids, "sent")
+        traffic.assert_local()
+
+
+def test_a_constraint_and_a_required_question_stop_send_with_the_forms_messages(
+        browser: Browser, site: Site) -> None:
+    before = site.owner.submissions(site.slug, site.form_id)[0]
+    with fenced_page(browser, language="sw", **PHONE) as (page, traffic):
+        login(page, site.base, *COLLECTOR)
+        open_form(page, site.fill_url, CONSENT_SW)
+        choose(page, CONSENT_SW, "Ndiyo")
+        type_number(page, "Una umri wa miaka", "12")
+        age = question(page, "Una umri wa miaka")
+        age.get_by_text("Umri lazima uwe kati ya miaka 15 na 49.").wait_for()
+        send(page)
+        # nothing left the form: the county (required) is unanswered, the age out of range
+        county = question(page, "Kaunti")
+        county.locator(".validation-message").filter(has_text="required").wait_for()
+        assert age.get_by_text("Umri lazima uwe kati ya miaka 15 na 49.").is_visible()
+        check_page(page, phone=True, shot="webform-constraint-sw")
+        page.wait_for_timeout(500)
+        assert device_outbox(page) == []
+        assert outbox_item(page, "queued").count() == 0
+        assert "Zinasubiri: 0" in page.locator("#outbox .outbox-status").inner_text()
+        traffic.assert_local()
+    assert site.owner.submissions(site.slug, site.form_id)[0] == before
+
+
+def new_version(version: str) -> bytes:
+    """The Kenya XLSForm with another version in its settings sheet."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(FORM_PATH)
+    sheet = book["settings"]
+    header = [c.value for c in sheet[1]]
+    sheet.cell(row=2, column=header.index("version") + 1, value=version)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_draft_keeps_its_form_version_when_a_new_one_arrives(
+        browser: Browser, site: Site) -> None:
+    owner, slug, form_id = site.owner, site.slug, site.form_id
+    old_version = owner.form_versions(slug, form_id)[-1].version
+    new = f"{old_version}.1"
+    with fenced_page(browser, language="en", **PHONE) as (page, traffic):
+        answered: list[str] = []
+        page.on("response", lambda r: answered.append(r.url))
+        console: list[str] = []
+        page.on("console", lambda m: console.append(m.text))
+        login(page, site.base, *COLLECTOR)
+        open_form(page, site.fill_url, CONSENT_EN)
+        choose(page, CONSENT_EN, "Yes")
+        choose(page, "County", "Narok")
+        choose(page, "Ward", "Siana")
+        page.locator("#draft-status").get_by_text("Draft saved on this device").wait_for()
+
+        owner.add_form(slug, new_version(new), "form.xlsx")
+        assert owner.form_versions(slug, form_id)[-1].version == new
+        page.reload()
+        page.locator("#draft-status").get_by_text("reopened").wait_for()
+        # the answers given so far are back, in the form they were given with
+        question(page, "Ward").locator("input[value=siana]:checked").wait_for(
+            state="attached")
+        choose(page, "Group ranch", "Olkinyei")
+        type_number(page, "How old are you", "31")
+        for label in ("Do you have difficulty seeing", "Do you have difficulty hearing",
+                      "Do you have difficulty walking", "Do you have difficulty remembering",
+                      "Do you have difficulty (with self-care",
+                      "Using your usual (customary) language"):
+            choose(page, label, "No - no difficulty")
+        type_number(page, "How many children", "0")
+        send(page)
+        [old] = wait_sent(page)
+        assert f"form version {old_version}" in outbox_item(page, "sent", old).inner_text()
+        stored = owner.submission(slug, form_id, old)
+        assert (stored["form_version"], stored["data"]["location"]["ward"]) == (
+            old_version, "siana")
+        assert stored["deprecated_id"] is None
+
+        # the next woman's form is the new version
+        page.locator("#draft-status").get_by_text("reopened").wait_for(state="detached")
+        fill_consent_no(page)
+        send(page)
+        newest = next(i for i in wait_sent(page, 2) if i != old)
+        assert f"form version {new}" in outbox_item(page, "sent", newest).inner_text()
+        assert owner.submission(slug, form_id, newest)["form_version"] == new
+        # a reopened draft shows the GPS question as a map (the engine's edit mode), whose
+        # OpenStreetMap tiles the page's content policy refuses: nothing leaves
+        outside = [u for u in traffic.seen if urlsplit(u).hostname not in LOCAL_HOSTS]
+        assert all(u.startswith(OSM_TILES) for u in outside), outside
+        assert all(any(u in m and "Content Security Policy" in m for m in console)
+                   for u in outside), console
+        assert [u for u in answered if urlsplit(u).hostname not in LOCAL_HOSTS] == []
