@@ -396,6 +396,85 @@ def test_a_constraint_and_a_required_question_stop_send_with_the_forms_messages(
     assert site.owner.submissions(site.slug, site.form_id)[0] == before
 
 
+def consent_no_xml(form_id: str, version: str, instance_id: str) -> bytes:
+    """The shortest complete submission as OpenRosa instance XML (what the page sends)."""
+    return (f'<?xml version="1.0"?><data id="{form_id}" version="{version}" '
+            f'xmlns:orx="http://openrosa.org/xforms"><consent>no</consent>'
+            f"<meta><orx:instanceID>{instance_id}</orx:instanceID></meta></data>").encode()
+
+
+def test_a_public_link_takes_anonymous_submissions_until_revoked_full_or_too_fast(
+        browser: Browser, site: Site) -> None:
+    import httpx
+
+    owner, slug, form_id = site.owner, site.slug, site.form_id
+    _, capped = owner.create_public_link(slug, form_id, "Redio Magadi", max_submissions=1)
+    revoked_info, revoked = owner.create_public_link(slug, form_id, "Chifu wa Ildamat")
+    with fenced_page(browser, language="en", **PHONE) as (page, traffic):
+        # nobody logs in: the link is enough
+        open_form(page, f"{site.base}/f/{capped}", CONSENT_EN)
+        assert "Redio Magadi" in page.locator(".webform-context").inner_text()
+        assert "Anyone with this link" in page.locator(".webform-page").inner_text()
+        assert page.get_by_role("link", name="All forms of").count() == 0
+        check_page(page, phone=True, shot="webform-public-link")
+        fill_consent_no(page)
+        send(page)
+        [first] = wait_sent(page)
+        stored = owner.submission(slug, form_id, first)
+        assert (stored["channel"], stored["submitter"]) == ("weblink", None)
+
+        # the cap is one: the next one is refused, and the page says why
+        fill_consent_no(page)
+        send(page)
+        refused = outbox_item(page, "refused")
+        refused.wait_for(timeout=20_000)
+        reason = refused.locator(".outbox-reason").inner_text()
+        assert reason.startswith("weblink.full") and "takes no more submissions" in reason
+        second = str(refused.get_attribute("data-instance-id"))
+        assert site.rows(second) == 0
+        traffic.assert_local()
+
+    with fenced_page(browser, language="en", **PHONE) as (page, traffic):
+        open_form(page, f"{site.base}/f/{revoked}", CONSENT_EN)
+        owner.revoke_public_link(slug, revoked_info.id)
+        # switched off while the page was open: what is sent now is refused
+        fill_consent_no(page)
+        send(page)
+        refused = outbox_item(page, "refused")
+        refused.wait_for(timeout=20_000)
+        assert refused.locator(".outbox-reason").inner_text().startswith("weblink.revoked")
+        assert site.rows(str(refused.get_attribute("data-instance-id"))) == 0
+        # and the link's page itself is gone
+        answer = page.goto(f"{site.base}/f/{revoked}")
+        assert answer is not None and answer.status == 410
+        assert "This public link was switched off" in page.locator("body").inner_text()
+        traffic.assert_local()
+    links = {link.name: link for link in owner.public_links(slug, form_id)}
+    assert (links["Redio Magadi"].state(), links["Redio Magadi"].submissions) == ("full", 1)
+    assert links["Chifu wa Ildamat"].state() == "revoked"
+
+    # one address sending fast: past the limit per minute, 429 with the seconds to wait
+    limit = site.ws.settings.weblink_rate_per_minute
+    _, open_link = owner.create_public_link(slug, form_id, "Radio, evening")
+    version = owner.form_versions(slug, form_id)[-1].version
+    answers = []
+    with httpx.Client(base_url=site.base) as http:
+        for n in range(limit + 1):
+            iid = f"uuid:fast-{n}"
+            r = http.post(f"/f/{open_link}/submission", files={"xml_submission_file": (
+                "submission.xml", consent_no_xml(form_id, version, iid), "text/xml")})
+            answers.append((r.status_code, iid, r))
+    codes = [code for code, _, _ in answers]
+    took = codes.count(201)
+    # the browser's three sends above counted too (a refused one included)
+    assert 1 <= took < limit and codes == [201] * took + [429] * (len(codes) - took), codes
+    last = answers[-1][2]
+    assert last.json()["error"]["code"] == "weblink.rate_limited"
+    assert 1 <= int(last.headers["retry-after"]) <= 60
+    assert [site.rows(iid) for code, iid, _ in answers] == [
+        1 if code == 201 else 0 for code in codes]
+
+
 def new_version(version: str) -> bytes:
     """The Kenya XLSForm with another version in its settings sheet."""
     import openpyxl
