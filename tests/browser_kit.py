@@ -122,6 +122,22 @@ def fenced_page(browser: Browser, *, language: str = "en",
         ctx.close()
 
 
+def wait_until(page: Page, predicate: str, timeout_s: float = 30.0) -> Any:
+    """Poll a JavaScript function until it answers something truthy.
+
+    ``page.wait_for_function`` evaluates its predicate with ``eval``, which a page whose
+    policy has no 'unsafe-eval' (the web-form page) refuses; ``page.evaluate`` is not
+    subject to the page's policy.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = page.evaluate(predicate)
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"still false after {timeout_s} s: {predicate}"
+        page.wait_for_timeout(100)
+
+
 def login(page: Page, base_url: str, username: str, password: str) -> None:
     """Log in through the login form, as a person does."""
     page.goto(f"{base_url}/login")

@@ -19,6 +19,54 @@ function dropEmbeddedFonts() {
   };
 }
 
+// Drafts reopen through the engine's own "restore" mode (FormInstance mode 'restore',
+// made for drafts: the instance keeps its instanceID and the questions behave as in a new
+// form). The Vue component of 0.22 offers only "edit" (which adds a deprecatedID and shows
+// every geopoint as a map); this patch lets `editInstance: { restoreData: [FormData] }`
+// reach restoreInstance. The build fails if the engine's code no longer matches.
+const LOAD_EDIT = 'const rA = resolvableFormInstanceInput(tA.editInstance), oA = await AA.editInstance(rA, nA);';
+const LOAD_RESTORE = 'const oA = tA.editInstance.restoreData ? await AA.restoreInstance({ data: tA.editInstance.restoreData }, nA) : await AA.editInstance(resolvableFormInstanceInput(tA.editInstance), nA);';
+
+// The engine's own words (0.22 has no translations): each literal is routed through
+// globalThis.__cdT (web/src/engine-text.js), which answers it in the page's language.
+const T = (s) => `globalThis.__cdT(${JSON.stringify(s)})`;
+const ENGINE_TEXT = [
+  ['label: "Send"', `label: ${T('Send')}`],
+  ['createTextVNode(" Add ", -1)', `createTextVNode(${T(' Add ')}, -1)`],
+  ['label: "Remove"', `label: ${T('Remove')}`],
+  ['label: "Cancel"', `label: ${T('Cancel')}`],
+  ['label: "Save location"', `label: ${T('Save location')}`],
+  ['label: "Change language"', `label: ${T('Change language')}`],
+  ['createElementVNode("span", null, "Get location", -1)', `createElementVNode("span", null, ${T('Get location')}, -1)`],
+  ['createElementVNode("span", null, "Take picture", -1)', `createElementVNode("span", null, ${T('Take picture')}, -1)`],
+  ['createElementVNode("span", null, "Choose image", -1)', `createElementVNode("span", null, ${T('Choose image')}, -1)`],
+  ['QA === 1 ? "1 question with error." : `${QA} questions with errors.`',
+    `QA === 1 ? ${T('1 question with error.')} : ${T('{n} questions with errors.')}.replace("{n}", QA)`],
+  ['"Location unavailable. Enable GPS and browser permissions, then restart the form to try again."',
+    T('Location unavailable. Enable GPS and browser permissions, then restart the form to try again.')],
+  ['constraintMsg: "Condition not satisfied: constraint"',
+    `get constraintMsg() { return ${T('Condition not satisfied: constraint')}; }`],
+  ['requiredMsg: "Condition not satisfied: required"',
+    `get requiredMsg() { return ${T('Condition not satisfied: required')}; }`],
+];
+
+function patchEngine() {
+  return {
+    name: 'citizendata-patch-engine',
+    transform(code, id) {
+      if (!id.includes('@getodk/web-forms/dist/') || !code.includes('loadFormState')) return null;
+      let out = code;
+      for (const [from, to] of [[LOAD_EDIT, LOAD_RESTORE], ...ENGINE_TEXT]) {
+        if (!out.includes(from)) {
+          throw new Error(`web-forms: the engine's code changed; update the patch for ${from}`);
+        }
+        out = out.split(from).join(to);
+      }
+      return { code: out, map: null };
+    },
+  };
+}
+
 // The server sends these as they are (Content-Encoding br or gzip) when the browser
 // accepts them: about a quarter of the bytes on a slow connection. Both encoders are
 // deterministic (no time stamp), so a rebuild gives the same files.
@@ -47,7 +95,7 @@ export default defineConfig({
     __VUE_PROD_DEVTOOLS__: 'false',
     __VUE_PROD_HYDRATION_MISMATCH_DETAILS__: 'false',
   },
-  plugins: [dropEmbeddedFonts(), precompress()],
+  plugins: [patchEngine(), dropEmbeddedFonts(), precompress()],
   build: {
     outDir: '../src/citizendata/server/static/webforms',
     emptyOutDir: true,

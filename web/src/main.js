@@ -5,10 +5,11 @@
 // where the form, its attachments and the intake are, the form's key on this device and
 // the interface's words in the page's language.
 
+import './engine-text.js';
 import { createApp, h, reactive } from 'vue';
 import { OdkWebForm, webFormsPlugin, POST_SUBMIT__NEW_INSTANCE } from '@getodk/web-forms';
 import { drafts, outbox } from './store.js';
-import { requeue, sendAll } from './outbox.js';
+import { remove, requeue, sendAll } from './outbox.js';
 
 const cfg = JSON.parse(document.getElementById('webform-config').textContent);
 const t = (key, vars = {}) => (cfg.strings[key] || key).replace(/\{(\w+)\}/g, (_, k) => vars[k] ?? '');
@@ -63,16 +64,6 @@ function metaValue(doc, localName) {
   return found.length ? found[0].textContent : null;
 }
 
-/** The instance as submitted; a draft restored on this device was never sent, so it has
- * no earlier submission to replace: the engine's edit mode adds a deprecatedID, dropped. */
-async function finishedXml(parts, fromDraft) {
-  let xml = await xmlOf(parts);
-  if (!fromDraft) return xml;
-  const doc = new DOMParser().parseFromString(xml, 'application/xml');
-  for (const el of Array.from(doc.getElementsByTagNameNS('*', 'deprecatedID'))) el.remove();
-  xml = new XMLSerializer().serializeToString(doc);
-  return xml;
-}
 
 function formVersion(xml) {
   const doc = new DOMParser().parseFromString(xml, 'application/xml');
@@ -108,13 +99,12 @@ async function saveDraft() {
 async function onSubmit(payload, callback) {
   clearTimeout(saveTimer);
   const parts = instanceParts(payload);
-  const fromDraft = state.editInstance !== null;
-  const xml = await finishedXml(parts, fromDraft);
+  const xml = await xmlOf(parts);
   const doc = new DOMParser().parseFromString(xml, 'application/xml');
   const instanceID = metaValue(doc, 'instanceID');
   const item = {
     key: `${cfg.formKey}|${instanceID}`, formKey: cfg.formKey, instanceID,
-    title: cfg.title, version: formVersion(state.formXml), mode: cfg.mode,
+    title: cfg.title, version: formVersion(state.formXml), mode: cfg.mode, user: cfg.user,
     submitUrl: cfg.submitUrl, state: 'queued', createdAt: Date.now(),
     parts: [{ name: 'xml_submission_file', blob: new Blob([xml], { type: 'text/xml' }),
       filename: 'submission.xml' }, ...parts.filter((p) => p.name !== 'xml_submission_file')],
@@ -135,8 +125,11 @@ async function onSubmit(payload, callback) {
 }
 
 // ---- outbox ---------------------------------------------------------------------------
+// what this person sees: their own submissions and those of public links on this device
+const mine = (i) => i.mode !== 'member' || i.user === cfg.user;
+
 async function refresh() {
-  const all = await outbox.all();
+  const all = (await outbox.all()).filter(mine);
   state.items = all.sort((a, b) => b.createdAt - a.createdAt);
 }
 
@@ -179,10 +172,14 @@ const Outbox = {
           h('time', fmtTime(i.sentAt || i.refusedAt || i.createdAt)),
           i.duplicate ? h('span', { class: 'muted' }, ` ${t('duplicate')}`) : null,
           i.refusal ? h('p', { class: 'outbox-reason' }, [h('code', i.refusal.code), ' ', i.refusal.message]) : null,
-          i.state !== 'queued' ? h('button', { type: 'button', class: 'button-secondary',
+          i.state === 'refused' ? h('button', { type: 'button', class: 'button-secondary',
             onClick: async () => { await requeue(i.key); await refresh(); send(); } },
-          t(i.state === 'refused' ? 'retry' : 'resend')) : null,
+          t('retry')) : null,
+          i.state !== 'queued' ? h('button', { type: 'button', class: 'button-secondary',
+            onClick: async () => { await remove(i.key); await refresh(); } },
+          t('remove')) : null,
         ]))) : h('p', { class: 'muted' }, t('empty')),
+        counts.sent ? h('p', { class: 'muted' }, t('sent_note')) : null,
         h('button', { type: 'button', onClick: send, disabled: !state.online }, t('send_now')),
       ]);
     };
@@ -250,12 +247,12 @@ async function loadForm() {
     // a draft keeps the form version it was started with
     state.formXml = draft.formXml;
     state.restoredFrom = draft.savedAt;
-    const names = (draft.attachments || []).map((a) => a.filename);
-    state.editInstance = {
-      resolveInstance: async () => new Blob([draft.instanceXml], { type: 'text/xml' }),
-      attachmentFileNames: names,
-      resolveAttachment: async (name) => (draft.attachments.find((a) => a.filename === name) || {}).blob,
-    };
+    // the engine's restore mode (see vite.config.js): the draft keeps its instanceID
+    const data = new FormData();
+    data.append('xml_submission_file', new File([draft.instanceXml], 'xml_submission_file',
+      { type: 'text/xml' }));
+    for (const a of draft.attachments || []) data.append(a.name, a.blob, a.filename);
+    state.editInstance = { restoreData: [data] };
   } else if (newest) {
     state.formXml = newest;
   } else {

@@ -8,12 +8,19 @@ let running = null;
 
 class LoginNeeded extends Error {}
 
-async function csrfToken(meUrl) {
+/** Who is logged in now, and the session's CSRF token. */
+async function session(meUrl) {
   const r = await fetch(meUrl, { credentials: 'same-origin', cache: 'no-store',
     headers: { Accept: 'application/json' } });
   if (r.status === 401 || r.status === 403) throw new LoginNeeded();
   if (!r.ok) throw new Error(`status ${r.status}`);
-  return (await r.json()).csrf_token;
+  const me = await r.json();
+  return { user: me.user.username, token: me.csrf_token };
+}
+
+/** What a sent submission keeps on the device: not its answers. */
+function forget(item) {
+  return { ...item, parts: [] };
 }
 
 function body(item) {
@@ -43,7 +50,7 @@ async function sendOne(item, token) {
     return { ...item, lastTry: Date.now() };  // offline or the server unreachable: try later
   }
   if (response.status === 201 || response.status === 202) {
-    return { ...item, state: 'sent', duplicate: response.status === 202, sentAt: Date.now() };
+    return forget({ ...item, state: 'sent', duplicate: response.status === 202, sentAt: Date.now() });
   }
   if (response.status === 401) throw new LoginNeeded();
   if (response.status === 408 || response.status === 429 || response.status >= 500) {
@@ -53,11 +60,16 @@ async function sendOne(item, token) {
 }
 
 async function run(cfg, onChange) {
-  const queued = (await outbox.all()).filter((i) => i.state === 'queued');
+  let queued = (await outbox.all()).filter((i) => i.state === 'queued');
   if (!queued.length) return { loginNeeded: false };
   let token = null;
   try {
-    if (queued.some((i) => i.mode === 'member')) token = await csrfToken(cfg.meUrl);
+    if (queued.some((i) => i.mode === 'member')) {
+      const me = await session(cfg.meUrl);
+      token = me.token;
+      // a member's submissions go only with their own session (a shared phone)
+      queued = queued.filter((i) => i.mode !== 'member' || i.user === me.user);
+    }
   } catch (err) {
     if (err instanceof LoginNeeded) return { loginNeeded: true };
     return { loginNeeded: false };  // offline
@@ -83,8 +95,13 @@ export function sendAll(cfg, onChange) {
   return running;
 }
 
-/** Queues a submission again (a refused one after the reason was fixed, or a forced resend). */
+/** Queues a refused submission again (after the reason was dealt with on the server). */
 export async function requeue(key) {
   const item = await outbox.get(key);
-  if (item) await outbox.put({ ...item, state: 'queued', refusal: null });
+  if (item && item.parts.length) await outbox.put({ ...item, state: 'queued', refusal: null });
+}
+
+/** Removes a record from this device (a sent one, or a refused one given up). */
+export async function remove(key) {
+  await outbox.delete(key);
 }

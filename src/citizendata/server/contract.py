@@ -48,6 +48,7 @@ DECLARED: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/projects/{slug}/releases/{version}/withdraw"): frozenset({409}),
     # 202: an identical resend, nothing changed
     ("POST", "/openrosa/{slug}/submission"): frozenset({202, 409, 415}),
+    ("POST", "/projects/{slug}/forms/{form_id}/fill/submission"): frozenset({202, 409, 415}),
     # managed encryption is on already; that private key is registered already
     ("POST", "/api/v1/projects/{slug}/encryption"): frozenset({409}),
     ("POST", "/api/v1/projects/{slug}/encryption/keys"): frozenset({409}),

@@ -28,8 +28,8 @@ from citizendata.i18n import gettext as _
 from citizendata.server.pages import render
 from citizendata.workspace import Client
 
-__all__ = ["ENGINE_DIR", "FILL_POLICY", "FillConfig", "engine_build", "fill_response",
-           "interface_strings"]
+__all__ = ["ENGINE_DIR", "FILL_POLICY", "FillConfig", "engine_build", "engine_strings",
+           "fill_response", "interface_strings"]
 
 ENGINE_DIR = Path(__file__).parent / "static" / "webforms"
 
@@ -80,7 +80,8 @@ def interface_strings() -> dict[str, str]:
         "state_refused": _("Refused"),
         "version": _("form version {version}"),
         "duplicate": _("(the server already had it: nothing changed)"),
-        "retry": _("Try again"), "resend": _("Send again"),
+        "retry": _("Try again"), "remove": _("Remove from this device"),
+        "sent_note": _("Once sent, a submission's answers are no longer kept on this device."),
         "empty": _("Nothing filled on this device yet."), "send_now": _("Send now"),
         "draft_restored": _("Draft from {time} reopened."),
         "draft_saved": _("Draft saved on this device at {time}."),
@@ -92,17 +93,40 @@ def interface_strings() -> dict[str, str]:
     }
 
 
+def engine_strings() -> dict[str, str]:
+    """ODK Web Forms' own words (English only in 0.22) in the request's language; the
+    build routes each through this table (web/vite.config.js, ENGINE_TEXT)."""
+    if current_language() == "en":
+        return {}
+    return {
+        "Send": _("Send"), "Add": _("Add"), "Remove": _("Remove"), "Cancel": _("Cancel"),
+        "Save location": _("Save location"), "Change language": _("Change language"),
+        "Get location": _("Get location"), "Take picture": _("Take picture"),
+        "Choose image": _("Choose image"),
+        "1 question with error.": _("1 question with error."),
+        "{n} questions with errors.": _("{n} questions with errors."),
+        "Location unavailable. Enable GPS and browser permissions, then restart the form to "
+        "try again.": _("Location unavailable. Enable GPS and browser permissions, then "
+                        "restart the form to try again."),
+        "Condition not satisfied: constraint": _("This answer is not allowed."),
+        "Condition not satisfied: required": _("This question needs an answer."),
+    }
+
+
 def fill_response(request: Request, client: Client | None, cfg: FillConfig) -> Response:
     """The page that fills ``cfg``'s form, under its own content policy."""
     script, build = engine_build()
-    form_key = (f"public:{cfg.submit_url}" if cfg.mode == "public"
-                else f"member:{cfg.project_slug}:{cfg.form_id}")
+    # a member's drafts and outbox are theirs alone on a shared phone: keyed by user name
+    user = client.actor.username if client is not None and cfg.mode == "member" else None
+    form_key = (f"public:{cfg.submit_url}" if user is None
+                else f"member:{user}:{cfg.project_slug}:{cfg.form_id}")
     settings: dict[str, Any] = {
-        "formKey": form_key, "title": cfg.title, "mode": cfg.mode,
+        "formKey": form_key, "title": cfg.title, "mode": cfg.mode, "user": user,
         "formXmlUrl": cfg.form_xml_url, "attachmentsUrl": cfg.attachments_url,
         "submitUrl": cfg.submit_url, "meUrl": "/api/v1/me",
         "loginUrl": "/login?next=" + request.url.path, "language": current_language(),
         "serviceWorkerUrl": f"/webforms-sw.js?v={build}", "strings": interface_strings(),
+        "engineStrings": engine_strings(),
     }
     # '</' cannot end the JSON block early: escaped as in a JavaScript string
     config = json.dumps(settings, ensure_ascii=False).replace("</", "<\\/")
