@@ -159,7 +159,9 @@ def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical"
         const r = await axe.run(document, {runOnly: {type: 'tag',
             values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
         return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-            nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+            nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ')),
+            detail: v.nodes.slice(0, 3).map(n => n.html.slice(0, 120) + ' :: '
+                                                + (n.failureSummary || '').slice(0, 240))}));
     }""")
     return [v for v in result if v.get("impact") in impacts]
 

@@ -262,8 +262,43 @@ async function loadForm() {
 
 let formLoaded = null;
 
+// ---- accessibility of the engine's widgets -----------------------------------------
+// PrimeVue's number and date inputs get their own ids, so the question's <label for>
+// does not name them, and a repeat's menu button has no name (axe: label, button-name).
+let labelSeq = 0;
+
+function nameWidgets(scope) {
+  const inputs = scope.querySelectorAll('input:not([type=hidden]):not([type=radio]):not([type=checkbox]):not([type=file])');
+  for (const input of inputs) {
+    if ((input.labels && input.labels.length) || input.getAttribute('aria-label')
+        || input.getAttribute('aria-labelledby')) continue;
+    let el = input.parentElement;
+    let label = null;
+    while (el && el !== scope && !label) {
+      label = el.querySelector('label');
+      el = el.parentElement;
+    }
+    if (!label) continue;
+    if (!label.id) { labelSeq += 1; label.id = `cd-label-${labelSeq}`; }
+    input.setAttribute('aria-labelledby', label.id);
+  }
+  for (const button of scope.querySelectorAll('button.button-menu:not([aria-label])')) {
+    button.setAttribute('aria-label', t('repeat_options'));
+  }
+}
+
+function watchWidgets(host) {
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; nameWidgets(host); });
+  }).observe(host, { childList: true, subtree: true });
+}
+
 function start() {
   const host = document.getElementById('webform');
+  watchWidgets(host);
   const app = createApp(FormHost);
   app.use(webFormsPlugin);
   app.mixin(rootMixin);

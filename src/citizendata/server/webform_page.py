@@ -81,6 +81,7 @@ def interface_strings() -> dict[str, str]:
         "version": _("form version {version}"),
         "duplicate": _("(the server already had it: nothing changed)"),
         "retry": _("Try again"), "remove": _("Remove from this device"),
+        "repeat_options": _("Options for this repeat"),
         "sent_note": _("Once sent, a submission's answers are no longer kept on this device."),
         "empty": _("Nothing filled on this device yet."), "send_now": _("Send now"),
         "draft_restored": _("Draft from {time} reopened."),
