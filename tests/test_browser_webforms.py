@@ -385,6 +385,7 @@ def test_offline_submissions_wait_on_the_device_and_arrive_exactly_once(
         assert queued.count() == 2
         ids = [str(i) for i in queued.evaluate_all("l => l.map(i => i.dataset.instanceId)")]
         assert len(set(ids)) == 2 and all(i.startswith("uuid:") for i in ids)
+        page.locator(".webform-outbox").scroll_into_view_if_needed()
         check_page(page, phone=True, shot="webform-outbox-offline")
         assert [site.rows(i) for i in ids] == [0, 0]
         waiting = {i["instanceID"]: i for i in device_outbox(page)}
@@ -435,6 +436,7 @@ def test_a_constraint_and_a_required_question_stop_send_with_the_forms_messages(
         county.get_by_text(ENGINE["sw"]["required"]).wait_for()
         assert page.get_by_text(re.compile(r"^Maswali \d+ yana makosa\.$")).is_visible()
         assert age.get_by_text("Umri lazima uwe kati ya miaka 15 na 49.").is_visible()
+        age.scroll_into_view_if_needed()
         check_page(page, phone=True, shot="webform-constraint-sw")
         page.wait_for_timeout(500)
         assert device_outbox(page) == []
