@@ -171,3 +171,12 @@ def test_the_webform_channel_is_kept_on_both_backends(owner: Client, ws: Workspa
         row = db.scalars(select(Submission).where(
             Submission.instance_id == "uuid:web-both")).one()
     assert row.channel == "webform"
+
+
+def test_the_xform_is_gzipped_for_browsers_that_take_it(http: TestClient) -> None:
+    log_in(http, "otieno")
+    plain = http.get(f"{FILL}/form.xml", headers={"Accept-Encoding": "identity"})
+    gz = http.get(f"{FILL}/form.xml", headers={"Accept-Encoding": "gzip, br"})
+    assert plain.headers.get("content-encoding") is None
+    assert gz.headers["content-encoding"] == "gzip" and gz.content == plain.content
+    assert int(gz.headers["content-length"]) < len(plain.content)

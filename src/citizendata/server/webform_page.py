@@ -57,16 +57,24 @@ class FillConfig:
 
 
 @lru_cache(maxsize=4)
-def _build(mtime_ns: int) -> tuple[str, str]:
+def _build(mtime_ns: int) -> tuple[str, str, tuple[str, ...]]:
     manifest = json.loads((ENGINE_DIR / "manifest.json").read_text(encoding="utf-8"))
-    entry = next(v for v in manifest.values() if v.get("isEntry"))
+    entry_key, entry = next((k, v) for k, v in manifest.items() if v.get("isEntry"))
     version = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()[:16]
-    return "/static/webforms/" + entry["file"], version
+    imports = tuple("/static/webforms/" + manifest[k]["file"] for k in entry.get("imports", ())
+                    if k != entry_key and k in manifest)
+    return "/static/webforms/" + entry["file"], version, imports
 
 
 def engine_build() -> tuple[str, str]:
     """The engine's entry script URL and a short id of the build (for the service worker)."""
-    return _build((ENGINE_DIR / "manifest.json").stat().st_mtime_ns)
+    script, version, _imports = _build((ENGINE_DIR / "manifest.json").stat().st_mtime_ns)
+    return script, version
+
+
+def engine_imports() -> tuple[str, ...]:
+    """The chunks the entry imports, preloaded with the page (one round trip less)."""
+    return _build((ENGINE_DIR / "manifest.json").stat().st_mtime_ns)[2]
 
 
 def interface_strings() -> dict[str, str]:
@@ -132,6 +140,6 @@ def fill_response(request: Request, client: Client | None, cfg: FillConfig) -> R
     # '</' cannot end the JSON block early: escaped as in a JavaScript string
     config = json.dumps(settings, ensure_ascii=False).replace("</", "<\\/")
     response = render(request, "webform_fill.html", client, fill=cfg, config=config,
-                      script=script, manifest_url=f"/webforms.webmanifest?start={request.url.path}")
+                      script=script, preload=engine_imports(), manifest_url=f"/webforms.webmanifest?start={request.url.path}")
     response.headers["content-security-policy"] = FILL_POLICY
     return response

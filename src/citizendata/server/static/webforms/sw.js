@@ -8,6 +8,8 @@
 //   the cached copy when the network fails, so a form opened once opens offline and a
 //   newer form version reaches the device whenever it is online;
 // - nothing else is touched: every other request goes to the network as usual.
+// Cached copies are matched whatever their Vary (Cookie, Accept-Language): one copy per
+// URL, the last one fetched online.
 
 const VERSION = new URL(self.location.href).searchParams.get('v') || 'dev';
 const ENGINE = `citizendata-engine-${VERSION}`;
@@ -48,7 +50,7 @@ self.addEventListener('activate', (event) => {
 });
 
 async function cacheFirst(request) {
-  const hit = await caches.match(request, { ignoreSearch: true });
+  const hit = await caches.match(request, { ignoreSearch: true, ignoreVary: true });
   if (hit) return hit;
   const response = await fetch(request);
   if (response.ok) (await caches.open(ENGINE)).put(request, response.clone());
@@ -63,7 +65,7 @@ async function networkFirst(request) {
     if (response.ok && !response.redirected) await cache.put(request, response.clone());
     return response;
   } catch (err) {
-    const hit = await cache.match(request, { ignoreSearch: true });
+    const hit = await cache.match(request, { ignoreSearch: true, ignoreVary: true });
     if (hit) return hit;
     throw err;
   }
