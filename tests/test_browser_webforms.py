@@ -328,6 +328,8 @@ def test_a_collector_fills_the_kenya_form_in_swahili_on_a_phone(
         assert page.get_by_text("Je, unakubali kushiriki?", exact=False).is_visible()
         assert page.locator("#outbox-title").inner_text() == "Kwenye kifaa hiki"
         fill_kenya_sw(page)
+        # the guide shows the place: county, ward and ranch chosen, the GPS point taken
+        question(page, "Kaunti").evaluate("q => q.scrollIntoView({block: 'start'})")
         check_page(page, phone=True, shot="webform-filled-sw")
 
         send(page, "sw")
