@@ -333,7 +333,8 @@ def test_a_collector_sees_their_forms_and_odk_collect_first(app: FastAPI) -> Non
     assert page.index("Your forms") < page.index("Collect with ODK Collect") \
         < page.index("About the project") < page.index("Engagement record")
     assert f"http://testserver/openrosa/{aw.SLUG}" in page and "<svg" in page
-    assert "/fill" not in page  # no browser form in this app yet
+    assert f'href="{BASE}/forms/{aw.FORM_ID}/fill"' in page  # the app has web forms
+    assert page.index(f'href="{BASE}/collect"') < page.index("Your forms")
     assert f'href="{BASE}/forms/{aw.FORM_ID}"' not in page  # the submissions page is 403
 
 

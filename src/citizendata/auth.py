@@ -68,6 +68,8 @@ class Action(StrEnum):
     QUALITY_DECIDE = "quality.decide"
     # build, publish and withdraw releases (sign-off is by named representatives)
     RELEASE_MANAGE = "release.manage"
+    # create and revoke public links: anonymous submissions to a form by whoever holds the URL
+    PUBLIC_LINK_MANAGE = "public_link.manage"
 
 
 _A = Action

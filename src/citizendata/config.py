@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         "Failed log-ins per client address in one window (0: no limit)."))
     login_window_s: int = Field(default=900, ge=1, description=(
         "How long a failed log-in counts, from the first failure, in seconds."))
+    weblink_rate_per_minute: int = Field(default=30, ge=0, description=(
+        "Submissions through public links from one client address per minute before "
+        "further ones are refused (429 weblink.rate_limited; 0: no limit)."))
     db_pool_size: int = 10
     jobs_in_server: bool = Field(default=True, description=(
         "Run a background jobs worker inside the web server (off: run "

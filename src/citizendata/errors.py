@@ -19,6 +19,7 @@ __all__ = [
     "Conflict",
     "ErrorSpec",
     "Forbidden",
+    "Gone",
     "NotFound",
     "PayloadTooLarge",
     "Problem",
@@ -395,6 +396,24 @@ _SPECS: tuple[ErrorSpec, ...] = (
     ErrorSpec("job.abandoned", "CitizenDataError", "The job was interrupted too often",
               "Its worker stopped several times while running it; look at the server's log, "
               "then ask for the job again."),
+    # public links: anonymous submissions to one form (docs/webforms-public-links.md)
+    ErrorSpec("weblink.unknown", "NotFound", "No such public link",
+              "Check the link: copy the whole address the project gave you."),
+    ErrorSpec("weblink.revoked", "Gone", "This public link was switched off",
+              "Ask the project for a new link."),
+    ErrorSpec("weblink.expired", "Gone", "This public link has expired",
+              "Ask the project for a new link."),
+    ErrorSpec("weblink.full", "Conflict", "This public link takes no more submissions",
+              "The survey has received all the answers it asked for; ask the project for "
+              "a new link if you still want to take part."),
+    ErrorSpec("weblink.wrong_form", "BadInput", "The submission is not of this link's form",
+              "Send only submissions of the form the link opens."),
+    ErrorSpec("weblink.encrypted", "BadInput", "Public links take no encrypted submissions",
+              "Fill the form in the browser page of the link; it sends the answers over "
+              "the connection without ODK encryption."),
+    ErrorSpec("weblink.rate_limited", "TooManyRequests",
+              "Too many submissions from your address",
+              "Wait the number of seconds given, then send again; nothing was lost."),
     ErrorSpec("internal", "CitizenDataError", "Internal error",
               "Report this with the request id; no data was changed."),
 )
@@ -484,6 +503,12 @@ class NotFound(CitizenDataError):
     """The object does not exist, or the actor may not know that it exists."""
 
     http_status = 404
+
+
+class Gone(CitizenDataError):
+    """The object existed but was switched off for good (a revoked or expired public link)."""
+
+    http_status = 410
 
 
 class Conflict(CitizenDataError):

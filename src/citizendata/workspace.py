@@ -46,6 +46,8 @@ from citizendata.stats.client import EstimationMethods
 from citizendata.store.engine import make_engine, make_sessionmaker, traits
 from citizendata.store.migrate import current_revision, head_revision, upgrade
 from citizendata.store.models import AuditEvent, User
+from citizendata.webforms.client import PublicLinkMethods
+from citizendata.webforms.public import PublicLinkAccess
 
 if TYPE_CHECKING:
     from citizendata.services import attachments as attachments_svc
@@ -83,7 +85,7 @@ class WriterBusy(Exception):
     """Another writer holds the (SQLite) database and the caller asked not to wait."""
 
 
-class Workspace:
+class Workspace(PublicLinkAccess):
     """Settings plus a migrated database; hands out clients that act as a user."""
 
     def __init__(self, settings: Settings, *, bind: Engine | Connection | None = None,
@@ -263,7 +265,7 @@ class Workspace:
 
 
 class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
-             EstimationMethods, EncryptionMethods, ODataMethods, JobsMethods):
+             EstimationMethods, EncryptionMethods, ODataMethods, JobsMethods, PublicLinkMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,

@@ -29,6 +29,7 @@ from citizendata.server.routers import (
     analysis,
     api,
     attachments,
+    collect,
     encryption,
     estimation,
     html,
@@ -44,6 +45,7 @@ from citizendata.server.routers import (
     setup_files,
     validation,
     webforms,
+    weblinks,
 )
 from citizendata.server.static_files import PrecompressedStaticFiles
 from citizendata.server.work import lifespan
@@ -96,6 +98,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(privacy.router)
     app.include_router(quality.router)
     app.include_router(public.router)
+    app.include_router(collect.router)
     app.include_router(releases.router)
     app.include_router(jobs.router)
     app.include_router(jobs.pages)
@@ -106,6 +109,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(setup.router)
     app.include_router(setup_files.router)
     app.include_router(webforms.router)
+    app.include_router(weblinks.router)
     app.include_router(html.router)
     app.mount("/static", PrecompressedStaticFiles(directory=str(_STATIC_DIR)), name="static")
 

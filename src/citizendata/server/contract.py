@@ -56,6 +56,11 @@ DECLARED: dict[tuple[str, str], frozenset[int]] = {
     ("POST", "/api/v1/jobs/{job_id}/cancel"): frozenset({409}),
     # wrong passphrases are throttled like failed log-ins
     ("POST", "/api/v1/projects/{slug}/forms/{form_id}/export"): frozenset({429}),
+    # public links: revoked or expired (410), full (409); submissions per address (429);
+    # 202: an identical resend, nothing changed
+    ("GET", "/f/{token}/form.xml"): frozenset({409, 410}),
+    ("GET", "/f/{token}/attachments/{name}"): frozenset({409, 410}),
+    ("POST", "/f/{token}/submission"): frozenset({202, 409, 410, 415, 429}),
 }
 
 _TITLES = {
@@ -65,10 +70,11 @@ _TITLES = {
     404: "No such object, or one the caller may not know of (not_found.*, …)",
     409: "Conflicts with what is stored; nothing was changed (conflict.*, release.*, …)",
     413: "The request body is over the size limit (intake.payload_too_large, …)",
+    410: "The public link was revoked or has expired (weblink.revoked, weblink.expired)",
     415: "Wrong content type (intake.unsupported_media_type)",
     422: "Invalid input: a parameter, the body or its content (input.invalid, …)",
-    429: "Too many failed log-ins or passphrases; wait Retry-After seconds "
-         "(auth.too_many_attempts)",
+    429: "Too many failed log-ins or passphrases, or public-link submissions from one "
+         "address; wait Retry-After seconds (auth.too_many_attempts, weblink.rate_limited)",
 }
 _HEADERS = {
     401: {"WWW-Authenticate": {"description": "The scheme to authenticate with.",

@@ -49,6 +49,8 @@ __all__ = [
     "PrivacySpend",
     "Project",
     "ProjectPartner",
+    "PublicLink",
+    "PublicLinkThrottle",
     "QualityAttestation",
     "QualityDecision",
     "Release",
@@ -703,3 +705,39 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class PublicLink(Base):
+    """A revocable public link to one form: anonymous submissions by whoever holds the URL.
+
+    Only the SHA-256 of the link's token is kept (the token is shown once, at creation).
+    ``submission_count`` is raised in the same transaction that stores a new submission,
+    under a lock on this row, so ``max_submissions`` is never exceeded
+    (services/public_links.py).
+    """
+
+    __tablename__ = "public_links"
+    __table_args__ = (CheckConstraint("max_submissions IS NULL OR max_submissions > 0",
+                                      name="max_positive"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    form_id: Mapped[int] = mapped_column(ForeignKey("forms.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    max_submissions: Mapped[int | None] = mapped_column(Integer)
+    submission_count: Mapped[int] = mapped_column(Integer, default=0)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class PublicLinkThrottle(Base):
+    """Public-link submissions counted per keyed hash of a client address and minute window,
+    so every server process enforces one limit. No address is kept."""
+
+    __tablename__ = "public_link_throttle"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(index=True)

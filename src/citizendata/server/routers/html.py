@@ -8,6 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from starlette.routing import NoMatchFound
 
 from citizendata.collect_qr import collect_settings, settings_qr_svg
 from citizendata.errors import CitizenDataError, Forbidden
@@ -27,7 +28,7 @@ from citizendata.server.routers.openrosa import base_url
 from citizendata.server.serialize import form_dict, project_dict
 from citizendata.workspace import Client
 
-__all__ = ["router"]
+__all__ = ["odk_collect_setup", "router"]
 
 router = APIRouter(include_in_schema=False)
 
@@ -106,11 +107,12 @@ def projects(request: Request, client: Client = Depends(api_client)) -> Response
 
 def _has_fill_page(request: Request) -> bool:
     """Whether this app serves the browser form (``/projects/{slug}/forms/{form}/fill``)."""
-    for route in request.app.routes:
-        path = str(getattr(route, "path", ""))
-        if path.startswith("/projects/{slug}/forms/{") and path.endswith("}/fill"):
-            return True
-    return False
+    # by the route's name: FastAPI keeps included routers as one entry of app.routes each
+    try:
+        request.app.url_path_for("fill_page", slug="s", form_id="f")
+    except NoMatchFound:
+        return False
+    return True
 
 
 @router.get("/projects/{slug}")
@@ -124,14 +126,21 @@ def project(slug: str, request: Request, client: Client = Depends(api_client)) -
                "level_name": LEVEL_NAMES.get(entry.get("level") or 0, ""),
                "evidence": entry.get("evidence", "")}
               for stage, entry in engagement["stages"].items()]
-    openrosa_url = f"{base_url(request)}/openrosa/{quote(slug)}"
-    # the viewer's own user name, never a password: Collect asks for it
-    qr = settings_qr_svg(collect_settings(openrosa_url, info["name"], client.actor.username))
     return _page(request, "project.html", client, role=info["role"], project=info,
                  engagement=engagement,
                  stages=stages, forms=[form_dict(f) for f in client.forms(slug)],
-                 openrosa_url=openrosa_url, collect_qr=qr, base_url=base_url(request),
-                 fill_page=_has_fill_page(request))
+                 **odk_collect_setup(request, client, slug, info["name"]),
+                 base_url=base_url(request), fill_page=_has_fill_page(request))
+
+
+def odk_collect_setup(request: Request, client: Client, slug: str, name: str
+                      ) -> dict[str, Any]:
+    """What a member needs to set up ODK Collect for a project (the template macro
+    ``_collect_setup.html``): the server URL and the settings QR code as SVG."""
+    openrosa_url = f"{base_url(request)}/openrosa/{quote(slug)}"
+    # the member's own user name, never a password: Collect asks for it
+    qr = settings_qr_svg(collect_settings(openrosa_url, name, client.actor.username))
+    return {"openrosa_url": openrosa_url, "collect_qr": qr}
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, str]:
