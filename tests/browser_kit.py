@@ -185,3 +185,23 @@ def check_page(page: Page, *, phone: bool = False, shot: str | None = None) -> N
     if shot and os.environ.get("CITIZENDATA_SCREENSHOTS"):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{shot}.png"), full_page=False)
+
+
+@contextmanager
+def service_worker_page(browser: Browser, **context: Any) -> Iterator[tuple[Page, Traffic]]:
+    """Like fenced_page, for pages that must be served by their service worker offline.
+
+    Playwright makes Chromium bypass service workers when it routes requests, and also
+    when a context sets ``locale`` or ``extra_http_headers``: offline, such a page gets
+    nothing from the worker's cache. So nothing is routed here and the browser's own
+    language (English) is sent; requests are recorded, so ``traffic.assert_local()``
+    still says whether anything left this machine.
+    """
+    ctx = browser.new_context(**context)
+    traffic = Traffic()
+    ctx.on("request", traffic.record)
+    page = ctx.new_page()
+    try:
+        yield page, traffic
+    finally:
+        ctx.close()
