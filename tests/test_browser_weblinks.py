@@ -2,7 +2,7 @@
 address and QR code shown once) and switches it off; anyone with a link fills the form
 anonymously on a phone (consent given and refused), the cap refuses what is past it, the
 rate limit answers 429, and a revoked link's page says the survey is closed. Every page
-of ours passes axe-core and fits a 375 px screen."""
+passes axe-core and fits a 375 px screen."""
 
 from __future__ import annotations
 
@@ -114,8 +114,7 @@ def test_anyone_with_the_link_fills_the_form_anonymously(browser: Browser,
         page.get_by_label("Yes", exact=True).check()
         page.get_by_label("Village").fill("Olkeri")
         page.get_by_label("What should the clinic change?").fill("More nurses")
-        # (the fill page's own accessibility is checked with the members' fill page: it is
-        # one template and one engine for both)
+        check_page(page, phone=True, shot="weblinks-fill")
         _send(page)
         _wait_for(page, lambda: len(_stored(ws)) == 1, "the first submission")
         # the next respondent on this phone refuses: nothing else is asked
@@ -129,6 +128,7 @@ def test_anyone_with_the_link_fills_the_form_anonymously(browser: Browser,
         _send(page)
         _wait_for(page, lambda: page.locator(".outbox-refused").count() == 1, "a refusal")
         assert "weblink.full" in page.locator(".outbox-refused").inner_text()
+        check_page(page, phone=True)
         # the browser's own requests past the rate limit: 3 sent so far, 2 more, then 429
         post = {"multipart": {"xml_submission_file": {
             "name": "submission.xml", "mimeType": "text/xml", "buffer": b"<data/>"}}}
