@@ -180,3 +180,11 @@ def test_the_xform_is_gzipped_for_browsers_that_take_it(http: TestClient) -> Non
     assert plain.headers.get("content-encoding") is None
     assert gz.headers["content-encoding"] == "gzip" and gz.content == plain.content
     assert int(gz.headers["content-length"]) < len(plain.content)
+
+
+def test_a_public_link_s_token_is_never_written_to_the_error_log() -> None:
+    from citizendata.server.errors import logged_path
+
+    assert logged_path("/f/Zq3-secret_token/submission") == "/f/…/submission"
+    assert logged_path("/f/Zq3-secret_token") == "/f/…"
+    assert logged_path(FILL) == FILL

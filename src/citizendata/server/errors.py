@@ -9,6 +9,7 @@ elsewhere). Request bodies never reach the logs: they may hold personal data.
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 import uuid
 from collections.abc import MutableMapping
@@ -251,6 +252,13 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 
 
 _CSP = b"content-security-policy"
+# a public link's token is its only key: never written to a log
+_SECRET_PATH = re.compile(r"^/f/[^/]+")
+
+
+def logged_path(path: str) -> str:
+    """A request path as logs may keep it (a public link's token replaced)."""
+    return _SECRET_PATH.sub("/f/…", path)
 
 
 class RequestContextMiddleware:
@@ -290,7 +298,7 @@ class RequestContextMiddleware:
             # the route, the exception's type and where it was raised; never the body nor the
             # message, which can quote values (e.g. a database's "Key (x)=(...)" detail)
             log.error("request %s %s %s failed: %s\n%s", rid, scope.get("method"),
-                      scope.get("path"), type(exc).__name__,
+                      logged_path(str(scope.get("path") or "")), type(exc).__name__,
                       "".join(traceback.format_tb(exc.__traceback__)))
             if started:
                 raise
