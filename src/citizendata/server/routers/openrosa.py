@@ -61,7 +61,7 @@ from citizendata.server.serialize import xform
 from citizendata.services.intake import IntakeResult, StoredAttachment
 from citizendata.workspace import Client
 
-__all__ = ["router"]
+__all__ = ["SUBMISSION_BODY", "XML_PART", "multipart_submission", "router"]
 
 router = APIRouter(prefix="/openrosa", tags=["openrosa"])
 
@@ -73,7 +73,7 @@ _XML_DOC: dict[int | str, dict[str, Any]] = {
 _SUBMITTED_DOC: dict[int | str, dict[str, Any]] = {
     201: {"content": {"text/xml": {"schema": {"type": "string"}}}}}
 # the route reads its multipart body itself; the document says what it takes
-_SUBMISSION_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+SUBMISSION_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
     "multipart/form-data": {"schema": {
         "type": "object", "required": [XML_PART],
         "properties": {XML_PART: {"type": "string", "format": "binary",
@@ -162,6 +162,18 @@ def submission_head(slug: str, request: Request,
                     headers=_headers({"X-OpenRosa-Accept-Content-Length": limit}))
 
 
+async def multipart_submission(request: Request) -> tuple[bytes, list[StoredAttachment]]:
+    """The instance XML and media of a multipart submission (OpenRosa, web forms, public
+    links); 415 for any other content type."""
+    ctype = request.headers.get("content-type", "")
+    if not ctype.lower().startswith("multipart/form-data"):
+        raise UnsupportedMediaType(
+            "intake.unsupported_media_type",
+            f"Send the submission as multipart/form-data with a '{XML_PART}' part "
+            f"(got {ctype or 'none'!r}).")
+    return await _parts(request)
+
+
 async def _parts(request: Request) -> tuple[bytes, list[StoredAttachment]]:
     form = await request.form()
     try:
@@ -186,19 +198,13 @@ async def _parts(request: Request) -> tuple[bytes, list[StoredAttachment]]:
 
 @router.post("/{slug}/submission", response_class=Response, status_code=201,
              summary="OpenRosa submission (multipart, from ODK Collect or Enketo)",
-             responses=_SUBMITTED_DOC, openapi_extra=_SUBMISSION_BODY)
+             responses=_SUBMITTED_DOC, openapi_extra=SUBMISSION_BODY)
 async def submission(slug: str, request: Request,
                      client: Client = Depends(openrosa_client)) -> Response:
     """Store one filled form and its media; identical resends are accepted without change."""
     from citizendata.ingest.openrosa import response_xml
 
-    ctype = request.headers.get("content-type", "")
-    if not ctype.lower().startswith("multipart/form-data"):
-        raise UnsupportedMediaType(
-            "intake.unsupported_media_type",
-            f"Send the submission as multipart/form-data with a '{XML_PART}' part "
-            f"(got {ctype or 'none'!r}).")
-    xml, media = await _parts(request)
+    xml, media = await multipart_submission(request)
     result: IntakeResult = await run_in_threadpool(client.submit_instance, slug, xml, media)
     if result.created:
         return Response(response_xml("Form received: thank you.", nature="submit_success"),

@@ -26,11 +26,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from citizendata.auth import Action, allowed
-from citizendata.errors import BadInput, Forbidden, UnsupportedMediaType
+from citizendata.errors import BadInput, Forbidden
 from citizendata.i18n import gettext as _
 from citizendata.server.deps import CSRF_HEADER, api_client, csrf_ok
 from citizendata.server.pages import safe_next
-from citizendata.server.routers.openrosa import XML_PART, _parts
+from citizendata.server.routers.openrosa import SUBMISSION_BODY, multipart_submission
 from citizendata.server.webform_page import ENGINE_DIR, FillConfig, fill_response
 from citizendata.services.intake import IntakeResult
 from citizendata.workspace import Client
@@ -59,13 +59,7 @@ async def read_submission(request: Request, form_id: str, max_depth: int) -> tup
     """The instance XML and media of a web-form submission, checked to be for ``form_id``."""
     from citizendata.ingest.openrosa import instance_head
 
-    ctype = request.headers.get("content-type", "")
-    if not ctype.lower().startswith("multipart/form-data"):
-        raise UnsupportedMediaType(
-            "intake.unsupported_media_type",
-            f"Send the submission as multipart/form-data with a '{XML_PART}' part "
-            f"(got {ctype or 'none'!r}).")
-    xml, media = await _parts(request)
+    xml, media = await multipart_submission(request)
     head = instance_head(xml, max_depth=max_depth)
     if head is not None and head[0] != form_id:
         raise BadInput("intake.form_mismatch",
@@ -130,7 +124,8 @@ def fill_attachment(slug: str, form_id: str, name: str,
 
 @router.post(_BASE + "/submission", status_code=201, summary="Submit a filled web form",
              responses={201: {"content": {"application/json": {}}},
-                        202: {"content": {"application/json": {}}}})
+                        202: {"content": {"application/json": {}}}},
+             openapi_extra=SUBMISSION_BODY)
 async def fill_submission(slug: str, form_id: str, request: Request,
                           client: Client = Depends(api_client)) -> JSONResponse:
     """Store one finished submission; an identical resend changes nothing (202)."""

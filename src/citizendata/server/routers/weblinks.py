@@ -36,12 +36,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from citizendata.auth import Action
-from citizendata.errors import BadInput, CitizenDataError, UnsupportedMediaType, Where
+from citizendata.errors import BadInput, CitizenDataError, Where
 from citizendata.i18n import gettext as _
 from citizendata.server.deps import api_client, client_address, get_workspace
 from citizendata.server.pages import flash
 from citizendata.server.params import DB_INT_MAX, DbId
-from citizendata.server.routers.openrosa import XML_PART, _parts, base_url
+from citizendata.server.routers.openrosa import SUBMISSION_BODY, base_url, multipart_submission
 from citizendata.server.routers.setup import _NO_STORE, _page, _posted, _project_for, _text
 from citizendata.workspace import Client
 
@@ -52,14 +52,6 @@ __all__ = ["router"]
 router = APIRouter(tags=["public links"])
 _API = "/api/v1"
 
-_XML = "application/xml; charset=utf-8"
-_SUBMISSION_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "multipart/form-data": {"schema": {
-        "type": "object", "required": [XML_PART],
-        "properties": {XML_PART: {"type": "string", "format": "binary",
-                                  "description": "The filled form's instance XML."}},
-        "additionalProperties": {"type": "string", "format": "binary",
-                                 "description": "A media file the form refers to."}}}}}}
 _ANSWER = {"content": {"application/json": {"schema": {
     "type": "object", "required": ["status"],
     "properties": {"status": {"type": "string", "enum": ["created", "duplicate"]},
@@ -138,9 +130,10 @@ def fill_page(token: str, request: Request) -> Response:
             responses={200: {"content": {"application/xml": {"schema": {"type": "string"}}}}})
 def form_xml(token: str, request: Request, version: str | None = None) -> Response:
     """The newest XForm of the link's form (or ``version``), as ODK Collect gets it."""
+    from citizendata.server.routers.webforms import xform_response
+
     _target, fv_version, xml = get_workspace(request).public_form_xml(token, version)
-    return Response(xml, media_type=_XML, headers={"cache-control": "no-cache",
-                                                   "x-form-version": fv_version})
+    return xform_response(request, xml, fv_version)
 
 
 @router.get("/f/{token}/attachments/{name}", response_class=Response,
@@ -158,28 +151,20 @@ def attachment(token: str, name: str, request: Request, version: str | None = No
 
 @router.post("/f/{token}/submission", status_code=201,
              summary="Submit through a public link", responses={201: _ANSWER, 202: _ANSWER},
-             openapi_extra=_SUBMISSION_BODY)
+             openapi_extra=SUBMISSION_BODY)
 async def submission(token: str, request: Request) -> JSONResponse:
     """Store one filled form anonymously; an identical resend changes nothing (202)."""
     from citizendata.ingest.openrosa import instance_head
+    from citizendata.server.routers.webforms import submission_answer
 
     ws = get_workspace(request)
-    ctype = request.headers.get("content-type", "")
-    if not ctype.lower().startswith("multipart/form-data"):
-        raise UnsupportedMediaType(
-            "intake.unsupported_media_type",
-            f"Send the submission as multipart/form-data with a '{XML_PART}' part "
-            f"(got {ctype or 'none'!r}).")
-    xml, media = await _parts(request)
+    xml, media = await multipart_submission(request)
     result = await run_in_threadpool(ws.submit_public, token, xml, media,
                                      address=client_address(request))
     head = instance_head(xml, max_depth=ws.settings.max_depth)
     instance_id = head[1] if head else (result.instance_ids[0] if result.instance_ids
                                         else None)
-    if result.created:
-        return JSONResponse({"status": "created", "instance_id": instance_id},
-                            status_code=201)
-    return JSONResponse({"status": "duplicate", "instance_id": instance_id}, status_code=202)
+    return submission_answer(result, instance_id)
 
 
 # -- the manager's page ------------------------------------------------------------------------
