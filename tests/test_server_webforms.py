@@ -188,3 +188,9 @@ def test_a_public_link_s_token_is_never_written_to_the_error_log() -> None:
     assert logged_path("/f/Zq3-secret_token/submission") == "/f/…/submission"
     assert logged_path("/f/Zq3-secret_token") == "/f/…"
     assert logged_path(FILL) == FILL
+
+
+def test_the_site_has_an_icon(http: TestClient) -> None:
+    r = http.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
+    assert r.content.startswith(b"<svg")

@@ -150,6 +150,13 @@ def service_worker() -> Response:
         "service-worker-allowed": "/", "cache-control": "no-cache"})
 
 
+@router.get("/favicon.ico", response_class=Response, include_in_schema=False)
+def favicon() -> Response:
+    """The site's icon (browsers ask for it on every page)."""
+    return Response((ENGINE_DIR / "icon.svg").read_bytes(), media_type="image/svg+xml",
+                    headers={"cache-control": "public, max-age=86400"})
+
+
 @router.get("/webforms.webmanifest", response_class=Response, include_in_schema=False)
 def web_manifest(start: str | None = None) -> Response:
     """The web app manifest: installing the site opens the form it was installed from."""
