@@ -194,3 +194,20 @@ def test_the_site_has_an_icon(http: TestClient) -> None:
     r = http.get("/favicon.ico")
     assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
     assert r.content.startswith(b"<svg")
+
+
+def test_an_encrypted_form_is_not_filled_in_the_browser(
+        http: TestClient, workspace: Workspace) -> None:
+    # the engine would send the answers in the clear: the page and its intake refuse
+    owner = workspace.login("achieng", "achieng-password")
+    owner.enable_encryption("kisumu-roads", "a long enough passphrase for the test")
+    csrf = log_in(http, "otieno")
+    page = http.get(FILL, headers={"Accept": "text/html"})
+    assert page.status_code == 409 and "ODK Collect" in page.text
+    r = send(http, instance("uuid:clear"), csrf)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "webform.encrypted"
+    _link, token = owner.create_public_link("kisumu-roads", "road_hazard", "Everyone")
+    assert http.get(f"/f/{token}", headers={"Accept": "text/html"}).status_code == 409
+    files = [("xml_submission_file", ("submission.xml", instance("uuid:clear2"), "text/xml"))]
+    r = http.post(f"/f/{token}/submission", files=files, headers={"Accept": "application/json"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "webform.encrypted"

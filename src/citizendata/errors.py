@@ -403,6 +403,10 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Ask the project for a new link."),
     ErrorSpec("weblink.expired", "Gone", "This public link has expired",
               "Ask the project for a new link."),
+    ErrorSpec("webform.encrypted", "Conflict",
+              "This form is encrypted: the browser cannot fill it",
+              "Fill it with ODK Collect, which encrypts each submission on the phone; the "
+              "web form engine would send the answers unencrypted."),
     ErrorSpec("weblink.full", "Conflict", "This public link takes no more submissions",
               "The survey has received all the answers it asked for; ask the project for "
               "a new link if you still want to take part."),

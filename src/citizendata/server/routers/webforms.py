@@ -26,7 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from citizendata.auth import Action, allowed
-from citizendata.errors import BadInput, Forbidden
+from citizendata.errors import BadInput, Conflict, Forbidden
 from citizendata.i18n import gettext as _
 from citizendata.server.deps import CSRF_HEADER, api_client, csrf_ok
 from citizendata.server.pages import safe_next
@@ -35,7 +35,7 @@ from citizendata.server.webform_page import ENGINE_DIR, FillConfig, fill_respons
 from citizendata.services.intake import IntakeResult
 from citizendata.workspace import Client
 
-__all__ = ["router", "submission_answer", "xform_response"]
+__all__ = ["refuse_encrypted", "router", "submission_answer", "xform_response"]
 
 router = APIRouter(tags=["web forms"])
 
@@ -45,6 +45,15 @@ _BASE = "/projects/{slug}/forms/{form_id}/fill"
 
 def _here(slug: str, form_id: str) -> str:
     return f"/projects/{quote(slug, safe='')}/forms/{quote(form_id, safe='')}/fill"
+
+
+def refuse_encrypted(xml: str) -> None:
+    """An encrypted form (its own key or the project's managed one) is not filled in the
+    browser: ODK Web Forms 0.22 reads the key but sends the answers in the clear."""
+    if "base64RsaPublicKey" in xml:
+        raise Conflict("webform.encrypted",
+                       "This form is encrypted, and the web form engine would send its "
+                       "answers unencrypted.")
 
 
 def submission_answer(result: IntakeResult, instance_id: str | None) -> JSONResponse:
@@ -77,6 +86,7 @@ def fill_page(slug: str, form_id: str, request: Request,
     if not (client.actor.is_admin or allowed(project.role, Action.SUBMISSION_CREATE)):
         raise Forbidden("auth.forbidden", "Your role in this project cannot submit forms.",
                         fix="Ask a project manager for the collector role.")
+    refuse_encrypted(client.xform(slug, form_id)[1])
     here = _here(slug, form_id)
     return fill_response(request, client, FillConfig(
         project_slug=slug, form_id=form_id, title=form.title, project_name=project.name,
@@ -136,6 +146,11 @@ async def fill_submission(slug: str, form_id: str, request: Request,
                         fix="Reload the form page; it sends the token itself.")
     max_depth = client.workspace.settings.max_depth
     xml, media, instance_id = await read_submission(request, form_id, max_depth)
+    from citizendata.services.encryption import encrypted_root
+
+    if encrypted_root(xml, max_depth) is None:
+        # a clear submission of an encrypted form stays out (ODK Collect encrypts its own)
+        refuse_encrypted((await run_in_threadpool(client.xform, slug, form_id))[1])
     result = await run_in_threadpool(client.submit_instance, slug, xml, media,
                                      channel="webform")
     return submission_answer(result, instance_id)

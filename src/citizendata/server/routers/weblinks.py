@@ -114,8 +114,12 @@ def revoke_link(slug: str, link_id: DbId, client: Client = Depends(api_client)
 @router.get("/f/{token}", response_class=Response, include_in_schema=False)
 def fill_page(token: str, request: Request) -> Response:
     """The web form of the link (ODK Web Forms; drafts and an outbox on the device)."""
-    target = get_workspace(request).resolve_public_link(token)
+    from citizendata.server.routers.webforms import refuse_encrypted
     from citizendata.server.webform_page import FillConfig, fill_response
+
+    ws = get_workspace(request)
+    target = ws.resolve_public_link(token)
+    refuse_encrypted(ws.public_form_xml(token)[2])
 
     here = f"/f/{quote(token, safe='')}"
     return fill_response(request, None, FillConfig(
@@ -155,10 +159,17 @@ def attachment(token: str, name: str, request: Request, version: str | None = No
 async def submission(token: str, request: Request) -> JSONResponse:
     """Store one filled form anonymously; an identical resend changes nothing (202)."""
     from citizendata.ingest.openrosa import instance_head
-    from citizendata.server.routers.webforms import submission_answer
+    from citizendata.server.routers.webforms import refuse_encrypted, submission_answer
 
     ws = get_workspace(request)
     xml, media = await multipart_submission(request)
+    # a clear submission of an encrypted form stays out; a link that takes nothing more
+    # (full, revoked …) is answered by submit_public, which knows a resend from a new one
+    try:
+        form_xml = (await run_in_threadpool(ws.public_form_xml, token))[2]
+    except CitizenDataError:
+        form_xml = ""
+    refuse_encrypted(form_xml)
     result = await run_in_threadpool(ws.submit_public, token, xml, media,
                                      address=client_address(request))
     head = instance_head(xml, max_depth=ws.settings.max_depth)
