@@ -327,6 +327,32 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "Widen the bounds, collapse small categories, or use fewer margins."),
     ErrorSpec("calibration.invalid", "BadInput", "The calibration settings are invalid",
               "Correct the setting named in the message."),
+    # sampling designs, replicate weights and non-probability samples
+    ErrorSpec("design.invalid", "BadInput", "The sampling design declaration is invalid",
+              "Correct the setting named in the message (weights, strata, psu, ssu, fpc)."),
+    ErrorSpec("design.missing_value", "BadInput",
+              "A unit has no value for a design variable (weight, stratum or sampling unit)",
+              "Give every unit its weight, stratum and sampling units, or leave it out."),
+    ErrorSpec("design.not_nested", "BadInput",
+              "A sampling unit appears in more than one stratum (or first-stage unit)",
+              "Give sampling units ids that are unique within their stratum, or declare "
+              "nest: true so ids are read within each stratum."),
+    ErrorSpec("design.fpc_invalid", "BadInput",
+              "The finite population correction does not fit the sample",
+              "Give each stratum one population size at least as large as its number of "
+              "sampled units (or a sampling fraction between 0 and 1)."),
+    ErrorSpec("design.lonely_psu", "BadInput",
+              "A stratum has only one first-stage unit, so its variance cannot be estimated",
+              "Collapse the stratum with a similar one, or choose lonely_psu: adjust, average, "
+              "certainty or remove."),
+    ErrorSpec("design.replicates_invalid", "BadInput",
+              "The replicate weights cannot be made or used as given",
+              "Check the replicate weight columns, their type and scale, or the design they "
+              "are made from."),
+    ErrorSpec("nonprob.invalid", "BadInput",
+              "The non-probability estimate cannot be made as given",
+              "Give both samples the same covariates, with the reference survey's design "
+              "weights."),
     # protection: disclosure control, differential privacy, location, consent
     ErrorSpec("privacy.invalid_table", "BadInput",
               "A table cannot be protected as given",

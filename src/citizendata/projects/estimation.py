@@ -13,10 +13,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from citizendata.projects.design import DesignSpec
+
 __all__ = [
     "AGE_SCHEMES",
     "BenchmarkSpec",
     "DerivedSpec",
+    "DesignSpec",
     "EstimationSpec",
     "IndicatorSpec",
     "ReliabilitySpec",
@@ -177,6 +180,7 @@ class EstimationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     derived: dict[str, DerivedSpec] = Field(default_factory=dict)
     weighting: dict[str, WeightingSpec] = Field(default_factory=dict)  # form id -> weighting
+    design: dict[str, DesignSpec] = Field(default_factory=dict)  # form id -> sampling design
     indicators: list[IndicatorSpec] = Field(default_factory=list)
     reliability: ReliabilitySpec = Field(default_factory=ReliabilitySpec)
     level: float = Field(default=0.95, gt=0.5, lt=1)
