@@ -102,12 +102,24 @@ class ReliabilitySpec(BaseModel):
 
 
 class WeightingSpec(BaseModel):
-    """Calibration of one form's respondents to official population margins."""
+    """Calibration of one form's respondents to official population margins and totals.
+
+    ``margins`` are categorical (counts per category, from the reference table);
+    ``totals`` are continuous: a numeric auxiliary of the submission (enrolment,
+    household size) and its population total, given as a number or as the name of a
+    reference-table column whose sum is the total. With totals alone, ``margins`` may
+    be empty; ``population_size`` then adds the population count (an intercept), and
+    ``variance`` names the working model's variance column (the ratio estimator
+    calibrates one total with ``variance`` the same auxiliary and no intercept).
+    """
 
     model_config = ConfigDict(extra="forbid")
     reference: str  # name of the reference table of population counts
     total: str = "population"  # its count column
-    margins: list[list[str]]  # e.g. [["ward"], ["age_group"]]: each a variable or a cross
+    margins: list[list[str]] = Field(default_factory=list)  # e.g. [["ward"], ["age_group"]]
+    totals: dict[str, float | str] = Field(default_factory=dict)  # numeric auxiliary -> total
+    population_size: float | None = Field(default=None, gt=0)
+    variance: str | None = None  # working-model variance column (ratio estimator: the auxiliary)
     method: Literal["raking", "linear", "logit"] = "raking"
     bounds: tuple[float, float] | None = None
     trim: tuple[float | None, float | None] | None = None
@@ -124,9 +136,16 @@ class WeightingSpec(BaseModel):
     @field_validator("margins")
     @classmethod
     def _margins(cls, v: list[list[str]]) -> list[list[str]]:
-        if not v or any(not m for m in v):
-            raise ValueError("give at least one margin, each a list of one or more variables")
+        if any(not m for m in v):
+            raise ValueError("each margin is a list of one or more variables")
         return v
+
+    @model_validator(mode="after")
+    def _something(self) -> WeightingSpec:
+        if not self.margins and not self.totals:
+            raise ValueError("give at least one margin (categories) or one total (a numeric "
+                             "auxiliary)")
+        return self
 
 
 class BenchmarkSpec(BaseModel):

@@ -63,7 +63,7 @@ class EstimationMethods:
 
     def estimate(self: Any, slug: str, indicator: str, *,
                  disaggregations: Sequence[Sequence[str]] | None = None,
-                 variance: str = "linearisation", replicates: int = 200, seed: int = 0,
+                 variance: str | None = None, replicates: int = 200, seed: int = 0,
                  today: date | None = None, store: bool = True, purpose: str = "analysis",
                  protect: bool = True) -> IndicatorResult:
         """Estimate a declared indicator for every cell of its disaggregations.
@@ -74,10 +74,19 @@ class EstimationMethods:
         dominance, secondary suppression) unless ``protect`` is False, which only a
         role that may see personal data may ask. A protected run is kept unless
         ``store`` is False; an unprotected one never is.
+
+        ``variance`` is ``linearisation`` or a replicate method (``jk1``, ``jkn``, ``brr``,
+        ``fay``, ``bootstrap``: re-calibrated per replicate when the form is weighted);
+        None uses the form's declared design's (``estimation.design``), linearisation
+        when none is declared. Every result says which variance assumption it used
+        (``provenance["variance_assumption"]`` and ``provenance["design"]``).
         """
-        if variance not in ("linearisation", "bootstrap"):
+        from citizendata.projects.design import VARIANCE_METHODS
+
+        if variance is not None and variance not in VARIANCE_METHODS:
             raise BadInput("input.invalid", f"unknown variance method {variance!r}",
-                           where=Where(field="variance"), fix="Use linearisation or bootstrap.")
+                           where=Where(field="variance"),
+                           fix=f"Use one of {', '.join(VARIANCE_METHODS)}.")
         if variance == "bootstrap" and replicates < 2:
             raise BadInput("input.invalid", f"{replicates} bootstrap replicates are too few",
                            where=Where(field="replicates"), fix="Ask for 200 or more.")

@@ -10,7 +10,7 @@ formulas are in docs/methods/disaggregation.md.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +28,10 @@ from citizendata.stats.variance import (
     z_value,
 )
 
-__all__ = ["TOTAL", "UNKNOWN", "CalibrationMoments", "CubeRequest", "cube_estimates", "cube_sums"]
+__all__ = ["DESIGN_UNIT", "TOTAL", "UNKNOWN", "CalibrationMoments", "CubeRequest", "DesignVariance",
+           "cube_design_sums", "cube_estimates", "cube_sums"]
 
+DESIGN_UNIT = "_dpsu"  # the design's sampling unit of a submission, an integer code 0..m-1
 TOTAL = "_T"  # SDMX code for a total over a dimension
 UNKNOWN = "_U"  # SDMX code for an unknown value (e.g. disability status when all WG answers are missing)
 _QUOTE = {"pyspark": "`", "mysql": "`"}  # dialect differences as data; others quote with "
@@ -48,6 +50,7 @@ class CalibrationMoments:
     A: np.ndarray
     M: np.ndarray
     wx: np.ndarray
+    X: np.ndarray | None = field(default=None, repr=False)  # the model matrix, per unit
 
     @classmethod
     def from_arrays(cls, X: np.ndarray, d: np.ndarray, w: np.ndarray,
@@ -65,7 +68,24 @@ class CubeRequest:
     unit_is_psu: bool = True
     psu_level: set[str] = field(default_factory=set)
     weighted: bool = True
-    replicates: int = 0  # bootstrap replicate weight columns _r0, _r1, … in the frame
+    replicates: int = 0  # replicate weight columns _r0, _r1, … in the frame
+    design: bool = False  # also sum every cell per design unit (column DESIGN_UNIT)
+
+
+@dataclass
+class DesignVariance:
+    """A declared design's variance, for totals of the linearised variable per design unit.
+
+    ``variance`` maps an (m, k) matrix of totals over all m units of the design (the
+    PSUs, or the SSUs of a two-stage design) to the k variances; ``df`` is the design's
+    degrees of freedom (PSUs - strata); ``wx`` holds, per unit, the sums of w x over
+    its calibrated submissions (the GREG residual adjustment), when calibrated.
+    """
+
+    n_units: int
+    variance: Callable[[np.ndarray], np.ndarray]
+    df: float
+    wx: np.ndarray | None = None
 
 
 def _q(name: str, backend: str) -> str:
@@ -111,7 +131,7 @@ def _fine_rows(inner: str, dims: Sequence[str], req: CubeRequest, cal: Calibrati
     per-category sums run over a few thousand rows instead of every submission.
     """
     cal_cols = sorted({c for c, _ in cal.columns}) if cal else []
-    keys = [q(c) for c in dict.fromkeys([*dims, *cal_cols])]
+    keys = [q(c) for c in dict.fromkeys([*dims, *cal_cols, *_unit(req)])]
     sums = [*_BASE_SUMS, "SUM(d * y) AS dy", "SUM(d * z) AS dz", "SUM(w * w * y) AS wwy",
             "SUM(w * w * z) AS wwz"]
     sums += [f"SUM(_r{r} * {v}) AS r{v}_{r}" for r in range(req.replicates) for v in ("y", "z")]
@@ -126,12 +146,17 @@ def _fine_rows(inner: str, dims: Sequence[str], req: CubeRequest, cal: Calibrati
     return fine, _as_double(outer)
 
 
+def _unit(req: CubeRequest) -> list[str]:
+    return [DESIGN_UNIT] if req.design else []
+
+
 def _psu_rows(src: str, by: Sequence[str], req: CubeRequest, cal: CalibrationMoments | None,
               q: Any, aggregate: bool) -> str:
     """One row per submission (and cell): its weight, numerator and denominator totals."""
     cal_cols = sorted({c for c, _ in cal.columns}) if cal else []
     reps = [f"_r{r}" for r in range(req.replicates)]
-    keys = [q(c) for c in dict.fromkeys([PSU, *by, *cal_cols])]
+    # a design unit holds whole submissions: constant within one, so a key like the cell's
+    keys = [q(c) for c in dict.fromkeys([PSU, *by, *cal_cols, *_unit(req)])]
     if not aggregate:
         cols = [*keys, "_w AS w", "_d AS d", "_y AS y", "_z AS z", "1 AS n", *reps]
         return f"SELECT {', '.join(cols)} FROM {src}"
@@ -140,13 +165,9 @@ def _psu_rows(src: str, by: Sequence[str], req: CubeRequest, cal: CalibrationMom
     return f"SELECT {', '.join(cols)} FROM {src} GROUP BY {', '.join(keys)}"
 
 
-def cube_sums(table: ir.Table, req: CubeRequest, cal: CalibrationMoments | None = None
-              ) -> pd.DataFrame:
-    """The per-cell sums, one row per cell; rolled-up dimensions hold TOTAL, NULL values UNKNOWN.
-
-    ``table`` has columns ``_psu``, the dimensions, ``_y``, ``_z`` (rows outside the
-    indicator's base already removed), ``_w``, ``_d`` and any replicate weights.
-    """
+def _cube_query(table: ir.Table, req: CubeRequest, cal: CalibrationMoments | None
+                ) -> tuple[str, dict[str, str], Any]:
+    """The cube's SQL, its schema and the backend (one query, whatever the request)."""
     backend = table._find_backend()
     name = getattr(backend, "name", "duckdb")
 
@@ -161,41 +182,59 @@ def cube_sums(table: ir.Table, req: CubeRequest, cal: CalibrationMoments | None 
     src = f"({backend.compile(table)}) AS f"
     aggs = ", ".join(_aggregates(req, cal, q))
     dims = req.dims
+    unit = _unit(req)
     unit_dims = [d for d in dims if d not in req.psu_level]
     if req.unit_is_psu or not unit_dims:
         inner = _psu_rows(src, dims, req, cal, q, aggregate=not req.unit_is_psu)
         if cal is not None or req.replicates:
             inner, fine_aggs = _fine_rows(inner, dims, req, cal, q)
             aggs = ", ".join(fine_aggs)
-        flags = ", ".join(f"CAST(GROUPING({q(d)}) AS BIGINT) AS {q('_g_' + d)}" for d in dims)
-        if not dims:
+        keys = [*dims, *unit]
+        flags = ", ".join(f"CAST(GROUPING({q(d)}) AS BIGINT) AS {q('_g_' + d)}" for d in keys)
+        if not keys:
             sql = f"SELECT {aggs} FROM ({inner}) AS p"
         else:
-            if req.sets is None:
+            if req.sets is None and not unit:
                 group = f"CUBE ({', '.join(q(d) for d in dims)})"
             else:
+                sets = req.sets if req.sets is not None else _all_sets(dims)
+                # with a design, every cell also per design unit: the units' totals of the
+                # linearised variable come from the same scan
+                sets = [*sets, *[(*st, *unit) for st in sets]] if unit else sets
                 group = "GROUPING SETS (" + ", ".join(
-                    "(" + ", ".join(q(d) for d in s) + ")" for s in req.sets) + ")"
-            sql = (f"SELECT {', '.join(q(d) for d in dims)}, {flags}, {aggs} FROM ({inner}) AS p "
+                    "(" + ", ".join(q(d) for d in st) + ")" for st in sets) + ")"
+            sql = (f"SELECT {', '.join(q(d) for d in keys)}, {flags}, {aggs} FROM ({inner}) AS p "
                    f"GROUP BY {group}")
     else:
         # a dimension of the unit (a birth's sex) splits a submission's units between cells:
         # each set of cells needs its own per-submission totals before the squares are summed
         parts = []
         sets = req.sets if req.sets is not None else _all_sets(dims)
+        text = _STRING.get(name, "VARCHAR")
         for s in sets:
             inner = _psu_rows(src, s, req, cal, q, aggregate=True)
-            text = _STRING.get(name, "VARCHAR")
-            cols = [f"CAST({q(d)} AS {text}) AS {q(d)}" if d in s else f"CAST(NULL AS {text}) AS {q(d)}"
-                    for d in dims]
-            cols += [f"CAST({0 if d in s else 1} AS BIGINT) AS {q('_g_' + d)}" for d in dims]
-            group = f" GROUP BY {', '.join(q(d) for d in s)}" if s else ""
-            parts.append(f"SELECT {', '.join(cols)}, {aggs} FROM ({inner}) AS p{group}")
+            for per_unit in ([False, True] if unit else [False]):
+                cols = [f"CAST({q(d)} AS {text}) AS {q(d)}" if d in s
+                        else f"CAST(NULL AS {text}) AS {q(d)}" for d in dims]
+                if unit:
+                    cols.append(f"CAST({q(DESIGN_UNIT)} AS BIGINT) AS {q(DESIGN_UNIT)}" if per_unit
+                                else f"CAST(NULL AS BIGINT) AS {q(DESIGN_UNIT)}")
+                cols += [f"CAST({0 if d in s else 1} AS BIGINT) AS {q('_g_' + d)}" for d in dims]
+                if unit:
+                    cols.append(f"CAST({0 if per_unit else 1} AS BIGINT) AS {q('_g_' + DESIGN_UNIT)}")
+                by = [*s, *(unit if per_unit else [])]
+                group = f" GROUP BY {', '.join(q(d) for d in by)}" if by else ""
+                parts.append(f"SELECT {', '.join(cols)}, {aggs} FROM ({inner}) AS p{group}")
         sql = " UNION ALL ".join(parts)
     # the schema is known, so the backend need not run the query twice to learn it
-    schema = {**{d: "string" for d in dims}, **{f"_g_{d}": "int64" for d in dims},
+    schema = {**{d: "string" for d in dims}, **{u: "int64" for u in unit},
+              **{f"_g_{d}": "int64" for d in [*dims, *unit]},
               **{e.rsplit(" AS ", 1)[1]: "float64" for e in _aggregates(req, cal, q)}}
-    out = backend.sql(sql, schema=schema).to_pandas()
+    return sql, schema, backend
+
+
+def _label_cells(out: pd.DataFrame, dims: Sequence[str]) -> pd.DataFrame:
+    """Rolled-up dimensions as TOTAL, NULL values as UNKNOWN; the GROUPING flags dropped."""
     for d in dims:
         clash = (out["_g_" + d].astype(int) == 0) & out[d].isin([TOTAL, UNKNOWN])
         if clash.any():
@@ -207,6 +246,39 @@ def cube_sums(table: ir.Table, req: CubeRequest, cal: CalibrationMoments | None 
         vals = vals.where(vals.notna(), UNKNOWN).astype(str)
         out[d] = np.where(out["_g_" + d].astype(int) == 1, TOTAL, vals)
     return out.drop(columns=[f"_g_{d}" for d in dims])
+
+
+def cube_sums(table: ir.Table, req: CubeRequest, cal: CalibrationMoments | None = None
+              ) -> pd.DataFrame:
+    """The per-cell sums, one row per cell; rolled-up dimensions hold TOTAL, NULL values UNKNOWN.
+
+    ``table`` has columns ``_psu``, the dimensions, ``_y``, ``_z`` (rows outside the
+    indicator's base already removed), ``_w``, ``_d`` and any replicate weights.
+    """
+    if req.design:
+        return cube_design_sums(table, req, cal)[0]
+    sql, schema, backend = _cube_query(table, req, cal)
+    return _label_cells(backend.sql(sql, schema=schema).to_pandas(), req.dims)
+
+
+def cube_design_sums(table: ir.Table, req: CubeRequest, cal: CalibrationMoments | None = None
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The per-cell sums and, from the same query, each cell's sums per design unit.
+
+    ``table`` also has the column DESIGN_UNIT (the submission's PSU, or SSU, as an
+    integer code). The second table has the dimensions, DESIGN_UNIT, ``wy`` and ``wz``:
+    one row per cell and unit that has units of the cell.
+    """
+    req = CubeRequest(**{**req.__dict__, "design": True})
+    sql, schema, backend = _cube_query(table, req, cal)
+    out = backend.sql(sql, schema=schema).to_pandas()
+    per_unit = out["_g_" + DESIGN_UNIT].astype(int).to_numpy() == 0
+    cells = _label_cells(out[~per_unit].drop(columns=[DESIGN_UNIT, "_g_" + DESIGN_UNIT]),
+                         req.dims).reset_index(drop=True)
+    units = _label_cells(out.loc[per_unit, [*req.dims, *[f"_g_{d}" for d in req.dims],
+                                            DESIGN_UNIT, "wy", "wz"]], req.dims)
+    units[DESIGN_UNIT] = units[DESIGN_UNIT].astype("int64")
+    return cells, units.reset_index(drop=True)
 
 
 def _all_sets(dims: Sequence[str]) -> list[tuple[str, ...]]:
@@ -229,6 +301,12 @@ class EstimateOptions:
     caution_cv: float = 0.15
     unreliable_cv: float = 0.30
     replicates: int = 0
+    # the degrees of freedom of a declared design (PSUs - strata): t quantiles; None: normal
+    df: float | None = None
+    # a replicate design's variance of the replicate estimates (k, R) about the full ones (k,);
+    # None: the bootstrap's, about the replicates' mean with 1/(R-1)
+    replicate_variance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    design: DesignVariance | None = None  # a declared design's linearised variance
 
 
 def _influence(kind: str, s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -243,6 +321,21 @@ def _influence(kind: str, s: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.n
     return wz, np.zeros_like(wz), np.ones_like(wz)  # count
 
 
+def _greg_coefficients(s: pd.DataFrame, a: np.ndarray, b: np.ndarray, cal: CalibrationMoments
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell, the GREG coefficients B of u on the calibration model, and sum(w^2 u x)."""
+    p = len(cal.columns)
+    dy = np.nan_to_num(s[[f"dy_{j}" for j in range(p)]].to_numpy(float))
+    dz = np.nan_to_num(s[[f"dz_{j}" for j in range(p)]].to_numpy(float))
+    wwy = np.nan_to_num(s[[f"wwy_{j}" for j in range(p)]].to_numpy(float))
+    wwz = np.nan_to_num(s[[f"wwz_{j}" for j in range(p)]].to_numpy(float))
+    t = a[:, None] * dy + b[:, None] * dz
+    sw = a[:, None] * wwy + b[:, None] * wwz
+    # the calibration model is rank-deficient (each margin sums to the grand total);
+    # the fitted values x'B, and so the residuals, do not depend on the generalised inverse
+    return t @ np.linalg.pinv(cal.A, hermitian=True), sw
+
+
 def _linearised_variance(s: pd.DataFrame, kind: str, n: int,
                          cal: CalibrationMoments | None) -> tuple[np.ndarray, np.ndarray]:
     """Estimates and their with-replacement linearised variances, cell by cell."""
@@ -252,16 +345,7 @@ def _linearised_variance(s: pd.DataFrame, kind: str, n: int,
     sum_z = a * col["wy"] + b * col["wz"]
     sum_z2 = sum_u2
     if cal is not None:
-        p = len(cal.columns)
-        dy = np.nan_to_num(s[[f"dy_{j}" for j in range(p)]].to_numpy(float))
-        dz = np.nan_to_num(s[[f"dz_{j}" for j in range(p)]].to_numpy(float))
-        wwy = np.nan_to_num(s[[f"wwy_{j}" for j in range(p)]].to_numpy(float))
-        wwz = np.nan_to_num(s[[f"wwz_{j}" for j in range(p)]].to_numpy(float))
-        t = a[:, None] * dy + b[:, None] * dz
-        sw = a[:, None] * wwy + b[:, None] * wwz
-        # the calibration model is rank-deficient (each margin sums to the grand total);
-        # the fitted values x'B, and so the residuals, do not depend on the generalised inverse
-        B = t @ np.linalg.pinv(cal.A, hermitian=True)
+        B, sw = _greg_coefficients(s, a, b, cal)
         sum_z2 = sum_u2 - 2 * np.einsum("ij,ij->i", B, sw) + np.einsum("ij,ij->i", B @ cal.M, B)
         sum_z = sum_z - B @ cal.wx
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -269,29 +353,76 @@ def _linearised_variance(s: pd.DataFrame, kind: str, n: int,
     return value, np.maximum(var, 0.0)
 
 
-def _bootstrap_variance(s: pd.DataFrame, kind: str, reps: int) -> np.ndarray:
-    """Variance of the replicate estimates about their mean, 1/(R-1) scale (R survey's default)."""
+def _design_linearised_variance(s: pd.DataFrame, units: pd.DataFrame, dims: Sequence[str],
+                                kind: str, cal: CalibrationMoments | None,
+                                design: DesignVariance) -> tuple[np.ndarray, np.ndarray]:
+    """Estimates and their design-based variances: per design unit and cell, the total of the
+    linearised variable (less the unit's calibration fit), through the design's variance."""
+    value, a, b = _influence(kind, s)
+    k = len(s)
+    if dims:
+        index = s[list(dims)].assign(_cell=np.arange(k))
+        cell = units[list(dims)].merge(index, on=list(dims), how="left")["_cell"].to_numpy()
+    else:
+        cell = np.zeros(len(units), dtype=np.int64)
+    unit = units[DESIGN_UNIT].to_numpy(np.int64)
+    # every unit of the design is a row, with zeros where it has none of the cell (domains)
+    U = np.zeros((design.n_units, k))
+    with np.errstate(invalid="ignore"):
+        U[unit, cell] = np.nan_to_num(a[cell] * units["wy"].to_numpy(float)
+                                      + b[cell] * units["wz"].to_numpy(float))
+    if cal is not None and design.wx is not None:
+        B, _ = _greg_coefficients(s, np.nan_to_num(a), np.nan_to_num(b), cal)
+        U -= design.wx @ B.T
+    var = np.asarray(design.variance(U), dtype=float)
+    bad = ~np.isfinite(a) | ~np.isfinite(b)
+    return value, np.where(bad, np.nan, np.maximum(var, 0.0))
+
+
+def _replicate_variance(s: pd.DataFrame, kind: str, reps: int, value: np.ndarray,
+                        rule: Callable[[np.ndarray, np.ndarray], np.ndarray] | None
+                        ) -> np.ndarray:
+    """Variance from the replicate estimates: the design's rule, or the bootstrap's (about
+    the replicates' mean, 1/(R-1), R survey's default)."""
     ry = s[[f"ry_{r}" for r in range(reps)]].to_numpy(float)
     rz = s[[f"rz_{r}" for r in range(reps)]].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         est = ry / rz if kind in ("proportion", "mean", "ratio") else (ry if kind == "total" else rz)
-    return np.nanvar(est, axis=1, ddof=1)
+    if rule is None:
+        return np.nanvar(est, axis=1, ddof=1)
+    return np.asarray(rule(est, value), dtype=float)
+
+
+def _quantile(opt: EstimateOptions) -> tuple[float, float]:
+    """The interval's two-sided quantile (t with the design's df, else normal) and the
+    normal level with that quantile (Wilson and Clopper-Pearson then use the t scale)."""
+    if opt.df is None or not np.isfinite(opt.df):
+        return z_value(opt.level), opt.level
+    if opt.df < 1:
+        return float("nan"), float("nan")
+    from scipy.stats import norm, t
+
+    q = float(t.ppf(0.5 + opt.level / 2, opt.df))
+    return q, float(2 * norm.cdf(q) - 1)
 
 
 def _intervals(kind: str, value: np.ndarray, se: np.ndarray, n_eff: np.ndarray, opt: EstimateOptions
                ) -> tuple[np.ndarray, np.ndarray, str]:
     """Confidence limits and the method's name."""
-    z = z_value(opt.level)
+    z, level = _quantile(opt)
     method = opt.ci
     if method == "auto":
         method = ("wilson" if not opt.weighted else "logit") if kind == "proportion" else "wald"
     if kind != "proportion" and method != "wald":
         raise BadInput("indicator.invalid", f"the {method!r} interval is for proportions only",
                        where=Where(field="ci"), fix="Use ci: wald (or auto) for this indicator.")
+    if not np.isfinite(z):  # a design without degrees of freedom gives no interval
+        nan = np.full_like(value, np.nan)
+        return nan, nan, method
     if method == "wilson":
-        lo, hi = wilson_interval(value * n_eff, n_eff, opt.level)
+        lo, hi = wilson_interval(value * n_eff, n_eff, level)
     elif method == "clopper_pearson":
-        lo, hi = clopper_pearson_interval(value * n_eff, n_eff, opt.level)
+        lo, hi = clopper_pearson_interval(value * n_eff, n_eff, level)
     elif method == "logit":
         with np.errstate(divide="ignore", invalid="ignore"):
             logit = np.log(value / (1 - value))
@@ -300,7 +431,7 @@ def _intervals(kind: str, value: np.ndarray, se: np.ndarray, n_eff: np.ndarray, 
         # at 0 or 1 the logit interval is undefined: fall back to Wilson on the effective n
         edge = (value <= 0) | (value >= 1)
         if edge.any():
-            wlo, whi = wilson_interval(value * n_eff, n_eff, opt.level)
+            wlo, whi = wilson_interval(value * n_eff, n_eff, level)
             lo, hi = np.where(edge, wlo, lo), np.where(edge, whi, hi)
     else:
         lo, hi = value - z * se, value + z * se
@@ -308,15 +439,29 @@ def _intervals(kind: str, value: np.ndarray, se: np.ndarray, n_eff: np.ndarray, 
 
 
 def cube_estimates(sums: pd.DataFrame, dims: Sequence[str], opt: EstimateOptions,
-                   cal: CalibrationMoments | None = None) -> pd.DataFrame:
-    """Estimates, SEs, CIs, CVs and flags for every cell of ``cube_sums``' output."""
+                   cal: CalibrationMoments | None = None, units: pd.DataFrame | None = None
+                   ) -> pd.DataFrame:
+    """Estimates, SEs, CIs, CVs and flags for every cell of ``cube_sums``' output.
+
+    With a declared design (``opt.design``), ``units`` is the second table of
+    ``cube_design_sums``: the variance is the design's, over its units' totals.
+    """
     s = sums.reset_index(drop=True)
     n_units = s["n"].to_numpy(float)
-    if opt.weighted or not opt.unit_is_psu or opt.kind != "proportion":
+    if opt.design is not None:
+        if units is None:
+            raise ValueError("a declared design's variance needs the sums per design unit")
+        value, var = _design_linearised_variance(s, units, dims, opt.kind,
+                                                 cal if opt.weighted else None, opt.design)
+        variance = "linearisation" + ("+calibration" if cal is not None and opt.weighted else "")
+        if opt.replicates:
+            var = _replicate_variance(s, opt.kind, opt.replicates, value, opt.replicate_variance)
+            variance = f"replicates({opt.replicates})"
+    elif opt.weighted or not opt.unit_is_psu or opt.kind != "proportion":
         value, var = _linearised_variance(s, opt.kind, opt.n_design, cal if opt.weighted else None)
         variance = "linearisation" + ("+calibration" if cal is not None and opt.weighted else "")
         if opt.replicates:
-            var = _bootstrap_variance(s, opt.kind, opt.replicates)
+            var = _replicate_variance(s, opt.kind, opt.replicates, value, opt.replicate_variance)
             variance = f"bootstrap({opt.replicates})"
     else:
         # one unit per submission, no weights: the textbook binomial variance
@@ -330,7 +475,7 @@ def cube_estimates(sums: pd.DataFrame, dims: Sequence[str], opt: EstimateOptions
             # would need for this variance; equal to n for the textbook binomial case
             n_eff = np.where(var > 0, value * (1 - value) / var, n_units)
         n_eff = np.minimum(np.nan_to_num(n_eff, nan=0.0), n_units) if opt.weighted or \
-            not opt.unit_is_psu else n_units
+            not opt.unit_is_psu or opt.design is not None else n_units
     else:
         n_eff = n_units
     lo, hi, ci_method = _intervals(opt.kind, value, se, n_eff, opt)
@@ -347,4 +492,6 @@ def cube_estimates(sums: pd.DataFrame, dims: Sequence[str], opt: EstimateOptions
         else np.nan
     out["flag"] = flag
     out["ci_method"], out["variance_method"] = ci_method, variance
+    if opt.df is not None:
+        out["df"] = float(opt.df)
     return out

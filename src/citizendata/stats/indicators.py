@@ -29,20 +29,35 @@ from citizendata.errors import BadInput, CitizenDataError, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.projects.estimation import (
     BenchmarkSpec,
+    DesignSpec,
     EstimationSpec,
     IndicatorSpec,
     WeightingSpec,
 )
 from citizendata.snapshot.open import Snapshot
 from citizendata.stats.cube import (
+    DESIGN_UNIT,
     TOTAL,
     CalibrationMoments,
     CubeRequest,
+    DesignVariance,
     EstimateOptions,
+    cube_design_sums,
     cube_estimates,
     cube_sums,
 )
 from citizendata.stats.frame import PSU, ConsentFilter, Frame, analysis_frame
+from citizendata.stats.sampling import (
+    NONE_DECLARED,
+    NONE_DECLARED_ASSUMPTION,
+    ResolvedDesign,
+    check_design_fields,
+    design_columns,
+    replicate_columns,
+    replicate_metadata,
+    replicate_weights,
+    resolve_design,
+)
 from citizendata.stats.variance import z_value
 from citizendata.validate.expr import choice_labels
 from citizendata.validate.expr.compile import compile_number, compile_truthy
@@ -232,18 +247,21 @@ def reference_margins(spec: WeightingSpec, reference: pd.DataFrame) -> list[Any]
                               total=spec.total)
 
 
-def weigh(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame
+def weigh(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame, *,
+          design_weights: np.ndarray | None = None
           ) -> tuple[pd.DataFrame, CalibrationMoments, dict[str, Any]]:
     """Calibrate the submissions to the reference margins.
 
-    Returns per-submission design and calibrated weights, the moments the variance
-    needs, and the diagnostics.
+    ``design_weights`` are the declared design's (None: N/n for every unit). Returns
+    per-submission design and calibrated weights, the moments the variance needs
+    (with the model matrix), and the diagnostics.
     """
     from citizendata.stats.calibrate import calibrate
 
     margins = reference_margins(spec, reference)
     sample = _as_text(units, sorted({v for m in spec.margins for v in m}))
-    cal = calibrate(sample, margins, method=spec.method, bounds=spec.bounds, trim=spec.trim)
+    cal = calibrate(sample, margins, method=spec.method, bounds=spec.bounds, trim=spec.trim,
+                    design_weights=design_weights)
     w, d = np.asarray(cal.weights, float), np.asarray(cal.design_weights, float)
     weights = pd.DataFrame({PSU: units[PSU].to_numpy(), "_w": w, "_d": d})
     columns: list[tuple[str, str]] = []
@@ -257,6 +275,7 @@ def weigh(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame
                       .astype(float))
     X = np.hstack(blocks)
     moments = CalibrationMoments.from_arrays(X, d, w, columns)
+    moments.X = X
     return weights, moments, cal.to_dict()
 
 
@@ -323,6 +342,11 @@ def check_request(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorSpec
     frame = analysis_frame(snap, indicator.unit, derived=spec.derived,
                            references=references or {})
     _dimensions(frame, indicator, disaggregations)
+    dspec = spec.design.get(indicator.form)
+    if dspec is not None:
+        main = frame if indicator.unit is None else analysis_frame(
+            snap, None, derived=spec.derived, references=references or {})
+        check_design_fields(dspec, main.table.columns, indicator.form)
 
 
 def base_fingerprint(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorSpec, *,
@@ -361,12 +385,15 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
                        references: Mapping[str, pd.DataFrame] | None = None,
                        reference_hashes: Mapping[str, str] | None = None,
                        disaggregations: Sequence[Sequence[str]] | None = None,
-                       variance: str = "linearisation", replicates: int = 200, seed: int = 0,
+                       variance: str | None = None, replicates: int = 200, seed: int = 0,
                        today: date | None = None,
                        consent: ConsentFilter | None = None) -> IndicatorResult:
     """Estimate one indicator for every cell its disaggregations ask for.
 
-    ``consent`` leaves out submissions whose consent does not cover the use.
+    ``variance`` is linearisation or a replicate method (jk1, jkn, brr, fay,
+    bootstrap); None takes the form's declared design's (linearisation when none is
+    declared, or the survey's own replicate weights when it ships them). ``consent``
+    leaves out submissions whose consent does not cover the use.
     """
     started = time.perf_counter()
     today = today or date.today()
@@ -378,52 +405,14 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
         snap, None, statuses=statuses, derived=spec.derived, references=references,
         consent=consent)
     wspec = spec.weighting.get(indicator.form) if indicator.weighted else None
+    dspec = spec.design.get(indicator.form)
     units = _design_units(main, wspec.population if wspec else None, schema, today)
     dims, sets = _dimensions(frame, indicator, disaggregations)
-    moments: CalibrationMoments | None = None
-    weighting: dict[str, Any] | None = None
-    sample = pd.DataFrame()
-    if wspec is not None:
-        margin_vars = sorted({v for m in wspec.margins for v in m})
-        absent = [v for v in margin_vars if v not in units.columns]
-        if absent:
-            raise BadInput("calibration.invalid", f"the calibration variables {absent} are not "
-                           "fields of the submission or derived variables",
-                           where=Where(field=", ".join(absent)),
-                           fix="Calibrate on variables of the sampled unit (e.g. ward, age group).")
-        ref = references.get(wspec.reference)
-        if ref is None:
-            raise BadInput("calibration.invalid", f"the project has no reference table "
-                           f"{wspec.reference!r}", where=Where(field="weighting.reference"),
-                           fix="Add it with Client.add_reference_table (or citizendata reference add).")
-        sample = units.select(PSU, *margin_vars).to_pandas()
-        dropped = 0
-        if wspec.missing == "drop":
-            complete = sample[margin_vars].notna().all(axis=1).to_numpy()
-            dropped = int((~complete).sum())
-            sample = sample[complete].reset_index(drop=True)
-        weights, moments, weighting = weigh(sample, wspec, ref)
-        weighting["units_dropped_missing"] = dropped
-        weighting["reference"] = wspec.reference
-    else:
-        ids = units.select(PSU).to_pandas()
-        weights = pd.DataFrame({PSU: ids[PSU].to_numpy(), "_w": 1.0, "_d": 1.0})
+    wts = _weights(units, indicator, wspec, dspec, references)
+    weights, moments, design = wts.table, wts.moments, wts.design
     n_design = len(weights)
-    if n_design == 0:
-        raise BadInput("indicator.empty", f"indicator {indicator.id!r} has no submissions to "
-                       "estimate from", where=Where(field=indicator.id),
-                       fix="Approve submissions first, or check the weighting population.")
-    if variance == "bootstrap":
-        from citizendata.stats.variance import bootstrap_weights
-
-        recal = None
-        if wspec is not None:
-            recal = _recalibrator(sample, wspec, references[wspec.reference])
-        reps = bootstrap_weights(weights["_w"].to_numpy(float) if wspec is None
-                                 else weights["_d"].to_numpy(float),
-                                 replicates=replicates, seed=seed, recalibrate=recal)
-        for r in range(reps.shape[1]):
-            weights[f"_r{r}"] = reps[:, r]
+    method = variance or (dspec.variance if dspec is not None else "linearisation")
+    reps = _replicates(wts, method, replicates, seed, wspec, references)
     measured, _ = _measure(indicator, frame, schema, today)
     counts = _counts(measured)
     measured = measured.filter(measured["_base"] & ~measured["_missing"])
@@ -433,25 +422,35 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
     joined = measured.join(wt, PSU)
     req = CubeRequest(dims=dims, sets=sets, unit_is_psu=indicator.unit is None,
                       psu_level=frame.psu_level, weighted=wspec is not None,
-                      replicates=replicates if variance == "bootstrap" else 0)
-    sums = cube_sums(joined, req, moments)
+                      replicates=reps.count, design=design is not None)
+    unit_sums = None
+    if design is not None:
+        sums, unit_sums = cube_design_sums(joined, req, moments)
+    else:
+        sums = cube_sums(joined, req, moments)
     if sums.empty or float(sums["n"].sum()) == 0:
         raise BadInput("indicator.empty", f"indicator {indicator.id!r}: no unit is in its base",
                        where=Where(field=indicator.id),
                        fix="Approve submissions, or check the denominator and the unit.")
     rel = spec.reliability
+    weighted = wspec is not None or (design is not None and design.has_weights
+                                      and indicator.weighted)
     opt = EstimateOptions(kind=indicator.kind, n_design=n_design, level=spec.level, ci=indicator.ci,
-                          weighted=wspec is not None, unit_is_psu=indicator.unit is None,
+                          weighted=weighted, unit_is_psu=indicator.unit is None,
                           min_n=rel.min_n, caution_cv=rel.caution_cv,
-                          unreliable_cv=rel.unreliable_cv, replicates=req.replicates)
-    table = cube_estimates(sums, dims, opt, moments)
+                          unreliable_cv=rel.unreliable_cv, replicates=reps.count,
+                          df=design.df if design is not None else float(n_design - 1),
+                          replicate_variance=reps.rule, design=wts.variance())
+    table = cube_estimates(sums, dims, opt, moments, unit_sums)
+    if reps.count and reps.label:
+        table["variance_method"] = reps.label
     for c in ("value", "se", "ci_low", "ci_high"):
         table[c] = table[c] * indicator.scale
     table.insert(0, "indicator", indicator.id)
     table.insert(1, "series", indicator.series or "")
     table.insert(2, "unit_measure", indicator.unit_of_measure)
     table = _order(table, dims)
-    result = IndicatorResult(indicator=indicator, table=table, dims=dims, weighting=weighting,
+    result = IndicatorResult(indicator=indicator, table=table, dims=dims, weighting=wts.weighting,
                              coherence=None, provenance={}, counts={**counts, "design": n_design})
     if indicator.kind in MAGNITUDE_KINDS:
         from citizendata.privacy.contributions import cell_contributions
@@ -468,13 +467,145 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
         "estimation_spec_sha256": _hash(spec.model_dump(mode="json")),
         "indicator_sha256": _hash(indicator.model_dump(mode="json")),
         "citizendata_version": citizendata.__version__,
-        "variance": variance, "replicates": req.replicates, "seed": seed,
+        "variance": method, "replicates": reps.count, "seed": seed,
+        "design": design.describe() if design is not None else NONE_DECLARED,
+        "variance_assumption": _assumption(design, wspec is not None, reps),
+        "df": opt.df,
+        **({"replicate_weights": reps.meta} if reps.meta else {}),
         "statuses": list(statuses) if statuses is not None else None,
         "consent": None if consent is None else {
             "scope": consent.scope, "field": consent.field, "withdrawn": len(consent.excluded)},
     }
     result.seconds = time.perf_counter() - started
     return result
+
+
+@dataclass
+class _Weights:
+    """Per-submission weights of an estimate, with what the variance needs of them."""
+
+    table: pd.DataFrame  # PSU, _w, _d (and the design unit, calibration categories)
+    sample: pd.DataFrame  # the submissions in the design, with their design columns
+    moments: CalibrationMoments | None = None
+    weighting: dict[str, Any] | None = None
+    design: ResolvedDesign | None = None
+
+    def variance(self) -> DesignVariance | None:
+        """The declared design's variance of unit totals, with the units' calibration sums."""
+        if self.design is None:
+            return None
+        wx = None
+        if self.moments is not None and self.moments.X is not None:
+            from citizendata.survey.linear import group_sums
+
+            w = self.table["_w"].to_numpy(float)
+            wx = group_sums(self.moments.X * w[:, None], self.design.unit, self.design.n_units)
+        return DesignVariance(n_units=self.design.n_units, variance=self.design.variance,
+                              df=self.design.df, wx=wx)
+
+
+def _weights(units: ir.Table, indicator: IndicatorSpec, wspec: WeightingSpec | None,
+             dspec: DesignSpec | None, references: Mapping[str, pd.DataFrame]) -> _Weights:
+    """Design weights from the declaration (checked against the data), then calibrated."""
+    margin_vars = sorted({v for m in wspec.margins for v in m}) if wspec else []
+    dcols = design_columns(dspec) if dspec is not None else []
+    if dspec is not None:
+        check_design_fields(dspec, units.columns, indicator.form)
+        dcols += replicate_columns(dspec, units.columns)
+    ref = None
+    if wspec is not None:
+        absent = [v for v in margin_vars if v not in units.columns]
+        if absent:
+            raise BadInput("calibration.invalid", f"the calibration variables {absent} are not "
+                           "fields of the submission or derived variables",
+                           where=Where(field=", ".join(absent)),
+                           fix="Calibrate on variables of the sampled unit (e.g. ward, age group).")
+        ref = references.get(wspec.reference)
+        if ref is None:
+            raise BadInput("calibration.invalid", f"the project has no reference table "
+                           f"{wspec.reference!r}", where=Where(field="weighting.reference"),
+                           fix="Add it with Client.add_reference_table (or citizendata reference add).")
+    sample = units.select(*dict.fromkeys([PSU, *margin_vars, *dcols])).to_pandas()
+    dropped = 0
+    if wspec is not None and wspec.missing == "drop":
+        complete = sample[margin_vars].notna().all(axis=1).to_numpy()
+        dropped = int((~complete).sum())
+        sample = sample[complete].reset_index(drop=True)
+    if len(sample) == 0:
+        raise BadInput("indicator.empty", f"indicator {indicator.id!r} has no submissions to "
+                       "estimate from", where=Where(field=indicator.id),
+                       fix="Approve submissions first, or check the weighting population.")
+    design = None
+    if dspec is not None:
+        design = resolve_design(sample, dspec, source=f"estimation.design.{indicator.form}")
+    out = _Weights(table=pd.DataFrame(), sample=sample, design=design)
+    if wspec is not None and ref is not None:
+        d = design.weights if design is not None and design.has_weights else None
+        out.table, out.moments, out.weighting = weigh(sample, wspec, ref, design_weights=d)
+        out.weighting["units_dropped_missing"] = dropped
+        out.weighting["reference"] = wspec.reference
+    else:
+        dw = design.weights if design is not None and indicator.weighted else np.ones(len(sample))
+        out.table = pd.DataFrame({PSU: sample[PSU].to_numpy(), "_w": dw, "_d": dw})
+    if design is not None:
+        out.table[DESIGN_UNIT] = design.unit
+    return out
+
+
+@dataclass
+class _Replicates:
+    """Replicate weight columns added to the weights table, and their variance rule."""
+
+    count: int = 0
+    rule: Any = None  # (theta_r (k, R), theta (k,)) -> variances; None: the plain bootstrap
+    label: str = ""
+    meta: dict[str, Any] | None = None
+
+
+def _replicates(wts: _Weights, method: str, replicates: int, seed: int,
+                wspec: WeightingSpec | None, references: Mapping[str, pd.DataFrame]
+                ) -> _Replicates:
+    """Replicate weights (re-calibrated per replicate when the form is weighted) as ``_r{r}``."""
+    design, weights = wts.design, wts.table
+    own = design is not None and bool(design.replicate_columns)
+    if method == "linearisation" and not own:
+        return _Replicates()
+    recal = None
+    if wspec is not None:
+        recal = _recalibrator(wts.sample, wspec, references[wspec.reference])
+    base = weights["_d"].to_numpy(float) if wspec is not None else weights["_w"].to_numpy(float)
+    if design is None and method == "bootstrap":
+        # no declared design: today's Rao-Wu bootstrap over submissions
+        from citizendata.stats.variance import bootstrap_weights
+
+        reps = bootstrap_weights(base, replicates=replicates, seed=seed, recalibrate=recal)
+        _add_columns(weights, reps)
+        return _Replicates(reps.shape[1], None, f"bootstrap({reps.shape[1]})")
+    rep = replicate_weights(design, wts.sample, "own" if own else method, base, replicates, seed)
+    if recal is not None:
+        from citizendata.survey.replicates import recalibrate
+
+        rep = recalibrate(rep, recal)
+    W = np.asarray(rep.weights, dtype=float)
+    _add_columns(weights, W)
+    meta = replicate_metadata(rep)
+    return _Replicates(W.shape[1], rep.variance, f"{meta['type']}({W.shape[1]})", meta)
+
+
+def _add_columns(weights: pd.DataFrame, reps: np.ndarray) -> None:
+    extra = pd.DataFrame(reps, columns=[f"_r{r}" for r in range(reps.shape[1])],
+                         index=weights.index)
+    for c in extra.columns:
+        weights[c] = extra[c].to_numpy()
+
+
+def _assumption(design: ResolvedDesign | None, calibrated: bool, reps: _Replicates) -> str:
+    """The sentence an estimate carries about its variance."""
+    text = design.assumption(calibrated) if design is not None else NONE_DECLARED_ASSUMPTION
+    if reps.count:
+        text += (f"; variance from {reps.count} {reps.label.split('(')[0]} replicate weights"
+                 + (", each re-calibrated" if calibrated else ""))
+    return text
 
 
 def _counts(measured: ir.Table) -> dict[str, int]:
