@@ -44,6 +44,7 @@ GREG_CASES = [
     ("linear", (0.7, 1.7), "linear_bounded_0.7_1.7"),
     ("raking", None, "raking"),
     ("logit", (0.5, 2.5), "logit_0.5_2.5"),
+    ("raking", (0.7, 1.7), "raking_bounded_0.7_1.7"),
 ]
 
 
