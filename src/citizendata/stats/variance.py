@@ -105,17 +105,34 @@ def _cluster_sums(values: FloatArray, cluster: npt.ArrayLike | None) -> FloatArr
     return np.add.reduceat(values[order], starts, axis=0)
 
 
-def greg_residuals(u: FloatArray, X: npt.ArrayLike, d: npt.ArrayLike) -> FloatArray:
-    """Residuals of u regressed on X with weights d (least squares; X may be rank-deficient)."""
+def greg_residuals(
+    u: FloatArray, X: npt.ArrayLike, d: npt.ArrayLike, q: npt.ArrayLike | None = None
+) -> FloatArray:
+    """Residuals of u regressed on X with weights d / q (least squares; X may be rank-deficient).
+
+    q are the working-model variances of the calibration (R's ``calibrate(variance=)``);
+    None means 1 for every unit.
+    """
     Xa = np.asarray(X, dtype=float)
     da = np.asarray(d, dtype=float)
+    if q is not None:
+        qa = np.asarray(q, dtype=float)
+        if qa.shape != da.shape or not np.all(np.isfinite(qa) & (qa > 0)):
+            raise ValueError("q must be positive, finite and have the shape of d")
+        da = da / qa
     if Xa.ndim == 1:
         Xa = Xa[:, None]
-    sd = np.sqrt(da)[:, None]
-    # as R's qr.resid(qr(X*sqrt(d)), u*sqrt(d)) / sqrt(d): the residual is unique even when X
-    # has collinear columns (full dummy coding of several margins), so min-norm lstsq is exact
-    beta = np.linalg.lstsq(Xa * sd, u * sd, rcond=None)[0]
-    return np.asarray(u - Xa @ beta, dtype=float)
+    ua = np.asarray(u, dtype=float)
+    sd = np.sqrt(da)
+    sdu = sd if ua.ndim == 1 else sd[:, None]
+    # as R's qr.resid(qr(X*sqrt(d/q)), u*sqrt(d/q)) / sqrt(d/q): the residual is unique even
+    # when X has collinear columns (full dummy coding of several margins), so min-norm lstsq
+    # is exact. Numeric columns are scaled to at most 1 first so that lstsq's rank cut-off
+    # does not depend on their units (the column space, hence the residual, is unchanged).
+    scale = np.abs(Xa).max(axis=0, initial=0.0)
+    Xa = Xa / np.where(scale > 0, scale, 1.0)
+    beta = np.linalg.lstsq(Xa * sd[:, None], ua * sdu, rcond=None)[0]
+    return np.asarray(ua - Xa @ beta, dtype=float)
 
 
 def linearized_variance(
@@ -125,8 +142,13 @@ def linearized_variance(
     X: npt.ArrayLike | None = None,
     d: npt.ArrayLike | None = None,
     w: npt.ArrayLike | None = None,
+    q: npt.ArrayLike | None = None,
 ) -> float | FloatArray:
-    """With-replacement variance of the weighted total of influence values z (n, or n x k)."""
+    """With-replacement variance of the weighted total of influence values z (n, or n x k).
+
+    With X (the calibration's model matrix), d (its design weights) and optionally q (its
+    working variances), z is replaced by its GREG residuals, as R's svyrecvar does.
+    """
     u = np.asarray(z, dtype=float)
     single = u.ndim == 1
     U = u.reshape(u.shape[0], -1)
@@ -142,7 +164,7 @@ def linearized_variance(
     if X is not None:
         if d is None:
             raise ValueError("the calibration adjustment needs the pre-calibration weights d")
-        U = greg_residuals(U, X, d)
+        U = greg_residuals(U, X, d, q)
     totals = _cluster_sums(wa[:, None] * U, cluster)
     m = totals.shape[0]
     if m < 2:
@@ -268,6 +290,7 @@ def domain_estimate(
     cluster: npt.ArrayLike | None = None,
     X: npt.ArrayLike | None = None,
     d: npt.ArrayLike | None = None,
+    q: npt.ArrayLike | None = None,
     ci: str | None = None,
     level: float = 0.95,
     variance: str = "linearization",
@@ -323,7 +346,8 @@ def domain_estimate(
     elif variance == "linearization":
         u = (ya - value * za) / den if kind not in ("total", "count") else ya.copy()
         u = np.where(dom, u, 0.0)
-        v = linearized_variance(u, cluster, X=X, d=d if X is not None else None, w=wa)
+        v = linearized_variance(u, cluster, X=X, d=d if X is not None else None, w=wa,
+                                q=q if X is not None else None)
         se = math.sqrt(max(float(v), 0.0))
         vmethod = "linearization"
     else:
