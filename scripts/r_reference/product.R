@@ -66,7 +66,7 @@ strat_rak <- calibrate(strat, ~sch.wide, population = sw_vec, calfun = "raking",
 strat_jkn <- as.svrepdesign(svydesign(id = ~1, strata = ~stype, weights = ~pw, data = apistrat),
                             type = "JKn")
 # 3. apiclus2: two-stage cluster sample (districts, then schools) with fpc at both stages
-clus2 <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = apiclus2)
+clus2 <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, weights = ~pw, data = apiclus2)
 # 4. lonely PSU: apiclus1 stratified by a made-up stratum where district 716 is alone
 lonely <- apiclus1
 lonely$str <- ifelse(lonely$dnum == 716, "b", ifelse(lonely$dnum < 400, "a", "c"))
@@ -110,7 +110,7 @@ ref <- list(
                         results = summarise(strat_rak)),
   apistrat_jkn = list(design = "as.svrepdesign(svydesign(id=~1, strata=~stype, weights=~pw), 'JKn')",
                       results = summarise(strat_jkn)),
-  apiclus2 = list(design = "svydesign(id=~dnum+snum, fpc=~fpc1+fpc2)", results = summarise(clus2)),
+  apiclus2 = list(design = "svydesign(id=~dnum+snum, fpc=~fpc1+fpc2, weights=~pw)", results = summarise(clus2)),
   apiclus1_lonely = list(design = "svydesign(id=~dnum, strata=~str, weights=~pw); 716 alone in b",
                          results = lonely_res)
 )

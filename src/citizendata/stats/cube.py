@@ -46,7 +46,7 @@ class CalibrationMoments:
     ``columns`` gives, per model-matrix column, the margin's column in the frame and the category.
     """
 
-    columns: list[tuple[str, str]]
+    columns: list[tuple[str, str | None]]  # (frame column, category); None: a numeric column
     A: np.ndarray
     M: np.ndarray
     wx: np.ndarray
@@ -54,7 +54,7 @@ class CalibrationMoments:
 
     @classmethod
     def from_arrays(cls, X: np.ndarray, d: np.ndarray, w: np.ndarray,
-                    columns: list[tuple[str, str]]) -> CalibrationMoments:
+                    columns: list[tuple[str, str | None]]) -> CalibrationMoments:
         """Moments from the model matrix and the design and calibrated weights."""
         return cls(columns, (X * d[:, None]).T @ X, (X * (w ** 2)[:, None]).T @ X, X.T @ w)
 
@@ -70,6 +70,8 @@ class CubeRequest:
     weighted: bool = True
     replicates: int = 0  # replicate weight columns _r0, _r1, … in the frame
     design: bool = False  # also sum every cell per design unit (column DESIGN_UNIT)
+    # the GREG regression's weights: d, or d/q under a working-model variance q (weigh's _dq)
+    d_column: str = "_d"
 
 
 @dataclass
@@ -108,16 +110,22 @@ def _as_double(exprs: Sequence[str]) -> list[str]:
     return [f"CAST({e.rsplit(' AS ', 1)[0]} AS DOUBLE) AS {e.rsplit(' AS ', 1)[1]}" for e in exprs]
 
 
+def _times_x(col: str, cat: str | None, value: str, q: Any) -> str:
+    """``value`` times the calibration model's column: a category's indicator, or a number."""
+    if cat is None:
+        return f"{value} * CAST({q(col)} AS DOUBLE)"
+    return f"CASE WHEN {q(col)} = {_lit(cat)} THEN {value} END"
+
+
 def _aggregates(req: CubeRequest, cal: CalibrationMoments | None, q: Any) -> list[str]:
     """The sums every cell needs, straight from the per-submission rows."""
     out = list(_BASE_SUMS)
     if cal is not None:
         for j, (col, cat) in enumerate(cal.columns):
-            cond = f"{q(col)} = {_lit(cat)}"
-            out += [f"SUM(CASE WHEN {cond} THEN d * y END) AS dy_{j}",
-                    f"SUM(CASE WHEN {cond} THEN d * z END) AS dz_{j}",
-                    f"SUM(CASE WHEN {cond} THEN w * w * y END) AS wwy_{j}",
-                    f"SUM(CASE WHEN {cond} THEN w * w * z END) AS wwz_{j}"]
+            out += [f"SUM({_times_x(col, cat, 'd * y', q)}) AS dy_{j}",
+                    f"SUM({_times_x(col, cat, 'd * z', q)}) AS dz_{j}",
+                    f"SUM({_times_x(col, cat, 'w * w * y', q)}) AS wwy_{j}",
+                    f"SUM({_times_x(col, cat, 'w * w * z', q)}) AS wwz_{j}"]
     for r in range(req.replicates):
         out += [f"SUM(_r{r} * y) AS ry_{r}", f"SUM(_r{r} * z) AS rz_{r}"]
     return _as_double(out)
@@ -139,8 +147,7 @@ def _fine_rows(inner: str, dims: Sequence[str], req: CubeRequest, cal: Calibrati
     outer = [f"SUM({c}) AS {c}" for c in (e.rsplit(" AS ", 1)[1] for e in _BASE_SUMS)]
     if cal is not None:
         for j, (col, cat) in enumerate(cal.columns):
-            cond = f"{q(col)} = {_lit(cat)}"
-            outer += [f"SUM(CASE WHEN {cond} THEN {v} END) AS {v}_{j}"
+            outer += [f"SUM({_times_x(col, cat, v, q)}) AS {v}_{j}"
                       for v in ("dy", "dz", "wwy", "wwz")]
     outer += [f"SUM(r{v}_{r}) AS r{v}_{r}" for r in range(req.replicates) for v in ("y", "z")]
     return fine, _as_double(outer)
@@ -157,10 +164,11 @@ def _psu_rows(src: str, by: Sequence[str], req: CubeRequest, cal: CalibrationMom
     reps = [f"_r{r}" for r in range(req.replicates)]
     # a design unit holds whole submissions: constant within one, so a key like the cell's
     keys = [q(c) for c in dict.fromkeys([PSU, *by, *cal_cols, *_unit(req)])]
+    dcol = req.d_column
     if not aggregate:
-        cols = [*keys, "_w AS w", "_d AS d", "_y AS y", "_z AS z", "1 AS n", *reps]
+        cols = [*keys, "_w AS w", f"{dcol} AS d", "_y AS y", "_z AS z", "1 AS n", *reps]
         return f"SELECT {', '.join(cols)} FROM {src}"
-    cols = [*keys, "MAX(_w) AS w", "MAX(_d) AS d", "SUM(_y) AS y", "SUM(_z) AS z", "COUNT(*) AS n",
+    cols = [*keys, "MAX(_w) AS w", f"MAX({dcol}) AS d", "SUM(_y) AS y", "SUM(_z) AS z", "COUNT(*) AS n",
             *[f"MAX({r}) AS {r}" for r in reps]]
     return f"SELECT {', '.join(cols)} FROM {src} GROUP BY {', '.join(keys)}"
 

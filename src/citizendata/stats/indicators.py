@@ -225,8 +225,9 @@ def _design_units(main: Frame, population: str | None, schema: FormSchema, today
 
 
 def reference_margins(spec: WeightingSpec, reference: pd.DataFrame) -> list[Any]:
-    """The weighting's margins from its reference table: filtered on the table's own names, then renamed."""
-    from citizendata.stats.calibrate import margins_from_table
+    """The weighting's margins from its reference table (filtered on the table's own names,
+    then renamed), then its numeric totals (a number, or the sum of a reference column)."""
+    from citizendata.stats.calibrate import NumericTotal, margins_from_table
 
     ref = reference.copy()
     for col, keep in spec.filter.items():
@@ -235,46 +236,89 @@ def reference_margins(spec: WeightingSpec, reference: pd.DataFrame) -> list[Any]
                            where=Where(column=col), fix=f"It has {list(ref.columns)}.")
         ref = ref[ref[col].astype(str).isin([str(k) for k in keep])]
     ref = ref.rename(columns={v: k for k, v in spec.rename.items()})
-    missing = sorted({v for m in spec.margins for v in m} - set(ref.columns))
+    missing = sorted({v for m in spec.margins for v in m}
+                     | {t for t in spec.totals.values() if isinstance(t, str)}) 
+    missing = [c for c in missing if c not in ref.columns]
     if missing:
         raise BadInput("calibration.invalid", f"the reference table has no column(s) {missing}",
                        where=Where(column=", ".join(missing)),
                        fix=f"It has {list(ref.columns)}; map names with 'rename'.")
-    if spec.total not in ref.columns:
-        raise BadInput("calibration.invalid", f"the reference table has no count column {spec.total!r}",
-                       where=Where(column=spec.total), fix="Set 'total' to its count column.")
-    return margins_from_table(ref, [m if len(m) > 1 else m[0] for m in spec.margins],
-                              total=spec.total)
+    out: list[Any] = []
+    if spec.margins:
+        if spec.total not in ref.columns:
+            raise BadInput("calibration.invalid", f"the reference table has no count column "
+                           f"{spec.total!r}", where=Where(column=spec.total),
+                           fix="Set 'total' to its count column.")
+        out += margins_from_table(ref, [m if len(m) > 1 else m[0] for m in spec.margins],
+                                  total=spec.total)
+    for var, total in spec.totals.items():
+        if isinstance(total, str):
+            values = pd.to_numeric(ref[total], errors="coerce")
+            if values.isna().any():
+                raise BadInput("calibration.invalid", f"column {total!r} of the reference table "
+                               f"has {int(values.isna().sum())} empty or non-numeric cells",
+                               where=Where(column=total), fix="Give a number in every row.")
+            total = float(values.sum())
+        out.append(NumericTotal(var, float(total)))
+    return out
+
+
+def calibration_variables(spec: WeightingSpec) -> tuple[list[str], list[str]]:
+    """The submission's categorical and numeric calibration variables (with the variance column)."""
+    cats = sorted({v for m in spec.margins for v in m})
+    nums = list(dict.fromkeys([*spec.totals, *([spec.variance] if spec.variance else [])]))
+    return cats, [v for v in nums if v not in cats]
+
+
+def calibration_sample(units: pd.DataFrame, spec: WeightingSpec) -> pd.DataFrame:
+    """The calibration variables as calibrate() reads them: categories as text, numbers as floats."""
+    cats, nums = calibration_variables(spec)
+    sample = _as_text(units, cats)
+    for v in nums:
+        sample[v] = pd.to_numeric(units[v], errors="coerce").to_numpy(float)
+    return sample
 
 
 def weigh(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFrame, *,
           design_weights: np.ndarray | None = None
           ) -> tuple[pd.DataFrame, CalibrationMoments, dict[str, Any]]:
-    """Calibrate the submissions to the reference margins.
+    """Calibrate the submissions to the reference margins and totals.
 
     ``design_weights`` are the declared design's (None: N/n for every unit). Returns
     per-submission design and calibrated weights, the moments the variance needs
-    (with the model matrix), and the diagnostics.
+    (with the model matrix), and the diagnostics. With a working-model variance q the
+    table's ``_dq`` is d/q: the GREG regression the residuals come from is weighted so.
     """
-    from citizendata.stats.calibrate import calibrate
+    from citizendata.stats.calibrate import Margin, calibrate
 
     margins = reference_margins(spec, reference)
-    sample = _as_text(units, sorted({v for m in spec.margins for v in m}))
+    sample = calibration_sample(units, spec)
     cal = calibrate(sample, margins, method=spec.method, bounds=spec.bounds, trim=spec.trim,
-                    design_weights=design_weights)
+                    design_weights=design_weights, population_size=spec.population_size,
+                    variance=spec.variance)
     w, d = np.asarray(cal.weights, float), np.asarray(cal.design_weights, float)
-    weights = pd.DataFrame({PSU: units[PSU].to_numpy(), "_w": w, "_d": d})
-    columns: list[tuple[str, str]] = []
+    dq = d / np.asarray(cal.q, float) if cal.q is not None else d
+    weights = pd.DataFrame({PSU: units[PSU].to_numpy(), "_w": w, "_d": d, "_dq": dq})
+    columns: list[tuple[str, str | None]] = []
     blocks = []
     for i, margin in enumerate(margins):
         key = f"_cal_{i}"
-        weights[key] = sample[list(margin.variables)].astype(str).agg("|".join, axis=1).to_numpy()
-        cats = ["|".join(c) for c in margin.totals]
-        columns += [(key, c) for c in cats]
-        blocks.append((weights[key].to_numpy()[:, None] == np.array(cats, dtype=object)[None, :])
-                      .astype(float))
+        if isinstance(margin, Margin):
+            weights[key] = sample[list(margin.variables)].astype(str).agg("|".join, axis=1).to_numpy()
+            cats = ["|".join(c) for c in margin.totals]
+            columns += [(key, c) for c in cats]
+            blocks.append((weights[key].to_numpy()[:, None] == np.array(cats, dtype=object)[None, :])
+                          .astype(float))
+        else:  # a numeric total: the model's column is the value itself
+            weights[key] = sample[margin.variable].to_numpy(float)
+            columns.append((key, None))
+            blocks.append(weights[key].to_numpy(float)[:, None])
+    if spec.population_size is not None:
+        weights["_cal_n"] = 1.0
+        columns.append(("_cal_n", None))
+        blocks.append(np.ones((len(weights), 1)))
     X = np.hstack(blocks)
-    moments = CalibrationMoments.from_arrays(X, d, w, columns)
+    moments = CalibrationMoments.from_arrays(X, dq, w, columns)
     moments.X = X
     return weights, moments, cal.to_dict()
 
@@ -422,7 +466,8 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
     joined = measured.join(wt, PSU)
     req = CubeRequest(dims=dims, sets=sets, unit_is_psu=indicator.unit is None,
                       psu_level=frame.psu_level, weighted=wspec is not None,
-                      replicates=reps.count, design=design is not None)
+                      replicates=reps.count, design=design is not None,
+                      d_column="_dq" if moments is not None else "_d")
     unit_sums = None
     if design is not None:
         sums, unit_sums = cube_design_sums(joined, req, moments)
@@ -507,7 +552,7 @@ class _Weights:
 def _weights(units: ir.Table, indicator: IndicatorSpec, wspec: WeightingSpec | None,
              dspec: DesignSpec | None, references: Mapping[str, pd.DataFrame]) -> _Weights:
     """Design weights from the declaration (checked against the data), then calibrated."""
-    margin_vars = sorted({v for m in wspec.margins for v in m}) if wspec else []
+    margin_vars = [v for vs in calibration_variables(wspec) for v in vs] if wspec else []
     dcols = design_columns(dspec) if dspec is not None else []
     if dspec is not None:
         check_design_fields(dspec, units.columns, indicator.form)
@@ -528,7 +573,10 @@ def _weights(units: ir.Table, indicator: IndicatorSpec, wspec: WeightingSpec | N
     sample = units.select(*dict.fromkeys([PSU, *margin_vars, *dcols])).to_pandas()
     dropped = 0
     if wspec is not None and wspec.missing == "drop":
+        _, nums = calibration_variables(wspec)
         complete = sample[margin_vars].notna().all(axis=1).to_numpy()
+        for v in nums:
+            complete &= np.isfinite(pd.to_numeric(sample[v], errors="coerce").to_numpy(float))
         dropped = int((~complete).sum())
         sample = sample[complete].reset_index(drop=True)
     if len(sample) == 0:
@@ -632,9 +680,9 @@ def _recalibrator(units: pd.DataFrame, spec: WeightingSpec, reference: pd.DataFr
     """A function re-calibrating bootstrap replicate weights to the same margins."""
     from citizendata.stats.variance import recalibrator
 
-    margin_vars = sorted({v for m in spec.margins for v in m})
-    run = recalibrator(_as_text(units, margin_vars), reference_margins(spec, reference),
-                       method=spec.method, bounds=spec.bounds, trim=spec.trim)
+    run = recalibrator(calibration_sample(units, spec), reference_margins(spec, reference),
+                       method=spec.method, bounds=spec.bounds, trim=spec.trim,
+                       population_size=spec.population_size, variance=spec.variance)
 
     def go(w: np.ndarray) -> np.ndarray:
         try:
