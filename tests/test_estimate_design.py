@@ -1,0 +1,206 @@
+"""Declared sampling designs through Client.estimate, on SQLite and PostgreSQL.
+
+The declaration is checked (a field the form lacks before any snapshot is made; missing
+PSUs, lonely PSUs, an fpc below the sample against the data); an undeclared design and
+a declared "each submission its own PSU" design give the same numbers; replicate
+variances (BRR, JKn) of a total equal the linearised one, as they must for a linear
+statistic; a non-probability sample says its variance rests on a model.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from citizendata.errors import BadInput
+from citizendata.projects.spec import ProjectSpec
+from citizendata.workspace import Client, Workspace
+from conftest import SPEC, household_form
+
+SLUG = "test-project"
+EXTRA = [{"type": "integer", "name": "village", "label": "Village"},  # 2 per ward
+         {"type": "integer", "name": "cluster", "label": "Cluster"},  # 3 in magadi, 1 in ewuaso
+         {"type": "decimal", "name": "dw", "label": "Design weight"},
+         {"type": "integer", "name": "villages", "label": "Villages in the ward"}]
+INDICATORS = [
+    {"id": "skilled", "form": "household", "unit": "births", "kind": "proportion",
+     "numerator": "selected(${attendants}, 'doctor') or selected(${attendants}, 'nurse')",
+     "disaggregations": [["ward"], ["place"]]},
+    {"id": "age", "form": "household", "kind": "mean", "numerator": "${age}",
+     "disaggregations": [["ward"]]},
+    {"id": "births", "form": "household", "kind": "total", "numerator": "${n_births}",
+     "disaggregations": [["ward"]]},
+]
+RAKE = {"household": {"reference": "census", "margins": [["ward"]]}}
+N_WOMEN = 48
+
+
+def _women() -> list[dict[str, Any]]:
+    """Women in 4 villages (2 per ward), each with 1-3 births; fixed seed."""
+    rng = np.random.default_rng(18)
+    out = []
+    for i in range(N_WOMEN):
+        village = i % 4 + 1
+        ward = "magadi" if village <= 2 else "ewuaso"
+        cluster = {1: 1, 2: 2 + (i % 8 == 1)}.get(village, 4)
+        k = int(rng.integers(1, 4))
+        births = [{"place": str(rng.choice(["home", "facility"])),
+                   "attendants": str(rng.choice(["doctor", "nurse", "tba", "doctor tba"]))}
+                  for _ in range(k)]
+        out.append({"meta": {"instanceID": f"uuid:w{i}"}, "consent": "yes",
+                    "age": int(rng.integers(16, 45)), "location": {"ward": ward},
+                    "n_births": k, "births": births, "village": village, "cluster": cluster,
+                    "dw": 20.0 if ward == "magadi" else 60.0, "villages": 10})
+    return out
+
+
+@pytest.fixture
+def me(ws: Workspace) -> Client:
+    owner = ws.create_admin("owner", "owner-password")
+    owner.create_project(SPEC)
+    owner.add_form(SLUG, household_form(extra=EXTRA), "household.xlsx")
+    subs = _women()
+    owner.submit(SLUG, "household", json.dumps(subs).encode())
+    owner.decide(SLUG, "household", [s["meta"]["instanceID"] for s in subs], "approved")
+    owner.add_reference_table(SLUG, "census", b"ward,population\nmagadi,500\newuaso,1500\n",
+                              kind="margins")
+    return owner
+
+
+def _set(me: Client, design: dict[str, Any] | None, weighting: dict[str, Any] | None = None,
+         submissions: list[dict[str, Any]] | None = None) -> None:
+    est: dict[str, Any] = {"indicators": INDICATORS}
+    if design is not None:
+        est["design"] = {"household": design}
+    if weighting is not None:
+        est["weighting"] = weighting
+    me.update_project(ProjectSpec.model_validate(
+        {**SPEC, "estimation": est, "protection": {"tables": {"threshold": 1}}}))
+
+
+def _table(me: Client, indicator: str, **kw: Any) -> pd.DataFrame:
+    return me.estimate(SLUG, indicator, store=False, protect=False, **kw).table
+
+
+def _code(me: Client, indicator: str = "age", **kw: Any) -> str:
+    with pytest.raises(BadInput) as err:
+        me.estimate(SLUG, indicator, store=False, protect=False, **kw)
+    return err.value.code
+
+
+def test_a_design_field_the_form_lacks_is_refused_before_a_snapshot(me: Client,
+                                                                     ws: Workspace) -> None:
+    _set(me, {"psu": "vilage"})
+    assert _code(me) == "design.invalid"
+    assert ws.snapshot_store(SLUG, "household").latest() is None
+    _set(me, {"psu": "place"})  # a field of the births, not of the sampled woman
+    assert _code(me) == "design.invalid"
+
+
+def test_psu_with_missing_values(me: Client) -> None:
+    subs = _women()[:2]
+    for s in subs:
+        s["meta"]["instanceID"] += "-b"
+        del s["village"]
+    me.submit(SLUG, "household", json.dumps(subs).encode())
+    me.decide(SLUG, "household", [s["meta"]["instanceID"] for s in subs], "approved")
+    _set(me, {"psu": "village"})
+    assert _code(me) == "design.missing_value"
+
+
+def test_lonely_psu_under_each_option(me: Client) -> None:
+    """ewuaso has one cluster: fail refuses; the others give an SE, certainty = remove."""
+    _set(me, {"strata": "ward", "psu": "cluster"})
+    assert _code(me) == "design.lonely_psu"
+    se = {}
+    for option in ("remove", "certainty", "adjust", "average"):
+        _set(me, {"strata": "ward", "psu": "cluster", "lonely_psu": option})
+        t = _table(me, "age")
+        assert (t["df"] == 4 - 2).all()
+        se[option] = float(t.loc[t["ward"] == "_T", "se"].iloc[0])
+        assert np.isfinite(se[option]) and se[option] > 0
+    assert se["certainty"] == pytest.approx(se["remove"], rel=1e-12)
+    assert se["adjust"] > se["remove"] and se["average"] > se["remove"]
+
+
+def test_fpc_smaller_than_the_sample(me: Client) -> None:
+    _set(me, {"strata": "ward", "psu": "village", "fpc": {"magadi": 1.5, "ewuaso": 10}})
+    assert _code(me) == "design.fpc_invalid"
+    _set(me, {"strata": "ward", "psu": "village", "fpc": "villages"})
+    assert _table(me, "age")["se"].notna().all()
+
+
+@pytest.mark.parametrize("weighting", [None, RAKE])
+def test_undeclared_equals_each_submission_its_own_psu(me: Client,
+                                                       weighting: dict[str, Any] | None) -> None:
+    """The fast path and the design path agree to rounding, over women and over births."""
+    for indicator in ("skilled", "age", "births"):
+        _set(me, None, weighting)
+        fast = me.estimate(SLUG, indicator, store=False, protect=False)
+        _set(me, {"lonely_psu": "fail"}, weighting)
+        declared = me.estimate(SLUG, indicator, store=False, protect=False)
+        assert fast.provenance["design"].startswith("none declared")
+        assert isinstance(declared.provenance["design"], dict)
+        a, b = fast.table, declared.table
+        assert list(a.columns) == list(b.columns)
+        pd.testing.assert_frame_equal(a.drop(columns=["value", "se", "ci_low", "ci_high", "cv"]),
+                                      b.drop(columns=["value", "se", "ci_low", "ci_high", "cv"]))
+        for c in ("value", "se", "ci_low", "ci_high", "cv"):
+            np.testing.assert_allclose(a[c].to_numpy(float), b[c].to_numpy(float),
+                                       rtol=1e-9, atol=1e-12)
+        assert (b["df"] == N_WOMEN - 1).all()
+
+
+def test_design_weights_and_clusters_change_the_se(me: Client) -> None:
+    _set(me, {"weights": "dw", "strata": "ward", "psu": "village"})
+    r = me.estimate(SLUG, "births", store=False, protect=False)
+    total = r.total()
+    # the design weights carry the totals: 20 per woman in magadi, 60 in ewuaso
+    subs = pd.DataFrame(_women())
+    want = float((subs["dw"] * subs["n_births"]).sum())
+    assert total["value"] == pytest.approx(want)
+    assert total["df"] == 4 - 2
+    assert "2 strata" in r.provenance["variance_assumption"]
+
+
+@pytest.mark.parametrize("method", ["brr", "jkn"])
+def test_replicate_variance_of_a_total_equals_the_linearised(me: Client, method: str) -> None:
+    """BRR and JKn on two PSUs per stratum are exact for a linear statistic."""
+    _set(me, {"weights": "dw", "strata": "ward", "psu": "village"})
+    lin = _table(me, "births")
+    rep = _table(me, "births", variance=method)
+    np.testing.assert_allclose(rep["value"], lin["value"], rtol=1e-12)
+    # the whole-sample cell; a ward's cell is a domain (not linear in the replicates' sense)
+    np.testing.assert_allclose(rep["se"].iloc[0], lin["se"].iloc[0], rtol=1e-9)
+    assert rep["variance_method"].iloc[0].startswith(method)
+
+
+def test_recalibrated_bootstrap_is_reproducible(me: Client) -> None:
+    _set(me, {"strata": "ward", "psu": "village"}, RAKE)
+    one = me.estimate(SLUG, "skilled", variance="bootstrap", replicates=50, seed=3,
+                      store=False, protect=False)
+    two = _table(me, "skilled", variance="bootstrap", replicates=50, seed=3)
+    pd.testing.assert_frame_equal(one.table, two)
+    assert one.table["variance_method"].iloc[0] == "bootstrap(50)"
+    assert one.provenance["replicate_weights"]["recalibrated"]
+    assert "re-calibrated" in one.provenance["variance_assumption"]
+
+
+def test_non_probability_says_its_variance_rests_on_a_model(me: Client) -> None:
+    _set(me, {"psu": "village"}, RAKE)
+    design = me.estimate(SLUG, "skilled", store=False, protect=False)
+    _set(me, {"psu": "village", "non_probability": True}, RAKE)
+    model = me.estimate(SLUG, "skilled", store=False, protect=False)
+    np.testing.assert_allclose(model.table["se"], design.table["se"], rtol=1e-12)
+    assert "non-probability" in model.provenance["variance_assumption"]
+    assert "ignorable given the calibration variables" in model.provenance["variance_assumption"]
+    assert "non-probability" not in design.provenance["variance_assumption"]
+
+
+def test_unknown_variance_method(me: Client) -> None:
+    _set(me, None)
+    assert _code(me, variance="taylor") == "input.invalid"
