@@ -35,6 +35,7 @@ INDICATORS = [
     {"id": "births", "form": "household", "kind": "total", "numerator": "${n_births}",
      "disaggregations": [["ward"]]},
 ]
+REPW = [{"type": "decimal", "name": f"repw{r}", "label": f"Replicate {r}"} for r in range(1, 5)]
 RAKE = {"household": {"reference": "census", "margins": [["ward"]]}}
 N_WOMEN = 48
 
@@ -204,3 +205,51 @@ def test_non_probability_says_its_variance_rests_on_a_model(me: Client) -> None:
 def test_unknown_variance_method(me: Client) -> None:
     _set(me, None)
     assert _code(me, variance="taylor") == "input.invalid"
+
+
+def test_exported_replicate_weights_read_back_as_the_survey_own(me: Client, tmp_path: Any) -> None:
+    """JK1 replicates exported with the weights, declared back in another project as the
+    survey's own columns, give the same SEs (what R's svrepdesign would read)."""
+    _set(me, {"weights": "dw", "strata": "ward", "psu": "village"})
+    data, meta = me.survey_weights(SLUG, "household", tmp_path, variance="jk1")
+    rep = meta["replicate_weights"]
+    assert rep["type"] == "jk1" and rep["replicates"] == 4 and not rep["mse"]
+    assert list(data.columns[:5]) == ["_id", "dw", "ward", "village", "design_weight"]
+    assert "svrepdesign" in rep["r"] and "svydesign" in meta["r_linearised"]
+    assert (tmp_path / "replicates.csv").exists() and (tmp_path / "design.json").exists()
+    jk = _table(me, "age", variance="jk1")
+    assert jk["variance_method"].iloc[0] == "jk1(4)"
+    # the submissions again, now carrying the exported replicate weights as answers
+    snap = me.open_snapshot(SLUG, "household").con.table("household").to_pandas()
+    ids = dict(zip(snap["_id"], snap["_instance_id"], strict=True))
+    by_id = {ids[i]: row for i, row in zip(data["_id"], data.to_dict("records"), strict=True)}
+    subs = _women()
+    for sub in subs:
+        sub.update({f"repw{r}": by_id[sub["meta"]["instanceID"]][f"repw{r}"] for r in range(1, 5)})
+    me.create_project({**SPEC, "slug": "own"})
+    me.add_form("own", household_form(extra=EXTRA + REPW), "household.xlsx")
+    me.submit("own", "household", json.dumps(subs).encode())
+    me.decide("own", "household", [s["meta"]["instanceID"] for s in subs], "approved")
+    own = {"weights": "dw", "strata": "ward", "psu": "village",
+           "replicate_weights": {"columns": "repw", "type": "jk1", "scale": rep["scale"],
+                                 "rscales": rep["rscales"], "mse": False}}
+    me.update_project(ProjectSpec.model_validate(
+        {**SPEC, "slug": "own", "estimation": {"indicators": INDICATORS,
+                                               "design": {"household": own}},
+         "protection": {"tables": {"threshold": 1}}}))
+    back = me.estimate("own", "age", store=False, protect=False).table
+    np.testing.assert_allclose(back["se"], jk["se"], rtol=1e-9)
+    assert back["variance_method"].iloc[0] == "jk1(4)"
+
+
+def test_api_and_cli_offer_the_design_variances(me: Client) -> None:
+    """`citizendata estimate --variance` offers the new methods; Fay's BRR through the library."""
+    from citizendata.cli.estimate import Variance
+
+    assert [v.value for v in Variance] == ["linearisation", "jk1", "jkn", "brr", "fay",
+                                           "bootstrap"]
+    _set(me, {"weights": "dw", "strata": "ward", "psu": "village"})
+    out = me.estimate(SLUG, "age", variance="fay", store=False, protect=False).to_dict()
+    assert out["provenance"]["variance"] == "fay"
+    assert out["provenance"]["replicate_weights"]["fay_rho"] == 0.5
+    assert out["estimates"][0]["df"] == 2

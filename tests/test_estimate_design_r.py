@@ -49,9 +49,14 @@ CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any] | None, str | None]] 
 
 
 @pytest.fixture(scope="module")
-def me(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Client]:
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return Path(tmp_path_factory.mktemp("design_r"))
+
+
+@pytest.fixture(scope="module")
+def me(root: Path) -> Iterator[Client]:
     """One workspace with the three api samples as projects clus, strat and clus2."""
-    ws = Workspace(file_settings(Path(tmp_path_factory.mktemp("design_r"))))
+    ws = Workspace(file_settings(root))
     owner = ws.create_admin("owner", "owner-password")
     for slug, name in (("clus", "apiclus1"), ("strat", "apistrat"), ("clus2", "apiclus2")):
         load_api(owner, slug, pd.read_csv(R_DIR / f"product_{name}.csv"))
@@ -132,3 +137,50 @@ def test_undeclared_design_understates_the_cluster_se(me: Client) -> None:
     assert "independent draw" in r.provenance["variance_assumption"]
     declared = _estimate(me, "clus", CLUS, RAKE_STYPE, None, "mean_api00").loc["_T"]
     _close(declared["se"], REF["apiclus1_raked"]["results"]["mean_api00"]["se"])
+
+
+def test_api_and_cli_estimate_with_the_design(me: Client, root: Path) -> None:
+    """The API's estimate route and `citizendata estimate --variance` give R's numbers; the
+    weights route hands out the JK1 replicates with their metadata."""
+    import warnings
+
+    from typer.testing import CliRunner
+
+    from citizendata.cli import app as cli_app
+    from citizendata.server.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
+        from fastapi.testclient import TestClient
+
+    set_estimation(me, "clus", {"design": {"api": CLUS}, "weighting": {"api": RAKE_STYPE},
+                                "indicators": INDICATORS})
+    want = REF["apiclus1_jk1_raked"]["results"]["mean_api00"]
+    token = me.workspace.login("owner", "owner-password").create_token("t")
+    auth = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(settings=file_settings(root))) as http:
+        r = http.post("/api/v1/projects/clus/indicators/mean_api00/estimate",
+                      params={"variance": "jk1"}, headers=auth)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        _close(body["total"]["se"], want["se"])
+        assert body["total"]["df"] == 14 and body["provenance"]["design"]["psu"] == 15
+        assert http.post("/api/v1/projects/clus/indicators/mean_api00/estimate",
+                         params={"variance": "taylor"}, headers=auth).status_code in (400, 422)
+        w = http.get("/api/v1/projects/clus/forms/api/survey-weights",
+                     params={"variance": "jk1"}, headers=auth)
+        assert w.status_code == 200, w.text
+        meta = w.json()["metadata"]["replicate_weights"]
+        assert meta["type"] == "jk1" and meta["replicates"] == 15
+        assert meta["scale"] == pytest.approx(14 / 15) and meta["recalibrated"]
+        csv = http.get("/api/v1/projects/clus/forms/api/survey-weights",
+                       params={"format": "csv"}, headers=auth)
+        assert csv.text.splitlines()[0] == "_id,pw,dnum,design_weight,weight"
+    out = CliRunner().invoke(cli_app, ["estimate", "clus", "mean_api00", "--variance", "jk1",
+                                       "--workspace", str(root / "ws"), "--as", "owner",
+                                       "--json"], env={"COLUMNS": "160"})
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output)["total"]["se"] == pytest.approx(want["se"], rel=1e-8)
+    bad = CliRunner().invoke(cli_app, ["estimate", "clus", "mean_api00", "--variance", "nope",
+                                       "--workspace", str(root / "ws"), "--as", "owner"])
+    assert bad.exit_code != 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,8 +23,18 @@ from citizendata.cli._common import (
     spinner,
 )
 
-__all__ = ["reference_app"]
+__all__ = ["Variance", "reference_app"]
 
+
+class Variance(str, Enum):
+    """The variance methods ``citizendata estimate --variance`` offers."""
+
+    linearisation = "linearisation"
+    jk1 = "jk1"
+    jkn = "jkn"
+    brr = "brr"
+    fay = "fay"
+    bootstrap = "bootstrap"
 
 
 # -- estimation ---------------------------------------------------------------------------------
@@ -73,9 +84,12 @@ def estimate(project: str, indicator: str, workspace: WorkspaceOpt = DEFAULT_WS,
                       "the indicator's own.")] = None,
              depth: Annotated[int, typer.Option(
                  help="Show cells crossing up to this many dimensions (all go to --out).")] = 1,
-             variance: Annotated[str, typer.Option(
-                 help="linearisation or bootstrap.")] = "linearisation",
+             variance: Annotated[Variance | None, typer.Option(
+                 help="linearisation, or replicate weights re-calibrated per replicate "
+                      "(jk1, jkn, brr, fay, bootstrap); default: the form's declared "
+                      "design's (linearisation when none is declared).")] = None,
              replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 200,
+             seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
              out: Annotated[Path | None, typer.Option(
                  help="Write every estimate to this CSV file.")] = None,
              purpose: Annotated[str, typer.Option(
@@ -94,8 +108,9 @@ def estimate(project: str, indicator: str, workspace: WorkspaceOpt = DEFAULT_WS,
         dis = [[d.strip() for d in b.split(",") if d.strip()] for b in by] if by else None
         with spinner() as bar:
             bar.add_task(f"estimating {indicator}", total=None)
-            result = me.estimate(project, indicator, disaggregations=dis, variance=variance,
-                                 replicates=replicates, purpose=purpose,
+            result = me.estimate(project, indicator, disaggregations=dis,
+                                 variance=variance.value if variance else None,
+                                 replicates=replicates, seed=seed, purpose=purpose,
                                  protect=not unprotected)
         if out is not None:
             result.table.to_csv(out, index=False)
@@ -104,6 +119,35 @@ def estimate(project: str, indicator: str, workspace: WorkspaceOpt = DEFAULT_WS,
             return
         _print_estimate(result, depth, out)
     guard(go)
+
+
+@app.command("weights")
+def weights(project: str, form: str, out: Path, workspace: WorkspaceOpt = DEFAULT_WS,
+            as_user: AsOpt = None, as_json: JsonOpt = False,
+            variance: Annotated[Variance | None, typer.Option(
+                help="Replicate weights to add (jk1, jkn, brr, fay, bootstrap); default: the "
+                     "form's declared design's.")] = None,
+            replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 200,
+            seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0) -> None:
+    """Write a form's design, calibrated and replicate weights for R or Stata into OUT.
+
+    OUT/replicates.csv has one row per submission (``_id`` joins the snapshot), the
+    design's columns, design_weight, weight and repw1…repwR; OUT/design.json the
+    replicates' type, scale, rscales and mse, with the svrepdesign/svyset commands.
+    """
+    def go() -> None:
+        data, meta = client(workspace, as_user).survey_weights(
+            project, form, out, variance=variance.value if variance else None,
+            replicates=replicates, seed=seed)
+        if as_json:
+            console.print_json(data=meta)
+            return
+        rep = meta.get("replicate_weights") or {}
+        console.print(f"{len(data):,} submissions' weights written to {out / 'replicates.csv'}"
+                      + (f" with {rep['replicates']} {rep['type']} replicates" if rep else "")
+                      + f"; {meta['variance_assumption']}.")
+        console.print(f"R: {rep.get('r') or meta['r_linearised']}")
+    guard(go, as_json)
 
 
 _STATUS = {"F": "", "C": "suppressed", "D": "suppressed (secondary)"}
@@ -142,9 +186,12 @@ def _print_estimate(result: Any, depth: int, out: Path | None) -> None:
     else:
         console.print("[bold yellow]unprotected[/]: for the project's own eyes only.")
     first = t.iloc[0]
-    console.print(f"variance: {first['variance_method']}; interval: {first['ci_method']}; "
-                  f"flags: low_n below the minimum n, caution/unreliable by CV. "
+    df = result.provenance.get("df")
+    console.print(f"variance: {first['variance_method']}; interval: {first['ci_method']}"
+                  + (f" (t, {df:g} df)" if df is not None and df == df else "") +
+                  f"; flags: low_n below the minimum n, caution/unreliable by CV. "
                   f"{result.counts.get('missing', 0):,} unit(s) left out for a missing answer.")
+    console.print(f"design: {result.provenance.get('variance_assumption', '')}.")
     w = result.weighting
     if w:
         d = w.get("diagnostics", {})

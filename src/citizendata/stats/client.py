@@ -103,6 +103,51 @@ class EstimationMethods:
                                                  result.to_dict())
         return result
 
+    def survey_weights(self: Any, slug: str, form_id: str, out_dir: str | Path | None = None, *,
+                       variance: str | None = None, replicates: int = 200, seed: int = 0,
+                       purpose: str = "analysis", today: date | None = None
+                       ) -> tuple[Any, dict[str, Any]]:
+        """The design and calibrated weights of a form's submissions, with replicate weights.
+
+        One row per submission in the design: its snapshot row id ``_id`` (to join the
+        snapshot), the declared design's columns, ``design_weight``, ``weight`` and, when
+        ``variance`` (or the declared design) asks for replicates, ``repw1`` … ``repwR``
+        re-calibrated as the estimates' are. The metadata carry type, scale, rscales and
+        mse, and the R (``svydesign``/``svrepdesign``) and Stata (``svyset``) commands
+        that read them. Only what the snapshot export holds leaves: the caller needs the
+        right to export data; no personal field, no answer beyond the design's columns.
+        With ``out_dir``: writes replicates.csv, design.json and repw_rscales.txt there.
+        """
+        import json
+
+        from citizendata.projects.design import VARIANCE_METHODS
+
+        if variance is not None and variance not in VARIANCE_METHODS:
+            raise BadInput("input.invalid", f"unknown variance method {variance!r}",
+                           where=Where(field="variance"),
+                           fix=f"Use one of {', '.join(VARIANCE_METHODS)}.")
+        spec = self._read(estimation.estimation_spec, slug)
+        refs, _ = self._read(estimation.read_reference_tables, slug)
+        statuses = self._read(validation.project_statuses, slug)
+        consent_filter = self._read(consent.consent_filter, slug, form_id, purpose)
+        self._read(validation.require_analysable, slug, form_id)
+        snap = self.open_snapshot(slug, form_id)
+        data, meta = _indicators.survey_weights(snap, spec, form_id, statuses=statuses,
+                                                references=refs, variance=variance,
+                                                replicates=replicates, seed=seed, today=today,
+                                                consent=consent_filter)
+        if out_dir is not None:
+            folder = Path(out_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            data.to_csv(folder / "replicates.csv", index=False)
+            (folder / "design.json").write_text(json.dumps(meta, indent=2, default=str),
+                                                encoding="utf-8")
+            if meta.get("replicate_weights"):
+                (folder / "repw_rscales.txt").write_text(
+                    "\n".join(repr(float(x)) for x in meta["replicate_weights"]["rscales"])
+                    + "\n", encoding="utf-8")
+        return data, meta
+
     def _estimate(self: Any, slug: str, indicator: str,
                   disaggregations: Sequence[Sequence[str]] | None, purpose: str, **options: Any
                   ) -> tuple[IndicatorResult, EstimationSpec, dict[str, Any]]:

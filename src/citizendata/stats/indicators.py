@@ -29,6 +29,7 @@ from citizendata.errors import BadInput, Where
 from citizendata.forms.schema import FormSchema
 from citizendata.projects.estimation import (
     BenchmarkSpec,
+    DesignSpec,
     EstimationSpec,
     IndicatorSpec,
 )
@@ -47,6 +48,7 @@ from citizendata.stats.sampling import (
     NONE_DECLARED_ASSUMPTION,
     ResolvedDesign,
     check_design_fields,
+    design_columns,
 )
 from citizendata.stats.variance import z_value
 from citizendata.stats.weighting import (
@@ -61,7 +63,8 @@ from citizendata.validate.expr.compile import compile_number, compile_truthy
 from citizendata.validate.expr.parser import Ref, parse
 
 __all__ = ["MAGNITUDE_KINDS", "IndicatorResult", "base_fingerprint", "check_request",
-           "coherence", "estimate_indicator", "grouping_sets", "reference_margins", "weigh"]
+           "coherence", "estimate_indicator", "grouping_sets", "reference_margins",
+           "survey_weights", "weigh"]
 
 # kinds whose cells are sums of respondents' values: the dominance rules apply
 MAGNITUDE_KINDS = ("total", "mean", "ratio")
@@ -431,6 +434,78 @@ def _assumption(design: ResolvedDesign | None, calibrated: bool, reps: Replicate
         text += (f"; variance from {reps.count} {reps.label.split('(')[0]} replicate weights"
                  + (", each re-calibrated" if calibrated else ""))
     return text
+
+
+def survey_weights(snap: Snapshot, spec: EstimationSpec, form_id: str, *,
+                   statuses: Sequence[str] | None = None,
+                   references: Mapping[str, pd.DataFrame] | None = None,
+                   variance: str | None = None, replicates: int = 200, seed: int = 0,
+                   today: date | None = None, consent: ConsentFilter | None = None
+                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The weights an estimate of the form uses, one row per submission in the design.
+
+    Columns: ``_id`` (the snapshot's row id of the submission), the declared design's
+    columns (strata, PSU, SSU, fpc), ``design_weight``, ``weight`` (calibrated when the
+    form is weighted) and, with replicate variance, ``repw1`` … ``repwR`` (re-calibrated
+    like the estimates'). The metadata say what R's ``svydesign``/``svrepdesign`` and
+    Stata's ``svyset`` need (type, scale, rscales, mse) and which assumption holds.
+    """
+    today = today or date.today()
+    references = references or {}
+    schema = FormSchema.from_dict(snap.info.schema_dict)
+    main = analysis_frame(snap, None, statuses=statuses, derived=spec.derived,
+                          references=references, consent=consent)
+    wspec, dspec = spec.weighting.get(form_id), spec.design.get(form_id)
+    units = _design_units(main, wspec.population if wspec else None, schema, today)
+    probe = IndicatorSpec(id="weights", form=form_id, kind="count", numerator="1")
+    wts = design_weights(units, probe, wspec, dspec, references)
+    method = variance or (dspec.variance if dspec is not None else "linearisation")
+    reps = add_replicates(wts, method, replicates, seed, wspec, references)
+    t = wts.table
+    cols = {"_id": t[PSU].to_numpy()}
+    for c in (design_columns(dspec) if dspec is not None else []):
+        if c in wts.sample.columns and c not in cols:
+            cols[c] = wts.sample[c].to_numpy()
+    cols["design_weight"] = t["_d"].to_numpy(float)
+    cols["weight"] = t["_w"].to_numpy(float)
+    out = pd.DataFrame(cols)
+    if reps.count:
+        rep = t[[f"_r{r}" for r in range(reps.count)]].to_numpy(float)
+        out = pd.concat([out, pd.DataFrame(rep, columns=[f"repw{r + 1}" for r in range(reps.count)])],
+                        axis=1)
+    design = wts.design
+    meta: dict[str, Any] = {
+        "form": form_id, "rows": len(out), "weight_column": "weight",
+        "design_weight_column": "design_weight", "id_column": "_id",
+        "design": design.describe() if design is not None else NONE_DECLARED,
+        "variance": method,
+        "variance_assumption": _assumption(design, wspec is not None, reps),
+        "calibrated": wspec is not None,
+        "replicate_weights": reps.meta,
+    }
+    meta.update(_svy_commands(dspec))
+    return out, meta
+
+
+def _svy_commands(dspec: DesignSpec | None) -> dict[str, str]:
+    """R and Stata commands declaring the exported (linearised) design."""
+    d = dspec or DesignSpec()
+    ids = "~" + "+".join([c for c in (d.psu, d.ssu) if c] or ["1"])
+    args = [f"ids = {ids}", "weights = ~weight"]
+    if d.strata:
+        args.append(f"strata = ~{d.strata}")
+    if isinstance(d.fpc, str):
+        args.append("fpc = ~" + "+".join(c for c in (d.fpc, d.fpc2) if isinstance(c, str)))
+    if d.nest:
+        args.append("nest = TRUE")
+    opts = [f"strata({d.strata})"] if d.strata else []
+    if isinstance(d.fpc, str):
+        opts.append(f"fpc({d.fpc})")
+    stata = "svyset " + (d.psu or "_n") + " [pweight=weight]" + (f", {' '.join(opts)}"
+                                                                 if opts else "")
+    return {"r_linearised": f'd <- read.csv("replicates.csv"); des <- svydesign({", ".join(args)}, '
+                            'data = d)',
+            "stata_linearised": stata}
 
 
 def _counts(measured: ir.Table) -> dict[str, int]:

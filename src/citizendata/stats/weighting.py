@@ -236,9 +236,16 @@ def add_replicates(wts: Weights, method: str, replicates: int, seed: int,
         # no declared design: today's Rao-Wu bootstrap over submissions
         from citizendata.stats.variance import bootstrap_weights
 
+        from citizendata.survey.replicates import Replicates as Rep
+
         reps = bootstrap_weights(base, replicates=replicates, seed=seed, recalibrate=recal)
         _add_columns(wts, reps)
-        return Replicates(reps.shape[1], None, f"bootstrap({reps.shape[1]})")
+        R = reps.shape[1]
+        # the variance stays today's (about the replicates' mean, 1/(R-1)); the metadata
+        # says so for an export
+        meta = replicate_metadata(Rep(reps, "bootstrap", 1.0 / (R - 1), np.ones(R), False,
+                                      notes={"seed": seed, "recalibrated": recal is not None}))
+        return Replicates(R, None, f"bootstrap({R})", meta)
     rep = replicate_weights(design, wts.sample, "own" if own else method, base, replicates, seed)
     if wspec is not None and recal is not None:
         rep = _recalibrate(rep, wts.sample, wspec, references[wspec.reference], recal)
