@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,7 +26,7 @@ from citizendata.cli._common import (
 __all__ = ["Variance", "reference_app"]
 
 
-class Variance(str, Enum):
+class Variance(StrEnum):
     """The variance methods ``citizendata estimate --variance`` offers."""
 
     linearisation = "linearisation"

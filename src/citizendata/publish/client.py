@@ -44,6 +44,7 @@ REFERENCES = [
     "JASA 87(418).",
     "Washington Group on Disability Statistics. The Washington Group Short Set on "
     "Functioning (WG-SS).",
+    "Lumley, T. (2010). Complex Surveys: A Guide to Analysis Using R. Wiley.",
 ]
 METHODS_PARAGRAPHS = (
     N_("Estimates come from the approved submissions of respondents who consented to "
@@ -55,6 +56,15 @@ METHODS_PARAGRAPHS = (
 )
 # the English text (kept for callers); a build translates each paragraph
 METHODS = "\n\n".join(METHODS_PARAGRAPHS)
+
+
+def methods_text(variance: dict[str, str]) -> str:
+    """The report's methods: the fixed paragraphs, then each indicator's variance assumption
+    (``provenance["variance_assumption"]``: the declared design, or that none was declared)."""
+    paragraphs = [_(p) for p in METHODS_PARAGRAPHS]
+    # the estimates' own sentences (data, like the provenance: in English in every language)
+    paragraphs += [f"{name} — {text}." for name, text in variance.items()]
+    return "\n\n".join(paragraphs)
 
 
 def _sdmx_files(r: Any, spec: ProjectSpec, as_of: date, notes: list[str]) -> dict[str, bytes]:
@@ -115,6 +125,7 @@ class ReleaseMethods:
         notes: list[str] = []
         meta: dict[str, Any] = {"indicators": {}}
         provenance: dict[str, Any] = {}
+        variance: dict[str, str] = {}
         maps, labels, shapes_sha = self._release_maps(slug, spec)
         for m in spec.release.maps:
             extra[f"boundaries/{m.boundaries}.geojson"] = _boundaries.dump_boundaries(
@@ -131,7 +142,8 @@ class ReleaseMethods:
                                        "protection": r.protection}
             provenance[iid] = {k: r.provenance.get(k) for k in (
                 "snapshot", "references", "estimation_spec_sha256", "indicator_sha256",
-                "citizendata_version")}
+                "citizendata_version", "variance_assumption")}
+            variance[ind.name or ind.id] = str(r.provenance.get("variance_assumption", ""))
             provenance[iid]["boundaries"] = shapes_sha
             shown.append({"name": ind.name or ind.id, "unit": ind.unit_of_measure,
                           "sdg_series": ind.series or "", "headline": r.total(),
@@ -147,7 +159,8 @@ class ReleaseMethods:
         with use_locale(spec.release.language):
             # one quality record for both the JSON file and the report's section
             quality_html = quality_html_from_json(quality)
-            report = self._report(spec, version, as_of, shown, provenance, quality_html, maps)
+            report = self._report(spec, version, as_of, shown, provenance, quality_html, maps,
+                                  variance)
         extra["quality.json"] = (json.dumps(_bundle.stable_json(json.loads(json.dumps(
             quality, default=str))), sort_keys=True, ensure_ascii=False, indent=2)
             + "\n").encode("utf-8")
@@ -161,7 +174,8 @@ class ReleaseMethods:
 
     @staticmethod
     def _report(spec: ProjectSpec, version: int, as_of: date, shown: list[dict[str, Any]],
-                provenance: dict[str, Any], quality_html: str, maps: dict[str, Any]) -> str:
+                provenance: dict[str, Any], quality_html: str, maps: dict[str, Any],
+                variance: dict[str, str] | None = None) -> str:
         """The report, in the current language (the release spec's, set by the caller)."""
         from citizendata.publish.report import render_report
         from citizendata.quality.engagement import engagement_summary
@@ -173,7 +187,7 @@ class ReleaseMethods:
              "provenance": {f"{k}: {name}": h for k, p in provenance.items()
                             for name, h in (p.get("snapshot") or {}).items()}},
             shown, quality_html=quality_html, engagement=engagement_summary(spec),
-            methods="\n\n".join(_(p) for p in METHODS_PARAGRAPHS), references=REFERENCES,
+            methods=methods_text(variance or {}), references=REFERENCES,
             maps=maps)
 
     def _release_maps(self, slug: str, spec: ProjectSpec

@@ -121,13 +121,25 @@ class ResolvedDesign:
     def assumption(self, calibrated: bool) -> str:
         """The sentence every output carries about its variance."""
         if self.spec.non_probability:
-            base = NONPROB_ASSUMPTION
+            text = NONPROB_ASSUMPTION
             if not calibrated:
-                base += "; no calibration is declared, so nothing corrects who took part"
-            return f"{base}; {self.survey.assumption}" if not self.survey.simple else base
+                text += "; no calibration is declared, so nothing corrects who took part"
+            return text + (f"; {self.structure()}" if not self.survey.simple else "")
         text = str(self.survey.assumption)
         return text + ("; calibrated weights with the GREG residual adjustment" if calibrated
                        else "")
+
+    def structure(self) -> str:
+        """The declared strata and units in a few words (for a non-probability sample)."""
+        sv, spec = self.survey, self.spec
+        parts = []
+        if spec.strata:
+            parts.append(f"{sv.n_strata:,} strata ({spec.strata})")
+        if spec.psu:
+            parts.append(f"{sv.n_psu:,} PSUs ({spec.psu})")
+        lonely = int((sv.n_psu_by_stratum == 1).sum())
+        tail = f"; {lonely} stratum(s) with one PSU: {sv.lonely_psu}" if lonely else ""
+        return f"{', '.join(parts)}, {sv.df:,} degrees of freedom{tail}"
 
     def describe(self) -> dict[str, Any]:
         """The declaration and what it gave on the data (JSON-ready)."""

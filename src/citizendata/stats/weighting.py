@@ -235,7 +235,6 @@ def add_replicates(wts: Weights, method: str, replicates: int, seed: int,
     if design is None and method == "bootstrap":
         # no declared design: today's Rao-Wu bootstrap over submissions
         from citizendata.stats.variance import bootstrap_weights
-
         from citizendata.survey.replicates import Replicates as Rep
 
         reps = bootstrap_weights(base, replicates=replicates, seed=seed, recalibrate=recal)

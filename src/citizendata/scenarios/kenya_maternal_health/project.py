@@ -162,6 +162,22 @@ ESTIMATION: dict[str, Any] = {
         "county_of_ward": {"kind": "rollup", "field": "ward", "geography": "geography",
                            "level": "county"},
     },
+    "design": {
+        # The community sample is not a probability sample: field teams interviewed the
+        # women they could reach. So there are no design weights (the raking below does
+        # the weighting) and the variance is model-based: valid if, within ward and age
+        # group, who was reached does not depend on where she gave birth. Interviews
+        # cluster by group ranch within ward: the ranch is the PSU and the ward the
+        # stratum, so women of one ranch are not counted as independent draws.
+        "kenya_maternal_health": {
+            "non_probability": True, "strata": "ward", "psu": "group_ranch",
+            # every ward has two or three ranches, but a ward where the teams reached (or
+            # consent left) a single ranch must not stop the estimates; "adjust" keeps
+            # that ranch's deviation from the overall mean in the variance (conservative)
+            # rather than dropping it ("remove"/"certainty" would understate it)
+            "lonely_psu": "adjust",
+        },
+    },
     "weighting": {
         "kenya_maternal_health": {
             # census counts of women by ward and five-year age group: the variables the
