@@ -46,6 +46,9 @@ def load_api(me: Client, slug: str, data: pd.DataFrame, form_id: str = "api") ->
     me.decide(slug, form_id, [s["meta"]["instanceID"] for s in subs], "approved")
     me.add_reference_table(slug, "stype", b"stype,population\nE,4421\nH,755\nM,1018\n",
                            kind="margins")
+    # enrolment by school type: its column's sum is the population's total enrolment
+    me.add_reference_table(slug, "enrolment", b"stype,population,enroll\nE,4421,1877350\n"
+                           b"H,755,1013824\nM,1018,920298\n", kind="margins")
     me.add_reference_table(slug, "sch_wide", b"sch_wide,population\nNo,1072\nYes,5122\n",
                            kind="margins")
 

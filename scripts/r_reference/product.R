@@ -59,6 +59,13 @@ clus_fpc_rak <- calibrate(clus_fpc, ~stype, population = st_vec, calfun = "rakin
 jk <- as.svrepdesign(clus, type = "JK1")
 jk_rak <- calibrate(jk, ~stype, population = st_vec, calfun = "raking", epsilon = EPS,
                     maxit = MAXIT)
+# continuous auxiliaries: GREG on enrolment (with the intercept), with school type, and the
+# ratio estimator (enrolment alone, no intercept, working variance proportional to it)
+pop_enroll <- sum(apipop$enroll, na.rm = TRUE)
+enroll_by_stype <- aggregate(enroll ~ stype, apipop, sum)
+clus_greg <- calibrate(clus, ~enroll, population = c(`(Intercept)` = N, enroll = pop_enroll))
+clus_greg_stype <- calibrate(clus, ~stype + enroll, population = c(st_vec, enroll = pop_enroll))
+clus_ratio <- calibrate(clus, ~enroll - 1, population = pop_enroll, variance = apiclus1$enroll)
 # 2. apistrat: stratified by school type, with fpc; raked to sch.wide
 strat <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)
 strat_rak <- calibrate(strat, ~sch.wide, population = sw_vec, calfun = "raking",
@@ -92,7 +99,16 @@ ref <- list(
   r_version = R.version.string,
   survey_version = as.character(packageVersion("survey")),
   note = "Intervals: confint(df = degf(design)); svyciprop(method = 'logit', df = degf(design)).",
-  population = list(N = N, stype = as.list(pop_stype), sch_wide = as.list(pop_sw)),
+  population = list(N = N, stype = as.list(pop_stype), sch_wide = as.list(pop_sw),
+                    enroll = pop_enroll,
+                    enroll_by_stype = as.list(setNames(enroll_by_stype$enroll,
+                                                       as.character(enroll_by_stype$stype)))),
+  apiclus1_greg = list(design = "calibrate(clus, ~enroll, c(N, total enroll))",
+                       results = summarise(clus_greg)),
+  apiclus1_greg_stype = list(design = "calibrate(clus, ~stype+enroll, c(N, stype, enroll))",
+                             results = summarise(clus_greg_stype)),
+  apiclus1_ratio = list(design = "calibrate(clus, ~enroll-1, total enroll, variance=enroll)",
+                        results = summarise(clus_ratio)),
   apiclus1 = list(design = "svydesign(id=~dnum, weights=~pw)", results = summarise(clus)),
   apiclus1_fpc = list(design = "svydesign(id=~dnum, weights=~pw, fpc=~fpc)",
                       results = summarise(clus_fpc)),

@@ -184,7 +184,7 @@ def design_weights(units: ir.Table, indicator: IndicatorSpec, wspec: WeightingSp
     dropped = 0
     if wspec is not None and wspec.missing == "drop":
         _, nums = calibration_variables(wspec)
-        complete = sample[margin_vars].notna().all(axis=1).to_numpy()
+        complete = sample[margin_vars].notna().all(axis=1).to_numpy().copy()
         for v in nums:
             complete &= np.isfinite(pd.to_numeric(sample[v], errors="coerce").to_numpy(float))
         dropped = int((~complete).sum())
