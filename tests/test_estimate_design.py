@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 
 from citizendata.errors import BadInput
 from citizendata.projects.spec import ProjectSpec
@@ -148,12 +149,20 @@ def test_undeclared_equals_each_submission_its_own_psu(me: Client,
         assert isinstance(declared.provenance["design"], dict)
         a, b = fast.table, declared.table
         assert list(a.columns) == list(b.columns)
-        pd.testing.assert_frame_equal(a.drop(columns=["value", "se", "ci_low", "ci_high", "cv"]),
-                                      b.drop(columns=["value", "se", "ci_low", "ci_high", "cv"]))
-        for c in ("value", "se", "ci_low", "ci_high", "cv"):
+        same = ["value", "se", "cv"]
+        pd.testing.assert_frame_equal(a.drop(columns=[*same, "ci_low", "ci_high", "df"]),
+                                      b.drop(columns=[*same, "ci_low", "ci_high", "df"]))
+        for c in same:
             np.testing.assert_allclose(a[c].to_numpy(float), b[c].to_numpy(float),
                                        rtol=1e-9, atol=1e-12)
-        assert (b["df"] == N_WOMEN - 1).all()
+        # the intervals differ only by their quantile: normal when nothing is declared (as
+        # before designs could be), t with n - 1 df for the declared one
+        assert np.isinf(a["df"]).all() and (b["df"] == N_WOMEN - 1).all()
+        assert (b["ci_low"] <= a["ci_low"] + 1e-12).all()
+        assert (b["ci_high"] >= a["ci_high"] - 1e-12).all()
+        if indicator != "skilled":  # Wald: value -/+ quantile x SE
+            t = float(sps.t.ppf(0.975, N_WOMEN - 1))
+            np.testing.assert_allclose(b["ci_high"] - b["value"], t * b["se"], rtol=1e-9)
 
 
 def test_design_weights_and_clusters_change_the_se(me: Client) -> None:
@@ -253,3 +262,13 @@ def test_api_and_cli_offer_the_design_variances(me: Client) -> None:
     assert out["provenance"]["variance"] == "fay"
     assert out["provenance"]["replicate_weights"]["fay_rho"] == 0.5
     assert out["estimates"][0]["df"] == 2
+
+
+def test_blocks_of_cells_give_the_same_variance(me: Client, monkeypatch: Any) -> None:
+    """A design with many units x cells is done in blocks of cells: the same numbers."""
+    import citizendata.stats.cube as cube
+
+    _set(me, {"strata": "ward", "psu": "village"}, RAKE)
+    whole = _table(me, "skilled")
+    monkeypatch.setattr(cube, "_DENSE_LIMIT", 4)  # one cell per block
+    pd.testing.assert_frame_equal(_table(me, "skilled"), whole)

@@ -36,6 +36,7 @@ TOTAL = "_T"  # SDMX code for a total over a dimension
 UNKNOWN = "_U"  # SDMX code for an unknown value (e.g. disability status when all WG answers are missing)
 _QUOTE = {"pyspark": "`", "mysql": "`"}  # dialect differences as data; others quote with "
 _STRING = {"pyspark": "STRING", "mysql": "CHAR"}  # the text type in CAST; others VARCHAR
+_DENSE_LIMIT = 4_000_000  # entries of one (design units x cells) block of the variance
 
 
 @dataclass
@@ -374,15 +375,26 @@ def _design_linearised_variance(s: pd.DataFrame, units: pd.DataFrame, dims: Sequ
     else:
         cell = np.zeros(len(units), dtype=np.int64)
     unit = units[DESIGN_UNIT].to_numpy(np.int64)
-    # every unit of the design is a row, with zeros where it has none of the cell (domains)
-    U = np.zeros((design.n_units, k))
-    with np.errstate(invalid="ignore"):
-        U[unit, cell] = np.nan_to_num(a[cell] * units["wy"].to_numpy(float)
-                                      + b[cell] * units["wz"].to_numpy(float))
+    with np.errstate(invalid="ignore", over="ignore"):
+        contrib = np.nan_to_num(a[cell] * units["wy"].to_numpy(float)
+                                + b[cell] * units["wz"].to_numpy(float))
+    B = None
     if cal is not None and design.wx is not None:
         B, _ = _greg_coefficients(s, np.nan_to_num(a), np.nan_to_num(b), cal)
-        U -= design.wx @ B.T
-    var = np.asarray(design.variance(U), dtype=float)
+    var = np.empty(k)
+    # every unit of the design is a row, with zeros where it has none of the cell (domains);
+    # cells are independent columns, so blocks of them keep the dense matrix small
+    block = max(1, _DENSE_LIMIT // max(design.n_units, 1))
+    order = np.argsort(cell, kind="stable")
+    bounds = np.searchsorted(cell[order], np.arange(0, k + block, block))
+    for i, start in enumerate(range(0, k, block)):
+        stop = min(start + block, k)
+        rows = order[bounds[i]:bounds[i + 1]]
+        U = np.zeros((design.n_units, stop - start))
+        U[unit[rows], cell[rows] - start] = contrib[rows]
+        if B is not None and design.wx is not None:
+            U -= design.wx @ B[start:stop].T
+        var[start:stop] = np.asarray(design.variance(U), dtype=float)
     bad = ~np.isfinite(a) | ~np.isfinite(b)
     return value, np.where(bad, np.nan, np.maximum(var, 0.0))
 
@@ -500,6 +512,6 @@ def cube_estimates(sums: pd.DataFrame, dims: Sequence[str], opt: EstimateOptions
         else np.nan
     out["flag"] = flag
     out["ci_method"], out["variance_method"] = ci_method, variance
-    if opt.df is not None:
-        out["df"] = float(opt.df)
+    # the interval's degrees of freedom: inf (null in JSON) for the normal quantile
+    out["df"] = float(opt.df) if opt.df is not None else np.inf
     return out

@@ -58,6 +58,7 @@ from citizendata.stats.weighting import (
     reference_margins,
     weigh,
 )
+from citizendata.stats.weighting import _recalibrator as _recalibrator  # for older callers
 from citizendata.validate.expr import choice_labels
 from citizendata.validate.expr.compile import compile_number, compile_truthy
 from citizendata.validate.expr.parser import Ref, parse
@@ -215,6 +216,15 @@ def _measure(ind: IndicatorSpec, frame: Frame, schema: FormSchema, today: date
     return t, {"base": t["_base"], "missing": t["_missing"]}
 
 
+def _population(spec: EstimationSpec, indicator: IndicatorSpec) -> str | None:
+    """Which submissions are in the design: the weighting's ``population``; with a declared
+    design also for an unweighted indicator (the design is the form's, whatever the weights)."""
+    wspec = spec.weighting.get(indicator.form)
+    if wspec is None or not (indicator.weighted or indicator.form in spec.design):
+        return None
+    return wspec.population
+
+
 def _design_units(main: Frame, population: str | None, schema: FormSchema, today: date) -> ir.Table:
     """The submissions in the design: every analysed one, or those the weighting's population keeps."""
     t = main.table
@@ -312,12 +322,12 @@ def base_fingerprint(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorS
                            references=references, consent=consent)
     measured, _ = _measure(indicator, frame, schema, today)
     measured = measured.filter(measured["_base"] & ~measured["_missing"])
-    wspec = spec.weighting.get(indicator.form) if indicator.weighted else None
-    if wspec is not None and wspec.population:
+    population = _population(spec, indicator)
+    if population:
         main = frame if indicator.unit is None else analysis_frame(
             snap, None, statuses=statuses, derived=spec.derived, references=references,
             consent=consent)
-        design = _design_units(main, wspec.population, schema, today).select(PSU).distinct()
+        design = _design_units(main, population, schema, today).select(PSU).distinct()
         measured = measured.semi_join(design, PSU)
     rid = measured["_id"].cast("float64")
     agg = measured.aggregate(n=measured.count(), s1=rid.sum(), s2=(rid * rid).sum(),
@@ -351,7 +361,7 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
         consent=consent)
     wspec = spec.weighting.get(indicator.form) if indicator.weighted else None
     dspec = spec.design.get(indicator.form)
-    units = _design_units(main, wspec.population if wspec else None, schema, today)
+    units = _design_units(main, _population(spec, indicator), schema, today)
     dims, sets = _dimensions(frame, indicator, disaggregations)
     wts = design_weights(units, indicator, wspec, dspec, references)
     weights, moments, design = wts.table, wts.moments, wts.design
@@ -386,7 +396,8 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
                           weighted=weighted, unit_is_psu=indicator.unit is None,
                           min_n=rel.min_n, caution_cv=rel.caution_cv,
                           unreliable_cv=rel.unreliable_cv, replicates=reps.count,
-                          df=design.df if design is not None else float(n_design - 1),
+                          # no design declared: normal quantiles, as before designs could be
+                          df=design.df if design is not None else None,
                           replicate_variance=reps.rule, design=wts.variance())
     table = cube_estimates(sums, dims, opt, moments, unit_sums)
     if reps.count and reps.label:

@@ -18,7 +18,7 @@ from citizendata.errors import BadInput, Where
 __all__ = ["FORMATS", "run_file", "run_table"]
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
-_NUMBERS = ("value", "se", "ci_low", "ci_high", "cv")
+_NUMBERS = ("value", "se", "ci_low", "ci_high", "cv", "df")
 
 
 def run_table(result: Mapping[str, Any]) -> pd.DataFrame:
