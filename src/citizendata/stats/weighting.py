@@ -160,7 +160,7 @@ class Weights:
 
 
 def design_weights(units: ir.Table, indicator: IndicatorSpec, wspec: WeightingSpec | None,
-             dspec: DesignSpec | None, references: Mapping[str, pd.DataFrame]) -> Weights:
+                   dspec: DesignSpec | None, references: Mapping[str, pd.DataFrame]) -> Weights:
     """Design weights from the declaration (checked against the data), then calibrated."""
     margin_vars = [v for vs in calibration_variables(wspec) for v in vs] if wspec else []
     dcols = design_columns(dspec) if dspec is not None else []
@@ -221,8 +221,8 @@ class Replicates:
 
 
 def add_replicates(wts: Weights, method: str, replicates: int, seed: int,
-                wspec: WeightingSpec | None, references: Mapping[str, pd.DataFrame]
-                ) -> Replicates:
+                   wspec: WeightingSpec | None, references: Mapping[str, pd.DataFrame]
+                   ) -> Replicates:
     """Replicate weights (re-calibrated per replicate when the form is weighted) as ``_r{r}``."""
     design, weights = wts.design, wts.table
     own = design is not None and bool(design.replicate_columns)
