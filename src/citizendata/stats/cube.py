@@ -144,7 +144,8 @@ def _fine_rows(inner: str, dims: Sequence[str], req: CubeRequest, cal: Calibrati
     sums = [*_BASE_SUMS, "SUM(d * y) AS dy", "SUM(d * z) AS dz", "SUM(w * w * y) AS wwy",
             "SUM(w * w * z) AS wwz"]
     sums += [f"SUM(_r{r} * {v}) AS r{v}_{r}" for r in range(req.replicates) for v in ("y", "z")]
-    fine = f"SELECT {', '.join(keys)}, {', '.join(sums)} FROM ({inner}) AS p0 GROUP BY {', '.join(keys)}"
+    group = f" GROUP BY {', '.join(keys)}" if keys else ""  # no dimension: one row
+    fine = f"SELECT {', '.join([*keys, *sums])} FROM ({inner}) AS p0{group}"
     outer = [f"SUM({c}) AS {c}" for c in (e.rsplit(" AS ", 1)[1] for e in _BASE_SUMS)]
     if cal is not None:
         for j, (col, cat) in enumerate(cal.columns):
@@ -275,19 +276,45 @@ def cube_design_sums(table: ir.Table, req: CubeRequest, cal: CalibrationMoments 
     """The per-cell sums and, from the same query, each cell's sums per design unit.
 
     ``table`` also has the column DESIGN_UNIT (the submission's PSU, or SSU, as an
-    integer code). The second table has the dimensions, DESIGN_UNIT, ``wy`` and ``wz``:
-    one row per cell and unit that has units of the cell.
+    integer code). The second table has ``_cell`` (the row of the first), DESIGN_UNIT,
+    ``wy`` and ``wz``: one row per cell and unit that has units of the cell. It can
+    be long (cells x units), so it stays in Arrow until its cells are integer codes.
     """
+    import pyarrow.compute as pc
+
     req = CubeRequest(**{**req.__dict__, "design": True})
     sql, schema, backend = _cube_query(table, req, cal)
-    out = backend.sql(sql, schema=schema).to_pandas()
-    per_unit = out["_g_" + DESIGN_UNIT].astype(int).to_numpy() == 0
-    cells = _label_cells(out[~per_unit].drop(columns=[DESIGN_UNIT, "_g_" + DESIGN_UNIT]),
-                         req.dims).reset_index(drop=True)
-    units = _label_cells(out.loc[per_unit, [*req.dims, *[f"_g_{d}" for d in req.dims],
-                                            DESIGN_UNIT, "wy", "wz"]], req.dims)
-    units[DESIGN_UNIT] = units[DESIGN_UNIT].astype("int64")
-    return cells, units.reset_index(drop=True)
+    out = backend.sql(sql, schema=schema).to_pyarrow()
+    per_unit = pc.equal(out.column("_g_" + DESIGN_UNIT), 0)
+    cells = _label_cells(out.filter(pc.invert(per_unit)).drop_columns(
+        [DESIGN_UNIT, "_g_" + DESIGN_UNIT]).to_pandas(), req.dims).reset_index(drop=True)
+    # only what the units' totals need, before the long filter
+    rows = out.select([*req.dims, *[f"_g_{d}" for d in req.dims], DESIGN_UNIT, "wy", "wz"]
+                      ).filter(per_unit)
+    cell_key = np.zeros(len(cells), dtype=np.int64)
+    unit_key = np.zeros(rows.num_rows, dtype=np.int64)
+    for d in req.dims:
+        # the dimension's labels as small integer codes, the same for cells and unit rows
+        labels = pd.Index(pd.unique(cells[d].to_numpy()))
+        size = len(labels) + 1  # +1: a label the cells lack (cannot happen; kept apart)
+        enc = pc.dictionary_encode(rows.column(d)).combine_chunks()
+        values = enc.dictionary.to_pylist()
+        lookup = np.asarray(labels.get_indexer(pd.Index([str(v) for v in values])), np.int64)
+        idx = enc.indices.to_numpy(zero_copy_only=False)
+        missing = np.asarray(pc.is_null(enc.indices)).astype(bool)
+        code = np.where(missing, 0, lookup[np.where(missing, 0, idx).astype(np.int64)]
+                        if len(lookup) else 0)
+        code = np.where(missing, labels.get_indexer([UNKNOWN])[0], code)
+        rolled = rows.column("_g_" + d).to_numpy() == 1
+        code = np.where(rolled, labels.get_indexer([TOTAL])[0], code)
+        code = np.where(code < 0, size - 1, code)
+        cell_key = cell_key * size + labels.get_indexer(cells[d].to_numpy())
+        unit_key = unit_key * size + code
+    units = pd.DataFrame({
+        "_cell": pd.Index(cell_key).get_indexer(unit_key),
+        DESIGN_UNIT: rows.column(DESIGN_UNIT).to_numpy().astype(np.int64),
+        "wy": rows.column("wy").to_numpy(), "wz": rows.column("wz").to_numpy()})
+    return cells, units
 
 
 def _all_sets(dims: Sequence[str]) -> list[tuple[str, ...]]:
@@ -369,7 +396,9 @@ def _design_linearised_variance(s: pd.DataFrame, units: pd.DataFrame, dims: Sequ
     linearised variable (less the unit's calibration fit), through the design's variance."""
     value, a, b = _influence(kind, s)
     k = len(s)
-    if dims:
+    if "_cell" in units.columns:
+        cell = units["_cell"].to_numpy(np.int64)
+    elif dims:
         index = s[list(dims)].assign(_cell=np.arange(k))
         cell = units[list(dims)].merge(index, on=list(dims), how="left")["_cell"].to_numpy()
     else:
@@ -468,15 +497,17 @@ def cube_estimates(sums: pd.DataFrame, dims: Sequence[str], opt: EstimateOptions
     """
     s = sums.reset_index(drop=True)
     n_units = s["n"].to_numpy(float)
-    if opt.design is not None:
+    if opt.design is not None and opt.replicates:
+        # replicate weights of a declared design: no sums per design unit are needed
+        value = _influence(opt.kind, s)[0]
+        var = _replicate_variance(s, opt.kind, opt.replicates, value, opt.replicate_variance)
+        variance = f"replicates({opt.replicates})"
+    elif opt.design is not None:
         if units is None:
             raise ValueError("a declared design's variance needs the sums per design unit")
         value, var = _design_linearised_variance(s, units, dims, opt.kind,
                                                  cal if opt.weighted else None, opt.design)
         variance = "linearisation" + ("+calibration" if cal is not None and opt.weighted else "")
-        if opt.replicates:
-            var = _replicate_variance(s, opt.kind, opt.replicates, value, opt.replicate_variance)
-            variance = f"replicates({opt.replicates})"
     elif opt.weighted or not opt.unit_is_psu or opt.kind != "proportion":
         value, var = _linearised_variance(s, opt.kind, opt.n_design, cal if opt.weighted else None)
         variance = "linearisation" + ("+calibration" if cal is not None and opt.weighted else "")

@@ -378,10 +378,10 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
     joined = measured.join(wt, PSU)
     req = CubeRequest(dims=dims, sets=sets, unit_is_psu=indicator.unit is None,
                       psu_level=frame.psu_level, weighted=wspec is not None,
-                      replicates=reps.count, design=design is not None,
+                      replicates=reps.count, design=design is not None and not reps.count,
                       d_column="_dq" if moments is not None else "_d")
     unit_sums = None
-    if design is not None:
+    if req.design:
         sums, unit_sums = cube_design_sums(joined, req, moments)
     else:
         sums = cube_sums(joined, req, moments)
