@@ -1,0 +1,185 @@
+"""One call for every estimator: naive, IPW, doubly robust and mass imputation, with diagnostics.
+
+Tables in (the citizen sample and the reference survey as pandas DataFrames), a table
+out: one row per estimator with its estimate, standard error, interval, sample sizes
+and, in words, the assumption it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from citizendata.errors import BadInput, Where
+from citizendata.integrate.nonprob._design import Prepared, prepare
+from citizendata.integrate.nonprob.doubly_robust import dr_mean
+from citizendata.integrate.nonprob.mass_imputation import mi_mean
+from citizendata.integrate.nonprob.outcome import Outcome, fit_outcome
+from citizendata.integrate.nonprob.propensity import Propensity, VarB, fit_propensity, ipw_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ASSUMPTIONS", "METHODS", "NonprobResult", "estimate_nonprob", "estimate_prepared"]
+
+METHODS = ("naive", "ipw", "dr", "mi")
+
+ASSUMPTIONS: dict[str, str] = {
+    "naive": "The citizen sample is like the population: who took part has nothing to do with "
+             "the outcome (rarely true of a convenience or volunteer sample).",
+    "ipw": "Taking part in the citizen sample is ignorable given the covariates (no other "
+           "difference between those who took part and those who did not bears on the outcome), "
+           "the logistic propensity model on those covariates is right, and everyone had some "
+           "chance of taking part (positivity).",
+    "dr": "Taking part is ignorable given the covariates, with positivity, and either the "
+          "propensity model or the outcome model is right (doubly robust); its standard error is "
+          "the one valid when the propensity model is right.",
+    "mi": "The outcome model is right and the outcome is independent of taking part given the "
+          "covariates (the model fitted on the citizen sample holds for the whole population).",
+}
+
+VARIANCE_NOTE = ("Linearised variance (Chen, Li & Wu 2020; Kim et al. 2021): the citizen sample "
+                 "treated as independent (Poisson) selection; the reference survey's part from "
+                 "its PSU totals within strata, with replacement at the first stage (no finite "
+                 "population correction). Normal-theory intervals.")
+
+_EXTREME_HIGH = 0.9  # a propensity near one leaves almost no one outside the citizen sample
+_EXTREME_LOW = 0.01  # a pseudo-weight over 100 times the mean: the tail positivity needs
+
+
+@dataclass
+class NonprobResult:
+    """Estimates (one row per method), diagnostics and the citizen sample's pseudo-weights."""
+
+    table: pd.DataFrame
+    diagnostics: dict[str, Any]
+    pseudo_weights: np.ndarray | None
+    outcome_model: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (the CLI's ``--json``)."""
+        rows = [{"method": r.method, "estimate": _num(r.estimate), "se": _num(r.se),
+                 "ci": [_num(r.ci_low), _num(r.ci_high)], "n_A": int(r.n_A), "n_B": int(r.n_B),
+                 "assumption": r.assumption} for r in self.table.itertuples()]
+        return {"estimates": rows, "diagnostics": self.diagnostics,
+                "outcome_model": self.outcome_model, "variance": VARIANCE_NOTE, **self.meta}
+
+
+def _num(v: Any) -> float | None:
+    f = float(v)
+    return f if np.isfinite(f) else None
+
+
+def estimate_nonprob(citizen: pd.DataFrame, reference: pd.DataFrame, *, covariates: list[str],
+                     y: str, weights: str | None, strata: str | None = None,
+                     psu: str | None = None, method: str | list[str] = "all",
+                     propensity_covariates: list[str] | None = None,
+                     outcome_covariates: list[str] | None = None, outcome: str = "auto",
+                     level: float = 0.95) -> NonprobResult:
+    """The population mean of ``y`` from a citizen sample and a reference probability survey.
+
+    ``covariates`` must be measured the same way in both samples (categorical columns
+    become indicator columns; numbers enter as they are); ``propensity_covariates`` and
+    ``outcome_covariates`` give either model its own set. ``weights``, ``strata`` and ``psu``
+    are the reference survey's design columns. ``method`` is ``all`` or some of ``ipw``,
+    ``dr``, ``mi``; the naive mean is always given for comparison.
+    """
+    methods = _methods(method)
+    if not 0 < level < 1:
+        raise BadInput("nonprob.invalid", f"level must be between 0 and 1, not {level!r}",
+                       where=Where(field="level"), fix="Use e.g. 0.95 for 95% intervals.")
+    prep = prepare(citizen, reference, covariates=list(covariates), y=y, weights=weights,
+                   strata=strata, psu=psu, propensity_covariates=propensity_covariates,
+                   outcome_covariates=outcome_covariates, outcome=outcome)
+    found, prop, _ = estimate_prepared(prep, methods)
+    table = _table(found, prep, level)
+    diag = diagnostics(prep, prop) if prop is not None else {}
+    return NonprobResult(table=table, diagnostics=diag,
+                         pseudo_weights=None if prop is None else 1.0 / prop.pi_a,
+                         outcome_model="logistic" if prep.binary else "linear",
+                         meta={"y": y, "level": level, "covariates": list(covariates),
+                               "propensity_covariates": prep.names_p[1:],
+                               "outcome_covariates": prep.names_o[1:]})
+
+
+def _methods(method: str | list[str]) -> list[str]:
+    asked = list(METHODS[1:]) if method == "all" else (
+        [m.strip() for m in method.split(",")] if isinstance(method, str) else list(method))
+    bad = [m for m in asked if m not in METHODS]
+    if bad or not asked:
+        raise BadInput("nonprob.invalid", f"unknown method(s) {', '.join(map(repr, bad)) or '(none)'}",
+                       where=Where(field="method"), fix="Use ipw, dr, mi or all.")
+    return ["naive", *[m for m in METHODS[1:] if m in asked]]
+
+
+def estimate_prepared(prep: Prepared, methods: list[str] | tuple[str, ...] = METHODS
+                      ) -> tuple[dict[str, tuple[float, float]], Propensity | None, Outcome | None]:
+    """Estimate and standard error of each method from checked arrays (the simulation's entry)."""
+    var_b = VarB(prep.strata, prep.psu)
+    out: dict[str, tuple[float, float]] = {}
+    y = prep.y
+    if "naive" in methods:
+        out["naive"] = (float(y.mean()), float(y.std(ddof=1) / np.sqrt(y.size)))
+    prop = model = None
+    if "ipw" in methods or "dr" in methods:
+        prop = fit_propensity(prep.xa_p, prep.xb_p, prep.d, prep.names_p)
+    if "dr" in methods or "mi" in methods:
+        model = fit_outcome(prep.xa_o, y, prep.binary, prep.names_o)
+    if prop is not None and "ipw" in methods:
+        mu, se, _ = ipw_mean(y, prop, prep.xa_p, prep.xb_p, prep.d, var_b)
+        out["ipw"] = (mu, se)
+    if prop is not None and model is not None and "dr" in methods:
+        out["dr"] = dr_mean(y, prop, model, prep.xa_p, prep.xb_p, prep.xa_o, prep.xb_o, prep.d,
+                            var_b)
+    if model is not None and "mi" in methods:
+        out["mi"] = mi_mean(model, prep.xa_o, y, prep.xb_o, prep.d, var_b)
+    return out, prop, model
+
+
+def _table(found: dict[str, tuple[float, float]], prep: Prepared, level: float) -> pd.DataFrame:
+    import pandas as pd
+
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    rows = [{"method": m, "estimate": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se,
+             "n_A": prep.y.size, "n_B": prep.d.size, "assumption": ASSUMPTIONS[m]}
+            for m, (est, se) in found.items()]
+    return pd.DataFrame(rows)
+
+
+def diagnostics(prep: Prepared, prop: Propensity) -> dict[str, Any]:
+    """Pseudo-weights, Kish's effective sample size, covariate balance and overlap."""
+    w = 1.0 / prop.pi_a
+    d = prep.d
+    n_hat = float(d.sum())
+    mean_pi = prep.y.size / n_hat
+    balance = []
+    for j, name in enumerate(prep.names_p[1:], start=1):
+        xa, xb = prep.xa_p[:, j], prep.xb_p[:, j]
+        ref = float(d @ xb / n_hat)
+        sd = float(np.sqrt(max(float(d @ (xb - ref) ** 2) / n_hat, 1e-300)))
+        wa = float(w @ xa / w.sum())
+        balance.append({"covariate": name, "citizen_unweighted": float(xa.mean()),
+                        "citizen_weighted": wa, "reference": ref,
+                        "std_difference_before": (float(xa.mean()) - ref) / sd,
+                        "std_difference_after": (wa - ref) / sd})
+    low = _EXTREME_LOW * mean_pi
+    return {
+        "pseudo_weights": {"min": float(w.min()), "max": float(w.max()),
+                           "ratio_max_min": float(w.max() / w.min()), "sum": float(w.sum()),
+                           "reference_population": n_hat},
+        "kish_effective_n": float(w.sum() ** 2 / np.sum(w ** 2)),
+        "balance": balance,
+        "overlap": {
+            "propensity_citizen": [float(prop.pi_a.min()), float(prop.pi_a.max())],
+            "propensity_reference": [float(prop.pi_b.min()), float(prop.pi_b.max())],
+            "share_citizen_extreme": float(np.mean((prop.pi_a < low) | (prop.pi_a > _EXTREME_HIGH))),
+            "share_reference_extreme": float(np.mean((prop.pi_b < low) | (prop.pi_b > _EXTREME_HIGH))),
+            "extreme_means": f"propensity above {_EXTREME_HIGH} or below {_EXTREME_LOW} times the "
+                             f"mean propensity ({low:.2g})",
+        },
+        "propensity_iterations": prop.iterations,
+    }
