@@ -35,7 +35,7 @@ _client, _guard = client, guard
 
 # the command groups, in the order `citizendata --help` lists them
 GROUPS = ("admin", "projects", "data", "estimate", "serve", "encryption", "orgs", "privacy",
-          "quality", "release", "jobs", "links")
+          "quality", "release", "jobs", "links", "integrate")
 
 for _name in GROUPS:
     import_module(f"{__name__}.{_name}")
