@@ -38,7 +38,7 @@ def test_json_matches_the_library(files: tuple[Path, Path]) -> None:
     lib = estimate_nonprob(dhs.citizen_sample(), dhs.build_dhs_sample(), covariates=COVS.split(","),
                            y="skilled", weights="weight", strata="ward", psu="ea_id")
     want = lib.table.set_index("method")
-    assert [e["method"] for e in out["estimates"]] == ["naive", "ipw", "dr", "mi"]
+    assert [e["method"] for e in out["estimates"]] == ["naive", "ipw", "dr", "mi", "nn"]
     for e in out["estimates"]:
         assert e["estimate"] == pytest.approx(want.loc[e["method"], "estimate"], rel=1e-12)
         assert e["se"] == pytest.approx(want.loc[e["method"], "se"], rel=1e-12)

@@ -48,7 +48,7 @@ def test_saturated_model_is_post_stratification_with_closed_form_variances() -> 
     share = n_c / n_c.sum()
     ybar = a.groupby("g")["y"].mean()
     post = float((share * ybar).sum())
-    for m in ("ipw", "dr", "mi"):
+    for m in ("ipw", "dr", "mi", "nn"):  # nearest neighbours on a category: the cell means
         assert t.loc[m, "estimate"] == pytest.approx(post, rel=1e-10)
     assert t.loc["naive", "estimate"] == pytest.approx(a["y"].mean())
     # variances written out for this case (see docs/methods/nonprobability.md)
@@ -95,7 +95,7 @@ def test_table_intervals_assumptions_and_json() -> None:
     a, b = _samples()
     r = estimate_nonprob(a, b, covariates=["x1", "g"], y="y", weights="w", strata="s", psu="c")
     t = r.table
-    assert list(t["method"]) == ["naive", "ipw", "dr", "mi"]
+    assert list(t["method"]) == ["naive", "ipw", "dr", "mi", "nn"]
     np.testing.assert_allclose(t["ci_low"], t["estimate"] - Z * t["se"])
     np.testing.assert_allclose(t["ci_high"], t["estimate"] + Z * t["se"])
     assert (t["n_A"] == len(a)).all() and (t["n_B"] == len(b)).all()

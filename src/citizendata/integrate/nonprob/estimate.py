@@ -16,7 +16,7 @@ import numpy as np
 from citizendata.errors import BadInput, Where
 from citizendata.integrate.nonprob._design import Prepared, prepare
 from citizendata.integrate.nonprob.doubly_robust import dr_mean
-from citizendata.integrate.nonprob.mass_imputation import mi_mean
+from citizendata.integrate.nonprob.mass_imputation import mi_mean, nn_mean
 from citizendata.integrate.nonprob.outcome import Outcome, fit_outcome
 from citizendata.integrate.nonprob.propensity import Propensity, VarB, fit_propensity, ipw_mean
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ASSUMPTIONS", "METHODS", "NonprobResult", "estimate_nonprob", "estimate_prepared"]
 
-METHODS = ("naive", "ipw", "dr", "mi")
+METHODS = ("naive", "ipw", "dr", "mi", "nn")
 
 ASSUMPTIONS: dict[str, str] = {
     "naive": "The citizen sample is like the population: who took part has nothing to do with "
@@ -39,6 +39,9 @@ ASSUMPTIONS: dict[str, str] = {
           "the one valid when the propensity model is right.",
     "mi": "The outcome model is right and the outcome is independent of taking part given the "
           "covariates (the model fitted on the citizen sample holds for the whole population).",
+    "nn": "The outcome is independent of taking part given the covariates, and every survey "
+          "unit has citizen units close to it in the covariates (no model, but the covariates "
+          "must be few).",
 }
 
 VARIANCE_NOTE = ("Linearised variance (Chen, Li & Wu 2020; Kim et al. 2021): the citizen sample "
@@ -112,7 +115,7 @@ def _methods(method: str | list[str]) -> list[str]:
     bad = [m for m in asked if m not in METHODS]
     if bad or not asked:
         raise BadInput("nonprob.invalid", f"unknown method(s) {', '.join(map(repr, bad)) or '(none)'}",
-                       where=Where(field="method"), fix="Use ipw, dr, mi or all.")
+                       where=Where(field="method"), fix="Use ipw, dr, mi, nn or all.")
     return ["naive", *[m for m in METHODS[1:] if m in asked]]
 
 
@@ -137,6 +140,8 @@ def estimate_prepared(prep: Prepared, methods: list[str] | tuple[str, ...] = MET
                             var_b)
     if model is not None and "mi" in methods:
         out["mi"] = mi_mean(model, prep.xa_o, y, prep.xb_o, prep.d, var_b)
+    if "nn" in methods:
+        out["nn"] = nn_mean(prep.xa_o, y, prep.xb_o, prep.d, var_b)
     return out, prop, model
 
 

@@ -18,7 +18,7 @@ from citizendata.integrate.nonprob.outcome import Outcome
 if TYPE_CHECKING:
     from citizendata.integrate.nonprob.propensity import VarB
 
-__all__ = ["mi_mean"]
+__all__ = ["mi_mean", "nn_mean"]
 
 
 def mi_mean(model: Outcome, xa: np.ndarray, y: np.ndarray, xb: np.ndarray, d: np.ndarray,
@@ -38,3 +38,63 @@ def mi_mean(model: Outcome, xa: np.ndarray, y: np.ndarray, xb: np.ndarray, d: np
     e = y - model.predict(xa)
     v_a = float(np.sum((kappa * e) ** 2))
     return mu, float(np.sqrt(v_b + v_a))
+
+
+def nn_mean(xa: np.ndarray, y: np.ndarray, xb: np.ndarray, d: np.ndarray,
+            var_b: VarB) -> tuple[float, float]:
+    """Nearest-neighbour mass imputation: each survey unit takes the mean ``y`` of its nearest
+    citizen units in the covariates (standardised by the survey's weighted SDs); all units
+    at the nearest distance count, so categorical covariates give cell means.
+
+    No outcome model, but the covariates must be few (matching bias grows with the number
+    of continuous ones). Writing the estimate as ``sum_A c_j y_j``, the variance is
+    ``V_B(sum_B d yhat / N_B) + sum_A c_j^2 sigma_j^2``: the survey's design variance of
+    the imputed values given the citizen sample, plus the citizen sample's own noise, with
+    ``sigma_j^2 = (y_j - y_j')^2 / 2`` from the nearest other citizen unit ``j'``
+    (Abadie & Imbens 2006; Yang, Kim & Hwang 2021).
+    """
+    from scipy.spatial import cKDTree
+
+    n_b = float(d.sum())
+    centre = d @ xb[:, 1:] / n_b
+    sd = np.sqrt(d @ (xb[:, 1:] - centre) ** 2 / n_b)
+    sd[sd == 0] = 1.0
+    za, zb = xa[:, 1:] / sd, xb[:, 1:] / sd  # without the intercept
+    # match on the distinct covariate patterns of the citizen sample (few when categorical)
+    pats, pat_of = np.unique(za, axis=0, return_inverse=True)
+    pat_of = pat_of.ravel()
+    n_p = np.bincount(pat_of, minlength=len(pats)).astype(float)
+    y_p = np.bincount(pat_of, weights=y, minlength=len(pats))
+    unit, idx = _nearest_patterns(pats, zb)
+    n_i = np.bincount(unit, weights=n_p[idx], minlength=len(zb))  # donors of each survey unit
+    yhat = np.bincount(unit, weights=y_p[idx], minlength=len(zb)) / n_i
+    mu = float(d @ yhat / n_b)
+    c = (np.bincount(idx, weights=(d / n_i)[unit], minlength=len(pats)) / n_b)[pat_of]
+    # the nearest other citizen unit: the second of two (the first is the unit itself,
+    # or a twin at distance zero, which is as good)
+    _, pair = cKDTree(za).query(za, k=2)
+    other = np.where(pair[:, 0] == np.arange(len(y)), pair[:, 1], pair[:, 0])
+    sigma2 = (y - y[other]) ** 2 / 2
+    v = var_b(d * (yhat - mu)) / n_b ** 2 + float(np.sum(c ** 2 * sigma2))
+    return mu, float(np.sqrt(v))
+
+
+def _nearest_patterns(pats: np.ndarray, zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (survey unit, pattern) of every pattern at the nearest distance from each unit."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(pats)
+    if len(pats) == 1:
+        return np.arange(len(zb)), np.zeros(len(zb), dtype=np.int64)
+    dist, near = tree.query(zb, k=2)
+    reach = dist[:, 0] * (1 + 1e-9) + 1e-12
+    tied = np.flatnonzero(dist[:, 1] <= reach)
+    single = np.flatnonzero(dist[:, 1] > reach)
+    # the few units with several patterns at the same distance: all of them
+    found = tree.query_ball_point(zb[tied], r=reach[tied]) if tied.size else []
+    sizes = np.fromiter((len(x) for x in found), dtype=np.int64, count=len(found))
+    extra = (np.concatenate([np.asarray(x, dtype=np.int64) for x in found]) if tied.size
+             else np.zeros(0, dtype=np.int64))
+    unit = np.concatenate([single, np.repeat(tied, sizes)])
+    idx = np.concatenate([near[single, 0], extra])
+    return unit, idx

@@ -39,7 +39,7 @@ class Outcome:
 
 def fit_outcome(x: np.ndarray, y: np.ndarray, binary: bool, names: list[str] | None = None) -> Outcome:
     """Least squares, or logistic regression by Newton's method; a coded error on separation."""
-    if np.linalg.matrix_rank(x) < x.shape[1]:
+    if np.linalg.matrix_rank(x.T @ x, hermitian=True) < x.shape[1]:
         raise BadInput("nonprob.invalid", "the outcome model's covariates are collinear in the "
                        f"citizen sample ({', '.join(names or [])})", where=Where(file=SAMPLE_A),
                        fix="Drop a covariate another one determines, or merge categories that "

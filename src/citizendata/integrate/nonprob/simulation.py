@@ -78,23 +78,20 @@ def _synthetic(seed: int) -> dict[str, Any]:
     pi_x = 1 / (1 + np.exp(-(_alpha(lin_x, _N_A) + lin_x)))
     pi_y = 1 / (1 + np.exp(-(_alpha(lin_y, _N_A) + lin_y)))
     return {"y": y, "g": g, "full": full, "short": short, "pi_x": pi_x, "pi_y": pi_y,
-            "truth": float(y.mean())}
+            "truth": float(y.mean()), "members": [np.flatnonzero(g == h) for h in range(3)]}
 
 
-def _stratified(rng: np.random.Generator, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _stratified(rng: np.random.Generator, g: np.ndarray, members: list[np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Stratified SRS of ``_PER_STRATUM`` per stratum of ``g``: positions and weights."""
-    o = np.lexsort((rng.random(g.size), g))
-    gs = g[o]
-    first = np.searchsorted(gs, np.arange(3))
-    rank = np.arange(g.size) - first[gs]
-    pos = o[rank < _PER_STRATUM]
+    pos = np.concatenate([m[rng.choice(m.size, _PER_STRATUM, replace=False)] for m in members])
     return pos, np.bincount(g)[g[pos]] / _PER_STRATUM
 
 
 def _synthetic_rep(pop: dict[str, Any], scenario: str, rng: np.random.Generator) -> Prepared:
     pi = pop["pi_y"] if scenario == "d" else pop["pi_x"]
     a = np.flatnonzero(rng.random(pi.size) < pi)
-    b, d = _stratified(rng, pop["g"])
+    b, d = _stratified(rng, pop["g"], pop["members"])
     xp = pop["short"] if scenario == "c" else pop["full"]
     xo = pop["short"] if scenario == "b" else pop["full"]
     return Prepared(xa_p=xp[a], xb_p=xp[b], xa_o=xo[a], xb_o=xo[b], names_p=[], names_o=[],
