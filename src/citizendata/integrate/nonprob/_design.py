@@ -203,9 +203,7 @@ def prepare(citizen: pd.DataFrame, reference: pd.DataFrame, *, covariates: list[
     for n, label in ((len(citizen), SAMPLE_A), (len(reference), SAMPLE_B)):
         if n < k + 2:
             problems.append(Problem("nonprob.invalid", f"the {label} has {n} row(s), too few for "
-                                    f"models with {k} parameters", where=Where(file=SAMPLE_A
-                                                                               if label == SAMPLE_A
-                                                                               else SAMPLE_B),
+                                    f"models with {k} parameters", where=Where(file=label),
                                     fix="Use fewer covariates or categories, or more units."))
     if problems:
         _fail(problems)

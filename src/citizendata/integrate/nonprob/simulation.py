@@ -139,9 +139,9 @@ def _kenya_rep(pop: dict[str, Any], rng: np.random.Generator, n: int) -> Prepare
     from citizendata.scenarios.kenya_maternal_health import dhs
 
     women = pop["women"]
-    a = dhs._births_of(np.sort(draw_citizen(rng, pop["size"], n)), women, None)
+    a = dhs.births_of(np.sort(draw_citizen(rng, pop["size"], n)), women)
     s = dhs.draw_dhs_rows(rng, pop["frame"])
-    b = dhs._births_of(s["rows"], women, None)
+    b = dhs.births_of(s["rows"], women)
     nb = women["births_count"].to_numpy()[s["rows"]]
     d = np.repeat(s["weight"], nb)
     ea = np.repeat(s["ea"], nb)

@@ -40,8 +40,8 @@ from citizendata.scenarios.kenya_maternal_health.population import make_populati
 from citizendata.scenarios.kenya_maternal_health.submissions import draw_sample
 
 __all__ = ["CLUSTERS_PER_WARD", "DEFAULT_SEED", "SHARED_COVARIATES", "WOMEN_PER_CLUSTER",
-           "Frame", "build_dhs_sample", "citizen_sample", "draw_dhs", "draw_dhs_rows",
-           "ea_frame", "frame_arrays", "population", "truth"]
+           "Frame", "births_of", "build_dhs_sample", "citizen_sample", "draw_dhs",
+           "draw_dhs_rows", "ea_frame", "frame_arrays", "population", "summary", "truth"]
 
 DEFAULT_SEED = 20260301  # the scenario's own (kenya_maternal_health.DEFAULT_SEED)
 POPULATION_SIZE = 40_000  # the scenario's population for its default 5,000 submissions
@@ -49,8 +49,8 @@ CLUSTERS_PER_WARD = 8
 WOMEN_PER_CLUSTER = 25
 EA_SIZE = (60, 160)
 SHARED_COVARIATES = ("ward", "age_group", "disability_status")
-_COLUMNS = ["county", "ward", "group_ranch", "ea_id", "woman_id", "age", "age_group",
-            "disability_status", "ethnicity"]
+_WOMAN_COLUMNS = ["county", "ward", "group_ranch", "woman_id", "age", "age_group",
+                  "disability_status", "ethnicity", "births_count"]
 
 
 @lru_cache(maxsize=4)
@@ -183,7 +183,7 @@ def draw_dhs(rng: np.random.Generator, women: pd.DataFrame, frame: Frame, *,
     """One DHS-like sample of women (rows of ``women``) with exact design columns."""
     d = draw_dhs_rows(rng, frame, clusters_per_ward=clusters_per_ward,
                       women_per_cluster=women_per_cluster)
-    s = women.iloc[d["rows"]][[*_COLUMNS[:3], *_COLUMNS[4:], "births_count"]].reset_index(drop=True)
+    s = women.iloc[d["rows"]][_WOMAN_COLUMNS].reset_index(drop=True)
     s.insert(3, "ea_id", frame.ea_ids[d["ea"]])
     s["ea_women"] = frame.ea_size[d["ea"]]
     s["eas_in_stratum"] = d["eas_in_stratum"]
@@ -193,9 +193,11 @@ def draw_dhs(rng: np.random.Generator, women: pd.DataFrame, frame: Frame, *,
     return s
 
 
-def _births_of(rows: np.ndarray, women: pd.DataFrame, births: pd.DataFrame | None = None
-               ) -> np.ndarray:
-    """Positions in ``births`` of the births of the women at positions ``rows``."""
+def births_of(rows: np.ndarray, women: pd.DataFrame) -> np.ndarray:
+    """Positions in the births table of the births of the women at positions ``rows``.
+
+    The births table lists each woman's births together, in the women's order.
+    """
     counts = women["births_count"].to_numpy()
     offsets = np.r_[0, np.cumsum(counts)]
     n = counts[rows]
@@ -231,7 +233,7 @@ def build_dhs_sample(seed: int = DEFAULT_SEED, *, replicate: int = 0, unit: str 
 
 def _to_births(s: pd.DataFrame, women: pd.DataFrame, births: pd.DataFrame) -> pd.DataFrame:
     """The births of the sampled women, each with its mother's design columns."""
-    pos = _births_of(s["row"].to_numpy(), women, births)
+    pos = births_of(s["row"].to_numpy(), women)
     mother = np.repeat(np.arange(len(s)), s["births_count"].to_numpy())
     out = s.iloc[mother].drop(columns=["row", "births_count"]).reset_index(drop=True)
     b = births.iloc[pos].reset_index(drop=True)
@@ -250,7 +252,7 @@ def citizen_sample(seed: int = DEFAULT_SEED, n: int = 5000) -> pd.DataFrame:
     women, births = population(seed, max(POPULATION_SIZE, 4 * n))
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])
     rows = np.sort(draw_sample(rng, women, n - 2))
-    pos = _births_of(rows, women, births)
+    pos = births_of(rows, women)
     b = births.iloc[pos]
     out = b[["county", "ward", "group_ranch", "woman_id", "birth_id", "age", "age_group",
              "disability_status", "ethnicity"]].reset_index(drop=True)
