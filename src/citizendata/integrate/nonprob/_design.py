@@ -83,41 +83,65 @@ def _is_numeric(s: pd.Series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s))
 
 
-def _columns(citizen: pd.DataFrame, reference: pd.DataFrame, covs: list[str]
-             ) -> tuple[list[str], np.ndarray, np.ndarray, list[Problem]]:
-    """Design columns (intercept, numbers, dummies) of ``covs`` in both samples."""
-    names = ["(intercept)"]
-    xa = [np.ones(len(citizen))]
-    xb = [np.ones(len(reference))]
-    problems: list[Problem] = []
-    for c in covs:
-        a, b = citizen[c], reference[c]
-        if _is_numeric(a) and _is_numeric(b):
-            names.append(c)
-            xa.append(a.to_numpy(dtype=float))
-            xb.append(b.to_numpy(dtype=float))
-            continue
-        va, vb = a.astype(str).to_numpy(), b.astype(str).to_numpy()
-        la, lb = set(np.unique(va).tolist()), set(np.unique(vb).tolist())
-        for only, label, other in ((la - lb, SAMPLE_A, SAMPLE_B), (lb - la, SAMPLE_B, SAMPLE_A)):
-            if only:
-                cats = sorted(only)
-                vals = va if label == SAMPLE_A else vb
-                problems.append(Problem(
-                    "nonprob.invalid",
-                    f"{c!r} has categories in the {label} that the {other} never has: "
-                    f"{', '.join(map(repr, cats[:_SHOW]))}"
-                    f"{f' and {len(cats) - _SHOW} more' if len(cats) > _SHOW else ''} "
-                    f"(rows {_rows(np.isin(vals, cats))} of the {label})",
-                    where=Where(file=label, column=c),
-                    fix=f"Code {c!r} the same way in both samples, or merge those categories "
-                        f"with a neighbouring one in both."))
-        levels = sorted(la | lb)
-        for lev in levels[1:]:  # the first level is the reference category
-            names.append(f"{c}={lev}")
-            xa.append((va == lev).astype(float))
-            xb.append((vb == lev).astype(float))
-    return names, np.column_stack(xa), np.column_stack(xb), problems
+@dataclass
+class _Block:
+    """The design columns of one covariate in both samples."""
+
+    names: list[str]
+    xa: np.ndarray
+    xb: np.ndarray
+    problems: list[Problem]
+
+
+def _block(citizen: pd.DataFrame, reference: pd.DataFrame, c: str) -> _Block:
+    """A number as it is, or a category as indicator columns (the first level left out)."""
+    import pandas as pd
+
+    a, b = citizen[c], reference[c]
+    if _is_numeric(a) and _is_numeric(b):
+        return _Block([c], a.to_numpy(dtype=float)[:, None], b.to_numpy(dtype=float)[:, None], [])
+    # one hash-based coding of both samples (sorting a million strings would be slow)
+    codes, uniq = pd.factorize(pd.concat([a.astype(str), b.astype(str)], ignore_index=True))
+    levels = np.asarray(uniq, dtype=object)
+    ca, cb = codes[:len(a)], codes[len(a):]
+    in_a = np.bincount(ca, minlength=levels.size) > 0
+    in_b = np.bincount(cb, minlength=levels.size) > 0
+    problems = []
+    for only, label, other, cc in ((in_a & ~in_b, SAMPLE_A, SAMPLE_B, ca),
+                                   (in_b & ~in_a, SAMPLE_B, SAMPLE_A, cb)):
+        if only.any():
+            cats = sorted(levels[only].tolist())
+            problems.append(Problem(
+                "nonprob.invalid",
+                f"{c!r} has categories in the {label} that the {other} never has: "
+                f"{', '.join(map(repr, cats[:_SHOW]))}"
+                f"{f' and {len(cats) - _SHOW} more' if len(cats) > _SHOW else ''} "
+                f"(rows {_rows(only[cc])} of the {label})",
+                where=Where(file=label, column=c),
+                fix=f"Code {c!r} the same way in both samples, or merge those categories "
+                    f"with a neighbouring one in both."))
+    order = np.argsort(levels.astype(str))  # sorted levels; the first is the reference
+    rank = np.empty(levels.size, dtype=np.int64)
+    rank[order] = np.arange(levels.size)
+    names = [f"{c}={lev}" for lev in levels[order][1:].tolist()]
+
+    def dummies(cc: np.ndarray) -> np.ndarray:
+        x = np.zeros((cc.size, max(levels.size - 1, 0)))
+        r = rank[cc]
+        hit = r > 0
+        x[np.flatnonzero(hit), r[hit] - 1] = 1.0
+        return x
+
+    return _Block(names, dummies(ca), dummies(cb), problems)
+
+
+def _columns(blocks: dict[str, _Block], covs: list[str], n_a: int, n_b: int
+             ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Design matrices (intercept first) of the covariates ``covs``."""
+    names = ["(intercept)", *[n for c in covs for n in blocks[c].names]]
+    xa = np.hstack([np.ones((n_a, 1)), *[blocks[c].xa for c in covs]])
+    xb = np.hstack([np.ones((n_b, 1)), *[blocks[c].xb for c in covs]])
+    return names, xa, xb
 
 
 def _design(reference: pd.DataFrame, weights: str | None, strata: str | None, psu: str | None
@@ -193,10 +217,10 @@ def prepare(citizen: pd.DataFrame, reference: pd.DataFrame, *, covariates: list[
                                 "numbers (0/1 for a yes/no indicator)."))
     if problems:
         _fail(problems)
-    names_p, xa_p, xb_p, pr1 = _columns(citizen, reference, prop)
-    names_o, xa_o, xb_o, pr2 = _columns(citizen, reference, outc)
-    seen = {p.message for p in pr1}
-    problems += pr1 + [p for p in pr2 if p.message not in seen]
+    blocks = {c: _block(citizen, reference, c) for c in allc}
+    problems += [p for c in allc for p in blocks[c].problems]
+    names_p, xa_p, xb_p = _columns(blocks, prop, len(citizen), len(reference))
+    names_o, xa_o, xb_o = _columns(blocks, outc, len(citizen), len(reference))
     d, h, p, pr3 = _design(reference, weights, strata, psu)
     problems += pr3
     k = max(len(names_p), len(names_o))

@@ -9,7 +9,7 @@ survey's design variance of the imputed values and the model variance from estim
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -61,30 +61,23 @@ def nn_mean(xa: np.ndarray, y: np.ndarray, xb: np.ndarray, d: np.ndarray,
     sd[sd == 0] = 1.0
     za, zb = xa[:, 1:] / sd, xb[:, 1:] / sd  # without the intercept
     # match on the distinct covariate patterns of the citizen sample (few when categorical)
-    pats, pat_of = np.unique(za, axis=0, return_inverse=True)
-    pat_of = pat_of.ravel()
+    pats, pat_of = _patterns(za)
     n_p = np.bincount(pat_of, minlength=len(pats)).astype(float)
     y_p = np.bincount(pat_of, weights=y, minlength=len(pats))
-    unit, idx = _nearest_patterns(pats, zb)
+    tree = cKDTree(pats)
+    unit, idx = _nearest_patterns(tree, len(pats), zb)
     n_i = np.bincount(unit, weights=n_p[idx], minlength=len(zb))  # donors of each survey unit
     yhat = np.bincount(unit, weights=y_p[idx], minlength=len(zb)) / n_i
     mu = float(d @ yhat / n_b)
     c = (np.bincount(idx, weights=(d / n_i)[unit], minlength=len(pats)) / n_b)[pat_of]
-    # the nearest other citizen unit: the second of two (the first is the unit itself,
-    # or a twin at distance zero, which is as good)
-    _, pair = cKDTree(za).query(za, k=2)
-    other = np.where(pair[:, 0] == np.arange(len(y)), pair[:, 1], pair[:, 0])
-    sigma2 = (y - y[other]) ** 2 / 2
+    sigma2 = (y - y[_nearest_other(pats, pat_of, tree)]) ** 2 / 2
     v = var_b(d * (yhat - mu)) / n_b ** 2 + float(np.sum(c ** 2 * sigma2))
     return mu, float(np.sqrt(v))
 
 
-def _nearest_patterns(pats: np.ndarray, zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _nearest_patterns(tree: Any, n_pats: int, zb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (survey unit, pattern) of every pattern at the nearest distance from each unit."""
-    from scipy.spatial import cKDTree
-
-    tree = cKDTree(pats)
-    if len(pats) == 1:
+    if n_pats == 1:
         return np.arange(len(zb)), np.zeros(len(zb), dtype=np.int64)
     dist, near = tree.query(zb, k=2)
     reach = dist[:, 0] * (1 + 1e-9) + 1e-12
@@ -98,3 +91,45 @@ def _nearest_patterns(pats: np.ndarray, zb: np.ndarray) -> tuple[np.ndarray, np.
     unit = np.concatenate([single, np.repeat(tied, sizes)])
     idx = np.concatenate([near[single, 0], extra])
     return unit, idx
+
+
+def _nearest_other(pats: np.ndarray, pat_of: np.ndarray, tree: Any) -> np.ndarray:
+    """For each citizen unit, another citizen unit nearest to it in the covariates.
+
+    A twin (same pattern) when there is one: the next unit of its pattern (the last one
+    takes the previous); otherwise a unit of the nearest other pattern. Working on
+    patterns keeps this fast when a million units share a few dozen of them.
+    """
+    order = np.argsort(pat_of, kind="stable")
+    ps = pat_of[order]
+    first = np.searchsorted(ps, np.arange(len(pats)))
+    count = np.bincount(pat_of, minlength=len(pats))
+    rank = np.arange(ps.size) - first[ps]
+    pos_in_order = np.where(rank + 1 < count[ps], np.arange(ps.size) + 1, np.arange(ps.size) - 1)
+    other = np.empty(ps.size, dtype=np.int64)
+    other[order] = order[np.clip(pos_in_order, 0, ps.size - 1)]
+    alone = count[pat_of] == 1
+    if alone.any() and len(pats) > 1:
+        _, near = tree.query(pats, k=2)
+        other[alone] = order[first[near[pat_of[alone], 1]]]
+    return other
+
+
+def _patterns(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``z`` and the pattern of each row.
+
+    Rows are hashed through a fixed random projection (hash-based, so a million rows take
+    a fraction of a second) and the result checked exactly; a collision, which a random
+    projection practically never gives, falls back to sorting the rows.
+    """
+    import pandas as pd
+
+    key = z @ np.random.default_rng(0).uniform(1.0, 2.0, size=z.shape[1])
+    codes, _ = pd.factorize(key)
+    first = np.zeros(int(codes.max()) + 1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(codes.size)[::-1]  # the first row of each pattern
+    pats = z[first]
+    if np.array_equal(pats[codes], z):
+        return pats, np.asarray(codes, dtype=np.int64)
+    pats, inv = np.unique(z, axis=0, return_inverse=True)
+    return pats, inv.ravel().astype(np.int64)
