@@ -176,6 +176,12 @@ def test_separation_is_a_coded_error_naming_the_category() -> None:
     assert "g=c" in e.message
 
 
+def test_normalised_survey_weights_are_named() -> None:
+    a, b = _samples()
+    e = _error(a, b.assign(w=1.0))  # weights summing to the sample size, as DHS ships them
+    assert "normalised" in e.message and "N / n" in e.message
+
+
 def test_lonely_psu_in_the_reference_survey() -> None:
     a, b = _samples()
     b2 = b.copy()

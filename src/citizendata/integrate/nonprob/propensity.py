@@ -96,9 +96,15 @@ def _no_maximum(xa: np.ndarray, xb: np.ndarray, d: np.ndarray, names: list[str] 
     culprits = [f"{names[j]} ({n_a[j]:.0f} citizen units, about {big[j]:.0f} in the population)"
                 for j in range(1, xa.shape[1]) if np.isin(xa[:, j], (0.0, 1.0)).all()
                 and n_a[j] >= 0.9 * big[j]]
-    detail = ("; the citizen sample covers all (or nearly all) of the population the reference "
-              f"survey estimates for: {', '.join(culprits)}") if culprits else \
-        "; some covariate pattern separates the two samples"
+    if len(xa) >= 0.9 * d.sum():
+        detail = (f"; the citizen sample has {len(xa)} units but the reference survey's weights "
+                  f"add up to {d.sum():.0f}: are they normalised to the sample size (as DHS "
+                  "weights are)? Scale them to the population: multiply by N / n")
+    elif culprits:
+        detail = ("; the citizen sample covers all (or nearly all) of the population the "
+                  f"reference survey estimates for: {', '.join(culprits)}")
+    else:
+        detail = "; some covariate pattern separates the two samples"
     raise BadInput("nonprob.invalid", "the propensity model does not converge (its estimated "
                    f"participation probabilities reach 1){detail}",
                    where=Where(file=SAMPLE_A, field="covariates"),
