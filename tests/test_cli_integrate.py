@@ -55,6 +55,17 @@ def test_table_output_says_the_assumptions(files: tuple[Path, Path]) -> None:
     assert "mi assumes" not in res.stdout
 
 
+def test_by_domain(files: tuple[Path, Path]) -> None:
+    res = runner.invoke(app, _args(files, "--by", "disability_status", "--method", "dr", "--json"))
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)["estimates"]
+    assert [r["by"]["disability_status"] for r in rows] == ["_T", "_T", "disability", "disability",
+                                                            "no_disability", "no_disability"]
+    shown = runner.invoke(app, _args(files, "--by", "disability_status", "--method", "dr"))
+    assert shown.exit_code == 0 and "no_disab" in shown.stdout  # rich may cut the label
+    assert shown.stdout.count("dr assumes") == 1
+
+
 def test_bad_input_is_a_coded_error(files: tuple[Path, Path]) -> None:
     args = _args(files, "--json")
     args[args.index("--covariates") + 1] = "ward,religion"

@@ -81,6 +81,32 @@ def test_psu_total_variance_by_hand() -> None:
     assert psu_total_variance(z, h0, p0) == pytest.approx(7 / 6 * ((z - z.mean()) ** 2).sum())
 
 
+def test_domains_of_a_saturated_model_are_the_cell_means() -> None:
+    a, b = _samples()
+    r = estimate_nonprob(a, b, covariates=["g"], y="y", weights="w", strata="s", psu="c", by="g")
+    t = r.table
+    assert list(t.columns[:2]) == ["method", "g"]
+    assert list(t["g"].unique()) == ["_T", "a", "b", "c"]
+    ybar = a.groupby("g")["y"].mean()
+    for lev in ("a", "b", "c"):
+        cell = t[t["g"] == lev].set_index("method")
+        for m in ("naive", "ipw", "dr", "mi", "nn"):
+            assert cell.loc[m, "estimate"] == pytest.approx(ybar[lev], rel=1e-10)
+        assert (cell["n_A"] == (a["g"] == lev).sum()).all()
+        assert (cell["n_B"] == (b["g"] == lev).sum()).all()
+        # IPW in a cell: (1 - pi_c) SS_c / n_c^2; the survey part vanishes (b'x = ybar_c - mu_c = 0)
+        n_c, pi_c = (a["g"] == lev).sum(), (a["g"] == lev).sum() / b.loc[b["g"] == lev, "w"].sum()
+        ss = float(((a.loc[a["g"] == lev, "y"] - ybar[lev]) ** 2).sum())
+        assert cell.loc["ipw", "se"] == pytest.approx(np.sqrt((1 - pi_c) * ss / n_c ** 2), rel=1e-9)
+    assert r.to_dict()["estimates"][5]["by"] == {"g": "a"}
+    other = estimate_nonprob(a, b, covariates=["x1", "g"], y="y", weights="w", by="g")
+    overall = other.table[other.table["g"] == "_T"].set_index("method")
+    plain = estimate_nonprob(a, b, covariates=["x1", "g"], y="y", weights="w").table
+    np.testing.assert_allclose(overall["estimate"], plain["estimate"])
+    e = _error(a, b.assign(g=b["g"].replace("c", "a")), by="g", covariates=["x1"])
+    assert "'c'" in e.message and e.where is not None and e.where.column == "g"
+
+
 def test_propensity_solves_the_pseudo_score() -> None:
     a, b = _samples()
     xa = np.column_stack([np.ones(len(a)), a["x1"], a["g"] == "b", a["g"] == "c"]).astype(float)

@@ -59,6 +59,8 @@ def nonprob(citizen: Annotated[Path, typer.Argument(help="The citizen (non-proba
                 help="Covariates of the propensity model, if not --covariates.")] = None,
             outcome_covariates: Annotated[str | None, typer.Option(
                 help="Covariates of the outcome model, if not --covariates.")] = None,
+            by: Annotated[str | None, typer.Option(
+                help="Also estimate in each category of this column (both files have it).")] = None,
             as_json: JsonOpt = False, encoding: EncodingOpt = None) -> None:
     """Estimate the mean of --y from a citizen sample and a probability survey as reference.
 
@@ -74,7 +76,7 @@ def nonprob(citizen: Annotated[Path, typer.Argument(help="The citizen (non-proba
         result = estimate_nonprob(
             a, b, covariates=_cols(covariates) or [], y=y, weights=ref_weights, strata=ref_strata,
             psu=ref_psu, method=method, propensity_covariates=_cols(propensity_covariates),
-            outcome_covariates=_cols(outcome_covariates))
+            outcome_covariates=_cols(outcome_covariates), by=by)
         if as_json:
             console.print_json(data=result.to_dict())
             return
@@ -83,15 +85,18 @@ def nonprob(citizen: Annotated[Path, typer.Argument(help="The citizen (non-proba
 
 
 def _print(res: dict[str, Any]) -> None:
-    table = Table("method", "estimate", "SE", "95% CI", "n citizen", "n survey",
-                  title=f"mean of {res['y']} ({res['outcome_model']} outcome model)")
+    by = res.get("by")
+    table = Table(*([by] if by else []), "method", "estimate", "SE", "95% CI", "n citizen",
+                  "n survey", title=f"mean of {res['y']} ({res['outcome_model']} outcome model)")
     for r in res["estimates"]:
         lo, hi = r["ci"]
-        table.add_row(r["method"], fmt(r["estimate"], 4), fmt(r["se"], 4),
-                      f"{fmt(lo, 4)}–{fmt(hi, 4)}", fmt(r["n_A"], 0), fmt(r["n_B"], 0))
+        table.add_row(*([str(r["by"][by])] if by else []), r["method"], fmt(r["estimate"], 4),
+                      fmt(r["se"], 4), f"{fmt(lo, 4)}–{fmt(hi, 4)}", fmt(r["n_A"], 0),
+                      fmt(r["n_B"], 0))
     console.print(table)
-    for r in res["estimates"]:
-        console.print(f"[bold]{r['method']}[/] assumes: {r['assumption']}", highlight=False)
+    for m in dict.fromkeys(r["method"] for r in res["estimates"]):
+        text = next(r["assumption"] for r in res["estimates"] if r["method"] == m)
+        console.print(f"[bold]{m}[/] assumes: {text}", highlight=False)
     d = res["diagnostics"]
     if d:
         w, o = d["pseudo_weights"], d["overlap"]

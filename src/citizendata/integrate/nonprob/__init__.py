@@ -10,11 +10,13 @@ from __future__ import annotations
 from citizendata.integrate.nonprob.estimate import (
     ASSUMPTIONS,
     METHODS,
+    TOTAL,
     NonprobResult,
+    estimate_domains,
     estimate_nonprob,
     estimate_prepared,
 )
 from citizendata.integrate.nonprob.propensity import fit_propensity
 
-__all__ = ["ASSUMPTIONS", "METHODS", "NonprobResult", "estimate_nonprob", "estimate_prepared",
-           "fit_propensity"]
+__all__ = ["ASSUMPTIONS", "METHODS", "TOTAL", "NonprobResult", "estimate_domains",
+           "estimate_nonprob", "estimate_prepared", "fit_propensity"]

@@ -6,7 +6,7 @@ sample, which column, which rows, and how to fix it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,6 +39,10 @@ class Prepared:
     strata: np.ndarray  # integer stratum codes of the reference survey
     psu: np.ndarray  # integer PSU codes of the reference survey
     binary: bool  # the outcome is 0/1 (logistic outcome model)
+    by: str | None = None  # the domain column, if any
+    domains: list[str] = field(default_factory=list)  # its categories, sorted
+    dom_a: np.ndarray | None = None  # domain code of each citizen unit
+    dom_b: np.ndarray | None = None  # domain code of each survey unit
 
 
 def _rows(mask: np.ndarray) -> str:
@@ -93,17 +97,16 @@ class _Block:
     problems: list[Problem]
 
 
-def _block(citizen: pd.DataFrame, reference: pd.DataFrame, c: str) -> _Block:
-    """A number as it is, or a category as indicator columns (the first level left out)."""
+def _codes(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One hash-based coding of a column in both samples (sorting a million strings is slow)."""
     import pandas as pd
 
-    a, b = citizen[c], reference[c]
-    if _is_numeric(a) and _is_numeric(b):
-        return _Block([c], a.to_numpy(dtype=float)[:, None], b.to_numpy(dtype=float)[:, None], [])
-    # one hash-based coding of both samples (sorting a million strings would be slow)
     codes, uniq = pd.factorize(pd.concat([a.astype(str), b.astype(str)], ignore_index=True))
-    levels = np.asarray(uniq, dtype=object)
-    ca, cb = codes[:len(a)], codes[len(a):]
+    return np.asarray(uniq, dtype=object), codes[:len(a)], codes[len(a):]
+
+
+def _one_sided(c: str, levels: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> list[Problem]:
+    """Categories of ``c`` found in one sample only, named, with their rows."""
     in_a = np.bincount(ca, minlength=levels.size) > 0
     in_b = np.bincount(cb, minlength=levels.size) > 0
     problems = []
@@ -120,6 +123,35 @@ def _block(citizen: pd.DataFrame, reference: pd.DataFrame, c: str) -> _Block:
                 where=Where(file=label, column=c),
                 fix=f"Code {c!r} the same way in both samples, or merge those categories "
                     f"with a neighbouring one in both."))
+    return problems
+
+
+def _domains(citizen: pd.DataFrame, reference: pd.DataFrame, by: str
+             ) -> tuple[list[str], np.ndarray, np.ndarray, list[Problem]]:
+    """The domains of ``by`` (sorted labels) and each unit's domain in both samples."""
+    levels, ca, cb = _codes(citizen[by], reference[by])
+    problems = _one_sided(by, levels, ca, cb)
+    order = np.argsort(levels.astype(str))
+    rank = np.empty(levels.size, dtype=np.int64)
+    rank[order] = np.arange(levels.size)
+    dom_a, dom_b = rank[ca], rank[cb]
+    small = [str(levels[order][k]) for k in np.flatnonzero(np.bincount(dom_a, minlength=levels.size) < 2)]
+    if small:
+        problems.append(Problem("nonprob.invalid", f"domain(s) {', '.join(map(repr, small[:_SHOW]))} of "
+                                f"{by!r} have fewer than two citizen units", where=Where(
+                                    file=SAMPLE_A, column=by),
+                                fix="Merge small domains with a neighbouring one."))
+    return [str(v) for v in levels[order].tolist()], dom_a, dom_b, problems
+
+
+def _block(citizen: pd.DataFrame, reference: pd.DataFrame, c: str) -> _Block:
+    """A number as it is, or a category as indicator columns (the first level left out)."""
+
+    a, b = citizen[c], reference[c]
+    if _is_numeric(a) and _is_numeric(b):
+        return _Block([c], a.to_numpy(dtype=float)[:, None], b.to_numpy(dtype=float)[:, None], [])
+    levels, ca, cb = _codes(a, b)
+    problems = _one_sided(c, levels, ca, cb)
     order = np.argsort(levels.astype(str))  # sorted levels; the first is the reference
     rank = np.empty(levels.size, dtype=np.int64)
     rank[order] = np.arange(levels.size)
@@ -191,7 +223,8 @@ def _design(reference: pd.DataFrame, weights: str | None, strata: str | None, ps
 def prepare(citizen: pd.DataFrame, reference: pd.DataFrame, *, covariates: list[str], y: str,
             weights: str | None, strata: str | None = None, psu: str | None = None,
             propensity_covariates: list[str] | None = None,
-            outcome_covariates: list[str] | None = None, outcome: str = "auto") -> Prepared:
+            outcome_covariates: list[str] | None = None, outcome: str = "auto",
+            by: str | None = None) -> Prepared:
     """Check both samples and build what the estimators need; raise one coded error listing every problem."""
     import pandas as pd
 
@@ -202,11 +235,13 @@ def prepare(citizen: pd.DataFrame, reference: pd.DataFrame, *, covariates: list[
         raise BadInput("nonprob.invalid", "no covariates are given", where=Where(field="covariates"),
                        fix="Name the covariates both samples measure (e.g. ward, age_group).")
     design = {"weights": weights, "strata": strata, "psu": psu}
-    problems = _missing_columns(citizen, reference, allc, y, design)
+    extra = [by] if by is not None else []
+    problems = _missing_columns(citizen, reference, [*allc, *extra], y, design)
     if problems:
         _fail(problems)
-    problems += _missing_values(citizen, SAMPLE_A, [*allc, y])
-    problems += _missing_values(reference, SAMPLE_B, [*allc, *[c for c in (strata, psu) if c]])
+    problems += _missing_values(citizen, SAMPLE_A, list(dict.fromkeys([*allc, *extra, y])))
+    problems += _missing_values(reference, SAMPLE_B, list(dict.fromkeys(
+        [*allc, *extra, *[c for c in (strata, psu) if c]])))
     yv = pd.to_numeric(citizen[y], errors="coerce") if not pd.api.types.is_bool_dtype(citizen[y]) \
         else citizen[y].astype(float)
     bad_y = yv.isna().to_numpy() & citizen[y].notna().to_numpy()
@@ -223,6 +258,11 @@ def prepare(citizen: pd.DataFrame, reference: pd.DataFrame, *, covariates: list[
     names_o, xa_o, xb_o = _columns(blocks, outc, len(citizen), len(reference))
     d, h, p, pr3 = _design(reference, weights, strata, psu)
     problems += pr3
+    domains: tuple[list[str], np.ndarray | None, np.ndarray | None] = ([], None, None)
+    if by is not None and not problems:
+        labels, dom_a, dom_b, pr4 = _domains(citizen, reference, by)
+        problems += pr4
+        domains = (labels, dom_a, dom_b)
     k = max(len(names_p), len(names_o))
     for n, label in ((len(citizen), SAMPLE_A), (len(reference), SAMPLE_B)):
         if n < k + 2:
@@ -240,7 +280,7 @@ def prepare(citizen: pd.DataFrame, reference: pd.DataFrame, *, covariates: list[
         raise BadInput("nonprob.invalid", f"a logistic outcome model needs {y!r} coded 0/1",
                        where=Where(file=SAMPLE_A, column=y), fix="Code the outcome 0/1, or use a "
                        "linear outcome model.")
-    return Prepared(xa_p, xb_p, xa_o, xb_o, names_p, names_o, yarr, d, h, p, binary)
+    return Prepared(xa_p, xb_p, xa_o, xb_o, names_p, names_o, yarr, d, h, p, binary, by, *domains)
 
 
 def _fail(problems: list[Problem]) -> None:

@@ -16,16 +16,18 @@ import numpy as np
 from citizendata.errors import BadInput, Where
 from citizendata.integrate.nonprob._design import Prepared, prepare
 from citizendata.integrate.nonprob.doubly_robust import dr_mean
-from citizendata.integrate.nonprob.mass_imputation import mi_mean, nn_mean
+from citizendata.integrate.nonprob.mass_imputation import Match, mi_mean, nn_match, nn_mean
 from citizendata.integrate.nonprob.outcome import Outcome, fit_outcome
 from citizendata.integrate.nonprob.propensity import Propensity, VarB, fit_propensity, ipw_mean
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ASSUMPTIONS", "METHODS", "NonprobResult", "estimate_nonprob", "estimate_prepared"]
+__all__ = ["ASSUMPTIONS", "METHODS", "TOTAL", "Fits", "NonprobResult", "estimate_domains",
+           "estimate_nonprob", "estimate_prepared"]
 
 METHODS = ("naive", "ipw", "dr", "mi", "nn")
+TOTAL = "_T"  # the whole population in a by-domain table, as in citizendata.stats' tables
 
 ASSUMPTIONS: dict[str, str] = {
     "naive": "The citizen sample is like the population: who took part has nothing to do with "
@@ -65,9 +67,12 @@ class NonprobResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form (the CLI's ``--json``)."""
-        rows = [{"method": r.method, "estimate": _num(r.estimate), "se": _num(r.se),
-                 "ci": [_num(r.ci_low), _num(r.ci_high)], "n_A": int(r.n_A), "n_B": int(r.n_B),
-                 "assumption": r.assumption} for r in self.table.itertuples()]
+        by = self.meta.get("by")
+        rows = [{"method": r["method"], **({"by": {by: r[by]}} if by else {}),
+                 "estimate": _num(r["estimate"]), "se": _num(r["se"]),
+                 "ci": [_num(r["ci_low"]), _num(r["ci_high"])], "n_A": int(r["n_A"]),
+                 "n_B": int(r["n_B"]), "assumption": r["assumption"]}
+                for r in self.table.to_dict("records")]
         return {"estimates": rows, "diagnostics": self.diagnostics,
                 "outcome_model": self.outcome_model, "variance": VARIANCE_NOTE, **self.meta}
 
@@ -82,14 +87,17 @@ def estimate_nonprob(citizen: pd.DataFrame, reference: pd.DataFrame, *, covariat
                      psu: str | None = None, method: str | list[str] = "all",
                      propensity_covariates: list[str] | None = None,
                      outcome_covariates: list[str] | None = None, outcome: str = "auto",
-                     level: float = 0.95) -> NonprobResult:
+                     by: str | None = None, level: float = 0.95) -> NonprobResult:
     """The population mean of ``y`` from a citizen sample and a reference probability survey.
 
     ``covariates`` must be measured the same way in both samples (categorical columns
     become indicator columns; numbers enter as they are); ``propensity_covariates`` and
     ``outcome_covariates`` give either model its own set. ``weights``, ``strata`` and ``psu``
     are the reference survey's design columns. ``method`` is ``all`` or some of ``ipw``,
-    ``dr``, ``mi``; the naive mean is always given for comparison.
+    ``dr``, ``mi``, ``nn``; the naive mean is always given for comparison. ``by`` adds
+    the estimates in each category of a column both samples have (a domain: a ward, a
+    disability status), the models fitted once on the whole samples; the table then has
+    that column, ``_T`` marking the whole population.
     """
     methods = _methods(method)
     if not 0 < level < 1:
@@ -97,14 +105,17 @@ def estimate_nonprob(citizen: pd.DataFrame, reference: pd.DataFrame, *, covariat
                        where=Where(field="level"), fix="Use e.g. 0.95 for 95% intervals.")
     prep = prepare(citizen, reference, covariates=list(covariates), y=y, weights=weights,
                    strata=strata, psu=psu, propensity_covariates=propensity_covariates,
-                   outcome_covariates=outcome_covariates, outcome=outcome)
-    found, prop, _ = estimate_prepared(prep, methods)
-    table = _table(found, prep, level)
+                   outcome_covariates=outcome_covariates, outcome=outcome, by=by)
+    found, fits = estimate_prepared(prep, methods)
+    every: dict[str | None, dict[str, tuple[float, float]]] = {None: found}
+    every.update(estimate_domains(prep, methods, fits))
+    prop = fits.propensity
+    table = _table(every, prep, level)
     diag = diagnostics(prep, prop) if prop is not None else {}
     return NonprobResult(table=table, diagnostics=diag,
                          pseudo_weights=None if prop is None else 1.0 / prop.pi_a,
                          outcome_model="logistic" if prep.binary else "linear",
-                         meta={"y": y, "level": level, "covariates": list(covariates),
+                         meta={"y": y, "level": level, "by": by, "covariates": list(covariates),
                                "propensity_covariates": prep.names_p[1:],
                                "outcome_covariates": prep.names_o[1:]})
 
@@ -119,39 +130,85 @@ def _methods(method: str | list[str]) -> list[str]:
     return ["naive", *[m for m in METHODS[1:] if m in asked]]
 
 
+@dataclass
+class Fits:
+    """The models fitted once on the whole samples, shared by the overall and domain estimates."""
+
+    propensity: Propensity | None = None
+    outcome: Outcome | None = None
+    match: Match | None = None
+
+
 def estimate_prepared(prep: Prepared, methods: list[str] | tuple[str, ...] = METHODS
-                      ) -> tuple[dict[str, tuple[float, float]], Propensity | None, Outcome | None]:
+                      ) -> tuple[dict[str, tuple[float, float]], Fits]:
     """Estimate and standard error of each method from checked arrays (the simulation's entry)."""
+    fits = _fit(prep, methods)
+    return _estimates(prep, methods, fits), fits
+
+
+def estimate_domains(prep: Prepared, methods: list[str] | tuple[str, ...], fits: Fits
+                     ) -> dict[str, dict[str, tuple[float, float]]]:
+    """Estimates in each domain of ``prep.by``, with the models fitted on the whole samples."""
+    if prep.dom_a is None or prep.dom_b is None:
+        return {}
+    return {label: _estimates(prep, methods, fits, (prep.dom_a == k).astype(float),
+                              (prep.dom_b == k).astype(float))
+            for k, label in enumerate(prep.domains)}
+
+
+def _fit(prep: Prepared, methods: list[str] | tuple[str, ...]) -> Fits:
+    fits = Fits()
+    if "ipw" in methods or "dr" in methods:
+        fits.propensity = fit_propensity(prep.xa_p, prep.xb_p, prep.d, prep.names_p)
+    if "dr" in methods or "mi" in methods:
+        fits.outcome = fit_outcome(prep.xa_o, prep.y, prep.binary, prep.names_o)
+    if "nn" in methods:
+        fits.match = nn_match(prep.xa_o, prep.y, prep.xb_o, prep.d)
+    return fits
+
+
+def _estimates(prep: Prepared, methods: list[str] | tuple[str, ...], fits: Fits,
+               da: np.ndarray | None = None, db: np.ndarray | None = None
+               ) -> dict[str, tuple[float, float]]:
+    """Every asked method, overall or in the domain ``da``/``db`` (indicators in A and B)."""
     var_b = VarB(prep.strata, prep.psu)
     out: dict[str, tuple[float, float]] = {}
-    y = prep.y
+    y, prop, model = prep.y, fits.propensity, fits.outcome
     if "naive" in methods:
-        out["naive"] = (float(y.mean()), float(y.std(ddof=1) / np.sqrt(y.size)))
-    prop = model = None
-    if "ipw" in methods or "dr" in methods:
-        prop = fit_propensity(prep.xa_p, prep.xb_p, prep.d, prep.names_p)
-    if "dr" in methods or "mi" in methods:
-        model = fit_outcome(prep.xa_o, y, prep.binary, prep.names_o)
+        yd = y if da is None else y[da == 1]
+        out["naive"] = (float(yd.mean()), float(yd.std(ddof=1) / np.sqrt(yd.size)))
     if prop is not None and "ipw" in methods:
-        mu, se, _ = ipw_mean(y, prop, prep.xa_p, prep.xb_p, prep.d, var_b)
+        mu, se, _ = ipw_mean(y, prop, prep.xa_p, prep.xb_p, prep.d, var_b, da)
         out["ipw"] = (mu, se)
     if prop is not None and model is not None and "dr" in methods:
         out["dr"] = dr_mean(y, prop, model, prep.xa_p, prep.xb_p, prep.xa_o, prep.xb_o, prep.d,
-                            var_b)
+                            var_b, da, db)
     if model is not None and "mi" in methods:
-        out["mi"] = mi_mean(model, prep.xa_o, y, prep.xb_o, prep.d, var_b)
-    if "nn" in methods:
-        out["nn"] = nn_mean(prep.xa_o, y, prep.xb_o, prep.d, var_b)
-    return out, prop, model
+        out["mi"] = mi_mean(model, prep.xa_o, y, prep.xb_o, prep.d, var_b, db)
+    if fits.match is not None and "nn" in methods:
+        out["nn"] = nn_mean(fits.match, prep.d, var_b, db)
+    return out
 
 
-def _table(found: dict[str, tuple[float, float]], prep: Prepared, level: float) -> pd.DataFrame:
+def _table(found: dict[str | None, dict[str, tuple[float, float]]], prep: Prepared,
+           level: float) -> pd.DataFrame:
+    """One row per domain (``_T`` for the whole population) and method."""
     import pandas as pd
 
     z = NormalDist().inv_cdf(0.5 + level / 2)
-    rows = [{"method": m, "estimate": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se,
-             "n_A": prep.y.size, "n_B": prep.d.size, "assumption": ASSUMPTIONS[m]}
-            for m, (est, se) in found.items()]
+    rows = []
+    for label, by_method in found.items():
+        k = None if label is None else prep.domains.index(label)
+        n_a = prep.y.size if k is None else int(np.sum(prep.dom_a == k))
+        n_b = prep.d.size if k is None else int(np.sum(prep.dom_b == k))
+        for m, (est, se) in by_method.items():
+            row: dict[str, Any] = {"method": m}
+            if prep.by is not None:
+                row[prep.by] = TOTAL if label is None else label
+            row.update({"estimate": est, "se": se, "ci_low": est - z * se,
+                        "ci_high": est + z * se, "n_A": n_a, "n_B": n_b,
+                        "assumption": ASSUMPTIONS[m]})
+            rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -9,6 +9,7 @@ survey's design variance of the imputed values and the model variance from estim
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,60 +19,85 @@ from citizendata.integrate.nonprob.outcome import Outcome
 if TYPE_CHECKING:
     from citizendata.integrate.nonprob.propensity import VarB
 
-__all__ = ["mi_mean", "nn_mean"]
+__all__ = ["Match", "mi_mean", "nn_match", "nn_mean"]
 
 
 def mi_mean(model: Outcome, xa: np.ndarray, y: np.ndarray, xb: np.ndarray, d: np.ndarray,
-            var_b: VarB) -> tuple[float, float]:
+            var_b: VarB, db: np.ndarray | None = None) -> tuple[float, float]:
     """The mass-imputation mean and its standard error.
 
     ``V = V_B + V_A``: ``V_B`` the design variance of ``N_B^-1 sum_B d (m_i - mu)``;
     ``V_A = sum_A (g' M^-1 x_i e_i)^2`` with ``g = N_B^-1 sum_B d mdot_i x_i``,
     ``M = sum_A mdot_i x_i x_i'`` and ``e_i = y_i - m_i`` (linearisation in ``beta``).
+    In a domain (``db``: 1 for the survey units in it) the sums over B are the domain's.
     """
+    db = np.ones(d.size) if db is None else db
+    w = d * db
     mb = model.predict(xb)
-    n_b = float(d.sum())
-    mu = float(d @ mb / n_b)
-    v_b = var_b(d * (mb - mu)) / n_b ** 2
-    g = (d * model.slope(xb)) @ xb / n_b
+    n_b = float(w.sum())
+    mu = float(w @ mb / n_b)
+    v_b = var_b(w * (mb - mu)) / n_b ** 2
+    g = (w * model.slope(xb)) @ xb / n_b
     kappa = xa @ (model.bread @ g)
     e = y - model.predict(xa)
     v_a = float(np.sum((kappa * e) ** 2))
     return mu, float(np.sqrt(v_b + v_a))
 
 
-def nn_mean(xa: np.ndarray, y: np.ndarray, xb: np.ndarray, d: np.ndarray,
-            var_b: VarB) -> tuple[float, float]:
-    """Nearest-neighbour mass imputation: each survey unit takes the mean ``y`` of its nearest
-    citizen units in the covariates (standardised by the survey's weighted SDs); all units
-    at the nearest distance count, so categorical covariates give cell means.
+@dataclass
+class Match:
+    """Nearest-neighbour donors: for each survey unit its imputed value, and the citizen side."""
 
-    No outcome model, but the covariates must be few (matching bias grows with the number
-    of continuous ones). Writing the estimate as ``sum_A c_j y_j``, the variance is
-    ``V_B(sum_B d yhat / N_B) + sum_A c_j^2 sigma_j^2``: the survey's design variance of
-    the imputed values given the citizen sample, plus the citizen sample's own noise, with
-    ``sigma_j^2 = (y_j - y_j')^2 / 2`` from the nearest other citizen unit ``j'``
-    (Abadie & Imbens 2006; Yang, Kim & Hwang 2021).
-    """
+    yhat: np.ndarray  # imputed value of each survey unit
+    unit: np.ndarray  # (survey unit, donor pattern) pairs: the unit ...
+    idx: np.ndarray  # ... and the pattern
+    n_i: np.ndarray  # number of donors of each survey unit
+    pat_of: np.ndarray  # pattern of each citizen unit
+    sigma2: np.ndarray  # noise variance of each citizen unit (nearest-other difference)
+
+
+def nn_match(xa: np.ndarray, y: np.ndarray, xb: np.ndarray, d: np.ndarray) -> Match:
+    """Each survey unit's nearest citizen units in the covariates (standardised by the survey's
+    weighted SDs, intercept left out); every unit at the nearest distance counts."""
     from scipy.spatial import cKDTree
 
-    n_b = float(d.sum())
-    centre = d @ xb[:, 1:] / n_b
-    sd = np.sqrt(d @ (xb[:, 1:] - centre) ** 2 / n_b)
+    n_all = float(d.sum())
+    centre = d @ xb[:, 1:] / n_all
+    sd = np.sqrt(d @ (xb[:, 1:] - centre) ** 2 / n_all)
     sd[sd == 0] = 1.0
-    za, zb = xa[:, 1:] / sd, xb[:, 1:] / sd  # without the intercept
+    za, zb = xa[:, 1:] / sd, xb[:, 1:] / sd
     # match on the distinct covariate patterns of the citizen sample (few when categorical)
     pats, pat_of = _patterns(za)
     n_p = np.bincount(pat_of, minlength=len(pats)).astype(float)
     y_p = np.bincount(pat_of, weights=y, minlength=len(pats))
     tree = cKDTree(pats)
     unit, idx = _nearest_patterns(tree, len(pats), zb)
-    n_i = np.bincount(unit, weights=n_p[idx], minlength=len(zb))  # donors of each survey unit
+    n_i = np.bincount(unit, weights=n_p[idx], minlength=len(zb))
     yhat = np.bincount(unit, weights=y_p[idx], minlength=len(zb)) / n_i
-    mu = float(d @ yhat / n_b)
-    c = (np.bincount(idx, weights=(d / n_i)[unit], minlength=len(pats)) / n_b)[pat_of]
     sigma2 = (y - y[_nearest_other(pats, pat_of, tree)]) ** 2 / 2
-    v = var_b(d * (yhat - mu)) / n_b ** 2 + float(np.sum(c ** 2 * sigma2))
+    return Match(yhat, unit, idx, n_i, pat_of, sigma2)
+
+
+def nn_mean(match: Match, d: np.ndarray, var_b: VarB,
+            db: np.ndarray | None = None) -> tuple[float, float]:
+    """Nearest-neighbour mass imputation: each survey unit takes the mean ``y`` of its nearest
+    citizen units (:func:`nn_match`), so categorical covariates give cell means.
+
+    No outcome model, but the covariates must be few (matching bias grows with the number
+    of continuous ones). Writing the estimate as ``sum_A c_j y_j``, the variance is
+    ``V_B(sum_B d yhat / N_B) + sum_A c_j^2 sigma_j^2``: the survey's design variance of
+    the imputed values given the citizen sample, plus the citizen sample's own noise, with
+    ``sigma_j^2 = (y_j - y_j')^2 / 2`` from the nearest other citizen unit ``j'``
+    (Abadie & Imbens 2006; Yang, Kim & Hwang 2021). In a domain (``db``: 1 for the
+    survey units in it) the sums over B are the domain's; matching stays over all units.
+    """
+    w = d if db is None else d * db
+    n_b = float(w.sum())
+    mu = float(w @ match.yhat / n_b)
+    n_pats = int(match.pat_of.max()) + 1
+    c = (np.bincount(match.idx, weights=(w / match.n_i)[match.unit], minlength=n_pats)
+         / n_b)[match.pat_of]
+    v = var_b(w * (match.yhat - mu)) / n_b ** 2 + float(np.sum(c ** 2 * match.sigma2))
     return mu, float(np.sqrt(v))
 
 

@@ -113,18 +113,22 @@ def _no_maximum(xa: np.ndarray, xb: np.ndarray, d: np.ndarray, names: list[str] 
 
 
 def ipw_mean(y: np.ndarray, pr: Propensity, xa: np.ndarray, xb: np.ndarray, d: np.ndarray,
-             var_b: VarB) -> tuple[float, float, np.ndarray]:
+             var_b: VarB, da: np.ndarray | None = None) -> tuple[float, float, np.ndarray]:
     """Hajek IPW mean, its linearised standard error (CLW 2020, section 3) and ``b``.
 
     ``mu = sum_A y/pi / sum_A 1/pi``; the variance is
     ``N^-2 sum_A (1-pi)((y-mu)/pi - b'x)^2`` plus the reference survey's design variance
     of ``N^-1 sum_B d pi b'x`` with ``b' = [sum_A (1/pi-1)(y-mu) x'] [sum_B d pi(1-pi) x x']^-1``.
+    In a domain (``da``: 1 for the citizen units in it) ``y - mu`` becomes
+    ``1_D (y - mu_D)`` and ``N`` the domain's ``N_D``.
     """
     pa, pb = pr.pi_a, pr.pi_b
-    n_hat = float(np.sum(1.0 / pa))
-    mu = float(np.sum(y / pa) / n_hat)
-    b = _b_vector(y - mu, pa, pb, xa, xb, d)
-    v1 = float(np.sum((1 - pa) * ((y - mu) / pa - xa @ b) ** 2)) / n_hat ** 2
+    da = np.ones(y.size) if da is None else da
+    n_hat = float(np.sum(da / pa))
+    mu = float(np.sum(da * y / pa) / n_hat)
+    r = da * (y - mu)
+    b = _b_vector(r, pa, pb, xa, xb, d)
+    v1 = float(np.sum((1 - pa) * (r / pa - xa @ b) ** 2)) / n_hat ** 2
     v2 = var_b(d * pb * (xb @ b)) / n_hat ** 2
     return mu, float(np.sqrt(v1 + v2)), b
 

@@ -17,7 +17,8 @@ with the population's true mean. Two populations:
 
 * ``kenya``: the scenario's population, its citizen sample (selection on ward and age
   group, :func:`submissions.draw_sample`) and the DHS-like survey (:mod:`dhs`), births
-  as units; both models on ward, age group (35-49 merged) and disability status.
+  as units; both models on ward, age group (35-49 merged) and disability status;
+  ``kenya_ward`` the same, estimated in each ward (domains).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from citizendata.integrate.nonprob._design import Prepared
-from citizendata.integrate.nonprob.estimate import METHODS, estimate_prepared
+from citizendata.integrate.nonprob.estimate import METHODS, estimate_domains, estimate_prepared
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,6 +41,7 @@ SCENARIOS: dict[str, str] = {
     "c": "propensity model wrong (omits x2), outcome right",
     "d": "selection on y (not ignorable)",
     "kenya": "Kenya: citizen sample (ward, age) + DHS-like survey",
+    "kenya_ward": "Kenya, in each of the nine wards (domains, pooled)",
 }
 _Z = 1.959963984540054
 _N = 20_000
@@ -108,8 +110,10 @@ def _kenya(seed: int) -> dict[str, Any]:
     dis = (births["disability_status"] == "disability").to_numpy(dtype=float)
     x = np.column_stack([np.ones(len(births)), _dummies(ward_c, int(ward_c.max()) + 1),
                          _dummies(age_c, int(age_c.max()) + 1), dis])
-    return {"women": women, "x": x, "y": births["skilled"].to_numpy(dtype=float),
+    y = births["skilled"].to_numpy(dtype=float)
+    return {"women": women, "x": x, "y": y, "ward": ward_c,
             "frame": dhs.frame_arrays(seed), "truth": float(births["skilled"].mean()),
+            "ward_truth": np.bincount(ward_c, weights=y) / np.bincount(ward_c),
             "size": citizen_selection_size(women)}
 
 
@@ -146,43 +150,56 @@ def _kenya_rep(pop: dict[str, Any], rng: np.random.Generator, n: int) -> Prepare
     d = np.repeat(s["weight"], nb)
     ea = np.repeat(s["ea"], nb)
     x = pop["x"]
+    wards = [str(k) for k in range(pop["ward_truth"].size)]
     return Prepared(xa_p=x[a], xb_p=x[b], xa_o=x[a], xb_o=x[b], names_p=[], names_o=[],
                     y=pop["y"][a], d=d, strata=pop["frame"].ea_ward[ea],
-                    psu=np.unique(ea, return_inverse=True)[1], binary=True)
+                    psu=np.unique(ea, return_inverse=True)[1], binary=True, by="ward",
+                    domains=wards, dom_a=pop["ward"][a], dom_b=pop["ward"][b])
 
 
 def run(scenario: str, reps: int, seed: int = 20261207, *, kenya_n: int = 4998) -> pd.DataFrame:
-    """Estimates, standard errors and truth of every method in ``reps`` replicates (long table)."""
+    """Estimates, standard errors and truth of every method in ``reps`` replicates (long table).
+
+    ``kenya_ward`` gives one row per ward too (column ``domain``), each with its own truth.
+    """
     import pandas as pd
 
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {', '.join(SCENARIOS)}")
-    kenya = scenario == "kenya"
+    kenya = scenario.startswith("kenya")
     pop = _kenya(20260301) if kenya else _synthetic(seed)
     rng = np.random.default_rng([seed, list(SCENARIOS).index(scenario)])
     rows = []
     for r in range(reps):  # each replicate is vectorised; the loop is over replicates only
         prep = _kenya_rep(pop, rng, kenya_n) if kenya else _synthetic_rep(pop, scenario, rng)
-        found, _, _ = estimate_prepared(prep, METHODS)
-        for m, (est, se) in found.items():
-            rows.append((r, m, est, se))
-    out = pd.DataFrame(rows, columns=["rep", "method", "estimate", "se"])
-    out["truth"] = pop["truth"]
-    return out
+        found, fits = estimate_prepared(prep, METHODS)
+        if scenario == "kenya_ward":
+            for k, by_method in enumerate(estimate_domains(prep, METHODS, fits).values()):
+                rows += [(r, m, k, est, se, pop["ward_truth"][k])
+                         for m, (est, se) in by_method.items()]
+        else:
+            rows += [(r, m, -1, est, se, pop["truth"]) for m, (est, se) in found.items()]
+    return pd.DataFrame(rows, columns=["rep", "method", "domain", "estimate", "se", "truth"])
 
 
 def summarise(long: pd.DataFrame) -> pd.DataFrame:
-    """Bias, RMSE, coverage of the 95% interval and mean SE over the empirical SD, per method."""
+    """Bias, RMSE, coverage of the 95% interval and mean SE over the empirical SD, per method.
+
+    With several domains, bias, RMSE and coverage pool them and the SE ratio is their mean.
+    """
     import pandas as pd
 
     err = long["estimate"] - long["truth"]
     cover = (err.abs() <= _Z * long["se"]).astype(float)
-    g = long.assign(err=err, err2=err ** 2, cover=cover).groupby("method", sort=False)
+    t = long.assign(err=err, err2=err ** 2, cover=cover)
+    g = t.groupby("method", sort=False)
+    per = t.groupby(["method", "domain"], sort=False)
+    ratio = (per["se"].mean() / per["estimate"].std(ddof=1)).groupby(level=0, sort=False).mean()
     out = pd.DataFrame({
         "bias": g["err"].mean(),
         "rmse": np.sqrt(g["err2"].mean()),
         "coverage": g["cover"].mean(),
-        "se_ratio": g["se"].mean() / g["estimate"].std(ddof=1),
+        "se_ratio": ratio,
         "reps": g.size(),
     })
     return out.reindex([m for m in METHODS if m in out.index])
