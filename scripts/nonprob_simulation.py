@@ -24,7 +24,7 @@ def main() -> None:
     print("| scenario | method | bias | RMSE | coverage | SE / SD |")
     print("|---|---|---:|---:|---:|---:|")
     for key, label in SCENARIOS.items():
-        reps = args.kenya_reps if key == "kenya" else args.reps
+        reps = args.kenya_reps if key.startswith("kenya") else args.reps
         t0 = time.perf_counter()
         table = summarise(run(key, reps, args.seed))
         took = time.perf_counter() - t0
