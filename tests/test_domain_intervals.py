@@ -105,6 +105,7 @@ def test_at_zero_the_default_is_wilson_on_n(con: Any) -> None:
                           cluster=UNITS["psu"])
     assert est.value == 0.0 and est.se == 0.0 and est.ci_method == "logit"
     lo, hi = wilson_interval(0, n)
+    assert float(lo) == 0.0
     assert (est.ci_low, est.ci_high) == (0.0, pytest.approx(float(hi), rel=1e-12))
     one = domain_estimate("proportion", UNITS["y"], domain=(UNITS["ward"] == "c").to_numpy(),
                           weights=UNITS["d"], cluster=UNITS["psu"], ci="clopper_pearson")
