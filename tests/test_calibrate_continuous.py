@@ -210,3 +210,19 @@ def test_population_size_must_agree_with_the_margins() -> None:
         calibrate(CLUS, [STYPE, API99], design_weights="pw", population_size=6000)
     assert err.value.code == "calibration.inconsistent_margins"
     assert "population_size" in str(err.value)
+
+
+def test_bootstrap_recalibration_with_working_variances() -> None:
+    """Each replicate is the ratio estimator again: its g is T_x / hat T_x of the replicate."""
+    from citizendata.stats.variance import bootstrap_weights, recalibrator
+
+    q = STRAT["enroll"].to_numpy(dtype=float)
+    cal = calibrate(STRAT, [ENROLL], method="linear", design_weights="pw", variance=q)
+    recal = recalibrator(STRAT, [ENROLL], method="linear", variance=q)
+    W = bootstrap_weights(cal.design_weights, replicates=20, seed=4, recalibrate=recal)
+    np.testing.assert_allclose(W.T @ STRAT["enroll"], RS["enroll"], rtol=1e-10)
+    d = STRAT["pw"].to_numpy(dtype=float)
+    drawn = W[:, 0] > 0
+    base = bootstrap_weights(d, replicates=20, seed=4)[:, 0]
+    np.testing.assert_allclose(W[drawn, 0] / base[drawn],
+                               RS["enroll"] / (base @ STRAT["enroll"]), rtol=1e-10)

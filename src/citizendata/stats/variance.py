@@ -436,7 +436,11 @@ def recalibrator(
         # function (w = g d); calibrate() wants positive design weights, so leave them out
         keep = np.flatnonzero(wr > 0)
         out = np.zeros_like(wr, dtype=float)
-        cal = calibrate(sample.iloc[keep], margins, design_weights=wr[keep], **calibrate_kwargs)
+        kwargs = dict(calibrate_kwargs)
+        q = kwargs.get("variance")
+        if q is not None and not isinstance(q, str) and np.ndim(q) == 1:
+            kwargs["variance"] = np.asarray(q, dtype=float)[keep]  # per unit, like the sample
+        cal = calibrate(sample.iloc[keep], margins, design_weights=wr[keep], **kwargs)
         out[keep] = cal.weights
         return out
 
