@@ -148,22 +148,23 @@ class Replicates:
         # R: scale and rscales given explicitly so no type-specific guess applies; BRR and Fay
         # take no scale (R derives 1/R and 1/(R (1-rho)^2), which is what ours is)
         if self.type in ("brr", "fay"):
-            extra = f', rho = {self.fay_rho!r}' if self.type == "fay" else ""
+            extra = f", rho = {self.fay_rho!r}" if self.type == "fay" else ""
             args = f'type = "{rtype}"{extra}'
         else:
-            args = (f'type = "{rtype}", scale = {self.scale!r}, '
-                    f'rscales = scan("{prefix}_rscales.txt")')
-        meta["r"] = (f'd <- read.csv("replicates.csv"); '
-                     f'des <- svrepdesign(data = d, weights = ~{weight}, '
+            same = bool(np.all(self.rscales == self.rscales[0]))
+            rs = (f"rep({rscales[0]!r}, {R})" if same
+                  else "c(" + ", ".join(repr(x) for x in rscales) + ")")
+            args = f'type = "{rtype}", scale = {float(self.scale)!r}, rscales = {rs}'
+        meta["r"] = (f'des <- svrepdesign(data = d, weights = ~{weight}, '
                      f'repweights = "^{prefix}[0-9]+$", {args}, combined.weights = TRUE, '
                      f'mse = {"TRUE" if self.mse else "FALSE"})')
-        # Stata: the jackknife form with one multiplier per replicate is scale * rscales[r]
-        # for every type, with its centre the full sample (mse) or the replicates' mean
+        # Stata: the jackknife form with one multiplier per replicate, scale * rscales[r], gives
+        # R's variance for every type (all replicates in one stratum: the centre is their mean,
+        # or the full-sample estimate with mse); untested here, as Stata is not at hand
         mult = " ".join(f"jkrweight({prefix}{r + 1}, multiplier({self.scale * rs:.17g}))"
-                        for r, rs in enumerate(rscales[:3]))
-        meta["stata"] = (f"svyset [pweight={weight}], vce(jackknife){' mse' if self.mse else ''} "
-                         f"{mult}{' …' if R > 3 else ''}  (one jkrweight() per replicate, "
-                         "multiplier scale*rscales[r])")
+                        for r, rs in enumerate(rscales))
+        meta["stata"] = (f"svyset [pweight={weight}], {mult} "
+                         f"vce(jackknife){' mse' if self.mse else ''}")
         return meta
 
 
