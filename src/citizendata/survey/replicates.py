@@ -35,6 +35,7 @@ __all__ = [
     "Replicates",
     "bootstrap",
     "brr",
+    "calibrate_table",
     "from_columns",
     "hadamard",
     "jk1",
@@ -226,7 +227,9 @@ def _design(design_weights: npt.ArrayLike, strata: npt.ArrayLike | None,
 
 def _expand(d: _Design, factors: FloatArray) -> FloatArray:
     """n x R replicate weights from PSU x R factors (fancy indexing, no loop)."""
-    return np.asarray(d.w[:, None] * factors[d.psu], dtype=float)
+    out = np.asarray(factors[d.psu], dtype=float)
+    out *= d.w[:, None]  # in place: one n x R matrix, not two
+    return out
 
 
 # -- jackknives ----------------------------------------------------------------------
@@ -599,8 +602,8 @@ def _combinations(X: FloatArray) -> tuple[IntArray, FloatArray]:
     return inv.ravel().astype(np.int64), rows
 
 
-def _rake_table(Xk: FloatArray, D: FloatArray, T: FloatArray, method: str, max_iter: int,
-                tol: float) -> tuple[FloatArray, int, float]:
+def _solve_table(Xk: FloatArray, D: FloatArray, T: FloatArray, method: str, max_iter: int,
+                 tol: float) -> tuple[FloatArray, int, float]:
     """g (K x R) calibrating every column of D (K x R) to T at once: batched damped Newton.
 
     The dual of the calibration, ``sum_k D_k Phi(x_k' lam) - lam' T``, is minimised for all
@@ -646,6 +649,36 @@ def _rake_table(Xk: FloatArray, D: FloatArray, T: FloatArray, method: str, max_i
     return F(u), max_iter, float(np.max(np.abs(resid) / scale[:, None]))
 
 
+def calibrate_table(counts: npt.ArrayLike, X: npt.ArrayLike, totals: npt.ArrayLike, *,
+                    method: str = "raking", max_iter: int = 100, tol: float = 1e-12,
+                    margin_rtol: float = 1e-6) -> FloatArray:
+    """g (K x R) calibrating each column of ``counts`` (K x R weight sums) to ``totals``.
+
+    ``X`` (K x p) is the 0/1 margin-category indicator of each of the K combinations; a
+    combination's calibrated weight sum in replicate r is ``g[k, r] * counts[k, r]``. This is
+    the small-table step of :func:`recalibrate_margins`, public for callers that keep their
+    replicates factored (PSU x replicate factors and per-cell sums) instead of n x R.
+    """
+    if method not in ("raking", "linear"):
+        raise _invalid(f"the combination fast path takes method raking or linear, not "
+                       f"{method!r}", "use recalibrate() with calibrate() for logit or bounds")
+    D = np.asarray(counts, dtype=float)
+    D = D[:, None] if D.ndim == 1 else D
+    Xk = np.asarray(X, dtype=float)
+    T = np.asarray(totals, dtype=float).ravel()
+    if Xk.shape[0] != D.shape[0] or Xk.shape[1] != T.size:
+        raise _invalid(f"counts {D.shape}, X {Xk.shape} and totals {T.shape} do not fit")
+    g, iterations, err = _solve_table(Xk, D, T, method, max_iter, tol)
+    if not err <= margin_rtol:
+        raise BadInput("calibration.not_converged",
+                       f"re-calibrating the replicates did not reach the margins in "
+                       f"{iterations} iteration(s): the largest relative margin error is "
+                       f"{err:.3g}", fix="collapse small categories, or use fewer margins "
+                       "(a replicate may have lost every unit of a category)",
+                       details={"max_rel_error": err, "iterations": iterations})
+    return g
+
+
 def recalibrate_margins(rep: Replicates, sample: pd.DataFrame, margins: Sequence[Margin], *,
                         method: str = "raking", max_iter: int = 100, tol: float = 1e-12,
                         margin_rtol: float = 1e-6, block: int = 65536) -> Replicates:
@@ -661,9 +694,6 @@ def recalibrate_margins(rep: Replicates, sample: pd.DataFrame, margins: Sequence
 
     from citizendata.stats.calibrate import model_matrix
 
-    if method not in ("raking", "linear"):
-        raise _invalid(f"the combination fast path takes method raking or linear, not "
-                       f"{method!r}", "use recalibrate() with calibrate() for logit or bounds")
     W = rep.weights
     n = W.shape[0]
     if len(sample) != n:
@@ -673,20 +703,14 @@ def recalibrate_margins(rep: Replicates, sample: pd.DataFrame, margins: Sequence
     K = Xk.shape[0]
     C = sparse.csr_matrix((np.ones(n), (k, np.arange(n))), shape=(K, n))
     D = np.asarray(C @ W)  # K x R: each replicate's weight in each combination
-    g, iterations, err = _rake_table(Xk, D, T, method, max_iter, tol)
-    if not err <= margin_rtol:
-        raise BadInput("calibration.not_converged",
-                       f"re-calibrating the replicates did not reach the margins in "
-                       f"{iterations} iteration(s): the largest relative margin error is "
-                       f"{err:.3g}", fix="collapse small categories, or use fewer margins "
-                       "(a replicate may have lost every unit of a category)")
+    g = calibrate_table(D, Xk, T, method=method, max_iter=max_iter, tol=tol,
+                        margin_rtol=margin_rtol)
     out = np.empty_like(W)
     for start in range(0, n, block):  # blocks of rows keep the temporary g[k] small
         sl = slice(start, start + block)
         np.multiply(W[sl], g[k[sl]], out=out[sl])
     return Replicates(out, rep.type, rep.scale, rep.rscales, rep.mse, rep.fay_rho,
-                      {**rep.notes, "recalibrated": method, "combinations": K,
-                       "recalibration_iterations": iterations})
+                      {**rep.notes, "recalibrated": method, "combinations": K})
 
 
 # -- dispatch ------------------------------------------------------------------------
