@@ -135,7 +135,7 @@ def replicate_run(frame: pd.DataFrame, cube: Cube, margins: list[Margin], w_full
                     replicates=replicates, seed=1)
     t["bootstrap_weights_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    rep = recalibrate_margins(rep, frame, margins)
+    rep = recalibrate_margins(rep, frame, margins, inplace=True)  # one n x R matrix, not two
     t["recalibrate_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     out = estimates(cube, rep, lambda v: cube.sums(v, rep.weights), lambda v: cube.sums(v, w_full))

@@ -213,6 +213,15 @@ def test_fast_recalibration_is_the_slow_one(method: str, n_margins: int) -> None
                                                            (40, 1)), rtol=1e-9)
 
 
+def test_inplace_recalibration_reuses_the_matrix() -> None:
+    rep = bootstrap(CLUS["pw"], None, CLUS["dnum"], replicates=20, seed=4)
+    copy = recalibrate_margins(rep, CLUS, MARGINS)
+    assert copy.weights is not rep.weights and copy.notes["recalibrated"] == "raking"
+    same = recalibrate_margins(rep, CLUS, MARGINS, inplace=True)
+    assert same.weights is rep.weights
+    np.testing.assert_array_equal(same.weights, copy.weights)
+
+
 def test_recalibration_failure_is_a_coded_error() -> None:
     # a replicate without any high school cannot be raked to the high-school total
     rep = jk1(CLUS["pw"].to_numpy(float), CLUS["dnum"])

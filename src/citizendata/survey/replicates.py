@@ -681,14 +681,16 @@ def calibrate_table(counts: npt.ArrayLike, X: npt.ArrayLike, totals: npt.ArrayLi
 
 def recalibrate_margins(rep: Replicates, sample: pd.DataFrame, margins: Sequence[Margin], *,
                         method: str = "raking", max_iter: int = 100, tol: float = 1e-12,
-                        margin_rtol: float = 1e-6, block: int = 65536) -> Replicates:
+                        margin_rtol: float = 1e-6, block: int = 65536,
+                        inplace: bool = False) -> Replicates:
     """Every replicate raked (or linearly calibrated) to categorical margins, all at once.
 
     The calibrated g of a unit depends only on its combination of margin categories, so each
     replicate's weights are summed over the K combinations, the K x R table is calibrated
     for all replicates together and g is expanded back: the same weights as calibrating
     each replicate on its own (:func:`recalibrate` with ``calibrate``), far faster.
-    Post-stratification is the case of one margin.
+    Post-stratification is the case of one margin. ``inplace`` overwrites ``rep.weights``
+    instead of allocating a second n x R matrix (which costs more than the arithmetic).
     """
     from scipy import sparse
 
@@ -705,7 +707,7 @@ def recalibrate_margins(rep: Replicates, sample: pd.DataFrame, margins: Sequence
     D = np.asarray(C @ W)  # K x R: each replicate's weight in each combination
     g = calibrate_table(D, Xk, T, method=method, max_iter=max_iter, tol=tol,
                         margin_rtol=margin_rtol)
-    out = np.empty_like(W)
+    out = W if inplace else np.empty_like(W)
     for start in range(0, n, block):  # blocks of rows keep the temporary g[k] small
         sl = slice(start, start + block)
         np.multiply(W[sl], g[k[sl]], out=out[sl])
