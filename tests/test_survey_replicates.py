@@ -22,6 +22,7 @@ from citizendata.survey.replicates import (
     Replicates,
     bootstrap,
     brr,
+    calibrate_table,
     from_columns,
     hadamard,
     jk1,
@@ -114,6 +115,10 @@ def test_jk1_weights_and_estimates_equal_rs() -> None:
     np.testing.assert_allclose(rep.weights, _matrix("rep_jk1_apiclus1.csv.gz"), rtol=1e-13)
     check_constants(rep, REF["jk1_apiclus1"]["replicates"])
     check_summary(rep, pw, CLUS, REF["jk1_apiclus1"]["results"])
+    rep_fpc = jk1(pw, CLUS["dnum"], CLUS["fpc"])
+    np.testing.assert_array_equal(rep_fpc.weights, rep.weights)
+    check_constants(rep_fpc, REF["jk1_fpc_apiclus1"]["replicates"])
+    check_summary(rep_fpc, pw, CLUS, REF["jk1_fpc_apiclus1"]["results"])
     rep_mse = jk1(pw, CLUS["dnum"], mse=True)
     check_constants(rep_mse, REF["jk1_mse_apiclus1"]["replicates"])
     check_summary(rep_mse, pw, CLUS, REF["jk1_mse_apiclus1"]["results"])
@@ -353,6 +358,9 @@ def test_replicate_design_dispatches_by_type() -> None:
     with pytest.raises(BadInput) as err:
         replicate_design(w, s, p, "jack")
     assert err.value.code == "design.replicates_invalid"
+    fpc = np.full(6, 60.0)
+    np.testing.assert_allclose(replicate_design(w, s, p, "jk1", fpc=fpc).scale, 0.9 * 5 / 6)
+    np.testing.assert_allclose(replicate_design(w, s, p, "jkn", fpc=fpc).rscales, 0.5 * (1 - 2 / 60))
 
 
 @pytest.mark.parametrize("call,code,words", [
@@ -370,6 +378,11 @@ def test_replicate_design_dispatches_by_type() -> None:
     (lambda: jk1(np.ones(3), [1.0, np.nan, 2.0]), "design.missing_value", "no psu"),
     (lambda: replicate_design(np.ones(4), None, None, "bootstrap", fpc=np.full(4, 10.0)),
      "design.fpc_invalid", "fpc"),
+    (lambda: jk1(np.ones(4), [1, 2, 3, 4], np.full(4, 4.0)), "design.fpc_invalid", "every PSU"),
+    (lambda: calibrate_table(np.ones((2, 3)), np.eye(2), [1.0, 1.0], method="logit"),
+     "design.replicates_invalid", "raking or linear"),
+    (lambda: calibrate_table(np.ones((2, 3)), np.eye(3), [1.0, 1.0]),
+     "design.replicates_invalid", "do not fit"),
 ])
 def test_bad_designs_get_coded_errors(call: Any, code: str, words: str) -> None:
     with pytest.raises(BadInput) as err:

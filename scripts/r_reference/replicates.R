@@ -56,6 +56,7 @@ write.csv(scd, file.path(out_dir, "rep_scd.csv"), row.names = FALSE)
 dclus1 <- svydesign(id = ~dnum, weights = ~pw, data = apiclus1)
 jk1 <- as.svrepdesign(dclus1, type = "JK1")
 jk1_mse <- as.svrepdesign(dclus1, type = "JK1", mse = TRUE)
+jk1_fpc <- as.svrepdesign(svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1), type = "JK1")
 jk1_ps <- postStratify(jk1, ~stype, pop_stype)
 jk1_rake <- rake(jk1, list(~stype, ~sch.wide), list(pop_stype, pop_sw),
                  control = list(maxit = MAXIT, epsilon = EPS))
@@ -111,8 +112,12 @@ def export(name, df, rep, full, seed):
     frame = pd.concat([df[["id", "stype", "sch_wide", "api00", "enroll"]]
                        .rename(columns={"sch_wide": "sch.wide"}),
                        pd.DataFrame({"weight": full}), rep.to_frame("repw")], axis=1)
-    frame.to_csv(out + name, index=False, float_format="%.17g")
-    meta.append({"file": name, "seed": seed, "metadata": rep.metadata("repw", "weight")})
+    frame.to_csv(out + name, index=False, float_format="%.17g",
+                 compression={"method": "gzip", "mtime": 0})  # the same bytes on every run
+    info = rep.metadata("repw", "weight")
+    for long in ("stata", "replicate_columns"):  # one entry per replicate: not needed here
+        info.pop(long)
+    meta.append({"file": name, "seed": seed, "metadata": info})
 strat = pd.read_csv(out + "rep_apistrat.csv", keep_default_na=False)
 clus = pd.read_csv(out + "rep_apiclus1.csv", keep_default_na=False)
 codes = lambda s: pd.factorize(s)[0]
@@ -147,6 +152,8 @@ ref <- list(
                       replicates = repinfo(jk1), results = summarise(jk1)),
   jk1_mse_apiclus1 = list(design = "as.svrepdesign(dclus1, type='JK1', mse=TRUE)",
                           replicates = repinfo(jk1_mse), results = summarise(jk1_mse)),
+  jk1_fpc_apiclus1 = list(design = "as.svrepdesign(svydesign(id=~dnum, weights=~pw, fpc=~fpc, data=apiclus1), type='JK1')",
+                          replicates = repinfo(jk1_fpc), results = summarise(jk1_fpc)),
   jk1_poststrat_apiclus1 = list(design = "postStratify(jk1, ~stype, pop_stype)",
                                 replicates = repinfo(jk1_ps), results = summarise(jk1_ps)),
   jk1_raked_apiclus1 = list(design = "rake(jk1, list(~stype, ~sch.wide), list(pop_stype, pop_sw))",

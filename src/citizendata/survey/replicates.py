@@ -63,7 +63,7 @@ def _invalid(message: str, fix: str | None = None, *, code: str = "design.replic
 # -- the replicates ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare the weights explicitly, not with ==
 class Replicates:
     """Replicate weights (n x R, full weights) and the constants of their variance formula."""
 
@@ -235,21 +235,28 @@ def _expand(d: _Design, factors: FloatArray) -> FloatArray:
 # -- jackknives ----------------------------------------------------------------------
 
 
-def jk1(design_weights: npt.ArrayLike, psu: npt.ArrayLike | None, *,
-        mse: bool = False) -> Replicates:
-    """Delete-one-PSU jackknife ignoring strata: R = m replicates, scale (m-1)/m (R's JK1)."""
+def jk1(design_weights: npt.ArrayLike, psu: npt.ArrayLike | None,
+        fpc: npt.ArrayLike | None = None, *, mse: bool = False) -> Replicates:
+    """Delete-one-PSU jackknife ignoring strata: R = m replicates, scale (1-f)(m-1)/m (R's JK1).
+
+    ``fpc`` (optional, one value for every unit) is the population number of PSUs (> 1) or
+    the sampling fraction (<= 1), as R's ``jk1weights``.
+    """
     d = _design(design_weights, None, psu)
     m = d.m
     if m < 2:
         raise _invalid("the jackknife needs at least two PSUs; this design has one")
+    corr = float(_fpc_correction(d, fpc)[0])
+    if corr == 0.0:
+        raise _invalid("every PSU was sampled (fpc): there is no sampling variance",
+                       code="design.fpc_invalid")
     factors = np.full((m, m), m / (m - 1.0))
     np.fill_diagonal(factors, 0.0)
-    return Replicates(_expand(d, factors), "jk1", (m - 1.0) / m, np.ones(m), mse,
+    return Replicates(_expand(d, factors), "jk1", corr * (m - 1.0) / m, np.ones(m), mse,
                       notes={"psus": m})
 
 
-def _fpc_correction(d: _Design, fpc: npt.ArrayLike | None, strata: npt.ArrayLike | None
-                    ) -> FloatArray:
+def _fpc_correction(d: _Design, fpc: npt.ArrayLike | None) -> FloatArray:
     """1 - f_h per stratum from an (n,) fpc: a value <= 1 a sampling fraction, > 1 a size."""
     if fpc is None:
         return np.ones(d.n_h.size)
@@ -286,7 +293,7 @@ def jkn(design_weights: npt.ArrayLike, strata: npt.ArrayLike | None, psu: npt.Ar
     completely (f_h = 1) give no replicates, as with R's ``survey.drop.replicates``.
     """
     d = _design(design_weights, strata, psu)
-    corr = _fpc_correction(d, fpc, strata)
+    corr = _fpc_correction(d, fpc)
     lonely = np.flatnonzero((d.n_h < 2) & (corr > 0))
     if lonely.size:
         raise _invalid(f"stratum(s) {d.strata_labels[lonely][:10].tolist()} have one PSU: the "
@@ -719,7 +726,7 @@ def recalibrate_margins(rep: Replicates, sample: pd.DataFrame, margins: Sequence
 
 _Builder = Callable[..., Replicates]
 _BUILDERS: dict[str, _Builder] = {
-    "jk1": lambda w, s, p, **k: jk1(w, p, mse=k["mse"]),
+    "jk1": lambda w, s, p, **k: jk1(w, p, k["fpc"], mse=k["mse"]),
     "jkn": lambda w, s, p, **k: jkn(w, s, p, k["fpc"], mse=k["mse"]),
     "brr": lambda w, s, p, **k: brr(w, s, p, 0.0, mse=k["mse"]),
     "fay": lambda w, s, p, **k: brr(w, s, p, k["fay_rho"], mse=k["mse"]),
@@ -737,9 +744,9 @@ def replicate_design(design_weights: npt.ArrayLike, strata: npt.ArrayLike | None
     if builder is None:
         raise _invalid(f"replicate type {type!r} is not one of {', '.join(_BUILDERS)}",
                        "choose jk1, jkn, brr, fay or bootstrap", field_name="variance")
-    if fpc is not None and type != "jkn":
+    if fpc is not None and type not in ("jk1", "jkn"):
         raise _invalid(f"an fpc cannot be used with {type} replicates (R refuses it too)",
-                       "use jkn, or the linearised variance, for a design with an fpc",
+                       "use jkn or jk1, or the linearised variance, for a design with an fpc",
                        code="design.fpc_invalid")
     return builder(design_weights, strata, psu, replicates=replicates, seed=seed,
                    fay_rho=fay_rho, fpc=fpc, mse=mse)
