@@ -1,0 +1,1 @@
+"""Survey designs: declared designs, their variance, replicate weights and survey estimates."""
