@@ -54,8 +54,11 @@ def _values(values: Any) -> str:
 
 
 def _plain(v: Any) -> Any:
-    """A numpy scalar as a plain Python value (for messages and JSON)."""
-    return v.item() if isinstance(v, np.generic) else v
+    """A numpy scalar as a plain Python value (whole floats as int), for messages and JSON."""
+    v = v.item() if isinstance(v, np.generic) else v
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        return int(v)
+    return v
 
 
 def _bad(code: str, message: str, source: str, column: str | None = None,
@@ -331,7 +334,7 @@ def _check_settings(data: pd.DataFrame, source: str, *, weights: str | None,
 
 def _no_missing(col: pd.Series, name: str, source: str) -> None:
     miss = col.isna().to_numpy()
-    if col.dtype == object:
+    if not pd.api.types.is_numeric_dtype(col.dtype):
         miss = miss | (col.astype(str).str.strip() == "").to_numpy()
     if miss.any():
         raise _bad("design.missing_value", f"Column {name!r} of {source} has no value in "

@@ -1,0 +1,91 @@
+"""survey_estimate against R's survey package on its api examples (design.json, R 4.1.1)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from citizendata.survey import survey_estimate
+
+REF = Path(__file__).parent / "data" / "r_reference"
+R = json.loads((REF / "design.json").read_text())
+POP = R["population"]
+
+
+def data(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF / f"design_{name}.csv")
+
+
+def pop(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF / f"design_pop_{name}.csv")
+
+
+STANDARD = {"means": ["api00"], "proportions": [("sch.wide", "Yes")]}
+
+# each R case: the data, the design and weighting arguments, the by column, the total
+CASES: dict[str, tuple[str, dict[str, Any], str, str]] = {
+    "apisrs": ("apisrs", {"fpc": "fpc"}, "stype", "enroll"),
+    "apistrat": ("apistrat", {"strata": "stype", "weights": "pw", "fpc": "fpc"}, "comp.imp",
+                 "enroll"),
+    "apiclus1": ("apiclus1", {"psu": "dnum", "weights": "pw", "fpc": "fpc"}, "stype", "enroll"),
+    "apiclus1_wr": ("apiclus1", {"psu": "dnum", "weights": "pw"}, "stype", "enroll"),
+    "apiclus2": ("apiclus2", {"psu": "dnum", "ssu": "snum", "fpc": "fpc1", "fpc2": "fpc2"},
+                 "stype", "enroll"),
+    "lonely_remove": ("lonely", {"strata": "stype", "weights": "pw", "lonely_psu": "remove"},
+                      "comp.imp", "enroll"),
+    "lonely_certainty": ("lonely", {"strata": "stype", "weights": "pw",
+                                    "lonely_psu": "certainty"}, "comp.imp", "enroll"),
+    "lonely_adjust": ("lonely", {"strata": "stype", "weights": "pw", "lonely_psu": "adjust"},
+                      "comp.imp", "enroll"),
+    "lonely_average": ("lonely", {"strata": "stype", "weights": "pw", "lonely_psu": "average"},
+                       "comp.imp", "enroll"),
+    "apiclus1_poststratify": ("apiclus1", {"psu": "dnum", "weights": "pw", "fpc": "fpc",
+                                           "poststratify": ("stype", pop("stype"))},
+                              "sch.wide", "enroll"),
+    "apiclus1_rake": ("apiclus1", {"psu": "dnum", "weights": "pw", "fpc": "fpc",
+                                   "rake": [pop("stype"), pop("schwide")]}, "stype", "enroll"),
+    "apistrat_greg": ("apistrat", {"strata": "stype", "weights": "pw", "fpc": "fpc",
+                                   "rake": [pop("stype")],
+                                   "calibrate_totals": {"api99": POP["api99"]}},
+                      "comp.imp", "enroll"),
+    "apiclus1_greg": ("apiclus1", {"psu": "dnum", "weights": "pw", "fpc": "fpc",
+                                   "calibrate_totals": {"api99": POP["api99"]},
+                                   "population_size": POP["N"]}, "stype", "enroll"),
+    "apistrat_ratio": ("apistrat", {"strata": "stype", "weights": "pw", "fpc": "fpc",
+                                    "calibrate_totals": {"api99": POP["api99"]}},
+                       "comp.imp", "enroll"),
+    "apiclus1_bounded": ("apiclus1", {"psu": "dnum", "weights": "pw", "fpc": "fpc",
+                                      "rake": [pop("stype")],
+                                      "calibrate_totals": {"api99": POP["api99"]},
+                                      "bounds": (0.7, 1.7)}, "stype", "enroll"),
+}
+
+
+def key(e: dict[str, Any]) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    return e["variable"], e["statistic"], tuple(sorted(e["by"].items()))
+
+
+def compare(ours: dict[str, Any], ref: list[dict[str, Any]], rtol: float) -> int:
+    got = {key(e): e for e in ours["estimates"]}
+    for r in ref:
+        e = got[key(r)]
+        assert e["df"] == r["df"], key(r)
+        assert e["estimate"] == pytest.approx(r["estimate"], rel=rtol), key(r)
+        assert e["se"] == pytest.approx(r["se"], rel=rtol), key(r)
+        if r["statistic"] == "proportion" and not 1e-9 < r["estimate"] < 1 - 1e-9:
+            # R's logit interval collapses to a point; ours falls back to Clopper-Pearson
+            assert e["ci"][0] <= r["estimate"] <= e["ci"][1] and e["ci"][1] > e["ci"][0]
+            continue
+        assert e["ci"] == pytest.approx(r["ci"], rel=rtol), key(r)
+    return len(ref)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_agrees_with_r(case: str) -> None:
+    name, kwargs, by, total = CASES[case]
+    res = survey_estimate(data(name), **STANDARD, totals=[total], by=[by], **kwargs)
+    assert compare(res.to_dict(), R["cases"][case]["estimates"], 1e-8) >= 3
