@@ -98,7 +98,7 @@ def test_missing_weight_and_blank_stratum_are_refused() -> None:
     assert e.value.code == "design.missing_value"
     df = toy()
     df.loc[0, "region"] = " "
-    with pytest.raises(BadInput, match="'region'.*row 1") as e:
+    with pytest.raises(BadInput, match=r"'region'.*row 1") as e:
         SurveyDesign.from_frame(df, strata="region", weights="w")
     assert e.value.code == "design.missing_value"
 
@@ -143,7 +143,7 @@ def test_fpc_not_constant_mixed_or_out_of_range() -> None:
     with pytest.raises(BadInput, match="mixes sampling fractions") as e:
         SurveyDesign.from_frame(toy(), strata="region", psu="village", weights="w",
                                 fpc={"a": 0.1, "b": 30})
-    with pytest.raises(BadInput, match="no population size for stratum.*'b'") as e:
+    with pytest.raises(BadInput, match=r"no population size for stratum.*'b'") as e:
         SurveyDesign.from_frame(toy(), strata="region", psu="village", weights="w",
                                 fpc={"a": 20})
     with pytest.raises(BadInput, match=r"\(0, 1\]") as e:
@@ -159,7 +159,7 @@ def test_invalid_declarations() -> None:
     assert e.value.where.column == "vilage"
     df = toy()
     df.loc[3, "w"] = 0
-    with pytest.raises(BadInput, match="positive number.*row 4") as e:
+    with pytest.raises(BadInput, match=r"positive number.*row 4") as e:
         SurveyDesign.from_frame(df, weights="w")
     assert e.value.code == "design.invalid"
     with pytest.raises(BadInput, match=r"\(0, 1\]"):

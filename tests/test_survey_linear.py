@@ -122,5 +122,5 @@ def test_lonely_fpc_certain_as_r() -> None:
     df = pd.read_csv(REF / "design_lonely.csv")
     df.loc[df.stype == "E", "fpc"] = 1
     d = SurveyDesign.from_frame(df, strata="stype", weights="pw", fpc="fpc")
-    mu, se = mean_var(df, d, "api00")
+    _, se = mean_var(df, d, "api00")
     assert se == pytest.approx(R["lonely_fpc_certain"]["estimates"][0]["se"], rel=1e-10)
