@@ -62,7 +62,14 @@ CASES: dict[str, tuple[str, dict[str, Any], str, str]] = {
                                       "rake": [pop("stype")],
                                       "calibrate_totals": {"api99": POP["api99"]},
                                       "bounds": (0.7, 1.7)}, "stype", "enroll"),
+    "apiclus1_jk1_rake": ("apiclus1", {"psu": "dnum", "weights": "pw", "variance": "jk1",
+                                       "rake": [pop("stype"), pop("schwide")]}, "stype",
+                          "enroll"),
+    "apistrat_jkn": ("apistrat", {"strata": "stype", "weights": "pw", "fpc": "fpc",
+                                  "variance": "jkn"}, "comp.imp", "enroll"),
 }
+SCD = {"scd_brr": {"variance": "brr"}, "scd_fay": {"variance": "fay", "fay_rho": 0.3},
+       "scd_linear": {}}
 
 
 def key(e: dict[str, Any]) -> tuple[str, str, tuple[tuple[str, str], ...]]:
@@ -89,3 +96,23 @@ def test_agrees_with_r(case: str) -> None:
     name, kwargs, by, total = CASES[case]
     res = survey_estimate(data(name), **STANDARD, totals=[total], by=[by], **kwargs)
     assert compare(res.to_dict(), R["cases"][case]["estimates"], 1e-8) >= 3
+
+
+@pytest.mark.parametrize("case", sorted(SCD))
+def test_paired_design_brr_as_r(case: str) -> None:
+    res = survey_estimate(data("scd"), strata="ESA", psu="ambulance", nest=True,
+                          means=["arrests"], totals=["arrests", "alive"], **SCD[case])
+    assert compare(res.to_dict(), R["cases"][case]["estimates"], 1e-10) == 3
+    assert res.variance_method == SCD[case].get("variance", "linearisation")
+
+
+def test_motivating_case_raked_cluster_se() -> None:
+    """apiclus1 raked: SE 23.70 under the cluster design, not 7.78 as if each school a PSU."""
+    kwargs: dict[str, Any] = {"weights": "pw", "means": ["api00"],
+                              "rake": [pop("stype"), pop("schwide")]}
+    clus = survey_estimate(data("apiclus1"), psu="dnum", fpc="fpc", **kwargs).to_dict()
+    flat = survey_estimate(data("apiclus1"), **kwargs).to_dict()
+    assert round(clus["estimates"][0]["se"], 2) == 23.70
+    assert round(flat["estimates"][0]["se"], 2) == 7.78
+    assert "15 first-stage units" in clus["assumption"]
+    assert "no clusters or strata declared" in flat["assumption"]

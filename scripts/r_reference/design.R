@@ -147,6 +147,29 @@ b1 <- calibrate(clus1, ~stype + api99, c(`(Intercept)` = N, stypeH = pop_stype$t
                 bounds = c(0.7, 1.7), epsilon = 1e-12, maxit = 500)
 cases$apiclus1_bounded <- case("calibrate(clus1, ~stype+api99, pop, bounds=c(0.7,1.7))", b1, standard(b1))
 
+# replicate weights: JK1 raked (each replicate raked), JKn with the fpc, BRR and Fay's BRR on
+# R's paired-design example (scd: two ambulances per emergency service area)
+rj <- rake(as.svrepdesign(clus1wr, type = "JK1"), list(~stype, ~sch.wide),
+           list(data.frame(stype = pop_stype$stype, Freq = pop_stype$total),
+                data.frame(sch.wide = pop_sw$sch.wide, Freq = pop_sw$total)),
+           control = list(maxit = 500, epsilon = 1e-13))
+cases$apiclus1_jk1_rake <- case("rake(as.svrepdesign(clus1wr, type='JK1'), list(~stype, ~sch.wide), ...)",
+                                rj, standard(rj))
+rn <- as.svrepdesign(strat, type = "JKn")
+cases$apistrat_jkn <- case("as.svrepdesign(strat, type='JKn')", rn, standard(rn, by = "comp.imp"))
+data(scd)
+write.csv(scd, file.path(out_dir, "design_scd.csv"), row.names = FALSE)
+scddes <- svydesign(data = scd, prob = ~1, id = ~ambulance, strata = ~ESA, nest = TRUE)
+scd_est <- function(des) list(one(des, "arrests", "total", svytotal), one(des, "alive", "total", svytotal),
+                              one(des, "arrests", "mean", svymean))
+scdbrr <- as.svrepdesign(scddes, type = "BRR")
+cases$scd_brr <- case("as.svrepdesign(svydesign(data=scd, prob=~1, id=~ambulance, strata=~ESA, nest=TRUE), type='BRR')",
+                      scdbrr, scd_est(scdbrr))
+scdfay <- as.svrepdesign(scddes, type = "Fay", fay.rho = 0.3)
+cases$scd_fay <- case("as.svrepdesign(scddes, type='Fay', fay.rho=0.3)", scdfay, scd_est(scdfay))
+cases$scd_linear <- case("svydesign(data=scd, prob=~1, id=~ambulance, strata=~ESA, nest=TRUE)",
+                         scddes, scd_est(scddes))
+
 ref <- list(
   generated_by = "scripts/r_reference/design.R",
   r_version = R.version.string,

@@ -159,31 +159,29 @@ class SurveyDesign:
             return ("non-probability sample: no design weights; the variance treats the units "
                     "as independent draws, so it rests on a model of who took part, not on "
                     "the design")
-        parts = []
-        if self.declared_strata:
-            parts.append(f"{self.n_strata:,} strata")
-        if self.declared_psu:
-            unit = f"{self.n_psu:,} first-stage units (PSUs)"
-            parts.append(unit + (" with second-stage units" if self.ssu is not None else ""))
-        else:
-            parts.append(f"{self.n:,} units, each its own sampling unit")
-        first = ("first stage as drawn with replacement" if self.fpc1 is None else
-                 "first stage without replacement (finite population correction)")
         if self.simple:
             return (f"no clusters or strata declared: the {self.n:,} units are treated as "
                     "independent draws with replacement")
+        kind = ("two-stage cluster sample" if self.ssu is not None else "cluster sample"
+                if self.declared_psu else "sample")
+        parts = [f"{self.n_strata:,} strata"] if self.declared_strata else []
+        parts.append(f"{self.n_psu:,} first-stage units (PSUs)" if self.declared_psu
+                     else f"{self.n:,} units, each its own PSU")
+        first = ("first stage as drawn with replacement" if self.fpc1 is None else
+                 "first stage without replacement (finite population correction)")
         second = ""
         if self.ssu is not None and self.fpc1 is not None:
-            second = ("; second stage " + ("with its finite population correction"
-                                           if self.fpc2 is not None and np.isfinite(self.fpc2).any()
+            fpc2 = self.fpc2 is not None and bool(np.isfinite(self.fpc2).any())
+            second = ("; second stage " + ("with its finite population correction" if fpc2
                                            else "as drawn with replacement"))
         elif self.ssu is not None:
-            second = "; second-stage variance within PSUs is carried by the first stage"
+            second = "; the second stage's variance is carried by the first stage's"
         lonely = ""
         if (self.n_psu_by_stratum == 1).any():
             lonely = f"; strata with one PSU: {self.lonely_psu}"
-        return (f"stratified multi-stage design ({', '.join(parts)}): Taylor linearisation, "
-                f"{first}{second}{lonely}; {self.df:,} degrees of freedom")
+        strat = "stratified " if self.declared_strata else ""
+        return (f"{strat}{kind} ({', '.join(parts)}): Taylor linearisation, {first}{second}"
+                f"{lonely}; {self.df:,} degrees of freedom")
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary of the design."""

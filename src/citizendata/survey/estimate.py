@@ -163,6 +163,9 @@ class _Weighting:
     calibration: Calibration | None
     summary: dict[str, Any] | None
     redo: Callable[[np.ndarray], np.ndarray] | None  # the same calibration from other weights
+    frame: pd.DataFrame | None = None
+    margins: list[Any] = field(default_factory=list)
+    margins_only: bool = False  # categorical margins, no numeric totals: the fast path
 
 
 def _weighting(data: pd.DataFrame, d: np.ndarray, *, poststratify: TotalsTable | None,
@@ -229,7 +232,8 @@ def _weighting(data: pd.DataFrame, d: np.ndarray, *, poststratify: TotalsTable |
     summary["kind"] = ("ratio" if q is not None else "poststratify" if
                        (poststratify is not None and not rake and not numeric) else
                        "rake" if not numeric else "calibrate")
-    return _Weighting(cal.weights, cal, summary, redo)
+    return _Weighting(cal.weights, cal, summary, redo, frame, margins,
+                      margins_only=not numeric and population_size is None)
 
 
 # -- the estimates ------------------------------------------------------------------------------
@@ -297,14 +301,14 @@ def _block(variable: str, statistic: str, y: np.ndarray, member: np.ndarray,
     return _Block(variable, statistic, dom, est, U, n, inn, y0)
 
 
-def _logit_ci(p: np.ndarray, se: np.ndarray, t: float, n: np.ndarray, level: float
-              ) -> tuple[np.ndarray, np.ndarray]:
-    """svyciprop(method="logit"): expit(logit p -/+ t se / (p (1-p))); 0 and 1 by Clopper–Pearson."""
+def _logit_ci(p: np.ndarray, se_logit: np.ndarray, se: np.ndarray, t: float, n: np.ndarray,
+              level: float) -> tuple[np.ndarray, np.ndarray]:
+    """svyciprop(method="logit"): expit(logit p -/+ t se_logit); 0 and 1 by Clopper–Pearson."""
     from citizendata.stats.variance import clopper_pearson_interval
 
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = np.log(p / (1.0 - p))
-        half = t * se / (p * (1.0 - p))
+        half = t * se_logit
         lo = 1.0 / (1.0 + np.exp(-(eta - half)))
         hi = 1.0 / (1.0 + np.exp(-(eta + half)))
     edge = (p <= 0.0) | (p >= 1.0) | (se == 0.0)
@@ -387,6 +391,7 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     est = np.concatenate([b.estimate for b in blocks])
     U = np.hstack([b.U for b in blocks])
     notes: list[str] = []
+    v_logit: np.ndarray | None = None
     if variance == "linearisation":
         E = U
         cal = wt.calibration
@@ -402,8 +407,8 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
         var = svyrecvar(w[:, None] * E, design, diag=True, present=present)
         method = "linearisation"
     else:
-        var = _replicate_variance(blocks, design, wt, variance, replicates, seed, fay_rho,
-                                  source)
+        var, v_logit = _replicate_variance(blocks, design, wt, variance, replicates, seed,
+                                           fay_rho, notes)
         method = variance
         notes.append(_replicate_note(variance, replicates, seed, wt.redo is not None))
     se = np.sqrt(np.maximum(var, 0.0))
@@ -414,7 +419,12 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     is_prop = np.concatenate([np.full(len(b.estimate), b.statistic == "proportion")
                               for b in blocks])
     if is_prop.any():
-        plo, phi = _logit_ci(est[is_prop], se[is_prop], tq, nn[is_prop], level)
+        p = est[is_prop]
+        # linearised: the logit's SE by the delta method, se / (p (1 - p)); replicates: its own
+        with np.errstate(invalid="ignore", divide="ignore"):
+            se_logit = (se[is_prop] / (p * (1.0 - p)) if v_logit is None
+                        else np.sqrt(np.maximum(v_logit[is_prop], 0.0)))
+        plo, phi = _logit_ci(p, se_logit, se[is_prop], tq, nn[is_prop], level)
         lo[is_prop], hi[is_prop] = plo, phi
     table = pd.DataFrame({
         "variable": [b.variable for b in blocks for _ in b.estimate],
@@ -450,16 +460,31 @@ def _replicate_note(variance: str, replicates: int, seed: int, recal: bool) -> s
 
 def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighting,
                         variance: str, replicates: int, seed: int, fay_rho: float,
-                        source: str) -> np.ndarray:
-    """Replicate variance of every estimate: replicate weights, re-calibrated when weighted."""
+                        notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Replicate variances of every estimate and of its logit (re-calibrated replicates).
+
+    The logit's own replicate variance gives proportions' logit intervals, as R's
+    ``svyciprop(method="logit")`` refits its logistic model in every replicate.
+    """
     from citizendata.survey import replicates as rep_mod
 
-    rep = _make_replicates(rep_mod, design, variance, replicates, seed, fay_rho)
+    fpc = None
+    if design.fpc1 is not None:
+        if variance == "jkn" and np.isfinite(design.fpc1).all():
+            fpc = design.fpc1
+        else:
+            notes.append(f"{variance} replicates ignore the finite population correction "
+                         "(conservative); jkn or linearisation use it")
+    rep = rep_mod.replicate_design(design.weights, design.strata, design.psu, variance,
+                                   replicates=replicates, seed=seed, fay_rho=fay_rho, fpc=fpc)
     if wt.redo is not None:
-        rep = rep_mod.recalibrate(rep, wt.redo)
+        cal = wt.calibration
+        if wt.margins_only and cal is not None and cal.bounds is None:
+            rep = rep_mod.recalibrate_margins(rep, wt.frame, wt.margins, method=cal.method)
+        else:
+            rep = rep_mod.recalibrate(rep, wt.redo)
     W = np.asarray(rep.weights, dtype=float)  # (n, R)
     thetas = []
-    full = []
     for b in blocks:
         num = W.T @ (b.num * b.y[:, None])  # (R, K)
         if b.statistic == "total":
@@ -469,22 +494,11 @@ def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighti
             with np.errstate(invalid="ignore", divide="ignore"):
                 th = num / den
         thetas.append(th)
-        full.append(b.estimate)
     theta_r = np.hstack(thetas).T  # (K, R)
-    theta = np.concatenate(full)
-    return np.asarray(rep.variance(theta_r, theta), dtype=float)
-
-
-def _make_replicates(rep_mod: Any, design: SurveyDesign, variance: str, replicates: int,
-                     seed: int, fay_rho: float) -> Any:
-    d, s, p = design.weights, design.strata, design.psu
-    try:
-        if variance == "jk1":
-            return rep_mod.jk1(d, s, p)
-        if variance == "jkn":
-            return rep_mod.jkn(d, s, p)
-        if variance in ("brr", "fay"):
-            return rep_mod.brr(d, s, p, fay_rho=fay_rho if variance == "fay" else 0.0)
-        return rep_mod.bootstrap(d, s, p, replicates=replicates, seed=seed)
-    except TypeError:  # pragma: no cover - a signature the replicates module changed
-        raise
+    theta = np.concatenate([b.estimate for b in blocks])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logit_r = np.log(theta_r / (1.0 - theta_r))
+        logit = np.log(theta / (1.0 - theta))
+    v = np.asarray(rep.variance(theta_r, theta), dtype=float)
+    v_logit = np.asarray(rep.variance(logit_r, logit), dtype=float)
+    return v, v_logit
