@@ -104,6 +104,10 @@ def survey_estimate_cmd(
             help="A stratum with one PSU: fail, remove, certainty, adjust or average.")
         ] = "fail",
         level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
+        domain_df: Annotated[str, typer.Option(
+            help="Degrees of freedom of domain estimates: design (PSUs - strata, as R) or "
+                 "domain (the domain's own PSUs - strata: wider intervals, better coverage "
+                 "for small domains).")] = "design",
         encoding: EncodingOpt = None,
         as_json: JsonOpt = False) -> None:
     """Means, totals and proportions with design-based SEs and t intervals (df = PSUs - strata).
@@ -139,7 +143,8 @@ def survey_estimate_cmd(
             lonely_psu=lonely_psu, means=mean or [], totals=total or [], proportions=props,
             by=by or [], poststratify=post, rake=raked, calibrate_totals=cal or None,
             population_size=population_size, bounds=lim, variance=variance,
-            replicates=replicates, seed=seed, level=level, source=str(data))
+            replicates=replicates, seed=seed, level=level, domain_df=domain_df,
+            source=str(data))
         if as_json:
             console.print_json(data=result.to_dict())
             return
@@ -159,8 +164,10 @@ def _print(result: SurveyResult, data: Path) -> None:
                       f"{fmt(r.ci_low, digits)}–{fmt(r.ci_high, digits)}", str(r.df),
                       f"{r.n:,}")
     console.print(table)
-    console.print(f"variance: {result.variance_method}; intervals: t with {int(t['df'].iloc[0]):,} "
-                  "degrees of freedom (proportions: logit)", highlight=False)
+    dfs = sorted(set(t["df"].astype(int)))
+    df_text = f"{dfs[0]:,}" if len(dfs) == 1 else f"{dfs[0]:,} to {dfs[-1]:,}"
+    console.print(f"variance: {result.variance_method}; intervals: t with {df_text} degrees "
+                  "of freedom (proportions: logit)", highlight=False)
     console.print(f"assumption: {result.assumption}", highlight=False)
     w = result.weighting
     if w:

@@ -301,7 +301,7 @@ def _block(variable: str, statistic: str, y: np.ndarray, member: np.ndarray,
     return _Block(variable, statistic, dom, est, U, n, inn, y0)
 
 
-def _logit_ci(p: np.ndarray, se_logit: np.ndarray, se: np.ndarray, t: float, n: np.ndarray,
+def _logit_ci(p: np.ndarray, se_logit: np.ndarray, se: np.ndarray, t: np.ndarray, n: np.ndarray,
               level: float) -> tuple[np.ndarray, np.ndarray]:
     """svyciprop(method="logit"): expit(logit p -/+ t se_logit); 0 and 1 by Clopper–Pearson."""
     from citizendata.stats.variance import clopper_pearson_interval
@@ -323,7 +323,7 @@ def _logit_ci(p: np.ndarray, se_logit: np.ndarray, se: np.ndarray, t: float, n: 
 
 def _check_request(data: pd.DataFrame, means: Sequence[str], totals: Sequence[str],
                    proportions: Sequence[tuple[str, Any]], by: Sequence[str], source: str,
-                   variance: str, level: float) -> None:
+                   variance: str, level: float, domain_df: str) -> None:
     if not (means or totals or proportions):
         raise _bad("Nothing to estimate: give means, totals or proportions.", source)
     for c in means:
@@ -341,6 +341,8 @@ def _check_request(data: pd.DataFrame, means: Sequence[str], totals: Sequence[st
                    source, code="design.invalid")
     if not 0.0 < level < 1.0:
         raise _bad(f"The confidence level must be between 0 and 1, not {level!r}.", source)
+    if domain_df not in ("design", "domain"):
+        raise _bad(f"domain_df must be design or domain, not {domain_df!r}.", source)
 
 
 def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
@@ -356,7 +358,8 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
                     population_size: float | None = None,
                     bounds: tuple[float, float] | None = None,
                     variance: str = "linearisation", replicates: int = 200, seed: int = 0,
-                    fay_rho: float = 0.5, level: float = 0.95, source: str = "data",
+                    fay_rho: float = 0.5, level: float = 0.95, domain_df: str = "design",
+                    source: str = "data",
                     design: SurveyDesign | None = None) -> SurveyResult:
     """Means, totals and proportions, overall and by domain, under a declared design.
 
@@ -365,12 +368,16 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     pairs; ``calibrate_totals`` maps numeric columns to population totals (alone: the
     ratio estimator; with ``population_size`` or categorical totals: GREG); ``bounds``
     limit the g-weights. ``variance`` is ``linearisation`` or a replicate method.
+    ``domain_df`` is ``design`` (PSUs - strata for every estimate, as R's
+    ``confint(svyby(...), df=degf(design))``) or ``domain`` (a domain's own: the PSUs with a
+    unit of the domain minus the strata with one, at least 1; wider, better-covering
+    intervals for small domains, Korn & Graubard 1999).
     """
     from scipy.stats import t as t_dist
 
     means, totals, by = list(means), list(totals), list(by)
     proportions = [(p[0], p[1]) for p in proportions]
-    _check_request(data, means, totals, proportions, by, source, variance, level)
+    _check_request(data, means, totals, proportions, by, source, variance, level, domain_df)
     if design is None:
         design = SurveyDesign.from_frame(data, weights=weights, probabilities=probabilities,
                                          strata=strata, psu=psu, ssu=ssu, fpc=fpc, fpc2=fpc2,
@@ -412,8 +419,8 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
         method = variance
         notes.append(_replicate_note(variance, replicates, seed, wt.redo is not None))
     se = np.sqrt(np.maximum(var, 0.0))
-    df = max(design.df, 1)
-    tq = float(t_dist.ppf(0.5 + level / 2.0, df))
+    dfs = _degrees_of_freedom(blocks, design, domain_df)
+    tq = np.asarray(t_dist.ppf(0.5 + level / 2.0, np.maximum(dfs, 1)), dtype=float)
     lo, hi = est - tq * se, est + tq * se
     nn = np.concatenate([b.n for b in blocks])
     is_prop = np.concatenate([np.full(len(b.estimate), b.statistic == "proportion")
@@ -424,19 +431,36 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
         with np.errstate(invalid="ignore", divide="ignore"):
             se_logit = (se[is_prop] / (p * (1.0 - p)) if v_logit is None
                         else np.sqrt(np.maximum(v_logit[is_prop], 0.0)))
-        plo, phi = _logit_ci(p, se_logit, se[is_prop], tq, nn[is_prop], level)
+        plo, phi = _logit_ci(p, se_logit, se[is_prop], tq[is_prop], nn[is_prop], level)
         lo[is_prop], hi[is_prop] = plo, phi
     table = pd.DataFrame({
         "variable": [b.variable for b in blocks for _ in b.estimate],
         "statistic": [b.statistic for b in blocks for _ in b.estimate],
         "by": [d for b in blocks for d in b.by],
-        "estimate": est, "se": se, "ci_low": lo, "ci_high": hi, "df": design.df, "n": nn})
+        "estimate": est, "se": se, "ci_low": lo, "ci_high": hi, "df": dfs, "n": nn})
     if design.df < 1:
         notes.append("the design has no degrees of freedom (one PSU per stratum): the "
                      "interval uses 1")
     return SurveyResult(table=table, variance_method=method, assumption=_assumption(
         design, wt, method), level=level, design=design.describe(), weighting=wt.summary,
         notes=notes)
+
+
+def _degrees_of_freedom(blocks: list[_Block], design: SurveyDesign, domain_df: str
+                        ) -> np.ndarray:
+    """Each estimate's degrees of freedom: the design's, or (domains) the domain's own."""
+    k = sum(len(b.estimate) for b in blocks)
+    dfs = np.full(k, design.df, dtype=np.int64)
+    if domain_df == "design":
+        return dfs
+    from citizendata.survey.linear import group_sums
+
+    num = np.hstack([b.num for b in blocks]).astype(float)
+    psu_in = group_sums(num, design.psu, design.n_psu) > 0  # (m, K)
+    strata_in = group_sums(psu_in.astype(float), design.psu_strata, design.n_strata) > 0
+    own = np.maximum(psu_in.sum(axis=0) - strata_in.sum(axis=0), 1)
+    is_domain = np.concatenate([[bool(d) for d in b.by] for b in blocks])
+    return np.where(is_domain, np.minimum(own, design.df), dfs)
 
 
 def _assumption(design: SurveyDesign, wt: _Weighting, method: str) -> str:
