@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from citizendata.errors import BadInput
 from citizendata.survey import survey_estimate
 
 REF = Path(__file__).parent / "data" / "r_reference"
@@ -116,3 +117,33 @@ def test_motivating_case_raked_cluster_se() -> None:
     assert round(flat["estimates"][0]["se"], 2) == 7.78
     assert "15 first-stage units" in clus["assumption"]
     assert "no clusters or strata declared" in flat["assumption"]
+
+
+def test_values_inputs_and_missing_answers() -> None:
+    df = pd.DataFrame({"g": [1.0, 2, 2, None, 1, 2], "y": [1.0, None, 3, 4, 5, 6],
+                       "c": ["x", "y", "x", "x", None, "y"], "w": [1.0, 2, 1, 1, 2, 1]})
+    res = survey_estimate(df, weights="w", means=["y"], proportions=[("g", "2.0"), ("c", "x")],
+                          by=["c"]).to_dict()
+    got = {key(e): e for e in res["estimates"]}
+    # a missing y leaves the unit out (R's na.rm); a missing by value leaves it out of domains
+    assert got[("y", "mean", ())]["estimate"] == pytest.approx((1 + 3 + 4 + 10 + 6) / 6)
+    assert got[("y", "mean", ())]["n"] == 5
+    assert got[("g", "proportion", ())]["estimate"] == pytest.approx(4 / 7)
+    assert got[("c", "proportion", (("c", "x"),))]["estimate"] == 1.0
+    assert set(e["by"].get("c") for e in res["estimates"]) == {None, "x", "y"}
+    with pytest.raises(BadInput, match="must be numeric") as e:
+        survey_estimate(df, means=["c"])
+    assert e.value.code == "input.invalid" and e.value.where is not None
+    with pytest.raises(BadInput, match="Nothing to estimate"):
+        survey_estimate(df)
+    with pytest.raises(BadInput, match="variance must be one of"):
+        survey_estimate(df, means=["y"], variance="taylor")
+
+
+def test_non_probability_and_simple_designs_say_so() -> None:
+    df = data("apisrs")
+    res = survey_estimate(df, non_probability=True, means=["api00"])
+    assert "non-probability" in res.assumption and res.table["df"].iloc[0] == 199
+    res = survey_estimate(df, means=["api00"], rake=[pop("stype")])
+    assert "raked" in res.assumption and res.weighting is not None
+    assert res.weighting["kind"] == "rake"

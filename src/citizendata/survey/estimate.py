@@ -115,12 +115,28 @@ def _as_key(v: Any) -> str:
     return str(v.item() if isinstance(v, np.generic) else v)
 
 
+def _value_key(col: pd.Series, value: Any) -> str:
+    """The key of a proportion's value; "1.0" or 1 match 1 in a numeric column."""
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        try:
+            return _as_key(float(value))
+        except (TypeError, ValueError):
+            pass
+    return _as_key(value)
+
+
 def _category(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Values as str keys (object array) and which rows have a value."""
+    """Values as str keys (object array, vectorised) and which rows have a value."""
     ok = col.notna().to_numpy()
-    keys = np.array([_as_key(v) if o else "" for v, o in zip(col.tolist(), ok, strict=True)],
-                    dtype=object)
-    return keys, ok
+    if pd.api.types.is_float_dtype(col.dtype):
+        # an integer column with a gap is float in pandas: 3.0 must still match "3"
+        x = col.to_numpy(dtype=float, na_value=np.nan)
+        whole = np.isfinite(x) & (np.mod(np.where(np.isfinite(x), x, 0.0), 1.0) == 0)
+        ints = np.where(whole, x, 0).astype(np.int64).astype(str)
+        keys = np.where(whole, ints, x.astype(str)).astype(object)
+    else:
+        keys = col.astype(str).to_numpy(dtype=object)
+    return np.where(ok, keys, ""), ok
 
 
 # -- weighting ------------------------------------------------------------------------------
@@ -373,8 +389,6 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     unit of the domain minus the strata with one, at least 1; wider, better-covering
     intervals for small domains, Korn & Graubard 1999).
     """
-    from scipy.stats import t as t_dist
-
     means, totals, by = list(means), list(totals), list(by)
     proportions = [(p[0], p[1]) for p in proportions]
     _check_request(data, means, totals, proportions, by, source, variance, level, domain_df)
@@ -387,39 +401,63 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     wt = _weighting(frame, design.weights, poststratify=poststratify, rake=rake,
                     calibrate_totals=calibrate_totals, population_size=population_size,
                     bounds=bounds, source=source)
-    w = wt.weights
-    member, dom = _domains(frame, by, source)
-    blocks = [_block(c, "mean", _numeric(frame, c, source), member, dom, w) for c in means]
-    blocks += [_block(c, "total", _numeric(frame, c, source), member, dom, w) for c in totals]
-    for col, value in proportions:
-        keys, ok = _category(frame[col])
-        y = np.where(ok, (keys == _as_key(value)).astype(float), np.nan)
-        blocks.append(_block(str(col), "proportion", y, member, dom, w))
-    est = np.concatenate([b.estimate for b in blocks])
-    U = np.hstack([b.U for b in blocks])
+    blocks = _blocks(frame, means, totals, proportions, by, wt.weights, source)
     notes: list[str] = []
     v_logit: np.ndarray | None = None
     if variance == "linearisation":
-        E = U
-        cal = wt.calibration
-        if cal is not None:
-            from citizendata.stats.variance import greg_residuals
-
-            # R's stage-0 g-calibration: residuals of the regression on the calibration's
-            # model matrix with weights d / q, times the final weights
-            E = greg_residuals(U, cal.X, cal.design_weights, cal.q)
-        # an uncalibrated design's domains are R's subsets: under lonely_psu="average" only the
-        # strata present in the domain are counted (a calibrated design keeps every row)
-        present = np.hstack([b.num for b in blocks]) if cal is None else None
-        var = svyrecvar(w[:, None] * E, design, diag=True, present=present)
+        var = _linearised(blocks, design, wt)
         method = "linearisation"
     else:
         var, v_logit = _replicate_variance(blocks, design, wt, variance, replicates, seed,
                                            fay_rho, notes)
         method = variance
         notes.append(_replicate_note(variance, replicates, seed, wt.redo is not None))
+    table = _table(blocks, var, v_logit, _degrees_of_freedom(blocks, design, domain_df), level)
+    if design.df < 1:
+        notes.append("the design has no degrees of freedom (one PSU per stratum): the "
+                     "interval uses 1")
+    return SurveyResult(table=table, variance_method=method, assumption=_assumption(
+        design, wt, method), level=level, design=design.describe(), weighting=wt.summary,
+        notes=notes)
+
+
+def _blocks(frame: pd.DataFrame, means: list[str], totals: list[str],
+            proportions: list[tuple[str, Any]], by: list[str], w: np.ndarray, source: str
+            ) -> list[_Block]:
+    """Every requested statistic, overall and in every domain."""
+    member, dom = _domains(frame, by, source)
+    blocks = [_block(c, "mean", _numeric(frame, c, source), member, dom, w) for c in means]
+    blocks += [_block(c, "total", _numeric(frame, c, source), member, dom, w) for c in totals]
+    for col, value in proportions:
+        keys, ok = _category(frame[col])
+        y = np.where(ok, (keys == _value_key(frame[col], value)).astype(float), np.nan)
+        blocks.append(_block(str(col), "proportion", y, member, dom, w))
+    return blocks
+
+
+def _linearised(blocks: list[_Block], design: SurveyDesign, wt: _Weighting) -> np.ndarray:
+    """svyrecvar of the (calibration residuals of the) influence values of every estimate."""
+    E = np.hstack([b.U for b in blocks])
+    cal = wt.calibration
+    if cal is not None:
+        from citizendata.stats.variance import greg_residuals
+
+        # R's stage-0 g-calibration: residuals of the regression on the calibration's
+        # model matrix with weights d / q, times the final weights
+        E = greg_residuals(E, cal.X, cal.design_weights, cal.q)
+    # an uncalibrated design's domains are R's subsets: under lonely_psu="average" only the
+    # strata present in the domain are counted (a calibrated design keeps every row)
+    present = np.hstack([b.num for b in blocks]) if cal is None else None
+    return svyrecvar(wt.weights[:, None] * E, design, diag=True, present=present)
+
+
+def _table(blocks: list[_Block], var: np.ndarray, v_logit: np.ndarray | None,
+           dfs: np.ndarray, level: float) -> pd.DataFrame:
+    """Estimates, SEs, t intervals (logit for proportions), df and n, one row each."""
+    from scipy.stats import t as t_dist
+
+    est = np.concatenate([b.estimate for b in blocks])
     se = np.sqrt(np.maximum(var, 0.0))
-    dfs = _degrees_of_freedom(blocks, design, domain_df)
     tq = np.asarray(t_dist.ppf(0.5 + level / 2.0, np.maximum(dfs, 1)), dtype=float)
     lo, hi = est - tq * se, est + tq * se
     nn = np.concatenate([b.n for b in blocks])
@@ -433,17 +471,11 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
                         else np.sqrt(np.maximum(v_logit[is_prop], 0.0)))
         plo, phi = _logit_ci(p, se_logit, se[is_prop], tq[is_prop], nn[is_prop], level)
         lo[is_prop], hi[is_prop] = plo, phi
-    table = pd.DataFrame({
+    return pd.DataFrame({
         "variable": [b.variable for b in blocks for _ in b.estimate],
         "statistic": [b.statistic for b in blocks for _ in b.estimate],
         "by": [d for b in blocks for d in b.by],
         "estimate": est, "se": se, "ci_low": lo, "ci_high": hi, "df": dfs, "n": nn})
-    if design.df < 1:
-        notes.append("the design has no degrees of freedom (one PSU per stratum): the "
-                     "interval uses 1")
-    return SurveyResult(table=table, variance_method=method, assumption=_assumption(
-        design, wt, method), level=level, design=design.describe(), weighting=wt.summary,
-        notes=notes)
 
 
 def _degrees_of_freedom(blocks: list[_Block], design: SurveyDesign, domain_df: str
