@@ -68,8 +68,9 @@ def _bad(code: str, message: str, source: str, column: str | None = None,
 
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes 0..K-1 in sorted label order (as R's factor) and the labels."""
-    labels, codes = np.unique(values, return_inverse=True)
-    return codes.ravel().astype(np.int64), labels
+    # hashing (pandas) rather than sorting every row: a million string ids in a blink
+    codes, labels = pd.factorize(np.asarray(values), sort=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray(labels)
 
 
 def _pair_codes(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
@@ -237,7 +238,8 @@ class SurveyDesign:
         else:
             s_codes, s_labels = np.zeros(n, dtype=np.int64), np.array(["all"], dtype=object)
         if psu is not None:
-            raw_psu, p_labels_all = _codes(_labels(data[psu]))
+            psu_values = _labels(data[psu])
+            raw_psu, p_labels_all = _codes(psu_values)
             if nest:
                 p_codes = _pair_codes(s_codes, raw_psu)
             else:
@@ -245,7 +247,7 @@ class SurveyDesign:
                 p_codes = raw_psu
             first = np.zeros(int(p_codes.max()) + 1, dtype=np.int64)
             first[p_codes[::-1]] = np.arange(n)[::-1]  # first row of each PSU
-            p_labels = np.asarray(_labels(data[psu]))[first]
+            p_labels = np.asarray(psu_values)[first]
         else:
             p_codes, p_labels = np.arange(n, dtype=np.int64), np.arange(1, n + 1)
         ssu_codes = None
@@ -347,7 +349,9 @@ def _check_nested(codes: np.ndarray, outer_codes: np.ndarray, inner_labels: np.n
     """Every inner unit lies in one outer unit, else design.not_nested naming them."""
     if outer_col is None:
         return
-    pairs = np.unique(np.column_stack([codes, outer_codes]), axis=0)
+    n_outer = int(outer_codes.max()) + 1
+    keys = np.unique(codes.astype(np.int64) * n_outer + outer_codes)
+    pairs = np.column_stack([keys // n_outer, keys % n_outer])
     count = np.bincount(pairs[:, 0], minlength=len(inner_labels))
     bad = np.flatnonzero(count > 1)
     if not len(bad):

@@ -27,17 +27,16 @@ _CERTAIN = 1e-7  # R's threshold: a stratum sampled with fraction 1 - f below th
 
 def group_sums(x: np.ndarray, codes: np.ndarray, size: int) -> np.ndarray:
     """Rows of ``x`` (n, k) summed by integer ``codes`` into (size, k), vectorised."""
+    from scipy import sparse
+
     x = np.asarray(x, dtype=float)
     x2 = x.reshape(x.shape[0], -1)
     if x2.shape[1] == 1:
         return np.bincount(codes, weights=x2[:, 0], minlength=size)[:, None]
-    order = np.argsort(codes, kind="stable")
-    sc = codes[order]
-    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]]) if len(sc) else np.array([], int)
-    out = np.zeros((size, x2.shape[1]))
-    if len(sc):
-        out[sc[starts]] = np.add.reduceat(x2[order], starts, axis=0)
-    return out
+    # a sparse (size x n) indicator: counting sort in C, then one product for all k columns
+    n = x2.shape[0]
+    indicator = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(size, n))
+    return np.asarray(indicator @ x2)
 
 
 def _stratum_terms(totals: np.ndarray, strata: np.ndarray, fpc: np.ndarray | None,
