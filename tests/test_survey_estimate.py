@@ -147,3 +147,18 @@ def test_non_probability_and_simple_designs_say_so() -> None:
     res = survey_estimate(df, means=["api00"], rake=[pop("stype")])
     assert "raked" in res.assumption and res.weighting is not None
     assert res.weighting["kind"] == "rake"
+
+
+def test_population_size_alone_scales_to_n() -> None:
+    """Calibration to N alone (R's calibrate(design, ~1, N)): total = N x mean, same for SEs."""
+    kw: dict[str, Any] = {"psu": "dnum", "weights": "pw", "fpc": "fpc", "means": ["api00"]}
+    plain = survey_estimate(data("apiclus1"), **kw).table.iloc[0]
+    res = survey_estimate(data("apiclus1"), **kw, totals=["api00"],
+                          population_size=POP["N"]).table
+    mean, total = res.iloc[0], res.iloc[1]
+    assert mean["estimate"] == pytest.approx(plain["estimate"], rel=1e-12)
+    assert mean["se"] == pytest.approx(plain["se"], rel=1e-12)
+    assert total["estimate"] == pytest.approx(POP["N"] * mean["estimate"], rel=1e-12)
+    assert total["se"] == pytest.approx(POP["N"] * mean["se"], rel=1e-10)
+    with pytest.raises(BadInput, match="Bounds belong to a calibration"):
+        survey_estimate(data("apiclus1"), **kw, bounds=(0.5, 2))

@@ -203,16 +203,16 @@ def _weighting(data: pd.DataFrame, d: np.ndarray, *, poststratify: TotalsTable |
     numeric = [NumericTotal(k, float(v)) for k, v in (calibrate_totals or {}).items()]
     for nt in numeric:
         _need_column(data, nt.variable, "calibration total", source)
-    if not margins and not numeric:
-        if population_size is not None or bounds is not None:
-            raise _bad("population_size and bounds belong to a calibration: give categorical "
-                       "totals (poststratify, rake) or numeric totals (calibrate_totals).",
+    if not margins and not numeric and population_size is None:
+        if bounds is not None:
+            raise _bad("Bounds belong to a calibration: give categorical totals (poststratify, "
+                       "rake), numeric totals (calibrate_totals) or population_size.",
                        source, code="calibration.invalid")
         return _Weighting(d, None, None, None)
     # R: calibrate() is linear unless told otherwise; rake() and postStratify() give the
     # raking (multiplicative) weights, identical to linear for a single margin
     method: Literal["linear", "raking"] = (
-        "linear" if numeric or (poststratify is not None and not rake) else "raking")
+        "raking" if rake and not numeric else "linear")
     q: np.ndarray | None = None
     if numeric and not margins and population_size is None:
         # numeric totals alone, no intercept: the ratio estimator, q = the auxiliary (R's
@@ -247,7 +247,7 @@ def _weighting(data: pd.DataFrame, d: np.ndarray, *, poststratify: TotalsTable |
     summary = cal.to_dict()
     summary["kind"] = ("ratio" if q is not None else "poststratify" if
                        (poststratify is not None and not rake and not numeric) else
-                       "rake" if not numeric else "calibrate")
+                       "rake" if margins and not numeric else "calibrate")
     return _Weighting(cal.weights, cal, summary, redo, frame, margins,
                       margins_only=not numeric and population_size is None)
 
