@@ -199,13 +199,16 @@ for (with_fpc in c(TRUE, FALSE)) {
                    epsilon = EPS, maxit = MAXIT)
   g3d <- calibrate(des, ~stype + api99, pop_g3, calfun = cal.logit,    # logit
                    bounds = c(0.5, 2.5), epsilon = EPS, maxit = MAXIT)
+  g3e <- calibrate(des, ~stype + api99, pop_g3, calfun = "raking",     # truncated raking
+                   bounds = c(0.7, 1.7), epsilon = EPS, maxit = MAXIT)
   greg[[key]] <- list(
     design = summ_num(des),
     linear = summ_num(g3),
     linear_bounded_0.6_1.6 = c(summ_num(g3b), list(g_range = grange(g3b, des))),
     linear_bounded_0.7_1.7 = c(summ_num(g3b2), list(g_range = grange(g3b2, des))),
     raking = summ_num(g3c),
-    logit_0.5_2.5 = c(summ_num(g3d), list(g_range = grange(g3d, des)))
+    logit_0.5_2.5 = c(summ_num(g3d), list(g_range = grange(g3d, des))),
+    raking_bounded_0.7_1.7 = c(summ_num(g3e), list(g_range = grange(g3e, des)))
   )
 }
 linear_unbounded_range <- grange(calibrate(dclus, ~stype + api99, pop_g3), dclus)

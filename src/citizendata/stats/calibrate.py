@@ -1,15 +1,17 @@
-"""Calibration of a citizen sample's weights to official population margins.
+"""Calibration of a citizen sample's weights to official population margins and totals.
 
-Deville & Särndal (1992) calibration with the linear, raking and logit distance
-functions, solved by a damped Newton iteration on the Lagrange multipliers, with
-optional trimming, Kish's design effect and the R-indicator as diagnostics.
-The formulas and references are in docs/methods/calibration.md.
+Deville & Särndal (1992) calibration to categorical margins and to population totals of
+numeric variables (GREG; the ratio estimator through working variances q), with the
+linear, raking and logit distance functions, optionally bounded (solver in
+calibrate_solve), margins checked for consistency, optional trimming, Kish's design
+effect and the R-indicator as diagnostics. Formulas and references:
+docs/methods/calibration.md.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from citizendata.errors import BadInput, Problem, Where
+from citizendata.stats.calibrate_solve import Solution, solve
 
 __all__ = [
     "Calibration",
@@ -352,140 +355,6 @@ def model_matrix(sample: pd.DataFrame, margins: Sequence[Auxiliary], *,
 
 
 # ---------------------------------------------------------------------------
-# distance functions: g = F(u), F'(u), and Phi with Phi' = F (the dual objective)
-
-_Funcs = tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray],
-               Callable[[np.ndarray], np.ndarray]]
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-z)) without overflow."""
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)))
-
-
-def _distance(method: str, bounds: tuple[float, float] | None) -> _Funcs:
-    """F, F' and the antiderivative Phi of F for a method and optional bounds (L, U)."""
-    lo, hi = bounds if bounds is not None else (-math.inf, math.inf)
-    if method == "logit":
-        a = (hi - lo) / ((1 - lo) * (hi - 1))
-        c = math.log((1 - lo) / (hi - 1))
-        # F(u) = L + (U - L) * sigmoid(A u + c) is R survey's cal.logit rewritten
-        # so that it neither overflows nor loses digits for large |u|
-        def f_logit(u: np.ndarray) -> np.ndarray:
-            return np.asarray(lo + (hi - lo) * _sigmoid(a * u + c))
-
-        def df_logit(u: np.ndarray) -> np.ndarray:
-            s = _sigmoid(a * u + c)
-            return np.asarray((hi - lo) * a * s * (1 - s))
-
-        def phi_logit(u: np.ndarray) -> np.ndarray:
-            return np.asarray(lo * u + (hi - lo) / a * (np.logaddexp(0.0, a * u + c)
-                                                        - np.logaddexp(0.0, c)))
-        return f_logit, df_logit, phi_logit
-    if method == "raking":
-        # truncated raking as in R: g = min(max(exp(u), L), U)
-        ulo = math.log(lo) if lo > 0 else -math.inf
-        uhi = math.log(hi) if math.isfinite(hi) else math.inf
-        glo = max(lo, 0.0)
-
-        def f_rake(u: np.ndarray) -> np.ndarray:
-            return np.clip(np.exp(u), glo, hi)
-
-        def df_rake(u: np.ndarray) -> np.ndarray:
-            return np.where((u > ulo) & (u < uhi), np.exp(np.clip(u, ulo, uhi)), 0.0)
-
-        def phi_rake(u: np.ndarray) -> np.ndarray:
-            inner = np.exp(np.clip(u, ulo, uhi)) - 1.0
-            above = np.where(u > uhi, hi * (u - uhi), 0.0) if math.isfinite(uhi) else 0.0
-            below = np.where(u < ulo, lo * (u - ulo), 0.0) if math.isfinite(ulo) else 0.0
-            return np.asarray(inner + above + below)
-        return f_rake, df_rake, phi_rake
-    # linear, truncated at (L, U) when bounds are given (R's calfun="linear", bounds=...)
-    ulo, uhi = lo - 1.0, hi - 1.0
-
-    def f(u: np.ndarray) -> np.ndarray:
-        return np.clip(1.0 + u, lo, hi)
-
-    def df(u: np.ndarray) -> np.ndarray:
-        return np.where((u > ulo) & (u < uhi), 1.0, 0.0)
-
-    def phi(u: np.ndarray) -> np.ndarray:
-        v = np.clip(u, ulo, uhi)
-        inner = v + 0.5 * v * v
-        above = np.where(u > uhi, hi * (u - uhi), 0.0) if math.isfinite(uhi) else 0.0
-        below = np.where(u < ulo, lo * (u - ulo), 0.0) if math.isfinite(ulo) else 0.0
-        return np.asarray(inner + above + below)
-    return f, df, phi
-
-
-@dataclass
-class _Solution:
-    g: np.ndarray
-    converged: bool
-    iterations: int
-    max_rel_error: float
-    worst: int
-
-
-def _solve(X: np.ndarray, d: np.ndarray, T: np.ndarray, scale: np.ndarray, method: str,
-           bounds: tuple[float, float] | None, max_iter: int, tol: float,
-           q: np.ndarray | None = None) -> _Solution:
-    """Newton's method on the convex dual  min_lambda sum d q Phi(x'lambda / q) - lambda'T."""
-    f, df, phi = _distance(method, bounds)
-    qa = np.ones(len(d)) if q is None else q
-    # Full dummy coding is rank-deficient (each margin sums to the grand total). Work in
-    # an orthonormal basis of X's column space: the same g, and a well-posed Newton system.
-    # Numeric columns are scaled to at most 1 first, so that the rank does not depend on
-    # their units (0/1 indicator columns are unchanged).
-    colscale = np.abs(X).max(axis=0, initial=0.0)
-    colscale = np.where(colscale > 0, colscale, 1.0)
-    Xs = X / colscale
-    _, s, vt = np.linalg.svd(Xs, full_matrices=False)
-    rank = int(np.sum(s > s[0] * max(X.shape) * np.finfo(float).eps)) if s.size and s[0] > 0 else 0
-    basis = vt[:rank].T
-    Z = Xs @ basis
-    Tz = basis.T @ (T / colscale)
-    lam = np.zeros(rank)
-
-    def error(g: np.ndarray) -> np.ndarray:
-        return np.asarray(np.abs(T - X.T @ (d * g)) / scale)
-
-    def dual(lam_: np.ndarray) -> float:
-        return float((d * qa) @ phi(Z @ lam_ / qa) - lam_ @ Tz)
-
-    g = f(np.zeros(len(d)))
-    err = error(g)
-    iterations = 0
-    with np.errstate(all="ignore"):
-        while err.max(initial=0.0) > tol and iterations < max_iter:
-            iterations += 1
-            u = Z @ lam / qa
-            misfit = Tz - Z.T @ (d * g)
-            hess = (Z * (d * df(u) / qa)[:, None]).T @ Z
-            step = np.linalg.lstsq(hess, misfit, rcond=None)[0]
-            base, slope = dual(lam), -float(misfit @ step)
-            t = 1.0
-            # damped step: halve until the dual objective decreases enough (Armijo), or at
-            # least the margin error does; a non-finite trial (exp overflow) is halved too
-            for _ in range(60):
-                trial = lam + t * step
-                g_trial = f(Z @ trial / qa)
-                d_trial = dual(trial)
-                if np.all(np.isfinite(g_trial)) and math.isfinite(d_trial) and (
-                        d_trial <= base + 1e-4 * t * slope
-                        or error(g_trial).max() < err.max()):
-                    break
-                t *= 0.5
-            else:
-                break  # no step improves anything: stalled (infeasible or at rounding level)
-            lam, g = trial, g_trial
-            err = error(g)
-    worst = int(np.argmax(err)) if err.size else 0
-    max_err = float(err.max(initial=0.0))
-    return _Solution(g, max_err <= tol, iterations, max_err, worst)
-
-
-# ---------------------------------------------------------------------------
 # diagnostics
 
 
@@ -687,10 +556,67 @@ def _check_settings(method: str, bounds: tuple[float, float] | None,
         raise _invalid("max_iter must be at least 1, and tol and margin_rtol positive")
 
 
-def _grand_total(margins: Sequence[Auxiliary], population_size: float | None,
-                 margin_rtol: float) -> float | None:
-    """The population size the categorical margins (and population_size) agree on, or None."""
-    grand = [(m.name, m.grand_total, m.field) for m in margins if isinstance(m, Margin)]
+def _subtotals(m: Margin, shared: tuple[str, ...]) -> pd.Series:
+    """A margin's totals summed over the categories of the shared variables."""
+    pos = [m.variables.index(v) for v in shared]
+    keys = pd.MultiIndex.from_tuples([tuple(c[i] for i in pos) for c in m.totals],
+                                     names=list(shared))
+    return pd.Series(list(m.totals.values()), index=keys, dtype=float).groupby(
+        level=list(shared), sort=True).sum()
+
+
+def _shared_problems(margins: Sequence[Margin],
+                     margin_rtol: float) -> tuple[list[Problem], list[dict[str, Any]]]:
+    """Cells on which two margins sharing variables disagree: Problems and their details."""
+    problems: list[Problem] = []
+    cells: list[dict[str, Any]] = []
+    for i, first in enumerate(margins):
+        for second in margins[i + 1:]:
+            shared = tuple(v for v in first.variables if v in second.variables)
+            if not shared:
+                continue
+            # name the coarser margin first: "1,200 in margin 'ward' but 1,150 summed from
+            # 'ward x age_group'"
+            a, b = ((first, second) if len(first.variables) <= len(second.variables)
+                    else (second, first))
+            sa, sb = _subtotals(a, shared), _subtotals(b, shared)
+            # a cell only one margin lists has population 0 in the other
+            sa, sb = sa.align(sb, fill_value=0.0)
+            bad = np.abs(sa - sb) > margin_rtol * np.maximum(np.abs(sa), np.abs(sb))
+            label = " x ".join(shared)
+            for cell in sa.index[bad.to_numpy()]:
+                key = cell if isinstance(cell, tuple) else (cell,)
+                x, y = float(sa[cell]), float(sb[cell])
+                verb = "in margin" if len(a.variables) == len(shared) else "summed from"
+                message = (f"{label} {'|'.join(key)!r}: {_fmt(x)} {verb} {a.name!r} but "
+                           f"{_fmt(y)} summed from {b.name!r}")
+                problems.append(Problem("calibration.inconsistent_margins", message,
+                                        Where(field=label)))
+                cells.append({"variables": list(shared), "category": list(key),
+                              "totals": {a.name: x, b.name: y}, "message": message})
+    return problems, cells
+
+
+def _check_margins(margins: Sequence[Auxiliary], population_size: float | None,
+                   margin_rtol: float) -> float | None:
+    """The population size the categorical margins (and population_size) agree on, or None.
+
+    Margins sharing variables must agree on every sub-total over those variables; all must
+    have the same grand total. Numeric totals are exempt.
+    """
+    cats = [m for m in margins if isinstance(m, Margin)]
+    problems, cells = _shared_problems(cats, margin_rtol)
+    if problems:
+        k = len(problems)
+        raise BadInput(
+            "calibration.inconsistent_margins",
+            f"{k} cell{'s' if k != 1 else ''} where margins sharing variables disagree: "
+            + "; ".join(p.message for p in problems[:5]) + (" …" if k > 5 else ""),
+            where=problems[0].where,
+            fix="Take every margin from the same census table (margins_from_table), or "
+                "correct the totals so that the margins add up to each other.",
+            problems=problems, details={"cells": cells})
+    grand = [(m.name, m.grand_total, m.field) for m in cats]
     if population_size is not None:
         grand.insert(0, ("population_size", float(population_size), "population_size"))
     if not grand:
@@ -765,7 +691,7 @@ def calibrate(sample: pd.DataFrame, margins: Sequence[Auxiliary], *,
                                             and population_size > 0):
         raise _invalid(f"population_size must be positive, not {population_size!r}",
                        "population_size")
-    ref = _grand_total(margins, population_size, margin_rtol)
+    ref = _check_margins(margins, population_size, margin_rtol)
     design = _build(sample, margins, population_size)
     if ref is None and design_weights is None:
         raise _invalid("with numeric totals only, give design_weights (or population_size, "
@@ -773,7 +699,7 @@ def calibrate(sample: pd.DataFrame, margins: Sequence[Auxiliary], *,
     d = _design_weights(sample, design_weights, ref if ref is not None else 1.0)
     q = _working_variance(sample, variance)
     X, T = design.X, design.totals
-    sol = _solve(X, d, T, _scale(design), method, bounds, max_iter, tol, q)
+    sol = solve(X, d, T, _scale(design), method, bounds, max_iter, tol, q)
     _raise_unless_close(sol, design, method, bounds, max_iter, margin_rtol, "")
     g = sol.g
     iterations = sol.iterations
@@ -791,7 +717,7 @@ def calibrate(sample: pd.DataFrame, margins: Sequence[Auxiliary], *,
                        population_size=population_size)
 
 
-def _raise_unless_close(sol: _Solution, design: _Design, method: str,
+def _raise_unless_close(sol: Solution, design: _Design, method: str,
                         bounds: tuple[float, float] | None, max_iter: int,
                         margin_rtol: float, context: str) -> None:
     """calibration.not_converged when the margins are missed by more than margin_rtol."""
@@ -837,7 +763,7 @@ def _trim(design: _Design, d: np.ndarray, g: np.ndarray,
         if not free.any():
             raise _trim_error(trim, "every unit would be trimmed")
         remaining = T - X[fixed].T @ capped[fixed]
-        sol = _solve(X[free], d[free], remaining, _scale(design), method, bounds, max_iter, tol,
+        sol = solve(X[free], d[free], remaining, _scale(design), method, bounds, max_iter, tol,
                      None if q is None else q[free])
         extra += sol.iterations
         if sol.max_rel_error > margin_rtol:
