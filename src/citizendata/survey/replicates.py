@@ -35,6 +35,7 @@ __all__ = [
     "Replicates",
     "bootstrap",
     "brr",
+    "calibrate_table",
     "from_columns",
     "hadamard",
     "jk1",
@@ -148,22 +149,23 @@ class Replicates:
         # R: scale and rscales given explicitly so no type-specific guess applies; BRR and Fay
         # take no scale (R derives 1/R and 1/(R (1-rho)^2), which is what ours is)
         if self.type in ("brr", "fay"):
-            extra = f', rho = {self.fay_rho!r}' if self.type == "fay" else ""
+            extra = f", rho = {self.fay_rho!r}" if self.type == "fay" else ""
             args = f'type = "{rtype}"{extra}'
         else:
-            args = (f'type = "{rtype}", scale = {self.scale!r}, '
-                    f'rscales = scan("{prefix}_rscales.txt")')
-        meta["r"] = (f'd <- read.csv("replicates.csv"); '
-                     f'des <- svrepdesign(data = d, weights = ~{weight}, '
+            same = bool(np.all(self.rscales == self.rscales[0]))
+            rs = (f"rep({rscales[0]!r}, {R})" if same
+                  else "c(" + ", ".join(repr(x) for x in rscales) + ")")
+            args = f'type = "{rtype}", scale = {float(self.scale)!r}, rscales = {rs}'
+        meta["r"] = (f'des <- svrepdesign(data = d, weights = ~{weight}, '
                      f'repweights = "^{prefix}[0-9]+$", {args}, combined.weights = TRUE, '
                      f'mse = {"TRUE" if self.mse else "FALSE"})')
-        # Stata: the jackknife form with one multiplier per replicate is scale * rscales[r]
-        # for every type, with its centre the full sample (mse) or the replicates' mean
+        # Stata: the jackknife form with one multiplier per replicate, scale * rscales[r], gives
+        # R's variance for every type (all replicates in one stratum: the centre is their mean,
+        # or the full-sample estimate with mse); untested here, as Stata is not at hand
         mult = " ".join(f"jkrweight({prefix}{r + 1}, multiplier({self.scale * rs:.17g}))"
-                        for r, rs in enumerate(rscales[:3]))
-        meta["stata"] = (f"svyset [pweight={weight}], vce(jackknife){' mse' if self.mse else ''} "
-                         f"{mult}{' …' if R > 3 else ''}  (one jkrweight() per replicate, "
-                         "multiplier scale*rscales[r])")
+                        for r, rs in enumerate(rscales))
+        meta["stata"] = (f"svyset [pweight={weight}], {mult} "
+                         f"vce(jackknife){' mse' if self.mse else ''}")
         return meta
 
 
@@ -225,7 +227,9 @@ def _design(design_weights: npt.ArrayLike, strata: npt.ArrayLike | None,
 
 def _expand(d: _Design, factors: FloatArray) -> FloatArray:
     """n x R replicate weights from PSU x R factors (fancy indexing, no loop)."""
-    return np.asarray(d.w[:, None] * factors[d.psu], dtype=float)
+    out = np.asarray(factors[d.psu], dtype=float)
+    out *= d.w[:, None]  # in place: one n x R matrix, not two
+    return out
 
 
 # -- jackknives ----------------------------------------------------------------------
@@ -598,8 +602,8 @@ def _combinations(X: FloatArray) -> tuple[IntArray, FloatArray]:
     return inv.ravel().astype(np.int64), rows
 
 
-def _rake_table(Xk: FloatArray, D: FloatArray, T: FloatArray, method: str, max_iter: int,
-                tol: float) -> tuple[FloatArray, int, float]:
+def _solve_table(Xk: FloatArray, D: FloatArray, T: FloatArray, method: str, max_iter: int,
+                 tol: float) -> tuple[FloatArray, int, float]:
     """g (K x R) calibrating every column of D (K x R) to T at once: batched damped Newton.
 
     The dual of the calibration, ``sum_k D_k Phi(x_k' lam) - lam' T``, is minimised for all
@@ -645,24 +649,53 @@ def _rake_table(Xk: FloatArray, D: FloatArray, T: FloatArray, method: str, max_i
     return F(u), max_iter, float(np.max(np.abs(resid) / scale[:, None]))
 
 
+def calibrate_table(counts: npt.ArrayLike, X: npt.ArrayLike, totals: npt.ArrayLike, *,
+                    method: str = "raking", max_iter: int = 100, tol: float = 1e-12,
+                    margin_rtol: float = 1e-6) -> FloatArray:
+    """g (K x R) calibrating each column of ``counts`` (K x R weight sums) to ``totals``.
+
+    ``X`` (K x p) is the 0/1 margin-category indicator of each of the K combinations; a
+    combination's calibrated weight sum in replicate r is ``g[k, r] * counts[k, r]``. This is
+    the small-table step of :func:`recalibrate_margins`, public for callers that keep their
+    replicates factored (PSU x replicate factors and per-cell sums) instead of n x R.
+    """
+    if method not in ("raking", "linear"):
+        raise _invalid(f"the combination fast path takes method raking or linear, not "
+                       f"{method!r}", "use recalibrate() with calibrate() for logit or bounds")
+    D = np.asarray(counts, dtype=float)
+    D = D[:, None] if D.ndim == 1 else D
+    Xk = np.asarray(X, dtype=float)
+    T = np.asarray(totals, dtype=float).ravel()
+    if Xk.shape[0] != D.shape[0] or Xk.shape[1] != T.size:
+        raise _invalid(f"counts {D.shape}, X {Xk.shape} and totals {T.shape} do not fit")
+    g, iterations, err = _solve_table(Xk, D, T, method, max_iter, tol)
+    if not err <= margin_rtol:
+        raise BadInput("calibration.not_converged",
+                       f"re-calibrating the replicates did not reach the margins in "
+                       f"{iterations} iteration(s): the largest relative margin error is "
+                       f"{err:.3g}", fix="collapse small categories, or use fewer margins "
+                       "(a replicate may have lost every unit of a category)",
+                       details={"max_rel_error": err, "iterations": iterations})
+    return g
+
+
 def recalibrate_margins(rep: Replicates, sample: pd.DataFrame, margins: Sequence[Margin], *,
                         method: str = "raking", max_iter: int = 100, tol: float = 1e-12,
-                        margin_rtol: float = 1e-6, block: int = 65536) -> Replicates:
+                        margin_rtol: float = 1e-6, block: int = 65536,
+                        inplace: bool = False) -> Replicates:
     """Every replicate raked (or linearly calibrated) to categorical margins, all at once.
 
     The calibrated g of a unit depends only on its combination of margin categories, so each
     replicate's weights are summed over the K combinations, the K x R table is calibrated
     for all replicates together and g is expanded back: the same weights as calibrating
     each replicate on its own (:func:`recalibrate` with ``calibrate``), far faster.
-    Post-stratification is the case of one margin.
+    Post-stratification is the case of one margin. ``inplace`` overwrites ``rep.weights``
+    instead of allocating a second n x R matrix (which costs more than the arithmetic).
     """
     from scipy import sparse
 
     from citizendata.stats.calibrate import model_matrix
 
-    if method not in ("raking", "linear"):
-        raise _invalid(f"the combination fast path takes method raking or linear, not "
-                       f"{method!r}", "use recalibrate() with calibrate() for logit or bounds")
     W = rep.weights
     n = W.shape[0]
     if len(sample) != n:
@@ -672,20 +705,14 @@ def recalibrate_margins(rep: Replicates, sample: pd.DataFrame, margins: Sequence
     K = Xk.shape[0]
     C = sparse.csr_matrix((np.ones(n), (k, np.arange(n))), shape=(K, n))
     D = np.asarray(C @ W)  # K x R: each replicate's weight in each combination
-    g, iterations, err = _rake_table(Xk, D, T, method, max_iter, tol)
-    if not err <= margin_rtol:
-        raise BadInput("calibration.not_converged",
-                       f"re-calibrating the replicates did not reach the margins in "
-                       f"{iterations} iteration(s): the largest relative margin error is "
-                       f"{err:.3g}", fix="collapse small categories, or use fewer margins "
-                       "(a replicate may have lost every unit of a category)")
-    out = np.empty_like(W)
+    g = calibrate_table(D, Xk, T, method=method, max_iter=max_iter, tol=tol,
+                        margin_rtol=margin_rtol)
+    out = W if inplace else np.empty_like(W)
     for start in range(0, n, block):  # blocks of rows keep the temporary g[k] small
         sl = slice(start, start + block)
         np.multiply(W[sl], g[k[sl]], out=out[sl])
     return Replicates(out, rep.type, rep.scale, rep.rscales, rep.mse, rep.fay_rho,
-                      {**rep.notes, "recalibrated": method, "combinations": K,
-                       "recalibration_iterations": iterations})
+                      {**rep.notes, "recalibrated": method, "combinations": K})
 
 
 # -- dispatch ------------------------------------------------------------------------
