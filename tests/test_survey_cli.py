@@ -148,3 +148,20 @@ def test_design_errors_from_the_shell(tmp_path: Path) -> None:
                        "awards", "--mean", "api00", "--json")
     body = json.loads(err)["error"]
     assert body["code"] == "design.not_nested" and "--nest" in body["fix"]
+
+
+def test_own_replicate_weights_from_the_shell() -> None:
+    own = str(REF / "design_apiclus1_repw.csv")
+    res = as_json(own, "--weights", "pw", "--mean", "api00", "--total", "enroll",
+                  "--proportion", "sch.wide=Yes", "--by", "stype", "--rake", STYPE, "--rake",
+                  SCHWIDE, "--replicate-weights", "repw", "--replicate-type", "jk1", "--no-mse")
+    agree(res, "apiclus1_own_jk1_rake")
+    cols = ",".join(f"repw{i}" for i in range(1, 16))
+    res2 = as_json(own, "--weights", "pw", "--mean", "api00", "--total", "enroll",
+                   "--proportion", "sch.wide=Yes", "--by", "stype", "--replicate-weights",
+                   cols, "--replicate-type", "jk1", "--replicate-scale", str(14 / 15),
+                   "--no-mse")
+    agree(res2, "apiclus1_own_jk1")
+    code, _, err = run(own, "--mean", "api00", "--replicate-weights", "rep", "--json")
+    body = json.loads(err)["error"]
+    assert code == 2 and body["code"] == "design.replicates_invalid"

@@ -69,6 +69,7 @@ CASES: dict[str, tuple[str, dict[str, Any], str, str]] = {
     "apistrat_jkn": ("apistrat", {"strata": "stype", "weights": "pw", "fpc": "fpc",
                                   "variance": "jkn"}, "comp.imp", "enroll"),
 }
+OWN = {"apiclus1_own_jk1": [], "apiclus1_own_jk1_rake": [pop("stype"), pop("schwide")]}
 SCD = {"scd_brr": {"variance": "brr"}, "scd_fay": {"variance": "fay", "fay_rho": 0.3},
        "scd_linear": {}}
 
@@ -162,3 +163,19 @@ def test_population_size_alone_scales_to_n() -> None:
     assert total["se"] == pytest.approx(POP["N"] * mean["se"], rel=1e-10)
     with pytest.raises(BadInput, match="Bounds belong to a calibration"):
         survey_estimate(data("apiclus1"), **kw, bounds=(0.5, 2))
+
+
+@pytest.mark.parametrize("case", sorted(OWN))
+def test_own_replicate_weights_as_r(case: str) -> None:
+    """A survey's own JK1 columns (R's svrepdesign), raked replicate by replicate."""
+    res = survey_estimate(data("apiclus1_repw"), weights="pw", means=["api00"],
+                          totals=["enroll"], proportions=[("sch.wide", "Yes")], by=["stype"],
+                          rake=OWN[case],  # R's svrepdesign centres at the replicates' mean
+                          replicate_weights={"columns": "repw", "type": "jk1", "mse": False})
+    assert compare(res.to_dict(), R["cases"][case]["estimates"], 1e-8) == 12
+    assert res.variance_method == "jk1 replicate weights (the survey's own)"
+    assert any("15 replicate weight columns" in n for n in res.notes)
+    with pytest.raises(BadInput, match="not both") as e:
+        survey_estimate(data("apiclus1_repw"), weights="pw", means=["api00"], variance="jk1",
+                        replicate_weights={"columns": "repw", "type": "jk1"})
+    assert e.value.code == "design.replicates_invalid"

@@ -157,6 +157,20 @@ cases$apiclus1_jk1_rake <- case("rake(as.svrepdesign(clus1wr, type='JK1'), list(
                                 rj, standard(rj))
 rn <- as.svrepdesign(strat, type = "JKn")
 cases$apistrat_jkn <- case("as.svrepdesign(strat, type='JKn')", rn, standard(rn, by = "comp.imp"))
+# a survey that ships its own replicate weights: apiclus1 with JK1 columns repw1..repw15
+own <- cbind(apiclus1[, cols], setNames(as.data.frame(weights(as.svrepdesign(clus1wr, type = "JK1"), "analysis")),
+                                        paste0("repw", 1:15)))
+write.csv(own, file.path(out_dir, "design_apiclus1_repw.csv"), row.names = FALSE)
+od <- svrepdesign(data = own, repweights = "repw[0-9]+", weights = ~pw, type = "JK1",
+                  combined.weights = TRUE)
+cases$apiclus1_own_jk1 <- case("svrepdesign(data=own, repweights='repw[0-9]+', weights=~pw, type='JK1')",
+                               od, standard(od))
+ro <- rake(od, list(~stype, ~sch.wide),
+           list(data.frame(stype = pop_stype$stype, Freq = pop_stype$total),
+                data.frame(sch.wide = pop_sw$sch.wide, Freq = pop_sw$total)),
+           control = list(maxit = 500, epsilon = 1e-13))
+cases$apiclus1_own_jk1_rake <- case("rake(svrepdesign(... own JK1 columns ...), list(~stype, ~sch.wide), ...)",
+                                    ro, standard(ro))
 data(scd)
 write.csv(scd, file.path(out_dir, "design_scd.csv"), row.names = FALSE)
 scddes <- svydesign(data = scd, prob = ~1, id = ~ambulance, strata = ~ESA, nest = TRUE)

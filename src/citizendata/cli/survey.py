@@ -99,6 +99,23 @@ def survey_estimate_cmd(
         variance: Annotated[str, typer.Option(
             help="linearisation, jk1, jkn, brr, fay or bootstrap.")] = "linearisation",
         replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 200,
+        replicate_weights: Annotated[str | None, typer.Option(
+            metavar="PREFIX|COL,COL,…", help="The survey's own replicate weights: a prefix "
+                                             "(repw for repw1, repw2, …) or the columns.")
+        ] = None,
+        replicate_type: Annotated[str, typer.Option(
+            help="Type of the survey's replicate weights: jk1, jkn, brr, fay, bootstrap or "
+                 "other.")] = "other",
+        replicate_scale: Annotated[float | None, typer.Option(
+            help="Their variance scale (default as R's svrepdesign for the type).")] = None,
+        replicate_rscales: Annotated[str | None, typer.Option(
+            metavar="R1,R2,…", help="Their per-replicate scales (needed for jkn).")] = None,
+        fay_rho: Annotated[float, typer.Option(help="Fay's rho (--variance fay, or type fay).")
+                           ] = 0.5,
+        mse: Annotated[bool, typer.Option(
+            "--mse/--no-mse", help="Centre the survey's replicates at the full-sample "
+                                   "estimate (default) or at their mean (R's default).")
+        ] = True,
         seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
         lonely_psu: Annotated[str, typer.Option(
             help="A stratum with one PSU: fail, remove, certainty, adjust or average.")
@@ -137,13 +154,23 @@ def survey_estimate_cmd(
                 raise BadInput("input.invalid", f"--bounds {bounds!r}: expected LO,HI.",
                                where=Where(field="--bounds"), fix="Write e.g. --bounds 0.5,3.")
             lim = (_number(lo, "--bounds"), _number(hi, "--bounds"))
+        own: dict[str, Any] | None = None
+        if replicate_weights:
+            rep_cols = [c.strip() for c in replicate_weights.split(",") if c.strip()]
+            own = {"columns": rep_cols[0] if len(rep_cols) == 1 else rep_cols, "type": replicate_type,
+                   "scale": replicate_scale, "mse": mse, "fay_rho": fay_rho if
+                   replicate_type == "fay" else 0.0}
+            if replicate_rscales:
+                own["rscales"] = [_number(r, "--replicate-rscales")
+                                  for r in replicate_rscales.split(",")]
         result = survey_estimate(
             frame, weights=weights, probabilities=probabilities, strata=strata, psu=psu,
             ssu=ssu, fpc=_fpc(fpc, frame), fpc2=_fpc(fpc2, frame), nest=nest,
             lonely_psu=lonely_psu, means=mean or [], totals=total or [], proportions=props,
             by=by or [], poststratify=post, rake=raked, calibrate_totals=cal or None,
             population_size=population_size, bounds=lim, variance=variance,
-            replicates=replicates, seed=seed, level=level, domain_df=domain_df,
+            replicates=replicates, seed=seed, fay_rho=fay_rho, replicate_weights=own,
+            level=level, domain_df=domain_df,
             source=str(data))
         if as_json:
             console.print_json(data=result.to_dict())

@@ -339,7 +339,7 @@ def _logit_ci(p: np.ndarray, se_logit: np.ndarray, se: np.ndarray, t: np.ndarray
 
 def _check_request(data: pd.DataFrame, means: Sequence[str], totals: Sequence[str],
                    proportions: Sequence[tuple[str, Any]], by: Sequence[str], source: str,
-                   variance: str, level: float, domain_df: str) -> None:
+                   variance: str, level: float, domain_df: str, replicate_weights: Any) -> None:
     if not (means or totals or proportions):
         raise _bad("Nothing to estimate: give means, totals or proportions.", source)
     for c in means:
@@ -357,6 +357,9 @@ def _check_request(data: pd.DataFrame, means: Sequence[str], totals: Sequence[st
                    source, code="design.invalid")
     if not 0.0 < level < 1.0:
         raise _bad(f"The confidence level must be between 0 and 1, not {level!r}.", source)
+    if replicate_weights is not None and variance != "linearisation":
+        raise _bad(f"Give replicate_weights (the survey's own) or variance={variance!r} (made "
+                   "from the design), not both.", source, code="design.replicates_invalid")
     if domain_df not in ("design", "domain"):
         raise _bad(f"domain_df must be design or domain, not {domain_df!r}.", source)
 
@@ -374,8 +377,8 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
                     population_size: float | None = None,
                     bounds: tuple[float, float] | None = None,
                     variance: str = "linearisation", replicates: int = 200, seed: int = 0,
-                    fay_rho: float = 0.5, level: float = 0.95, domain_df: str = "design",
-                    source: str = "data",
+                    fay_rho: float = 0.5, replicate_weights: Any = None,
+                    level: float = 0.95, domain_df: str = "design", source: str = "data",
                     design: SurveyDesign | None = None) -> SurveyResult:
     """Means, totals and proportions, overall and by domain, under a declared design.
 
@@ -383,7 +386,9 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     table); ``rake`` a list of totals tables (category columns and ``total``) or such
     pairs; ``calibrate_totals`` maps numeric columns to population totals (alone: the
     ratio estimator; with ``population_size`` or categorical totals: GREG); ``bounds``
-    limit the g-weights. ``variance`` is ``linearisation`` or a replicate method.
+    limit the g-weights. ``variance`` is ``linearisation`` or a replicate method;
+    ``replicate_weights`` (a ``ReplicateWeightsSpec`` or its dict) uses the survey's own
+    replicate weight columns instead, re-calibrated when the weights are.
     ``domain_df`` is ``design`` (PSUs - strata for every estimate, as R's
     ``confint(svyby(...), df=degf(design))``) or ``domain`` (a domain's own: the PSUs with a
     unit of the domain minus the strata with one, at least 1; wider, better-covering
@@ -391,7 +396,8 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     """
     means, totals, by = list(means), list(totals), list(by)
     proportions = [(p[0], p[1]) for p in proportions]
-    _check_request(data, means, totals, proportions, by, source, variance, level, domain_df)
+    _check_request(data, means, totals, proportions, by, source, variance, level, domain_df,
+                   replicate_weights)
     if design is None:
         design = SurveyDesign.from_frame(data, weights=weights, probabilities=probabilities,
                                          strata=strata, psu=psu, ssu=ssu, fpc=fpc, fpc2=fpc2,
@@ -404,15 +410,25 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     blocks = _blocks(frame, means, totals, proportions, by, wt.weights, source)
     notes: list[str] = []
     v_logit: np.ndarray | None = None
-    if variance == "linearisation":
+    dfs = _degrees_of_freedom(blocks, design, domain_df)
+    if variance == "linearisation" and replicate_weights is None:
         var = _linearised(blocks, design, wt)
         method = "linearisation"
     else:
-        var, v_logit = _replicate_variance(blocks, design, wt, variance, replicates, seed,
-                                           fay_rho, notes)
-        method = variance
-        notes.append(_replicate_note(variance, replicates, seed, wt.redo is not None))
-    table = _table(blocks, var, v_logit, _degrees_of_freedom(blocks, design, domain_df), level)
+        rep_w = _replicates(frame, design, variance, replicates, seed, fay_rho,
+                            replicate_weights, notes)
+        var, v_logit, rank_df = _replicate_variance(blocks, design, wt, rep_w)
+        if replicate_weights is not None:
+            # R's svrepdesign: the degrees of freedom come from the replicate weights
+            method = f"{rep_w.type} replicate weights (the survey's own)"
+            dfs = np.minimum(dfs, rank_df) if design.declared_psu else np.full_like(dfs, rank_df)
+            notes.append(f"{rep_w.n_replicates} replicate weight columns of type {rep_w.type}, "
+                         f"scale {rep_w.scale:.6g}"
+                         + ("; each re-calibrated" if wt.redo is not None else ""))
+        else:
+            method = variance
+            notes.append(_replicate_note(variance, replicates, seed, wt.redo is not None))
+    table = _table(blocks, var, v_logit, dfs, level)
     if design.df < 1:
         notes.append("the design has no degrees of freedom (one PSU per stratum): the "
                      "interval uses 1")
@@ -514,16 +530,16 @@ def _replicate_note(variance: str, replicates: int, seed: int, recal: bool) -> s
     return f"{variance} {extra}" + ("; each re-calibrated" if recal else "")
 
 
-def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighting,
-                        variance: str, replicates: int, seed: int, fay_rho: float,
-                        notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Replicate variances of every estimate and of its logit (re-calibrated replicates).
-
-    The logit's own replicate variance gives proportions' logit intervals, as R's
-    ``svyciprop(method="logit")`` refits its logistic model in every replicate.
-    """
+def _replicates(frame: pd.DataFrame, design: SurveyDesign, variance: str, replicates: int,
+                seed: int, fay_rho: float, own: Any, notes: list[str]) -> Any:
+    """The survey's own replicate weights, or replicates of the given type for the design."""
     from citizendata.survey import replicates as rep_mod
 
+    if own is not None:
+        from citizendata.projects.design import ReplicateWeightsSpec
+
+        spec = own if isinstance(own, ReplicateWeightsSpec) else ReplicateWeightsSpec(**own)
+        return rep_mod.from_columns(frame, spec, design_weights=design.weights)
     fpc = None
     if design.fpc1 is not None:
         if variance == "jkn" and np.isfinite(design.fpc1).all():
@@ -531,8 +547,21 @@ def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighti
         else:
             notes.append(f"{variance} replicates ignore the finite population correction "
                          "(conservative); jkn or linearisation use it")
-    rep = rep_mod.replicate_design(design.weights, design.strata, design.psu, variance,
-                                   replicates=replicates, seed=seed, fay_rho=fay_rho, fpc=fpc)
+    return rep_mod.replicate_design(design.weights, design.strata, design.psu, variance,
+                                    replicates=replicates, seed=seed, fay_rho=fay_rho, fpc=fpc)
+
+
+def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighting,
+                        rep: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """Replicate variances of every estimate and of its logit, and the replicates' df.
+
+    The replicates are re-calibrated when the weights are. The logit's own replicate
+    variance gives proportions' logit intervals, as R's ``svyciprop(method="logit")``
+    refits its logistic model in every replicate. The degrees of freedom are R's
+    ``degf`` of a replicate design: the rank of the replicate weights minus 1.
+    """
+    from citizendata.survey import replicates as rep_mod
+
     if wt.redo is not None:
         cal = wt.calibration
         if wt.margins_only and cal is not None and cal.bounds is None:
@@ -557,4 +586,4 @@ def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighti
         logit = np.log(theta / (1.0 - theta))
     v = np.asarray(rep.variance(theta_r, theta), dtype=float)
     v_logit = np.asarray(rep.variance(logit_r, logit), dtype=float)
-    return v, v_logit
+    return v, v_logit, int(np.linalg.matrix_rank(W)) - 1
