@@ -12,6 +12,8 @@ printed and recorded in docs/methods/variance.md.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -41,8 +43,10 @@ def population() -> dict[str, np.ndarray]:
     dom = (rng.random(N) < 0.016).astype(float)
     rare = rng.random(M) < 1 / 3
     clustered = (rare[psu] & (rng.random(N) < 0.05)).astype(float)
+    # a continuous auxiliary with a known population total (GREG), correlated with y
+    x = 10 + 0.5 * (y - 50) + rng.normal(0, 4, N)
     return {"M_h": M_h, "n_h": n_h, "stratum": stratum, "psu": psu, "a": a, "b": b, "y": y,
-            "z": z, "dom": dom, "clu": clustered}
+            "z": z, "dom": dom, "clu": clustered, "x": x}
 
 
 def aggregates(P: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -57,7 +61,8 @@ def aggregates(P: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     one = np.ones_like(P["y"])
     return {"N": agg(one), "Y": agg(P["y"]), "Z": agg(P["z"]), "DN": agg(P["dom"]),
             "DY": agg(P["dom"] * P["y"]), "DZ": agg(P["dom"] * P["z"]), "CN": agg(P["clu"]),
-            "CY": agg(P["clu"] * P["y"]), "CZ": agg(P["clu"] * P["z"])}
+            "CY": agg(P["clu"] * P["y"]), "CZ": agg(P["clu"] * P["z"]), "X": agg(P["x"]),
+            "XX": agg(P["x"] ** 2), "XY": agg(P["x"] * P["y"])}
 
 
 def samples(P: dict[str, np.ndarray], reps: int) -> np.ndarray:
@@ -116,7 +121,28 @@ def fast(P: dict[str, np.ndarray], A: dict[str, np.ndarray], sel: np.ndarray
         beta = np.linalg.solve(XtDX, XtDu[:, :, None])[:, :, 0]  # (R, p)
         E = U - g["N"] * (x @ beta.T).T[:, None, :]  # residuals summed by PSU and cell
         out[name] = (est, var((gc[:, None, :] * E).sum(2)))
+    out["GREG mean y"] = greg(s, len(P["y"]), float(P["x"].sum()), var)
     return out
+
+
+def greg(s: dict[str, np.ndarray], Npop: int, Tx: float,
+         var: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Linear calibration to N and the total of x (GREG), with its residual variance."""
+    n1, x1, x2, y1, xy = (s[k].sum(1) for k in ("N", "X", "XX", "Y", "XY"))
+    S = np.stack([np.stack([n1, x1], -1), np.stack([x1, x2], -1)], -2)  # (R, 2, 2)
+    lam = np.linalg.solve(S, np.stack([Npop - n1, Tx - x1], -1)[:, :, None])[:, :, 0]
+    est = (y1 + lam[:, 0] * y1 + lam[:, 1] * xy) / Npop
+    # u = (y - est)/N regressed on (1, x) with weights d; residual totals weighted by g
+    su = (y1 - est * n1) / Npop
+    sxu = (xy - est * x1) / Npop
+    beta = np.linalg.solve(S, np.stack([su, sxu], -1)[:, :, None])[:, :, 0]
+    u = (s["Y"] - est[:, None] * s["N"]) / Npop  # per PSU, weighted
+    xu = (s["XY"] - est[:, None] * s["X"]) / Npop
+    b0, b1 = beta[:, :1], beta[:, 1:]
+    l0, l1 = lam[:, :1], lam[:, 1:]
+    t = ((1 + l0) * (u - b0 * s["N"] - b1 * s["X"])
+         + l1 * (xu - b0 * s["X"] - b1 * s["XX"]))
+    return est, var(t)
 
 
 def domain_df(P: dict[str, np.ndarray], A: dict[str, np.ndarray], sel: np.ndarray,
@@ -131,7 +157,7 @@ def domain_df(P: dict[str, np.ndarray], A: dict[str, np.ndarray], sel: np.ndarra
 
 def truth(P: dict[str, np.ndarray]) -> dict[str, float]:
     y, z, dom, clu = P["y"], P["z"], P["dom"] > 0, P["clu"] > 0
-    return {"total y": y.sum(), "mean y": y.mean(), "proportion z": z.mean(),
+    return {"GREG mean y": y.mean(), "total y": y.sum(), "mean y": y.mean(), "proportion z": z.mean(),
             "domain mean y": y[dom].mean(), "domain proportion z": z[dom].mean(),
             "clustered domain mean y": y[clu].mean(),
             "clustered domain proportion z": z[clu].mean(),
@@ -144,7 +170,7 @@ def sample_frame(P: dict[str, np.ndarray], psus: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"stratum": strat, "psu": P["psu"][rows],
                          "N": P["M_h"][strat], "a": P["a"][rows], "b": P["b"][rows],
                          "y": P["y"][rows], "z": P["z"][rows], "dom": P["dom"][rows],
-                         "clu": P["clu"][rows]})
+                         "clu": P["clu"][rows], "x": P["x"][rows]})
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +194,8 @@ def test_fast_path_is_survey_estimate(sim: tuple[dict, dict, np.ndarray, dict]) 
         clu = survey_estimate(df, **design, means=["y"], proportions=[("z", 1)],
                               by=["clu"], domain_df="domain").table
         clu = clu[clu.by.map(lambda b: b.get("clu") == "1")].set_index("statistic")
+        gr = survey_estimate(df, **design, means=["y"], calibrate_totals={"x": P["x"].sum()},
+                             population_size=len(P["y"])).table
         raked = survey_estimate(df, **design, means=["y"], proportions=[("z", 1)],
                                 rake=margins).table
         overall = plain[plain.by.map(len) == 0].set_index(["statistic", "variable"])
@@ -179,7 +207,8 @@ def test_fast_path_is_survey_estimate(sim: tuple[dict, dict, np.ndarray, dict]) 
                "domain proportion z": domain.loc["proportion"],
                "clustered domain mean y": clu.loc["mean"],
                "clustered domain proportion z": clu.loc["proportion"],
-               "raked mean y": raked_i.loc["mean"], "raked proportion z": raked_i.loc["proportion"]}
+               "raked mean y": raked_i.loc["mean"], "raked proportion z": raked_i.loc["proportion"],
+               "GREG mean y": gr.iloc[0]}
         for name, row in got.items():
             est, v = res[name]
             assert row["estimate"] == pytest.approx(est[r], rel=1e-9), name

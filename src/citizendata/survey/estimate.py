@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["VARIANCE_METHODS", "SurveyResult", "survey_estimate"]
 
 VARIANCE_METHODS = ("linearisation", "jk1", "jkn", "brr", "fay", "bootstrap")
-STATISTICS = ("mean", "total", "proportion")
 TotalsTable = tuple[str | Sequence[str], pd.DataFrame]
 
 
