@@ -195,3 +195,16 @@ def test_subset_keeps_population_sizes(strat: pd.DataFrame) -> None:
     s = d.subset(np.flatnonzero(strat["stype"].to_numpy() != "E"))
     assert s.n_strata == 2 and s.fpc1 is not None
     assert set(np.unique(s.fpc1)) == set(strat.loc[strat.stype != "E", "fpc"])
+
+
+def test_weights_that_cannot_come_from_the_fpc(clus2: pd.DataFrame) -> None:
+    # as R: two stages with a first-stage fpc only leave the second stage's weights unknown
+    with pytest.raises(BadInput, match="second stage has no population sizes") as e:
+        SurveyDesign.from_frame(clus2, psu="dnum", ssu="snum", fpc="fpc1")
+    assert e.value.code == "design.invalid" and "fpc2" in (e.value.fix or "")
+    d = SurveyDesign.from_frame(clus2, psu="dnum", ssu="snum", fpc="fpc1", weights="pw",
+                                lonely_psu="remove")
+    assert d.fpc2 is not None and np.isinf(d.fpc2).all()
+    with pytest.raises(BadInput, match="infinite"):
+        SurveyDesign.from_frame(toy().assign(N=np.inf), strata="region", psu="village",
+                                fpc="N")

@@ -459,9 +459,17 @@ def _design_weights(data: pd.DataFrame, weights: str | None, probabilities: str 
         return np.ones(n)
     # as R's svydesign without weights: the inverse of the sampling fractions of each stage
     w = fpc1 / n_h
-    if fpc2 is not None and ssu is not None and np.isfinite(fpc2).all():
+    if ssu is not None:
+        if fpc2 is None or not np.isfinite(fpc2).all():
+            raise _bad("design.invalid", "Design weights cannot be computed from the fpc: the "
+                       "second stage has no population sizes.", source,
+                       fix="Give the design weights (or inclusion probabilities), or the "
+                           "second-stage fpc (fpc2).")
         m_i = np.bincount(_first_codes(ssu, psu), minlength=int(psu.max()) + 1)[psu]
         w = w * fpc2 / m_i
     if not np.isfinite(w).all():
-        return np.ones(n)
+        bad = ~np.isfinite(w)
+        raise _bad("design.invalid", "Design weights cannot be computed from an fpc without a "
+                   f"population size (infinite) at {_rows(bad)}.", source, row=_first_row(bad),
+                   fix="Give the design weights (or inclusion probabilities).")
     return np.asarray(w, dtype=float)
