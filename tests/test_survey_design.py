@@ -178,6 +178,7 @@ def test_lonely_psu_fail_names_the_stratum() -> None:
         survey_estimate(df, strata="region", psu="village", weights="w", means=["y"])
     assert e.value.code == "design.lonely_psu"
     assert "stratum b" in e.value.message and "lonely_psu" in (e.value.fix or "")
+    assert e.value.where is not None and e.value.where.column == "region"
     for option in ("remove", "certainty", "adjust", "average"):
         r = survey_estimate(df, strata="region", psu="village", weights="w", means=["y"],
                             lonely_psu=option)

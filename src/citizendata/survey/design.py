@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -104,6 +104,7 @@ class SurveyDesign:
     declared_strata: bool = False
     declared_psu: bool = False
     source: str = "data"
+    columns: dict[str, str] = field(default_factory=dict)  # role -> declared column
 
     # -- summaries ---------------------------------------------------------------------------
 
@@ -205,7 +206,7 @@ class SurveyDesign:
             stratum_labels=None if self.stratum_labels is None else self.stratum_labels[s_lab],
             psu_labels=None if self.psu_labels is None else self.psu_labels[p_lab],
             declared_strata=self.declared_strata, declared_psu=self.declared_psu,
-            source=self.source)
+            source=self.source, columns=dict(self.columns))
 
     # -- construction --------------------------------------------------------------------------
 
@@ -278,7 +279,9 @@ class SurveyDesign:
                    stratum_labels=np.asarray(s_labels, dtype=object),
                    psu_labels=np.asarray(p_labels, dtype=object),
                    declared_strata=strata is not None, declared_psu=psu is not None,
-                   source=source)
+                   source=source, columns={k: v for k, v in (
+                       ("weights", weights), ("probabilities", probabilities),
+                       ("strata", strata), ("psu", psu), ("ssu", ssu)) if v is not None})
 
 
 # -- checks ----------------------------------------------------------------------------------

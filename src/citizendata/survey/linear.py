@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from citizendata.errors import BadInput
+from citizendata.errors import BadInput, Where
 
 if TYPE_CHECKING:
     from citizendata.survey.design import SurveyDesign
@@ -39,6 +39,12 @@ def group_sums(x: np.ndarray, codes: np.ndarray, size: int) -> np.ndarray:
     return np.asarray(indicator @ x2)
 
 
+def _label(v: Any) -> str:
+    """A stratum or PSU label for a message: whole floats without '.0'."""
+    v = v.item() if isinstance(v, np.generic) else v
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+
+
 def _stratum_terms(totals: np.ndarray, strata: np.ndarray, fpc: np.ndarray | None,
                    lonely_psu: str, grand_mean: np.ndarray | None, labels: Any,
                    stage: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,7 +65,7 @@ def _stratum_terms(totals: np.ndarray, strata: np.ndarray, fpc: np.ndarray | Non
     lonely_live = lonely & ~certain
     if lonely_psu == "fail" and lonely_live.any():
         bad = np.flatnonzero(lonely_live)
-        names = [str(labels[h]) if labels is not None else str(h) for h in bad[:5]]
+        names = [_label(labels[h]) if labels is not None else str(h) for h in bad[:5]]
         where = "stratum" if stage == 1 else "first-stage unit"
         raise BadInput("design.lonely_psu",
                        f"{len(bad):,} {where}(s) have only one sampled "
@@ -156,11 +162,20 @@ def svyrecvar(x: np.ndarray, design: SurveyDesign, *, diag: bool = False,
     pt = group_sums(X, design.psu, m)
     pp = None if present is None else group_sums(np.asarray(present, dtype=float), design.psu,
                                                  m) > 0
-    v = psu_totals_variance(pt, design.psu_strata, fpc=design.psu_fpc,
-                            lonely_psu=design.lonely_psu, diag=diag,
-                            stratum_labels=design.stratum_labels, present=pp)
-    if design.ssu is not None and design.fpc1 is not None:
-        v = v + _second_stage(X, design, diag)
+    try:
+        v = psu_totals_variance(pt, design.psu_strata, fpc=design.psu_fpc,
+                                lonely_psu=design.lonely_psu, diag=diag,
+                                stratum_labels=design.stratum_labels, present=pp)
+        if design.ssu is not None and design.fpc1 is not None:
+            v = v + _second_stage(X, design, diag)
+    except BadInput as exc:
+        if exc.code != "design.lonely_psu" or exc.where is not None:
+            raise
+        # say where: the file and the column of the strata (stage 1) or of the PSUs (stage 2)
+        role = "strata" if exc.details.get("stage") == 1 else "psu"
+        raise BadInput(exc.code, f"{exc.message[:-1]} in {design.source}.",
+                       where=Where(file=design.source, column=design.columns.get(role)),
+                       fix=exc.fix, details=exc.details) from None
     return np.asarray(v)
 
 
