@@ -156,6 +156,105 @@ res <- list(
     linear = summ(clus2_lin)
   )
 )
+
+# ---- 3. continuous auxiliaries (calibrate.json "continuous"): R's own ?calibrate examples ----
+# apiclus1 and apistrat with the numeric columns the examples use
+num_cols <- c("snum", "dnum", "stype", "sch.wide", "pw", "fpc", "api00", "api99", "enroll",
+              "api.stu")
+write.csv(apiclus1[, num_cols], file.path(out_dir, "apiclus1_numeric.csv"), row.names = FALSE)
+write.csv(apistrat[, num_cols], file.path(out_dir, "apistrat_numeric.csv"), row.names = FALSE)
+
+est <- function(x) list(estimate = unname(coef(x)), se = unname(SE(x)))
+summ_num <- function(des, ratio = FALSE) {
+  w <- weights(des)
+  out <- list(weights = unname(w), sum = sum(w), g_min = NA, g_max = NA,
+              mean_api00 = est(svymean(~api00, des)),
+              total_api00 = est(svytotal(~api00, des)),
+              total_enroll = est(svytotal(~enroll, des)),
+              total_api_stu = est(svytotal(~api.stu, des)))
+  out
+}
+grange <- function(des, base) {
+  g <- weights(des) / weights(base)
+  c(min(g), max(g))
+}
+
+pop_totals <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018)
+api99_total <- sum(apipop$api99)
+stopifnot(api99_total == 3914069)
+pop_g3 <- c(pop_totals, api99 = api99_total)
+# the same design with and without the fpc: citizendata's domain_estimate has no fpc, and
+# for one stage the fpc multiplies the variance by 1 - n/N
+dclus1_nofpc <- svydesign(id = ~dnum, weights = ~pw, data = apiclus1)
+greg <- list()
+for (with_fpc in c(TRUE, FALSE)) {
+  des <- if (with_fpc) dclus else dclus1_nofpc
+  key <- if (with_fpc) "fpc" else "no_fpc"
+  g3 <- calibrate(des, ~stype + api99, pop_g3)                        # GREG (linear)
+  g3b <- calibrate(des, ~stype + api99, pop_g3, bounds = c(0.6, 1.6),  # truncated linear
+                   epsilon = EPS, maxit = MAXIT)
+  g3b2 <- calibrate(des, ~stype + api99, pop_g3, bounds = c(0.7, 1.7),
+                    epsilon = EPS, maxit = MAXIT)
+  g3c <- calibrate(des, ~stype + api99, pop_g3, calfun = "raking",     # generalised raking
+                   epsilon = EPS, maxit = MAXIT)
+  g3d <- calibrate(des, ~stype + api99, pop_g3, calfun = cal.logit,    # logit
+                   bounds = c(0.5, 2.5), epsilon = EPS, maxit = MAXIT)
+  g3e <- calibrate(des, ~stype + api99, pop_g3, calfun = "raking",     # truncated raking
+                   bounds = c(0.7, 1.7), epsilon = EPS, maxit = MAXIT)
+  greg[[key]] <- list(
+    design = summ_num(des),
+    linear = summ_num(g3),
+    linear_bounded_0.6_1.6 = c(summ_num(g3b), list(g_range = grange(g3b, des))),
+    linear_bounded_0.7_1.7 = c(summ_num(g3b2), list(g_range = grange(g3b2, des))),
+    raking = summ_num(g3c),
+    logit_0.5_2.5 = c(summ_num(g3d), list(g_range = grange(g3d, des))),
+    raking_bounded_0.7_1.7 = c(summ_num(g3e), list(g_range = grange(g3e, des)))
+  )
+}
+linear_unbounded_range <- grange(calibrate(dclus, ~stype + api99, pop_g3), dclus)
+
+# the ratio estimator: calibrate on enroll alone, no intercept, variance proportional to
+# enroll (variance=1 in R means q = mm %*% 1 = enroll); and svyratio's prediction
+pop_enroll <- 3811472
+stopifnot(sum(apipop$enroll, na.rm = TRUE) == pop_enroll)
+dstrat_nostrata <- svydesign(id = ~1, weights = ~pw, data = apistrat)
+ratio <- list()
+for (key in c("strata_fpc", "no_strata")) {
+  des <- if (key == "strata_fpc") dstrat else dstrat_nostrata
+  r1 <- calibrate(des, ~enroll - 1, pop_enroll, variance = 1)
+  rh <- calibrate(des, ~enroll - 1, pop_enroll, variance = apistrat$enroll)
+  common <- svyratio(~api.stu, ~enroll, des, separate = FALSE)
+  pr <- predict(common, total = pop_enroll)
+  # no variance: q = 1, the regression through the origin with weights d
+  r0 <- calibrate(des, ~enroll - 1, pop_enroll)
+  ratio[[key]] <- list(
+    design = summ_num(des),
+    variance_1 = summ_num(r1),
+    variance_enroll = summ_num(rh),
+    variance_none = summ_num(r0),
+    svyratio_predict = list(estimate = unname(drop(pr$total)), se = unname(drop(pr$se)))
+  )
+}
+
+res$continuous <- list(
+  apiclus1 = list(
+    n = nrow(apiclus1), design_weight_column = "pw", cluster = "dnum",
+    fpc_factor = 1 - 15 / 757,
+    population = as.list(pop_g3),
+    stype = as_named(pop_stype),
+    api99 = api99_total,
+    linear_unbounded_g_range = linear_unbounded_range,
+    fpc = greg$fpc,
+    no_fpc = greg$no_fpc
+  ),
+  apistrat = list(
+    n = nrow(apistrat), design_weight_column = "pw", strata = "stype",
+    enroll = pop_enroll,
+    strata_fpc = ratio$strata_fpc,
+    no_strata = ratio$no_strata
+  )
+)
+
 writeLines(toJSON(res, auto_unbox = TRUE, digits = NA, pretty = TRUE),
            file.path(out_dir, "calibrate.json"))
 cat("wrote", file.path(out_dir, "calibrate.json"), "\n")

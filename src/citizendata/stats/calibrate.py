@@ -1,15 +1,17 @@
-"""Calibration of a citizen sample's weights to official population margins.
+"""Calibration of a citizen sample's weights to official population margins and totals.
 
-Deville & Särndal (1992) calibration with the linear, raking and logit distance
-functions, solved by a damped Newton iteration on the Lagrange multipliers, with
-optional trimming, Kish's design effect and the R-indicator as diagnostics.
-The formulas and references are in docs/methods/calibration.md.
+Deville & Särndal (1992) calibration to categorical margins and to population totals of
+numeric variables (GREG; the ratio estimator through working variances q), with the
+linear, raking and logit distance functions, optionally bounded (solver in
+calibrate_solve), margins checked for consistency, optional trimming, Kish's design
+effect and the R-indicator as diagnostics. Formulas and references:
+docs/methods/calibration.md.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -17,11 +19,13 @@ import numpy as np
 import pandas as pd
 
 from citizendata.errors import BadInput, Problem, Where
+from citizendata.stats.calibrate_solve import Solution, solve
 
 __all__ = [
     "Calibration",
     "CalibrationDiagnostics",
     "Margin",
+    "NumericTotal",
     "calibrate",
     "margins_from_table",
     "model_matrix",
@@ -107,6 +111,45 @@ class Margin:
         return self.variables[0] if len(self.variables) == 1 else self.name
 
 
+@dataclass(frozen=True)
+class NumericTotal:
+    """The population total of a numeric variable (enrolment, household size, ...)."""
+
+    variable: str
+    total: float
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        variable = str(self.variable)
+        if not variable:
+            raise _invalid("a numeric total needs a variable")
+        try:
+            total = float(self.total)
+        except (TypeError, ValueError):
+            raise _invalid(f"numeric total of {variable!r}: {self.total!r} is not a number",
+                           variable) from None
+        if not math.isfinite(total):
+            raise _invalid(f"numeric total of {variable!r} is {self.total!r}; it must be finite",
+                           variable)
+        object.__setattr__(self, "variable", variable)
+        object.__setattr__(self, "total", total)
+        object.__setattr__(self, "name", str(self.name) or variable)
+
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The one variable, as for a Margin."""
+        return (self.variable,)
+
+    @property
+    def field(self) -> str:
+        """The variable a problem with this total points at."""
+        return self.variable
+
+
+Auxiliary = Margin | NumericTotal
+INTERCEPT = "(Intercept)"
+
+
 def margins_from_table(table: pd.DataFrame, groups: Sequence[str | Sequence[str]], *,
                        total: str = "population", source: str | None = None) -> list[Margin]:
     """Margins summed from a census-style table with one row per cell and a count column."""
@@ -145,18 +188,23 @@ class _Design:
     totals: np.ndarray
     margin_of: list[str]
     category_of: list[str]
+    # True for a numeric column (a NumericTotal or the intercept): raw values, any sign
+    numeric: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
 
-def _build(sample: pd.DataFrame, margins: Sequence[Margin]) -> _Design:
-    """The indicator matrix; every problem with the sample's categories raised together."""
-    if not margins:
-        raise _invalid("give at least one margin")
+def _rows(sample: pd.DataFrame, mask: np.ndarray) -> str:
+    """The first few row labels where mask is true, for a message."""
+    rows = sample.index[mask][:5].tolist()
+    return ", ".join(map(str, rows)) + (" …" if int(mask.sum()) > 5 else "")
+
+
+def _check_columns(sample: pd.DataFrame, margins: Sequence[Auxiliary],
+                   problems: list[Problem]) -> dict[str, np.ndarray]:
+    """Every variable present (else raised); the null mask of each (nulls added to problems)."""
     names = [m.name for m in margins]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
         raise _invalid(f"two margins have the same name {dup[0]!r}; give them distinct names")
-    n = len(sample)
-    problems: list[Problem] = []
     missing_reported: set[str] = set()
     for m in margins:
         for v in m.variables:
@@ -175,65 +223,118 @@ def _build(sample: pd.DataFrame, margins: Sequence[Margin]) -> _Design:
                 null_rows[v] = sample[v].isna().to_numpy()
     for v, isnull in null_rows.items():
         if isnull.any():
-            rows = sample.index[isnull][:5].tolist()
-            more = " …" if isnull.sum() > 5 else ""
             problems.append(Problem(
                 "calibration.missing_value",
                 f"{int(isnull.sum())} unit(s) have no value for calibration variable {v!r} "
-                f"(rows {', '.join(map(str, rows))}{more})", Where(field=v)))
+                f"(rows {_rows(sample, isnull)})", Where(field=v)))
+    return null_rows
+
+
+def _numeric_column(sample: pd.DataFrame, m: NumericTotal, isnull: np.ndarray,
+                    problems: list[Problem]) -> np.ndarray:
+    """The raw values of a numeric auxiliary; non-numeric or infinite values are problems."""
+    raw = sample[m.variable]
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.to_numpy(dtype=float)
+    x = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    # an empty value is reported once as calibration.missing_value; here only the rest
+    bad = ~np.isfinite(x) & ~isnull
+    if bad.any():
+        problems.append(Problem(
+            "calibration.invalid",
+            f"numeric total {m.name!r}: {int(bad.sum())} unit(s) have a value of "
+            f"{m.variable!r} that is not a finite number (rows {_rows(sample, bad)})",
+            Where(field=m.variable)))
+    return x
+
+
+def _categorical_block(sample: pd.DataFrame, m: Margin, isnull: np.ndarray,
+                       problems: list[Problem]) -> tuple[np.ndarray, list[tuple[str, ...]],
+                                                         np.ndarray]:
+    """The 0/1 block of one margin, its kept categories and their totals."""
+    n = len(sample)
+    cats = list(m.totals)
+    values = [_as_str(sample[v]) for v in m.variables]
+    if len(m.variables) == 1:
+        codes = pd.Index([c[0] for c in cats], dtype=object).get_indexer(values[0])
+    else:
+        codes = pd.MultiIndex.from_tuples(cats).get_indexer(pd.MultiIndex.from_arrays(values))
+    codes = np.where(isnull, -2, codes)
+    pops = np.array([m.totals[c] for c in cats])
+    # a category the population does not have (total 0) is as unknown as an absent one
+    zero_pop = pops <= _ZERO
+    counts = np.bincount(codes[codes >= 0], minlength=len(cats))
+    unknown = codes == -1
+    unknown |= (codes >= 0) & zero_pop[np.maximum(codes, 0)]
+    if unknown.any():
+        keys = pd.Series(["|".join(t) for t in zip(*(v[unknown] for v in values), strict=True)])
+        for value, k in keys.value_counts(sort=False).sort_index().items():
+            problems.append(Problem(
+                "calibration.unknown_category",
+                f"margin {m.name!r}: value {value!r} of {' x '.join(m.variables)} is not a "
+                f"category of the margin (or has population 0) but {k} unit(s) in the "
+                "sample have it", Where(field=m.field)))
+    for j, c in enumerate(cats):
+        if counts[j] == 0 and not zero_pop[j]:
+            problems.append(Problem(
+                "calibration.missing_category",
+                f"margin {m.name!r}: category {'|'.join(c)!r} has population "
+                f"{_fmt(pops[j])} but no unit in the sample", Where(field=m.field)))
+    # categories with population 0 and no units carry no information: left out, as R does
+    keep = ~(zero_pop & (counts == 0))
+    index = np.cumsum(keep) - 1
+    block = np.zeros((n, int(keep.sum())))
+    ok = codes >= 0
+    ok[ok] = keep[codes[ok]]
+    block[np.flatnonzero(ok), index[codes[ok]]] = 1.0
+    return block, [c for c, k in zip(cats, keep, strict=True) if k], pops[keep]
+
+
+def _build(sample: pd.DataFrame, margins: Sequence[Auxiliary],
+           population_size: float | None = None) -> _Design:
+    """The model matrix; every problem with the sample's values raised together."""
+    if not margins and population_size is None:
+        raise _invalid("give at least one margin")
+    problems: list[Problem] = []
+    null_rows = _check_columns(sample, margins, problems)
+    n = len(sample)
     blocks: list[np.ndarray] = []
     columns: list[str] = []
     totals: list[float] = []
     margin_of: list[str] = []
     category_of: list[str] = []
+    numeric: list[bool] = []
+    if population_size is not None:
+        blocks.append(np.ones((n, 1)))
+        columns.append(INTERCEPT)
+        totals.append(float(population_size))
+        margin_of.append(INTERCEPT)
+        category_of.append("")
+        numeric.append(True)
     for m in margins:
-        cats = list(m.totals)
+        if isinstance(m, NumericTotal):
+            blocks.append(_numeric_column(sample, m, null_rows[m.variable], problems)[:, None])
+            columns.append(m.name)
+            totals.append(m.total)
+            margin_of.append(m.name)
+            category_of.append("")
+            numeric.append(True)
+            continue
         isnull = np.zeros(n, dtype=bool)
         for v in m.variables:
             isnull |= null_rows[v]
-        values = [_as_str(sample[v]) for v in m.variables]
-        if len(m.variables) == 1:
-            codes = pd.Index([c[0] for c in cats], dtype=object).get_indexer(values[0])
-        else:
-            codes = pd.MultiIndex.from_tuples(cats).get_indexer(pd.MultiIndex.from_arrays(values))
-        codes = np.where(isnull, -2, codes)
-        pops = np.array([m.totals[c] for c in cats])
-        # a category the population does not have (total 0) is as unknown as an absent one
-        zero_pop = pops <= _ZERO
-        counts = np.bincount(codes[codes >= 0], minlength=len(cats))
-        unknown = codes == -1
-        unknown |= (codes >= 0) & zero_pop[np.maximum(codes, 0)]
-        if unknown.any():
-            keys = pd.Series(["|".join(t) for t in zip(*(v[unknown] for v in values), strict=True)])
-            for value, k in keys.value_counts(sort=False).sort_index().items():
-                problems.append(Problem(
-                    "calibration.unknown_category",
-                    f"margin {m.name!r}: value {value!r} of {' x '.join(m.variables)} is not a "
-                    f"category of the margin (or has population 0) but {k} unit(s) in the "
-                    "sample have it", Where(field=m.field)))
-        for j, c in enumerate(cats):
-            if counts[j] == 0 and not zero_pop[j]:
-                problems.append(Problem(
-                    "calibration.missing_category",
-                    f"margin {m.name!r}: category {'|'.join(c)!r} has population "
-                    f"{_fmt(pops[j])} but no unit in the sample", Where(field=m.field)))
-        # categories with population 0 and no units carry no information: left out, as R does
-        keep = ~(zero_pop & (counts == 0))
-        index = np.cumsum(keep) - 1
-        block = np.zeros((n, int(keep.sum())))
-        ok = codes >= 0
-        ok[ok] = keep[codes[ok]]
-        block[np.flatnonzero(ok), index[codes[ok]]] = 1.0
+        block, cats, pops = _categorical_block(sample, m, isnull, problems)
         blocks.append(block)
-        for j, c in enumerate(cats):
-            if keep[j]:
-                columns.append(f"{m.name}={'|'.join(c)}")
-                totals.append(float(pops[j]))
-                margin_of.append(m.name)
-                category_of.append("|".join(c))
+        for c, pop in zip(cats, pops, strict=True):
+            columns.append(f"{m.name}={'|'.join(c)}")
+            totals.append(float(pop))
+            margin_of.append(m.name)
+            category_of.append("|".join(c))
+            numeric.append(False)
     if problems:
         raise _collect(problems)
-    return _Design(np.hstack(blocks), columns, np.array(totals), margin_of, category_of)
+    return _Design(np.hstack(blocks), columns, np.array(totals), margin_of, category_of,
+                   np.array(numeric, dtype=bool))
 
 
 def _collect(problems: list[Problem]) -> BadInput:
@@ -245,138 +346,12 @@ def _collect(problems: list[Problem]) -> BadInput:
     return BadInput(first.code, message, where=first.where, fix=first.fix, problems=problems)
 
 
-def model_matrix(sample: pd.DataFrame,
-                 margins: Sequence[Margin]) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """The n x p 0/1 indicator matrix of every margin category, its labels and totals."""
-    design = _build(sample, margins)
+def model_matrix(sample: pd.DataFrame, margins: Sequence[Auxiliary], *,
+                 population_size: float | None = None
+                 ) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """The n x p model matrix (0/1 per margin category, raw numeric values), labels, totals."""
+    design = _build(sample, margins, population_size)
     return design.X, design.columns, design.totals
-
-
-# ---------------------------------------------------------------------------
-# distance functions: g = F(u), F'(u), and Phi with Phi' = F (the dual objective)
-
-_Funcs = tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray],
-               Callable[[np.ndarray], np.ndarray]]
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    """1 / (1 + exp(-z)) without overflow."""
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)))
-
-
-def _distance(method: str, bounds: tuple[float, float] | None) -> _Funcs:
-    """F, F' and the antiderivative Phi of F for a method and optional bounds (L, U)."""
-    lo, hi = bounds if bounds is not None else (-math.inf, math.inf)
-    if method == "logit":
-        a = (hi - lo) / ((1 - lo) * (hi - 1))
-        c = math.log((1 - lo) / (hi - 1))
-        # F(u) = L + (U - L) * sigmoid(A u + c) is R survey's cal.logit rewritten
-        # so that it neither overflows nor loses digits for large |u|
-        def f_logit(u: np.ndarray) -> np.ndarray:
-            return np.asarray(lo + (hi - lo) * _sigmoid(a * u + c))
-
-        def df_logit(u: np.ndarray) -> np.ndarray:
-            s = _sigmoid(a * u + c)
-            return np.asarray((hi - lo) * a * s * (1 - s))
-
-        def phi_logit(u: np.ndarray) -> np.ndarray:
-            return np.asarray(lo * u + (hi - lo) / a * (np.logaddexp(0.0, a * u + c)
-                                                        - np.logaddexp(0.0, c)))
-        return f_logit, df_logit, phi_logit
-    if method == "raking":
-        # truncated raking as in R: g = min(max(exp(u), L), U)
-        ulo = math.log(lo) if lo > 0 else -math.inf
-        uhi = math.log(hi) if math.isfinite(hi) else math.inf
-        glo = max(lo, 0.0)
-
-        def f_rake(u: np.ndarray) -> np.ndarray:
-            return np.clip(np.exp(u), glo, hi)
-
-        def df_rake(u: np.ndarray) -> np.ndarray:
-            return np.where((u > ulo) & (u < uhi), np.exp(np.clip(u, ulo, uhi)), 0.0)
-
-        def phi_rake(u: np.ndarray) -> np.ndarray:
-            inner = np.exp(np.clip(u, ulo, uhi)) - 1.0
-            above = np.where(u > uhi, hi * (u - uhi), 0.0) if math.isfinite(uhi) else 0.0
-            below = np.where(u < ulo, lo * (u - ulo), 0.0) if math.isfinite(ulo) else 0.0
-            return np.asarray(inner + above + below)
-        return f_rake, df_rake, phi_rake
-    # linear, truncated at (L, U) when bounds are given (R's calfun="linear", bounds=...)
-    ulo, uhi = lo - 1.0, hi - 1.0
-
-    def f(u: np.ndarray) -> np.ndarray:
-        return np.clip(1.0 + u, lo, hi)
-
-    def df(u: np.ndarray) -> np.ndarray:
-        return np.where((u > ulo) & (u < uhi), 1.0, 0.0)
-
-    def phi(u: np.ndarray) -> np.ndarray:
-        v = np.clip(u, ulo, uhi)
-        inner = v + 0.5 * v * v
-        above = np.where(u > uhi, hi * (u - uhi), 0.0) if math.isfinite(uhi) else 0.0
-        below = np.where(u < ulo, lo * (u - ulo), 0.0) if math.isfinite(ulo) else 0.0
-        return np.asarray(inner + above + below)
-    return f, df, phi
-
-
-@dataclass
-class _Solution:
-    g: np.ndarray
-    converged: bool
-    iterations: int
-    max_rel_error: float
-    worst: int
-
-
-def _solve(X: np.ndarray, d: np.ndarray, T: np.ndarray, scale: np.ndarray, method: str,
-           bounds: tuple[float, float] | None, max_iter: int, tol: float) -> _Solution:
-    """Newton's method on the convex dual  min_lambda sum d Phi(x'lambda) - lambda'T."""
-    f, df, phi = _distance(method, bounds)
-    # Full dummy coding is rank-deficient (each margin sums to the grand total). Work in
-    # an orthonormal basis of X's column space: the same g, and a well-posed Newton system.
-    _, s, vt = np.linalg.svd(X, full_matrices=False)
-    rank = int(np.sum(s > s[0] * max(X.shape) * np.finfo(float).eps)) if s.size and s[0] > 0 else 0
-    basis = vt[:rank].T
-    Z = X @ basis
-    Tz = basis.T @ T
-    lam = np.zeros(rank)
-
-    def error(g: np.ndarray) -> np.ndarray:
-        return np.asarray(np.abs(T - X.T @ (d * g)) / scale)
-
-    def dual(lam_: np.ndarray) -> float:
-        return float(d @ phi(Z @ lam_) - lam_ @ Tz)
-
-    g = f(np.zeros(len(d)))
-    err = error(g)
-    iterations = 0
-    with np.errstate(all="ignore"):
-        while err.max(initial=0.0) > tol and iterations < max_iter:
-            iterations += 1
-            u = Z @ lam
-            misfit = Tz - Z.T @ (d * g)
-            hess = (Z * (d * df(u))[:, None]).T @ Z
-            step = np.linalg.lstsq(hess, misfit, rcond=None)[0]
-            base, slope = dual(lam), -float(misfit @ step)
-            t = 1.0
-            # damped step: halve until the dual objective decreases enough (Armijo), or at
-            # least the margin error does; a non-finite trial (exp overflow) is halved too
-            for _ in range(60):
-                trial = lam + t * step
-                g_trial = f(Z @ trial)
-                d_trial = dual(trial)
-                if np.all(np.isfinite(g_trial)) and math.isfinite(d_trial) and (
-                        d_trial <= base + 1e-4 * t * slope
-                        or error(g_trial).max() < err.max()):
-                    break
-                t *= 0.5
-            else:
-                break  # no step improves anything: stalled (infeasible or at rounding level)
-            lam, g = trial, g_trial
-            err = error(g)
-    worst = int(np.argmax(err)) if err.size else 0
-    max_err = float(err.max(initial=0.0))
-    return _Solution(g, max_err <= tol, iterations, max_err, worst)
 
 
 # ---------------------------------------------------------------------------
@@ -450,6 +425,12 @@ class CalibrationDiagnostics:
         }
 
 
+def _scale(design: _Design) -> np.ndarray:
+    """What a margin error is relative to: the total, or max(|total|, 1) for a numeric one."""
+    T = design.totals
+    return np.where(design.numeric, np.maximum(np.abs(T), 1.0), T)
+
+
 def _diagnostics(design: _Design, d: np.ndarray, w: np.ndarray, trimmed: int) -> CalibrationDiagnostics:
     """Kish deff, the weight distribution, margin discrepancies and the R-indicator."""
     n = len(w)
@@ -468,10 +449,12 @@ def _diagnostics(design: _Design, d: np.ndarray, w: np.ndarray, trimmed: int) ->
     before = design.X.T @ d
     after = design.X.T @ w
     pop = design.totals
+    # a numeric total may be 0 or negative: its relative difference is on max(|T|, 1)
+    scale = _scale(design)
     table = pd.DataFrame({
         "margin": design.margin_of, "category": design.category_of, "population": pop,
         "before": before, "after": after, "diff_before": before - pop, "diff_after": after - pop,
-        "rel_diff_before": (before - pop) / pop, "rel_diff_after": (after - pop) / pop,
+        "rel_diff_before": (before - pop) / scale, "rel_diff_after": (after - pop) / scale,
     })
     g = w / d
     ri = (r_indicator(w) if np.all(w > 0)
@@ -500,6 +483,10 @@ class Calibration:
     bounds: tuple[float, float] | None = None
     trim: tuple[float | None, float | None] | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # working-model variances q_k (None: all 1); the GREG residuals of the calibration are
+    # those of the regression of y on X with weights d / q (variance.greg_residuals)
+    q: np.ndarray | None = None
+    population_size: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary without per-unit arrays."""
@@ -511,6 +498,8 @@ class Calibration:
             "iterations": self.iterations,
             "columns": list(self.columns),
             "totals": _jsonable(self.totals.tolist()),
+            "population_size": _jsonable(self.population_size),
+            "working_variance": self.q is not None,
             "diagnostics": self.diagnostics.to_dict(),
         }
 
@@ -567,31 +556,150 @@ def _check_settings(method: str, bounds: tuple[float, float] | None,
         raise _invalid("max_iter must be at least 1, and tol and margin_rtol positive")
 
 
-def calibrate(sample: pd.DataFrame, margins: Sequence[Margin], *,
+def _subtotals(m: Margin, shared: tuple[str, ...]) -> pd.Series:
+    """A margin's totals summed over the categories of the shared variables."""
+    pos = [m.variables.index(v) for v in shared]
+    keys = pd.MultiIndex.from_tuples([tuple(c[i] for i in pos) for c in m.totals],
+                                     names=list(shared))
+    return pd.Series(list(m.totals.values()), index=keys, dtype=float).groupby(
+        level=list(shared), sort=True).sum()
+
+
+def _shared_problems(margins: Sequence[Margin],
+                     margin_rtol: float) -> tuple[list[Problem], list[dict[str, Any]]]:
+    """Cells on which two margins sharing variables disagree: Problems and their details."""
+    problems: list[Problem] = []
+    cells: list[dict[str, Any]] = []
+    for i, first in enumerate(margins):
+        for second in margins[i + 1:]:
+            shared = tuple(v for v in first.variables if v in second.variables)
+            if not shared:
+                continue
+            # name the coarser margin first: "1,200 in margin 'ward' but 1,150 summed from
+            # 'ward x age_group'"
+            a, b = ((first, second) if len(first.variables) <= len(second.variables)
+                    else (second, first))
+            sa, sb = _subtotals(a, shared), _subtotals(b, shared)
+            # a cell only one margin lists has population 0 in the other
+            sa, sb = sa.align(sb, fill_value=0.0)
+            bad = np.abs(sa - sb) > margin_rtol * np.maximum(np.abs(sa), np.abs(sb))
+            label = " x ".join(shared)
+            for cell in sa.index[bad.to_numpy()]:
+                key = cell if isinstance(cell, tuple) else (cell,)
+                x, y = float(sa[cell]), float(sb[cell])
+                verb = "in margin" if len(a.variables) == len(shared) else "summed from"
+                message = (f"{label} {'|'.join(key)!r}: {_fmt(x)} {verb} {a.name!r} but "
+                           f"{_fmt(y)} summed from {b.name!r}")
+                problems.append(Problem("calibration.inconsistent_margins", message,
+                                        Where(field=label)))
+                cells.append({"variables": list(shared), "category": list(key),
+                              "totals": {a.name: x, b.name: y}, "message": message})
+    return problems, cells
+
+
+def _check_margins(margins: Sequence[Auxiliary], population_size: float | None,
+                   margin_rtol: float) -> float | None:
+    """The population size the categorical margins (and population_size) agree on, or None.
+
+    Margins sharing variables must agree on every sub-total over those variables; all must
+    have the same grand total. Numeric totals are exempt.
+    """
+    cats = [m for m in margins if isinstance(m, Margin)]
+    problems, cells = _shared_problems(cats, margin_rtol)
+    if problems:
+        k = len(problems)
+        raise BadInput(
+            "calibration.inconsistent_margins",
+            f"{k} cell{'s' if k != 1 else ''} where margins sharing variables disagree: "
+            + "; ".join(p.message for p in problems[:5]) + (" …" if k > 5 else ""),
+            where=problems[0].where,
+            fix="Take every margin from the same census table (margins_from_table), or "
+                "correct the totals so that the margins add up to each other.",
+            problems=problems, details={"cells": cells})
+    grand = [(m.name, m.grand_total, m.field) for m in cats]
+    if population_size is not None:
+        grand.insert(0, ("population_size", float(population_size), "population_size"))
+    if not grand:
+        return None
+    ref = grand[0][1]
+    if any(abs(t - ref) > margin_rtol * max(abs(t), abs(ref)) for _, t, _ in grand):
+        listing = "; ".join(f"{name!r} {_fmt(t)}" for name, t, _ in grand)
+        raise BadInput("calibration.inconsistent_margins",
+                       f"the margins do not add up to the same population: {listing}",
+                       where=Where(field=grand[0][2]),
+                       details={"grand_totals": {name: t for name, t, _ in grand}})
+    return ref
+
+
+def _working_variance(sample: pd.DataFrame, variance: np.ndarray | str | None) -> np.ndarray | None:
+    """q as a float array (a column or an array), every value finite and positive."""
+    if variance is None:
+        return None
+    n = len(sample)
+    if isinstance(variance, str):
+        if variance not in sample.columns:
+            raise _invalid(f"the sample has no working-variance column {variance!r}", variance)
+        raw = sample[variance]
+        isnull = raw.isna().to_numpy()
+        if isnull.any():
+            raise BadInput("calibration.missing_value",
+                           f"{int(isnull.sum())} unit(s) have no value for the working-variance "
+                           f"column {variance!r} (rows {_rows(sample, isnull)})",
+                           where=Where(field=variance))
+        q = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        label = f"working-variance column {variance!r}"
+    else:
+        q = np.asarray(variance, dtype=float)
+        label = "working variances"
+        if q.ndim == 0:
+            q = np.full(n, float(q))
+        if q.shape != (n,):
+            raise _invalid(f"{label} have shape {q.shape}; the sample has {n} units")
+    bad = ~(np.isfinite(q) & (q > 0))
+    if bad.any():
+        raise _invalid(f"{label}: {int(bad.sum())} unit(s) have a value that is not a finite "
+                       f"positive number (rows {_rows(sample, bad)}); working variances must "
+                       "be > 0", variance if isinstance(variance, str) else None)
+    return q
+
+
+def calibrate(sample: pd.DataFrame, margins: Sequence[Auxiliary], *,
               method: Method = "raking",
               design_weights: np.ndarray | str | None = None,
               bounds: tuple[float, float] | None = None,
               trim: tuple[float | None, float | None] | None = None,
+              population_size: float | None = None,
+              variance: np.ndarray | str | None = None,
               max_iter: int = 100, tol: float = 1e-10, margin_rtol: float = 1e-6) -> Calibration:
-    """Weights w = g d whose totals over every margin category equal the population's."""
+    """Weights w = g d whose totals over every margin category and numeric total are the population's.
+
+    ``population_size`` adds an intercept (a column of ones with that total), which GREG with
+    numeric totals alone needs. ``variance`` gives the working-model variances q_k (a column
+    or an array), as R's ``calibrate(variance=)``: g_k = F(x_k'lambda / q_k). The ratio
+    estimator is linear calibration on x alone, no intercept, with ``variance`` = x.
+    """
     _check_settings(method, bounds, trim, max_iter, tol, margin_rtol)
     if len(sample) == 0:
         raise _invalid("the sample has no units")
-    if not margins:
+    margins = list(margins)
+    if not margins and population_size is None:
         raise _invalid("give at least one margin")
-    grand = [m.grand_total for m in margins]
-    ref = grand[0]
-    if any(abs(t - ref) > margin_rtol * max(abs(t), abs(ref)) for t in grand):
-        listing = "; ".join(f"{m.name!r} {_fmt(t)}" for m, t in zip(margins, grand, strict=True))
-        raise BadInput("calibration.inconsistent_margins",
-                       f"the margins do not add up to the same population: {listing}",
-                       where=Where(field=margins[0].field),
-                       details={"grand_totals": {m.name: t for m, t in
-                                                 zip(margins, grand, strict=True)}})
-    design = _build(sample, margins)
-    d = _design_weights(sample, design_weights, ref)
+    for m in margins:
+        if not isinstance(m, Margin | NumericTotal):
+            raise _invalid(f"{m!r} is neither a Margin nor a NumericTotal")
+    if population_size is not None and not (math.isfinite(population_size)
+                                            and population_size > 0):
+        raise _invalid(f"population_size must be positive, not {population_size!r}",
+                       "population_size")
+    ref = _check_margins(margins, population_size, margin_rtol)
+    design = _build(sample, margins, population_size)
+    if ref is None and design_weights is None:
+        raise _invalid("with numeric totals only, give design_weights (or population_size, "
+                       "for design weights N/n)")
+    d = _design_weights(sample, design_weights, ref if ref is not None else 1.0)
+    q = _working_variance(sample, variance)
     X, T = design.X, design.totals
-    sol = _solve(X, d, T, T, method, bounds, max_iter, tol)
+    sol = solve(X, d, T, _scale(design), method, bounds, max_iter, tol, q)
     _raise_unless_close(sol, design, method, bounds, max_iter, margin_rtol, "")
     g = sol.g
     iterations = sol.iterations
@@ -599,16 +707,17 @@ def calibrate(sample: pd.DataFrame, margins: Sequence[Margin], *,
     trimmed = 0
     if trim is not None:
         g, trimmed, extra, converged = _trim(design, d, g, trim, method, bounds,
-                                             max_iter, tol, margin_rtol)
+                                             max_iter, tol, margin_rtol, q)
         iterations += extra
     w = g * d
     diag = _diagnostics(design, d, w, trimmed)
     return Calibration(weights=w, design_weights=d, g=g, X=X, columns=design.columns,
                        totals=T, method=method, converged=converged, iterations=iterations,
-                       diagnostics=diag, bounds=bounds, trim=trim)
+                       diagnostics=diag, bounds=bounds, trim=trim, q=q,
+                       population_size=population_size)
 
 
-def _raise_unless_close(sol: _Solution, design: _Design, method: str,
+def _raise_unless_close(sol: Solution, design: _Design, method: str,
                         bounds: tuple[float, float] | None, max_iter: int,
                         margin_rtol: float, context: str) -> None:
     """calibration.not_converged when the margins are missed by more than margin_rtol."""
@@ -630,7 +739,7 @@ def _raise_unless_close(sol: _Solution, design: _Design, method: str,
 def _trim(design: _Design, d: np.ndarray, g: np.ndarray,
           trim: tuple[float | None, float | None], method: str,
           bounds: tuple[float, float] | None, max_iter: int, tol: float,
-          margin_rtol: float) -> tuple[np.ndarray, int, int, bool]:
+          margin_rtol: float, q: np.ndarray | None = None) -> tuple[np.ndarray, int, int, bool]:
     """Cap weights at multiples of the mean weight and re-calibrate the others, repeatedly."""
     X, T = design.X, design.totals
     n = len(d)
@@ -654,7 +763,8 @@ def _trim(design: _Design, d: np.ndarray, g: np.ndarray,
         if not free.any():
             raise _trim_error(trim, "every unit would be trimmed")
         remaining = T - X[fixed].T @ capped[fixed]
-        sol = _solve(X[free], d[free], remaining, T, method, bounds, max_iter, tol)
+        sol = solve(X[free], d[free], remaining, _scale(design), method, bounds, max_iter, tol,
+                     None if q is None else q[free])
         extra += sol.iterations
         if sol.max_rel_error > margin_rtol:
             raise _trim_error(trim, f"after trimming {int(fixed.sum())} unit(s) the margins "

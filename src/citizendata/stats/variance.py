@@ -105,17 +105,34 @@ def _cluster_sums(values: FloatArray, cluster: npt.ArrayLike | None) -> FloatArr
     return np.add.reduceat(values[order], starts, axis=0)
 
 
-def greg_residuals(u: FloatArray, X: npt.ArrayLike, d: npt.ArrayLike) -> FloatArray:
-    """Residuals of u regressed on X with weights d (least squares; X may be rank-deficient)."""
+def greg_residuals(
+    u: FloatArray, X: npt.ArrayLike, d: npt.ArrayLike, q: npt.ArrayLike | None = None
+) -> FloatArray:
+    """Residuals of u regressed on X with weights d / q (least squares; X may be rank-deficient).
+
+    q are the working-model variances of the calibration (R's ``calibrate(variance=)``);
+    None means 1 for every unit.
+    """
     Xa = np.asarray(X, dtype=float)
     da = np.asarray(d, dtype=float)
+    if q is not None:
+        qa = np.asarray(q, dtype=float)
+        if qa.shape != da.shape or not np.all(np.isfinite(qa) & (qa > 0)):
+            raise ValueError("q must be positive, finite and have the shape of d")
+        da = da / qa
     if Xa.ndim == 1:
         Xa = Xa[:, None]
-    sd = np.sqrt(da)[:, None]
-    # as R's qr.resid(qr(X*sqrt(d)), u*sqrt(d)) / sqrt(d): the residual is unique even when X
-    # has collinear columns (full dummy coding of several margins), so min-norm lstsq is exact
-    beta = np.linalg.lstsq(Xa * sd, u * sd, rcond=None)[0]
-    return np.asarray(u - Xa @ beta, dtype=float)
+    ua = np.asarray(u, dtype=float)
+    sd = np.sqrt(da)
+    sdu = sd if ua.ndim == 1 else sd[:, None]
+    # as R's qr.resid(qr(X*sqrt(d/q)), u*sqrt(d/q)) / sqrt(d/q): the residual is unique even
+    # when X has collinear columns (full dummy coding of several margins), so min-norm lstsq
+    # is exact. Numeric columns are scaled to at most 1 first so that lstsq's rank cut-off
+    # does not depend on their units (the column space, hence the residual, is unchanged).
+    scale = np.abs(Xa).max(axis=0, initial=0.0)
+    Xa = Xa / np.where(scale > 0, scale, 1.0)
+    beta = np.linalg.lstsq(Xa * sd[:, None], ua * sdu, rcond=None)[0]
+    return np.asarray(ua - Xa @ beta, dtype=float)
 
 
 def linearized_variance(
@@ -125,8 +142,13 @@ def linearized_variance(
     X: npt.ArrayLike | None = None,
     d: npt.ArrayLike | None = None,
     w: npt.ArrayLike | None = None,
+    q: npt.ArrayLike | None = None,
 ) -> float | FloatArray:
-    """With-replacement variance of the weighted total of influence values z (n, or n x k)."""
+    """With-replacement variance of the weighted total of influence values z (n, or n x k).
+
+    With X (the calibration's model matrix), d (its design weights) and optionally q (its
+    working variances), z is replaced by its GREG residuals, as R's svyrecvar does.
+    """
     u = np.asarray(z, dtype=float)
     single = u.ndim == 1
     U = u.reshape(u.shape[0], -1)
@@ -142,7 +164,7 @@ def linearized_variance(
     if X is not None:
         if d is None:
             raise ValueError("the calibration adjustment needs the pre-calibration weights d")
-        U = greg_residuals(U, X, d)
+        U = greg_residuals(U, X, d, q)
     totals = _cluster_sums(wa[:, None] * U, cluster)
     m = totals.shape[0]
     if m < 2:
@@ -231,9 +253,13 @@ def _expit(x: float) -> float:
 
 
 def _interval(
-    kind: str, value: float, se: float, n: int, ci: str, level: float, simple: bool
+    kind: str, value: float, se: float, n_eff: float, ci: str, level: float
 ) -> tuple[float, float]:
-    """Confidence interval of one estimate by the chosen method."""
+    """Confidence interval of one estimate by the chosen method, as the cube's ``_intervals``.
+
+    Wilson and Clopper–Pearson use the effective sample size n_eff; the logit interval
+    falls back to Wilson on n_eff at p = 0 or 1, where it is undefined.
+    """
     if not (math.isfinite(value) and math.isfinite(se)):
         return math.nan, math.nan
     z = z_value(level)
@@ -241,21 +267,22 @@ def _interval(
         return value - z * se, value + z * se
     if kind != "proportion":
         raise ValueError(f"ci={ci!r} is for proportions only; use 'wald' for a {kind}")
-    if ci == "logit":
-        if value <= 0.0 or value >= 1.0 or se == 0.0:
-            return value, value  # degenerate on the logit scale; see docs (Korn–Graubard)
+    if ci == "logit" and 0.0 < value < 1.0:
+        if se == 0.0:
+            return value, value  # no variance: the cube's logit interval is the point too
         eta = math.log(value / (1.0 - value))
         half = z * se / (value * (1.0 - value))
         return _expit(eta - half), _expit(eta + half)
-    # Wilson / Clopper–Pearson: with weights, on the effective sample size p(1-p)/var
-    # (Korn & Graubard 1998, without the degrees-of-freedom factor)
-    if simple or se == 0.0 or value in (0.0, 1.0):
-        m = float(n)
-    else:
-        m = value * (1.0 - value) / (se * se)
-    fn = wilson_interval if ci == "wilson" else clopper_pearson_interval
-    lo, hi = fn(value * m, m, level)
+    fn = clopper_pearson_interval if ci == "clopper_pearson" else wilson_interval
+    lo, hi = fn(value * n_eff, n_eff, level)
     return float(lo), float(hi)
+
+
+def _effective_n(value: float, se: float, n: int, simple: bool) -> float:
+    """Korn & Graubard's (1998) effective sample size p(1-p)/var, at most n; n if var = 0."""
+    if simple or not (math.isfinite(se) and se > 0.0) or not math.isfinite(value):
+        return float(n)
+    return min(value * (1.0 - value) / (se * se), float(n))
 
 
 def domain_estimate(
@@ -268,6 +295,7 @@ def domain_estimate(
     cluster: npt.ArrayLike | None = None,
     X: npt.ArrayLike | None = None,
     d: npt.ArrayLike | None = None,
+    q: npt.ArrayLike | None = None,
     ci: str | None = None,
     level: float = 0.95,
     variance: str = "linearization",
@@ -311,8 +339,10 @@ def domain_estimate(
     den = 1.0 if kind in ("total", "count") else float(wd @ za)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = num / den if den != 0.0 else math.nan
+    weighted = weights is not None or X is not None or variance != "linearization"
     if ci is None:
-        ci = "wilson" if simple and kind == "proportion" else "wald"
+        # as the cube's "auto": Wilson without weights, logit (Wilson at 0 and 1) with them
+        ci = ("logit" if weighted else "wilson") if kind == "proportion" else "wald"
 
     if not math.isfinite(value):
         se = math.nan
@@ -323,7 +353,8 @@ def domain_estimate(
     elif variance == "linearization":
         u = (ya - value * za) / den if kind not in ("total", "count") else ya.copy()
         u = np.where(dom, u, 0.0)
-        v = linearized_variance(u, cluster, X=X, d=d if X is not None else None, w=wa)
+        v = linearized_variance(u, cluster, X=X, d=d if X is not None else None, w=wa,
+                                q=q if X is not None else None)
         se = math.sqrt(max(float(v), 0.0))
         vmethod = "linearization"
     else:
@@ -339,7 +370,8 @@ def domain_estimate(
             theta = num_r / den_r
         se = math.sqrt(float(replicate_variance(theta, value, mse=mse)))
         vmethod = "bootstrap"
-    lo, hi = _interval(kind, value, se, n_dom, ci, level, simple)
+    n_eff = _effective_n(value, se, n_dom, simple) if kind == "proportion" else float(n_dom)
+    lo, hi = _interval(kind, value, se, n_eff, ci, level)
     cv = se / abs(value) if math.isfinite(se) and math.isfinite(value) and value != 0 else None
     flag = str(reliability_flag(n_dom, np.nan if cv is None else cv, rule))
     return Estimate(
@@ -404,7 +436,11 @@ def recalibrator(
         # function (w = g d); calibrate() wants positive design weights, so leave them out
         keep = np.flatnonzero(wr > 0)
         out = np.zeros_like(wr, dtype=float)
-        cal = calibrate(sample.iloc[keep], margins, design_weights=wr[keep], **calibrate_kwargs)
+        kwargs = dict(calibrate_kwargs)
+        q = kwargs.get("variance")
+        if q is not None and not isinstance(q, str) and np.ndim(q) == 1:
+            kwargs["variance"] = np.asarray(q, dtype=float)[keep]  # per unit, like the sample
+        cal = calibrate(sample.iloc[keep], margins, design_weights=wr[keep], **kwargs)
         out[keep] = cal.weights
         return out
 
