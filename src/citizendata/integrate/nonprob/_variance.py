@@ -3,6 +3,7 @@
 With-replacement approximation at the first stage: PSU totals within strata,
 ``sum_h n_h/(n_h-1) sum_i (t_hi - mean_h t)^2``. It ignores finite population
 corrections, so it is slightly conservative when many PSUs of a stratum are drawn.
+The sum itself is :mod:`citizendata.survey.linear`'s.
 """
 
 from __future__ import annotations
@@ -30,15 +31,13 @@ def design_codes(strata: np.ndarray | None, psu: np.ndarray | None, n: int
 def psu_total_variance(z: np.ndarray, h: np.ndarray, psu: np.ndarray) -> float:
     """Variance of ``sum(z)`` (``z`` already weighted) over the design of strata ``h``, PSUs ``psu``.
 
-    Every stratum must have two PSUs or more (checked when the design is read).
+    The PSU totals go to :func:`citizendata.survey.linear.psu_totals_variance`, the engine's
+    stratified with-replacement variance (R's survey). Every stratum must have two PSUs or
+    more (checked when the design is read).
     """
+    from citizendata.survey.linear import psu_totals_variance
+
     t = np.bincount(psu, weights=z)
-    # the stratum of each PSU (every unit of a PSU shares it)
     psu_h = np.zeros(t.size, dtype=np.int64)
-    psu_h[psu] = h
-    n_h = np.bincount(psu_h, minlength=int(h.max()) + 1).astype(float)
-    mean_h = np.bincount(psu_h, weights=t, minlength=n_h.size) / np.maximum(n_h, 1)
-    dev2 = (t - mean_h[psu_h]) ** 2
-    ss_h = np.bincount(psu_h, weights=dev2, minlength=n_h.size)
-    factor = np.where(n_h > 1, n_h / np.maximum(n_h - 1, 1), 0.0)
-    return float(np.sum(factor * ss_h))
+    psu_h[psu] = h  # the stratum of each PSU (every unit of a PSU shares it)
+    return float(psu_totals_variance(t[:, None], psu_h, diag=True)[0])
