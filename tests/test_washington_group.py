@@ -109,6 +109,120 @@ def test_a_mapped_field_missing_from_the_table_is_refused() -> None:
     assert "wg_hearing" in err.value.message
 
 
+# -- codings and the missing list ---------------------------------------------------------
+
+ZERO_TO_THREE = {"no_difficulty": "0", "some": "1", "a_lot": "2", "cannot": "3"}
+NAMES = {"no_difficulty": "no_difficulty", "some": "some_difficulty",
+         "a_lot": "a_lot_of_difficulty", "cannot": "cannot_do"}
+# the same people under three codings; the last column is each identifier's status
+PEOPLE = [  # severities 1-4, None blank, "dk" / "ref" the missing codes
+    ([1, 1, 1, 1, 1, 1], (WO, WO, WO, WO)),
+    ([2, 1, 1, 1, 1, 1], (W, WO, WO, WO)),
+    ([2, 2, 1, 1, 1, 1], (W, W, WO, WO)),
+    ([1, 1, 3, 1, 1, 1], (W, W, W, WO)),
+    ([1, 1, 1, 1, 1, 4], (W, W, W, W)),
+    (["dk", "ref", None, "dk", "ref", None], (U, U, U, U)),
+    (["dk", "dk", 3, "ref", "ref", "ref"], (W, W, W, WO)),
+    ([1, "dk", None, "ref", None, None], (WO, WO, WO, WO)),
+]
+IDENTS = ("DISABILITY1", "DISABILITY2", "DISABILITY3", "DISABILITY4")
+
+
+def _coded(codes: dict[str, str], dk: str, ref: str) -> pd.DataFrame:
+    level = dict(zip((1, 2, 3, 4), (codes[k] for k in ("no_difficulty", "some", "a_lot",
+                                                       "cannot")), strict=True))
+    rows = [[None if a is None else dk if a == "dk" else ref if a == "ref" else level[a]
+             for a in answers] for answers, _ in PEOPLE]
+    return pd.DataFrame(rows, columns=COLUMNS, dtype=object)
+
+
+def _statuses(df: pd.DataFrame, **kw: Any) -> dict[str, list[str | None]]:
+    t = ibis.memtable(df.assign(i=range(len(df)))).cast({c: "string" for c in COLUMNS})
+    out = t.mutate(**{k: washington_group(t, FIELDS, k, **kw) for k in IDENTS}).order_by("i")
+    got = out.to_pandas()
+    return {k: [None if pd.isna(v) else v for v in got[k]] for k in IDENTS}
+
+
+@pytest.mark.parametrize(("codes", "dk", "ref"), [
+    (None, "7", "9"),                        # the WG's 1-4, don't know 7, refused 9
+    (ZERO_TO_THREE, "8", "9"),               # 0-3
+    (NAMES, "dont_know", "refused"),         # choice names
+], ids=["1-4", "0-3", "names"])
+def test_every_coding_gives_the_same_statuses(codes: dict[str, str] | None, dk: str,
+                                              ref: str) -> None:
+    df = _coded(codes or {"no_difficulty": "1", "some": "2", "a_lot": "3", "cannot": "4"},
+                dk, ref)
+    got = _statuses(df, missing=[dk, ref], codes=codes)
+    for k, ident in enumerate(IDENTS):
+        assert got[ident] == [want[k] for _, want in PEOPLE], ident
+
+
+def test_zero_to_three_without_codes_is_refused_not_misread() -> None:
+    # read as 1-4, a 0-3 coding would turn 'no difficulty' (0) into missing and 'some' (1)
+    # into 'no difficulty': with the missing list given, the 0s are named instead
+    df = _coded(ZERO_TO_THREE, "8", "9")
+    with pytest.raises(BadInput) as err:
+        _statuses(df, missing=["8", "9"])
+    e = err.value
+    assert e.code == "indicator.invalid"
+    assert "'0' in wg_seeing" in e.message and "give `codes`" in (e.fix or "")
+    assert {"field": "wg_seeing", "value": "0", "n": 4} in e.details["unexpected"]
+
+
+def test_an_answer_neither_valid_nor_missing_is_refused_with_its_count() -> None:
+    df = _coded({"no_difficulty": "1", "some": "2", "a_lot": "3", "cannot": "4"}, "7", "9")
+    df.loc[0, "wg_hearing"] = "5"
+    df.loc[1, "wg_hearing"] = "5"
+    df.loc[2, "wg_selfcare"] = "yes"
+    with pytest.raises(BadInput) as err:
+        _statuses(df, missing=["7", "9"])
+    assert err.value.details["unexpected"] == [
+        {"field": "wg_hearing", "value": "5", "n": 2},
+        {"field": "wg_selfcare", "value": "yes", "n": 1}]
+    assert "'5' in wg_hearing (2 answer(s))" in err.value.message
+    assert err.value.where is not None and err.value.where.field == "wg_hearing"
+    # asked to, such answers count as missing instead (and so does a code not in `missing`)
+    got = _statuses(df, missing=["7"], on_unexpected="missing")
+    assert got["DISABILITY3"] == [want[2] for _, want in PEOPLE]
+
+
+def test_an_answer_in_missing_counts_as_missing() -> None:
+    # "8" listed as missing: person 2 (a 2 in seeing, the rest 8) has one answer, 'some'
+    df = pd.DataFrame([["2", "8", "8", "8", "8", "8"], ["8"] * 6], columns=COLUMNS)
+    got = _statuses(df, missing=["8"])
+    assert got["DISABILITY1"] == [W, None]
+    assert got["DISABILITY3"] == [WO, None]
+
+
+def test_without_a_missing_list_anything_else_is_missing_as_before() -> None:
+    df = pd.DataFrame([["5", "1", "1", "1", "1", "1"], ["5"] * 6], columns=COLUMNS)
+    assert _statuses(df)["DISABILITY1"] == [WO, None]
+
+
+def test_several_codes_for_one_level_and_numeric_codes() -> None:
+    codes = {"no_difficulty": ["1", "no"], "some": "2", "a_lot": 3, "cannot": ["4", "cannot"]}
+    df = pd.DataFrame([["no", "1", "no", "no", "1", "no"], ["cannot", "1", "1", "1", "1", "1"],
+                       ["3.0", "no", "1", "1", "1", "1"]], columns=COLUMNS)
+    got = _statuses(df, missing=["9"], codes=codes)  # type: ignore[arg-type]
+    assert got["DISABILITY4"] == [WO, W, WO]
+    assert got["DISABILITY3"] == [WO, W, W]
+
+
+@pytest.mark.parametrize(("codes", "missing", "words"), [
+    ({"no_difficulty": "0", "some": "1", "a_lot": "2"}, None, "cannot"),
+    ({**ZERO_TO_THREE, "unknown": "9"}, None, "unknown"),
+    ({**ZERO_TO_THREE, "cannot": "2"}, None, "two levels"),
+    (ZERO_TO_THREE, ["3", "9"], "both as a valid answer and as missing"),
+    ({**ZERO_TO_THREE, "some": []}, None, "lists no answer"),
+])
+def test_bad_codings_are_refused(codes: Any, missing: Any, words: str) -> None:
+    t = ibis.memtable(pd.DataFrame({c: ["1"] for c in COLUMNS}))
+    with pytest.raises(BadInput) as err:
+        washington_group(t, FIELDS, missing=missing, codes=codes)
+    assert err.value.code == "indicator.invalid"
+    assert words in err.value.message
+
+
 # -- age groups ------------------------------------------------------------------------------
 
 

@@ -34,8 +34,8 @@ __all__ = ["DEFAULT_WS", "GROUPS", "AsOpt", "EncodingOpt", "JsonOpt", "VersionMa
 _client, _guard = client, guard
 
 # the command groups, in the order `citizendata --help` lists them
-GROUPS = ("admin", "projects", "data", "estimate", "serve", "encryption", "orgs", "privacy",
-          "quality", "release", "jobs", "links")
+GROUPS = ("admin", "projects", "data", "estimate", "survey", "serve", "encryption", "orgs", "privacy",
+          "quality", "release", "jobs", "links", "integrate")
 
 for _name in GROUPS:
     import_module(f"{__name__}.{_name}")

@@ -1,9 +1,11 @@
-"""Calibration of a citizen sample's weights to official population margins.
+"""Calibration of a citizen sample's weights to official population margins and totals.
 
-Deville & Särndal (1992) calibration with the linear, raking and logit distance
-functions, solved by a damped Newton iteration on the Lagrange multipliers, with
-optional trimming, Kish's design effect and the R-indicator as diagnostics.
-The formulas and references are in docs/methods/calibration.md.
+Deville & Särndal (1992) calibration to categorical margins and to population totals of
+numeric variables (GREG; the ratio estimator through working variances q), with the
+linear, raking and logit distance functions, optionally bounded (solver in
+calibrate_solve), margins checked for consistency, optional trimming, Kish's design
+effect and the R-indicator as diagnostics. Formulas and references:
+docs/methods/calibration.md.
 """
 
 from __future__ import annotations

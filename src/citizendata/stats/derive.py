@@ -7,6 +7,7 @@ docs/methods/disaggregation.md.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import ibis
@@ -16,8 +17,10 @@ import pandas as pd
 from citizendata.errors import BadInput, Problem, Where
 
 __all__ = [
+    "WG_DEFAULT_CODES",
     "WG_DOMAINS",
     "WG_IDENTIFIERS",
+    "WG_LEVELS",
     "WITHOUT_DISABILITY",
     "WITH_DISABILITY",
     "age_group",
@@ -30,19 +33,83 @@ WG_DOMAINS = ("seeing", "hearing", "walking", "cognition", "selfcare", "communic
 WG_IDENTIFIERS = ("DISABILITY1", "DISABILITY2", "DISABILITY3", "DISABILITY4")
 WITH_DISABILITY = "with_disability"
 WITHOUT_DISABILITY = "without_disability"
-_VALID = ("1", "2", "3", "4")
+WG_LEVELS = ("no_difficulty", "some", "a_lot", "cannot")
+# today's (and the WG's own) coding: 1 no difficulty, 2 some, 3 a lot, 4 cannot do at all
+WG_DEFAULT_CODES: dict[str, str] = {"no_difficulty": "1", "some": "2", "a_lot": "3", "cannot": "4"}
 
 
-def _answer(col: ir.Value) -> ir.IntegerValue:
-    """A WG answer as 1-4, NULL when blank, don't know, refused or anything else."""
+def _normalise(code: object) -> str:
+    """An answer code as compared: stripped text, a decimal export 3.0 read as 3."""
+    text = str(code).strip()
+    m = re.fullmatch(r"(-?[0-9]+)\.0+", text)
+    return m.group(1) if m else text
+
+
+def _wg_codes(codes: Mapping[str, str | Sequence[str]] | None,
+              missing: Sequence[str] | None) -> tuple[dict[str, int], set[str]]:
+    """Answer code -> severity 1-4, and the missing codes; a bad coding is refused."""
+    given = dict(WG_DEFAULT_CODES) if codes is None else dict(codes)
+    bad_keys = sorted(set(given) ^ set(WG_LEVELS))
+    if bad_keys:
+        raise BadInput("indicator.invalid",
+                       f"the Washington Group codes must name exactly {list(WG_LEVELS)}; "
+                       f"wrong or absent: {bad_keys}", where=Where(field="codes"),
+                       fix='E.g. codes: {"no_difficulty": "0", "some": "1", "a_lot": "2", '
+                           '"cannot": "3"}.')
+    severity: dict[str, int] = {}
+    for level, value in zip(WG_LEVELS, (given[k] for k in WG_LEVELS), strict=True):
+        values = [value] if isinstance(value, str | int | float) else list(value)
+        if not values:
+            raise BadInput("indicator.invalid", f"Washington Group code {level!r} lists no answer",
+                           where=Where(field="codes"))
+        for v in map(_normalise, values):
+            if not v or v in severity:
+                raise BadInput("indicator.invalid",
+                               f"Washington Group answer {v!r} is given to two levels (or is "
+                               "empty)", where=Where(field="codes"))
+            severity[v] = WG_LEVELS.index(level) + 1
+    miss = {_normalise(m) for m in (missing or ())}
+    clash = sorted(miss & set(severity))
+    if clash:
+        raise BadInput("indicator.invalid",
+                       f"Washington Group answer(s) {clash} are listed both as a valid answer and "
+                       "as missing", where=Where(field="missing"))
+    return severity, miss
+
+
+def _text(col: ir.Value) -> ir.StringValue:
+    """An answer as stripped text; a decimal export of a code (3.0) as the code."""
     text = col.cast("string").strip()
-    # a decimal export of the codes (3.0) is still the code
-    text = text.re_replace(r"\.0+$", "")
-    return ibis.cases(*[(text == v, int(v)) for v in _VALID], else_=ibis.null("int8"))
+    # no back-reference in the replacement: DuckDB writes it \1, Spark $1
+    return ibis.cases((text.re_search(r"^-?[0-9]+\.0+$"), text.re_replace(r"\.0+$", "")),
+                      else_=text)
+
+
+def _answer(col: ir.Value, severity: Mapping[str, int]) -> ir.IntegerValue:
+    """A WG answer as 1-4, NULL when blank, don't know, refused or anything else."""
+    text = _text(col)
+    return ibis.cases(*[(text == v, k) for v, k in severity.items()], else_=ibis.null("int8"))
+
+
+def _unexpected(table: ir.Table, columns: Sequence[str], known: set[str]) -> pd.DataFrame:
+    """Answers neither a valid code nor a missing code: field, value, count (one query)."""
+    parts = []
+    for c in columns:
+        text = _text(table[c])
+        parts.append(table.select(field=ibis.literal(c), value=text)
+                     .filter(text.notnull() & (text != "") & ~text.isin(sorted(known))))
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.union(p, distinct=False)
+    return (union.group_by(["field", "value"]).aggregate(n=ibis._.count())
+            .order_by([ibis.desc("n"), "field", "value"]).limit(20).to_pandas())
 
 
 def washington_group(table: ir.Table, fields: Mapping[str, str],
-                     identifier: str = "DISABILITY3") -> ir.StringValue:
+                     identifier: str = "DISABILITY3", *,
+                     missing: Sequence[str] | None = None,
+                     codes: Mapping[str, str | Sequence[str]] | None = None,
+                     on_unexpected: str | None = None) -> ir.StringValue:
     """Disability status by a Washington Group Short Set identifier (NULL when unknown).
 
     DISABILITY1: at least one domain 'some difficulty' or worse. DISABILITY2: at least
@@ -50,10 +117,21 @@ def washington_group(table: ir.Table, fields: Mapping[str, str],
     WG's recommended cut-off): at least one domain 'a lot of difficulty' or 'cannot do
     at all'. DISABILITY4: at least one domain 'cannot do at all'. Only when all six
     answers are missing (blank, don't know, refused) is the status unknown.
+
+    ``codes`` maps no_difficulty, some, a_lot and cannot to the form's answer codes (a code
+    or a list of codes, e.g. 0-3 or choice names); the default is 1-4. ``missing`` lists
+    the don't-know and refused codes. An answer that is neither valid nor listed is
+    refused (``on_unexpected="raise"``, the default when ``missing`` is given, which runs
+    one query to find them) or counted as missing (``"missing"``, the default otherwise).
     """
     if identifier not in WG_IDENTIFIERS:
         raise BadInput("indicator.invalid", f"unknown Washington Group identifier {identifier!r}",
                        where=Where(field="identifier"), fix=f"Use one of {list(WG_IDENTIFIERS)}.")
+    mode = on_unexpected or ("raise" if missing is not None else "missing")
+    if mode not in ("raise", "missing"):
+        raise BadInput("indicator.invalid", f"on_unexpected must be 'raise' or 'missing', not "
+                       f"{on_unexpected!r}", where=Where(field="on_unexpected"))
+    severity, miss = _wg_codes(codes, missing)
     absent = [d for d in WG_DOMAINS if d not in fields]
     missing_cols = [fields[d] for d in WG_DOMAINS if d in fields and fields[d] not in table.columns]
     if absent or missing_cols:
@@ -63,7 +141,34 @@ def washington_group(table: ir.Table, fields: Mapping[str, str],
                        where=Where(field=", ".join(absent + missing_cols)),
                        fix="Map seeing, hearing, walking, cognition, selfcare and communication "
                            "to the form's WG-SS questions.")
-    answers = [_answer(table[fields[d]]) for d in WG_DOMAINS]
+    if mode == "raise":
+        _raise_unexpected(table, [fields[d] for d in WG_DOMAINS], severity, miss)
+    answers = [_answer(table[fields[d]], severity) for d in WG_DOMAINS]
+    return _status(answers, identifier)
+
+
+def _raise_unexpected(table: ir.Table, columns: list[str], severity: Mapping[str, int],
+                      miss: set[str]) -> None:
+    """indicator.invalid naming every answer that is neither a valid nor a missing code."""
+    odd = _unexpected(table, columns, set(severity) | miss)
+    if odd.empty:
+        return
+    listing = "; ".join(f"{r.value!r} in {r.field} ({int(r.n)} answer(s))"
+                        for r in odd.itertuples())
+    valid = ", ".join(f"{v}={WG_LEVELS[k - 1]}" for v, k in severity.items())
+    raise BadInput(
+        "indicator.invalid",
+        f"Washington Group answers that are neither a valid code ({valid}) nor listed as "
+        f"missing ({', '.join(sorted(miss)) or 'none'}): {listing}",
+        where=Where(field=str(odd["field"].iloc[0])),
+        fix="If the form codes the answers differently (0-3, choice names), give `codes`; "
+            "if these are don't-know or refused codes, add them to `missing`.",
+        details={"unexpected": [{"field": str(r.field), "value": str(r.value), "n": int(r.n)}
+                                for r in odd.itertuples()]})
+
+
+def _status(answers: list[ir.IntegerValue], identifier: str) -> ir.StringValue:
+    """with_disability / without_disability / NULL from the six answers' severities."""
 
     def count(pred_min: int) -> ir.IntegerValue:
         total: ir.IntegerValue = ibis.literal(0)

@@ -174,7 +174,11 @@ def add_derived(frame: Frame, derived: Mapping[str, DerivedSpec],
                            f"does not have", where=Where(field=name),
                            fix="Use fields of the unit of analysis or of an enclosing level.")
         if spec.kind == "washington_group":
-            col = derive.washington_group(table, spec.fields, spec.identifier)
+            # missing: the don't-know/refused codes; codes (when the spec has them): the
+            # answers meaning no difficulty / some / a lot / cannot, if not 1-4
+            col = derive.washington_group(table, spec.fields, spec.identifier,
+                                          missing=spec.missing,
+                                          codes=getattr(spec, "codes", None))
         elif spec.kind == "age_group":
             breaks, upper = spec.age_breaks()
             col = derive.age_group(table[str(spec.field)], breaks, upper)

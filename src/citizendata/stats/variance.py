@@ -253,9 +253,13 @@ def _expit(x: float) -> float:
 
 
 def _interval(
-    kind: str, value: float, se: float, n: int, ci: str, level: float, simple: bool
+    kind: str, value: float, se: float, n_eff: float, ci: str, level: float
 ) -> tuple[float, float]:
-    """Confidence interval of one estimate by the chosen method."""
+    """Confidence interval of one estimate by the chosen method, as the cube's ``_intervals``.
+
+    Wilson and Clopper–Pearson use the effective sample size n_eff; the logit interval
+    falls back to Wilson on n_eff at p = 0 or 1, where it is undefined.
+    """
     if not (math.isfinite(value) and math.isfinite(se)):
         return math.nan, math.nan
     z = z_value(level)
@@ -263,21 +267,22 @@ def _interval(
         return value - z * se, value + z * se
     if kind != "proportion":
         raise ValueError(f"ci={ci!r} is for proportions only; use 'wald' for a {kind}")
-    if ci == "logit":
-        if value <= 0.0 or value >= 1.0 or se == 0.0:
-            return value, value  # degenerate on the logit scale; see docs (Korn–Graubard)
+    if ci == "logit" and 0.0 < value < 1.0:
+        if se == 0.0:
+            return value, value  # no variance: the cube's logit interval is the point too
         eta = math.log(value / (1.0 - value))
         half = z * se / (value * (1.0 - value))
         return _expit(eta - half), _expit(eta + half)
-    # Wilson / Clopper–Pearson: with weights, on the effective sample size p(1-p)/var
-    # (Korn & Graubard 1998, without the degrees-of-freedom factor)
-    if simple or se == 0.0 or value in (0.0, 1.0):
-        m = float(n)
-    else:
-        m = value * (1.0 - value) / (se * se)
-    fn = wilson_interval if ci == "wilson" else clopper_pearson_interval
-    lo, hi = fn(value * m, m, level)
+    fn = clopper_pearson_interval if ci == "clopper_pearson" else wilson_interval
+    lo, hi = fn(value * n_eff, n_eff, level)
     return float(lo), float(hi)
+
+
+def _effective_n(value: float, se: float, n: int, simple: bool) -> float:
+    """Korn & Graubard's (1998) effective sample size p(1-p)/var, at most n; n if var = 0."""
+    if simple or not (math.isfinite(se) and se > 0.0) or not math.isfinite(value):
+        return float(n)
+    return min(value * (1.0 - value) / (se * se), float(n))
 
 
 def domain_estimate(
@@ -334,8 +339,10 @@ def domain_estimate(
     den = 1.0 if kind in ("total", "count") else float(wd @ za)
     with np.errstate(divide="ignore", invalid="ignore"):
         value = num / den if den != 0.0 else math.nan
+    weighted = weights is not None or X is not None or variance != "linearization"
     if ci is None:
-        ci = "wilson" if simple and kind == "proportion" else "wald"
+        # as the cube's "auto": Wilson without weights, logit (Wilson at 0 and 1) with them
+        ci = ("logit" if weighted else "wilson") if kind == "proportion" else "wald"
 
     if not math.isfinite(value):
         se = math.nan
@@ -363,7 +370,8 @@ def domain_estimate(
             theta = num_r / den_r
         se = math.sqrt(float(replicate_variance(theta, value, mse=mse)))
         vmethod = "bootstrap"
-    lo, hi = _interval(kind, value, se, n_dom, ci, level, simple)
+    n_eff = _effective_n(value, se, n_dom, simple) if kind == "proportion" else float(n_dom)
+    lo, hi = _interval(kind, value, se, n_eff, ci, level)
     cv = se / abs(value) if math.isfinite(se) and math.isfinite(value) and value != 0 else None
     flag = str(reliability_flag(n_dom, np.nan if cv is None else cv, rule))
     return Estimate(
@@ -428,7 +436,11 @@ def recalibrator(
         # function (w = g d); calibrate() wants positive design weights, so leave them out
         keep = np.flatnonzero(wr > 0)
         out = np.zeros_like(wr, dtype=float)
-        cal = calibrate(sample.iloc[keep], margins, design_weights=wr[keep], **calibrate_kwargs)
+        kwargs = dict(calibrate_kwargs)
+        q = kwargs.get("variance")
+        if q is not None and not isinstance(q, str) and np.ndim(q) == 1:
+            kwargs["variance"] = np.asarray(q, dtype=float)[keep]  # per unit, like the sample
+        cal = calibrate(sample.iloc[keep], margins, design_weights=wr[keep], **kwargs)
         out[keep] = cal.weights
         return out
 

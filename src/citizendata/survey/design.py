@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,8 +54,11 @@ def _values(values: Any) -> str:
 
 
 def _plain(v: Any) -> Any:
-    """A numpy scalar as a plain Python value (for messages and JSON)."""
-    return v.item() if isinstance(v, np.generic) else v
+    """A numpy scalar as a plain Python value (whole floats as int), for messages and JSON."""
+    v = v.item() if isinstance(v, np.generic) else v
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        return int(v)
+    return v
 
 
 def _bad(code: str, message: str, source: str, column: str | None = None,
@@ -65,8 +68,9 @@ def _bad(code: str, message: str, source: str, column: str | None = None,
 
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes 0..K-1 in sorted label order (as R's factor) and the labels."""
-    labels, codes = np.unique(values, return_inverse=True)
-    return codes.ravel().astype(np.int64), labels
+    # hashing (pandas) rather than sorting every row: a million string ids in a blink
+    codes, labels = pd.factorize(np.asarray(values), sort=True)
+    return np.asarray(codes, dtype=np.int64), np.asarray(labels)
 
 
 def _pair_codes(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
@@ -100,6 +104,7 @@ class SurveyDesign:
     declared_strata: bool = False
     declared_psu: bool = False
     source: str = "data"
+    columns: dict[str, str] = field(default_factory=dict)  # role -> declared column
 
     # -- summaries ---------------------------------------------------------------------------
 
@@ -156,31 +161,29 @@ class SurveyDesign:
             return ("non-probability sample: no design weights; the variance treats the units "
                     "as independent draws, so it rests on a model of who took part, not on "
                     "the design")
-        parts = []
-        if self.declared_strata:
-            parts.append(f"{self.n_strata:,} strata")
-        if self.declared_psu:
-            unit = f"{self.n_psu:,} first-stage units (PSUs)"
-            parts.append(unit + (" with second-stage units" if self.ssu is not None else ""))
-        else:
-            parts.append(f"{self.n:,} units, each its own sampling unit")
-        first = ("first stage as drawn with replacement" if self.fpc1 is None else
-                 "first stage without replacement (finite population correction)")
         if self.simple:
             return (f"no clusters or strata declared: the {self.n:,} units are treated as "
                     "independent draws with replacement")
+        kind = ("two-stage cluster sample" if self.ssu is not None else "cluster sample"
+                if self.declared_psu else "sample")
+        parts = [f"{self.n_strata:,} strata"] if self.declared_strata else []
+        parts.append(f"{self.n_psu:,} first-stage units (PSUs)" if self.declared_psu
+                     else f"{self.n:,} units, each its own PSU")
+        first = ("first stage as drawn with replacement" if self.fpc1 is None else
+                 "first stage without replacement (finite population correction)")
         second = ""
         if self.ssu is not None and self.fpc1 is not None:
-            second = ("; second stage " + ("with its finite population correction"
-                                           if self.fpc2 is not None and np.isfinite(self.fpc2).any()
+            fpc2 = self.fpc2 is not None and bool(np.isfinite(self.fpc2).any())
+            second = ("; second stage " + ("with its finite population correction" if fpc2
                                            else "as drawn with replacement"))
         elif self.ssu is not None:
-            second = "; second-stage variance within PSUs is carried by the first stage"
+            second = "; the second stage's variance is carried by the first stage's"
         lonely = ""
         if (self.n_psu_by_stratum == 1).any():
             lonely = f"; strata with one PSU: {self.lonely_psu}"
-        return (f"stratified multi-stage design ({', '.join(parts)}): Taylor linearisation, "
-                f"{first}{second}{lonely}; {self.df:,} degrees of freedom")
+        strat = "stratified " if self.declared_strata else ""
+        return (f"{strat}{kind} ({', '.join(parts)}): Taylor linearisation, {first}{second}"
+                f"{lonely}; {self.df:,} degrees of freedom")
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary of the design."""
@@ -203,7 +206,7 @@ class SurveyDesign:
             stratum_labels=None if self.stratum_labels is None else self.stratum_labels[s_lab],
             psu_labels=None if self.psu_labels is None else self.psu_labels[p_lab],
             declared_strata=self.declared_strata, declared_psu=self.declared_psu,
-            source=self.source)
+            source=self.source, columns=dict(self.columns))
 
     # -- construction --------------------------------------------------------------------------
 
@@ -236,7 +239,8 @@ class SurveyDesign:
         else:
             s_codes, s_labels = np.zeros(n, dtype=np.int64), np.array(["all"], dtype=object)
         if psu is not None:
-            raw_psu, p_labels_all = _codes(_labels(data[psu]))
+            psu_values = _labels(data[psu])
+            raw_psu, p_labels_all = _codes(psu_values)
             if nest:
                 p_codes = _pair_codes(s_codes, raw_psu)
             else:
@@ -244,7 +248,7 @@ class SurveyDesign:
                 p_codes = raw_psu
             first = np.zeros(int(p_codes.max()) + 1, dtype=np.int64)
             first[p_codes[::-1]] = np.arange(n)[::-1]  # first row of each PSU
-            p_labels = np.asarray(_labels(data[psu]))[first]
+            p_labels = np.asarray(psu_values)[first]
         else:
             p_codes, p_labels = np.arange(n, dtype=np.int64), np.arange(1, n + 1)
         ssu_codes = None
@@ -275,7 +279,9 @@ class SurveyDesign:
                    stratum_labels=np.asarray(s_labels, dtype=object),
                    psu_labels=np.asarray(p_labels, dtype=object),
                    declared_strata=strata is not None, declared_psu=psu is not None,
-                   source=source)
+                   source=source, columns={k: v for k, v in (
+                       ("weights", weights), ("probabilities", probabilities),
+                       ("strata", strata), ("psu", psu), ("ssu", ssu)) if v is not None})
 
 
 # -- checks ----------------------------------------------------------------------------------
@@ -331,7 +337,7 @@ def _check_settings(data: pd.DataFrame, source: str, *, weights: str | None,
 
 def _no_missing(col: pd.Series, name: str, source: str) -> None:
     miss = col.isna().to_numpy()
-    if col.dtype == object:
+    if not pd.api.types.is_numeric_dtype(col.dtype):
         miss = miss | (col.astype(str).str.strip() == "").to_numpy()
     if miss.any():
         raise _bad("design.missing_value", f"Column {name!r} of {source} has no value in "
@@ -346,7 +352,9 @@ def _check_nested(codes: np.ndarray, outer_codes: np.ndarray, inner_labels: np.n
     """Every inner unit lies in one outer unit, else design.not_nested naming them."""
     if outer_col is None:
         return
-    pairs = np.unique(np.column_stack([codes, outer_codes]), axis=0)
+    n_outer = int(outer_codes.max()) + 1
+    keys = np.unique(codes.astype(np.int64) * n_outer + outer_codes)
+    pairs = np.column_stack([keys // n_outer, keys % n_outer])
     count = np.bincount(pairs[:, 0], minlength=len(inner_labels))
     bad = np.flatnonzero(count > 1)
     if not len(bad):
@@ -454,9 +462,17 @@ def _design_weights(data: pd.DataFrame, weights: str | None, probabilities: str 
         return np.ones(n)
     # as R's svydesign without weights: the inverse of the sampling fractions of each stage
     w = fpc1 / n_h
-    if fpc2 is not None and ssu is not None and np.isfinite(fpc2).all():
+    if ssu is not None:
+        if fpc2 is None or not np.isfinite(fpc2).all():
+            raise _bad("design.invalid", "Design weights cannot be computed from the fpc: the "
+                       "second stage has no population sizes.", source,
+                       fix="Give the design weights (or inclusion probabilities), or the "
+                           "second-stage fpc (fpc2).")
         m_i = np.bincount(_first_codes(ssu, psu), minlength=int(psu.max()) + 1)[psu]
         w = w * fpc2 / m_i
     if not np.isfinite(w).all():
-        return np.ones(n)
+        bad = ~np.isfinite(w)
+        raise _bad("design.invalid", "Design weights cannot be computed from an fpc without a "
+                   f"population size (infinite) at {_rows(bad)}.", source, row=_first_row(bad),
+                   fix="Give the design weights (or inclusion probabilities).")
     return np.asarray(w, dtype=float)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from citizendata.errors import BadInput
+from citizendata.errors import BadInput, Where
 
 if TYPE_CHECKING:
     from citizendata.survey.design import SurveyDesign
@@ -27,17 +27,22 @@ _CERTAIN = 1e-7  # R's threshold: a stratum sampled with fraction 1 - f below th
 
 def group_sums(x: np.ndarray, codes: np.ndarray, size: int) -> np.ndarray:
     """Rows of ``x`` (n, k) summed by integer ``codes`` into (size, k), vectorised."""
+    from scipy import sparse
+
     x = np.asarray(x, dtype=float)
     x2 = x.reshape(x.shape[0], -1)
     if x2.shape[1] == 1:
         return np.bincount(codes, weights=x2[:, 0], minlength=size)[:, None]
-    order = np.argsort(codes, kind="stable")
-    sc = codes[order]
-    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]]) if len(sc) else np.array([], int)
-    out = np.zeros((size, x2.shape[1]))
-    if len(sc):
-        out[sc[starts]] = np.add.reduceat(x2[order], starts, axis=0)
-    return out
+    # a sparse (size x n) indicator: counting sort in C, then one product for all k columns
+    n = x2.shape[0]
+    indicator = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(size, n))
+    return np.asarray(indicator @ x2)
+
+
+def _label(v: Any) -> str:
+    """A stratum or PSU label for a message: whole floats without '.0'."""
+    v = v.item() if isinstance(v, np.generic) else v
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
 def _stratum_terms(totals: np.ndarray, strata: np.ndarray, fpc: np.ndarray | None,
@@ -60,7 +65,7 @@ def _stratum_terms(totals: np.ndarray, strata: np.ndarray, fpc: np.ndarray | Non
     lonely_live = lonely & ~certain
     if lonely_psu == "fail" and lonely_live.any():
         bad = np.flatnonzero(lonely_live)
-        names = [str(labels[h]) if labels is not None else str(h) for h in bad[:5]]
+        names = [_label(labels[h]) if labels is not None else str(h) for h in bad[:5]]
         where = "stratum" if stage == 1 else "first-stage unit"
         raise BadInput("design.lonely_psu",
                        f"{len(bad):,} {where}(s) have only one sampled "
@@ -91,7 +96,8 @@ def _stratum_terms(totals: np.ndarray, strata: np.ndarray, fpc: np.ndarray | Non
 
 def psu_totals_variance(totals: np.ndarray, strata: np.ndarray, *, fpc: np.ndarray | None = None,
                         lonely_psu: str = "fail", grand_mean: np.ndarray | None = None,
-                        diag: bool = False, stratum_labels: Any = None) -> np.ndarray:
+                        diag: bool = False, stratum_labels: Any = None,
+                        present: np.ndarray | None = None) -> np.ndarray:
     """Variance of the sum of first-stage unit totals (m, k) under stratified sampling.
 
     ``sum_h (1 - f_h) n_h/(n_h - 1) sum_i (t_hi - tbar_h)(t_hi - tbar_h)'`` over all m PSUs
@@ -100,7 +106,9 @@ def psu_totals_variance(totals: np.ndarray, strata: np.ndarray, *, fpc: np.ndarr
     ``survey.lonely.psu``: ``fail`` raises design.lonely_psu; ``remove`` and ``certainty``
     add 0; ``adjust`` takes the PSU total's deviation from ``grand_mean`` (0 by default, as
     R); ``average`` leaves them out and multiplies by strata / strata with a variance.
-    Returns (k, k), or the k variances when ``diag``.
+    ``present`` (m, k), optional: which PSUs have a row in each column's domain; as R's
+    ``svyby`` on an uncalibrated design, ``average`` then counts only the strata present
+    in the domain. Returns (k, k), or the k variances when ``diag``.
     """
     t = np.asarray(totals, dtype=float)
     t = t.reshape(t.shape[0], -1)
@@ -108,30 +116,66 @@ def psu_totals_variance(totals: np.ndarray, strata: np.ndarray, *, fpc: np.ndarr
     k = t.shape[1]
     if t.shape[0] == 0:
         return np.zeros(k) if diag else np.zeros((k, k))
-    dev, present, na = _stratum_terms(t, s, fpc, lonely_psu, grand_mean, stratum_labels)
+    dev, live, na = _stratum_terms(t, s, fpc, lonely_psu, grand_mean, stratum_labels)
     v = np.einsum("ij,ij->j", dev, dev) if diag else dev.T @ dev
     if na.any():
-        ok = int((present & ~na).sum())
-        v = v * (int(present.sum()) / ok) if ok else np.full_like(v, np.nan)
+        f = _average_factor(s, live, na, k, domain=present_psu(present, s, na))
+        v = v * (np.sqrt(np.outer(f, f)) if not diag and np.ndim(f) else f)
     return np.asarray(v)
 
 
-def svyrecvar(x: np.ndarray, design: SurveyDesign, *, diag: bool = False) -> np.ndarray:
+def present_psu(present: np.ndarray | None, strata: np.ndarray, na: np.ndarray
+                ) -> np.ndarray | None:
+    """(H, k) whether each stratum has a PSU in each column's domain, or None."""
+    if present is None:
+        return None
+    p = np.asarray(present, dtype=float).reshape(len(strata), -1)
+    return group_sums(p, strata, len(na)) > 0
+
+
+def _average_factor(strata: np.ndarray, live: np.ndarray, na: np.ndarray, k: int, *,
+                    domain: np.ndarray | None) -> Any:
+    """R's nstrat / nokstrat for lonely_psu="average" (per column when domains are given)."""
+    if domain is None:
+        ok = int((live & ~na).sum())
+        return int(live.sum()) / ok if ok else np.nan
+    here = domain & live[:, None]
+    nstrat = here.sum(axis=0)
+    nok = (here & ~na[:, None]).sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(nok > 0, nstrat / np.maximum(nok, 1), np.nan)
+    return f if f.shape[0] == k else f[0]
+
+
+def svyrecvar(x: np.ndarray, design: SurveyDesign, *, diag: bool = False,
+              present: np.ndarray | None = None) -> np.ndarray:
     """Variance of the totals of ``x`` (n, k), rows already weighted, under ``design``.
 
     First stage: PSU totals within strata with their fpc. Second stage (as R's
     ``multistage``), when the first stage has an fpc and SSUs are declared: within each
     PSU the SSU totals' variance with the second-stage fpc, times n_h / N_h.
+    ``present`` (n, k), optional: each column's domain rows (see psu_totals_variance).
     """
     xa = np.asarray(x, dtype=float)
     X = xa.reshape(xa.shape[0], -1)
     m = design.n_psu
     pt = group_sums(X, design.psu, m)
-    v = psu_totals_variance(pt, design.psu_strata, fpc=design.psu_fpc,
-                            lonely_psu=design.lonely_psu, diag=diag,
-                            stratum_labels=design.stratum_labels)
-    if design.ssu is not None and design.fpc1 is not None:
-        v = v + _second_stage(X, design, diag)
+    pp = None if present is None else group_sums(np.asarray(present, dtype=float), design.psu,
+                                                 m) > 0
+    try:
+        v = psu_totals_variance(pt, design.psu_strata, fpc=design.psu_fpc,
+                                lonely_psu=design.lonely_psu, diag=diag,
+                                stratum_labels=design.stratum_labels, present=pp)
+        if design.ssu is not None and design.fpc1 is not None:
+            v = v + _second_stage(X, design, diag)
+    except BadInput as exc:
+        if exc.code != "design.lonely_psu" or exc.where is not None:
+            raise
+        # say where: the file and the column of the strata (stage 1) or of the PSUs (stage 2)
+        role = "strata" if exc.details.get("stage") == 1 else "psu"
+        raise BadInput(exc.code, f"{exc.message[:-1]} in {design.source}.",
+                       where=Where(file=design.source, column=design.columns.get(role)),
+                       fix=exc.fix, details=exc.details) from None
     return np.asarray(v)
 
 

@@ -35,6 +35,7 @@ __all__ = [
     "Replicates",
     "bootstrap",
     "brr",
+    "calibrate_table",
     "from_columns",
     "hadamard",
     "jk1",
@@ -62,7 +63,7 @@ def _invalid(message: str, fix: str | None = None, *, code: str = "design.replic
 # -- the replicates ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays: compare the weights explicitly, not with ==
 class Replicates:
     """Replicate weights (n x R, full weights) and the constants of their variance formula."""
 
@@ -148,22 +149,23 @@ class Replicates:
         # R: scale and rscales given explicitly so no type-specific guess applies; BRR and Fay
         # take no scale (R derives 1/R and 1/(R (1-rho)^2), which is what ours is)
         if self.type in ("brr", "fay"):
-            extra = f', rho = {self.fay_rho!r}' if self.type == "fay" else ""
+            extra = f", rho = {self.fay_rho!r}" if self.type == "fay" else ""
             args = f'type = "{rtype}"{extra}'
         else:
-            args = (f'type = "{rtype}", scale = {self.scale!r}, '
-                    f'rscales = scan("{prefix}_rscales.txt")')
-        meta["r"] = (f'd <- read.csv("replicates.csv"); '
-                     f'des <- svrepdesign(data = d, weights = ~{weight}, '
+            same = bool(np.all(self.rscales == self.rscales[0]))
+            rs = (f"rep({rscales[0]!r}, {R})" if same
+                  else "c(" + ", ".join(repr(x) for x in rscales) + ")")
+            args = f'type = "{rtype}", scale = {float(self.scale)!r}, rscales = {rs}'
+        meta["r"] = (f'des <- svrepdesign(data = d, weights = ~{weight}, '
                      f'repweights = "^{prefix}[0-9]+$", {args}, combined.weights = TRUE, '
                      f'mse = {"TRUE" if self.mse else "FALSE"})')
-        # Stata: the jackknife form with one multiplier per replicate is scale * rscales[r]
-        # for every type, with its centre the full sample (mse) or the replicates' mean
+        # Stata: the jackknife form with one multiplier per replicate, scale * rscales[r], gives
+        # R's variance for every type (all replicates in one stratum: the centre is their mean,
+        # or the full-sample estimate with mse); untested here, as Stata is not at hand
         mult = " ".join(f"jkrweight({prefix}{r + 1}, multiplier({self.scale * rs:.17g}))"
-                        for r, rs in enumerate(rscales[:3]))
-        meta["stata"] = (f"svyset [pweight={weight}], vce(jackknife){' mse' if self.mse else ''} "
-                         f"{mult}{' …' if R > 3 else ''}  (one jkrweight() per replicate, "
-                         "multiplier scale*rscales[r])")
+                        for r, rs in enumerate(rscales))
+        meta["stata"] = (f"svyset [pweight={weight}], {mult} "
+                         f"vce(jackknife){' mse' if self.mse else ''}")
         return meta
 
 
@@ -225,27 +227,36 @@ def _design(design_weights: npt.ArrayLike, strata: npt.ArrayLike | None,
 
 def _expand(d: _Design, factors: FloatArray) -> FloatArray:
     """n x R replicate weights from PSU x R factors (fancy indexing, no loop)."""
-    return np.asarray(d.w[:, None] * factors[d.psu], dtype=float)
+    out = np.asarray(factors[d.psu], dtype=float)
+    out *= d.w[:, None]  # in place: one n x R matrix, not two
+    return out
 
 
 # -- jackknives ----------------------------------------------------------------------
 
 
-def jk1(design_weights: npt.ArrayLike, psu: npt.ArrayLike | None, *,
-        mse: bool = False) -> Replicates:
-    """Delete-one-PSU jackknife ignoring strata: R = m replicates, scale (m-1)/m (R's JK1)."""
+def jk1(design_weights: npt.ArrayLike, psu: npt.ArrayLike | None,
+        fpc: npt.ArrayLike | None = None, *, mse: bool = False) -> Replicates:
+    """Delete-one-PSU jackknife ignoring strata: R = m replicates, scale (1-f)(m-1)/m (R's JK1).
+
+    ``fpc`` (optional, one value for every unit) is the population number of PSUs (> 1) or
+    the sampling fraction (<= 1), as R's ``jk1weights``.
+    """
     d = _design(design_weights, None, psu)
     m = d.m
     if m < 2:
         raise _invalid("the jackknife needs at least two PSUs; this design has one")
+    corr = float(_fpc_correction(d, fpc)[0])
+    if corr == 0.0:
+        raise _invalid("every PSU was sampled (fpc): there is no sampling variance",
+                       code="design.fpc_invalid")
     factors = np.full((m, m), m / (m - 1.0))
     np.fill_diagonal(factors, 0.0)
-    return Replicates(_expand(d, factors), "jk1", (m - 1.0) / m, np.ones(m), mse,
+    return Replicates(_expand(d, factors), "jk1", corr * (m - 1.0) / m, np.ones(m), mse,
                       notes={"psus": m})
 
 
-def _fpc_correction(d: _Design, fpc: npt.ArrayLike | None, strata: npt.ArrayLike | None
-                    ) -> FloatArray:
+def _fpc_correction(d: _Design, fpc: npt.ArrayLike | None) -> FloatArray:
     """1 - f_h per stratum from an (n,) fpc: a value <= 1 a sampling fraction, > 1 a size."""
     if fpc is None:
         return np.ones(d.n_h.size)
@@ -282,7 +293,7 @@ def jkn(design_weights: npt.ArrayLike, strata: npt.ArrayLike | None, psu: npt.Ar
     completely (f_h = 1) give no replicates, as with R's ``survey.drop.replicates``.
     """
     d = _design(design_weights, strata, psu)
-    corr = _fpc_correction(d, fpc, strata)
+    corr = _fpc_correction(d, fpc)
     lonely = np.flatnonzero((d.n_h < 2) & (corr > 0))
     if lonely.size:
         raise _invalid(f"stratum(s) {d.strata_labels[lonely][:10].tolist()} have one PSU: the "
@@ -598,8 +609,8 @@ def _combinations(X: FloatArray) -> tuple[IntArray, FloatArray]:
     return inv.ravel().astype(np.int64), rows
 
 
-def _rake_table(Xk: FloatArray, D: FloatArray, T: FloatArray, method: str, max_iter: int,
-                tol: float) -> tuple[FloatArray, int, float]:
+def _solve_table(Xk: FloatArray, D: FloatArray, T: FloatArray, method: str, max_iter: int,
+                 tol: float) -> tuple[FloatArray, int, float]:
     """g (K x R) calibrating every column of D (K x R) to T at once: batched damped Newton.
 
     The dual of the calibration, ``sum_k D_k Phi(x_k' lam) - lam' T``, is minimised for all
@@ -645,24 +656,53 @@ def _rake_table(Xk: FloatArray, D: FloatArray, T: FloatArray, method: str, max_i
     return F(u), max_iter, float(np.max(np.abs(resid) / scale[:, None]))
 
 
+def calibrate_table(counts: npt.ArrayLike, X: npt.ArrayLike, totals: npt.ArrayLike, *,
+                    method: str = "raking", max_iter: int = 100, tol: float = 1e-12,
+                    margin_rtol: float = 1e-6) -> FloatArray:
+    """g (K x R) calibrating each column of ``counts`` (K x R weight sums) to ``totals``.
+
+    ``X`` (K x p) is the 0/1 margin-category indicator of each of the K combinations; a
+    combination's calibrated weight sum in replicate r is ``g[k, r] * counts[k, r]``. This is
+    the small-table step of :func:`recalibrate_margins`, public for callers that keep their
+    replicates factored (PSU x replicate factors and per-cell sums) instead of n x R.
+    """
+    if method not in ("raking", "linear"):
+        raise _invalid(f"the combination fast path takes method raking or linear, not "
+                       f"{method!r}", "use recalibrate() with calibrate() for logit or bounds")
+    D = np.asarray(counts, dtype=float)
+    D = D[:, None] if D.ndim == 1 else D
+    Xk = np.asarray(X, dtype=float)
+    T = np.asarray(totals, dtype=float).ravel()
+    if Xk.shape[0] != D.shape[0] or Xk.shape[1] != T.size:
+        raise _invalid(f"counts {D.shape}, X {Xk.shape} and totals {T.shape} do not fit")
+    g, iterations, err = _solve_table(Xk, D, T, method, max_iter, tol)
+    if not err <= margin_rtol:
+        raise BadInput("calibration.not_converged",
+                       f"re-calibrating the replicates did not reach the margins in "
+                       f"{iterations} iteration(s): the largest relative margin error is "
+                       f"{err:.3g}", fix="collapse small categories, or use fewer margins "
+                       "(a replicate may have lost every unit of a category)",
+                       details={"max_rel_error": err, "iterations": iterations})
+    return g
+
+
 def recalibrate_margins(rep: Replicates, sample: pd.DataFrame, margins: Sequence[Margin], *,
                         method: str = "raking", max_iter: int = 100, tol: float = 1e-12,
-                        margin_rtol: float = 1e-6, block: int = 65536) -> Replicates:
+                        margin_rtol: float = 1e-6, block: int = 65536,
+                        inplace: bool = False) -> Replicates:
     """Every replicate raked (or linearly calibrated) to categorical margins, all at once.
 
     The calibrated g of a unit depends only on its combination of margin categories, so each
     replicate's weights are summed over the K combinations, the K x R table is calibrated
     for all replicates together and g is expanded back: the same weights as calibrating
     each replicate on its own (:func:`recalibrate` with ``calibrate``), far faster.
-    Post-stratification is the case of one margin.
+    Post-stratification is the case of one margin. ``inplace`` overwrites ``rep.weights``
+    instead of allocating a second n x R matrix (which costs more than the arithmetic).
     """
     from scipy import sparse
 
     from citizendata.stats.calibrate import model_matrix
 
-    if method not in ("raking", "linear"):
-        raise _invalid(f"the combination fast path takes method raking or linear, not "
-                       f"{method!r}", "use recalibrate() with calibrate() for logit or bounds")
     W = rep.weights
     n = W.shape[0]
     if len(sample) != n:
@@ -672,27 +712,21 @@ def recalibrate_margins(rep: Replicates, sample: pd.DataFrame, margins: Sequence
     K = Xk.shape[0]
     C = sparse.csr_matrix((np.ones(n), (k, np.arange(n))), shape=(K, n))
     D = np.asarray(C @ W)  # K x R: each replicate's weight in each combination
-    g, iterations, err = _rake_table(Xk, D, T, method, max_iter, tol)
-    if not err <= margin_rtol:
-        raise BadInput("calibration.not_converged",
-                       f"re-calibrating the replicates did not reach the margins in "
-                       f"{iterations} iteration(s): the largest relative margin error is "
-                       f"{err:.3g}", fix="collapse small categories, or use fewer margins "
-                       "(a replicate may have lost every unit of a category)")
-    out = np.empty_like(W)
+    g = calibrate_table(D, Xk, T, method=method, max_iter=max_iter, tol=tol,
+                        margin_rtol=margin_rtol)
+    out = W if inplace else np.empty_like(W)
     for start in range(0, n, block):  # blocks of rows keep the temporary g[k] small
         sl = slice(start, start + block)
         np.multiply(W[sl], g[k[sl]], out=out[sl])
     return Replicates(out, rep.type, rep.scale, rep.rscales, rep.mse, rep.fay_rho,
-                      {**rep.notes, "recalibrated": method, "combinations": K,
-                       "recalibration_iterations": iterations})
+                      {**rep.notes, "recalibrated": method, "combinations": K})
 
 
 # -- dispatch ------------------------------------------------------------------------
 
 _Builder = Callable[..., Replicates]
 _BUILDERS: dict[str, _Builder] = {
-    "jk1": lambda w, s, p, **k: jk1(w, p, mse=k["mse"]),
+    "jk1": lambda w, s, p, **k: jk1(w, p, k["fpc"], mse=k["mse"]),
     "jkn": lambda w, s, p, **k: jkn(w, s, p, k["fpc"], mse=k["mse"]),
     "brr": lambda w, s, p, **k: brr(w, s, p, 0.0, mse=k["mse"]),
     "fay": lambda w, s, p, **k: brr(w, s, p, k["fay_rho"], mse=k["mse"]),
@@ -710,9 +744,9 @@ def replicate_design(design_weights: npt.ArrayLike, strata: npt.ArrayLike | None
     if builder is None:
         raise _invalid(f"replicate type {type!r} is not one of {', '.join(_BUILDERS)}",
                        "choose jk1, jkn, brr, fay or bootstrap", field_name="variance")
-    if fpc is not None and type != "jkn":
+    if fpc is not None and type not in ("jk1", "jkn"):
         raise _invalid(f"an fpc cannot be used with {type} replicates (R refuses it too)",
-                       "use jkn, or the linearised variance, for a design with an fpc",
+                       "use jkn or jk1, or the linearised variance, for a design with an fpc",
                        code="design.fpc_invalid")
     return builder(design_weights, strata, psu, replicates=replicates, seed=seed,
                    fay_rho=fay_rho, fpc=fpc, mse=mse)
