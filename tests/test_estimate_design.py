@@ -275,9 +275,9 @@ def test_blocks_of_cells_give_the_same_variance(me: Client, monkeypatch: Any) ->
 
 
 def test_design_intervals_cover_the_truth() -> None:
-    """A stratified cluster sample with fpc, 600 times from one population with known truth:
+    """A stratified cluster sample with fpc, 1000 times from one population with known truth:
     the cube's 95% t intervals cover the mean overall and in a small domain 93-97% of the
-    time; ignoring the clusters (each unit its own PSU) covers far less. The 600 samples are
+    time; ignoring the clusters (each unit its own PSU) covers far less. The 1000 samples are
     stacked in one cube (a dimension ``rep``, strata and PSUs numbered apart per sample), so
     each sample's estimate is a domain of the stack with exactly its own variance."""
     import ibis
@@ -293,7 +293,7 @@ def test_design_intervals_cover_the_truth() -> None:
     from citizendata.survey.linear import psu_totals_variance
 
     rng = np.random.default_rng(2026)
-    H, N_h, n_h, M, reps = 8, 40, 6, 8, 600  # strata, PSUs per stratum, drawn, units per PSU
+    H, N_h, n_h, M, reps = 8, 40, 6, 8, 1000  # strata, PSUs per stratum, drawn, units per PSU
     psu_effect = rng.normal(0, 1.0, (H, N_h)) + np.arange(H)[:, None] * 0.5
     y = psu_effect[:, :, None] + rng.normal(0, 1.5, (H, N_h, M))
     group = rng.random((H, N_h, M)) < 0.15  # a small domain (about 58 units per sample)
