@@ -320,10 +320,11 @@ def test_design_intervals_cover_the_truth() -> None:
     covered = {}
     for name, var_fn in (("design", variance), ("naive", None)):
         if var_fn is None:  # each unit its own PSU, no strata, no fpc: the undeclared variance
+            frame = frame[r_i.ravel() < 300]  # 300 samples show it well enough
             units_n = len(frame)
             naive = frame.assign(**{DESIGN_UNIT: np.arange(units_n)})
             table = con.create_table("naive", naive)
-            ns = np.repeat(np.arange(reps), units_n // reps)
+            ns = np.repeat(np.arange(300), units_n // 300)
 
             def var_fn(U: np.ndarray, ns: np.ndarray = ns) -> np.ndarray:
                 return psu_totals_variance(U, ns, diag=True)
