@@ -226,6 +226,7 @@ def test_exported_replicate_weights_read_back_as_the_survey_own(me: Client, tmp_
     assert list(data.columns[:5]) == ["_id", "dw", "ward", "village", "design_weight"]
     assert "svrepdesign" in rep["r"] and "svydesign" in meta["r_linearised"]
     assert (tmp_path / "replicates.csv").exists() and (tmp_path / "design.json").exists()
+    assert any(e["action"] == "weights.export" for e in me.audit_log(SLUG))
     jk = _table(me, "age", variance="jk1")
     assert jk["variance_method"].iloc[0] == "jk1(4)"
     # the submissions again, now carrying the exported replicate weights as answers

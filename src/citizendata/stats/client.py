@@ -136,6 +136,10 @@ class EstimationMethods:
                                                 references=refs, variance=variance,
                                                 replicates=replicates, seed=seed, today=today,
                                                 consent=consent_filter)
+        rep = meta.get("replicate_weights") or {}
+        self._run(_audit_weights, slug, form_id, {
+            "rows": len(data), "variance": meta["variance"],
+            "replicates": rep.get("replicates", 0), "type": rep.get("type")})
         if out_dir is not None:
             folder = Path(out_dir)
             folder.mkdir(parents=True, exist_ok=True)
@@ -226,3 +230,12 @@ class EstimationMethods:
         dimension, and each area's name by its code."""
         maps, labels, _ = self._release_maps(slug, self.project(slug).spec)
         return maps, labels
+
+
+def _audit_weights(db: Any, actor: Any, slug: str, form_id: str, details: dict[str, Any]) -> None:
+    """An export of a form's weights is logged like any data export."""
+    from citizendata.auth import Action
+    from citizendata.services.access import audit, project_for
+
+    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
+    audit(db, actor, "weights.export", "form", form_id, project_id=project.id, details=details)
