@@ -37,7 +37,7 @@ class ReplicateWeightsSpec(BaseModel):
     scale: float | None = Field(default=None, gt=0)  # default from the type, as R's
     rscales: list[float] | None = None
     fay_rho: float = Field(default=0.0, ge=0, lt=1)
-    mse: bool = True
+    mse: bool = False  # as R's svrepdesign (survey.replicates.mse)
     # True: the columns are full weights; False: multipliers of the design weights
     combined_weights: bool = True
 

@@ -42,7 +42,9 @@ class DerivedSpec(BaseModel):
 
     * ``washington_group``: ``fields`` maps the six WG domains to the form's fields;
       ``identifier`` is DISABILITY1–4 (DISABILITY3 by default); ``missing`` lists the
-      answer codes that mean don't know or refused.
+      answer codes that mean don't know or refused; ``codes`` gives the answers for the
+      four levels when the form does not code them 1–4 (an answer that is neither is
+      refused with ``indicator.invalid``).
     * ``age_group``: ``field`` holds age in years; ``scheme`` is a standard set of
       bands or ``custom`` with ``breaks`` (lower bounds; the last is open-ended unless
       ``upper`` is given).
@@ -55,6 +57,9 @@ class DerivedSpec(BaseModel):
     fields: dict[str, str] = Field(default_factory=dict)
     identifier: Literal["DISABILITY1", "DISABILITY2", "DISABILITY3", "DISABILITY4"] = "DISABILITY3"
     missing: list[str] = Field(default_factory=lambda: ["7", "8", "9"])
+    # the answers meaning no difficulty / some / a lot / cannot do, when not coded 1–4
+    # (e.g. 0–3, or choice names): keys exactly no_difficulty, some, a_lot, cannot
+    codes: dict[Literal["no_difficulty", "some", "a_lot", "cannot"], str | list[str]] | None = None
     field: str | None = None
     scheme: str = "five_year"
     breaks: list[int] = Field(default_factory=list)
