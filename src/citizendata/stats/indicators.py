@@ -45,7 +45,6 @@ from citizendata.stats.cube import (
 from citizendata.stats.frame import PSU, ConsentFilter, Frame, analysis_frame
 from citizendata.stats.sampling import (
     NONE_DECLARED,
-    NONE_DECLARED_ASSUMPTION,
     ResolvedDesign,
     check_design_fields,
     design_columns,
@@ -427,7 +426,7 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
         "citizendata_version": citizendata.__version__,
         "variance": method, "replicates": reps.count, "seed": seed,
         "design": design.describe() if design is not None else NONE_DECLARED,
-        "variance_assumption": _assumption(design, wspec is not None, reps),
+        **_assumption(design, wspec is not None, reps),
         "df": opt.df,
         **({"replicate_weights": reps.meta} if reps.meta else {}),
         "statuses": list(statuses) if statuses is not None else None,
@@ -438,13 +437,21 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
     return result
 
 
-def _assumption(design: ResolvedDesign | None, calibrated: bool, reps: Replicates) -> str:
-    """The sentence an estimate carries about its variance."""
-    text = design.assumption(calibrated) if design is not None else NONE_DECLARED_ASSUMPTION
+def _assumption(design: ResolvedDesign | None, calibrated: bool, reps: Replicates
+                ) -> dict[str, Any]:
+    """What an estimate carries about its variance: the sentence (English), its code and
+    params (:mod:`citizendata.survey.assumption`, for pages to say it in their language)."""
+    from citizendata.survey.assumption import VarianceAssumption
+
+    a = (design.variance_assumption(calibrated) if design is not None
+         else VarianceAssumption("none_declared", {"calibrated": calibrated}))
     if reps.count:
-        text += (f"; variance from {reps.count} {reps.label.split('(')[0]} replicate weights"
-                 + (", each re-calibrated" if calibrated else ""))
-    return text
+        a = a.with_params(replicates=reps.label.split("(")[0], n_replicates=reps.count)
+        if design is not None and design.replicate_columns:
+            # the survey's own replicate weights carry the design (R's svrepdesign)
+            a = a.with_code("replicates").with_params(own_replicates=True)
+    return {"variance_assumption": a.text(), "variance_assumption_code": a.code,
+            "variance_assumption_params": dict(a.params)}
 
 
 def survey_weights(snap: Snapshot, spec: EstimationSpec, form_id: str, *,
@@ -490,7 +497,7 @@ def survey_weights(snap: Snapshot, spec: EstimationSpec, form_id: str, *,
         "design_weight_column": "design_weight", "id_column": "_id",
         "design": design.describe() if design is not None else NONE_DECLARED,
         "variance": method,
-        "variance_assumption": _assumption(design, wspec is not None, reps),
+        **_assumption(design, wspec is not None, reps),
         "calibrated": wspec is not None,
         "replicate_weights": reps.meta,
     }

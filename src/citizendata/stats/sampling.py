@@ -24,21 +24,18 @@ from citizendata.errors import BadInput, Where
 from citizendata.projects.design import DesignSpec
 
 if TYPE_CHECKING:
+    from citizendata.survey.assumption import VarianceAssumption
     from citizendata.survey.design import SurveyDesign
 
-__all__ = ["NONE_DECLARED", "NONE_DECLARED_ASSUMPTION", "NONPROB_ASSUMPTION", "ResolvedDesign",
-           "check_design_fields", "design_columns", "resolve_design"]
+__all__ = ["NONE_DECLARED", "NONE_DECLARED_ASSUMPTION", "ResolvedDesign", "check_design_fields",
+           "design_columns", "resolve_design"]
 
 NONE_DECLARED = ("none declared: each submission treated as an independent draw with equal "
                  "design weights")
 NONE_DECLARED_ASSUMPTION = ("no sampling design declared: each submission is treated as an "
                             "independent draw with replacement, with equal design weights; if "
                             "the submissions cluster (villages, group ranches, schools) the "
-                            "standard errors are too small")
-NONPROB_ASSUMPTION = ("non-probability sample: no design weights; the variance treats the "
-                      "sample as a with-replacement sample of its PSUs, valid only if "
-                      "selection is ignorable given the calibration variables (model-based, "
-                      "not design-based)")
+                            "standard errors are too small")  # VarianceAssumption("none_declared")
 
 
 def design_columns(spec: DesignSpec) -> list[str]:
@@ -119,27 +116,12 @@ class ResolvedDesign:
         return np.asarray(self.survey.weights, dtype=float)
 
     def assumption(self, calibrated: bool) -> str:
-        """The sentence every output carries about its variance."""
-        if self.spec.non_probability:
-            text = NONPROB_ASSUMPTION
-            if not calibrated:
-                text += "; no calibration is declared, so nothing corrects who took part"
-            return text + (f"; {self.structure()}" if not self.survey.simple else "")
-        text = str(self.survey.assumption)
-        return text + ("; calibrated weights with the GREG residual adjustment" if calibrated
-                       else "")
+        """The sentence every output carries about its variance (English)."""
+        return self.variance_assumption(calibrated).text()
 
-    def structure(self) -> str:
-        """The declared strata and units in a few words (for a non-probability sample)."""
-        sv, spec = self.survey, self.spec
-        parts = []
-        if spec.strata:
-            parts.append(f"{sv.n_strata:,} strata ({spec.strata})")
-        if spec.psu:
-            parts.append(f"{sv.n_psu:,} PSUs ({spec.psu})")
-        lonely = int((sv.n_psu_by_stratum == 1).sum())
-        tail = f"; {lonely} stratum(s) with one PSU: {sv.lonely_psu}" if lonely else ""
-        return f"{', '.join(parts)}, {sv.df:,} degrees of freedom{tail}"
+    def variance_assumption(self, calibrated: bool) -> VarianceAssumption:
+        """The design's variance assumption as data, with whether the weights are calibrated."""
+        return self.survey.variance_assumption().with_params(calibrated=calibrated)
 
     def describe(self) -> dict[str, Any]:
         """The declaration and what it gave on the data (JSON-ready)."""

@@ -26,6 +26,7 @@ from citizendata.errors import BadInput, Where
 
 if TYPE_CHECKING:
     from citizendata.projects.design import DesignSpec
+    from citizendata.survey.assumption import VarianceAssumption
 
 __all__ = ["LONELY_PSU", "FpcArg", "SurveyDesign"]
 
@@ -156,34 +157,38 @@ class SurveyDesign:
 
     @property
     def assumption(self) -> str:
-        """A sentence saying which variance assumption applies."""
+        """A sentence saying which variance assumption applies (English)."""
+        return self.variance_assumption().text()
+
+    def variance_assumption(self) -> VarianceAssumption:
+        """Which variance assumption applies, as data (:mod:`citizendata.survey.assumption`)."""
+        from citizendata.survey.assumption import VarianceAssumption
+
+        lonely = int((self.n_psu_by_stratum == 1).sum())
+        params: dict[str, Any] = {
+            "n": self.n, "n_strata": self.n_strata if self.declared_strata else None,
+            "n_psu": self.n_psu if self.declared_psu else None,
+            "lonely_psu": self.lonely_psu if lonely else None, "n_lonely": lonely or None}
         if self.non_probability:
-            return ("non-probability sample: no design weights; the variance treats the units "
-                    "as independent draws, so it rests on a model of who took part, not on "
-                    "the design")
+            if self.declared_strata or self.declared_psu:
+                params["df"] = self.df
+            return VarianceAssumption("non_probability", params)
         if self.simple:
-            return (f"no clusters or strata declared: the {self.n:,} units are treated as "
-                    "independent draws with replacement")
-        kind = ("two-stage cluster sample" if self.ssu is not None else "cluster sample"
-                if self.declared_psu else "sample")
-        parts = [f"{self.n_strata:,} strata"] if self.declared_strata else []
-        parts.append(f"{self.n_psu:,} first-stage units (PSUs)" if self.declared_psu
-                     else f"{self.n:,} units, each its own PSU")
-        first = ("first stage as drawn with replacement" if self.fpc1 is None else
-                 "first stage without replacement (finite population correction)")
-        second = ""
-        if self.ssu is not None and self.fpc1 is not None:
-            fpc2 = self.fpc2 is not None and bool(np.isfinite(self.fpc2).any())
-            second = ("; second stage " + ("with its finite population correction" if fpc2
-                                           else "as drawn with replacement"))
-        elif self.ssu is not None:
-            second = "; the second stage's variance is carried by the first stage's"
-        lonely = ""
-        if (self.n_psu_by_stratum == 1).any():
-            lonely = f"; strata with one PSU: {self.lonely_psu}"
-        strat = "stratified " if self.declared_strata else ""
-        return (f"{strat}{kind} ({', '.join(parts)}): Taylor linearisation, {first}{second}"
-                f"{lonely}; {self.df:,} degrees of freedom")
+            return VarianceAssumption("srs", {"n": self.n, "fpc": False})
+        params.update(df=self.df, fpc=self.fpc1 is not None)
+        if self.ssu is not None:
+            code = "two_stage"
+            params["stratified"] = self.declared_strata
+            if self.fpc1 is None:
+                params["second_stage"] = "in_first"
+            else:
+                fpc2 = self.fpc2 is not None and bool(np.isfinite(self.fpc2).any())
+                params["second_stage"] = "fpc" if fpc2 else "with_replacement"
+        elif self.declared_psu:
+            code = "stratified_cluster" if self.declared_strata else "cluster"
+        else:
+            code = "stratified" if self.declared_strata else "srs"
+        return VarianceAssumption(code, params)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready summary of the design."""

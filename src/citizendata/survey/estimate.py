@@ -28,6 +28,7 @@ from citizendata.survey.linear import svyrecvar
 
 if TYPE_CHECKING:
     from citizendata.stats.calibrate import Calibration
+    from citizendata.survey.assumption import VarianceAssumption
 
 __all__ = ["VARIANCE_METHODS", "SurveyResult", "survey_estimate"]
 
@@ -46,6 +47,7 @@ class SurveyResult:
     design: dict[str, Any]
     weighting: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    variance_assumption: VarianceAssumption | None = None  # the assumption as data
 
     def to_dict(self) -> dict[str, Any]:
         """``{"estimates": [{variable, statistic, by, estimate, se, ci, df, n}, …], …}``."""
@@ -58,6 +60,9 @@ class SurveyResult:
         out: dict[str, Any] = {"estimates": rows, "variance_method": self.variance_method,
                                "assumption": self.assumption, "level": self.level,
                                "design": self.design}
+        if self.variance_assumption is not None:
+            out["assumption_code"] = self.variance_assumption.code
+            out["assumption_params"] = dict(self.variance_assumption.params)
         if self.weighting is not None:
             out["weighting"] = self.weighting
         if self.notes:
@@ -409,6 +414,7 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     blocks = _blocks(frame, means, totals, proportions, by, wt.weights, source)
     notes: list[str] = []
     v_logit: np.ndarray | None = None
+    rep_w: Any = None
     dfs = _degrees_of_freedom(blocks, design, domain_df)
     if variance == "linearisation" and replicate_weights is None:
         var = _linearised(blocks, design, wt)
@@ -431,9 +437,10 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     if design.df < 1:
         notes.append("the design has no degrees of freedom (one PSU per stratum): the "
                      "interval uses 1")
-    return SurveyResult(table=table, variance_method=method, assumption=_assumption(
-        design, wt, method), level=level, design=design.describe(), weighting=wt.summary,
-        notes=notes)
+    said = _assumption(design, wt, method, rep_w)
+    return SurveyResult(table=table, variance_method=method, assumption=said.text(),
+                        level=level, design=design.describe(), weighting=wt.summary,
+                        notes=notes, variance_assumption=said)
 
 
 def _blocks(frame: pd.DataFrame, means: list[str], totals: list[str],
@@ -510,18 +517,20 @@ def _degrees_of_freedom(blocks: list[_Block], design: SurveyDesign, domain_df: s
     return np.where(is_domain, np.minimum(own, design.df), dfs)
 
 
-def _assumption(design: SurveyDesign, wt: _Weighting, method: str) -> str:
-    """The design's variance assumption, with the weighting and the method."""
-    text = design.assumption
-    if wt.summary is not None:
-        kind = wt.summary["kind"]
-        text += (f"; weights {'post-stratified' if kind == 'poststratify' else 'raked' if kind == 'rake' else 'calibrated (ratio estimator)' if kind == 'ratio' else 'calibrated'}"
-                 " to population totals, the variance on the calibration's residuals"
-                 if method == "linearisation" else
-                 "; weights calibrated to population totals, each replicate re-calibrated")
-    if method != "linearisation":
-        text += f"; {method} replicate variance"
-    return text
+def _assumption(design: SurveyDesign, wt: _Weighting, method: str, rep: Any = None
+                ) -> VarianceAssumption:
+    """The design's variance assumption, with the weighting and the replicates."""
+    a = design.variance_assumption().with_params(
+        calibrated=wt.summary is not None,
+        weighting=wt.summary["kind"] if wt.summary is not None else None)
+    if method != "linearisation" and rep is not None:
+        own = method.endswith("(the survey's own)")
+        a = a.with_params(replicates=rep.type if own else method,
+                          n_replicates=int(rep.n_replicates))
+        if own:
+            # the survey's own replicate weights carry the design (R's svrepdesign)
+            a = a.with_code("replicates").with_params(own_replicates=True)
+    return a
 
 
 def _replicate_note(variance: str, replicates: int, seed: int, recal: bool) -> str:
