@@ -11,7 +11,7 @@ import io
 import json
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,12 +58,23 @@ METHODS_PARAGRAPHS = (
 METHODS = "\n\n".join(METHODS_PARAGRAPHS)
 
 
-def methods_text(variance: dict[str, str]) -> str:
+def methods_text(variance: Mapping[str, str | Mapping[str, Any]]) -> str:
     """The report's methods: the fixed paragraphs, then each indicator's variance assumption
-    (``provenance["variance_assumption"]``: the declared design, or that none was declared)."""
+    (the declared design, or that none was declared) in the current language.
+
+    ``variance`` maps an indicator's name to its estimate's provenance (its
+    ``variance_assumption_code`` and ``_params`` are said in the current language) or to
+    the English sentence alone (a run kept before the codes existed).
+    """
+    from citizendata.survey.assumption import assumption_from_provenance
+
     paragraphs = [_(p) for p in METHODS_PARAGRAPHS]
-    # the estimates' own sentences (data, like the provenance: in English in every language)
-    paragraphs += [f"{name} — {text}." for name, text in variance.items()]
+    for name, said in variance.items():
+        data = assumption_from_provenance(said) if isinstance(said, Mapping) else None
+        text = (data.text(None) if data is not None else
+                str(said.get("variance_assumption", "")) if isinstance(said, Mapping) else said)
+        paragraphs.append(_("%(indicator)s — how the margin of error was computed: "
+                            "%(assumption)s.") % {"indicator": name, "assumption": text})
     return "\n\n".join(paragraphs)
 
 
@@ -125,7 +136,7 @@ class ReleaseMethods:
         notes: list[str] = []
         meta: dict[str, Any] = {"indicators": {}}
         provenance: dict[str, Any] = {}
-        variance: dict[str, str] = {}
+        variance: dict[str, dict[str, Any]] = {}
         maps, labels, shapes_sha = self._release_maps(slug, spec)
         for m in spec.release.maps:
             extra[f"boundaries/{m.boundaries}.geojson"] = _boundaries.dump_boundaries(
@@ -143,7 +154,8 @@ class ReleaseMethods:
             provenance[iid] = {k: r.provenance.get(k) for k in (
                 "snapshot", "references", "estimation_spec_sha256", "indicator_sha256",
                 "citizendata_version", "variance_assumption")}
-            variance[ind.name or ind.id] = str(r.provenance.get("variance_assumption", ""))
+            variance[ind.name or ind.id] = {k: r.provenance.get(k) for k in (
+                "variance_assumption", "variance_assumption_code", "variance_assumption_params")}
             provenance[iid]["boundaries"] = shapes_sha
             shown.append({"name": ind.name or ind.id, "unit": ind.unit_of_measure,
                           "sdg_series": ind.series or "", "headline": r.total(),
@@ -175,7 +187,7 @@ class ReleaseMethods:
     @staticmethod
     def _report(spec: ProjectSpec, version: int, as_of: date, shown: list[dict[str, Any]],
                 provenance: dict[str, Any], quality_html: str, maps: dict[str, Any],
-                variance: dict[str, str] | None = None) -> str:
+                variance: Mapping[str, Any] | None = None) -> str:
         """The report, in the current language (the release spec's, set by the caller)."""
         from citizendata.publish.report import render_report
         from citizendata.quality.engagement import engagement_summary

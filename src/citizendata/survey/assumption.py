@@ -143,7 +143,8 @@ def _probability(code: str, p: Mapping[str, Any]) -> list[str]:
         parts.append(_("%(n)s units, each its own PSU") % {"n": _num(p.get("n", 0))})
     first = (_("first stage without replacement (finite population correction)") if p.get("fpc")
              else _("first stage as drawn with replacement"))
-    how = first if p.get("replicates") else f"{_('Taylor linearisation')}, {first}"
+    taylor = _("Taylor linearisation")
+    how = first if p.get("replicates") else f"{taylor}, {first}"
     clauses = [f"{kinds[code]} ({', '.join(parts)}): {how}"]
     second = p.get("second_stage")
     if second == "fpc":

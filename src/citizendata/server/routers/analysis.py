@@ -199,6 +199,7 @@ def _run_view(client: Client, slug: str, run: dict[str, Any]) -> dict[str, Any]:
                 maps[dim], values, title, decimals=decimals, chart_id=f"est-map{j}"))})
     total = result.get("total") or {}
     head = _row(total, [], label, threshold, decimals) if total else None
+    said, df = _variance_assumption(result.get("provenance") or {})
     return {
         "name": name, "dims": dims, "dim_labels": [heading(d) for d in dims],
         "headline": head,
@@ -210,7 +211,21 @@ def _run_view(client: Client, slug: str, run: dict[str, Any]) -> dict[str, Any]:
         "threshold": threshold,
         "unit": unit_words(str(ind.get("unit_of_measure") or "")),
         "scale": ind.get("scale"),
+        "assumption": said, "df": df,
     }
+
+
+def _variance_assumption(provenance: dict[str, Any]) -> tuple[str, int | None]:
+    """How the run's margin of error was computed, in the page's language, and the design's
+    degrees of freedom (None where the run used normal quantiles)."""
+    from citizendata.survey.assumption import assumption_from_provenance
+
+    data = assumption_from_provenance(provenance)
+    # a run kept before the codes existed has the English sentence only
+    text = data.text(None) if data is not None else str(provenance.get("variance_assumption")
+                                                        or "")
+    df = provenance.get("df")
+    return text, (int(df) if isinstance(df, int | float) else None)
 
 
 def _runs(client: Client, slug: str, indicator: str) -> list[dict[str, Any]]:
