@@ -225,7 +225,8 @@ def _variance_assumption(provenance: dict[str, Any]) -> tuple[str, int | None]:
     text = data.text(None) if data is not None else str(provenance.get("variance_assumption")
                                                         or "")
     df = provenance.get("df")
-    return text, (int(df) if isinstance(df, int | float) else None)
+    # a sentence of its own on the page: it starts with a capital
+    return text[:1].upper() + text[1:], (int(df) if isinstance(df, int | float) else None)
 
 
 def _runs(client: Client, slug: str, indicator: str) -> list[dict[str, Any]]:
