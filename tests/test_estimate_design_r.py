@@ -192,6 +192,14 @@ def test_api_and_cli_estimate_with_the_design(me: Client, root: Path) -> None:
                                        "--json"], env={"COLUMNS": "160"})
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["total"]["se"] == pytest.approx(want["se"], rel=1e-8)
+    human = CliRunner().invoke(cli_app, ["estimate", "clus", "mean_api00", "--variance", "jk1",
+                                         "--workspace", str(root / "ws"), "--as", "owner"],
+                               env={"COLUMNS": "160"})
+    said = " ".join(human.output.split())  # the sentence the provenance records, in English
+    assert ("design: cluster sample (15 first-stage units (PSUs)): first stage as drawn with "
+            "replacement; weights calibrated to population totals, each replicate "
+            "re-calibrated; variance from 15 jk1 replicate weights; 14 degrees of freedom."
+            ) in said
     bad = CliRunner().invoke(cli_app, ["estimate", "clus", "mean_api00", "--variance", "nope",
                                        "--workspace", str(root / "ws"), "--as", "owner"])
     assert bad.exit_code != 0

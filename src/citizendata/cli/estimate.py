@@ -145,7 +145,7 @@ def weights(project: str, form: str, out: Path, workspace: WorkspaceOpt = DEFAUL
         rep = meta.get("replicate_weights") or {}
         console.print(f"{len(data):,} submissions' weights written to {out / 'replicates.csv'}"
                       + (f" with {rep['replicates']} {rep['type']} replicates" if rep else "")
-                      + f"; {meta['variance_assumption']}.")
+                      + f"; {_said(meta)}.")
         console.print(f"R: {rep.get('r') or meta['r_linearised']}")
     guard(go, as_json)
 
@@ -191,7 +191,7 @@ def _print_estimate(result: Any, depth: int, out: Path | None) -> None:
                   + (f" (t, {df:g} df)" if df is not None and df == df else "") +
                   f"; flags: low_n below the minimum n, caution/unreliable by CV. "
                   f"{result.counts.get('missing', 0):,} unit(s) left out for a missing answer.")
-    console.print(f"design: {result.provenance.get('variance_assumption', '')}.")
+    console.print(f"design: {_said(result.provenance)}.")
     w = result.weighting
     if w:
         d = w.get("diagnostics", {})
@@ -213,3 +213,10 @@ def _print_estimate(result: Any, depth: int, out: Path | None) -> None:
                       f"{c['p_value']:.3g}; {c['assumption']}.")
     if out is not None:
         console.print(f"all {len(t):,} estimates written to {out}")
+
+
+def _said(provenance: dict[str, Any]) -> str:
+    """The variance assumption in English, rendered from its code as every output does."""
+    from citizendata.survey.assumption import said_in_provenance
+
+    return said_in_provenance(provenance)

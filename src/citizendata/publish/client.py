@@ -66,13 +66,11 @@ def methods_text(variance: Mapping[str, str | Mapping[str, Any]]) -> str:
     ``variance_assumption_code`` and ``_params`` are said in the current language) or to
     the English sentence alone (a run kept before the codes existed).
     """
-    from citizendata.survey.assumption import assumption_from_provenance
+    from citizendata.survey.assumption import said_in_provenance
 
     paragraphs = [_(p) for p in METHODS_PARAGRAPHS]
     for name, said in variance.items():
-        data = assumption_from_provenance(said) if isinstance(said, Mapping) else None
-        text = (data.text(None) if data is not None else
-                str(said.get("variance_assumption", "")) if isinstance(said, Mapping) else said)
+        text = said_in_provenance(said, None) if isinstance(said, Mapping) else said
         paragraphs.append(_("%(indicator)s — how the margin of error was computed: "
                             "%(assumption)s.") % {"indicator": name, "assumption": text})
     return "\n\n".join(paragraphs)

@@ -27,7 +27,8 @@ from typing import Any
 from citizendata.i18n import gettext as _
 from citizendata.i18n import ngettext, use_locale
 
-__all__ = ["CODES", "VarianceAssumption", "assumption_from_provenance", "assumption_text"]
+__all__ = ["CODES", "VarianceAssumption", "assumption_from_provenance", "assumption_text",
+           "said_in_provenance"]
 
 CODES = ("none_declared", "srs", "stratified", "cluster", "stratified_cluster", "two_stage",
          "non_probability", "replicates")
@@ -75,6 +76,15 @@ def assumption_from_provenance(provenance: Mapping[str, Any]) -> VarianceAssumpt
     if code not in CODES:
         return None
     return VarianceAssumption(str(code), dict(provenance.get("variance_assumption_params") or {}))
+
+
+def said_in_provenance(provenance: Mapping[str, Any], language: str | None = "en") -> str:
+    """An estimate's assumption in words, from its code and params in ``language`` (None:
+    the current one), or its stored English sentence (a run kept before the codes)."""
+    data = assumption_from_provenance(provenance)
+    if data is None:
+        return str(provenance.get("variance_assumption") or "")
+    return assumption_text(data, language)
 
 
 def assumption_text(a: VarianceAssumption, language: str | None = "en") -> str:

@@ -218,12 +218,9 @@ def _run_view(client: Client, slug: str, run: dict[str, Any]) -> dict[str, Any]:
 def _variance_assumption(provenance: dict[str, Any]) -> tuple[str, int | None]:
     """How the run's margin of error was computed, in the page's language, and the design's
     degrees of freedom (None where the run used normal quantiles)."""
-    from citizendata.survey.assumption import assumption_from_provenance
+    from citizendata.survey.assumption import said_in_provenance
 
-    data = assumption_from_provenance(provenance)
-    # a run kept before the codes existed has the English sentence only
-    text = data.text(None) if data is not None else str(provenance.get("variance_assumption")
-                                                        or "")
+    text = said_in_provenance(provenance, None)
     df = provenance.get("df")
     # a sentence of its own on the page: it starts with a capital
     return text[:1].upper() + text[1:], (int(df) if isinstance(df, int | float) else None)
