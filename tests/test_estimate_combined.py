@@ -76,7 +76,13 @@ def test_the_combined_estimators_cover_the_truth_and_the_naive_one_does_not(
     result = _owner(kenya).estimate_combined(SLUG, "sba")
     rows = _rows(result)
     true = 100 * truth()  # the population's share of births with a skilled attendant, in %
-    assert set(rows) == {"naive", "ipw", "dr", "mi", "nn"}
+    assert set(rows) == {"naive", "ipw", "dr", "mi", "nn", "survey"}
+    # the survey's own estimate: R's svymean(~skilled, svydesign(ids = ~ea_id, strata =
+    # ~ward, weights = ~weight, nest = TRUE)) on the same 570 births, to every printed digit
+    r_ref = json.loads((Path(__file__).parent / "data" / "r_reference" / "nonprob.json")
+                       .read_text())["survey_alone"]
+    assert rows["survey"]["estimate"] == pytest.approx(100 * r_ref["value"], rel=1e-9)
+    assert rows["survey"]["se"] == pytest.approx(100 * r_ref["se"], rel=1e-8)
     for m in ("ipw", "dr", "mi"):
         r = rows[m]
         assert r["ci_low"] < true < r["ci_high"], (m, r)
@@ -104,7 +110,7 @@ def test_a_small_domain_is_hidden_with_its_cover(kenya: Workspace) -> None:
     finally:
         owner.update_project(before)
     t = result.table
-    assert set(t["method"]) == {"naive", "dr", "mi"}
+    assert set(t["method"]) == {"naive", "dr", "mi", "survey"}
     hidden = t[t["conf_status"] != "F"]
     # baragoi and waso have fewer than 20 births of consenting women: hidden, and at
     # least one more ward too, so the total cannot give them away
@@ -114,7 +120,7 @@ def test_a_small_domain_is_hidden_with_its_cover(kenya: Workspace) -> None:
     assert (shown["n_A"] >= 20).all() and shown["estimate"].notna().all()
     assert result.protection is not None and result.protection["suppressed"] >= 2
     # every method hides the same wards
-    assert hidden.groupby("ward")["method"].nunique().eq(3).all()
+    assert hidden.groupby("ward")["method"].nunique().eq(4).all()
 
 
 def test_a_probability_design_needs_no_survey() -> None:
@@ -122,6 +128,16 @@ def test_a_probability_design_needs_no_survey() -> None:
                                                                  "psu": "group_ranch"}}}
     with pytest.raises(ValidationError, match="a probability sample does not need"):
         EstimationSpec.model_validate(est)
+    from citizendata.demo import kenya_spec
+    from citizendata.projects.spec import load_spec
+
+    whole = kenya_spec().model_dump(mode="json")
+    whole["estimation"]["design"] = est["design"]
+    with pytest.raises(BadInput) as err:  # a project spec with it is refused, coded
+        load_spec(whole)
+    assert err.value.code == "input.invalid"
+    assert "estimation.combine" in err.value.problems[0].where.field
+    assert "probability sample does not need" in str(err.value)
     bad_kind = {**kp.ESTIMATION, "combine": {"distance": {**kp.ESTIMATION["combine"]["sba"]}}}
     EstimationSpec.model_validate(bad_kind)  # a mean is fine
     wrong = {**kp.ESTIMATION, "combine": {"nope": kp.ESTIMATION["combine"]["sba"]}}
@@ -148,7 +164,7 @@ def test_refusals_are_coded(kenya: Workspace) -> None:
 def test_both_storage_backends(ws: Workspace) -> None:
     owner = _kenya(ws, 1000)
     result = owner.estimate_combined(SLUG, "sba", method=["dr"])
-    assert list(result.table["method"]) == ["naive", "dr"]
+    assert list(result.table["method"]) == ["naive", "dr", "survey"]
     assert result.table["estimate"].between(0, 100).all()
     assert any(e["action"] == "estimate.combined" for e in owner.audit_log(SLUG))
 
@@ -189,10 +205,11 @@ def test_the_cli_json(kenya: Workspace) -> None:
                                    "--as", USERS["owner"]["username"]])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
-    assert [e["method"] for e in out["estimates"]] == ["naive", "mi"]
+    assert [e["method"] for e in out["estimates"]] == ["naive", "mi", "survey"]
     assert 0 < out["estimates"][1]["estimate"] < 100
-    res = CliRunner().invoke(app, ["estimate-combined", SLUG, "sba", "--by", "ward",
-                                   "--workspace", str(folder),
+    assert out["estimates"][1]["ci"][0] < out["estimates"][1]["estimate"]
+    assert "outcome model" in out["estimates"][1]["assumption"]
+    res = CliRunner().invoke(app, ["estimate-combined", SLUG, "sba", "--by", "ethnicity",
+                                   "--json", "--workspace", str(folder),
                                    "--as", USERS["owner"]["username"]])
-    assert res.exit_code == 0, res.output
-    assert "naroosura" in res.output and "assumes" in res.output
+    assert res.exit_code != 0 and "nonprob.invalid" in res.output

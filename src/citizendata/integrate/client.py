@@ -163,7 +163,8 @@ def _survey(cspec: CombineSpec, survey: pd.DataFrame, columns: Sequence[str]) ->
                            fix="Correct estimation.combine's filter.")
         survey = survey[survey[col].astype(str).isin([str(k) for k in keep])]
     wanted = {c: cspec.survey_name(c) for c in columns}
-    missing = sorted({s for s in [*wanted.values(), cspec.weights, cspec.strata, cspec.psu]
+    missing = sorted({s for s in [*wanted.values(), cspec.weights, cspec.strata, cspec.psu,
+                                  cspec.outcome]
                       if s and s not in survey.columns})
     if missing:
         raise BadInput("nonprob.invalid", f"the reference table {cspec.reference!r} has no "
@@ -172,7 +173,7 @@ def _survey(cspec: CombineSpec, survey: pd.DataFrame, columns: Sequence[str]) ->
                            "form's names to the survey's).")
     out = pd.DataFrame({c: survey[s].to_numpy() for c, s in wanted.items()})
     design: dict[str, str | None] = {"_w": cspec.weights, "_strata": cspec.strata,
-                                     "_cluster": cspec.psu}
+                                     "_cluster": cspec.psu, "_ys": cspec.outcome}
     for tag, name in design.items():
         if name:
             out[tag] = survey[name].to_numpy()
@@ -216,6 +217,8 @@ def combine_estimates(citizen: pd.DataFrame, survey: pd.DataFrame, cspec: Combin
                        fix="Use fewer covariates or merge small categories (or give each "
                            "model its own covariates), or wait for more submissions.") from None
     t = res.table.copy()
+    if "_ys" in survey.columns:
+        t = pd.concat([t, _survey_rows(survey, t, by, level)], ignore_index=True)
     for c in ("estimate", "se", "ci_low", "ci_high"):
         t[c] = t[c] * ind.scale
     if by:
@@ -226,6 +229,44 @@ def combine_estimates(citizen: pd.DataFrame, survey: pd.DataFrame, cspec: Combin
     else:
         t["_respondents"] = int(citizen["_psu"].nunique())
     return t, res.diagnostics, res.outcome_model, VARIANCE_NOTE
+
+
+SURVEY_ASSUMPTION = ("None beyond the survey's design: the reference survey's own design-based "
+                     "estimate (Hajek mean, linearised variance, strata and PSUs with "
+                     "replacement), from its own measure of the outcome; the citizen sample "
+                     "plays no part. Compare: the other methods should agree with it within "
+                     "their intervals when the survey measures the same thing.")
+
+
+def _survey_rows(survey: pd.DataFrame, table: pd.DataFrame, by: str | None,
+                 level: float) -> pd.DataFrame:
+    """The survey's own estimate of the outcome, overall and in each domain of ``by``."""
+    from statistics import NormalDist
+
+    from citizendata.integrate.nonprob._variance import design_codes, psu_total_variance
+
+    y = pd.to_numeric(survey["_ys"], errors="coerce").to_numpy(float)
+    if not np.isfinite(y).all():
+        raise BadInput("nonprob.invalid", "the reference survey's outcome column has empty or "
+                       "non-numeric values", where=Where(field="outcome"),
+                       fix="Give the survey's outcome as numbers (0/1 for a proportion), or "
+                           "leave estimation.combine's outcome out.")
+    d = pd.to_numeric(survey["_w"]).to_numpy(float)
+    h, psu = design_codes(survey["_strata"].to_numpy() if "_strata" in survey else None,
+                          survey["_cluster"].to_numpy() if "_cluster" in survey else None, len(y))
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    first = table.drop_duplicates(by) if by else table.iloc[:1]
+    rows = []
+    for r in first.to_dict("records"):
+        inside = np.ones(len(y)) if not by or r[by] == TOTAL else (
+            survey[by].astype(str) == str(r[by])).to_numpy(float)
+        n_hat = float(d @ inside)
+        mu = float(d @ (inside * y)) / n_hat
+        se = float(np.sqrt(psu_total_variance(d * inside * (y - mu) / n_hat, h, psu)))
+        rows.append({"method": "survey", **({by: r[by]} if by else {}), "estimate": mu,
+                     "se": se, "ci_low": mu - z * se, "ci_high": mu + z * se, "n_A": r["n_A"],
+                     "n_B": int(inside.sum()), "assumption": SURVEY_ASSUMPTION})
+    return pd.DataFrame(rows)
 
 
 def protect_combined(table: pd.DataFrame, by: str | None, policy: ProtectionSpec, *,

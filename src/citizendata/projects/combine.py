@@ -39,6 +39,9 @@ class CombineSpec(BaseModel):
     covariates: list[str] = Field(min_length=1)
     # form names that carry other names in the survey (form -> survey), as WeightingSpec.rename
     rename: dict[str, str] = Field(default_factory=dict)
+    # the survey's own measure of the indicator (0/1 for a proportion), if it has one: adds
+    # its design-based estimate as a "survey" row to compare with (no method needs it)
+    outcome: str | None = None
     # rows of the survey to keep, by its own column names, e.g. {"sex": ["female"]}
     filter: dict[str, list[str]] = Field(default_factory=dict)
     # either model its own covariates (form names, a subset of ``covariates``): None = all

@@ -196,6 +196,7 @@ ESTIMATION: dict[str, Any] = {
     "combine": {
         "sba": {
             "reference": "dhs_births", "weights": "weight", "strata": "ward", "psu": "ea_id",
+            "outcome": "skilled",  # the survey's own measure: its direct estimate beside
             "covariates": ["ward", "age_group", "disability"],
             "rename": {"disability": "disability_status", "county_of_ward": "county"},
             "domains": ["ward", "county_of_ward", "age_group", "disability"],
