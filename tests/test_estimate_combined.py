@@ -184,6 +184,7 @@ def test_the_api_route(kenya: Workspace, tmp_path: Path) -> None:
         first = body["estimates"][0]
         assert set(first) >= {"method", "by", "estimate", "se", "ci", "n_A", "n_B",
                               "assumption", "conf_status"}
+        assert isinstance(first["n_A"], int) and isinstance(first["n_B"], int)
         assert {e["by"]["county_of_ward"] for e in body["estimates"]} == {
             "_T", "kajiado", "narok", "samburu"}
         # an analyst sees no unweighted citizen shares per covariate category

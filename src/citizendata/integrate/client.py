@@ -307,7 +307,8 @@ def protect_combined(table: pd.DataFrame, by: str | None, policy: ProtectionSpec
     out["conf_status"] = out[dim].astype(str).map(status).fillna("C").to_numpy()
     hide = (out["conf_status"] != "F").to_numpy()
     for c in _VALUES:
-        out[c] = pd.to_numeric(out[c]).astype(float).mask(hide)
+        col = pd.to_numeric(out[c])
+        out[c] = (col.astype("Int64") if c.startswith("n_") else col.astype(float)).mask(hide)
     out = out.drop(columns=["_respondents", *(["_all"] if by is None else [])])
     report = protected.report()
     report["cells"], report["suppressed"] = len(cells), int((~protected.table["conf_status"]
@@ -388,6 +389,9 @@ class IntegrationMethods:
         if not self._read(sees_unprotected, slug):
             diag = _safe_diagnostics(diag)
         counts = {**counts, "citizen": len(citizen), "survey": len(survey)}
+        head = table[table[by] == TOTAL] if by else table
+        if (head["conf_status"] != "F").any():
+            counts = {}  # the whole sample's counts are a hidden cell's
         result = CombinedResult(
             indicator=ind, table=table, by=by, methods=methods, diagnostics=diag,
             outcome_model=model, variance=variance, counts=counts, protection=report,
