@@ -107,6 +107,8 @@ def test_a_small_domain_is_hidden_with_its_cover(kenya: Workspace) -> None:
     owner.update_project(spec)
     try:
         result = owner.estimate_combined(SLUG, "sba", by="ward", method="dr,mi")
+        own = owner.estimate(SLUG, "sba", disaggregations=[["ward"]], store=False,
+                             purpose="publication").table
     finally:
         owner.update_project(before)
     t = result.table
@@ -119,6 +121,9 @@ def test_a_small_domain_is_hidden_with_its_cover(kenya: Workspace) -> None:
     shown = t[t["conf_status"] == "F"]
     assert (shown["n_A"] >= 20).all() and shown["estimate"].notna().all()
     assert result.protection is not None and result.protection["suppressed"] >= 2
+    # whatever the indicator's own table hides stays hidden here (no differencing the two)
+    assert (own["conf_status"] != "F").any()
+    assert set(own.loc[own["conf_status"] != "F", "ward"]) <= set(hidden["ward"])
     # every method hides the same wards
     assert hidden.groupby("ward")["method"].nunique().eq(4).all()
 
