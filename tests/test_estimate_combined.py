@@ -145,6 +145,12 @@ def test_a_probability_design_needs_no_survey() -> None:
     assert "probability sample does not need" in str(err.value)
     bad_kind = {**kp.ESTIMATION, "combine": {"distance": {**kp.ESTIMATION["combine"]["sba"]}}}
     EstimationSpec.model_validate(bad_kind)  # a mean is fine
+    total = {"id": "births", "form": "kenya_maternal_health", "kind": "total",
+             "numerator": "${births_count}"}
+    with pytest.raises(ValidationError, match="only proportion and mean"):
+        EstimationSpec.model_validate({**kp.ESTIMATION,
+                                       "indicators": [*kp.ESTIMATION["indicators"], total],
+                                       "combine": {"births": kp.ESTIMATION["combine"]["sba"]}})
     wrong = {**kp.ESTIMATION, "combine": {"nope": kp.ESTIMATION["combine"]["sba"]}}
     with pytest.raises(ValidationError, match="not a declared indicator"):
         EstimationSpec.model_validate(wrong)
