@@ -115,10 +115,28 @@ def _add_references(owner: Client, slug: str, margins: Any) -> None:
                               "by ward and five-year age group", replace=True)
     owner.add_reference_table(slug, "geography", geography_csv(), kind="geography",
                               note="group ranch -> ward -> county", replace=True)
+    owner.add_reference_table(slug, "dhs_births", dhs_reference_csv(), kind="other",
+                              note="synthetic DHS-like survey of the same population: one row "
+                              "per birth of an interviewed woman, with her design weight, "
+                              "stratum (ward) and cluster (ea_id)", replace=True)
     for level, name in (("ward", "wards"), ("county", "counties")):
         owner.add_reference_table(slug, name, boundaries_geojson(level), kind="boundaries",
                                   note=f"synthetic {level} shapes for the report's maps "
                                   "(not real boundaries)", replace=True)
+
+
+def dhs_reference_csv() -> bytes:
+    """The scenario's DHS-like survey (births) as the NSO would hand it over, coded as the form.
+
+    The survey codes disability ``disability``/``no_disability``; the form's Washington
+    Group variable says ``with_disability``/``without_disability``: harmonised here, once.
+    """
+    from citizendata.scenarios.kenya_maternal_health.dhs import build_dhs_sample
+
+    births = build_dhs_sample()
+    births["disability_status"] = births["disability_status"].map(
+        {"disability": "with_disability", "no_disability": "without_disability"})
+    return births.to_csv(index=False, lineterminator="\n").encode()
 
 
 def demo_logins() -> list[dict[str, str]]:

@@ -7,13 +7,25 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from citizendata.cli._common import EncodingOpt, JsonOpt, Table, app, console, fmt, guard
+from citizendata.cli._common import (
+    DEFAULT_WS,
+    AsOpt,
+    EncodingOpt,
+    JsonOpt,
+    Table,
+    WorkspaceOpt,
+    app,
+    client,
+    console,
+    fmt,
+    guard,
+)
 from citizendata.errors import BadInput, Where
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["integrate_app"]
+__all__ = ["estimate_combined", "integrate_app"]
 
 integrate_app = typer.Typer(help="Combine citizen data with official sources (a probability "
                             "survey of the same covariates).", no_args_is_help=True)
@@ -84,6 +96,41 @@ def nonprob(citizen: Annotated[Path, typer.Argument(help="The citizen (non-proba
     guard(go, as_json)
 
 
+@app.command("estimate-combined")
+def estimate_combined(project: str, indicator: str,
+                      by: Annotated[str | None, typer.Option(
+                          help="A domain column the declaration lists (e.g. ward).")] = None,
+                      method: Annotated[str | None, typer.Option(
+                          help="Some of ipw, dr, mi, nn joined by commas, or all; default: the "
+                               "declaration's.")] = None,
+                      purpose: Annotated[str, typer.Option(
+                          help="The use respondents' consent must cover.")] = "publication",
+                      workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None,
+                      as_json: JsonOpt = False) -> None:
+    """Estimate an indicator of a non-probability form with the project's reference survey.
+
+    The indicator's estimation.combine declaration names the survey (a reference table),
+    its design columns and the covariates both samples share. Propensity pseudo-weights
+    (IPW) and the doubly robust estimator, mass imputation and nearest neighbour, each
+    with the assumption it needs; the table passes the project's disclosure control.
+    """
+    def go() -> None:
+        res = client(workspace, as_user).estimate_combined(project, indicator, by=by,
+                                                           method=method, purpose=purpose)
+        out = res.to_dict()
+        if as_json:
+            console.print_json(data=out)
+            return
+        ind = out["indicator"]
+        out["y"] = f"{ind['id']} (scale {ind['scale']:g})"
+        _print(out)
+        p = out["protection"] or {}
+        console.print(f"protection: {p.get('suppressed', 0)} of {p.get('cells', 0)} domain(s) "
+                      f"hidden (threshold {p.get('rules', {}).get('threshold', '?')})",
+                      highlight=False)
+    guard(go, as_json)
+
+
 def _print(res: dict[str, Any]) -> None:
     by = res.get("by")
     table = Table(*([by] if by else []), "method", "estimate", "SE", "95% CI", "n citizen",
@@ -93,6 +140,8 @@ def _print(res: dict[str, Any]) -> None:
         table.add_row(*([str(r["by"][by])] if by else []), r["method"], fmt(r["estimate"], 4),
                       fmt(r["se"], 4), f"{fmt(lo, 4)}–{fmt(hi, 4)}", fmt(r["n_A"], 0),
                       fmt(r["n_B"], 0))
+    if any(r.get("conf_status", "F") != "F" for r in res["estimates"]):
+        console.print("blank rows: hidden by the project's disclosure control", highlight=False)
     console.print(table)
     for m in dict.fromkeys(r["method"] for r in res["estimates"]):
         text = next(r["assumption"] for r in res["estimates"] if r["method"] == m)
@@ -108,8 +157,8 @@ def _print(res: dict[str, Any]) -> None:
         bal = Table("covariate", "citizen", "citizen weighted", "survey", "std. diff. before",
                     "after", title="covariate balance")
         for b in d["balance"]:
-            bal.add_row(b["covariate"], fmt(b["citizen_unweighted"], 3),
+            bal.add_row(b["covariate"], fmt(b.get("citizen_unweighted"), 3),
                         fmt(b["citizen_weighted"], 3), fmt(b["reference"], 3),
-                        fmt(b["std_difference_before"], 2), fmt(b["std_difference_after"], 2))
+                        fmt(b.get("std_difference_before"), 2), fmt(b["std_difference_after"], 2))
         console.print(bal)
     console.print(res["variance"], highlight=False)

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from citizendata.projects.combine import CombineMap
 from citizendata.projects.design import DesignSpec
 
 __all__ = [
@@ -208,6 +209,8 @@ class EstimationSpec(BaseModel):
     indicators: list[IndicatorSpec] = Field(default_factory=list)
     reliability: ReliabilitySpec = Field(default_factory=ReliabilitySpec)
     level: float = Field(default=0.95, gt=0.5, lt=1)
+    # indicator id -> the probability survey a non-probability form is combined with
+    combine: CombineMap = Field(default_factory=dict)
 
     @field_validator("derived")
     @classmethod

@@ -30,6 +30,7 @@ from citizendata.server.routers import (
     api,
     attachments,
     collect,
+    combine,
     encryption,
     estimation,
     html,
@@ -95,6 +96,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(attachments.router)
     app.include_router(validation.router)
     app.include_router(estimation.router)
+    app.include_router(combine.router)
     app.include_router(privacy.router)
     app.include_router(quality.router)
     app.include_router(public.router)

@@ -189,6 +189,19 @@ ESTIMATION: dict[str, Any] = {
             "population": "${consent} = 'yes'",
         },
     },
+    # The NSO's DHS-like survey of the same population (a stratified two-stage probability
+    # sample: wards, enumeration areas, women) measures the covariates the fieldwork's reach
+    # depended on, so sba can also be estimated with the survey as the reference sample
+    # (Client.estimate_combined; docs/methods/nonprobability.md, "In a project").
+    "combine": {
+        "sba": {
+            "reference": "dhs_births", "weights": "weight", "strata": "ward", "psu": "ea_id",
+            "outcome": "skilled",  # the survey's own measure: its direct estimate beside
+            "covariates": ["ward", "age_group", "disability"],
+            "rename": {"disability": "disability_status", "county_of_ward": "county"},
+            "domains": ["ward", "county_of_ward", "age_group", "disability"],
+        },
+    },
     "indicators": [
         {
             "id": "sba",
