@@ -238,3 +238,13 @@ def test_agrees_with_r() -> None:
     se = np.sqrt(psu_total_variance(w * (y - mean) / w.sum(), h, p))
     assert mean == pytest.approx(want["survey_alone"]["value"], rel=1e-12)
     assert se == pytest.approx(want["survey_alone"]["se"], rel=1e-9)
+
+
+def test_outcome_separation_in_the_citizen_sample_is_a_coded_error() -> None:
+    """A category whose citizens all have the same binary outcome: refused with its name,
+    not a numpy LinAlgError from the logistic fit."""
+    a, b = _samples()
+    a = a.assign(high=(a["y"] > 2.5))
+    a.loc[a["g"] == "c", "high"] = True
+    e = _error(a, b, y="high", method="mi")
+    assert e.code == "nonprob.invalid" and "separation" in e.message and "g=c" in e.message

@@ -54,7 +54,12 @@ def fit_outcome(x: np.ndarray, y: np.ndarray, binary: bool, names: list[str] | N
         eta = x @ beta
         m = np.exp(-np.logaddexp(0.0, -eta))
         w = m * (1 - m)
-        step = np.linalg.solve((x * w[:, None]).T @ x, (y - m) @ x)
+        try:
+            step = np.linalg.solve((x * w[:, None]).T @ x, (y - m) @ x)
+        except np.linalg.LinAlgError:
+            # the fitted probabilities reached 0 or 1 in some pattern: separation
+            _separated(x, y, names)
+            raise
         beta = beta + step
         if np.max(np.abs(step)) < 1e-10 * (1 + np.max(np.abs(beta))):
             break
