@@ -181,7 +181,7 @@ def resolve_design(data: pd.DataFrame, spec: DesignSpec, source: str) -> Resolve
 
 
 def replicate_weights(design: ResolvedDesign | None, sample: pd.DataFrame, method: str,
-                      base: np.ndarray, replicates: int, seed: int) -> Any:
+                      base: np.ndarray, replicates: int, seed: int | None) -> Any:
     """Replicate weights of the design (n x R), before any re-calibration.
 
     ``method`` is a replicate type (jk1, jkn, brr, fay, bootstrap) built on the declared
@@ -195,13 +195,14 @@ def replicate_weights(design: ResolvedDesign | None, sample: pd.DataFrame, metho
         assert design is not None and design.spec.replicate_weights is not None
         return from_columns(sample, design.spec.replicate_weights, design_weights=base)
     if design is None:
-        return replicate_design(base, None, None, method, replicates=replicates, seed=seed)
+        return replicate_design(base, None, None, method, replicates=replicates,
+                                seed=0 if seed is None else seed)
     survey, spec = design.survey, design.spec
     fpc = None
-    if survey.fpc1 is not None and method == "jkn" and np.isfinite(survey.fpc1).all():
+    if survey.fpc1 is not None and method in ("jk1", "jkn") and np.isfinite(survey.fpc1).all():
         fpc = survey.fpc1
     return replicate_design(base, survey.strata, survey.psu, method, replicates=replicates,
-                            seed=spec.seed if seed == 0 else seed, fay_rho=spec.fay_rho, fpc=fpc)
+                            seed=spec.seed if seed is None else seed, fay_rho=spec.fay_rho, fpc=fpc)
 
 
 def replicate_metadata(rep: Any) -> dict[str, Any]:

@@ -29,9 +29,10 @@ from citizendata.survey.linear import svyrecvar
 if TYPE_CHECKING:
     from citizendata.stats.calibrate import Calibration
 
-__all__ = ["VARIANCE_METHODS", "SurveyResult", "survey_estimate"]
+__all__ = ["DOMAIN_DF", "VARIANCE_METHODS", "SurveyResult", "survey_estimate"]
 
 VARIANCE_METHODS = ("linearisation", "jk1", "jkn", "brr", "fay", "bootstrap")
+DOMAIN_DF = ("auto", "design", "domain")
 TotalsTable = tuple[str | Sequence[str], pd.DataFrame]
 
 
@@ -146,6 +147,7 @@ def _margin(variables: str | Sequence[str], table: pd.DataFrame, source: str) ->
     from citizendata.stats.calibrate import Margin
 
     cols = [variables] if isinstance(variables, str) else list(variables)
+    source = str(table.attrs.get("source", source))  # the totals file, when read from one
     if "total" not in table.columns:
         raise BadInput("calibration.invalid", f"The totals table for {' x '.join(cols)} has no "
                        f"'total' column (its columns: {', '.join(map(str, table.columns))}).",
@@ -218,11 +220,21 @@ def _weighting(data: pd.DataFrame, d: np.ndarray, *, poststratify: TotalsTable |
         # calibrate(variance=1) on ~x-1: sigma2 = x)
         aux = np.column_stack([_numeric(data, nt.variable, source) for nt in numeric])
         q = aux.sum(axis=1)
-        if not (np.isfinite(q).all() and (q > 0).all()):
-            raise _bad("The ratio estimator (numeric totals without population_size or "
-                       "categorical totals) needs a positive auxiliary in every row.", source,
-                       numeric[0].variable, code="calibration.invalid",
-                       fix="Give --population-size for GREG, or categorical totals.")
+        bad_q = ~(np.isfinite(q) & (q > 0))
+        if bad_q.any():
+            from citizendata.survey.design import _rows
+
+            first = int(np.flatnonzero(bad_q)[0])
+            col = next((nt.variable for nt, a in zip(numeric, aux[first], strict=True)
+                        if not (np.isfinite(a) and a > 0)), numeric[0].variable)
+            raise BadInput("calibration.invalid", "The ratio estimator (numeric totals without "
+                           "population_size or categorical totals) needs a positive auxiliary "
+                           f"in every row; {int(bad_q.sum()):,} row(s) have a missing, zero or "
+                           f"negative {' + '.join(nt.variable for nt in numeric)}: "
+                           f"{_rows(bad_q)}.", where=Where(file=source, column=col,
+                                                           row=first + 1),
+                           fix="Fill or drop those rows, or give --population-size for GREG, "
+                               "or categorical totals.")
     aux_list = [*margins, *numeric]
     frame = data.reset_index(drop=True)
 
@@ -231,7 +243,11 @@ def _weighting(data: pd.DataFrame, d: np.ndarray, *, poststratify: TotalsTable |
                          population_size=population_size, variance=q, tol=1e-12,
                          max_iter=500)
 
-    cal = run(d)
+    try:
+        cal = run(d)
+    except BadInput as exc:
+        given = [poststratify, *rake] if poststratify is not None else list(rake)
+        raise _in_totals_file(exc, given) from None
 
     def redo(dw: np.ndarray) -> np.ndarray:
         # a replicate: units with weight 0 stay 0; calibrate the others afresh
@@ -249,6 +265,29 @@ def _weighting(data: pd.DataFrame, d: np.ndarray, *, poststratify: TotalsTable |
                        "rake" if margins and not numeric else "calibrate")
     return _Weighting(cal.weights, cal, summary, redo, frame, margins,
                       margins_only=not numeric and population_size is None)
+
+
+def _in_totals_file(exc: BadInput, tables: Sequence[pd.DataFrame | TotalsTable]) -> BadInput:
+    """A calibration error about a margin's variable, naming the totals file it came from."""
+    files: dict[str, str] = {}
+    for t in tables:
+        frame = t[1] if isinstance(t, tuple) else t
+        cols = ([t[0]] if isinstance(t[0], str) else list(t[0])) if isinstance(t, tuple) \
+            else [c for c in frame.columns if c != "total"]
+        if "source" in frame.attrs:
+            files.update({str(c): str(frame.attrs["source"]) for c in cols})
+    fields = [p.where.field for p in exc.problems if p.where is not None and p.where.field]
+    file = next((files[f] for f in fields if f in files), None)
+    if file is None:
+        return exc
+    from citizendata.errors import Problem
+
+    problems = [Problem(p.code, f"{p.message} (totals file {file})",
+                        Where(file=file, column=p.where.field if p.where else None), fix=p.fix)
+                for p in exc.problems]
+    return BadInput(exc.code, f"{exc.message.rstrip('.')} (totals file {file}).",
+                    where=Where(file=file, column=fields[0]), fix=exc.fix, problems=problems,
+                    details=exc.details)
 
 
 # -- the estimates ------------------------------------------------------------------------------
@@ -359,8 +398,8 @@ def _check_request(data: pd.DataFrame, means: Sequence[str], totals: Sequence[st
     if replicate_weights is not None and variance != "linearisation":
         raise _bad(f"Give replicate_weights (the survey's own) or variance={variance!r} (made "
                    "from the design), not both.", source, code="design.replicates_invalid")
-    if domain_df not in ("design", "domain"):
-        raise _bad(f"domain_df must be design or domain, not {domain_df!r}.", source)
+    if domain_df not in DOMAIN_DF:
+        raise _bad(f"domain_df must be {', '.join(DOMAIN_DF)}, not {domain_df!r}.", source)
 
 
 def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
@@ -377,7 +416,7 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
                     bounds: tuple[float, float] | None = None,
                     variance: str = "linearisation", replicates: int = 200, seed: int = 0,
                     fay_rho: float = 0.5, replicate_weights: Any = None,
-                    level: float = 0.95, domain_df: str = "design", source: str = "data",
+                    level: float = 0.95, domain_df: str = "auto", source: str = "data",
                     design: SurveyDesign | None = None) -> SurveyResult:
     """Means, totals and proportions, overall and by domain, under a declared design.
 
@@ -388,10 +427,12 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     limit the g-weights. ``variance`` is ``linearisation`` or a replicate method;
     ``replicate_weights`` (a ``ReplicateWeightsSpec`` or its dict) uses the survey's own
     replicate weight columns instead, re-calibrated when the weights are.
-    ``domain_df`` is ``design`` (PSUs - strata for every estimate, as R's
-    ``confint(svyby(...), df=degf(design))``) or ``domain`` (a domain's own: the PSUs with a
-    unit of the domain minus the strata with one, at least 1; wider, better-covering
-    intervals for small domains, Korn & Graubard 1999).
+    ``domain_df`` is ``auto`` (the default: a domain's own degrees of freedom for means
+    and totals in domains, the design's for proportions and overall estimates; the
+    choice that covers at 93-97% in docs/methods/variance.md), ``design`` (PSUs - strata
+    for every estimate, as R's ``confint(svyby(...), df=degf(design))``) or ``domain`` (a
+    domain's own for every domain estimate: the PSUs with a unit of the domain minus the
+    strata with one, at least 1; Korn & Graubard 1999).
     """
     means, totals, by = list(means), list(totals), list(by)
     proportions = [(p[0], p[1]) for p in proportions]
@@ -415,8 +456,9 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
         method = "linearisation"
     else:
         rep_w = _replicates(frame, design, variance, replicates, seed, fay_rho,
-                            replicate_weights, notes)
-        var, v_logit, rank_df = _replicate_variance(blocks, design, wt, rep_w)
+                            replicate_weights, notes, source)
+        var, v_logit, rank_df = _replicate_variance(blocks, design, wt, rep_w,
+                                                    own=replicate_weights is not None)
         if replicate_weights is not None:
             # R's svrepdesign: the degrees of freedom come from the replicate weights
             method = f"{rep_w.type} replicate weights (the survey's own)"
@@ -445,9 +487,27 @@ def _blocks(frame: pd.DataFrame, means: list[str], totals: list[str],
     blocks += [_block(c, "total", _numeric(frame, c, source), member, dom, w) for c in totals]
     for col, value in proportions:
         keys, ok = _category(frame[col])
-        y = np.where(ok, (keys == _value_key(frame[col], value)).astype(float), np.nan)
+        key = _value_key(frame[col], value)
+        _need_value(keys[ok], key, str(col), value, source)
+        y = np.where(ok, (keys == key).astype(float), np.nan)
         blocks.append(_block(str(col), "proportion", y, member, dom, w))
     return blocks
+
+
+def _need_value(keys: np.ndarray, key: str, col: str, value: Any, source: str) -> None:
+    """input.invalid when a proportion's value never occurs in its column (a typo, a case)."""
+    values = pd.unique(keys)
+    if (values == key).any():
+        return
+    names = sorted(str(v) for v in values)
+    near = difflib.get_close_matches(key, names, n=3) or [
+        v for v in names if v.casefold() == key.casefold()]
+    hint = f" Did you mean {', '.join(repr(v) for v in near)}?" if near else ""
+    shown = ", ".join(repr(v) for v in names[:30]) + (" …" if len(names) > 30 else "")
+    raise _bad(f"The value {value!r} never occurs in column {col!r} of {source}, so its "
+               f"proportion would be 0 with no variance.{hint} The column's values: "
+               f"{shown or 'none (every row is empty)'}.", source, col,
+               fix=f"Give one of the values of {col!r} (values are case-sensitive).")
 
 
 def _linearised(blocks: list[_Block], design: SurveyDesign, wt: _Weighting) -> np.ndarray:
@@ -495,7 +555,10 @@ def _table(blocks: list[_Block], var: np.ndarray, v_logit: np.ndarray | None,
 
 def _degrees_of_freedom(blocks: list[_Block], design: SurveyDesign, domain_df: str
                         ) -> np.ndarray:
-    """Each estimate's degrees of freedom: the design's, or (domains) the domain's own."""
+    """Each estimate's degrees of freedom: the design's, or (domains) the domain's own.
+
+    ``auto``: the domain's own for means and totals in domains, else the design's.
+    """
     k = sum(len(b.estimate) for b in blocks)
     dfs = np.full(k, design.df, dtype=np.int64)
     if domain_df == "design":
@@ -507,6 +570,11 @@ def _degrees_of_freedom(blocks: list[_Block], design: SurveyDesign, domain_df: s
     strata_in = group_sums(psu_in.astype(float), design.psu_strata, design.n_strata) > 0
     own = np.maximum(psu_in.sum(axis=0) - strata_in.sum(axis=0), 1)
     is_domain = np.concatenate([[bool(d) for d in b.by] for b in blocks])
+    if domain_df == "auto":
+        # proportions keep the design's: their logit intervals with a small domain's own df
+        # are too long (docs/methods/variance.md, the coverage table)
+        is_domain &= np.concatenate([np.full(len(b.estimate), b.statistic != "proportion")
+                                     for b in blocks])
     return np.where(is_domain, np.minimum(own, design.df), dfs)
 
 
@@ -530,7 +598,7 @@ def _replicate_note(variance: str, replicates: int, seed: int, recal: bool) -> s
 
 
 def _replicates(frame: pd.DataFrame, design: SurveyDesign, variance: str, replicates: int,
-                seed: int, fay_rho: float, own: Any, notes: list[str]) -> Any:
+                seed: int, fay_rho: float, own: Any, notes: list[str], source: str) -> Any:
     """The survey's own replicate weights, or replicates of the given type for the design."""
     from citizendata.survey import replicates as rep_mod
 
@@ -541,23 +609,38 @@ def _replicates(frame: pd.DataFrame, design: SurveyDesign, variance: str, replic
         return rep_mod.from_columns(frame, spec, design_weights=design.weights)
     fpc = None
     if design.fpc1 is not None:
-        if variance == "jkn" and np.isfinite(design.fpc1).all():
+        # R's as.svrepdesign passes the fpc to JKn and JK1 (one value for JK1's single stratum)
+        if variance in ("jk1", "jkn") and np.isfinite(design.fpc1).all():
             fpc = design.fpc1
         else:
             notes.append(f"{variance} replicates ignore the finite population correction "
                          "(conservative); jkn or linearisation use it")
-    return rep_mod.replicate_design(design.weights, design.strata, design.psu, variance,
-                                    replicates=replicates, seed=seed, fay_rho=fay_rho, fpc=fpc)
+    try:
+        return rep_mod.replicate_design(design.weights, design.strata, design.psu, variance,
+                                        replicates=replicates, seed=seed, fay_rho=fay_rho,
+                                        fpc=fpc)
+    except BadInput as exc:
+        if exc.where is not None:
+            raise
+        # say where: the data file and the column of the strata (else of the PSUs)
+        col = design.columns.get("strata") or design.columns.get("psu")
+        msg = exc.message
+        if not design.declared_strata and variance in ("brr", "fay"):
+            msg += " (no strata are declared: give --strata, the pairs)"
+        raise BadInput(exc.code, f"{msg.rstrip('.')} in {source}.",
+                       where=Where(file=source, column=col), fix=exc.fix,
+                       details=exc.details) from None
 
 
 def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighting,
-                        rep: Any) -> tuple[np.ndarray, np.ndarray, int]:
+                        rep: Any, *, own: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
     """Replicate variances of every estimate and of its logit, and the replicates' df.
 
     The replicates are re-calibrated when the weights are. The logit's own replicate
     variance gives proportions' logit intervals, as R's ``svyciprop(method="logit")``
     refits its logistic model in every replicate. The degrees of freedom are R's
-    ``degf`` of a replicate design: the rank of the replicate weights minus 1.
+    ``degf`` of a replicate design: the rank of the replicate weights minus 1, computed
+    only for a survey's own replicate weights (``own``; else 0, unused).
     """
     from citizendata.survey import replicates as rep_mod
 
@@ -585,4 +668,20 @@ def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighti
         logit = np.log(theta / (1.0 - theta))
     v = np.asarray(rep.variance(theta_r, theta), dtype=float)
     v_logit = np.asarray(rep.variance(logit_r, logit), dtype=float)
-    return v, v_logit, int(np.linalg.matrix_rank(W)) - 1
+    return v, v_logit, (replicate_rank(W) - 1 if own else 0)
+
+
+def replicate_rank(W: np.ndarray, tol: float = 1e-5) -> int:
+    """The rank of the (n, R) replicate weights as R's ``qr(W, tol=1e-5)$rank``.
+
+    From the eigenvalues of the R x R cross-product W'W (O(n R^2), not an SVD of W): a
+    direction counts when its singular value exceeds ``tol`` times the largest.
+    """
+    W = np.asarray(W, dtype=float)
+    if W.size == 0:
+        return 0
+    ev = np.linalg.eigvalsh(W.T @ W)
+    top = float(ev.max())
+    if top <= 0.0:
+        return 0
+    return int((ev > (tol * tol) * top).sum())
