@@ -24,10 +24,10 @@ import pandas as pd
 
 from citizendata.errors import BadInput, Where
 from citizendata.survey.design import FpcArg, SurveyDesign
-from citizendata.survey.linear import svyrecvar
 
 if TYPE_CHECKING:
     from citizendata.stats.calibrate import Calibration
+    from citizendata.survey.domains import Block
 
 __all__ = ["DOMAIN_DF", "VARIANCE_METHODS", "SurveyResult", "survey_estimate"]
 
@@ -293,68 +293,6 @@ def _in_totals_file(exc: BadInput, tables: Sequence[pd.DataFrame | TotalsTable])
 # -- the estimates ------------------------------------------------------------------------------
 
 
-@dataclass
-class _Block:
-    """Influence values (n, K) of K estimates with their values and labels."""
-
-    variable: str
-    statistic: str
-    by: list[dict[str, str]]
-    estimate: np.ndarray
-    U: np.ndarray
-    n: np.ndarray
-    num: np.ndarray  # indicator rows (n, K) of each estimate's domain, non-missing y
-    y: np.ndarray
-
-
-def _domains(data: pd.DataFrame, by: Sequence[str], source: str
-             ) -> tuple[np.ndarray, list[dict[str, str]]]:
-    """(n, G+1) membership: the whole sample, then each observed cross of ``by``."""
-    n = len(data)
-    if not by:
-        return np.ones((n, 1), dtype=bool), [{}]
-    keys = []
-    ok = np.ones(n, dtype=bool)
-    for c in by:
-        k, o = _category(data[c])
-        keys.append(k)
-        ok &= o
-    frame = pd.DataFrame({c: k for c, k in zip(by, keys, strict=True)})
-    codes = frame.groupby(list(by), sort=True).ngroup().to_numpy()
-    codes = np.where(ok, codes, -1)
-    # ngroup numbers groups in sorted order of all rows; keep only groups with a full key
-    present = np.unique(codes[codes >= 0])
-    member = np.zeros((n, len(present) + 1), dtype=bool)
-    member[:, 0] = True
-    pos = np.searchsorted(present, codes)
-    rows = np.flatnonzero(codes >= 0)
-    member[rows, 1 + pos[rows]] = True
-    first = [int(np.flatnonzero(codes == g)[0]) for g in present]
-    dom: list[dict[str, str]] = [{}]
-    dom += [{c: str(frame.iloc[i][c]) for c in by} for i in first]
-    return member, dom
-
-
-def _block(variable: str, statistic: str, y: np.ndarray, member: np.ndarray,
-           dom: list[dict[str, str]], w: np.ndarray) -> _Block:
-    """Estimates and influence values of one variable in every domain (vectorised)."""
-    ok = np.isfinite(y)
-    inn = member & ok[:, None]  # missing answers leave every domain (R's na.rm=TRUE)
-    y0 = np.where(ok, y, 0.0)
-    wy = (w * y0) @ inn
-    den = w @ inn
-    n = inn.sum(axis=0)
-    if statistic == "total":
-        est = wy
-        U = inn * y0[:, None]
-    else:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            est = wy / den
-            U = inn * (y0[:, None] - est[None, :]) / den[None, :]
-        U = np.where(inn, U, 0.0)
-    return _Block(variable, statistic, dom, est, U, n, inn, y0)
-
-
 def _logit_ci(p: np.ndarray, se_logit: np.ndarray, se: np.ndarray, t: np.ndarray, n: np.ndarray,
               level: float) -> tuple[np.ndarray, np.ndarray]:
     """svyciprop(method="logit"): expit(logit p -/+ t se_logit); 0 and 1 by Clopper–Pearson."""
@@ -480,17 +418,19 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
 
 def _blocks(frame: pd.DataFrame, means: list[str], totals: list[str],
             proportions: list[tuple[str, Any]], by: list[str], w: np.ndarray, source: str
-            ) -> list[_Block]:
+            ) -> list[Block]:
     """Every requested statistic, overall and in every domain."""
-    member, dom = _domains(frame, by, source)
-    blocks = [_block(c, "mean", _numeric(frame, c, source), member, dom, w) for c in means]
-    blocks += [_block(c, "total", _numeric(frame, c, source), member, dom, w) for c in totals]
+    from citizendata.survey.domains import block, domain_codes
+
+    code, dom = domain_codes(frame, by)
+    blocks = [block(c, "mean", _numeric(frame, c, source), code, dom, w) for c in means]
+    blocks += [block(c, "total", _numeric(frame, c, source), code, dom, w) for c in totals]
     for col, value in proportions:
         keys, ok = _category(frame[col])
         key = _value_key(frame[col], value)
         _need_value(keys[ok], key, str(col), value, source)
         y = np.where(ok, (keys == key).astype(float), np.nan)
-        blocks.append(_block(str(col), "proportion", y, member, dom, w))
+        blocks.append(block(str(col), "proportion", y, code, dom, w))
     return blocks
 
 
@@ -510,23 +450,19 @@ def _need_value(keys: np.ndarray, key: str, col: str, value: Any, source: str) -
                fix=f"Give one of the values of {col!r} (values are case-sensitive).")
 
 
-def _linearised(blocks: list[_Block], design: SurveyDesign, wt: _Weighting) -> np.ndarray:
-    """svyrecvar of the (calibration residuals of the) influence values of every estimate."""
-    E = np.hstack([b.U for b in blocks])
-    cal = wt.calibration
-    if cal is not None:
-        from citizendata.stats.variance import greg_residuals
+def _linearised(blocks: list[Block], design: SurveyDesign, wt: _Weighting) -> np.ndarray:
+    """svyrecvar of the (calibration residuals of the) influence values of every estimate.
 
-        # R's stage-0 g-calibration: residuals of the regression on the calibration's
-        # model matrix with weights d / q, times the final weights
-        E = greg_residuals(E, cal.X, cal.design_weights, cal.q)
-    # an uncalibrated design's domains are R's subsets: under lonely_psu="average" only the
-    # strata present in the domain are counted (a calibrated design keeps every row)
-    present = np.hstack([b.num for b in blocks]) if cal is None else None
-    return svyrecvar(wt.weights[:, None] * E, design, diag=True, present=present)
+    R's stage-0 g-calibration: residuals of the regression on the calibration's model
+    matrix with weights d / q, times the final weights; summed by unit and domain
+    (:func:`citizendata.survey.domains.linearised`, no rows x domains array).
+    """
+    from citizendata.survey.domains import linearised
+
+    return linearised(blocks, design, wt.weights, wt.calibration)
 
 
-def _table(blocks: list[_Block], var: np.ndarray, v_logit: np.ndarray | None,
+def _table(blocks: list[Block], var: np.ndarray, v_logit: np.ndarray | None,
            dfs: np.ndarray, level: float) -> pd.DataFrame:
     """Estimates, SEs, t intervals (logit for proportions), df and n, one row each."""
     from scipy.stats import t as t_dist
@@ -553,7 +489,7 @@ def _table(blocks: list[_Block], var: np.ndarray, v_logit: np.ndarray | None,
         "estimate": est, "se": se, "ci_low": lo, "ci_high": hi, "df": dfs, "n": nn})
 
 
-def _degrees_of_freedom(blocks: list[_Block], design: SurveyDesign, domain_df: str
+def _degrees_of_freedom(blocks: list[Block], design: SurveyDesign, domain_df: str
                         ) -> np.ndarray:
     """Each estimate's degrees of freedom: the design's, or (domains) the domain's own.
 
@@ -563,12 +499,9 @@ def _degrees_of_freedom(blocks: list[_Block], design: SurveyDesign, domain_df: s
     dfs = np.full(k, design.df, dtype=np.int64)
     if domain_df == "design":
         return dfs
-    from citizendata.survey.linear import group_sums
+    from citizendata.survey.domains import own_degrees_of_freedom
 
-    num = np.hstack([b.num for b in blocks]).astype(float)
-    psu_in = group_sums(num, design.psu, design.n_psu) > 0  # (m, K)
-    strata_in = group_sums(psu_in.astype(float), design.psu_strata, design.n_strata) > 0
-    own = np.maximum(psu_in.sum(axis=0) - strata_in.sum(axis=0), 1)
+    own = np.concatenate([own_degrees_of_freedom(b, design) for b in blocks])
     is_domain = np.concatenate([[bool(d) for d in b.by] for b in blocks])
     if domain_df == "auto":
         # proportions keep the design's: their logit intervals with a small domain's own df
@@ -632,7 +565,7 @@ def _replicates(frame: pd.DataFrame, design: SurveyDesign, variance: str, replic
                        details=exc.details) from None
 
 
-def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighting,
+def _replicate_variance(blocks: list[Block], design: SurveyDesign, wt: _Weighting,
                         rep: Any, *, own: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
     """Replicate variances of every estimate and of its logit, and the replicates' df.
 
@@ -650,18 +583,10 @@ def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighti
             rep = rep_mod.recalibrate_margins(rep, wt.frame, wt.margins, method=cal.method)
         else:
             rep = rep_mod.recalibrate(rep, wt.redo)
+    from citizendata.survey.domains import replicate_estimates
+
     W = np.asarray(rep.weights, dtype=float)  # (n, R)
-    thetas = []
-    for b in blocks:
-        num = W.T @ (b.num * b.y[:, None])  # (R, K)
-        if b.statistic == "total":
-            th = num
-        else:
-            den = W.T @ b.num
-            with np.errstate(invalid="ignore", divide="ignore"):
-                th = num / den
-        thetas.append(th)
-    theta_r = np.hstack(thetas).T  # (K, R)
+    theta_r = np.vstack([replicate_estimates(b, W) for b in blocks])  # (K, R)
     theta = np.concatenate([b.estimate for b in blocks])
     with np.errstate(invalid="ignore", divide="ignore"):
         logit_r = np.log(theta_r / (1.0 - theta_r))
