@@ -67,6 +67,8 @@ CASES: dict[str, tuple[str, dict[str, Any], str, str]] = {
     "apiclus1_jk1_rake": ("apiclus1", {"psu": "dnum", "weights": "pw", "variance": "jk1",
                                        "rake": [pop("stype"), pop("schwide")]}, "stype",
                           "enroll"),
+    "apiclus1_jk1_fpc": ("apiclus1", {"psu": "dnum", "weights": "pw", "fpc": "fpc",
+                                      "variance": "jk1"}, "stype", "enroll"),
     "apistrat_jkn": ("apistrat", {"strata": "stype", "weights": "pw", "fpc": "fpc",
                                   "variance": "jkn"}, "comp.imp", "enroll"),
 }

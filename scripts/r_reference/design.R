@@ -155,6 +155,10 @@ rj <- rake(as.svrepdesign(clus1wr, type = "JK1"), list(~stype, ~sch.wide),
            control = list(maxit = 500, epsilon = 1e-13))
 cases$apiclus1_jk1_rake <- case("rake(as.svrepdesign(clus1wr, type='JK1'), list(~stype, ~sch.wide), ...)",
                                 rj, standard(rj))
+# JK1 with the fpc: as.svrepdesign passes the (single) population size to jk1weights
+rj1 <- as.svrepdesign(clus1, type = "JK1")
+cases$apiclus1_jk1_fpc <- case("as.svrepdesign(svydesign(id=~dnum, weights=~pw, fpc=~fpc, data=apiclus1), type='JK1')",
+                               rj1, standard(rj1))
 rn <- as.svrepdesign(strat, type = "JKn")
 cases$apistrat_jkn <- case("as.svrepdesign(strat, type='JKn')", rn, standard(rn, by = "comp.imp"))
 # a survey that ships its own replicate weights: apiclus1 with JK1 columns repw1..repw15

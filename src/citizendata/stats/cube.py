@@ -86,7 +86,7 @@ class DesignVariance:
     """
 
     n_units: int
-    variance: Callable[[np.ndarray], np.ndarray]
+    variance: Callable[..., np.ndarray]  # (m, k) totals [, present=(m, k)] -> (k,)
     df: float
     wx: np.ndarray | None = None
 
@@ -423,7 +423,13 @@ def _design_linearised_variance(s: pd.DataFrame, units: pd.DataFrame, dims: Sequ
         U[unit[rows], cell[rows] - start] = contrib[rows]
         if B is not None and design.wx is not None:
             U -= design.wx @ B[start:stop].T
-        var[start:stop] = np.asarray(design.variance(U), dtype=float)
+            var[start:stop] = np.asarray(design.variance(U), dtype=float)
+        else:
+            # uncalibrated cells are R's svyby subsets: lonely_psu="average" counts only the
+            # strata with a unit in the cell
+            here = np.zeros(U.shape, dtype=bool)
+            here[unit[rows], cell[rows] - start] = True
+            var[start:stop] = np.asarray(design.variance(U, present=here), dtype=float)
     bad = ~np.isfinite(a) | ~np.isfinite(b)
     return value, np.where(bad, np.nan, np.maximum(var, 0.0))
 

@@ -100,7 +100,8 @@ class ResolvedDesign:
     survey: SurveyDesign
     unit: np.ndarray  # (n,) the unit whose totals the variance reads: PSU, or SSU (two-stage)
     n_units: int
-    variance: Callable[[np.ndarray], np.ndarray]  # (n_units, k) totals -> (k,) variances
+    # (n_units, k) totals [, (n_units, k) presence of each cell] -> (k,) variances
+    variance: Callable[..., np.ndarray]
     replicate_columns: list[str]
 
     @property
@@ -161,17 +162,21 @@ def resolve_design(data: pd.DataFrame, spec: DesignSpec, source: str) -> Resolve
         first[survey.ssu[::-1]] = np.arange(len(survey.ssu))[::-1]
         per_ssu = survey.subset(first)
 
-        def variance(totals: np.ndarray) -> np.ndarray:
-            return np.asarray(svyrecvar(totals, per_ssu, diag=True), dtype=float)
+        def variance(totals: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+            return np.asarray(svyrecvar(totals, per_ssu, diag=True, present=present),
+                              dtype=float)
 
         unit, n_units = survey.ssu, n_ssu
     else:
         strata, fpc = survey.psu_strata, survey.psu_fpc
 
-        def variance(totals: np.ndarray) -> np.ndarray:
+        def variance(totals: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+            # present (units, k): which units have a row of each cell; as R's svyby on an
+            # uncalibrated design, lonely_psu="average" then counts the cell's strata only
             return np.asarray(psu_totals_variance(totals, strata, fpc=fpc,
                                                   lonely_psu=survey.lonely_psu, diag=True,
-                                                  stratum_labels=survey.stratum_labels),
+                                                  stratum_labels=survey.stratum_labels,
+                                                  present=present),
                               dtype=float)
 
         unit, n_units = survey.psu, survey.n_psu
