@@ -263,3 +263,21 @@ def test_product_jk1_replicates_use_the_fpc() -> None:
     b = replicate_weights(without, df, "jk1", without.weights, 0, None)
     f = 15 / 757  # apiclus1: 15 of 757 districts
     assert a.scale == pytest.approx(b.scale * (1 - f), rel=1e-12)
+
+
+# -- 10. degrees of freedom with a stratum taken whole ---------------------------------------
+
+
+@pytest.mark.parametrize("case, variance", [("apiclus1_certainty", "linearisation"),
+                                             ("apiclus1_certainty_jkn", "jkn")])
+def test_certainty_strata_df_as_r(case: str, variance: str) -> None:
+    """R: linearised degf counts a stratum with f = 1 (13); JKn's rank leaves it out (9)."""
+    df = data("apiclus1")
+    df["str"] = np.where(df["dnum"] < 400, "a", "b")
+    df["N"] = np.where(df["str"] == "a", df.loc[df["str"] == "a", "dnum"].nunique(), 757)
+    res = survey_estimate(df, psu="dnum", strata="str", weights="pw", fpc="N",
+                          means=["api00"], variance=variance).table.iloc[0]
+    want = R["cases"][case]["estimates"][0]
+    assert int(res["df"]) == want["df"] == R["cases"][case]["df"]
+    assert res["se"] == pytest.approx(want["se"], rel=1e-9)
+    assert res["ci_low"] == pytest.approx(want["ci"][0], rel=1e-9)

@@ -407,6 +407,10 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
         else:
             method = variance
             notes.append(_replicate_note(variance, replicates, seed, wt.redo is not None))
+            if variance == "jkn" and design.fpc1 is not None and design.certainty_strata.any():
+                # R: a stratum taken whole has no replicates, so the rank of the replicate
+                # weights (R's degf) leaves its PSUs out; linearised, R counts them
+                dfs = np.maximum(np.minimum(dfs, design.df_without_certainty), 1)
     table = _table(blocks, var, v_logit, dfs, level)
     if design.df < 1:
         notes.append("the design has no degrees of freedom (one PSU per stratum): the "
