@@ -156,7 +156,7 @@ class Weights:
             w = self.table["_w"].to_numpy(float)
             wx = group_sums(self.moments.X * w[:, None], self.design.unit, self.design.n_units)
         return DesignVariance(n_units=self.design.n_units, variance=self.design.variance,
-                              df=self.design.df, wx=wx)
+                              df=self.design.df, wx=wx, takes_present=True)
 
 
 def design_weights(units: ir.Table, indicator: IndicatorSpec, wspec: WeightingSpec | None,

@@ -293,26 +293,6 @@ def _in_totals_file(exc: BadInput, tables: Sequence[pd.DataFrame | TotalsTable])
 # -- the estimates ------------------------------------------------------------------------------
 
 
-def _logit_ci(p: np.ndarray, se_logit: np.ndarray, se: np.ndarray, t: np.ndarray, n: np.ndarray,
-              level: float) -> tuple[np.ndarray, np.ndarray]:
-    """svyciprop(method="logit"): expit(logit p -/+ t se_logit); 0 and 1 by Clopper–Pearson."""
-    from citizendata.stats.variance import clopper_pearson_interval
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.log(p / (1.0 - p))
-        half = t * se_logit
-        lo = 1.0 / (1.0 + np.exp(-(eta - half)))
-        hi = 1.0 / (1.0 + np.exp(-(eta + half)))
-    edge = (p <= 0.0) | (p >= 1.0) | (se == 0.0)
-    if edge.any():
-        # the logit interval is degenerate at 0 and 1: Clopper–Pearson on the domain's n
-        cl, ch = clopper_pearson_interval(np.where(edge, np.clip(p, 0, 1) * n, 0.0),
-                                          np.where(edge, n, 1.0), level)
-        lo = np.where(edge, cl, lo)
-        hi = np.where(edge, ch, hi)
-    return lo, hi
-
-
 def _check_request(data: pd.DataFrame, means: Sequence[str], totals: Sequence[str],
                    proportions: Sequence[tuple[str, Any]], by: Sequence[str], source: str,
                    variance: str, level: float, domain_df: str, replicate_weights: Any) -> None:
@@ -479,12 +459,14 @@ def _table(blocks: list[Block], var: np.ndarray, v_logit: np.ndarray | None,
     is_prop = np.concatenate([np.full(len(b.estimate), b.statistic == "proportion")
                               for b in blocks])
     if is_prop.any():
-        p = est[is_prop]
-        # linearised: the logit's SE by the delta method, se / (p (1 - p)); replicates: its own
-        with np.errstate(invalid="ignore", divide="ignore"):
-            se_logit = (se[is_prop] / (p * (1.0 - p)) if v_logit is None
-                        else np.sqrt(np.maximum(v_logit[is_prop], 0.0)))
-        plo, phi = _logit_ci(p, se_logit, se[is_prop], tq[is_prop], nn[is_prop], level)
+        from citizendata.stats.variance import proportion_interval
+
+        # R's svyciprop(method="logit"); linearised: the logit's SE by the delta method;
+        # replicates: the replicates' own logits. At 0 or 1, or with SE 0: Wilson on the
+        # effective sample size at the t level (the cube's and domain_estimate's too)
+        plo, phi = proportion_interval(
+            est[is_prop], se[is_prop], nn[is_prop], np.maximum(dfs[is_prop], 1), level, "logit",
+            se_logit=None if v_logit is None else np.sqrt(np.maximum(v_logit[is_prop], 0.0)))
         lo[is_prop], hi[is_prop] = plo, phi
     return pd.DataFrame({
         "variable": [b.variable for b in blocks for _ in b.estimate],
