@@ -184,6 +184,12 @@ def test_a_proportion_of_an_absent_value_is_refused(value: str, near: str | None
         assert f"Did you mean {near}" in e.message
 
 
+def test_a_0_1_column_without_ones_is_a_proportion_of_0() -> None:
+    df = data("apiclus1").assign(rare=0)
+    res = survey_estimate(df, psu="dnum", weights="pw", proportions=[("rare", 1)]).table
+    assert res["estimate"].iloc[0] == 0.0 and res["ci_high"].iloc[0] > 0.0
+
+
 # -- 9. errors that say where -----------------------------------------------------------------
 
 

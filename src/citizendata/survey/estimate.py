@@ -412,10 +412,20 @@ def _blocks(frame: pd.DataFrame, means: list[str], totals: list[str],
     for col, value in proportions:
         keys, ok = _category(frame[col])
         key = _value_key(frame[col], value)
-        _need_value(keys[ok], key, str(col), value, source)
+        if not (_binary(frame[col]) and key in ("0", "1")):
+            # a 0/1 column may lack one of its codes (a rare outcome): that 0 is an answer
+            _need_value(keys[ok], key, str(col), value, source)
         y = np.where(ok, (keys == key).astype(float), np.nan)
         blocks.append(block(str(col), "proportion", y, code, dom, w))
     return blocks
+
+
+def _binary(col: pd.Series) -> bool:
+    """A numeric or boolean column coded 0/1 (empty cells aside)."""
+    if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
+        return False
+    x = col.dropna().astype(float)
+    return bool(x.isin([0.0, 1.0]).all())
 
 
 def _need_value(keys: np.ndarray, key: str, col: str, value: Any, source: str) -> None:
