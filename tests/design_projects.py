@@ -18,7 +18,7 @@ __all__ = ["API_COLUMNS", "R_DIR", "api_form", "load_api", "set_estimation"]
 R_DIR = Path(__file__).parent / "data" / "r_reference"
 # the api samples' columns as form fields: (name, XLSForm type)
 # (free text is kept out of snapshots as possibly personal: categories are select_one)
-API_COLUMNS = [("snum", "integer"), ("dnum", "integer"), ("str", "select_one str"),
+API_COLUMNS = [("snum", "integer"), ("dnum", "integer"), ("cnum", "integer"), ("str", "select_one str"),
                ("stype", "select_one stype"), ("sch_wide", "select_one yn"), ("pw", "decimal"), ("fpc", "decimal"), ("fpc1", "decimal"),
                ("fpc2", "decimal"), ("api00", "integer"), ("enroll", "integer")]
 

@@ -168,7 +168,8 @@ def test_missing_numeric_values_name_the_rows() -> None:
     with pytest.raises(BadInput) as err:
         calibrate(sample, [STYPE, API99], design_weights="pw")
     assert err.value.code == "calibration.missing_value"
-    assert "2 unit(s) have no value for calibration variable 'api99' (rows 3, 7)" in str(
+    # data rows, 1-based as every other message: the frame's 0-based labels 3 and 7
+    assert "2 unit(s) have no value for calibration variable 'api99' (rows 4, 8)" in str(
         err.value)
     assert err.value.problems[0].where.field == "api99"
 
@@ -180,7 +181,7 @@ def test_non_numeric_values_are_refused_with_rows() -> None:
     with pytest.raises(BadInput) as err:
         calibrate(sample, [STYPE, API99], design_weights="pw")
     assert err.value.code == "calibration.invalid"
-    assert "not a finite number (rows 5)" in str(err.value)
+    assert "not a finite number (rows 6)" in str(err.value)
 
 
 def test_numeric_totals_only_need_design_weights_or_a_population_size() -> None:

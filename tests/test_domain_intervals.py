@@ -124,3 +124,32 @@ def test_clustered_unweighted_domains_agree_with_the_cube(con: Any) -> None:
         np.testing.assert_allclose([est.value, est.se, est.ci_low, est.ci_high],
                                    [row["value"], row["se"], row["ci_low"], row["ci_high"]],
                                    rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("ward", ["a", "b", "c"])
+def test_the_three_engines_give_one_interval(con: Any, ward: str) -> None:
+    """survey_estimate, the cube and domain_estimate: the same logit / Wilson interval at the
+    same t level, also at p = 0 and 1 (proportion_interval)."""
+    from citizendata.survey import survey_estimate
+
+    df = N - 1  # each unit its own PSU, one stratum
+    _cube(con, weighted=True, calibrated=False, ci="logit")  # makes the table t100
+    sums = cube_sums(con.table("t100"), CubeRequest(dims=["ward"], unit_is_psu=True,
+                                                    psu_level=set(), weighted=True))
+    opt = EstimateOptions(kind="proportion", n_design=N, ci="logit", weighted=True,
+                          unit_is_psu=True, df=df)
+    cube = cube_estimates(sums, ["ward"], opt).set_index("ward")
+    dom = (UNITS["ward"] == ward).to_numpy()
+    est = domain_estimate("proportion", UNITS["y"], domain=dom, weights=UNITS["d"],
+                          cluster=UNITS["psu"], ci="logit", df=df)
+    frame = UNITS.assign(yes=UNITS["y"].map({0.0: "no", 1.0: "yes"}))
+    res = survey_estimate(frame, weights="d", proportions=[("yes", "yes")], by=["ward"],
+                          domain_df="design").table
+    row = res[res["by"].map(lambda b: b.get("ward") == ward)].iloc[0]
+    lo, hi = row["ci_low"], row["ci_high"]
+    want = [cube.loc[ward, "ci_low"], cube.loc[ward, "ci_high"]]
+    np.testing.assert_allclose([est.ci_low, est.ci_high], want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose([lo, hi], want, rtol=1e-9, atol=1e-12)
+    assert int(row["df"]) == df
+    if ward != "b":
+        assert want[1] - want[0] > 0.005  # never the point [p, p]

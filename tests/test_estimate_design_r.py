@@ -132,6 +132,19 @@ def test_lonely_psu_options_agree_with_r(me: Client, option: str) -> None:
     _close(m["se"], want["se"])
 
 
+def test_lonely_psu_average_in_domains_agrees_with_r_svyby(me: Client) -> None:
+    """apistrat by county (lonely counties), "average": a domain counts its own strata only."""
+    design = {"strata": "cnum", "weights": "pw", "lonely_psu": "average"}
+    mean = _estimate(me, "strat", design, None, None, "mean_api00")
+    want = REF["apistrat_county_average"]["results"]
+    _close(mean.loc["_T", "value"], want["mean_api00"]["value"])
+    _close(mean.loc["_T", "se"], want["mean_api00"]["se"])
+    assert mean.loc["_T", "df"] == want["mean_api00"]["df"]
+    for stype, ref in want["domain_mean_api00_by_stype"].items():
+        _close(mean.loc[stype, "value"], ref["value"])
+        _close(mean.loc[stype, "se"], ref["se"])  # E: 12.45765 (all strata: another value)
+
+
 def test_lonely_psu_fails_by_default(me: Client) -> None:
     with pytest.raises(BadInput) as err:
         _estimate(me, "clus", {**CLUS, "strata": "str"}, None, None, "mean_api00")

@@ -26,7 +26,8 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def as_json(*args: str) -> dict[str, Any]:
-    code, out, err = run(*args, "--json")
+    # --domain-df design: R's confint(svyby(...), df=degf(design)), as the references hold
+    code, out, err = run(*args, "--domain-df", "design", "--json")
     assert code == 0, err
     return dict(json.loads(out))
 

@@ -192,7 +192,7 @@ def test_fast_path_is_survey_estimate(sim: tuple[dict, dict, np.ndarray, dict]) 
         plain = survey_estimate(df, **design, means=["y"], totals=["y"],
                                 proportions=[("z", 1)], by=["dom"]).table
         clu = survey_estimate(df, **design, means=["y"], proportions=[("z", 1)],
-                              by=["clu"], domain_df="domain").table
+                              by=["clu"]).table  # the default: domain_df="auto"
         clu = clu[clu.by.map(lambda b: b.get("clu") == "1")].set_index("statistic")
         gr = survey_estimate(df, **design, means=["y"], calibrate_totals={"x": P["x"].sum()},
                              population_size=len(P["y"])).table
@@ -213,8 +213,14 @@ def test_fast_path_is_survey_estimate(sim: tuple[dict, dict, np.ndarray, dict]) 
             est, v = res[name]
             assert row["estimate"] == pytest.approx(est[r], rel=1e-9), name
             assert row["se"] == pytest.approx(np.sqrt(v[r]), rel=1e-7), name
+        # the default degrees of freedom: a domain's own for its mean, the design's for
+        # proportions and overall estimates
+        design_df = int(P["n_h"].sum()) - H
         assert int(clu.loc["mean"]["df"]) == dfs["clustered domain"][r]
-        assert int(domain.loc["mean"]["df"]) == int(P["n_h"].sum()) - H  # the design's
+        assert int(domain.loc["mean"]["df"]) == dfs["domain"][r]
+        assert int(clu.loc["proportion"]["df"]) == design_df
+        assert int(domain.loc["proportion"]["df"]) == design_df
+        assert int(overall.loc[("mean", "y")]["df"]) == design_df
         assert int(domain.loc["mean"]["n"]) < 30  # small domains
         assert int(clu.loc["mean"]["n"]) < 40
 
@@ -253,9 +259,10 @@ def test_coverage_of_95_percent_t_intervals(sim: tuple[dict, dict, np.ndarray, d
         ratio = float(se[ok].mean() / est[ok].std())
         shown = [f"{c:.1f}" if c is not None else "" for c in covers]
         lines.append(f"| {name} | {shown[0]} | {shown[1]} | {ratio:.3f} |")
-        # the recommendation in docs/methods/variance.md: a small domain's mean with its own
-        # degrees of freedom (with the design's its interval is too short); proportions'
-        # logit intervals with the design's (with the domain's they are too long)
+        # survey_estimate's default (domain_df="auto", checked above): a small domain's
+        # mean with its own degrees of freedom (with the design's its interval is too
+        # short); proportions' logit intervals with the design's (with the domain's they
+        # are too long)
         cover = covers[1] if covers[1] is not None and "mean" in name else covers[0]
         assert cover is not None
         if not 93.0 <= cover <= 97.0:

@@ -25,7 +25,8 @@ def pop(name: str) -> pd.DataFrame:
     return pd.read_csv(REF / f"design_pop_{name}.csv")
 
 
-STANDARD = {"means": ["api00"], "proportions": [("sch.wide", "Yes")]}
+# domain_df="design": R's confint(svyby(...), df=degf(design)), the df the references hold
+STANDARD = {"means": ["api00"], "proportions": [("sch.wide", "Yes")], "domain_df": "design"}
 
 # each R case: the data, the design and weighting arguments, the by column, the total
 CASES: dict[str, tuple[str, dict[str, Any], str, str]] = {
@@ -66,6 +67,8 @@ CASES: dict[str, tuple[str, dict[str, Any], str, str]] = {
     "apiclus1_jk1_rake": ("apiclus1", {"psu": "dnum", "weights": "pw", "variance": "jk1",
                                        "rake": [pop("stype"), pop("schwide")]}, "stype",
                           "enroll"),
+    "apiclus1_jk1_fpc": ("apiclus1", {"psu": "dnum", "weights": "pw", "fpc": "fpc",
+                                      "variance": "jk1"}, "stype", "enroll"),
     "apistrat_jkn": ("apistrat", {"strata": "stype", "weights": "pw", "fpc": "fpc",
                                   "variance": "jkn"}, "comp.imp", "enroll"),
 }

@@ -155,6 +155,21 @@ rj <- rake(as.svrepdesign(clus1wr, type = "JK1"), list(~stype, ~sch.wide),
            control = list(maxit = 500, epsilon = 1e-13))
 cases$apiclus1_jk1_rake <- case("rake(as.svrepdesign(clus1wr, type='JK1'), list(~stype, ~sch.wide), ...)",
                                 rj, standard(rj))
+# JK1 with the fpc: as.svrepdesign passes the (single) population size to jk1weights
+rj1 <- as.svrepdesign(clus1, type = "JK1")
+cases$apiclus1_jk1_fpc <- case("as.svrepdesign(svydesign(id=~dnum, weights=~pw, fpc=~fpc, data=apiclus1), type='JK1')",
+                               rj1, standard(rj1))
+# a stratum taken whole (f_h = 1, districts below 400 all sampled): linearised, degf counts
+# it; as JKn replicates, its replicates are dropped and degf (rank - 1) leaves it out
+cert <- apiclus1
+cert$str <- ifelse(cert$dnum < 400, "a", "b")
+cert$N <- ifelse(cert$str == "a", length(unique(cert$dnum[cert$str == "a"])), 757)
+certd <- svydesign(id = ~dnum, strata = ~str, weights = ~pw, fpc = ~N, data = cert)
+cases$apiclus1_certainty <- case("svydesign(id=~dnum, strata=~str, fpc=~N): stratum a whole",
+                                 certd, list(one(certd, "api00", "mean", svymean)))
+certj <- as.svrepdesign(certd, type = "JKn")
+cases$apiclus1_certainty_jkn <- case("as.svrepdesign(certd, type='JKn')", certj,
+                                     list(one(certj, "api00", "mean", svymean)))
 rn <- as.svrepdesign(strat, type = "JKn")
 cases$apistrat_jkn <- case("as.svrepdesign(strat, type='JKn')", rn, standard(rn, by = "comp.imp"))
 # a survey that ships its own replicate weights: apiclus1 with JK1 columns repw1..repw15

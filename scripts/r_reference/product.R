@@ -84,11 +84,19 @@ for (opt in c("remove", "certainty", "adjust", "average")) {
   lonely_res[[opt]] <- one(svymean(~api00, des), des)
 }
 options(survey.lonely.psu = "fail")
+# lonely PSUs in domains: apistrat stratified by county (many counties have one school),
+# "average", school type as the domain; svyby counts only the strata present in a domain
+options(survey.lonely.psu = "average")
+strat_cnum <- svydesign(id = ~1, strata = ~cnum, weights = ~pw, data = apistrat)
+county_average <- list(mean_api00 = one(svymean(~api00, strat_cnum), strat_cnum),
+                       domain_mean_api00_by_stype = by_list(svyby(~api00, ~stype, strat_cnum,
+                                                                  svymean)))
+options(survey.lonely.psu = "fail")
 
 keep <- function(df, cols) { x <- df[, cols]; names(x) <- gsub(".", "_", names(x), fixed = TRUE); x }
 write.csv(keep(lonely, c("snum", "dnum", "str", "stype", "sch.wide", "pw", "fpc", "api00", "enroll")),
           file.path(out_dir, "product_apiclus1.csv"), row.names = FALSE)
-write.csv(keep(apistrat, c("snum", "stype", "sch.wide", "pw", "fpc", "api00", "enroll")),
+write.csv(keep(apistrat, c("snum", "cnum", "stype", "sch.wide", "pw", "fpc", "api00", "enroll")),
           file.path(out_dir, "product_apistrat.csv"), row.names = FALSE)
 write.csv(keep(apiclus2, c("snum", "dnum", "stype", "sch.wide", "pw", "fpc1", "fpc2", "api00",
                            "enroll")),
@@ -127,6 +135,8 @@ ref <- list(
   apistrat_jkn = list(design = "as.svrepdesign(svydesign(id=~1, strata=~stype, weights=~pw), 'JKn')",
                       results = summarise(strat_jkn)),
   apiclus2 = list(design = "svydesign(id=~dnum+snum, fpc=~fpc1+fpc2, weights=~pw)", results = summarise(clus2)),
+  apistrat_county_average = list(design = "svydesign(id=~1, strata=~cnum, weights=~pw); lonely.psu='average'",
+                                 results = county_average),
   apiclus1_lonely = list(design = "svydesign(id=~dnum, strata=~str, weights=~pw); 716 alone in b",
                          results = lonely_res)
 )

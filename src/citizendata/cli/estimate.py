@@ -89,7 +89,7 @@ def estimate(project: str, indicator: str, workspace: WorkspaceOpt = DEFAULT_WS,
                       "(jk1, jkn, brr, fay, bootstrap); default: the form's declared "
                       "design's (linearisation when none is declared).")] = None,
              replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 200,
-             seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+             seed: Annotated[int | None, typer.Option(help="Seed of the replicates (default: the design's, else 0).")] = None,
              out: Annotated[Path | None, typer.Option(
                  help="Write every estimate to this CSV file.")] = None,
              purpose: Annotated[str, typer.Option(
@@ -128,7 +128,7 @@ def weights(project: str, form: str, out: Path, workspace: WorkspaceOpt = DEFAUL
                 help="Replicate weights to add (jk1, jkn, brr, fay, bootstrap); default: the "
                      "form's declared design's.")] = None,
             replicates: Annotated[int, typer.Option(help="Bootstrap replicates.")] = 200,
-            seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0) -> None:
+            seed: Annotated[int | None, typer.Option(help="Seed of the replicates (default: the design's, else 0).")] = None) -> None:
     """Write a form's design, calibrated and replicate weights for R or Stata into OUT.
 
     OUT/replicates.csv has one row per submission (``_id`` joins the snapshot), the

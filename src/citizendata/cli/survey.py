@@ -114,17 +114,18 @@ def survey_estimate_cmd(
                            ] = 0.5,
         mse: Annotated[bool, typer.Option(
             "--mse/--no-mse", help="Centre the survey's replicates at the full-sample "
-                                   "estimate (default) or at their mean (R's default).")
-        ] = True,
+                                   "estimate, or at their mean (the default, R's default).")
+        ] = False,
         seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
         lonely_psu: Annotated[str, typer.Option(
             help="A stratum with one PSU: fail, remove, certainty, adjust or average.")
         ] = "fail",
         level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
         domain_df: Annotated[str, typer.Option(
-            help="Degrees of freedom of domain estimates: design (PSUs - strata, as R) or "
-                 "domain (the domain's own PSUs - strata: wider intervals, better coverage "
-                 "for small domains).")] = "design",
+            help="Degrees of freedom of domain estimates: auto (the domain's own PSUs - "
+                 "strata for means and totals, the design's for proportions: the interval "
+                 "that covers for small domains), design (PSUs - strata, as R) or domain "
+                 "(the domain's own for every domain estimate).")] = "auto",
         encoding: EncodingOpt = None,
         as_json: JsonOpt = False) -> None:
     """Means, totals and proportions with design-based SEs and t intervals (df = PSUs - strata).

@@ -193,8 +193,14 @@ class _Design:
 
 
 def _rows(sample: pd.DataFrame, mask: np.ndarray) -> str:
-    """The first few row labels where mask is true, for a message."""
-    rows = sample.index[mask][:5].tolist()
+    """The first few data rows (1-based) where mask is true, for a message.
+
+    An integer index is taken as 0-based data rows (a read file, or a subset of one, as a
+    replicate's re-calibration passes) and shown 1-based as every other message; any
+    other index (submission ids) is shown as it is.
+    """
+    labels = sample.index[mask][:5]
+    rows = (labels + 1).tolist() if pd.api.types.is_integer_dtype(labels.dtype) else labels.tolist()
     return ", ".join(map(str, rows)) + (" …" if int(mask.sum()) > 5 else "")
 
 

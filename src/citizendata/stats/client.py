@@ -63,7 +63,7 @@ class EstimationMethods:
 
     def estimate(self: Any, slug: str, indicator: str, *,
                  disaggregations: Sequence[Sequence[str]] | None = None,
-                 variance: str | None = None, replicates: int = 200, seed: int = 0,
+                 variance: str | None = None, replicates: int = 200, seed: int | None = None,
                  today: date | None = None, store: bool = True, purpose: str = "analysis",
                  protect: bool = True) -> IndicatorResult:
         """Estimate a declared indicator for every cell of its disaggregations.
@@ -104,7 +104,7 @@ class EstimationMethods:
         return result
 
     def survey_weights(self: Any, slug: str, form_id: str, out_dir: str | Path | None = None, *,
-                       variance: str | None = None, replicates: int = 200, seed: int = 0,
+                       variance: str | None = None, replicates: int = 200, seed: int | None = None,
                        purpose: str = "analysis", today: date | None = None
                        ) -> tuple[Any, dict[str, Any]]:
         """The design and calibrated weights of a form's submissions, with replicate weights.

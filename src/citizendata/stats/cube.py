@@ -22,9 +22,8 @@ from citizendata.errors import BadInput, Where
 from citizendata.stats.frame import PSU
 from citizendata.stats.variance import (
     ReliabilityRule,
-    clopper_pearson_interval,
+    proportion_interval,
     reliability_flag,
-    wilson_interval,
     z_value,
 )
 
@@ -86,9 +85,12 @@ class DesignVariance:
     """
 
     n_units: int
-    variance: Callable[[np.ndarray], np.ndarray]
+    variance: Callable[..., np.ndarray]  # (m, k) totals [, present=(m, k)] -> (k,)
     df: float
     wx: np.ndarray | None = None
+    # variance takes present= (which units have a row of each cell): lonely_psu="average"
+    # then counts a cell's own strata, as R's svyby
+    takes_present: bool = False
 
 
 def _q(name: str, backend: str) -> str:
@@ -423,7 +425,15 @@ def _design_linearised_variance(s: pd.DataFrame, units: pd.DataFrame, dims: Sequ
         U[unit[rows], cell[rows] - start] = contrib[rows]
         if B is not None and design.wx is not None:
             U -= design.wx @ B[start:stop].T
-        var[start:stop] = np.asarray(design.variance(U), dtype=float)
+            var[start:stop] = np.asarray(design.variance(U), dtype=float)
+        elif not design.takes_present:
+            var[start:stop] = np.asarray(design.variance(U), dtype=float)
+        else:
+            # uncalibrated cells are R's svyby subsets: lonely_psu="average" counts only the
+            # strata with a unit in the cell
+            here = np.zeros(U.shape, dtype=bool)
+            here[unit[rows], cell[rows] - start] = True
+            var[start:stop] = np.asarray(design.variance(U, present=here), dtype=float)
     bad = ~np.isfinite(a) | ~np.isfinite(b)
     return value, np.where(bad, np.nan, np.maximum(var, 0.0))
 
@@ -455,10 +465,11 @@ def _quantile(opt: EstimateOptions) -> tuple[float, float]:
     return q, float(2 * norm.cdf(q) - 1)
 
 
-def _intervals(kind: str, value: np.ndarray, se: np.ndarray, n_eff: np.ndarray, opt: EstimateOptions
+def _intervals(kind: str, value: np.ndarray, se: np.ndarray, n: np.ndarray, opt: EstimateOptions
                ) -> tuple[np.ndarray, np.ndarray, str]:
-    """Confidence limits and the method's name."""
-    z, level = _quantile(opt)
+    """Confidence limits and the method's name (proportions: ``proportion_interval``, as
+    survey_estimate and domain_estimate, on the cells' n)."""
+    z, _level = _quantile(opt)
     method = opt.ci
     if method == "auto":
         method = ("wilson" if not opt.weighted else "logit") if kind == "proportion" else "wald"
@@ -468,20 +479,9 @@ def _intervals(kind: str, value: np.ndarray, se: np.ndarray, n_eff: np.ndarray, 
     if not np.isfinite(z):  # a design without degrees of freedom gives no interval
         nan = np.full_like(value, np.nan)
         return nan, nan, method
-    if method == "wilson":
-        lo, hi = wilson_interval(value * n_eff, n_eff, level)
-    elif method == "clopper_pearson":
-        lo, hi = clopper_pearson_interval(value * n_eff, n_eff, level)
-    elif method == "logit":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            logit = np.log(value / (1 - value))
-            half = z * se / (value * (1 - value))
-            lo, hi = 1 / (1 + np.exp(-(logit - half))), 1 / (1 + np.exp(-(logit + half)))
-        # at 0 or 1 the logit interval is undefined: fall back to Wilson on the effective n
-        edge = (value <= 0) | (value >= 1)
-        if edge.any():
-            wlo, whi = wilson_interval(value * n_eff, n_eff, level)
-            lo, hi = np.where(edge, wlo, lo), np.where(edge, whi, hi)
+    if kind == "proportion":
+        df = opt.df if opt.df is not None and np.isfinite(opt.df) else None
+        lo, hi = proportion_interval(value, se, n, df, opt.level, method)
     else:
         lo, hi = value - z * se, value + z * se
     return lo, hi, method
@@ -520,16 +520,9 @@ def cube_estimates(sums: pd.DataFrame, dims: Sequence[str], opt: EstimateOptions
         var = value * (1 - value) / n_units
         variance = "binomial"
     se = np.sqrt(var)
-    if opt.kind == "proportion":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # effective sample size (Korn & Graubard 1998): the n a simple random sample
-            # would need for this variance; equal to n for the textbook binomial case
-            n_eff = np.where(var > 0, value * (1 - value) / var, n_units)
-        n_eff = np.minimum(np.nan_to_num(n_eff, nan=0.0), n_units) if opt.weighted or \
-            not opt.unit_is_psu or opt.design is not None else n_units
-    else:
-        n_eff = n_units
-    lo, hi, ci_method = _intervals(opt.kind, value, se, n_eff, opt)
+    # proportions: Wilson and Clopper-Pearson on the effective sample size (Korn & Graubard
+    # 1998) capped at n, which is n for the textbook binomial variance
+    lo, hi, ci_method = _intervals(opt.kind, value, se, n_units, opt)
     with np.errstate(divide="ignore", invalid="ignore"):
         cv = np.where(value != 0, se / np.abs(value), np.nan)
     flag = reliability_flag(n_units, cv, ReliabilityRule(opt.min_n, opt.caution_cv,

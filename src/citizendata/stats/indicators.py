@@ -339,7 +339,7 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
                        references: Mapping[str, pd.DataFrame] | None = None,
                        reference_hashes: Mapping[str, str] | None = None,
                        disaggregations: Sequence[Sequence[str]] | None = None,
-                       variance: str | None = None, replicates: int = 200, seed: int = 0,
+                       variance: str | None = None, replicates: int = 200, seed: int | None = None,
                        today: date | None = None,
                        consent: ConsentFilter | None = None) -> IndicatorResult:
     """Estimate one indicator for every cell its disaggregations ask for.
@@ -457,7 +457,7 @@ def _assumption(design: ResolvedDesign | None, calibrated: bool, reps: Replicate
 def survey_weights(snap: Snapshot, spec: EstimationSpec, form_id: str, *,
                    statuses: Sequence[str] | None = None,
                    references: Mapping[str, pd.DataFrame] | None = None,
-                   variance: str | None = None, replicates: int = 200, seed: int = 0,
+                   variance: str | None = None, replicates: int = 200, seed: int | None = None,
                    today: date | None = None, consent: ConsentFilter | None = None
                    ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The weights an estimate of the form uses, one row per submission in the design.

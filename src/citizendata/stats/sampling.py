@@ -97,7 +97,8 @@ class ResolvedDesign:
     survey: SurveyDesign
     unit: np.ndarray  # (n,) the unit whose totals the variance reads: PSU, or SSU (two-stage)
     n_units: int
-    variance: Callable[[np.ndarray], np.ndarray]  # (n_units, k) totals -> (k,) variances
+    # (n_units, k) totals [, (n_units, k) presence of each cell] -> (k,) variances
+    variance: Callable[..., np.ndarray]
     replicate_columns: list[str]
 
     @property
@@ -143,17 +144,21 @@ def resolve_design(data: pd.DataFrame, spec: DesignSpec, source: str) -> Resolve
         first[survey.ssu[::-1]] = np.arange(len(survey.ssu))[::-1]
         per_ssu = survey.subset(first)
 
-        def variance(totals: np.ndarray) -> np.ndarray:
-            return np.asarray(svyrecvar(totals, per_ssu, diag=True), dtype=float)
+        def variance(totals: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+            return np.asarray(svyrecvar(totals, per_ssu, diag=True, present=present),
+                              dtype=float)
 
         unit, n_units = survey.ssu, n_ssu
     else:
         strata, fpc = survey.psu_strata, survey.psu_fpc
 
-        def variance(totals: np.ndarray) -> np.ndarray:
+        def variance(totals: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
+            # present (units, k): which units have a row of each cell; as R's svyby on an
+            # uncalibrated design, lonely_psu="average" then counts the cell's strata only
             return np.asarray(psu_totals_variance(totals, strata, fpc=fpc,
                                                   lonely_psu=survey.lonely_psu, diag=True,
-                                                  stratum_labels=survey.stratum_labels),
+                                                  stratum_labels=survey.stratum_labels,
+                                                  present=present),
                               dtype=float)
 
         unit, n_units = survey.psu, survey.n_psu
@@ -163,7 +168,7 @@ def resolve_design(data: pd.DataFrame, spec: DesignSpec, source: str) -> Resolve
 
 
 def replicate_weights(design: ResolvedDesign | None, sample: pd.DataFrame, method: str,
-                      base: np.ndarray, replicates: int, seed: int) -> Any:
+                      base: np.ndarray, replicates: int, seed: int | None) -> Any:
     """Replicate weights of the design (n x R), before any re-calibration.
 
     ``method`` is a replicate type (jk1, jkn, brr, fay, bootstrap) built on the declared
@@ -177,13 +182,14 @@ def replicate_weights(design: ResolvedDesign | None, sample: pd.DataFrame, metho
         assert design is not None and design.spec.replicate_weights is not None
         return from_columns(sample, design.spec.replicate_weights, design_weights=base)
     if design is None:
-        return replicate_design(base, None, None, method, replicates=replicates, seed=seed)
+        return replicate_design(base, None, None, method, replicates=replicates,
+                                seed=0 if seed is None else seed)
     survey, spec = design.survey, design.spec
     fpc = None
-    if survey.fpc1 is not None and method == "jkn" and np.isfinite(survey.fpc1).all():
+    if survey.fpc1 is not None and method in ("jk1", "jkn") and np.isfinite(survey.fpc1).all():
         fpc = survey.fpc1
     return replicate_design(base, survey.strata, survey.psu, method, replicates=replicates,
-                            seed=spec.seed if seed == 0 else seed, fay_rho=spec.fay_rho, fpc=fpc)
+                            seed=spec.seed if seed is None else seed, fay_rho=spec.fay_rho, fpc=fpc)
 
 
 def replicate_metadata(rep: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ __all__ = [
     "clopper_pearson_interval",
     "domain_estimate",
     "linearized_variance",
+    "proportion_interval",
     "recalibrator",
     "reliability_flag",
     "replicate_variance",
@@ -89,6 +90,76 @@ def clopper_pearson_interval(
         high = np.where(x == m, 1.0, beta.ppf(1.0 - alpha / 2.0, x + 1.0, m - x))
     empty = m == 0
     return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+
+
+def proportion_interval(
+    p: npt.ArrayLike,
+    se: npt.ArrayLike,
+    n: npt.ArrayLike,
+    df: npt.ArrayLike | None = None,
+    level: float = 0.95,
+    method: str = "logit",
+    se_logit: npt.ArrayLike | None = None,
+) -> tuple[FloatArray, FloatArray]:
+    """The interval of a proportion, the same in every engine (vectorised).
+
+    The quantile q is t with ``df`` degrees of freedom (z when None). ``logit``:
+    expit(logit p -/+ q se / (p (1 - p))), or -/+ q ``se_logit`` (a replicate variance of
+    the logit); where it is undefined — p at 0 or 1, or SE 0 — Wilson's interval on the
+    effective sample size. ``wilson`` and ``clopper_pearson``: on the effective sample
+    size n_eff = p (1 - p) / SE^2 (Korn & Graubard 1998) capped at n, and n itself when
+    the SE is 0 or p is at 0 or 1, at the normal level whose quantile is q (the t level).
+    ``wald``: p -/+ q se. NaN where p or the SE is not a number, or n_eff is 0.
+    """
+    pa, sa, na = np.broadcast_arrays(np.asarray(p, dtype=float), np.asarray(se, dtype=float),
+                                     np.asarray(n, dtype=float))
+    z_value(level)  # validates level
+    if df is None:
+        q = np.full(pa.shape, z_value(level))
+    else:
+        from scipy.stats import t as t_dist
+
+        q = np.broadcast_to(np.asarray(t_dist.ppf(0.5 + level / 2.0, df), dtype=float),
+                            pa.shape)
+    ok = np.isfinite(pa) & np.isfinite(sa) & np.isfinite(q)
+    nan = np.full(pa.shape, np.nan)
+    if method == "wald":
+        return np.where(ok, pa - q * sa, nan), np.where(ok, pa + q * sa, nan)
+    if method not in ("logit", "wilson", "clopper_pearson"):
+        raise ValueError(f"method must be one of {CI_METHODS}, got {method!r}")
+    pc = np.clip(np.where(ok, pa, 0.0), 0.0, 1.0)
+    inside = ok & (pc > 0.0) & (pc < 1.0) & (sa > 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = np.where(inside, np.minimum(pc * (1 - pc) / np.where(sa > 0, sa * sa, 1.0), na),
+                         na)
+    n_eff = np.where(ok & np.isfinite(n_eff), np.maximum(n_eff, 0.0), 0.0)
+    from scipy.stats import norm
+
+    alpha = 2.0 * norm.sf(q)  # the normal level with quantile q
+    if method == "clopper_pearson":
+        x = pc * n_eff
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lo = np.where(x <= 0, 0.0, beta.ppf(alpha / 2.0, x, n_eff - x + 1.0))
+            hi = np.where(x >= n_eff, 1.0, beta.ppf(1.0 - alpha / 2.0, x + 1.0, n_eff - x))
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z2 = q * q
+            denom = 1.0 + z2 / n_eff
+            centre = (pc + z2 / (2.0 * n_eff)) / denom
+            half = q * np.sqrt(pc * (1.0 - pc) / n_eff + z2 / (4.0 * n_eff * n_eff)) / denom
+        lo = np.where(pc <= 0.0, 0.0, np.clip(centre - half, 0.0, 1.0))
+        hi = np.where(pc >= 1.0, 1.0, np.clip(centre + half, 0.0, 1.0))
+    if method == "logit":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            eta = np.log(pc / (1.0 - pc))
+            sl = (sa / (pc * (1.0 - pc)) if se_logit is None
+                  else np.broadcast_to(np.asarray(se_logit, dtype=float), pa.shape))
+            llo = 1.0 / (1.0 + np.exp(-(eta - q * sl)))
+            lhi = 1.0 / (1.0 + np.exp(-(eta + q * sl)))
+        use = inside & np.isfinite(llo) & np.isfinite(lhi)
+        lo, hi = np.where(use, llo, lo), np.where(use, lhi, hi)
+    empty = ~ok | (n_eff <= 0)
+    return np.where(empty, nan, lo), np.where(empty, nan, hi)
 
 
 # -- linearisation -------------------------------------------------------------------
@@ -248,41 +319,17 @@ class Estimate:
         return dict(self.__dict__)
 
 
-def _expit(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
 def _interval(
-    kind: str, value: float, se: float, n_eff: float, ci: str, level: float
+    kind: str, value: float, se: float, n: float, ci: str, level: float, df: float | None
 ) -> tuple[float, float]:
-    """Confidence interval of one estimate by the chosen method, as the cube's ``_intervals``.
-
-    Wilson and Clopper–Pearson use the effective sample size n_eff; the logit interval
-    falls back to Wilson on n_eff at p = 0 or 1, where it is undefined.
-    """
+    """Confidence interval of one estimate: ``proportion_interval`` for proportions (as the
+    cube and survey_estimate), else Wald; t with ``df`` degrees of freedom, z when None."""
     if not (math.isfinite(value) and math.isfinite(se)):
         return math.nan, math.nan
-    z = z_value(level)
-    if ci == "wald":
-        return value - z * se, value + z * se
-    if kind != "proportion":
+    if kind != "proportion" and ci != "wald":
         raise ValueError(f"ci={ci!r} is for proportions only; use 'wald' for a {kind}")
-    if ci == "logit" and 0.0 < value < 1.0:
-        if se == 0.0:
-            return value, value  # no variance: the cube's logit interval is the point too
-        eta = math.log(value / (1.0 - value))
-        half = z * se / (value * (1.0 - value))
-        return _expit(eta - half), _expit(eta + half)
-    fn = clopper_pearson_interval if ci == "clopper_pearson" else wilson_interval
-    lo, hi = fn(value * n_eff, n_eff, level)
+    lo, hi = proportion_interval(value, se, n, df, level, ci)
     return float(lo), float(hi)
-
-
-def _effective_n(value: float, se: float, n: int, simple: bool) -> float:
-    """Korn & Graubard's (1998) effective sample size p(1-p)/var, at most n; n if var = 0."""
-    if simple or not (math.isfinite(se) and se > 0.0) or not math.isfinite(value):
-        return float(n)
-    return min(value * (1.0 - value) / (se * se), float(n))
 
 
 def domain_estimate(
@@ -302,8 +349,13 @@ def domain_estimate(
     replicate_weights: npt.ArrayLike | None = None,
     mse: bool = False,
     rule: ReliabilityRule | None = None,
+    df: float | None = None,
 ) -> Estimate:
-    """Proportion, mean, total, ratio or count in a domain, with SE, CI, CV and flag."""
+    """Proportion, mean, total, ratio or count in a domain, with SE, CI, CV and flag.
+
+    ``df``: the interval's t degrees of freedom (the design's, or a small domain's own:
+    PSUs with a unit of the domain minus their strata); None for the normal quantile.
+    """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if ci is not None and ci not in CI_METHODS:
@@ -370,8 +422,7 @@ def domain_estimate(
             theta = num_r / den_r
         se = math.sqrt(float(replicate_variance(theta, value, mse=mse)))
         vmethod = "bootstrap"
-    n_eff = _effective_n(value, se, n_dom, simple) if kind == "proportion" else float(n_dom)
-    lo, hi = _interval(kind, value, se, n_eff, ci, level)
+    lo, hi = _interval(kind, value, se, float(n_dom), ci, level, df)
     cv = se / abs(value) if math.isfinite(se) and math.isfinite(value) and value != 0 else None
     flag = str(reliability_flag(n_dom, np.nan if cv is None else cv, rule))
     return Estimate(

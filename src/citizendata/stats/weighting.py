@@ -156,7 +156,7 @@ class Weights:
             w = self.table["_w"].to_numpy(float)
             wx = group_sums(self.moments.X * w[:, None], self.design.unit, self.design.n_units)
         return DesignVariance(n_units=self.design.n_units, variance=self.design.variance,
-                              df=self.design.df, wx=wx)
+                              df=self.design.df, wx=wx, takes_present=True)
 
 
 def design_weights(units: ir.Table, indicator: IndicatorSpec, wspec: WeightingSpec | None,
@@ -220,7 +220,7 @@ class Replicates:
     meta: dict[str, Any] | None = None
 
 
-def add_replicates(wts: Weights, method: str, replicates: int, seed: int,
+def add_replicates(wts: Weights, method: str, replicates: int, seed: int | None,
                    wspec: WeightingSpec | None, references: Mapping[str, pd.DataFrame]
                    ) -> Replicates:
     """Replicate weights (re-calibrated per replicate when the form is weighted) as ``_r{r}``."""
@@ -237,6 +237,7 @@ def add_replicates(wts: Weights, method: str, replicates: int, seed: int,
         from citizendata.stats.variance import bootstrap_weights
         from citizendata.survey.replicates import Replicates as Rep
 
+        seed = 0 if seed is None else seed
         reps = bootstrap_weights(base, replicates=replicates, seed=seed, recalibrate=recal)
         _add_columns(wts, reps)
         R = reps.shape[1]

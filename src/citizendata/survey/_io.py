@@ -58,4 +58,6 @@ def read_totals(path: Path | str, columns: list[str] | None = None, *,
                        f"{', '.join(map(str, table.columns))}).",
                        where=Where(file=str(p), column=missing[0] if missing else None),
                        fix="Name the category column(s) as in the survey file.")
-    return table[[*cats, "total"]]
+    out = table[[*cats, "total"]].copy()
+    out.attrs["source"] = str(p)  # errors found later (categories, columns) name the file
+    return out

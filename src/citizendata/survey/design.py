@@ -147,8 +147,32 @@ class SurveyDesign:
 
     @property
     def df(self) -> int:
-        """Design degrees of freedom: PSUs - strata (R's ``degf``)."""
+        """Design degrees of freedom: PSUs - strata (R's ``degf``).
+
+        As R's ``degf`` of a linearised design, strata taken whole (f_h = 1) count too;
+        :attr:`df_without_certainty` leaves them out, as R's degf of JKn replicates does.
+        """
         return self.n_psu - self.n_strata
+
+    @property
+    def certainty_strata(self) -> np.ndarray:
+        """(H,) strata whose PSUs were all taken (f_h = 1 to R's 1e-7): no sampling variance."""
+        pf = self.psu_fpc
+        if pf is None:
+            return np.zeros(self.n_strata, dtype=bool)
+        pop = np.full(self.n_strata, np.inf)
+        pop[self.psu_strata] = pf
+        n_h = self.n_psu_by_stratum
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.isfinite(pop) & ((pop - n_h) / pop < 1e-7))
+
+    @property
+    def df_without_certainty(self) -> int:
+        """PSUs - strata over the strata not taken whole: R's ``degf`` of JKn replicates with
+        the fpc (the rank of the replicate weights - 1; a certainty stratum's replicates are
+        dropped)."""
+        cert = self.certainty_strata
+        return self.df - int((self.n_psu_by_stratum[cert] - 1).sum())
 
     @property
     def simple(self) -> bool:

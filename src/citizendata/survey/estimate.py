@@ -24,15 +24,16 @@ import pandas as pd
 
 from citizendata.errors import BadInput, Where
 from citizendata.survey.design import FpcArg, SurveyDesign
-from citizendata.survey.linear import svyrecvar
 
 if TYPE_CHECKING:
     from citizendata.stats.calibrate import Calibration
     from citizendata.survey.assumption import VarianceAssumption
+    from citizendata.survey.domains import Block
 
-__all__ = ["VARIANCE_METHODS", "SurveyResult", "survey_estimate"]
+__all__ = ["DOMAIN_DF", "VARIANCE_METHODS", "SurveyResult", "survey_estimate"]
 
 VARIANCE_METHODS = ("linearisation", "jk1", "jkn", "brr", "fay", "bootstrap")
+DOMAIN_DF = ("auto", "design", "domain")
 TotalsTable = tuple[str | Sequence[str], pd.DataFrame]
 
 
@@ -151,6 +152,7 @@ def _margin(variables: str | Sequence[str], table: pd.DataFrame, source: str) ->
     from citizendata.stats.calibrate import Margin
 
     cols = [variables] if isinstance(variables, str) else list(variables)
+    source = str(table.attrs.get("source", source))  # the totals file, when read from one
     if "total" not in table.columns:
         raise BadInput("calibration.invalid", f"The totals table for {' x '.join(cols)} has no "
                        f"'total' column (its columns: {', '.join(map(str, table.columns))}).",
@@ -223,11 +225,21 @@ def _weighting(data: pd.DataFrame, d: np.ndarray, *, poststratify: TotalsTable |
         # calibrate(variance=1) on ~x-1: sigma2 = x)
         aux = np.column_stack([_numeric(data, nt.variable, source) for nt in numeric])
         q = aux.sum(axis=1)
-        if not (np.isfinite(q).all() and (q > 0).all()):
-            raise _bad("The ratio estimator (numeric totals without population_size or "
-                       "categorical totals) needs a positive auxiliary in every row.", source,
-                       numeric[0].variable, code="calibration.invalid",
-                       fix="Give --population-size for GREG, or categorical totals.")
+        bad_q = ~(np.isfinite(q) & (q > 0))
+        if bad_q.any():
+            from citizendata.survey.design import _rows
+
+            first = int(np.flatnonzero(bad_q)[0])
+            col = next((nt.variable for nt, a in zip(numeric, aux[first], strict=True)
+                        if not (np.isfinite(a) and a > 0)), numeric[0].variable)
+            raise BadInput("calibration.invalid", "The ratio estimator (numeric totals without "
+                           "population_size or categorical totals) needs a positive auxiliary "
+                           f"in every row; {int(bad_q.sum()):,} row(s) have a missing, zero or "
+                           f"negative {' + '.join(nt.variable for nt in numeric)}: "
+                           f"{_rows(bad_q)}.", where=Where(file=source, column=col,
+                                                           row=first + 1),
+                           fix="Fill or drop those rows, or give --population-size for GREG, "
+                               "or categorical totals.")
     aux_list = [*margins, *numeric]
     frame = data.reset_index(drop=True)
 
@@ -236,7 +248,11 @@ def _weighting(data: pd.DataFrame, d: np.ndarray, *, poststratify: TotalsTable |
                          population_size=population_size, variance=q, tol=1e-12,
                          max_iter=500)
 
-    cal = run(d)
+    try:
+        cal = run(d)
+    except BadInput as exc:
+        given = [poststratify, *rake] if poststratify is not None else list(rake)
+        raise _in_totals_file(exc, given) from None
 
     def redo(dw: np.ndarray) -> np.ndarray:
         # a replicate: units with weight 0 stay 0; calibrate the others afresh
@@ -256,89 +272,30 @@ def _weighting(data: pd.DataFrame, d: np.ndarray, *, poststratify: TotalsTable |
                       margins_only=not numeric and population_size is None)
 
 
+def _in_totals_file(exc: BadInput, tables: Sequence[pd.DataFrame | TotalsTable]) -> BadInput:
+    """A calibration error about a margin's variable, naming the totals file it came from."""
+    files: dict[str, str] = {}
+    for t in tables:
+        frame = t[1] if isinstance(t, tuple) else t
+        cols = ([t[0]] if isinstance(t[0], str) else list(t[0])) if isinstance(t, tuple) \
+            else [c for c in frame.columns if c != "total"]
+        if "source" in frame.attrs:
+            files.update({str(c): str(frame.attrs["source"]) for c in cols})
+    fields = [p.where.field for p in exc.problems if p.where is not None and p.where.field]
+    file = next((files[f] for f in fields if f in files), None)
+    if file is None:
+        return exc
+    from citizendata.errors import Problem
+
+    problems = [Problem(p.code, f"{p.message} (totals file {file})",
+                        Where(file=file, column=p.where.field if p.where else None), fix=p.fix)
+                for p in exc.problems]
+    return BadInput(exc.code, f"{exc.message.rstrip('.')} (totals file {file}).",
+                    where=Where(file=file, column=fields[0]), fix=exc.fix, problems=problems,
+                    details=exc.details)
+
+
 # -- the estimates ------------------------------------------------------------------------------
-
-
-@dataclass
-class _Block:
-    """Influence values (n, K) of K estimates with their values and labels."""
-
-    variable: str
-    statistic: str
-    by: list[dict[str, str]]
-    estimate: np.ndarray
-    U: np.ndarray
-    n: np.ndarray
-    num: np.ndarray  # indicator rows (n, K) of each estimate's domain, non-missing y
-    y: np.ndarray
-
-
-def _domains(data: pd.DataFrame, by: Sequence[str], source: str
-             ) -> tuple[np.ndarray, list[dict[str, str]]]:
-    """(n, G+1) membership: the whole sample, then each observed cross of ``by``."""
-    n = len(data)
-    if not by:
-        return np.ones((n, 1), dtype=bool), [{}]
-    keys = []
-    ok = np.ones(n, dtype=bool)
-    for c in by:
-        k, o = _category(data[c])
-        keys.append(k)
-        ok &= o
-    frame = pd.DataFrame({c: k for c, k in zip(by, keys, strict=True)})
-    codes = frame.groupby(list(by), sort=True).ngroup().to_numpy()
-    codes = np.where(ok, codes, -1)
-    # ngroup numbers groups in sorted order of all rows; keep only groups with a full key
-    present = np.unique(codes[codes >= 0])
-    member = np.zeros((n, len(present) + 1), dtype=bool)
-    member[:, 0] = True
-    pos = np.searchsorted(present, codes)
-    rows = np.flatnonzero(codes >= 0)
-    member[rows, 1 + pos[rows]] = True
-    first = [int(np.flatnonzero(codes == g)[0]) for g in present]
-    dom: list[dict[str, str]] = [{}]
-    dom += [{c: str(frame.iloc[i][c]) for c in by} for i in first]
-    return member, dom
-
-
-def _block(variable: str, statistic: str, y: np.ndarray, member: np.ndarray,
-           dom: list[dict[str, str]], w: np.ndarray) -> _Block:
-    """Estimates and influence values of one variable in every domain (vectorised)."""
-    ok = np.isfinite(y)
-    inn = member & ok[:, None]  # missing answers leave every domain (R's na.rm=TRUE)
-    y0 = np.where(ok, y, 0.0)
-    wy = (w * y0) @ inn
-    den = w @ inn
-    n = inn.sum(axis=0)
-    if statistic == "total":
-        est = wy
-        U = inn * y0[:, None]
-    else:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            est = wy / den
-            U = inn * (y0[:, None] - est[None, :]) / den[None, :]
-        U = np.where(inn, U, 0.0)
-    return _Block(variable, statistic, dom, est, U, n, inn, y0)
-
-
-def _logit_ci(p: np.ndarray, se_logit: np.ndarray, se: np.ndarray, t: np.ndarray, n: np.ndarray,
-              level: float) -> tuple[np.ndarray, np.ndarray]:
-    """svyciprop(method="logit"): expit(logit p -/+ t se_logit); 0 and 1 by Clopper–Pearson."""
-    from citizendata.stats.variance import clopper_pearson_interval
-
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = np.log(p / (1.0 - p))
-        half = t * se_logit
-        lo = 1.0 / (1.0 + np.exp(-(eta - half)))
-        hi = 1.0 / (1.0 + np.exp(-(eta + half)))
-    edge = (p <= 0.0) | (p >= 1.0) | (se == 0.0)
-    if edge.any():
-        # the logit interval is degenerate at 0 and 1: Clopper–Pearson on the domain's n
-        cl, ch = clopper_pearson_interval(np.where(edge, np.clip(p, 0, 1) * n, 0.0),
-                                          np.where(edge, n, 1.0), level)
-        lo = np.where(edge, cl, lo)
-        hi = np.where(edge, ch, hi)
-    return lo, hi
 
 
 def _check_request(data: pd.DataFrame, means: Sequence[str], totals: Sequence[str],
@@ -364,8 +321,8 @@ def _check_request(data: pd.DataFrame, means: Sequence[str], totals: Sequence[st
     if replicate_weights is not None and variance != "linearisation":
         raise _bad(f"Give replicate_weights (the survey's own) or variance={variance!r} (made "
                    "from the design), not both.", source, code="design.replicates_invalid")
-    if domain_df not in ("design", "domain"):
-        raise _bad(f"domain_df must be design or domain, not {domain_df!r}.", source)
+    if domain_df not in DOMAIN_DF:
+        raise _bad(f"domain_df must be {', '.join(DOMAIN_DF)}, not {domain_df!r}.", source)
 
 
 def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
@@ -382,7 +339,7 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
                     bounds: tuple[float, float] | None = None,
                     variance: str = "linearisation", replicates: int = 200, seed: int = 0,
                     fay_rho: float = 0.5, replicate_weights: Any = None,
-                    level: float = 0.95, domain_df: str = "design", source: str = "data",
+                    level: float = 0.95, domain_df: str = "auto", source: str = "data",
                     design: SurveyDesign | None = None) -> SurveyResult:
     """Means, totals and proportions, overall and by domain, under a declared design.
 
@@ -393,10 +350,12 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
     limit the g-weights. ``variance`` is ``linearisation`` or a replicate method;
     ``replicate_weights`` (a ``ReplicateWeightsSpec`` or its dict) uses the survey's own
     replicate weight columns instead, re-calibrated when the weights are.
-    ``domain_df`` is ``design`` (PSUs - strata for every estimate, as R's
-    ``confint(svyby(...), df=degf(design))``) or ``domain`` (a domain's own: the PSUs with a
-    unit of the domain minus the strata with one, at least 1; wider, better-covering
-    intervals for small domains, Korn & Graubard 1999).
+    ``domain_df`` is ``auto`` (the default: a domain's own degrees of freedom for means
+    and totals in domains, the design's for proportions and overall estimates; the
+    choice that covers at 93-97% in docs/methods/variance.md), ``design`` (PSUs - strata
+    for every estimate, as R's ``confint(svyby(...), df=degf(design))``) or ``domain`` (a
+    domain's own for every domain estimate: the PSUs with a unit of the domain minus the
+    strata with one, at least 1; Korn & Graubard 1999).
     """
     means, totals, by = list(means), list(totals), list(by)
     proportions = [(p[0], p[1]) for p in proportions]
@@ -421,8 +380,9 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
         method = "linearisation"
     else:
         rep_w = _replicates(frame, design, variance, replicates, seed, fay_rho,
-                            replicate_weights, notes)
-        var, v_logit, rank_df = _replicate_variance(blocks, design, wt, rep_w)
+                            replicate_weights, notes, source)
+        var, v_logit, rank_df = _replicate_variance(blocks, design, wt, rep_w,
+                                                    own=replicate_weights is not None)
         if replicate_weights is not None:
             # R's svrepdesign: the degrees of freedom come from the replicate weights
             method = f"{rep_w.type} replicate weights (the survey's own)"
@@ -433,6 +393,10 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
         else:
             method = variance
             notes.append(_replicate_note(variance, replicates, seed, wt.redo is not None))
+            if variance == "jkn" and design.fpc1 is not None and design.certainty_strata.any():
+                # R: a stratum taken whole has no replicates, so the rank of the replicate
+                # weights (R's degf) leaves its PSUs out; linearised, R counts them
+                dfs = np.maximum(np.minimum(dfs, design.df_without_certainty), 1)
     table = _table(blocks, var, v_logit, dfs, level)
     if design.df < 1:
         notes.append("the design has no degrees of freedom (one PSU per stratum): the "
@@ -445,35 +409,61 @@ def survey_estimate(data: pd.DataFrame, *, weights: str | None = None,
 
 def _blocks(frame: pd.DataFrame, means: list[str], totals: list[str],
             proportions: list[tuple[str, Any]], by: list[str], w: np.ndarray, source: str
-            ) -> list[_Block]:
+            ) -> list[Block]:
     """Every requested statistic, overall and in every domain."""
-    member, dom = _domains(frame, by, source)
-    blocks = [_block(c, "mean", _numeric(frame, c, source), member, dom, w) for c in means]
-    blocks += [_block(c, "total", _numeric(frame, c, source), member, dom, w) for c in totals]
+    from citizendata.survey.domains import block, domain_codes
+
+    code, dom = domain_codes(frame, by)
+    blocks = [block(c, "mean", _numeric(frame, c, source), code, dom, w) for c in means]
+    blocks += [block(c, "total", _numeric(frame, c, source), code, dom, w) for c in totals]
     for col, value in proportions:
         keys, ok = _category(frame[col])
-        y = np.where(ok, (keys == _value_key(frame[col], value)).astype(float), np.nan)
-        blocks.append(_block(str(col), "proportion", y, member, dom, w))
+        key = _value_key(frame[col], value)
+        if not (_binary(frame[col]) and key in ("0", "1")):
+            # a 0/1 column may lack one of its codes (a rare outcome): that 0 is an answer
+            _need_value(keys[ok], key, str(col), value, source)
+        y = np.where(ok, (keys == key).astype(float), np.nan)
+        blocks.append(block(str(col), "proportion", y, code, dom, w))
     return blocks
 
 
-def _linearised(blocks: list[_Block], design: SurveyDesign, wt: _Weighting) -> np.ndarray:
-    """svyrecvar of the (calibration residuals of the) influence values of every estimate."""
-    E = np.hstack([b.U for b in blocks])
-    cal = wt.calibration
-    if cal is not None:
-        from citizendata.stats.variance import greg_residuals
-
-        # R's stage-0 g-calibration: residuals of the regression on the calibration's
-        # model matrix with weights d / q, times the final weights
-        E = greg_residuals(E, cal.X, cal.design_weights, cal.q)
-    # an uncalibrated design's domains are R's subsets: under lonely_psu="average" only the
-    # strata present in the domain are counted (a calibrated design keeps every row)
-    present = np.hstack([b.num for b in blocks]) if cal is None else None
-    return svyrecvar(wt.weights[:, None] * E, design, diag=True, present=present)
+def _binary(col: pd.Series) -> bool:
+    """A numeric or boolean column coded 0/1 (empty cells aside)."""
+    if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
+        return False
+    x = col.dropna().astype(float)
+    return bool(x.isin([0.0, 1.0]).all())
 
 
-def _table(blocks: list[_Block], var: np.ndarray, v_logit: np.ndarray | None,
+def _need_value(keys: np.ndarray, key: str, col: str, value: Any, source: str) -> None:
+    """input.invalid when a proportion's value never occurs in its column (a typo, a case)."""
+    values = pd.unique(keys)
+    if (values == key).any():
+        return
+    names = sorted(str(v) for v in values)
+    near = difflib.get_close_matches(key, names, n=3) or [
+        v for v in names if v.casefold() == key.casefold()]
+    hint = f" Did you mean {', '.join(repr(v) for v in near)}?" if near else ""
+    shown = ", ".join(repr(v) for v in names[:30]) + (" …" if len(names) > 30 else "")
+    raise _bad(f"The value {value!r} never occurs in column {col!r} of {source}, so its "
+               f"proportion would be 0 with no variance.{hint} The column's values: "
+               f"{shown or 'none (every row is empty)'}.", source, col,
+               fix=f"Give one of the values of {col!r} (values are case-sensitive).")
+
+
+def _linearised(blocks: list[Block], design: SurveyDesign, wt: _Weighting) -> np.ndarray:
+    """svyrecvar of the (calibration residuals of the) influence values of every estimate.
+
+    R's stage-0 g-calibration: residuals of the regression on the calibration's model
+    matrix with weights d / q, times the final weights; summed by unit and domain
+    (:func:`citizendata.survey.domains.linearised`, no rows x domains array).
+    """
+    from citizendata.survey.domains import linearised
+
+    return linearised(blocks, design, wt.weights, wt.calibration)
+
+
+def _table(blocks: list[Block], var: np.ndarray, v_logit: np.ndarray | None,
            dfs: np.ndarray, level: float) -> pd.DataFrame:
     """Estimates, SEs, t intervals (logit for proportions), df and n, one row each."""
     from scipy.stats import t as t_dist
@@ -486,12 +476,14 @@ def _table(blocks: list[_Block], var: np.ndarray, v_logit: np.ndarray | None,
     is_prop = np.concatenate([np.full(len(b.estimate), b.statistic == "proportion")
                               for b in blocks])
     if is_prop.any():
-        p = est[is_prop]
-        # linearised: the logit's SE by the delta method, se / (p (1 - p)); replicates: its own
-        with np.errstate(invalid="ignore", divide="ignore"):
-            se_logit = (se[is_prop] / (p * (1.0 - p)) if v_logit is None
-                        else np.sqrt(np.maximum(v_logit[is_prop], 0.0)))
-        plo, phi = _logit_ci(p, se_logit, se[is_prop], tq[is_prop], nn[is_prop], level)
+        from citizendata.stats.variance import proportion_interval
+
+        # R's svyciprop(method="logit"); linearised: the logit's SE by the delta method;
+        # replicates: the replicates' own logits. At 0 or 1, or with SE 0: Wilson on the
+        # effective sample size at the t level (the cube's and domain_estimate's too)
+        plo, phi = proportion_interval(
+            est[is_prop], se[is_prop], nn[is_prop], np.maximum(dfs[is_prop], 1), level, "logit",
+            se_logit=None if v_logit is None else np.sqrt(np.maximum(v_logit[is_prop], 0.0)))
         lo[is_prop], hi[is_prop] = plo, phi
     return pd.DataFrame({
         "variable": [b.variable for b in blocks for _ in b.estimate],
@@ -500,20 +492,25 @@ def _table(blocks: list[_Block], var: np.ndarray, v_logit: np.ndarray | None,
         "estimate": est, "se": se, "ci_low": lo, "ci_high": hi, "df": dfs, "n": nn})
 
 
-def _degrees_of_freedom(blocks: list[_Block], design: SurveyDesign, domain_df: str
+def _degrees_of_freedom(blocks: list[Block], design: SurveyDesign, domain_df: str
                         ) -> np.ndarray:
-    """Each estimate's degrees of freedom: the design's, or (domains) the domain's own."""
+    """Each estimate's degrees of freedom: the design's, or (domains) the domain's own.
+
+    ``auto``: the domain's own for means and totals in domains, else the design's.
+    """
     k = sum(len(b.estimate) for b in blocks)
     dfs = np.full(k, design.df, dtype=np.int64)
     if domain_df == "design":
         return dfs
-    from citizendata.survey.linear import group_sums
+    from citizendata.survey.domains import own_degrees_of_freedom
 
-    num = np.hstack([b.num for b in blocks]).astype(float)
-    psu_in = group_sums(num, design.psu, design.n_psu) > 0  # (m, K)
-    strata_in = group_sums(psu_in.astype(float), design.psu_strata, design.n_strata) > 0
-    own = np.maximum(psu_in.sum(axis=0) - strata_in.sum(axis=0), 1)
+    own = np.concatenate([own_degrees_of_freedom(b, design) for b in blocks])
     is_domain = np.concatenate([[bool(d) for d in b.by] for b in blocks])
+    if domain_df == "auto":
+        # proportions keep the design's: their logit intervals with a small domain's own df
+        # are too long (docs/methods/variance.md, the coverage table)
+        is_domain &= np.concatenate([np.full(len(b.estimate), b.statistic != "proportion")
+                                     for b in blocks])
     return np.where(is_domain, np.minimum(own, design.df), dfs)
 
 
@@ -539,7 +536,7 @@ def _replicate_note(variance: str, replicates: int, seed: int, recal: bool) -> s
 
 
 def _replicates(frame: pd.DataFrame, design: SurveyDesign, variance: str, replicates: int,
-                seed: int, fay_rho: float, own: Any, notes: list[str]) -> Any:
+                seed: int, fay_rho: float, own: Any, notes: list[str], source: str) -> Any:
     """The survey's own replicate weights, or replicates of the given type for the design."""
     from citizendata.survey import replicates as rep_mod
 
@@ -550,23 +547,38 @@ def _replicates(frame: pd.DataFrame, design: SurveyDesign, variance: str, replic
         return rep_mod.from_columns(frame, spec, design_weights=design.weights)
     fpc = None
     if design.fpc1 is not None:
-        if variance == "jkn" and np.isfinite(design.fpc1).all():
+        # R's as.svrepdesign passes the fpc to JKn and JK1 (one value for JK1's single stratum)
+        if variance in ("jk1", "jkn") and np.isfinite(design.fpc1).all():
             fpc = design.fpc1
         else:
             notes.append(f"{variance} replicates ignore the finite population correction "
                          "(conservative); jkn or linearisation use it")
-    return rep_mod.replicate_design(design.weights, design.strata, design.psu, variance,
-                                    replicates=replicates, seed=seed, fay_rho=fay_rho, fpc=fpc)
+    try:
+        return rep_mod.replicate_design(design.weights, design.strata, design.psu, variance,
+                                        replicates=replicates, seed=seed, fay_rho=fay_rho,
+                                        fpc=fpc)
+    except BadInput as exc:
+        if exc.where is not None:
+            raise
+        # say where: the data file and the column of the strata (else of the PSUs)
+        col = design.columns.get("strata") or design.columns.get("psu")
+        msg = exc.message
+        if not design.declared_strata and variance in ("brr", "fay"):
+            msg += " (no strata are declared: give --strata, the pairs)"
+        raise BadInput(exc.code, f"{msg.rstrip('.')} in {source}.",
+                       where=Where(file=source, column=col), fix=exc.fix,
+                       details=exc.details) from None
 
 
-def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighting,
-                        rep: Any) -> tuple[np.ndarray, np.ndarray, int]:
+def _replicate_variance(blocks: list[Block], design: SurveyDesign, wt: _Weighting,
+                        rep: Any, *, own: bool = False) -> tuple[np.ndarray, np.ndarray, int]:
     """Replicate variances of every estimate and of its logit, and the replicates' df.
 
     The replicates are re-calibrated when the weights are. The logit's own replicate
     variance gives proportions' logit intervals, as R's ``svyciprop(method="logit")``
     refits its logistic model in every replicate. The degrees of freedom are R's
-    ``degf`` of a replicate design: the rank of the replicate weights minus 1.
+    ``degf`` of a replicate design: the rank of the replicate weights minus 1, computed
+    only for a survey's own replicate weights (``own``; else 0, unused).
     """
     from citizendata.survey import replicates as rep_mod
 
@@ -576,22 +588,30 @@ def _replicate_variance(blocks: list[_Block], design: SurveyDesign, wt: _Weighti
             rep = rep_mod.recalibrate_margins(rep, wt.frame, wt.margins, method=cal.method)
         else:
             rep = rep_mod.recalibrate(rep, wt.redo)
+    from citizendata.survey.domains import replicate_estimates
+
     W = np.asarray(rep.weights, dtype=float)  # (n, R)
-    thetas = []
-    for b in blocks:
-        num = W.T @ (b.num * b.y[:, None])  # (R, K)
-        if b.statistic == "total":
-            th = num
-        else:
-            den = W.T @ b.num
-            with np.errstate(invalid="ignore", divide="ignore"):
-                th = num / den
-        thetas.append(th)
-    theta_r = np.hstack(thetas).T  # (K, R)
+    theta_r = np.vstack([replicate_estimates(b, W) for b in blocks])  # (K, R)
     theta = np.concatenate([b.estimate for b in blocks])
     with np.errstate(invalid="ignore", divide="ignore"):
         logit_r = np.log(theta_r / (1.0 - theta_r))
         logit = np.log(theta / (1.0 - theta))
     v = np.asarray(rep.variance(theta_r, theta), dtype=float)
     v_logit = np.asarray(rep.variance(logit_r, logit), dtype=float)
-    return v, v_logit, int(np.linalg.matrix_rank(W)) - 1
+    return v, v_logit, (replicate_rank(W) - 1 if own else 0)
+
+
+def replicate_rank(W: np.ndarray, tol: float = 1e-5) -> int:
+    """The rank of the (n, R) replicate weights as R's ``qr(W, tol=1e-5)$rank``.
+
+    From the eigenvalues of the R x R cross-product W'W (O(n R^2), not an SVD of W): a
+    direction counts when its singular value exceeds ``tol`` times the largest.
+    """
+    W = np.asarray(W, dtype=float)
+    if W.size == 0:
+        return 0
+    ev = np.linalg.eigvalsh(W.T @ W)
+    top = float(ev.max())
+    if top <= 0.0:
+        return 0
+    return int((ev > (tol * tol) * top).sum())

@@ -20,7 +20,7 @@ from citizendata.errors import BadInput, Where
 if TYPE_CHECKING:
     from citizendata.survey.design import SurveyDesign
 
-__all__ = ["group_sums", "psu_totals_variance", "svyrecvar"]
+__all__ = ["group_sums", "psu_totals_variance", "svyrecvar", "unit_totals_variance"]
 
 _CERTAIN = 1e-7  # R's threshold: a stratum sampled with fraction 1 - f below this adds 0
 
@@ -158,16 +158,34 @@ def svyrecvar(x: np.ndarray, design: SurveyDesign, *, diag: bool = False,
     """
     xa = np.asarray(x, dtype=float)
     X = xa.reshape(xa.shape[0], -1)
-    m = design.n_psu
-    pt = group_sums(X, design.psu, m)
+    by_ssu = design.ssu is not None and design.fpc1 is not None
+    unit = design.ssu if by_ssu and design.ssu is not None else design.psu
+    totals = group_sums(X, unit, int(unit.max()) + 1 if len(unit) else 0)
     pp = None if present is None else group_sums(np.asarray(present, dtype=float), design.psu,
-                                                 m) > 0
+                                                 design.n_psu) > 0
+    return unit_totals_variance(totals, design, by_ssu=by_ssu, diag=diag, present=pp)
+
+
+def unit_totals_variance(totals: np.ndarray, design: SurveyDesign, *, by_ssu: bool = False,
+                         diag: bool = False, present: np.ndarray | None = None) -> np.ndarray:
+    """svyrecvar from unit totals (m, k): per PSU, or per SSU when ``by_ssu`` (two stages
+    with a first-stage fpc: the second stage counts). ``present`` (PSUs, k): which PSUs
+    have a row of each column's domain (lonely_psu="average", as R's svyby)."""
+    T = np.asarray(totals, dtype=float)
+    T = T.reshape(T.shape[0], -1)
+    if by_ssu:
+        assert design.ssu is not None
+        psu_of = np.zeros(T.shape[0], dtype=np.int64)
+        psu_of[design.ssu] = design.psu
+        pt = group_sums(T, psu_of, design.n_psu)
+    else:
+        pt = T
     try:
         v = psu_totals_variance(pt, design.psu_strata, fpc=design.psu_fpc,
                                 lonely_psu=design.lonely_psu, diag=diag,
-                                stratum_labels=design.stratum_labels, present=pp)
-        if design.ssu is not None and design.fpc1 is not None:
-            v = v + _second_stage(X, design, diag)
+                                stratum_labels=design.stratum_labels, present=present)
+        if by_ssu:
+            v = v + _second_stage(T, design, diag)
     except BadInput as exc:
         if exc.code != "design.lonely_psu" or exc.where is not None:
             raise
@@ -179,11 +197,11 @@ def svyrecvar(x: np.ndarray, design: SurveyDesign, *, diag: bool = False,
     return np.asarray(v)
 
 
-def _second_stage(X: np.ndarray, design: SurveyDesign, diag: bool) -> np.ndarray:
-    """Sum over PSUs of the SSU-level variance within the PSU, times n_h / N_h (R)."""
+def _second_stage(st: np.ndarray, design: SurveyDesign, diag: bool) -> np.ndarray:
+    """Sum over PSUs of the SSU-level variance within the PSU, times n_h / N_h (R);
+    ``st`` the SSU totals (n_ssu, k)."""
     assert design.ssu is not None and design.fpc1 is not None
-    n_ssu = int(design.ssu.max()) + 1
-    st = group_sums(X, design.ssu, n_ssu)
+    n_ssu = st.shape[0]
     psu_of = np.zeros(n_ssu, dtype=np.int64)
     psu_of[design.ssu] = design.psu
     pop2 = None

@@ -433,13 +433,17 @@ def brr(design_weights: npt.ArrayLike, strata: npt.ArrayLike, psu: npt.ArrayLike
     d = _design(design_weights, strata, psu)
     odd = np.flatnonzero(d.n_h != 2)
     if odd.size:
-        listing = ", ".join(f"{lab} ({k} PSUs)" for lab, k in
-                            zip(d.strata_labels[odd][:10].tolist(), d.n_h[odd][:10].tolist(),
-                                strict=True))
-        raise _invalid(f"BRR needs exactly 2 PSUs in every stratum; stratum(s) {listing} "
-                       "do not have 2", "pair the PSUs into strata of two (or use jkn or the "
-                       "bootstrap, which take any number)",
-                       strata=d.strata_labels[odd].tolist())
+        if d.n_h.size == 1:
+            what = f"the design has one stratum of {int(d.n_h[0]):,} PSUs"
+        else:
+            listing = ", ".join(f"{lab} ({k} PSUs)" for lab, k in
+                                zip(d.strata_labels[odd][:10].tolist(), d.n_h[odd][:10].tolist(),
+                                    strict=True))
+            what = (f"{odd.size:,} of its {d.n_h.size:,} strata do not: {listing}"
+                    + (" …" if odd.size > 10 else ""))
+        raise _invalid(f"BRR needs strata of exactly two PSUs; {what}",
+                       "pair the PSUs into strata of two (or use jkn or the bootstrap, which "
+                       "take any number)", strata=d.strata_labels[odd].tolist())
     nstrata = d.n_h.size
     # R sorts the strata (their labels) and takes each stratum's PSUs in order of appearance
     rank = np.empty(nstrata, dtype=np.int64)

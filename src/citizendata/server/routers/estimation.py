@@ -56,7 +56,8 @@ def run_estimate(slug: str, indicator: str,
                          "per replicate (jk1, jkn, brr, fay, bootstrap); default: the form's "
                          "declared design's (linearisation when none is declared)"),
                  replicates: int = Query(200, ge=10, le=2000),
-                 seed: int = Query(0, ge=0, description="seed of the bootstrap"),
+                 seed: int | None = Query(None, ge=0, le=2**31 - 1,
+                                         description="seed of the replicates (default: the design's, else 0)"),
                  purpose: str = Query("analysis", description="the use respondents' consent "
                                       "must cover: analysis, publication or nso_sharing"),
                  client: Client = Depends(api_client)) -> dict[str, Any]:
@@ -85,7 +86,7 @@ def get_survey_weights(slug: str, form_id: str,
                            None, description="replicate weights to add (jk1, jkn, brr, fay, "
                            "bootstrap); default: the declared design's"),
                        replicates: int = Query(200, ge=2, le=2000),
-                       seed: int = Query(0, ge=0),
+                       seed: int | None = Query(None, ge=0, le=2**31 - 1),
                        format: Literal["json", "csv"] = Query("json"),
                        client: Client = Depends(api_client)) -> Any:
     """One row per submission in the design: ``_id`` (the snapshot's row id), the design's
