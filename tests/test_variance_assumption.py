@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from citizendata.errors import BadInput
 from citizendata.i18n import use_locale
 from citizendata.publish.client import methods_text
 from citizendata.stats.sampling import NONE_DECLARED_ASSUMPTION
@@ -78,15 +79,23 @@ def test_counts_and_plurals_follow_the_language() -> None:
 
 def test_survey_estimate_gives_the_code_and_params() -> None:
     res = survey_estimate(_frame(), strata="stratum", psu="psu", fpc="fpc", means=["y"],
-                          variance="jk1")
+                          variance="jkn")
     out = res.to_dict()
     assert out["assumption_code"] == "stratified_cluster"
-    assert out["assumption_params"]["replicates"] == "jk1"
+    assert out["assumption_params"]["replicates"] == "jkn"
     assert out["assumption_params"]["n_replicates"] == 12
-    assert "variance from 12 jk1 replicate weights" in res.assumption
+    assert "variance from 12 jkn replicate weights" in res.assumption
     assert "Taylor" not in res.assumption  # replicates, not linearisation
     assert VarianceAssumption(out["assumption_code"], out["assumption_params"]).text() \
         == res.assumption
+
+
+def test_jk1_refuses_an_fpc_that_varies_across_strata_as_r_does() -> None:
+    with pytest.raises(BadInput) as e:
+        survey_estimate(_frame(), strata="stratum", psu="psu", fpc="fpc", means=["y"],
+                        variance="jk1")
+    assert e.value.code == "design.fpc_invalid" and "one stratum" in e.value.message
+    assert e.value.fix is not None and "jkn" in e.value.fix
 
 
 def test_the_report_methods_say_it_in_the_reports_language() -> None:

@@ -246,6 +246,12 @@ def jk1(design_weights: npt.ArrayLike, psu: npt.ArrayLike | None,
     m = d.m
     if m < 2:
         raise _invalid("the jackknife needs at least two PSUs; this design has one")
+    if fpc is not None and np.unique(np.asarray(fpc, dtype=float)).size > 1:
+        # as R's jk1weights ("More than one fpc value given"): JK1 treats the design as one stratum
+        raise _invalid("JK1 treats the whole design as one stratum, so it takes one fpc for "
+                       "every PSU, but the fpc has several values",
+                       "use the stratified jackknife (jkn) for a stratified design with an fpc "
+                       "per stratum", code="design.fpc_invalid")
     corr = float(_fpc_correction(d, fpc)[0])
     if corr == 0.0:
         raise _invalid("every PSU was sampled (fpc): there is no sampling variance",
