@@ -21,6 +21,7 @@ from citizendata.errors import BadInput
 from citizendata.projects.spec import ProjectSpec
 from citizendata.workspace import Client, Workspace
 from conftest import SPEC, household_form
+from design_projects import R_DIR
 
 SLUG = "test-project"
 EXTRA = [{"type": "integer", "name": "village", "label": "Village"},  # 2 per ward
@@ -342,3 +343,24 @@ def test_design_intervals_cover_the_truth() -> None:
     assert 0.93 <= covered[("design", "_T")] <= 0.97, covered
     assert 0.93 <= covered[("design", "yes")] <= 0.97, covered
     assert covered[("naive", "_T")] < 0.9, covered
+
+
+def test_jkn_degrees_of_freedom_leave_out_a_stratum_taken_whole_as_r() -> None:
+    """R's apiclus1_certainty_jkn: districts below 400 all sampled (f = 1); linearised the
+    df counts that stratum (13), JKn's replicate rank does not (9)."""
+    from citizendata.projects.design import DesignSpec
+    from citizendata.stats.indicators import _design_df
+    from citizendata.stats.sampling import ResolvedDesign
+    from citizendata.survey.design import SurveyDesign
+
+    data = pd.read_csv(R_DIR / "apiclus1.csv")
+    data["str"] = np.where(data["dnum"] < 400, "a", "b")
+    data["N"] = np.where(data["str"] == "a", data.loc[data["str"] == "a", "dnum"].nunique(), 757)
+    spec = DesignSpec(psu="dnum", strata="str", weights="pw", fpc="N")
+    survey = SurveyDesign.from_spec(data, spec)
+    design = ResolvedDesign(spec, survey, survey.psu, int(survey.psu.max()) + 1,
+                            lambda t, present=None: t, [])
+    want = json.loads((R_DIR / "design.json").read_text())["cases"]
+    assert _design_df(design, "linearisation") == want["apiclus1_certainty"]["df"] == 13
+    assert _design_df(design, "jkn") == want["apiclus1_certainty_jkn"]["df"] == 9
+    assert _design_df(None, "jkn") is None

@@ -121,30 +121,17 @@ def citizen_units(snap: Snapshot, spec: EstimationSpec, ind: IndicatorSpec, colu
     ``population`` filter when the form declares one. A unit without a value for one of
     ``columns`` is left out (and counted): the estimators need complete covariates.
     """
-    from citizendata.forms.schema import FormSchema
+    from citizendata.stats.frame import PSU
+    from citizendata.stats.indicators import units_in_base
 
-    # private helpers of the indicator machinery, used as they are (not copied)
-    from citizendata.stats.frame import PSU, analysis_frame
-    from citizendata.stats.indicators import _design_units, _measure, _population
-
-    schema = FormSchema.from_dict(snap.info.schema_dict)
-    frame = analysis_frame(snap, ind.unit, statuses=statuses, derived=spec.derived,
-                           references=references, consent=consent)
+    measured, frame = units_in_base(snap, spec, ind, statuses=statuses, references=references,
+                                    today=today, consent=consent)
     unknown = sorted(set(columns) - set(frame.table.columns))
     if unknown:
         raise BadInput("nonprob.invalid", f"indicator {ind.id!r}: the unit "
                        f"{ind.unit or 'submission'} has no column(s) {unknown}",
                        where=Where(field=f"estimation.combine.{ind.id}"),
                        fix="Name fields of the unit or an enclosing level, or derived variables.")
-    measured, _ = _measure(ind, frame, schema, today)
-    measured = measured.filter(measured["_base"] & ~measured["_missing"])
-    population = _population(spec, ind)
-    if population:
-        main = frame if ind.unit is None else analysis_frame(
-            snap, None, statuses=statuses, derived=spec.derived, references=references,
-            consent=consent)
-        units = _design_units(main, population, schema, today).select(PSU).distinct()
-        measured = measured.semi_join(units, PSU)
     df = measured.select(*dict.fromkeys([PSU, "_y", *columns])).to_pandas()
     blank = np.zeros(len(df), dtype=bool)
     for c in columns:

@@ -64,7 +64,7 @@ from citizendata.validate.expr.parser import Ref, parse
 
 __all__ = ["MAGNITUDE_KINDS", "IndicatorResult", "base_fingerprint", "check_request",
            "coherence", "estimate_indicator", "grouping_sets", "reference_margins",
-           "survey_weights", "weigh"]
+           "survey_weights", "units_in_base", "weigh"]
 
 # kinds whose cells are sums of respondents' values: the dominance rules apply
 MAGNITUDE_KINDS = ("total", "mean", "ratio")
@@ -303,16 +303,17 @@ def check_request(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorSpec
         check_design_fields(dspec, main.table.columns, indicator.form)
 
 
-def base_fingerprint(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorSpec, *,
-                     statuses: Sequence[str] | None = None,
-                     references: Mapping[str, pd.DataFrame] | None = None,
-                     today: date | None = None,
-                     consent: ConsentFilter | None = None) -> tuple[int, ...]:
-    """Which units an indicator counts, in a few numbers (count, sums of their row ids).
+def units_in_base(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorSpec, *,
+                  statuses: Sequence[str] | None = None,
+                  references: Mapping[str, pd.DataFrame] | None = None,
+                  today: date | None = None,
+                  consent: ConsentFilter | None = None) -> tuple[ir.Table, Frame]:
+    """The units an indicator counts, with ``_y`` and ``_z``, and the frame they come from.
 
-    Two indicators of the same form and unit with the same fingerprint count the same
-    units in every cell: their tables are linked, and are protected together. Cheap:
-    no weighting and no cube.
+    The unit's analysis frame (statuses, consent), the numerator and base of the
+    definition without the units missing an answer, and the weighting's (or design's)
+    ``population`` filter: what ``estimate_indicator`` counts, for callers that need the
+    units themselves (the fingerprint, combined estimates).
     """
     today = today or date.today()
     references = references or {}
@@ -328,6 +329,22 @@ def base_fingerprint(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorS
             consent=consent)
         design = _design_units(main, population, schema, today).select(PSU).distinct()
         measured = measured.semi_join(design, PSU)
+    return measured, frame
+
+
+def base_fingerprint(snap: Snapshot, spec: EstimationSpec, indicator: IndicatorSpec, *,
+                     statuses: Sequence[str] | None = None,
+                     references: Mapping[str, pd.DataFrame] | None = None,
+                     today: date | None = None,
+                     consent: ConsentFilter | None = None) -> tuple[int, ...]:
+    """Which units an indicator counts, in a few numbers (count, sums of their row ids).
+
+    Two indicators of the same form and unit with the same fingerprint count the same
+    units in every cell: their tables are linked, and are protected together. Cheap:
+    no weighting and no cube.
+    """
+    measured, _ = units_in_base(snap, spec, indicator, statuses=statuses,
+                                references=references, today=today, consent=consent)
     rid = measured["_id"].cast("float64")
     agg = measured.aggregate(n=measured.count(), s1=rid.sum(), s2=(rid * rid).sum(),
                              lo=rid.min(), hi=rid.max()).to_pandas().iloc[0]
@@ -396,7 +413,7 @@ def estimate_indicator(snap: Snapshot, spec: EstimationSpec, indicator: Indicato
                           min_n=rel.min_n, caution_cv=rel.caution_cv,
                           unreliable_cv=rel.unreliable_cv, replicates=reps.count,
                           # no design declared: normal quantiles, as before designs could be
-                          df=design.df if design is not None else None,
+                          df=_design_df(design, method),
                           replicate_variance=reps.rule, design=wts.variance())
     table = cube_estimates(sums, dims, opt, moments, unit_sums)
     if reps.count and reps.label:
@@ -524,6 +541,20 @@ def _svy_commands(dspec: DesignSpec | None) -> dict[str, str]:
     return {"r_linearised": f'd <- read.csv("replicates.csv"); des <- svydesign({", ".join(args)}, '
                             'data = d)',
             "stata_linearised": stata}
+
+
+def _design_df(design: ResolvedDesign | None, method: str) -> float | None:
+    """The design's degrees of freedom (None: no design declared, normal quantiles).
+
+    As R: a stratum taken whole has no JKn replicates, so the rank of the replicate weights
+    (R's degf) leaves its PSUs out; linearised, R counts them.
+    """
+    if design is None:
+        return None
+    survey = design.survey
+    if method == "jkn" and survey.fpc1 is not None and survey.certainty_strata.any():
+        return float(max(survey.df_without_certainty, 1))
+    return design.df
 
 
 def _counts(measured: ir.Table) -> dict[str, int]:
