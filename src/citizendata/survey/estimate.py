@@ -24,6 +24,7 @@ import pandas as pd
 
 from citizendata.errors import BadInput, Where
 from citizendata.survey.design import FpcArg, SurveyDesign
+from citizendata.survey.linear import _label as _as_key
 
 if TYPE_CHECKING:
     from citizendata.stats.calibrate import Calibration
@@ -111,13 +112,6 @@ def _numeric(data: pd.DataFrame, col: str, source: str) -> np.ndarray:
                        fix="Clean the column, or estimate a proportion of one of its values "
                            "(--proportion COL=VALUE).")
     return x
-
-
-def _as_key(v: Any) -> str:
-    """A category value as str: whole floats without '.0' (3.0 matches '3')."""
-    if isinstance(v, float | np.floating) and math.isfinite(v) and float(v).is_integer():
-        return str(int(v))
-    return str(v.item() if isinstance(v, np.generic) else v)
 
 
 def _value_key(col: pd.Series, value: Any) -> str:

@@ -40,7 +40,8 @@ def group_sums(x: np.ndarray, codes: np.ndarray, size: int) -> np.ndarray:
 
 
 def _label(v: Any) -> str:
-    """A stratum or PSU label for a message: whole floats without '.0'."""
+    """A value as text: whole floats without '.0' (a stratum label 3.0 reads "3", and a
+    category 3.0 matches "3")."""
     v = v.item() if isinstance(v, np.generic) else v
     return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
