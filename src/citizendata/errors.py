@@ -353,6 +353,39 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "The non-probability estimate cannot be made as given",
               "Give both samples the same covariates, with the reference survey's design "
               "weights."),
+    # cases, record linkage and multiple systems estimation (integrate/linkage, pprl, mse)
+    ErrorSpec("cases.invalid", "BadInput",
+              "The case list cannot be imported as given",
+              "Give every row the list's own record id, the victim's identifiers and the "
+              "event's violation type, date and place, in the columns the project's spec "
+              "maps for that list."),
+    ErrorSpec("verification.invalid", "BadInput",
+              "The verification decision cannot be recorded",
+              "Decide verified or not_verified for a case of the project, name the criteria "
+              "met from its written criteria and give the evidence."),
+    ErrorSpec("linkage.invalid", "BadInput",
+              "The records cannot be linked as given",
+              "Give every list the same identifier columns (names, date, place) and a "
+              "record id that is unique within its list."),
+    ErrorSpec("linkage.review_invalid", "BadInput",
+              "The clerical review decision cannot be recorded",
+              "Decide a pair the linkage proposed for review, as match, non_match or unsure."),
+    ErrorSpec("pprl.invalid", "BadInput",
+              "The privacy-preserving encodings cannot be made or linked as given",
+              "Encode every list with the same schema and shared secret (same fields, "
+              "filter length and number of hash functions)."),
+    ErrorSpec("mse.invalid_histories", "BadInput",
+              "The capture histories cannot be read as given",
+              "Give one 0/1 column per list, named by the list, and a last column with the "
+              "count of each pattern: whole numbers, no negative counts, no all-zero pattern."),
+    ErrorSpec("mse.invalid_model", "BadInput",
+              "The model cannot be fitted as given",
+              "Write each interaction as two list names joined by ':', each a column of the "
+              "histories, and use a method the estimator offers."),
+    ErrorSpec("mse.no_estimate", "BadInput",
+              "No finite estimate of the unobserved count exists for this model and data",
+              "Choose a model with fewer interactions, merge sparse lists, or let the "
+              "selection consider admissible models only."),
     # protection: disclosure control, differential privacy, location, consent
     ErrorSpec("privacy.invalid_table", "BadInput",
               "A table cannot be protected as given",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from citizendata.config import DEFAULT_MAX_DEPTH
 from citizendata.errors import BadInput, Problem, Where
 from citizendata.ingest.depth import check_json_depth, check_object_depth
+from citizendata.projects.cases import CasesSpec
 from citizendata.projects.estimation import EstimationSpec
 from citizendata.projects.protection import ProtectionSpec
 from citizendata.projects.quality import QualitySpec, Stewardship
@@ -155,6 +156,8 @@ class ProjectSpec(BaseModel):
     stewardship: Stewardship = Field(default_factory=Stewardship)
     quality: QualitySpec = Field(default_factory=QualitySpec)
     release: ReleaseSpec = Field(default_factory=ReleaseSpec)
+    # cases reported by several lists: verification, linkage, multiple systems estimation
+    cases: CasesSpec | None = None
 
     @field_validator("slug")
     @classmethod
