@@ -1,0 +1,3 @@
+"""Command line: cases (filled in by its owner)."""
+
+from __future__ import annotations
