@@ -13,6 +13,7 @@ of the uncounted (``estimates``).
 
 from __future__ import annotations
 
+import builtins
 import re
 from typing import Literal
 
@@ -85,9 +86,10 @@ class VerificationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # the list whose records are verified (the organisation's own intake)
     list: str
-    criteria: list[VerificationCriterion] = Field(min_length=1)
+    # builtins.list: the field above shadows the name inside this class body
+    criteria: builtins.list[VerificationCriterion] = Field(min_length=1)
     # codes every verified case must meet (default: all of them)
-    required: list[str] | None = None
+    required: builtins.list[str] | None = None
     # count only verified records of that list in the estimates (others are left out)
     verified_only: bool = True
 
