@@ -151,7 +151,7 @@ class CasesSpec(BaseModel):
     fields: CaseFields = Field(default_factory=CaseFields)
     lists: list[ListSpec] = Field(min_length=2)
     verification: VerificationSpec | None = None
-    linkage: LinkageSettings = Field(default_factory=LinkageSettings)
+    linkage: LinkageSettings = Field(default_factory=lambda: LinkageSettings())
     estimates: dict[str, MSEIndicatorSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")
