@@ -109,14 +109,14 @@ class LinkageSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     # pairs at or above this match probability are linked
-    threshold: float = Field(0.9, gt=0, lt=1)
+    threshold: float = Field(default=0.9, gt=0, lt=1)
     # pairs with a probability in [low, high) go to clerical review
     review_band: tuple[float, float] = (0.5, 0.95)
     # date tolerance in days for the event date comparison
-    date_tolerance_days: int = Field(30, ge=0, le=3650)
+    date_tolerance_days: int = Field(default=30, ge=0, le=3650)
     # thresholds at which the estimate is re-run to show the effect of linkage error
     sensitivity: list[float] = Field(default_factory=lambda: [0.5, 0.7, 0.9, 0.95, 0.99])
-    seed: int = Field(2016, ge=0, le=2**31 - 1)
+    seed: int = Field(default=2016, ge=0, le=2**31 - 1)
 
     @model_validator(mode="after")
     def _band(self) -> LinkageSettings:
@@ -140,7 +140,7 @@ class MSEIndicatorSpec(BaseModel):
     selection: Literal["bic", "aic", "stepwise", "average"] = "bic"
     # lists merged into one before estimating (too sparse to stand alone)
     merge: dict[str, list[str]] = Field(default_factory=dict)
-    confidence: float = Field(0.95, gt=0.5, lt=1)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
 
 
 class CasesSpec(BaseModel):
@@ -151,7 +151,7 @@ class CasesSpec(BaseModel):
     fields: CaseFields = Field(default_factory=CaseFields)
     lists: list[ListSpec] = Field(min_length=2)
     verification: VerificationSpec | None = None
-    linkage: LinkageSettings = Field(default_factory=lambda: LinkageSettings())
+    linkage: LinkageSettings = Field(default_factory=LinkageSettings)
     estimates: dict[str, MSEIndicatorSpec] = Field(default_factory=dict)
 
     @model_validator(mode="after")
