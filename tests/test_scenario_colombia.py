@@ -189,3 +189,20 @@ def test_example_script_writes_every_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert f"true victim-events {truth['true_total']:,}" in capsys.readouterr().out
     records = pd.read_csv(out / "records.csv", dtype=str, keep_default_na=False)
     assert list(records.columns[:len(FIELDS)]) == list(FIELDS)
+
+
+def test_readme_documents_the_true_capture_model() -> None:
+    from citizendata.scenarios.colombia_press_freedom.capture import model_table
+
+    readme = (Path(__file__).parents[1] / "examples" / "colombia-press-freedom" / "README.md"
+              ).read_text(encoding="utf-8")
+    assert model_table() in readme
+    for name, (src, gain) in co.REFERRAL.items():
+        assert f"`{name}` gains **+{gain:.2f}**" in readme and f"`{src}`" in readme
+    for name, rates in co.NOISE.items():
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {name} | 0"))
+        cells = [float(c) for c in row.strip("|").split("|")[1:]]
+        assert cells == list(rates), name
+    t = co.generate().truth
+    assert f"true victim-events 2016–2024 | {t['true_total']:,}" in readme
+    assert f"at least one list) | {t['documented']:,}" in readme

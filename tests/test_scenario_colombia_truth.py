@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -118,7 +119,13 @@ def test_independence_model_underestimates(full: co.ColombiaScenario) -> None:
     n_hat = _independence_estimate(t["histories"], k)
     assert t["documented"] < n_hat < 0.9 * t["true_total"]
     kill = t["series"]["VC_VAW_MTUHRA"]
-    assert _independence_estimate(kill["histories"], k) < 0.95 * kill["total"]
+    kill_hat = _independence_estimate(kill["histories"], k)
+    assert kill["documented"] < kill_hat < 0.95 * kill["total"]
+    # the figures the README quotes for the default seed
+    readme = (Path(__file__).parents[1] / "examples" / "colombia-press-freedom" / "README.md"
+              ).read_text(encoding="utf-8")
+    assert f"N̂ ≈ {round(n_hat):,} for all violations against a true {t['true_total']:,}" in readme
+    assert f"≈ {round(kill_hat):,} killings against a true {kill['total']:,}" in readme
 
 
 def test_independence_fit_recovers_n_when_lists_are_independent() -> None:
@@ -166,6 +173,9 @@ def test_noise_flags_match_the_records(full: co.ColombiaScenario) -> None:
     assert (date_diff[~has("date_days") & ~has("date_month")] == 0).all()
     assert date_diff[has("date_days") & ~has("date_month")].abs().between(1, 5).all()
     assert date_diff[has("date_month")].abs().between(25, 36).all()
+    # every record is dated within the lists' window 2016-2024 (periods start in 2016)
+    assert rec["event_date"].between("2016-01-01", "2024-12-31").all()
+    assert full.records["event_date"].str[:4].min() == "2016"
     age_diff = rec["victim_age"].astype(int) - ev["victim_age"]
     assert (age_diff[has("age")].abs() == 1).all() and (age_diff[~has("age")] == 0).all()
     assert ((rec["municipality"] == "") == has("municipality")).all()
