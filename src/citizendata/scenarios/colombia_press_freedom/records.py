@@ -4,8 +4,9 @@ A record carries the case form's fields. The names are rewritten as the list wou
 (``NOISE`` rates: accents dropped, second surname missing, given names and surnames
 in each other's boxes, a nickname for the given name, a one-letter typo), the age may
 be off by one, the date off by a few days (a few by about a month), the municipality
-or the sex left blank. ``_noise`` records which rewrites were applied (truth, for
-tests). The media monitor has within-list duplicates (the same event in two notes).
+or the sex left blank. ``_noise`` records which rewrites were applied, ``_event_id``
+the true event and ``_person_id`` the true victim (truth, for tests: a victim of two
+acts has two events, which linkage must keep apart). The media monitor has within-list duplicates (the same event in two notes).
 FLIP's own reports include reports that are not 16.10.1 cases (a threat, a victim
 whose work was not journalism, an event without enough evidence), and a
 verification backlog: verified, not verified, pending.
@@ -101,6 +102,7 @@ def _noisy(rng: np.random.Generator, src: pd.DataFrame, name: str) -> pd.DataFra
         "perpetrator": perp,
     })
     out["_event_id"] = src["event_id"].to_numpy()
+    out["_person_id"] = src["person_id"].to_numpy()
     out["_noise"] = [",".join(k for k in NOISE_KINDS if f[k][i]) for i in range(n)]
     return out
 
@@ -123,8 +125,10 @@ def _flip_non_cases(rng: np.random.Generator, events: pd.DataFrame, n: int) -> p
     base["event_date"] = base["event_date"] + pd.to_timedelta(rng.integers(-60, 60, n), unit="D")
     base["event_date"] = base["event_date"].clip(*WINDOW)
     base["event_id"] = None
+    base["person_id"] = None
     out = _noisy(rng, base, "flip")
     out["_event_id"] = None
+    out["_person_id"] = None
     out["_reason"] = reason
     return out
 
@@ -186,4 +190,4 @@ def build_records(rng: np.random.Generator, events: pd.DataFrame, on: pd.DataFra
     records["_duplicate"] = records.get("_duplicate", pd.Series(False)).fillna(False).astype(bool)
     records["victim_age"] = records["victim_age"].astype("Int64")
     records = records.drop(columns=["_reason"], errors="ignore")
-    return records[[*FIELDS, "_event_id", "_noise", "_duplicate"]], backlog
+    return records[[*FIELDS, "_event_id", "_person_id", "_noise", "_duplicate"]], backlog
