@@ -184,3 +184,22 @@ def test_cli_refuses_a_bad_file_naming_row_and_column(tmp_path: Path) -> None:
     ok = runner.invoke(app, ["mse", str(two), "--json", "--method", "chapman"])
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.stdout)["selected"]["estimate"] == pytest.approx(121 * 91 / 31 - 1)
+
+
+def test_cli_lcmcr_runs_the_latent_class_model_on_kosovo() -> None:
+    # Kosovo 1999 (Ball et al. 2002): four lists, as the LCMCR package ships them
+    from citizendata.integrate.mse.lcmcr import fit_lcmcr
+
+    kosovo = Path(__file__).parent / "data" / "lcmcr" / "kosovo.csv"
+    args = ["--chains", "2", "--samples", "150", "--burnin", "150", "--thin", "2"]
+    res = runner.invoke(app, ["mse", str(kosovo), "--method", "lcmcr", "--seed", "5", "--json",
+                              *args])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    lib = fit_lcmcr(read_histories(kosovo), seed=5, chains=2, samples=150, burnin=150, thin=2)
+    assert out["n_observed"] == lib.n_observed == 4400
+    assert out["selected"]["estimate"] == lib.estimate
+    assert out["selected"]["ci"] == [lib.ci[0], lib.ci[1]]
+    assert out["selected"]["diagnostics"]["chains"] == 2
+    text = runner.invoke(app, ["mse", str(kosovo), "--method", "lcmcr", "--seed", "5", *args])
+    assert text.exit_code == 0 and "R-hat" in text.stdout

@@ -34,6 +34,10 @@ def mse_cmd(
         level: Annotated[float, typer.Option(help="Confidence level.")] = 0.95,
         models: Annotated[int, typer.Option(
             help="How many of the best models to list.")] = 20,
+        chains: Annotated[int, typer.Option(help="LCMCR: chains.")] = 4,
+        samples: Annotated[int, typer.Option(help="LCMCR: draws kept per chain.")] = 2000,
+        burnin: Annotated[int, typer.Option(help="LCMCR: sweeps discarded first.")] = 2000,
+        thin: Annotated[int, typer.Option(help="LCMCR: keep one sweep in THIN.")] = 10,
         as_json: JsonOpt = False) -> None:
     """Estimate how many victims no list saw, from the lists' overlaps.
 
@@ -44,9 +48,11 @@ def mse_cmd(
         from citizendata.integrate.mse import estimate_mse, read_histories
 
         h = read_histories(histories, min_lists=2 if method == "chapman" else 3)
+        extra = ({"chains": chains, "samples": samples, "burnin": burnin, "thin": thin}
+                 if method == "lcmcr" else {})
         result = estimate_mse(h, method=method, selection=selection, bootstrap=bootstrap,
                               bootstrap_kind=bootstrap_kind, seed=seed, confidence=level,
-                              report=models)
+                              report=models, **extra)
         if as_json:
             console.print_json(data=result.to_dict())
             return
@@ -74,6 +80,12 @@ def _print(result: MSEResult, path: Path) -> None:
     how = result.method if result.selection is None else f"{result.method}, {result.selection}"
     console.print(f"selected ({how}): {', '.join(s.get('terms') or []) or 'main effects'}; "
                   f"N-hat {fmt(s['estimate'], 1)}, {_ci(s['ci'])}", highlight=False)
+    diag = s.get("diagnostics")
+    if diag:
+        console.print(f"R-hat {fmt(diag.get('rhat'), 3)}, ESS {fmt(diag.get('ess'), 0)}, "
+                      f"{diag.get('chains')} chains: "
+                      f"{'converged' if diag.get('converged') else 'NOT converged'}",
+                      highlight=False)
     if "ci_bootstrap" in s:
         console.print(f"bootstrap interval: {_ci(s['ci_bootstrap'])}", highlight=False)
     if result.no_estimate:
