@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -48,7 +48,7 @@ def mse_cmd(
         from citizendata.integrate.mse import estimate_mse, read_histories
 
         h = read_histories(histories, min_lists=2 if method == "chapman" else 3)
-        extra = ({"chains": chains, "samples": samples, "burnin": burnin, "thin": thin}
+        extra: dict[str, Any] = ({"chains": chains, "samples": samples, "burnin": burnin, "thin": thin}
                  if method == "lcmcr" else {})
         result = estimate_mse(h, method=method, selection=selection, bootstrap=bootstrap,
                               bootstrap_kind=bootstrap_kind, seed=seed, confidence=level,
