@@ -164,6 +164,12 @@ def _loglinear(h: Histories, selection: str, models: Iterable[Iterable[Term]] | 
     y = h.full_counts()
     overlap = pair_overlaps(h)
     crit = "aic" if selection == "aic" else "bic"
+    extra: dict[str, Any] = {}
+    if models is None and selection != "stepwise" and h.k > MAX_ENUMERATE_K:
+        # 2^21 or 2^28 models: search stepwise instead, and say so
+        extra["note"] = (f"{h.k} lists: {selection} over all 2^{len(design.pairs)} models is "
+                         "too many; the model was chosen stepwise")
+        selection = "stepwise"
     if selection == "stepwise":
         mask = stepwise(design, y, overlap, pthresh=pthresh)
         given = _all_masks(design, models, h.lists) if models is not None else np.zeros(0, np.int64)
@@ -185,7 +191,6 @@ def _loglinear(h: Histories, selection: str, models: Iterable[Iterable[Term]] | 
             for m in top}
     model_rows = [_row(rows[m]) for m in top]
     selected = {**_row(rows[chosen]), "method": "loglinear", "selection": selection}
-    extra: dict[str, Any] = {}
     if selection == "average":
         selected = _average(h, fitted, confidence)
         extra["weights"] = selected.pop("weights")
