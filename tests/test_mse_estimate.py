@@ -99,6 +99,21 @@ def test_strata_are_estimated_apart_and_summed() -> None:
     assert [row["region"] for row in out["by_stratum"]] == ["Andina", "Caribe"]
 
 
+@pytest.mark.parametrize("pair", [0, 1, 2])
+def test_chapman_matches_care1_on_the_taiwan_hepatitis_a_lists(pair: int) -> None:
+    # Chao et al. (2001): the 1995 hepatitis A outbreak, lists P (135), Q (122), E (126),
+    # 271 cases in all (CARE1's HAV data); CARE1's estN.pair for each pair of lists
+    ref = json.loads((DATA / "reference_chapman.json").read_text(encoding="utf-8"))["pairs"][pair]
+    full = read_histories(DATA / "care1_HAV.csv")
+    assert full.n_observed == 271 and full.list_totals() == {"P": 135, "Q": 122, "E": 126}
+    two = full.to_frame()[[*ref["lists"], "count"]]
+    two = two[two[ref["lists"]].sum(axis=1) > 0].groupby(ref["lists"], as_index=False)["count"].sum()
+    r = estimate_mse(two, method="chapman")
+    assert r.estimate == pytest.approx(ref["chapman"], rel=1e-12)
+    assert r.selected["se"] == pytest.approx(ref["se"], rel=1e-12)
+    assert r.selected["ci"] == pytest.approx([ref["lower"], ref["upper"]], rel=1e-10)
+
+
 def test_chapman_two_lists() -> None:
     # Chapman (1951): (n1+1)(n2+1)/(m+1) - 1; Seber (1970)'s variance; n1=120, n2=90, m=30
     h = read_histories(pd.DataFrame({"A": [1, 0, 1], "B": [0, 1, 1], "n": [90, 60, 30]}))
