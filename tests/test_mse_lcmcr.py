@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -184,6 +185,7 @@ def test_result_summary_and_dict(kosovo: Histories) -> None:
     assert d["diagnostics"]["chains"] == 2
     assert d["diagnostics"]["samples"] == 40
     assert d["settings"]["seed"] == 3
+    assert json.loads(json.dumps(d)) == d  # plain JSON types, no NumPy scalars
     assert fit.k_star.shape == fit.alpha.shape == (2, 40)
     assert (fit.k_star >= 1).all() and (fit.k_star <= 10).all()
 
