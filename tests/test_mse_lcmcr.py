@@ -213,3 +213,14 @@ def test_bad_histories_are_refused_by_the_reader() -> None:
     with pytest.raises(BadInput) as info:
         fit_lcmcr(frame, samples=10)
     assert info.value.code == "mse.invalid_histories"
+
+
+def test_everyone_on_every_list_gives_n_observed_and_no_warning() -> None:
+    # nobody can be missing when each list saw all 30: the chains (almost) never move, which the
+    # diagnostics report as not converged (R-hat undefined) rather than with a warning
+    frame = pd.DataFrame({"a": [1, 1], "b": [1, 1], "c": [1, 0], "count": [30, 0]})
+    fit = fit_lcmcr(frame, chains=2, samples=30, burnin=10, thin=1, seed=1)
+    assert fit.estimate == 30
+    assert fit.ci == (30.0, 30.0)
+    assert not fit.converged
+    assert fit.to_dict()["diagnostics"]["rhat"] is None

@@ -225,7 +225,8 @@ def _sweep(s: _State, rng: np.random.Generator, x: IntA, xf: FloatA, counts: Int
 
 
 def _draw_n0(rng: np.random.Generator, n: IntA, log_p0: FloatA) -> IntA:
-    success = np.clip(-np.expm1(log_p0), 1e-300, 1.0)
+    # a floor keeps the gamma–Poisson draw inside NumPy's range when nearly all are unseen
+    success = np.clip(-np.expm1(log_p0), 1e-10, 1.0)
     n0 = rng.negative_binomial(n, success).astype(np.int64)
     for _ in range(1000):
         over = n0 > _N0_CAP * n
