@@ -198,7 +198,8 @@ def test_no_seed_records_the_one_used() -> None:
 
 @pytest.mark.parametrize(("setting", "value"), [
     ("K", 0), ("K", 2.5), ("chains", 0), ("samples", 3), ("burnin", -1), ("thin", 0),
-    ("a_alpha", 0.0), ("b_alpha", -1.0), ("confidence", 1.0), ("chains", True),
+    ("a_alpha", 0.0), ("b_alpha", -1.0), ("confidence", 1.0), ("chains", True), ("seed", -1),
+    ("seed", "2016"),
 ])
 def test_bad_settings_are_refused_with_the_setting_named(setting: str, value: object) -> None:
     with pytest.raises(BadInput) as info:

@@ -290,6 +290,10 @@ def fit_lcmcr(h: Histories | pd.DataFrame, *, K: int = 10, a_alpha: float = 0.25
     if patterns.ndim != 2 or patterns.shape[0] == 0 or counts.sum() == 0:
         raise BadInput("mse.invalid_histories", "The capture histories hold no observed individual.",
                        fix="Give at least one pattern with a positive count.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise _bad("seed", f"seed must be a whole number ≥ 0, got {seed!r}",
+                   "Give a non-negative whole number, or no seed for a fresh one.")
     if seed is None:
         # record the entropy used so that the run can be repeated from its result
         seed = int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
