@@ -204,7 +204,7 @@ def _sweep(s: _State, rng: np.random.Generator, x: IntA, xf: FloatA, counts: Int
     loglik = xf @ (s.log_lam[:, 1] - s.log_lam[:, 0]) + miss[:, None, :]  # chains × m × K
     z = rng.multinomial(counts, _softmax(loglik + s.log_nu[:, None, :]))
     # 2. capture probabilities: Beta(1 + captured, 1 + missed) per list and class
-    n1 = np.einsum("mj,cmk->cjk", x, z)
+    n1: FloatA = np.matmul(x.T, z).astype(np.float64)  # chains × J × K: members on list j
     nk = z.sum(axis=1) + s.count0
     la, lb = _log_beta_pair(rng, 1.0 + n1, 1.0 + (nk[:, None, :] - n1))
     s.log_lam[:, 1], s.log_lam[:, 0] = la, lb
