@@ -127,7 +127,7 @@ def test_intervals_cover_a_homogeneous_population_95_percent_of_the_time() -> No
                              burnin=1000, thin=2, rng=rng)
     lo, hi = np.quantile(draws, [0.025, 0.975], axis=1)
     covered = int(((lo <= n_true) & (n_true <= hi)).sum())
-    # Binomial(40, 0.95): 33 or fewer has probability < 0.005 (seen: 38 of 40)
+    # Binomial(40, 0.95): 33 or fewer has probability < 0.005 (seen: 39 of 40)
     assert covered >= stats.binom.ppf(0.005, reps, 0.95)
     assert np.median(hi - lo) < n_true / 2
 
