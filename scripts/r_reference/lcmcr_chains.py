@@ -6,6 +6,10 @@ Three sets of four chains, one CSV each (a column per chain):
 * ``chains_kosovo.csv`` — draws of N from our LCMCR sampler on the Kosovo table (short run);
 * ``chains_ar1.csv`` — four AR(1) chains, rho = 0.9, same target (converged, autocorrelated);
 * ``chains_shifted.csv`` — four AR(1) chains, rho = 0.5, one shifted by 1.5 (not converged).
+
+It also writes ``sim_tables.csv``: 20 capture-history tables (4 lists) drawn from a
+two-class population of N = 400 (weights 0.6/0.4, capture probabilities 0.5, 0.4, 0.45, 0.35
+and 0.15, 0.2, 0.1, 0.25), which scripts/r_reference/lcmcr_simulation.R fits with R's LCMCR.
 """
 
 from __future__ import annotations
@@ -33,6 +37,22 @@ def write(name: str, draws: np.ndarray, fmt: str) -> None:
     frame.to_csv(OUT / name, index=False, float_format=fmt)
 
 
+def two_class_tables(rng: np.random.Generator, reps: int, n_true: int) -> pd.DataFrame:
+    lam = np.array([[0.5, 0.4, 0.45, 0.35], [0.15, 0.2, 0.1, 0.25]])
+    patterns = np.array([[(i >> j) & 1 for j in range(4)] for i in range(1, 16)])
+    rows = []
+    for r in range(reps):
+        z = rng.random(n_true) < 0.4
+        seen = rng.random((n_true, 4)) < lam[z.astype(int)]
+        index = (seen * (1 << np.arange(4))).sum(axis=1)
+        counts = np.bincount(index, minlength=16)[1:]
+        frame = pd.DataFrame(patterns, columns=["A", "B", "C", "D"])
+        frame["count"] = counts
+        frame["rep"] = r
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
+
+
 def main() -> None:
     kosovo = pd.read_csv(OUT / "kosovo.csv")
     draws, _, _ = run_chains(kosovo.iloc[:, :4].to_numpy(), kosovo["count"].to_numpy(), K=10,
@@ -44,6 +64,8 @@ def main() -> None:
     shifted = ar1(rng, 4, 600, 0.5)
     shifted[2] += 1.5
     write("chains_shifted.csv", shifted, "%.10f")
+    two_class_tables(np.random.default_rng(1999), 20, 400).to_csv(OUT / "sim_tables.csv",
+                                                                  index=False)
 
 
 if __name__ == "__main__":

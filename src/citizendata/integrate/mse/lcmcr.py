@@ -204,7 +204,7 @@ def _sweep(s: _State, rng: np.random.Generator, x: IntA, xf: FloatA, counts: Int
     loglik = xf @ (s.log_lam[:, 1] - s.log_lam[:, 0]) + miss[:, None, :]  # chains × m × K
     z = rng.multinomial(counts, _softmax(loglik + s.log_nu[:, None, :]))
     # 2. capture probabilities: Beta(1 + captured, 1 + missed) per list and class
-    n1 = np.einsum("mj,cmk->cjk", x, z)
+    n1: FloatA = np.matmul(x.T, z).astype(np.float64)  # chains × J × K: members on list j
     nk = z.sum(axis=1) + s.count0
     la, lb = _log_beta_pair(rng, 1.0 + n1, 1.0 + (nk[:, None, :] - n1))
     s.log_lam[:, 1], s.log_lam[:, 0] = la, lb
@@ -225,7 +225,8 @@ def _sweep(s: _State, rng: np.random.Generator, x: IntA, xf: FloatA, counts: Int
 
 
 def _draw_n0(rng: np.random.Generator, n: IntA, log_p0: FloatA) -> IntA:
-    success = np.clip(-np.expm1(log_p0), 1e-300, 1.0)
+    # a floor keeps the gamma–Poisson draw inside NumPy's range when nearly all are unseen
+    success = np.clip(-np.expm1(log_p0), 1e-10, 1.0)
     n0 = rng.negative_binomial(n, success).astype(np.int64)
     for _ in range(1000):
         over = n0 > _N0_CAP * n
@@ -289,6 +290,10 @@ def fit_lcmcr(h: Histories | pd.DataFrame, *, K: int = 10, a_alpha: float = 0.25
     if patterns.ndim != 2 or patterns.shape[0] == 0 or counts.sum() == 0:
         raise BadInput("mse.invalid_histories", "The capture histories hold no observed individual.",
                        fix="Give at least one pattern with a positive count.")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                             or seed < 0):
+        raise _bad("seed", f"seed must be a whole number ≥ 0, got {seed!r}",
+                   "Give a non-negative whole number, or no seed for a fresh one.")
     if seed is None:
         # record the entropy used so that the run can be repeated from its result
         seed = int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
