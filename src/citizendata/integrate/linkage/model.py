@@ -207,7 +207,7 @@ def _run(con: duckdb.DuckDBPyConnection, clean: pd.DataFrame, tolerance: int,
             level["u_probability"] = max(u, _U_FLOOR_PAIRS / u_pairs)
             level["m_probability"] = max(m_k, _M_FLOOR)
         sources[name] = "em" if trained else "fallback"
-    scorer = Linker(sdf, model, log_level=None)
+    scorer = Linker(sdf, model, log_level=None, validate_settings=False)
     predictions = scorer.inference.predict(warning_mode="never").physical_name
     gammas = ", ".join(f'CAST("gamma_c_{s["name"]}" AS INTEGER) AS "gamma_{s["name"]}"'
                        for s in specs)
@@ -263,7 +263,8 @@ def _em_pass(linker_class: Any, sdf: Any, model: dict[str, Any],
     while iterations >= 2:
         settings = copy.deepcopy(model)
         settings["max_iterations"] = iterations
-        out = _em(linker_class(sdf, settings, log_level=None), rule)
+        # validated once, on the first linker: the SQL is the same
+        out = _em(linker_class(sdf, settings, log_level=None, validate_settings=False), rule)
         if out is not None:
             return out
         iterations //= 2
