@@ -13,7 +13,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from citizendata.integrate.linkage import LinkageResult, link_records, linkage_quality
+from citizendata.integrate.linkage import (
+    LinkageResult,
+    link_records,
+    linkage_quality,
+    threshold_sensitivity,
+)
 from citizendata.scenarios.colombia_press_freedom import generate
 
 
@@ -39,3 +44,29 @@ def test_scenario_precision_recall_f1(scenario_link: tuple[LinkageResult, pd.Ser
     # a stricter threshold trades recall for precision, never the other way
     strict = linkage_quality(result, truth, threshold=0.99)
     assert strict["precision"] >= q["precision"] and strict["recall"] <= q["recall"]
+
+
+def test_threshold_sensitivity_feeds_capture_histories(
+        scenario_link: tuple[LinkageResult, pd.Series]) -> None:
+    from citizendata.integrate.mse import histories_from_records
+
+    result, _ = scenario_link
+
+    def chapman(clusters: pd.DataFrame) -> dict[str, float]:
+        every = histories_from_records(clusters, list_col="source", cluster_col="cluster_id")
+        two = clusters[clusters["source"].isin(["fiscalia", "defensoria"])]
+        h = histories_from_records(two, list_col="source", cluster_col="cluster_id",
+                                   lists=["fiscalia", "defensoria"])
+        n1 = h.loc[h["fiscalia"] == 1, "count"].sum()
+        n2 = h.loc[h["defensoria"] == 1, "count"].sum()
+        m = h.loc[(h["fiscalia"] == 1) & (h["defensoria"] == 1), "count"].sum()
+        # Chapman (1951): the two-list estimate of victim-events in either list or neither
+        return {"victims": float(every["count"].sum()),
+                "chapman": (n1 + 1) * (n2 + 1) / (m + 1) - 1}
+
+    table = threshold_sensitivity(result, [0.5, 0.9, 0.99], chapman)
+    # every cluster is one observed capture history
+    assert (table["victims"] == table["clusters"]).all()
+    # a higher threshold only splits clusters: fewer recaptures, a larger estimate
+    assert table["chapman"].is_monotonic_increasing
+    assert (table["chapman"] > 0).all()
