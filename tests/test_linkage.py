@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from citizendata.errors import BadInput
+from citizendata.errors import BadInput, Problem, Where
 from citizendata.integrate.linkage import (
     LinkageResult,
     blocking_recall,
@@ -60,6 +60,11 @@ def truth(records: pd.DataFrame) -> pd.Series:
 @pytest.fixture(scope="module")
 def result(records: pd.DataFrame) -> LinkageResult:
     return link_records(records.drop(columns="_event_id"))
+
+
+def _w(error: BadInput | Problem) -> Where:
+    assert error.where is not None
+    return error.where
 
 
 def _cluster_of(clusters: pd.DataFrame, key: str) -> int:
@@ -155,11 +160,11 @@ def test_decided_match_links_and_contradictions_are_refused() -> None:
     with pytest.raises(BadInput) as e:
         r.with_decisions(pd.DataFrame({"left_key": ["a:1"], "right_key": ["a:9"],
                                        "decision": ["match"]}))
-    assert e.value.code == "linkage.review_invalid" and e.value.where.row == 1
+    assert e.value.code == "linkage.review_invalid" and _w(e.value).row == 1
     with pytest.raises(BadInput) as e:
         r.with_decisions(pd.DataFrame({"left_key": ["a:1"], "right_key": ["a:2"],
                                        "decision": ["maybe"]}))
-    assert e.value.where.column == "decision"
+    assert _w(e.value).column == "decision"
 
 
 def test_review_queue_is_the_undecided_band(result: LinkageResult) -> None:
@@ -238,7 +243,7 @@ def test_linkage_quality_counts_pairs() -> None:
     assert q["f1"] == pytest.approx(0.4)
     with pytest.raises(BadInput) as e:
         linkage_quality(clusters, truth.drop("d"))
-    assert e.value.code == "linkage.invalid" and e.value.where.row == 4
+    assert e.value.code == "linkage.invalid" and _w(e.value).row == 4
 
 
 def _small() -> pd.DataFrame:
@@ -252,7 +257,7 @@ def test_repeated_record_id_names_the_row_not_the_name() -> None:
         link_records(recs)
     err = e.value
     assert err.code == "linkage.invalid"
-    assert (err.where.row, err.where.column) == (6, "record_id")
+    assert (_w(err).row, _w(err).column) == (6, "record_id")
     text = str(err) + json.dumps(err.to_dict(), default=str)
     for value in recs.loc[5, ["victim_given_names", "victim_surnames"]]:
         for word in str(value).split():
@@ -263,14 +268,14 @@ def test_missing_column_and_unreadable_values() -> None:
     with pytest.raises(BadInput) as e:
         link_records(_small().drop(columns=["municipality", "victim_age"]))
     assert e.value.code == "linkage.invalid"
-    assert {p.where.column for p in e.value.problems} == {"municipality", "victim_age"}
+    assert {_w(p).column for p in e.value.problems} == {"municipality", "victim_age"}
     recs = _small()
     recs.loc[3, "event_date"] = "14/03/2019"
     recs.loc[7, "victim_age"] = "cuarenta"
     recs.loc[8, "municipality"] = "11001"  # Bogotá, not in the record's department
     with pytest.raises(BadInput) as e:
         link_records(recs)
-    where = {(p.where.row, p.where.column) for p in e.value.problems}
+    where = {(_w(p).row, _w(p).column) for p in e.value.problems}
     assert {(4, "event_date"), (8, "victim_age")} <= where
     assert (9, "municipality") in where or recs.loc[8, "department"] == "11"
     assert "cuarenta" not in str(e.value)
