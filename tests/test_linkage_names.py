@@ -92,3 +92,36 @@ def test_phonetic_key_tells_different_names_apart() -> None:
     keys = fonetica(normalise(pd.Series(["García", "Gómez", "Guerrero", "Castro", "Ortiz",
                                          "Rojas", "Ramírez", "Rodríguez", None])))
     assert keys.iloc[:8].nunique() == 8 and pd.isna(keys.iloc[8])
+
+
+_CELL = st.one_of(st.just(""), st.text(alphabet="0123456789-/. aé", max_size=12),
+                  st.integers(-5, 150).map(str), st.dates().map(lambda d: d.isoformat()))
+
+
+@given(age=_CELL, date=_CELL, muni=_CELL)
+@settings(max_examples=40, deadline=None)
+def test_prepare_reads_a_cell_or_names_its_row_and_column(age: str, date: str, muni: str
+                                                          ) -> None:
+    from citizendata.errors import BadInput
+    from citizendata.integrate.linkage.prepare import prepare
+
+    recs = pd.DataFrame({
+        "source": ["flip", "fiscalia"], "record_id": ["1", "1"],
+        "victim_given_names": ["Zoilo", "Zoilo"], "victim_surnames": ["Quiñónez", "Quinonez"],
+        "victim_sex": ["male", "male"], "victim_age": ["40", age],
+        "victim_role": ["journalist", ""], "violation": ["killing", "killing"],
+        "event_date": ["2020-01-02", date], "department": ["27", "27"],
+        "municipality": ["27001", muni]})
+    try:
+        clean = prepare(recs)
+    except BadInput as e:
+        assert e.code == "linkage.invalid" and e.problems
+        for p in e.problems:
+            assert p.where is not None and p.where.row == 2
+            assert p.where.column in {"victim_age", "event_date", "municipality"}
+        assert "Zoilo" not in str(e) and "Quin" not in str(e)
+        return
+    assert clean["unique_id"].tolist() == ["flip:1", "fiscalia:1"]
+    assert clean["surn"].tolist() == ["quinonez", "quinonez"]
+    assert pd.isna(clean["age"].iloc[1]) or 0 <= clean["age"].iloc[1] <= 120
+    assert clean["department"].tolist() == ["27", "27"]
