@@ -2,14 +2,16 @@
 
 u (agreement among unrelated pairs) by random sampling of pairs with the caller's seed;
 m (agreement among pairs of the same victim-event) by EM on two blocking passes, as
-splink recommends: pairs with the same names (which trains date, place, sex, age, role
-and violation) and pairs with the same date and municipality (which trains the names,
-sex, age, role and violation); splink averages a comparison's m over the passes that
-trained it. The prior λ is then estimated by EM over the candidate pairs with m and u
-fixed (the share of candidates that match, which is one number and always converges)
-and spread over all pairs. Everything runs in a private in-memory DuckDB connection
-with one thread (so a seed gives the same bits every run), and splink's loggers are
-held at WARNING so no value reaches a log.
+splink recommends: pairs with the same names and event year (which trains date, place,
+sex, age, role and violation; the year keeps out most of a victim's *other* events) and
+pairs with the same date and municipality (which trains the names, sex, age, role and
+violation); a comparison's m is the mean over the passes that trained it, each pass run
+on a fresh linker. The prior λ is then estimated by EM over the candidate pairs with m
+and u fixed (the share of candidates that match, which is one number and always
+converges) and spread over all pairs. Everything runs in a private in-memory DuckDB
+connection with one thread (so a seed gives the same bits every run), and splink's
+loggers are held at ERROR so no value reaches a log. docs/methods/linkage.md has the
+details.
 """
 
 from __future__ import annotations
