@@ -125,3 +125,22 @@ def test_prepare_reads_a_cell_or_names_its_row_and_column(age: str, date: str, m
     assert clean["surn"].tolist() == ["quinonez", "quinonez"]
     assert pd.isna(clean["age"].iloc[1]) or 0 <= clean["age"].iloc[1] <= 120
     assert clean["department"].tolist() == ["27", "27"]
+
+
+def test_prepare_reads_typed_columns() -> None:
+    from citizendata.integrate.linkage.prepare import prepare
+
+    recs = pd.DataFrame({
+        "source": ["flip", "medios"], "record_id": [7, 7],
+        "victim_given_names": ["Ana", None], "victim_surnames": ["Ríos", "Ríos"],
+        "victim_sex": ["female", None], "victim_age": [44.0, None],
+        "victim_role": ["journalist", None], "violation": ["killing", "killing"],
+        "event_date": pd.to_datetime(["2020-01-02 10:30", None]),
+        "department": [5, None], "municipality": [5001, 5001]})
+    clean = prepare(recs)
+    assert clean["unique_id"].tolist() == ["flip:7", "medios:7"]
+    assert [str(d) for d in clean["event_date"]] == ["2020-01-02", "NaT"]
+    assert clean["age"].tolist()[0] == 44 and pd.isna(clean["age"].iloc[1])
+    # the department comes from the municipality's DIVIPOLA code when missing
+    assert clean["department"].tolist() == ["05", "05"]
+    assert clean["municipality"].tolist() == ["05001", "05001"]
