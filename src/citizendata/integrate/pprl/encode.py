@@ -49,7 +49,7 @@ def field_tokens(spec: FieldSpec, value: str) -> list[str]:
     """The tokens of one normalised value (padded q-grams per word, a code, date parts)."""
     if not value:
         return []
-    if spec.kind == "exact":
+    if spec.kind in ("exact", "year"):
         return [value]
     if spec.kind == "date":
         return [f"y{value[:4]}", f"m{value[:7]}", f"d{value}"]
@@ -62,10 +62,11 @@ def field_tokens(spec: FieldSpec, value: str) -> list[str]:
 
 def _normalised(frame: pd.DataFrame, spec: FieldSpec) -> pd.Series:
     """One column of normalised text per record; '' where missing."""
-    if spec.kind == "date":
+    if spec.kind in ("date", "year"):
         raw = frame[spec.columns[0]]
         dates = pd.to_datetime(raw, errors="coerce", format="mixed", dayfirst=False)
-        return dates.dt.strftime("%Y-%m-%d").fillna("").astype(object)
+        text = dates.dt.strftime("%Y-%m-%d" if spec.kind == "date" else "%Y")
+        return text.fillna("").astype(object)
     cols = [frame[c].astype(object).where(frame[c].notna(), "").astype(str)
             for c in spec.columns]
     joined = cols[0].str.cat(cols[1:], sep=" ") if len(cols) > 1 else cols[0]

@@ -24,13 +24,13 @@ class FieldSpec(BaseModel):
     ``kind``: ``name`` (Spanish name normalisation, then q-grams), ``text`` (q-grams of
     the folded text), ``exact`` (the whole value is one token: sex, DIVIPOLA codes) or
     ``date`` (tokens for the year, the year-month and the day: dates a few days apart
-    still share two of three tokens).
+    still share two of three tokens) or ``year`` (a date's year, one token: a salt).
     """
 
     model_config = ConfigDict(extra="forbid")
     name: str
     columns: list[str] = Field(default_factory=list)  # joined by a space; default [name]
-    kind: Literal["name", "text", "exact", "date"] = "text"
+    kind: Literal["name", "text", "exact", "date", "year"] = "text"
     q: int = Field(default=2, ge=1, le=4)
     k: int | None = Field(default=None, ge=1, le=64)  # hash positions per token; default from weight
     weight: float = Field(default=1.0, gt=0, le=10)
@@ -134,7 +134,8 @@ def read_schema(source: str | Path | dict[str, Any]) -> ClkSchema:
         problems = [Problem("pprl.invalid", e["msg"],
                             Where(field=".".join(str(p) for p in e["loc"]) or None))
                     for e in exc.errors()]
-        raise BadInput("pprl.invalid", f"The schema has {len(problems)} problem(s).",
+        raise BadInput("pprl.invalid", f"The schema has {len(problems)} problem(s), first: "
+                       f"{problems[0].where.field if problems[0].where else ''}: {problems[0].message}.",
                        where=where, problems=problems) from None
 
 
