@@ -303,7 +303,7 @@ def test_a_different_secret_gives_unlinkable_encodings(
     assert own.max() < 0.7  # far below any threshold that links
     assert not set(other["block_1"]) & set(encoded["flip"]["block_1"])
     res = link_encodings({"flip": other, "fiscalia": encoded["fiscalia"]}, threshold=0.8,
-                         blocking="all")
+                         blocking="all", within=False)
     assert len(res.links()) == 0
 
 

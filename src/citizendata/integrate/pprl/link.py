@@ -23,7 +23,9 @@ from citizendata.integrate.pprl.encode import decode_clks
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["PPRLResult", "candidate_pairs", "dice", "greedy_one_to_one", "link_encodings"]
+__all__ = [
+    "PPRLResult", "candidate_pairs", "dice", "greedy_one_to_one", "link_encodings", "lsh_keys",
+]
 
 _PAIR_CHUNK = 1 << 18  # candidate pairs scored at a time (bounds the gathered rows)
 
@@ -48,37 +50,34 @@ def dice(a: NDArray[np.uint64], b: NDArray[np.uint64], ia: NDArray[np.int64],
     return out
 
 
-def _key_pairs(ka: pd.Series, kb: pd.Series) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _key_pairs(ka: pd.Series | NDArray[np.uint64], kb: pd.Series | NDArray[np.uint64],
+               ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Row pairs that share a (non-empty) blocking key: a hash join."""
-    left = pd.DataFrame({"k": ka.to_numpy(), "i": np.arange(len(ka))})
-    right = pd.DataFrame({"k": kb.to_numpy(), "j": np.arange(len(kb))})
-    left, right = left[left.k != ""], right[right.k != ""]
+    left = pd.DataFrame({"k": np.asarray(ka), "i": np.arange(len(ka))})
+    right = pd.DataFrame({"k": np.asarray(kb), "j": np.arange(len(kb))})
+    if left["k"].dtype == object:
+        left, right = left[left.k != ""], right[right.k != ""]
     m = left.merge(right, on="k", how="inner")
     return m["i"].to_numpy(np.int64), m["j"].to_numpy(np.int64)
 
 
-def _lsh_pairs(a: NDArray[np.uint64], b: NDArray[np.uint64], *, bands: int, rows: int,
-               seed: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Pairs equal on all `rows` sampled bits of at least one of `bands` bands."""
-    nbits = a.shape[1] * 64
+def lsh_keys(m: NDArray[np.uint64], *, bands: int = 24, rows: int = 16, seed: int = 2009,
+             ) -> NDArray[np.uint64]:
+    """n x bands keys: each band packs `rows` sampled bits of the filter (Hamming LSH).
+
+    The same seed samples the same bits for every list, so equal bits give equal keys.
+    """
     rng = np.random.default_rng(seed)
-    abits = np.unpackbits(a.view(np.uint8), axis=1)
-    bbits = np.unpackbits(b.view(np.uint8), axis=1)
-    out_i, out_j = [], []
-    for _ in range(bands):
-        cols = rng.choice(nbits, size=rows, replace=False)
-        weights = (1 << np.arange(rows, dtype=np.uint64))
-        ka = pd.Series(abits[:, cols].astype(np.uint64) @ weights).astype(str)
-        kb = pd.Series(bbits[:, cols].astype(np.uint64) @ weights).astype(str)
-        i, j = _key_pairs(ka, kb)
-        out_i.append(i)
-        out_j.append(j)
-    return np.concatenate(out_i), np.concatenate(out_j)
+    bits = np.unpackbits(m.view(np.uint8), axis=1)
+    cols = np.stack([rng.choice(bits.shape[1], size=rows, replace=False)
+                     for _ in range(bands)])  # bands x rows
+    weights = np.uint64(1) << np.arange(rows, dtype=np.uint64)
+    return (bits[:, cols].astype(np.uint64) * weights).sum(axis=2, dtype=np.uint64)
 
 
-def candidate_pairs(a: pd.DataFrame, b: pd.DataFrame, ma: NDArray[np.uint64],
-                    mb: NDArray[np.uint64], methods: Sequence[str], *, lsh_bands: int = 24,
-                    lsh_rows: int = 16, seed: int = 2009,
+def candidate_pairs(a: pd.DataFrame, b: pd.DataFrame, methods: Sequence[str], *,
+                    lsh_a: NDArray[np.uint64] | None = None,
+                    lsh_b: NDArray[np.uint64] | None = None,
                     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Distinct candidate row pairs of two lists, united over the blocking methods."""
     parts: list[tuple[NDArray[np.int64], NDArray[np.int64]]] = []
@@ -89,11 +88,18 @@ def candidate_pairs(a: pd.DataFrame, b: pd.DataFrame, ma: NDArray[np.uint64],
         elif method == "keys":
             for col in sorted(c for c in a.columns if c.startswith("block_")):
                 parts.append(_key_pairs(a[col], b[col]))
-        else:
-            parts.append(_lsh_pairs(ma, mb, bands=lsh_bands, rows=lsh_rows, seed=seed))
+        elif lsh_a is not None and lsh_b is not None:
+            # one join over every band: the band number rides in the key's high bits
+            nb = lsh_a.shape[1]
+            off = np.arange(nb, dtype=np.uint64) << np.uint64(40)
+            i, j = _key_pairs((lsh_a + off).ravel(), (lsh_b + off).ravel())
+            parts.append((i // nb, j // nb))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     i = np.concatenate([p[0] for p in parts]).astype(np.int64)
     j = np.concatenate([p[1] for p in parts]).astype(np.int64)
-    code = np.unique(i * max(len(b), 1) + j)
+    code = np.sort(i * max(len(b), 1) + j)  # sorting beats np.unique's hash table here
+    code = code[np.concatenate([[True], code[1:] != code[:-1]])] if len(code) else code
     return code // max(len(b), 1), code % max(len(b), 1)
 
 
@@ -184,13 +190,14 @@ def _check(encoded: dict[str, pd.DataFrame]) -> None:
 def link_encodings(encoded: dict[str, pd.DataFrame], *, threshold: float = 0.8,
                    blocking: str | Sequence[str] = "keys", one_to_one: bool = True,
                    keep_above: float | None = None, segments: int = 1,
-                   weights: Sequence[float] | None = None, seed: int = 2009,
-                   ) -> PPRLResult:
+                   weights: Sequence[float] | None = None, within: bool = True,
+                   seed: int = 2009) -> PPRLResult:
     """Link the lists' encodings; no name is seen, only Dice coefficients of filters.
 
     ``keep_above`` (default threshold − 0.1) keeps lower-scoring pairs too, so the
     result can be clustered at other thresholds. ``segments``/``weights``: field-level
-    encodings (one filter per field) are compared per field and averaged.
+    encodings (one filter per field) are compared per field and averaged. ``within``:
+    records of the same list are compared too (a list may hold a victim twice).
     """
     methods = [blocking] if isinstance(blocking, str) else list(blocking)
     bad = [m for m in methods if m not in ("keys", "lsh", "all")]
@@ -209,9 +216,14 @@ def link_encodings(encoded: dict[str, pd.DataFrame], *, threshold: float = 0.8,
                        fix="Encode every list with the same schema (filter length).")
     floor = threshold - 0.1 if keep_above is None else keep_above
     frames, n_cand = [], 0
-    for la, lb in combinations(sorted(encoded), 2):
+    names = sorted(encoded)
+    bands = {n: lsh_keys(m, seed=seed) for n, m in mats.items()} if "lsh" in methods else {}
+    couples = [*combinations(names, 2), *((n, n) for n in names if within)]
+    for la, lb in couples:
         a, b = encoded[la].reset_index(drop=True), encoded[lb].reset_index(drop=True)
-        i, j = candidate_pairs(a, b, mats[la], mats[lb], methods, seed=seed)
+        i, j = candidate_pairs(a, b, methods, lsh_a=bands.get(la), lsh_b=bands.get(lb))
+        if la == lb:
+            i, j = i[i < j], j[i < j]
         n_cand += len(i)
         s = dice(mats[la], mats[lb], i, j, segments=segments,
                  weights=None if weights is None else np.asarray(weights))
@@ -223,9 +235,11 @@ def link_encodings(encoded: dict[str, pd.DataFrame], *, threshold: float = 0.8,
     pairs = pd.concat(frames, ignore_index=True).sort_values(
         "score", ascending=False, kind="stable").reset_index(drop=True)
     keys = pd.Series([f"{n}:{r}" for n, f in encoded.items() for r in f["record_id"].astype(str)])
-    total = sum(len(encoded[x]) * len(encoded[y]) for x, y in combinations(encoded, 2))
+    total = sum(len(encoded[x]) * len(encoded[y]) if x != y else
+                len(encoded[x]) * (len(encoded[x]) - 1) // 2 for x, y in couples)
     summary = {"lists": {n: len(f) for n, f in encoded.items()}, "candidate_pairs": n_cand,
                "all_pairs": total, "reduction_ratio": 1 - n_cand / total if total else 0.0,
-               "blocking": methods, "kept_pairs": len(pairs), "kept_above": floor}
+               "blocking": methods, "kept_pairs": len(pairs), "kept_above": floor,
+               "within_lists": within}
     return PPRLResult(pairs=pairs, keys=keys, threshold=threshold, one_to_one=one_to_one,
                       summary=summary)

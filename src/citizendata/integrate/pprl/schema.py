@@ -141,9 +141,10 @@ def read_schema(source: str | Path | dict[str, Any]) -> ClkSchema:
 
 def colombia_schema(**overrides: Any) -> ClkSchema:
     """The case form's identifiers (projects/cases.py CaseFields) as a record-level CLK."""
+    # given names and surnames in one field: lists swap them (surname in the given-name
+    # column) and a bigram set does not care about word order
     fields = [
-        FieldSpec(name="given_names", columns=["victim_given_names"], kind="name", weight=1.0),
-        FieldSpec(name="surnames", columns=["victim_surnames"], kind="name", weight=1.0),
+        FieldSpec(name="name", columns=["victim_given_names", "victim_surnames"], kind="name"),
         FieldSpec(name="sex", columns=["victim_sex"], kind="exact", weight=0.5),
         FieldSpec(name="event_date", kind="date", weight=1.0),
         FieldSpec(name="department", kind="exact", weight=0.5),
