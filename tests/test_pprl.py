@@ -243,7 +243,7 @@ def test_hardened_encodings_link_at_their_own_threshold(
     enc = {n: encode_clks(f, schema, SECRET) for n, f in frames.items()}
     width = len(base64.b64decode(enc["flip"].clk[0])) * 8
     assert width == (2048 if hardening == ["balance"] else 512)
-    if hardening == ["balance"]:  # constant Hamming weight: bit frequencies carry nothing
+    if hardening == ["balance"]:  # constant weight: the count of set bits hides the length
         assert set(np.bitwise_count(decode_clks(enc["flip"]["clk"])).sum(axis=1)) == {1024}
     q = pairwise_quality(link_encodings(enc, threshold=threshold).clusters(), truth)
     assert q["f1"] > 0.9, q

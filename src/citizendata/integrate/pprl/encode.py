@@ -124,7 +124,7 @@ def _field_rows(values: pd.Series, spec: FieldSpec, schema: ClkSchema, secret: b
 
 
 def _harden(bits: NDArray[np.bool_], schema: ClkSchema, secret: bytes) -> NDArray[np.bool_]:
-    """Balancing and XOR-folding (Schnell, Borgs & Encarnação 2016) per field segment."""
+    """Balancing (Schnell 2016) and XOR-folding (Schnell, Borgs & Encarnação 2016), per field."""
     for step in schema.hardening:
         if step == "balance":
             width = bits.shape[2] * 2
