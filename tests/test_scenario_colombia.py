@@ -152,6 +152,8 @@ def test_files_parse_back_through_the_list_specs(data: co.ColombiaScenario, tmp_
         assert mapped["record_id"].is_unique
     assert json.loads(paths["truth.json"].read_text(encoding="utf-8")) == data.truth
     assert json.loads(paths["project.json"].read_text(encoding="utf-8")) == co.spec_dict()
+    flip = json.loads(paths["flip_submissions.json"].read_text(encoding="utf-8"))
+    assert flip == data.submissions
 
 
 def test_files_are_in_each_organisations_own_layout(data: co.ColombiaScenario) -> None:
@@ -189,3 +191,64 @@ def test_example_script_writes_every_file(tmp_path: Path, monkeypatch: pytest.Mo
     assert f"true victim-events {truth['true_total']:,}" in capsys.readouterr().out
     records = pd.read_csv(out / "records.csv", dtype=str, keep_default_na=False)
     assert list(records.columns[:len(FIELDS)]) == list(FIELDS)
+
+
+def test_readme_documents_the_true_capture_model() -> None:
+    from citizendata.scenarios.colombia_press_freedom.capture import model_table
+
+    readme = (Path(__file__).parents[1] / "examples" / "colombia-press-freedom" / "README.md"
+              ).read_text(encoding="utf-8")
+    assert model_table() in readme
+    for name, (src, gain) in co.REFERRAL.items():
+        assert f"`{name}` gains **+{gain:.2f}**" in readme and f"`{src}`" in readme
+    for name, rates in co.NOISE.items():
+        row = next(line for line in readme.splitlines() if line.startswith(f"| {name} | 0"))
+        cells = [float(c) for c in row.strip("|").split("|")[1:]]
+        assert cells == list(rates), name
+    t = co.generate().truth
+    assert f"true victim-events 2016–2024 | {t['true_total']:,}" in readme
+    assert f"at least one list) | {t['documented']:,}" in readme
+
+
+# -- FLIP's reports through the intake ---------------------------------------------------
+def test_flip_submissions_are_valid_intake_submissions(data: co.ColombiaScenario,
+                                                      form_fields: dict[str, object]) -> None:
+    from citizendata.ingest.payload import parse_json_submission
+
+    schema = parse_xlsform(co.FORM_PATH.read_bytes(), "form.xlsx").schema
+    subs = data.submissions
+    assert len(subs) == len(data.backlog) == data.truth["list_records"]["flip"]
+    assert len({s["instance_id"] for s in subs}) == len(subs)
+    for sub in subs:
+        parsed = parse_json_submission(sub, schema)
+        assert parsed.instance_id == sub["instance_id"] == sub["data"]["meta"]["instanceID"]
+        d = sub["data"]
+        assert set(d) - {"meta"} <= set(form_fields), set(d) - set(form_fields)
+        for field in ("report_channel", "victim_sex", "victim_role", "violation", "department",
+                      "municipality", "perpetrator", "linked_to_work", "media_type"):
+            if field in d:
+                allowed = {c.name for c in form_fields[field].choices}  # type: ignore[attr-defined]
+                assert d[field] in allowed, (field, d[field])
+        assert d["event_date"] <= sub["collected_at"][:10]
+    flip = data.records[data.records["source"] == "flip"].reset_index(drop=True)
+    assert [s["data"]["record_id"] for s in subs] == list(flip["record_id"])
+    assert [s["data"]["victim_surnames"] for s in subs] == list(flip["victim_surnames"])
+
+
+def test_flip_submissions_agree_with_the_backlog(data: co.ColombiaScenario) -> None:
+    d = pd.DataFrame([s["data"] for s in data.submissions])
+    b = data.backlog.reset_index(drop=True)
+    sources = d["independent_sources"].astype(int)
+    verified = b["status"] == "verified"
+    assert (sources[verified] >= 2).all() and d.loc[verified, "linked_to_work"].ne("no").all()
+    assert (sources[b["reason"] == "insufficient_evidence"] <= 1).all()
+    assert (d.loc[b["reason"] == "not_journalism", "linked_to_work"] == "no").all()
+    assert d.loc[b["reason"] == "not_16_10_1", "violation"].isin(["threat", "other_attack"]).all()
+    n_evidence = d["evidence"].str.split(" ").str.len()
+    assert (n_evidence == sources.clip(lower=1, upper=7)).all()
+    press = d["victim_role"].isin(["journalist", "media_worker"])
+    assert d.loc[press, "media_outlet"].notna().all() and d.loc[~press, "media_outlet"].isna().all()
+    # the description names no one: neither given names nor surnames appear in it
+    for text, given, surnames in zip(d["description"], d["victim_given_names"],
+                                     d["victim_surnames"], strict=True):
+        assert not any(w in text.split() for w in f"{given} {surnames}".split() if len(w) > 3)
