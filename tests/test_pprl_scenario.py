@@ -19,7 +19,7 @@ def records() -> tuple[pd.DataFrame, pd.Series]:
     # a record that is no 16.10.1 case (_event_id missing) is its own entity
     truth = pd.Series(r["_event_id"].where(r["_event_id"].notna(), "solo:" + keys).to_numpy(),
                       index=keys.to_numpy())
-    return r.drop(columns=["_event_id", "_noise", "_duplicate"]), truth
+    return r.drop(columns=[c for c in r.columns if c.startswith("_")]), truth
 
 
 def test_pprl_on_the_six_lists_comes_close_to_plain_linkage(
@@ -31,9 +31,10 @@ def test_pprl_on_the_six_lists_comes_close_to_plain_linkage(
     res = link_encodings(encoded, threshold=0.8)
     pprl = linkage_quality(res.clusters(), truth)
     plain = linkage_quality(link_records(frames), truth, threshold=0.9)
-    # measured 2026-12-07: PPRL P 0.985 R 0.984 F1 0.984; splink P 0.994 R 0.998 F1 0.996
-    assert pprl["precision"] > 0.97 and pprl["recall"] > 0.97, pprl
-    assert plain["f1"] > 0.98, plain
+    # measured 2026-12-07 (scenario with namesakes and victims of two acts):
+    # PPRL P 0.946 R 0.985 F1 0.965; splink P 0.967 R 0.998 F1 0.983
+    assert pprl["precision"] > 0.93 and pprl["recall"] > 0.97, pprl
+    assert plain["f1"] > 0.97, plain
     assert pprl["f1"] > plain["f1"] - 0.03, (pprl, plain)
     assert res.summary["reduction_ratio"] > 0.85
     # what the server saw holds no name

@@ -32,6 +32,8 @@ NICK = {"Francisco": "Pacho", "José": "Pepe", "Guillermo": "Memo", "Jesús": "C
         "Dolores": "Lola", "Enrique": "Quique", "Alberto": "Beto", "Manuel": "Manolo"}
 DEPARTMENTS = ["05", "08", "11", "13", "19", "20", "23", "27", "41", "50", "52", "54",
                "66", "68", "73", "76", "81", "86"]
+VIOLATIONS = ["killing", "kidnapping", "enforced_disappearance", "arbitrary_detention",
+              "torture"]
 _STRIP = str.maketrans("áéíóúÁÉÍÓÚñÑüÜ", "aeiouAEIOUnNuU")
 
 
@@ -92,7 +94,8 @@ def spanish_lists(n: int = 600, lists: tuple[str, ...] = ("fiscalia", "defensori
         rows.append({"victim_given_names": given, "victim_surnames": surnames,
                      "victim_sex": "female" if female[v] else "male",
                      "event_date": str(day.date()), "department": dep,
-                     "municipality": f"{dep}{int(rng.integers(1, 40)) * 3 + 1:03d}"})
+                     "municipality": f"{dep}{int(rng.integers(1, 40)) * 3 + 1:03d}",
+                     "violation": str(rng.choice(VIOLATIONS, p=[0.4, 0.15, 0.1, 0.2, 0.15]))})
     frames, truth = {}, {}
     for name, p in zip(lists, capture, strict=True):
         caught = np.flatnonzero(rng.random(n) < p)
@@ -104,5 +107,5 @@ def spanish_lists(n: int = 600, lists: tuple[str, ...] = ("fiscalia", "defensori
             r["record_id"] = f"{name[:3].upper()}-{i:05d}"
         frames[name] = pd.DataFrame(recs)[["record_id", "victim_given_names",
                                             "victim_surnames", "victim_sex", "event_date",
-                                            "department", "municipality"]]
+                                            "department", "municipality", "violation"]]
     return frames, pd.Series(truth, name="victim")

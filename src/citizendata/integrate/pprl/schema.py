@@ -149,6 +149,9 @@ def colombia_schema(**overrides: Any) -> ClkSchema:
         FieldSpec(name="event_date", kind="date", weight=1.0),
         FieldSpec(name="department", kind="exact", weight=0.5),
         FieldSpec(name="municipality", kind="exact", weight=0.5),
+        # one person can be the victim of two acts days apart (tortured, then killed):
+        # the violation type keeps those events apart (lists seldom disagree on it)
+        FieldSpec(name="violation", kind="exact", weight=1.0),
     ]
     data: dict[str, Any] = {"fields": fields, "blocking": [["event_date:year"]]}
     data.update(overrides)
