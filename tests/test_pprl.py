@@ -205,6 +205,17 @@ def test_vectorised_dice_equals_a_plain_loop_over_pairs(encoded: dict[str, pd.Da
         assert s == 2 * (x & y).bit_count() / (x.bit_count() + y.bit_count())
 
 
+def test_dice_equals_anonlinks_on_the_same_filters() -> None:
+    """Reference: anonlink 0.15.3's C++ kernel (tests/data/pprl/anonlink_reference.py, run
+    in a scratch venv) on 60 pairs of 1,024-bit CLKs and 60 of 1,024-bit balanced ones."""
+    ref = pd.read_csv(Path(__file__).parent / "data" / "pprl" / "anonlink_dice.csv")
+    got = np.concatenate([
+        dice(decode_clks(part["clk_a"]), decode_clks(part["clk_b"]),
+             np.arange(len(part)), np.arange(len(part)))
+        for part in (ref.iloc[:60], ref.iloc[60:])])
+    np.testing.assert_allclose(got, ref["anonlink_dice"], rtol=0, atol=1e-12)
+
+
 def test_one_to_one_is_greedy_best_first() -> None:
     pairs = pd.DataFrame({
         "left_key": ["A:1", "A:1", "A:2", "A:2", "A:3"],
