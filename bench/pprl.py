@@ -149,6 +149,38 @@ def scenario_quality() -> dict[str, Any]:
     return out
 
 
+def _killings(clusters: pd.DataFrame, killing: set[str]) -> dict[str, Any]:
+    """The killings' MSE estimate (log-linear, BIC) from a clustering of the records."""
+    from citizendata.integrate.mse import estimate_mse, histories_from_records
+
+    c = clusters.assign(source=clusters["key"].str.split(":").str[0])
+    # a victim-event is a killing when one of its records says so (as bench/linkage.py)
+    ids = set(c.loc[c["key"].isin(killing), "cluster_id"])
+    h = histories_from_records(c[c["cluster_id"].isin(ids)], list_col="source",
+                               cluster_col="cluster_id")
+    d = estimate_mse(h, selection="bic").to_dict()
+    sel = d["selected"]
+    return {"n_observed": int(d["n_observed"]), "estimate": round(float(sel["estimate"]), 1),
+            "ci": [round(float(x), 1) for x in sel["ci"]]}
+
+
+def mse_effect() -> dict[str, Any]:
+    """The killings estimate from PPRL clusters at three thresholds and from splink's."""
+    sc = generate()
+    r = sc.records
+    keys = r["source"] + ":" + r["record_id"]
+    frames = r.drop(columns=[c for c in r.columns if c.startswith("_")])
+    killing = set(keys[r["violation"] == "killing"])
+    enc = {n: encode_clks(f, colombia_schema(), SECRET) for n, f in frames.groupby("source")}
+    res = link_encodings(enc, threshold=0.8, keep_above=0.7)
+    out: dict[str, Any] = {f"pprl_{t}": _killings(res.clusters(t), killing)
+                           for t in (0.75, 0.8, 0.85)}
+    out["splink_0.9"] = _killings(link_records(frames).clusters(0.9), killing)
+    truth = sc.truth["series"]["VC_VAW_MTUHRA"]
+    out["true_total"], out["true_documented"] = truth["total"], truth["documented"]
+    return out
+
+
 def scale() -> dict[str, Any]:
     """Encode and link ~36,000 records (three lists), blocking on two hashed keys.
 
@@ -264,7 +296,8 @@ def clkhash_comparison() -> dict[str, Any]:
 def main() -> None:
     t0 = time.perf_counter()
     results: dict[str, Any] = {"scenario": scenario_quality(), "scale": scale(),
-                               "dice_kernel": kernel(), "clkhash": clkhash_comparison()}
+                               "dice_kernel": kernel(), "clkhash": clkhash_comparison(),
+                               "mse_killings": mse_effect()}
     results["total_seconds"] = time.perf_counter() - t0
     k = results["dice_kernel"]
     results["ratios"] = {
