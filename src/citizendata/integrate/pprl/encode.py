@@ -180,7 +180,8 @@ def encode_clks(df: pd.DataFrame, schema: ClkSchema, secret: bytes | str, *,
     """Encode a list: ``record_id``, ``clk`` (base64), hashed ``block_i`` keys, ``schema``.
 
     Run this where the list is kept: the output holds no identifier in the clear, and
-    the secret must never reach citizendata's server.
+    the secret must never reach citizendata's server. Give codes as text ("05", not 5):
+    every holder must write a value the same way.
     """
     key = _as_secret(secret)
     _check_frame(df, schema, id_col)
