@@ -1,0 +1,60 @@
+"""Spanish names and other identifiers written the same way at every list holder.
+
+Every holder must normalise identically before encoding (a difference here is a
+difference in the Bloom filter), so this is pprl's own small, frozen normaliser rather
+than the linkage package's, which may evolve with its comparisons.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["NICKNAMES", "PARTICLES", "normalise_name", "normalise_text"]
+
+# particles of compound surnames and the conjunction of "Ortega y Gasset": dropped, so
+# "De la Hoz" and "Hoz" encode alike (lists write them inconsistently)
+PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "e", "da", "do", "dos"})
+
+# common Spanish hypocorisms -> the given name; a nickname on one list and the formal name
+# on another would otherwise share almost no bigrams
+NICKNAMES: dict[str, str] = {
+    "pacho": "francisco", "paco": "francisco", "pancho": "francisco", "quico": "francisco",
+    "pepe": "jose", "chepe": "jose", "memo": "guillermo", "chucho": "jesus",
+    "lucho": "luis", "tono": "antonio", "nacho": "ignacio", "beto": "alberto",
+    "quique": "enrique", "kike": "enrique", "lola": "dolores", "lolita": "dolores",
+    "concha": "concepcion", "conchita": "concepcion", "charo": "rosario", "chayo": "rosario",
+    "nando": "fernando", "manolo": "manuel", "rafa": "rafael", "toni": "antonio",
+    "javi": "javier", "alex": "alejandro", "fito": "adolfo", "chela": "graciela",
+    "lupe": "guadalupe", "pili": "pilar", "maruja": "maria", "nena": "elena",
+    "cata": "catalina", "juancho": "juan", "gustavito": "gustavo", "cheo": "jose",
+}
+
+_NON_LETTER = re.compile(r"[^a-z0-9]+")
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents (ñ -> n: lists drop the tilde as often as accents)."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def normalise_text(value: object) -> str:
+    """Case, accents and punctuation folded; words separated by one space; '' if missing."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    return " ".join(_NON_LETTER.sub(" ", _fold(str(value))).split())
+
+
+def normalise_name(value: object, *, nicknames: bool = True) -> str:
+    """A person's name: `normalise_text`, particles dropped, nicknames made formal.
+
+    >>> normalise_name("María  de la Peña-Núñez")
+    'maria pena nunez'
+    >>> normalise_name("Pacho")
+    'francisco'
+    """
+    words = [w for w in normalise_text(value).split() if w not in PARTICLES]
+    if nicknames:
+        words = [NICKNAMES.get(w, w) for w in words]
+    return " ".join(words)
