@@ -123,7 +123,7 @@ def map_list_file(data: bytes, filename: str, slug: str, lspec: ListSpec, cspec:
         seen[target] = header
         col = sheet.table.column(f"c{i}")
         cols[target] = _dates(col, lspec.date_format, sheet, header, problems) \
-            if target in dates else pc.utf8_trim_whitespace(col)
+            if target in dates else _text(col)
         _check_values(cols[target], by_name[target], sheet, header, problems)
     rows = sheet.table.column("row")
     if f.record_id not in cols:
@@ -143,10 +143,16 @@ def map_list_file(data: bytes, filename: str, slug: str, lspec: ListSpec, cspec:
     return buf.getvalue(), rows.to_pylist()
 
 
+def _text(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Cells trimmed; a blank one is no answer."""
+    t = pc.utf8_trim_whitespace(col)
+    return pc.if_else(pc.equal(t, ""), pa.scalar(None, pa.string()), t)
+
+
 def _dates(col: pa.ChunkedArray, fmt: str, sheet: Any, header: str,
            problems: list[Problem]) -> pa.ChunkedArray:
     """A text column of dates in the list's format as ISO dates; unreadable ones listed."""
-    text = pc.utf8_trim_whitespace(col)
+    text = _text(col)
     parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
     bad = pc.and_(pc.is_valid(text), pc.is_null(parsed))
     rows = pc.filter(sheet.table.column("row"), bad).to_pylist()
@@ -167,7 +173,7 @@ def _check_values(col: pa.ChunkedArray, field: Any, sheet: Any, header: str,
     """Numbers are numbers and a select_one's answer is one of its choices (row, column)."""
     if field.type == "select_one" and field.choices:
         names = pa.array([c.name for c in field.choices], pa.string())
-        bad = pc.invert(pc.fill_null(pc.is_in(col, value_set=names), True))
+        bad = pc.and_(pc.is_valid(col), pc.invert(pc.is_in(col, value_set=names)))
         rule = f"one of the choices {[c.name for c in field.choices][:20]}"
     elif field.type in ("integer", "decimal"):
         ok = pc.match_substring_regex(col, _INTEGER if field.type == "integer" else _DECIMAL)
