@@ -16,6 +16,9 @@ to the model, and keeps it out of the queue).
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -190,8 +193,30 @@ def _field_columns(spec: CasesSpec) -> list[str]:
     return list(dict.fromkeys(spec.fields.model_dump().values()))
 
 
+_MODELS: OrderedDict[str, Any] = OrderedDict()  # content digest -> scored pairs
+_MODELS_LOCK = threading.Lock()
+_MODELS_KEPT = 4
+
+
+def _digest(records: pd.DataFrame, spec: CasesSpec) -> str:
+    """What the scored pairs depend on: every record's fields and the linkage settings."""
+    import pandas as pd
+
+    h = hashlib.sha256(spec.linkage.model_dump_json().encode())
+    h.update(spec.fields.model_dump_json().encode())
+    h.update(pd.util.hash_pandas_object(records.astype(str), index=False).to_numpy().tobytes())
+    h.update(",".join(records.columns).encode())
+    return h.hexdigest()
+
+
 def link(inputs: LinkageInputs) -> Any:
-    """The records linked with the project's settings and its clerical decisions."""
+    """The records linked with the project's settings and its clerical decisions.
+
+    The scored pairs are kept in memory by a digest of the records and settings (the
+    same records give the same pairs), so a page of the review queue does not refit
+    the model; the decisions are applied afresh at every call. Nothing goes stale: other
+    records are another digest.
+    """
     from citizendata.integrate.linkage import link_records
 
     s = inputs.spec
@@ -202,13 +227,25 @@ def link(inputs: LinkageInputs) -> Any:
                        fix="Import the lists, and approve (or verify) the records analysis "
                            "may use.")
     cols = [c for c in _field_columns(s) if c in inputs.records.columns]
+    records = inputs.records[cols]
     keys = set(inputs.records["key"])
     d = inputs.decisions
     # a decision on a record analysis no longer uses (withdrawn, unverified) waits, kept
-    d = d[d["left_key"].isin(keys) & d["right_key"].isin(keys)]
-    return link_records(inputs.records[cols].copy(), fields=s.fields,
-                        date_tolerance_days=s.linkage.date_tolerance_days, seed=s.linkage.seed,
-                        decisions=d.reset_index(drop=True))
+    d = d[d["left_key"].isin(keys) & d["right_key"].isin(keys)].reset_index(drop=True)
+    digest = _digest(records, s)
+    with _MODELS_LOCK:
+        scored = _MODELS.get(digest)
+        if scored is not None:
+            _MODELS.move_to_end(digest)
+    if scored is None:
+        scored = link_records(records.copy(), fields=s.fields,
+                              date_tolerance_days=s.linkage.date_tolerance_days,
+                              seed=s.linkage.seed)
+        with _MODELS_LOCK:
+            _MODELS[digest] = scored
+            while len(_MODELS) > _MODELS_KEPT:
+                _MODELS.popitem(last=False)
+    return scored.with_decisions(d)
 
 
 def _queue(inputs: LinkageInputs, result: Any) -> pd.DataFrame:
