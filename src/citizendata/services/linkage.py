@@ -358,29 +358,37 @@ def capture_frame(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.Dat
     return frame, [x for x in lists if x in present]
 
 
+def _no_estimate(documented: int, exc: BadInput) -> dict[str, Any]:
+    # a sparse table: too few lists overlap, or no model has a finite estimate; said as
+    # such, never as a number
+    return {"documented": documented, "estimate": None, "ci": [None, None], "selected": None,
+            "models": [], "note": f"{exc.code}: {exc.message}"}
+
+
+def _selected(res: Any) -> dict[str, Any]:
+    sel = dict(res.selected)
+    return {"terms": list(sel.get("terms", [])), "estimate": sel.get("estimate"),
+            "ci": list(sel.get("ci") or [None, None]), "aic": sel.get("aic"),
+            "bic": sel.get("bic"), "deviance": sel.get("deviance"), "df": sel.get("df"),
+            "se": sel.get("se")}
+
+
 def _fit(frame: pd.DataFrame, lists: list[str], est: MSEIndicatorSpec) -> dict[str, Any]:
     """One multiple systems estimate from (list, cluster) rows: documented, N̂, interval,
-    models; ``None`` values and a reason where no finite estimate exists."""
-    from citizendata.integrate.mse import (  # type: ignore[attr-defined]  # until mse lands
-        estimate_mse,
-        histories_from_records,
-        read_histories,
-    )
+    the models compared and the one selected."""
+    from citizendata.integrate.mse import estimate_mse, histories_from_records
 
     documented = int(frame["cluster_id"].nunique())
-    hist = histories_from_records(frame, list_col="list", cluster_col="cluster_id", lists=lists)
     try:
-        h = read_histories(hist[[*lists, "count"]])
-        res = estimate_mse(h, method=est.method, selection=est.selection,
-                           confidence=est.confidence).to_dict()
+        hist = histories_from_records(frame, list_col="list", cluster_col="cluster_id",
+                                      lists=lists)
+        res = estimate_mse(hist, method=est.method, selection=est.selection,
+                           confidence=est.confidence, seed=0)
     except BadInput as exc:
-        # a sparse stratum: too few lists overlap, or no model has a finite estimate
-        return {"documented": documented, "estimate": None, "ci": [None, None],
-                "selected": None, "models": [], "note": f"{exc.code}: {exc.message}"}
-    sel = res.get("selected") or {}
-    return {"documented": documented, "estimate": sel.get("estimate"),
-            "ci": list(sel.get("ci") or [None, None]), "selected": sel,
-            "models": res.get("models", []), "note": None}
+        return _no_estimate(documented, exc)
+    sel = _selected(res)
+    return {"documented": documented, "estimate": sel["estimate"], "ci": sel["ci"],
+            "selected": sel, "models": list(res.models), "note": None}
 
 
 def _estimate_at(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.DataFrame
@@ -389,38 +397,36 @@ def _estimate_at(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.Data
     frame, lists = capture_frame(inputs, est, clusters)
     if not est.strata:
         return [], _fit(frame, lists, est), lists
-    from citizendata.integrate.mse import (  # type: ignore[attr-defined]  # until mse lands
-        estimate_stratified,
-        histories_from_records,
-    )
+    from citizendata.integrate.mse import estimate_stratified, histories_from_records
 
-    placed = frame.dropna(subset=est.strata)
-    hist = histories_from_records(placed, list_col="list", cluster_col="cluster_id",
-                                  lists=lists, strata=est.strata)
-    res = estimate_stratified(hist, strata=list(est.strata), lists=lists, method=est.method,
-                              selection=est.selection, confidence=est.confidence)
-    return stratified_rows(res, placed, est.strata, frame)
-
-
-def stratified_rows(res: Any, placed: pd.DataFrame, strata: Sequence[str],
-                    frame: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
-    """The stratified result as rows (one per stratum) and the recombined total."""
-    d = res.to_dict()
+    placed = frame.dropna(subset=list(est.strata))
+    by = placed.groupby(list(est.strata))["cluster_id"].nunique()
+    documented = {_label(k): int(v) for k, v in by.items()}
+    try:
+        hist = histories_from_records(placed, list_col="list", cluster_col="cluster_id",
+                                      lists=lists, strata=list(est.strata))
+        res = estimate_stratified(hist, strata=list(est.strata), lists=lists,
+                                  method=est.method, selection=est.selection,
+                                  confidence=est.confidence, seed=0)
+    except BadInput as exc:
+        total = _no_estimate(sum(documented.values()), exc)
+        return ([{**_no_estimate(n, exc), "stratum": k} for k, n in documented.items()],
+                total, lists)
     rows = []
-    for part in d["strata"]:
-        label = "|".join(str(part["stratum"][c]) for c in strata) if isinstance(
-            part.get("stratum"), dict) else str(part.get("stratum"))
-        sel = part.get("selected") or {}
-        rows.append({"stratum": label, "documented": int(part.get("n_observed", 0)),
-                     "estimate": sel.get("estimate"), "ci": list(sel.get("ci") or [None, None]),
-                     "selected": sel, "models": part.get("models", []),
-                     "note": part.get("note")})
-    tot = d["total"]
-    total = {"documented": int(frame["cluster_id"].nunique()), "estimate": tot.get("estimate"),
-             "ci": list(tot.get("ci") or [None, None]), "selected": None, "models": [],
-             "note": tot.get("note"), "unplaced": int(frame["cluster_id"].nunique()
-                                                      - placed["cluster_id"].nunique())}
-    return rows, total, list(d.get("lists", []))
+    for key, r in res.results.items():
+        sel = _selected(r)
+        rows.append({"stratum": _label(key), "documented": documented[_label(key)],
+                     "estimate": sel["estimate"], "ci": sel["ci"], "selected": sel,
+                     "models": list(r.models), "note": None})
+    total = {"documented": sum(documented.values()), "estimate": res.total,
+             "ci": list(res.ci), "selected": None, "models": [],
+             "note": f"strata estimated apart and added up; interval: {res.interval}"}
+    return rows, total, lists
+
+
+def _label(key: Any) -> str:
+    """A stratum's label: its values joined by '|'."""
+    return "|".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
 
 _HIDDEN = ("documented", "estimate", "ci_low", "ci_high")
@@ -481,15 +487,15 @@ def estimate_uncounted(inputs: LinkageInputs, result: Any, indicator: str) -> di
     est = estimate_spec(inputs.spec, indicator)
     thr = inputs.spec.linkage.threshold
     rows, total, lists = _estimate_at(inputs, est, result.clusters(thr))
-    if est.strata:
-        # the total of the table is what the strata add up to (clusters without a stratum
-        # are left out of the stratified estimate)
-        total = {**total, "documented": sum(int(r["documented"]) for r in rows)}
     table, report = protect_estimates(_rows_frame(rows, total), inputs.policy)
     hidden = set(table.loc[table["conf_status"] != "F", "stratum"])
     strata_models = [{"stratum": r["stratum"], "selected": r["selected"], "note": r["note"]}
                      for r in rows if r["stratum"] not in hidden]
-    sensitivity = [] if TOTAL in hidden else _sensitivity(inputs, result, est)
+    models = {r["stratum"]: r["selected"]["terms"] for r in rows if r["selected"]}
+    if not est.strata and total["selected"]:
+        models[""] = total["selected"]["terms"]
+    sensitivity = [] if TOTAL in hidden or not models else _sensitivity(inputs, result, est,
+                                                                          models)
     return {
         "indicator": indicator, "series": est.series, "title": est.title,
         "violations": list(est.violations), "strata": list(est.strata),
@@ -517,16 +523,44 @@ def _years(inputs: LinkageInputs, est: MSEIndicatorSpec) -> list[int | None]:
     return [int(years.min()), int(years.max())] if len(years) else [None, None]
 
 
-def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec
-                 ) -> list[dict[str, Any]]:
-    """The total (documented and estimated) at each of the settings' thresholds."""
+def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
+                 models: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The total (documented and estimated) at each of the settings' thresholds.
+
+    Each stratum keeps the model selected at the project's threshold (``models``), so
+    the change is the linkage's alone, not another model's; the interval is normal on
+    the sum of the strata's variances.
+    """
+    import math
+    from statistics import NormalDist
+
+    from citizendata.integrate.mse import estimate_mse, histories_from_records
+
+    z = NormalDist().inv_cdf(0.5 + est.confidence / 2)
     out = []
     for t in inputs.spec.linkage.sensitivity:
-        rows, total, _ = _estimate_at(inputs, est, result.clusters(float(t)))
-        documented = sum(int(r["documented"]) for r in rows) if est.strata \
-            else total["documented"]
-        out.append({"threshold": float(t), "documented": documented,
-                    "estimate": total["estimate"], "ci": total["ci"]})
+        frame, lists = capture_frame(inputs, est, result.clusters(float(t)))
+        placed = frame.dropna(subset=list(est.strata)) if est.strata else frame
+        row: dict[str, Any] = {"threshold": float(t),
+                               "documented": int(placed["cluster_id"].nunique()),
+                               "estimate": None, "ci": [None, None], "note": None}
+        try:
+            hist = histories_from_records(placed, list_col="list", cluster_col="cluster_id",
+                                          lists=lists, strata=list(est.strata))
+            parts = hist.groupby(list(est.strata)) if est.strata else [("", hist)]
+            fits = [estimate_mse(part[[*lists, "count"]].reset_index(drop=True),
+                                 models=[[m for m in models.get(_label(key), [])
+                                          if set(m.split(":")) <= set(lists)]],
+                                 confidence=est.confidence).selected
+                    for key, part in parts]
+        except BadInput as exc:
+            row["note"] = f"{exc.code}: {exc.message}"
+            out.append(row)
+            continue
+        n_hat = float(sum(f["estimate"] for f in fits))
+        half = z * math.sqrt(sum(float(f.get("se") or 0.0) ** 2 for f in fits))
+        row.update(estimate=n_hat, ci=[max(n_hat - half, row["documented"]), n_hat + half])
+        out.append(row)
     return out
 
 
