@@ -491,8 +491,8 @@ def estimate_uncounted(inputs: LinkageInputs, result: Any, indicator: str) -> di
     hidden = set(table.loc[table["conf_status"] != "F", "stratum"])
     strata_models = [{"stratum": r["stratum"], "selected": r["selected"], "note": r["note"]}
                      for r in rows if r["stratum"] not in hidden]
-    models = {r["stratum"]: r["selected"]["terms"] for r in rows if r["selected"]}
-    if not est.strata and total["selected"]:
+    models = {r["stratum"]: r["selected"]["terms"] for r in rows if r["selected"] is not None}
+    if not est.strata and total["selected"] is not None:
         models[""] = total["selected"]["terms"]
     sensitivity = [] if TOTAL in hidden or not models else _sensitivity(inputs, result, est,
                                                                           models)
@@ -523,6 +523,16 @@ def _years(inputs: LinkageInputs, est: MSEIndicatorSpec) -> list[int | None]:
     return [int(years.min()), int(years.max())] if len(years) else [None, None]
 
 
+def _held(est: MSEIndicatorSpec, models: dict[str, list[str]], key: Any,
+          lists: list[str]) -> dict[str, Any]:
+    """How a stratum is refitted at another threshold: its selected log-linear model held
+    (terms of lists still present), or LCMCR again (it selects no model)."""
+    if est.method == "lcmcr":
+        return {"method": "lcmcr", "seed": 0}
+    return {"models": [[m for m in models.get(_label(key), [])
+                        if set(m.split(":")) <= set(lists)]]}
+
+
 def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
                  models: dict[str, list[str]]) -> list[dict[str, Any]]:
     """The total (documented and estimated) at each of the settings' thresholds.
@@ -549,10 +559,8 @@ def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
                                           lists=lists, strata=list(est.strata))
             parts = hist.groupby(list(est.strata)) if est.strata else [("", hist)]
             fits = [estimate_mse(part[[*lists, "count"]].reset_index(drop=True),
-                                 models=[[m for m in models.get(_label(key), [])
-                                          if set(m.split(":")) <= set(lists)]],
-                                 confidence=est.confidence).selected
-                    for key, part in parts]
+                                 confidence=est.confidence, **_held(est, models, key, lists))
+                    .selected for key, part in parts]
         except BadInput as exc:
             row["note"] = f"{exc.code}: {exc.message}"
             out.append(row)
