@@ -198,3 +198,18 @@ def test_the_audit_log_holds_decisions_without_names_or_evidence(casos: Client) 
     text = json.dumps(casos.audit_log(SLUG), default=str, ensure_ascii=False)
     assert "cases.verify" in text and "cases.import" in text
     assert not [n for n in NAMES if n in text]
+
+
+def test_linkage_reads_only_what_analysis_may_use(casos: Client) -> None:
+    from citizendata.auth import Action
+    from citizendata.services.linkage import linkage_inputs
+
+    ids = _flip(casos)
+    casos.verify_case(SLUG, ids["flip:R1"], "verified", criteria=["identity", "role"],
+                      evidence="acta")
+    casos.verify_case(SLUG, ids["flip:R2"], "not_verified", criteria=[], evidence="")
+    casos.decide(SLUG, "cases", [ids["fiscalia:F-002"]], "rejected", "no es un caso")
+    casos.withdraw_consent(SLUG, "cases", ids["fiscalia:F-003"])
+    got = casos._read(linkage_inputs, SLUG, Action.SUBMISSION_REVIEW)
+    assert sorted(got.records["key"]) == ["fiscalia:F-001", "flip:R1"]
+    assert got.excluded == {"review_status": 1, "not_verified": 1, "unknown_list": 0}

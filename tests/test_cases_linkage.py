@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -197,3 +198,24 @@ def test_small_strata_are_hidden_with_their_cover() -> None:
     assert report["suppressed"] == len(hidden)
     alone, _ = protect_estimates(table.tail(1).assign(documented=4), ProtectionSpec())
     assert alone.loc[3, "conf_status"] == "C" and alone.loc[3, "estimate"] is None
+
+
+def test_the_series_is_served_as_sdmx_csv(world: World, tmp_path: Path) -> None:
+    import warnings
+
+    from citizendata.publish.sdmx import check_constraints, read_back
+    from citizendata.server.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
+        from fastapi.testclient import TestClient
+    token = world.analyst.create_token("series")
+    with TestClient(create_app(world.ws)) as http:
+        r = http.get(f"/api/v1/projects/{world.slug}/cases/series.csv",
+                     params={"kind": "documented"},
+                     headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    (tmp_path / "doc.csv").write_text(r.text, encoding="utf-8")
+    back = read_back(tmp_path / "doc.csv")
+    assert check_constraints(back) == [] and set(back["NATURE"]) == {"C"}
+    assert set(back["REF_AREA"]) == {"170"}
