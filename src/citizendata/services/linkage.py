@@ -331,25 +331,40 @@ def _strata_columns(records: pd.DataFrame, spec: CasesSpec, strata: Sequence[str
     return out
 
 
+def victim_violation(records: pd.DataFrame, violation: str) -> pd.Series:
+    """Each linked victim-event's violation: the one most of its records name (lists
+    classify some acts differently, e.g. a disappearance recorded as a kidnapping);
+    a tie goes to the first in alphabetical order, so the answer is the same every time."""
+    counts = (records.groupby(["cluster_id", violation]).size().rename("n").reset_index()
+              .sort_values(["cluster_id", "n", violation], ascending=[True, False, True]))
+    return counts.drop_duplicates("cluster_id").set_index("cluster_id")[violation]
+
+
 def capture_frame(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.DataFrame
                   ) -> tuple[pd.DataFrame, list[str]]:
-    """The estimate's records as (list, cluster, strata): violations kept, lists merged,
-    each cluster placed in the stratum of its first record; and the lists in order."""
+    """The estimate's records as (list, cluster, strata), and the lists in order.
+
+    Victims are counted by their linked records as a whole: a victim-event is in the
+    estimate when most of its records name one of its violations, and a list captured
+    it when any of that list's records is linked to it (whatever that record calls the
+    act). Lists are merged as ``merge`` says; each victim is placed in the stratum of
+    its first record.
+    """
     s = inputs.spec
     f = s.fields
-    recs = inputs.records[inputs.records[f.violation].isin(est.violations)]
+    recs = inputs.records.merge(clusters[["key", "cluster_id"]], on="key", how="left")
+    label = victim_violation(recs, f.violation)
+    recs = recs[recs["cluster_id"].map(label).isin(est.violations)].reset_index(drop=True)
     merged = {m: group for group, members in est.merge.items() for m in members}
     lists: list[str] = []
     for x in s.lists:
         name = merged.get(x.name, x.name)
         if name not in lists:
             lists.append(name)
-    frame = recs[["key"]].assign(list=recs[f.source].replace(merged))
-    frame = frame.merge(clusters[["key", "cluster_id"]], on="key", how="left")
-    strata = _strata_columns(recs, s, est.strata).reset_index(drop=True)
-    frame = frame.reset_index(drop=True)
+    frame = recs[["key", "cluster_id"]].assign(list=recs[f.source].replace(merged))
+    strata = _strata_columns(recs, s, est.strata)
     for c in est.strata:
-        frame[c] = strata[c]
+        frame[c] = strata[c].to_numpy()
     if est.strata:
         first = frame.sort_values("key").groupby("cluster_id")[est.strata].first()
         frame = frame.drop(columns=est.strata).merge(first, left_on="cluster_id",
@@ -519,6 +534,7 @@ def _years(inputs: LinkageInputs, est: MSEIndicatorSpec) -> list[int | None]:
 
     f = inputs.spec.fields
     recs = inputs.records[inputs.records[f.violation].isin(est.violations)]
+    # (the years of the records that name the violations: the span the lists cover)
     years = pd.to_datetime(recs[f.event_date], errors="coerce").dt.year.dropna()
     return [int(years.min()), int(years.max())] if len(years) else [None, None]
 
