@@ -219,3 +219,14 @@ def test_the_series_is_served_as_sdmx_csv(world: World, tmp_path: Path) -> None:
     back = read_back(tmp_path / "doc.csv")
     assert check_constraints(back) == [] and set(back["NATURE"]) == {"C"}
     assert set(back["REF_AREA"]) == {"170"}
+
+
+def test_a_victim_s_violation_is_the_one_most_of_its_records_name() -> None:
+    from citizendata.services.linkage import victim_violation
+
+    recs = pd.DataFrame({"cluster_id": [0, 0, 0, 1, 1, 2],
+                         "violation": ["enforced_disappearance", "kidnapping",
+                                       "enforced_disappearance", "kidnapping", "killing",
+                                       "torture"]})
+    got = victim_violation(recs, "violation")
+    assert got.to_dict() == {0: "enforced_disappearance", 1: "kidnapping", 2: "torture"}
