@@ -29,6 +29,7 @@ from citizendata.server.routers import (
     analysis,
     api,
     attachments,
+    cases,
     collect,
     combine,
     encryption,
@@ -97,6 +98,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(validation.router)
     app.include_router(estimation.router)
     app.include_router(combine.router)
+    app.include_router(cases.router)
     app.include_router(privacy.router)
     app.include_router(quality.router)
     app.include_router(public.router)
