@@ -29,6 +29,7 @@ from citizendata.server.routers import (
     analysis,
     api,
     attachments,
+    cases_pages,
     collect,
     combine,
     encryption,
@@ -106,6 +107,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(jobs.pages)
     app.include_router(validation.pages)
     app.include_router(releases.pages)
+    app.include_router(cases_pages.router)
     app.include_router(analysis.router)
     app.include_router(openrosa.router)
     app.include_router(setup.router)

@@ -1,0 +1,361 @@
+"""The browser side of cases: the case list, one case and its verification, the clerical
+review of uncertain record pairs, and the linkage and estimate summary.
+
+Every page calls the library Client (``cases``, ``case_verification``, ``verify_case``,
+``review_queue``, ``decide_pair``, ``link_cases``, ``estimate_uncounted``), which checks
+the role; names reach the page only for roles with personal_data.view. Works without
+JavaScript: every action is a form posted with the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+
+import citizendata.server.instance_ids  # noqa: F401  (registers the {instance_id:iid} convertor)
+from citizendata.auth import Action, allowed
+from citizendata.errors import CitizenDataError, Forbidden, NotFound, Unauthenticated
+from citizendata.i18n import gettext as _
+from citizendata.projects.cases import CasesSpec
+from citizendata.server.deps import api_client, csrf_ok
+from citizendata.server.pages import flash, render
+from citizendata.server.params import Page
+from citizendata.workspace import Client
+
+__all__ = ["PAGE_SIZE", "field_labels", "router", "value_labels"]
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+STATUSES = ("reported", "verified", "not_verified")
+DECISIONS = ("match", "non_match", "unsure")
+# the fields compared side by side in clerical review, in the order a person reads them
+PAIR_FIELDS = ("given_names", "surnames", "sex", "age", "role", "violation", "event_date",
+               "department", "municipality", "perpetrator")
+PERSONAL = frozenset({"given_names", "surnames"})
+
+
+def status_names() -> dict[str, str]:
+    """A case's verification status in the interface language."""
+    return {"reported": _("reported"), "verified": _("verified"),
+            "not_verified": _("not verified")}
+
+
+def decision_names() -> dict[str, str]:
+    """Clerical review decisions in the interface language."""
+    return {"match": _("same person and event"), "non_match": _("not the same"),
+            "unsure": _("unsure")}
+
+
+def field_labels() -> dict[str, str]:
+    """The case form's parts (CaseFields' attribute names) in the interface language."""
+    return {"source": _("List"), "record_id": _("Record id"),
+            "given_names": _("Given names"), "surnames": _("Surnames"), "sex": _("Sex"),
+            "age": _("Age"), "role": _("Role"), "violation": _("Violation"),
+            "event_date": _("Date of the event"), "department": _("Department"),
+            "municipality": _("Municipality"), "perpetrator": _("Alleged perpetrator")}
+
+
+def value_labels() -> dict[str, dict[str, str]]:
+    """Coded answers of the case form (by CaseFields attribute) in the interface language."""
+    return {
+        "sex": {"female": _("female"), "male": _("male"), "unknown": _("unknown")},
+        "role": {"journalist": _("journalist"), "media_worker": _("media worker"),
+                 "trade_unionist": _("trade unionist"),
+                 "hr_defender": _("human rights defender")},
+        "violation": {"killing": _("killing"), "kidnapping": _("kidnapping"),
+                      "enforced_disappearance": _("enforced disappearance"),
+                      "arbitrary_detention": _("arbitrary detention"),
+                      "torture": _("torture")},
+        "perpetrator": {"state_agent": _("state agent"), "armed_group": _("armed group"),
+                        "criminal_group": _("criminal group"), "private": _("private person"),
+                        "unknown": _("unknown")},
+    }
+
+
+def _url(slug: str, tail: str = "") -> str:
+    return f"/projects/{quote(slug, safe='')}{tail}"
+
+
+def _case_url(slug: str, instance_id: str) -> str:
+    return _url(slug, f"/cases/{quote(instance_id, safe='')}")
+
+
+def _spec(client: Client, slug: str) -> tuple[Any, CasesSpec]:
+    """The project and its cases section; 404 for a project without one."""
+    project = client.project(slug)
+    spec = project.spec.cases
+    if spec is None:
+        raise NotFound("not_found.route", _("Project %(slug)s declares no cases.")
+                       % {"slug": slug}, fix="Add a 'cases:' section to the project's spec.")
+    return project, spec
+
+
+def _require(role: str | None, action: Action, slug: str) -> None:
+    """Refuse a page the role has no use for (the Client refuses the data anyway)."""
+    if not allowed(role, action):
+        raise Forbidden("auth.forbidden", _("Your role %(role)s in project %(slug)s does not "
+                                            "allow this page.") % {"role": role, "slug": slug})
+
+
+def _show(name: str, value: Any) -> str:
+    """A case-form answer as a person reads it."""
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return "—"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value)
+    return value_labels().get(name, {}).get(text, text)
+
+
+def _error_text(err: CitizenDataError) -> str:
+    """The coded error as a page shows it: the translated title, then the message."""
+    return f"{_(err.title)}: {err.message}"
+
+
+async def _posted(request: Request) -> Any:
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        raise Forbidden("auth.csrf", _("The page has expired; reload it and try again."))
+    return form
+
+
+@router.get("/projects/{slug}/cases")
+def cases_page(slug: str, request: Request, status: str = "",
+               list_name: str = Query("", alias="list"), page: Page = 1,
+               client: Client = Depends(api_client)) -> Response:
+    """Every case record of every list, filtered by list and verification status, paged."""
+    project, spec = _spec(client, slug)
+    _require(project.role, Action.SUBMISSION_VIEW, slug)
+    status = status if status in STATUSES else ""
+    lists = [x.name for x in spec.lists]
+    chosen = list_name if list_name in lists else ""
+    result = client.cases(slug, list=chosen or None, status=status or None,
+                          limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    rows = result.get("rows", [])
+    total = int(result.get("total", len(rows)))
+    for r in rows:
+        r["url"] = _case_url(slug, str(r["instance_id"]))
+        r["shown"] = {k: _show(k, r.get(k)) for k in ("violation", "event_date", "department")}
+    kept = [(k, v) for k, v in (("list", chosen), ("status", status)) if v]
+    pages = max(1, -(-total // PAGE_SIZE))
+    return render(request, "cases/list.html", client, role=project.role, project=project,
+                  rows=rows, total=total, page=page, pages=pages, lists=lists,
+                  list_names={x.name: x.organisation for x in spec.lists},
+                  chosen=chosen, status=status, statuses=status_names(),
+                  names=allowed(project.role, Action.PERSONAL_DATA_VIEW),
+                  next_url=f"?{urlencode([*kept, ('page', page + 1)])}" if page < pages
+                  else None,
+                  prev_url=f"?{urlencode([*kept, ('page', page - 1)])}" if page > 1 else None,
+                  verification_list=spec.verification.list if spec.verification else None)
+
+
+def _record_rows(client: Client, slug: str, spec: CasesSpec, instance_id: str
+                 ) -> list[dict[str, str]]:
+    """The case's source record, field by field (personal fields withheld by the Client)."""
+    from citizendata.services.submissions import WITHHELD
+
+    _, (sub,) = client.submission_answers(slug, spec.form, [instance_id])
+    data = sub.data or {}
+    labels = field_labels()
+    rows = []
+    for attr, name in spec.fields.model_dump().items():
+        value = _find(data, name)
+        shown = _("withheld: personal data") if value == WITHHELD else _show(attr, value)
+        rows.append({"label": labels.get(attr, attr), "value": shown})
+    return rows
+
+
+def _find(data: dict[str, Any], name: str) -> Any:
+    """A field's answer wherever its group put it (a case form may group its questions)."""
+    if name in data:
+        return data[name]
+    for value in data.values():
+        if isinstance(value, dict):
+            found = _find(value, name)
+            if found is not None:
+                return found
+    return None
+
+
+def _case_context(client: Client, slug: str, instance_id: str) -> dict[str, Any]:
+    project, spec = _spec(client, slug)
+    _require(project.role, Action.SUBMISSION_VIEW, slug)
+    state = client.case_verification(slug, instance_id)
+    history = state.get("history", [])
+    criteria = spec.verification.criteria if spec.verification else []
+    texts = {c.code: c.text for c in criteria}
+    for h in history:
+        h["criteria_text"] = [texts.get(c, c) for c in h.get("criteria") or []]
+    required = set(spec.verification.required or texts) if spec.verification else set()
+    source = str(state.get("source") or "")
+    verifiable = (spec.verification is not None
+                  and (not source or source == spec.verification.list))
+    return {"project": project, "role": project.role, "instance_id": instance_id,
+            "state": state, "history": history, "criteria": criteria, "required": required,
+            "record": _record_rows(client, slug, spec, instance_id),
+            "verifiable": verifiable, "statuses": status_names(),
+            "back": _url(slug, "/cases"), "action": _case_url(slug, instance_id) + "/verify"}
+
+
+@router.get("/projects/{slug}/cases/{instance_id:iid}")
+def case_page(slug: str, instance_id: str, request: Request,
+              client: Client = Depends(api_client)) -> Response:
+    """One case: its source record, verification history and the verification form."""
+    ctx = _case_context(client, slug, instance_id)
+    return render(request, "cases/case.html", client, form={}, error=None, **ctx)
+
+
+@router.post("/projects/{slug}/cases/{instance_id:iid}/verify")
+async def case_verify(slug: str, instance_id: str, request: Request,
+                      client: Client = Depends(api_client)) -> Response:
+    """Record a verification decision; a refusal is shown in the page with what was typed."""
+    form = await _posted(request)
+    decision = str(form.get("decision") or "")
+    criteria = [str(c) for c in form.getlist("criteria")]
+    evidence = str(form.get("evidence") or "").strip()
+    note = str(form.get("note") or "").strip()
+    try:
+        await run_in_threadpool(client.verify_case, slug, instance_id, decision,
+                                criteria=criteria, evidence=evidence, note=note)
+    except (Forbidden, NotFound, Unauthenticated):
+        raise
+    except CitizenDataError as err:
+        ctx = await run_in_threadpool(_case_context, client, slug, instance_id)
+        return render(request, "cases/case.html", client, status=422, error=_error_text(err),
+                      form={"decision": decision, "criteria": set(criteria),
+                            "evidence": evidence, "note": note}, **ctx)
+    flash(request, _("Verification recorded: %(status)s.")
+          % {"status": status_names().get(decision, decision)})
+    return RedirectResponse(_case_url(slug, instance_id) + "#history", status_code=303)
+
+
+def _side(record: dict[str, Any], attr: str) -> str:
+    return _show(attr, record.get(attr))
+
+
+def _pair_view(pair: dict[str, Any], names: bool) -> dict[str, Any]:
+    """Two records aligned field by field, with which fields differ."""
+    left, right = pair.get("left") or {}, pair.get("right") or {}
+    labels = field_labels()
+    rows = []
+    for attr in PAIR_FIELDS:
+        if attr in PERSONAL and not names:
+            continue
+        a, b = _side(left, attr), _side(right, attr)
+        rows.append({"label": labels[attr], "left": a, "right": b,
+                     "differs": a.casefold() != b.casefold()})
+    prob = pair.get("match_probability")
+    return {"left_key": str(pair.get("left_key") or left.get("key") or ""),
+            "right_key": str(pair.get("right_key") or right.get("key") or ""),
+            "left_source": _show("source", left.get("source")),
+            "right_source": _show("source", right.get("source")),
+            "probability": None if prob is None else float(prob), "rows": rows,
+            "differing": sum(r["differs"] for r in rows)}
+
+
+@router.get("/projects/{slug}/linkage/review")
+def review_page(slug: str, request: Request,
+                client: Client = Depends(api_client)) -> Response:
+    """Clerical review: the next uncertain pair, side by side, and the three decisions."""
+    project, spec = _spec(client, slug)
+    _require(project.role, Action.SUBMISSION_REVIEW, slug)
+    queue = client.review_queue(slug, limit=1)
+    pairs = queue.get("pairs", [])
+    left = int(queue.get("total", len(pairs)))
+    names = allowed(project.role, Action.PERSONAL_DATA_VIEW)
+    return render(request, "cases/review.html", client, role=project.role, project=project,
+                  pair=_pair_view(pairs[0], names) if pairs else None, left=left,
+                  decisions=decision_names(), band=spec.linkage.review_band,
+                  action=_url(slug, "/linkage/review"))
+
+
+@router.post("/projects/{slug}/linkage/review")
+async def review_decide(slug: str, request: Request,
+                        client: Client = Depends(api_client)) -> Response:
+    """Record one decision on one pair, then show the next."""
+    form = await _posted(request)
+    decision = str(form.get("decision") or "")
+    try:
+        await run_in_threadpool(client.decide_pair, slug, str(form.get("left_key") or ""),
+                                str(form.get("right_key") or ""), decision,
+                                note=str(form.get("note") or "").strip())
+    except (Forbidden, NotFound, Unauthenticated):
+        raise
+    except CitizenDataError as err:
+        flash(request, _error_text(err), "error")
+    else:
+        flash(request, _("Decision recorded: %(decision)s.")
+              % {"decision": decision_names().get(decision, decision)})
+    return RedirectResponse(_url(slug, "/linkage/review"), status_code=303)
+
+
+def _sensitivity_chart(points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Estimate (with interval) against the linkage threshold, as SVG coordinates."""
+    pts = [p for p in points if p.get("estimate") is not None]
+    if len(pts) < 2:
+        return None
+    w, h, pad = 320, 160, 36
+    xs = [float(p["threshold"]) for p in pts]
+    ys = [float(v) for p in pts for v in (p["estimate"], *(p.get("ci") or []))
+          if v is not None]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = min(ys + [float(p.get("documented") or ys[0]) for p in pts]), max(ys)
+    y0, y1 = (y0 * 0.95, y1 * 1.05) if y1 > y0 else (y0 - 1, y1 + 1)
+
+    def sx(x: float) -> float:
+        return round(pad + (x - x0) / (x1 - x0 or 1) * (w - 2 * pad), 1)
+
+    def sy(y: float) -> float:
+        return round(h - pad + (y0 - y) / (y1 - y0) * (h - 2 * pad), 1)
+
+    out = []
+    for p in pts:
+        ci = p.get("ci") or [None, None]
+        out.append({"x": sx(float(p["threshold"])), "y": sy(float(p["estimate"])),
+                    "lo": sy(float(ci[0])) if ci[0] is not None else None,
+                    "hi": sy(float(ci[1])) if ci[1] is not None else None,
+                    "threshold": p["threshold"], "estimate": p["estimate"]})
+    return {"w": w, "h": h, "pad": pad, "points": out,
+            "line": " ".join(f"{p['x']},{p['y']}" for p in out),
+            "ymin": round(y0), "ymax": round(y1), "x0": x0, "x1": x1}
+
+
+def _estimate_view(key: str, est: dict[str, Any], title: str) -> dict[str, Any]:
+    sens = est.get("sensitivity") or []
+    return {"key": key, "title": title or key, "series": est.get("series", key),
+            "documented": est.get("documented"), "estimate": est.get("estimate"),
+            "ci": est.get("ci") or [None, None], "method": est.get("method"),
+            "model": est.get("selected"), "strata": est.get("strata") or [],
+            "models": est.get("models") or [], "sensitivity": sens,
+            "chart": _sensitivity_chart(sens)}
+
+
+@router.get("/projects/{slug}/linkage")
+def summary_page(slug: str, request: Request,
+                 client: Client = Depends(api_client)) -> Response:
+    """Lists and their sizes, pairs and clusters, the review queue, and each series'
+    estimate of the uncounted with its interval, model and sensitivity to the threshold."""
+    project, spec = _spec(client, slug)
+    _require(project.role, Action.DATA_EXPORT, slug)
+    linked = client.link_cases(slug)
+    estimates, failed = [], []
+    for key, ind in spec.estimates.items():
+        try:
+            estimates.append(_estimate_view(key, client.estimate_uncounted(slug, key),
+                                            ind.title or ind.series))
+        except (Forbidden, NotFound, Unauthenticated):
+            raise
+        except CitizenDataError as err:
+            failed.append({"title": ind.title or ind.series, "error": _error_text(err)})
+    sizes = linked.get("lists") or {}
+    if isinstance(sizes, list):
+        sizes = {str(x.get("name")): x.get("records") for x in sizes}
+    return render(request, "cases/linkage.html", client, role=project.role, project=project,
+                  linked=linked, lists=[(x.name, x.organisation, sizes.get(x.name))
+                                        for x in spec.lists],
+                  settings=spec.linkage, estimates=estimates, failed=failed,
+                  can_review=allowed(project.role, Action.SUBMISSION_REVIEW))
