@@ -137,25 +137,31 @@ def cases_page(slug: str, request: Request, status: str = "",
                           limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     rows = result.get("rows", [])
     total = int(result.get("total", len(rows)))
+    names = spec.fields.model_dump()
     for r in rows:
         r["url"] = _case_url(slug, str(r["instance_id"]))
-        r["shown"] = {k: _show(k, r.get(k)) for k in ("violation", "event_date", "department")}
+        # the Client names a row's parts by the form's fields; the page by CaseFields' parts
+        r["part"] = {attr: r.get(name) for attr, name in names.items()}
+        r["shown"] = {k: _show(k, r["part"].get(k))
+                      for k in ("violation", "event_date", "department")}
     kept = [(k, v) for k, v in (("list", chosen), ("status", status)) if v]
     pages = max(1, -(-total // PAGE_SIZE))
     return render(request, "cases/list.html", client, role=project.role, project=project,
                   rows=rows, total=total, page=page, pages=pages, lists=lists,
                   list_names={x.name: x.organisation for x in spec.lists},
                   chosen=chosen, status=status, statuses=status_names(),
-                  names=allowed(project.role, Action.PERSONAL_DATA_VIEW),
+                  names=bool(result.get("personal",
+                                        allowed(project.role, Action.PERSONAL_DATA_VIEW))),
                   next_url=f"?{urlencode([*kept, ('page', page + 1)])}" if page < pages
                   else None,
                   prev_url=f"?{urlencode([*kept, ('page', page - 1)])}" if page > 1 else None,
                   verification_list=spec.verification.list if spec.verification else None)
 
 
-def _record_rows(client: Client, slug: str, spec: CasesSpec, instance_id: str
-                 ) -> list[dict[str, str]]:
-    """The case's source record, field by field (personal fields withheld by the Client)."""
+def _record(client: Client, slug: str, spec: CasesSpec, instance_id: str
+            ) -> tuple[list[dict[str, str]], str, str]:
+    """The case's source record, field by field (personal fields withheld by the Client),
+    the list it comes from and its key (list:record id)."""
     from citizendata.services.submissions import WITHHELD
 
     _, (sub,) = client.submission_answers(slug, spec.form, [instance_id])
@@ -166,7 +172,8 @@ def _record_rows(client: Client, slug: str, spec: CasesSpec, instance_id: str
         value = _find(data, name)
         shown = _("withheld: personal data") if value == WITHHELD else _show(attr, value)
         rows.append({"label": labels.get(attr, attr), "value": shown})
-    return rows
+    source = str(_find(data, spec.fields.source) or "")
+    return rows, source, f"{source}:{_find(data, spec.fields.record_id) or ''}"
 
 
 def _find(data: dict[str, Any], name: str) -> Any:
@@ -191,12 +198,11 @@ def _case_context(client: Client, slug: str, instance_id: str) -> dict[str, Any]
     for h in history:
         h["criteria_text"] = [texts.get(c, c) for c in h.get("criteria") or []]
     required = set(spec.verification.required or texts) if spec.verification else set()
-    source = str(state.get("source") or "")
-    verifiable = (spec.verification is not None
-                  and (not source or source == spec.verification.list))
+    record, source, key = _record(client, slug, spec, instance_id)
+    verifiable = spec.verification is not None and source == spec.verification.list
     return {"project": project, "role": project.role, "instance_id": instance_id,
             "state": state, "history": history, "criteria": criteria, "required": required,
-            "record": _record_rows(client, slug, spec, instance_id),
+            "record": record, "source": source, "key": key,
             "verifiable": verifiable, "statuses": status_names(),
             "back": _url(slug, "/cases"), "action": _case_url(slug, instance_id) + "/verify"}
 
