@@ -1,7 +1,9 @@
-"""Build the Kenya maternal-health demo workspace (used by `citizendata demo`)."""
+"""Build the demo workspace (used by `citizendata demo`): the Kenya maternal-health project
+and the Colombia press-freedom cases project."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -23,10 +25,13 @@ from citizendata.projects.spec import (
 )
 from citizendata.workspace import Client, Workspace
 
-__all__ = ["DEMO_ADMIN", "build_demo", "demo_logins", "kenya_spec", "release_to_publish"]
+__all__ = ["COLOMBIA_SCALE", "DEMO_ADMIN", "build_colombia", "build_demo", "demo_logins",
+           "kenya_spec", "release_to_publish"]
 
 DEMO_ADMIN = {"username": "admin", "password": "demo-admin-2026"}
 BATCH = 1000
+# a tenth of the scenario (about 550 records in six lists): linkage and estimates in seconds
+COLOMBIA_SCALE = 0.1
 
 
 def kenya_spec() -> ProjectSpec:
@@ -157,6 +162,16 @@ def demo_logins() -> list[dict[str, str]]:
             duties.append("NSO officer: attests quality and decides fitness")
         out.append({"username": u["username"], "password": u["password"], "role": u["role"],
                     "stands_for": "; ".join(duties)})
+    from citizendata.scenarios import colombia_press_freedom as co
+
+    signers = set(co.project.RELEASE.get("community_representatives", []))
+    for u in co.DEMO_USERS:
+        duty = {"validator": "FLIP staff: verifies cases and reviews record pairs",
+                "analyst": "links the lists and estimates the uncounted"}.get(u["role"], "")
+        if u["username"] in signers:
+            duty = "community representative: signs releases for FLIP"
+        out.append({"username": u["username"], "password": u["password"],
+                    "role": f"{u['role']} (Colombia)", "stands_for": duty})
     return out
 
 
@@ -303,8 +318,99 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                        "release is built again")
                     + f": /public/releases/{slug}/{release['version']}/report.html "
                     f"({len(release['files'])} files: SDMX, CSV, Parquet, JSON, report)")
+    for label, text in build_colombia(ws):
+        summary.add_row(label, text)
     for login in demo_logins():
         summary.add_row(f"login: {login['role']}",
                         f"{login['username']} / {login['password']}"
                         + (f" — {login['stands_for']}" if login["stands_for"] else ""))
     return ws, summary
+
+
+def _colombia_setup(ws: Workspace) -> Client:
+    """FLIP's project and its people (created once; a rerun finds them)."""
+    from citizendata.errors import Conflict, NotFound
+    from citizendata.scenarios import colombia_press_freedom as co
+
+    slug = co.PROJECT["slug"]
+    owner_name = next(u["username"] for u in co.DEMO_USERS if u["role"] == "owner")
+    try:
+        owner = ws.as_user(owner_name)
+        owner.project(slug)
+        return owner
+    except NotFound:
+        pass
+    admin = ws.as_user(DEMO_ADMIN["username"])
+    for u in co.DEMO_USERS:
+        with contextlib.suppress(Conflict):  # an interrupted earlier run created it
+            admin.create_user(u["username"], u["password"])
+    spec = co.project_spec()
+    org = spec.initiator
+    admin.create_organisation(org.slug, org.name, kind=org.kind, country=org.country)
+    admin.add_organisation_member(org.slug, owner_name, "owner")
+    owner = ws.as_user(owner_name)
+    owner.create_project(spec)
+    for u in co.DEMO_USERS:
+        if u["role"] != "owner":
+            owner.add_member(slug, u["username"], u["role"])
+    return owner
+
+
+def _verify_backlog(validator: Client, slug: str, backlog: Any, criteria: list[str]) -> int:
+    """As FLIP's validator, decide the reports the scenario's backlog has decided (the
+    pending ones wait for a person in the browser); a rerun adds nothing."""
+    rows = validator.cases(slug, list="flip", limit=1000)["rows"]
+    by_record = {str(r["record_id"]): r for r in rows}
+    done = 0
+    for rec in backlog.itertuples(index=False):
+        row = by_record.get(str(rec.record_id))
+        if row is None or rec.status not in ("verified", "not_verified") \
+                or row["status"] != "reported":
+            continue
+        if rec.status == "verified":
+            validator.verify_case(slug, row["instance_id"], "verified", criteria=criteria,
+                                  evidence="demo: the victim's family and the regional "
+                                  "correspondent confirmed the act; court record seen")
+        else:
+            validator.verify_case(slug, row["instance_id"], "not_verified", criteria=[],
+                                  evidence="demo: checked with the correspondent",
+                                  note=str(rec.reason or "the criteria are not met"))
+        done += 1
+    return done
+
+
+def build_colombia(ws: Workspace, *, scale: float = COLOMBIA_SCALE) -> list[tuple[str, str]]:
+    """FLIP's cases project: the six lists imported, the backlog's decided reports verified,
+    linkage and the estimates run. Returns the summary's rows."""
+    from citizendata.scenarios import colombia_press_freedom as co
+
+    slug = co.PROJECT["slug"]
+    owner = _colombia_setup(ws)
+    owner.add_form(slug, co.FORM_PATH)
+    data = co.generate(scale=scale)
+    imported = 0
+    for name, frame in data.files.items():
+        r = owner.import_case_list(slug, name, frame.to_csv(index=False).encode(),
+                                   filename=f"{name}.csv")
+        imported += int(r["imported"])
+    validator = ws.as_user(next(u["username"] for u in co.DEMO_USERS
+                                if u["role"] == "validator"))
+    vspec = co.project_spec().cases.verification  # type: ignore[union-attr]
+    assert vspec is not None
+    verified = _verify_backlog(validator, slug, data.backlog,
+                               [c.code for c in vspec.criteria])
+    analyst = ws.as_user(next(u["username"] for u in co.DEMO_USERS if u["role"] == "analyst"))
+    linked = analyst.link_cases(slug)
+    rows = [("Colombia cases", f"{sum(len(f) for f in data.files.values()):,} records in "
+             f"{len(data.files)} lists ({imported:,} new), {verified} FLIP reports decided; "
+             f"{linked.get('clusters', '?')} unique victims linked, "
+             f"{linked.get('review', linked.get('review_queue', '?'))} pairs for clerical "
+             f"review: /projects/{slug}/linkage")]
+    for key in (co.project_spec().cases.estimates if co.project_spec().cases else {}):
+        est = analyst.estimate_uncounted(slug, key)
+        ci = est.get("ci") or [None, None]
+        rows.append((f"Colombia {est.get('series', key)}",
+                     f"documented {est.get('documented')}, estimated {est.get('estimate'):.0f}"
+                     f" (95% interval {ci[0]:.0f}–{ci[1]:.0f})" if ci[0] is not None
+                     else f"documented {est.get('documented')}"))
+    return rows

@@ -101,14 +101,34 @@ def _require(role: str | None, action: Action, slug: str) -> None:
                                             "allow this page.") % {"role": role, "slug": slug})
 
 
-def _show(name: str, value: Any) -> str:
-    """A case-form answer as a person reads it."""
-    if value is None or value == "" or (isinstance(value, float) and value != value):
-        return "—"
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value)
-    return value_labels().get(name, {}).get(text, text)
+class Shower:
+    """Case-form answers as a person reads them: this page's own words for the coded
+    answers it knows (sex, role, violation, perpetrator), the form's choice labels for
+    the others (places, lists), in the page's language where the form has it."""
+
+    def __init__(self, client: Client, slug: str, spec: CasesSpec, schema: Any = None) -> None:
+        from citizendata.server.routers.validation import _labels
+
+        schema = schema if schema is not None else client.form_schema(slug, spec.form)
+        self.labels = _labels(client, slug, spec.form, schema)
+        by_name = {f.path.rpartition("/")[2]: f for f in schema.fields if f.repeat is None}
+        self.lists = {attr: by_name[name].list_name
+                      for attr, name in spec.fields.model_dump().items()
+                      if name in by_name and by_name[name].list_name}
+        self.own = value_labels()
+
+    def __call__(self, attr: str, value: Any) -> str:
+        if value is None or value == "" or (isinstance(value, float) and value != value):
+            return "—"
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        text = str(value)
+        if text in self.own.get(attr, {}):
+            return self.own[attr][text]
+        if attr in self.lists:
+            label = self.labels.choice_label(self.lists[attr], text)
+            return text if label == text else f"{label} ({text})"
+        return text
 
 
 def _error_text(err: CitizenDataError) -> str:
@@ -137,12 +157,12 @@ def cases_page(slug: str, request: Request, status: str = "",
                           limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     rows = result.get("rows", [])
     total = int(result.get("total", len(rows)))
-    names = spec.fields.model_dump()
+    names, show = spec.fields.model_dump(), Shower(client, slug, spec)
     for r in rows:
         r["url"] = _case_url(slug, str(r["instance_id"]))
         # the Client names a row's parts by the form's fields; the page by CaseFields' parts
         r["part"] = {attr: r.get(name) for attr, name in names.items()}
-        r["shown"] = {k: _show(k, r["part"].get(k))
+        r["shown"] = {k: show(k, r["part"].get(k))
                       for k in ("violation", "event_date", "department")}
     kept = [(k, v) for k, v in (("list", chosen), ("status", status)) if v]
     pages = max(1, -(-total // PAGE_SIZE))
@@ -164,13 +184,13 @@ def _record(client: Client, slug: str, spec: CasesSpec, instance_id: str
     the list it comes from and its key (list:record id)."""
     from citizendata.services.submissions import WITHHELD
 
-    _, (sub,) = client.submission_answers(slug, spec.form, [instance_id])
-    data = sub.data or {}
+    schema, (sub,) = client.submission_answers(slug, spec.form, [instance_id])
+    data, show = sub.data or {}, Shower(client, slug, spec, schema)
     labels = field_labels()
     rows = []
     for attr, name in spec.fields.model_dump().items():
         value = _find(data, name)
-        shown = _("withheld: personal data") if value == WITHHELD else _show(attr, value)
+        shown = _("withheld: personal data") if value == WITHHELD else show(attr, value)
         rows.append({"label": labels.get(attr, attr), "value": shown})
     source = str(_find(data, spec.fields.source) or "")
     return rows, source, f"{source}:{_find(data, spec.fields.record_id) or ''}"
@@ -239,26 +259,27 @@ async def case_verify(slug: str, instance_id: str, request: Request,
     return RedirectResponse(_case_url(slug, instance_id) + "#history", status_code=303)
 
 
-def _side(record: dict[str, Any], attr: str) -> str:
-    return _show(attr, record.get(attr))
-
-
-def _pair_view(pair: dict[str, Any], names: bool) -> dict[str, Any]:
+def _pair_view(pair: dict[str, Any], names: bool, spec: CasesSpec, show: Shower
+               ) -> dict[str, Any]:
     """Two records aligned field by field, with which fields differ."""
     left, right = pair.get("left") or {}, pair.get("right") or {}
-    labels = field_labels()
+    labels, fields = field_labels(), spec.fields.model_dump()
+
+    def side(record: dict[str, Any], attr: str) -> str:
+        # a record may name its parts by the form's fields or by CaseFields' parts
+        return show(attr, record.get(fields[attr], record.get(attr)))
+
     rows = []
     for attr in PAIR_FIELDS:
         if attr in PERSONAL and not names:
             continue
-        a, b = _side(left, attr), _side(right, attr)
+        a, b = side(left, attr), side(right, attr)
         rows.append({"label": labels[attr], "left": a, "right": b,
                      "differs": a.casefold() != b.casefold()})
     prob = pair.get("match_probability")
     return {"left_key": str(pair.get("left_key") or left.get("key") or ""),
             "right_key": str(pair.get("right_key") or right.get("key") or ""),
-            "left_source": _show("source", left.get("source")),
-            "right_source": _show("source", right.get("source")),
+            "left_source": side(left, "source"), "right_source": side(right, "source"),
             "probability": None if prob is None else float(prob), "rows": rows,
             "differing": sum(r["differs"] for r in rows)}
 
@@ -274,7 +295,8 @@ def review_page(slug: str, request: Request,
     left = int(queue.get("total", len(pairs)))
     names = allowed(project.role, Action.PERSONAL_DATA_VIEW)
     return render(request, "cases/review.html", client, role=project.role, project=project,
-                  pair=_pair_view(pairs[0], names) if pairs else None, left=left,
+                  pair=_pair_view(pairs[0], names, spec, Shower(client, slug, spec))
+                  if pairs else None, left=left,
                   decisions=decision_names(), band=spec.linkage.review_band,
                   action=_url(slug, "/linkage/review"))
 
@@ -330,12 +352,33 @@ def _sensitivity_chart(points: list[dict[str, Any]]) -> dict[str, Any] | None:
             "ymin": round(y0), "ymax": round(y1), "x0": x0, "x1": x1}
 
 
+TOTAL = "_T"  # the table's row of the whole population
+
+
+def _table_row(r: dict[str, Any]) -> dict[str, Any]:
+    hidden = r.get("conf_status", "F") != "F"
+    ci = [r.get("ci_low"), r.get("ci_high")] if "ci_low" in r else list(r.get("ci") or [])
+    return {"stratum": str(r.get("stratum", "")).replace("|", " · "), "hidden": hidden,
+            "documented": r.get("documented"), "estimate": r.get("estimate"),
+            "ci": ci if len(ci) == 2 and ci[0] is not None else None}
+
+
 def _estimate_view(key: str, est: dict[str, Any], title: str) -> dict[str, Any]:
-    sens = est.get("sensitivity") or []
-    return {"key": key, "title": title or key, "series": est.get("series", key),
-            "documented": est.get("documented"), "estimate": est.get("estimate"),
-            "ci": est.get("ci") or [None, None], "method": est.get("method"),
-            "model": est.get("selected"), "strata": est.get("strata") or [],
+    """One series as the page shows it: the protected table's total and strata, the
+    selected model, the models compared and the sensitivity to the threshold."""
+    table = [_table_row(r) for r in est.get("table") or []]
+    total = next((r for r in table if r["stratum"] == TOTAL),
+                 _table_row({"documented": est.get("documented"),
+                             "estimate": est.get("estimate"), "ci": est.get("ci")}))
+    selected = est.get("selected") or {}
+    terms = selected.get("terms") if isinstance(selected, dict) else None
+    sens = [{**p, "ci": p.get("ci") if p.get("ci") and p["ci"][0] is not None else None}
+            for p in est.get("sensitivity") or []]
+    return {"key": key, "title": title or est.get("title") or key,
+            "series": est.get("series", key), "total": total,
+            "level": f"{float(est.get('confidence', 0.95)) * 100:g}%",
+            "method": est.get("method"), "terms": terms, "note": est.get("note"),
+            "strata": [r for r in table if r["stratum"] != TOTAL],
             "models": est.get("models") or [], "sensitivity": sens,
             "chart": _sensitivity_chart(sens)}
 
@@ -357,9 +400,7 @@ def summary_page(slug: str, request: Request,
             raise
         except CitizenDataError as err:
             failed.append({"title": ind.title or ind.series, "error": _error_text(err)})
-    sizes = linked.get("lists") or {}
-    if isinstance(sizes, list):
-        sizes = {str(x.get("name")): x.get("records") for x in sizes}
+    sizes = linked.get("by_list") or {}
     return render(request, "cases/linkage.html", client, role=project.role, project=project,
                   linked=linked, lists=[(x.name, x.organisation, sizes.get(x.name))
                                         for x in spec.lists],
