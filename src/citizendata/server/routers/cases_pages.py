@@ -36,6 +36,7 @@ DECISIONS = ("match", "non_match", "unsure")
 PAIR_FIELDS = ("given_names", "surnames", "sex", "age", "role", "violation", "event_date",
                "department", "municipality", "perpetrator")
 PERSONAL = frozenset({"given_names", "surnames"})
+CODED_PLACES = frozenset({"department", "municipality"})
 
 
 def status_names() -> dict[str, str]:
@@ -127,7 +128,8 @@ class Shower:
             return self.own[attr][text]
         if attr in self.lists:
             label = self.labels.choice_label(self.lists[attr], text)
-            return text if label == text else f"{label} ({text})"
+            # a place keeps its DIVIPOLA code: validators search other lists by it
+            return f"{label} ({text})" if label != text and attr in CODED_PLACES else label
         return text
 
 
@@ -169,7 +171,7 @@ def cases_page(slug: str, request: Request, status: str = "",
     return render(request, "cases/list.html", client, role=project.role, project=project,
                   rows=rows, total=total, page=page, pages=pages, lists=lists,
                   list_names={x.name: x.organisation for x in spec.lists},
-                  chosen=chosen, status=status, statuses=status_names(),
+                  chosen=chosen, chosen_status=status, statuses=status_names(),
                   names=bool(result.get("personal",
                                         allowed(project.role, Action.PERSONAL_DATA_VIEW))),
                   next_url=f"?{urlencode([*kept, ('page', page + 1)])}" if page < pages
