@@ -31,6 +31,7 @@ from citizendata.encryption_client import EncryptionMethods
 from citizendata.errors import BadInput, ServerMisconfigured, Where
 from citizendata.ingest.archive import archive_limits
 from citizendata.ingest.depth import check_object_depth
+from citizendata.integrate.cases_client import CasesMethods
 from citizendata.integrate.client import IntegrationMethods
 from citizendata.jobs.client import JobsMethods
 from citizendata.privacy.client import ProtectionMethods
@@ -267,7 +268,7 @@ class Workspace(PublicLinkAccess):
 
 class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
              EstimationMethods, EncryptionMethods, ODataMethods, JobsMethods, PublicLinkMethods,
-             IntegrationMethods):
+             IntegrationMethods, CasesMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,

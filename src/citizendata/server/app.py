@@ -29,6 +29,7 @@ from citizendata.server.routers import (
     analysis,
     api,
     attachments,
+    cases,
     cases_pages,
     collect,
     combine,
@@ -98,6 +99,8 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(validation.router)
     app.include_router(estimation.router)
     app.include_router(combine.router)
+    app.include_router(cases.router)
+    app.include_router(cases_pages.router)
     app.include_router(privacy.router)
     app.include_router(quality.router)
     app.include_router(public.router)
@@ -107,7 +110,6 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(jobs.pages)
     app.include_router(validation.pages)
     app.include_router(releases.pages)
-    app.include_router(cases_pages.router)
     app.include_router(analysis.router)
     app.include_router(openrosa.router)
     app.include_router(setup.router)

@@ -32,6 +32,7 @@ __all__ = [
     "Attachment",
     "AuditEvent",
     "Base",
+    "CaseVerification",
     "ConsentWithdrawal",
     "EncryptedFile",
     "EncryptedSubmission",
@@ -42,6 +43,7 @@ __all__ = [
     "FormVersion",
     "IntakeBatch",
     "Job",
+    "LinkDecision",
     "LoginThrottle",
     "Membership",
     "Organisation",
@@ -741,3 +743,46 @@ class PublicLinkThrottle(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(index=True)
+
+
+class CaseVerification(Base):
+    """One validator's decision on a case (a submission of the case form): append-only.
+
+    The case's status is its latest decision (``verified`` or ``not_verified``; none:
+    ``reported``); every earlier one stays, with the criteria checked and the evidence
+    (services/cases.py).
+    """
+
+    __tablename__ = "case_verifications"
+    __table_args__ = (Index("ix_case_verifications_submission", "submission_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    submission_id: Mapped[int] = mapped_column(BigId, ForeignKey("submissions.id"))
+    decision: Mapped[str] = mapped_column(String(20))  # verified | not_verified
+    criteria: Mapped[list[str]] = mapped_column(JSONType, default=list)  # codes met
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LinkDecision(Base):
+    """A clerical decision on a pair of source records (keys ``list:record_id``): append-only.
+
+    The pair's decision is its latest row (``match``, ``non_match`` or ``unsure``); the
+    left key is the smaller of the two, so a pair has one spelling (services/linkage.py).
+    """
+
+    __tablename__ = "link_decisions"
+    __table_args__ = (Index("ix_link_decisions_pair", "project_id", "left_key", "right_key",
+                            "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    left_key: Mapped[str] = mapped_column(String(300))
+    right_key: Mapped[str] = mapped_column(String(300))
+    decision: Mapped[str] = mapped_column(String(20))  # match | non_match | unsure
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(150))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
