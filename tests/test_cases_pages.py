@@ -29,16 +29,17 @@ from citizendata.server.app import create_app
 SLUG = co.PROJECT["slug"]
 # a few percent of the scenario: every list has records, linkage takes a second
 SCALE = 0.06
+REVIEW_BAND = (0.02, 0.999)
 ROLES = {"owner": "owner", "val": "validator", "ana": "analyst", "vie": "viewer",
          "col": "collector"}
 PASSWORD = "pages-password-2026"
 # who may open each page: the case list and a case need submission.view, review needs
-# submission.review, the summary data.export
+# submission.review, the summary data.export (estimates) or submission.review (linkage)
 PAGES: dict[str, set[str]] = {
     "cases": {"owner", "val", "ana"},
     "case": {"owner", "val", "ana"},
     "review": {"owner", "val"},
-    "linkage": {"owner", "ana"},
+    "linkage": {"owner", "val", "ana"},
 }
 
 
@@ -46,7 +47,12 @@ def build_cases_workspace(root: Path) -> tuple[Workspace, co.ColombiaScenario]:
     """FLIP's project with its six lists imported, and one user per role (plus one outside)."""
     ws = Workspace(file_settings(root))
     owner = ws.create_admin("owner", PASSWORD)
-    owner.create_project(co.project_spec())
+    spec = co.spec_dict()
+    # the other organisations' lists arrive as received: analysis takes all but rejected
+    spec["validation"] = {"analytics": "all_but_rejected"}
+    # a wide review band: at this small scale the scenario's band holds no pair
+    spec["cases"]["linkage"]["review_band"] = list(REVIEW_BAND)
+    owner.create_project(spec)
     owner.add_form(SLUG, co.FORM_PATH)
     for user, role in ROLES.items():
         if user != "owner":
@@ -57,6 +63,13 @@ def build_cases_workspace(root: Path) -> tuple[Workspace, co.ColombiaScenario]:
     for name, frame in data.files.items():
         owner.import_case_list(SLUG, name, frame.to_csv(index=False).encode(),
                                filename=f"{name}.csv")
+    # FLIP's reports its backlog has verified count; the pending ones wait for the pages
+    ids = {r["record_id"]: r["instance_id"]
+           for r in owner.cases(SLUG, list="flip", limit=1000)["rows"]}
+    codes, _ = _criteria()
+    for rid in data.backlog.loc[data.backlog["status"] == "verified", "record_id"]:
+        owner.verify_case(SLUG, ids[rid], "verified", criteria=codes,
+                          evidence="Acta de verificación de la FLIP")
     return ws, data
 
 
@@ -271,7 +284,7 @@ def test_names_are_hidden_from_an_analyst_and_shown_to_the_validator(
 
 def test_a_pair_decided_in_clerical_review_leaves_the_queue(app: Any) -> None:
     ws = app.state.workspace
-    before = ws.as_user("val").review_queue(SLUG, limit=1)
+    before = ws.as_user("val").link_review_queue(SLUG, limit=1)
     if not before.get("pairs"):
         pytest.fail("the scenario gives no pair for clerical review")
     with login(app, "val") as c:
@@ -294,14 +307,26 @@ def test_a_pair_decided_in_clerical_review_leaves_the_queue(app: Any) -> None:
 
 def test_the_summary_shows_the_clients_figures(app: Any) -> None:
     ws = app.state.workspace
-    analyst = ws.as_user("ana")
-    linked = analyst.link_cases(SLUG)
-    with login(app, "ana") as c:
+    linked = ws.as_user("owner").link_cases(SLUG)
+    with login(app, "owner") as c:
         page = c.get(f"/projects/{SLUG}/linkage").text
     assert f'<dd id="n-clusters">{linked["clusters"]:,}</dd>' in page
+    assert f'<dd id="n-records">{linked["records"]:,}</dd>' in page
+    analyst = ws.as_user("ana")
+    with login(app, "ana") as c:
+        page = c.get(f"/projects/{SLUG}/linkage").text
+    # the analyst reads estimates, not the linkage run, but sees each list's size
+    assert 'id="n-clusters"' not in page
+    for name, n in linked["by_list"].items():
+        assert re.search(rf"<code>{name}</code></th><td>[^<]*</td><td class=\"num\">{n:,}<",
+                         page), name
+    shown = 0
     for key in co.project_spec().cases.estimates:  # type: ignore[union-attr]
         est = analyst.estimate_uncounted(SLUG, key)
         assert est["series"] in page
-        if est.get("estimate") is not None:
-            assert f"<strong>{round(est['estimate']):,}</strong>" in page
+        total = next(r for r in est["table"] if r["stratum"] == "_T")
+        if total.get("conf_status", "F") == "F" and total.get("estimate") is not None:
+            assert f"<strong>{round(total['estimate']):,}</strong>" in page
+            shown += 1
+    assert shown >= 1, "no series has an estimate to show"
     assert "<svg" in page and "<figcaption" in page

@@ -400,7 +400,7 @@ def build_colombia(ws: Workspace, *, scale: float = COLOMBIA_SCALE) -> list[tupl
     verified = _verify_backlog(validator, slug, data.backlog,
                                [c.code for c in vspec.criteria])
     analyst = ws.as_user(next(u["username"] for u in co.DEMO_USERS if u["role"] == "analyst"))
-    linked = analyst.link_cases(slug)
+    linked = validator.link_cases(slug)
     rows = [("Colombia cases", f"{sum(len(f) for f in data.files.values()):,} records in "
              f"{len(data.files)} lists ({imported:,} new), {verified} FLIP reports decided; "
              f"{linked.get('clusters', '?')} unique victims linked, "

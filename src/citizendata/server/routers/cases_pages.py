@@ -292,7 +292,7 @@ def review_page(slug: str, request: Request,
     """Clerical review: the next uncertain pair, side by side, and the three decisions."""
     project, spec = _spec(client, slug)
     _require(project.role, Action.SUBMISSION_REVIEW, slug)
-    queue = client.review_queue(slug, limit=1)
+    queue = client.link_review_queue(slug, limit=1)
     pairs = queue.get("pairs", [])
     left = int(queue.get("total", len(pairs)))
     names = allowed(project.role, Action.PERSONAL_DATA_VIEW)
@@ -310,12 +310,14 @@ async def review_decide(slug: str, request: Request,
     form = await _posted(request)
     decision = str(form.get("decision") or "")
     try:
-        await run_in_threadpool(client.decide_pair, slug, str(form.get("left_key") or ""),
+        await run_in_threadpool(client.decide_link, slug, str(form.get("left_key") or ""),
                                 str(form.get("right_key") or ""), decision,
                                 note=str(form.get("note") or "").strip())
-    except (Forbidden, NotFound, Unauthenticated):
+    except (Forbidden, Unauthenticated):
         raise
     except CitizenDataError as err:
+        # a pair another validator has just decided, or no longer proposed, is said here:
+        # the next pair is shown either way
         flash(request, _error_text(err), "error")
     else:
         flash(request, _("Decision recorded: %(decision)s.")
@@ -388,13 +390,19 @@ def _estimate_view(key: str, est: dict[str, Any], title: str) -> dict[str, Any]:
 @router.get("/projects/{slug}/linkage")
 def summary_page(slug: str, request: Request,
                  client: Client = Depends(api_client)) -> Response:
-    """Lists and their sizes, pairs and clusters, the review queue, and each series'
-    estimate of the uncounted with its interval, model and sensitivity to the threshold."""
+    """Lists and their sizes, pairs and clusters, the review queue (roles that review), and
+    each series' estimate of the uncounted with its interval, model and sensitivity to the
+    threshold (roles that read estimates)."""
     project, spec = _spec(client, slug)
-    _require(project.role, Action.DATA_EXPORT, slug)
-    linked = client.link_cases(slug)
+    reviews = allowed(project.role, Action.SUBMISSION_REVIEW)
+    reads = allowed(project.role, Action.DATA_EXPORT)
+    if not (reviews or reads):
+        _require(project.role, Action.DATA_EXPORT, slug)
+    linked: dict[str, Any] = client.link_cases(slug) if reviews else {}
+    sizes = linked.get("by_list") or {
+        x.name: client.cases(slug, list=x.name, limit=1)["total"] for x in spec.lists}
     estimates, failed = [], []
-    for key, ind in spec.estimates.items():
+    for key, ind in spec.estimates.items() if reads else ():
         try:
             estimates.append(_estimate_view(key, client.estimate_uncounted(slug, key),
                                             ind.title or ind.series))
@@ -402,9 +410,8 @@ def summary_page(slug: str, request: Request,
             raise
         except CitizenDataError as err:
             failed.append({"title": ind.title or ind.series, "error": _error_text(err)})
-    sizes = linked.get("by_list") or {}
     return render(request, "cases/linkage.html", client, role=project.role, project=project,
                   linked=linked, lists=[(x.name, x.organisation, sizes.get(x.name))
                                         for x in spec.lists],
                   settings=spec.linkage, estimates=estimates, failed=failed,
-                  can_review=allowed(project.role, Action.SUBMISSION_REVIEW))
+                  can_review=reviews)
