@@ -25,13 +25,14 @@ from citizendata.projects.spec import (
 )
 from citizendata.workspace import Client, Workspace
 
-__all__ = ["COLOMBIA_SCALE", "DEMO_ADMIN", "build_colombia", "build_demo", "demo_logins",
-           "kenya_spec", "release_to_publish"]
+__all__ = ["COLOMBIA_SCALE", "DEMO_ADMIN", "build_colombia", "build_demo", "colombia_spec",
+           "demo_logins", "kenya_spec", "release_to_publish"]
 
 DEMO_ADMIN = {"username": "admin", "password": "demo-admin-2026"}
 BATCH = 1000
 # a tenth of the scenario (about 550 records in six lists): linkage and estimates in seconds
 COLOMBIA_SCALE = 0.1
+PROJECT_CO = "colombia-press-freedom"
 
 
 def kenya_spec() -> ProjectSpec:
@@ -166,12 +167,14 @@ def demo_logins() -> list[dict[str, str]]:
 
     signers = set(co.project.RELEASE.get("community_representatives", []))
     for u in co.DEMO_USERS:
-        duty = {"validator": "FLIP staff: verifies cases and reviews record pairs",
-                "analyst": "links the lists and estimates the uncounted"}.get(u["role"], "")
+        # who they are in the Colombia project goes with the role: the duties above are
+        # the Kenya project's sign-off
+        duty = {"validator": "FLIP staff, verifies cases and reviews record pairs",
+                "analyst": "links the lists, estimates the uncounted"}.get(u["role"], "FLIP")
         if u["username"] in signers:
-            duty = "community representative: signs releases for FLIP"
+            duty = "FLIP's representative"
         out.append({"username": u["username"], "password": u["password"],
-                    "role": f"{u['role']} (Colombia)", "stands_for": duty})
+                    "role": f"{u['role']} (Colombia: {duty})", "stands_for": ""})
     return out
 
 
@@ -327,6 +330,18 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
     return ws, summary
 
 
+def colombia_spec() -> ProjectSpec:
+    """The Colombia scenario's project; analysis takes every record not rejected, since the
+    other organisations' lists are theirs, not FLIP's to approve (FLIP's own reports count
+    once verified: ``cases.verification.verified_only``)."""
+    from citizendata.projects.spec import load_spec
+    from citizendata.scenarios import colombia_press_freedom as co
+
+    spec = co.spec_dict()
+    spec["validation"] = {"analytics": "all_but_rejected"}
+    return load_spec(spec, file="colombia-press-freedom")
+
+
 def _colombia_setup(ws: Workspace) -> Client:
     """FLIP's project and its people (created once; a rerun finds them)."""
     from citizendata.errors import Conflict, NotFound
@@ -344,7 +359,7 @@ def _colombia_setup(ws: Workspace) -> Client:
     for u in co.DEMO_USERS:
         with contextlib.suppress(Conflict):  # an interrupted earlier run created it
             admin.create_user(u["username"], u["password"])
-    spec = co.project_spec()
+    spec = colombia_spec()
     org = spec.initiator
     admin.create_organisation(org.slug, org.name, kind=org.kind, country=org.country)
     admin.add_organisation_member(org.slug, owner_name, "owner")
@@ -395,22 +410,34 @@ def build_colombia(ws: Workspace, *, scale: float = COLOMBIA_SCALE) -> list[tupl
         imported += int(r["imported"])
     validator = ws.as_user(next(u["username"] for u in co.DEMO_USERS
                                 if u["role"] == "validator"))
-    vspec = co.project_spec().cases.verification  # type: ignore[union-attr]
-    assert vspec is not None
-    verified = _verify_backlog(validator, slug, data.backlog,
-                               [c.code for c in vspec.criteria])
-    analyst = ws.as_user(next(u["username"] for u in co.DEMO_USERS if u["role"] == "analyst"))
+    cases = colombia_spec().cases
+    assert cases is not None and cases.verification is not None
+    # (the spec's field named ``list`` confuses the type checker about this one)
+    criteria: Any = cases.verification.criteria
+    verified = _verify_backlog(validator, slug, data.backlog, [c.code for c in criteria])
     linked = validator.link_cases(slug)
     rows = [("Colombia cases", f"{sum(len(f) for f in data.files.values()):,} records in "
              f"{len(data.files)} lists ({imported:,} new), {verified} FLIP reports decided; "
-             f"{linked.get('clusters', '?')} unique victims linked, "
-             f"{linked.get('review', linked.get('review_queue', '?'))} pairs for clerical "
-             f"review: /projects/{slug}/linkage")]
-    for key in (co.project_spec().cases.estimates if co.project_spec().cases else {}):
-        est = analyst.estimate_uncounted(slug, key)
-        ci = est.get("ci") or [None, None]
-        rows.append((f"Colombia {est.get('series', key)}",
-                     f"documented {est.get('documented')}, estimated {est.get('estimate'):.0f}"
-                     f" (95% interval {ci[0]:.0f}–{ci[1]:.0f})" if ci[0] is not None
-                     else f"documented {est.get('documented')}"))
+             f"{linked['clusters']:,} unique victims at threshold {linked['threshold']}, "
+             f"{linked['review']} pair(s) for clerical review — log in as camila: "
+             f"/projects/{slug}/linkage/review")]
+    analyst = ws.as_user(next(u["username"] for u in co.DEMO_USERS if u["role"] == "analyst"))
+    for key in cases.estimates:
+        rows.append((f"Colombia {cases.estimates[key].series}",
+                     _estimate_line(analyst.estimate_uncounted(slug, key))))
     return rows
+
+
+def _estimate_line(est: dict[str, Any]) -> str:
+    """The protected total of one estimate, as the summary says it."""
+    total: dict[str, Any] = next(
+        (r for r in est.get("table", []) if r.get("stratum") == "_T"), {})
+    if total.get("conf_status", "F") != "F":
+        return "withheld by disclosure control"
+    line = f"documented {total.get('documented')}"
+    if total.get("estimate") is not None:
+        line += f", estimated {total['estimate']:,.0f}"
+        if total.get("ci_low") is not None:
+            line += (f" ({est.get('confidence', 0.95):.0%} interval {total['ci_low']:,.0f}–"
+                     f"{total['ci_high']:,.0f})")
+    return line + f", {est.get('method')} — /projects/{PROJECT_CO}/linkage"
