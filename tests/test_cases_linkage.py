@@ -9,16 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import file_settings
 
 from citizendata.auth import Actor
 from citizendata.errors import BadInput, Forbidden, NotFound
 from citizendata.scenarios import colombia_press_freedom as cpf
 from citizendata.workspace import Client, Workspace
+from conftest import file_settings
 
 SCALE = 0.1
 

@@ -8,11 +8,21 @@ The Bayesian latent-class model LCMCR is in :mod:`citizendata.integrate.mse.lcmc
 
 from __future__ import annotations
 
+from citizendata.integrate.mse.estimate import (
+    MSEResult,
+    StratifiedResult,
+    chapman,
+    estimate_mse,
+    estimate_stratified,
+)
 from citizendata.integrate.mse.histories import (
     MAX_LISTS,
     Histories,
     histories_from_records,
     read_histories,
 )
+from citizendata.integrate.mse.loglinear import LoglinearFit, fit_loglinear
 
-__all__ = ["MAX_LISTS", "Histories", "histories_from_records", "read_histories"]
+__all__ = ["MAX_LISTS", "Histories", "LoglinearFit", "MSEResult", "StratifiedResult", "chapman",
+           "estimate_mse", "estimate_stratified", "fit_loglinear", "histories_from_records",
+           "read_histories"]

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 import citizendata.server.instance_ids  # noqa: F401  (registers the {instance_id:iid} convertor)
 from citizendata.server.contract import DECLARED
 from citizendata.server.deps import api_client
+from citizendata.server.params import DbCount
 from citizendata.server.routers.api import _UPLOAD_DOC, _uploaded
 from citizendata.workspace import Client
 
@@ -75,7 +76,7 @@ async def import_list(slug: str, list_name: str, request: Request,
 def list_cases(slug: str, list: str | None = Query(None, max_length=40),
                status: str | None = Query(None, max_length=20,
                                           description="reported, verified or not_verified"),
-               limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0),
+               limit: int = Query(100, ge=1, le=1000), offset: DbCount = 0,
                client: Client = Depends(api_client)) -> dict[str, Any]:
     """A page of cases, oldest first; names only for roles that may see personal data."""
     return client.cases(slug, list=list, status=status, limit=limit, offset=offset)

@@ -1,0 +1,151 @@
+"""Many models at once: vectorised fits, the existence check over a model space, selection.
+
+Model space: main effects plus any set of two-list interactions (2^(k(k-1)/2) models: 1,024
+for five lists, 32,768 for six), or a given list.  Fits run in chunks through one batched
+IRLS on the shared design.  A model whose MLE does not exist or is not identifiable is
+skipped and reported; the check is exact (Fienberg & Rinaldo's linear program) but the
+program is only solved when a quick sufficient condition fails (the model's columns have
+full rank on the cells with positive counts: then no direction of the parameters can
+send a fitted value to zero).  Stepwise selection is SparseMSE's ``stepwisefit``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from citizendata.integrate.mse._design import Design, full_rank, irls_batch, mle_exists
+from citizendata.integrate.mse.loglinear import ModelStats, summarise
+
+__all__ = ["ModelSpace", "admissibility", "fit_models", "stepwise", "weights"]
+
+CHUNK = 4096
+
+
+@dataclass
+class ModelSpace:
+    """Fits of many models on one table: stats per model and the inadmissible ones."""
+
+    design: Design
+    masks: np.ndarray
+    stats: list[ModelStats | None]  # None: no finite estimate
+    reasons: dict[int, str]
+    coef: dict[int, np.ndarray]
+
+
+def admissibility(design: Design, y: np.ndarray, masks: np.ndarray,
+                  overlap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(exists, identifiable) per model, exactly, solving the LP only where needed."""
+    masks = np.asarray(masks, dtype=np.int64)
+    exists = np.ones(len(masks), dtype=bool)
+    ident = np.ones(len(masks), dtype=bool)
+    positive = y > 0
+    for start in range(0, len(masks), CHUNK):
+        part = masks[start:start + CHUNK]
+        cols, cells, n_empty = design.masks(part, overlap)
+        cellf = cells.astype(np.float64)
+        sl = slice(start, start + len(part))
+        # with every cell in, main effects and pairs are always of full rank (k >= 2)
+        some = np.flatnonzero((n_empty > 0) | (design.k < 3))
+        ident[start + some] = full_rank(design.matrix, cellf[some], cols[some])
+        if not positive.all():
+            exists[sl] = full_rank(design.matrix, cellf * positive, cols)
+    unsure = np.flatnonzero(~exists & ident)
+    if len(unsure):
+        exists[unsure] = _lp_monotone(design, y, masks[unsure], overlap)
+    return exists, ident
+
+
+def _lp_monotone(design: Design, y: np.ndarray, masks: np.ndarray,
+                 overlap: np.ndarray) -> np.ndarray:
+    """The LP per model, skipping supersets of a failing model with the same empty terms.
+
+    Non-existence is inherited by larger models on the same cells (SparseMSE's
+    ``subsetsearch`` uses the same property), so models are checked smallest first.
+    """
+    npairs = len(design.pairs)
+    empty_bits = sum(1 << b for b in range(npairs) if overlap[b] == 0)
+    order = np.argsort([bin(int(m)).count("1") for m in masks], kind="stable")
+    failing: dict[int, list[int]] = {}
+    out = np.ones(len(masks), dtype=bool)
+    for i in order:
+        m = int(masks[i])
+        key = m & empty_bits
+        rest = m & ~empty_bits
+        if any(f & rest == f for f in failing.get(key, [])):
+            out[i] = False
+            continue
+        cols, cells, _ = design.masks(np.array([m]), overlap)
+        ok, _ = mle_exists(design.matrix[cells[0]][:, cols[0]], y[cells[0]])
+        if not ok:
+            failing.setdefault(key, []).append(rest)
+            out[i] = False
+    return out
+
+
+def fit_models(design: Design, y: np.ndarray, masks: Sequence[int] | np.ndarray,
+               overlap: np.ndarray) -> ModelSpace:
+    """Fit every admissible model of the list; the others are reported with a reason."""
+    masks = np.asarray(masks, dtype=np.int64)
+    exists, ident = admissibility(design, y, masks, overlap)
+    stats: list[ModelStats | None] = [None] * len(masks)
+    reasons: dict[int, str] = {}
+    coef_out: dict[int, np.ndarray] = {}
+    for i in np.flatnonzero(~(exists & ident)):
+        reasons[int(masks[i])] = "not identifiable" if not ident[i] else "MLE does not exist"
+    ok = np.flatnonzero(exists & ident)
+    for start in range(0, len(ok), CHUNK):
+        idx = ok[start:start + CHUNK]
+        part = masks[idx]
+        cols, cells, n_empty = design.masks(part, overlap)
+        yy = np.broadcast_to(y, (len(part), len(y)))
+        coef, mu, conv = irls_batch(design.matrix, yy, cols, cells)
+        for j, s in zip(idx, summarise(design, y[None, :], part, coef, mu, cols, cells, n_empty, conv),
+                        strict=True):
+            stats[j] = s
+        for j, c in zip(part, coef, strict=True):
+            coef_out[int(j)] = c
+    return ModelSpace(design, masks, stats, reasons, coef_out)
+
+
+def weights(values: np.ndarray) -> np.ndarray:
+    """Akaike-type weights exp(-IC/2), normalised (Buckland, Burnham & Augustin 1997)."""
+    v = np.asarray(values, dtype=np.float64)
+    w = np.exp(-(v - v.min()) / 2)
+    return w / w.sum()
+
+
+def stepwise(design: Design, y: np.ndarray, overlap: np.ndarray, *,
+             pthresh: float = 0.02) -> int:
+    """SparseMSE's stepwise fit: add the two-list term with the smallest Poisson p-value.
+
+    From main effects, each step computes, for every term not yet in, the one-sided
+    Poisson p-value of the observed overlap of its two lists given the current fit
+    (min of P(X <= n*) and P(X >= n*) with X ~ Poisson(fitted overlap)); a term whose
+    model would fail the existence or identifiability check gets p = 1.  The term with
+    the smallest p is added while p < pthresh (ties: the first in pair order).
+    """
+    from scipy.stats import poisson
+
+    npairs = len(design.pairs)
+    mask = 0
+    if pthresh <= 0:
+        return 0
+    for _ in range(npairs):
+        cols, cells, _ = design.masks(np.array([mask]), overlap)
+        _, mu, _ = irls_batch(design.matrix, y[None, :], cols, cells)
+        pstar = design.pair_cells.astype(np.float64) @ mu[0]
+        pval = np.minimum(poisson.cdf(overlap, pstar), poisson.sf(overlap - 1, pstar))
+        pval = np.where([mask >> b & 1 for b in range(npairs)], 1.0, pval)
+        for b in np.flatnonzero(pval < pthresh):
+            cand = mask | (1 << int(b))
+            ok, ident = admissibility(design, y, np.array([cand]), overlap)
+            if not (ok[0] and ident[0]):
+                pval[b] = 1.0
+        best = int(np.argmin(pval))
+        if pval[best] >= pthresh:
+            break
+        mask |= 1 << best
+    return mask
