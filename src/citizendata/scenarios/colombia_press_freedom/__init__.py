@@ -46,6 +46,7 @@ from citizendata.scenarios.colombia_press_freedom.project import (
     spec_dict,
 )
 from citizendata.scenarios.colombia_press_freedom.records import NOISE, NOISE_KINDS, build_records
+from citizendata.scenarios.colombia_press_freedom.submissions import build_submissions
 from citizendata.scenarios.colombia_press_freedom.truth import SERIES, compute_truth, period_of
 
 __all__ = [
@@ -94,7 +95,9 @@ class ColombiaScenario:
     ``records``: every list's records in case-form fields plus ``_event_id`` (None for
     FLIP reports that are not cases), ``_noise`` and ``_duplicate``; ``files``: each
     organisation's file in its own layout; ``backlog``: FLIP's verification status per
-    report; ``truth``: true and documented counts (JSON-ready).
+    report; ``submissions``: FLIP's reports as intake submissions of the case form
+    (``instance_id``, ``collected_at``, ``form_version``, ``data``), in the order of
+    ``backlog``; ``truth``: true and documented counts (JSON-ready).
     """
 
     events: pd.DataFrame
@@ -103,6 +106,7 @@ class ColombiaScenario:
     files: dict[str, pd.DataFrame]
     backlog: pd.DataFrame
     truth: dict[str, Any]
+    submissions: list[dict[str, Any]] = field(default_factory=list)
     seed: int = DEFAULT_SEED
     scale: float = 1.0
     meta: dict[str, Any] = field(default_factory=dict)
@@ -126,12 +130,15 @@ def generate(seed: int = DEFAULT_SEED, scale: float = 1.0) -> ColombiaScenario:
     if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0.01 <= scale <= 10:
         raise BadInput("input.invalid", f"scale must be a number from 0.01 to 10, got {scale!r}",
                        where=Where(field="scale"), fix="Use 1.0 for the full scenario.")
-    ev_seq, cap_seq, rec_seq = np.random.SeedSequence(seed).spawn(3)
+    ev_seq, cap_seq, rec_seq, sub_seq = np.random.SeedSequence(seed).spawn(4)
     events = make_events(np.random.default_rng(ev_seq), float(scale))
     on = capture(np.random.default_rng(cap_seq), events)
     records, backlog = build_records(np.random.default_rng(rec_seq), events, on)
     files = {name: file_frame(records, name) for name in LISTS}
     truth = compute_truth(events, on, records, backlog)
+    flip = records[records["source"] == "flip"].reset_index(drop=True)
+    submissions = build_submissions(np.random.default_rng(sub_seq), flip, backlog)
     return ColombiaScenario(events=events, capture=on, records=records, files=files,
-                            backlog=backlog, truth=truth, seed=seed, scale=float(scale),
+                            backlog=backlog, truth=truth, submissions=submissions,
+                            seed=seed, scale=float(scale),
                             meta={"scenario": NAME, "form_id": FORM_ID})

@@ -24,7 +24,8 @@ import pandas as pd
 
 from citizendata.scenarios.colombia_press_freedom.population import ROLES, VIOLATIONS, YEARS
 
-__all__ = ["LISTS", "MODEL", "ORDER", "REFERRAL", "ListModel", "capture", "capture_probabilities"]
+__all__ = ["LISTS", "MODEL", "ORDER", "REFERRAL", "ListModel", "capture", "capture_probabilities",
+           "model_table"]
 
 LISTS: tuple[str, ...] = ("flip", "fiscalia", "defensoria", "sindical", "medios", "somos")
 ORDER: tuple[str, ...] = ("defensoria", "medios", "fiscalia", "flip", "sindical", "somos")
@@ -122,3 +123,19 @@ def capture(rng: np.random.Generator, events: pd.DataFrame) -> pd.DataFrame:
         p = 1.0 / (1.0 + np.exp(-_logit(events, name, on)))
         on[name] = (u[:, k] < p).astype(np.int8)
     return pd.DataFrame({name: on[name] for name in LISTS}, index=events.index)
+
+
+def model_table() -> str:
+    """The capture model's logit parameters as a Markdown table, one column per list."""
+    rows: list[tuple[str, list[float]]] = [("intercept a", [MODEL[n].a for n in LISTS]),
+                                           ("visibility loading b", [MODEL[n].b for n in LISTS])]
+    rows += [(f"region {r}", [MODEL[n].region[r] for n in LISTS]) for r in _REGION_ALL]
+    slope = [MODEL[n].year[2021] - MODEL[n].year[2020] for n in LISTS]
+    rows.append(("per year (from 2020)", slope))
+    rows.append(("extra in 2024 (backlog)", [MODEL[n].year[YEARS[-1]] - s * (YEARS[-1] - 2020)
+                                             for n, s in zip(LISTS, slope, strict=True)]))
+    rows += [(f"violation {v}", [MODEL[n].violation[v] for n in LISTS]) for v in VIOLATIONS]
+    rows += [(f"role {r}", [MODEL[n].role[r] for n in LISTS]) for r in ROLES]
+    lines = ["| logit term | " + " | ".join(LISTS) + " |", "|---" * (len(LISTS) + 1) + "|"]
+    lines += [f"| {label} | " + " | ".join(f"{v:+.2f}" for v in vals) + " |" for label, vals in rows]
+    return "\n".join(lines) + "\n"

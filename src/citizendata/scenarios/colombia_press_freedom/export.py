@@ -95,7 +95,8 @@ def write_files(data: ColombiaScenario, folder: Path,
         else:
             raise ValueError(f"fmt is csv or xlsx, not {fmt!r}")
         paths[f"{name}.{fmt}"] = path
-    extra = {"truth.json": _json(data.truth), "project.json": _json(spec_dict())}
+    extra = {"truth.json": _json(data.truth), "project.json": _json(spec_dict()),
+             "flip_submissions.json": _json(data.submissions)}
     for fname, text in extra.items():
         paths[fname] = out / fname
         paths[fname].write_text(text, encoding="utf-8")

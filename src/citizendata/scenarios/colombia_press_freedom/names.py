@@ -128,7 +128,7 @@ def typo(rng: np.random.Generator, text: str) -> str:
         return text[:i] + text[i + 1:]
     if kind == 2:
         return text[:i] + text[i] + text[i:]
-    j = i - 1 if text[i - 1].isalpha() and text[i - 1] != text[i] else i
-    if j == i or text[j] == text[i]:
+    j = i + 1  # swap with the next letter when there is a different one
+    if j >= len(text) or not text[j].isalpha() or text[j] == text[i]:
         return text[:i] + text[i + 1:]
-    return text[:j] + text[i] + text[j] + text[i + 1:]
+    return text[:i] + text[j] + text[i] + text[j + 1:]

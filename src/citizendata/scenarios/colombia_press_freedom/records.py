@@ -45,6 +45,7 @@ NOISE: dict[str, tuple[float, ...]] = {
 UPPER: frozenset[str] = frozenset({"fiscalia"})
 MEDIOS_DUPLICATES = 0.06  # share of the media monitor's records noted twice
 FLIP_NON_CASES = 0.35  # FLIP reports that are not 16.10.1 cases, per true case it reports
+WINDOW = (pd.Timestamp("2016-01-01"), pd.Timestamp("2024-12-31"))
 # the perpetrator a list cannot attribute is "unknown"
 UNATTRIBUTED = 0.1
 
@@ -85,6 +86,10 @@ def _noisy(rng: np.random.Generator, src: pd.DataFrame, name: str) -> pd.DataFra
     shift = np.where(f["date_days"], rng.choice([-5, -4, -3, -2, -1, 1, 2, 3, 4, 5], n), 0)
     shift = shift + np.where(f["date_month"], rng.choice([-31, -30, 30, 31], n), 0)
     dates = src["event_date"] + pd.to_timedelta(shift, unit="D")
+    # the lists' exports cover events dated 2016-2024: a shift out of the window goes the
+    # other way, so every captured event stays in its list's file
+    out_of_window = (dates < WINDOW[0]) | (dates > WINDOW[1])
+    dates = dates.where(~out_of_window, src["event_date"] - pd.to_timedelta(shift, unit="D"))
     perp = np.where(rng.random(n) < UNATTRIBUTED, "unknown", src["perpetrator"].to_numpy())
     out = pd.DataFrame({
         "source": name, "record_id": "", "victim_given_names": given, "victim_surnames": surnames,
@@ -116,8 +121,7 @@ def _flip_non_cases(rng: np.random.Generator, events: pd.DataFrame, n: int) -> p
                                  rng.choice(["killing", "kidnapping", "arbitrary_detention"], n,
                                             p=[0.3, 0.3, 0.4]))
     base["event_date"] = base["event_date"] + pd.to_timedelta(rng.integers(-60, 60, n), unit="D")
-    base["event_date"] = base["event_date"].clip(pd.Timestamp("2016-01-01"),
-                                                 pd.Timestamp("2024-12-31"))
+    base["event_date"] = base["event_date"].clip(*WINDOW)
     base["event_id"] = None
     out = _noisy(rng, base, "flip")
     out["_event_id"] = None
