@@ -97,7 +97,8 @@ def test_the_analysts_summary_on_a_phone_and_a_served_static_file(
         login(page, base_url, "ana", PASSWORD)
         page.goto(f"{base_url}/projects/{SLUG}/linkage")
         assert page.locator("h1").inner_text() == "Vinculación y estimaciones"
-        assert re.fullmatch(r"[\d,]+", page.locator("#n-clusters").inner_text())
+        total = page.locator("dd.estimate-total strong").first.inner_text()
+        assert re.fullmatch(r"[\d,]+", total)
         assert page.locator("figure.sensitivity svg circle").count() >= 2
         check_page(page, phone=True, shot="cases-linkage-es")
         served = page.request.get(f"{base_url}/static/cases.css")
