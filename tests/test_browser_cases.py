@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from browser_kit import CHROMIUM_MARKS, check_page, fenced_page, login, serve
-from test_cases_pages import PASSWORD, SLUG, build_cases_workspace
+from citizendata.workspace import Workspace
+from conftest import file_settings
+from test_cases_pages import PASSWORD, SLUG, cases_workspace_copy
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -28,7 +30,8 @@ STATIC = Path(__file__).parent.parent / "src" / "citizendata" / "server" / "stat
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The small Colombia project, served over HTTP."""
-    ws, _ = build_cases_workspace(Path(tmp_path_factory.mktemp("browser-cases")))
+    root, _ = cases_workspace_copy(tmp_path_factory)
+    ws = Workspace(file_settings(root))
     with serve(ws) as url:
         yield url
     ws.close()
