@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import datetime
 
 import pytest
 from openpyxl import Workbook
@@ -118,8 +119,11 @@ def test_an_xlsx_list_imports_like_its_csv(casos: Client) -> None:
     wb = Workbook()
     ws = wb.active
     assert ws is not None
-    for line in FISCALIA.strip().split("\n"):
-        ws.append(line.split(","))
+    for i, line in enumerate(FISCALIA.strip().split("\n")):
+        cells: list[object] = line.split(",")
+        if i == 1:  # a real date cell, as Excel keeps one
+            cells[7] = datetime(2019, 2, 3)
+        ws.append(cells)
     buf = io.BytesIO()
     wb.save(buf)
     got = casos.import_case_list(SLUG, "fiscalia", buf.getvalue(), filename="fiscalia.xlsx")
@@ -198,3 +202,18 @@ def test_the_audit_log_holds_decisions_without_names_or_evidence(casos: Client) 
     text = json.dumps(casos.audit_log(SLUG), default=str, ensure_ascii=False)
     assert "cases.verify" in text and "cases.import" in text
     assert not [n for n in NAMES if n in text]
+
+
+def test_linkage_reads_only_what_analysis_may_use(casos: Client) -> None:
+    from citizendata.auth import Action
+    from citizendata.services.linkage import linkage_inputs
+
+    ids = _flip(casos)
+    casos.verify_case(SLUG, ids["flip:R1"], "verified", criteria=["identity", "role"],
+                      evidence="acta")
+    casos.verify_case(SLUG, ids["flip:R2"], "not_verified", criteria=[], evidence="")
+    casos.decide(SLUG, "cases", [ids["fiscalia:F-002"]], "rejected", "no es un caso")
+    casos.withdraw_consent(SLUG, "cases", ids["fiscalia:F-003"])
+    got = casos._read(linkage_inputs, SLUG, Action.SUBMISSION_REVIEW)
+    assert sorted(got.records["key"]) == ["fiscalia:F-001", "flip:R1"]
+    assert got.excluded == {"review_status": 1, "not_verified": 1, "unknown_list": 0}

@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 from citizendata._lazy import lazy_module
 from citizendata.auth import Action
 from citizendata.errors import BadInput, CitizenDataError
-from citizendata.services import cases as cases_svc
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from citizendata.services import cases as cases_svc
     from citizendata.services import linkage as linkage_svc
-else:
+else:  # pyarrow, DuckDB and the statistics stack load on the first call that needs them
+    cases_svc = lazy_module("citizendata.services.cases")
     linkage_svc = lazy_module("citizendata.services.linkage")
 
 __all__ = ["CasesMethods"]

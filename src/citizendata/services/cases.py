@@ -154,6 +154,11 @@ def _dates(col: pa.ChunkedArray, fmt: str, sheet: Any, header: str,
     """A text column of dates in the list's format as ISO dates; unreadable ones listed."""
     text = _text(col)
     parsed = pc.strptime(text, format=fmt, unit="s", error_is_null=True)
+    if sheet.name is not None:
+        # a workbook's date cells are dates, read as ISO text whatever the list's format
+        for iso in ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"):
+            parsed = pc.coalesce(parsed, pc.strptime(text, format=iso, unit="s",
+                                                     error_is_null=True))
     bad = pc.and_(pc.is_valid(text), pc.is_null(parsed))
     rows = pc.filter(sheet.table.column("row"), bad).to_pylist()
     for r in rows[:1000]:

@@ -331,25 +331,40 @@ def _strata_columns(records: pd.DataFrame, spec: CasesSpec, strata: Sequence[str
     return out
 
 
+def victim_violation(records: pd.DataFrame, violation: str) -> pd.Series:
+    """Each linked victim-event's violation: the one most of its records name (lists
+    classify some acts differently, e.g. a disappearance recorded as a kidnapping);
+    a tie goes to the first in alphabetical order, so the answer is the same every time."""
+    counts = (records.groupby(["cluster_id", violation]).size().rename("n").reset_index()
+              .sort_values(["cluster_id", "n", violation], ascending=[True, False, True]))
+    return counts.drop_duplicates("cluster_id").set_index("cluster_id")[violation]
+
+
 def capture_frame(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.DataFrame
                   ) -> tuple[pd.DataFrame, list[str]]:
-    """The estimate's records as (list, cluster, strata): violations kept, lists merged,
-    each cluster placed in the stratum of its first record; and the lists in order."""
+    """The estimate's records as (list, cluster, strata), and the lists in order.
+
+    Victims are counted by their linked records as a whole: a victim-event is in the
+    estimate when most of its records name one of its violations, and a list captured
+    it when any of that list's records is linked to it (whatever that record calls the
+    act). Lists are merged as ``merge`` says; each victim is placed in the stratum of
+    its first record.
+    """
     s = inputs.spec
     f = s.fields
-    recs = inputs.records[inputs.records[f.violation].isin(est.violations)]
+    recs = inputs.records.merge(clusters[["key", "cluster_id"]], on="key", how="left")
+    label = victim_violation(recs, f.violation)
+    recs = recs[recs["cluster_id"].map(label).isin(est.violations)].reset_index(drop=True)
     merged = {m: group for group, members in est.merge.items() for m in members}
     lists: list[str] = []
     for x in s.lists:
         name = merged.get(x.name, x.name)
         if name not in lists:
             lists.append(name)
-    frame = recs[["key"]].assign(list=recs[f.source].replace(merged))
-    frame = frame.merge(clusters[["key", "cluster_id"]], on="key", how="left")
-    strata = _strata_columns(recs, s, est.strata).reset_index(drop=True)
-    frame = frame.reset_index(drop=True)
+    frame = recs[["key", "cluster_id"]].assign(list=recs[f.source].replace(merged))
+    strata = _strata_columns(recs, s, est.strata)
     for c in est.strata:
-        frame[c] = strata[c]
+        frame[c] = strata[c].to_numpy()
     if est.strata:
         first = frame.sort_values("key").groupby("cluster_id")[est.strata].first()
         frame = frame.drop(columns=est.strata).merge(first, left_on="cluster_id",
@@ -358,29 +373,37 @@ def capture_frame(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.Dat
     return frame, [x for x in lists if x in present]
 
 
+def _no_estimate(documented: int, exc: BadInput) -> dict[str, Any]:
+    # a sparse table: too few lists overlap, or no model has a finite estimate; said as
+    # such, never as a number
+    return {"documented": documented, "estimate": None, "ci": [None, None], "selected": None,
+            "models": [], "note": f"{exc.code}: {exc.message}"}
+
+
+def _selected(res: Any) -> dict[str, Any]:
+    sel = dict(res.selected)
+    return {"terms": list(sel.get("terms", [])), "estimate": sel.get("estimate"),
+            "ci": list(sel.get("ci") or [None, None]), "aic": sel.get("aic"),
+            "bic": sel.get("bic"), "deviance": sel.get("deviance"), "df": sel.get("df"),
+            "se": sel.get("se")}
+
+
 def _fit(frame: pd.DataFrame, lists: list[str], est: MSEIndicatorSpec) -> dict[str, Any]:
     """One multiple systems estimate from (list, cluster) rows: documented, N̂, interval,
-    models; ``None`` values and a reason where no finite estimate exists."""
-    from citizendata.integrate.mse import (  # type: ignore[attr-defined]  # until mse lands
-        estimate_mse,
-        histories_from_records,
-        read_histories,
-    )
+    the models compared and the one selected."""
+    from citizendata.integrate.mse import estimate_mse, histories_from_records
 
     documented = int(frame["cluster_id"].nunique())
-    hist = histories_from_records(frame, list_col="list", cluster_col="cluster_id", lists=lists)
     try:
-        h = read_histories(hist[[*lists, "count"]])
-        res = estimate_mse(h, method=est.method, selection=est.selection,
-                           confidence=est.confidence).to_dict()
+        hist = histories_from_records(frame, list_col="list", cluster_col="cluster_id",
+                                      lists=lists)
+        res = estimate_mse(hist, method=est.method, selection=est.selection,
+                           confidence=est.confidence, seed=0)
     except BadInput as exc:
-        # a sparse stratum: too few lists overlap, or no model has a finite estimate
-        return {"documented": documented, "estimate": None, "ci": [None, None],
-                "selected": None, "models": [], "note": f"{exc.code}: {exc.message}"}
-    sel = res.get("selected") or {}
-    return {"documented": documented, "estimate": sel.get("estimate"),
-            "ci": list(sel.get("ci") or [None, None]), "selected": sel,
-            "models": res.get("models", []), "note": None}
+        return _no_estimate(documented, exc)
+    sel = _selected(res)
+    return {"documented": documented, "estimate": sel["estimate"], "ci": sel["ci"],
+            "selected": sel, "models": list(res.models), "note": None}
 
 
 def _estimate_at(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.DataFrame
@@ -389,38 +412,36 @@ def _estimate_at(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.Data
     frame, lists = capture_frame(inputs, est, clusters)
     if not est.strata:
         return [], _fit(frame, lists, est), lists
-    from citizendata.integrate.mse import (  # type: ignore[attr-defined]  # until mse lands
-        estimate_stratified,
-        histories_from_records,
-    )
+    from citizendata.integrate.mse import estimate_stratified, histories_from_records
 
-    placed = frame.dropna(subset=est.strata)
-    hist = histories_from_records(placed, list_col="list", cluster_col="cluster_id",
-                                  lists=lists, strata=est.strata)
-    res = estimate_stratified(hist, strata=list(est.strata), lists=lists, method=est.method,
-                              selection=est.selection, confidence=est.confidence)
-    return stratified_rows(res, placed, est.strata, frame)
-
-
-def stratified_rows(res: Any, placed: pd.DataFrame, strata: Sequence[str],
-                    frame: pd.DataFrame) -> tuple[list[dict[str, Any]], dict[str, Any], list[str]]:
-    """The stratified result as rows (one per stratum) and the recombined total."""
-    d = res.to_dict()
+    placed = frame.dropna(subset=list(est.strata))
+    by = placed.groupby(list(est.strata))["cluster_id"].nunique()
+    documented = {_label(k): int(v) for k, v in by.items()}
+    try:
+        hist = histories_from_records(placed, list_col="list", cluster_col="cluster_id",
+                                      lists=lists, strata=list(est.strata))
+        res = estimate_stratified(hist, strata=list(est.strata), lists=lists,
+                                  method=est.method, selection=est.selection,
+                                  confidence=est.confidence, seed=0)
+    except BadInput as exc:
+        total = _no_estimate(sum(documented.values()), exc)
+        return ([{**_no_estimate(n, exc), "stratum": k} for k, n in documented.items()],
+                total, lists)
     rows = []
-    for part in d["strata"]:
-        label = "|".join(str(part["stratum"][c]) for c in strata) if isinstance(
-            part.get("stratum"), dict) else str(part.get("stratum"))
-        sel = part.get("selected") or {}
-        rows.append({"stratum": label, "documented": int(part.get("n_observed", 0)),
-                     "estimate": sel.get("estimate"), "ci": list(sel.get("ci") or [None, None]),
-                     "selected": sel, "models": part.get("models", []),
-                     "note": part.get("note")})
-    tot = d["total"]
-    total = {"documented": int(frame["cluster_id"].nunique()), "estimate": tot.get("estimate"),
-             "ci": list(tot.get("ci") or [None, None]), "selected": None, "models": [],
-             "note": tot.get("note"), "unplaced": int(frame["cluster_id"].nunique()
-                                                      - placed["cluster_id"].nunique())}
-    return rows, total, list(d.get("lists", []))
+    for key, r in res.results.items():
+        sel = _selected(r)
+        rows.append({"stratum": _label(key), "documented": documented[_label(key)],
+                     "estimate": sel["estimate"], "ci": sel["ci"], "selected": sel,
+                     "models": list(r.models), "note": None})
+    total = {"documented": sum(documented.values()), "estimate": res.total,
+             "ci": list(res.ci), "selected": None, "models": [],
+             "note": f"strata estimated apart and added up; interval: {res.interval}"}
+    return rows, total, lists
+
+
+def _label(key: Any) -> str:
+    """A stratum's label: its values joined by '|'."""
+    return "|".join(map(str, key)) if isinstance(key, tuple) else str(key)
 
 
 _HIDDEN = ("documented", "estimate", "ci_low", "ci_high")
@@ -481,15 +502,15 @@ def estimate_uncounted(inputs: LinkageInputs, result: Any, indicator: str) -> di
     est = estimate_spec(inputs.spec, indicator)
     thr = inputs.spec.linkage.threshold
     rows, total, lists = _estimate_at(inputs, est, result.clusters(thr))
-    if est.strata:
-        # the total of the table is what the strata add up to (clusters without a stratum
-        # are left out of the stratified estimate)
-        total = {**total, "documented": sum(int(r["documented"]) for r in rows)}
     table, report = protect_estimates(_rows_frame(rows, total), inputs.policy)
     hidden = set(table.loc[table["conf_status"] != "F", "stratum"])
     strata_models = [{"stratum": r["stratum"], "selected": r["selected"], "note": r["note"]}
                      for r in rows if r["stratum"] not in hidden]
-    sensitivity = [] if TOTAL in hidden else _sensitivity(inputs, result, est)
+    models = {r["stratum"]: r["selected"]["terms"] for r in rows if r["selected"] is not None}
+    if not est.strata and total["selected"] is not None:
+        models[""] = total["selected"]["terms"]
+    sensitivity = [] if TOTAL in hidden or not models else _sensitivity(inputs, result, est,
+                                                                          models)
     return {
         "indicator": indicator, "series": est.series, "title": est.title,
         "violations": list(est.violations), "strata": list(est.strata),
@@ -513,20 +534,57 @@ def _years(inputs: LinkageInputs, est: MSEIndicatorSpec) -> list[int | None]:
 
     f = inputs.spec.fields
     recs = inputs.records[inputs.records[f.violation].isin(est.violations)]
+    # (the years of the records that name the violations: the span the lists cover)
     years = pd.to_datetime(recs[f.event_date], errors="coerce").dt.year.dropna()
     return [int(years.min()), int(years.max())] if len(years) else [None, None]
 
 
-def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec
-                 ) -> list[dict[str, Any]]:
-    """The total (documented and estimated) at each of the settings' thresholds."""
+def _held(est: MSEIndicatorSpec, models: dict[str, list[str]], key: Any,
+          lists: list[str]) -> dict[str, Any]:
+    """How a stratum is refitted at another threshold: its selected log-linear model held
+    (terms of lists still present), or LCMCR again (it selects no model)."""
+    if est.method == "lcmcr":
+        return {"method": "lcmcr", "seed": 0}
+    return {"models": [[m for m in models.get(_label(key), [])
+                        if set(m.split(":")) <= set(lists)]]}
+
+
+def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
+                 models: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The total (documented and estimated) at each of the settings' thresholds.
+
+    Each stratum keeps the model selected at the project's threshold (``models``), so
+    the change is the linkage's alone, not another model's; the interval is normal on
+    the sum of the strata's variances.
+    """
+    import math
+    from statistics import NormalDist
+
+    from citizendata.integrate.mse import estimate_mse, histories_from_records
+
+    z = NormalDist().inv_cdf(0.5 + est.confidence / 2)
     out = []
     for t in inputs.spec.linkage.sensitivity:
-        rows, total, _ = _estimate_at(inputs, est, result.clusters(float(t)))
-        documented = sum(int(r["documented"]) for r in rows) if est.strata \
-            else total["documented"]
-        out.append({"threshold": float(t), "documented": documented,
-                    "estimate": total["estimate"], "ci": total["ci"]})
+        frame, lists = capture_frame(inputs, est, result.clusters(float(t)))
+        placed = frame.dropna(subset=list(est.strata)) if est.strata else frame
+        row: dict[str, Any] = {"threshold": float(t),
+                               "documented": int(placed["cluster_id"].nunique()),
+                               "estimate": None, "ci": [None, None], "note": None}
+        try:
+            hist = histories_from_records(placed, list_col="list", cluster_col="cluster_id",
+                                          lists=lists, strata=list(est.strata))
+            parts = hist.groupby(list(est.strata)) if est.strata else [("", hist)]
+            fits = [estimate_mse(part[[*lists, "count"]].reset_index(drop=True),
+                                 confidence=est.confidence, **_held(est, models, key, lists))
+                    .selected for key, part in parts]
+        except BadInput as exc:
+            row["note"] = f"{exc.code}: {exc.message}"
+            out.append(row)
+            continue
+        n_hat = float(sum(f["estimate"] for f in fits))
+        half = z * math.sqrt(sum(float(f.get("se") or 0.0) ** 2 for f in fits))
+        row.update(estimate=n_hat, ci=[max(n_hat - half, row["documented"]), n_hat + half])
+        out.append(row)
     return out
 
 

@@ -2,14 +2,16 @@
 
 u (agreement among unrelated pairs) by random sampling of pairs with the caller's seed;
 m (agreement among pairs of the same victim-event) by EM on two blocking passes, as
-splink recommends: pairs with the same names (which trains date, place, sex, age, role
-and violation) and pairs with the same date and municipality (which trains the names,
-sex, age, role and violation); splink averages a comparison's m over the passes that
-trained it. The prior λ is then estimated by EM over the candidate pairs with m and u
-fixed (the share of candidates that match, which is one number and always converges)
-and spread over all pairs. Everything runs in a private in-memory DuckDB connection
-with one thread (so a seed gives the same bits every run), and splink's loggers are
-held at WARNING so no value reaches a log.
+splink recommends: pairs with the same names and event year (which trains date, place,
+sex, age, role and violation; the year keeps out most of a victim's *other* events) and
+pairs with the same date and municipality (which trains the names, sex, age, role and
+violation); a comparison's m is the mean over the passes that trained it, each pass run
+on a fresh linker. The prior λ is then estimated by EM over the candidate pairs with m
+and u fixed (the share of candidates that match, which is one number and always
+converges) and spread over all pairs. Everything runs in a private in-memory DuckDB
+connection with one thread (so a seed gives the same bits every run), and splink's
+loggers are held at ERROR so no value reaches a log. docs/methods/linkage.md has the
+details.
 """
 
 from __future__ import annotations
@@ -207,7 +209,7 @@ def _run(con: duckdb.DuckDBPyConnection, clean: pd.DataFrame, tolerance: int,
             level["u_probability"] = max(u, _U_FLOOR_PAIRS / u_pairs)
             level["m_probability"] = max(m_k, _M_FLOOR)
         sources[name] = "em" if trained else "fallback"
-    scorer = Linker(sdf, model, log_level=None)
+    scorer = Linker(sdf, model, log_level=None, validate_settings=False)
     predictions = scorer.inference.predict(warning_mode="never").physical_name
     gammas = ", ".join(f'CAST("gamma_c_{s["name"]}" AS INTEGER) AS "gamma_{s["name"]}"'
                        for s in specs)
@@ -263,7 +265,8 @@ def _em_pass(linker_class: Any, sdf: Any, model: dict[str, Any],
     while iterations >= 2:
         settings = copy.deepcopy(model)
         settings["max_iterations"] = iterations
-        out = _em(linker_class(sdf, settings, log_level=None), rule)
+        # validated once, on the first linker: the SQL is the same
+        out = _em(linker_class(sdf, settings, log_level=None, validate_settings=False), rule)
         if out is not None:
             return out
         iterations //= 2

@@ -38,6 +38,16 @@ def _text(values: pd.Series) -> pd.Series:
     return s.mask(s == "")
 
 
+def _code(values: pd.Series) -> pd.Series:
+    """A DIVIPOLA code as text; numbers (5001.0 from a spreadsheet) lose their '.0'."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        whole = values.notna() & (values % 1 == 0)
+        text = values.astype("string")
+        text[whole] = values[whole].astype("int64").astype("string")
+        return _text(text)
+    return _text(values)
+
+
 def _row_problems(rows: pd.Index, column: str, rule: str, fix: str) -> list[Problem]:
     return [Problem("linkage.invalid", f"Row {int(r) + 1}, column {column!r}: {rule}.",
                     where=Where(row=int(r) + 1, column=column), rule=rule, fix=fix)
@@ -74,7 +84,11 @@ def prepare(records: pd.DataFrame, fields: CaseFields | None = None) -> pd.DataF
     problems += _row_problems(df.index[dup], cols["record_id"],
                               "the same record id appears earlier in the same list",
                               "Give every record of a list its own id.")
-    date_text = _text(df[cols["event_date"]])
+    raw_date = df[cols["event_date"]]
+    if pd.api.types.is_datetime64_any_dtype(raw_date):
+        # a typed column (a snapshot's date field): the day is what is compared
+        raw_date = raw_date.dt.strftime("%Y-%m-%d")
+    date_text = _text(raw_date)
     date = pd.to_datetime(date_text, format="%Y-%m-%d", errors="coerce")
     problems += _row_problems(df.index[date_text.notna() & date.isna()], cols["event_date"],
                               "not a date written YYYY-MM-DD",
@@ -84,7 +98,7 @@ def prepare(records: pd.DataFrame, fields: CaseFields | None = None) -> pd.DataF
     bad_age = age_text.notna() & (age.isna() | (age % 1 != 0) | (age < 0) | (age > 120))
     problems += _row_problems(df.index[bad_age], cols["age"], "not an age in whole years",
                               "Write the age as a whole number from 0 to 120, or leave it blank.")
-    dept, muni = _text(df[cols["department"]]), _text(df[cols["municipality"]])
+    dept, muni = _code(df[cols["department"]]), _code(df[cols["municipality"]])
     muni = muni.str.zfill(5)
     dept = dept.str.zfill(2)
     for col, s, n in ((cols["department"], dept, 2), (cols["municipality"], muni, 5)):

@@ -77,19 +77,30 @@ class Design:
         return cols, cells, empty.sum(axis=1)
 
 
-def gram(x: np.ndarray, w: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _outer(x: np.ndarray) -> np.ndarray:
+    p = x.shape[1]
+    cached = _OUTER.get(id(x))
+    if cached is None or cached[0] is not x:
+        cached = (x, (x[:, :, None] * x[:, None, :]).reshape(len(x), p * p))
+        _OUTER[id(x)] = cached
+    return cached[1]
+
+
+def _col_masks(cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    colf = cols.astype(np.float64)
+    return colf[:, :, None] * colf[:, None, :], 1.0 - colf
+
+
+def gram(x: np.ndarray, w: np.ndarray, cols: np.ndarray,
+         masks: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """X' diag(w_b) X for each row b of w, columns out of the model zeroed and given 1 on
     the diagonal (so one batched solve serves models of every size): one matrix product
     with the cells' outer products, not a loop over models."""
     p = x.shape[1]
-    outer = _OUTER.get(id(x))
-    if outer is None or outer[0] is not x:
-        outer = (x, (x[:, :, None] * x[:, None, :]).reshape(len(x), p * p))
-        _OUTER[id(x)] = outer
-    g = (w @ outer[1]).reshape(len(w), p, p)
-    colf = cols.astype(np.float64)
-    g *= colf[:, :, None] * colf[:, None, :]
-    g[:, np.arange(p), np.arange(p)] += 1.0 - colf
+    both, off = masks if masks is not None else _col_masks(cols)
+    g = (w @ _outer(x)).reshape(len(w), p, p)
+    g *= both
+    g[:, np.arange(p), np.arange(p)] += off
     return g
 
 
@@ -101,7 +112,8 @@ def irls_batch(x: np.ndarray, y: np.ndarray, cols: np.ndarray, cells: np.ndarray
     ``x`` is cells x p (shared), ``y`` B x cells, ``cols`` B x p (columns in each model),
     ``cells`` B x cells (cells in each fit).  Returns the coefficients (B x p, 0 for
     absent columns), the fitted means (B x cells, 0 for absent cells) and whether each
-    fit converged (relative change of the deviance < tol).
+    fit converged (change of the deviance < tol relative to it).  Converged fits leave
+    the batch, so the work shrinks as they finish.
     """
     y = np.asarray(y, dtype=np.float64)
     b, p = cols.shape
@@ -109,34 +121,45 @@ def irls_batch(x: np.ndarray, y: np.ndarray, cols: np.ndarray, cells: np.ndarray
     cellf = cells.astype(np.float64)
     if beta is None:
         eta = np.log(y + 0.5)  # the usual start: the data themselves, nudged off zero
-        coef = np.zeros((b, p))
     else:
-        coef = np.array(beta, dtype=np.float64) * colf
-        eta = np.clip(coef @ x.T, -_ETA_MAX, _ETA_MAX)
+        eta = np.clip((np.asarray(beta, dtype=np.float64) * colf) @ x.T, -_ETA_MAX, _ETA_MAX)
+    coef_out = np.zeros((b, p))
+    eta_out = eta.copy()
+    converged = np.zeros(b, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ylogy = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0)), 0.0) - y
+    both, off = _col_masks(cols)
+    act = np.arange(b)
     mu = np.exp(eta)
     dev_old = np.full(b, np.inf)
-    converged = np.zeros(b, dtype=bool)
-    active = np.arange(b)
+    diag = np.arange(p)
+    outer = _outer(x)
     for _ in range(max_iter):
-        if not len(active):
-            break
-        w = mu[active] * cellf[active]
-        z = eta[active] + (y[active] - mu[active]) / np.maximum(mu[active], 1e-300)
-        rhs = ((w * z) @ x) * colf[active]
-        g = gram(x, w, cols[active])
+        w = mu * cellf
+        z = eta + (y - mu) / np.maximum(mu, 1e-300)
+        rhs = ((w * z) @ x) * colf
+        g = (w @ outer).reshape(len(w), p, p) * both
+        g[:, diag, diag] += off
         try:
             new = np.linalg.solve(g, rhs[:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:
             new = np.einsum("bpq,bq->bp", np.linalg.pinv(g), rhs)
-        coef[active] = new
-        eta[active] = np.clip(new @ x.T, -_ETA_MAX, _ETA_MAX)
-        mu[active] = np.exp(eta[active])
-        dev = _deviance(y[active], mu[active], cellf[active])
-        done = np.abs(dev - dev_old[active]) <= tol * (np.abs(dev) + 0.1)
-        dev_old[active] = dev
-        converged[active[done]] = True
-        active = active[~done]
-    return coef, mu * cellf, converged
+        eta = np.clip(new @ x.T, -_ETA_MAX, _ETA_MAX)
+        mu = np.exp(eta)
+        # deviance = 2 sum(y log y - y - y eta + mu) over the fit's cells
+        dev = 2.0 * ((ylogy - y * eta + mu) * cellf).sum(axis=1)
+        done = np.abs(dev - dev_old) <= tol * (np.abs(dev) + 0.1)
+        coef_out[act] = new
+        eta_out[act] = eta
+        dev_old = dev
+        if done.any():
+            converged[act[done]] = True
+            keep = ~done
+            act, y, ylogy, colf, cellf = act[keep], y[keep], ylogy[keep], colf[keep], cellf[keep]
+            both, off, eta, mu, dev_old = both[keep], off[keep], eta[keep], mu[keep], dev_old[keep]
+        if not len(act):
+            break
+    return coef_out, np.exp(eta_out) * cells, converged
 
 
 def full_rank(x: np.ndarray, w: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -51,8 +51,7 @@ def draw_tables(y: np.ndarray, mu: np.ndarray, n_hat: float, kind: Kind, b: int,
         return rng.multinomial(n, y / n, size=b).astype(np.float64)
     total = round(n_hat)
     seen = rng.binomial(total, min(float(mu.sum()) / n_hat, 1.0), size=b)
-    p = mu / mu.sum()
-    return np.array([rng.multinomial(s, p) for s in seen], dtype=np.float64)
+    return rng.multinomial(seen, mu / mu.sum()).astype(np.float64)
 
 
 def refit_tables(design: Design, tables: np.ndarray, masks: np.ndarray,
@@ -117,7 +116,10 @@ def bca_interval(replicates: np.ndarray, estimate: float, jackknife: np.ndarray,
     jr = (w * jackknife).sum() - jackknife
     den = 6 * (counts * jr ** 2).sum() ** 1.5
     ahat = float((counts * jr ** 3).sum() / den) if den > 0 else 0.0
-    z0 = float(norm.ppf(np.mean(replicates < estimate)))
+    # all replicates on one side would make the bias correction infinite: keep it finite
+    b = len(replicates)
+    below = float(np.clip(np.mean(replicates < estimate), 0.5 / b, 1 - 0.5 / b))
+    z0 = float(norm.ppf(below))
     alpha = np.array([(1 - confidence) / 2, (1 + confidence) / 2])
     za = norm.ppf(alpha)
     zq = norm.cdf(z0 + (za + z0) / (1 - ahat * (za + z0)))

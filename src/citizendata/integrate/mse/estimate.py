@@ -83,7 +83,11 @@ def _histories(h: Histories | pd.DataFrame | str, min_lists: int) -> Histories:
 
 
 def chapman(h: Histories, *, confidence: float = 0.95) -> MSEResult:
-    """Chapman's (1951) two-list estimator, variance of Seber (1970), normal interval."""
+    """Chapman's (1951) two-list estimator, Seber's (1970) variance, Chao's (1987) interval.
+
+    The interval is log-normal on the unobserved part, n + (N - n)/C to n + (N - n) C with
+    C = exp(z sqrt(log(1 + var/(N - n)^2))), as CARE1's estN.pair: it never goes below n.
+    """
     if h.k != 2:
         raise BadInput("mse.invalid_model", f"Chapman's estimator takes exactly two lists, "
                        f"not {h.k}.", where=Where(field="method"),
@@ -92,8 +96,10 @@ def chapman(h: Histories, *, confidence: float = 0.95) -> MSEResult:
     m = int(h.counts[h.patterns.sum(axis=1) == 2].sum())
     est = (n1 + 1) * (n2 + 1) / (m + 1) - 1
     var = (n1 + 1) * (n2 + 1) * (n1 - m) * (n2 - m) / ((m + 1) ** 2 * (m + 2))
-    half = _z(confidence) * var ** 0.5
-    row = {"terms": [], "estimate": est, "ci": [max(est - half, h.n_observed), est + half],
+    n = h.n_observed
+    dark = max(est - n, 1e-12)
+    c = float(np.exp(_z(confidence) * np.sqrt(np.log(1 + var / dark ** 2))))
+    row = {"terms": [], "estimate": est, "ci": [n + dark / c, n + dark * c],
            "aic": None, "bic": None, "deviance": None, "df": None, "se": var ** 0.5}
     return MSEResult(h.lists, h.n_observed, "chapman", None, [row], {**row, "method": "chapman"},
                      n_models=1)
@@ -164,6 +170,12 @@ def _loglinear(h: Histories, selection: str, models: Iterable[Iterable[Term]] | 
     y = h.full_counts()
     overlap = pair_overlaps(h)
     crit = "aic" if selection == "aic" else "bic"
+    extra: dict[str, Any] = {}
+    if models is None and selection != "stepwise" and h.k > MAX_ENUMERATE_K:
+        # 2^21 or 2^28 models: search stepwise instead, and say so
+        extra["note"] = (f"{h.k} lists: {selection} over all 2^{len(design.pairs)} models is "
+                         "too many; the model was chosen stepwise")
+        selection = "stepwise"
     if selection == "stepwise":
         mask = stepwise(design, y, overlap, pthresh=pthresh)
         given = _all_masks(design, models, h.lists) if models is not None else np.zeros(0, np.int64)
@@ -185,7 +197,6 @@ def _loglinear(h: Histories, selection: str, models: Iterable[Iterable[Term]] | 
             for m in top}
     model_rows = [_row(rows[m]) for m in top]
     selected = {**_row(rows[chosen]), "method": "loglinear", "selection": selection}
-    extra: dict[str, Any] = {}
     if selection == "average":
         selected = _average(h, fitted, confidence)
         extra["weights"] = selected.pop("weights")

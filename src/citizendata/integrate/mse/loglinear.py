@@ -138,8 +138,10 @@ def summarise(design: Design, y: np.ndarray, masks: np.ndarray, coef: np.ndarray
 def _intercept_variance(x: np.ndarray, mu: np.ndarray, cols: np.ndarray,
                         cells: np.ndarray) -> np.ndarray:
     info = gram(x, mu * cells, cols)
+    e0 = np.zeros((len(info), x.shape[1], 1))
+    e0[:, 0, 0] = 1.0
     try:
-        return np.linalg.inv(info)[:, 0, 0]
+        return np.linalg.solve(info, e0)[:, 0, 0]
     except np.linalg.LinAlgError:
         return np.linalg.pinv(info)[:, 0, 0]
 

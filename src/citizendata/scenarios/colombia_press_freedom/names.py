@@ -2,7 +2,8 @@
 
 A person has one or two given names and two surnames (father's, then mother's);
 some surnames are compound or carry particles ("de la Hoz", "Ruiz de Castilla").
-The pools are common names, with Afro-Colombian surnames more frequent on the
+The pools are common names listed from common to rare (drawn with Zipf-like
+frequencies, so namesakes occur as they do in real registers), with Afro-Colombian surnames more frequent on the
 Pacific coast, Nasa and Wayuu surnames in Cauca and La Guajira, and Caribbean
 surnames on the coast. The noise functions rewrite one record's name, age or date
 the way a clerk, a journalist or a volunteer does.
@@ -43,8 +44,8 @@ NICKNAMES: dict[str, str] = {
     "Rosa": "Rosita", "Gonzalo": "Chalo",
 }
 _GENERAL = (
-    "García", "Rodríguez", "Martínez", "González", "López", "Hernández", "Sánchez", "Ramírez",
-    "Pérez", "Gómez", "Díaz", "Muñoz", "Rojas", "Moreno", "Jiménez", "Vargas", "Castro",
+    "Rodríguez", "Gómez", "González", "Martínez", "García", "López", "Hernández", "Sánchez", "Ramírez",
+    "Pérez", "Díaz", "Muñoz", "Rojas", "Moreno", "Jiménez", "Vargas", "Castro",
     "Gutiérrez", "Álvarez", "Ruiz", "Suárez", "Romero", "Torres", "Ortiz", "Valencia",
     "Quintero", "Ospina", "Restrepo", "Zapata", "Cardona", "Giraldo", "Londoño", "Arango",
     "Henao", "Osorio", "Salazar", "Castaño", "Mejía", "Cárdenas", "Ríos", "Medina", "Herrera",
@@ -75,6 +76,15 @@ _POOL_MIX: dict[str, tuple[float, ...]] = {
 _POOLS = ("general", "compound", "afro", "indigenous", "caribe")
 
 
+ZIPF = 0.5  # name frequencies fall with rank as 1 / rank**ZIPF (García far commoner than Tovar)
+
+
+def _pick(rng: np.random.Generator, size: int, n: int) -> np.ndarray:
+    """``n`` positions in a pool of ``size`` names listed from common to rare."""
+    w = 1.0 / np.arange(1, size + 1) ** ZIPF
+    return rng.choice(size, size=n, p=w / w.sum())
+
+
 def _surnames(rng: np.random.Generator, regions: np.ndarray) -> np.ndarray:
     """One surname per person, from the pool mix of the person's region."""
     out = np.empty(len(regions), dtype=object)
@@ -84,7 +94,7 @@ def _surnames(rng: np.random.Generator, regions: np.ndarray) -> np.ndarray:
         for k, pool in enumerate(_POOLS):
             sel = idx[pools == k]
             names = SURNAMES[pool]
-            out[sel] = np.asarray(names, dtype=object)[rng.integers(0, len(names), len(sel))]
+            out[sel] = np.asarray(names, dtype=object)[_pick(rng, len(names), len(sel))]
     return out
 
 
@@ -94,10 +104,10 @@ def draw_names(rng: np.random.Generator, sex: np.ndarray, regions: np.ndarray
     n = len(sex)
     male = np.asarray(GIVEN_MALE, dtype=object)
     female = np.asarray(GIVEN_FEMALE, dtype=object)
-    first = np.where(sex == "female", female[rng.integers(0, len(female), n)],
-                     male[rng.integers(0, len(male), n)])
-    second = np.where(sex == "female", female[rng.integers(0, len(female), n)],
-                      male[rng.integers(0, len(male), n)])
+    first = np.where(sex == "female", female[_pick(rng, len(female), n)],
+                     male[_pick(rng, len(male), n)])
+    second = np.where(sex == "female", female[_pick(rng, len(female), n)],
+                      male[_pick(rng, len(male), n)])
     two = (rng.random(n) < 0.45) & (second != first)
     given = np.where(two, first + " " + second, first)
     return given, _surnames(rng, regions), _surnames(rng, regions)
@@ -113,10 +123,11 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 def typo(rng: np.random.Generator, text: str) -> str:
     """One keying error: a letter substituted, dropped, doubled, or two letters swapped."""
-    pos = [i for i, c in enumerate(text) if c.isalpha()]
-    if len(pos) < 3:
+    # not a word's initial (clerks get those right), so no word is emptied either
+    pos = [i for i in range(1, len(text)) if text[i].isalpha() and text[i - 1].isalpha()]
+    if not pos:
         return text
-    i = pos[int(rng.integers(1, len(pos)))]  # not the initial: clerks get that right
+    i = pos[int(rng.integers(0, len(pos)))]
     kind = int(rng.integers(0, 4))
     if kind == 0:
         c = _LETTERS[int(rng.integers(0, 26))]

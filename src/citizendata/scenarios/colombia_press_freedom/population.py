@@ -80,6 +80,34 @@ def _counts(rng: np.random.Generator, scale: float) -> pd.DataFrame:
     return cells
 
 
+# Some victims suffer two acts (two victim-events of one person): tortured while
+# arbitrarily detained (same day, same place), or kidnapped and later killed.
+TORTURED_IN_DETENTION = 0.3  # share of torture events whose victim was also detained
+KILLED_AFTER_KIDNAPPING = 0.12  # share of kidnapping events whose victim was later killed
+_PERSON = ["victim_role", "department", "municipality", "region", "victim_sex", "victim_age",
+           "given_names", "surname1", "surname2"]
+
+
+def _repeat_victims(rng: np.random.Generator, ev: pd.DataFrame) -> None:
+    """Give some events the victim of another event (in place); ``person`` names the victim."""
+    ev["person"] = np.arange(len(ev))
+    cols = [*_PERSON, "person"]
+    viol = ev["violation"].to_numpy()
+    # (first act, second act, share, of which act's events, days between them at most)
+    for first, second, share, of, days in (
+            ("arbitrary_detention", "torture", TORTURED_IN_DETENTION, "torture", 0),
+            ("kidnapping", "killing", KILLED_AFTER_KIDNAPPING, "kidnapping", 60)):
+        firsts, seconds = np.flatnonzero(viol == first), np.flatnonzero(viol == second)
+        k = min(round(share * int((viol == of).sum())), len(firsts), len(seconds))
+        src = ev.index[rng.choice(firsts, size=k, replace=False)]
+        dst = ev.index[rng.choice(seconds, size=k, replace=False)]
+        ev.loc[dst, cols] = ev.loc[src, cols].to_numpy()
+        gap = rng.integers(1, days + 1, k) if days else np.zeros(k, dtype=int)
+        later = ev.loc[src, "event_date"].to_numpy() + pd.to_timedelta(gap, unit="D").to_numpy()
+        ev.loc[dst, "event_date"] = np.minimum(later, np.datetime64("2024-12-31"))
+    ev["year"] = ev["event_date"].dt.year
+
+
 def make_events(rng: np.random.Generator, scale: float = 1.0) -> pd.DataFrame:
     """The true victim-events, one row each, with a stable ``event_id``."""
     cells = _counts(rng, scale)
@@ -105,9 +133,12 @@ def make_events(rng: np.random.Generator, scale: float = 1.0) -> pd.DataFrame:
         perp[idx] = np.asarray(PERPETRATORS, dtype=object)[
             rng.choice(len(PERPETRATORS), size=len(idx), p=np.asarray(p) / sum(p))]
     ev["perpetrator"] = perp
+    _repeat_victims(rng, ev)
     # how public the case became (press, community, family): the source of heterogeneity
     ev["visibility"] = rng.normal(0.0, 1.0, n)
     # the order of events is by date; ids are stable for a seed
     ev = ev.sort_values(["event_date", "department", "surname1"], kind="stable").reset_index(drop=True)
     ev.insert(0, "event_id", [f"E{i:05d}" for i in range(1, n + 1)])
-    return ev
+    # a victim's id: the first of the victim's events
+    ev["person_id"] = ev.groupby("person")["event_id"].transform("first")
+    return ev.drop(columns="person")

@@ -4,8 +4,10 @@ A record carries the case form's fields. The names are rewritten as the list wou
 (``NOISE`` rates: accents dropped, second surname missing, given names and surnames
 in each other's boxes, a nickname for the given name, a one-letter typo), the age may
 be off by one, the date off by a few days (a few by about a month), the municipality
-or the sex left blank. ``_noise`` records which rewrites were applied (truth, for
-tests). The media monitor has within-list duplicates (the same event in two notes).
+or the sex left blank, and kidnappings and enforced disappearances are sometimes
+classified the other way. ``_noise`` records which rewrites were applied, ``_event_id``
+the true event and ``_person_id`` the true victim (truth, for tests: a victim of two
+acts has two events, which linkage must keep apart). The media monitor has within-list duplicates (the same event in two notes).
 FLIP's own reports include reports that are not 16.10.1 cases (a threat, a victim
 whose work was not journalism, an event without enough evidence), and a
 verification backlog: verified, not verified, pending.
@@ -31,16 +33,21 @@ FIELDS: tuple[str, ...] = ("source", "record_id", "victim_given_names", "victim_
                            "victim_sex", "victim_age", "victim_role", "violation", "event_date",
                            "department", "municipality", "perpetrator")
 NOISE_KINDS: tuple[str, ...] = ("accents", "second_surname", "swap", "nickname", "typo", "age",
-                                "date_days", "date_month", "municipality", "sex")
-# list -> rate of each rewrite (NOISE_KINDS order); a nickname applies only where one exists
+                                "date_days", "date_month", "municipality", "sex", "violation")
+# list -> rate of each rewrite (NOISE_KINDS order); a nickname applies only where one
+# exists, a reclassification only to kidnappings and enforced disappearances
 NOISE: dict[str, tuple[float, ...]] = {
-    "flip":       (0.05, 0.10, 0.01, 0.03, 0.02, 0.10, 0.05, 0.01, 0.03, 0.01),
-    "fiscalia":   (0.90, 0.05, 0.02, 0.00, 0.05, 0.10, 0.10, 0.01, 0.02, 0.01),
-    "defensoria": (0.30, 0.15, 0.03, 0.02, 0.04, 0.15, 0.20, 0.02, 0.10, 0.03),
-    "sindical":   (0.20, 0.10, 0.02, 0.05, 0.03, 0.10, 0.10, 0.01, 0.05, 0.02),
-    "medios":     (0.50, 0.40, 0.05, 0.12, 0.06, 0.25, 0.30, 0.03, 0.25, 0.10),
-    "somos":      (0.10, 0.20, 0.02, 0.08, 0.03, 0.15, 0.15, 0.02, 0.05, 0.02),
+    "flip":       (0.05, 0.10, 0.01, 0.03, 0.02, 0.10, 0.05, 0.01, 0.03, 0.01, 0.05),
+    "fiscalia":   (0.90, 0.05, 0.02, 0.00, 0.05, 0.10, 0.10, 0.01, 0.02, 0.01, 0.20),
+    "defensoria": (0.30, 0.15, 0.03, 0.02, 0.04, 0.15, 0.20, 0.02, 0.10, 0.03, 0.08),
+    "sindical":   (0.20, 0.10, 0.02, 0.05, 0.03, 0.10, 0.10, 0.01, 0.05, 0.02, 0.10),
+    "medios":     (0.50, 0.40, 0.05, 0.12, 0.06, 0.25, 0.30, 0.03, 0.25, 0.10, 0.30),
+    "somos":      (0.10, 0.20, 0.02, 0.08, 0.03, 0.15, 0.15, 0.02, 0.05, 0.02, 0.10),
 }
+# the acts lists classify differently ("violation" noise): a disappearance recorded as a
+# kidnapping (no state involvement established yet, or the press's word) and back
+RECLASSIFIED: dict[str, str] = {"enforced_disappearance": "kidnapping",
+                                "kidnapping": "enforced_disappearance"}
 # lists whose systems write names in capitals
 UPPER: frozenset[str] = frozenset({"fiscalia"})
 MEDIOS_DUPLICATES = 0.06  # share of the media monitor's records noted twice
@@ -91,16 +98,21 @@ def _noisy(rng: np.random.Generator, src: pd.DataFrame, name: str) -> pd.DataFra
     out_of_window = (dates < WINDOW[0]) | (dates > WINDOW[1])
     dates = dates.where(~out_of_window, src["event_date"] - pd.to_timedelta(shift, unit="D"))
     perp = np.where(rng.random(n) < UNATTRIBUTED, "unknown", src["perpetrator"].to_numpy())
+    violation = src["violation"].to_numpy(dtype=object)
+    other = pd.Series(violation).map(RECLASSIFIED).to_numpy(dtype=object)
+    f["violation"] &= pd.notna(other)
+    violation = np.where(f["violation"], other, violation)
     out = pd.DataFrame({
         "source": name, "record_id": "", "victim_given_names": given, "victim_surnames": surnames,
         "victim_sex": np.where(f["sex"], "", src["victim_sex"].to_numpy()),
         "victim_age": age, "victim_role": src["victim_role"].to_numpy(),
-        "violation": src["violation"].to_numpy(), "event_date": dates.dt.strftime("%Y-%m-%d"),
+        "violation": violation, "event_date": dates.dt.strftime("%Y-%m-%d"),
         "department": src["department"].to_numpy(),
         "municipality": np.where(f["municipality"], "", src["municipality"].to_numpy()),
         "perpetrator": perp,
     })
     out["_event_id"] = src["event_id"].to_numpy()
+    out["_person_id"] = src["person_id"].to_numpy()
     out["_noise"] = [",".join(k for k in NOISE_KINDS if f[k][i]) for i in range(n)]
     return out
 
@@ -123,8 +135,10 @@ def _flip_non_cases(rng: np.random.Generator, events: pd.DataFrame, n: int) -> p
     base["event_date"] = base["event_date"] + pd.to_timedelta(rng.integers(-60, 60, n), unit="D")
     base["event_date"] = base["event_date"].clip(*WINDOW)
     base["event_id"] = None
+    base["person_id"] = None
     out = _noisy(rng, base, "flip")
     out["_event_id"] = None
+    out["_person_id"] = None
     out["_reason"] = reason
     return out
 
@@ -186,4 +200,4 @@ def build_records(rng: np.random.Generator, events: pd.DataFrame, on: pd.DataFra
     records["_duplicate"] = records.get("_duplicate", pd.Series(False)).fillna(False).astype(bool)
     records["victim_age"] = records["victim_age"].astype("Int64")
     records = records.drop(columns=["_reason"], errors="ignore")
-    return records[[*FIELDS, "_event_id", "_noise", "_duplicate"]], backlog
+    return records[[*FIELDS, "_event_id", "_person_id", "_noise", "_duplicate"]], backlog
