@@ -111,7 +111,7 @@ def app(built: tuple[Path, co.ColombiaScenario]) -> Any:
 
 
 def login(app: Any, user: str, language: str = "en") -> TestClient:
-    """A browser-like client logged in as ``user`` (its CSRF token in ``.csrf``)."""
+    """A browser-like client logged in as ``user`` (pages carry their CSRF token)."""
     c = TestClient(app, headers={"Accept-Language": language})
     page = c.get("/login").text
     token = re.search(r'name="csrf" value="([^"]+)"', page)
@@ -119,7 +119,6 @@ def login(app: Any, user: str, language: str = "en") -> TestClient:
     r = c.post("/login", data={"username": user, "password": PASSWORD, "csrf": token.group(1)},
                follow_redirects=False)
     assert r.status_code == 303, r.text
-    c.csrf = token.group(1)  # type: ignore[attr-defined]
     return c
 
 

@@ -405,10 +405,18 @@ def build_colombia(ws: Workspace, *, scale: float = COLOMBIA_SCALE) -> list[tupl
     owner = _colombia_setup(ws)
     owner.add_form(slug, co.FORM_PATH)
     data = co.generate(scale=scale)
-    imported = 0
+    from citizendata.errors import Conflict
+
+    imported, kept = 0, []
     for name, frame in data.files.items():
-        r = owner.import_case_list(slug, name, frame.to_csv(index=False).encode(),
-                                   filename=f"{name}.csv")
+        try:
+            r = owner.import_case_list(slug, name, frame.to_csv(index=False).encode(),
+                                       filename=f"{name}.csv")
+        except Conflict:
+            # a demo built by an older version of the scenario: its records are kept (an
+            # import never changes a stored record); --fresh rebuilds the demo
+            kept.append(name)
+            continue
         imported += int(r["imported"])
     validator = ws.as_user(next(u["username"] for u in co.DEMO_USERS
                                 if u["role"] == "validator"))
@@ -423,6 +431,9 @@ def build_colombia(ws: Workspace, *, scale: float = COLOMBIA_SCALE) -> list[tupl
              f"{linked['clusters']:,} unique victims at threshold {linked['threshold']}, "
              f"{linked['review']} pair(s) for clerical review — log in as camila: "
              f"/projects/{slug}/linkage/review")]
+    if kept:
+        rows.append(("Colombia lists kept", f"{', '.join(kept)}: imported by an older demo "
+                     "and changed since; run 'citizendata demo --fresh' for today's"))
     # the estimates are made when the summary page is opened (log in as andres): the model
     # search over six lists takes tens of seconds a series, too long for the demo's build
     rows.append(("Colombia estimates", ", ".join(e.series for e in cases.estimates.values())
