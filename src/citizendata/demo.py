@@ -1,7 +1,9 @@
-"""Build the Kenya maternal-health demo workspace (used by `citizendata demo`)."""
+"""Build the demo workspace (used by `citizendata demo`): the Kenya maternal-health project
+and the Colombia press-freedom cases project."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from pathlib import Path
@@ -23,10 +25,13 @@ from citizendata.projects.spec import (
 )
 from citizendata.workspace import Client, Workspace
 
-__all__ = ["DEMO_ADMIN", "build_demo", "demo_logins", "kenya_spec", "release_to_publish"]
+__all__ = ["COLOMBIA_SCALE", "DEMO_ADMIN", "build_colombia", "build_demo", "colombia_spec",
+           "demo_logins", "kenya_spec", "release_to_publish"]
 
 DEMO_ADMIN = {"username": "admin", "password": "demo-admin-2026"}
 BATCH = 1000
+# a tenth of the scenario (about 550 records in six lists): linkage and estimates in seconds
+COLOMBIA_SCALE = 0.1
 
 
 def kenya_spec() -> ProjectSpec:
@@ -157,6 +162,18 @@ def demo_logins() -> list[dict[str, str]]:
             duties.append("NSO officer: attests quality and decides fitness")
         out.append({"username": u["username"], "password": u["password"], "role": u["role"],
                     "stands_for": "; ".join(duties)})
+    from citizendata.scenarios import colombia_press_freedom as co
+
+    signers = set(co.project.RELEASE.get("community_representatives", []))
+    for u in co.DEMO_USERS:
+        # who they are in the Colombia project goes with the role: the duties above are
+        # the Kenya project's sign-off
+        duty = {"validator": "FLIP staff, verifies cases and reviews record pairs",
+                "analyst": "links the lists, estimates the uncounted"}.get(u["role"], "FLIP")
+        if u["username"] in signers:
+            duty = "FLIP's representative"
+        out.append({"username": u["username"], "password": u["password"],
+                    "role": f"{u['role']} (Colombia: {duty})", "stands_for": ""})
     return out
 
 
@@ -303,8 +320,122 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                        "release is built again")
                     + f": /public/releases/{slug}/{release['version']}/report.html "
                     f"({len(release['files'])} files: SDMX, CSV, Parquet, JSON, report)")
+    for label, text in build_colombia(ws):
+        summary.add_row(label, text)
     for login in demo_logins():
         summary.add_row(f"login: {login['role']}",
                         f"{login['username']} / {login['password']}"
                         + (f" — {login['stands_for']}" if login["stands_for"] else ""))
     return ws, summary
+
+
+def colombia_spec() -> ProjectSpec:
+    """The Colombia scenario's project for the demo; analysis takes every record not
+    rejected, since the other organisations' lists are theirs, not FLIP's to approve (FLIP's
+    own reports count once verified: ``cases.verification.verified_only``)."""
+    from citizendata.projects.spec import load_spec
+    from citizendata.scenarios import colombia_press_freedom as co
+
+    spec = co.spec_dict()
+    spec["validation"] = {"analytics": "all_but_rejected"}
+    # at the demo's scale the scenario's band (0.5, 0.95) holds no pair: a wider one gives
+    # FLIP's validator a few to decide on the clerical review page
+    spec["cases"]["linkage"]["review_band"] = [0.02, 0.999]
+    return load_spec(spec, file="colombia-press-freedom")
+
+
+def _colombia_setup(ws: Workspace) -> Client:
+    """FLIP's project and its people (created once; a rerun finds them)."""
+    from citizendata.errors import Conflict, NotFound
+    from citizendata.scenarios import colombia_press_freedom as co
+
+    slug = co.PROJECT["slug"]
+    owner_name = next(u["username"] for u in co.DEMO_USERS if u["role"] == "owner")
+    try:
+        owner = ws.as_user(owner_name)
+        owner.project(slug)
+        return owner
+    except NotFound:
+        pass
+    admin = ws.as_user(DEMO_ADMIN["username"])
+    for u in co.DEMO_USERS:
+        with contextlib.suppress(Conflict):  # an interrupted earlier run created it
+            admin.create_user(u["username"], u["password"])
+    spec = colombia_spec()
+    org = spec.initiator
+    admin.create_organisation(org.slug, org.name, kind=org.kind, country=org.country)
+    admin.add_organisation_member(org.slug, owner_name, "owner")
+    owner = ws.as_user(owner_name)
+    owner.create_project(spec)
+    for u in co.DEMO_USERS:
+        if u["role"] != "owner":
+            owner.add_member(slug, u["username"], u["role"])
+    return owner
+
+
+def _verify_backlog(validator: Client, slug: str, backlog: Any, criteria: list[str]) -> int:
+    """As FLIP's validator, decide the reports the scenario's backlog has decided (the
+    pending ones wait for a person in the browser); a rerun adds nothing."""
+    rows = validator.cases(slug, list="flip", limit=1000)["rows"]
+    by_record = {str(r["record_id"]): r for r in rows}
+    done = 0
+    for rec in backlog.itertuples(index=False):
+        row = by_record.get(str(rec.record_id))
+        if row is None or rec.status not in ("verified", "not_verified") \
+                or row["status"] != "reported":
+            continue
+        if rec.status == "verified":
+            validator.verify_case(slug, row["instance_id"], "verified", criteria=criteria,
+                                  evidence="demo: the victim's family and the regional "
+                                  "correspondent confirmed the act; court record seen")
+        else:
+            validator.verify_case(slug, row["instance_id"], "not_verified", criteria=[],
+                                  evidence="demo: checked with the correspondent",
+                                  note=str(rec.reason or "the criteria are not met"))
+        done += 1
+    return done
+
+
+def build_colombia(ws: Workspace, *, scale: float = COLOMBIA_SCALE) -> list[tuple[str, str]]:
+    """FLIP's cases project: the six lists imported, the backlog's decided reports verified
+    and the lists linked (estimates are made on the summary page). The summary's rows."""
+    from citizendata.scenarios import colombia_press_freedom as co
+
+    slug = co.PROJECT["slug"]
+    owner = _colombia_setup(ws)
+    owner.add_form(slug, co.FORM_PATH)
+    data = co.generate(scale=scale)
+    from citizendata.errors import Conflict
+
+    imported, kept = 0, []
+    for name, frame in data.files.items():
+        try:
+            r = owner.import_case_list(slug, name, frame.to_csv(index=False).encode(),
+                                       filename=f"{name}.csv")
+        except Conflict:
+            # a demo built by an older version of the scenario: its records are kept (an
+            # import never changes a stored record); --fresh rebuilds the demo
+            kept.append(name)
+            continue
+        imported += int(r["imported"])
+    validator = ws.as_user(next(u["username"] for u in co.DEMO_USERS
+                                if u["role"] == "validator"))
+    cases = colombia_spec().cases
+    assert cases is not None and cases.verification is not None
+    # (the spec's field named ``list`` confuses the type checker about this one)
+    criteria: Any = cases.verification.criteria
+    verified = _verify_backlog(validator, slug, data.backlog, [c.code for c in criteria])
+    linked = validator.link_cases(slug)
+    rows = [("Colombia cases", f"{sum(len(f) for f in data.files.values()):,} records in "
+             f"{len(data.files)} lists ({imported:,} new), {verified} FLIP reports decided; "
+             f"{linked['clusters']:,} unique victims at threshold {linked['threshold']}, "
+             f"{linked['review']} pair(s) for clerical review — log in as camila: "
+             f"/projects/{slug}/linkage/review")]
+    if kept:
+        rows.append(("Colombia lists kept", f"{', '.join(kept)}: imported by an older demo "
+                     "and changed since; run 'citizendata demo --fresh' for today's"))
+    # the estimates are made when the summary page is opened (log in as andres): the model
+    # search over six lists takes tens of seconds a series, too long for the demo's build
+    rows.append(("Colombia estimates", ", ".join(e.series for e in cases.estimates.values())
+                 + f" — log in as andres: /projects/{slug}/linkage"))
+    return rows

@@ -30,6 +30,7 @@ from citizendata.server.routers import (
     api,
     attachments,
     cases,
+    cases_pages,
     collect,
     combine,
     encryption,
@@ -99,6 +100,7 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(estimation.router)
     app.include_router(combine.router)
     app.include_router(cases.router)
+    app.include_router(cases_pages.router)
     app.include_router(privacy.router)
     app.include_router(quality.router)
     app.include_router(public.router)
