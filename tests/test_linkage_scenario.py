@@ -1,10 +1,14 @@
 """Linkage of the Colombia press-freedom scenario's six lists against its truth.
 
-``generate(seed=2016)`` gives 4,968 records of 2,350 victim-events (reports that are not
-16.10.1 cases count as entities of their own) written with the scenario's noise: accents
-dropped, second surname missing, dates and ages off, municipality missing, names
-swapped, nicknames, typos and within-list duplicates. Measured at threshold 0.9
-(docs/methods/linkage.md): precision 0.9942, recall 0.9984, F1 0.9963, 2,352 clusters.
+``generate(seed=2016)`` gives 5,022 records of 2,370 entities (2,273 victim-events and
+the reports that are not 16.10.1 cases, each an entity of its own) written with the
+scenario's noise: accents dropped, second surname missing, dates and ages off,
+municipality missing, names swapped, nicknames, typos, within-list duplicates and
+reclassified reports. Measured at threshold 0.9 (2026-12-07): precision 0.9674, recall
+0.9981, F1 0.9825, 2,336 clusters. Precision is the lower figure because the truth
+counts victim-events, not people: a person who suffered two acts (a threat followed by
+a detention, say) has the same name, sex, age and often place in both, and the model
+merges the two events; of the 145 false pairs at 0.9, 133 join one person's two acts.
 The floors below leave a margin below those figures.
 """
 
@@ -36,11 +40,13 @@ def scenario_link() -> tuple[LinkageResult, pd.Series]:
 def test_scenario_precision_recall_f1(scenario_link: tuple[LinkageResult, pd.Series]) -> None:
     result, truth = scenario_link
     q = linkage_quality(result, truth, threshold=0.9)
-    assert q["records"] == 4968 and q["true_entities"] == 2350
-    assert q["precision"] >= 0.985
-    assert q["recall"] >= 0.99
-    assert q["f1"] >= 0.99
-    assert abs(q["clusters"] - q["true_entities"]) <= 0.01 * q["true_entities"]
+    assert q["records"] == 5022 and q["true_entities"] == 2370
+    # one person's two acts merged (see the module docstring) cost the precision
+    assert q["precision"] >= 0.96
+    assert q["recall"] >= 0.995
+    assert q["f1"] >= 0.975
+    # those merges leave fewer clusters than entities (2,336 of 2,370: 1.4 %)
+    assert 0 <= q["true_entities"] - q["clusters"] <= 0.02 * q["true_entities"]
     # a stricter threshold trades recall for precision, never the other way
     strict = linkage_quality(result, truth, threshold=0.99)
     assert strict["precision"] >= q["precision"] and strict["recall"] <= q["recall"]

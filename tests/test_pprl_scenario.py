@@ -38,11 +38,12 @@ def test_pprl_on_the_six_lists_comes_close_to_plain_linkage(
     res = link_encodings(encoded, threshold=0.8)
     pprl = linkage_quality(res.clusters(), truth)
     plain = linkage_quality(link_records(frames), truth, threshold=0.9)
-    # measured 2026-12-07 (scenario with namesakes and victims of two acts):
-    # PPRL P 0.946 R 0.985 F1 0.965; splink P 0.967 R 0.998 F1 0.983
-    assert pprl["precision"] > 0.93 and pprl["recall"] > 0.97, pprl
+    # measured 2026-12-07 on the current scenario (5,022 records, 2,370 entities, with
+    # namesakes, victims of two acts, within-list duplicates and reclassified reports):
+    # PPRL P 0.932 R 0.984 F1 0.957 (2,344 clusters); splink P 0.967 R 0.998 F1 0.983
+    assert pprl["precision"] > 0.92 and pprl["recall"] > 0.97, pprl
     assert plain["f1"] > 0.97, plain
-    assert pprl["f1"] > plain["f1"] - 0.03, (pprl, plain)
+    assert pprl["f1"] > plain["f1"] - 0.035, (pprl, plain)
     assert res.summary["reduction_ratio"] > 0.85
     # what the server saw holds no name
     text = pd.concat(encoded.values()).to_csv(index=False)

@@ -118,6 +118,9 @@ def test_project_spec_is_valid_and_maps_every_file_column() -> None:
     assert est["VC_VOC_ENFDIS"].violations == ["enforced_disappearance"]
     assert est["VC_VAW_MTUHRA"].strata == ["period"]
     assert spec.release.sdmx["victim_sex"].dimension == "SEX"
+    # imported lists arrive as `received`: with the default (approved only) linkage and
+    # estimates would see no record of the five other organisations
+    assert spec.validation.analytics == "all_but_rejected"
 
 
 def test_spec_refuses_a_mapping_to_an_unknown_field() -> None:
@@ -252,3 +255,11 @@ def test_flip_submissions_agree_with_the_backlog(data: co.ColombiaScenario) -> N
     for text, given, surnames in zip(d["description"], d["victim_given_names"],
                                      d["victim_surnames"], strict=True):
         assert not any(w in text.split() for w in f"{given} {surnames}".split() if len(w) > 3)
+
+
+def test_registry_finds_the_scenario() -> None:
+    from citizendata.scenarios import SCENARIOS, get_scenario
+
+    assert get_scenario("colombia-press-freedom") is co is SCENARIOS[co.NAME]
+    for name in ("NAME", "FORM_PATH", "PROJECT", "DEMO_USERS", "generate", "write_files"):
+        assert hasattr(co, name), name

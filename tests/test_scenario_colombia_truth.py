@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from citizendata.scenarios import colombia_press_freedom as co
@@ -45,6 +45,24 @@ def test_same_seed_same_data_other_seed_differs() -> None:
     pd.testing.assert_frame_equal(a.events, b.events)
     assert a.truth == b.truth and a.backlog.equals(b.backlog)
     assert not a.records["victim_surnames"].equals(c.records["victim_surnames"])
+
+
+@settings(max_examples=12, deadline=None)
+@given(seed=st.sampled_from([2016, 7]),
+       scale=st.floats(min_value=0.01, max_value=0.2, allow_nan=False))
+@example(seed=2016, scale=0.01).via("a list without duplicates raised a TypeError")
+@example(seed=7, scale=0.02).via("a list without duplicates raised a TypeError")
+def test_small_scales_give_a_whole_scenario(seed: int, scale: float) -> None:
+    data = co.generate(seed, scale)
+    ev, rec = data.events, data.records
+    assert set(rec["source"]) <= set(co.LISTS)
+    # every record of a case is a record of a true event; the truth counts those events
+    cases = rec[rec["_event_id"].notna()]
+    assert cases["_event_id"].isin(ev["event_id"]).all()
+    assert data.truth["true_total"] == len(ev)
+    assert data.truth["documented"] == cases["_event_id"].nunique()
+    assert set(data.files) == set(co.LISTS)
+    assert sum(len(f) for f in data.files.values()) == len(rec)
 
 
 def test_counts_are_in_the_intended_ranges(full: co.ColombiaScenario) -> None:

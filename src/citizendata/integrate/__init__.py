@@ -9,7 +9,8 @@ Tables in, tables out.
   unique victims (Fellegi–Sunter with splink; Spanish names), with clerical review and
   linkage quality.
 * :mod:`~citizendata.integrate.pprl` links lists whose holders share Bloom-filter encodings
-  (cryptographic long-term keys) instead of names.
+  (cryptographic long-term keys) instead of names; ``link_encodings`` returns a
+  ``PPRLResult`` (pairs, clusters, summary).
 * :mod:`~citizendata.integrate.mse` estimates the uncounted from the linked lists' capture
   histories: log-linear models (selection, admissibility, profile and bootstrap intervals,
   stratification) and the Bayesian latent-class model LCMCR.
@@ -21,7 +22,13 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from citizendata.integrate.linkage import LinkageResult, link_records, linkage_quality
+    from citizendata.integrate.linkage import (
+        LinkageResult,
+        blocking_recall,
+        link_records,
+        linkage_quality,
+        threshold_sensitivity,
+    )
     from citizendata.integrate.mse import (
         Histories,
         MSEResult,
@@ -33,7 +40,7 @@ if TYPE_CHECKING:
     )
     from citizendata.integrate.mse.lcmcr import LCMCRResult, fit_lcmcr
     from citizendata.integrate.nonprob import NonprobResult, estimate_nonprob
-    from citizendata.integrate.pprl import ClkSchema, encode_clks, link_encodings
+    from citizendata.integrate.pprl import ClkSchema, PPRLResult, encode_clks, link_encodings
 
 __all__ = [
     "ClkSchema",
@@ -42,6 +49,8 @@ __all__ = [
     "LinkageResult",
     "MSEResult",
     "NonprobResult",
+    "PPRLResult",
+    "blocking_recall",
     "encode_clks",
     "estimate_mse",
     "estimate_nonprob",
@@ -53,6 +62,7 @@ __all__ = [
     "link_records",
     "linkage_quality",
     "read_histories",
+    "threshold_sensitivity",
 ]
 
 # pandas and NumPy load when a name is first asked for, not with the package
@@ -63,7 +73,8 @@ _WHERE = {
     "read_histories": "mse",
     "LCMCRResult": "mse.lcmcr", "fit_lcmcr": "mse.lcmcr",
     "LinkageResult": "linkage", "link_records": "linkage", "linkage_quality": "linkage",
-    "ClkSchema": "pprl", "encode_clks": "pprl", "link_encodings": "pprl",
+    "threshold_sensitivity": "linkage", "blocking_recall": "linkage",
+    "ClkSchema": "pprl", "PPRLResult": "pprl", "encode_clks": "pprl", "link_encodings": "pprl",
 }
 
 

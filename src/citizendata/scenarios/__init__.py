@@ -5,12 +5,13 @@ from __future__ import annotations
 from types import ModuleType
 
 from citizendata.errors import NotFound, Where
-from citizendata.scenarios import kenya_maternal_health, mexico_lgbtiq
+from citizendata.scenarios import colombia_press_freedom, kenya_maternal_health, mexico_lgbtiq
 
 __all__ = ["SCENARIOS", "get_scenario"]
 
 # name -> module exposing NAME, FORM_PATH, PROJECT, DEMO_USERS, generate() and write_files().
 SCENARIOS: dict[str, ModuleType] = {
+    colombia_press_freedom.NAME: colombia_press_freedom,
     kenya_maternal_health.NAME: kenya_maternal_health,
     mexico_lgbtiq.NAME: mexico_lgbtiq,
 }

@@ -61,6 +61,11 @@ DECLARED: dict[tuple[str, str], frozenset[int]] = {
     ("GET", "/f/{token}/form.xml"): frozenset({409, 410}),
     ("GET", "/f/{token}/attachments/{name}"): frozenset({409, 410}),
     ("POST", "/f/{token}/submission"): frozenset({202, 409, 410, 415, 429}),
+    # cases (routers/cases.py) -- 200: the same list again, nothing changed; 409: a record
+    # changed since its import
+    ("POST", "/api/v1/projects/{slug}/cases/lists/{list_name}/import"): frozenset({200, 409}),
+    # consent to everything was withdrawn for the case: it is no longer reviewed
+    ("POST", "/api/v1/projects/{slug}/cases/{instance_id}/verification"): frozenset({409}),
 }
 
 _TITLES = {

@@ -143,6 +143,10 @@ def spec_dict() -> dict[str, Any]:
         "engagement": {stage: {"level": level, "evidence": _ENGAGEMENT_NOTES.get(stage, "")}
                        for stage, level in ENGAGEMENT.items()},
         "release": RELEASE,
+        # the other organisations' lists arrive as `received` submissions that are not
+        # FLIP's to approve: analysis (linkage, estimates) takes every record not rejected;
+        # FLIP's own reports count once verified (cases.verification.verified_only)
+        "validation": {"analytics": "all_but_rejected"},
         "cases": CASES,
     })
 

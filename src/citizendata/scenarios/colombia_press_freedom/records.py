@@ -86,8 +86,9 @@ def _noisy(rng: np.random.Generator, src: pd.DataFrame, name: str) -> pd.DataFra
         surnames = np.array([s.upper() for s in surnames], dtype=object)
     for i in np.flatnonzero(f["accents"]):
         given[i], surnames[i] = strip_accents(given[i]), strip_accents(surnames[i])
+    # dtype=bool: a list with no duplicate at small scales gives an empty (float) array
     f["accents"] &= np.array([g != a or s != b for g, s, a, b in zip(
-        given, surnames, src["given_names"], s1 + " " + s2, strict=True)])
+        given, surnames, src["given_names"], s1 + " " + s2, strict=True)], dtype=bool)
     given, surnames = np.where(f["swap"], surnames, given), np.where(f["swap"], given, surnames)
     age = src["victim_age"].to_numpy() + np.where(f["age"], rng.choice([-1, 1], n), 0)
     shift = np.where(f["date_days"], rng.choice([-5, -4, -3, -2, -1, 1, 2, 3, 4, 5], n), 0)

@@ -17,7 +17,6 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 import citizendata.server.instance_ids  # noqa: F401  (registers the {instance_id:iid} convertor)
-from citizendata.server.contract import DECLARED
 from citizendata.server.deps import api_client
 from citizendata.server.params import DbCount
 from citizendata.server.routers.api import _UPLOAD_DOC, _uploaded
@@ -27,14 +26,6 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/projects/{slug}", tags=["cases"])
 
-_P = "/api/v1/projects/{slug}"
-# what only these routes answer beyond their make-up (server/contract.py)
-DECLARED.update({
-    # 200: the same list again, nothing changed; 409: a record changed since its import
-    ("POST", f"{_P}/cases/lists/{{list_name}}/import"): frozenset({200, 409}),
-    # consent to everything was withdrawn for the case: it is no longer reviewed
-    ("POST", f"{_P}/cases/{{instance_id}}/verification"): frozenset({409}),
-})
 
 
 class VerifyRequest(BaseModel):
