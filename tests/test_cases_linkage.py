@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -159,6 +160,40 @@ def test_the_uncounted_killings_are_estimated_near_the_truth(world: World) -> No
         world.collector.estimate_uncounted(world.slug, "killings")
     with pytest.raises(BadInput):
         world.analyst.estimate_uncounted(world.slug, "threats")
+
+
+def test_a_second_visit_reuses_the_estimate_and_a_decision_recomputes(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from citizendata.integrate import mse
+
+    def visit() -> dict[str, Any]:
+        got = dict(world.analyst.estimate_uncounted(world.slug, "killings"))
+        got["protection"].pop("seconds")  # the disclosure control's own timing
+        return got
+
+    first = visit()
+    real = mse.estimate_stratified
+    calls: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(mse, "estimate_stratified", counted)
+    assert visit() == first
+    assert calls == []  # the same histories and settings: kept
+    # two killings of different victims declared one: other histories, a new estimate
+    recs = world.scenario.records
+    kill = recs[recs["violation"] == "killing"]
+    a = kill[kill["source"] == "fiscalia"].iloc[0]
+    b = kill[(kill["source"] == "somos") & (kill["_event_id"] != a["_event_id"])].iloc[0]
+    left, right = f"fiscalia:{a['record_id']}", f"somos:{b['record_id']}"
+    world.validator.decide_link(world.slug, left, right, "match", note="misma persona")
+    changed = visit()
+    assert calls == [1] and changed["table"] != first["table"]
+    world.validator.decide_link(world.slug, left, right, "non_match")
+    assert visit() == first
+    assert calls == [1]  # back to the first histories: kept from the first visit
 
 
 def test_the_series_and_the_log_carry_no_names(world: World) -> None:

@@ -4,8 +4,10 @@ The database side (the records analysis may use, the clerical decisions, audit) 
 computation on them (splink through :mod:`citizendata.integrate.linkage`, capture
 histories and multiple systems estimation through :mod:`citizendata.integrate.mse`,
 the project's disclosure control). The Client (integrate/cases_client.py) reads the
-inputs in one short transaction, computes outside it, and audits. Nothing is cached:
-each answer follows the current submissions and decisions.
+inputs in one short transaction, computes outside it, and audits. Scored pairs and
+estimates are kept in memory by a digest of what they are computed from (records and
+settings; capture histories and estimate settings), so every answer follows the current
+submissions and decisions and a repeated visit does not recompute.
 
 Records used: submissions of the case form with a review status analysis admits (the
 project's ``validation.analytics``), consent to analysis standing, and, for the
@@ -209,6 +211,51 @@ def _digest(records: pd.DataFrame, spec: CasesSpec) -> str:
     return h.hexdigest()
 
 
+_ESTIMATES: OrderedDict[str, tuple[bool, Any]] = OrderedDict()  # digest -> (ok, result)
+_ESTIMATES_LOCK = threading.Lock()
+_ESTIMATES_KEPT = 64
+
+
+def _cached_estimate(fn: str, hist: pd.DataFrame, est: MSEIndicatorSpec, **kw: Any) -> Any:
+    """``estimate_mse``/``estimate_stratified`` on capture histories, kept by a digest of
+    the histories, the indicator's spec and the call's settings (bounded LRU).
+
+    The same histories and settings give the same estimate (seeds are fixed), so a second
+    visit of the summary is instant; other records, decisions or settings change the
+    histories or the spec, hence the digest, and recompute. A coded refusal is kept too.
+    """
+    import copy
+    import json
+
+    import pandas as pd
+
+    from citizendata.integrate import mse
+
+    h = hashlib.sha256(fn.encode())
+    h.update(est.model_dump_json().encode())
+    h.update(json.dumps(kw, sort_keys=True, default=str).encode())
+    h.update(json.dumps([str(c) for c in hist.columns]).encode())
+    h.update(pd.util.hash_pandas_object(hist.astype(str), index=False).to_numpy().tobytes())
+    digest = h.hexdigest()
+    with _ESTIMATES_LOCK:
+        hit = _ESTIMATES.get(digest)
+        if hit is not None:
+            _ESTIMATES.move_to_end(digest)
+    if hit is None:
+        try:
+            hit = (True, getattr(mse, fn)(hist, **kw))
+        except BadInput as exc:
+            hit = (False, exc)
+        with _ESTIMATES_LOCK:
+            _ESTIMATES[digest] = hit
+            while len(_ESTIMATES) > _ESTIMATES_KEPT:
+                _ESTIMATES.popitem(last=False)
+    ok, value = hit
+    if not ok:
+        raise value
+    return copy.deepcopy(value)  # callers may edit what they get; the kept one stays
+
+
 def link(inputs: LinkageInputs) -> Any:
     """The records linked with the project's settings and its clerical decisions.
 
@@ -391,14 +438,14 @@ def _selected(res: Any) -> dict[str, Any]:
 def _fit(frame: pd.DataFrame, lists: list[str], est: MSEIndicatorSpec) -> dict[str, Any]:
     """One multiple systems estimate from (list, cluster) rows: documented, N̂, interval,
     the models compared and the one selected."""
-    from citizendata.integrate.mse import estimate_mse, histories_from_records
+    from citizendata.integrate.mse import histories_from_records
 
     documented = int(frame["cluster_id"].nunique())
     try:
         hist = histories_from_records(frame, list_col="list", cluster_col="cluster_id",
                                       lists=lists)
-        res = estimate_mse(hist, method=est.method, selection=est.selection,
-                           confidence=est.confidence, seed=0)
+        res = _cached_estimate("estimate_mse", hist, est, method=est.method,
+                               selection=est.selection, confidence=est.confidence, seed=0)
     except BadInput as exc:
         return _no_estimate(documented, exc)
     sel = _selected(res)
@@ -412,7 +459,7 @@ def _estimate_at(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.Data
     frame, lists = capture_frame(inputs, est, clusters)
     if not est.strata:
         return [], _fit(frame, lists, est), lists
-    from citizendata.integrate.mse import estimate_stratified, histories_from_records
+    from citizendata.integrate.mse import histories_from_records
 
     placed = frame.dropna(subset=list(est.strata))
     by = placed.groupby(list(est.strata))["cluster_id"].nunique()
@@ -420,9 +467,9 @@ def _estimate_at(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.Data
     try:
         hist = histories_from_records(placed, list_col="list", cluster_col="cluster_id",
                                       lists=lists, strata=list(est.strata))
-        res = estimate_stratified(hist, strata=list(est.strata), lists=lists,
-                                  method=est.method, selection=est.selection,
-                                  confidence=est.confidence, seed=0)
+        res = _cached_estimate("estimate_stratified", hist, est, strata=list(est.strata),
+                               lists=lists, method=est.method, selection=est.selection,
+                               confidence=est.confidence, seed=0)
     except BadInput as exc:
         total = _no_estimate(sum(documented.values()), exc)
         return ([{**_no_estimate(n, exc), "stratum": k} for k, n in documented.items()],
@@ -560,7 +607,7 @@ def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
     import math
     from statistics import NormalDist
 
-    from citizendata.integrate.mse import estimate_mse, histories_from_records
+    from citizendata.integrate.mse import histories_from_records
 
     z = NormalDist().inv_cdf(0.5 + est.confidence / 2)
     out = []
@@ -574,9 +621,10 @@ def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
             hist = histories_from_records(placed, list_col="list", cluster_col="cluster_id",
                                           lists=lists, strata=list(est.strata))
             parts = hist.groupby(list(est.strata)) if est.strata else [("", hist)]
-            fits = [estimate_mse(part[[*lists, "count"]].reset_index(drop=True),
-                                 confidence=est.confidence, **_held(est, models, key, lists))
-                    .selected for key, part in parts]
+            fits = [_cached_estimate("estimate_mse", part[[*lists, "count"]].reset_index(drop=True),
+                                     est, confidence=est.confidence,
+                                     **_held(est, models, key, lists)).selected
+                    for key, part in parts]
         except BadInput as exc:
             row["note"] = f"{exc.code}: {exc.message}"
             out.append(row)

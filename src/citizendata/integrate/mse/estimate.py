@@ -159,8 +159,15 @@ def estimate_mse(h: Histories | pd.DataFrame | str, *, method: str = "loglinear"
                          extra={"lcmcr": d})
     if method == "independence":
         models, selection = [[]], "bic"
-    return _loglinear(hist, selection, models, confidence, bootstrap, bootstrap_kind, seed,
-                      pthresh, report, bootstrap_models)
+    try:
+        return _loglinear(hist, selection, models, confidence, bootstrap, bootstrap_kind, seed,
+                          pthresh, report, bootstrap_models)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+        # a numerical failure inside scipy/numpy on a degenerate table: a coded refusal
+        # naming what failed, never a raw traceback (BadInput is not a ValueError)
+        raise BadInput("mse.no_estimate", f"The log-linear fit failed numerically on this table "
+                       f"({type(exc).__name__}: {exc}).", where=Where(field="histories"),
+                       fix="Merge sparse strata or lists, or use method='lcmcr'.") from exc
 
 
 def _loglinear(h: Histories, selection: str, models: Iterable[Iterable[Term]] | None,

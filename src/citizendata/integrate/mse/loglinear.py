@@ -219,10 +219,14 @@ def _multinomial_loglik(x_aug: np.ndarray, y: np.ndarray, n: float, big_n: float
     cells = np.ones((1, len(yy)), dtype=bool)
     coef, mu, _ = irls_batch(x_aug, yy[None, :], cols, cells, beta=beta[None, :])
     dev = float(deviance(yy[None, :], mu, cells)[0])
-    if big_n > 100:
-        ct = -big_n + 0.5 * np.log(2 * np.pi * big_n) if n0 in (0.0, 1.0) else \
-            n0 - big_n - 0.5 * np.log(n0 / big_n)
+    if big_n > 100 and n0 in (0.0, 1.0):
+        ct = -big_n + 0.5 * np.log(2 * np.pi * big_n)
+    elif big_n > 100 and n0 > 1.0:
+        ct = n0 - big_n - 0.5 * np.log(n0 / big_n)
     else:
+        # Stirling's formula for log(n0!) diverges as n0 -> 0 (it adds -log(n0)/2): between
+        # n and n + 1 it made a spurious peak of the likelihood, which the maximiser found
+        # and the upper bound's bracket then started below the cut; the exact form is used
         ct = (n0 * np.log(n0) if n0 > 0 else 0.0) + gammaln(big_n + 1) - big_n * np.log(big_n) \
             - gammaln(n0 + 1)
     return float(-dev / 2 + ct), coef[0]
@@ -258,9 +262,10 @@ def profile_interval(x: np.ndarray, y: np.ndarray, *, confidence: float, n_hat: 
         return loglik(v) - cut
 
     lower = n if gap(n) >= 0 else brentq(gap, n, n_max, xtol=1e-6)
-    hi = max(n_hat, n_max)
+    # the search starts where the likelihood is above the cut (at n_max it is by
+    # construction), so every bracket handed to brentq changes sign
+    bound = n_hat if n_hat > n_max and gap(n_hat) >= 0 else max(n_max, n + 1e-9)
     upper: float | None = None
-    bound = hi
     while bound < upper_factor * max(n_hat, 1.0):
         nxt = bound * 2.0
         if gap(nxt) < 0:

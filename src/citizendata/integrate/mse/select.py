@@ -60,28 +60,37 @@ def admissibility(design: Design, y: np.ndarray, masks: np.ndarray,
 
 def _lp_monotone(design: Design, y: np.ndarray, masks: np.ndarray,
                  overlap: np.ndarray) -> np.ndarray:
-    """The LP per model, skipping supersets of a failing model with the same empty terms.
+    """The LP on as few models as the lattice allows, both ways.
 
-    Non-existence is inherited by larger models on the same cells (SparseMSE's
-    ``subsetsearch`` uses the same property), so models are checked smallest first.
+    On the same cells (same empty-overlap terms), a sub-model's columns are a subset of
+    the larger model's, so a direction that sends fitted values to zero in the sub-model
+    is one in the larger model too (Fienberg & Rinaldo 2012): non-existence goes up the
+    lattice (SparseMSE's ``subsetsearch`` uses this) and existence goes down.  The LP is
+    solved alternately on the smallest and the largest model still undecided, and each
+    answer settles every super-model (fails) or sub-model (exists) at once.
     """
     npairs = len(design.pairs)
     empty_bits = sum(1 << b for b in range(npairs) if overlap[b] == 0)
-    order = np.argsort([bin(int(m)).count("1") for m in masks], kind="stable")
-    failing: dict[int, list[int]] = {}
+    masks = np.asarray(masks, dtype=np.int64)
+    key = masks & empty_bits
+    rest = masks & ~empty_bits
+    size = np.array([bin(int(m)).count("1") for m in masks])
     out = np.ones(len(masks), dtype=bool)
-    for i in order:
-        m = int(masks[i])
-        key = m & empty_bits
-        rest = m & ~empty_bits
-        if any(f & rest == f for f in failing.get(key, [])):
-            out[i] = False
-            continue
-        cols, cells, _ = design.masks(np.array([m]), overlap)
+    open_ = np.ones(len(masks), dtype=bool)
+    small_first = True
+    while open_.any():
+        cand = np.flatnonzero(open_)
+        i = int(cand[np.argmin(size[cand]) if small_first else np.argmax(size[cand])])
+        small_first = not small_first
+        cols, cells, _ = design.masks(masks[i:i + 1], overlap)
         ok, _ = mle_exists(design.matrix[cells[0]][:, cols[0]], y[cells[0]])
-        if not ok:
-            failing.setdefault(key, []).append(rest)
-            out[i] = False
+        same = open_ & (key == key[i])
+        if ok:  # every sub-model on the same cells exists
+            settled = same & ((rest & ~rest[i]) == 0)
+        else:  # every super-model on the same cells fails
+            settled = same & ((rest & rest[i]) == rest[i])
+            out[settled] = False
+        open_ &= ~settled
     return out
 
 
