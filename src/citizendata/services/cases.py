@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from citizendata.ingest.archive import ArchiveLimits
 
 __all__ = ["DECISIONS", "STATUSES", "case_frame", "case_instance_id", "cases_spec",
-           "list_cases", "map_list_file", "remap_problems", "verification", "verify"]
+           "check_case_form", "list_cases", "map_list_file", "remap_problems", "verification", "verify"]
 
 DECISIONS = ("verified", "not_verified")
 STATUSES = ("reported", *DECISIONS)
@@ -75,6 +75,27 @@ def case_instance_id(slug: str, list_name: str, record_id: str) -> str:
     return "uuid:" + str(uuid.uuid5(_NAMESPACE, f"{slug}/{list_name}/{record_id}"))
 
 
+def check_case_form(cspec: CasesSpec, schema: FormSchema) -> FormSchema:
+    """The case form's schema, once it is known to mark the victims' names personal.
+
+    Only fields the form flags are withheld from roles without personal data (case page,
+    exports, OData), so a case form that forgets ``personal: yes`` on the names would show
+    them to analysts: every use of the case form goes through here and refuses it."""
+    fields = {x.name: x for x in schema.fields}
+    bare = [name for name in (cspec.fields.given_names, cspec.fields.surnames)
+            if name in fields and not fields[name].personal]
+    if bare:
+        raise BadInput("cases.invalid", f"The case form {cspec.form!r} does not mark "
+                       f"{list_of(bare)} personal; victims' names never leave the server.",
+                       where=Where(field=bare[0]),
+                       fix="Mark it personal: yes in the XLSForm and publish the form again.",
+                       problems=[Problem("cases.invalid", f"field {name!r} is not personal",
+                                         where=Where(field=name),
+                                         fix="mark it personal: yes in the XLSForm")
+                                 for name in bare])
+    return schema
+
+
 def _read_sheet(data: bytes, filename: str, problems: list[Problem], encoding: str | None,
                 limits: ArchiveLimits | None) -> Any:
     from citizendata.ingest.archive import archive_limits, check_archive
@@ -95,6 +116,7 @@ def map_list_file(data: bytes, filename: str, slug: str, lspec: ListSpec, cspec:
                   limits: ArchiveLimits | None = None) -> tuple[bytes, list[int]]:
     """The organisation's file as a plain CSV of the case form (with instance ids), and the
     file's row number of each of its rows; every problem of the file raised at once."""
+    check_case_form(cspec, schema)
     problems: list[Problem] = []
     sheet = _read_sheet(data, filename, problems, encoding, limits)
     f = cspec.fields
@@ -254,7 +276,7 @@ def case_frame(db: Session, project: Project, form: Form, cspec: CasesSpec) -> p
         db, form.id, withdrawn_scope=consent_spec(project).analysis))
 
     subs = pa.Table.from_batches(batches, schema=BATCH_SCHEMA)
-    schema = merged_schema(db, form)
+    schema = check_case_form(cspec, merged_schema(db, form))
     paths = {x.name: x.path for x in schema.fields if x.repeat is None}
     fields = cspec.fields.model_dump()
     con = duckdb.connect()
@@ -349,7 +371,8 @@ def verify(db: Session, actor: Actor | None, slug: str, instance_id: str, decisi
         raise BadInput("verification.invalid", f"Unknown criteria {unknown}.",
                        where=Where(field="criteria"), fix=f"Criteria are {codes}.")
     sub = _case(db, role, form, instance_id, reading=False)
-    paths = {x.name: x.path for x in merged_schema(db, form).fields if x.repeat is None}
+    schema = check_case_form(cspec, merged_schema(db, form))
+    paths = {x.name: x.path for x in schema.fields if x.repeat is None}
     source = get_path(current_version(db, sub)[1], paths.get(cspec.fields.source,
                                                               cspec.fields.source))
     if source != vspec.list:
