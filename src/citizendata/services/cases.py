@@ -15,6 +15,7 @@ and column, never a value of a personal field.
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -107,8 +108,66 @@ def _read_sheet(data: bytes, filename: str, problems: list[Problem], encoding: s
         sheets = read_xlsx_sheets(data, filename, problems)
         if not sheets:
             raise not_a_table(filename, "the workbook has no sheets")
+        _uncached_formulas(data, sheets[0], problems)
         return sheets[0]
     return read_csv_sheet(data, filename, problems, encoding)
+
+
+_FORMULA = re.compile(rb"<(?:\w+:)?f[ >/]")
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def _sheet_part(z: Any, title: str | None) -> str | None:
+    """The zip part of the worksheet called ``title`` (else the first), from the workbook's
+    sheet list and its relationships."""
+    from defusedxml import ElementTree as ET
+
+    sheets = ET.fromstring(z.read("xl/workbook.xml")).iter(f"{_MAIN}sheet")
+    rid = next((e.get(f"{_REL}id") for e in sheets if title is None or e.get("name") == title),
+               None)
+    rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    target = next((e.get("Target") for e in rels if e.get("Id") == rid), None)
+    if target is None:
+        return None
+    return target.lstrip("/") if target.startswith("/") else "xl/" + target
+
+
+def _uncached_formulas(data: bytes, sheet: Any, problems: list[Problem]) -> None:
+    """A formula cell stored without its computed value (a workbook written by a program and
+    never opened in a spreadsheet) reads as blank: each such cell of a named column is a
+    problem (row, column), not a silently dropped value. Without a value means no ``<v>``,
+    or an empty one on a cell not typed as text (an empty text result is a value)."""
+    import zipfile
+
+    from defusedxml import ElementTree as ET
+
+    from citizendata.ingest.encoding import column_letter
+
+    letters = {column_letter(i): h for i, h in enumerate(sheet.headers)}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        part = _sheet_part(z, sheet.name)
+        if part is None or part not in z.namelist():
+            return
+        xml = z.read(part)
+    if not _FORMULA.search(xml):
+        return  # the common case: no formulas, no second read
+    for _, cell in ET.iterparse(io.BytesIO(xml)):
+        if cell.tag != f"{_MAIN}c":
+            continue
+        if cell.find(f"{_MAIN}f") is not None:
+            value = cell.find(f"{_MAIN}v")
+            empty = value is None or not (value.text or "")
+            ref = cell.get("r") or ""
+            col, row = ref.rstrip("0123456789"), ref[len(ref.rstrip("0123456789")):]
+            if empty and cell.get("t") not in ("str", "inlineStr") and col in letters \
+                    and row.isdigit() and int(row) > 1:
+                problems.append(Problem(
+                    "cases.invalid", "a formula cell has no computed value",
+                    where=sheet.where(column=letters[col], row=int(row)),
+                    fix="Open and save the workbook in a spreadsheet program, or type the "
+                        "value instead of the formula."))
+        cell.clear()
 
 
 def map_list_file(data: bytes, filename: str, slug: str, lspec: ListSpec, cspec: CasesSpec,
@@ -145,7 +204,7 @@ def map_list_file(data: bytes, filename: str, slug: str, lspec: ListSpec, cspec:
         seen[target] = header
         col = sheet.table.column(f"c{i}")
         cols[target] = _dates(col, lspec.date_format, sheet, header, problems) \
-            if target in dates else _text(col)
+            if target in dates else _pad_codes(_text(col), by_name[target])
         _check_values(cols[target], by_name[target], sheet, header, problems)
     rows = sheet.table.column("row")
     if f.record_id not in cols:
@@ -189,6 +248,21 @@ def _dates(col: pa.ChunkedArray, fmt: str, sheet: Any, header: str,
                                 where=sheet.where(column=header, row=r),
                                 fix="Correct the date, or the list's date_format."))
     return pc.strftime(parsed, format="%Y-%m-%d")
+
+
+def _pad_codes(col: pa.ChunkedArray, field: Any) -> pa.ChunkedArray:
+    """A select_one whose choices are all digit codes of one width (DIVIPOLA: '05',
+    '05001') gets back the leading zeros a spreadsheet drops from a number (5, 5001): a
+    shorter all-digit cell is left-padded with zeros when the padded value is a choice;
+    any other value is kept as it is (and refused if it is not a choice)."""
+    names = [c.name for c in field.choices] if field.type == "select_one" else []
+    width = len(names[0]) if names else 0
+    if not names or not all(n.isdigit() and len(n) == width for n in names):
+        return col
+    padded = pc.utf8_lpad(col, width=width, padding="0")
+    use = pc.and_(pc.match_substring_regex(col, "^[0-9]+$"),
+                  pc.is_in(padded, value_set=pa.array(names, pa.string())))
+    return pc.if_else(pc.fill_null(use, False), padded, col)
 
 
 _INTEGER = r"^[+-]?[0-9]+$"
