@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from cases_kit import SURVEY, _choices, cases_spec
 from citizendata.errors import BadInput
+from citizendata.services.cases import case_instance_id
 from citizendata.store.models import Submission
 from citizendata.workspace import Workspace
 from test_cases import FISCALIA, SLUG
@@ -35,3 +36,6 @@ def test_a_case_form_without_personal_names_is_refused(ws: Workspace) -> None:
     assert ws.run(lambda db: db.scalar(select(func.count(Submission.id))), write=False) == 0
     with pytest.raises(BadInput, match="victim_surnames"):
         me.cases(SLUG)
+    # the case page starts from a case's verification: refused before any case is read
+    with pytest.raises(BadInput, match="victim_surnames"):
+        me.case_verification(SLUG, case_instance_id(SLUG, "fiscalia", "F-001"))

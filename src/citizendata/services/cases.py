@@ -381,7 +381,10 @@ def _case_form(db: Session, actor: Actor | None, slug: str, action: Action
                ) -> tuple[Project, str, CasesSpec, Form]:
     project, role = project_for(db, actor, slug, action)
     cspec = cases_spec(project)
-    return project, role, cspec, form_in(db, project, cspec.form)
+    form = form_in(db, project, cspec.form)
+    # the case page, the case list and verification all start here
+    check_case_form(cspec, merged_schema(db, form))
+    return project, role, cspec, form
 
 
 def list_cases(db: Session, actor: Actor | None, slug: str, *, list: str | None = None,
@@ -445,8 +448,7 @@ def verify(db: Session, actor: Actor | None, slug: str, instance_id: str, decisi
         raise BadInput("verification.invalid", f"Unknown criteria {unknown}.",
                        where=Where(field="criteria"), fix=f"Criteria are {codes}.")
     sub = _case(db, role, form, instance_id, reading=False)
-    schema = check_case_form(cspec, merged_schema(db, form))
-    paths = {x.name: x.path for x in schema.fields if x.repeat is None}
+    paths = {x.name: x.path for x in merged_schema(db, form).fields if x.repeat is None}
     source = get_path(current_version(db, sub)[1], paths.get(cspec.fields.source,
                                                               cspec.fields.source))
     if source != vspec.list:
