@@ -34,7 +34,7 @@ REVIEW_BAND = (0.02, 0.999)
 MERGE = {"prensa": ["flip", "medios"], "estado": ["fiscalia", "defensoria"],
          "sociedad": ["sindical", "somos"]}
 ROLES = {"owner": "owner", "val": "validator", "ana": "analyst", "vie": "viewer",
-         "col": "collector"}
+         "col": "collector", "nso": "nso"}
 PASSWORD = "pages-password-2026"
 # who may open each page: the case list and a case need submission.view, review needs
 # submission.review, the summary data.export (estimates) or submission.review (linkage)
@@ -42,7 +42,7 @@ PAGES: dict[str, set[str]] = {
     "cases": {"owner", "val", "ana"},
     "case": {"owner", "val", "ana"},
     "review": {"owner", "val"},
-    "linkage": {"owner", "val", "ana"},
+    "linkage": {"owner", "val", "ana", "nso"},
 }
 
 
@@ -152,7 +152,7 @@ def test_each_page_opens_only_for_the_roles_that_use_it(app: Any, user: str) -> 
             "linkage": f"/projects/{SLUG}/linkage"}
     with login(app, user) as c:
         for page, url in urls.items():
-            if page == "linkage" and user in ("owner", "ana"):
+            if page == "linkage" and user in ("owner", "ana", "nso"):
                 continue  # its estimates take seconds: the summary's own test opens it
             r = c.get(url)
             expected = 200 if user in PAGES[page] else 404 if user == "out" else 403
@@ -356,3 +356,16 @@ def test_the_summary_shows_the_clients_figures(app: Any) -> None:
             shown += 1
     assert shown >= 1, "no series has an estimate to show"
     assert "<svg" in page and "<figcaption" in page
+
+
+def test_the_nso_reads_the_estimates_without_the_lists_sizes(app: Any) -> None:
+    # the NSO reads protected estimates (data.export) but not the records (no
+    # submission.view): the page is theirs, without each list's size or the linkage run
+    with login(app, "nso") as c:
+        r = c.get(f"/projects/{SLUG}/linkage")
+    assert r.status_code == 200, r.text[:300]
+    page = r.text
+    assert "Estimated total" in page and 'id="n-clusters"' not in page
+    for x in co.project_spec().cases.lists:  # type: ignore[union-attr]
+        assert re.search(rf"<code>{x.name}</code></th><td>[^<]*</td><td class=\"num\">—<",
+                         page), x.name

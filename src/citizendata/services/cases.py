@@ -15,6 +15,7 @@ and column, never a value of a personal field.
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
     from citizendata.ingest.archive import ArchiveLimits
 
 __all__ = ["DECISIONS", "STATUSES", "case_frame", "case_instance_id", "cases_spec",
-           "list_cases", "map_list_file", "remap_problems", "verification", "verify"]
+           "check_case_form", "list_cases", "map_list_file", "remap_problems", "verification", "verify"]
 
 DECISIONS = ("verified", "not_verified")
 STATUSES = ("reported", *DECISIONS)
@@ -75,6 +76,27 @@ def case_instance_id(slug: str, list_name: str, record_id: str) -> str:
     return "uuid:" + str(uuid.uuid5(_NAMESPACE, f"{slug}/{list_name}/{record_id}"))
 
 
+def check_case_form(cspec: CasesSpec, schema: FormSchema) -> FormSchema:
+    """The case form's schema, once it is known to mark the victims' names personal.
+
+    Only fields the form flags are withheld from roles without personal data (case page,
+    exports, OData), so a case form that forgets ``personal: yes`` on the names would show
+    them to analysts: every use of the case form goes through here and refuses it."""
+    fields = {x.name: x for x in schema.fields}
+    bare = [name for name in (cspec.fields.given_names, cspec.fields.surnames)
+            if name in fields and not fields[name].personal]
+    if bare:
+        raise BadInput("cases.invalid", f"The case form {cspec.form!r} does not mark "
+                       f"{list_of(bare)} personal; victims' names never leave the server.",
+                       where=Where(field=bare[0]),
+                       fix="Mark it personal: yes in the XLSForm and publish the form again.",
+                       problems=[Problem("cases.invalid", f"field {name!r} is not personal",
+                                         where=Where(field=name),
+                                         fix="mark it personal: yes in the XLSForm")
+                                 for name in bare])
+    return schema
+
+
 def _read_sheet(data: bytes, filename: str, problems: list[Problem], encoding: str | None,
                 limits: ArchiveLimits | None) -> Any:
     from citizendata.ingest.archive import archive_limits, check_archive
@@ -86,8 +108,66 @@ def _read_sheet(data: bytes, filename: str, problems: list[Problem], encoding: s
         sheets = read_xlsx_sheets(data, filename, problems)
         if not sheets:
             raise not_a_table(filename, "the workbook has no sheets")
+        _uncached_formulas(data, sheets[0], problems)
         return sheets[0]
     return read_csv_sheet(data, filename, problems, encoding)
+
+
+_FORMULA = re.compile(rb"<(?:\w+:)?f[ >/]")
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def _sheet_part(z: Any, title: str | None) -> str | None:
+    """The zip part of the worksheet called ``title`` (else the first), from the workbook's
+    sheet list and its relationships."""
+    from defusedxml import ElementTree as ET
+
+    sheets = ET.fromstring(z.read("xl/workbook.xml")).iter(f"{_MAIN}sheet")
+    rid = next((e.get(f"{_REL}id") for e in sheets if title is None or e.get("name") == title),
+               None)
+    rels = ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    target = next((e.get("Target") for e in rels if e.get("Id") == rid), None)
+    if target is None:
+        return None
+    return target.lstrip("/") if target.startswith("/") else "xl/" + target
+
+
+def _uncached_formulas(data: bytes, sheet: Any, problems: list[Problem]) -> None:
+    """A formula cell stored without its computed value (a workbook written by a program and
+    never opened in a spreadsheet) reads as blank: each such cell of a named column is a
+    problem (row, column), not a silently dropped value. Without a value means no ``<v>``,
+    or an empty one on a cell not typed as text (an empty text result is a value)."""
+    import zipfile
+
+    from defusedxml import ElementTree as ET
+
+    from citizendata.ingest.encoding import column_letter
+
+    letters = {column_letter(i): h for i, h in enumerate(sheet.headers)}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        part = _sheet_part(z, sheet.name)
+        if part is None or part not in z.namelist():
+            return
+        xml = z.read(part)
+    if not _FORMULA.search(xml):
+        return  # the common case: no formulas, no second read
+    for _, cell in ET.iterparse(io.BytesIO(xml)):
+        if cell.tag != f"{_MAIN}c":
+            continue
+        if cell.find(f"{_MAIN}f") is not None:
+            value = cell.find(f"{_MAIN}v")
+            empty = value is None or not (value.text or "")
+            ref = cell.get("r") or ""
+            col, row = ref.rstrip("0123456789"), ref[len(ref.rstrip("0123456789")):]
+            if empty and cell.get("t") not in ("str", "inlineStr") and col in letters \
+                    and row.isdigit() and int(row) > 1:
+                problems.append(Problem(
+                    "cases.invalid", "a formula cell has no computed value",
+                    where=sheet.where(column=letters[col], row=int(row)),
+                    fix="Open and save the workbook in a spreadsheet program, or type the "
+                        "value instead of the formula."))
+        cell.clear()
 
 
 def map_list_file(data: bytes, filename: str, slug: str, lspec: ListSpec, cspec: CasesSpec,
@@ -95,6 +175,7 @@ def map_list_file(data: bytes, filename: str, slug: str, lspec: ListSpec, cspec:
                   limits: ArchiveLimits | None = None) -> tuple[bytes, list[int]]:
     """The organisation's file as a plain CSV of the case form (with instance ids), and the
     file's row number of each of its rows; every problem of the file raised at once."""
+    check_case_form(cspec, schema)
     problems: list[Problem] = []
     sheet = _read_sheet(data, filename, problems, encoding, limits)
     f = cspec.fields
@@ -123,7 +204,7 @@ def map_list_file(data: bytes, filename: str, slug: str, lspec: ListSpec, cspec:
         seen[target] = header
         col = sheet.table.column(f"c{i}")
         cols[target] = _dates(col, lspec.date_format, sheet, header, problems) \
-            if target in dates else _text(col)
+            if target in dates else _pad_codes(_text(col), by_name[target])
         _check_values(cols[target], by_name[target], sheet, header, problems)
     rows = sheet.table.column("row")
     if f.record_id not in cols:
@@ -167,6 +248,21 @@ def _dates(col: pa.ChunkedArray, fmt: str, sheet: Any, header: str,
                                 where=sheet.where(column=header, row=r),
                                 fix="Correct the date, or the list's date_format."))
     return pc.strftime(parsed, format="%Y-%m-%d")
+
+
+def _pad_codes(col: pa.ChunkedArray, field: Any) -> pa.ChunkedArray:
+    """A select_one whose choices are all digit codes of one width (DIVIPOLA: '05',
+    '05001') gets back the leading zeros a spreadsheet drops from a number (5, 5001): a
+    shorter all-digit cell is left-padded with zeros when the padded value is a choice;
+    any other value is kept as it is (and refused if it is not a choice)."""
+    names = [c.name for c in field.choices] if field.type == "select_one" else []
+    width = len(names[0]) if names else 0
+    if not names or not all(n.isdigit() and len(n) == width for n in names):
+        return col
+    padded = pc.utf8_lpad(col, width=width, padding="0")
+    use = pc.and_(pc.match_substring_regex(col, "^[0-9]+$"),
+                  pc.is_in(padded, value_set=pa.array(names, pa.string())))
+    return pc.if_else(pc.fill_null(use, False), padded, col)
 
 
 _INTEGER = r"^[+-]?[0-9]+$"
@@ -254,7 +350,7 @@ def case_frame(db: Session, project: Project, form: Form, cspec: CasesSpec) -> p
         db, form.id, withdrawn_scope=consent_spec(project).analysis))
 
     subs = pa.Table.from_batches(batches, schema=BATCH_SCHEMA)
-    schema = merged_schema(db, form)
+    schema = check_case_form(cspec, merged_schema(db, form))
     paths = {x.name: x.path for x in schema.fields if x.repeat is None}
     fields = cspec.fields.model_dump()
     con = duckdb.connect()
@@ -285,7 +381,10 @@ def _case_form(db: Session, actor: Actor | None, slug: str, action: Action
                ) -> tuple[Project, str, CasesSpec, Form]:
     project, role = project_for(db, actor, slug, action)
     cspec = cases_spec(project)
-    return project, role, cspec, form_in(db, project, cspec.form)
+    form = form_in(db, project, cspec.form)
+    # the case page, the case list and verification all start here
+    check_case_form(cspec, merged_schema(db, form))
+    return project, role, cspec, form
 
 
 def list_cases(db: Session, actor: Actor | None, slug: str, *, list: str | None = None,

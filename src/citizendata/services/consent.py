@@ -16,7 +16,7 @@ nor for a later edit of them, whatever channel a resend comes by (services.intak
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, select, update
@@ -28,8 +28,11 @@ from citizendata.projects.protection import ConsentSpec, ProtectionSpec
 from citizendata.services.access import audit, form_in, project_for, project_spec
 from citizendata.store.models import (
     Attachment,
+    CaseVerification,
     ConsentWithdrawal,
     Finding,
+    Form,
+    LinkDecision,
     Project,
     ReviewEvent,
     Submission,
@@ -133,7 +136,7 @@ def withdraw(db: Session, actor: Actor | None, slug: str, form_id: str, instance
                                          scope=s, basis=basis, erased=erase,
                                          recorded_by=actor.username))
         if erase:
-            _erase(db, sub)
+            _erase(db, sub, project.id, _case_keys(db, project, form, sub))
             db.execute(update(ConsentWithdrawal).where(ConsentWithdrawal.submission_id == sub.id)
                        .values(erased=True))
     if erase or ALL in new or ALL in done:
@@ -191,7 +194,30 @@ def _bury(db: Session, project_pk: int, form_pk: int, chain: Sequence[Submission
             Tombstone.submission_id.in_([s.id for s in chain])).values(reason=reason))
 
 
-def _erase(db: Session, sub: Submission) -> None:
+def _case_keys(db: Session, project: Project, form: Form, sub: Submission) -> set[str]:
+    """The ``list:record_id`` keys a submission of the project's case form is known by in
+    clerical link decisions (services/cases.py), read from every version of its answers;
+    none for another form. Read before the answers are wiped."""
+    from citizendata.ingest.payload import get_path
+    from citizendata.services.forms import merged_schema
+
+    cspec = project_spec(project).cases
+    if cspec is None or cspec.form != form.xml_form_id:
+        return set()
+    paths = {x.name: x.path for x in merged_schema(db, form).fields if x.repeat is None}
+    payloads = [sub.payload, *db.scalars(select(SubmissionVersion.payload).where(
+        SubmissionVersion.submission_id == sub.id))]
+    keys = set()
+    for payload in payloads:
+        source = get_path(payload, paths.get(cspec.fields.source, cspec.fields.source))
+        record = get_path(payload, paths.get(cspec.fields.record_id, cspec.fields.record_id))
+        if source is not None and record is not None:
+            keys.add(f"{source}:{record}")
+    return keys
+
+
+def _erase(db: Session, sub: Submission, project_pk: int | None = None,
+           case_keys: Collection[str] = ()) -> None:
     """Wipe a submission's answers everywhere they are kept; the envelope stays."""
     sub.payload = {"meta": {"instanceID": sub.instance_id}, "erased": True}
     sub.source_meta = None
@@ -209,6 +235,16 @@ def _erase(db: Session, sub: Submission) -> None:
     db.execute(delete(Attachment).where(Attachment.submission_id == sub.id))
     # which rule an answer broke says something about the answer
     db.execute(delete(Finding).where(Finding.submission_id == sub.id))
+    # a case's verification evidence and notes, and notes on its record's link decisions,
+    # may quote the case (its victim's name, a witness): wiped too; decisions stay
+    db.execute(update(CaseVerification).where(CaseVerification.submission_id == sub.id)
+               .values(evidence=ERASED_NOTE, note=ERASED_NOTE))
+    if case_keys and project_pk is not None:
+        keys = sorted(case_keys)
+        db.execute(update(LinkDecision).where(
+            LinkDecision.project_id == project_pk,
+            LinkDecision.left_key.in_(keys) | LinkDecision.right_key.in_(keys))
+            .values(note=ERASED_NOTE))
 
 
 def withdrawn_everywhere(form_pk: int) -> Any:

@@ -399,8 +399,12 @@ def summary_page(slug: str, request: Request,
     if not (reviews or reads):
         _require(project.role, Action.DATA_EXPORT, slug)
     linked: dict[str, Any] = client.link_cases(slug) if reviews else {}
-    sizes = linked.get("by_list") or {
-        x.name: client.cases(slug, list=x.name, limit=1)["total"] for x in spec.lists}
+    # a list's size is read from the case list (submission.view): the NSO, which reads the
+    # protected estimates but not the records (data.export alone), sees the lists without
+    # their sizes rather than no page
+    sizes = linked.get("by_list") or (
+        {x.name: client.cases(slug, list=x.name, limit=1)["total"] for x in spec.lists}
+        if allowed(project.role, Action.SUBMISSION_VIEW) else {})
     estimates, failed = [], []
     for key, ind in spec.estimates.items() if reads else ():
         try:
