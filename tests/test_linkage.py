@@ -11,7 +11,9 @@ but date and violation).
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -385,3 +387,20 @@ def test_missing_column_and_unreadable_values() -> None:
     with pytest.raises(BadInput):
         _triangle().clusters(1.5)
 
+
+def test_duckdb_spills_to_a_private_directory_removed_afterwards(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from citizendata.integrate.linkage.model import private_duckdb
+
+    monkeypatch.chdir(tmp_path)
+    with private_duckdb() as con:
+        row = con.execute("SELECT current_setting('temp_directory')").fetchone()
+        assert row is not None
+        folder = Path(row[0])
+        assert folder.is_dir() and tmp_path not in folder.parents
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        # DuckDB's default would be ./.tmp, the working directory
+        assert folder.name != ".tmp"
+    assert not folder.exists()
+    link_records(_small())
+    assert list(tmp_path.iterdir()) == []
