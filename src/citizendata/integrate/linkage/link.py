@@ -45,6 +45,12 @@ def link_records(records: pd.DataFrame, *, fields: CaseFields | None = None,
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
         raise BadInput("linkage.invalid", f"The seed is a whole number from 0 to 2^31 - 1, "
                        f"got {seed!r}.", where=Where(field="seed"), fix="Use e.g. 2016.")
+    if compatible is not None and (not isinstance(compatible, Mapping) or any(
+            isinstance(v, str) for v in compatible.values())):
+        raise BadInput("linkage.invalid", "compatible maps a violation type to the types "
+                       "that may be the same act, e.g. {'kidnapping': "
+                       "['enforced_disappearance']}.", where=Where(field="compatible"),
+                       fix="Give a mapping of type to a list of types, or None.")
     clean = prepare(records, fields)
     keys = pd.Index(clean["unique_id"], name="key")
     sources = pd.Series(clean["source"].to_numpy(), index=keys, name="source")
@@ -53,12 +59,6 @@ def link_records(records: pd.DataFrame, *, fields: CaseFields | None = None,
                        f"Linkage needs at least two records; there are {len(clean)}.",
                        where=Where(field="records"), fix="Give the records of the lists.")
     pairs, model = fit_and_predict(clean, tolerance=tol, seed=seed)
-    if compatible is not None and (not isinstance(compatible, Mapping) or any(
-            isinstance(v, str) for v in compatible.values())):
-        raise BadInput("linkage.invalid", "compatible maps a violation type to the types "
-                       "that may be the same act, e.g. {'kidnapping': "
-                       "['enforced_disappearance']}.", where=Where(field="compatible"),
-                       fix="Give a mapping of type to a list of types, or None.")
     violations = pd.Series(clean["violation"].to_numpy(dtype=object), index=keys)
     return LinkageResult(keys=keys, sources=sources, pairs=pairs, model=model,
                          decisions=check_decisions(decisions, keys, strict=False),
