@@ -11,6 +11,9 @@ but date and violation).
 from __future__ import annotations
 
 import json
+import stat
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,6 +27,7 @@ from citizendata.integrate.linkage import (
     linkage_quality,
     threshold_sensitivity,
 )
+from citizendata.integrate.linkage.result import check_decisions
 from linkage_data import make_lists, truth_of
 
 # victims written by two lists in ways the model must see through; the truth in _event_id
@@ -152,11 +156,110 @@ def test_decided_match_links_and_contradictions_are_refused() -> None:
         "left_key": ["a:2", "a:1"], "right_key": ["a:3", "a:3"],
         "decision": ["match", "non_match"]}))
     assert d2.clusters(0.9)["cluster_id"].tolist() == [0, 1, 1, 2]
+    contradictory = pd.DataFrame({
+        "left_key": ["a:1", "a:2", "a:1"], "right_key": ["a:2", "a:3", "a:3"],
+        "decision": ["match", "match", "non_match"]})
+    # a new decision is checked strictly against the stored ones (the service does this)
     with pytest.raises(BadInput) as e:
-        r.with_decisions(pd.DataFrame({
-            "left_key": ["a:1", "a:2", "a:1"], "right_key": ["a:2", "a:3", "a:3"],
-            "decision": ["match", "match", "non_match"]}))
+        check_decisions(contradictory, r.keys)
     assert e.value.code == "linkage.review_invalid"
+
+
+def test_stored_contradictory_decisions_skip_the_later_one() -> None:
+    # two validators at once (a race on PostgreSQL) stored A=B, B=C and A≠C
+    r = _triangle()
+    stored = pd.DataFrame({
+        "left_key": ["a:1", "a:2", "a:1"], "right_key": ["a:2", "a:3", "a:3"],
+        "decision": ["match", "match", "non_match"]})
+    d = r.with_decisions(stored)
+    c = d.clusters(0.9)
+    # applied oldest first: the non_match contradicts the two matches before it
+    assert c["cluster_id"].tolist() == [0, 0, 0, 1]
+    skipped = c.attrs["skipped_decisions"]
+    assert skipped[["left_key", "right_key", "decision"]].values.tolist() == [
+        ["a:1", "a:3", "non_match"]]
+    assert d.decisions["decision"].tolist() == ["match", "match"]
+    # the other order: the non_match came first, so the match closing the loop is skipped
+    d2 = r.with_decisions(stored.iloc[[2, 0, 1]])
+    assert d2.decisions.attrs["skipped_decisions"]["right_key"].tolist() == ["a:3"]
+    assert d2.decisions.attrs["skipped_decisions"]["decision"].tolist() == ["match"]
+    assert d2.clusters(0.9)["cluster_id"].tolist() == [0, 0, 1, 2]
+    # a later decision on the same pair replaces the earlier one: nothing is skipped
+    d3 = r.with_decisions(pd.concat([stored, pd.DataFrame({
+        "left_key": ["a:1"], "right_key": ["a:3"], "decision": ["match"]})]))
+    assert d3.decisions.attrs["skipped_decisions"].empty
+    # link_records applies stored decisions the same way
+    recs = _small()
+    k = (recs["source"] + ":" + recs["record_id"]).tolist()
+    loop = pd.DataFrame({"left_key": [k[0], k[1], k[0]], "right_key": [k[1], k[2], k[2]],
+                         "decision": ["match", "match", "non_match"]})
+    linked = link_records(recs, decisions=loop)
+    assert len(linked.decisions.attrs["skipped_decisions"]) == 1
+    assert linked.clusters(0.9).attrs["skipped_decisions"]["decision"].tolist() == ["non_match"]
+
+
+def _one_person_two_acts() -> LinkageResult:
+    # one journalist: tortured (a:1, b:1), then killed (a:2, b:2); a:3 says kidnapped and
+    # b:3 disappeared (lists reclassify these: one act)
+    pairs = pd.DataFrame({
+        "left_key": ["a:1", "a:1", "a:2", "a:1", "a:3", "a:2"],
+        "right_key": ["b:1", "a:2", "b:2", "b:2", "b:3", "b:1"],
+        "match_probability": [0.999, 0.98, 0.999, 0.95, 0.99, 0.6],
+        "match_weight": [10.0, 5.6, 10.0, 4.2, 6.6, 0.6]})
+    keys = pd.Index(["a:1", "a:2", "a:3", "b:1", "b:2", "b:3"], name="key")
+    from citizendata.integrate.linkage.model import FittedModel
+    from citizendata.integrate.linkage.result import COMPATIBLE_VIOLATIONS
+
+    model = FittedModel(prior=0.01, comparisons=[], blocking={}, candidate_pairs=6, records=6,
+                        seed=1, date_tolerance_days=30)
+    violations = pd.Series(["torture", "killing", "kidnapping", "torture", "killing",
+                            "enforced_disappearance"], index=keys)
+    return LinkageResult(keys=keys, sources=pd.Series("a", index=keys), pairs=pairs,
+                         model=model, violations=violations, compatible=COMPATIBLE_VIOLATIONS)
+
+
+def test_incompatible_violations_are_never_linked() -> None:
+    r = _one_person_two_acts()
+    c = r.clusters(0.9).set_index("key")["cluster_id"]
+    # torture and killing are two acts: two clusters; kidnapping ~ disappearance: one
+    assert c["a:1"] == c["b:1"] and c["a:2"] == c["b:2"] and c["a:1"] != c["a:2"]
+    assert c["a:3"] == c["b:3"]
+    assert c.nunique() == 3
+    # nor are they offered for review
+    assert r.review_queue(0.5, 0.95).empty
+    # disabled, the chain torture–killing links all four
+    c0 = replace(r, compatible=None).clusters(0.9).set_index("key")["cluster_id"]
+    assert c0["a:1"] == c0["a:2"]
+    assert len(replace(r, compatible=None).review_queue(0.5, 0.95)) == 1
+    # a decided match still links the two it names (a clerk judged it one act written
+    # wrongly); the other records keep the rule, so b:1 and b:2 are cut off
+    d = r.with_decisions(pd.DataFrame({"left_key": ["a:1"], "right_key": ["a:2"],
+                                       "decision": ["match"]}))
+    cd = d.clusters(0.9).set_index("key")["cluster_id"]
+    assert cd["a:1"] == cd["a:2"] and cd.nunique() == 4
+
+
+def test_incompatible_chain_is_cut_at_its_weakest_edge() -> None:
+    # torture a:1 — (0.99) — unknown type x:1 — (0.93) — killing a:2: joined only through x:1
+    pairs = pd.DataFrame({"left_key": ["a:1", "a:2"], "right_key": ["x:1", "x:1"],
+                          "match_probability": [0.99, 0.93], "match_weight": [6.6, 3.7]})
+    keys = pd.Index(["a:1", "a:2", "x:1"], name="key")
+    r = replace(_one_person_two_acts(), keys=keys, pairs=pairs,
+                violations=pd.Series(["torture", "killing", None], index=keys))
+    c = r.clusters(0.9)
+    assert c["cluster_id"].tolist() == [0, 1, 0]
+    assert c.attrs["cut"][["left_key", "right_key"]].values.tolist() == [["a:2", "x:1"]]
+
+
+def test_link_records_compares_violation_types() -> None:
+    recs = _small()
+    with pytest.raises(BadInput) as e:
+        link_records(recs, compatible={"kidnapping": "enforced_disappearance"})
+    assert e.value.code == "linkage.invalid" and _w(e.value).field == "compatible"
+    r = link_records(recs)
+    assert r.compatible is not None and r.violations is not None
+    k = recs["source"] + ":" + recs["record_id"]
+    assert r.violations[k.iloc[0]] == recs["violation"].iloc[0]
     with pytest.raises(BadInput) as e:
         r.with_decisions(pd.DataFrame({"left_key": ["a:1"], "right_key": ["a:9"],
                                        "decision": ["match"]}))
@@ -283,3 +386,21 @@ def test_missing_column_and_unreadable_values() -> None:
         link_records(_small(), date_tolerance_days=-1)
     with pytest.raises(BadInput):
         _triangle().clusters(1.5)
+
+
+def test_duckdb_spills_to_a_private_directory_removed_afterwards(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from citizendata.integrate.linkage.model import private_duckdb
+
+    monkeypatch.chdir(tmp_path)
+    with private_duckdb() as con:
+        row = con.execute("SELECT current_setting('temp_directory')").fetchone()
+        assert row is not None
+        folder = Path(row[0])
+        assert folder.is_dir() and tmp_path not in folder.parents
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        # DuckDB's default would be ./.tmp, the working directory
+        assert folder.name != ".tmp"
+    assert not folder.exists()
+    link_records(_small())
+    assert list(tmp_path.iterdir()) == []

@@ -144,3 +144,20 @@ def test_prepare_reads_typed_columns() -> None:
     # the department comes from the municipality's DIVIPOLA code when missing
     assert clean["department"].tolist() == ["05", "05"]
     assert clean["municipality"].tolist() == ["05001", "05001"]
+
+
+def test_every_scenario_nickname_maps_to_its_name_in_linkage_and_pprl() -> None:
+    # one table of name rules (integrate/_names_es.py) serves both methods; the Colombia
+    # scenario writes these nicknames, so each must lead back to its given name in both
+    from citizendata.integrate.pprl.normalise import normalise_name
+    from citizendata.scenarios.colombia_press_freedom.names import NICKNAMES as WRITTEN
+
+    given = pd.Series(list(WRITTEN), dtype="string")
+    nicks = pd.Series(list(WRITTEN.values()), dtype="string")
+    formal = normalise(given)
+    canon = canonical_given(normalise(nicks))["g1_canon"]
+    for name, nick, full, mapped in zip(WRITTEN, WRITTEN.values(), formal, canon,
+                                        strict=True):
+        assert full in mapped, (nick, name)
+        assert normalise_name(nick) == normalise_name(name), (nick, name)
+    assert len(WRITTEN) == 22

@@ -28,7 +28,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-__all__ = ["BLOCKING", "COMPARISONS", "FittedModel", "blocking_rules", "fit_and_predict"]
+__all__ = ["BLOCKING", "COMPARISONS", "FittedModel", "blocking_rules", "fit_and_predict",
+           "private_duckdb"]
 
 _JW = "jaro_winkler_similarity"
 _U_MAX_PAIRS = 5e5
@@ -131,6 +132,26 @@ class FittedModel:
 
 
 @contextmanager
+def private_duckdb() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB connection whose spill files go to a private directory.
+
+    DuckDB spills to ``.tmp`` in the working directory by default; the tables hold
+    victims' names, so spills go to a fresh 0700 temporary directory removed on exit.
+    """
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="citizendata-linkage-")  # mkdtemp makes it 0700
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute("SET temp_directory = ?", [folder])
+        yield con
+    finally:
+        con.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
 def _quiet_splink() -> Iterator[None]:
     # victims' names are in these tables; splink's INFO messages may quote values
     logger = logging.getLogger("splink")
@@ -160,14 +181,11 @@ def _splink_comparisons(specs: list[dict[str, Any]]) -> list[Any]:
 def fit_and_predict(clean: pd.DataFrame, *, tolerance: int,
                     seed: int) -> tuple[pd.DataFrame, FittedModel]:
     """Candidate pairs scored by the trained model, and the model."""
-    con = duckdb.connect(":memory:")
-    try:
+    with private_duckdb() as con:
         # parallel sums add floats in varying order; one thread gives the same bits each run
         con.execute("SET threads = 1")
         with _quiet_splink():
             return _run(con, clean, tolerance, seed)
-    finally:
-        con.close()
 
 
 def _run(con: duckdb.DuckDBPyConnection, clean: pd.DataFrame, tolerance: int,

@@ -26,9 +26,10 @@ Decisions (docs/methods/linkage.md explains them):
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
 
 import pandas as pd
+
+from citizendata.integrate._names_es import NICKNAMES, PARTICLES
 
 __all__ = [
     "NICKNAMES",
@@ -39,62 +40,9 @@ __all__ = [
     "split_surnames",
 ]
 
-# particles that belong to the surname they introduce
-PARTICLES = ("de", "del", "la", "las", "los", "da", "di", "van", "von")
-
-# hipocorísticos: common Spanish (Colombian) nicknames and diminutives -> canonical names
-NICKNAMES: Mapping[str, tuple[str, ...]] = {
-    "pacho": ("francisco",), "paco": ("francisco",), "pancho": ("francisco",),
-    "quico": ("francisco",), "fran": ("francisco",),
-    "pepe": ("jose",), "pepito": ("jose",), "chepe": ("jose",),
-    "memo": ("guillermo",), "guille": ("guillermo",),
-    "chucho": ("jesus",), "chuy": ("jesus",),
-    "lucho": ("luis",), "luchito": ("luis",),
-    "tono": ("antonio",), "tonio": ("antonio",), "toni": ("antonio",), "tony": ("antonio",),
-    "nacho": ("ignacio",),
-    "quique": ("enrique",),
-    "beto": ("alberto", "roberto", "humberto"),
-    "tito": ("alberto", "roberto"),
-    "lola": ("dolores",),
-    "concha": ("concepcion",), "conchita": ("concepcion",),
-    "charo": ("rosario",),
-    "manolo": ("manuel",), "manu": ("manuel",),
-    "rafa": ("rafael",),
-    "juancho": ("juan",), "juanito": ("juan",),
-    "pili": ("pilar",),
-    "lupe": ("guadalupe",),
-    "chelo": ("consuelo",),
-    "nando": ("fernando",), "fer": ("fernando",),
-    "alex": ("alejandro", "alexander"),
-    "chema": ("jose",),
-    "kike": ("enrique",),
-    "maru": ("maria",), "mari": ("maria",),
-    "pedrito": ("pedro",),
-    "carlitos": ("carlos",),
-    "javi": ("javier",),
-    "santi": ("santiago",),
-    "tomi": ("tomas",),
-    "andres": ("andres",),
-    "mona": ("ramona",),
-    "nena": ("elena",),
-    "toto": ("antonio",),
-    "gabo": ("gabriel",),
-    "chalo": ("gonzalo",),
-    "lalo": ("eduardo",),
-    "goyo": ("gregorio",),
-    "chente": ("vicente",),
-    "nico": ("nicolas",),
-    "moncho": ("ramon",),
-    "pipe": ("felipe",),
-    "mafe": ("maria",),
-    "cata": ("catalina",),
-    "caro": ("carolina",),
-    "vivi": ("viviana",),
-    "sebas": ("sebastian",),
-}
-
-_GLUE = r"\b((?:(?:de|del|la|las|los|da|di|van|von|san|santa) )+)(?=\w)"
-_STRIP = r"^(?:(?:de|del|la|las|los|da|di|van|von)_)+"
+_PARTICLE = "|".join(PARTICLES)
+_GLUE = rf"\b((?:(?:{_PARTICLE}|san|santa) )+)(?=\w)"
+_STRIP = rf"^(?:(?:{_PARTICLE})_)+"
 
 
 def _fold(text: str) -> str:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from citizendata.errors import BadInput, Where
-from citizendata.integrate.linkage.model import blocking_rules
+from citizendata.integrate.linkage.model import blocking_rules, private_duckdb
 from citizendata.integrate.linkage.prepare import prepare
 from citizendata.integrate.linkage.result import LinkageResult
 from citizendata.projects.cases import CaseFields
@@ -89,13 +89,10 @@ def blocking_recall(records: pd.DataFrame, truth: pd.Series, *,
     ``truth`` maps key -> true entity id. A true pair lost by every rule can never be
     linked, so the union's recall bounds the linkage's.
     """
-    import duckdb
-
     clean = prepare(records, fields)
     clean["_true"] = clean["unique_id"].map(truth)
     rules = blocking_rules(date_tolerance_days)
-    con = duckdb.connect(":memory:")
-    try:
+    with private_duckdb() as con:
         con.register("t", clean)
         true_pairs = con.sql("SELECT count(*) FROM t l JOIN t r ON l._true = r._true "
                              "AND l.unique_id < r.unique_id").fetchall()[0][0]
@@ -113,8 +110,6 @@ def blocking_recall(records: pd.DataFrame, truth: pd.Series, *,
             counts.append({"rule": name, "candidate_pairs": int(n),
                            "true_pairs_kept": int(found),
                            "recall": found / true_pairs if true_pairs else 1.0})
-    finally:
-        con.close()
     out = pd.DataFrame(counts)
     out.attrs["true_pairs"] = int(true_pairs)
     return out

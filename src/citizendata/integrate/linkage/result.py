@@ -7,13 +7,23 @@ the review queue). A non_match pair may still be joined through other records (A
 B–C linked, A and C decided apart). Then the **weakest edge on the strongest path**
 between the two is cut — the edge of lowest match probability on the path of the
 maximum spanning tree — and that repeats until they are apart. Decided matches are never
-cut; decisions that contradict each other (A=B, B=C decided matches but A≠C a decided
-non_match) are refused with ``linkage.review_invalid``. The cut pairs are listed in the
-clusters' ``attrs["cut"]``.
+cut. A new decision that contradicts the others (A=B, B=C decided matches but A≠C a
+decided non_match) is refused with ``linkage.review_invalid`` (``strict=True``); stored
+decisions are applied in the order given (the caller passes them oldest first) and one
+that contradicts those before it is skipped and listed in ``attrs["skipped_decisions"]``
+(of the decisions and of the clusters), so one bad row never blocks the linkage.
+
+In 16.10.1 a victim-event is one act: two records whose violation types are incompatible
+(torture and killing of one person are two events) are never linked, like a decided
+non_match, and a cluster joining them through others is cut the same way. ``compatible``
+says which different types may be one act (by default kidnapping and enforced
+disappearance, which lists reclassify); a decided match still links anything. The cut
+pairs are listed in the clusters' ``attrs["cut"]``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -23,9 +33,13 @@ import pandas as pd
 from citizendata.errors import BadInput, Where
 from citizendata.integrate.linkage.model import FittedModel
 
-__all__ = ["DECISIONS", "LinkageResult", "check_decisions"]
+__all__ = ["COMPATIBLE_VIOLATIONS", "DECISIONS", "LinkageResult", "check_decisions"]
 
 DECISIONS = ("match", "non_match", "unsure")
+# violation types that may be one act written differently by two lists (besides the same
+# type): lists reclassify a kidnapping as an enforced disappearance and back
+COMPATIBLE_VIOLATIONS: Mapping[str, tuple[str, ...]] = {
+    "kidnapping": ("enforced_disappearance",)}
 
 
 def _pair_index(left: pd.Series, right: pd.Series) -> pd.MultiIndex:
@@ -34,8 +48,16 @@ def _pair_index(left: pd.Series, right: pd.Series) -> pd.MultiIndex:
     return pd.MultiIndex.from_arrays([lo, hi], names=["left_key", "right_key"])
 
 
-def check_decisions(decisions: pd.DataFrame | None, keys: pd.Index) -> pd.DataFrame:
-    """Decisions as (left_key < right_key, decision), the latest per pair; checked."""
+def check_decisions(decisions: pd.DataFrame | None, keys: pd.Index, *,
+                    strict: bool = True) -> pd.DataFrame:
+    """Decisions as (left_key < right_key, decision), the latest per pair; checked.
+
+    ``strict``: contradictory decisions raise ``linkage.review_invalid`` (to validate a
+    new decision against the stored ones). Otherwise the decisions, given oldest first,
+    are applied in order and one contradicting those before it is skipped, listed in
+    ``attrs["skipped_decisions"]`` (stored decisions: a race between two validators
+    must not block every linkage).
+    """
     empty = pd.DataFrame({"left_key": pd.Series(dtype=object),
                           "right_key": pd.Series(dtype=object),
                           "decision": pd.Series(dtype=object)})
@@ -62,8 +84,47 @@ def check_decisions(decisions: pd.DataFrame | None, keys: pd.Index) -> pd.DataFr
     idx = _pair_index(d["left_key"], d["right_key"])
     out = pd.DataFrame({"decision": d["decision"].to_numpy()}, index=idx)
     out = out[~out.index.duplicated(keep="last")].reset_index()  # the latest decision counts
-    _no_contradiction(out, keys)
-    return out
+    if strict:
+        _no_contradiction(out, keys)
+        out.attrs["skipped_decisions"] = out.iloc[0:0].copy()
+        return out
+    keep = _consistent_in_order(out, keys)
+    kept = out[keep].reset_index(drop=True)
+    kept.attrs["skipped_decisions"] = out[~keep].reset_index(drop=True)
+    return kept
+
+
+def _consistent_in_order(decided: pd.DataFrame, keys: pd.Index) -> np.ndarray:
+    """Which decisions stand when applied in order, skipping those contradicting earlier ones.
+
+    A union-find over the decided matches with the non_match pairs between groups; a loop
+    over the clerical decisions (a few thousand at most), not over records.
+    """
+    parent = np.arange(len(keys))
+    li = keys.get_indexer(decided["left_key"])
+    ri = keys.get_indexer(decided["right_key"])
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = int(parent[x])
+        return x
+
+    apart: list[tuple[int, int]] = []
+    keep = np.ones(len(decided), dtype=bool)
+    for i, kind in enumerate(decided["decision"].to_numpy()):
+        a, b = find(int(li[i])), find(int(ri[i]))
+        if kind == "non_match":
+            if a == b:
+                keep[i] = False
+            else:
+                apart.append((int(li[i]), int(ri[i])))
+        elif kind == "match" and a != b:
+            if any({find(x), find(y)} == {a, b} for x, y in apart):
+                keep[i] = False
+            else:
+                parent[b] = a
+    return keep
 
 
 def _components(keys: pd.Index, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -104,10 +165,24 @@ class LinkageResult:
     pairs: pd.DataFrame
     model: FittedModel
     decisions: pd.DataFrame = field(default_factory=lambda: check_decisions(None, pd.Index([])))
+    violations: pd.Series | None = None  # key -> violation type; None: not compared
+    compatible: Mapping[str, Iterable[str]] | None = None  # see COMPATIBLE_VIOLATIONS
 
     def with_decisions(self, decisions: pd.DataFrame | None) -> LinkageResult:
-        """The same result with these clerical decisions (left_key, right_key, decision)."""
-        return replace(self, decisions=check_decisions(decisions, self.keys))
+        """The same result with these stored clerical decisions (left_key, right_key, decision).
+
+        Give them oldest first: one contradicting earlier ones is skipped and listed in
+        ``decisions.attrs["skipped_decisions"]`` (and the clusters'), not raised.
+        """
+        return replace(self, decisions=check_decisions(decisions, self.keys, strict=False))
+
+    def incompatible(self, left: pd.Series, right: pd.Series) -> np.ndarray:
+        """Whether each pair's violation types can never be one act (False when unknown)."""
+        if self.violations is None or self.compatible is None:
+            return np.zeros(len(left), dtype=bool)
+        return _incompatible(self.violations.reindex(left.to_numpy()).to_numpy(dtype=object),
+                             self.violations.reindex(right.to_numpy()).to_numpy(dtype=object),
+                             self.compatible)
 
     def clusters(self, threshold: float = 0.9) -> pd.DataFrame:
         """DataFrame[key, cluster_id]: connected components at the threshold, decisions applied.
@@ -127,7 +202,11 @@ class LinkageResult:
         edges = edges[~edges.index.duplicated(keep="last")]
         edges = edges[~edges.index.isin(apart.set_index(["left_key", "right_key"]).index)]
         edges = edges.reset_index()
-        edges, cut = _separate(self.keys, edges, apart)
+        # incompatible violation types: a hard non-link unless a decided match (p = inf)
+        clash = self.incompatible(edges["left_key"], edges["right_key"])
+        edges = edges[~clash | np.isinf(edges["match_probability"].to_numpy(dtype=float))]
+        edges, cut = _separate(self.keys, edges.reset_index(drop=True), apart,
+                               self._conflicts)
         comp = _components(self.keys, edges["left_key"].to_numpy(),
                            edges["right_key"].to_numpy())
         # renumber in order of first appearance, so ids are stable across thresholds' order
@@ -136,7 +215,33 @@ class LinkageResult:
         out = pd.DataFrame({"key": self.keys.to_numpy(), "cluster_id": order[comp]})
         out.attrs["cut"] = cut
         out.attrs["threshold"] = threshold
+        out.attrs["skipped_decisions"] = d.attrs.get("skipped_decisions", d.iloc[0:0])
         return out
+
+    def _conflicts(self, comp: np.ndarray, accepted: set[tuple[int, int]]
+                   ) -> tuple[int, int] | None:
+        """Two records of incompatible violation types in one component, or None."""
+        if self.violations is None or self.compatible is None:
+            return None
+        v = self.violations.reindex(self.keys).to_numpy(dtype=object)
+        sizes = np.bincount(comp)
+        idx = np.flatnonzero((sizes[comp] > 1) & pd.notna(v))
+        if idx.size == 0:
+            return None
+        # only components holding two or more violation types can clash
+        frame = pd.DataFrame({"i": idx, "c": comp[idx], "v": v[idx]})
+        mixed = frame.groupby("c")["v"].transform("nunique") > 1
+        frame = frame[mixed]
+        if frame.empty:
+            return None
+        both = frame.merge(frame, on="c", suffixes=("_l", "_r"))
+        both = both[both["i_l"] < both["i_r"]]
+        bad = _incompatible(both["v_l"].to_numpy(dtype=object),
+                            both["v_r"].to_numpy(dtype=object), self.compatible)
+        for a, b in zip(both["i_l"].to_numpy()[bad], both["i_r"].to_numpy()[bad], strict=True):
+            if (int(a), int(b)) not in accepted:
+                return int(a), int(b)
+        return None
 
     def review_queue(self, low: float = 0.5, high: float = 0.95) -> pd.DataFrame:
         """Pairs with low <= match_probability < high and no decision, most probable first."""
@@ -149,6 +254,8 @@ class LinkageResult:
         band = p[(p["match_probability"] >= low) & (p["match_probability"] < high)]
         decided = self.decisions.set_index(["left_key", "right_key"]).index
         band = band[~band.set_index(["left_key", "right_key"]).index.isin(decided)]
+        # incompatible violation types are never linked: nothing to review
+        band = band[~self.incompatible(band["left_key"], band["right_key"])]
         return band.reset_index(drop=True)
 
     def model_summary(self) -> dict[str, Any]:
@@ -169,19 +276,39 @@ def _check_threshold(t: float) -> None:
                        f"got {t!r}.", where=Where(field="threshold"), fix="Use e.g. 0.9.")
 
 
-def _separate(keys: pd.Index, edges: pd.DataFrame,
-              apart: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cut the weakest edge on the strongest path until every non_match pair is apart."""
+def _incompatible(left: np.ndarray, right: np.ndarray,
+                  compatible: Mapping[str, Iterable[str]]) -> np.ndarray:
+    """Both types known, different, and not declared compatible (in either direction)."""
+    allowed = {(a, b) for a, bs in compatible.items() for b in bs}
+    allowed |= {(b, a) for a, b in allowed}
+    known = pd.notna(left) & pd.notna(right)
+    pairs = pd.MultiIndex.from_arrays([pd.Index(left, dtype=object),
+                                       pd.Index(right, dtype=object)])
+    ok = pairs.isin(list(allowed)) if allowed else np.zeros(len(left), dtype=bool)
+    return np.asarray(known & (left != right) & ~ok, dtype=bool)
+
+
+def _separate(keys: pd.Index, edges: pd.DataFrame, apart: pd.DataFrame,
+              conflicts: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cut the weakest edge on the strongest path until every non_match pair, and every
+    pair of incompatible violation types, is apart (unless decided matches join them)."""
     cut = edges.iloc[0:0].copy()
-    if apart.empty or edges.empty:
+    if edges.empty:
         return edges, cut
+    li, ri = keys.get_indexer(apart["left_key"]), keys.get_indexer(apart["right_key"])
+    accepted: set[tuple[int, int]] = set()
     while True:
         comp = _components(keys, edges["left_key"].to_numpy(), edges["right_key"].to_numpy())
-        li, ri = keys.get_indexer(apart["left_key"]), keys.get_indexer(apart["right_key"])
-        joined = np.flatnonzero(comp[li] == comp[ri])
-        if joined.size == 0:
+        joined = [(int(a), int(b)) for a, b in zip(li[comp[li] == comp[ri]],
+                                                  ri[comp[li] == comp[ri]], strict=True)
+                  if (int(a), int(b)) not in accepted]
+        pair = joined[0] if joined else conflicts(comp, accepted)
+        if pair is None:
             return edges.reset_index(drop=True), cut.reset_index(drop=True)
-        weakest = _weakest_on_path(keys, edges, int(li[joined[0]]), int(ri[joined[0]]))
+        weakest = _weakest_on_path(keys, edges, *pair)
+        if np.isinf(edges.at[weakest, "match_probability"]):
+            accepted.add(pair)  # only decided matches join them: the clerks have spoken
+            continue
         cut = pd.concat([cut, edges.loc[[weakest]]])
         edges = edges.drop(index=weakest)
 

@@ -1,8 +1,9 @@
 """Spanish names and other identifiers written the same way at every list holder.
 
 Every holder must normalise identically before encoding (a difference here is a
-difference in the Bloom filter), so this is pprl's own small, frozen normaliser rather
-than the linkage package's, which may evolve with its comparisons.
+difference in the Bloom filter), so this normaliser is small and its tables are
+versioned with the package: they are the linkage's (integrate/_names_es.py), and a change
+to them means every holder re-encodes its list.
 """
 
 from __future__ import annotations
@@ -10,25 +11,20 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from citizendata.integrate._names_es import CONJUNCTIONS
+from citizendata.integrate._names_es import NICKNAMES as _NICKNAMES
+from citizendata.integrate._names_es import PARTICLES as _PARTICLES
+
 __all__ = ["NICKNAMES", "PARTICLES", "normalise_name", "normalise_text"]
 
 # particles of compound surnames and the conjunction of "Ortega y Gasset": dropped, so
-# "De la Hoz" and "Hoz" encode alike (lists write them inconsistently)
-PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "e", "da", "do", "dos"})
+# "De la Hoz" and "Hoz" encode alike (lists write them inconsistently); the tables are
+# the linkage's (integrate/_names_es.py), so both methods normalise names alike
+PARTICLES = frozenset(_PARTICLES + CONJUNCTIONS)
 
-# common Spanish hypocorisms -> the given name; a nickname on one list and the formal name
+# a nickname -> its most common given name; a nickname on one list and the formal name
 # on another would otherwise share almost no bigrams
-NICKNAMES: dict[str, str] = {
-    "pacho": "francisco", "paco": "francisco", "pancho": "francisco", "quico": "francisco",
-    "pepe": "jose", "chepe": "jose", "memo": "guillermo", "chucho": "jesus",
-    "lucho": "luis", "tono": "antonio", "nacho": "ignacio", "beto": "alberto",
-    "quique": "enrique", "kike": "enrique", "lola": "dolores", "lolita": "dolores",
-    "concha": "concepcion", "conchita": "concepcion", "charo": "rosario", "chayo": "rosario",
-    "nando": "fernando", "manolo": "manuel", "rafa": "rafael", "toni": "antonio",
-    "javi": "javier", "alex": "alejandro", "fito": "adolfo", "chela": "graciela",
-    "lupe": "guadalupe", "pili": "pilar", "maruja": "maria", "nena": "elena",
-    "cata": "catalina", "juancho": "juan", "gustavito": "gustavo", "cheo": "jose",
-}
+NICKNAMES: dict[str, str] = {nick: names[0] for nick, names in _NICKNAMES.items()}
 
 _NON_LETTER = re.compile(r"[^a-z0-9]+")
 
