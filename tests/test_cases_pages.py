@@ -30,7 +30,7 @@ from citizendata.server.app import create_app
 SLUG = co.PROJECT["slug"]
 # a few percent of the scenario: every list has records, linkage takes a second
 SCALE = 0.06
-REVIEW_BAND = (0.02, 0.999)
+REVIEW_BAND = (0.0005, 0.9999)
 MERGE = {"prensa": ["flip", "medios"], "estado": ["fiscalia", "defensoria"],
          "sociedad": ["sindical", "somos"]}
 ROLES = {"owner": "owner", "val": "validator", "ana": "analyst", "vie": "viewer",
