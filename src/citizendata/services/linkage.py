@@ -480,9 +480,17 @@ def _estimate_at(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.Data
         rows.append({"stratum": _label(key), "documented": documented[_label(key)],
                      "estimate": sel["estimate"], "ci": sel["ci"], "selected": sel,
                      "models": list(r.models), "note": None})
+    # a stratum without an estimate says why; the others are still shown
+    rows += [{"stratum": _label(key), "documented": documented[_label(key)], "estimate": None,
+              "ci": [None, None], "selected": None, "models": [], "note": f["note"]}
+             for key, f in res.failed.items()]
+    rows.sort(key=lambda r: r["stratum"])
+    note = (f"strata estimated apart and added up; interval: {res.interval}"
+            if res.total is not None else f"{res.note}: a total needs every stratum")
+    if res.total is not None and res.note:
+        note += f" ({res.note})"
     total = {"documented": sum(documented.values()), "estimate": res.total,
-             "ci": list(res.ci), "selected": None, "models": [],
-             "note": f"strata estimated apart and added up; interval: {res.interval}"}
+             "ci": list(res.ci), "selected": None, "models": [], "note": note}
     return rows, total, lists
 
 
@@ -601,15 +609,12 @@ def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
     """The total (documented and estimated) at each of the settings' thresholds.
 
     Each stratum keeps the model selected at the project's threshold (``models``), so
-    the change is the linkage's alone, not another model's; the interval is normal on
-    the sum of the strata's variances.
+    the change is the linkage's alone, not another model's; the interval is recombined
+    as the total's (``recombine``: the sum of variances, or LCMCR's summed draws).
     """
-    import math
-    from statistics import NormalDist
-
     from citizendata.integrate.mse import histories_from_records
+    from citizendata.integrate.mse.estimate import recombine
 
-    z = NormalDist().inv_cdf(0.5 + est.confidence / 2)
     out = []
     for t in inputs.spec.linkage.sensitivity:
         frame, lists = capture_frame(inputs, est, result.clusters(float(t)))
@@ -623,15 +628,16 @@ def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
             parts = hist.groupby(list(est.strata)) if est.strata else [("", hist)]
             fits = [_cached_estimate("estimate_mse", part[[*lists, "count"]].reset_index(drop=True),
                                      est, confidence=est.confidence,
-                                     **_held(est, models, key, lists)).selected
+                                     **_held(est, models, key, lists))
                     for key, part in parts]
         except BadInput as exc:
             row["note"] = f"{exc.code}: {exc.message}"
             out.append(row)
             continue
-        n_hat = float(sum(f["estimate"] for f in fits))
-        half = z * math.sqrt(sum(float(f.get("se") or 0.0) ** 2 for f in fits))
-        row.update(estimate=n_hat, ci=[max(n_hat - half, row["documented"]), n_hat + half])
+        # LCMCR has no standard error: its posterior draws are summed (never se = 0)
+        ci, _how, note = recombine(fits, est.confidence)
+        row.update(estimate=float(sum(f.estimate for f in fits)), note=note,
+                   ci=[None if ci[0] is None else max(ci[0], row["documented"]), ci[1]])
         out.append(row)
     return out
 
