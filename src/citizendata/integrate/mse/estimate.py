@@ -220,7 +220,8 @@ def _loglinear(h: Histories, selection: str, models: Iterable[Iterable[Term]] | 
 
 
 def _average(h: Histories, fitted: list[tuple[int, Any]], confidence: float) -> dict[str, Any]:
-    """exp(-BIC/2)-weighted average; variance of Buckland, Burnham & Augustin (1997)."""
+    """exp(-BIC/2)-weighted average; variance of Buckland, Burnham & Augustin (1997);
+    interval Wald on the log of the unobserved count (see docs/methods/mse.md)."""
     design = Design(h.k)
     bic = np.array([s.bic for _, s in fitted])
     w = weights(bic)
@@ -228,9 +229,13 @@ def _average(h: Histories, fitted: list[tuple[int, Any]], confidence: float) -> 
     se = np.array([s.se for _, s in fitted])
     mean = float((w * est).sum())
     se_avg = float((w * np.sqrt(se ** 2 + (est - mean) ** 2)).sum())
-    half = _z(confidence) * se_avg
+    # Wald on log(N - n), the unobserved count (skewed; never below n): delta method
+    # se(log(N - n)) = se / (N - n), back-transformed as in LoglinearFit.ci_wald
+    n = float(h.n_observed)
+    dark = max(mean - n, 1e-12)
+    c = float(np.exp(_z(confidence) * se_avg / dark))
     top = np.argsort(-w)[:20]
-    return {"terms": [], "estimate": mean, "ci": [max(mean - half, float(h.n_observed)), mean + half],
+    return {"terms": [], "estimate": mean, "ci": [n + dark / c, n + dark * c],
             "aic": None, "bic": None, "deviance": None, "df": None, "se": se_avg,
             "method": "loglinear", "selection": "average",
             "weights": [{"terms": [f"{a}:{b}" for a, b in term_names(design, h.lists, fitted[i][0])],
