@@ -16,11 +16,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from cases_kit import case_form, cases_spec
 from citizendata.auth import Actor
 from citizendata.errors import BadInput, Forbidden, NotFound
 from citizendata.scenarios import colombia_press_freedom as cpf
 from citizendata.workspace import Client, Workspace
 from conftest import file_settings
+from test_cases import SLUG, _flip
 
 SCALE = 0.1
 
@@ -265,3 +267,42 @@ def test_a_victim_s_violation_is_the_one_most_of_its_records_name() -> None:
                                        "torture"]})
     got = victim_violation(recs, "violation")
     assert got.to_dict() == {0: "enforced_disappearance", 1: "kidnapping", 2: "torture"}
+
+
+@pytest.fixture
+def small(ws: Workspace) -> Client:
+    """The cases kit's project on one backend (both are tested), its owner deciding."""
+    me = ws.create_admin("owner", "owner-password")
+    me.create_project(cases_spec())
+    me.add_form(SLUG, case_form(), "cases.xlsx")
+    return me
+
+
+def test_decisions_on_one_project_lock_it_and_refuse_a_contradiction(
+        backend: str, small: Client) -> None:
+    # review HIGH-3: on PostgreSQL (READ COMMITTED) two validators could each pass the
+    # consistency check and both insert; every decision now locks the project's row first
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    _flip(small)
+    seen: list[str] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", spy)
+    try:
+        small.decide_link(SLUG, "fiscalia:F-001", "fiscalia:F-002", "match")
+        small.decide_link(SLUG, "fiscalia:F-003", "fiscalia:F-002", "match")
+        with pytest.raises(BadInput) as err:
+            small.decide_link(SLUG, "fiscalia:F-003", "fiscalia:F-001", "non_match")
+    finally:
+        event.remove(Engine, "before_cursor_execute", spy)
+    assert err.value.code == "linkage.review_invalid"
+    assert [d["decision"] for d in small.link_decisions(SLUG)] == ["match", "match"]
+    if backend == "postgresql":
+        locks = [i for i, s in enumerate(seen) if s.endswith("FOR UPDATE") and "projects" in s]
+        inserts = [i for i, s in enumerate(seen) if s.startswith("INSERT INTO link_decisions")]
+        assert len(locks) == 3 and len(inserts) == 2
+        assert locks[0] < inserts[0] and locks[1] < inserts[1]

@@ -35,7 +35,7 @@ from citizendata.services.access import audit, form_in, project_for, project_spe
 from citizendata.services.cases import case_frame, cases_spec
 from citizendata.services.consent import protection_spec
 from citizendata.services.validation import analytic_statuses
-from citizendata.store.models import LinkDecision
+from citizendata.store.models import LinkDecision, Project
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,6 +111,11 @@ def decide_pair(db: Session, actor: Actor | None, slug: str, left_key: str, righ
     """Record a clerical decision on a pair of records (both must be cases of the project)."""
     project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
     assert actor is not None
+    # one decision at a time per project: the project row's lock (PostgreSQL; SQLite's
+    # BEGIN IMMEDIATE already writes one transaction at a time) makes the consistency
+    # check below and the insert atomic, so two validators deciding at once under READ
+    # COMMITTED cannot store contradicting decisions (held until the commit)
+    db.execute(select(Project.id).where(Project.id == project.id).with_for_update())
     spec = cases_spec(project)
     if decision not in PAIR_DECISIONS:
         raise BadInput("linkage.review_invalid", f"Unknown decision {decision!r}.",
