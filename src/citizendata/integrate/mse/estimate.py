@@ -215,6 +215,8 @@ def _loglinear(h: Histories, selection: str, models: Iterable[Iterable[Term]] | 
         boot = _bootstrap(h, design, y, overlap, space, ranked, chosen, selection, crit, n_boot,
                           kind, seed, confidence, boot_models, pthresh)
         selected["ci_bootstrap"] = list(boot.ci)
+        if boot.note:
+            selected["bootstrap_note"] = boot.note
     return MSEResult(h.lists, h.n_observed, "loglinear", selection, model_rows, selected,
                      n_models=len(space.masks), no_estimate=no_est, bootstrap=boot, extra=extra)
 
@@ -262,6 +264,10 @@ def _bootstrap(h: Histories, design: Design, y: np.ndarray, overlap: np.ndarray,
         reps = refit_tables(design, tables, masks, crit)  # type: ignore[arg-type]
     good = reps[np.isfinite(reps)]
     failed = int(len(reps) - len(good))
+    if not len(good):
+        # no replicate table had a finite estimate: no interval, said as such
+        return BootstrapResult(kind, good, (None, None), failed, "none",
+                               note=f"all {failed} bootstrap replicates failed to fit")
     alpha = (1 - confidence) / 2
     if kind == "nonparametric" and selection != "stepwise":
         def one(t: np.ndarray) -> float:
