@@ -306,3 +306,37 @@ def test_decisions_on_one_project_lock_it_and_refuse_a_contradiction(
         inserts = [i for i, s in enumerate(seen) if s.startswith("INSERT INTO link_decisions")]
         assert len(locks) == 3 and len(inserts) == 2
         assert locks[0] < inserts[0] and locks[1] < inserts[1]
+
+
+def _capture(strata: dict[str, list[tuple[tuple[int, int, int], int]]]) -> pd.DataFrame:
+    """(list, cluster_id, period) rows: per stratum, n victims captured by each pattern."""
+    rows, cid = [], 0
+    for period, cells in strata.items():
+        for pattern, n in cells:
+            for _ in range(n):
+                cid += 1
+                rows += [{"key": f"{x}:{cid}", "cluster_id": cid, "list": x, "period": period}
+                         for x, on in zip("ABC", pattern, strict=True) if on]
+    return pd.DataFrame(rows)
+
+
+def test_a_period_without_an_estimate_leaves_the_others_shown(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # review MEDIUM-3: lists A and B never overlap in 2022-2024: that period has no
+    # estimate, the total neither, but 2016-2018 and 2019-2021 are still estimated
+    from citizendata.projects.cases import MSEIndicatorSpec
+    from citizendata.services import linkage as svc
+
+    pats = [(1, 0, 0), (0, 1, 0), (1, 1, 0), (0, 0, 1), (1, 0, 1), (0, 1, 1), (1, 1, 1)]
+    frame = _capture({"2016-2018": list(zip(pats, [30, 20, 10, 25, 8, 6, 3], strict=True)),
+                      "2019-2021": list(zip(pats, [40, 22, 12, 20, 9, 7, 4], strict=True)),
+                      "2022-2024": [((1, 0, 0), 3), ((0, 1, 0), 1)]})
+    monkeypatch.setattr(svc, "capture_frame", lambda *a: (frame, ["A", "B", "C"]))
+    est = MSEIndicatorSpec(series="VC_VAW_MTUHRA", violations=["killing"], strata=["period"])
+    rows, total, _ = svc._estimate_at(None, est, None)  # type: ignore[arg-type]
+    by = {r["stratum"]: r for r in rows}
+    assert by["2016-2018"]["estimate"] > 102 and by["2019-2021"]["estimate"] > 114
+    assert by["2022-2024"]["estimate"] is None and "only 2 list(s)" in by["2022-2024"]["note"]
+    assert by["2022-2024"]["documented"] == 4
+    assert total["estimate"] is None and total["ci"] == [None, None]
+    assert "a total needs every stratum" in total["note"] and total["documented"] == 220
