@@ -340,3 +340,55 @@ def test_a_period_without_an_estimate_leaves_the_others_shown(
     assert by["2022-2024"]["documented"] == 4
     assert total["estimate"] is None and total["ci"] == [None, None]
     assert "a total needs every stratum" in total["note"] and total["documented"] == 220
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_decision_waits_for_another_validator_s_and_sees_it(
+        backend: str, database_url: str | None, tmp_path: Path) -> None:
+    # review HIGH-3, for real: validator 2 is in the middle of deciding F-002 = F-003 (it
+    # holds the project's lock); validator 1's F-001 ≠ F-003 waits, then sees the match
+    # and is refused, instead of both being stored under READ COMMITTED
+    import threading
+
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from citizendata.config import Settings
+    from citizendata.store.models import LinkDecision, Project
+
+    assert database_url is not None
+    ws = Workspace(Settings(workspace=tmp_path / "ws", database_url=database_url, mode="test"))
+    engine = create_engine(database_url)
+    try:
+        owner = ws.create_admin("owner", "owner-password")
+        owner.create_project(cases_spec())
+        owner.add_form(SLUG, case_form(), "cases.xlsx")
+        _flip(owner)
+        owner.decide_link(SLUG, "fiscalia:F-001", "fiscalia:F-002", "match")
+        got: list[Any] = []
+
+        def decide() -> None:
+            try:
+                got.append(owner.decide_link(SLUG, "fiscalia:F-001", "fiscalia:F-003",
+                                             "non_match"))
+            except BadInput as exc:
+                got.append(exc)
+
+        with Session(engine) as other:
+            pid = other.scalar(select(Project.id).where(Project.slug == SLUG)
+                               .with_for_update())
+            t = threading.Thread(target=decide)
+            t.start()
+            t.join(1.0)
+            assert t.is_alive() and not got  # waits for the other decision
+            other.add(LinkDecision(project_id=pid, left_key="fiscalia:F-002",
+                                   right_key="fiscalia:F-003", decision="match", note="",
+                                   actor="validator2"))
+            other.commit()
+        t.join(60)
+        assert len(got) == 1 and isinstance(got[0], BadInput)
+        assert got[0].code == "linkage.review_invalid"
+        assert [d["decision"] for d in owner.link_decisions(SLUG)] == ["match", "match"]
+    finally:
+        engine.dispose()
+        ws.close()
