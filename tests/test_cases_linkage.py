@@ -308,7 +308,7 @@ def test_decisions_on_one_project_lock_it_and_refuse_a_contradiction(
         assert locks[0] < inserts[0] and locks[1] < inserts[1]
 
 
-def _capture(strata: dict[str, list[tuple[tuple[int, int, int], int]]]) -> pd.DataFrame:
+def _capture(strata: dict[str, list[tuple[tuple[int, ...], int]]]) -> pd.DataFrame:
     """(list, cluster_id, period) rows: per stratum, n victims captured by each pattern."""
     rows, cid = [], 0
     for period, cells in strata.items():
@@ -316,7 +316,7 @@ def _capture(strata: dict[str, list[tuple[tuple[int, int, int], int]]]) -> pd.Da
             for _ in range(n):
                 cid += 1
                 rows += [{"key": f"{x}:{cid}", "cluster_id": cid, "list": x, "period": period}
-                         for x, on in zip("ABC", pattern, strict=True) if on]
+                         for x, on in zip("ABCD", pattern, strict=False) if on]
     return pd.DataFrame(rows)
 
 
@@ -392,3 +392,49 @@ def test_a_decision_waits_for_another_validator_s_and_sees_it(
     finally:
         engine.dispose()
         ws.close()
+
+
+PATS = [(1, 0, 0), (0, 1, 0), (1, 1, 0), (0, 0, 1), (1, 0, 1), (0, 1, 1), (1, 1, 1)]
+TWO_PERIODS = {"2016-2018": list(zip(PATS, [30, 20, 10, 25, 8, 6, 3], strict=True)),
+               "2019-2021": list(zip(PATS, [40, 22, 12, 20, 9, 7, 4], strict=True))}
+
+
+def _sensitivity(monkeypatch: pytest.MonkeyPatch, frame: pd.DataFrame, lists: list[str],
+                 **est: Any) -> dict[str, Any]:
+    """The service's threshold sensitivity at one threshold on the given capture rows."""
+    from types import SimpleNamespace
+
+    from citizendata.projects.cases import MSEIndicatorSpec
+    from citizendata.services import linkage as svc
+
+    monkeypatch.setattr(svc, "capture_frame", lambda *a: (frame, lists))
+    spec = MSEIndicatorSpec(series="VC_VAW_MTUHRA", violations=["killing"], strata=["period"],
+                            **est)
+    inputs = SimpleNamespace(spec=SimpleNamespace(linkage=SimpleNamespace(sensitivity=[0.9])))
+    result = SimpleNamespace(clusters=lambda t: None)
+    [row] = svc._sensitivity(inputs, result, spec, {})  # type: ignore[arg-type]
+    return row
+
+
+def test_the_lcmcr_sensitivity_interval_is_not_zero_width(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # review HIGH-2: LCMCR's missing se was summed as 0: rows showed [N, N]
+    from citizendata.services import linkage as svc
+
+    monkeypatch.setattr(svc, "_held", lambda *a: {"method": "lcmcr", "seed": 0, "samples": 200,
+                                                  "burnin": 200, "chains": 2})
+    row = _sensitivity(monkeypatch, _capture(TWO_PERIODS), ["A", "B", "C"], method="lcmcr")
+    lo, hi = row["ci"]
+    assert row["documented"] == 216 and row["note"] is None
+    assert lo is not None and hi is not None and lo < row["estimate"] < hi and hi - lo > 10
+
+
+def test_the_sensitivity_leaves_out_a_list_with_no_record_in_a_period(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # review MEDIUM-3: list C recorded nothing in 2019-2021 (D did): fitted on A, B, D there
+    late = [((a, b, 0, c), n) for (a, b, c), n in TWO_PERIODS["2019-2021"]]
+    early = [((a, b, c, a), n) for (a, b, c), n in TWO_PERIODS["2016-2018"]]
+    frame = _capture({"2016-2018": early, "2019-2021": late})
+    row = _sensitivity(monkeypatch, frame, ["A", "B", "C", "D"])
+    assert row["note"] is None and row["estimate"] is not None
+    assert row["ci"][0] is not None and row["ci"][0] < row["estimate"] < row["ci"][1]

@@ -618,7 +618,7 @@ def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
     as the total's (``recombine``: the sum of variances, or LCMCR's summed draws).
     """
     from citizendata.integrate.mse import histories_from_records
-    from citizendata.integrate.mse.estimate import recombine
+    from citizendata.integrate.mse.estimate import present_lists, recombine
 
     out = []
     for t in inputs.spec.linkage.sensitivity:
@@ -631,10 +631,11 @@ def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
             hist = histories_from_records(placed, list_col="list", cluster_col="cluster_id",
                                           lists=lists, strata=list(est.strata))
             parts = hist.groupby(list(est.strata)) if est.strata else [("", hist)]
-            fits = [_cached_estimate("estimate_mse", part[[*lists, "count"]].reset_index(drop=True),
-                                     est, confidence=est.confidence,
-                                     **_held(est, models, key, lists))
-                    for key, part in parts]
+            # per stratum, the lists with records there (as estimate_stratified does)
+            tables = [(key, *present_lists(part, lists, "count")) for key, part in parts]
+            fits = [_cached_estimate("estimate_mse", table, est, confidence=est.confidence,
+                                     **_held(est, models, key, here))
+                    for key, here, table in tables]
         except BadInput as exc:
             row["note"] = f"{exc.code}: {exc.message}"
             out.append(row)

@@ -34,7 +34,7 @@ from citizendata.integrate.mse.loglinear import (
 from citizendata.integrate.mse.select import ModelSpace, fit_models, stepwise, weights
 
 __all__ = ["MSEResult", "StratifiedResult", "chapman", "estimate_mse", "estimate_stratified",
-           "recombine"]
+           "present_lists", "recombine"]
 
 METHODS = ("loglinear", "lcmcr", "chapman", "independence")
 SELECTIONS = ("bic", "aic", "stepwise", "average")
@@ -347,10 +347,16 @@ def recombine(results: Sequence[MSEResult], confidence: float = 0.95
                                   "standard error, bootstrap replicates nor posterior draws")
 
 
-def _present(part: pd.DataFrame, names: list[str], count: str) -> list[str]:
-    """The lists with at least one record in this stratum."""
+def present_lists(part: pd.DataFrame, names: list[str], count: str
+                  ) -> tuple[list[str], pd.DataFrame]:
+    """The lists with at least one record in this stratum, and its table on them alone
+    (patterns that differed only on a dropped list become one)."""
     has = part[count].to_numpy() > 0
-    return [c for c in names if bool((part[c].to_numpy()[has] != 0).any())]
+    here = [c for c in names if bool((part[c].to_numpy()[has] != 0).any())]
+    if not here:
+        return here, part.iloc[:0][[count]]
+    sub = part[[*here, count]].groupby(here, as_index=False, sort=False)[count].sum()
+    return here, sub[sub[here].to_numpy().any(axis=1)].reset_index(drop=True)
 
 
 def estimate_stratified(frame: pd.DataFrame, *, strata: list[str], lists: list[str] | None = None,
@@ -373,16 +379,13 @@ def estimate_stratified(frame: pd.DataFrame, *, strata: list[str], lists: list[s
     failed: dict[tuple[Any, ...], dict[str, Any]] = {}
     for key, part in frame.groupby(strata, sort=True):
         key_t = key if isinstance(key, tuple) else (key,)
-        here = _present(part, names, count)
+        here, sub = present_lists(part, names, count)
         n_here = int(part[count].sum())
         if len(here) < 3:
             failed[key_t] = {"n_observed": n_here, "lists": here, "note": (
                 f"mse.no_estimate: only {len(here)} list(s) have records in this stratum "
                 f"({', '.join(here) or 'none'}); three are needed")}
             continue
-        # patterns differing only on a dropped list become one
-        sub = part[[*here, count]].groupby(here, as_index=False, sort=False)[count].sum()
-        sub = sub[sub[here].to_numpy().any(axis=1)].reset_index(drop=True)
         try:
             results[key_t] = estimate_mse(sub, **kw)
         except BadInput as exc:
