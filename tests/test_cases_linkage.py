@@ -16,11 +16,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from cases_kit import case_form, cases_spec
 from citizendata.auth import Actor
 from citizendata.errors import BadInput, Forbidden, NotFound
 from citizendata.scenarios import colombia_press_freedom as cpf
 from citizendata.workspace import Client, Workspace
 from conftest import file_settings
+from test_cases import SLUG, _flip
 
 SCALE = 0.1
 
@@ -265,3 +267,174 @@ def test_a_victim_s_violation_is_the_one_most_of_its_records_name() -> None:
                                        "torture"]})
     got = victim_violation(recs, "violation")
     assert got.to_dict() == {0: "enforced_disappearance", 1: "kidnapping", 2: "torture"}
+
+
+@pytest.fixture
+def small(ws: Workspace) -> Client:
+    """The cases kit's project on one backend (both are tested), its owner deciding."""
+    me = ws.create_admin("owner", "owner-password")
+    me.create_project(cases_spec())
+    me.add_form(SLUG, case_form(), "cases.xlsx")
+    return me
+
+
+def test_decisions_on_one_project_lock_it_and_refuse_a_contradiction(
+        backend: str, small: Client) -> None:
+    # review HIGH-3: on PostgreSQL (READ COMMITTED) two validators could each pass the
+    # consistency check and both insert; every decision now locks the project's row first
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    _flip(small)
+    seen: list[str] = []
+
+    def spy(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    event.listen(Engine, "before_cursor_execute", spy)
+    try:
+        small.decide_link(SLUG, "fiscalia:F-001", "fiscalia:F-002", "match")
+        small.decide_link(SLUG, "fiscalia:F-003", "fiscalia:F-002", "match")
+        with pytest.raises(BadInput) as err:
+            small.decide_link(SLUG, "fiscalia:F-003", "fiscalia:F-001", "non_match")
+    finally:
+        event.remove(Engine, "before_cursor_execute", spy)
+    assert err.value.code == "linkage.review_invalid"
+    assert [d["decision"] for d in small.link_decisions(SLUG)] == ["match", "match"]
+    if backend == "postgresql":
+        locks = [i for i, s in enumerate(seen) if s.endswith("FOR UPDATE") and "projects" in s]
+        inserts = [i for i, s in enumerate(seen) if s.startswith("INSERT INTO link_decisions")]
+        assert len(locks) == 3 and len(inserts) == 2
+        assert locks[0] < inserts[0] and locks[1] < inserts[1]
+
+
+def _capture(strata: dict[str, list[tuple[tuple[int, ...], int]]]) -> pd.DataFrame:
+    """(list, cluster_id, period) rows: per stratum, n victims captured by each pattern."""
+    rows, cid = [], 0
+    for period, cells in strata.items():
+        for pattern, n in cells:
+            for _ in range(n):
+                cid += 1
+                rows += [{"key": f"{x}:{cid}", "cluster_id": cid, "list": x, "period": period}
+                         for x, on in zip("ABCD", pattern, strict=False) if on]
+    return pd.DataFrame(rows)
+
+
+def test_a_period_without_an_estimate_leaves_the_others_shown(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # review MEDIUM-3: lists A and B never overlap in 2022-2024: that period has no
+    # estimate, the total neither, but 2016-2018 and 2019-2021 are still estimated
+    from citizendata.projects.cases import MSEIndicatorSpec
+    from citizendata.services import linkage as svc
+
+    pats = [(1, 0, 0), (0, 1, 0), (1, 1, 0), (0, 0, 1), (1, 0, 1), (0, 1, 1), (1, 1, 1)]
+    frame = _capture({"2016-2018": list(zip(pats, [30, 20, 10, 25, 8, 6, 3], strict=True)),
+                      "2019-2021": list(zip(pats, [40, 22, 12, 20, 9, 7, 4], strict=True)),
+                      "2022-2024": [((1, 0, 0), 3), ((0, 1, 0), 1)]})
+    monkeypatch.setattr(svc, "capture_frame", lambda *a: (frame, ["A", "B", "C"]))
+    est = MSEIndicatorSpec(series="VC_VAW_MTUHRA", violations=["killing"], strata=["period"])
+    rows, total, _ = svc._estimate_at(None, est, None)  # type: ignore[arg-type]
+    by = {r["stratum"]: r for r in rows}
+    assert by["2016-2018"]["estimate"] > 102 and by["2019-2021"]["estimate"] > 114
+    assert by["2022-2024"]["estimate"] is None and "only 2 list(s)" in by["2022-2024"]["note"]
+    assert by["2022-2024"]["documented"] == 4
+    assert total["estimate"] is None and total["ci"] == [None, None]
+    assert "a total needs every stratum" in total["note"] and total["documented"] == 220
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_a_decision_waits_for_another_validator_s_and_sees_it(
+        backend: str, database_url: str | None, tmp_path: Path) -> None:
+    # review HIGH-3, for real: validator 2 is in the middle of deciding F-002 = F-003 (it
+    # holds the project's lock); validator 1's F-001 ≠ F-003 waits, then sees the match
+    # and is refused, instead of both being stored under READ COMMITTED
+    import threading
+
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session
+
+    from citizendata.config import Settings
+    from citizendata.store.models import LinkDecision, Project
+
+    assert database_url is not None
+    ws = Workspace(Settings(workspace=tmp_path / "ws", database_url=database_url, mode="test"))
+    engine = create_engine(database_url)
+    try:
+        owner = ws.create_admin("owner", "owner-password")
+        owner.create_project(cases_spec())
+        owner.add_form(SLUG, case_form(), "cases.xlsx")
+        _flip(owner)
+        owner.decide_link(SLUG, "fiscalia:F-001", "fiscalia:F-002", "match")
+        got: list[Any] = []
+
+        def decide() -> None:
+            try:
+                got.append(owner.decide_link(SLUG, "fiscalia:F-001", "fiscalia:F-003",
+                                             "non_match"))
+            except BadInput as exc:
+                got.append(exc)
+
+        with Session(engine) as other:
+            pid = other.scalar(select(Project.id).where(Project.slug == SLUG)
+                               .with_for_update())
+            t = threading.Thread(target=decide)
+            t.start()
+            t.join(1.0)
+            assert t.is_alive() and not got  # waits for the other decision
+            other.add(LinkDecision(project_id=pid, left_key="fiscalia:F-002",
+                                   right_key="fiscalia:F-003", decision="match", note="",
+                                   actor="validator2"))
+            other.commit()
+        t.join(60)
+        assert len(got) == 1 and isinstance(got[0], BadInput)
+        assert got[0].code == "linkage.review_invalid"
+        assert [d["decision"] for d in owner.link_decisions(SLUG)] == ["match", "match"]
+    finally:
+        engine.dispose()
+        ws.close()
+
+
+PATS = [(1, 0, 0), (0, 1, 0), (1, 1, 0), (0, 0, 1), (1, 0, 1), (0, 1, 1), (1, 1, 1)]
+TWO_PERIODS = {"2016-2018": list(zip(PATS, [30, 20, 10, 25, 8, 6, 3], strict=True)),
+               "2019-2021": list(zip(PATS, [40, 22, 12, 20, 9, 7, 4], strict=True))}
+
+
+def _sensitivity(monkeypatch: pytest.MonkeyPatch, frame: pd.DataFrame, lists: list[str],
+                 **est: Any) -> dict[str, Any]:
+    """The service's threshold sensitivity at one threshold on the given capture rows."""
+    from types import SimpleNamespace
+
+    from citizendata.projects.cases import MSEIndicatorSpec
+    from citizendata.services import linkage as svc
+
+    monkeypatch.setattr(svc, "capture_frame", lambda *a: (frame, lists))
+    spec = MSEIndicatorSpec(series="VC_VAW_MTUHRA", violations=["killing"], strata=["period"],
+                            **est)
+    inputs = SimpleNamespace(spec=SimpleNamespace(linkage=SimpleNamespace(sensitivity=[0.9])))
+    result = SimpleNamespace(clusters=lambda t: None)
+    [row] = svc._sensitivity(inputs, result, spec, {})  # type: ignore[arg-type]
+    return row
+
+
+def test_the_lcmcr_sensitivity_interval_is_not_zero_width(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # review HIGH-2: LCMCR's missing se was summed as 0: rows showed [N, N]
+    from citizendata.services import linkage as svc
+
+    monkeypatch.setattr(svc, "_held", lambda *a: {"method": "lcmcr", "seed": 0, "samples": 200,
+                                                  "burnin": 200, "chains": 2})
+    row = _sensitivity(monkeypatch, _capture(TWO_PERIODS), ["A", "B", "C"], method="lcmcr")
+    lo, hi = row["ci"]
+    assert row["documented"] == 216 and row["note"] is None
+    assert lo is not None and hi is not None and lo < row["estimate"] < hi and hi - lo > 10
+
+
+def test_the_sensitivity_leaves_out_a_list_with_no_record_in_a_period(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # review MEDIUM-3: list C recorded nothing in 2019-2021 (D did): fitted on A, B, D there
+    late = [((a, b, 0, c), n) for (a, b, c), n in TWO_PERIODS["2019-2021"]]
+    early = [((a, b, c, a), n) for (a, b, c), n in TWO_PERIODS["2016-2018"]]
+    frame = _capture({"2016-2018": early, "2019-2021": late})
+    row = _sensitivity(monkeypatch, frame, ["A", "B", "C", "D"])
+    assert row["note"] is None and row["estimate"] is not None
+    assert row["ci"][0] is not None and row["ci"][0] < row["estimate"] < row["ci"][1]

@@ -218,3 +218,33 @@ def test_cli_lcmcr_runs_the_latent_class_model_on_kosovo() -> None:
     assert out["selected"]["diagnostics"]["chains"] == 2
     text = runner.invoke(app, ["mse", str(kosovo), "--method", "lcmcr", "--seed", "5", *args])
     assert text.exit_code == 0 and "R-hat" in text.stdout
+
+
+def test_model_average_interval_is_skewed_and_stays_above_the_observed_count() -> None:
+    # review MEDIUM-8: a symmetric Wald interval clipped at n had its lower bound at n = 31
+    h = read_histories(pd.DataFrame({"A": [1, 0, 1, 0, 1, 0, 1], "B": [0, 1, 1, 0, 0, 1, 1],
+                                     "C": [0, 0, 0, 1, 1, 1, 1], "count": [10, 8, 1, 9, 1, 1, 1]}))
+    r = estimate_mse(h, selection="average")
+    lo, hi = r.selected["ci"]
+    mean, se, n = r.selected["estimate"], r.selected["se"], 31
+    assert lo > n + 5
+    assert hi - mean > mean - lo  # right-skewed, as N̂ is
+    # the back-transformed Wald interval on log(N - n) (delta method)
+    c = np.exp(1.959963984540054 * se / (mean - n))
+    assert (lo, hi) == pytest.approx((n + (mean - n) / c, n + (mean - n) * c), rel=1e-12)
+
+
+def test_a_bootstrap_whose_every_replicate_fails_gives_no_interval(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # review item: np.quantile on no replicate raised IndexError out of estimate_mse
+    from citizendata.integrate.mse import estimate as est_module
+
+    def no_fit(design: object, tables: np.ndarray, masks: object, crit: str) -> np.ndarray:
+        return np.full(len(tables), np.nan)  # every resampled table refused, as degenerate
+
+    monkeypatch.setattr(est_module, "refit_tables", no_fit)
+    r = estimate_mse(_h("rcapture_HIV"), bootstrap=20, seed=3, report=1)
+    assert r.selected["ci_bootstrap"] == [None, None]
+    assert r.selected["bootstrap_note"] == "all 20 bootstrap replicates failed to fit"
+    assert r.to_dict()["bootstrap"]["failed"] == 20
+    assert r.selected["ci"][0] is not None  # the profile interval is still there

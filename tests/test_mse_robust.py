@@ -114,3 +114,74 @@ def test_any_sparse_table_gives_an_estimate_or_a_coded_refusal(table: pd.DataFra
     assert np.isfinite(est) and est >= res.n_observed
     lo, hi = res.selected["ci"]
     assert lo is not None and lo <= est + 1e-6 and (hi is None or hi >= est - 1e-6)
+
+
+PATTERNS = [(1, 0, 0), (0, 1, 0), (1, 1, 0), (0, 0, 1), (1, 0, 1), (0, 1, 1), (1, 1, 1)]
+
+
+def _strata_table(strata: dict[str, list[int]]) -> pd.DataFrame:
+    """Three lists A, B, C; a stratum column s; counts in PATTERNS order (the review's table)."""
+    rows = [{"A": p[0], "B": p[1], "C": p[2], "s": s, "count": n}
+            for s, counts in strata.items() for p, n in zip(PATTERNS, counts, strict=True)]
+    return pd.DataFrame(rows)
+
+
+TWO_STRATA = {"x": [30, 20, 10, 25, 8, 6, 3], "y": [40, 22, 12, 20, 9, 7, 4]}
+
+
+def test_lcmcr_strata_recombine_posterior_draws_into_a_real_interval() -> None:
+    # review HIGH-2: LCMCR has no standard error; summing se "or 0" gave the total the
+    # interval (344, 344), a maximally confident interval on a published value
+    res = estimate_stratified(_strata_table(TWO_STRATA), strata=["s"], method="lcmcr",
+                              samples=200, burnin=200, chains=2, seed=1)
+    lo, hi = res.ci
+    medians = sum(r.estimate for r in res.results.values())
+    assert res.interval == "posterior draws"
+    assert lo is not None and hi is not None
+    assert hi - lo > 10
+    assert lo < medians < hi
+    assert lo >= res.n_observed == 216
+
+
+def test_a_stratum_without_se_or_draws_gives_no_total_interval_rather_than_zero() -> None:
+    from citizendata.integrate.mse.estimate import recombine
+
+    parts = [estimate_mse(pd.DataFrame({"A": [p[0] for p in PATTERNS],
+                                        "B": [p[1] for p in PATTERNS],
+                                        "C": [p[2] for p in PATTERNS], "count": c}))
+             for c in TWO_STRATA.values()]
+    parts[1].selected.pop("se")
+    ci, how, note = recombine(parts)
+    assert ci == (None, None) and how == "none"
+    assert note is not None and "no interval" in note
+
+
+def test_one_stratum_whose_lists_do_not_overlap_keeps_the_other_strata() -> None:
+    # review MEDIUM-3: stratum z has A and B only, never together; it used to refuse the
+    # whole call (mse.invalid_histories) and blank every stratum
+    frame = pd.concat([_strata_table(TWO_STRATA), pd.DataFrame(
+        [{"A": 1, "B": 0, "C": 0, "s": "z", "count": 3},
+         {"A": 0, "B": 1, "C": 0, "s": "z", "count": 1}])], ignore_index=True)
+    res = estimate_stratified(frame, strata=["s"], seed=1)
+    assert set(res.results) == {("x",), ("y",)}
+    assert list(res.failed) == [("z",)]
+    assert "only 2 list(s)" in res.failed[("z",)]["note"]
+    assert res.total is None and res.ci == (None, None)
+    assert res.n_observed == 216 + 4
+    rows = {r["s"]: r for r in res.to_dict()["by_stratum"]}
+    assert rows["x"]["estimate"] is not None and rows["z"]["estimate"] is None
+
+
+def test_a_list_with_no_record_in_one_stratum_is_left_out_there() -> None:
+    # review MEDIUM-3: list C recorded nothing in stratum y; fit y on A and B alone is not
+    # possible (two lists), but with a fourth list D the stratum keeps A, B, D
+    full = _strata_table({"x": TWO_STRATA["x"]})
+    frame = pd.concat([full.assign(D=[1, 0, 0, 1, 0, 1, 0]),
+                       _strata_table({"y": TWO_STRATA["y"]}).assign(
+                           C=0, D=[0, 1, 1, 1, 0, 1, 1])], ignore_index=True)
+    frame = frame[["A", "B", "C", "D", "s", "count"]]
+    res = estimate_stratified(frame, strata=["s"], seed=1)
+    assert not res.failed
+    assert res.results[("y",)].lists == ["A", "B", "D"]
+    assert res.results[("x",)].lists == ["A", "B", "C", "D"]
+    assert res.total is not None and res.ci[0] is not None

@@ -35,7 +35,7 @@ from citizendata.services.access import audit, form_in, project_for, project_spe
 from citizendata.services.cases import case_frame, cases_spec
 from citizendata.services.consent import protection_spec
 from citizendata.services.validation import analytic_statuses
-from citizendata.store.models import LinkDecision
+from citizendata.store.models import LinkDecision, Project
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,6 +111,11 @@ def decide_pair(db: Session, actor: Actor | None, slug: str, left_key: str, righ
     """Record a clerical decision on a pair of records (both must be cases of the project)."""
     project, _ = project_for(db, actor, slug, Action.SUBMISSION_REVIEW)
     assert actor is not None
+    # one decision at a time per project: the project row's lock (PostgreSQL; SQLite's
+    # BEGIN IMMEDIATE already writes one transaction at a time) makes the consistency
+    # check below and the insert atomic, so two validators deciding at once under READ
+    # COMMITTED cannot store contradicting decisions (held until the commit)
+    db.execute(select(Project.id).where(Project.id == project.id).with_for_update())
     spec = cases_spec(project)
     if decision not in PAIR_DECISIONS:
         raise BadInput("linkage.review_invalid", f"Unknown decision {decision!r}.",
@@ -480,9 +485,17 @@ def _estimate_at(inputs: LinkageInputs, est: MSEIndicatorSpec, clusters: pd.Data
         rows.append({"stratum": _label(key), "documented": documented[_label(key)],
                      "estimate": sel["estimate"], "ci": sel["ci"], "selected": sel,
                      "models": list(r.models), "note": None})
+    # a stratum without an estimate says why; the others are still shown
+    rows += [{"stratum": _label(key), "documented": documented[_label(key)], "estimate": None,
+              "ci": [None, None], "selected": None, "models": [], "note": f["note"]}
+             for key, f in res.failed.items()]
+    rows.sort(key=lambda r: r["stratum"])
+    note = (f"strata estimated apart and added up; interval: {res.interval}"
+            if res.total is not None else f"{res.note}: a total needs every stratum")
+    if res.total is not None and res.note:
+        note += f" ({res.note})"
     total = {"documented": sum(documented.values()), "estimate": res.total,
-             "ci": list(res.ci), "selected": None, "models": [],
-             "note": f"strata estimated apart and added up; interval: {res.interval}"}
+             "ci": list(res.ci), "selected": None, "models": [], "note": note}
     return rows, total, lists
 
 
@@ -601,15 +614,12 @@ def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
     """The total (documented and estimated) at each of the settings' thresholds.
 
     Each stratum keeps the model selected at the project's threshold (``models``), so
-    the change is the linkage's alone, not another model's; the interval is normal on
-    the sum of the strata's variances.
+    the change is the linkage's alone, not another model's; the interval is recombined
+    as the total's (``recombine``: the sum of variances, or LCMCR's summed draws).
     """
-    import math
-    from statistics import NormalDist
-
     from citizendata.integrate.mse import histories_from_records
+    from citizendata.integrate.mse.estimate import present_lists, recombine
 
-    z = NormalDist().inv_cdf(0.5 + est.confidence / 2)
     out = []
     for t in inputs.spec.linkage.sensitivity:
         frame, lists = capture_frame(inputs, est, result.clusters(float(t)))
@@ -621,17 +631,19 @@ def _sensitivity(inputs: LinkageInputs, result: Any, est: MSEIndicatorSpec,
             hist = histories_from_records(placed, list_col="list", cluster_col="cluster_id",
                                           lists=lists, strata=list(est.strata))
             parts = hist.groupby(list(est.strata)) if est.strata else [("", hist)]
-            fits = [_cached_estimate("estimate_mse", part[[*lists, "count"]].reset_index(drop=True),
-                                     est, confidence=est.confidence,
-                                     **_held(est, models, key, lists)).selected
-                    for key, part in parts]
+            # per stratum, the lists with records there (as estimate_stratified does)
+            tables = [(key, *present_lists(part, lists, "count")) for key, part in parts]
+            fits = [_cached_estimate("estimate_mse", table, est, confidence=est.confidence,
+                                     **_held(est, models, key, here))
+                    for key, here, table in tables]
         except BadInput as exc:
             row["note"] = f"{exc.code}: {exc.message}"
             out.append(row)
             continue
-        n_hat = float(sum(f["estimate"] for f in fits))
-        half = z * math.sqrt(sum(float(f.get("se") or 0.0) ** 2 for f in fits))
-        row.update(estimate=n_hat, ci=[max(n_hat - half, row["documented"]), n_hat + half])
+        # LCMCR has no standard error: its posterior draws are summed (never se = 0)
+        ci, _how, note = recombine(fits, est.confidence)
+        row.update(estimate=float(sum(f.estimate for f in fits)), note=note,
+                   ci=[None if ci[0] is None else max(ci[0], row["documented"]), ci[1]])
         out.append(row)
     return out
 

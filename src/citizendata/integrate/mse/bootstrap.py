@@ -32,14 +32,15 @@ class BootstrapResult:
 
     kind: str
     replicates: np.ndarray
-    ci: tuple[float, float]
+    ci: tuple[float | None, float | None]
     failed: int
     method: str
+    note: str | None = None  # e.g. why there is no interval
 
     def to_dict(self) -> dict[str, object]:
         """Summary for JSON."""
         return {"kind": self.kind, "replicates": len(self.replicates), "failed": self.failed,
-                "ci": list(self.ci), "interval": self.method,
+                "ci": list(self.ci), "interval": self.method, "note": self.note,
                 "median": float(np.median(self.replicates)) if len(self.replicates) else None}
 
 

@@ -33,7 +33,8 @@ from citizendata.integrate.mse.loglinear import (
 )
 from citizendata.integrate.mse.select import ModelSpace, fit_models, stepwise, weights
 
-__all__ = ["MSEResult", "StratifiedResult", "chapman", "estimate_mse", "estimate_stratified"]
+__all__ = ["MSEResult", "StratifiedResult", "chapman", "estimate_mse", "estimate_stratified",
+           "present_lists", "recombine"]
 
 METHODS = ("loglinear", "lcmcr", "chapman", "independence")
 SELECTIONS = ("bic", "aic", "stepwise", "average")
@@ -54,6 +55,7 @@ class MSEResult:
     no_estimate: list[dict[str, Any]] = field(default_factory=list)
     bootstrap: BootstrapResult | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    draws: np.ndarray | None = field(default=None, repr=False)  # LCMCR: posterior draws of N
 
     @property
     def estimate(self) -> float:
@@ -155,8 +157,9 @@ def estimate_mse(h: Histories | pd.DataFrame | str, *, method: str = "loglinear"
         d = res.to_dict()
         sel = {"terms": [], "estimate": d["estimate"], "ci": d["ci"], "aic": None, "bic": None,
                "deviance": None, "df": None, "method": "lcmcr", "diagnostics": d.get("diagnostics")}
+        # chains pooled: the draws of N, for recombining strata (their sum's posterior)
         return MSEResult(hist.lists, hist.n_observed, "lcmcr", None, [], sel, n_models=0,
-                         extra={"lcmcr": d})
+                         extra={"lcmcr": d}, draws=np.asarray(res.draws).ravel())
     if method == "independence":
         models, selection = [[]], "bic"
     try:
@@ -212,12 +215,15 @@ def _loglinear(h: Histories, selection: str, models: Iterable[Iterable[Term]] | 
         boot = _bootstrap(h, design, y, overlap, space, ranked, chosen, selection, crit, n_boot,
                           kind, seed, confidence, boot_models, pthresh)
         selected["ci_bootstrap"] = list(boot.ci)
+        if boot.note:
+            selected["bootstrap_note"] = boot.note
     return MSEResult(h.lists, h.n_observed, "loglinear", selection, model_rows, selected,
                      n_models=len(space.masks), no_estimate=no_est, bootstrap=boot, extra=extra)
 
 
 def _average(h: Histories, fitted: list[tuple[int, Any]], confidence: float) -> dict[str, Any]:
-    """exp(-BIC/2)-weighted average; variance of Buckland, Burnham & Augustin (1997)."""
+    """exp(-BIC/2)-weighted average; variance of Buckland, Burnham & Augustin (1997);
+    interval Wald on the log of the unobserved count (see docs/methods/mse.md)."""
     design = Design(h.k)
     bic = np.array([s.bic for _, s in fitted])
     w = weights(bic)
@@ -225,9 +231,13 @@ def _average(h: Histories, fitted: list[tuple[int, Any]], confidence: float) -> 
     se = np.array([s.se for _, s in fitted])
     mean = float((w * est).sum())
     se_avg = float((w * np.sqrt(se ** 2 + (est - mean) ** 2)).sum())
-    half = _z(confidence) * se_avg
+    # Wald on log(N - n), the unobserved count (skewed; never below n): delta method
+    # se(log(N - n)) = se / (N - n), back-transformed as in LoglinearFit.ci_wald
+    n = float(h.n_observed)
+    dark = max(mean - n, 1e-12)
+    c = float(np.exp(_z(confidence) * se_avg / dark))
     top = np.argsort(-w)[:20]
-    return {"terms": [], "estimate": mean, "ci": [max(mean - half, float(h.n_observed)), mean + half],
+    return {"terms": [], "estimate": mean, "ci": [n + dark / c, n + dark * c],
             "aic": None, "bic": None, "deviance": None, "df": None, "se": se_avg,
             "method": "loglinear", "selection": "average",
             "weights": [{"terms": [f"{a}:{b}" for a, b in term_names(design, h.lists, fitted[i][0])],
@@ -254,6 +264,10 @@ def _bootstrap(h: Histories, design: Design, y: np.ndarray, overlap: np.ndarray,
         reps = refit_tables(design, tables, masks, crit)  # type: ignore[arg-type]
     good = reps[np.isfinite(reps)]
     failed = int(len(reps) - len(good))
+    if not len(good):
+        # no replicate table had a finite estimate: no interval, said as such
+        return BootstrapResult(kind, good, (None, None), failed, "none",
+                               note=f"all {failed} bootstrap replicates failed to fit")
     alpha = (1 - confidence) / 2
     if kind == "nonparametric" and selection != "stepwise":
         def one(t: np.ndarray) -> float:
@@ -269,32 +283,91 @@ def _bootstrap(h: Histories, design: Design, y: np.ndarray, overlap: np.ndarray,
 
 @dataclass
 class StratifiedResult:
-    """Per-stratum estimates and their recombined total."""
+    """Per-stratum estimates and their recombined total.
+
+    ``failed`` holds the strata without an estimate (their n_observed and why); the total
+    needs every stratum, so with one failed the total and its interval are None.
+    """
 
     strata: list[str]
     results: dict[tuple[Any, ...], MSEResult]
-    total: float
-    ci: tuple[float, float]
+    total: float | None
+    ci: tuple[float | None, float | None]
     n_observed: int
     interval: str
+    failed: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Per stratum the selected row, then the total."""
+        """Per stratum the selected row (or its note), then the total."""
+        rows = [{**dict(zip(self.strata, key, strict=True)), "n_observed": r.n_observed,
+                 **{k: r.selected[k] for k in ("terms", "estimate", "ci")},
+                 "lists": r.lists, "note": None}
+                for key, r in self.results.items()]
+        rows += [{**dict(zip(self.strata, key, strict=True)), "n_observed": f["n_observed"],
+                  "terms": [], "estimate": None, "ci": [None, None], "lists": f["lists"],
+                  "note": f["note"]} for key, f in self.failed.items()]
         return {"strata": self.strata, "n_observed": self.n_observed, "estimate": self.total,
-                "ci": list(self.ci), "interval": self.interval,
-                "by_stratum": [{**dict(zip(self.strata, key, strict=True)),
-                                "n_observed": r.n_observed, **{k: r.selected[k] for k in
-                                                              ("terms", "estimate", "ci")}}
-                               for key, r in self.results.items()]}
+                "ci": list(self.ci), "interval": self.interval, "note": self.note,
+                "by_stratum": rows}
+
+
+def recombine(results: Sequence[MSEResult], confidence: float = 0.95
+              ) -> tuple[tuple[float | None, float | None], str, str | None]:
+    """The interval of the sum of independent strata's estimates: (ci, how, note).
+
+    Bootstrap replicates summed replicate by replicate when every part has them; else
+    LCMCR posterior draws of N summed draw by draw (chains pooled; strata independent, so
+    the sum's draws are draws of the total's posterior), equal-tailed quantiles; else a
+    normal interval on the sum of the parts' variances (their standard errors).  A part
+    with none of these gives no interval, never a zero variance.
+    """
+    tail = (1 - confidence) / 2
+    total = float(sum(r.estimate for r in results))
+    boots = [r.bootstrap for r in results]
+    if results and all(b is not None and len(b.replicates) for b in boots):
+        b_min = min(len(b.replicates) for b in boots if b is not None)
+        sums = np.sum([b.replicates[:b_min] for b in boots if b is not None], axis=0)
+        lo, hi = np.quantile(sums, [tail, 1 - tail])
+        return (float(lo), float(hi)), "bootstrap", None
+    draws = [r.draws for r in results]
+    if results and all(d is not None and len(d) for d in draws):
+        d_min = min(len(d) for d in draws if d is not None)
+        sums = np.sum([d[:d_min] for d in draws if d is not None], axis=0)
+        lo, hi = np.quantile(sums, [tail, 1 - tail])
+        return (float(lo), float(hi)), "posterior draws", None
+    ses = [r.selected.get("se") for r in results]
+    if all(se is not None and np.isfinite(se) for se in ses):
+        var = float(np.sum(np.square(np.asarray(ses, dtype=float))))
+        half = _z(confidence) * var ** 0.5
+        n_obs = sum(r.n_observed for r in results)
+        return (max(total - half, float(n_obs)), total + half), "sum of variances", None
+    # e.g. LCMCR strata mixed with log-linear ones: no common scale to add them on
+    return (None, None), "none", ("no interval for the total: some strata have neither a "
+                                  "standard error, bootstrap replicates nor posterior draws")
+
+
+def present_lists(part: pd.DataFrame, names: list[str], count: str
+                  ) -> tuple[list[str], pd.DataFrame]:
+    """The lists with at least one record in this stratum, and its table on them alone
+    (patterns that differed only on a dropped list become one)."""
+    has = part[count].to_numpy() > 0
+    here = [c for c in names if bool((part[c].to_numpy()[has] != 0).any())]
+    if not here:
+        return here, part.iloc[:0][[count]]
+    sub = part[[*here, count]].groupby(here, as_index=False, sort=False)[count].sum()
+    return here, sub[sub[here].to_numpy().any(axis=1)].reset_index(drop=True)
 
 
 def estimate_stratified(frame: pd.DataFrame, *, strata: list[str], lists: list[str] | None = None,
                         **kw: Any) -> StratifiedResult:
     """Estimate each stratum separately; the total is their sum.
 
-    The total's interval: with ``bootstrap`` > 0, percentiles of the sums of the strata's
-    bootstrap replicates (strata are independent); otherwise a normal interval on the sum
-    of the strata's variances (each from its selected model's standard error).
+    In each stratum a list with no record there is left out (a list that did not exist or
+    recorded nothing in that period says nothing about the others); a stratum with fewer
+    than three lists left, or whose fit is refused, has no estimate and says why, and then
+    the total has none either (a total needs every stratum).  The total's interval: see
+    :func:`recombine` (bootstrap replicates, LCMCR draws, or the sum of variances).
     """
     missing = [c for c in strata if c not in frame.columns]
     if missing:
@@ -303,19 +376,26 @@ def estimate_stratified(frame: pd.DataFrame, *, strata: list[str], lists: list[s
     count = frame.columns[-1]
     names = lists or [c for c in frame.columns if c not in (*strata, count)]
     results: dict[tuple[Any, ...], MSEResult] = {}
+    failed: dict[tuple[Any, ...], dict[str, Any]] = {}
     for key, part in frame.groupby(strata, sort=True):
         key_t = key if isinstance(key, tuple) else (key,)
-        results[key_t] = estimate_mse(part[[*names, count]].reset_index(drop=True), **kw)
+        here, sub = present_lists(part, names, count)
+        n_here = int(part[count].sum())
+        if len(here) < 3:
+            failed[key_t] = {"n_observed": n_here, "lists": here, "note": (
+                f"mse.no_estimate: only {len(here)} list(s) have records in this stratum "
+                f"({', '.join(here) or 'none'}); three are needed")}
+            continue
+        try:
+            results[key_t] = estimate_mse(sub, **kw)
+        except BadInput as exc:
+            failed[key_t] = {"n_observed": n_here, "lists": here,
+                             "note": f"{exc.code}: {exc.message}"}
+    n_obs = sum(r.n_observed for r in results.values()) + sum(
+        f["n_observed"] for f in failed.values())
+    if failed:
+        return StratifiedResult(strata, results, None, (None, None), n_obs, "none", failed,
+                                f"no total: {len(failed)} stratum/strata without an estimate")
     total = float(sum(r.estimate for r in results.values()))
-    n_obs = sum(r.n_observed for r in results.values())
-    conf = float(kw.get("confidence", 0.95))
-    boots = [r.bootstrap for r in results.values()]
-    if all(b is not None and len(b.replicates) for b in boots):
-        b_min = min(len(b.replicates) for b in boots if b is not None)
-        sums = np.sum([b.replicates[:b_min] for b in boots if b is not None], axis=0)
-        lo, hi = np.quantile(sums, [(1 - conf) / 2, (1 + conf) / 2])
-        return StratifiedResult(strata, results, total, (float(lo), float(hi)), n_obs, "bootstrap")
-    var = sum(float(r.selected.get("se") or 0.0) ** 2 for r in results.values())
-    half = _z(conf) * var ** 0.5
-    return StratifiedResult(strata, results, total, (max(total - half, n_obs), total + half),
-                            n_obs, "sum of variances")
+    ci, how, note = recombine(list(results.values()), float(kw.get("confidence", 0.95)))
+    return StratifiedResult(strata, results, total, ci, n_obs, how, note=note)
