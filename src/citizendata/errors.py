@@ -386,6 +386,31 @@ _SPECS: tuple[ErrorSpec, ...] = (
               "No finite estimate of the unobserved count exists for this model and data",
               "Choose a model with fewer interactions, merge sparse lists, or let the "
               "selection consider admissible models only."),
+    # small areas, population and places (integrate/sae, population, places)
+    ErrorSpec("sae.invalid_direct", "BadInput",
+              "The direct estimates cannot be used as given",
+              "Give one row per area with its direct estimate and a positive sampling "
+              "variance (or standard error); the message names the area and the column."),
+    ErrorSpec("sae.invalid_covariates", "BadInput",
+              "The covariates do not match the areas",
+              "Give every area of the direct estimates, and every area to predict, a value "
+              "of every covariate in the covariate table; the message names the areas."),
+    ErrorSpec("sae.invalid_model", "BadInput",
+              "The small area model cannot be fitted as given",
+              "Use reml, ml or fh, covariates that are not collinear, and more areas than "
+              "covariates."),
+    ErrorSpec("population.invalid", "BadInput",
+              "The population inputs cannot be used as given",
+              "Give each area its dwelling count, and the household listing its area, "
+              "household and number of persons; the message names the area or row."),
+    ErrorSpec("geo.invalid_boundaries", "BadInput",
+              "The boundary file cannot be read as areas",
+              "Give a GeoJSON, Shapefile (zipped) or GeoPackage of polygons, each with a "
+              "unique area code and a valid geometry; the message names the feature."),
+    ErrorSpec("geo.invalid_points", "BadInput",
+              "The points cannot be placed",
+              "Give each point a latitude within [-90, 90] and a longitude within "
+              "[-180, 180] in that order (WGS 84); the message names the row."),
     # protection: disclosure control, differential privacy, location, consent
     ErrorSpec("privacy.invalid_table", "BadInput",
               "A table cannot be protected as given",

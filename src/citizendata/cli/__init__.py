@@ -35,7 +35,8 @@ _client, _guard = client, guard
 
 # the command groups, in the order `citizendata --help` lists them
 GROUPS = ("admin", "projects", "data", "estimate", "survey", "serve", "encryption", "orgs", "privacy",
-          "quality", "release", "jobs", "links", "integrate", "mse", "linkage", "pprl", "cases")
+          "quality", "release", "jobs", "links", "integrate", "mse", "linkage", "pprl", "cases",
+          "sae", "population", "places")
 
 for _name in GROUPS:
     import_module(f"{__name__}.{_name}")

@@ -16,9 +16,11 @@ from citizendata.errors import BadInput, Problem, Where
 from citizendata.ingest.depth import check_json_depth, check_object_depth
 from citizendata.projects.cases import CasesSpec
 from citizendata.projects.estimation import EstimationSpec
+from citizendata.projects.population import PopulationSpec
 from citizendata.projects.protection import ProtectionSpec
 from citizendata.projects.quality import QualitySpec, Stewardship
 from citizendata.projects.release import ReleaseSpec
+from citizendata.projects.small_areas import SmallAreaSpec
 
 __all__ = [
     "STAGES",
@@ -28,6 +30,7 @@ __all__ = [
     "FormValidationSpec",
     "IntegrationIntent",
     "LimitSpec",
+    "LocationCheckSpec",
     "OrganisationRef",
     "OutlierSpec",
     "ProjectSpec",
@@ -117,6 +120,17 @@ class LimitSpec(BaseModel):
     severity: str = Field(default="warning", pattern="^(warning|error)$")
 
 
+class LocationCheckSpec(BaseModel):
+    """A GPS answer must lie in the area another answer names, within a tolerance."""
+
+    model_config = ConfigDict(extra="forbid")
+    field: str  # the geopoint question
+    area_field: str  # the question naming the area; its values are the boundaries' codes
+    boundaries: str  # the project's reference table of boundaries (kind "boundaries")
+    tolerance_m: float = Field(default=0.0, ge=0)
+    severity: str = Field(default="warning", pattern="^(warning|error)$")
+
+
 class FormValidationSpec(BaseModel):
     """What the server checks on one form beyond the form's own rules."""
 
@@ -125,6 +139,8 @@ class FormValidationSpec(BaseModel):
     limits: list[LimitSpec] = Field(default_factory=list)
     # probable duplicates: citizendata.validate.probable.DuplicateConfig.from_dict
     duplicates: dict[str, Any] | None = None
+    # GPS points checked against the area the submission names (citizendata.integrate.places)
+    locations: list[LocationCheckSpec] = Field(default_factory=list)
 
 
 class ValidationSpec(BaseModel):
@@ -158,6 +174,10 @@ class ProjectSpec(BaseModel):
     release: ReleaseSpec = Field(default_factory=ReleaseSpec)
     # cases reported by several lists: verification, linkage, multiple systems estimation
     cases: CasesSpec | None = None
+    # small area estimates (Fay–Herriot) of indicators, by area level
+    small_areas: list[SmallAreaSpec] = Field(default_factory=list)
+    # population by small area: coverage of a census and bottom-up estimates
+    population: PopulationSpec | None = None
 
     @field_validator("slug")
     @classmethod
