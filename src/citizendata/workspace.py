@@ -33,6 +33,8 @@ from citizendata.ingest.archive import archive_limits
 from citizendata.ingest.depth import check_object_depth
 from citizendata.integrate.cases_client import CasesMethods
 from citizendata.integrate.client import IntegrationMethods
+from citizendata.integrate.population_client import PopulationMethods
+from citizendata.integrate.sae_client import SmallAreaMethods
 from citizendata.jobs.client import JobsMethods
 from citizendata.privacy.client import ProtectionMethods
 from citizendata.projects.spec import ProjectSpec, load_spec
@@ -268,7 +270,7 @@ class Workspace(PublicLinkAccess):
 
 class Client(QualityMethods, ReleaseMethods, ProtectionMethods, SnapshotMethods,
              EstimationMethods, EncryptionMethods, ODataMethods, JobsMethods, PublicLinkMethods,
-             IntegrationMethods, CasesMethods):
+             IntegrationMethods, CasesMethods, SmallAreaMethods, PopulationMethods):
     """One user's view of a workspace: every call is permission-checked for that user."""
 
     def __init__(self, workspace: Workspace, actor: Actor | None = None, *,

@@ -39,6 +39,7 @@ from citizendata.server.routers import (
     jobs,
     odata,
     openrosa,
+    population,
     privacy,
     public,
     quality,
@@ -46,6 +47,7 @@ from citizendata.server.routers import (
     review,
     setup,
     setup_files,
+    small_areas,
     validation,
     webforms,
     weblinks,
@@ -101,6 +103,8 @@ def create_app(workspace: Workspace | None = None, settings: Settings | None = N
     app.include_router(combine.router)
     app.include_router(cases.router)
     app.include_router(cases_pages.router)
+    app.include_router(small_areas.router)
+    app.include_router(population.router)
     app.include_router(privacy.router)
     app.include_router(quality.router)
     app.include_router(public.router)
