@@ -156,3 +156,18 @@ def test_diagnostics_and_svg(milk: pd.DataFrame) -> None:
     assert svg.count("<circle") == 43 and "&lt;expenditure&gt;" in svg
     assert "2 areas without a sample" in svg
     assert svg == direct_vs_model_svg(r.areas, title="Milk <expenditure>")
+
+
+def test_smooth_variances_of_proportions_at_zero_or_one() -> None:
+    rng = np.random.default_rng(5)
+    n = rng.integers(5, 200, 60).astype(float)
+    p = np.clip(rng.binomial(n.astype(int), 0.8) / n, 0, 1)
+    p[:3] = [1.0, 0.0, 1.0]
+    v = p * (1 - p) / n * 1.5          # design effect 1.5; zero where p is 0 or 1
+    d = pd.DataFrame({"p": p, "v": v, "n": n})
+    s = smooth_variances(d, estimate="p", variance="v", sample_size="n", proportion=True)
+    pbar = np.sum(n * p) / n.sum()
+    # the areas at 0 or 1 get the mean proportion's variance at their own sample size
+    edge = (p == 0) | (p == 1)
+    np.testing.assert_allclose(s[edge], pbar * (1 - pbar) / n[edge] * 1.5, rtol=1e-6)
+    np.testing.assert_allclose(s[~edge], v[~edge], rtol=1e-6)

@@ -56,7 +56,8 @@ def smooth_variances(direct: pd.DataFrame, *, estimate: str, variance: str, samp
     variances are unbiased on the variance scale.  This is the log-variance model used
     for Fay–Herriot inputs since Dick (1995) (see Rao & Molina 2015, sect. 6.4, and
     Wolter 2007, ch. 7, on GVFs).  Areas with a zero or missing variance (a direct
-    proportion of 0 or 1, say) get a smoothed one, which is the point of smoothing.
+    proportion of 0 or 1, say) get a smoothed one, which is the point of smoothing; in the
+    proportion form their p(1-p) is that of the n-weighted mean proportion of all areas.
     """
     code = "sae.invalid_direct"
     where_area = direct[area].astype(str).tolist() if area else [str(i) for i in direct.index]
@@ -72,14 +73,19 @@ def smooth_variances(direct: pd.DataFrame, *, estimate: str, variance: str, samp
     v = pd.to_numeric(direct[variance], errors="coerce").to_numpy(dtype=float)
     est = pd.to_numeric(direct[estimate], errors="coerce").to_numpy(dtype=float)
     cols = [np.ones(len(n)), np.log(n)]
+    inner = (est > 0) & (est < 1)
     if proportion:
-        pq = est * (1.0 - est)
-        cols.append(np.log(np.clip(pq, 1e-6, None)))
+        # p(1-p) is 0 at a proportion of 0 or 1, where the variance is not: those areas
+        # take the n-weighted mean proportion of all areas in the variance function
+        ok = np.isfinite(est)
+        pbar = float(np.sum(n[ok] * np.clip(est[ok], 0, 1)) / np.sum(n[ok])) if ok.any() else 0.5
+        pp = np.where(inner, est, pbar if 0 < pbar < 1 else 0.5)
+        cols.append(np.log(pp * (1.0 - pp)))
     cols += [pd.to_numeric(direct[c], errors="coerce").to_numpy(dtype=float) for c in columns]
     Z = np.column_stack(cols)
     use = (v > 0) & np.isfinite(v) & np.isfinite(Z).all(axis=1)
     if proportion:
-        use &= (est > 0) & (est < 1)
+        use &= inner
     if use.sum() <= Z.shape[1]:
         raise BadInput(code, f"too few areas with a positive {variance} to fit the variance "
                              "function", where=Where(column=variance))
