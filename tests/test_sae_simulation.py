@@ -58,3 +58,30 @@ def test_mse_tracks_truth_and_intervals_cover(method: str) -> None:
     z = stats.norm.ppf(0.975)
     cover = np.mean(np.abs(eblup - theta) <= z * np.sqrt(mse))
     assert 0.93 <= cover <= 0.97, cover
+
+
+def test_arcsin_intervals_cover_true_proportions() -> None:
+    """Binomial direct proportions, true p = sin^2(x'beta + u): R = 200 fits of 40 areas.
+
+    8,000 intervals (SE of coverage ~0.3 points, more with the areas' shared fit).
+    """
+    import pandas as pd
+
+    from citizendata.integrate.sae import fay_herriot
+
+    rng = np.random.default_rng(11)
+    n = np.repeat([20, 40, 80, 150], M // 4)
+    x = rng.uniform(0, 1, M)
+    cover, err, mse = [], [], []
+    for _ in range(200):
+        theta = 0.6 + 0.5 * x + 0.12 * rng.standard_normal(M)
+        p = np.sin(theta) ** 2
+        phat = rng.binomial(n, p) / n
+        r = fay_herriot(pd.DataFrame({"a": np.arange(M), "p": phat, "n": n, "x": x}), area="a",
+                        estimate="p", transform="arcsin", sample_size="n", columns=["x"])
+        a = r.areas
+        cover.append(((a["lower"] <= p) & (p <= a["upper"])).to_numpy())
+        err.append((a["eblup"].to_numpy() - p) ** 2)
+        mse.append(a["mse"].to_numpy())
+    assert 0.93 <= np.mean(cover) <= 0.97, np.mean(cover)
+    assert 0.85 < np.mean(mse) / np.mean(err) < 1.15
