@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from citizendata.projects.small_areas import SmallAreaSpec
 from citizendata.projects.spec import (
     EngagementEntry,
     EstimationSpec,
@@ -67,6 +68,7 @@ def kenya_spec() -> ProjectSpec:
         stewardship=Stewardship.model_validate(kp.STEWARDSHIP),
         quality=QualitySpec.model_validate(kp.QUALITY),
         release=ReleaseSpec.model_validate(kp.RELEASE),
+        small_areas=[SmallAreaSpec.model_validate(e) for e in kp.SMALL_AREAS],
     )
 
 
@@ -107,8 +109,10 @@ def _approve_clean(validator: Client, slug: str, form_id: str) -> int:
     return len(clean)
 
 
-def _add_references(owner: Client, slug: str, margins: Any) -> None:
-    """The census margins and the place hierarchy, as the NSO partner would supply them."""
+def _add_references(owner: Client, slug: str, margins: Any, population: Any = None) -> None:
+    """The census margins and the place hierarchy, as the NSO partner would supply them;
+    with the ``population``, also the census covariates by ward (small area estimates)."""
+    from citizendata.scenarios.kenya_maternal_health.covariates import covariates_csv
     from citizendata.scenarios.kenya_maternal_health.geography import (
         boundaries_geojson,
         geography_csv,
@@ -124,6 +128,11 @@ def _add_references(owner: Client, slug: str, margins: Any) -> None:
                               note="synthetic DHS-like survey of the same population: one row "
                               "per birth of an interviewed woman, with her design weight, "
                               "stratum (ward) and cluster (ea_id)", replace=True)
+    if population is not None:
+        owner.add_reference_table(slug, "ward_covariates", covariates_csv(population),
+                                  kind="other", note="synthetic census covariates by ward: "
+                                  "women 15-49, mean distance to a maternity ward, shares not "
+                                  "indigenous, with disability and aged 20-34", replace=True)
     for level, name in (("ward", "wards"), ("county", "counties")):
         owner.add_reference_table(slug, name, boundaries_geojson(level), kind="boundaries",
                                   note=f"synthetic {level} shapes for the report's maps "
@@ -207,6 +216,26 @@ def _publish(owner: Client, slug: str, release: dict[str, Any]) -> dict[str, Any
     return release
 
 
+def _small_areas(analyst: Client, slug: str) -> str:
+    """The ward estimates of skilled birth attendance (Fay–Herriot), as one summary line."""
+    from statistics import median
+
+    from citizendata.errors import BadInput
+
+    try:
+        r = analyst.small_area_estimates(slug, "sba")
+    except BadInput as exc:  # a demo too small for the model says so rather than fail
+        return f"not estimated: {exc.message}"
+    cvd = [a["cv_direct"] for a in r["areas"] if a["cv_direct"] is not None]
+    cvm = [a["cv"] for a in r["areas"] if a["cv"] is not None]
+    cvs = (f"; median CV {median(cvd):.0%} direct, {median(cvm):.0%} model" if cvd and cvm
+           else "")
+    return (f"{len(r['areas'])} wards by Fay–Herriot ({r['method'].upper()}, "
+            f"{r['transform'] or 'no'} transform), benchmarked to the county direct "
+            f"estimates{cvs} — see the release report and "
+            f"/api/v1/projects/{slug}/small-areas/sba")
+
+
 def _reference_hashes(owner: Client, slug: str) -> dict[str, str]:
     return {r["name"]: r["sha256"] for r in owner.reference_tables(slug)}
 
@@ -239,7 +268,7 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
     new_version = version.version not in versions_before.get(version.form_id, [])
     data = generate(n)
     refs_before = _reference_hashes(owner, slug)
-    _add_references(owner, slug, data.margins)
+    _add_references(owner, slug, data.margins, data.population)
     refs_changed = _reference_hashes(owner, slug) != refs_before
     collector = ws.as_user(next(u["username"] for u in kp.DEMO_USERS if u["role"] == "collector"))
     created = dupes = 0
@@ -269,6 +298,7 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                                 progress=lambda k: bar.advance(task2, k))
         sba = analyst.estimate(slug, "sba", store=build)
         quality = analyst.quality(slug, version.form_id, "sba")
+        small_areas = _small_areas(analyst, slug)
         task3 = bar.add_task("release", total=1)
         if build:
             release = _publish(owner, slug, owner.build_release(slug))
@@ -306,6 +336,7 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                     "flagged alike (conf_status C) so no reader can tell the small ones from "
                     "those hiding them; see 'citizendata privacy policy' and "
                     "'citizendata release audit'")
+    summary.add_row("small areas (sba)", small_areas)
     rec, eng = quality["recommendation"], quality["engagement"]
     weak = [d["name"] for d in quality["scorecard"]["dimensions"] if d["rating"] == "low"]
     summary.add_row("quality", f"citizen-data threshold {'met' if eng['meets_threshold'] else 'not met'}"

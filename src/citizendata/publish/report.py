@@ -12,8 +12,11 @@ ci_low, ci_high, n, flag, conf_status), dimensions, and optionally decimals (def
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from bisect import bisect_left
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +27,18 @@ from markupsafe import Markup
 from citizendata.i18n import current_language, ngettext
 from citizendata.i18n import gettext as _
 from citizendata.publish.charts import (
+    _LEGEND_ROW,
+    _MAP_H,
+    _MAP_W,
+    _PAD,
     FLAG_WORDS,
+    PALETTE,
     SUPPRESSION_WORDS,
+    _c,
+    _polygons,
+    _quantile,
+    _ring_path,
+    _svg_open,
     choropleth,
     fmt_number,
     interval_chart,
@@ -34,7 +47,8 @@ from citizendata.publish.charts import (
 )
 from citizendata.publish.summary import N_, suppression_summary, unit_words
 
-__all__ = ["TEMPLATES", "TOTAL", "UNKNOWN", "render_report", "status_banner"]
+__all__ = ["TEMPLATES", "TOTAL", "UNKNOWN", "render_report", "small_area_section",
+           "status_banner"]
 
 TEMPLATES = Path(__file__).parent / "templates"
 TOTAL = "_T"
@@ -226,11 +240,15 @@ def render_report(release: Mapping[str, Any], indicators: Sequence[Mapping[str, 
                   quality_html: str, engagement: Mapping[str, Any], methods: str,
                   references: Sequence[Any], boundaries: Mapping[str, Any] | None = None,
                   area_dimension: str | None = None,
-                  maps: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+                  maps: Mapping[str, Mapping[str, Any]] | None = None,
+                  small_areas: Sequence[Mapping[str, Any]] = (),
+                  labels: Mapping[str, Mapping[str, str]] | None = None) -> str:
     """The release report as a full, self-contained HTML document (deterministic bytes).
 
     ``maps`` gives boundaries (GeoJSON with a ``code`` property) per area dimension;
-    ``boundaries`` with ``area_dimension`` is the one-map shorthand.
+    ``boundaries`` with ``area_dimension`` is the one-map shorthand. ``small_areas`` are
+    results of ``Client.small_area_estimates``: each gets a section with the direct and
+    model-based maps side by side (``labels``: area names by dimension and code).
     """
     all_maps = dict(maps or {})
     if boundaries is not None and area_dimension:
@@ -250,6 +268,9 @@ def render_report(release: Mapping[str, Any], indicators: Sequence[Mapping[str, 
         "provenance": [(str(k), str(v)) for k, v in (release.get("provenance") or {}).items()],
         "indicators": [_indicator(ind, i, all_maps)
                        for i, ind in enumerate(indicators, start=1)],
+        "small_areas": [small_area_section(r, all_maps.get(str(r.get("area"))), j,
+                                           labels=(labels or {}).get(str(r.get("area"))))
+                        for j, r in enumerate(small_areas, start=1)],
         # The caller's quality section is already escaped HTML; everything else is escaped here.
         "quality": Markup(quality_html),
         "engagement": _engagement(engagement),
@@ -257,3 +278,130 @@ def render_report(release: Mapping[str, Any], indicators: Sequence[Mapping[str, 
         "references": _references(references),
     }
     return _env().get_template("report.html").render(**context)
+
+
+# -- small area estimates: direct and model-based maps on one colour scale -------------------
+
+
+def _shared_breaks(values: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Quantile breaks (5 classes at most) of the pooled values of both maps, and the edges."""
+    finite = sorted(values)
+    if not finite:
+        return [], []
+    breaks = sorted({b for q in (0.2, 0.4, 0.6, 0.8)
+                     if (b := _quantile(finite, q)) < finite[-1]})
+    return breaks, [finite[0], *breaks, finite[-1]]
+
+
+def _area_map(geojson: Mapping[str, Any], values: Mapping[str, float | None],
+              notes: Mapping[str, str], title: str, breaks: Sequence[float],
+              edges: Sequence[float], cid: str, decimals: int) -> str:
+    """One choropleth with classes given from outside (so two maps share them)."""
+    features = sorted(((str((f.get("properties") or {}).get("code", "")),
+                        str((f.get("properties") or {}).get("name") or ""), polys)
+                       for f in geojson.get("features") or [] if (polys := _polygons(
+                           f.get("geometry")))), key=lambda t: t[0])
+    pts = [p for *_, polys in features for poly in polys for ring in poly for p in ring]
+    lons, lats = [p[0] for p in pts] or [0.0, 1.0], [p[1] for p in pts] or [0.0, 1.0]
+    k = math.cos(math.radians((min(lats) + max(lats)) / 2))
+    minx, miny = min(lons) * k, -max(lats)
+    dx, dy = (max(lons) * k - minx) or 1.0, (-min(lats) - miny) or 1.0
+    sc = min(_MAP_W / dx, _MAP_H / dy)
+    ox, oy = _PAD + (_MAP_W - dx * sc) / 2, _PAD + (_MAP_H - dy * sc) / 2
+
+    def proj(p: tuple[float, float]) -> tuple[float, float]:
+        return ox + (p[0] * k - minx) * sc, oy + (-p[1] - miny) * sc
+
+    num: Callable[[float], str] = lambda v: fmt_number(v, 1)  # noqa: E731
+    n_classes = len(edges) - 1 if edges else 0
+    hatch = f"{cid}-hatch"
+    parts = [f'<defs><pattern id="{hatch}" patternUnits="userSpaceOnUse" width="6" height="6" '
+             'patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/><line '
+             'x1="0" y1="0" x2="0" y2="6" stroke="#777777" stroke-width="2"/></pattern></defs>']
+    for code, name, polys in features:
+        d = "".join(_ring_path(ring, proj, num) for poly in polys for ring in poly if ring)
+        v = to_float(values.get(code))
+        if v is None:
+            fill, tip = f"url(#{hatch})", f"{name or code}: {_('no data')}"
+        else:
+            cls = bisect_left(list(breaks), v)
+            fill = PALETTE[cls if n_classes == 5 else round(cls * 4 / max(n_classes - 1, 1))]
+            tip = f"{name or code}: {fmt_number(v, decimals)}{notes.get(code, '')}"
+        parts.append(f'<path class="area" d="{d}" fill="{fill}" fill-rule="evenodd" '
+                     f'stroke="#333333" stroke-width="0.5"><title>{escape(tip)}</title></path>')
+    parts.append(f'<g class="legend" role="list" aria-label="{escape(_("Legend"))}" '
+                 f'transform="translate({_c(_PAD)} {_c(_MAP_H + 2 * _PAD)})">')
+    entries = [(PALETTE[i if n_classes == 5 else round(i * 4 / max(n_classes - 1, 1))],
+                _("Class %(k)s: %(range)s") % {"k": i + 1, "range": _("%(low)s to %(high)s") % {
+                    "low": fmt_number(edges[i], decimals),
+                    "high": fmt_number(edges[i + 1], decimals)}}) for i in range(n_classes)]
+    entries.append((f"url(#{hatch})", _("no data")))
+    for i, (fill, text) in enumerate(entries):
+        parts.append(f'<g role="listitem"><rect x="0" y="{i * _LEGEND_ROW}" width="18" '
+                     f'height="12" fill="{fill}" stroke="#333333" stroke-width="0.5"/><text '
+                     f'x="24" y="{i * _LEGEND_ROW + 10}" font-size="12">{escape(text)}</text></g>')
+    parts.append("</g>")
+    height = _MAP_H + 2 * _PAD + len(entries) * _LEGEND_ROW + _PAD
+    desc = ngettext("Map of %(n)s area", "Map of %(n)s areas", len(features)) % {
+        "n": len(features)} + "; " + _("the same colour classes as the map beside it") + "."
+    return _svg_open(cid, _MAP_W + 2 * _PAD, height, title, desc) + "".join(parts) + "</svg>"
+
+
+def _cv(v: Any) -> str:
+    x = to_float(v)
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def small_area_section(result: Mapping[str, Any], boundaries: Mapping[str, Any] | None,
+                       position: int = 1, *, labels: Mapping[str, str] | None = None,
+                       decimals: int = 1) -> dict[str, Any]:
+    """The template's context for one small area result (``Client.small_area_estimates``)."""
+    from citizendata.integrate.sae import direct_vs_model_svg
+
+    anchor = f"sae-{position}"
+    name, dim = str(result.get("name") or result.get("indicator")), str(result.get("area"))
+    areas = list(result.get("areas") or [])
+    direct = {str(a["area"]): to_float(a.get("direct")) for a in areas}
+    model = {str(a["area"]): to_float(a.get("estimate")) for a in areas}
+    cv_d = {str(a["area"]): " (" + _("CV %(cv)s") % {"cv": _cv(a.get("cv_direct"))} + ")"
+            for a in areas}
+    cv_m = {str(a["area"]): " (" + _("CV %(cv)s") % {"cv": _cv(a.get("cv"))} + ")"
+            for a in areas}
+    breaks, edges = _shared_breaks([v for v in [*direct.values(), *model.values()]
+                                    if v is not None])
+    maps = []
+    if boundaries is not None:
+        for key, vals, notes, title in (
+                ("direct", direct, cv_d, _("Direct estimates")),
+                ("model", model, cv_m, _("Model-based estimates"))):
+            maps.append({"title": title, "svg": Markup(_area_map(
+                boundaries, vals, notes, f"{name} — {title}", breaks, edges,
+                f"{anchor}-{key}", decimals))})
+    frame = pd.DataFrame({
+        "area": [(labels or {}).get(str(a["area"]), str(a["area"])) for a in areas],
+        "direct": [to_float(a.get("direct")) for a in areas],
+        "eblup": [to_float(a.get("estimate")) for a in areas],
+        "cv_direct": [to_float(a.get("cv_direct")) for a in areas],
+        "in_sample": [bool(a.get("in_sample")) and to_float(a.get("direct")) is not None
+                      for a in areas]}, columns=["area", "direct", "eblup", "cv_direct",
+                                                 "in_sample"])
+    plot = Markup(direct_vs_model_svg(frame, title=_("Model-based against direct estimates"),
+                                      chart_id=f"{anchor}-plot", decimals=decimals))
+    bench = result.get("benchmark")
+    return {
+        "anchor": anchor, "name": name, "dimension": dim, "maps": maps, "plot": plot,
+        "model": _("Fay–Herriot model (%(method)s) on the covariates %(covariates)s") % {
+            "method": str(result.get("method", "")).upper(),
+            "covariates": ", ".join(result.get("covariates") or []) or "—"},
+        "benchmark": str(bench) if bench else "",
+        "rows": [{"area": (labels or {}).get(str(a["area"]), str(a["area"])),
+                  "direct": fmt_number(a.get("direct"), decimals) if a.get("direct") is not None
+                  else "—", "cv_direct": _cv(a.get("cv_direct")),
+                  "model": fmt_number(a.get("estimate"), decimals), "cv": _cv(a.get("cv")),
+                  "ci": _ci(a.get("lower"), a.get("upper"), decimals),
+                  "status": _(FLAG_WORDS[a["flag"]]) if a.get("flag") in FLAG_WORDS else "",
+                  "synthetic": not a.get("in_sample")} for a in areas],
+        "groups": [{"group": str(g.get("group")), "direct": fmt_number(g.get("direct"), decimals),
+                    "cv": _cv(g.get("cv"))} for g in result.get("groups") or []],
+        "notes": [str(n) for n in result.get("notes") or []],
+    }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["BENCHMARK", "DEMO_USERS", "ENGAGEMENT", "ESTIMATION", "PROJECT", "QUALITY", "RELEASE",
-           "STEWARDSHIP", "VALIDATION", "VALUE_CHAIN"]
+           "SMALL_AREAS", "STEWARDSHIP", "VALIDATION", "VALUE_CHAIN"]
 
 # The Open Data Watch value chain: phase -> stages, in order.
 VALUE_CHAIN: dict[str, tuple[str, ...]] = {
@@ -257,3 +257,29 @@ RELEASE: dict[str, Any] = {
     "sdmx": {"age_group": {"dimension": "AGE"},
              "disability": {"dimension": "DISABILITY_STATUS"}},
 }
+
+
+# Small area estimates (citizendata.projects.small_areas.SmallAreaSpec): skilled birth
+# attendance by ward from a Fay–Herriot model on the census covariates by ward (the
+# demo's reference table "ward_covariates"), on the arcsine-square-root scale with
+# sampling variances smoothed by a generalised variance function, and
+# benchmarked so the wards of each county add up to the county's direct estimate.
+# With three counties a county-level model would rest on three points: the county
+# figures stay direct (the benchmark), and the result's notes say so.
+SMALL_AREAS: list[dict[str, Any]] = [
+    {
+        "indicator": "sba",
+        "area": "ward",
+        "covariates": "ward_covariates",
+        "columns": ["mean_distance_km", "share_not_indigenous"],
+        "method": "reml",
+        "transform": "arcsin",
+        # a ward's design variance rests on two or three group ranches: smoothed
+        "smooth_variances": True,
+        "benchmark": "county_of_ward",
+        "benchmark_method": "ratio",
+        # census women 15-49 by ward: the wards' shares of their county's births
+        "weights": "women",
+        "purpose": "publication",
+    },
+]

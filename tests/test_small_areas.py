@@ -1,0 +1,201 @@
+"""Small area estimates in a project (Client.small_area_estimates) on the Kenya scenario.
+
+Skilled birth attendance by ward: the indicator's protected direct estimates by ward,
+the census covariates by ward (a reference table derived from the synthetic
+population), a Fay–Herriot fit on the arcsine scale, and ratio benchmarking so the
+wards of each county add up to the county's direct estimate. Also: a ward hidden by
+disclosure control becomes synthetic, the API's rights (default deny), the report's
+side-by-side maps, and the spec's refusals.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from citizendata import demo
+from citizendata.errors import NotFound
+from citizendata.projects.small_areas import SmallAreaSpec
+from citizendata.scenarios.kenya_maternal_health import project as kp
+from citizendata.scenarios.kenya_maternal_health.covariates import area_covariates, covariates_csv
+from citizendata.scenarios.kenya_maternal_health.geography import WARDS, boundaries_geojson
+from citizendata.workspace import Client, Workspace
+from conftest import file_settings
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with", category=UserWarning)
+    from fastapi.testclient import TestClient
+
+SLUG = kp.PROJECT["slug"]
+USERS = {u["role"]: u for u in kp.DEMO_USERS}
+N = 1000  # submissions: about 330 births of consenting women over nine wards
+
+
+def _lean(owner: Client) -> None:
+    """The Kenya spec with sba alone, by ward and by county: the disclosure control then
+    protects two small tables instead of the whole declared cube (seconds, not tens)."""
+    spec = owner.project(SLUG).spec
+    sba = next(i for i in spec.estimation.indicators if i.id == "sba")
+    sba.disaggregations = [["ward"], ["county_of_ward"]]
+    spec.estimation.indicators = [sba]
+    owner.update_project(spec)
+
+
+@pytest.fixture(scope="module")
+def kenya(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace, Any]]:
+    from citizendata.scenarios.kenya_maternal_health import FORM_PATH, generate
+
+    ws = Workspace(file_settings(tmp_path_factory.mktemp("sae")))
+    owner = demo._setup(ws)
+    _lean(owner)
+    version = owner.add_form(SLUG, FORM_PATH)
+    data = generate(N)
+    demo._add_references(owner, SLUG, data.margins, data.population)
+    owner.submit(SLUG, version.form_id, json.dumps(data.submissions).encode())
+    rows, _ = owner.review_queue(SLUG, version.form_id, statuses=("received",), limit=10**7)
+    owner.decide(SLUG, version.form_id, [r["instance_id"] for r in rows], "approved")
+    yield ws, data
+    ws.close()
+
+
+@pytest.fixture(scope="module")
+def result(kenya: tuple[Workspace, Any]) -> dict[str, Any]:
+    ws, _ = kenya
+    return ws.as_user(USERS["analyst"]["username"]).small_area_estimates(SLUG, "sba")
+
+
+def test_ward_estimates_from_the_protected_direct_ones(kenya: tuple[Workspace, Any],
+                                                       result: dict[str, Any]) -> None:
+    ws, _ = kenya
+    areas = {a["area"]: a for a in result["areas"]}
+    assert set(areas) == {w.name for w in WARDS}
+    assert result["method"] == "reml" and result["transform"] == "arcsin"
+    assert set(result["model"]["beta"]) == {"(Intercept)", "mean_distance_km",
+                                            "share_not_indigenous"}
+    assert result["model"]["beta"]["mean_distance_km"] < 0  # farther wards, fewer skilled births
+    assert result["model"]["sigma2_u"] >= 0
+    # the direct figures are Client.estimate's own protected ones (no new estimator)
+    own = ws.as_user(USERS["analyst"]["username"]).estimate(
+        SLUG, "sba", disaggregations=[["ward"]], store=False, purpose="publication").table
+    own = own[own["ward"] != "_T"].set_index("ward")
+    for code, a in areas.items():
+        assert a["direct"] == pytest.approx(float(own.loc[code, "value"]), rel=1e-12)
+        # the SE is the same up to the weighting's convergence (raking stops at a tolerance)
+        assert a["direct_se"] == pytest.approx(float(own.loc[code, "se"]), rel=1e-2)
+        assert 0 <= a["estimate"] <= 100 and a["lower"] <= a["estimate"] <= a["upper"]
+        assert 0 <= a["gamma"] <= 1 and a["in_sample"] and a["benchmarked"]
+    # the model borrows strength where the survey is thin: the thinnest ward's CV falls
+    thin = max(areas.values(), key=lambda a: a["cv_direct"])
+    assert thin["cv"] < thin["cv_direct"]
+    assert any("ratio benchmarking" in n for n in result["notes"])
+    assert any("too few for an area-level model" in n for n in result["notes"])
+    assert result["provenance"]["covariates"]["ward_covariates"]
+    assert any(e["action"] == "estimate.small_areas"
+               for e in ws.as_user(USERS["owner"]["username"]).audit_log(SLUG))
+
+
+def test_wards_add_up_to_the_county_direct_estimates(kenya: tuple[Workspace, Any],
+                                                     result: dict[str, Any]) -> None:
+    _, data = kenya
+    women = area_covariates(data.population).set_index("ward")["women"]
+    groups = {g["group"]: g for g in result["groups"]}
+    assert set(groups) == {"kajiado", "narok", "samburu"}
+    for county, g in groups.items():
+        rows = [a for a in result["areas"] if a["group"] == county]
+        w = [float(women[a["area"]]) for a in rows]
+        assert [a["weight"] for a in rows] == w
+        agg = sum(wi * a["estimate"] for wi, a in zip(w, rows, strict=True)) / sum(w)
+        assert agg == pytest.approx(g["direct"], rel=1e-10)
+        assert g["model_aggregate"] == pytest.approx(g["direct"], rel=1e-10)
+        assert g["benchmarked"] and g["areas"] == 3
+
+
+def test_a_hidden_ward_is_estimated_synthetically(kenya: tuple[Workspace, Any]) -> None:
+    ws, _ = kenya
+    owner = ws.as_user(USERS["owner"]["username"])
+    spec = owner.project(SLUG).spec
+    before = spec.model_copy(deep=True)
+    spec.protection.tables.threshold = 20
+    owner.update_project(spec)
+    try:
+        res = ws.as_user(USERS["analyst"]["username"]).small_area_estimates(SLUG, "sba")
+    finally:
+        owner.update_project(before)
+    hidden = [a for a in res["areas"] if a["hidden_direct"]]
+    assert hidden, "a ward below the threshold"
+    for a in hidden:
+        assert a["direct"] is None and a["direct_se"] is None and a["n"] is None
+        assert not a["in_sample"] and a["gamma"] == 0 and a["estimate"] is not None
+    assert res["protection"]["hidden_direct"] == len(hidden)
+    assert any("synthetic" in n for n in res["notes"])
+
+
+def test_the_api_and_its_rights(kenya: tuple[Workspace, Any]) -> None:
+    from citizendata.server.app import create_app
+
+    ws, _ = kenya
+    admin = ws.login(demo.DEMO_ADMIN["username"], demo.DEMO_ADMIN["password"])
+    admin.create_user("stranger", "stranger-pass-2026")
+    tokens = {role: ws.login(USERS[role]["username"], USERS[role]["password"])
+              .create_token("t") for role in ("nso", "collector")}
+    tokens["outsider"] = ws.login("stranger", "stranger-pass-2026").create_token("t")
+    base = f"/api/v1/projects/{SLUG}/small-areas"
+
+    def get(url: str, who: str | None) -> Any:
+        return http.get(url, headers={"Authorization": f"Bearer {tokens[who]}"} if who else {})
+
+    with TestClient(create_app(ws, settings=ws.settings)) as http:
+        r = get(base, "nso")
+        assert r.status_code == 200, r.text
+        assert [e["id"] for e in r.json()["small_areas"]] == ["sba:ward"]
+        r = get(f"{base}/sba", "nso")
+        assert r.status_code == 200, r.text
+        assert len(r.json()["areas"]) == 9 and r.json()["benchmark"] == "county_of_ward"
+        for url in (base, f"{base}/sba"):
+            assert get(url, "collector").status_code == 403
+            assert get(url, "outsider").status_code == 404
+            assert get(url, None).status_code == 401
+        r = get(f"{base}/distance", "nso")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "indicator.unknown"
+
+
+def test_the_report_shows_both_maps_on_one_scale(result: dict[str, Any]) -> None:
+    from citizendata.publish.report import render_report
+
+    wards = json.loads(boundaries_geojson("ward"))
+    html = render_report({"project": "Kenya", "version": "v1"}, [], quality_html="",
+                         engagement={}, methods="", references=[], maps={"ward": wards},
+                         small_areas=[result])
+    assert 'id="sae-1-direct"' in html and 'id="sae-1-model"' in html
+    assert 'id="sae-1-plot"' in html and "<script" not in html
+    direct = html.split('id="sae-1-direct"')[1].split("</svg>")[0]
+    model = html.split('id="sae-1-model"')[1].split("</svg>")[0]
+
+    def legend(svg: str) -> str:
+        return svg.split('class="legend"')[1].replace("-direct-", "-").replace("-model-", "-")
+
+    assert legend(direct) == legend(model)  # the same classes, the same colours
+    assert "CV " in direct and "CV " in model
+    assert "Fay–Herriot" in html and "county_of_ward" in html
+    assert render_report({"project": "Kenya", "version": "v1"}, [], quality_html="",
+                         engagement={}, methods="", references=[], maps={"ward": wards},
+                         small_areas=[result]) == html  # deterministic
+
+
+def test_unknown_entries_and_bad_specs_are_refused(kenya: tuple[Workspace, Any]) -> None:
+    ws, data = kenya
+    with pytest.raises(NotFound) as exc:
+        ws.as_user(USERS["analyst"]["username"]).small_area_estimates(SLUG, "sba", area="county")
+    assert exc.value.code == "indicator.unknown"
+    entry = dict(kp.SMALL_AREAS[0])
+    with pytest.raises(ValidationError, match="needs weights"):
+        SmallAreaSpec.model_validate({**entry, "weights": None})
+    with pytest.raises(ValidationError, match="area dimension itself"):
+        SmallAreaSpec.model_validate({**entry, "benchmark": "ward"})
+    assert SmallAreaSpec.model_validate(entry).id == "sba:ward"
+    assert covariates_csv(data.population) == covariates_csv(data.population)
