@@ -31,48 +31,53 @@ class Fit:
 
 
 def _gram(XX: np.ndarray, W: np.ndarray, p: int) -> np.ndarray:
-    """X' diag(w_b) X for every column w_b of W, as one matrix product: (B, p, p)."""
-    return (XX.T @ W).T.reshape(W.shape[1], p, p)
+    """X' diag(w_b) X for every row w_b of W (B, m), as one matrix product: (B, p, p)."""
+    return (W @ XX).reshape(W.shape[0], p, p)
 
 
+# Inside, replicates are rows (B, m): sums over areas then run along contiguous memory,
+# which matters when a block holds a few replicates of many areas.
 def _gls(X: np.ndarray, XX: np.ndarray, y: np.ndarray, Vi: np.ndarray
          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     p = X.shape[1]
     Q = np.linalg.inv(_gram(XX, Vi, p))
-    beta = np.einsum("bpq,qb->pb", Q, X.T @ (Vi * y))
-    return Q, beta, y - X @ beta
+    beta = np.einsum("bpq,bq->bp", Q, (Vi * y) @ X)
+    return Q, beta, y - beta @ X.T
 
 
 def _step(method: str, X: np.ndarray, XX: np.ndarray, y: np.ndarray, psi: np.ndarray,
           A: np.ndarray) -> np.ndarray:
     """One Fisher-scoring step s/F for each replicate (sae's score and information)."""
     m, p = X.shape
-    Vi = 1.0 / (A[None, :] + psi[:, None])
+    Vi = 1.0 / (A[:, None] + psi[None, :])
     Q, _, r = _gls(X, XX, y, Vi)
     if method == "fh":
         # moment equation sum r^2/(A+psi) = m - p, Newton-type step with E[-ds/dA] = sum Vi
-        return (np.sum(r * r * Vi, axis=0) - (m - p)) / Vi.sum(axis=0)
-    Pr2 = np.sum((Vi * r) ** 2, axis=0)           # y'P P y, since P y = V^-1 r
+        return (np.sum(r * r * Vi, axis=1) - (m - p)) / Vi.sum(axis=1)
+    V2 = Vi * Vi
+    Pr2 = np.sum(V2 * r * r, axis=1)               # y'P P y, since P y = V^-1 r
     if method == "ml":
-        return (-0.5 * Vi.sum(axis=0) + 0.5 * Pr2) / (0.5 * np.sum(Vi * Vi, axis=0))
-    G2 = _gram(XX, Vi * Vi, p)                      # X'V^-2 X
-    G3 = _gram(XX, Vi ** 3, p)                      # X'V^-3 X
+        return (-0.5 * Vi.sum(axis=1) + 0.5 * Pr2) / (0.5 * V2.sum(axis=1))
+    G2 = _gram(XX, V2, p)                           # X'V^-2 X
+    G3 = _gram(XX, V2 * Vi, p)                      # X'V^-3 X
     QG2 = Q @ G2
-    trP = Vi.sum(axis=0) - np.trace(QG2, axis1=1, axis2=2)
-    trPP = (np.sum(Vi * Vi, axis=0) - 2.0 * np.trace(Q @ G3, axis1=1, axis2=2)
+    trP = Vi.sum(axis=1) - np.trace(QG2, axis1=1, axis2=2)
+    trPP = (V2.sum(axis=1) - 2.0 * np.trace(Q @ G3, axis1=1, axis2=2)
             + np.einsum("bij,bji->b", QG2, QG2))
     return (-0.5 * trP + 0.5 * Pr2) / (0.5 * trPP)
 
 
 def fit_batch(y: np.ndarray, X: np.ndarray, psi: np.ndarray, method: str = "reml", *,
-              tol: float = 1e-4, max_iter: int = 100) -> Fit:
-    """Fit the Fay–Herriot model to each column of y (m, B); returns the estimates."""
-    if y.ndim == 1:
-        y = y[:, None]
+              tol: float = 1e-4, max_iter: int = 100, start: float | None = None) -> Fit:
+    """Fit the Fay–Herriot model to each column of y (m, B); returns the estimates.
+
+    `start`: the first iterate (sae's median of the sampling variances when None).
+    """
+    yt = np.ascontiguousarray((y[:, None] if y.ndim == 1 else y).T)   # (B, m)
     p = X.shape[1]
-    B = y.shape[1]
+    B = yt.shape[0]
     XX = (X[:, :, None] * X[:, None, :]).reshape(X.shape[0], p * p)
-    A = np.full(B, float(np.median(psi)))
+    A = np.full(B, float(np.median(psi)) if start is None or start <= 0 else float(start))
     iters = np.zeros(B, dtype=int)
     done = np.zeros(B, dtype=bool)
     at_zero = np.zeros(B, dtype=bool)
@@ -81,7 +86,7 @@ def fit_batch(y: np.ndarray, X: np.ndarray, psi: np.ndarray, method: str = "reml
         if act.size == 0:
             break
         a = A[act]
-        new = a + _step(method, X, XX, y[:, act], psi, a)
+        new = a + _step(method, X, XX, yt if act.size == B else yt[act], psi, a)
         # An iterate below zero is put on the boundary (sae would carry it on and truncate
         # at the end; a negative A + psi would make the weights meaningless).
         new = np.maximum(new, 0.0)
@@ -92,10 +97,10 @@ def fit_batch(y: np.ndarray, X: np.ndarray, psi: np.ndarray, method: str = "reml
         at_zero[act] = stuck
         A[act] = new
         done[act] = (rel < tol) | stuck
-    Vi = 1.0 / (A[None, :] + psi[:, None])
-    Q, beta, _ = _gls(X, XX, y, Vi)
+    Vi = 1.0 / (A[:, None] + psi[None, :])
+    Q, beta, _ = _gls(X, XX, yt, Vi)
     at_zero |= A == 0
-    return Fit(sigma2=A, beta=beta, Q=Q, iterations=iters, converged=done, at_zero=at_zero)
+    return Fit(sigma2=A, beta=beta.T, Q=Q, iterations=iters, converged=done, at_zero=at_zero)
 
 
 def mse_terms(X: np.ndarray, psi: np.ndarray, A: float, Q: np.ndarray, method: str,

@@ -243,7 +243,8 @@ def _bootstrap(d: Design, A: float, beta: np.ndarray, method: str, B: int, seed:
         b = min(step, B - start)
         truth = mu[:, None] + math.sqrt(A) * rng.standard_normal((m + k, b))
         ystar = truth[:m] + np.sqrt(d.psi)[:, None] * rng.standard_normal((m, b))
-        f = fit_batch(ystar, d.X, d.psi, method, tol=tol, max_iter=max_iter)
+        # replicates start at the fitted sigma2_u, their true value: fewer steps, same limit
+        f = fit_batch(ystar, d.X, d.psi, method, tol=tol, max_iter=max_iter, start=A)
         failed += int((~f.converged).sum())
         syn = X_all @ f.beta                                 # (m + k, b)
         g = f.sigma2[None, :] / (f.sigma2[None, :] + d.psi[:, None])
