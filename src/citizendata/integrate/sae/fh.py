@@ -134,15 +134,8 @@ def fay_herriot(direct: pd.DataFrame, *, area: str, estimate: str, variance: str
         mse_method = f"parametric bootstrap ({bootstrap} replicates)"
     z = float(stats.norm.ppf(0.5 + level / 2))
     if transform == "arcsin":
-        est = arcsin_back(theta, g1, how=backtransform)
-        mse = boot[0] if boot is not None else np.sin(2 * np.clip(theta, 0, HALF_PI)) ** 2 * mse_t
-        half = z * np.sqrt(mse_t)
-        lower = arcsin_back(np.clip(theta - half, 0, HALF_PI), how="naive")
-        upper = arcsin_back(np.clip(theta + half, 0, HALF_PI), how="naive")
-        direct_out = pd.to_numeric(work[estimate + "__p"], errors="coerce").to_numpy()
-        direct_out = np.concatenate([direct_out, np.full(len(d.oos_areas), np.nan)])
-        dvar = direct_out * (1 - direct_out) / np.concatenate(
-            [work[sample_size].to_numpy(dtype=float), np.full(len(d.oos_areas), np.nan)])
+        est, mse, lower, upper, direct_out, dvar = _arcsin_outputs(
+            d, work, estimate, sample_size, theta, g1, mse_t, boot, z, backtransform)
         notes.append(f"arcsine square-root scale; back-transformed ({backtransform}); "
                      "intervals are back-transformed endpoints")
     else:
@@ -153,16 +146,7 @@ def fay_herriot(direct: pd.DataFrame, *, area: str, estimate: str, variance: str
         dvar = np.concatenate([d.psi, np.full(len(d.oos_areas), np.nan)])
     frame = _frame(d, direct_out, dvar, est, mse, gamma, lower, upper, synth, y_all, A)
     if benchmark is not None:
-        psi_all = np.concatenate([d.psi, np.full(len(d.oos_areas), np.nan)])
-        new, new_mse, bnotes = apply_benchmark(benchmark, est, mse, d.extra, psi_all=psi_all,
-                                               X_all=X_all, A=A, Q=Q)
-        frame["eblup_unbenchmarked"] = frame["eblup"]
-        frame["mse_unbenchmarked"] = frame["mse"]
-        frame["eblup"], frame["mse"] = new, new_mse
-        frame["lower"], frame["upper"] = new - z * np.sqrt(new_mse), new + z * np.sqrt(new_mse)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frame["cv"] = np.sqrt(new_mse) / np.abs(new)
-        notes.extend(bnotes)
+        notes.extend(_benchmarked(frame, benchmark, d, X_all, A, Q, z))
     se_beta = np.sqrt(np.diag(Q))
     diag = diagnostics(frame, d.y, d.psi, d.X @ beta, A, len(beta), method)
     return FHResult(method=method.upper(), beta=dict(zip(d.names, map(float, beta), strict=True)),
@@ -198,6 +182,41 @@ def _prepare(direct: pd.DataFrame, *, estimate: str, variance: str | None, se: s
     work[estimate] = theta
     work["__arcsin_var"] = v
     return work, "__arcsin_var", None
+
+
+def _arcsin_outputs(d: Design, work: pd.DataFrame, estimate: str, sample_size: str | None,
+                    theta: np.ndarray, g1: np.ndarray, mse_t: np.ndarray,
+                    boot: tuple[np.ndarray, list[str]] | None, z: float, backtransform: str
+                    ) -> tuple[np.ndarray, ...]:
+    """Estimates, MSEs, interval and direct figures on the proportion scale."""
+    est = arcsin_back(theta, g1, how=backtransform)
+    # delta method: d sin^2(t)/dt = sin(2t)
+    mse = boot[0] if boot is not None else np.sin(2 * np.clip(theta, 0, HALF_PI)) ** 2 * mse_t
+    half = z * np.sqrt(mse_t)
+    lower = arcsin_back(np.clip(theta - half, 0, HALF_PI), how="naive")
+    upper = arcsin_back(np.clip(theta + half, 0, HALF_PI), how="naive")
+    k = len(d.oos_areas)
+    p = np.concatenate([pd.to_numeric(work[estimate + "__p"], errors="coerce").to_numpy(),
+                        np.full(k, np.nan)])
+    assert sample_size is not None
+    n = np.concatenate([work[sample_size].to_numpy(dtype=float), np.full(k, np.nan)])
+    return est, mse, lower, upper, p, p * (1 - p) / n
+
+
+def _benchmarked(frame: pd.DataFrame, benchmark: Benchmark, d: Design, X_all: np.ndarray,
+                 A: float, Q: np.ndarray, z: float) -> list[str]:
+    """Replace the estimates in `frame` by benchmarked ones, keeping the originals."""
+    psi_all = np.concatenate([d.psi, np.full(len(d.oos_areas), np.nan)])
+    new, new_mse, notes = apply_benchmark(benchmark, frame["eblup"].to_numpy(),
+                                          frame["mse"].to_numpy(), d.extra, psi_all=psi_all,
+                                          X_all=X_all, A=A, Q=Q)
+    frame["eblup_unbenchmarked"] = frame["eblup"]
+    frame["mse_unbenchmarked"] = frame["mse"]
+    frame["eblup"], frame["mse"] = new, new_mse
+    frame["lower"], frame["upper"] = new - z * np.sqrt(new_mse), new + z * np.sqrt(new_mse)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["cv"] = np.sqrt(new_mse) / np.abs(new)
+    return notes
 
 
 def _fit_notes(method: str, converged: bool, at_zero: bool, iterations: int,
