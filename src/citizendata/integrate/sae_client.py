@@ -33,8 +33,8 @@ class SmallAreaMethods:
         return [s.model_dump(mode="json") | {"id": s.id}
                 for s in self._read(sa_svc.small_area_specs, slug)]
 
-    def small_area_estimates(self: Any, slug: str, indicator: str, *, area: str | None = None
-                             ) -> dict[str, Any]:
+    def small_area_estimates(self: Any, slug: str, indicator: str, *, area: str | None = None,
+                             purpose: str | None = None) -> dict[str, Any]:
         """Model-based (Fay–Herriot EBLUP) estimates of ``indicator`` for every area.
 
         The direct estimates are the indicator's protected table by area; a hidden area
@@ -45,6 +45,7 @@ class SmallAreaMethods:
         standardised residual, reliability ``flag``), ``groups`` (each group's direct
         estimate and the aggregate of its areas), ``model`` (β, σ²ᵤ, diagnostics),
         ``notes`` and ``provenance``. Figures are in the indicator's unit (its scale).
+        ``purpose`` (default: the entry's) is the use respondents' consent must cover.
         """
         start = time.perf_counter()
         spec = self._read(sa_svc.small_area_spec, slug, indicator, area)
@@ -53,7 +54,10 @@ class SmallAreaMethods:
         refs, hashes = self._read(estimation.read_reference_tables, slug)
         bench = spec.benchmark if spec.benchmark not in (None, sa_svc.NATIONAL) else None
         dims = [[spec.area], *([[bench]] if bench else [])]
-        table = self._protected(slug, indicator, dims, spec.purpose)
+        # Client.estimate's default options: inside a release build's memo the
+        # indicator's raw estimates are then computed once for both
+        table = self._protected(slug, indicator, dims, purpose or spec.purpose, variance=None,
+                                replicates=200, seed=None, today=None)
         result = sa_svc.fit_small_areas(spec, ind, est, table, refs)
         result["provenance"] = {
             "snapshot": table.provenance.get("snapshot"),

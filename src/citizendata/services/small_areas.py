@@ -247,6 +247,24 @@ def _benchmark(spec: SmallAreaSpec, direct: pd.DataFrame, by_group: pd.DataFrame
     return Benchmark(value=targets, weights=weights, by="_group", method=spec.benchmark_method)
 
 
+def _smooth(sample: pd.DataFrame, spec: SmallAreaSpec, ind: IndicatorSpec,
+            notes: list[str]) -> None:
+    """Sampling variances from a generalised variance function, in place; with too few
+    areas to fit one, the direct variances stay and a note says so."""
+    from citizendata.integrate.sae import smooth_variances
+
+    try:
+        sample["direct_var"] = smooth_variances(
+            sample, estimate="direct", variance="direct_var", sample_size="n", area=spec.area,
+            proportion=ind.kind == "proportion").to_numpy()
+    except BadInput as exc:
+        notes.append(f"sampling variances not smoothed ({exc.message}): the direct "
+                     "variances are used")
+        return
+    notes.append("sampling variances smoothed by a generalised variance function "
+                 "(log variance on log n and log p(1-p))")
+
+
 def fit_small_areas(spec: SmallAreaSpec, ind: IndicatorSpec, est: EstimationSpec,
                     table: IndicatorResult, refs: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
     """Direct by area -> Fay–Herriot (REML default) -> benchmark -> reliability flags."""
@@ -263,13 +281,7 @@ def fit_small_areas(spec: SmallAreaSpec, ind: IndicatorSpec, est: EstimationSpec
     # the arcsine scale's variance is 1/(4 n): n is the effective sample size, so the
     # design effect of the weighting and clustering is kept
     if spec.smooth_variances:
-        from citizendata.integrate.sae import smooth_variances
-
-        sample["direct_var"] = smooth_variances(
-            sample, estimate="direct", variance="direct_var", sample_size="n", area=spec.area,
-            proportion=ind.kind == "proportion").to_numpy()
-        notes.append("sampling variances smoothed by a generalised variance function "
-                     "(log variance on log n and log p(1-p))")
+        _smooth(sample, spec, ind, notes)
     p = sample["direct"].clip(1e-6, 1 - 1e-6)
     sample["n_eff"] = p * (1 - p) / sample["direct_var"]
     bench = _benchmark(spec, sample, by_group, cov, notes)

@@ -31,9 +31,13 @@ def get_small_areas(slug: str, indicator: str,
                     area: str | None = Query(None, max_length=100,
                                              description="the area dimension, when the "
                                              "indicator has entries for several"),
+                    purpose: str | None = Query(None, max_length=40,
+                                                description="the use respondents' consent must "
+                                                "cover: analysis, publication or nso_sharing "
+                                                "(default: the entry's)"),
                     client: Client = Depends(api_client)) -> dict[str, Any]:
     """Direct and model-based (EBLUP) estimates by area with MSE, CV, interval and
     shrinkage; each benchmark group's direct estimate; the model's coefficients and
     variance; notes on what was done (hidden areas modelled as synthetic, convergence,
     benchmarking)."""
-    return client.small_area_estimates(slug, indicator, area=area)
+    return client.small_area_estimates(slug, indicator, area=area, purpose=purpose)
