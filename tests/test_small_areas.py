@@ -64,9 +64,36 @@ def kenya(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Workspace,
 
 
 @pytest.fixture(scope="module")
-def result(kenya: tuple[Workspace, Any]) -> dict[str, Any]:
+def api(kenya: tuple[Workspace, Any]) -> Iterator[tuple[Any, dict[str, str]]]:
+    """The app over the Kenya workspace, with tokens of an NSO officer (who may see
+    estimates), a collector (who may not) and a user of no project."""
+    from citizendata.server.app import create_app
+
     ws, _ = kenya
-    return ws.as_user(USERS["analyst"]["username"]).small_area_estimates(SLUG, "sba")
+    admin = ws.login(demo.DEMO_ADMIN["username"], demo.DEMO_ADMIN["password"])
+    admin.create_user("stranger", "stranger-pass-2026")
+    tokens = {role: ws.login(USERS[role]["username"], USERS[role]["password"])
+              .create_token("t") for role in ("nso", "collector")}
+    tokens["outsider"] = ws.login("stranger", "stranger-pass-2026").create_token("t")
+    with TestClient(create_app(ws, settings=ws.settings)) as http:
+        yield http, tokens
+
+
+def _get(api: tuple[Any, dict[str, str]], url: str, who: str | None) -> Any:
+    http, tokens = api
+    return http.get(url, headers={"Authorization": f"Bearer {tokens[who]}"} if who else {})
+
+
+BASE = f"/api/v1/projects/{SLUG}/small-areas"
+
+
+@pytest.fixture(scope="module")
+def result(api: tuple[Any, dict[str, str]]) -> dict[str, Any]:
+    """The ward estimates as the API gives them to the NSO officer."""
+    r = _get(api, f"{BASE}/sba", "nso")
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
 
 
 def test_ward_estimates_from_the_protected_direct_ones(kenya: tuple[Workspace, Any],
@@ -135,33 +162,18 @@ def test_a_hidden_ward_is_estimated_synthetically(kenya: tuple[Workspace, Any]) 
     assert any("synthetic" in n for n in res["notes"])
 
 
-def test_the_api_and_its_rights(kenya: tuple[Workspace, Any]) -> None:
-    from citizendata.server.app import create_app
-
-    ws, _ = kenya
-    admin = ws.login(demo.DEMO_ADMIN["username"], demo.DEMO_ADMIN["password"])
-    admin.create_user("stranger", "stranger-pass-2026")
-    tokens = {role: ws.login(USERS[role]["username"], USERS[role]["password"])
-              .create_token("t") for role in ("nso", "collector")}
-    tokens["outsider"] = ws.login("stranger", "stranger-pass-2026").create_token("t")
-    base = f"/api/v1/projects/{SLUG}/small-areas"
-
-    def get(url: str, who: str | None) -> Any:
-        return http.get(url, headers={"Authorization": f"Bearer {tokens[who]}"} if who else {})
-
-    with TestClient(create_app(ws, settings=ws.settings)) as http:
-        r = get(base, "nso")
-        assert r.status_code == 200, r.text
-        assert [e["id"] for e in r.json()["small_areas"]] == ["sba:ward"]
-        r = get(f"{base}/sba", "nso")
-        assert r.status_code == 200, r.text
-        assert len(r.json()["areas"]) == 9 and r.json()["benchmark"] == "county_of_ward"
-        for url in (base, f"{base}/sba"):
-            assert get(url, "collector").status_code == 403
-            assert get(url, "outsider").status_code == 404
-            assert get(url, None).status_code == 401
-        r = get(f"{base}/distance", "nso")
-        assert r.status_code == 404 and r.json()["error"]["code"] == "indicator.unknown"
+def test_the_api_and_its_rights(api: tuple[Any, dict[str, str]],
+                                result: dict[str, Any]) -> None:
+    r = _get(api, BASE, "nso")
+    assert r.status_code == 200, r.text
+    assert [e["id"] for e in r.json()["small_areas"]] == ["sba:ward"]
+    assert len(result["areas"]) == 9 and result["benchmark"] == "county_of_ward"
+    for url in (BASE, f"{BASE}/sba"):
+        assert _get(api, url, "collector").status_code == 403
+        assert _get(api, url, "outsider").status_code == 404
+        assert _get(api, url, None).status_code == 401
+    r = _get(api, f"{BASE}/distance", "nso")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "indicator.unknown"
 
 
 def test_the_report_shows_both_maps_on_one_scale(result: dict[str, Any]) -> None:

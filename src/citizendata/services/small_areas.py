@@ -326,12 +326,14 @@ def _area_rows(spec: SmallAreaSpec, fit: Any, direct: pd.DataFrame, groups: Mapp
         "area": a[spec.area], "group": a["group"],
         "direct": dval * scale, "direct_se": np.sqrt(dvar) * scale,
         "cv_direct": cv_direct, "n": a["n"], "hidden_direct": a["hidden_direct"],
+        # the direct estimate's CV as the model took it (after GVF smoothing, if asked)
+        "cv_direct_model": a["cv_direct"],
         "estimate": a["eblup"] * scale, "se": se * scale, "cv": a["cv"],
         "lower": a["lower"] * scale, "upper": a["upper"] * scale, "gamma": a["gamma"],
         "residual": a["residual"], "in_sample": a["in_sample"].astype(bool),
         "weight": a["weight"], "flag": a["flag"]})
     hidden = out["hidden_direct"].to_numpy()
-    for c in ("direct", "direct_se", "cv_direct", "n"):
+    for c in ("direct", "direct_se", "cv_direct", "cv_direct_model", "n"):
         out.loc[hidden, c] = np.nan
     return out.sort_values("area").reset_index(drop=True)
 
