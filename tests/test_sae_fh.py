@@ -171,3 +171,9 @@ def test_smooth_variances_of_proportions_at_zero_or_one() -> None:
     edge = (p == 0) | (p == 1)
     np.testing.assert_allclose(s[edge], pbar * (1 - pbar) / n[edge] * 1.5, rtol=1e-6)
     np.testing.assert_allclose(s[~edge], v[~edge], rtol=1e-6)
+
+
+def test_area_codes_as_text_in_one_table_and_numbers_in_the_other(milk: pd.DataFrame) -> None:
+    cov = _cov(milk).assign(SmallArea=lambda c: c["SmallArea"].astype(str))
+    r = fay_herriot(milk, covariates=cov, **KW)
+    assert r.areas["area"].tolist()[:2] == ["1", "2"] and len(r.areas) == 45

@@ -138,6 +138,11 @@ def build_design(direct: pd.DataFrame, *, area: str, estimate: str, variance: st
         if area not in covariates.columns:
             raise BadInput(code, f"the covariate table has no area column {area!r}",
                            where=Where(column=area))
+        if direct[area].dtype != covariates[area].dtype:
+            # codes read as numbers in one table and as text in the other: match as text
+            direct = direct.assign(**{area: direct[area].astype(str)})
+            covariates = covariates.assign(**{area: covariates[area].astype(str)})
+            areas = list(direct[area])
         dup = covariates[area][covariates[area].duplicated()].unique().tolist()
         if dup:
             raise _bad(code, "the area appears more than once in the covariate table", area, dup)
