@@ -65,3 +65,19 @@ def test_bad_input_is_a_coded_error(tmp_path: Path) -> None:
     assert "sae.invalid_direct" in res.output and "12" in res.output
     res = runner.invoke(app, [*BASE, "--se", "SD", "--method", "bayes", "--json"])
     assert res.exit_code == 2 and "sae.invalid_model" in res.output
+
+
+def test_smoothing_and_benchmark_options(tmp_path: Path) -> None:
+    d = pd.read_csv(MILK).assign(pop=lambda f: f["ni"] * 10.0)
+    path = tmp_path / "direct.csv"
+    d.to_csv(path, index=False)
+    res = runner.invoke(app, ["fay-herriot", str(path), "--area", "SmallArea", "--estimate", "yi",
+                              "--se", "SD", "--categorical", "MajorArea", "--smooth-variances",
+                              "--sample-size", "ni", "--benchmark", "1.0", "--weights", "pop",
+                              "--benchmark-method", "difference", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)["areas"]
+    w = d["pop"] / d["pop"].sum()
+    assert sum(wi * a["eblup"] for wi, a in zip(w, out, strict=True)) == pytest.approx(1.0)
+    res = runner.invoke(app, [*BASE, "--se", "SD", "--benchmark", "1.0", "--json"])
+    assert res.exit_code == 2 and "sae.invalid_model" in res.output

@@ -36,6 +36,24 @@ def _read(path: Path, area: str, label: str) -> pd.DataFrame:
                        fix="Give a CSV file with a header row.") from None
 
 
+def _smoothed(frame: pd.DataFrame, area: str, estimate: str, variance: str | None,
+              se: str | None, sample_size: str | None) -> pd.DataFrame:
+    """The table with `__v_smooth`, the GVF-smoothed sampling variances."""
+    import pandas as pd
+
+    from citizendata.integrate.sae import smooth_variances
+
+    if sample_size is None or (variance is None and se is None):
+        raise BadInput("sae.invalid_direct", "--smooth-variances needs --sample-size and "
+                       "--variance or --se", where=Where(column=sample_size))
+    if se is not None:
+        frame = frame.assign(__v=pd.to_numeric(frame[se], errors="coerce") ** 2)
+        variance = "__v"
+    assert variance is not None
+    return frame.assign(__v_smooth=smooth_variances(
+        frame, estimate=estimate, variance=variance, sample_size=sample_size, area=area))
+
+
 def _split(value: str | None) -> list[str]:
     return [c.strip() for c in (value or "").split(",") if c.strip()]
 
@@ -65,6 +83,15 @@ def fay_herriot_cmd(
             help="arcsin for proportions (needs --sample-size).")] = None,
         sample_size: Annotated[str | None, typer.Option(
             help="Column of the (effective) sample sizes, for --transform arcsin.")] = None,
+        smooth: Annotated[bool, typer.Option(
+            "--smooth-variances", help="Smooth the sampling variances with a generalised "
+                                       "variance function of --sample-size first.")] = False,
+        benchmark: Annotated[float | None, typer.Option(
+            help="Benchmark the estimates so their --weights-weighted mean equals VALUE.")] = None,
+        weights: Annotated[str | None, typer.Option(
+            help="Column of the areas' populations (or shares), for --benchmark.")] = None,
+        benchmark_method: Annotated[str, typer.Option(
+            help="ratio or difference.")] = "ratio",
         bootstrap: Annotated[int, typer.Option(
             metavar="N", help="Parametric bootstrap MSE with N replicates (0: analytic).")] = 0,
         seed: Annotated[int | None, typer.Option(help="Seed of the bootstrap.")] = None,
@@ -76,17 +103,27 @@ def fay_herriot_cmd(
     "mse", "gamma"}]}.
     """
     def go() -> None:
-        from citizendata.integrate.sae import fay_herriot
+        from citizendata.integrate.sae import Benchmark, fay_herriot
 
         frame = _read(direct, area, "direct estimates")
         cov = _read(covariate_table, area, "covariate table") if covariate_table else None
         cats = _split(categorical)
         cols = _split(covariates)
-        result = fay_herriot(frame, area=area, estimate=estimate, variance=variance, se=se,
+        var_col, se_col = variance, se
+        if smooth:
+            frame = _smoothed(frame, area, estimate, variance, se, sample_size)
+            var_col, se_col = "__v_smooth", None
+        bench = None
+        if benchmark is not None:
+            if weights is None:
+                raise BadInput("sae.invalid_model", "--benchmark needs --weights",
+                               where=Where(field="weights"))
+            bench = Benchmark(benchmark, weights, method=benchmark_method)
+        result = fay_herriot(frame, area=area, estimate=estimate, variance=var_col, se=se_col,
                              covariates=cov, columns=cols + [c for c in cats if c not in cols],
                              categorical=cats, method=method, transform=transform,
-                             sample_size=sample_size, bootstrap=bootstrap, seed=seed,
-                             level=level)
+                             sample_size=sample_size, benchmark=bench, bootstrap=bootstrap,
+                             seed=seed, level=level)
         if as_json:
             console.print_json(data=result.to_dict())
             return

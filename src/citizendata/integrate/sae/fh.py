@@ -104,8 +104,9 @@ def fay_herriot(direct: pd.DataFrame, *, area: str, estimate: str, variance: str
     if transform not in (None, "arcsin") or backtransform not in ("bc", "naive"):
         raise BadInput("sae.invalid_model", "transform must be arcsin (or none) and "
                        "backtransform bc or naive", where=Where(field="transform"))
-    if not 0 < level < 1 or bootstrap < 0:
-        raise BadInput("sae.invalid_model", "level must be in (0, 1) and bootstrap >= 0")
+    if not 0 < level < 1 or bootstrap < 0 or max_iter < 1 or not tol > 0:
+        raise BadInput("sae.invalid_model", "level must be in (0, 1), bootstrap >= 0, "
+                       "max_iter >= 1 and tol > 0")
     work, variance, se = _prepare(direct, estimate=estimate, variance=variance, se=se,
                                   transform=transform, sample_size=sample_size, area=area)
     d = build_design(work, area=area, estimate=estimate, variance=variance, se=se,
