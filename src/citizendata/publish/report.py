@@ -360,6 +360,10 @@ def small_area_section(result: Mapping[str, Any], boundaries: Mapping[str, Any] 
 
     anchor = f"sae-{position}"
     name, dim = str(result.get("name") or result.get("indicator")), str(result.get("area"))
+    if labels is None and boundaries is not None:  # the areas' names, from their shapes
+        labels = {str((f.get("properties") or {}).get("code")): str(
+            (f.get("properties") or {}).get("name") or (f.get("properties") or {}).get("code"))
+            for f in boundaries.get("features") or []}
     areas = list(result.get("areas") or [])
     direct = {str(a["area"]): to_float(a.get("direct")) for a in areas}
     model = {str(a["area"]): to_float(a.get("estimate")) for a in areas}
