@@ -84,6 +84,8 @@ def test_zero_variance_and_cap_are_notes(milk: pd.DataFrame) -> None:
     np.testing.assert_allclose(r.areas["eblup"], r.areas["synthetic"])
     capped = fay_herriot(milk, max_iter=1, tol=1e-12, **KW)
     assert not capped.converged and any("did not converge" in n for n in capped.notes)
+    # the JSON says so too, under a key after the documented ones
+    assert list(capped.to_dict()) == ["method", "beta", "sigma2_u", "areas", "notes"]
 
 
 def test_bootstrap_close_to_prasad_rao(milk: pd.DataFrame) -> None:

@@ -58,14 +58,22 @@ class FHResult:
     level: float = 0.95
 
     def to_dict(self) -> dict[str, Any]:
-        """The issue's documented JSON shape: method, beta, sigma2_u, areas (five keys each)."""
+        """The issue's documented JSON shape: method, beta, sigma2_u, areas (five keys each).
+
+        A fit with notes (no convergence, a zero variance, a transform, a benchmark) adds
+        them under a last key "notes", so that the JSON says what happened too.
+        """
         rows = [{"area": _plain(a), "direct": _num(d), "eblup": _num(e), "mse": _num(m),
                  "gamma": _num(g)}
                 for a, d, e, m, g in zip(self.areas["area"], self.areas["direct"],
                                          self.areas["eblup"], self.areas["mse"],
                                          self.areas["gamma"], strict=True)]
-        return {"method": self.method, "beta": {k: _num(v) for k, v in self.beta.items()},
-                "sigma2_u": _num(self.sigma2_u), "areas": rows}
+        out: dict[str, Any] = {"method": self.method,
+                               "beta": {k: _num(v) for k, v in self.beta.items()},
+                               "sigma2_u": _num(self.sigma2_u), "areas": rows}
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
 
     def to_json(self, **kwargs: Any) -> str:
         """`to_dict` as JSON (NaN, for areas without a direct estimate, becomes null)."""
