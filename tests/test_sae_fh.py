@@ -179,3 +179,11 @@ def test_area_codes_as_text_in_one_table_and_numbers_in_the_other(milk: pd.DataF
     cov = _cov(milk).assign(SmallArea=lambda c: c["SmallArea"].astype(str))
     r = fay_herriot(milk, covariates=cov, **KW)
     assert r.areas["area"].tolist()[:2] == ["1", "2"] and len(r.areas) == 45
+
+
+def test_svg_words_can_be_translated(milk: pd.DataFrame) -> None:
+    r = fay_herriot(milk, **KW)
+    svg = direct_vs_model_svg(r.areas, title="Makadirio", x_label="moja kwa moja",
+                              y_label="kwa modeli", desc="Maelezo")
+    assert "moja kwa moja" in svg and "kwa modeli" in svg and "Maelezo" in svg
+    assert ">direct<" not in svg and "model-based" not in svg

@@ -59,13 +59,16 @@ def _c(x: float) -> str:
 
 
 def direct_vs_model_svg(areas: pd.DataFrame, *, title: str = "Direct and model-based estimates",
-                        chart_id: str | None = None, decimals: int = 3) -> str:
+                        chart_id: str | None = None, decimals: int = 3,
+                        x_label: str = "direct", y_label: str = "model-based",
+                        desc: str | None = None) -> str:
     """Inline SVG scatter of model-based (y) against direct (x) estimates, with the y = x line.
 
     Each in-sample area is a dot, its size growing with the direct CV, so the areas the
     model moved most are the ones the survey knew least; areas with no sample are listed
     in the description only (they have no direct estimate).  Same conventions as
-    publish/charts: no xmlns, title and desc for screen readers, fixed decimals.
+    publish/charts: no xmlns, title and desc for screen readers, fixed decimals.  The axis
+    words and the description are English unless given (the report passes translations).
     """
     rows = areas[areas["in_sample"]]
     x = rows["direct"].to_numpy(dtype=float)
@@ -89,9 +92,11 @@ def direct_vs_model_svg(areas: pd.DataFrame, *, title: str = "Direct and model-b
         return H - Bm - (v - lo) / (hi - lo) * (H - T - Bm)
 
     n_out = int((~areas["in_sample"]).sum())
-    desc = (f"{len(rows)} areas: model-based estimate against direct estimate; dots on the "
-            f"diagonal were not moved by the model; larger dots have larger direct CVs."
-            + (f" {n_out} areas without a sample have model-based estimates only." if n_out else ""))
+    if desc is None:
+        desc = (f"{len(rows)} areas: model-based estimate against direct estimate; dots on the "
+                f"diagonal were not moved by the model; larger dots have larger direct CVs."
+                + (f" {n_out} areas without a sample have model-based estimates only."
+                   if n_out else ""))
     parts = [f'<svg id="{escape(cid)}" viewBox="0 0 {_c(W)} {_c(H)}" class="chart" role="img" '
              f'aria-labelledby="{escape(cid)}-title {escape(cid)}-desc" '
              f'preserveAspectRatio="xMinYMin meet">'
@@ -107,9 +112,9 @@ def direct_vs_model_svg(areas: pd.DataFrame, *, title: str = "Direct and model-b
         parts.append(f'<text x="{_c(L - 4)}" y="{_c(py(t) + 3)}" font-size="10" '
                      f'text-anchor="end">{t:.{decimals}f}</text>')
     parts.append(f'<text x="{_c((L + W - R) / 2)}" y="{_c(H - 8)}" font-size="11" '
-                 'text-anchor="middle">direct</text>')
+                 f'text-anchor="middle">{escape(x_label)}</text>')
     parts.append(f'<text x="12" y="{_c((T + H - Bm) / 2)}" font-size="11" text-anchor="middle" '
-                 f'transform="rotate(-90 12 {_c((T + H - Bm) / 2)})">model-based</text>')
+                 f'transform="rotate(-90 12 {_c((T + H - Bm) / 2)})">{escape(y_label)}</text>')
     cvs = np.where(np.isfinite(cv), cv, 0.0)
     top = float(cvs.max()) if cvs.size and cvs.max() > 0 else 1.0
     for xi, yi, ci, lab in zip(x, y, cvs, labels, strict=True):
@@ -117,7 +122,7 @@ def direct_vs_model_svg(areas: pd.DataFrame, *, title: str = "Direct and model-b
             continue
         r = 2.5 + 4.0 * ci / top
         parts.append(f'<circle cx="{_c(px(xi))}" cy="{_c(py(yi))}" r="{_c(r)}" fill="#2c7fb8" '
-                     f'fill-opacity="0.6"><title>{escape(lab)}: direct {xi:.{decimals}f}, '
-                     f'model {yi:.{decimals}f}</title></circle>')
+                     f'fill-opacity="0.6"><title>{escape(lab)}: {escape(x_label)} '
+                     f'{xi:.{decimals}f}, {escape(y_label)} {yi:.{decimals}f}</title></circle>')
     parts.append("</svg>")
     return "".join(parts)
