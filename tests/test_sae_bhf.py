@@ -130,3 +130,10 @@ def test_bootstrap_mse_close_to_analytic() -> None:
     assert 0.85 < ratio < 1.15, ratio
     assert any("bootstrap" in note for note in b.notes)
     np.testing.assert_array_equal(b.areas["eblup"], r.areas["eblup"])
+
+
+def test_area_codes_as_text_in_one_table(corn) -> None:
+    units, means = corn
+    r = battese_harter_fuller(units, area="County", response="CornHec", columns=COLS,
+                              area_means=means.assign(County=means["County"].astype(str)))
+    assert r.areas["area"].tolist()[:3] == ["1", "2", "3"] and r.areas["in_sample"].all()

@@ -111,6 +111,11 @@ def battese_harter_fuller(units: pd.DataFrame, *, area: str, response: str,
         raise BadInput("sae.invalid_model", f"method {method!r}: use reml or ml")
     if bootstrap < 0 or not 0 < level < 1:
         raise BadInput("sae.invalid_model", "level must be in (0, 1) and bootstrap >= 0")
+    if area in units.columns and area in area_means.columns and \
+            units[area].dtype != area_means[area].dtype:
+        # codes read as numbers in one table and as text in the other: match as text
+        units = units.assign(**{area: units[area].astype(str)})
+        area_means = area_means.assign(**{area: area_means[area].astype(str)})
     codes, y, X = _units(units, area, response, columns)
     keys, inv = np.unique(codes.astype(str) if codes.dtype == object else codes,
                           return_inverse=True)
