@@ -11,7 +11,7 @@ import io
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,6 +162,7 @@ class ReleaseMethods:
             if ind.series and spec.country:
                 extra.update(_sdmx_files(r, spec, as_of, notes))
         progress(len(ids), steps, "quality statement")
+        small = self._release_small_areas(slug, spec, ids, notes)
         first = spec.estimation.indicator(ids[0]) if ids else None
         quality = me.quality(slug, first.form if first else None, ids[0] if ids else None,
                              today=as_of)
@@ -170,7 +171,7 @@ class ReleaseMethods:
             # one quality record for both the JSON file and the report's section
             quality_html = quality_html_from_json(quality)
             report = self._report(spec, version, as_of, shown, provenance, quality_html, maps,
-                                  variance)
+                                  variance, small, labels)
         extra["quality.json"] = (json.dumps(_bundle.stable_json(json.loads(json.dumps(
             quality, default=str))), sort_keys=True, ensure_ascii=False, indent=2)
             + "\n").encode("utf-8")
@@ -185,7 +186,9 @@ class ReleaseMethods:
     @staticmethod
     def _report(spec: ProjectSpec, version: int, as_of: date, shown: list[dict[str, Any]],
                 provenance: dict[str, Any], quality_html: str, maps: dict[str, Any],
-                variance: Mapping[str, Any] | None = None) -> str:
+                variance: Mapping[str, Any] | None = None,
+                small_areas: Sequence[Mapping[str, Any]] = (),
+                labels: Mapping[str, Mapping[str, str]] | None = None) -> str:
         """The report, in the current language (the release spec's, set by the caller)."""
         from citizendata.publish.report import render_report
         from citizendata.quality.engagement import engagement_summary
@@ -198,7 +201,27 @@ class ReleaseMethods:
                             for name, h in (p.get("snapshot") or {}).items()}},
             shown, quality_html=quality_html, engagement=engagement_summary(spec),
             methods=methods_text(variance or {}), references=REFERENCES,
-            maps=maps)
+            maps=maps, small_areas=small_areas, labels=labels)
+
+    def _release_small_areas(self, slug: str, spec: ProjectSpec, ids: Sequence[str],
+                             notes: list[str]) -> list[dict[str, Any]]:
+        """Small area estimates of the released indicators, for the report's side-by-side maps.
+
+        They reuse the build's estimate memo. A model that cannot be fitted (too few areas
+        with a published direct estimate) leaves its section out, with a release note.
+        """
+        me: Any = self
+        out = []
+        for s in spec.small_areas:
+            if s.indicator not in ids:
+                continue
+            try:
+                out.append(me.small_area_estimates(slug, s.indicator, area=s.area,
+                                                   purpose="publication"))
+            except BadInput as exc:
+                notes.append(f"Small area estimates of {s.indicator} by {s.area} were not "
+                             f"made: {exc.code}: {exc.message}")
+        return out
 
     def _release_maps(self, slug: str, spec: ProjectSpec
                       ) -> tuple[dict[str, Any], dict[str, dict[str, str]], dict[str, str]]:

@@ -390,7 +390,9 @@ def small_area_section(result: Mapping[str, Any], boundaries: Mapping[str, Any] 
                       for a in areas]}, columns=["area", "direct", "eblup", "cv_direct",
                                                  "in_sample"])
     plot = Markup(direct_vs_model_svg(frame, title=_("Model-based against direct estimates"),
-                                      chart_id=f"{anchor}-plot", decimals=decimals))
+                                      chart_id=f"{anchor}-plot", decimals=decimals,
+                                      x_label=_("Direct estimate"),
+                                      y_label=_("Model-based estimate")))
     bench = result.get("benchmark")
     return {
         "anchor": anchor, "name": name, "dimension": dim, "maps": maps, "plot": plot,
