@@ -2,9 +2,9 @@
 
 A run reads every submission (a reviewer's latest edit where there is one) into
 raw-text tables, checks each form version's rules (citizendata.validate.checks),
-flags outliers, GPS points outside the area they name, exact and probable
-duplicates, then replaces the form's findings
-and moves received submissions with an error to ``has_issues``. The heavy part runs
+flags outliers, GPS points outside the area they name (validate.location), exact
+and probable duplicates, then replaces the form's findings and moves received
+submissions with an error to ``has_issues``. The heavy part runs
 in a read transaction (``compute``); storing is a short write (``store``).
 """
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
@@ -59,6 +60,7 @@ class Areas:
         self.names = (None if names is None
                       else np.asarray(list(names), dtype=object)[order])
         self._index = {c: i for i, c in enumerate(self.codes.tolist())}
+        self._lookup = pd.Index(self.codes)  # vectorised code -> position
         shapely.prepare(self.geometries)
         self.tree = shapely.STRtree(self.geometries)
         self._scaled: NDArray[np.object_] | None = None
@@ -94,9 +96,8 @@ class Areas:
 
     def index_of(self, codes: ArrayLike) -> NDArray[np.int64]:
         """Positions of area codes (-1 where a code is not one of the areas)."""
-        get = self._index.get
-        return np.fromiter((get(c, -1) if isinstance(c, str) else -1
-                            for c in np.asarray(codes, dtype=object).tolist()), np.int64)
+        return np.asarray(self._lookup.get_indexer(pd.Index(np.asarray(codes, dtype=object)
+                                                            .ravel())), np.int64)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:

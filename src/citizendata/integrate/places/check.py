@@ -57,9 +57,10 @@ def check_points(points: pd.DataFrame, areas: Areas, *, lon: str, lat: str, area
     if area not in points.columns:
         raise BadInput("geo.invalid_points", f"the points have no column {area!r} (the area "
                        "each point should lie in)", where=Where(column=area))
-    named = points[area].astype(object).where(points[area].notna(), None).to_numpy()
-    named = np.array([None if v is None or str(v).strip() == "" else str(v).strip()
-                      for v in named.tolist()], dtype=object)
+    text = points[area].astype("string").str.strip()
+    no_area = (text.isna() | (text == "")).to_numpy(bool)
+    named = text.astype(object).to_numpy(copy=True)
+    named[no_area] = None
     n = len(points)
     pos = areas.index_of(named)
     have = np.isfinite(x) & np.isfinite(y)
@@ -86,7 +87,7 @@ def check_points(points: pd.DataFrame, areas: Areas, *, lon: str, lat: str, area
     status[swapped] = "swapped"
     status[(pos >= 0) & have & ~in_range & ~swapped] = "invalid"
     status[have & (pos < 0)] = "unknown_area"
-    status[have & np.array([v is None for v in named.tolist()], bool)] = "no_area"
+    status[have & no_area] = "no_area"
     status[~have] = "missing"
     located = areas.code_at(loc)
     out = pd.DataFrame({"row": np.arange(n), "area": named, "located": located,
