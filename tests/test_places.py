@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 import zipfile
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pyogrio import raw
 from pyproj import Geod
 from typer.testing import CliRunner
 
@@ -57,6 +59,20 @@ def test_an_invalid_geometry_is_named_with_shapelys_reason() -> None:
     (problem,) = e.value.problems
     assert "feature 1 (area 'w2')" in problem.message and "Self-intersection" in problem.message
     assert problem.where is not None and problem.where.position == 1
+
+
+def test_an_unclosed_ring_written_by_gdal_is_named(tmp_path: Path) -> None:
+    # GDAL writes the ring as given (4 points, first != last); GEOS cannot read it
+    ring = struct.pack("<BII", 1, 3, 1) + struct.pack("<I", 4) + struct.pack(
+        "<8d", 36.0, -1.0, 36.1, -1.0, 36.1, -0.9, 36.0, -0.9)
+    path = tmp_path / "open.gpkg"
+    raw.write(str(path), np.array([shapely.to_wkb(shapely.box(37, -1, 37.1, -0.9)), ring],
+                                  dtype=object),
+              [np.array(["a", "b"], dtype=object)], ["code"], driver="GPKG",
+              geometry_type="Polygon", crs="EPSG:4326")
+    with pytest.raises(BadInput) as e:
+        read_boundaries_file(path.read_bytes(), "open.gpkg")
+    assert e.value.code == "geo.invalid_boundaries" and "1 (area 'b')" in str(e.value)
 
 
 def _fc(*features: dict) -> bytes:

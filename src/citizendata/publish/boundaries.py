@@ -312,7 +312,18 @@ def _read_ogr(path: Path, name: str, code_field: str, name_field: str, layer: st
                        where=Where(file=name, field=code_field))
     codes = values[lower[code_field.lower()]]
     names = values[lower[name_field.lower()]] if name_field.lower() in lower else None
-    geoms = shapely.from_wkb(np.asarray(wkb, dtype=object), on_invalid="ignore")
+    raw_wkb = np.asarray(wkb, dtype=object)
+    geoms = shapely.from_wkb(raw_wkb, on_invalid="ignore")
+    unreadable = [i for i in np.flatnonzero(shapely.is_missing(geoms)).tolist()
+                  if raw_wkb[i] is not None]
+    if unreadable:
+        raise BadInput("geo.invalid_boundaries",
+                       f"{name!r}: GEOS cannot read the geometry of feature(s) "
+                       f"{[f'{i} (area {codes[i]!r})' for i in unreadable[:10]]} (an unclosed "
+                       "ring, or a ring of fewer than 4 points)", where=where,
+                       problems=[Problem("geo.invalid_boundaries", f"feature {i}: unreadable "
+                                         "geometry", Where(field="geometry", position=i))
+                                 for i in unreadable[:_MAX_PROBLEMS]])
     geoms = _to_wgs84(geoms, meta.get("crs"), name)
     # RFC 7946 rings (exterior counter-clockwise; Shapefiles store it clockwise), and one
     # part as a Polygon (Shapefiles cannot tell them apart, GDAL promotes to multi)
