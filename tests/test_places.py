@@ -311,3 +311,20 @@ def test_cli_interpolate(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     got = {a["area"]: a["people"] for a in json.loads(res.output)["areas"]}
     assert got == pytest.approx({"w1": 100, "w2": 200, "w3": 300, "w4": 400}, rel=1e-6)
+
+
+def test_location_findings_from_geopoint_text(wards: Areas) -> None:
+    import pyarrow as pa
+
+    from citizendata.validate.location import location_findings
+
+    rows = pa.table({"_id": pa.array([1, 2, 3, 4, 5], pa.int64()),
+                     "_item": pa.nulls(5, pa.string()),
+                     "p": ["-1.45 36.65 1500 5", "-1.4 36.9 0 0", "36.65 -1.45 0 0", "", "x y"],
+                     "a": ["w1", "w1", "w1", "w1", "w1"]})
+    got = location_findings(rows, wards, point="p", area="a", field="location/gps",
+                            area_field="location/ward", tolerance_m=100, severity="error")
+    assert got.column("_id").to_pylist() == [2, 3]
+    assert set(got.column("kind").to_pylist()) == {"location"}
+    assert got.column("value").null_count == 2 and got.column("score").to_pylist()[0] > 10_000
+    assert got.column("message").to_pylist()[0].startswith("location/gps: the point lies in")

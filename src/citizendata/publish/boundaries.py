@@ -257,7 +257,7 @@ def _read_zip(data: bytes, name: str, code_field: str, name_field: str, layer: s
                     p = PurePosixPath(m.filename)
                     # only the main file and its sidecars, flattened: no path from the zip
                     # is ever used as a path here
-                    if p.parent == main.parent and p.stem == main.stem \
+                    if p.parent == main.parent and p.stem.lower() == main.stem.lower() \
                             and p.suffix.lower() in (*_SIDECARS, main.suffix.lower()):
                         (Path(tmp) / f"boundaries{p.suffix.lower()}").write_bytes(z.read(m))
                 suffix = main.suffix.lower()
