@@ -34,7 +34,7 @@ def areas(n: int = 1500, seed: int = 20) -> Areas:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=10_000_000)
-    ap.add_argument("--sample", type=int, default=2_000, help="points of the naive loop")
+    ap.add_argument("--sample", type=int, default=20_000, help="points of the naive loop")
     args = ap.parse_args()
     a = areas()
     rng = np.random.default_rng(1)
