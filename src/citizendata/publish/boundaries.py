@@ -1,22 +1,31 @@
-"""Area boundaries (GeoJSON) kept as a project reference table, for maps and area coarsening.
+"""Area boundaries kept as a project reference table, for maps, area coarsening and GPS checks.
 
-A boundary file is checked once, on upload, and stored in a canonical form: a
-FeatureCollection of Polygon and MultiPolygon features, each with a unique text
-``code`` property (the area code used in the project's dimensions) and an optional
-``name``; positions rounded to 6 decimals (about 0.1 m); keys sorted; features in code
-order. The same areas therefore give the same bytes and hash, whatever tool wrote them.
+A boundary file (GeoJSON, a zipped Shapefile, the ``.shp`` with its sidecars, or a
+GeoPackage) is checked once, on upload, and stored in a canonical form: a GeoJSON
+FeatureCollection of Polygon and MultiPolygon features in WGS 84 longitude/latitude,
+each with a unique text ``code`` property (the area code used in the project's
+dimensions) and an optional ``name``; positions rounded to 6 decimals (about 0.1 m);
+keys sorted; features in code order. The same areas therefore give the same bytes and
+hash, whatever tool wrote them. Shapefiles and GeoPackages are read by GDAL (pyogrio)
+and reprojected to WGS 84 with PROJ (pyproj) when they carry another CRS. Geometries
+that are not valid (self-intersections, empty) are refused, naming the feature and
+shapely's reason: point-in-polygon answers on them would be arbitrary.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import tempfile
+import zipfile
 from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from citizendata.errors import BadInput, Problem, Where
 
-__all__ = ["canonical_boundaries", "dump_boundaries", "parse_boundaries"]
+__all__ = ["canonical_boundaries", "dump_boundaries", "file_kind", "parse_boundaries",
+           "read_boundaries_file"]
 
 COORD_DECIMALS = 6
 _MAX_PROBLEMS = 50
@@ -35,17 +44,18 @@ def _position(p: Any) -> list[float] | None:
     return [round(lon, COORD_DECIMALS), round(lat, COORD_DECIMALS)]
 
 
-def _polygon(rings: Any, where: str, problems: list[Problem], i: int) -> list[list[list[float]]]:
+def _polygon(rings: Any, where: str, problems: list[Problem], i: int,
+             code: str = "import.invalid_geojson") -> list[list[list[float]]]:
     out = []
     if not isinstance(rings, list) or not rings:
-        problems.append(Problem("import.invalid_geojson", f"{where} has no rings",
+        problems.append(Problem(code, f"{where} has no rings",
                                 Where(field="geometry.coordinates", position=i)))
         return []
     for ring in rings:
         pts = [_position(p) for p in ring] if isinstance(ring, list) else [None]
         if any(p is None for p in pts) or len(pts) < 4:
             problems.append(Problem(
-                "import.invalid_geojson",
+                code,
                 f"{where} has a ring that is not at least 4 [longitude, latitude] positions "
                 "within [-180, 180] × [-90, 90]", Where(field="geometry.coordinates", position=i)))
             return []
@@ -56,9 +66,15 @@ def _polygon(rings: Any, where: str, problems: list[Problem], i: int) -> list[li
     return out
 
 
-def parse_boundaries(data: bytes | str | Mapping[str, Any], name: str = "boundaries"
+def parse_boundaries(data: bytes | str | Mapping[str, Any], name: str = "boundaries", *,
+                     error: str = "import.invalid_geojson", validate: bool = False
                      ) -> dict[str, Any]:
-    """Check a GeoJSON FeatureCollection of areas and return it in canonical form."""
+    """Check a GeoJSON FeatureCollection of areas and return it in canonical form.
+
+    Structural problems carry the code ``error``. With ``validate`` (as on upload),
+    geometries GEOS finds invalid (self-intersecting, overlapping parts, empty) are
+    ``geo.invalid_boundaries``, naming the feature and the reason.
+    """
     where_file = Where(file=name)
     if isinstance(data, Mapping):
         doc: Any = data
@@ -66,57 +82,89 @@ def parse_boundaries(data: bytes | str | Mapping[str, Any], name: str = "boundar
         try:
             doc = json.loads(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadInput("import.invalid_geojson", f"{name!r} is not UTF-8 JSON: {exc}",
+            raise BadInput(error, f"{name!r} is not UTF-8 JSON: {exc}",
                            where=where_file) from exc
     if not isinstance(doc, Mapping) or doc.get("type") != "FeatureCollection" \
             or not isinstance(doc.get("features"), list) or not doc["features"]:
-        raise BadInput("import.invalid_geojson",
-                       f"{name!r} is not a GeoJSON FeatureCollection with features",
+        raise BadInput(error, f"{name!r} is not a GeoJSON FeatureCollection with features",
                        where=where_file)
     problems: list[Problem] = []
-    features: dict[str, dict[str, Any]] = {}
+    features: dict[str, tuple[int, dict[str, Any]]] = {}
     for i, feat in enumerate(doc["features"]):
-        props = feat.get("properties") if isinstance(feat, Mapping) else None
-        code = props.get("code") if isinstance(props, Mapping) else None
-        if not isinstance(code, (str, int)) or isinstance(code, bool) or str(code) == "":
-            problems.append(Problem("import.invalid_geojson",
-                                    f"feature {i} has no 'code' property (the area code)",
-                                    Where(field="properties.code", position=i)))
-            continue
-        code = str(code)
-        if code in features:
-            problems.append(Problem("import.invalid_geojson", f"area code {code!r} appears twice",
-                                    Where(field="properties.code", position=i)))
-            continue
-        geom = feat.get("geometry") if isinstance(feat, Mapping) else None
-        kind = geom.get("type") if isinstance(geom, Mapping) else None
-        coords = geom.get("coordinates") if isinstance(geom, Mapping) else None
-        label = f"area {code!r}"
-        if kind == "Polygon":
-            polys = [_polygon(coords, label, problems, i)]
-        elif kind == "MultiPolygon" and isinstance(coords, list) and coords:
-            polys = [_polygon(p, label, problems, i) for p in coords]
-        else:
-            problems.append(Problem("import.invalid_geojson",
-                                    f"{label} is a {kind or 'missing geometry'}, not a Polygon "
-                                    "or MultiPolygon", Where(field="geometry.type", position=i)))
-            continue
-        if not all(polys):
-            continue
-        feature_props = {"code": code}
-        if isinstance(props, Mapping) and props.get("name") not in (None, ""):
-            feature_props["name"] = str(props["name"])
-        geometry = ({"type": "Polygon", "coordinates": polys[0]} if kind == "Polygon"
-                    else {"type": "MultiPolygon", "coordinates": polys})
-        features[code] = {"type": "Feature", "properties": feature_props, "geometry": geometry}
+        got = _feature(feat, i, features, problems, error)
+        if got is not None:
+            features[got["properties"]["code"]] = (i, got)
         if len(problems) >= _MAX_PROBLEMS:
             break
     if problems:
-        raise BadInput("import.invalid_geojson",
-                       f"{name!r} has {len(problems)} problem(s); nothing was stored: "
+        raise BadInput(error, f"{name!r} has {len(problems)} problem(s); nothing was stored: "
                        + "; ".join(p.message for p in problems[:5]),
                        where=where_file, problems=problems)
-    return {"type": "FeatureCollection", "features": [features[c] for c in sorted(features)]}
+    if validate:
+        _check_geometries(list(features.values()), name)
+    return {"type": "FeatureCollection",
+            "features": [features[c][1] for c in sorted(features)]}
+
+
+def _feature(feat: Any, i: int, seen: Mapping[str, Any], problems: list[Problem],
+             error: str) -> dict[str, Any] | None:
+    """One feature in canonical form, or None with its problems recorded."""
+    props = feat.get("properties") if isinstance(feat, Mapping) else None
+    code = props.get("code") if isinstance(props, Mapping) else None
+    if not isinstance(code, (str, int)) or isinstance(code, bool) or str(code) == "":
+        problems.append(Problem(error, f"feature {i} has no 'code' property (the area code)",
+                                Where(field="properties.code", position=i)))
+        return None
+    code = str(code)
+    if code in seen:
+        problems.append(Problem(error, f"area code {code!r} appears twice (features "
+                                f"{seen[code][0]} and {i})",
+                                Where(field="properties.code", position=i)))
+        return None
+    geom = feat.get("geometry") if isinstance(feat, Mapping) else None
+    kind = geom.get("type") if isinstance(geom, Mapping) else None
+    coords = geom.get("coordinates") if isinstance(geom, Mapping) else None
+    label = f"feature {i} (area {code!r})"
+    if kind == "Polygon":
+        polys = [_polygon(coords, label, problems, i, error)]
+    elif kind == "MultiPolygon" and isinstance(coords, list) and coords:
+        polys = [_polygon(p, label, problems, i, error) for p in coords]
+    else:
+        problems.append(Problem(error, f"{label} is a {kind or 'missing geometry'}, not a "
+                                "Polygon or MultiPolygon", Where(field="geometry.type", position=i)))
+        return None
+    if not all(polys):
+        return None
+    feature_props = {"code": code}
+    if isinstance(props, Mapping) and props.get("name") not in (None, ""):
+        feature_props["name"] = str(props["name"])
+    geometry = ({"type": "Polygon", "coordinates": polys[0]} if kind == "Polygon"
+                else {"type": "MultiPolygon", "coordinates": polys})
+    return {"type": "Feature", "properties": feature_props, "geometry": geometry}
+
+
+def _check_geometries(features: list[tuple[int, dict[str, Any]]], name: str) -> None:
+    """Refuse geometries GEOS finds invalid, naming each feature and shapely's reason."""
+    import shapely
+
+    geoms = shapely.from_geojson([json.dumps(f["geometry"]) for _, f in features])
+    reasons = shapely.is_valid_reason(geoms)
+    empty = shapely.is_empty(geoms)
+    problems = []
+    for (i, f), reason, is_empty in zip(features, reasons, empty, strict=True):
+        if is_empty or reason != "Valid Geometry":
+            why = "it is empty" if is_empty else reason
+            problems.append(Problem("geo.invalid_boundaries",
+                                    f"feature {i} (area {f['properties']['code']!r}) is not a "
+                                    f"valid polygon: {why}", Where(field="geometry", position=i)))
+    if problems:
+        raise BadInput("geo.invalid_boundaries",
+                       f"{name!r} has {len(problems)} invalid geometr"
+                       f"{'y' if len(problems) == 1 else 'ies'}; nothing was stored: "
+                       + "; ".join(p.message for p in problems[:5]),
+                       where=Where(file=name), problems=problems[:_MAX_PROBLEMS],
+                       fix="Repair them in a GIS (QGIS: Fix geometries; GDAL: "
+                           "ogr2ogr -makevalid) and upload the file again.")
 
 
 def dump_boundaries(doc: Mapping[str, Any]) -> bytes:
@@ -126,6 +174,216 @@ def dump_boundaries(doc: Mapping[str, Any]) -> bytes:
 
 
 def canonical_boundaries(data: bytes, name: str = "boundaries") -> tuple[bytes, dict[str, Any]]:
-    """The canonical bytes of a boundary file and the parsed collection."""
-    doc = parse_boundaries(data, name)
+    """The canonical bytes of a boundary file (GeoJSON, zipped Shapefile, GeoPackage) and the
+    parsed collection."""
+    doc = read_boundaries_file(data, name)
     return dump_boundaries(doc), doc
+
+
+_ZIP, _SQLITE = b"PK\x03\x04", b"SQLite format 3\x00"
+_MAX_UNZIPPED = 200 * 2**20  # a zip that inflates beyond this is refused (zip bombs)
+_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+_WGS84 = ("EPSG:4326", "OGC:CRS84")
+
+
+def file_kind(data: bytes) -> str:
+    """'zip', 'gpkg' or 'geojson', from the first bytes (names and extensions lie)."""
+    if data.startswith(_ZIP):
+        return "zip"
+    if data.startswith(_SQLITE):
+        return "gpkg"
+    return "geojson"
+
+
+def read_boundaries_file(source: bytes | str | Path, name: str | None = None, *,
+                         code_field: str = "code", name_field: str = "name",
+                         layer: str | None = None) -> dict[str, Any]:
+    """Areas from a GeoJSON, zipped Shapefile, ``.shp`` (sidecars beside it) or GeoPackage.
+
+    ``source`` is the file's bytes or its path. The area code is the ``code_field``
+    attribute (matched without regard to case: DBF field names are often upper case).
+    Returns the canonical GeoJSON collection in WGS 84; refuses with
+    ``geo.invalid_boundaries`` (or ``import.invalid_geojson`` for a malformed GeoJSON).
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        name = name or path.name
+        if path.suffix.lower() == ".shp":
+            return _read_ogr(path, name, code_field, name_field, layer)
+        source = path.read_bytes()
+    name = name or "boundaries"
+    kind = file_kind(source)
+    if kind == "geojson":
+        if code_field != "code" or name_field != "name":
+            return _read_via_tempfile(source, ".geojson", name, code_field, name_field, layer)
+        return parse_boundaries(source, name, validate=True)
+    if kind == "gpkg":
+        return _read_via_tempfile(source, ".gpkg", name, code_field, name_field, layer)
+    return _read_zip(source, name, code_field, name_field, layer)
+
+
+def _read_via_tempfile(data: bytes, suffix: str, name: str, code_field: str, name_field: str,
+                       layer: str | None) -> dict[str, Any]:
+    # GDAL picks its driver by extension and warns on a GeoPackage in /vsimem/ without one
+    with tempfile.TemporaryDirectory(prefix="citizendata-boundaries-") as tmp:
+        path = Path(tmp) / f"boundaries{suffix}"
+        path.write_bytes(data)
+        return _read_ogr(path, name, code_field, name_field, layer)
+
+
+def _read_zip(data: bytes, name: str, code_field: str, name_field: str, layer: str | None
+              ) -> dict[str, Any]:
+    """A zipped Shapefile (or GeoPackage / GeoJSON) as people send them, folders and all."""
+    where = Where(file=name)
+    try:
+        with zipfile.ZipFile(_bytes_io(data)) as z:
+            members = [m for m in z.infolist() if not m.is_dir()
+                       and not PurePosixPath(m.filename).name.startswith(".")
+                       and "__MACOSX" not in m.filename]
+            if sum(m.file_size for m in members) > _MAX_UNZIPPED:
+                raise BadInput("geo.invalid_boundaries", f"{name!r} unzips to more than "
+                               f"{_MAX_UNZIPPED // 2**20} MB", where=where)
+            data_files = [m for m in members if PurePosixPath(m.filename).suffix.lower()
+                          in (".shp", ".gpkg", ".geojson", ".json")]
+            if len(data_files) != 1:
+                found = sorted(m.filename for m in data_files)
+                raise BadInput("geo.invalid_boundaries",
+                               f"{name!r} holds {len(data_files)} boundary files {found}; "
+                               "give a zip with exactly one (.shp with its .shx, .dbf and "
+                               ".prj, or a .gpkg)", where=where)
+            main = PurePosixPath(data_files[0].filename)
+            with tempfile.TemporaryDirectory(prefix="citizendata-boundaries-") as tmp:
+                for m in members:
+                    p = PurePosixPath(m.filename)
+                    # only the main file and its sidecars, flattened: no path from the zip
+                    # is ever used as a path here
+                    if p.parent == main.parent and p.stem.lower() == main.stem.lower() \
+                            and p.suffix.lower() in (*_SIDECARS, main.suffix.lower()):
+                        (Path(tmp) / f"boundaries{p.suffix.lower()}").write_bytes(z.read(m))
+                suffix = main.suffix.lower()
+                if suffix == ".shp":
+                    missing = [s for s in (".shx", ".dbf")
+                               if not (Path(tmp) / f"boundaries{s}").exists()]
+                    if missing:
+                        raise BadInput("geo.invalid_boundaries",
+                                       f"{name!r}: the Shapefile {main.name!r} comes without "
+                                       f"its {' and '.join(missing)} file(s)", where=where)
+                return _read_ogr(Path(tmp) / f"boundaries{suffix}", name, code_field,
+                                 name_field, layer)
+    except zipfile.BadZipFile as exc:
+        raise BadInput("geo.invalid_boundaries", f"{name!r} is not a readable zip: {exc}",
+                       where=where) from exc
+
+
+def _bytes_io(data: bytes) -> Any:
+    import io
+
+    return io.BytesIO(data)
+
+
+def _read_ogr(path: Path, name: str, code_field: str, name_field: str, layer: str | None
+              ) -> dict[str, Any]:
+    """Read one polygon layer with GDAL, reproject to WGS 84 and parse it canonically."""
+    import numpy as np
+    import pyogrio
+    import shapely
+    from pyogrio import raw
+
+    where = Where(file=name)
+    try:
+        layers = pyogrio.list_layers(str(path))
+    except pyogrio.errors.DataSourceError as exc:
+        raise BadInput("geo.invalid_boundaries", f"GDAL cannot read {name!r} as a Shapefile, "
+                       f"GeoPackage or GeoJSON: {exc}", where=where) from exc
+    polygonal = [str(n) for n, t in layers if t is None or "polygon" in str(t).lower()
+                 or str(t) == "Unknown"]
+    if layer is None:
+        if len(polygonal) != 1:
+            raise BadInput("geo.invalid_boundaries",
+                           f"{name!r} has {len(polygonal)} polygon layers {polygonal}; "
+                           "name the layer to use", where=where)
+        layer = polygonal[0]
+    meta, _, wkb, values = raw.read(str(path), layer=layer, force_2d=True)
+    fields = [str(f) for f in meta["fields"]]
+    lower = {f.lower(): k for k, f in enumerate(fields)}
+    if code_field.lower() not in lower:
+        raise BadInput("geo.invalid_boundaries", f"{name!r} has no {code_field!r} attribute "
+                       f"(the area code); its attributes are {fields}",
+                       where=Where(file=name, field=code_field))
+    codes = values[lower[code_field.lower()]]
+    names = values[lower[name_field.lower()]] if name_field.lower() in lower else None
+    raw_wkb = np.asarray(wkb, dtype=object)
+    geoms = shapely.from_wkb(raw_wkb, on_invalid="ignore")
+    unreadable = [i for i in np.flatnonzero(shapely.is_missing(geoms)).tolist()
+                  if raw_wkb[i] is not None]
+    if unreadable:
+        raise BadInput("geo.invalid_boundaries",
+                       f"{name!r}: GEOS cannot read the geometry of feature(s) "
+                       f"{[f'{i} (area {codes[i]!r})' for i in unreadable[:10]]} (an unclosed "
+                       "ring, or a ring of fewer than 4 points)", where=where,
+                       problems=[Problem("geo.invalid_boundaries", f"feature {i}: unreadable "
+                                         "geometry", Where(field="geometry", position=i))
+                                 for i in unreadable[:_MAX_PROBLEMS]])
+    geoms = _to_wgs84(geoms, meta.get("crs"), name)
+    # RFC 7946 rings (exterior counter-clockwise; Shapefiles store it clockwise), and one
+    # part as a Polygon (Shapefiles cannot tell them apart, GDAL promotes to multi)
+    geoms = shapely.orient_polygons(geoms, exterior_cw=False)
+    single = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
+    geoms[single] = shapely.get_geometry(geoms[single], 0)
+    feats = []
+    for i, g in enumerate(geoms):
+        code = codes[i]
+        code = None if code is None or (isinstance(code, float) and math.isnan(code)) else (
+            str(int(code)) if isinstance(code, (float, np.floating)) and float(code).is_integer()
+            else str(code))
+        props: dict[str, Any] = {"code": code}
+        if names is not None and names[i] not in (None, ""):
+            props["name"] = str(names[i])
+        geometry = None if g is None else json.loads(shapely.to_geojson(g))
+        feats.append({"type": "Feature", "properties": props, "geometry": geometry})
+    return parse_boundaries({"type": "FeatureCollection", "features": feats}, name,
+                            error="geo.invalid_boundaries", validate=True)
+
+
+def _to_wgs84(geoms: Any, crs: str | None, name: str) -> Any:
+    """Longitude/latitude on WGS 84, whatever the file's CRS (PROJ via pyproj)."""
+    import numpy as np
+    import shapely
+
+    where = Where(file=name)
+    if crs is None:
+        # no .prj: only plain longitude/latitude can be taken at its word
+        xmin, ymin, xmax, ymax = shapely.total_bounds(geoms)
+        if -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90:
+            return geoms
+        raise BadInput("geo.invalid_boundaries", f"{name!r} has no coordinate reference "
+                       "system (a Shapefile without its .prj) and its coordinates are not "
+                       "longitude/latitude", where=where,
+                       fix="Include the .prj file, or reproject to WGS 84 (EPSG:4326).")
+    if crs.upper() in _WGS84:
+        return geoms
+    try:
+        from pyproj import CRS, Transformer
+        from pyproj.exceptions import CRSError
+    except ImportError as exc:  # pragma: no cover - pyproj is a dependency
+        raise BadInput("geo.invalid_boundaries", f"{name!r} is in {crs}; without pyproj "
+                       "only WGS 84 (EPSG:4326) can be read", where=where) from exc
+    try:
+        source = CRS.from_user_input(crs)
+        if source.equals(CRS.from_epsg(4326), ignore_axis_order=True):
+            return geoms
+        tr = Transformer.from_crs(source, "EPSG:4326", always_xy=True)
+    except CRSError as exc:
+        raise BadInput("geo.invalid_boundaries", f"{name!r} has a coordinate reference system "
+                       f"PROJ does not know ({crs}): {exc}", where=where) from exc
+
+    def project(xy: Any) -> Any:
+        x, y = tr.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    out = shapely.transform(geoms, project)
+    bad = ~np.isfinite(shapely.get_coordinates(out)).all()
+    if bad:
+        raise BadInput("geo.invalid_boundaries", f"{name!r}: some coordinates cannot be "
+                       f"projected from {crs} to WGS 84", where=where)
+    return out

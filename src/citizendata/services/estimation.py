@@ -25,7 +25,7 @@ from citizendata.ingest.depth import check_json_depth
 from citizendata.ingest.encoding import decode_table_text, sniff_delimiter
 from citizendata.projects.estimation import EstimationSpec, IndicatorSpec
 from citizendata.projects.spec import ProjectSpec
-from citizendata.publish.boundaries import canonical_boundaries
+from citizendata.publish.boundaries import canonical_boundaries, file_kind
 from citizendata.services.access import audit, form_in, project_for
 from citizendata.store.models import EstimateRun, ReferenceTable
 
@@ -109,7 +109,8 @@ def add_reference_table(db: Session, actor: Actor | None, slug: str, name: str, 
     """Store (or replace) a reference table of the project; its hash goes to the audit log.
 
     A CSV is read as imports are (UTF-8, or the ``encoding`` named; nothing guessed); an
-    empty one is refused. GeoJSON boundaries may nest ``max_depth`` deep.
+    empty one is refused. Boundaries come as GeoJSON (nesting at most ``max_depth`` deep),
+    a zipped Shapefile or a GeoPackage, and are stored as canonical GeoJSON in WGS 84.
     """
     project, _ = project_for(db, actor, slug, Action.PROJECT_EDIT)
     if kind not in KINDS:
@@ -123,8 +124,10 @@ def add_reference_table(db: Session, actor: Actor | None, slug: str, name: str, 
                               f"the reference table {name!r} is larger than 50 MB",
                               where=Where(file=name), details={"limit_bytes": MAX_REFERENCE_BYTES})
     if kind == "boundaries":
-        # GeoJSON, not a table: "columns" are the properties, "rows" the areas
-        check_json_depth(data, max_depth, file=name)
+        # areas, not a table: "columns" are the properties, "rows" the areas; a zipped
+        # Shapefile or a GeoPackage is read by GDAL and stored as canonical GeoJSON too
+        if file_kind(data) == "geojson":
+            check_json_depth(data, max_depth, file=name)
         content, doc = canonical_boundaries(data, name)
         columns, n_rows = ["code", "name"], len(doc["features"])
     else:

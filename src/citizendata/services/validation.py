@@ -2,13 +2,15 @@
 
 A run reads every submission (a reviewer's latest edit where there is one) into
 raw-text tables, checks each form version's rules (citizendata.validate.checks),
-flags outliers, exact and probable duplicates, then replaces the form's findings
-and moves received submissions with an error to ``has_issues``. The heavy part runs
+flags outliers, GPS points outside the area they name (validate.location), exact
+and probable duplicates, then replaces the form's findings and moves received
+submissions with an error to ``has_issues``. The heavy part runs
 in a read transaction (``compute``); storing is a short write (``store``).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -38,6 +40,7 @@ from citizendata.store.models import (
     Form,
     FormVersion,
     Project,
+    ReferenceTable,
     ReviewEvent,
     Submission,
     User,
@@ -148,6 +151,7 @@ def compute(db: Session, actor: Actor | None, slug: str, form_id: str, *,
                                                         labels=choice_labels(schema))))
     settings = _form_settings(project, form_id)
     parts.extend(_outliers(con, tables, merged, columns, settings))
+    parts.extend(_locations(db, project, con, tables, merged, columns, settings))
     found = pa.concat_tables([_with_score(p) for p in parts]) if parts else _empty_findings()
     pairs = _probable(con, tables[None], columns, settings)
     return Computed(form_id, subs.num_rows, n_rules, found, pairs, skipped,
@@ -198,6 +202,58 @@ def _outliers(con: Any, tables: dict[str | None, ibis.Table], schema: FormSchema
             hits = con.to_pyarrow(hard_limit_findings(numeric, limits, keep=("_item",)))
             out.append(_outlier_rows(hits, paths, "limit"))
     return out
+
+
+def _locations(db: Session, project: Project, con: Any, tables: dict[str | None, ibis.Table],
+               schema: FormSchema, columns: dict[str, str], settings: FormValidationSpec
+               ) -> list[pa.Table]:
+    """GPS answers checked against the area another answer names (integrate.places)."""
+    if not settings.locations:
+        return []
+    from citizendata.integrate.places import Areas
+    from citizendata.validate.location import location_findings
+
+    by_name = {**{f.name: f for f in schema.fields}, **{f.path: f for f in schema.fields}}
+    areas: dict[str, Areas] = {}
+    out = []
+    for spec in settings.locations:
+        unknown = [n for n in (spec.field, spec.area_field) if n not in by_name]
+        if unknown:
+            raise BadInput("input.invalid", f"The project's location check names unknown "
+                           f"fields {unknown}.", where=Where(field=unknown[0]),
+                           fix="Use the form's field names or paths.")
+        point, area = by_name[spec.field], by_name[spec.area_field]
+        if point.type != "geopoint":
+            raise BadInput("input.invalid", f"The location check's field {point.path!r} is a "
+                           f"{point.type}, not a geopoint.", where=Where(field=point.path))
+        table = tables[point.repeat]
+        if columns[area.path] not in table.columns:
+            raise BadInput("input.invalid", f"The location check's area field {area.path!r} "
+                           f"is not in the same repeat as {point.path!r} or one enclosing it.",
+                           where=Where(field=area.path))
+        if spec.boundaries not in areas:
+            areas[spec.boundaries] = _boundaries(db, project, spec.boundaries)
+        rows = con.to_pyarrow(table.select("_id", "_item", _p=table[columns[point.path]],
+                                           _a=table[columns[area.path]]))
+        out.append(location_findings(rows, areas[spec.boundaries], point="_p", area="_a",
+                                     field=point.path, area_field=area.path,
+                                     tolerance_m=spec.tolerance_m, severity=spec.severity))
+    return out
+
+
+def _boundaries(db: Session, project: Project, name: str) -> Any:
+    from citizendata.integrate.places import Areas
+
+    row = db.scalar(select(ReferenceTable).where(ReferenceTable.project_id == project.id,
+                                                 ReferenceTable.name == name))
+    if row is None or row.kind != "boundaries":
+        have = sorted(db.scalars(select(ReferenceTable.name).where(
+            ReferenceTable.project_id == project.id, ReferenceTable.kind == "boundaries")))
+        raise BadInput("input.invalid", f"The project's location check uses boundaries "
+                       f"{name!r}, but the project has no boundaries reference table of that "
+                       f"name (it has {have}).", where=Where(field="boundaries"),
+                       fix="Upload the boundaries (kind 'boundaries') or correct the name.")
+    return Areas.from_geojson(json.loads(row.content.decode("utf-8")))
 
 
 def _outlier_rows(hits: pa.Table, paths: dict[str, str], kind: str) -> pa.Table:

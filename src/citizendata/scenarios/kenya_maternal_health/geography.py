@@ -146,10 +146,17 @@ def boundaries_geojson(level: str = "ward") -> bytes:
                   "geometry": {"type": "Polygon", "coordinates": [ring(cells[w.name])]}}
                  for w in WARDS]
     elif level == "county":
-        feats = [{"type": "Feature", "properties": {"code": c, "name": label},
-                  "geometry": {"type": "MultiPolygon", "coordinates": [
-                      [ring(cells[w.name])] for w in WARDS if w.county == c]}}
-                 for c, label in COUNTIES.items()]
+        # a county is the union of its wards' cells: a MultiPolygon of cells that share
+        # edges is not a valid geometry (OGC), and uploads refuse invalid geometries
+        import shapely
+
+        feats = []
+        for c, label in COUNTIES.items():
+            union = shapely.union_all([shapely.Polygon(cells[w.name]) for w in WARDS
+                                       if w.county == c], grid_size=1e-4)
+            geometry = json.loads(shapely.to_geojson(shapely.orient_polygons(union)))
+            feats.append({"type": "Feature", "properties": {"code": c, "name": label},
+                          "geometry": geometry})
     else:
         raise ValueError(f"level must be 'ward' or 'county', not {level!r}")
     return (json.dumps({"type": "FeatureCollection", "features": feats}, indent=1) + "\n").encode()

@@ -77,6 +77,40 @@ def _wg_answers(rng: np.random.Generator, age: np.ndarray) -> np.ndarray:
     return (1 + (z[:, :, None] > _WG_CUTS[None, None, :]).sum(axis=2)).astype(np.int8)
 
 
+def _inside_own_ward(rng: np.random.Generator, ward_idx: np.ndarray, lat: np.ndarray,
+                     lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Homes outside their ward's (synthetic) cell drawn again, until inside it.
+
+    A genuine answer must pass the project's GPS-in-ward check; only the planted record
+    fails it. The redraws come from a stream of their own (a child of ``rng``'s seed
+    sequence, which ``rng`` itself does not use), so every other number of the scenario
+    stays as it was. Homes are stored with six decimals: a point is kept only if it is
+    inside once rounded too.
+    """
+    import shapely
+
+    from citizendata.scenarios.kenya_maternal_health.geography import _cells
+
+    cells = _cells()
+    polys = np.array([shapely.Polygon(cells[w.name]) for w in WARDS], dtype=object)
+    shapely.prepare(polys)
+    ss = getattr(rng.bit_generator, "seed_seq", None)
+    seq = (np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, 0x6E0))
+           if isinstance(ss, np.random.SeedSequence) else np.random.SeedSequence(0x6E0))
+    redraw = np.random.default_rng(seq)
+    centre_lat = np.array([w.lat for w in WARDS])
+    centre_lon = np.array([w.lon for w in WARDS])
+    lat, lon = lat.copy(), lon.copy()
+    for _ in range(100):
+        out = ~shapely.contains_xy(polys[ward_idx], np.round(lon, 6), np.round(lat, 6))
+        if not out.any():
+            break
+        k = int(out.sum())
+        lat[out] = centre_lat[ward_idx[out]] + 0.06 * redraw.standard_normal(k)
+        lon[out] = centre_lon[ward_idx[out]] + 0.06 * redraw.standard_normal(k)
+    return lat, lon
+
+
 def make_population(rng: np.random.Generator, size: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The women (one row each, true values) and their births in the last two years."""
     women = _places(rng, size)
@@ -99,8 +133,9 @@ def make_population(rng: np.random.Generator, size: int) -> tuple[pd.DataFrame, 
     women["distance_km"] = np.round(mean_d * np.exp(0.5 * rng.standard_normal(size) - 0.125), 1)
     minutes_per_km = rng.choice(np.array([3.0, 6.0, 12.0]), size=size, p=[0.3, 0.3, 0.4])
     women["travel_minutes"] = np.maximum(5, np.round(women["distance_km"] * minutes_per_km)).astype(int)
-    women["lat"] = np.array([w.lat for w in WARDS])[ward_idx] + 0.06 * rng.standard_normal(size)
-    women["lon"] = np.array([w.lon for w in WARDS])[ward_idx] + 0.06 * rng.standard_normal(size)
+    lat = np.array([w.lat for w in WARDS])[ward_idx] + 0.06 * rng.standard_normal(size)
+    lon = np.array([w.lon for w in WARDS])[ward_idx] + 0.06 * rng.standard_normal(size)
+    women["lat"], women["lon"] = _inside_own_ward(rng, ward_idx, lat, lon)
     women["altitude"] = np.round(rng.uniform(900, 2100, size), 1)
     women["gps_accuracy"] = np.round(rng.uniform(3, 20, size), 1)
     wg = _wg_answers(rng, women["age"].to_numpy())

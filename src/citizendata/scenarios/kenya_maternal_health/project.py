@@ -144,6 +144,12 @@ VALIDATION: dict[str, Any] = {
                 # a candidate for a person to look at, not a decision: cast the net wide
                 "threshold": 0.5,
             },
+            # the GPS point must lie in the ward the woman names (the "wards" boundaries
+            # reference table), with 1 km of slack for GPS error and homes on a ward
+            # border; a warning, as the interview's answers stay usable: a reviewer
+            # asks the volunteer
+            "locations": [{"field": "gps", "area_field": "ward", "boundaries": "wards",
+                           "tolerance_m": 1000, "severity": "warning"}],
         },
     },
 }
