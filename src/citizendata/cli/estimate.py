@@ -47,12 +47,12 @@ app.add_typer(reference_app, name="reference")
 @reference_app.command("add")
 def reference_add(project: str, name: str, file: Path,
                   kind: Annotated[str, typer.Option(
-                      help="margins, geography, boundaries (GeoJSON) or other.")] = "other",
+                      help="margins, geography, boundaries (GeoJSON, zipped Shapefile or GeoPackage) or other.")] = "other",
                   note: Annotated[str, typer.Option(help="Where the table comes from.")] = "",
                   replace: Annotated[bool, typer.Option(help="Replace a table of that name.")] = False,
                   workspace: WorkspaceOpt = DEFAULT_WS, as_user: AsOpt = None,
                   encoding: EncodingOpt = None) -> None:
-    """Store a reference table (CSV, or GeoJSON boundaries) for weighting, roll-ups, maps."""
+    """Store a reference table (CSV; boundaries as GeoJSON, Shapefile or GeoPackage)."""
     def go() -> None:
         info = client(workspace, as_user).add_reference_table(project, name, file, kind=kind,
                                                               note=note, replace=replace,

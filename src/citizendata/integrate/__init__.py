@@ -14,6 +14,15 @@ Tables in, tables out.
 * :mod:`~citizendata.integrate.mse` estimates the uncounted from the linked lists' capture
   histories: log-linear models (selection, admissibility, profile and bootstrap intervals,
   stratification) and the Bayesian latent-class model LCMCR.
+* :mod:`~citizendata.integrate.sae` gives small area estimates: the Fay–Herriot area-level
+  EBLUP (REML, ML, FH; Prasad–Rao and Datta–Lahiri MSE, bootstrap; arcsine transform,
+  variance smoothing, benchmarking) and the Battese–Harter–Fuller unit-level model.
+* :mod:`~citizendata.integrate.population` estimates population by small area: census
+  coverage by dual-system estimation, bottom-up counts from dwellings and occupancy, and
+  their combination with the census (undercount by area).
+* :mod:`~citizendata.integrate.places` places points in areas (boundary files, vectorised
+  point-in-polygon, GPS-in-area checks) and moves counts between boundary sets
+  (areal interpolation, population-weighted means).
 """
 
 from __future__ import annotations
@@ -40,28 +49,54 @@ if TYPE_CHECKING:
     )
     from citizendata.integrate.mse.lcmcr import LCMCRResult, fit_lcmcr
     from citizendata.integrate.nonprob import NonprobResult, estimate_nonprob
+    from citizendata.integrate.places import (
+        Areas,
+        areal_interpolate,
+        assign_areas,
+        check_points,
+        population_weighted_mean,
+    )
     from citizendata.integrate.pprl import ClkSchema, PPRLResult, encode_clks, link_encodings
+    from citizendata.integrate.sae import (
+        Benchmark,
+        BHFResult,
+        FHResult,
+        battese_harter_fuller,
+        fay_herriot,
+        smooth_variances,
+    )
 
 __all__ = [
+    "Areas",
+    "BHFResult",
+    "Benchmark",
     "ClkSchema",
+    "FHResult",
     "Histories",
     "LCMCRResult",
     "LinkageResult",
     "MSEResult",
     "NonprobResult",
     "PPRLResult",
+    "areal_interpolate",
+    "assign_areas",
+    "battese_harter_fuller",
     "blocking_recall",
+    "check_points",
     "encode_clks",
     "estimate_mse",
     "estimate_nonprob",
     "estimate_stratified",
+    "fay_herriot",
     "fit_lcmcr",
     "fit_loglinear",
     "histories_from_records",
     "link_encodings",
     "link_records",
     "linkage_quality",
+    "population_weighted_mean",
     "read_histories",
+    "smooth_variances",
     "threshold_sensitivity",
 ]
 
@@ -75,6 +110,10 @@ _WHERE = {
     "LinkageResult": "linkage", "link_records": "linkage", "linkage_quality": "linkage",
     "threshold_sensitivity": "linkage", "blocking_recall": "linkage",
     "ClkSchema": "pprl", "PPRLResult": "pprl", "encode_clks": "pprl", "link_encodings": "pprl",
+    "fay_herriot": "sae", "FHResult": "sae", "Benchmark": "sae", "smooth_variances": "sae",
+    "battese_harter_fuller": "sae", "BHFResult": "sae",
+    "Areas": "places", "check_points": "places", "areal_interpolate": "places",
+    "population_weighted_mean": "places", "assign_areas": "places",
 }
 
 

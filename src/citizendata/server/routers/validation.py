@@ -152,7 +152,8 @@ def kind_names() -> dict[str, str]:
             "type": _("wrong type"), "choice": _("unknown choice"),
             "relevant": _("answer where none is expected"), "outlier": _("outlier"),
             "limit": _("outside limits"), "duplicate": _("possible duplicate"),
-            "calculation": _("calculation"), "repeat_count": _("repeat count")}
+            "calculation": _("calculation"), "repeat_count": _("repeat count"),
+            "location": _("GPS point outside its area")}
 
 
 async def _posted(request: Request) -> Any:
