@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import struct
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -114,6 +116,187 @@ def test_a_zip_without_its_dbf_or_with_two_shapefiles_is_refused() -> None:
         with pytest.raises(BadInput) as e:
             read_boundaries_file(buf.getvalue(), "w.zip")
         assert e.value.code == "geo.invalid_boundaries" and expect in str(e.value)
+
+
+# -- uploads GDAL must not be handed (review of issue 20) ---------------------------------------
+
+_SECRET = "SECRET-ROW-7f3a"
+
+
+def _vrts(tmp: Path) -> dict[str, bytes]:
+    """OGR VRT files that would read a server file, and the workspace SQLite via SQL."""
+    (tmp / "secret.csv").write_text(f'code,name,WKT\n{_SECRET},private,'
+                                    '"POLYGON((0 0,1 0,1 1,0 1,0 0))"\n')
+    db = tmp / "ws.db"
+    con = sqlite3.connect(db)
+    con.execute("create table users(username text, password_hash text)")
+    con.execute("insert into users values ('admin', ?)", (f"pbkdf2${_SECRET}",))
+    con.commit()
+    con.close()
+    layer = ("<GeometryType>wkbPolygon</GeometryType><LayerSRS>EPSG:4326</LayerSRS>"
+             '<GeometryField encoding="WKT" field="WKT"/></OGRVRTLayer></OGRVRTDataSource>')
+    csv = (f'<OGRVRTDataSource><OGRVRTLayer name="areas"><SrcDataSource>{tmp / "secret.csv"}'
+           f"</SrcDataSource><SrcLayer>secret</SrcLayer>{layer}")
+    sql = (f'<OGRVRTDataSource><OGRVRTLayer name="areas"><SrcDataSource>{db}</SrcDataSource>'
+           '<SrcSQL dialect="SQLITE">SELECT username AS code, password_hash AS name, '
+           "'POLYGON((0 0,1 0,1 1,0 1,0 0))' AS WKT FROM users</SrcSQL>" + layer)
+    return {"csv": csv.encode(), "sqlite": sql.encode()}
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, b in files.items():
+            z.writestr(n, b)
+    return buf.getvalue()
+
+
+def _refused(source: bytes | Path, name: str, code: str = "geo.invalid_boundaries"
+             ) -> BadInput:
+    with pytest.raises(BadInput) as e:
+        read_boundaries_file(source, name)
+    text = str(e.value) + " ".join(p.message for p in e.value.problems)
+    assert e.value.code == code
+    assert _SECRET not in text and "pbkdf2" not in text and "citizendata-boundaries-" not in text
+    return e.value
+
+
+@pytest.mark.parametrize("vrt", ["csv", "sqlite"])
+@pytest.mark.parametrize("member", ["areas.json", "areas.geojson", "areas.shp", "areas.gpkg",
+                                    None, "direct.shp"])
+def test_an_ogr_vrt_is_never_opened(tmp_path: Path, vrt: str, member: str | None) -> None:
+    xml = _vrts(tmp_path)[vrt]
+    if member is None:  # the VRT uploaded as it is: not JSON, as before
+        assert "not UTF-8 JSON" in str(_refused(xml, "areas.json", "import.invalid_geojson"))
+    elif member == "direct.shp":  # a path, as the library and CLI take a .shp
+        (tmp_path / member).write_bytes(xml)
+        _refused(tmp_path / member, member)
+    else:
+        sidecars = {"areas.shx": b"\0" * 100, "areas.dbf": b"\0" * 100}
+        err = _refused(_zip({member: xml, **(sidecars if member.endswith(".shp") else {})}),
+                       "up.zip")
+        assert member in str(err)
+
+
+def test_a_sqlite_database_that_is_not_a_geopackage_is_refused(tmp_path: Path) -> None:
+    _vrts(tmp_path)
+    _refused((tmp_path / "ws.db").read_bytes(), "ws.gpkg")
+    _refused(_zip({"a.gpkg": (tmp_path / "ws.db").read_bytes()}), "up.zip")
+
+
+def test_a_geopackage_view_cannot_read_server_files(tmp_path: Path) -> None:
+    # a view may call GDAL's gdal_get_pixel_value() on any raster; we read with
+    # OGR_SQLITE_ALLOW_EXTERNAL_ACCESS=NO even when the process has it on
+    import pyogrio
+
+    grid = tmp_path / "secret.asc"
+    grid.write_text("ncols 1\nnrows 1\nxllcorner 0\nyllcorner 0\ncellsize 1\n12345\n")
+    gpkg = tmp_path / "v.gpkg"
+    gpkg.write_bytes((DATA / "wards_utm37s.gpkg").read_bytes())
+    con = sqlite3.connect(gpkg)
+    con.execute("create view v as select fid, geom, code, CAST(gdal_get_pixel_value("
+                f"'{grid}', 1, 'pixel', 0, 0) AS TEXT) AS name from wards_utm37s")
+    con.execute("insert into gpkg_contents (table_name, data_type, identifier, srs_id) "
+                "select 'v', data_type, 'v', srs_id from gpkg_contents")
+    con.execute("insert into gpkg_geometry_columns select 'v', column_name, "
+                "geometry_type_name, srs_id, z, m from gpkg_geometry_columns")
+    con.commit()
+    con.close()
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "YES"})
+    try:
+        assert raw.read(str(gpkg), layer="v")[3][1][0] == "12345.0"  # the attack works...
+        doc = read_boundaries_file(gpkg.read_bytes(), "v.gpkg", layer="v")
+        assert all("name" not in f["properties"] for f in doc["features"])  # ...not on us
+        assert pyogrio.get_gdal_config_option("OGR_SQLITE_ALLOW_EXTERNAL_ACCESS") == "YES"
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": None})
+
+
+def test_gdal_errors_name_the_member_not_the_servers_temp_path() -> None:
+    head = bytearray(b"SQLite format 3\0" + bytes(84))
+    head[68:72] = b"GPKG"
+    err = _refused(bytes(head) + b"junk" * 100, "areas.gpkg")
+    assert "areas.gpkg" in str(err) and tempfile.gettempdir() not in str(err)
+    shp = b"\x00\x00\x27\x0a" + bytes(96)
+    err = _refused(_zip({"d/a.shp": shp, "d/a.shx": shp, "d/a.dbf": b"x"}), "up.zip")
+    assert "up.zip/a.shp" in str(err) and tempfile.gettempdir() not in str(err)
+
+
+def _patch_sizes(data: bytes, size: int) -> bytes:
+    """A zip whose first member declares ``size`` uncompressed bytes (local and central)."""
+    out = bytearray(data)
+    struct.pack_into("<I", out, 22, size)
+    cd = out.rindex(b"PK\x01\x02")
+    struct.pack_into("<I", out, cd + 24, size)
+    return bytes(out)
+
+
+def test_a_zip_bomb_is_refused_quickly_in_bounded_memory() -> None:
+    import time
+    import tracemalloc
+
+    zeros = bytes(2**20)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z, \
+            z.open("a.shp", "w", force_zip64=True) as f:
+        for _ in range(64):
+            f.write(zeros)  # 64 MiB inflated, ~64 KB in the zip
+    honest = buf.getvalue()
+    with zipfile.ZipFile(io.BytesIO(honest), "a") as z:
+        z.writestr("a.shx", b"x")
+        z.writestr("a.dbf", b"x")
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        # declared small: inflation stops at the declared size, the CRC then fails
+        err = _refused(_patch_sizes(honest, 1000), "bomb.zip")
+        assert "not a readable zip" in str(err)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - t0 < 5 and peak < 16 * 2**20
+    # declared as it is, beyond the limit: refused before anything is inflated
+    assert "unzips to more than" in str(_refused(_patch_sizes(honest, 300 * 2**20), "b.zip"))
+
+
+def test_unzipping_counts_real_bytes_and_stops_at_the_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from citizendata.publish import boundaries
+
+    monkeypatch.setattr(boundaries, "_MAX_UNZIPPED", 3 * 2**20)
+    data = _zip({"a.shp": bytes(2 * 2**20), "b.shp": bytes(2 * 2**20)})
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        used = boundaries._extract(z, z.getinfo("a.shp"), tmp_path / "a", 0, "up.zip")
+        assert used == 2 * 2**20
+        with pytest.raises(BadInput) as e:
+            boundaries._extract(z, z.getinfo("b.shp"), tmp_path / "b", used, "up.zip")
+    assert e.value.code == "geo.invalid_boundaries" and "more than 3 MB" in str(e.value)
+    assert (tmp_path / "b").stat().st_size <= 2 * 2**20
+
+
+def test_deeply_nested_json_in_a_zip_is_a_coded_refusal() -> None:
+    # the service checks the depth of a GeoJSON upload, not of a zip's member
+    err = _refused(_zip({"a.json": b'{"a":' + b"[" * 200_000}), "d.zip")
+    assert "d.zip/a.json" in str(err)
+
+
+def test_geojson_with_other_field_names_is_read_without_gdal(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyogrio
+
+    def no_gdal(*a: object, **k: object) -> None:
+        raise AssertionError("GDAL opened a GeoJSON")
+
+    monkeypatch.setattr(pyogrio, "list_layers", no_gdal)
+    doc = json.loads((DATA / "wards.geojson").read_bytes())
+    for f in doc["features"]:
+        f["properties"] = {"WARD_ID": f["properties"]["code"], "Label": "x"}
+    data = json.dumps(doc).encode()
+    got = read_boundaries_file(data, code_field="ward_id", name_field="label")
+    zipped = read_boundaries_file(_zip({"w/wards.geojson": data}), "w.zip",
+                                  code_field="ward_id", name_field="label")
+    assert got == zipped and [f["properties"]["code"] for f in got["features"]] == [
+        "w1", "w2", "w3", "w4"]
 
 
 def test_a_missing_code_attribute_lists_the_attributes() -> None:
@@ -229,6 +412,17 @@ def test_check_points_statuses_and_messages(wards: Areas) -> None:
     assert "exchanged, the point lies in area 'w1'" in res["message"][2]
     assert "'w2', not in 'w1'" in res["message"][7]
     assert res["message"][0] == "" and res["message"][3] == ""
+
+
+def test_null_island_is_invalid_not_thousands_of_km_outside(wards: Areas) -> None:
+    # 0 0 is what many devices send without a fix; a missing point is "missing", no finding
+    pts = pd.DataFrame({"lon": [0, 0.0, None, 0, 36.65], "lat": [0, 0.0, None, 0.5, -1.45],
+                        "ward": ["w1", "w2", "w1", "w1", "w1"]})
+    res = check_points(pts, wards, lon="lon", lat="lat", area="ward")
+    assert res["status"].tolist() == ["invalid", "invalid", "missing", "outside", "inside"]
+    assert res["distance_m"][:2].isna().all() and res["distance_m"][3] > 100_000
+    assert "null island" in res["message"][0] and "km" not in res["message"][0]
+    assert res["message"][2] == ""
 
 
 def test_only_unusable_columns_raise(wards: Areas) -> None:

@@ -14,11 +14,14 @@ shapely's reason: point-in-polygon answers on them would be arbitrary.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import re
 import tempfile
+import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -81,7 +84,7 @@ def parse_boundaries(data: bytes | str | Mapping[str, Any], name: str = "boundar
     else:
         try:
             doc = json.loads(data.decode("utf-8-sig") if isinstance(data, bytes) else data)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             raise BadInput(error, f"{name!r} is not UTF-8 JSON: {exc}",
                            where=where_file) from exc
     if not isinstance(doc, Mapping) or doc.get("type") != "FeatureCollection" \
@@ -181,9 +184,23 @@ def canonical_boundaries(data: bytes, name: str = "boundaries") -> tuple[bytes, 
 
 
 _ZIP, _SQLITE = b"PK\x03\x04", b"SQLite format 3\x00"
+_SHP = b"\x00\x00\x27\x0a"  # a Shapefile's file code, big-endian 9994
+# a GeoPackage's SQLite application_id (header offset 68): "GPKG", or "GP10"/"GP11" of 1.0/1.1
+_GPKG_IDS = (b"GPKG", b"GP10", b"GP11")
 _MAX_UNZIPPED = 200 * 2**20  # a zip that inflates beyond this is refused (zip bombs)
+_CHUNK = 2**20
 _SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 _WGS84 = ("EPSG:4326", "OGC:CRS84")
+# the only GDAL drivers we let read an upload; GDAL picks its driver from the content, and
+# some (OGR VRT, CSV, SQLite SQL) read other files of the server or URLs
+_DRIVERS = {".shp": "ESRI Shapefile", ".gpkg": "GPKG"}
+# set around every GDAL read: no SQL function reaching outside the file (GeoPackage views),
+# no /vsicurl/ or other network access. (GDAL_SKIP cannot help: it is read only when the
+# drivers are registered, i.e. when pyogrio is imported.)
+_GDAL_SAFE = {"OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",
+              "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".citizendata-no-network",
+              "GDAL_HTTP_MAX_RETRY": "0", "GDAL_HTTP_TIMEOUT": "1",
+              "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
 
 
 def file_kind(data: bytes) -> str:
@@ -204,22 +221,60 @@ def read_boundaries_file(source: bytes | str | Path, name: str | None = None, *,
     attribute (matched without regard to case: DBF field names are often upper case).
     Returns the canonical GeoJSON collection in WGS 84; refuses with
     ``geo.invalid_boundaries`` (or ``import.invalid_geojson`` for a malformed GeoJSON).
+    GeoJSON is read by our own parser; GDAL only ever opens a file whose first bytes are
+    a Shapefile's or a GeoPackage's, and only with those two drivers.
     """
     if isinstance(source, (str, Path)):
         path = Path(source)
         name = name or path.name
         if path.suffix.lower() == ".shp":
+            with path.open("rb") as f:
+                _check_magic(f.read(100), ".shp", name)
             return _read_ogr(path, name, code_field, name_field, layer)
         source = path.read_bytes()
     name = name or "boundaries"
     kind = file_kind(source)
     if kind == "geojson":
-        if code_field != "code" or name_field != "name":
-            return _read_via_tempfile(source, ".geojson", name, code_field, name_field, layer)
-        return parse_boundaries(source, name, validate=True)
+        return _read_json(source, name, code_field, name_field, "import.invalid_geojson")
     if kind == "gpkg":
+        _check_magic(source[:100], ".gpkg", name)
         return _read_via_tempfile(source, ".gpkg", name, code_field, name_field, layer)
     return _read_zip(source, name, code_field, name_field, layer)
+
+
+def _check_magic(head: bytes, suffix: str, name: str) -> None:
+    """Refuse a .shp / .gpkg whose first bytes are not a Shapefile's / a GeoPackage's."""
+    if suffix == ".shp":
+        ok = head.startswith(_SHP)
+        what = "a Shapefile (its .shp does not begin with the Shapefile file code)"
+    else:
+        ok = head.startswith(_SQLITE) and head[68:72] in _GPKG_IDS
+        what = "a GeoPackage (an SQLite file without the GeoPackage application id)"
+    if not ok:
+        raise BadInput("geo.invalid_boundaries", f"{name!r} is not {what}",
+                       where=Where(file=name),
+                       fix="Send GeoJSON, a zipped Shapefile or a GeoPackage.")
+
+
+def _read_json(data: bytes, name: str, code_field: str, name_field: str, error: str
+               ) -> dict[str, Any]:
+    """GeoJSON with our own parser (never GDAL): code and name taken from the named fields."""
+    if code_field == "code" and name_field == "name":
+        return parse_boundaries(data, name, error=error, validate=True)
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise BadInput(error, f"{name!r} is not UTF-8 JSON: {exc}",
+                       where=Where(file=name)) from exc
+    feats = doc.get("features") if isinstance(doc, dict) else None
+    if isinstance(feats, list):
+        for feat in feats:
+            props = feat.get("properties") if isinstance(feat, dict) else None
+            if isinstance(props, dict):
+                lower = {str(k).lower(): v for k, v in props.items()}
+                feat["properties"] = {"code": lower.get(code_field.lower()),
+                                      "name": lower.get(name_field.lower())}
+    return parse_boundaries(doc, name, error=error, validate=True)
 
 
 def _read_via_tempfile(data: bytes, suffix: str, name: str, code_field: str, name_field: str,
@@ -229,6 +284,19 @@ def _read_via_tempfile(data: bytes, suffix: str, name: str, code_field: str, nam
         path = Path(tmp) / f"boundaries{suffix}"
         path.write_bytes(data)
         return _read_ogr(path, name, code_field, name_field, layer)
+
+
+def _extract(z: zipfile.ZipFile, m: zipfile.ZipInfo, dest: Path, used: int, name: str) -> int:
+    """Stream one member to ``dest`` in 1 MiB chunks, counting the bytes really inflated
+    (a member's declared size may lie); refuse past the limit. Returns the new total."""
+    with z.open(m) as src, dest.open("wb") as out:
+        while chunk := src.read(_CHUNK):
+            used += len(chunk)
+            if used > _MAX_UNZIPPED:
+                raise BadInput("geo.invalid_boundaries", f"{name!r} unzips to more than "
+                               f"{_MAX_UNZIPPED // 2**20} MB", where=Where(file=name))
+            out.write(chunk)
+    return used
 
 
 def _read_zip(data: bytes, name: str, code_field: str, name_field: str, layer: str | None
@@ -252,15 +320,24 @@ def _read_zip(data: bytes, name: str, code_field: str, name_field: str, layer: s
                                "give a zip with exactly one (.shp with its .shx, .dbf and "
                                ".prj, or a .gpkg)", where=where)
             main = PurePosixPath(data_files[0].filename)
+            suffix = main.suffix.lower()
+            label = f"{name}/{main.name}"
             with tempfile.TemporaryDirectory(prefix="citizendata-boundaries-") as tmp:
+                used = 0
                 for m in members:
                     p = PurePosixPath(m.filename)
                     # only the main file and its sidecars, flattened: no path from the zip
                     # is ever used as a path here
                     if p.parent == main.parent and p.stem.lower() == main.stem.lower() \
-                            and p.suffix.lower() in (*_SIDECARS, main.suffix.lower()):
-                        (Path(tmp) / f"boundaries{p.suffix.lower()}").write_bytes(z.read(m))
-                suffix = main.suffix.lower()
+                            and p.suffix.lower() in (*_SIDECARS, suffix):
+                        used = _extract(z, m, Path(tmp) / f"boundaries{p.suffix.lower()}",
+                                        used, name)
+                path = Path(tmp) / f"boundaries{suffix}"
+                if suffix in (".json", ".geojson"):
+                    return _read_json(path.read_bytes(), label, code_field, name_field,
+                                      "geo.invalid_boundaries")
+                with path.open("rb") as f:
+                    _check_magic(f.read(100), suffix, label)
                 if suffix == ".shp":
                     missing = [s for s in (".shx", ".dbf")
                                if not (Path(tmp) / f"boundaries{s}").exists()]
@@ -268,9 +345,8 @@ def _read_zip(data: bytes, name: str, code_field: str, name_field: str, layer: s
                         raise BadInput("geo.invalid_boundaries",
                                        f"{name!r}: the Shapefile {main.name!r} comes without "
                                        f"its {' and '.join(missing)} file(s)", where=where)
-                return _read_ogr(Path(tmp) / f"boundaries{suffix}", name, code_field,
-                                 name_field, layer)
-    except zipfile.BadZipFile as exc:
+                return _read_ogr(path, label, code_field, name_field, layer)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
         raise BadInput("geo.invalid_boundaries", f"{name!r} is not a readable zip: {exc}",
                        where=where) from exc
 
@@ -281,29 +357,68 @@ def _bytes_io(data: bytes) -> Any:
     return io.BytesIO(data)
 
 
+@contextlib.contextmanager
+def _gdal_locked_down() -> Iterator[None]:
+    """GDAL config options that keep a read inside the file, restored afterwards."""
+    import pyogrio
+
+    before = {k: pyogrio.get_gdal_config_option(k) for k in _GDAL_SAFE}
+    pyogrio.set_gdal_config_options(_GDAL_SAFE)
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options(before)
+
+
+def _gdal_message(exc: Exception, path: Path, name: str) -> str:
+    """GDAL's message with the server's temporary path replaced by the uploaded file's name."""
+    text = str(exc).replace(str(path), name).replace(str(path.parent), "")
+    return re.sub(r"\S*citizendata-boundaries-\S*", name, text)
+
+
+def _read_layer(path: Path, name: str, layer: str | None) -> tuple[Any, Any, Any]:
+    """The layer's metadata, WKB and attribute arrays, read by the Shapefile or GPKG driver
+    only (the caller checked the first bytes; the driver GDAL chose is checked again)."""
+    import pyogrio
+    from pyogrio import raw
+
+    where = Where(file=name)
+    expected = _DRIVERS[path.suffix.lower()]
+    # GDAL's warnings name the server's temporary path: not for the log, nor an error in tests
+    with _gdal_locked_down(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            layers = pyogrio.list_layers(str(path))
+            polygonal = [str(n) for n, t in layers if t is None
+                         or "polygon" in str(t).lower() or str(t) == "Unknown"]
+            if layer is None:
+                if len(polygonal) != 1:
+                    raise BadInput("geo.invalid_boundaries",
+                                   f"{name!r} has {len(polygonal)} polygon layers "
+                                   f"{polygonal}; name the layer to use", where=where)
+                layer = polygonal[0]
+            driver = pyogrio.read_info(str(path), layer=layer)["driver"]
+            if driver != expected:
+                raise BadInput("geo.invalid_boundaries", f"{name!r} is not a "
+                               f"{'Shapefile' if expected != 'GPKG' else 'GeoPackage'}",
+                               where=where)
+            meta, _, wkb, values = raw.read(str(path), layer=layer, force_2d=True)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+                pyogrio.errors.FieldError, pyogrio.errors.GeometryError,
+                pyogrio.errors.FeatureError, pyogrio.errors.CRSError) as exc:
+            raise BadInput("geo.invalid_boundaries", f"GDAL cannot read {name!r} as a "
+                           f"{expected} file: {_gdal_message(exc, path, name)}",
+                           where=where) from exc
+    return meta, wkb, values
+
+
 def _read_ogr(path: Path, name: str, code_field: str, name_field: str, layer: str | None
               ) -> dict[str, Any]:
     """Read one polygon layer with GDAL, reproject to WGS 84 and parse it canonically."""
     import numpy as np
-    import pyogrio
     import shapely
-    from pyogrio import raw
 
-    where = Where(file=name)
-    try:
-        layers = pyogrio.list_layers(str(path))
-    except pyogrio.errors.DataSourceError as exc:
-        raise BadInput("geo.invalid_boundaries", f"GDAL cannot read {name!r} as a Shapefile, "
-                       f"GeoPackage or GeoJSON: {exc}", where=where) from exc
-    polygonal = [str(n) for n, t in layers if t is None or "polygon" in str(t).lower()
-                 or str(t) == "Unknown"]
-    if layer is None:
-        if len(polygonal) != 1:
-            raise BadInput("geo.invalid_boundaries",
-                           f"{name!r} has {len(polygonal)} polygon layers {polygonal}; "
-                           "name the layer to use", where=where)
-        layer = polygonal[0]
-    meta, _, wkb, values = raw.read(str(path), layer=layer, force_2d=True)
+    meta, wkb, values = _read_layer(path, name, layer)
     fields = [str(f) for f in meta["fields"]]
     lower = {f.lower(): k for k, f in enumerate(fields)}
     if code_field.lower() not in lower:
@@ -320,7 +435,7 @@ def _read_ogr(path: Path, name: str, code_field: str, name_field: str, layer: st
         raise BadInput("geo.invalid_boundaries",
                        f"{name!r}: GEOS cannot read the geometry of feature(s) "
                        f"{[f'{i} (area {codes[i]!r})' for i in unreadable[:10]]} (an unclosed "
-                       "ring, or a ring of fewer than 4 points)", where=where,
+                       "ring, or a ring of fewer than 4 points)", where=Where(file=name),
                        problems=[Problem("geo.invalid_boundaries", f"feature {i}: unreadable "
                                          "geometry", Where(field="geometry", position=i))
                                  for i in unreadable[:_MAX_PROBLEMS]])

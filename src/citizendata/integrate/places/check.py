@@ -6,7 +6,9 @@ in metres, e.g. GPS error along a border); ``outside`` (with the area it actuall
 in, if any, and how far it is from the one it names); ``swapped`` (latitude and
 longitude were exchanged: the swapped point lies in the named area, or the point is
 outside every area's extent, or out of range, and its swap lies in some area);
-``invalid`` (a coordinate out of range, no swap explains it); ``missing`` (no point);
+``invalid`` (a coordinate out of range, no swap explains it, or exactly 0, 0: "null
+island", what many devices send without a GPS fix); ``missing`` (no point: not a finding,
+a required GPS answer is the form's own rule);
 ``no_area``; ``unknown_area`` (a code the boundaries do not have). Messages never hold
 coordinates: a home's GPS point is personal data.
 """
@@ -86,6 +88,11 @@ def check_points(points: pd.DataFrame, areas: Areas, *, lon: str, lat: str, area
         (sloc == pos) | (beyond & (sloc >= 0)))
     status[swapped] = "swapped"
     status[(pos >= 0) & have & ~in_range & ~swapped] = "invalid"
+    # 0, 0 is no place anyone is surveyed (Gulf of Guinea) but what a device reports with
+    # no fix: a "4,000 km outside" finding would mislead; an area there may claim it
+    null_island = (pos >= 0) & (x == 0) & (y == 0) & ~inside
+    status[null_island] = "invalid"
+    dist[null_island] = np.nan
     status[have & (pos < 0)] = "unknown_area"
     status[have & no_area] = "no_area"
     status[~have] = "missing"
@@ -97,13 +104,13 @@ def check_points(points: pd.DataFrame, areas: Areas, *, lon: str, lat: str, area
     swap_in = areas.code_at(sloc)
     for i in np.flatnonzero(np.isin(status, FINDING_STATUSES)).tolist():
         msgs[i] = _message(status[i], named[i], located[i], float(dist[i]), swap_in[i],
-                           tolerance_m)
+                           tolerance_m, bool(null_island[i]))
     out["message"] = msgs
     return out
 
 
 def _message(status: str, named: Any, located: Any, d: float, swap_in: Any,
-             tolerance_m: float) -> str:
+             tolerance_m: float, null_island: bool = False) -> str:
     if status == "outside":
         where = f"lies in area {located!r}" if located is not None else "lies in no area"
         return (f"the point {where}, {_km(d)} outside area {named!r} that the answer "
@@ -113,6 +120,9 @@ def _message(status: str, named: Any, located: Any, d: float, swap_in: Any,
                 f"{swap_in!r}" + ("" if swap_in == named else f", not in {named!r}")
                 + "; as given it lies " + (f"in area {located!r}" if located is not None
                                            else "outside every area"))
+    if status == "invalid" and null_island:
+        return ("the point is latitude 0, longitude 0 (\"null island\"), what devices "
+                "send without a GPS fix: no location was recorded")
     if status == "invalid":
         return "the point is not a valid latitude/longitude (out of range)"
     if status == "unknown_area":
