@@ -19,6 +19,7 @@ import json
 import math
 import re
 import tempfile
+import threading
 import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -201,6 +202,7 @@ _GDAL_SAFE = {"OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",
               "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".citizendata-no-network",
               "GDAL_HTTP_MAX_RETRY": "0", "GDAL_HTTP_TIMEOUT": "1",
               "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+_GDAL_LOCK = threading.Lock()
 
 
 def file_kind(data: bytes) -> str:
@@ -362,12 +364,15 @@ def _gdal_locked_down() -> Iterator[None]:
     """GDAL config options that keep a read inside the file, restored afterwards."""
     import pyogrio
 
-    before = {k: pyogrio.get_gdal_config_option(k) for k in _GDAL_SAFE}
-    pyogrio.set_gdal_config_options(_GDAL_SAFE)
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options(before)
+    # the options are process-wide (pyogrio has no thread-local setter): one read at a
+    # time, so a concurrent upload cannot restore the old values in the middle of ours
+    with _GDAL_LOCK:
+        before = {k: pyogrio.get_gdal_config_option(k) for k in _GDAL_SAFE}
+        pyogrio.set_gdal_config_options(_GDAL_SAFE)
+        try:
+            yield
+        finally:
+            pyogrio.set_gdal_config_options(before)
 
 
 def _gdal_message(exc: Exception, path: Path, name: str) -> str:
