@@ -108,15 +108,7 @@ def fay_herriot(direct: pd.DataFrame, *, area: str, estimate: str, variance: str
     MSE (González-Manteiga et al. 2008) with that many replicates.
     """
     method = method.lower()
-    if method not in METHODS:
-        raise BadInput("sae.invalid_model", f"method {method!r}: use reml, ml or fh",
-                       where=Where(field="method"))
-    if transform not in (None, "arcsin") or backtransform not in ("bc", "naive"):
-        raise BadInput("sae.invalid_model", "transform must be arcsin (or none) and "
-                       "backtransform bc or naive", where=Where(field="transform"))
-    if not 0 < level < 1 or bootstrap < 0 or max_iter < 1 or not tol > 0:
-        raise BadInput("sae.invalid_model", "level must be in (0, 1), bootstrap >= 0, "
-                       "max_iter >= 1 and tol > 0")
+    _check_options(method, transform, backtransform, level, bootstrap, max_iter, tol)
     work, variance, se = _prepare(direct, estimate=estimate, variance=variance, se=se,
                                   transform=transform, sample_size=sample_size, area=area)
     d = build_design(work, area=area, estimate=estimate, variance=variance, se=se,
@@ -173,6 +165,19 @@ def fay_herriot(direct: pd.DataFrame, *, area: str, estimate: str, variance: str
                     notes=notes, areas=frame, diagnostics=diag, transform=transform,
                     mse_method=mse_method, level=level,
                     covariate_only_areas=[_plain(a) for a in d.oos_areas])
+
+
+def _check_options(method: str, transform: str | None, backtransform: str, level: float,
+                   bootstrap: int, max_iter: int, tol: float) -> None:
+    if method not in METHODS:
+        raise BadInput("sae.invalid_model", f"method {method!r}: use reml, ml or fh",
+                       where=Where(field="method"))
+    if transform not in (None, "arcsin") or backtransform not in ("bc", "naive"):
+        raise BadInput("sae.invalid_model", "transform must be arcsin (or none) and "
+                       "backtransform bc or naive", where=Where(field="transform"))
+    if not 0 < level < 1 or bootstrap < 0 or max_iter < 1 or not tol > 0:
+        raise BadInput("sae.invalid_model", "level must be in (0, 1), bootstrap >= 0, "
+                       "max_iter >= 1 and tol > 0")
 
 
 def _oos_note(oos: list[Any]) -> str:
