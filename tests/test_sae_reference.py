@@ -23,6 +23,7 @@ def ref() -> pd.DataFrame:
     return pd.read_csv(DATA / "milk_reference.csv")
 
 
+# REML/ML: R sae's print; FH method: samplics' own output (README), hence the 2e-6
 @pytest.mark.parametrize(("method", "atol"), [("reml", 5e-8), ("ml", 5e-8), ("fh", 2e-6)])
 def test_milk_eblup_and_mse(milk: pd.DataFrame, ref: pd.DataFrame, method: str,
                             atol: float) -> None:

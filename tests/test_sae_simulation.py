@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from citizendata.integrate.sae._fit import fit_batch
+from citizendata.integrate.sae._fit import fit_batch, interval_quantiles
 
 R = 1000
 M = 40
@@ -92,9 +92,9 @@ def test_out_of_sample_mse_tracks_truth() -> None:
 
     20 extra areas, R = 1000: the mean over areas of the empirical MSE has relative SE of
     about 1%; coverage of 20,000 intervals about 0.2 points.  The MSE estimate is unbiased,
-    but the normal interval around a synthetic estimate rests on a noisy sigma2_u from 40
-    areas and covers about 92% (94.4% with 200 areas): a documented limit
-    (docs/methods/sae.md), so the band here starts at 90%.
+    but it rests on a noisy sigma2_u from 40 areas: the normal interval covers 91.9% here,
+    the Satterthwaite t interval fay_herriot uses for these areas 94.6% (seed 22: 92.2%
+    and 95.1%; with 200 areas 94.3% and 94.8%).
     """
     rng = np.random.default_rng(21)
     X, psi, mu = _truth(rng)
@@ -107,8 +107,11 @@ def test_out_of_sample_mse_tracks_truth() -> None:
     mse = f.sigma2[None, :] + np.einsum("ip,bpq,iq->ib", Xo, f.Q, Xo)
     ratio = mse.mean() / np.mean((est - theta_o) ** 2)
     assert 0.9 < ratio < 1.1, ratio
-    cover = np.mean(np.abs(est - theta_o) <= stats.norm.ppf(0.975) * np.sqrt(mse))
-    assert 0.90 <= cover <= 0.97, cover
+    var_a = 2.0 / np.sum((1.0 / (f.sigma2[None, :] + psi[:, None])) ** 2, axis=0)
+    q = np.stack([interval_quantiles(0.95, 0, mse[:, b], var_a[b]) for b in range(R)], axis=1)
+    normal = np.mean(np.abs(est - theta_o) <= stats.norm.ppf(0.975) * np.sqrt(mse))
+    cover = np.mean(np.abs(est - theta_o) <= q * np.sqrt(mse))
+    assert normal < 0.93 and 0.93 <= cover <= 0.97, (normal, cover)
 
 
 @pytest.mark.parametrize("method", ["difference", "ratio"])

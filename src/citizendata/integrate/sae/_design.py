@@ -125,6 +125,16 @@ def _matrix(table: pd.DataFrame, area: str, columns: Sequence[str],
     return frame.to_numpy(dtype=float), list(frame.columns)
 
 
+def _codes_as_text(codes: pd.Series) -> pd.Series:
+    """Area codes as text, integral floats (1.0, from a float column) as integers ("1")."""
+    num = pd.to_numeric(codes, errors="coerce")
+    whole = num.notna() & np.isfinite(num) & (num == np.round(num)) & ~codes.map(
+        lambda v: isinstance(v, str)).astype(bool)
+    text = codes.astype(str)
+    text[whole] = num[whole].astype("int64").astype(str)
+    return text
+
+
 def build_design(direct: pd.DataFrame, *, area: str, estimate: str, variance: str | None,
                  se: str | None, covariates: pd.DataFrame | None, columns: Sequence[str],
                  categorical: Sequence[str]) -> Design:
@@ -139,9 +149,10 @@ def build_design(direct: pd.DataFrame, *, area: str, estimate: str, variance: st
             raise BadInput(code, f"the covariate table has no area column {area!r}",
                            where=Where(column=area))
         if direct[area].dtype != covariates[area].dtype:
-            # codes read as numbers in one table and as text in the other: match as text
-            direct = direct.assign(**{area: direct[area].astype(str)})
-            covariates = covariates.assign(**{area: covariates[area].astype(str)})
+            # codes read as numbers in one table and as text in the other (or as floats,
+            # a column with a gap): match as text, 1.0 written as 1
+            direct = direct.assign(**{area: _codes_as_text(direct[area])})
+            covariates = covariates.assign(**{area: _codes_as_text(covariates[area])})
             areas = list(direct[area])
         dup = covariates[area][covariates[area].duplicated()].unique().tolist()
         if dup:

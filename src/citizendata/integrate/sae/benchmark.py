@@ -6,8 +6,10 @@ takes population counts and a total instead).
 
 - ``ratio``: theta~_i = theta_i T / sum_j w_j theta_j (Rao & Molina 2015, sect. 6.2.4, eq. for
   the ratio benchmarked EBLUP).  No second-order MSE is known in closed form; we report
-  mse_i + (theta~_i - theta_i)^2, which bounds the extra error from the adjustment (a note
-  says so), or the bootstrap MSE of the benchmarked estimator when a bootstrap was asked for.
+  mse_i + (theta~_i - theta_i)^2, an approximation (not a bound: the cross term between the
+  EBLUP's error and the adjustment, left out, can take either sign); a note says so.  With
+  a bootstrap the squared adjustment is added to the bootstrap MSE of the unbenchmarked
+  estimator (replicates are not re-benchmarked).
 - ``difference``: theta~_i = theta_i + (T - sum_j w_j theta_j) (Rao & Molina 2015, sect. 6.2.4;
   Wang, Fuller & Qu 2008).  MSE: Steorts & Ghosh (2013, Statistica Sinica 23, Theorem 1)
   add to the Prasad–Rao estimate the variance of the adjustment,
@@ -15,6 +17,8 @@ takes population counts and a total instead).
   B_j = psi_j / (A + psi_j).  Their theorem takes T = sum_j w_j (direct)_j over areas with a
   sample; for an external reliable T (treated as fixed), or with areas that have no sample
   (they enter g4 with B_j = 0, their shares still in w), the same term is an approximation.
+  When the estimates were back-transformed from a model scale (the arcsine), `scale` holds
+  d p_j / d theta_j and g4 is that of sum_j w_j d_j B_j (direct_j - x_j' beta) (delta method).
 """
 
 from __future__ import annotations
@@ -69,9 +73,14 @@ def _values(bench: Benchmark, extra: pd.DataFrame, codes: np.ndarray) -> np.ndar
 
 
 def apply_benchmark(bench: Benchmark, est: np.ndarray, mse: np.ndarray, extra: pd.DataFrame, *,
-                    psi_all: np.ndarray, X_all: np.ndarray, A: float, Q: np.ndarray
+                    psi_all: np.ndarray, X_all: np.ndarray, A: float, Q: np.ndarray,
+                    scale: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Benchmarked estimates and their MSEs for all areas (in-sample first), with notes."""
+    """Benchmarked estimates and their MSEs for all areas (in-sample first), with notes.
+
+    `scale`: per-area derivative of the estimate's scale with respect to the model's
+    (None: the model's own scale), used for the difference method's g4.
+    """
     if bench.method not in ("ratio", "difference"):
         raise BadInput("sae.invalid_model", "benchmark method must be ratio or difference")
     if bench.target not in ("mean", "total"):
@@ -98,18 +107,23 @@ def apply_benchmark(bench: Benchmark, est: np.ndarray, mse: np.ndarray, extra: p
     if bench.method == "ratio":
         new = est * (T / agg)[codes]
         new_mse = mse + (new - est) ** 2
-        notes.append("ratio benchmarking: the MSE adds the squared adjustment, a conservative "
-                     "approximation (no second-order formula exists)")
+        notes.append("ratio benchmarking: the MSE adds the squared adjustment, an "
+                     "approximation (no second-order formula exists; the cross term it "
+                     "leaves out can take either sign)")
         return new, new_mse, notes
     new = est + (T - agg)[codes]
     # areas without a sample have no direct part: they enter g4 with B_j = 0
     inside = np.isfinite(psi_all)
     psi0 = np.where(inside, psi_all, 1.0)
     Bj = np.where(inside, psi0 / (A + psi0), 0.0)
+    if scale is not None:
+        wn = wn * scale   # delta method: the adjustment on the estimate's scale
     direct_part = wn * wn * Bj * Bj * (A + psi0)
     s1 = np.bincount(codes, weights=direct_part, minlength=k)
     wx = np.zeros((k, X_all.shape[1]))
     np.add.at(wx, codes, (wn * Bj)[:, None] * X_all)
     g4 = s1 - np.einsum("kp,pq,kq->k", wx, Q, wx)
-    notes.append("difference benchmarking: MSE = Prasad-Rao + g4 of Steorts & Ghosh (2013)")
+    notes.append("difference benchmarking: MSE = Prasad-Rao + g4 of Steorts & Ghosh (2013)"
+                 + (", carried to the proportion scale by the delta method"
+                    if scale is not None else ""))
     return new, mse + np.maximum(g4, 0.0)[codes], notes

@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from citizendata.errors import BadInput, Where
 from citizendata.integrate.sae._design import Design, build_design
-from citizendata.integrate.sae._fit import METHODS, fit_batch, mse_terms
+from citizendata.integrate.sae._fit import METHODS, fit_batch, interval_quantiles, mse_terms
 from citizendata.integrate.sae.benchmark import Benchmark, apply_benchmark
 from citizendata.integrate.sae.diagnostics import diagnostics
 from citizendata.integrate.sae.transform import HALF_PI, arcsin_back, arcsin_forward
@@ -42,6 +41,8 @@ class FHResult:
     cv_direct, cv, gamma, lower, upper, in_sample, residual (standardised), plus synthetic,
     and benchmarked estimates replace eblup/mse when a benchmark was given (the
     unbenchmarked ones stay as eblup_unbenchmarked / mse_unbenchmarked).
+    `covariate_only_areas` names the areas that got a synthetic estimate only because the
+    covariate table lists them (they have no direct estimate).
     """
 
     method: str
@@ -56,6 +57,7 @@ class FHResult:
     transform: str | None = None
     mse_method: str = "prasad-rao"
     level: float = 0.95
+    covariate_only_areas: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The issue's documented JSON shape: method, beta, sigma2_u, areas (five keys each).
@@ -106,15 +108,7 @@ def fay_herriot(direct: pd.DataFrame, *, area: str, estimate: str, variance: str
     MSE (González-Manteiga et al. 2008) with that many replicates.
     """
     method = method.lower()
-    if method not in METHODS:
-        raise BadInput("sae.invalid_model", f"method {method!r}: use reml, ml or fh",
-                       where=Where(field="method"))
-    if transform not in (None, "arcsin") or backtransform not in ("bc", "naive"):
-        raise BadInput("sae.invalid_model", "transform must be arcsin (or none) and "
-                       "backtransform bc or naive", where=Where(field="transform"))
-    if not 0 < level < 1 or bootstrap < 0 or max_iter < 1 or not tol > 0:
-        raise BadInput("sae.invalid_model", "level must be in (0, 1), bootstrap >= 0, "
-                       "max_iter >= 1 and tol > 0")
+    _check_options(method, transform, backtransform, level, bootstrap, max_iter, tol)
     work, variance, se = _prepare(direct, estimate=estimate, variance=variance, se=se,
                                   transform=transform, sample_size=sample_size, area=area)
     d = build_design(work, area=area, estimate=estimate, variance=variance, se=se,
@@ -135,18 +129,25 @@ def fay_herriot(direct: pd.DataFrame, *, area: str, estimate: str, variance: str
     mse_method = "prasad-rao" if method == "reml" else (
         "datta-lahiri" if method == "ml" else "datta-rao-smith")
     g1 = np.concatenate([terms["g1"], np.full(len(d.oos_areas), A)])
+    if d.oos_areas:
+        notes.append(_oos_note(d.oos_areas))
     boot = None
     if bootstrap > 0:
         boot = _bootstrap(d, A, beta, method, bootstrap, seed, transform, backtransform,
                           tol=tol, max_iter=max_iter)
-        notes.extend(boot[1])
+        notes.extend(boot[2])
         mse_method = f"parametric bootstrap ({bootstrap} replicates)"
-    z = float(stats.norm.ppf(0.5 + level / 2))
+    # out-of-sample areas: a Satterthwaite t interval (their MSE rests on sigma2_u alone)
+    z = interval_quantiles(level, len(d.areas), terms["mse_oos"], float(terms["var_sigma2"]))
+    model_scale = None
     if transform == "arcsin":
+        # the interval's MSE on the arcsine scale: the bootstrap's when there is one
+        mse_theta = boot[1] if boot is not None else mse_t
         est, mse, lower, upper, direct_out, dvar = _arcsin_outputs(
-            d, work, estimate, sample_size, theta, g1, mse_t, boot, z, backtransform)
+            d, work, estimate, sample_size, theta, g1, mse_t, mse_theta, boot, z, backtransform)
+        model_scale = (theta, mse_theta)
         notes.append(f"arcsine square-root scale; back-transformed ({backtransform}); "
-                     "intervals are back-transformed endpoints")
+                     "intervals are back-transformed endpoints of the arcsine-scale interval")
     else:
         est = theta
         mse = boot[0] if boot is not None else mse_t
@@ -155,14 +156,34 @@ def fay_herriot(direct: pd.DataFrame, *, area: str, estimate: str, variance: str
         dvar = np.concatenate([d.psi, np.full(len(d.oos_areas), np.nan)])
     frame = _frame(d, direct_out, dvar, est, mse, gamma, lower, upper, synth, y_all, A)
     if benchmark is not None:
-        notes.extend(_benchmarked(frame, benchmark, d, X_all, A, Q, z))
+        notes.extend(_benchmarked(frame, benchmark, d, X_all, A, Q, z, model_scale))
     se_beta = np.sqrt(np.diag(Q))
     diag = diagnostics(frame, d.y, d.psi, d.X @ beta, A, len(beta), method)
     return FHResult(method=method.upper(), beta=dict(zip(d.names, map(float, beta), strict=True)),
                     beta_se=dict(zip(d.names, map(float, se_beta), strict=True)), sigma2_u=A,
                     converged=bool(fit.converged[0]), iterations=int(fit.iterations[0]),
                     notes=notes, areas=frame, diagnostics=diag, transform=transform,
-                    mse_method=mse_method, level=level)
+                    mse_method=mse_method, level=level,
+                    covariate_only_areas=[_plain(a) for a in d.oos_areas])
+
+
+def _check_options(method: str, transform: str | None, backtransform: str, level: float,
+                   bootstrap: int, max_iter: int, tol: float) -> None:
+    if method not in METHODS:
+        raise BadInput("sae.invalid_model", f"method {method!r}: use reml, ml or fh",
+                       where=Where(field="method"))
+    if transform not in (None, "arcsin") or backtransform not in ("bc", "naive"):
+        raise BadInput("sae.invalid_model", "transform must be arcsin (or none) and "
+                       "backtransform bc or naive", where=Where(field="transform"))
+    if not 0 < level < 1 or bootstrap < 0 or max_iter < 1 or not tol > 0:
+        raise BadInput("sae.invalid_model", "level must be in (0, 1), bootstrap >= 0, "
+                       "max_iter >= 1 and tol > 0")
+
+
+def _oos_note(oos: list[Any]) -> str:
+    shown = ", ".join(map(str, oos[:10])) + (f" and {len(oos) - 10} more" if len(oos) > 10 else "")
+    return (f"{len(oos)} area(s) without a direct estimate got synthetic estimates only "
+            f"because the covariate table lists them: {shown}")
 
 
 def _prepare(direct: pd.DataFrame, *, estimate: str, variance: str | None, se: str | None,
@@ -194,14 +215,14 @@ def _prepare(direct: pd.DataFrame, *, estimate: str, variance: str | None, se: s
 
 
 def _arcsin_outputs(d: Design, work: pd.DataFrame, estimate: str, sample_size: str | None,
-                    theta: np.ndarray, g1: np.ndarray, mse_t: np.ndarray,
-                    boot: tuple[np.ndarray, list[str]] | None, z: float, backtransform: str
-                    ) -> tuple[np.ndarray, ...]:
+                    theta: np.ndarray, g1: np.ndarray, mse_t: np.ndarray, mse_theta: np.ndarray,
+                    boot: tuple[np.ndarray, np.ndarray, list[str]] | None, z: np.ndarray,
+                    backtransform: str) -> tuple[np.ndarray, ...]:
     """Estimates, MSEs, interval and direct figures on the proportion scale."""
     est = arcsin_back(theta, g1, how=backtransform)
     # delta method: d sin^2(t)/dt = sin(2t)
     mse = boot[0] if boot is not None else np.sin(2 * np.clip(theta, 0, HALF_PI)) ** 2 * mse_t
-    half = z * np.sqrt(mse_t)
+    half = z * np.sqrt(mse_theta)
     lower = arcsin_back(np.clip(theta - half, 0, HALF_PI), how="naive")
     upper = arcsin_back(np.clip(theta + half, 0, HALF_PI), how="naive")
     k = len(d.oos_areas)
@@ -213,19 +234,61 @@ def _arcsin_outputs(d: Design, work: pd.DataFrame, estimate: str, sample_size: s
 
 
 def _benchmarked(frame: pd.DataFrame, benchmark: Benchmark, d: Design, X_all: np.ndarray,
-                 A: float, Q: np.ndarray, z: float) -> list[str]:
-    """Replace the estimates in `frame` by benchmarked ones, keeping the originals."""
+                 A: float, Q: np.ndarray, z: np.ndarray,
+                 model_scale: tuple[np.ndarray, np.ndarray] | None) -> list[str]:
+    """Replace the estimates in `frame` by benchmarked ones, keeping the originals.
+
+    `model_scale`: (theta, interval MSE) on the arcsine scale when the estimates are
+    back-transformed proportions; the interval is then formed on that scale.
+    """
     psi_all = np.concatenate([d.psi, np.full(len(d.oos_areas), np.nan)])
-    new, new_mse, notes = apply_benchmark(benchmark, frame["eblup"].to_numpy(),
-                                          frame["mse"].to_numpy(), d.extra, psi_all=psi_all,
-                                          X_all=X_all, A=A, Q=Q)
+    old, old_mse = frame["eblup"].to_numpy(), frame["mse"].to_numpy()
+    deriv = None
+    if model_scale is not None:
+        deriv = np.sin(2 * np.clip(model_scale[0], 0, HALF_PI))   # d p / d theta
+    new, new_mse, notes = apply_benchmark(benchmark, old, old_mse, d.extra, psi_all=psi_all,
+                                          X_all=X_all, A=A, Q=Q, scale=deriv)
+    if model_scale is not None:
+        outside = ~((new >= 0) & (new <= 1))
+        if outside.any():
+            # a proportion outside [0, 1] cannot be published; the bound is closer to it
+            notes.append(f"the benchmark moved {int(outside.sum())} proportion(s) outside "
+                         f"[0, 1] (area(s) {', '.join(map(str, frame['area'][outside][:10]))}): "
+                         "they were set to the bound, so the benchmark holds only "
+                         "approximately in their group")
+            new = np.clip(new, 0.0, 1.0)
     frame["eblup_unbenchmarked"] = frame["eblup"]
     frame["mse_unbenchmarked"] = frame["mse"]
     frame["eblup"], frame["mse"] = new, new_mse
-    frame["lower"], frame["upper"] = new - z * np.sqrt(new_mse), new + z * np.sqrt(new_mse)
+    if model_scale is None:
+        frame["lower"], frame["upper"] = new - z * np.sqrt(new_mse), new + z * np.sqrt(new_mse)
+    else:
+        lo, hi = _benchmarked_arcsin_interval(old, new, new_mse - old_mse, *model_scale, z=z)
+        frame["lower"], frame["upper"] = lo, hi
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["cv"] = np.sqrt(new_mse) / np.abs(new)
     return notes
+
+
+def _benchmarked_arcsin_interval(old: np.ndarray, new: np.ndarray, added: np.ndarray,
+                                 theta: np.ndarray, mse_theta: np.ndarray, *, z: np.ndarray
+                                 ) -> tuple[np.ndarray, np.ndarray]:
+    """A benchmarked proportion's interval, formed on the arcsine scale so it stays in [0, 1].
+
+    The arcsine-scale interval is moved by the benchmark's shift on that scale,
+    asin(sqrt(new)) - asin(sqrt(old)), and widened by the benchmark's added MSE carried to
+    that scale by the delta method (divided by (d p / d theta)^2); its endpoints are then
+    back-transformed as the unbenchmarked ones are.
+    """
+    shift = np.arcsin(np.sqrt(np.clip(new, 0, 1))) - np.arcsin(np.sqrt(np.clip(old, 0, 1)))
+    d2 = np.sin(2 * np.clip(theta, 0, HALF_PI)) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        extra = np.where(added > 0, added / d2, 0.0)
+    half = z * np.sqrt(mse_theta + np.nan_to_num(extra, nan=0.0, posinf=np.inf))
+    centre = theta + shift
+    lower = arcsin_back(np.clip(centre - half, 0, HALF_PI), how="naive")
+    upper = arcsin_back(np.clip(centre + half, 0, HALF_PI), how="naive")
+    return lower, upper
 
 
 def _fit_notes(method: str, converged: bool, at_zero: bool, iterations: int,
@@ -258,13 +321,18 @@ def _frame(d: Design, direct: np.ndarray, dvar: np.ndarray, est: np.ndarray, mse
 
 def _bootstrap(d: Design, A: float, beta: np.ndarray, method: str, B: int, seed: int | None,
                transform: str | None, backtransform: str, *, tol: float, max_iter: int
-               ) -> tuple[np.ndarray, list[str]]:
-    """Parametric bootstrap MSE (González-Manteiga et al. 2008; sae's pbmseFH), in blocks."""
+               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Parametric bootstrap MSE (González-Manteiga et al. 2008; sae's pbmseFH), in blocks.
+
+    Returns the MSE on the estimates' scale and on the model's (the same without a
+    transform; on the arcsine scale with one, for the intervals).
+    """
     rng = np.random.default_rng(seed)
     m, k = len(d.areas), len(d.oos_areas)
     X_all = np.vstack([d.X, d.X_oos])
     mu = X_all @ beta
     sq = np.zeros(m + k)
+    sq_model = np.zeros(m + k)
     failed = 0
     step = max(1, _BLOCK // (m + k))
     for start in range(0, B, step):
@@ -278,10 +346,13 @@ def _bootstrap(d: Design, A: float, beta: np.ndarray, method: str, B: int, seed:
         g = f.sigma2[None, :] / (f.sigma2[None, :] + d.psi[:, None])
         est = syn.copy()
         est[:m] += g * (ystar - syn[:m])
+        sq_model += np.sum((est - truth) ** 2, axis=1)
         if transform == "arcsin":
             g1 = np.vstack([d.psi[:, None] * g, np.broadcast_to(f.sigma2, (k, b))])
             est = arcsin_back(est, g1, how=backtransform)
             truth = np.sin(np.clip(truth, 0, HALF_PI)) ** 2
-        sq += np.sum((est - truth) ** 2, axis=1)
+            sq += np.sum((est - truth) ** 2, axis=1)
     notes = [f"bootstrap: {failed} of {B} refits stopped at the iteration cap"] if failed else []
-    return sq / B, notes
+    if transform is None:
+        return sq_model / B, sq_model / B, notes
+    return sq / B, sq_model / B, notes

@@ -6,10 +6,14 @@ Fay–Herriot model's "known" variances need only the (effective) sample size.
 
 Back-transformation:
 - ``naive``: sin^2(theta_hat) (Casas-Cordero et al. 2016);
-- ``bc`` (default): the mean of sin^2(theta) when theta ~ N(theta_hat, g1), in closed form
-  E sin^2(T) = (1 - cos(2 mu) exp(-2 s^2)) / 2; this is the bias-corrected back-transform
-  of Hadam, Würz & Kreutzmann (2020), as emdi's ``transformation = "arcsin"`` with
-  ``backtransformation = "bc"`` (emdi integrates numerically; the integral has this closed form).
+- ``bc`` (default): the mean of sin^2(theta) when theta ~ N(theta_hat, g1) over the whole
+  real line, in closed form E sin^2(T) = (1 - cos(2 mu) exp(-2 s^2)) / 2, with g1 = sigma2_u
+  for areas without a sample.  This follows the bias correction of Hadam, Würz &
+  Kreutzmann (2020) but is not emdi's ``backtransformation = "bc"`` exactly: emdi
+  integrates sin^2(x) times the normal density numerically over [0, pi/2] only (the mass
+  outside counts as 0, so near 0 or 1 its estimate is lower than ours) and back-transforms
+  areas without a sample naively.  Away from the bounds (theta_hat a few sqrt(g1) inside
+  (0, pi/2)) the two agree.
 Interval endpoints are back-transformed with the naive map, clipped to [0, pi/2]
 (Casas-Cordero et al. 2016).  MSE on the proportion scale: the parametric bootstrap on
 that scale when requested, otherwise the delta method, (d p / d theta)^2 mse = sin^2(2 theta) mse.
