@@ -15,11 +15,13 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 
 from citizendata import demo
-from citizendata.errors import NotFound
+from citizendata.errors import BadInput, Forbidden, NotFound
 from citizendata.projects.small_areas import SmallAreaSpec
 from citizendata.scenarios.kenya_maternal_health import project as kp
 from citizendata.scenarios.kenya_maternal_health.covariates import area_covariates, covariates_csv
@@ -115,7 +117,9 @@ def test_ward_estimates_from_the_protected_direct_ones(kenya: tuple[Workspace, A
         # the SE is the same up to the weighting's convergence (raking stops at a tolerance)
         assert a["direct_se"] == pytest.approx(float(own.loc[code, "se"]), rel=1e-2)
         assert 0 <= a["estimate"] <= 100 and a["lower"] <= a["estimate"] <= a["upper"]
-        assert 0 <= a["gamma"] <= 1 and a["in_sample"] and a["benchmarked"]
+        assert 0 <= a["gamma"] <= 1 and a["in_sample"]
+        # Samburu's direct estimate (CV about 25%) fails the reliability rule: not a benchmark
+        assert a["benchmarked"] == (a["group"] != "samburu")
     # the model borrows strength where the survey is thin: the thinnest ward's CV falls
     thin = max(areas.values(), key=lambda a: a["cv_direct"])
     assert thin["cv"] < thin["cv_direct"]
@@ -137,9 +141,15 @@ def test_wards_add_up_to_the_county_direct_estimates(kenya: tuple[Workspace, Any
         w = [float(women[a["area"]]) for a in rows]
         assert [a["weight"] for a in rows] == w
         agg = sum(wi * a["estimate"] for wi, a in zip(w, rows, strict=True)) / sum(w)
-        assert agg == pytest.approx(g["direct"], rel=1e-10)
-        assert g["model_aggregate"] == pytest.approx(g["direct"], rel=1e-10)
-        assert g["benchmarked"] and g["areas"] == 3
+        assert g["model_aggregate"] == pytest.approx(agg, rel=1e-10) and g["areas"] == 3
+        if county == "samburu":  # direct CV above the caution level: not a benchmark
+            assert g["cv"] > 0.15 and not g["benchmarked"]
+            assert agg != pytest.approx(g["direct"], rel=1e-3)
+        else:
+            assert g["cv"] <= 0.15 and g["benchmarked"]
+            assert agg == pytest.approx(g["direct"], rel=1e-10)
+    assert any(n.startswith("not benchmarked to county samburu (direct CV")
+               for n in result["notes"])
 
 
 def test_a_hidden_ward_is_estimated_synthetically(kenya: tuple[Workspace, Any]) -> None:
@@ -193,7 +203,9 @@ def test_the_report_shows_both_maps_on_one_scale(result: dict[str, Any]) -> None
 
     assert legend(direct) == legend(model)  # the same classes, the same colours
     assert "CV " in direct and "CV " in model
-    assert "Fay–Herriot" in html and "county_of_ward" in html
+    assert "Fay–Herriot" in html
+    # the roll-up's level names the benchmark, not the dimension's code name
+    assert "direct estimate of each county." in html and "county_of_ward" not in html
     assert render_report({"project": "Kenya", "version": "v1"}, [], quality_html="",
                          engagement={}, methods="", references=[], maps={"ward": wards},
                          small_areas=[result]) == html  # deterministic
@@ -211,3 +223,113 @@ def test_unknown_entries_and_bad_specs_are_refused(kenya: tuple[Workspace, Any])
         SmallAreaSpec.model_validate({**entry, "benchmark": "ward"})
     assert SmallAreaSpec.model_validate(entry).id == "sba:ward"
     assert covariates_csv(data.population) == covariates_csv(data.population)
+
+
+def test_an_undeclared_area_or_benchmark_table_is_refused_for_every_role(
+        kenya: tuple[Workspace, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reviewer's setup: sba declared by county alone. A ward table would be protected
+    on its own (not with the declared tables) and must never reach a result or a release."""
+    from citizendata.services import small_areas as sa_svc
+
+    ws, _ = kenya
+    owner = ws.as_user(USERS["owner"]["username"])
+    spec = owner.project(SLUG).spec
+    before = spec.model_copy(deep=True)
+    sba = spec.estimation.indicators[0]
+    sba.disaggregations = [["county_of_ward"]]
+    owner.update_project(spec)
+    try:
+        for role in ("owner", "nso"):
+            with pytest.raises(BadInput) as exc:
+                ws.as_user(USERS[role]["username"]).small_area_estimates(SLUG, "sba")
+            assert exc.value.code == "input.invalid"
+            assert exc.value.where is not None
+            assert exc.value.where.field == "small_areas[0].area"
+            assert "small_areas[0] (sba:ward)" in exc.value.message
+        # past the spec check (a stored spec, say), the client refuses the table itself
+        monkeypatch.setattr(sa_svc, "entry_problem", lambda *_: None)
+        with pytest.raises(Forbidden) as forbidden:
+            owner.small_area_estimates(SLUG, "sba")
+        assert forbidden.value.code == "privacy.undeclared_table"
+        notes: list[str] = []
+        assert owner._release_small_areas(SLUG, spec, ["sba"], notes) == []
+        assert len(notes) == 1 and "privacy.undeclared_table" in notes[0]
+    finally:
+        owner.update_project(before)
+
+
+def test_the_spec_check_names_the_entry() -> None:
+    from pydantic import BaseModel
+
+    from citizendata.projects.estimation import EstimationSpec
+    from citizendata.projects.small_areas import SmallAreaList
+
+    class Spec(BaseModel):  # ProjectSpec's two fields, in its order
+        estimation: EstimationSpec
+        small_areas: SmallAreaList
+
+    est = dict(kp.ESTIMATION)
+    est["indicators"] = [{**i, "disaggregations": [["county_of_ward"]]} if i["id"] == "sba"
+                         else i for i in est["indicators"]]
+    with pytest.raises(ValidationError, match=r"small_areas\[0\] \(sba:ward\): area 'ward'"):
+        Spec.model_validate({"estimation": est, "small_areas": kp.SMALL_AREAS})
+    est["indicators"] = [{**i, "disaggregations": [["ward"]]} if i["id"] == "sba"
+                         else i for i in est["indicators"]]
+    with pytest.raises(ValidationError, match="benchmark 'county_of_ward'"):
+        Spec.model_validate({"estimation": est, "small_areas": kp.SMALL_AREAS})
+    assert Spec.model_validate({"estimation": kp.ESTIMATION, "small_areas": kp.SMALL_AREAS})
+
+
+def _thin_wards(zero: float = 0.0) -> pd.DataFrame:
+    """The reviewer's wards: 30 with 10-60 births, one thin ward with no skilled birth."""
+    rng = np.random.default_rng(3)
+    n = rng.integers(10, 60, 30).astype(float)
+    x = rng.uniform(0, 1, 30)
+    p = rng.binomial(n.astype(int), 0.05 + 0.2 * x) / n
+    p[0] = zero
+    return pd.DataFrame({"ward": [f"w{i:02d}" for i in range(30)], "direct": p,
+                         "direct_var": p * (1 - p) / n * 1.5, "n": n, "x": x})
+
+
+def test_a_ward_at_zero_keeps_its_own_sample() -> None:
+    from citizendata.integrate.sae import fay_herriot, smooth_variances
+    from citizendata.services.small_areas import _effective_n
+
+    wards = _thin_wards()
+    entry = SmallAreaSpec.model_validate({**kp.SMALL_AREAS[0], "benchmark": None,
+                                          "weights": None})
+    wards["direct_var"] = smooth_variances(wards, estimate="direct", variance="direct_var",
+                                           sample_size="n", area="ward", proportion=True)
+    notes: list[str] = []
+    _effective_n(wards, entry, notes)
+    inner = wards.iloc[1:]
+    deff = np.median(inner["n"] * inner["direct_var"] / (inner["direct"] * (1 - inner["direct"])))
+    # n / deff, the other wards' median design effect; before: p(1-p)/v = 1e-6/v ~ 0.0003
+    assert wards.loc[0, "n_eff"] == pytest.approx(wards.loc[0, "n"] / deff, rel=1e-12)
+    assert np.allclose(inner["n_eff"], inner["direct"] * (1 - inner["direct"])
+                       / inner["direct_var"])
+    assert notes and notes[0].startswith("ward w00: a direct proportion of 0 or 1")
+
+    def fit(n_eff: pd.Series) -> pd.DataFrame:
+        return fay_herriot(wards.assign(n_eff=n_eff), area="ward", estimate="direct",
+                           variance="direct_var", columns=["x"], transform="arcsin",
+                           sample_size="n_eff").areas.set_index("area")
+
+    a = fit(wards["n_eff"])
+    p = wards["direct"].clip(1e-6, 1 - 1e-6)
+    old = fit(p * (1 - p) / wards["direct_var"])  # the former n_eff, 0.0003 for w00
+    assert old.loc["w00", "gamma"] < 1e-3  # its 50 births were ignored
+    # its own sample counts as the others' do for their size, and pulls it towards 0
+    assert a.loc["w00", "gamma"] > 0.5 * a["gamma"].median()
+    assert a.loc["w00", "eblup"] < 0.5 * old.loc["w00", "eblup"]
+
+
+def test_a_ward_at_zero_without_smoothing_is_named() -> None:
+    from citizendata.services.small_areas import _positive_variances
+
+    wards = _thin_wards()
+    entry = SmallAreaSpec.model_validate({**kp.SMALL_AREAS[0], "smooth_variances": False})
+    with pytest.raises(BadInput) as exc:
+        _positive_variances(wards, entry)
+    assert exc.value.code == "sae.invalid_direct" and "ward w00:" in exc.value.message
+    assert exc.value.fix is not None and "smooth_variances: true" in exc.value.fix

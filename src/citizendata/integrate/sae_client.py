@@ -14,6 +14,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from citizendata._lazy import lazy_module
+from citizendata.errors import Forbidden, Where
+from citizendata.privacy.client import _covered  # the same judgement as _protected's
 
 if TYPE_CHECKING:
     from citizendata.services import estimation
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 else:  # the statistics stack loads on the first call that needs it
     estimation = lazy_module("citizendata.services.estimation")
     sa_svc = lazy_module("citizendata.services.small_areas")
-
 __all__ = ["SmallAreaMethods"]
 
 
@@ -54,10 +55,26 @@ class SmallAreaMethods:
         refs, hashes = self._read(estimation.read_reference_tables, slug)
         bench = spec.benchmark if spec.benchmark not in (None, sa_svc.NATIONAL) else None
         dims = [[spec.area], *([[bench]] if bench else [])]
+        # only tables cut from the indicator's coordinated pattern, whoever asks: a table
+        # outside the declared ones is protected on its own (its cells could be
+        # differenced against the declared tables), which no small area result may carry
+        # to a report (the spec check says so first; this guards every other way in)
+        if not _covered(dims, ind.disaggregations):
+            raise Forbidden("privacy.undeclared_table", f"indicator {indicator!r} declares no "
+                            f"table {dims}: small area estimates by {spec.area!r}"
+                            + (f" benchmarked to {bench!r}" if bench else "") + " need them "
+                            "among its disaggregations", where=Where(field="disaggregations"),
+                            fix=f"Declare {dims} among the indicator's disaggregations "
+                                f"{ind.disaggregations} in the project spec.")
         # Client.estimate's default options: inside a release build's memo the
         # indicator's raw estimates are then computed once for both
         table = self._protected(slug, indicator, dims, purpose or spec.purpose, variance=None,
                                 replicates=200, seed=None, today=None)
+        if any("protected on its own" in str(n)
+               for n in (table.protection or {}).get("notes", [])):
+            raise Forbidden("privacy.undeclared_table", f"the table {dims} of {indicator!r} was "
+                            "protected on its own, not with the declared tables",
+                            where=Where(field="disaggregations"))
         result = sa_svc.fit_small_areas(spec, ind, est, table, refs)
         result["provenance"] = {
             "snapshot": table.provenance.get("snapshot"),

@@ -22,9 +22,17 @@ In YAML (project spec, top level)::
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
-__all__ = ["SmallAreaSpec"]
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+if TYPE_CHECKING:
+    from citizendata.projects.estimation import EstimationSpec
+
+__all__ = ["NATIONAL", "SmallAreaList", "SmallAreaSpec", "check_small_areas", "entry_problem"]
+
+NATIONAL = "national"  # the benchmark level of the whole population
 
 
 class SmallAreaSpec(BaseModel):
@@ -74,3 +82,51 @@ class SmallAreaSpec(BaseModel):
     def id(self) -> str:
         """``indicator`` by ``area``: how results and routes name this entry."""
         return f"{self.indicator}:{self.area}"
+
+
+def entry_problem(entry: SmallAreaSpec, estimation: EstimationSpec) -> tuple[str, str] | None:
+    """The field of ``entry`` that cannot be estimated from the indicator's declared tables,
+    and why; None when it can.
+
+    The direct estimates by ``area`` and by ``benchmark`` are cut from the indicator's
+    coordinated protection pattern, which covers its declared disaggregations only: a
+    table outside them would be protected on its own, and its cells could be differenced
+    against the declared tables. So both levels must be declared dimensions.
+    """
+    ind = estimation.indicator(entry.indicator)
+    if ind is None:
+        return "indicator", (f"indicator {entry.indicator!r} is not declared under "
+                             "estimation.indicators (declared: "
+                             f"{sorted(i.id for i in estimation.indicators)})")
+    dims = {d for dis in ind.disaggregations for d in dis}
+    levels = [("area", entry.area)]
+    if entry.benchmark not in (None, NATIONAL):
+        levels.append(("benchmark", str(entry.benchmark)))
+    for what, dim in levels:
+        if dim not in dims:
+            return what, (f"{what} {dim!r} is not among indicator {ind.id!r}'s declared "
+                          f"disaggregations {ind.disaggregations}: add it there (e.g. [[{dim!r}]]), "
+                          "so its direct estimates come from the indicator's coordinated "
+                          "protection")
+    return None
+
+
+def check_small_areas(value: Sequence[SmallAreaSpec], info: ValidationInfo
+                      ) -> Sequence[SmallAreaSpec]:
+    """Every entry's area and benchmark are declared dimensions of its indicator.
+
+    Meant as ``ProjectSpec.small_areas``'s validator (after ``estimation``).
+    """
+    data: dict[str, Any] = info.data
+    estimation = data.get("estimation")
+    if estimation is None:
+        return value  # the estimation section failed on its own: its errors are reported
+    for i, entry in enumerate(value):
+        problem = entry_problem(entry, estimation)
+        if problem:
+            raise ValueError(f"small_areas[{i}] ({entry.id}): {problem[1]}")
+    return value
+
+
+# ``ProjectSpec.small_areas``: the entries, checked against the declared indicators
+SmallAreaList = Annotated[list[SmallAreaSpec], AfterValidator(check_small_areas)]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from citizendata._lazy import lazy_module
-from citizendata.errors import BadInput, NotFound, Where
+from citizendata.errors import BadInput, Forbidden, NotFound, Where
 from citizendata.i18n import gettext as _
 from citizendata.i18n import use_locale
 from citizendata.projects.spec import ProjectSpec
@@ -208,7 +208,8 @@ class ReleaseMethods:
         """Small area estimates of the released indicators, for the report's side-by-side maps.
 
         They reuse the build's estimate memo. A model that cannot be fitted (too few areas
-        with a published direct estimate) leaves its section out, with a release note.
+        with a published direct estimate), or an entry whose direct tables are not among the
+        indicator's declared (coordinated) tables, leaves its section out, with a release note.
         """
         me: Any = self
         out = []
@@ -218,7 +219,7 @@ class ReleaseMethods:
             try:
                 out.append(me.small_area_estimates(slug, s.indicator, area=s.area,
                                                    purpose="publication"))
-            except BadInput as exc:
+            except (BadInput, Forbidden) as exc:
                 notes.append(f"Small area estimates of {s.indicator} by {s.area} were not "
                              f"made: {exc.code}: {exc.message}")
         return out

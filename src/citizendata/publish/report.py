@@ -359,7 +359,9 @@ def small_area_section(result: Mapping[str, Any], boundaries: Mapping[str, Any] 
     from citizendata.integrate.sae import direct_vs_model_svg
 
     anchor = f"sae-{position}"
-    name, dim = str(result.get("name") or result.get("indicator")), str(result.get("area"))
+    # dimensions by their labels (a roll-up's level: county, not county_of_ward)
+    name = str(result.get("name") or result.get("indicator"))
+    dim = str(result.get("area_label") or result.get("area"))
     if labels is None and boundaries is not None:  # the areas' names, from their shapes
         labels = {str((f.get("properties") or {}).get("code")): str(
             (f.get("properties") or {}).get("name") or (f.get("properties") or {}).get("code"))
@@ -399,7 +401,7 @@ def small_area_section(result: Mapping[str, Any], boundaries: Mapping[str, Any] 
         "model": _("Fay–Herriot model (%(method)s) on the covariates %(covariates)s") % {
             "method": str(result.get("method", "")).upper(),
             "covariates": ", ".join(result.get("covariates") or []) or "—"},
-        "benchmark": str(bench) if bench else "",
+        "benchmark": str(result.get("benchmark_label") or bench) if bench else "",
         "rows": [{"area": (labels or {}).get(str(a["area"]), str(a["area"])),
                   "direct": fmt_number(a.get("direct"), decimals) if a.get("direct") is not None
                   else "—", "cv_direct": _cv(a.get("cv_direct")),

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from citizendata.auth import Action, Actor
 from citizendata.errors import BadInput, NotFound, Where
 from citizendata.projects.estimation import EstimationSpec, IndicatorSpec
-from citizendata.projects.small_areas import SmallAreaSpec
+from citizendata.projects.small_areas import NATIONAL, SmallAreaSpec, entry_problem
 from citizendata.services.access import audit, project_for, project_spec
 from citizendata.stats.variance import ReliabilityRule, reliability_flag
 
@@ -36,7 +36,6 @@ __all__ = ["NATIONAL", "TOTAL", "area_groups", "audit_small_areas", "covariate_t
 
 TOTAL = "_T"  # the whole population, as in every estimate table
 UNKNOWN = "_U"
-NATIONAL = "national"  # the benchmark level of the whole population
 
 
 def small_area_specs(db: Session, actor: Actor | None, slug: str) -> list[SmallAreaSpec]:
@@ -48,15 +47,26 @@ def small_area_specs(db: Session, actor: Actor | None, slug: str) -> list[SmallA
 def small_area_spec(db: Session, actor: Actor | None, slug: str, indicator: str,
                     area: str | None = None) -> SmallAreaSpec:
     """The entry for ``indicator`` (and ``area``, when it has several), or a 404 naming those
-    declared."""
-    specs = small_area_specs(db, actor, slug)
-    found = [s for s in specs if s.indicator == indicator and (area is None or s.area == area)]
-    if not found:
+    declared; an entry whose levels are not the indicator's declared dimensions is refused
+    (``input.invalid``, naming the entry), whoever asks."""
+    project, _ = project_for(db, actor, slug, Action.DATA_EXPORT)
+    full = project_spec(project) if project.spec else None
+    specs = list(full.small_areas) if full is not None else []
+    found = [(i, s) for i, s in enumerate(specs)
+             if s.indicator == indicator and (area is None or s.area == area)]
+    if not found or full is None:
         raise NotFound("indicator.unknown", f"project {slug!r} declares no small area "
                        f"estimates of {indicator!r}" + (f" by {area!r}" if area else "")
                        + f"; it has {[s.id for s in specs]}", where=Where(field="indicator"),
                        fix="Declare them under small_areas in the project spec.")
-    return found[0]
+    i, entry = found[0]
+    problem = entry_problem(entry, full.estimation)
+    if problem:
+        raise BadInput("input.invalid", f"small_areas[{i}] ({entry.id}): {problem[1]}",
+                       where=Where(field=f"small_areas[{i}].{problem[0]}"),
+                       fix="Declare the level among the indicator's disaggregations, or "
+                           "change the small_areas entry.")
+    return entry
 
 
 def audit_small_areas(db: Session, actor: Actor | None, slug: str, indicator: str,
@@ -224,16 +234,39 @@ def _inputs(spec: SmallAreaSpec, ind: IndicatorSpec, est: EstimationSpec,
     return direct, by_group, cov, groups, scale
 
 
-def _benchmark(spec: SmallAreaSpec, direct: pd.DataFrame, by_group: pd.DataFrame,
-               cov: pd.DataFrame, notes: list[str]) -> Any:
-    """The library's benchmark (per group), or None with a note saying why not."""
+def _benchmark(spec: SmallAreaSpec, by_group: pd.DataFrame, cov: pd.DataFrame,
+               rule: ReliabilityRule, label: str, notes: list[str]
+               ) -> tuple[Any, dict[str, float]]:
+    """The library's benchmark (per group), or None with a note saying why not, and the
+    groups left out of it.
+
+    A group whose direct estimate fails the project's reliability rule (CV above the
+    caution level, or too few units) is not a benchmark: scaling its areas to it would
+    carry its sampling noise into every one of them while the MSE treats it as fixed. Its
+    areas keep the model's estimates (the returned targets of those groups are filled in
+    from the unbenchmarked fit), and a note names it.
+    """
     from citizendata.integrate.sae.benchmark import Benchmark
 
     if spec.benchmark is None:
-        return None
-    targets = {str(g): float(v) for g, v in zip(by_group["group"], by_group["direct"],
-                                                 strict=True) if np.isfinite(v)}
-    missing = sorted(set(cov["_group"]) - set(targets))
+        return None, {}
+    value = by_group["direct"].to_numpy(float)
+    var = by_group["direct_var"].to_numpy(float)
+    n = (pd.to_numeric(by_group["n"], errors="coerce").to_numpy(float) if "n" in by_group
+         else np.full(len(by_group), np.inf))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cv = np.sqrt(var) / np.abs(value)
+    flag = reliability_flag(np.where(np.isfinite(n), n, np.inf), cv, rule)
+    targets: dict[str, float] = {}
+    weak: dict[str, float] = {}
+    for g, v, c, f in zip(by_group["group"].astype(str), value, cv, flag, strict=True):
+        if not np.isfinite(v):
+            continue
+        if f:
+            weak[g] = float(c)
+        else:
+            targets[g] = float(v)
+    missing = sorted(set(cov["_group"]) - set(targets) - set(weak))
     weights = str(spec.weights)
     w = pd.to_numeric(cov.set_index(spec.area)[weights], errors="coerce").reindex(
         cov[spec.area])
@@ -243,8 +276,16 @@ def _benchmark(spec: SmallAreaSpec, direct: pd.DataFrame, by_group: pd.DataFrame
                f"no weight for areas {unweighted[:10]} (set small_areas[].weights to a "
                "population column of the covariate table)")
         notes.append(f"not benchmarked: {why}; the estimates are the model's")
-        return None
-    return Benchmark(value=targets, weights=weights, by="_group", method=spec.benchmark_method)
+        return None, {}
+    if weak:
+        names = ", ".join(f"{g} (direct CV {100 * c:.1f}%)" for g, c in sorted(weak.items()))
+        notes.append(f"not benchmarked to {label} {names}: the direct estimate fails the "
+                     f"project's reliability rule (CV above {100 * rule.caution_cv:.0f}%), "
+                     "so its areas keep the model's estimates")
+    if not targets:
+        return None, weak
+    return Benchmark(value=targets, weights=weights, by="_group",
+                     method=spec.benchmark_method), weak
 
 
 def _smooth(sample: pd.DataFrame, spec: SmallAreaSpec, ind: IndicatorSpec,
@@ -265,6 +306,92 @@ def _smooth(sample: pd.DataFrame, spec: SmallAreaSpec, ind: IndicatorSpec,
                  "(log variance on log n and log p(1-p))")
 
 
+def _positive_variances(sample: pd.DataFrame, spec: SmallAreaSpec) -> None:
+    """Refuse areas whose sampling variance is zero (a proportion of 0 or 1 estimated
+    without smoothing): the model would take their direct estimate as exact."""
+    v = sample["direct_var"].to_numpy(float)
+    bad = ~(np.isfinite(v) & (v > 0))
+    if bad.any():
+        names = sample.loc[bad, spec.area].astype(str).tolist()
+        raise BadInput("sae.invalid_direct", f"{spec.area} {', '.join(names[:10])}: the direct "
+                       "estimate has a sampling variance of zero (a proportion of 0 or 1, or a "
+                       "single unit), which the model would take as exact",
+                       where=Where(field=spec.area),
+                       fix="Set smooth_variances: true in the small_areas entry: a generalised "
+                           "variance function then gives these areas a variance from the "
+                           "others'." if not spec.smooth_variances else
+                           "Too few areas had a positive variance to fit the variance "
+                           "function; merge or drop these areas.")
+
+
+def _effective_n(sample: pd.DataFrame, spec: SmallAreaSpec, notes: list[str]) -> None:
+    """Effective sample sizes for the arcsine scale (its variance is 1/(4 n_eff)), in place.
+
+    n_eff = p(1-p)/v = n/deff keeps each area's design effect. At a proportion of 0 or 1,
+    p(1-p) is 0 and that formula would give n_eff = 0 (an infinite variance, the area's
+    own sample ignored): those areas take n/deff with the median design effect of the
+    areas strictly between 0 and 1.
+    """
+    p = sample["direct"].to_numpy(float)
+    v = sample["direct_var"].to_numpy(float)
+    n = pd.to_numeric(sample["n"], errors="coerce").to_numpy(float)
+    inner = (p > 0) & (p < 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n_eff = p * (1 - p) / v
+        deff_i = n * v / (p * (1 - p))
+    edge = ~inner
+    if edge.any():
+        ok = inner & np.isfinite(deff_i) & (deff_i > 0)
+        deff = float(np.median(deff_i[ok])) if ok.any() else 1.0
+        n_eff[edge] = n[edge] / deff
+        names = ", ".join(sample.loc[edge, spec.area].astype(str).tolist()[:10])
+        notes.append(f"{spec.area} {names}: a direct proportion of 0 or 1; its effective "
+                     f"sample size is n / {deff:.2f}, the median design effect of the other "
+                     f"{spec.area}s" + ("" if ok.any() else " (none: 1 assumed)"))
+    sample["n_eff"] = n_eff
+
+
+def _label(est: EstimationSpec, dim: str | None) -> str:
+    """A dimension as the report names it: a roll-up's level (county for county_of_ward)."""
+    if dim is None:
+        return NATIONAL
+    derived = est.derived.get(dim)
+    if derived is not None and derived.kind == "rollup" and derived.level:
+        return str(derived.level)
+    return dim
+
+
+def _without_weak(fit: Any, spec: SmallAreaSpec, sample: pd.DataFrame, cov: pd.DataFrame,
+                  bench: Any, weak: Mapping[str, float], run: Any) -> Any:
+    """The benchmarked fit, with the areas of the ``weak`` groups as the model left them.
+
+    ``fit`` is the unbenchmarked fit; the groups kept are benchmarked in a second fit
+    (the same model: benchmarking only adjusts its estimates), whose ``weak`` groups get
+    their own model aggregate as target, and then take ``fit``'s rows (estimate, MSE,
+    interval) unchanged.
+    """
+    from citizendata.integrate.sae.benchmark import Benchmark
+
+    a0 = fit.areas.assign(area=fit.areas["area"].astype(str)).set_index("area")
+    group = cov.set_index(spec.area)["_group"].astype(str)
+    w = pd.to_numeric(cov.set_index(spec.area)[str(spec.weights)], errors="coerce")
+    g = a0.index.map(group)
+    wi = a0.index.map(w).to_numpy(float)
+    agg = (pd.Series(wi * a0["eblup"].to_numpy(float), index=g).groupby(level=0).sum()
+           / pd.Series(wi, index=g).groupby(level=0).sum())
+    value = {**dict(bench.value), **{k: float(agg[k]) for k in weak}}
+    both = run(Benchmark(value=value, weights=bench.weights, by=bench.by, method=bench.method))
+    a = both.areas.assign(area=both.areas["area"].astype(str)).set_index("area")
+    keep = [i for i in a.index if group.get(i) in weak]
+    cols = [c for c in a0.columns if c in a.columns]
+    a.loc[keep, cols] = a0.loc[keep, cols]
+    for c in ("eblup", "mse"):
+        if f"{c}_unbenchmarked" in a.columns:
+            a.loc[keep, f"{c}_unbenchmarked"] = a0.loc[keep, c]
+    both.areas = a.reset_index()
+    return both
+
+
 def fit_small_areas(spec: SmallAreaSpec, ind: IndicatorSpec, est: EstimationSpec,
                     table: IndicatorResult, refs: Mapping[str, pd.DataFrame]) -> dict[str, Any]:
     """Direct by area -> Fay–Herriot (REML default) -> benchmark -> reliability flags."""
@@ -278,21 +405,32 @@ def fit_small_areas(spec: SmallAreaSpec, ind: IndicatorSpec, est: EstimationSpec
                      "hides are modelled as areas without a sample: their estimates are "
                      "synthetic (covariates only)")
     sample = direct[~direct["hidden"]].copy()
-    # the arcsine scale's variance is 1/(4 n): n is the effective sample size, so the
-    # design effect of the weighting and clustering is kept
     if spec.smooth_variances:
         _smooth(sample, spec, ind, notes)
-    p = sample["direct"].clip(1e-6, 1 - 1e-6)
-    sample["n_eff"] = p * (1 - p) / sample["direct_var"]
-    bench = _benchmark(spec, sample, by_group, cov, notes)
-    fit = fay_herriot(sample.drop(columns=["hidden"]), area=spec.area, estimate="direct",
-                      variance="direct_var", covariates=cov, columns=spec.columns,
-                      categorical=spec.categorical, method=spec.method,
-                      transform=spec.transform,
-                      sample_size="n_eff" if spec.transform else None, benchmark=bench,
-                      bootstrap=spec.bootstrap, seed=spec.seed, level=spec.level)
+    _positive_variances(sample, spec)
+    if spec.transform:
+        # the arcsine scale's variance is 1/(4 n): n is the effective sample size, so the
+        # design effect of the weighting and clustering is kept
+        _effective_n(sample, spec, notes)
+    rel = est.reliability
+    rule = ReliabilityRule(rel.min_n, rel.caution_cv, rel.unreliable_cv)
+    bench, weak = _benchmark(spec, by_group, cov, rule, _label(est, spec.benchmark), notes)
+
+    def run(b: Any) -> Any:
+        return fay_herriot(sample.drop(columns=["hidden"]), area=spec.area, estimate="direct",
+                           variance="direct_var", covariates=cov, columns=spec.columns,
+                           categorical=spec.categorical, method=spec.method,
+                           transform=spec.transform,
+                           sample_size="n_eff" if spec.transform else None, benchmark=b,
+                           bootstrap=spec.bootstrap, seed=spec.seed, level=spec.level)
+
+    if bench is not None and weak:
+        fit = _without_weak(run(None), spec, sample, cov, bench, weak, run)
+    else:
+        fit = run(bench)
     notes.extend(str(n) for n in fit.notes)
-    return _result(spec, ind, est, fit, direct, by_group, cov, groups, scale, bench, notes)
+    return _result(spec, ind, est, fit, direct, by_group, cov, groups, scale, bench, weak,
+                   notes)
 
 
 def _json(v: Any) -> Any:
@@ -349,8 +487,8 @@ def _plain(obj: Any) -> Any:
 
 def _result(spec: SmallAreaSpec, ind: IndicatorSpec, est: EstimationSpec, fit: Any,
             direct: pd.DataFrame, by_group: pd.DataFrame, cov: pd.DataFrame,
-            groups: Mapping[str, str], scale: float, bench: Any, notes: list[str]
-            ) -> dict[str, Any]:
+            groups: Mapping[str, str], scale: float, bench: Any, weak: Mapping[str, float],
+            notes: list[str]) -> dict[str, Any]:
     rel = est.reliability
     rule = ReliabilityRule(rel.min_n, rel.caution_cv, rel.unreliable_cv)
     if spec.weights:
@@ -358,7 +496,7 @@ def _result(spec: SmallAreaSpec, ind: IndicatorSpec, est: EstimationSpec, fit: A
     else:
         weights = pd.Series(1.0, index=cov[spec.area])  # equal weights: one group mean
     areas = _area_rows(spec, fit, direct, groups, weights, scale, rule)
-    areas["benchmarked"] = bench is not None
+    areas["benchmarked"] = (bench is not None) & ~areas["group"].astype(str).isin(set(weak))
     grp = areas.rename(columns={"estimate": "eblup"})
     grp = grp.assign(eblup=grp["eblup"] / scale, weight=grp["weight"].fillna(0.0))
     group_list = group_rows(grp, by_group.rename(columns={"group": spec.benchmark or NATIONAL}),
@@ -366,18 +504,20 @@ def _result(spec: SmallAreaSpec, ind: IndicatorSpec, est: EstimationSpec, fit: A
     for g in group_list:
         for k in ("direct", "se", "model_aggregate"):
             g[k] = None if g[k] is None else g[k] * scale
+    area_label, bench_label = _label(est, spec.area), _label(est, spec.benchmark)
     if spec.benchmark is not None and len(group_list) < 10:
-        notes.append(f"{len(group_list)} {spec.benchmark} group(s): too few for an area-level "
-                     f"model at that level, so the {spec.benchmark} figures are the direct "
-                     f"estimates (the benchmark) and the {spec.area} estimates are benchmarked "
-                     "to them; the model aggregate is the weighted mean of its areas' "
-                     "estimates")
+        notes.append(f"{len(group_list)} {bench_label} group(s): too few for an area-level "
+                     f"model at that level, so the {bench_label} figures are the direct "
+                     f"estimates (the benchmark) and the {area_label} estimates are benchmarked "
+                     "to them where they are reliable; the model aggregate is the weighted "
+                     "mean of its areas' estimates")
     beta = {str(k): _json(v) for k, v in dict(fit.beta).items()}
     records = [{k: _json(v) for k, v in r.items()} for r in areas.to_dict("records")]
     return {
         "indicator": ind.id, "name": ind.name, "area": spec.area, "unit": ind.unit_of_measure,
         "scale": scale, "method": spec.method, "transform": spec.transform,
-        "benchmark": spec.benchmark, "benchmark_method": spec.benchmark_method if bench else None,
+        "benchmark": spec.benchmark, "area_label": area_label,
+        "benchmark_label": bench_label if spec.benchmark else None, "benchmark_method": spec.benchmark_method if bench else None,
         "covariates": list(spec.columns) + list(spec.categorical),
         "model": {"beta": beta, "sigma2_u": _json(fit.sigma2_u),
                   "beta_se": {str(k): _json(v) for k, v in dict(fit.beta_se).items()},
