@@ -237,25 +237,31 @@ def test_an_undeclared_area_or_benchmark_table_is_refused_for_every_role(
     before = spec.model_copy(deep=True)
     sba = spec.estimation.indicators[0]
     sba.disaggregations = [["county_of_ward"]]
-    owner.update_project(spec)
-    try:
-        for role in ("owner", "nso"):
-            with pytest.raises(BadInput) as exc:
-                ws.as_user(USERS[role]["username"]).small_area_estimates(SLUG, "sba")
-            assert exc.value.code == "input.invalid"
-            assert exc.value.where is not None
-            assert exc.value.where.field == "small_areas[0].area"
-            assert "small_areas[0] (sba:ward)" in exc.value.message
-        # past the spec check (a stored spec, say), the client refuses the table itself
-        monkeypatch.setattr(sa_svc, "entry_problem", lambda *_: None)
-        with pytest.raises(Forbidden) as forbidden:
-            owner.small_area_estimates(SLUG, "sba")
-        assert forbidden.value.code == "privacy.undeclared_table"
-        notes: list[str] = []
-        assert owner._release_small_areas(SLUG, spec, ["sba"], notes) == []
-        assert len(notes) == 1 and "privacy.undeclared_table" in notes[0]
-    finally:
-        owner.update_project(before)
+    # the spec is refused as a whole: it is never stored, for any role to read
+    with pytest.raises(BadInput) as exc:
+        owner.update_project(spec)
+    assert exc.value.code == "input.invalid"
+    assert "small_areas[0] (sba:ward)" in exc.value.message
+    assert owner.project(SLUG).spec == before
+    for role in ("owner", "nso"):  # unchanged: the ward model still runs for both
+        assert ws.as_user(USERS[role]["username"]).small_area_specs(SLUG)
+    # past the spec check (an indicator read otherwise, say), the client refuses the table
+    from citizendata.services import estimation as est_svc
+
+    real = est_svc.indicator_spec
+
+    def county_only(*args: Any, **kwargs: Any) -> Any:
+        ind = real(*args, **kwargs)
+        return ind.model_copy(update={"disaggregations": [["county_of_ward"]]})
+
+    monkeypatch.setattr(sa_svc, "entry_problem", lambda *_: None)
+    monkeypatch.setattr(est_svc, "indicator_spec", county_only)
+    with pytest.raises(Forbidden) as forbidden:
+        owner.small_area_estimates(SLUG, "sba")
+    assert forbidden.value.code == "privacy.undeclared_table"
+    notes: list[str] = []
+    assert owner._release_small_areas(SLUG, before, ["sba"], notes) == []
+    assert len(notes) == 1 and "privacy.undeclared_table" in notes[0]
 
 
 def test_the_spec_check_names_the_entry() -> None:

@@ -20,7 +20,7 @@ from citizendata.projects.population import PopulationSpec
 from citizendata.projects.protection import ProtectionSpec
 from citizendata.projects.quality import QualitySpec, Stewardship
 from citizendata.projects.release import ReleaseSpec
-from citizendata.projects.small_areas import SmallAreaSpec
+from citizendata.projects.small_areas import SmallAreaList
 
 __all__ = [
     "STAGES",
@@ -175,7 +175,7 @@ class ProjectSpec(BaseModel):
     # cases reported by several lists: verification, linkage, multiple systems estimation
     cases: CasesSpec | None = None
     # small area estimates (Fay–Herriot) of indicators, by area level
-    small_areas: list[SmallAreaSpec] = Field(default_factory=list)
+    small_areas: SmallAreaList = Field(default_factory=list)
     # population by small area: coverage of a census and bottom-up estimates
     population: PopulationSpec | None = None
 

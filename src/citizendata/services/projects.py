@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from citizendata.auth import OWNER_ONLY_ROLES, Action, Actor, Role
 from citizendata.errors import BadInput, Conflict, Forbidden, Where
-from citizendata.projects.spec import ProjectSpec
+from citizendata.projects.spec import ProjectSpec, load_spec
 from citizendata.services.access import audit, project_for, require_actor
 from citizendata.services.accounts import (
     initiating_organisation,
@@ -119,6 +119,9 @@ def update_project(db: Session, actor: Actor | None, spec: ProjectSpec) -> Proje
     """Replace a project's spec (slug unchanged); the old and new specs go to the audit log."""
     project, role = project_for(db, actor, spec.slug, Action.PROJECT_EDIT)
     assert actor is not None
+    # a spec object changed after it was read is checked again: its cross-section rules
+    # (e.g. small areas need declared tables) must hold before it is stored
+    spec = load_spec(spec.model_dump(mode="json"))
     current = db.get(Organisation, project.initiator_org_id) if project.initiator_org_id \
         else None
     if current is None or current.slug != spec.initiator.slug:
