@@ -182,6 +182,37 @@ def owner(ws: Workspace) -> Client:
     return me
 
 
+def demo_copy(tmp_path_factory: pytest.TempPathFactory, n: int) -> Workspace:
+    """A private copy of the Kenya demo workspace with ``n`` submissions (``build_demo``:
+    validated, approved, estimated, release published), built once per test run.
+
+    Under xdist every worker of the run sees the same parent folder, and a lock makes
+    the first to ask build it while the others wait; each caller gets its own copy to
+    change. (Built once rather than per module: a build costs 30-60 s.)
+    """
+    import fcntl
+    import io
+    import os
+
+    from rich.console import Console
+
+    from citizendata.demo import build_demo
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / f"kenya-demo-{n}"
+    shared.mkdir(parents=True, exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "built").exists():
+            ws, _ = build_demo(shared / "demo", n=n, fresh=True,
+                               console=Console(file=io.StringIO()))
+            ws.close()
+            (shared / "built").touch()
+        copy = tmp_path_factory.mktemp(f"kenya-demo-{n}") / "demo"
+        shutil.copytree(shared / "demo", copy)
+    return Workspace.open(copy)
+
+
 def file_settings(root: Path, **kw: Any) -> Settings:
     """Settings for a workspace folder under ``root`` on its own SQLite file."""
     return Settings(workspace=root / "ws", database_url=None, mode="test", **kw)
