@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
+from citizendata import auth
 from citizendata.config import Settings
 from citizendata.server.app import create_app
 from citizendata.store.engine import make_engine
@@ -29,6 +31,12 @@ PG_ADMIN_URL = os.environ.get("CITIZENDATA_TEST_POSTGRES_ADMIN_URL",
 # never drop each other's database.
 PG_DB = os.environ.get("CITIZENDATA_TEST_POSTGRES_DB", f"citizendata_test_{os.getpid()}")
 _pg_skip_reason: list[str] = []
+
+# Passwords are still hashed and checked with argon2id, but with the smallest work factor:
+# the default (64 MiB, 3 passes, ~0.15 s a hash by design) made password hashing the largest
+# single cost of the suite (test_storage: 116 hashes, 19.5 s of its 30 s). A hash records its
+# own parameters, so a server process started by a test verifies these cheaply as well.
+auth._hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 
 
 def _pg_url() -> str:
@@ -172,6 +180,37 @@ def owner(ws: Workspace) -> Client:
     me.create_project(SPEC)
     me.add_form("test-project", household_form(), "household.xlsx")
     return me
+
+
+def demo_copy(tmp_path_factory: pytest.TempPathFactory, n: int) -> Workspace:
+    """A private copy of the Kenya demo workspace with ``n`` submissions (``build_demo``:
+    validated, approved, estimated, release published), built once per test run.
+
+    Under xdist every worker of the run sees the same parent folder, and a lock makes
+    the first to ask build it while the others wait; each caller gets its own copy to
+    change. (Built once rather than per module: a build costs 30-60 s.)
+    """
+    import fcntl
+    import io
+    import os
+
+    from rich.console import Console
+
+    from citizendata.demo import build_demo
+
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / f"kenya-demo-{n}"
+    shared.mkdir(parents=True, exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "built").exists():
+            ws, _ = build_demo(shared / "demo", n=n, fresh=True,
+                               console=Console(file=io.StringIO()))
+            ws.close()
+            (shared / "built").touch()
+        copy = tmp_path_factory.mktemp(f"kenya-demo-{n}") / "demo"
+        shutil.copytree(shared / "demo", copy)
+    return Workspace.open(copy)
 
 
 def file_settings(root: Path, **kw: Any) -> Settings:

@@ -29,6 +29,7 @@ from citizendata.stats.cube import (
 )
 from citizendata.stats.indicators import _recalibrator, estimate_indicator, grouping_sets, weigh
 from citizendata.stats.variance import domain_estimate
+from conftest import demo_copy
 
 # -- a small synthetic survey: women (the sampled units) and their births --------------------
 
@@ -398,14 +399,12 @@ SBA_DIMS = ["disability", "age_group", "ward", "county_of_ward"]
 
 @pytest.fixture(scope="module")
 def kenya(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The demo workspace with 1,500 submissions, its references and a first estimate."""
-    from citizendata.demo import build_demo
-
-    root = tmp_path_factory.mktemp("kenya")
-    ws, _ = build_demo(root / "demo", n=1500, fresh=True)
+    """The demo workspace with 1,500 submissions, its references and a first estimate
+    (a copy of the run's one build: test_validation_kenya uses the same)."""
+    ws = demo_copy(tmp_path_factory, 1500)
     yield ws
     ws.close()
-    shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(ws.settings.workspace, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

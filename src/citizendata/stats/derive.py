@@ -87,8 +87,9 @@ def _text(col: ir.Value) -> ir.StringValue:
 
 def _answer(col: ir.Value, severity: Mapping[str, int]) -> ir.IntegerValue:
     """A WG answer as 1-4, NULL when blank, don't know, refused or anything else."""
-    text = _text(col)
-    return ibis.cases(*[(text == v, k) for v, k in severity.items()], else_=ibis.null("int8"))
+    # one CASE text WHEN .. (the text written once), not a WHEN text = .. per code: the
+    # status repeats each answer, and the repeated text made every frame's SQL ~16 KB
+    return _text(col).substitute(dict(severity), else_=ibis.null("int8"))
 
 
 def _unexpected(table: ir.Table, columns: Sequence[str], known: set[str]) -> pd.DataFrame:

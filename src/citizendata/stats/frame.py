@@ -151,8 +151,55 @@ def analysis_frame(snap: Snapshot, unit: str | None = None, *,
     psu_level = {c for c, o in origin.items() if o == main_name}
     frame = Frame(table, unit, psu_level, origin)
     if derived:
-        add_derived(frame, derived, references or {})
+        # the inner joins of an empty table have no rows, hence no unexpected answers to
+        # look for (an empty snapshot checks a request before any data are read)
+        empty = any(snap.info.tables[n].rows == 0 for n in names)
+        clean = empty or all(_answers_clean(snap, origin, set(text), spec)
+                             for spec in derived.values() if spec.kind == "washington_group")
+        add_derived(frame, derived, references or {}, check_answers=not clean)
     return frame
+
+
+# (table sha256, columns, valid and missing codes) -> no answer is anything else
+_CLEAN: dict[tuple[str, tuple[str, ...], frozenset[str]], bool] = {}
+_CLEAN_KEPT = 256
+
+
+def _answers_clean(snap: Snapshot, origin: Mapping[str, str], rebuilt: set[str],
+                   spec: DerivedSpec) -> bool:
+    """True when the snapshot tables the WG answers come from hold no answer that is
+    neither a valid nor a missing code: then no frame over them (joins and filters only
+    drop rows) holds one, and its own check can be skipped. False means "check the frame".
+
+    Each analysis frame otherwise runs that check over its joins, and an estimate builds
+    several frames; the answer for a table is kept by the table's SHA-256 (a snapshot's
+    files never change), so it is one query on one table per snapshot.
+    """
+    if spec.missing is None:
+        return True  # nothing to check: unexpected answers count as missing
+    try:
+        severity, miss = derive._wg_codes(getattr(spec, "codes", None), spec.missing)
+    except BadInput:
+        return False  # the frame's own check says what is wrong
+    known = frozenset(set(severity) | miss)
+    by_table: dict[str, list[str]] = {}
+    for col in spec.fields.values():
+        name = origin.get(col)
+        info = snap.info.tables.get(name) if name is not None else None
+        if info is None or col in rebuilt or col not in info.columns or not info.sha256:
+            return False  # rebuilt or derived: only the frame's check can tell
+        by_table.setdefault(name, []).append(col)  # type: ignore[arg-type]
+    for name, cols in by_table.items():
+        key = (snap.info.tables[name].sha256, tuple(sorted(set(cols))), known)
+        ok = _CLEAN.get(key)
+        if ok is None:
+            ok = derive._unexpected(snap.con.table(name), list(key[1]), set(known)).empty
+            if len(_CLEAN) >= _CLEAN_KEPT:
+                _CLEAN.clear()
+            _CLEAN[key] = ok
+        if not ok:
+            return False
+    return True
 
 
 def _inputs(spec: DerivedSpec) -> list[str]:
@@ -163,8 +210,12 @@ def _inputs(spec: DerivedSpec) -> list[str]:
 
 
 def add_derived(frame: Frame, derived: Mapping[str, DerivedSpec],
-                references: Mapping[str, pd.DataFrame]) -> None:
-    """Add each derived variable as a column; later ones may use earlier ones."""
+                references: Mapping[str, pd.DataFrame], *, check_answers: bool = True) -> None:
+    """Add each derived variable as a column; later ones may use earlier ones.
+
+    ``check_answers=False`` skips the query for Washington Group answers that are neither
+    valid nor missing codes (for a frame known to have no rows); the columns are the same.
+    """
     for name, spec in derived.items():
         table = frame.table
         missing = [f for f in _inputs(spec) if f not in table.columns]
@@ -178,7 +229,8 @@ def add_derived(frame: Frame, derived: Mapping[str, DerivedSpec],
             # answers meaning no difficulty / some / a lot / cannot, if not 1-4
             col = derive.washington_group(table, spec.fields, spec.identifier,
                                           missing=spec.missing,
-                                          codes=getattr(spec, "codes", None))
+                                          codes=getattr(spec, "codes", None),
+                                          on_unexpected=None if check_answers else "missing")
         elif spec.kind == "age_group":
             breaks, upper = spec.age_breaks()
             col = derive.age_group(table[str(spec.field)], breaks, upper)
