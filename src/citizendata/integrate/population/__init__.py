@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from citizendata.integrate.population.bottom_up import BottomUpResult, bottom_up
+from citizendata.integrate.population.combine import CombinedResult, combine_population
 from citizendata.integrate.population.dse import (
     ASSUMPTIONS,
     CORRELATION_BIAS,
@@ -20,6 +22,8 @@ from citizendata.integrate.population.dse import (
     dual_system,
     lincoln_petersen,
 )
+from citizendata.integrate.population.match import match_records
 
-__all__ = ["ASSUMPTIONS", "CORRELATION_BIAS", "DSEResult", "chapman", "dual_system",
-           "lincoln_petersen"]
+__all__ = ["ASSUMPTIONS", "CORRELATION_BIAS", "BottomUpResult", "CombinedResult",
+           "DSEResult", "bottom_up", "chapman", "combine_population", "dual_system",
+           "lincoln_petersen", "match_records"]
