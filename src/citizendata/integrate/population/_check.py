@@ -14,8 +14,8 @@ import pandas as pd
 
 from citizendata.errors import BadInput, Problem, Where
 
-__all__ = ["CODE", "bad", "check_columns", "check_counts", "check_flag", "check_keys",
-           "quantiles", "z_value"]
+__all__ = ["CODE", "bad", "check_columns", "check_counts", "check_flag", "check_keys", "labels",
+           "quantiles", "text", "z_value"]
 
 CODE = "population.invalid"
 _MAX_PROBLEMS = 20
@@ -32,6 +32,22 @@ def _raise(table: str, problems: list[Problem]) -> None:
         raise bad(f"{len(problems)} problem(s) in the {table}{more}: {problems[0].message}",
                   where=problems[0].where, fix=problems[0].fix,
                   problems=problems[:_MAX_PROBLEMS])
+
+
+def text(s: pd.Series) -> pd.Series:
+    """Codes and ids as Python strings in an object column: pandas' hash tables then do
+    isin/map/groupby on them (its Arrow strings take a Python loop for isin)."""
+    return s.astype(str).astype(object)
+
+
+def labels(df: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """One text label per row joining ``cols`` with ' | ' ('all' without columns)."""
+    if not cols:
+        return pd.Series("all", index=df.index, dtype=object)
+    out = text(df[cols[0]])
+    for c in cols[1:]:
+        out = out + " | " + text(df[c])
+    return out.astype(object)
 
 
 def check_columns(df: Any, table: str, columns: Iterable[str]) -> pd.DataFrame:
@@ -66,8 +82,10 @@ def check_keys(df: pd.DataFrame, table: str, columns: Iterable[str]) -> None:
     problems: list[Problem] = []
     for c in columns:
         s = df[c]
-        blank = s.isna() | (s.astype("string").str.strip() == "").fillna(True)
-        problems += _rows(df, blank.to_numpy(), table, c, "blank",
+        blank = s.isna().to_numpy().copy()
+        if not pd.api.types.is_numeric_dtype(s):
+            blank |= ~np.char.str_len(np.char.strip(s.to_numpy(dtype=str))).astype(bool)
+        problems += _rows(df, blank, table, c, "blank",
                           "Give every row its area (and stratum or id).", None)
     _raise(table, problems)
 

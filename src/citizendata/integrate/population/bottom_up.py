@@ -34,7 +34,9 @@ from citizendata.integrate.population._check import (
     check_counts,
     check_flag,
     check_keys,
+    labels,
     quantiles,
+    text,
     z_value,
 )
 
@@ -72,9 +74,8 @@ def _prepare(dwellings: pd.DataFrame, listing: pd.DataFrame, area: str, strata: 
     nums = check_counts(d, "dwellings", [count], area)
     g = check_counts(d, "dwellings", [ground], area, allow_missing=True)[ground] if ground \
         else np.full(len(d), np.nan)
-    d = d.assign(_area=d[area].astype(str), _imagery=nums[count], _ground=g,
-                 _stratum=(d[strata].astype(str).agg(" | ".join, axis=1) if strata
-                           else "all"))
+    d = d.assign(_area=text(d[area]), _imagery=nums[count], _ground=g,
+                 _stratum=labels(d, strata))
     dup = d["_area"].duplicated()
     if dup.any():
         r = int(np.flatnonzero(dup)[0])
@@ -85,7 +86,7 @@ def _prepare(dwellings: pd.DataFrame, listing: pd.DataFrame, area: str, strata: 
     check_keys(li, "listing", [area, household])
     occ = check_flag(li, "listing", occupied, area)
     pers = check_counts(li, "listing", [persons], area, allow_missing=True)[persons]
-    li = li.assign(_area=li[area].astype(str), _occ=occ, _persons=pers)
+    li = li.assign(_area=text(li[area]), _occ=occ, _persons=pers)
     unknown = ~li["_area"].isin(d["_area"])
     if unknown.any():
         r = int(np.flatnonzero(unknown)[0])

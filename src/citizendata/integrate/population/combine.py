@@ -24,6 +24,7 @@ from citizendata.integrate.population._check import (
     check_counts,
     check_keys,
     quantiles,
+    text,
     z_value,
 )
 from citizendata.integrate.population.bottom_up import BottomUpResult
@@ -61,7 +62,7 @@ def _aligned(draws: np.ndarray | None, areas: pd.Series, index: pd.Index, b: int
     out = np.full((b, len(index)), np.nan)
     if draws is None:
         return out
-    pos = index.get_indexer(areas.astype(str))
+    pos = index.get_indexer(text(areas))
     ok = pos >= 0
     out[:, pos[ok]] = draws[:b, ok]
     return out
@@ -107,8 +108,8 @@ def combine_population(census: pd.DataFrame, bottom_up_result: BottomUpResult,
     cc = check_columns(census, "census counts", [area, count])
     check_keys(cc, "census counts", [area])
     cc = cc.assign(_c=check_counts(cc, "census counts", [count], area)[count],
-                   _area=cc[area].astype(str)).groupby("_area", sort=False)["_c"].sum()
-    bu_areas = bottom_up_result.areas["area"].astype(str)
+                   _area=text(cc[area])).groupby("_area", sort=False)["_c"].sum()
+    bu_areas = text(bottom_up_result.areas["area"])
     index = pd.Index(list(dict.fromkeys([*bu_areas, *cc.index])), name="area")
     notes: list[str] = []
     no_census = ~index.isin(cc.index)

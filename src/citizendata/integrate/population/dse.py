@@ -30,7 +30,9 @@ from citizendata.integrate.population._check import (
     check_counts,
     check_flag,
     check_keys,
+    labels,
     quantiles,
+    text,
     z_value,
 )
 
@@ -74,18 +76,19 @@ def chapman(n1: Any, n2: Any, m: Any, confidence: float = 0.95) -> pd.DataFrame:
     """Chapman's (1951) estimator, Seber's (1970) variance and a log-normal interval.
 
     N = (n1+1)(n2+1)/(m+1) - 1;  var = (n1+1)(n2+1)(n1-m)(n2-m) / ((m+1)^2 (m+2)).
-    The interval is Chao's (1987): n + f/C to n + f C on the unseen f = N - n, with
+    ``wald_lower``/``wald_upper``: N ± z·se. The interval is Chao's (1987): n + f/C to n + f C on the unseen f = N - n, with
     n = n1 + n2 - m and C = exp(z sqrt(log(1 + var/f^2))); it never goes below n.
     """
     z = z_value(confidence)
-    n1, n2, m = (np.asarray(x, dtype=float) for x in (n1, n2, m))
+    n1, n2, m = (np.atleast_1d(np.asarray(x, dtype=float)) for x in (n1, n2, m))
     est = (n1 + 1) * (n2 + 1) / (m + 1) - 1
     var = (n1 + 1) * (n2 + 1) * (n1 - m) * (n2 - m) / ((m + 1) ** 2 * (m + 2))
     seen = n1 + n2 - m
     unseen = np.maximum(est - seen, 1e-12)
     c = np.exp(z * np.sqrt(np.log1p(var / unseen ** 2)))
     return pd.DataFrame({"estimate": est, "se": np.sqrt(var), "lower": seen + unseen / c,
-                         "upper": seen + unseen * c})
+                         "upper": seen + unseen * c, "wald_lower": est - z * np.sqrt(var),
+                         "wald_upper": est + z * np.sqrt(var)})
 
 
 @dataclass
@@ -112,13 +115,6 @@ class DSEResult:
                 "assumptions": self.assumptions}
 
 
-def _labels(df: pd.DataFrame, cols: list[str]) -> pd.Series:
-    if not cols:
-        return pd.Series("all", index=df.index, dtype=object)
-    return df[cols].astype(str).agg(" | ".join, axis=1) if len(cols) > 1 \
-        else df[cols[0]].astype(str)
-
-
 def _area_table(census_counts: pd.DataFrame, area: str, ps: list[str], count: str,
                 imputed: str | None, weight: str | None, sample_strata: str | None
                 ) -> pd.DataFrame:
@@ -126,7 +122,7 @@ def _area_table(census_counts: pd.DataFrame, area: str, ps: list[str], count: st
     cc = check_columns(census_counts, "census counts", cols)
     check_keys(cc, "census counts", [area, *ps])
     nums = check_counts(cc, "census counts", [count, *([imputed] if imputed else [])], area)
-    cc = cc.assign(_area=cc[area].astype(str), _ps=_labels(cc, ps).to_numpy(),
+    cc = cc.assign(_area=text(cc[area]), _ps=labels(cc, ps).to_numpy(),
                    _c=nums[count], _ii=nums[imputed] if imputed else 0.0)
     over = cc["_ii"] > cc["_c"]
     if over.any():
@@ -158,8 +154,8 @@ def _records(df: pd.DataFrame, table: str, area: str, ps: list[str], idcol: str,
              areas: pd.Index) -> pd.DataFrame:
     rec = check_columns(df, table, [area, *ps, idcol])
     check_keys(rec, table, [area, *ps, idcol])
-    rec = rec.assign(_area=rec[area].astype(str), _ps=_labels(rec, ps).to_numpy(),
-                     _id=rec[idcol].astype(str))
+    rec = rec.assign(_area=text(rec[area]), _ps=labels(rec, ps).to_numpy(),
+                     _id=text(rec[idcol]))
     unknown = ~rec["_area"].isin(areas)
     if unknown.any():
         r = int(np.flatnonzero(unknown)[0])
@@ -180,7 +176,7 @@ def _link_flags(links: pd.DataFrame, e: pd.DataFrame, p: pd.DataFrame
                 ) -> tuple[np.ndarray, np.ndarray]:
     lk = check_columns(links, "links", ["census_id", "enum_id"])
     check_keys(lk, "links", ["census_id", "enum_id"])
-    cid, eid = lk["census_id"].astype(str), lk["enum_id"].astype(str)
+    cid, eid = text(lk["census_id"]), text(lk["enum_id"])
     for col, ids, other in (("census_id", cid, e), ("enum_id", eid, p)):
         dup = ids.duplicated()
         if dup.any():
@@ -270,21 +266,20 @@ def dual_system(census_counts: pd.DataFrame, enumeration: pd.DataFrame,
         assert e_ok is not None
         e_ok = e_ok | e_linked  # a matched census record is a correct enumeration
     assert p_match is not None
-    sampled = pd.Index(sorted(set(p["_area"]) | (set(e["_area"]) if e is not None else set())))
-    strata_labels = pd.Index(sorted(cc["_ps"].unique()))
+    sampled = pd.Index(sorted(set(p["_area"]) | (set(e["_area"]) if e is not None else set())),
+                       dtype=object)
+    strata_labels = pd.Index(sorted(cc["_ps"].unique()), dtype=object)
     extra = sorted(set(p["_ps"]) - set(strata_labels))
     if extra:
         notes.append(f"Post-strata in the enumeration but not in the census counts: "
                      f"{', '.join(extra[:10])}; their persons are left out.")
     k, s = len(sampled), len(strata_labels)
-    ai = {a: i for i, a in enumerate(sampled)}
-    si = {x: i for i, x in enumerate(strata_labels)}
 
     def cube(df: pd.DataFrame, values: np.ndarray) -> np.ndarray:
-        ok = df["_ps"].isin(si).to_numpy()
+        ai_, si_ = sampled.get_indexer(df["_area"]), strata_labels.get_indexer(df["_ps"])
+        ok = si_ >= 0
         out = np.zeros((k, s))
-        np.add.at(out, (df["_area"].map(ai).to_numpy()[ok], df["_ps"].map(si).to_numpy()[ok]),
-                  values[ok])
+        np.add.at(out, (ai_[ok], si_[ok]), values[ok])
         return out
 
     np_ = cube(p, np.ones(len(p)))

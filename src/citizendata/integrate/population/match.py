@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from citizendata.errors import Where
-from citizendata.integrate.population._check import bad, check_columns, check_keys
+from citizendata.integrate.population._check import bad, check_columns, check_keys, text
 
 __all__ = ["match_records", "one_to_one"]
 
@@ -135,7 +135,7 @@ def match_records(census: pd.DataFrame, enumeration: pd.DataFrame, *, area: str 
                              (enumeration, "enumeration", enum_id)):
         t = check_columns(df, table, [area, idcol, *cols])
         check_keys(t, table, [area, idcol])
-        t = t.assign(_area=t[area].astype(str), _id=t[idcol].astype(str))
+        t = t.assign(_area=text(t[area]), _id=text(t[idcol]))
         dup = t["_id"].duplicated()
         if dup.any():
             r = int(np.flatnonzero(dup)[0])
