@@ -13,6 +13,7 @@ estimates are added up to (``levels``, e.g. district).
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -54,6 +55,7 @@ class PopulationSpec(BaseModel):
     levels: list[str] = Field(default_factory=list)  # census columns of larger areas
     post_strata: list[str] = Field(default_factory=list)  # census columns (area properties)
     census_count: str = "population"  # the census table's count of persons
+    census_id: str = "census_id"  # the census records' person id
     dwellings_count: str = "buildings"  # the dwellings table's count
     status_field: str = "dwelling_status"  # the form's question: what the structure is
     occupied: str = "occupied"  # its answer for an occupied dwelling
@@ -61,18 +63,26 @@ class PopulationSpec(BaseModel):
     consent_field: str | None = "consent"  # members are listed where it is "yes"
     size_field: str = "household_size"  # the form's count of the household's members
     members: MemberFields = Field(default_factory=MemberFields)
+    # how enumerated persons are matched to the census records (which carry the columns
+    # given_name, surname, sex, age, and the area): Fellegi–Sunter linkage within areas,
+    # or equality of ``match_keys`` columns present in both
+    match: Literal["linkage", "key"] = "linkage"
+    match_keys: list[str] = Field(default_factory=list)
+    match_threshold: float = Field(default=0.9, gt=0, le=1)
+    # how the dual-system and bottom-up estimates are combined by area (combine_population)
+    method: Literal["precision", "dse", "bottom_up"] = "precision"
     confidence: float = Field(default=0.95, gt=0.5, lt=1)
     bootstrap: int = Field(default=999, ge=99, le=9999)  # replicates (DSE) and draws
     seed: int = 2022
     publish: bool = True  # releases carry the estimates by area and level
 
-    @field_validator("levels", "post_strata")
+    @field_validator("levels", "post_strata", "match_keys")
     @classmethod
     def _columns(cls, v: list[str]) -> list[str]:
         return _names(v)
 
-    @field_validator("area_field", "census_count", "dwellings_count", "status_field",
-                     "size_field")
+    @field_validator("area_field", "census_count", "census_id", "dwellings_count",
+                     "status_field", "size_field")
     @classmethod
     def _column(cls, v: str) -> str:
         return _names([v])[0]

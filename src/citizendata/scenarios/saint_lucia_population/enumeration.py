@@ -145,7 +145,12 @@ def build_submissions(rng: np.random.Generator, listing: pd.DataFrame, members: 
         phones[a] = "collect:" + "".join(rng.choice(alphabet, 16))
     alt = rng.uniform(2, 300, n).round(1)
     acc = rng.uniform(3, 12, n).round(1)
-    by_dw = {k: g for k, g in members.groupby("dwelling", sort=False)}
+    # members are contiguous by dwelling (persons are drawn dwelling by dwelling)
+    dw = members["dwelling"].to_numpy()
+    first = np.flatnonzero(np.r_[True, dw[1:] != dw[:-1]])
+    span = dict(zip(dw[first].tolist(), zip(first.tolist(), [*first[1:].tolist(), len(dw)],
+                                            strict=True), strict=True))
+    cols = [members[c].astype(str).tolist() for c in ("given_name", "surname", "sex", "age")]
     swapped = int(rng.integers(0, n))
     subs = []
     for i, r in enumerate(listing.itertuples(index=False)):  # a few thousand dwellings
@@ -157,11 +162,10 @@ def build_submissions(rng: np.random.Generator, listing: pd.DataFrame, members: 
         if r.status == "occupied":
             data["consent"] = r.consent
         if r.consent == "yes":
-            g = by_dw[r.dwelling]
-            data["household_size"] = str(len(g))
-            data["members"] = [{"given_name": gn, "surname": sn, "sex": sx, "age": str(ag)}
-                               for gn, sn, sx, ag in zip(g["given_name"], g["surname"],
-                                                         g["sex"], g["age"], strict=True)]
+            lo, hi = span[r.dwelling]
+            data["household_size"] = str(hi - lo)
+            data["members"] = [{"given_name": cols[0][k], "surname": cols[1][k],
+                                "sex": cols[2][k], "age": cols[3][k]} for k in range(lo, hi)]
         data["meta"] = {"instanceID": iids[i], "instanceName": f"{r.area}-{r.status}"}
         subs.append({"instance_id": iids[i], "collected_at": ends[i],
                      "form_version": FORM_VERSION, "data": data})
