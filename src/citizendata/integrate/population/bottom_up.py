@@ -200,7 +200,11 @@ def _fit(st: pd.DataFrame, idx: np.ndarray, b: int, rng: np.random.Generator,
     theta, tau2 = _log_normal_hyper(r[:, ok], np.log(ybar), cv2 / h[ok])
     if pooled is not None and n_s < _MIN_AREAS:
         return pooled
-    return _Hyper(rho_mu, rho_sd, m, big_m, theta, tau2, cv2, max(n_s - 1, 1))
+    # a replicate's variances estimate the resampled areas' spread, (n - 1)/n of the
+    # sample's: scaled back so the between-area variances are not understated
+    f = n_s / max(n_s - 1, 1)
+    return _Hyper(rho_mu, rho_sd * np.sqrt(f), m, (big_m + 1) / f - 1, theta, tau2 * f, cv2,
+                  max(n_s - 1, 1))
 
 
 def _draw(st: pd.DataFrame, idx: np.ndarray, hp: _Hyper, rng: np.random.Generator,
@@ -213,8 +217,11 @@ def _draw(st: pd.DataFrame, idx: np.ndarray, hp: _Hyper, rng: np.random.Generato
     h, tot = s["responding"].to_numpy(float), s["persons"].to_numpy(float)
     sampled = listed > 0
     # occupancy: posterior Beta for listed areas, the stratum's Beta elsewhere
-    alpha = hp.m[:, None] * hp.big_m[:, None] + occ[None, :]
-    beta = (1 - hp.m[:, None]) * hp.big_m[:, None] + (listed - occ)[None, :]
+    # the stratum's Beta is widened as the Student t below: its variance × df/(df - 2)
+    df = max(hp.df, 3)
+    prior = ((hp.big_m + 1) * (df - 2) / df - 1).clip(0.5)[:, None]
+    alpha = hp.m[:, None] * prior + occ[None, :]
+    beta = (1 - hp.m[:, None]) * prior + (listed - occ)[None, :]
     p = rng.beta(alpha, beta)
     # persons per occupied dwelling: normal-normal on the log scale
     v = np.where(h > 0, hp.cv2 / np.maximum(h, 1), np.inf)
