@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ REF = json.loads((DATA / "reference_capture_recapture.json").read_text(encoding=
 
 
 def simulate(seed: int, *, hetero: bool = False, n_areas: int = 40, n_sampled: int = 16
-             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, int]]:
+             ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """A known island: informal areas undercounted; a sample of areas enumerated again.
 
     Capture chances vary by area (clustering). With ``hetero`` 40% of the people are
@@ -58,7 +59,7 @@ def simulate(seed: int, *, hetero: bool = False, n_areas: int = 40, n_sampled: i
     links = pd.DataFrame({"census_id": np.char.add("c", pid[both]),
                           "enum_id": np.char.add("e", pid[both])})
     truth = {"total": len(area), "informal": int(informal.sum()),
-             "formal": int((~informal).sum())}
+             "formal": int((~informal).sum()), "areas": size}
     return counts, enum, census, links, truth
 
 
@@ -121,23 +122,28 @@ def test_pes_formula_by_hand() -> None:
 
 
 def test_intervals_cover_the_truth_under_the_assumptions() -> None:
-    # 80 islands; the 95% bootstrap interval should cover ~95%: with 80 replicates the
-    # binomial sd is 2.4%, so at least 88% (3 sd) must cover. The interval that treats
+    # 60 islands; the 95% bootstrap interval should cover ~95%: with 60 replicates the
+    # binomial sd is 2.8%, so at least 87% (3 sd) must cover. The interval that treats
     # persons as a simple random sample (Chapman/Seber) ignores the clustering by area and
     # covers far less (43% in 400 replicates, docs/methods/population.md)
-    hits, ps_hits, srs_hits, ratio = [], [], [], []
-    for seed in range(80):
+    hits, ps_hits, srs_hits, ratio, areas = [], [], [], [], []
+    for seed in range(60):
         counts, enum, census, links, truth = simulate(seed)
         r = dual_system(counts, enum, census, links=links, post_strata="kind", bootstrap=199,
                         seed=seed)
         hits.append(r.total["lower"] <= truth["total"] <= r.total["upper"])
         ratio.append(r.total["estimate"] / truth["total"])
+        a = r.areas
+        areas.append(((a["lower"] <= truth["areas"]) & (truth["areas"] <= a["upper"])).mean())
         s = r.strata.set_index("post_stratum").loc["informal"]
         ps_hits.append(s["lower"] <= truth["informal"] <= s["upper"])
         srs_hits.append(abs(s["estimate"] - truth["informal"]) <= 1.96 * s["se_srs"])
-    assert 0.88 <= np.mean(hits) <= 1, np.mean(hits)
-    assert 0.88 <= np.mean(ps_hits) <= 1, np.mean(ps_hits)
+    assert 0.87 <= np.mean(hits) <= 1, np.mean(hits)
+    assert 0.87 <= np.mean(ps_hits) <= 1, np.mean(ps_hits)
     assert np.mean(srs_hits) < 0.75
+    # areas: synthetic estimates with the between-area spread of coverage (93.5% in 100
+    # replicates; areas of one island share their errors, hence the looser bound)
+    assert np.mean(areas) >= 0.88, np.mean(areas)
     assert abs(np.mean(ratio) - 1) < 0.01  # nearly unbiased
 
 

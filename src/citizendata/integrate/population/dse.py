@@ -311,7 +311,49 @@ def dual_system(census_counts: pd.DataFrame, enumeration: pd.DataFrame,
     strata, ratio, ratio_draws = _strata_table(
         strata_labels, ne_, ce_, np_, m_, w, cgrid, iigrid, est, draws, confidence, notes)
     base = cgrid - iigrid
-    area_draws = base @ ratio_draws.T  # areas × B
+    sigma2 = _between_areas(base[in_sample], ne_, ce_, np_, m_, ratio)
+    notes.append(f"Areas take their post-strata's coverage (synthetic estimates); the "
+                 f"coverage of an area varies around it with sd {np.sqrt(sigma2):.3f} on the "
+                 f"log scale (estimated from the sampled areas), which the area intervals "
+                 f"include.")
+    area_df, area_draws, total = _areas(areas, sampled, cgrid, base, ratio, ratio_draws,
+                                        sigma2, np.random.default_rng([seed, 1]), confidence)
+    notes.append(CORRELATION_BIAS)
+    return DSEResult(strata=strata, areas=area_df, total=total, notes=notes,
+                     confidence=float(confidence), post_strata=ps, draws=area_draws.T)
+
+
+def _between_areas(base: np.ndarray, ne: np.ndarray, ce: np.ndarray, np_: np.ndarray,
+                   m: np.ndarray, ratio: np.ndarray) -> float:
+    """Variance across areas of log(area's own coverage ratio / its synthetic ratio).
+
+    Moments: the spread of the sampled areas' log ratios less their own estimates'
+    relative variance, Seber's (CE - M)(N_p - M) / (CE N_p M) (Wolter 1986: the area's
+    census and enumeration are both complete counts of it, so that is the only sampling
+    error), floored at 0.
+    """
+    tne, tce, tnp, tm = (x.sum(axis=1) for x in (ne, ce, np_, m))
+    ok = (tm > 0) & (tce > 0) & (base.sum(axis=1) > 0)
+    if ok.sum() < 3:
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = np.log((tce / tne) * (tnp / tm))[ok]
+        synth = np.log(base[ok] @ ratio / base[ok].sum(axis=1))
+        v = ((tce - tm) * (tnp - tm) / (tce * tnp * tm))[ok]
+    r = own - synth
+    return float(max(0.0, r.var(ddof=1) - v.mean()))
+
+
+def _areas(areas: pd.Index, sampled: pd.Index, cgrid: np.ndarray, base: np.ndarray,
+           ratio: np.ndarray, ratio_draws: np.ndarray, sigma2: float,
+           rng: np.random.Generator, confidence: float
+           ) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
+    """Areas' estimates: (C - II) × the post-strata's ratios, with the area's own
+    deviation (log-normal, variance ``sigma2``) in its draws; the total has none (the
+    deviations of all areas are in the post-strata's ratios already)."""
+    synth = base @ ratio_draws.T  # areas × B
+    dev = np.exp(np.sqrt(sigma2) * rng.standard_normal(synth.shape) - sigma2 / 2)
+    area_draws = synth * dev
     area_est = base @ ratio
     lo, hi = quantiles(area_draws, confidence, axis=1)
     c_area = cgrid.sum(axis=1)
@@ -322,15 +364,14 @@ def dual_system(census_counts: pd.DataFrame, enumeration: pd.DataFrame,
             "se": area_draws.std(axis=1, ddof=1),
             "undercount": 1 - c_area / area_est,
             "undercount_lower": 1 - c_area / lo, "undercount_upper": 1 - c_area / hi})
-    tot = area_draws.sum(axis=0)
+    tot = synth.sum(axis=0)
     tlo, thi = quantiles(tot, confidence)
     ctot, etot = float(c_area.sum()), float(area_est.sum())
     total = {"census": ctot, "estimate": etot, "lower": float(tlo), "upper": float(thi),
              "se": float(tot.std(ddof=1)), "undercount": 1 - ctot / etot,
-             "undercount_lower": 1 - ctot / float(tlo), "undercount_upper": 1 - ctot / float(thi)}
-    notes.append(CORRELATION_BIAS)
-    return DSEResult(strata=strata, areas=area_df, total=total, notes=notes,
-                     confidence=float(confidence), post_strata=ps, draws=area_draws.T)
+             "undercount_lower": 1 - ctot / float(tlo), "undercount_upper": 1 - ctot / float(thi),
+             "between_area_sd_log": float(np.sqrt(sigma2))}
+    return area_df, area_draws, total
 
 
 def _grid(cc: pd.DataFrame, col: str, areas: pd.Index, labels: pd.Index) -> np.ndarray:
