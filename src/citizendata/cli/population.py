@@ -48,7 +48,8 @@ def _csv(path: Path) -> pd.DataFrame:
     from citizendata.errors import BadInput, Where
 
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False)
+        # a blank cell is a missing value (e.g. the persons of a household not interviewed)
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
         raise BadInput("population.invalid", f"{path.name} cannot be read as a CSV table.",
                        where=Where(file=path.name), fix="Give a UTF-8 CSV with a header.") \

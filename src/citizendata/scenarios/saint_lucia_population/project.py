@@ -60,6 +60,7 @@ DEMO_USERS: list[dict[str, str]] = [
     {"username": "josette", "password": "demo-validator-2026", "role": "validator"},
     {"username": "desmond", "password": "demo-analyst-2026", "role": "analyst"},
     {"username": "gemma", "password": "demo-representative-2026", "role": "viewer"},
+    {"username": "clement", "password": "demo-nso-2026", "role": "nso"},
 ]
 
 RELEASE: dict[str, Any] = {"community_representatives": ["gemma"], "nso_signoff": True,
