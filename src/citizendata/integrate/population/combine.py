@@ -11,6 +11,7 @@ estimate elsewhere. ``bottom_up``: the bottom-up estimate only. The implied unde
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +72,8 @@ def _aligned(draws: np.ndarray | None, areas: pd.Series, index: pd.Index, b: int
 def _summary(draws: np.ndarray, census: np.ndarray, confidence: float, prefix: str = ""
              ) -> dict[str, np.ndarray]:
     lo, hi = quantiles(draws, confidence)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an area a source lacks: NaN
         est = np.nanmean(draws, axis=0) if draws.ndim > 1 else np.nanmean(draws)
         return {f"{prefix}estimate": est, f"{prefix}lower": lo, f"{prefix}upper": hi,
                 f"{prefix}undercount": 1 - census / est,
@@ -140,9 +142,16 @@ def combine_population(census: pd.DataFrame, bottom_up_result: BottomUpResult,
         areas[f"{name}estimate"], areas[f"{name}lower"], areas[f"{name}upper"] = \
             s[f"{name}estimate"], s[f"{name}lower"], s[f"{name}upper"]
     areas["weight_dse"] = w
+    areas["agreement_z"] = _agreement(bu, dse)
+    far = np.abs(areas["agreement_z"].to_numpy()) > 2.576
+    if far.any():
+        notes.append(f"{int(far.sum())} area(s) where the DSE and bottom-up estimates differ "
+                     f"by more than their uncertainty (|z| > 2.58, e.g. "
+                     f"{areas.loc[far, 'area'].iloc[0]!r}): check the dwelling counts and the "
+                     f"census there before using the combined estimate.")
     for k, v in _summary(combined, c, conf).items():
         areas[k] = v
-    areas["se"] = np.nanstd(combined, axis=0, ddof=1) if b > 1 else np.nan
+    areas["se"] = combined.std(axis=0, ddof=1)
     strata = _strata(areas, combined, conf)
     tot = _total(combined, c, conf)
     notes.append({"precision": "Where both estimates exist they are weighted by their "
@@ -176,6 +185,14 @@ def _combine(bu: np.ndarray, dse: np.ndarray, method: str, min_cv: float
         out = np.exp(w * ld + (1 - w) * lb)
     out[:, ~has_bu & ~has_dse] = np.nan
     return out, w
+
+
+def _agreement(bu: np.ndarray, dse: np.ndarray) -> np.ndarray:
+    """(log DSE - log bottom-up) / its sd, per area; NaN where a source is missing."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lb, ld = np.log(np.maximum(bu, 1e-9)), np.log(np.maximum(dse, 1e-9))
+        sd = np.sqrt(lb.var(axis=0, ddof=1) + ld.var(axis=0, ddof=1))
+        return (ld.mean(axis=0) - lb.mean(axis=0)) / np.where(sd > 0, sd, np.nan)
 
 
 def _strata(areas: pd.DataFrame, draws: np.ndarray, conf: float) -> pd.DataFrame:
