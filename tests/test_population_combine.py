@@ -142,3 +142,14 @@ def test_bad_combination_inputs() -> None:
     assert "row 3" in str(e.value) and "S02" in str(e.value)
     with pytest.raises(BadInput):
         combine_population(s["counts"], "not a result")  # type: ignore[arg-type]
+
+
+def test_totals_over_groups_of_areas_come_from_the_draws() -> None:
+    s = island(4)
+    comb, _, _ = _run(s, 4)
+    groups = pd.Series(np.where(np.arange(60) < 30, "north", "south"),
+                       index=[f"S{i:02d}" for i in range(60)])
+    t = comb.totals(groups).set_index("group")
+    assert t["estimate"].sum() == pytest.approx(comb.total["estimate"], rel=1e-9)
+    assert (t["lower"] < t["estimate"]).all() and (t["estimate"] < t["upper"]).all()
+    assert t.loc["north", "census"] == s["counts"]["count"].iloc[:30].sum()

@@ -12,7 +12,7 @@ estimate elsewhere. ``bottom_up``: the bottom-up estimate only. The implied unde
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,20 @@ class CombinedResult:
     notes: list[str]
     method: str
     confidence: float
+    draws: np.ndarray | None = field(default=None, repr=False)  # replicates × areas
+
+    def totals(self, groups: pd.Series) -> pd.DataFrame:
+        """Totals over groups of areas (``groups``: area -> group, e.g. district) with
+        percentile intervals from the draws, and the implied undercount."""
+        assert self.draws is not None
+        g = groups.reindex(self.areas["area"].to_numpy())
+        rows = []
+        for name, idx in pd.Series(np.arange(len(g)), index=g.to_numpy()).groupby(
+                level=0, sort=True):
+            c = self.areas["census"].to_numpy(float)[idx.to_numpy()]
+            rows.append({"group": name, "areas": len(idx),
+                         **_total(self.draws[:, idx.to_numpy()], c, self.confidence)})
+        return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -161,7 +175,7 @@ def combine_population(census: pd.DataFrame, bottom_up_result: BottomUpResult,
                   "bottom_up": "The bottom-up estimate; the census gives the undercount."
                   }[method])
     return CombinedResult(areas=areas, strata=strata, total=tot, notes=notes, method=method,
-                          confidence=conf)
+                          confidence=conf, draws=combined)
 
 
 def _combine(bu: np.ndarray, dse: np.ndarray, method: str, min_cv: float
