@@ -218,6 +218,25 @@ def test_cli_on_files_runs_the_library(tmp_path: Path, data: sl.SaintLuciaScenar
     assert res.exit_code != 0 and "nothing.csv" in res.output
 
 
+def test_a_release_carries_the_estimates_by_district(project: tuple[Workspace, dict[str, str]],
+                                                     result: dict[str, Any]) -> None:
+    import io
+
+    owner = project[0].as_user("owner")
+    rel = owner.build_release(S)
+    assert {"population/estimates.csv", "population/estimates.json"} <= set(rel["files"])
+    table = pd.read_csv(io.StringIO(owner.release_file(S, rel["version"],
+                                                       "population/estimates.csv").read_text()))
+    districts = table[table["level"] == "district"].set_index("code")
+    assert len(districts) == len(sl.DISTRICTS)
+    assert table.loc[table["level"] == "total", "estimate"].item() == result["total"]["estimate"]
+    doc = json.loads(owner.release_file(S, rel["version"], "population/estimates.json")
+                     .read_text())
+    assert doc["provenance"]["references"].keys() == {"census_counts", "imagery_buildings",
+                                                      "census_records"}
+    assert owner.verify_release(S, rel["version"])["identical"]
+
+
 # last: it changes the project's data (the estimates above are kept in memory by a digest)
 def test_withdrawn_consent_leaves_the_enumeration(project: tuple[Workspace, dict[str, str]],
                                                   data: sl.SaintLuciaScenario) -> None:
