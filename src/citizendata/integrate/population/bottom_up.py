@@ -299,7 +299,16 @@ def bottom_up(dwellings: pd.DataFrame, listing: pd.DataFrame, *, area: str = "ar
             notes.append(f"Stratum {name!r} has {len(samp)} listed area(s): it borrows the "
                          f"occupancy and persons per dwelling of all strata.")
         hp = _fit(st, samp, draws, rng, cv2, pooled) if len(samp) else pooled
-        out[:, idx] = _draw(st, idx, hp, rng, listing_complete)
+        if listing_complete:
+            # a completely listed area with every occupied dwelling counted is known:
+            # no draws (a third of the work in a large run)
+            known = listed[idx] & (st["occupied"].to_numpy()[idx]
+                                   == st["responding"].to_numpy()[idx])
+            out[:, idx[known]] = st["persons"].to_numpy(float)[idx[known]]
+            if (~known).any():
+                out[:, idx[~known]] = _draw(st, idx[~known], hp, rng, True)
+        else:
+            out[:, idx] = _draw(st, idx, hp, rng, False)
         srows.append(_stratum_row(str(name), idx, samp, hp))
     return _result(st, out, pd.DataFrame(srows), notes, confidence, listed)
 
