@@ -250,22 +250,7 @@ def dual_system(census_counts: pd.DataFrame, enumeration: pd.DataFrame,
         notes.append("No census records of the sampled areas were given: every census "
                      "record there is taken as a correct enumeration (CE/N_e = 1), and "
                      "N_e is the census count of the sampled areas.")
-    p_match = (check_flag(p, "enumeration", matched, area) if matched else None)
-    e_ok = None
-    if e is not None:
-        e_ok = ~check_flag(e, "census records", erroneous, area) if erroneous \
-            else np.ones(len(e), dtype=bool)
-        if not erroneous:
-            notes.append("No erroneous-enumeration flag: CE/N_e = 1 unless links say so.")
-    if links is not None:
-        if e is None:
-            raise bad("Links need the census records of the sampled areas.",
-                      where=Where(field="census_records"))
-        e_linked, p_linked = _link_flags(links, e, p)
-        p_match = p_linked if p_match is None else (p_match | p_linked)
-        assert e_ok is not None
-        e_ok = e_ok | e_linked  # a matched census record is a correct enumeration
-    assert p_match is not None
+    p_match, e_ok = _flags(p, e, area, matched, erroneous, links, notes)
     sampled = pd.Index(sorted(set(p["_area"]) | (set(e["_area"]) if e is not None else set())),
                        dtype=object)
     strata_labels = pd.Index(sorted(cc["_ps"].unique()), dtype=object)
@@ -273,41 +258,17 @@ def dual_system(census_counts: pd.DataFrame, enumeration: pd.DataFrame,
     if extra:
         notes.append(f"Post-strata in the enumeration but not in the census counts: "
                      f"{', '.join(extra[:10])}; their persons are left out.")
-    k, s = len(sampled), len(strata_labels)
-
-    def cube(df: pd.DataFrame, values: np.ndarray) -> np.ndarray:
-        ai_, si_ = sampled.get_indexer(df["_area"]), strata_labels.get_indexer(df["_ps"])
-        ok = si_ >= 0
-        out = np.zeros((k, s))
-        np.add.at(out, (ai_[ok], si_[ok]), values[ok])
-        return out
-
-    np_ = cube(p, np.ones(len(p)))
-    m_ = cube(p, p_match.astype(float))
+    k = len(sampled)
     cgrid = _grid(cc, "_c", areas, strata_labels)
     iigrid = _grid(cc, "_ii", areas, strata_labels)
     in_sample = areas.get_indexer(sampled)
-    if e is not None:
-        assert e_ok is not None
-        ne_ = cube(e, np.ones(len(e)))
-        ce_ = cube(e, e_ok.astype(float))
-    else:
-        ne_ = cgrid[in_sample] - iigrid[in_sample]
-        ce_ = ne_.copy()
+    ne_, ce_, np_, m_ = _sample_cubes(p, e, p_match, e_ok, sampled, strata_labels,
+                                      (cgrid - iigrid)[in_sample])
     area_info = cc.drop_duplicates("_area").set_index("_area")
     w = area_info[weight].reindex(sampled).to_numpy(float) if weight else np.ones(k)
     groups = _design_groups(cc, area_info, sampled, ps, sample_strata)
-    rng = np.random.default_rng(seed)
-    bw, single = _rao_wu(groups, w, bootstrap, rng)
-    if single:
-        notes.append(f"Design strata with one sampled area add no variance: "
-                     f"{', '.join(single[:10])}.")
     est = _ratios(w[None, :], ne_, ce_, np_, m_)[0]
-    draws = _ratios(bw, ne_, ce_, np_, m_)
-    thin = float((bw @ m_ == 0)[:, (m_.sum(0) > 0)].mean()) if m_.sum() else 0.0
-    if thin > 0:
-        notes.append(f"{thin:.1%} of bootstrap post-stratum replicates had no matches and "
-                     f"used the replicate's pooled ratio: the post-strata are thin.")
+    draws = _bootstrap(groups, w, ne_, ce_, np_, m_, bootstrap, seed, notes)
     strata, ratio, ratio_draws = _strata_table(
         strata_labels, ne_, ce_, np_, m_, w, cgrid, iigrid, est, draws, confidence, notes)
     base = cgrid - iigrid
@@ -321,6 +282,66 @@ def dual_system(census_counts: pd.DataFrame, enumeration: pd.DataFrame,
     notes.append(CORRELATION_BIAS)
     return DSEResult(strata=strata, areas=area_df, total=total, notes=notes,
                      confidence=float(confidence), post_strata=ps, draws=area_draws.T)
+
+
+def _flags(p: pd.DataFrame, e: pd.DataFrame | None, area: str, matched: str | None,
+           erroneous: str | None, links: pd.DataFrame | None, notes: list[str]
+           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Matched enumeration persons, and correct census records (None without records)."""
+    p_match = check_flag(p, "enumeration", matched, area) if matched else None
+    e_ok = None
+    if e is not None:
+        e_ok = ~check_flag(e, "census records", erroneous, area) if erroneous \
+            else np.ones(len(e), dtype=bool)
+        if not erroneous:
+            notes.append("No erroneous-enumeration flag: CE/N_e = 1 unless links say so.")
+    if links is not None:
+        if e is None or e_ok is None:
+            raise bad("Links need the census records of the sampled areas.",
+                      where=Where(field="census_records"))
+        e_linked, p_linked = _link_flags(links, e, p)
+        p_match = p_linked if p_match is None else (p_match | p_linked)
+        e_ok = e_ok | e_linked  # a matched census record is a correct enumeration
+    assert p_match is not None
+    return p_match, e_ok
+
+
+def _sample_cubes(p: pd.DataFrame, e: pd.DataFrame | None, p_match: np.ndarray,
+                  e_ok: np.ndarray | None, sampled: pd.Index, labels: pd.Index,
+                  counted: np.ndarray) -> tuple[np.ndarray, ...]:
+    """N_e, CE, N_p, M as sampled areas × post-strata; without census records N_e and CE
+    are the census counts less imputations (``counted``)."""
+    np_ = _cube(p, np.ones(len(p)), sampled, labels)
+    m = _cube(p, p_match.astype(float), sampled, labels)
+    if e is not None and e_ok is not None:
+        return (_cube(e, np.ones(len(e)), sampled, labels),
+                _cube(e, e_ok.astype(float), sampled, labels), np_, m)
+    return counted, counted.copy(), np_, m
+
+
+def _cube(df: pd.DataFrame, values: np.ndarray, sampled: pd.Index, labels: pd.Index
+          ) -> np.ndarray:
+    """Sampled areas × post-strata sums of ``values`` over the records."""
+    ai, si = sampled.get_indexer(df["_area"]), labels.get_indexer(df["_ps"])
+    ok = si >= 0
+    out = np.zeros((len(sampled), len(labels)))
+    np.add.at(out, (ai[ok], si[ok]), values[ok])
+    return out
+
+
+def _bootstrap(groups: np.ndarray, w: np.ndarray, ne: np.ndarray, ce: np.ndarray,
+               np_: np.ndarray, m: np.ndarray, b: int, seed: int, notes: list[str]
+               ) -> np.ndarray:
+    """Replicates × post-strata ratios from Rao–Wu replicates over the sampled areas."""
+    bw, single = _rao_wu(groups, w, b, np.random.default_rng(seed))
+    if single:
+        notes.append(f"Design strata with one sampled area add no variance: "
+                     f"{', '.join(single[:10])}.")
+    thin = float((bw @ m == 0)[:, (m.sum(0) > 0)].mean()) if m.sum() else 0.0
+    if thin > 0:
+        notes.append(f"{thin:.1%} of bootstrap post-stratum replicates had no matches and "
+                     f"used the replicate's pooled ratio: the post-strata are thin.")
+    return _ratios(bw, ne, ce, np_, m)
 
 
 def _between_areas(base: np.ndarray, ne: np.ndarray, ce: np.ndarray, np_: np.ndarray,
