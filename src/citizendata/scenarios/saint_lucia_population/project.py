@@ -84,6 +84,11 @@ def spec_dict() -> dict[str, Any]:
         "engagement": {stage: {"level": level, "evidence": _NOTES.get(stage, "")}
                        for stage, level in ENGAGEMENT.items()},
         "release": RELEASE,
+        # each dwelling's GPS point must lie in the area the mappers named (within 25 m):
+        # the check of citizendata.integrate.places flags the planted swapped point
+        "validation": {"forms": {FORM_ID: {"locations": [
+            {"field": "gps", "area_field": "area", "boundaries": "areas",
+             "tolerance_m": 25.0}]}}},
         "population": POPULATION,
     })
 
