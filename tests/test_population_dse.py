@@ -117,6 +117,11 @@ def test_pes_formula_by_hand() -> None:
     # the areas: (C - II) × ratio, summing to the post-stratum's estimate
     assert r.areas["estimate"].tolist() == pytest.approx([6 * 1.35, 4 * 1.35, 18 * 1.35])
     assert CORRELATION_BIAS in r.notes
+    # Wolter's (1986) odds-ratio model: N = CE + N_p - M + θ (CE - M)(N_p - M)/M
+    r2 = dual_system(counts, enum, census, links=links, imputed="ii", erroneous="err",
+                     bootstrap=199, odds_ratio=2.0)
+    assert r2.strata.iloc[0]["estimate"] == pytest.approx(28 * (9 + 12 - 8 + 2 * 1 * 4 / 8) / 10)
+    assert any("odds ratio of 2" in n for n in r2.notes)
     assert set(r.assumptions) >= {"independence", "homogeneity", "perfect matching", "closure"}
     json.dumps(r.to_dict())
 
@@ -158,6 +163,13 @@ def test_heterogeneous_capture_biases_the_dse_down_and_intervals_undercover() ->
         ratio.append(r.total["estimate"] / truth["total"])
     assert np.mean(ratio) < 0.95
     assert np.mean(hits) < 0.3
+    # the odds-ratio sensitivity moves the estimate towards the truth
+    counts, enum, census, links, truth = simulate(0, hetero=True)
+    lo = dual_system(counts, enum, census, links=links, post_strata="kind", bootstrap=99)
+    hi = dual_system(counts, enum, census, links=links, post_strata="kind", bootstrap=99,
+                     odds_ratio=3.0)
+    assert lo.total["estimate"] < hi.total["estimate"]
+    assert abs(hi.total["estimate"] - truth["total"]) < abs(lo.total["estimate"] - truth["total"])
 
 
 def test_clustering_widens_the_interval_beyond_chapman_srs() -> None:

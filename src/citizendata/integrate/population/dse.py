@@ -216,8 +216,8 @@ def dual_system(census_counts: pd.DataFrame, enumeration: pd.DataFrame,
                 matched: str | None = None, erroneous: str | None = None,
                 census_id: str = "person_id", enum_id: str = "person_id",
                 weight: str | None = None, sample_strata: str | None = None,
-                confidence: float = 0.95, bootstrap: int = 999, seed: int = 2022
-                ) -> DSEResult:
+                confidence: float = 0.95, bootstrap: int = 999, seed: int = 2022,
+                odds_ratio: float = 1.0) -> DSEResult:
     """Census coverage and population by post-stratum and area from a community enumeration.
 
     ``census_counts``: the census count (``count``, and ``imputed`` whole-person
@@ -229,9 +229,14 @@ def dual_system(census_counts: pd.DataFrame, enumeration: pd.DataFrame,
     yes/no ``matched`` column of the enumeration. ``weight``: the area's sampling weight;
     ``sample_strata``: its design stratum (default: the post-strata when they are
     properties of areas, else one stratum). Post-strata without matches or without a
-    sampled area borrow the pooled ratio, with a note.
+    sampled area borrow the pooled ratio, with a note. ``odds_ratio`` > 1: a sensitivity
+    analysis for correlation bias, the estimate if being counted by the census raised
+    the odds of being counted by the enumeration that much (Wolter 1986).
     """
     z_value(confidence)
+    if not isinstance(odds_ratio, float | int) or not 0.1 <= float(odds_ratio) <= 10:
+        raise bad(f"odds_ratio is a number from 0.1 to 10, got {odds_ratio!r}.",
+                  where=Where(field="odds_ratio"), fix="Use 1 (independence), or e.g. 1.5.")
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 99:
         raise bad(f"bootstrap is a whole number of replicates, at least 99; got {bootstrap!r}.",
                   where=Where(field="bootstrap"), fix="Use e.g. 999.")
@@ -267,8 +272,8 @@ def dual_system(census_counts: pd.DataFrame, enumeration: pd.DataFrame,
     area_info = cc.drop_duplicates("_area").set_index("_area")
     w = area_info[weight].reindex(sampled).to_numpy(float) if weight else np.ones(k)
     groups = _design_groups(cc, area_info, sampled, ps, sample_strata)
-    est = _ratios(w[None, :], ne_, ce_, np_, m_)[0]
-    draws = _bootstrap(groups, w, ne_, ce_, np_, m_, bootstrap, seed, notes)
+    est = _ratios(w[None, :], ne_, ce_, np_, m_, odds_ratio)[0]
+    draws = _bootstrap(groups, w, ne_, ce_, np_, m_, bootstrap, seed, notes, odds_ratio)
     strata, ratio, ratio_draws = _strata_table(
         strata_labels, ne_, ce_, np_, m_, w, cgrid, iigrid, est, draws, confidence, notes)
     base = cgrid - iigrid
@@ -280,6 +285,10 @@ def dual_system(census_counts: pd.DataFrame, enumeration: pd.DataFrame,
     area_df, area_draws, total = _areas(areas, sampled, cgrid, base, ratio, ratio_draws,
                                         sigma2, np.random.default_rng([seed, 1]), confidence)
     notes.append(CORRELATION_BIAS)
+    if odds_ratio != 1:
+        notes.append(f"Sensitivity: the estimates assume an odds ratio of {odds_ratio:g} "
+                     f"between being counted by the census and by the enumeration, not "
+                     f"independence.")
     return DSEResult(strata=strata, areas=area_df, total=total, notes=notes,
                      confidence=float(confidence), post_strata=ps, draws=area_draws.T)
 
@@ -330,8 +339,8 @@ def _cube(df: pd.DataFrame, values: np.ndarray, sampled: pd.Index, labels: pd.In
 
 
 def _bootstrap(groups: np.ndarray, w: np.ndarray, ne: np.ndarray, ce: np.ndarray,
-               np_: np.ndarray, m: np.ndarray, b: int, seed: int, notes: list[str]
-               ) -> np.ndarray:
+               np_: np.ndarray, m: np.ndarray, b: int, seed: int, notes: list[str],
+               theta: float) -> np.ndarray:
     """Replicates × post-strata ratios from Rao–Wu replicates over the sampled areas."""
     bw, single = _rao_wu(groups, w, b, np.random.default_rng(seed))
     if single:
@@ -341,7 +350,7 @@ def _bootstrap(groups: np.ndarray, w: np.ndarray, ne: np.ndarray, ce: np.ndarray
     if thin > 0:
         notes.append(f"{thin:.1%} of bootstrap post-stratum replicates had no matches and "
                      f"used the replicate's pooled ratio: the post-strata are thin.")
-    return _ratios(bw, ne, ce, np_, m)
+    return _ratios(bw, ne, ce, np_, m, theta)
 
 
 def _between_areas(base: np.ndarray, ne: np.ndarray, ce: np.ndarray, np_: np.ndarray,
@@ -412,18 +421,22 @@ def _design_groups(cc: pd.DataFrame, info: pd.DataFrame, sampled: pd.Index, ps: 
     return np.zeros(len(sampled), dtype=int)
 
 
-def _ratios(w: np.ndarray, ne: np.ndarray, ce: np.ndarray, np_: np.ndarray, m: np.ndarray
-            ) -> np.ndarray:
-    """Per replicate (row of w) and post-stratum: (CE/N_e)(N_p/M), NaN when undefined.
+def _ratios(w: np.ndarray, ne: np.ndarray, ce: np.ndarray, np_: np.ndarray, m: np.ndarray,
+            theta: float = 1.0) -> np.ndarray:
+    """Per replicate (row of w) and post-stratum: N_θ / N_e, NaN when undefined.
 
-    A replicate's post-stratum without matches takes the replicate's pooled ratio, as a
-    collapsed post-stratum would.
+    N_θ = CE + N_p - M + θ (CE - M)(N_p - M) / M is the sampled areas' population when the
+    odds ratio of being counted by both is θ (Wolter 1986); θ = 1 (independence) gives
+    (CE/N_e)(N_p/M). A replicate's post-stratum without matches takes the replicate's
+    pooled ratio, as a collapsed post-stratum would.
     """
     tne, tce, tnp, tm = (w @ x for x in (ne, ce, np_, m))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = (tce / tne) * (tnp / tm)
-        pooled = (tce.sum(1) / tne.sum(1)) * (tnp.sum(1) / tm.sum(1))
-    return np.where((tm > 0) & (tne > 0), r, pooled[:, None])
+
+    def ratio(ne_: Any, ce_: Any, np__: Any, m_: Any) -> Any:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (ce_ + np__ - m_ + theta * (ce_ - m_) * (np__ - m_) / m_) / ne_
+    pooled = ratio(tne.sum(1), tce.sum(1), tnp.sum(1), tm.sum(1))
+    return np.where((tm > 0) & (tne > 0), ratio(tne, tce, tnp, tm), pooled[:, None])
 
 
 def _strata_table(labels: pd.Index, ne: np.ndarray, ce: np.ndarray, np_: np.ndarray,
