@@ -248,3 +248,17 @@ def test_match_records_by_key_pairs_duplicates_in_order_within_areas() -> None:
         ("c1", "e1"), ("c3", "e2"), ("c4", "e3")]
     with pytest.raises(BadInput):
         match_records(census, enum)  # no keys
+
+
+def test_area_weights_and_design_strata() -> None:
+    counts, enum, census, links, _ = simulate(8)
+    a = dual_system(counts, enum, census, links=links, post_strata="kind", bootstrap=199)
+    # a constant weight changes nothing; design strata given explicitly as the post-strata
+    b = dual_system(counts.assign(w=2.5, design=counts["kind"]), enum, census, links=links,
+                    post_strata="kind", weight="w", sample_strata="design", bootstrap=199)
+    assert b.strata["estimate"].tolist() == pytest.approx(a.strata["estimate"].tolist())
+    assert b.total["lower"] == pytest.approx(a.total["lower"], rel=1e-9)
+    bad_w = counts.assign(w=np.where(counts.index == 1, 0.0, 1.0))
+    with pytest.raises(BadInput) as e:
+        dual_system(bad_w, enum, census, links=links, post_strata="kind", weight="w")
+    assert "A01" in str(e.value) and "positive" in str(e.value)
