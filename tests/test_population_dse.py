@@ -262,3 +262,23 @@ def test_area_weights_and_design_strata() -> None:
     with pytest.raises(BadInput) as e:
         dual_system(bad_w, enum, census, links=links, post_strata="kind", weight="w")
     assert "A01" in str(e.value) and "positive" in str(e.value)
+
+
+def test_person_level_post_strata_cross_area_level_ones() -> None:
+    counts, enum, census, links, truth = simulate(9)
+    rng = np.random.default_rng(9)
+    enum["sex"] = rng.choice(["F", "M"], len(enum))
+    # a matched census record has its match's sex; the others at random
+    sex = pd.Series(rng.choice(["F", "M"], len(census)), index=census["person_id"].to_numpy())
+    pair_sex = enum.set_index("person_id")["sex"].reindex(links["enum_id"]).to_numpy()
+    sex[links["census_id"].to_numpy()] = pair_sex
+    census["sex"] = sex.to_numpy()
+    half = (counts["count"] / 2).round()
+    by_sex = pd.concat([counts.assign(sex="F", count=half),
+                        counts.assign(sex="M", count=counts["count"] - half)])
+    r = dual_system(by_sex, enum, census, links=links, post_strata=["kind", "sex"],
+                    bootstrap=199)
+    assert r.strata["post_stratum"].tolist() == ["formal | F", "formal | M", "informal | F",
+                                                 "informal | M"]
+    assert (r.strata["status"] == "ok").all()
+    assert abs(r.total["estimate"] - truth["total"]) < 4 * r.total["se"]

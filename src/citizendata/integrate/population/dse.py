@@ -415,9 +415,11 @@ def _design_groups(cc: pd.DataFrame, info: pd.DataFrame, sampled: pd.Index, ps: 
                    sample_strata: str | None) -> np.ndarray:
     if sample_strata:
         return info[sample_strata].reindex(sampled).astype(str).to_numpy()
-    if ps and (cc.groupby("_area")["_ps"].nunique() == 1).all():
-        # post-strata that are properties of areas: the areas were sampled within them
-        return info["_ps"].reindex(sampled).astype(str).to_numpy()
+    # post-strata columns that are properties of areas (settlement type, not sex): the
+    # areas were sampled within them
+    per_area = [c for c in ps if (cc.groupby("_area")[c].nunique() == 1).all()]
+    if per_area:
+        return labels(info, per_area).reindex(sampled).to_numpy(dtype=str)
     return np.zeros(len(sampled), dtype=int)
 
 
