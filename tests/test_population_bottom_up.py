@@ -79,6 +79,8 @@ def test_strata_are_estimated_apart_and_detection_is_corrected() -> None:
     # imagery sees 85% of informal dwellings, 97% of formal: ground/imagery ≈ 1/0.85, 1/0.97
     assert s.loc["informal", "detection"] == pytest.approx(1 / 0.85, rel=0.05)
     assert s.loc["formal", "detection"] == pytest.approx(1 / 0.97, rel=0.05)
+    assert (s["detection_lower"] < s["detection"]).all()
+    assert (s["detection"] < s["detection_upper"]).all()
     assert s.loc["informal", "persons_per_occupied"] == pytest.approx(4.0, rel=0.08)
     assert s.loc["formal", "persons_per_occupied"] == pytest.approx(2.8, rel=0.08)
     tot = r.total  # its 95% interval covered 38 of 40 islands; here a 3.5 se check

@@ -316,6 +316,9 @@ def bottom_up(dwellings: pd.DataFrame, listing: pd.DataFrame, *, area: str = "ar
 def _stratum_row(name: str, idx: np.ndarray, samp: np.ndarray, hp: _Hyper) -> dict[str, Any]:
     return {"stratum": name, "areas": len(idx), "sampled_areas": len(samp),
             "detection": float(np.exp(np.median(hp.rho_mu))),
+            # the stratum's mean correction factor: 2.5% and 97.5% points of its replicates
+            "detection_lower": float(np.exp(np.quantile(hp.rho_mu, 0.025))),
+            "detection_upper": float(np.exp(np.quantile(hp.rho_mu, 0.975))),
             "detection_sd_log": float(np.median(hp.rho_sd)),
             "occupancy": float(np.median(hp.m)), "occupancy_prior_size": float(np.median(hp.big_m)),
             "persons_per_occupied": float(np.exp(np.median(hp.theta))),
