@@ -190,6 +190,11 @@ def test_cli_prints_the_estimates(project: tuple[Workspace, dict[str, str]],
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["total"] == result["total"]
     res = CliRunner().invoke(app, ["population", "estimate", S, "-w", str(root), "--as",
+                                   "analyst", "--areas"])
+    assert res.exit_code == 0, res.output
+    assert "by district" in res.output and "undercount" in res.output
+    assert "GI-001" in res.output
+    res = CliRunner().invoke(app, ["population", "estimate", S, "-w", str(root), "--as",
                                    "viewer"])
     assert res.exit_code != 0 and "population" not in res.output.lower().split("error")[0]
 
