@@ -342,6 +342,12 @@ def compute(inputs: PopulationInputs) -> dict[str, Any]:
     return _answer(inputs, props, comb, dse, bu)
 
 
+def _finite(v: float) -> float | None:
+    import math
+
+    return round(float(v), 3) if math.isfinite(float(v)) else None
+
+
 def _figures(draws: Any, census: float, confidence: float) -> dict[str, Any]:
     """Estimate (mean of the draws), percentile interval and implied undercount."""
     import numpy as np
@@ -380,7 +386,9 @@ def _answer(inputs: PopulationInputs, props: pd.DataFrame, comb: Any, dse: Any, 
                       "bottom_up": round(float(r.bottom_up_estimate)),
                       "dse": None if not np.isfinite(r.dse_estimate)
                       else round(float(r.dse_estimate)),
-                      "weight_dse": round(float(r.weight_dse), 3)})
+                      "weight_dse": round(float(r.weight_dse), 3),
+                      # how far the two estimates disagree (z); |z| > 2.6 is a finding
+                      "agreement_z": _finite(getattr(r, "agreement_z", float("nan")))})
     draws = getattr(comb, "draws", None)
     notes = [*(dse.notes if dse is not None else []), *bu.notes, *comb.notes]
     levels: dict[str, list[dict[str, Any]]] = {}
@@ -487,7 +495,7 @@ def _protect(out: dict[str, Any], policy: ProtectionSpec) -> dict[str, Any]:
         r["conf_status"] = "C" if r["code"] in hidden else "F"
         if r["code"] in hidden:
             for k in ("estimate", "lower", "upper", "undercount", "undercount_lower",
-                      "undercount_upper", "bottom_up", "dse"):
+                      "undercount_upper", "bottom_up", "dse", "agreement_z"):
                 r[k] = None
     return {"threshold": thr, "cells": len(out["areas"]), "suppressed": len(hidden),
             "notes": ["an area whose census count is under the threshold is hidden (its "
