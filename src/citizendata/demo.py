@@ -1,5 +1,5 @@
-"""Build the demo workspace (used by `citizendata demo`): the Kenya maternal-health project
-and the Colombia press-freedom cases project."""
+"""Build the demo workspace (used by `citizendata demo`): the Kenya maternal-health project,
+the Colombia press-freedom cases project and the Saint Lucia population project."""
 
 from __future__ import annotations
 
@@ -26,13 +26,16 @@ from citizendata.projects.spec import (
 )
 from citizendata.workspace import Client, Workspace
 
-__all__ = ["COLOMBIA_SCALE", "DEMO_ADMIN", "build_colombia", "build_demo", "colombia_spec",
-           "demo_logins", "kenya_spec", "release_to_publish"]
+__all__ = ["COLOMBIA_SCALE", "DEMO_ADMIN", "SAINT_LUCIA_SCALE", "build_colombia", "build_demo",
+           "build_saint_lucia", "colombia_spec", "demo_logins", "kenya_spec",
+           "release_to_publish"]
 
 DEMO_ADMIN = {"username": "admin", "password": "demo-admin-2026"}
 BATCH = 1000
 # a tenth of the scenario (about 550 records in six lists): linkage and estimates in seconds
 COLOMBIA_SCALE = 0.1
+# a tenth of the island (about 17,000 people in the 300 areas, 1,000 enumerated dwellings)
+SAINT_LUCIA_SCALE = 0.1
 
 
 def kenya_spec() -> ProjectSpec:
@@ -183,6 +186,16 @@ def demo_logins() -> list[dict[str, str]]:
             duty = "FLIP's representative"
         out.append({"username": u["username"], "password": u["password"],
                     "role": f"{u['role']} (Colombia: {duty})", "stands_for": ""})
+    from citizendata.scenarios import saint_lucia_population as slu
+
+    for u in slu.DEMO_USERS:
+        duty = {"owner": "the settlement committees' network",
+                "collector": "community mapper", "validator": "reviews the enumeration",
+                "analyst": "matches the census, estimates the population",
+                "nso": "the statistics office: signs releases",
+                "viewer": "settlement committees' representative: signs releases"}[u["role"]]
+        out.append({"username": u["username"], "password": u["password"],
+                    "role": f"{u['role']} (Saint Lucia: {duty})", "stands_for": ""})
     return out
 
 
@@ -356,6 +369,8 @@ def build_demo(path: Path, *, n: int = 5000, fresh: bool = False,
                     f"({len(release['files'])} files: SDMX, CSV, Parquet, JSON, report)")
     for label, text in build_colombia(ws):
         summary.add_row(label, text)
+    for label, text in build_saint_lucia(ws):
+        summary.add_row(label, text)
     for login in demo_logins():
         summary.add_row(f"login: {login['role']}",
                         f"{login['username']} / {login['password']}"
@@ -473,3 +488,110 @@ def build_colombia(ws: Workspace, *, scale: float = COLOMBIA_SCALE) -> list[tupl
     rows.append(("Colombia estimates", ", ".join(e.series for e in cases.estimates.values())
                  + f" — log in as andres: /projects/{slug}/linkage"))
     return rows
+
+
+def _saint_lucia_setup(ws: Workspace) -> Client:
+    """The enumeration network's project and its people (created once; a rerun finds them)."""
+    from citizendata.errors import Conflict, NotFound
+    from citizendata.scenarios import saint_lucia_population as slu
+
+    slug = slu.PROJECT["slug"]
+    owner_name = next(u["username"] for u in slu.DEMO_USERS if u["role"] == "owner")
+    try:
+        owner = ws.as_user(owner_name)
+        owner.project(slug)
+        return owner
+    except NotFound:
+        pass
+    admin = ws.as_user(DEMO_ADMIN["username"])
+    for u in slu.DEMO_USERS:
+        with contextlib.suppress(Conflict):  # an interrupted earlier run created it
+            admin.create_user(u["username"], u["password"])
+    spec = slu.project_spec()
+    org = spec.initiator
+    with contextlib.suppress(Conflict):
+        admin.create_organisation(org.slug, org.name, kind=org.kind, country=org.country)
+        admin.add_organisation_member(org.slug, owner_name, "owner")
+    owner = ws.as_user(owner_name)
+    owner.create_project(spec)
+    for u in slu.DEMO_USERS:
+        if u["role"] != "owner":
+            owner.add_member(slug, u["username"], u["role"])
+    return owner
+
+
+def _saint_lucia_references(owner: Client, slug: str, data: Any) -> None:
+    """The census, the imagery counts, the census records and the boundaries, as the
+    statistics office and the mapping partner would hand them over."""
+    def csv(df: Any) -> bytes:
+        return bytes(df.to_csv(index=False, lineterminator="\n").encode())
+
+    p = data  # SaintLuciaScenario
+    owner.add_reference_table(slug, "census_counts", csv(p.census), kind="other",
+                              note="synthetic census counts by enumeration district",
+                              replace=True)
+    owner.add_reference_table(slug, "imagery_buildings", csv(p.dwellings), kind="other",
+                              note="synthetic building counts from imagery by area",
+                              replace=True)
+    owner.add_reference_table(slug, "census_records", csv(p.census_records), kind="other",
+                              note="synthetic census person records of the enumerated areas "
+                              "(personal: names, sex, age; for matching only)", replace=True)
+    owner.add_reference_table(slug, "areas", p.boundaries("area"), kind="boundaries",
+                              note="synthetic enumeration districts (not real boundaries)",
+                              replace=True)
+
+
+def build_saint_lucia(ws: Workspace, *, scale: float = SAINT_LUCIA_SCALE
+                      ) -> list[tuple[str, str]]:
+    """The Saint Lucia enumeration project: the references, the community enumeration
+    (approved by the validator), the population estimates and a published release with
+    them. A rerun with nothing new keeps the published release. The summary's rows."""
+    from citizendata.scenarios import saint_lucia_population as slu
+
+    slug = slu.PROJECT["slug"]
+    owner = _saint_lucia_setup(ws)
+    versions_before = {f.form_id: list(f.versions) for f in owner.forms(slug)}
+    version = owner.add_form(slug, slu.FORM_PATH)
+    new_version = version.version not in versions_before.get(version.form_id, [])
+    data = slu.generate(scale=scale)
+    refs_before = _reference_hashes(owner, slug)
+    _saint_lucia_references(owner, slug, data)
+    refs_changed = _reference_hashes(owner, slug) != refs_before
+    users = {u["role"]: ws.as_user(u["username"]) for u in slu.DEMO_USERS}
+    created = 0
+    for start in range(0, len(data.submissions), BATCH):
+        r = users["collector"].submit(slug, slu.FORM_ID,
+                                      json.dumps(data.submissions[start:start + BATCH]).encode())
+        created += r.created
+    approved = _approve_clean(users["validator"], slug, slu.FORM_ID)
+    published, build = release_to_publish(
+        owner, slug, inputs_changed=created > 0 or new_version or refs_changed or approved > 0)
+    if build:
+        release = owner.build_release(slug)
+    else:
+        assert published is not None
+        release = published
+    if release["status"] == "awaiting_signoff":
+        users["viewer"].sign_release(slug, release["version"], "approve",
+                                     "read back at the settlement committees' meeting")
+        users["nso"].sign_release(slug, release["version"], "approve",
+                                  "methods reviewed by the statistics office")
+        owner.publish_release(slug, release["version"])
+    from citizendata.errors import NotFound
+
+    try:  # the figures as the release publishes them (a rerun does not estimate again)
+        est = json.loads(owner.release_file(slug, release["version"],
+                                            "population/estimates.json").read_text("utf-8"))
+    except NotFound:  # a release built without the population files
+        est = users["analyst"].population_estimates(slug)
+    t = est["total"]
+    cov = ", ".join(f"{r['post_stratum']} {100 * r['coverage']:.0f}%" for r in est["coverage"])
+    return [("Saint Lucia population",
+             f"{len(data.submissions):,} dwellings enumerated in {len(data.sampled)} areas "
+             f"({created:,} new, {approved:,} approved); population {t['estimate']:,} "
+             f"({t['lower']:,}–{t['upper']:,}) against a census count of {t['census']:,}: "
+             f"undercount {100 * t['undercount']:.1f}%; census coverage {cov} — log in as "
+             f"desmond: 'citizendata population estimate {slug}'"),
+            ("Saint Lucia release", f"v{release['version']} "
+             + ("published" if build else "kept: nothing changed")
+             + f": /public/releases/{slug}/{release['version']}/population/estimates.csv")]

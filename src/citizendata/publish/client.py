@@ -161,6 +161,14 @@ class ReleaseMethods:
                           "protection": r.protection})
             if ind.series and spec.country:
                 extra.update(_sdmx_files(r, spec, as_of, notes))
+        if spec.population is not None and spec.population.publish:
+            # population and census undercount by area (issue 20): not an SDG series, so a
+            # CSV table and the protected answer with its provenance (services/population.py)
+            from citizendata.services.population import release_files
+
+            extra.update(release_files(me.population_estimates(slug)))
+            notes.append("population/estimates.csv: population and census undercount by "
+                         "area and larger area, with intervals (not an SDG series)")
         progress(len(ids), steps, "quality statement")
         small = self._release_small_areas(slug, spec, ids, notes)
         first = spec.estimation.indicator(ids[0]) if ids else None
