@@ -507,7 +507,8 @@ def test_sba_coherence_and_provenance(sba: Any) -> None:
     assert coh["difference"] == pytest.approx(sba.total()["value"] - 89.0, rel=1e-12)
     assert coh["estimate_se"] == pytest.approx(sba.total()["se"], rel=1e-12)
     assert coh["ci_low"] <= coh["difference"] <= coh["ci_high"]
-    assert set(sba.provenance["references"]) == {"census_margins", "geography", "dhs_births"}
+    assert set(sba.provenance["references"]) == {"census_margins", "geography", "dhs_births",
+                                               "ward_covariates"}
     assert sba.weighting is not None and sba.weighting["reference"] == "census_margins"
 
 

@@ -22,6 +22,7 @@ EXPECTED = {
     "distance_outlier": "outlier:births/distance_km",
     "travel_over_limit": "limit:births/travel_minutes",
     "probable_duplicate": "duplicate:probable",
+    "gps_outside_kenya": "location:location/gps",
 }
 
 

@@ -56,6 +56,15 @@ if TYPE_CHECKING:
         check_points,
         population_weighted_mean,
     )
+    from citizendata.integrate.population import (
+        BottomUpResult,
+        CombinedResult,
+        DSEResult,
+        bottom_up,
+        combine_population,
+        dual_system,
+        match_records,
+    )
     from citizendata.integrate.pprl import ClkSchema, PPRLResult, encode_clks, link_encodings
     from citizendata.integrate.sae import (
         Benchmark,
@@ -70,7 +79,10 @@ __all__ = [
     "Areas",
     "BHFResult",
     "Benchmark",
+    "BottomUpResult",
     "ClkSchema",
+    "CombinedResult",
+    "DSEResult",
     "FHResult",
     "Histories",
     "LCMCRResult",
@@ -82,7 +94,10 @@ __all__ = [
     "assign_areas",
     "battese_harter_fuller",
     "blocking_recall",
+    "bottom_up",
     "check_points",
+    "combine_population",
+    "dual_system",
     "encode_clks",
     "estimate_mse",
     "estimate_nonprob",
@@ -94,6 +109,7 @@ __all__ = [
     "link_encodings",
     "link_records",
     "linkage_quality",
+    "match_records",
     "population_weighted_mean",
     "read_histories",
     "smooth_variances",
@@ -114,6 +130,9 @@ _WHERE = {
     "battese_harter_fuller": "sae", "BHFResult": "sae",
     "Areas": "places", "check_points": "places", "areal_interpolate": "places",
     "population_weighted_mean": "places", "assign_areas": "places",
+    "dual_system": "population", "match_records": "population", "bottom_up": "population",
+    "combine_population": "population", "DSEResult": "population",
+    "BottomUpResult": "population", "CombinedResult": "population",
 }
 
 
