@@ -254,3 +254,14 @@ def test_withdrawn_consent_leaves_the_enumeration(project: tuple[Workspace, dict
     after = owner._read(svc.population_inputs, S)
     assert len(after.persons) == len(before.persons) - len(sub["data"]["members"])
     assert len(after.listing) == len(before.listing) - 1
+
+
+def test_validation_flags_exactly_the_planted_swapped_gps_point(
+        project: tuple[Workspace, dict[str, str]], data: sl.SaintLuciaScenario) -> None:
+    ws, _ = project
+    owner = ws.as_user("owner")
+    owner.validate(S, sl.FORM_ID)
+    rows, _ = owner.findings(S, sl.FORM_ID, limit=100_000)
+    located = [r for r in rows if r["kind"] == "location"]
+    assert [r["instance_id"] for r in located] == [data.planted["gps_swapped"]]
+    assert "swap" in located[0]["message"].lower()

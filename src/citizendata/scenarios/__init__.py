@@ -5,7 +5,12 @@ from __future__ import annotations
 from types import ModuleType
 
 from citizendata.errors import NotFound, Where
-from citizendata.scenarios import colombia_press_freedom, kenya_maternal_health, mexico_lgbtiq
+from citizendata.scenarios import (
+    colombia_press_freedom,
+    kenya_maternal_health,
+    mexico_lgbtiq,
+    saint_lucia_population,
+)
 
 __all__ = ["SCENARIOS", "get_scenario"]
 
@@ -14,6 +19,7 @@ SCENARIOS: dict[str, ModuleType] = {
     colombia_press_freedom.NAME: colombia_press_freedom,
     kenya_maternal_health.NAME: kenya_maternal_health,
     mexico_lgbtiq.NAME: mexico_lgbtiq,
+    saint_lucia_population.NAME: saint_lucia_population,
 }
 
 
