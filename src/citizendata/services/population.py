@@ -312,13 +312,9 @@ def _coverage(inputs: PopulationInputs, census: pd.DataFrame, props: pd.DataFram
                             spec.enumeration)
     recs = _with_properties(inputs.census_records, props, spec.area_field, spec.post_strata,
                             spec.census_records)
-    # The fast matcher (method="similarity", recall 0.998 vs splink's 0.97 on the Saint
-    # Lucia scenario) is ready; switching it on here waits until the scenario's scale-0.1
-    # coverage test no longer leans on splink's missed matches (see issue 20 notes).
-    method = spec.match
     links = match_records(recs, enum, area=spec.area_field, census_id=spec.census_id,
-                          enum_id="enum_id", method=method, keys=spec.match_keys or None,
-                          fields=_LINK_FIELDS if spec.match == "linkage" else None,
+                          enum_id="enum_id", method=spec.match, keys=spec.match_keys or None,
+                          fields=_LINK_FIELDS if spec.match != "key" else None,
                           threshold=spec.match_threshold, seed=spec.seed)
     return dual_system(census, enum, recs, area=spec.area_field, post_strata=spec.post_strata,
                        count=spec.census_count, links=links, census_id=spec.census_id,

@@ -151,7 +151,7 @@ def compute(db: Session, actor: Actor | None, slug: str, form_id: str, *,
                                                         labels=choice_labels(schema))))
     settings = _form_settings(project, form_id)
     parts.extend(_outliers(con, tables, merged, columns, settings))
-    parts.extend(_locations(db, project, con, tables, merged, columns, settings))
+    parts.extend(_locations(db, project, con, tables, merged, columns, settings, skipped))
     found = pa.concat_tables([_with_score(p) for p in parts]) if parts else _empty_findings()
     pairs = _probable(con, tables[None], columns, settings)
     return Computed(form_id, subs.num_rows, n_rules, found, pairs, skipped,
@@ -205,9 +205,13 @@ def _outliers(con: Any, tables: dict[str | None, ibis.Table], schema: FormSchema
 
 
 def _locations(db: Session, project: Project, con: Any, tables: dict[str | None, ibis.Table],
-               schema: FormSchema, columns: dict[str, str], settings: FormValidationSpec
-               ) -> list[pa.Table]:
-    """GPS answers checked against the area another answer names (integrate.places)."""
+               schema: FormSchema, columns: dict[str, str], settings: FormValidationSpec,
+               skipped: list[str]) -> list[pa.Table]:
+    """GPS answers checked against the area another answer names (integrate.places).
+
+    A check whose boundaries are not (yet) uploaded is skipped and named in ``skipped``,
+    as an uncheckable form rule is: review goes on while the boundaries are missing.
+    """
     if not settings.locations:
         return []
     from citizendata.integrate.places import Areas
@@ -232,7 +236,11 @@ def _locations(db: Session, project: Project, con: Any, tables: dict[str | None,
                            f"is not in the same repeat as {point.path!r} or one enclosing it.",
                            where=Where(field=area.path))
         if spec.boundaries not in areas:
-            areas[spec.boundaries] = _boundaries(db, project, spec.boundaries)
+            found, why = _boundaries(db, project, spec.boundaries)
+            if found is None:
+                skipped.append(f"location:{point.path}: {why}")
+                continue
+            areas[spec.boundaries] = found
         rows = con.to_pyarrow(table.select("_id", "_item", _p=table[columns[point.path]],
                                            _a=table[columns[area.path]]))
         out.append(location_findings(rows, areas[spec.boundaries], point="_p", area="_a",
@@ -241,7 +249,8 @@ def _locations(db: Session, project: Project, con: Any, tables: dict[str | None,
     return out
 
 
-def _boundaries(db: Session, project: Project, name: str) -> Any:
+def _boundaries(db: Session, project: Project, name: str) -> tuple[Any, str]:
+    """The named boundaries as Areas, or None and why not."""
     from citizendata.integrate.places import Areas
 
     row = db.scalar(select(ReferenceTable).where(ReferenceTable.project_id == project.id,
@@ -249,11 +258,10 @@ def _boundaries(db: Session, project: Project, name: str) -> Any:
     if row is None or row.kind != "boundaries":
         have = sorted(db.scalars(select(ReferenceTable.name).where(
             ReferenceTable.project_id == project.id, ReferenceTable.kind == "boundaries")))
-        raise BadInput("input.invalid", f"The project's location check uses boundaries "
-                       f"{name!r}, but the project has no boundaries reference table of that "
-                       f"name (it has {have}).", where=Where(field="boundaries"),
-                       fix="Upload the boundaries (kind 'boundaries') or correct the name.")
-    return Areas.from_geojson(json.loads(row.content.decode("utf-8")))
+        return None, (f"not checked: the location check uses boundaries {name!r}, but the "
+                      f"project has no boundaries reference table of that name (it has "
+                      f"{have}); upload them (kind 'boundaries') or correct the name")
+    return Areas.from_geojson(json.loads(row.content.decode("utf-8"))), ""
 
 
 def _outlier_rows(hits: pa.Table, paths: dict[str, str], kind: str) -> pa.Table:
