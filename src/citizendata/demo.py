@@ -244,9 +244,12 @@ def _small_areas(analyst: Client, slug: str) -> str:
     cvm = [a["cv"] for a in r["areas"] if a["cv"] is not None]
     cvs = (f"; median CV {median(cvd):.0%} direct, {median(cvm):.0%} model" if cvd and cvm
            else "")
+    groups = r.get("groups") or []
+    done = sum(bool(g.get("benchmarked")) for g in groups)
+    bench = (f"benchmarked to the direct estimates of {done} of {len(groups)} counties "
+             "(those the reliability rule passes)" if groups else "not benchmarked")
     return (f"{len(r['areas'])} wards by Fay–Herriot ({r['method'].upper()}, "
-            f"{r['transform'] or 'no'} transform), benchmarked to the county direct "
-            f"estimates{cvs} — see the release report and "
+            f"{r['transform'] or 'no'} transform), {bench}{cvs} — see the release report and "
             f"/api/v1/projects/{slug}/small-areas/sba")
 
 
