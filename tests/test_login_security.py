@@ -245,3 +245,43 @@ def test_token_and_basic_clients_need_no_csrf_token(http: TestClient,
     sent = http.post("/openrosa/test-project/submission", headers=basic,
                      files={"xml_submission_file": ("submission.xml", xml, "text/xml")})
     assert sent.status_code == 201, sent.text
+
+
+def test_a_throttle_row_deleted_by_a_concurrent_success_is_made_again(
+        pair: tuple[Workspace, Workspace], backend: str) -> None:
+    """A successful log-in deletes the user's throttle row while another attempt, already
+    past its insert, waits for the row's lock: that attempt makes the row again instead of
+    failing (seen as a 500 when four phones sent at once on PostgreSQL)."""
+    import threading
+    import time
+
+    a, b = pair
+    limits = logins.limits_for(KEY.encode(), "baraka", None, per_user=5, per_address=0,
+                               window_s=60)
+    key = limits[0].key
+    a.run(logins.begin_attempt, limits)  # the row exists, committed
+    errors: list[BaseException] = []
+    if backend == "sqlite":  # one writer at a time: the interleaving cannot happen
+        b.run(logins.succeeded, limits)
+        b.run(logins.begin_attempt, limits)
+    else:
+        with a.transaction() as holder:  # a successful log-in, midway: it holds the row
+            row = holder.scalar(select(LoginThrottle).where(LoginThrottle.key == key)
+                                .with_for_update())
+            assert row is not None
+
+            def attempt() -> None:
+                try:
+                    b.run(logins.begin_attempt, limits)
+                except BaseException as exc:  # reported below
+                    errors.append(exc)
+
+            waiter = threading.Thread(target=attempt)
+            waiter.start()
+            time.sleep(0.5)  # the attempt has inserted nothing (conflict) and waits to lock
+            holder.delete(row)
+        waiter.join(timeout=30)
+        assert not waiter.is_alive()
+    assert errors == []
+    with a.transaction(write=False) as db:
+        assert db.scalar(select(LoginThrottle.failures).where(LoginThrottle.key == key)) == 1

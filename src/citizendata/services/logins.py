@@ -65,14 +65,21 @@ def passphrase_limits(secret: bytes, slug: str, user_id: int, *, max_failures: i
 
 def _row(db: Session, key: str, now: datetime) -> LoginThrottle:
     insert = _INSERT[db.get_bind().dialect.name]
-    db.execute(insert(LoginThrottle).values(key=key, failures=0, window_start=now)
-               .on_conflict_do_nothing(index_elements=["key"]))
     # the row lock makes concurrent attempts on PostgreSQL count one after the other
-    # (SQLite writes one transaction at a time anyway)
-    row = db.scalar(select(LoginThrottle).where(LoginThrottle.key == key)
-                    .with_for_update().execution_options(populate_existing=True))
-    assert row is not None
-    return row
+    # (SQLite writes one transaction at a time anyway). A concurrent successful log-in may
+    # delete the row (succeeded) between our insert and our lock: under READ COMMITTED the
+    # locking read then finds nothing, so insert again (each statement sees the delete).
+    for _ in range(_ROW_ATTEMPTS):
+        db.execute(insert(LoginThrottle).values(key=key, failures=0, window_start=now)
+                   .on_conflict_do_nothing(index_elements=["key"]))
+        row = db.scalar(select(LoginThrottle).where(LoginThrottle.key == key)
+                        .with_for_update().execution_options(populate_existing=True))
+        if row is not None:
+            return row
+    raise RuntimeError(f"the log-in throttle row could not be held after {_ROW_ATTEMPTS} tries")
+
+
+_ROW_ATTEMPTS = 5
 
 
 def begin_attempt(db: Session, limits: Sequence[Limit], *, now: datetime | None = None) -> None:
