@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -398,30 +399,41 @@ def colombia_spec() -> ProjectSpec:
 
 def _colombia_setup(ws: Workspace) -> Client:
     """FLIP's project and its people (created once; a rerun finds them)."""
-    from citizendata.errors import Conflict, NotFound
     from citizendata.scenarios import colombia_press_freedom as co
 
-    slug = co.PROJECT["slug"]
-    owner_name = next(u["username"] for u in co.DEMO_USERS if u["role"] == "owner")
+    return _scenario_project(ws, co.DEMO_USERS, colombia_spec)
+
+
+def _scenario_project(ws: Workspace, users: list[dict[str, str]],
+                      make_spec: Callable[[], ProjectSpec]) -> Client:
+    """A scenario's project, its organisation and its people, made by the demo's admin.
+
+    Created once: a rerun finds the owner's project; an interrupted earlier run's users
+    and organisation are reused.
+    """
+    from citizendata.errors import Conflict, NotFound
+
+    spec = make_spec()
+    owner_name = next(u["username"] for u in users if u["role"] == "owner")
     try:
         owner = ws.as_user(owner_name)
-        owner.project(slug)
+        owner.project(spec.slug)
         return owner
     except NotFound:
         pass
     admin = ws.as_user(DEMO_ADMIN["username"])
-    for u in co.DEMO_USERS:
+    for u in users:
         with contextlib.suppress(Conflict):  # an interrupted earlier run created it
             admin.create_user(u["username"], u["password"])
-    spec = colombia_spec()
     org = spec.initiator
-    admin.create_organisation(org.slug, org.name, kind=org.kind, country=org.country)
-    admin.add_organisation_member(org.slug, owner_name, "owner")
+    with contextlib.suppress(Conflict):
+        admin.create_organisation(org.slug, org.name, kind=org.kind, country=org.country)
+        admin.add_organisation_member(org.slug, owner_name, "owner")
     owner = ws.as_user(owner_name)
     owner.create_project(spec)
-    for u in co.DEMO_USERS:
+    for u in users:
         if u["role"] != "owner":
-            owner.add_member(slug, u["username"], u["role"])
+            owner.add_member(spec.slug, u["username"], u["role"])
     return owner
 
 
@@ -495,32 +507,9 @@ def build_colombia(ws: Workspace, *, scale: float = COLOMBIA_SCALE) -> list[tupl
 
 def _saint_lucia_setup(ws: Workspace) -> Client:
     """The enumeration network's project and its people (created once; a rerun finds them)."""
-    from citizendata.errors import Conflict, NotFound
     from citizendata.scenarios import saint_lucia_population as slu
 
-    slug = slu.PROJECT["slug"]
-    owner_name = next(u["username"] for u in slu.DEMO_USERS if u["role"] == "owner")
-    try:
-        owner = ws.as_user(owner_name)
-        owner.project(slug)
-        return owner
-    except NotFound:
-        pass
-    admin = ws.as_user(DEMO_ADMIN["username"])
-    for u in slu.DEMO_USERS:
-        with contextlib.suppress(Conflict):  # an interrupted earlier run created it
-            admin.create_user(u["username"], u["password"])
-    spec = slu.project_spec()
-    org = spec.initiator
-    with contextlib.suppress(Conflict):
-        admin.create_organisation(org.slug, org.name, kind=org.kind, country=org.country)
-        admin.add_organisation_member(org.slug, owner_name, "owner")
-    owner = ws.as_user(owner_name)
-    owner.create_project(spec)
-    for u in slu.DEMO_USERS:
-        if u["role"] != "owner":
-            owner.add_member(slug, u["username"], u["role"])
-    return owner
+    return _scenario_project(ws, slu.DEMO_USERS, slu.project_spec)
 
 
 def _saint_lucia_references(owner: Client, slug: str, data: Any) -> None:
